@@ -1,0 +1,153 @@
+"""Command-line interface: ``reelytics [--db PATH] [--json] COMMAND ...`` (also ``python -m analytics``).
+
+Each module in :mod:`analytics.commands` registers its sub-commands with ``register(subparsers)``;
+a handler takes ``(args, ctx)`` and returns an :class:`Output`. Exit status: 0 on success, 2 on bad
+input with a one-line reason on stderr (never a traceback for a user error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import decimal
+import importlib
+import json
+import math
+import pkgutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from analytics import commands
+from analytics.config import Settings, default_db_path, default_timezone, parse_timezone
+from analytics.errors import BadInput, ReelyticsError
+from analytics.filters import Filters, parse_date
+from analytics.storage import Store, open_store
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a command produced: a JSON document and, for people, text."""
+
+    payload: Any
+    text: str | None = None
+    raw: str | None = None  # printed as is (for CSV on stdout), with or without --json
+
+
+@dataclass
+class Context:
+    """What a handler needs: settings and a lazily opened store."""
+
+    settings: Settings
+    read_paths: list[Path] = field(default_factory=list)
+    _store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings.db_path, read_paths=self.read_paths)
+        return self._store
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits with 2 too; keep it to one line
+        raise BadInput(f"{self.prog}: {message}", code="usage")
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert results (dataclasses, numpy, pandas, decimals, dates) into JSON values."""
+    import dataclasses
+
+    import numpy as np
+    import pandas as pd
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if hasattr(value, "to_dict"):
+            return to_jsonable(value.to_dict())
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return [to_jsonable(r) for r in value.to_dict(orient="records")]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, (dt.datetime, dt.date, pd.Timestamp)):
+        return value.isoformat()
+    if value is pd.NaT or (value is not None and not isinstance(value, (str, int, bool)) and pd.isna(value)):
+        return None
+    return value
+
+
+def add_filter_args(parser: argparse.ArgumentParser) -> None:
+    """The shared filter options: ``--from --to --channel --campaign --category``."""
+    parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day (local time)")
+    parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day, inclusive")
+    parser.add_argument("--channel", action="append", default=[], help="keep this channel (repeatable)")
+    parser.add_argument("--campaign", action="append", default=[], help="keep this campaign (repeatable)")
+    parser.add_argument("--category", action="append", default=[], help="keep this item category (repeatable)")
+
+
+def filters_from_args(args: argparse.Namespace, ctx: Context) -> Filters:
+    return Filters(
+        date_from=parse_date(args.date_from, "--from"),
+        date_to=parse_date(args.date_to, "--to"),
+        channels=tuple(args.channel),
+        campaigns=tuple(args.campaign),
+        categories=tuple(args.category),
+        timezone=ctx.settings.timezone,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="reelytics", description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, default=None, help="database file (default: $REELYTICS_DB or data/reelytics.duckdb)")
+    parser.add_argument("--tz", default=None, help="time zone for local times (default: $REELYTICS_TZ or Asia/Shanghai)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        importlib.import_module(f"{commands.__name__}.{info.name}").register(sub)
+    return parser
+
+
+def _render_text(payload: Any) -> str:
+    return json.dumps(to_jsonable(payload), ensure_ascii=False, indent=2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return 2
+        tz = args.tz or default_timezone()
+        parse_timezone(tz)
+        ctx = Context(Settings(db_path=args.db or default_db_path(), timezone=tz))
+        prepare: Callable[[argparse.Namespace, Context], None] | None = getattr(args, "prepare", None)
+        if prepare:
+            prepare(args, ctx)
+        out: Output = args.func(args, ctx)
+    except ReelyticsError as exc:
+        print(f"reelytics: error: {' '.join(exc.message.split())}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("reelytics: interrupted; nothing was changed by the interrupted step", file=sys.stderr)
+        return 130
+    if out.raw is not None:
+        sys.stdout.write(out.raw)
+    elif args.json:
+        print(json.dumps(to_jsonable(out.payload), ensure_ascii=False))
+    else:
+        print(out.text if out.text is not None else _render_text(out.payload))
+    return 0

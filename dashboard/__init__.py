@@ -1,0 +1,1 @@
+"""Reelytics Streamlit dashboard (thin pages over :mod:`analytics`)."""

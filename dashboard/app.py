@@ -1,0 +1,48 @@
+"""Reelytics dashboard router: pages grouped by role, the language switch and the shared filters.
+
+Run with ``streamlit run dashboard/app.py``. Pages live in ``dashboard/pages``; each reads its
+widgets, calls one library function and renders the result.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent
+if str(ROOT.parent) not in sys.path:  # `streamlit run dashboard/app.py` from a checkout
+    sys.path.insert(0, str(ROOT.parent))
+
+from dashboard.common import language_switch, sidebar_filters  # noqa: E402
+from dashboard.i18n import t  # noqa: E402
+
+# (group, file, title key, icon, url path); the first Manager page is the default.
+PAGES = [
+    ("nav.manager", "overview.py", "page.overview", ":material/dashboard:", "overview"),
+    ("nav.manager", "funnels.py", "page.funnels", ":material/filter_alt:", "funnels"),
+    ("nav.manager", "retention.py", "page.retention", ":material/event_repeat:", "retention"),
+    ("nav.manager", "courses.py", "page.courses", ":material/school:", "courses"),
+    ("nav.manager", "roi.py", "page.roi", ":material/payments:", "roi"),
+    ("nav.creator", "videos.py", "page.videos", ":material/smart_display:", "videos"),
+    ("nav.creator", "recommendations.py", "page.recommendations", ":material/recommend:", "recommendations"),
+    ("nav.creator", "similarity.py", "page.similarity", ":material/grid_on:", "similarity"),
+    ("nav.creator", "timing.py", "page.timing", ":material/schedule:", "timing"),
+    ("nav.marketer", "data.py", "page.data", ":material/upload_file:", "data"),
+    ("nav.marketer", "experiments.py", "page.experiments", ":material/science:", "experiments"),
+    ("nav.marketer", "audiences.py", "page.audiences", ":material/groups:", "audiences"),
+    ("nav.marketer", "segments.py", "page.segments", ":material/category:", "segments"),
+]
+
+st.set_page_config(page_title="Reelytics", page_icon=":material/insights:", layout="wide")
+language_switch()
+
+groups: dict[str, list] = {}
+for group, file, title, icon, url in PAGES:
+    path = ROOT / "pages" / file
+    if path.exists():
+        groups.setdefault(t(group), []).append(st.Page(path, title=t(title), icon=icon, url_path=url))
+nav = st.navigation(groups)
+st.session_state["filters"] = sidebar_filters()
+nav.run()

@@ -1,0 +1,167 @@
+"""Pieces every page shares: the store, the sidebar filters (kept in the URL), errors, exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pandas as pd
+import streamlit as st
+
+from analytics.config import Settings
+from analytics.errors import ReelyticsError
+from analytics.export import to_csv_bytes, to_excel_bytes
+from analytics.facets import Facets, load_facets
+from analytics.filters import Filters
+from analytics.storage import Store, open_store
+from dashboard.i18n import LANGUAGES, t
+
+
+@st.cache_resource(show_spinner=False)
+def _store_for(path: str) -> Store:
+    return open_store(path)
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+def get_store() -> Store:
+    """The process-wide store (one DuckDB connection per process)."""
+    return _store_for(str(settings().db_path.resolve()))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _facets(db: str, version: str, timezone: str) -> Facets:
+    return load_facets(_store_for(db), timezone)
+
+
+def facets() -> Facets:
+    store = get_store()
+    return _facets(str(store.path), store.data_version(), settings().timezone)
+
+
+def language_switch() -> None:
+    """Sidebar language switch, kept in the ``lang`` query parameter."""
+    params = st.query_params
+    if "lang" not in st.session_state:
+        st.session_state["lang"] = params.get("lang", "en") if params.get("lang") in LANGUAGES else "en"
+    st.sidebar.selectbox(
+        t("sidebar.language"),
+        list(LANGUAGES),
+        format_func=LANGUAGES.__getitem__,
+        key="lang",
+    )
+    if st.session_state["lang"] != "en":
+        st.query_params["lang"] = st.session_state["lang"]
+    elif "lang" in st.query_params:
+        del st.query_params["lang"]
+
+
+def _param_list(name: str) -> list[str]:
+    return [v for v in st.query_params.get_all(name) if v]
+
+
+def _param_date(name: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(st.query_params.get(name, ""))
+    except ValueError:
+        return None
+
+
+def sidebar_filters() -> Filters:
+    """Render the shared filters in the sidebar and return them; their state lives in the URL."""
+    f = facets()
+    tz = settings().timezone
+    st.sidebar.subheader(t("sidebar.filters"))
+    if f.first_day is None:
+        st.sidebar.caption(t("common.no_data"))
+        return Filters(timezone=tz)
+    start = _param_date("from") or f.first_day
+    end = _param_date("to") or f.last_day
+    start, end = max(min(start, f.last_day), f.first_day), min(max(end, f.first_day), f.last_day)
+    picked = st.sidebar.date_input(
+        t("sidebar.dates"), value=(start, end), min_value=f.first_day, max_value=f.last_day, key="flt_dates"
+    )
+    if isinstance(picked, (tuple, list)) and len(picked) == 2:
+        start, end = picked
+    choices = {}
+    for name, options, label in (
+        ("channel", f.channels, "sidebar.channel"),
+        ("campaign", f.campaigns, "sidebar.campaign"),
+        ("category", f.categories, "sidebar.category"),
+    ):
+        default = [v for v in _param_list(name) if v in options]
+        choices[name] = st.sidebar.multiselect(t(label), options, default=default, key=f"flt_{name}")
+    params = {"from": start.isoformat(), "to": end.isoformat()}
+    for name, values in choices.items():
+        params[name] = list(values)
+    for key, value in params.items():
+        if value:
+            st.query_params[key] = value
+        elif key in st.query_params:
+            del st.query_params[key]
+    st.sidebar.caption(t("sidebar.timezone", tz=tz))
+    st.sidebar.caption(t("sidebar.share"))
+    # Dates equal to the data's span are not a restriction: keep them open so new data shows up.
+    return Filters(
+        date_from=None if start == f.first_day else start,
+        date_to=None if end == f.last_day else end,
+        channels=tuple(choices["channel"]),
+        campaigns=tuple(choices["campaign"]),
+        categories=tuple(choices["category"]),
+        timezone=tz,
+    )
+
+
+def show_error(exc: ReelyticsError, next_step: str | None = None) -> None:
+    """Show a library error: its message, the details in an expander, and the next step."""
+    st.error(exc.message)
+    if exc.details:
+        with st.expander(t("common.details")):
+            st.json({"code": exc.code, **{k: str(v) for k, v in exc.details.items()}})
+    st.caption(t("common.next_step", step=next_step or t("common.fix_input")))
+
+
+@contextmanager
+def guarded(next_step: str | None = None) -> Iterator[None]:
+    """Run a page block; a :class:`ReelyticsError` is shown, anything else surfaces as a bug."""
+    try:
+        yield
+    except ReelyticsError as exc:
+        show_error(exc, next_step)
+
+
+def download_buttons(df: pd.DataFrame, name: str, filters: Filters | dict | None = None, key: str | None = None) -> None:
+    """CSV and Excel download buttons for ``df``; the applied filters are written into the files."""
+    described = filters.describe() if isinstance(filters, Filters) else (filters or {})
+    key = key or name
+    c1, c2 = st.columns(2)
+    c1.download_button(
+        t("common.download_csv"),
+        to_csv_bytes(df, described, title=name),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"dl_csv_{key}",
+    )
+    c2.download_button(
+        t("common.download_xlsx"),
+        to_excel_bytes(df, described, title=name),
+        file_name=f"{name}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=f"dl_xlsx_{key}",
+    )
+
+
+def current_filters() -> Filters:
+    """The sidebar filters the router applied for this run."""
+    return st.session_state.get("filters") or Filters(timezone=settings().timezone)
+
+
+def require_events() -> bool:
+    """Show the "no data yet" message and return False when the store holds no events."""
+    if facets().first_day is None:
+        st.info(t("common.no_data"))
+        return False
+    return True

@@ -1,0 +1,24 @@
+"""Text shared by the app shell: navigation, sidebar, filters, errors, exports."""
+
+TEXT = {
+    "app.title": {"en": "Reelytics", "zh": "Reelytics 短视频知识付费分析"},
+    "nav.marketer": {"en": "Marketer", "zh": "营销"},
+    "nav.creator": {"en": "Creator", "zh": "创作者"},
+    "nav.manager": {"en": "Manager", "zh": "管理者"},
+    "sidebar.language": {"en": "Language", "zh": "语言"},
+    "sidebar.filters": {"en": "Filters", "zh": "筛选"},
+    "sidebar.dates": {"en": "Date range", "zh": "日期范围"},
+    "sidebar.channel": {"en": "Channel", "zh": "渠道"},
+    "sidebar.campaign": {"en": "Campaign", "zh": "投放计划"},
+    "sidebar.category": {"en": "Category", "zh": "品类"},
+    "sidebar.db": {"en": "Database: {path}", "zh": "数据库：{path}"},
+    "sidebar.timezone": {"en": "Times in {tz}", "zh": "时间按 {tz} 显示"},
+    "sidebar.share": {"en": "Filters are kept in the address bar: copy it to share this view.", "zh": "筛选条件保存在地址栏中，复制链接即可分享当前视图。"},
+    "common.no_data": {"en": "No events yet. Load the sample data (`reelytics sample`) or upload a file on the Data page.", "zh": "暂无事件数据。请加载示例数据（`reelytics sample`）或在“数据”页上传文件。"},
+    "common.no_rows": {"en": "Nothing matches the current filters.", "zh": "当前筛选条件下没有数据。"},
+    "common.details": {"en": "Details", "zh": "详情"},
+    "common.next_step": {"en": "Next step: {step}", "zh": "下一步：{step}"},
+    "common.download_csv": {"en": "Download CSV", "zh": "下载 CSV"},
+    "common.download_xlsx": {"en": "Download Excel", "zh": "下载 Excel"},
+    "common.fix_input": {"en": "check the input above and try again", "zh": "请检查上面的输入后重试"},
+}

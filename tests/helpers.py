@@ -1,0 +1,76 @@
+"""Declarative fixtures for tests (PostHog's ``journeys_for`` style).
+
+    insert_events(store, {"alice": [("view", t0), ("purchase", t0 + 60, {"revenue": 99})]})
+
+Times are naive UTC datetimes or seconds after ``T0``. Rows go straight into the canonical
+``events`` table (upload_id 0), bypassing ingest, so analytics tests do not depend on it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from analytics.schema import EVENT_COLUMNS, ITEM_COLUMNS, SPEND_COLUMNS
+from analytics.storage import Store
+
+T0 = dt.datetime(2026, 1, 5, 12, 0, 0)  # a Monday, 20:00 in Asia/Shanghai
+
+_ARROW = {
+    "TIMESTAMP": pa.timestamp("us"),
+    "VARCHAR": pa.string(),
+    "DOUBLE": pa.float64(),
+    "DECIMAL(18,2)": pa.float64(),
+    "INTEGER": pa.int32(),
+    "DATE": pa.date32(),
+}
+
+
+def _at(t: Any) -> dt.datetime:
+    if isinstance(t, dt.datetime):
+        return t
+    return T0 + dt.timedelta(seconds=float(t))
+
+
+def _insert(store: Store, table: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    data = {c: [r.get(c) for r in rows] for c in columns}
+    arrow = pa.table({c: pa.array(v, type=_ARROW[columns[c]]) for c, v in data.items()})
+    cols = ", ".join(f'"{c}"' for c in columns)
+    with store.transaction() as cur:
+        cur.register("_rows", arrow)
+        cur.execute(f'INSERT INTO "{table}" ({cols}, upload_id) SELECT {cols}, 0 FROM _rows')
+        cur.unregister("_rows")
+
+
+def insert_events(store: Store, journeys: Mapping[str, Sequence[tuple]], **defaults: Any) -> None:
+    """Insert events per user: ``(event_type, time[, {column: value}])`` tuples.
+
+    ``item_id`` defaults to ``"v1"``; ``defaults`` apply to every row unless a tuple overrides them.
+    """
+    rows = []
+    for user, events in journeys.items():
+        for ev in events:
+            row = {"item_id": "v1", **defaults, "user_id": user, "event_type": ev[0], "event_time": _at(ev[1])}
+            if len(ev) > 2:
+                row.update(ev[2])
+            rows.append(row)
+    _insert(store, "events", EVENT_COLUMNS, rows)
+
+
+def insert_items(store: Store, items: Sequence[Mapping[str, Any]]) -> None:
+    _insert(store, "items", ITEM_COLUMNS, [dict(i) for i in items])
+
+
+def insert_spend(store: Store, rows: Sequence[Mapping[str, Any]]) -> None:
+    _insert(store, "spend", SPEND_COLUMNS, [dict(r) for r in rows])
+
+
+REPO = Path(__file__).resolve().parent.parent
+DATASETS = REPO.parent / "shared" / "datasets"
+APP = REPO / "dashboard" / "app.py"
