@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from analytics.schema import EVENT_COLUMNS, ITEM_COLUMNS, SPEND_COLUMNS
 from analytics.storage import Store
+from analytics.uploads import insert_canonical
 
 T0 = dt.datetime(2026, 1, 5, 12, 0, 0)  # a Monday, 20:00 in Asia/Shanghai
 
@@ -41,11 +42,8 @@ def _insert(store: Store, table: str, columns: dict[str, str], rows: list[dict[s
         return
     data = {c: [r.get(c) for r in rows] for c in columns}
     arrow = pa.table({c: pa.array(v, type=_ARROW[columns[c]]) for c, v in data.items()})
-    cols = ", ".join(f'"{c}"' for c in columns)
     with store.transaction() as cur:
-        cur.register("_rows", arrow)
-        cur.execute(f'INSERT INTO "{table}" ({cols}, upload_id) SELECT {cols}, 0 FROM _rows')
-        cur.unregister("_rows")
+        insert_canonical(cur, table, arrow, upload_id=0)
 
 
 def insert_events(store: Store, journeys: Mapping[str, Sequence[tuple]], **defaults: Any) -> None:
