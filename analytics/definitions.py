@@ -1,0 +1,49 @@
+"""Shared building blocks of metric definitions (see docs/metrics.md), written once.
+
+* watch ratio = watch_seconds / video length, where the length is ``events.video_seconds`` or else
+  the catalog's ``items.duration_seconds``; capped at 1 (replays count as fully watched); NULL when
+  the length is missing or not positive (such views are excluded from ratio metrics and counted as
+  "views without a usable duration").
+* a view is *complete* when its watch ratio >= :data:`COMPLETION_THRESHOLD` (0.9).
+* a view *hooks* when the viewer is still watching after :data:`HOOK_SECONDS` (3 s):
+  ``watch_seconds >= 3`` (for videos shorter than 3 s: watched to the end).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import ibis
+
+COMPLETION_THRESHOLD: Final[float] = 0.9
+HOOK_SECONDS: Final[float] = 3.0
+INTERACTION_TYPES: Final[tuple[str, ...]] = ("like", "comment", "share")
+
+
+def views_with_ratio(events, items):
+    """Views of ``events`` (an ibis table) with ``length_seconds`` and capped ``watch_ratio`` columns."""
+    views = events.filter(events.event_type == "view")
+    catalog = items.select(items.item_id, catalog_seconds=items.duration_seconds)
+    joined = views.left_join(catalog, views.item_id == catalog.item_id).drop("item_id_right")
+    length = ibis.coalesce(
+        ibis.ifelse(joined.video_seconds > 0, joined.video_seconds, ibis.null()),
+        ibis.ifelse(joined.catalog_seconds > 0, joined.catalog_seconds, ibis.null()),
+    )
+    joined = joined.mutate(length_seconds=length)
+    # DuckDB's least() ignores NULLs, so a missing length must stay NULL explicitly.
+    ratio = ibis.ifelse(
+        joined.length_seconds.isnull(),
+        ibis.null("float64"),
+        ibis.least(joined.watch_seconds.clip(lower=0) / joined.length_seconds, 1.0),
+    )
+    return joined.mutate(watch_ratio=ratio).drop("catalog_seconds")
+
+
+def is_complete(watch_ratio):
+    """ibis boolean: the view reached :data:`COMPLETION_THRESHOLD` of the video."""
+    return watch_ratio >= COMPLETION_THRESHOLD
+
+
+def is_hooked(watch_seconds, length_seconds):
+    """ibis boolean: still watching after :data:`HOOK_SECONDS` (or watched a shorter video to its end)."""
+    return watch_seconds >= ibis.least(HOOK_SECONDS, ibis.coalesce(length_seconds, HOOK_SECONDS))
