@@ -130,7 +130,7 @@ class Store:
         """Run one read query and return a ``pyarrow.Table``."""
         with self.cursor() as cur:
             rel = cur.execute(sql, params) if params is not None else cur.execute(sql)
-            return rel.fetch_arrow_table()
+            return rel.to_arrow_table()
 
     def ibis(self):
         """An ibis DuckDB backend over a fresh cursor of this store's connection."""
