@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up everything Reelytics needs on a Debian machine with Python 3.11.
+#   scripts/setup.sh          runtime: virtualenv in .venv with the app installed
+#   scripts/setup.sh --test   also what the tests need: Chromium (browser tests), Java (Spark engine tests)
+# Idempotent: packages already present are not installed again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+apt_pkgs=()
+python3 -c 'import ensurepip, venv' 2>/dev/null || apt_pkgs+=(python3-venv)
+if [ "${1:-}" = "--test" ]; then
+  extras="[dev]"
+  command -v chromium >/dev/null 2>&1 || apt_pkgs+=(chromium)
+  command -v java >/dev/null 2>&1 || apt_pkgs+=(default-jre-headless)
+fi
+if [ ${#apt_pkgs[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "Installing Debian packages: ${apt_pkgs[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+stamp=.venv/.reelytics-installed
+want="$(sha256sum pyproject.toml | cut -c1-16)$extras"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "Installing Python packages into .venv ($extras)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".$extras"
+  echo "$want" > "$stamp"
+fi
