@@ -1,0 +1,30 @@
+"""The CLI contract: JSON on --json, exit 0 on success, 2 with one line on stderr for bad input."""
+
+import json
+
+import pytest
+
+from analytics.cli import main
+
+
+def test_status_prints_one_json_document(tmp_path, capsys):
+    assert main(["--db", str(tmp_path / "d" / "x.duckdb"), "--json", "status"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["counts"] == {"events": 0, "items": 0, "spend": 0, "uploads": 0}
+
+
+@pytest.mark.parametrize(
+    "argv, reason",
+    [
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--tz", "Mars/Base", "status"], "unknown time zone 'Mars/Base'"),
+        (["no-such-command"], "invalid choice: 'no-such-command'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_reason(tmp_path, capsys, argv, reason):
+    assert main(["--db", str(tmp_path / "d" / "x.duckdb"), *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and reason in lines[0]
+    assert "Traceback" not in captured.err
