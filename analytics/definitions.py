@@ -25,18 +25,27 @@ def views_with_ratio(events, items):
     views = events.filter(events.event_type == "view")
     catalog = items.select(items.item_id, catalog_seconds=items.duration_seconds)
     joined = views.left_join(catalog, views.item_id == catalog.item_id).drop("item_id_right")
-    length = ibis.coalesce(
-        ibis.ifelse(joined.video_seconds > 0, joined.video_seconds, ibis.null()),
-        ibis.ifelse(joined.catalog_seconds > 0, joined.catalog_seconds, ibis.null()),
-    )
+    length = length_seconds(joined.video_seconds, joined.catalog_seconds)
     joined = joined.mutate(length_seconds=length)
-    # DuckDB's least() ignores NULLs, so a missing length must stay NULL explicitly.
-    ratio = ibis.ifelse(
-        joined.length_seconds.isnull(),
-        ibis.null("float64"),
-        ibis.least(joined.watch_seconds.clip(lower=0) / joined.length_seconds, 1.0),
+    return joined.mutate(watch_ratio=watch_ratio(joined.watch_seconds, joined.length_seconds)).drop("catalog_seconds")
+
+
+def length_seconds(video_seconds, catalog_seconds):
+    """ibis float: the video length, ``video_seconds`` or else the catalog's; NULL when neither is positive."""
+    return ibis.coalesce(
+        ibis.ifelse(video_seconds > 0, video_seconds, ibis.null()),
+        ibis.ifelse(catalog_seconds > 0, catalog_seconds, ibis.null()),
     )
-    return joined.mutate(watch_ratio=ratio).drop("catalog_seconds")
+
+
+def watch_ratio(watch_seconds, length_seconds):
+    """ibis float in [0, 1]: ``watch_seconds / length_seconds`` capped at 1; NULL without a usable length."""
+    # DuckDB's least() ignores NULLs, so a missing length must stay NULL explicitly.
+    return ibis.ifelse(
+        length_seconds.isnull(),
+        ibis.null("float64"),
+        ibis.least(watch_seconds.clip(lower=0) / length_seconds, 1.0),
+    )
 
 
 def is_complete(watch_ratio):
