@@ -188,3 +188,261 @@ def day_n_retention(backend, filters: Filters, n: int) -> float | None:
     if eligible == 0:
         return None
     return float(agg["returned"]) / eligible
+
+
+# -- cohort table -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    """A cohort x period table.
+
+    ``values[i][k]``: for ``measure="users"`` the share of cohort ``i`` that returned (``mode``) in
+    period ``k``, in [0, 1]; for sums the amount per cohort member in period ``k`` (seconds or
+    money). ``totals[i][k]`` is the numerator (users, or the summed amount). ``cumulative[i][k]``
+    (sums only) is the amount per member over periods ``0..k``. Incomplete cells are ``None`` with
+    ``incomplete[i][k]`` True.
+    """
+
+    status: Literal["ok", "no_data", "no_cohorts"]
+    cohort: str
+    period: str
+    mode: str
+    measure: str
+    timezone: str
+    data_end: dt.date | None
+    cohorts: tuple[dt.date, ...] = ()
+    sizes: tuple[int, ...] = ()
+    values: tuple[tuple[float | None, ...], ...] = ()
+    totals: tuple[tuple[float | None, ...], ...] = ()
+    cumulative: tuple[tuple[float | None, ...], ...] = ()
+    incomplete: tuple[tuple[bool, ...], ...] = ()
+    periods: int = 0
+
+    @property
+    def users(self) -> int:
+        """Users in all cohorts shown."""
+        return int(sum(self.sizes))
+
+    @property
+    def is_rate(self) -> bool:
+        return self.measure == "users"
+
+    def curve(self, cumulative: bool = False) -> list[float | None]:
+        """The size-weighted average over cohorts whose period ``k`` is complete, per ``k``."""
+        grid = self.cumulative if cumulative else self.values
+        out: list[float | None] = []
+        for k in range(self.periods):
+            num = den = 0.0
+            for i, size in enumerate(self.sizes):
+                v = grid[i][k] if grid else None
+                if v is not None and not self.incomplete[i][k]:
+                    num += v * size
+                    den += size
+            out.append(num / den if den else None)
+        return out
+
+    def relative(self, cumulative: bool = False) -> tuple[tuple[float | None, ...], ...]:
+        """Each cohort's values divided by its period-0 value (``None`` where that is 0 or missing)."""
+        grid = self.cumulative if cumulative else self.values
+        out = []
+        for row in grid:
+            base = row[0] if row else None
+            out.append(tuple(None if (v is None or not base) else v / base for v in row))
+        return tuple(out)
+
+    def matrix_frame(self, *, cumulative: bool = False, relative: bool = False) -> pd.DataFrame:
+        """Wide table: one row per cohort (``cohort``, ``size``), one column per period."""
+        if relative:
+            grid = self.relative(cumulative)
+        else:
+            grid = self.cumulative if cumulative else self.values
+        data = {"cohort": list(self.cohorts), "size": list(self.sizes)}
+        for k in range(self.periods):
+            data[f"{self.period}_{k}"] = [row[k] for row in grid] if grid else []
+        return pd.DataFrame(data)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long table, one row per cohort and period (the export)."""
+        rows = []
+        for i, start in enumerate(self.cohorts):
+            for k in range(self.periods):
+                rows.append(
+                    {
+                        "cohort": start,
+                        "cohort_size": self.sizes[i],
+                        "period": k,
+                        "value": self.values[i][k],
+                        "total": self.totals[i][k],
+                        "cumulative": self.cumulative[i][k] if self.cumulative else None,
+                        "incomplete": self.incomplete[i][k],
+                    }
+                )
+        return pd.DataFrame(
+            rows, columns=["cohort", "cohort_size", "period", "value", "total", "cumulative", "incomplete"]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "cohort": self.cohort,
+            "period": self.period,
+            "mode": self.mode,
+            "measure": self.measure,
+            "timezone": self.timezone,
+            "data_end": self.data_end,
+            "users": self.users,
+            "curve": self.curve(),
+            "cumulative_curve": self.curve(cumulative=True) if self.cumulative else None,
+            "cohorts": [
+                {
+                    "cohort": start,
+                    "size": self.sizes[i],
+                    "values": list(self.values[i]),
+                    "totals": list(self.totals[i]),
+                    "cumulative": list(self.cumulative[i]) if self.cumulative else None,
+                    "incomplete": list(self.incomplete[i]),
+                }
+                for i, start in enumerate(self.cohorts)
+            ],
+        }
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise BadInput(
+            f"{name} must be one of {', '.join(allowed)}, got {value!r}", code=f"bad_{name}", value=value
+        )
+
+
+def compute_retention(
+    store_or_backend,
+    filters: Filters,
+    *,
+    cohort: CohortKind = "first_seen",
+    period: Period = "day",
+    mode: Mode = "on",
+    measure: Measure = "users",
+    periods: int = 8,
+) -> RetentionResult:
+    """Cohort retention table by local day or ISO week (definitions in the module docstring).
+
+    Args:
+        store_or_backend: a :class:`~analytics.storage.Store` or an ibis backend.
+        filters: the date range chooses cohorts (cohort day in range); other filters apply to all
+            events. Times in ``filters.timezone``.
+        cohort: ``first_seen`` (first event) or ``first_purchase`` (first purchase).
+        period: ``day`` or ``week`` (ISO, Monday first).
+        mode: ``on`` (active in period k) or ``on_or_after`` (active in k or later); users only.
+        measure: ``users`` (rate in [0, 1]), ``watch_seconds`` (view seconds per member) or
+            ``revenue`` (net of refunds, per member).
+        periods: number of periods shown, 1..400 (period 0 included).
+
+    Returns:
+        :class:`RetentionResult`; status ``no_data`` on an empty store, ``no_cohorts`` when no user
+        starts a cohort in the range.
+    """
+    _check_choice("cohort", cohort, COHORTS)
+    _check_choice("period", period, PERIODS)
+    _check_choice("mode", mode, MODES)
+    _check_choice("measure", measure, MEASURES)
+    if not isinstance(periods, int) or isinstance(periods, bool) or not 1 <= periods <= MAX_PERIODS:
+        raise BadInput(f"periods must be a whole number from 1 to {MAX_PERIODS}, got {periods!r}", code="bad_periods", value=periods)
+    if mode == "on_or_after" and measure != "users":
+        raise BadInput(
+            "'on or after' applies to the users measure; for watch time and revenue read the cumulative values",
+            code="bad_mode",
+            mode=mode,
+            measure=measure,
+        )
+    base = dict(cohort=cohort, period=period, mode=mode, measure=measure, timezone=filters.timezone)
+    backend = _backend(store_or_backend)
+    frame = _local_events(backend, filters)
+    if frame.events is None:
+        return RetentionResult("no_data", data_end=None, **base)
+    ev = frame.events
+    step = 7 if period == "week" else 1
+
+    def start_of(day_col):
+        return day_col.truncate("W") if period == "week" else day_col
+
+    starters = ev.filter(ev.event_type == "purchase") if cohort == "first_purchase" else ev
+    first = starters.group_by("user_id").aggregate(first_day=starters.local_day.min())
+    first = first.filter(*_in_range(first.first_day, filters)) if _in_range(first.first_day, filters) else first
+    first = first.mutate(cohort_start=start_of(first.first_day))
+
+    sizes_df = first.group_by("cohort_start").aggregate(size=first.user_id.count()).to_pandas()
+    if sizes_df.empty:
+        return RetentionResult("no_cohorts", data_end=frame.data_end, periods=periods, **base)
+
+    # Only activity from the cohort's start onward counts (a first purchase may follow earlier views).
+    joined = ev.inner_join(first, ev.user_id == first.user_id)
+    joined = joined.filter(joined.local_day >= joined.first_day)
+    joined = joined.mutate(k=start_of(joined.local_day).delta(joined.cohort_start, unit="day") // step)
+    joined = joined.filter(joined.k < periods) if mode == "on" else joined
+
+    if measure == "users":
+        if mode == "on":
+            per_user = joined.select("cohort_start", "user_id", "k").distinct()
+        else:
+            per_user = joined.group_by("cohort_start", "user_id").aggregate(k=joined.k.max())
+        agg = per_user.group_by("cohort_start", "k").aggregate(total=per_user.user_id.count())
+    else:
+        if measure == "watch_seconds":
+            amount = ibis.ifelse(joined.event_type == "view", joined.watch_seconds.fill_null(0), 0.0)
+        else:
+            revenue = joined.revenue.cast("float64").fill_null(0)
+            amount = ibis.cases(
+                (joined.event_type == "purchase", revenue),
+                (joined.event_type == "refund", -revenue.abs()),
+                else_=0.0,
+            )
+        agg = joined.group_by("cohort_start", "k").aggregate(total=amount.sum())
+    agg_df = agg.to_pandas()
+    return _assemble(sizes_df, agg_df, frame.data_end, step, periods, measure, mode, base)
+
+
+def _assemble(sizes_df, agg_df, data_end, step, periods, measure, mode, base) -> RetentionResult:
+    sizes_df = sizes_df.sort_values("cohort_start")
+    starts = [pd.Timestamp(v).date() for v in sizes_df["cohort_start"]]
+    sizes = [int(v) for v in sizes_df["size"]]
+    totals_by: dict[tuple[dt.date, int], float] = {}
+    for start, k, total in zip(agg_df["cohort_start"], agg_df["k"], agg_df["total"]):
+        totals_by[(pd.Timestamp(start).date(), int(k))] = float(total) if total is not None and not pd.isna(total) else 0.0
+    values, totals, cumulative, incomplete = [], [], [], []
+    for start, size in zip(starts, sizes):
+        if mode == "on_or_after":
+            # users whose last active period is m count in every period k <= m
+            last_k = {k: v for (s, k), v in totals_by.items() if s == start}
+            raw = [sum(v for m, v in last_k.items() if m >= k) for k in range(periods)]
+        else:
+            raw = [totals_by.get((start, k), 0.0) for k in range(periods)]
+        flags = [start + dt.timedelta(days=step * (k + 1) - 1) > data_end for k in range(periods)]
+        row_v, row_t, row_c = [], [], []
+        running = 0.0
+        for k in range(periods):
+            running += raw[k]
+            if flags[k]:
+                row_v.append(None)
+                row_t.append(None)
+                row_c.append(None)
+            else:
+                row_t.append(raw[k] if measure != "users" else int(raw[k]))
+                row_v.append(raw[k] / size)
+                row_c.append(running / size)
+        values.append(tuple(row_v))
+        totals.append(tuple(row_t))
+        cumulative.append(tuple(row_c))
+        incomplete.append(tuple(flags))
+    return RetentionResult(
+        "ok",
+        data_end=data_end,
+        cohorts=tuple(starts),
+        sizes=tuple(sizes),
+        values=tuple(values),
+        totals=tuple(totals),
+        cumulative=tuple(cumulative) if measure != "users" else (),
+        incomplete=tuple(incomplete),
+        periods=periods,
+        **base,
+    )
