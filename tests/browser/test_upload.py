@@ -1,0 +1,31 @@
+"""A marketer uploads a CSV through the file uploader in a real browser and sees the quality report."""
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CSV = (
+    "用户ID,视频ID,行为类型,时间,观看时长\n"
+    "u1,v1,播放,2026-03-01 20:00:00,12\n"
+    "u1,v1,点赞,2026-03-01 20:00:30,\n"
+    "u2,v1,曝光,2026-03-01 21:00:00,\n"
+    "u2,v1,dance,2026-03-01 21:00:05,\n"
+)
+
+
+def _no_exception(page):
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_upload_csv_shows_quality_report(server, page, tmp_path):
+    path = tmp_path / "douyin_export.csv"
+    path.write_text(CSV, encoding="utf-8")
+    page.goto(f"{server}/data")
+    page.get_by_text("Upload a file").first.wait_for()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(path))
+    page.get_by_role("button", name="Import").click()
+    page.get_by_text("Imported").first.wait_for()
+    body = page.locator("body").inner_text()
+    assert "3" in body  # three rows accepted
+    assert "dance" in body  # the unknown event type is reported, not silently dropped
+    _no_exception(page)

@@ -1,0 +1,66 @@
+"""The same ibis expressions on DuckDB and on Apache Spark (local[2]) over the same rows.
+
+Spark needs Java: scripts/setup.sh --test installs it. Rows are copied as Python values, so the Spark
+side sees exactly the rows the DuckDB store holds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(scope="session")
+def spark():
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.fail("Java not found: run scripts/setup.sh --test (installs Debian's default-jre-headless)")
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("reelytics-engine-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "1g")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def engines(store, spark):
+    """``(duckdb_backend, spark_backend)``; call ``sync()`` after inserting rows into ``store``."""
+    import ibis
+
+    from analytics.schema import TABLE_COLUMNS
+
+    spark_backend = ibis.pyspark.connect(spark)
+
+    def sync():
+        for table, columns in TABLE_COLUMNS.items():
+            cols = ", ".join(f'"{c}"' for c in columns)
+            rows = list(store.query(f'SELECT {cols} FROM "{table}"').rows)
+            spark.createDataFrame(rows, schema=_spark_schema(columns)).createOrReplaceTempView(table)
+
+    return store.ibis(), spark_backend, sync
+
+
+def _spark_schema(columns):
+    from pyspark.sql import types as T
+
+    mapping = {
+        "TIMESTAMP": T.TimestampNTZType(),
+        "VARCHAR": T.StringType(),
+        "DOUBLE": T.DoubleType(),
+        "DECIMAL(18,2)": T.DecimalType(18, 2),
+        "INTEGER": T.IntegerType(),
+        "DATE": T.DateType(),
+    }
+    return T.StructType([T.StructField(c, mapping[t], True) for c, t in columns.items()])
