@@ -1,0 +1,451 @@
+"""Video completion: watch-ratio distribution, hook, completion, hold and audience-retention curves.
+
+Definitions (glossary: docs/metrics.md, "Video and course completion"; the building blocks
+``watch_ratio``, ``is_complete`` and ``is_hooked`` come from :mod:`analytics.definitions`):
+
+* a view is *usable* for ratio metrics when both its watch time and the video length are known and
+  the length is positive; other views are counted (``views_without_duration``,
+  ``views_without_watch_time``) and left out of every ratio metric, never silently dropped.
+* **hook rate** = hooked views / views with a known watch time (the hook needs seconds only, so a
+  view without a usable length still counts: still watching after 3 s).
+* **completion rate** = views with watch ratio >= 0.9 / usable views.
+* **average percent watched** (the *hold*) = mean capped watch ratio over usable views, in [0, 1].
+* **capped views** = usable views whose watch time exceeded the length (replays); their ratio is 1.
+* **audience-retention curve** at percent ``p`` = share of usable views whose watch ratio >= p/100,
+  for p = 0, step, ..., 100. It starts at 1 and never increases.
+* **creator's typical curve** = the point-wise median of the curves of the creator's *other* videos
+  in the same length bucket (< 30 s, 30-60 s, 60-180 s, >= 180 s; a video's length is the median
+  length of its usable views). The median of non-increasing curves is non-increasing.
+
+Queries are ibis expressions over the store's backend (portable to other engines); only small
+per-video aggregates come back to pandas.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from analytics.definitions import is_complete, is_hooked, views_with_ratio
+from analytics.errors import BadInput, NotFound
+from analytics.filters import Filters, filtered_events
+from analytics.storage import Store
+
+Status = Literal["ok", "no_views", "no_usable_views"]
+CurveStatus = Literal["ok", "no_usable_views", "no_peers", "no_creator"]
+RankBy = Literal["hook", "hold"]
+
+#: Length buckets for "videos of similar length": (label, lower bound inclusive, upper bound exclusive).
+LENGTH_BUCKETS: tuple[tuple[str, float, float], ...] = (
+    ("<30s", 0.0, 30.0),
+    ("30-60s", 30.0, 60.0),
+    ("60-180s", 60.0, 180.0),
+    (">=180s", 180.0, math.inf),
+)
+HISTOGRAM_BINS = 20  # watch-ratio histogram bins of 5 percentage points; 1.0 falls in the last bin
+
+
+def length_bucket(seconds: float | None) -> str | None:
+    """The length bucket label of a video ``seconds`` long (None when the length is unknown)."""
+    if seconds is None or not np.isfinite(seconds) or seconds <= 0:
+        return None
+    for label, low, high in LENGTH_BUCKETS:
+        if low <= seconds < high:
+            return label
+    return None  # pragma: no cover - the buckets cover (0, inf)
+
+
+def retention_percent(watch_ratio):
+    """ibis integer: the largest ``p`` in 0..100 with ``p / 100 <= watch_ratio`` (NULL stays NULL).
+
+    ``floor(ratio * 100)`` alone is off by one where ``ratio * 100`` rounds across an integer
+    (``0.29 * 100 == 28.999999999999996``), so the floor is corrected against ``p / 100`` itself:
+    a view then counts at ``p`` exactly when ``watch_ratio >= p / 100``.
+    """
+    base = (watch_ratio * 100).floor()
+    corrected = ibis.ifelse(
+        watch_ratio >= (base + 1) / 100.0,
+        base + 1,
+        ibis.ifelse(watch_ratio < base / 100.0, base - 1, base),
+    )
+    return corrected.clip(lower=0, upper=100).cast("int64")
+
+
+# -- results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompletionSummary:
+    """Counts behind the headline rates; the rates are properties in [0, 1] (None without data)."""
+
+    views: int = 0
+    views_with_watch_time: int = 0
+    usable_views: int = 0
+    views_without_duration: int = 0
+    views_without_watch_time: int = 0
+    capped_views: int = 0
+    hooked_views: int = 0
+    complete_views: int = 0
+    watch_ratio_sum: float = 0.0
+
+    @property
+    def hook_rate(self) -> float | None:
+        return self.hooked_views / self.views_with_watch_time if self.views_with_watch_time else None
+
+    @property
+    def completion_rate(self) -> float | None:
+        return self.complete_views / self.usable_views if self.usable_views else None
+
+    @property
+    def avg_percent_watched(self) -> float | None:
+        return self.watch_ratio_sum / self.usable_views if self.usable_views else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "views": self.views,
+            "views_with_watch_time": self.views_with_watch_time,
+            "usable_views": self.usable_views,
+            "views_without_duration": self.views_without_duration,
+            "views_without_watch_time": self.views_without_watch_time,
+            "capped_views": self.capped_views,
+            "hooked_views": self.hooked_views,
+            "complete_views": self.complete_views,
+            "hook_rate": self.hook_rate,
+            "completion_rate": self.completion_rate,
+            "avg_percent_watched": self.avg_percent_watched,
+        }
+
+
+#: Count columns of the per-video and per-creator tables, summed when rolling up.
+_COUNTS = (
+    "views",
+    "views_with_watch_time",
+    "usable_views",
+    "views_without_duration",
+    "views_without_watch_time",
+    "capped_views",
+    "hooked_views",
+    "complete_views",
+    "watch_ratio_sum",
+)
+
+
+@dataclass(frozen=True)
+class VideoCompletion:
+    """Per-video and per-creator completion under some filters.
+
+    ``videos`` has one row per video: item_id, title, creator, length_seconds, length_bucket, the
+    counts of :class:`CompletionSummary`, hook_rate, completion_rate, avg_percent_watched, and
+    hook_rank / hold_rank (1 = best; NaN below ``min_views`` usable views). ``creators`` has the same
+    counts and rates per creator. ``histogram`` has bin_start, bin_end, views, share over usable views.
+    """
+
+    status: Status
+    summary: CompletionSummary
+    videos: pd.DataFrame
+    creators: pd.DataFrame
+    histogram: pd.DataFrame
+    min_views: int
+    creator: str | None = None
+    filters: dict[str, Any] = field(default_factory=dict)
+
+    def ranked(self, by: RankBy, top: int | None = None) -> pd.DataFrame:
+        """Videos with at least ``min_views`` usable views, best first by hook rate or by hold."""
+        col = {"hook": "hook_rank", "hold": "hold_rank"}[by]
+        out = self.videos[self.videos[col].notna()].sort_values(col)
+        return out.head(top) if top else out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "filters": self.filters,
+            "creator": self.creator,
+            "min_views": self.min_views,
+            "summary": self.summary.to_dict(),
+            "videos": self.videos,
+            "creators": self.creators,
+            "histogram": self.histogram,
+        }
+
+
+@dataclass(frozen=True)
+class RetentionCurve:
+    """A video's audience-retention curve beside its creator's typical curve.
+
+    ``curve`` has columns percent (0..100), share (this video) and typical_share (NaN when there
+    are no peer videos). ``peers`` lists the peer videos used for the typical curve.
+    """
+
+    status: CurveStatus
+    item_id: str
+    title: str | None
+    creator: str | None
+    length_seconds: float | None
+    length_bucket: str | None
+    usable_views: int
+    views_without_duration: int
+    curve: pd.DataFrame
+    peers: pd.DataFrame
+    filters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def peer_videos(self) -> int:
+        return len(self.peers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "item_id": self.item_id,
+            "title": self.title,
+            "creator": self.creator,
+            "length_seconds": self.length_seconds,
+            "length_bucket": self.length_bucket,
+            "usable_views": self.usable_views,
+            "views_without_duration": self.views_without_duration,
+            "peer_videos": self.peer_videos,
+            "curve": self.curve,
+            "peers": self.peers,
+            "filters": self.filters,
+        }
+
+
+# -- queries -------------------------------------------------------------------------------------
+
+
+def catalog(backend):
+    """The ``items`` table with one row per item_id (the latest upload wins), as an ibis table."""
+    items = backend.table("items")
+    rn = ibis.row_number().over(group_by=items.item_id, order_by=ibis.desc(items.upload_id))
+    return items.mutate(_rn=rn).filter(lambda t: t._rn == 0).drop("_rn")
+
+
+def _flagged_views(backend, filters: Filters):
+    """Filtered views with watch_ratio, length and per-view flags (ibis), joined to title/creator."""
+    items = catalog(backend)
+    views = views_with_ratio(filtered_events(backend, filters), items)
+    has_watch = views.watch_seconds.notnull()
+    # A view without a watch time has no ratio, whatever the length (never "fully watched").
+    ratio = ibis.ifelse(has_watch, views.watch_ratio, ibis.null("float64"))
+    views = views.mutate(watch_ratio=ratio)
+    meta = items.select(meta_item_id=items.item_id, title=items.title, creator=items.creator)
+    views = views.left_join(meta, views.item_id == meta.meta_item_id).drop("meta_item_id")
+    return views.mutate(
+        has_watch=has_watch,
+        usable=views.watch_ratio.notnull(),
+        no_duration=views.length_seconds.isnull(),
+        hooked=(has_watch & is_hooked(views.watch_seconds, views.length_seconds)).fill_null(False),
+        complete=is_complete(views.watch_ratio).fill_null(False),
+        capped=(views.watch_ratio.notnull() & (views.watch_seconds > views.length_seconds)).fill_null(False),
+    )
+
+
+def _count(flag):
+    return flag.cast("int64").sum()
+
+
+def _per_video(views) -> Any:
+    """ibis aggregate: the counts of :data:`_COUNTS` and the median usable length per video."""
+    return views.group_by(views.item_id).aggregate(
+        title=views.title.max(),
+        creator=views.creator.max(),
+        views=views.count(),
+        views_with_watch_time=_count(views.has_watch),
+        usable_views=_count(views.usable),
+        views_without_duration=_count(views.no_duration),
+        views_without_watch_time=_count(~views.has_watch),
+        capped_views=_count(views.capped),
+        hooked_views=_count(views.hooked),
+        complete_views=_count(views.complete),
+        watch_ratio_sum=views.watch_ratio.sum(),
+        length_seconds=views.length_seconds.median(),
+    )
+
+
+def _add_rates(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["hook_rate"] = np.where(df.views_with_watch_time > 0, df.hooked_views / df.views_with_watch_time, np.nan)
+        df["completion_rate"] = np.where(df.usable_views > 0, df.complete_views / df.usable_views, np.nan)
+        df["avg_percent_watched"] = np.where(df.usable_views > 0, df.watch_ratio_sum / df.usable_views, np.nan)
+    return df
+
+
+def _rank(df: pd.DataFrame, rate: str, eligible: pd.Series) -> pd.Series:
+    """Dense 1-based rank by ``rate`` (higher first; ties broken by more views, then item id)."""
+    order = df[eligible].sort_values([rate, "usable_views", "item_id"], ascending=[False, False, True])
+    ranks = pd.Series(np.nan, index=df.index)
+    ranks[order.index] = np.arange(1, len(order) + 1, dtype=float)
+    return ranks
+
+
+def video_completion(
+    store: Store,
+    filters: Filters | None = None,
+    *,
+    creator: str | None = None,
+    min_views: int = 5,
+) -> VideoCompletion:
+    """Completion per video and per creator, the overall summary and the watch-ratio histogram.
+
+    Args:
+        store: the event store.
+        filters: shared filters (date range, channel, campaign, category) applied to the views.
+        creator: keep only videos of this catalog creator.
+        min_views: usable views a video needs to be ranked by hook and hold (>= 1).
+
+    Returns a :class:`VideoCompletion`; status ``no_views`` when no view matches, and
+    ``no_usable_views`` when views exist but none has both a watch time and a usable length.
+    Rates are in [0, 1]; see the module docstring for the formulas.
+    """
+    filters = filters or Filters()
+    if min_views < 1:
+        raise BadInput(f"min_views must be at least 1, got {min_views}", code="bad_min_views", value=min_views)
+    backend = store.ibis()
+    views = _flagged_views(backend, filters)
+    if creator:
+        views = views.filter(views.creator == creator)
+    per_video = _per_video(views).execute()
+    per_video["watch_ratio_sum"] = per_video["watch_ratio_sum"].fillna(0.0).astype(float)
+    for col in _COUNTS[:-1]:
+        per_video[col] = per_video[col].fillna(0).astype("int64")
+    summary = CompletionSummary(**{c: (float if c == "watch_ratio_sum" else int)(per_video[c].sum()) for c in _COUNTS})
+
+    videos = _add_rates(per_video)
+    videos["length_bucket"] = [length_bucket(s) for s in videos["length_seconds"]]
+    eligible = videos.usable_views >= min_views
+    videos["hook_rank"] = _rank(videos, "hook_rate", eligible)
+    videos["hold_rank"] = _rank(videos, "avg_percent_watched", eligible)
+    video_cols = ["item_id", "title", "creator", "length_seconds", "length_bucket", *_COUNTS,
+                  "hook_rate", "completion_rate", "avg_percent_watched", "hook_rank", "hold_rank"]
+    videos = videos[video_cols].sort_values(["views", "item_id"], ascending=[False, True]).reset_index(drop=True)
+
+    creators = videos.assign(creator=videos.creator.fillna("")).groupby("creator", as_index=False)[list(_COUNTS)].sum()
+    creators.insert(1, "videos", videos.assign(creator=videos.creator.fillna("")).groupby("creator").size().values)
+    creators = _add_rates(creators).sort_values(["views", "creator"], ascending=[False, True]).reset_index(drop=True)
+    creators["creator"] = creators["creator"].replace("", None)
+
+    histogram = _histogram(views, summary.usable_views)
+    if summary.views == 0:
+        status: Status = "no_views"
+    elif summary.usable_views == 0:
+        status = "no_usable_views"
+    else:
+        status = "ok"
+    return VideoCompletion(status, summary, videos, creators, histogram, min_views, creator, filters.describe())
+
+
+def _histogram(views, usable: int) -> pd.DataFrame:
+    """Usable views per watch-ratio bin of width 1/HISTOGRAM_BINS (1.0 falls in the last bin)."""
+    usable_views = views.filter(views.usable)
+    bin_ = (usable_views.watch_ratio * HISTOGRAM_BINS).floor().clip(upper=HISTOGRAM_BINS - 1).cast("int64")
+    counts = usable_views.mutate(bin=bin_).group_by("bin").aggregate(views=lambda t: t.count()).execute()
+    out = pd.DataFrame({"bin": np.arange(HISTOGRAM_BINS)})
+    out = out.merge(counts, on="bin", how="left").fillna({"views": 0})
+    out["views"] = out["views"].astype("int64")
+    out.insert(1, "bin_start", out["bin"] / HISTOGRAM_BINS)
+    out.insert(2, "bin_end", (out["bin"] + 1) / HISTOGRAM_BINS)
+    out["share"] = out["views"] / usable if usable else np.nan
+    return out.drop(columns="bin")
+
+
+def curve_from_counts(counts: pd.Series, step: int = 1) -> pd.DataFrame:
+    """A retention curve from usable views per :func:`retention_percent` value.
+
+    ``counts`` maps p (0..100) to the number of views whose largest reached percent is p; the share
+    at p is the number of views reaching at least p over all of them. Returns percent and share.
+    """
+    percents = np.arange(0, 101, step)
+    full = np.zeros(101, dtype=float)
+    for p, n in counts.items():
+        full[int(p)] += float(n)
+    total = full.sum()
+    reaching = full[::-1].cumsum()[::-1]  # reaching[p] = views with percent >= p
+    share = reaching[percents] / total if total else np.full(len(percents), np.nan)
+    return pd.DataFrame({"percent": percents, "share": share})
+
+
+def retention_curve(
+    store: Store,
+    item_id: str,
+    filters: Filters | None = None,
+    *,
+    step: int = 1,
+) -> RetentionCurve:
+    """The audience-retention curve of one video and its creator's typical curve.
+
+    Args:
+        store: the event store.
+        item_id: the video.
+        filters: shared filters applied to the views (of the video and of its peers).
+        step: percent step of the curve (1, 2, 4, 5, 10, 20, 25 or 50: divisors of 100).
+
+    Returns a :class:`RetentionCurve`: share of usable views still watching at each percent (starts
+    at 1, never increases) and the point-wise median curve of the creator's other videos in the same
+    length bucket. Raises :class:`NotFound` when the video has no view at all (in any period).
+    """
+    filters = filters or Filters()
+    if step < 1 or 100 % step:
+        raise BadInput(f"the curve step must divide 100, got {step}", code="bad_step", value=step)
+    backend = store.ibis()
+    events = backend.table("events")
+    if events.filter((events.item_id == item_id) & (events.event_type == "view")).count().execute() == 0:
+        raise NotFound(f"there is no view of video {item_id!r}", code="no_video", item_id=item_id)
+    items = catalog(backend)
+    meta = items.filter(items.item_id == item_id).select("title", "creator").execute()
+    title = meta.title.iloc[0] if len(meta) else None
+    creator = meta.creator.iloc[0] if len(meta) else None
+    title = None if pd.isna(title) else title
+    creator = None if pd.isna(creator) else creator
+
+    views = _flagged_views(backend, filters)
+    if creator is not None:
+        scope = views.filter((views.creator == creator) | (views.item_id == item_id))
+    else:
+        scope = views.filter(views.item_id == item_id)
+    lengths = scope.group_by("item_id").aggregate(
+        length_seconds=scope.length_seconds.median(),
+        usable_views=_count(scope.usable),
+        views_without_duration=_count(scope.no_duration),
+    ).execute()
+    usable = scope.filter(scope.usable)
+    counts = (
+        usable.mutate(pct=retention_percent(usable.watch_ratio))
+        .group_by(["item_id", "pct"])
+        .aggregate(views=lambda t: t.count())
+        .execute()
+    )
+    lengths["length_bucket"] = [length_bucket(s) for s in lengths["length_seconds"]]
+    own = lengths[lengths.item_id == item_id]
+    own_length = float(own.length_seconds.iloc[0]) if len(own) and pd.notna(own.length_seconds.iloc[0]) else None
+    own_bucket = own.length_bucket.iloc[0] if len(own) else None
+    own_usable = int(own.usable_views.iloc[0]) if len(own) else 0
+    own_missing = int(own.views_without_duration.iloc[0]) if len(own) else 0
+
+    curve = curve_from_counts(counts[counts.item_id == item_id].set_index("pct")["views"], step)
+    peer_ids = lengths[
+        (lengths.item_id != item_id) & (lengths.usable_views > 0) & (lengths.length_bucket == own_bucket)
+    ] if own_bucket is not None else lengths.iloc[0:0]
+    peer_curves = [
+        curve_from_counts(counts[counts.item_id == pid].set_index("pct")["views"], step)["share"].to_numpy()
+        for pid in peer_ids.item_id
+    ]
+    curve["typical_share"] = np.median(np.vstack(peer_curves), axis=0) if peer_curves else np.nan
+    peers = peer_ids[["item_id", "length_seconds", "usable_views"]].sort_values("item_id").reset_index(drop=True)
+
+    if own_usable == 0:
+        status: CurveStatus = "no_usable_views"
+    elif creator is None:
+        status = "no_creator"
+    elif not peer_curves:
+        status = "no_peers"
+    else:
+        status = "ok"
+    return RetentionCurve(
+        status, item_id, title, creator, own_length, own_bucket, own_usable, own_missing, curve, peers,
+        filters.describe(),
+    )
