@@ -1,0 +1,574 @@
+"""Key performance indicators: one registry entry per KPI, computed once, for any grouping.
+
+Every KPI is ``scale * numerator / denominator`` over *components*: ibis aggregations of the
+filtered events (or sums of the uploaded spend). The registry :data:`KPIS` names each KPI's
+components, unit, formula text and good direction; :data:`COMPONENTS` holds each aggregation.
+The Overview cards, the daily sparklines, the breakdown tables, the video ranking and the ROI table
+(:mod:`analytics.roi`) all evaluate the same registry, so a KPI has exactly one implementation.
+docs/metrics.md is the glossary; a test keeps it and :data:`KPIS` in step.
+
+Rules (see the glossary for the full text):
+
+* a zero or missing denominator gives ``None`` (shown as "—"), never infinity or a crash;
+* revenue is net: purchase revenue minus refunded amounts (refund rows carry the amount refunded;
+  its sign is ignored);
+* conversion counts a viewer as converted when the same user made a purchase anywhere within the
+  filtered period; purchasers without a view count in orders and revenue but not in conversion;
+* a *new buyer* is a user whose first purchase in the whole store falls inside the period;
+  CAC = spend / new buyers;
+* spend comes only from uploaded spend rows: without any row for the period (or a group) spend,
+  CAC and ROAS are ``None`` with the note ``no_spend``, never zero. Spend has no category, so with
+  a category filter they are ``None`` with the note ``spend_not_by_category``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import ibis
+import pandas as pd
+
+from analytics.config import parse_timezone
+from analytics.definitions import COMPLETION_THRESHOLD, INTERACTION_TYPES, length_seconds, watch_ratio
+from analytics.errors import BadInput
+from analytics.facets import load_facets
+from analytics.filters import Filters, filtered_events
+from analytics.storage import Store
+
+Unit = Literal["count", "hours", "ratio", "money"]
+Direction = Literal["up", "down"]
+Status = Literal["ok", "no_data"]
+
+#: Item kinds that are paid products (a purchase or lesson is about them, not about a video).
+PRODUCT_KINDS: Final[tuple[str, ...]] = ("course", "ebook", "live", "consult")
+
+#: Breakdown dimensions (``--by``); ``props.KEY`` groups by an extra column kept at ingest.
+DIMENSIONS: Final[tuple[str, ...]] = ("channel", "campaign", "variant", "creator", "category", "video", "course")
+
+#: Dimensions that uploaded spend rows carry (spend can be split only along these).
+SPEND_DIMENSIONS: Final[tuple[str, ...]] = ("channel", "campaign")
+
+#: A video needs this many views before it is ranked on a rate (top / bottom videos).
+MIN_VIEWS_FOR_RATES: Final[int] = 30
+
+NOTE_NO_SPEND: Final[str] = "no_spend"
+NOTE_SPEND_NOT_BY_CATEGORY: Final[str] = "spend_not_by_category"
+NOTE_SPEND_NOT_SPLIT: Final[str] = "spend_not_split"
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI: ``scale * numerator / denominator`` over named components."""
+
+    name: str
+    label_en: str
+    label_zh: str
+    unit: Unit
+    formula: str
+    direction: Direction
+    numerator: str
+    denominator: str | None = None
+    scale: float = 1.0
+
+    def value(self, components: Mapping[str, Any]) -> float | int | None:
+        """The KPI from a mapping of component values; ``None`` for a missing or zero denominator."""
+        num = _number(components.get(self.numerator))
+        if num is None:
+            return None
+        if self.denominator is None:
+            return int(round(num)) if self.unit == "count" else num * self.scale
+        den = _number(components.get(self.denominator))
+        if not den:
+            return None
+        return num / den * self.scale
+
+    def label(self, lang: str = "en") -> str:
+        return self.label_zh if lang == "zh" else self.label_en
+
+
+def _number(value: Any) -> float | None:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) or math.isinf(f) else f
+
+
+#: The KPI registry, in the order the Overview shows them.
+KPIS: Final[tuple[Kpi, ...]] = (
+    Kpi("active_users", "Active users", "活跃用户", "count", "distinct users with any event", "up", "active_users"),
+    Kpi("views", "Views", "播放量", "count", "number of view events", "up", "views"),
+    Kpi("watch_hours", "Watch hours", "观看时长（小时）", "hours", "sum(watch_seconds of views) / 3600", "up",
+        "watch_seconds", scale=1 / 3600),
+    Kpi("avg_watch_ratio", "Average watch ratio", "平均完播比例", "ratio",
+        "sum(watch ratio) / views with a usable video length", "up", "watch_ratio_sum", "views_with_length"),
+    Kpi("completion_rate", "Completion rate", "完播率", "ratio",
+        "views with watch ratio >= 0.9 / views with a usable video length", "up", "complete_views",
+        "views_with_length"),
+    Kpi("interaction_rate", "Interaction rate", "互动率", "ratio", "(likes + comments + shares) / views", "up",
+        "interactions", "views"),
+    Kpi("follow_rate", "Follow rate", "关注率", "ratio", "follows / views", "up", "follows", "views"),
+    Kpi("ctr", "Click-through rate", "点击率", "ratio", "clicks / views", "up", "clicks", "views"),
+    Kpi("conversion", "Conversion", "转化率", "ratio", "viewers who purchased in the period / viewers", "up",
+        "converted_viewers", "viewers"),
+    Kpi("orders", "Orders", "订单数", "count", "number of purchase events", "up", "orders"),
+    Kpi("revenue", "Revenue (net)", "收入（净额）", "money", "purchase revenue - refunded amount", "up", "revenue"),
+    Kpi("refund_rate", "Refund rate", "退款率", "ratio", "refund events / purchase events", "down", "refunds",
+        "orders"),
+    Kpi("arpu", "ARPU", "每用户收入（ARPU）", "money", "revenue / active users", "up", "revenue", "active_users"),
+    Kpi("arppu", "ARPPU", "每付费用户收入（ARPPU）", "money", "revenue / purchasers", "up", "revenue", "purchasers"),
+    Kpi("revenue_per_1000_views", "Revenue per 1,000 views", "千次播放收入", "money", "revenue / views * 1000", "up",
+        "revenue", "views", scale=1000.0),
+    Kpi("purchasers", "Purchasers", "购买用户", "count", "distinct users with a purchase", "up", "purchasers"),
+    Kpi("new_buyers", "New buyers", "新购买用户", "count",
+        "purchasers whose first purchase in the whole store falls in the period", "up", "new_buyers"),
+    Kpi("spend", "Spend", "投放花费", "money", "sum of uploaded spend rows in the period", "down", "spend"),
+    Kpi("cac", "CAC", "获客成本（CAC）", "money", "spend / new buyers", "down", "spend", "new_buyers"),
+    Kpi("roas", "ROAS", "广告支出回报（ROAS）", "ratio", "revenue / spend", "up", "revenue", "spend"),
+)
+
+KPI_BY_NAME: Final[dict[str, Kpi]] = {k.name: k for k in KPIS}
+
+
+# -- components: each an ibis aggregation over the enriched events table -----------------------
+def _is(e, event_type: str):
+    return e.event_type == event_type
+
+
+COMPONENTS: Final[dict[str, Callable[[Any], Any]]] = {
+    "active_users": lambda e: e.user_id.nunique(),
+    "views": lambda e: _is(e, "view").sum(),
+    "viewers": lambda e: e.user_id.nunique(where=_is(e, "view")),
+    "converted_viewers": lambda e: e.user_id.nunique(where=_is(e, "view") & e._buyer),
+    "watch_seconds": lambda e: e.watch_seconds.clip(lower=0).sum(where=_is(e, "view")),
+    "watch_ratio_sum": lambda e: e.watch_ratio.sum(where=_is(e, "view")),
+    "views_with_length": lambda e: e.watch_ratio.count(where=_is(e, "view")),
+    "complete_views": lambda e: (_is(e, "view") & (e.watch_ratio >= COMPLETION_THRESHOLD)).sum(),
+    "interactions": lambda e: e.event_type.isin(list(INTERACTION_TYPES)).sum(),
+    "follows": lambda e: _is(e, "follow").sum(),
+    "clicks": lambda e: _is(e, "click").sum(),
+    "orders": lambda e: _is(e, "purchase").sum(),
+    "refunds": lambda e: _is(e, "refund").sum(),
+    "purchasers": lambda e: e.user_id.nunique(where=_is(e, "purchase")),
+    "new_buyers": lambda e: e.user_id.nunique(where=_is(e, "purchase") & e._new_buyer),
+    "gross_revenue": lambda e: e.revenue.cast("float64").sum(where=_is(e, "purchase")),
+    "refunded_amount": lambda e: e.revenue.cast("float64").abs().sum(where=_is(e, "refund")),
+}
+EVENT_COMPONENTS: Final[tuple[str, ...]] = tuple(COMPONENTS)
+#: Components derived after aggregation (not ibis aggregations themselves).
+DERIVED_COMPONENTS: Final[tuple[str, ...]] = ("revenue", "spend")
+
+
+def _finish(df: pd.DataFrame) -> pd.DataFrame:
+    """Fill counts of empty groups with 0 and derive net revenue."""
+    for name in EVENT_COMPONENTS:
+        if name not in ("watch_ratio_sum",):
+            df[name] = pd.to_numeric(df[name], errors="coerce").fillna(0)
+    df["revenue"] = df["gross_revenue"] - df["refunded_amount"]
+    return df
+
+
+def evaluate(components: Mapping[str, Any], names: Sequence[str] | None = None) -> dict[str, float | None]:
+    """Every KPI (or those in ``names``) from one group's component values."""
+    return {k.name: k.value(components) for k in KPIS if names is None or k.name in names}
+
+
+# -- local time ------------------------------------------------------------------------------
+def _offsets(timezone: str, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, int]]:
+    """``[(utc_from, offset_seconds)]``: the zone's UTC offset, changing at each transition in range."""
+    zone = parse_timezone(timezone)
+
+    def offset(t: dt.datetime) -> int:
+        return int(t.replace(tzinfo=dt.timezone.utc).astimezone(zone).utcoffset().total_seconds())
+
+    out = [(start, offset(start))]
+    t = start
+    while t < end:  # hourly steps find every transition (all real zones change on whole hours UTC)
+        nxt = t + dt.timedelta(hours=1)
+        if offset(nxt) != out[-1][1]:
+            out.append((nxt, offset(nxt)))
+        t = nxt
+    return out
+
+
+def local_day(ts, timezone: str, start: dt.datetime, end: dt.datetime):
+    """ibis date: the local calendar day of naive-UTC ``ts`` in ``timezone``, for times in [start, end).
+
+    Written with plain interval arithmetic (one CASE branch per offset change) so it runs on any
+    ibis backend, not only where a time-zone conversion function exists.
+    """
+    segments = _offsets(timezone, start, end)
+    shifted = ts + ibis.interval(seconds=segments[-1][1])
+    if len(segments) > 1:
+        branches = [(ts < segments[i + 1][0], ts + ibis.interval(seconds=off)) for i, (_, off) in enumerate(segments[:-1])]
+        shifted = ibis.cases(*branches, else_=shifted)
+    return shifted.date()
+
+
+# -- periods ---------------------------------------------------------------------------------
+def resolve_period(store: Store, filters: Filters) -> Filters | None:
+    """``filters`` with open dates closed at the data's first / last local day; ``None`` without events."""
+    if filters.date_from and filters.date_to:
+        return filters
+    facets = load_facets(store, filters.timezone)
+    if facets.first_day is None:
+        return None
+    return Filters(
+        filters.date_from or facets.first_day,
+        filters.date_to or facets.last_day,
+        filters.channels,
+        filters.campaigns,
+        filters.categories,
+        filters.timezone,
+    )
+
+
+# -- the enriched events table ---------------------------------------------------------------
+def _catalog(backend):
+    items = backend.table("items")
+    return items.group_by("item_id").aggregate(
+        _catalog_seconds=items.duration_seconds.max(),
+        _creator=items.creator.max(),
+        _category=items.category.max(),
+        _kind=items.kind.max(),
+        _item_course=items.course_id.max(),
+        _title=items.title.max(),
+    )
+
+
+def _enriched(backend, filters: Filters):
+    """Filtered events with catalog columns, ``watch_ratio`` and the ``_buyer`` / ``_new_buyer`` flags."""
+    events = filtered_events(backend, filters)
+    catalog = _catalog(backend)
+    e = events.left_join(catalog, events.item_id == catalog.item_id).drop("item_id_right")
+    e = e.mutate(watch_ratio=watch_ratio(e.watch_seconds, length_seconds(e.video_seconds, e._catalog_seconds)))
+    buyers = events.filter(events.event_type == "purchase").select("user_id").distinct()
+    start, end = filters.utc_bounds()
+    everything = backend.table("events")
+    first = everything.filter(everything.event_type == "purchase").group_by("user_id").aggregate(
+        _first_purchase=everything.event_time.min()
+    )
+    new = first
+    if start is not None:
+        new = new.filter(new._first_purchase >= start)
+    if end is not None:
+        new = new.filter(new._first_purchase < end)
+    return e.mutate(_buyer=e.user_id.isin(buyers.user_id), _new_buyer=e.user_id.isin(new.user_id))
+
+
+def _dimension(e, by: str, filters: Filters, start: dt.datetime | None = None, end: dt.datetime | None = None):
+    """The ibis expression that groups ``e`` by the dimension ``by``."""
+    if by in ("channel", "campaign", "variant"):
+        return e[by]
+    if by == "creator":
+        return e._creator
+    if by == "category":
+        return e._category
+    if by == "video":
+        return e.item_id
+    if by == "course":
+        product = ibis.ifelse(e._kind.isin(list(PRODUCT_KINDS)), e.item_id, ibis.null("string"))
+        return ibis.coalesce(e.course_id, e._item_course, product)
+    if by == "day":
+        return local_day(e.event_time, filters.timezone, start, end)
+    if by.startswith("props.") and len(by) > len("props."):
+        return e.props[by[len("props."):]]
+    raise BadInput(
+        f"cannot break down by {by!r}; use one of {', '.join(DIMENSIONS)} or props.KEY",
+        code="bad_dimension",
+        value=by,
+    )
+
+
+def check_dimension(by: str) -> str:
+    """Validate a breakdown dimension given at the boundary."""
+    if by in DIMENSIONS or (by.startswith("props.") and len(by) > len("props.")):
+        return by
+    _dimension(None, by, Filters())  # raises the BadInput
+    return by
+
+
+def event_components(store: Store, filters: Filters, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Component values per group of ``by`` (one row without grouping) as a DataFrame.
+
+    Group columns are named after the dimensions; component columns after :data:`COMPONENTS`,
+    plus ``revenue`` (net). ``filters`` should have closed dates when grouping by ``day``.
+    """
+    backend = store.ibis()
+    e = _enriched(backend, filters)
+    start, end = filters.utc_bounds()
+    metrics = {name: fn(e) for name, fn in COMPONENTS.items()}
+    if by:
+        keys = {f"_g{i}": _dimension(e, b, filters, start, end) for i, b in enumerate(by)}
+        expr = e.group_by(**keys).aggregate(**metrics)
+        df = expr.execute()
+        df = df.rename(columns={f"_g{i}": b for i, b in enumerate(by)})
+    else:
+        df = e.aggregate(**metrics).execute()
+    return _finish(df)
+
+
+def spend_components(store: Store, filters: Filters, by: Sequence[str] = ()) -> pd.DataFrame | None:
+    """Sum of uploaded spend per group of ``by`` (``channel``, ``campaign``, ``day``) in the period.
+
+    Returns ``None`` when spend cannot be attributed (a category filter, or a dimension that spend
+    rows do not carry); groups without spend rows are absent (missing, not zero).
+    """
+    if filters.categories or any(b not in SPEND_DIMENSIONS + ("day",) for b in by):
+        return None
+    backend = store.ibis()
+    s = backend.table("spend")
+    preds = []
+    if filters.date_from:
+        preds.append(s.date >= filters.date_from)
+    if filters.date_to:
+        preds.append(s.date <= filters.date_to)
+    if filters.channels:
+        preds.append(s.channel.isin(list(filters.channels)))
+    if filters.campaigns:
+        preds.append(s.campaign.isin(list(filters.campaigns)))
+    if preds:
+        s = s.filter(*preds)
+    metrics = {"spend": s.spend.cast("float64").sum(), "spend_rows": s.count()}
+    if by:
+        keys = {b: (s.date if b == "day" else s[b]) for b in by}
+        df = s.group_by(**keys).aggregate(**metrics).execute()
+    else:
+        df = s.aggregate(**metrics).execute()
+    df = df[pd.to_numeric(df["spend_rows"]) > 0]
+    return df.drop(columns="spend_rows").reset_index(drop=True)
+
+
+def spend_note(filters: Filters, by: Sequence[str] = ()) -> str | None:
+    """Why spend is not available for this view (``None`` when it can be computed)."""
+    if filters.categories:
+        return NOTE_SPEND_NOT_BY_CATEGORY
+    if any(b not in SPEND_DIMENSIONS + ("day",) for b in by):
+        return NOTE_SPEND_NOT_SPLIT
+    return None
+
+
+# -- results ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class KpiCard:
+    """One KPI for the period, the previous period and its daily series."""
+
+    kpi: Kpi
+    value: float | None
+    previous: float | None
+    series: tuple[float | None, ...]
+
+    @property
+    def difference(self) -> float | None:
+        if self.value is None or self.previous is None:
+            return None
+        return self.value - self.previous
+
+    @property
+    def change(self) -> float | None:
+        """Relative change against the previous period; ``None`` when that was missing or zero."""
+        if self.difference is None or not self.previous:
+            return None
+        return self.difference / abs(self.previous)
+
+
+@dataclass(frozen=True)
+class KpiReport:
+    """KPIs of a period, the previous period of equal length, and daily series."""
+
+    status: Status
+    filters: Filters
+    previous_filters: Filters | None
+    values: dict[str, float | None]
+    previous: dict[str, float | None]
+    days: tuple[dt.date, ...]
+    series: dict[str, tuple[float | None, ...]]
+    notes: tuple[str, ...] = ()
+
+    def cards(self) -> list[KpiCard]:
+        return [
+            KpiCard(k, self.values.get(k.name), self.previous.get(k.name), self.series.get(k.name, ()))
+            for k in KPIS
+        ]
+
+    def table(self) -> pd.DataFrame:
+        """One row per KPI: name, value, previous value, change (for exports)."""
+        return pd.DataFrame(
+            [
+                {"kpi": c.kpi.name, "label": c.kpi.label_en, "unit": c.kpi.unit, "value": c.value,
+                 "previous": c.previous, "difference": c.difference, "change": c.change}
+                for c in self.cards()
+            ]
+        )
+
+    def series_frame(self) -> pd.DataFrame:
+        """Daily series: one row per local day, one column per KPI."""
+        return pd.DataFrame({"day": list(self.days), **{k: list(v) for k, v in self.series.items()}})
+
+    def to_dict(self) -> dict[str, Any]:
+        cards = self.cards()
+        return {
+            "status": self.status,
+            "filters": self.filters.describe(),
+            "previous_period": self.previous_filters.describe() if self.previous_filters else None,
+            "kpis": self.values,
+            "previous": self.previous,
+            "change": {c.kpi.name: c.change for c in cards},
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """KPIs per group of one dimension."""
+
+    status: Status
+    by: str
+    filters: Filters
+    table: pd.DataFrame = field(repr=False)
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "by": self.by, "filters": self.filters.describe(),
+                "rows": self.table, "notes": list(self.notes)}
+
+
+@dataclass(frozen=True)
+class VideoRanking:
+    """The best and worst videos by one KPI (rates only over videos with enough views)."""
+
+    status: Status
+    metric: str
+    min_views: int
+    top: pd.DataFrame = field(repr=False)
+    bottom: pd.DataFrame = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "metric": self.metric, "min_views": self.min_views,
+                "top": self.top, "bottom": self.bottom}
+
+
+# -- public functions ------------------------------------------------------------------------
+def _values(store: Store, filters: Filters) -> tuple[dict[str, float | None], tuple[str, ...]]:
+    comps = event_components(store, filters).iloc[0].to_dict()
+    note = spend_note(filters)
+    if note is None:
+        spend = spend_components(store, filters)
+        if spend is not None and len(spend):
+            comps["spend"] = spend["spend"].iloc[0]
+        else:
+            note = NOTE_NO_SPEND
+    return evaluate(comps), ((note,) if note else ())
+
+
+def kpi_values(store: Store, filters: Filters) -> dict[str, float | None]:
+    """Every KPI over ``filters`` (open dates mean all data): ``{name: value or None}``."""
+    return _values(store, filters)[0]
+
+
+def daily_series(store: Store, filters: Filters) -> tuple[tuple[dt.date, ...], dict[str, tuple[float | None, ...]]]:
+    """Every KPI per local day of the (closed) period; days without events have counts 0, rates None."""
+    if not (filters.date_from and filters.date_to):
+        raise BadInput("a daily series needs both a start and an end date", code="no_period")
+    days = tuple(pd.date_range(filters.date_from, filters.date_to, freq="D").date)
+    comps = event_components(store, filters, ("day",))
+    comps["day"] = pd.to_datetime(comps["day"]).dt.date
+    comps = comps.set_index("day").reindex(list(days))
+    comps = _finish(comps.reset_index(names="day")).set_index("day")
+    if spend_note(filters) is None:
+        spend = spend_components(store, filters, ("day",))
+        if spend is not None and len(spend):
+            spend["day"] = pd.to_datetime(spend["day"]).dt.date
+            comps["spend"] = spend.set_index("day")["spend"].reindex(list(days))
+    records = comps.to_dict(orient="index")
+    series = {k.name: tuple(k.value(records[d]) for d in days) for k in KPIS}
+    return days, series
+
+
+def kpi_report(store: Store, filters: Filters) -> KpiReport:
+    """KPIs of the filtered period with the previous period of equal length and daily sparklines.
+
+    An open date range stands for the data's whole span (first to last local day with events).
+    """
+    period = resolve_period(store, filters)
+    if period is None:
+        return KpiReport("no_data", filters, None, {k.name: None for k in KPIS}, {}, (), {})
+    previous = period.previous_period()
+    values, notes = _values(store, period)
+    before, _ = _values(store, previous)
+    days, series = daily_series(store, period)
+    return KpiReport("ok", period, previous, values, before, days, series, notes)
+
+
+def _labels(store: Store, by: str) -> pd.DataFrame | None:
+    if by != "video":
+        return None
+    return store.query(
+        "SELECT item_id AS video, max(title) AS title, max(creator) AS creator FROM items GROUP BY item_id"
+    ).df()
+
+
+def breakdown(store: Store, filters: Filters, by: str, sort: str = "views", limit: int | None = None) -> Breakdown:
+    """Every KPI per value of ``by`` (channel, campaign, variant, creator, category, video, course, props.KEY).
+
+    Rows are ordered by ``sort`` (a KPI name, descending, ``None`` last). ``video`` keeps only
+    items with at least one view and adds the catalog title and creator. Spend, CAC and ROAS are
+    filled only for channel and campaign (the dimensions spend rows carry).
+    """
+    check_dimension(by)
+    if sort not in KPI_BY_NAME:
+        raise BadInput(f"unknown KPI {sort!r} to sort by", code="bad_kpi", value=sort)
+    comps = event_components(store, filters, (by,))
+    notes: list[str] = []
+    note = spend_note(filters, (by,))
+    if note is None:
+        spend = spend_components(store, filters, (by,))
+        if spend is None or not len(spend):
+            notes.append(NOTE_NO_SPEND)
+        else:
+            comps = comps.merge(spend, on=by, how="outer")
+            comps = _finish(comps)
+    else:
+        notes.append(note)
+    if by == "video":
+        comps = comps[comps["views"] > 0]
+    records = comps.to_dict(orient="records")
+    rows = [{by: r[by], **evaluate(r)} for r in records]
+    table = pd.DataFrame(rows, columns=[by] + [k.name for k in KPIS])
+    labels = _labels(store, by)
+    if labels is not None:
+        table = table.merge(labels, on="video", how="left")
+        table = table[["video", "title", "creator"] + [k.name for k in KPIS]]
+    table = table.sort_values(sort, ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+    if limit is not None:
+        table = table.head(limit)
+    table = table.astype(object).where(table.notna(), None)
+    status: Status = "ok" if len(table) else "no_data"
+    return Breakdown(status, by, filters, table, tuple(notes))
+
+
+def top_bottom_videos(
+    store: Store, filters: Filters, metric: str = "views", n: int = 10, min_views: int | None = None
+) -> VideoRanking:
+    """The ``n`` best and worst videos by ``metric`` (good direction of the KPI decides "best").
+
+    For ratio and money-per-view KPIs only videos with at least ``min_views`` views
+    (default :data:`MIN_VIEWS_FOR_RATES`) are ranked, so one lucky view does not top the list.
+    """
+    kpi = KPI_BY_NAME.get(metric)
+    if kpi is None:
+        raise BadInput(f"unknown KPI {metric!r}; use one of {', '.join(KPI_BY_NAME)}", code="bad_kpi", value=metric)
+    if min_views is None:
+        min_views = MIN_VIEWS_FOR_RATES if kpi.denominator else 0
+    table = breakdown(store, filters, "video", sort=metric).table
+    table = table[(pd.to_numeric(table["views"]) >= min_views) & table[metric].notna()]
+    best_first = table.sort_values(metric, ascending=kpi.direction == "down", kind="stable")
+    top = best_first.head(n).reset_index(drop=True)
+    bottom = best_first.iloc[::-1].head(n).reset_index(drop=True)
+    return VideoRanking("ok" if len(table) else "no_data", metric, min_views, top, bottom)
