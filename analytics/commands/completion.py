@@ -1,0 +1,91 @@
+"""``reelytics completion``: video hook/completion/hold and retention curves, or course completion."""
+
+from __future__ import annotations
+
+from analytics.cli import Output, add_filter_args, filters_from_args
+from analytics.completion import retention_curve, video_completion
+from analytics.courses import SPLITS, course_completion
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "completion",
+        help="video completion (hook, completion, hold, retention curve) or, with --courses, course completion",
+    )
+    p.add_argument("--video", metavar="ID", help="also print this video's retention curve against its creator's typical curve")
+    p.add_argument("--creator", metavar="NAME", help="only videos of this creator")
+    p.add_argument("--min-views", type=int, default=5, help="usable views a video needs to be ranked (default 5)")
+    p.add_argument("--step", type=int, default=5, help="percent step of the retention curve (divides 100; default 5)")
+    p.add_argument("--top", type=int, default=10, help="videos listed per ranking in the text output (default 10)")
+    p.add_argument("--courses", action="store_true", help="course completion: purchase -> lesson 1 -> ... -> last lesson")
+    p.add_argument("--course", metavar="ID", help="with --courses: only this course")
+    p.add_argument("--by", choices=SPLITS, default="channel", help="with --courses: split buyers by the acquiring video, channel or variant")
+    p.add_argument("--count-starts", action="store_true", help="with --courses: lesson_start also counts as reaching a lesson")
+    add_filter_args(p)
+    p.set_defaults(func=run)
+
+
+def _pct(value) -> str:
+    return "-" if value is None or value != value else f"{value:.1%}"
+
+
+def run(args, ctx) -> Output:
+    filters = filters_from_args(args, ctx)
+    if args.courses:
+        return _courses(args, ctx, filters)
+    result = video_completion(ctx.store, filters, creator=args.creator, min_views=args.min_views)
+    payload = result.to_dict()
+    s = result.summary
+    lines = [
+        f"views {s.views:,}  usable {s.usable_views:,}  without duration {s.views_without_duration:,}  "
+        f"without watch time {s.views_without_watch_time:,}  capped {s.capped_views:,}",
+        f"hook rate {_pct(s.hook_rate)}  completion rate {_pct(s.completion_rate)}  "
+        f"avg percent watched {_pct(s.avg_percent_watched)}",
+    ]
+    if result.status != "ok":
+        lines.append(f"status: {result.status}")
+    for by in ("hook", "hold"):
+        ranked = result.ranked(by, args.top)
+        if len(ranked):
+            lines.append(f"top by {by} (>= {result.min_views} usable views):")
+            lines += [
+                f"  {r.item_id:<16} hook {_pct(r.hook_rate):>6}  completion {_pct(r.completion_rate):>6}  "
+                f"avg watched {_pct(r.avg_percent_watched):>6}  views {r.usable_views:,}"
+                for r in ranked.itertuples()
+            ]
+    if args.video:
+        curve = retention_curve(ctx.store, args.video, filters, step=args.step)
+        payload["curve"] = curve.to_dict()
+        lines.append(
+            f"retention of {curve.item_id} ({curve.length_bucket or 'unknown length'}, {curve.usable_views:,} usable views, "
+            f"typical of {curve.peer_videos} peer videos; status {curve.status}):"
+        )
+        lines += [
+            f"  {int(r.percent):>3}%  {_pct(r.share):>6}  typical {_pct(r.typical_share):>6}"
+            for r in curve.curve.itertuples()
+        ]
+    return Output(payload, "\n".join(lines))
+
+
+def _courses(args, ctx, filters) -> Output:
+    result = course_completion(ctx.store, filters, by=args.by, course=args.course, count_starts=args.count_starts)
+    lines = [f"status: {result.status}"] if result.status != "ok" else []
+    for c in result.courses.itertuples():
+        lines.append(
+            f"{c.course_id} ({c.lessons} lessons from {c.lessons_source}): buyers {c.buyers:,}  started {_pct(c.start_rate)}  "
+            f"completed {_pct(c.completion_rate)}"
+        )
+        funnel = result.funnel[result.funnel.course_id == c.course_id]
+        lines += [
+            f"  {'purchase' if r.step == 0 else f'lesson {r.step}':<10} {r.learners:>8,}  {_pct(r.conversion_from_first):>6}"
+            for r in funnel.itertuples()
+        ]
+    split = result.split
+    if len(split):
+        lines.append(f"by acquiring {result.by}:")
+        lines += [
+            f"  {r.course_id:<12} {('(no promoting view)' if not r.acquired else (r.group or '(none)')):<20} "
+            f"buyers {r.buyers:>6,}  completed {_pct(r.completion_rate)}"
+            for r in split.itertuples()
+        ]
+    return Output(result.to_dict(), "\n".join(lines))
