@@ -1,0 +1,901 @@
+"""Recommendations with implicit-feedback ALS: interaction matrix, training, model store, serving.
+
+The interaction matrix ``user_items`` (rows are users, columns items) holds the *confidence*
+``c_ui = 1 + alpha * w_ui`` of Hu, Koren & Volinsky, "Collaborative Filtering for Implicit Feedback
+Datasets" (ICDM 2008, eq. 2 with linear scaling), where ``w_ui`` sums the weights of the user's
+events on the item:
+
+* each event type has a weight (:data:`DEFAULT_WEIGHTS`: a purchase counts most, an impression not
+  at all, a refund takes a purchase back); a view counts ``weight["view"] * watch ratio``
+  (:func:`analytics.definitions.views_with_ratio`; :data:`UNKNOWN_WATCH_RATIO` when the video length
+  is unknown);
+* optionally an event of age ``a`` days (before the newest event) counts ``0.5 ** (a / half_life)``;
+* optionally the summed weights are re-weighted with BM25 or TF-IDF (``implicit.nearest_neighbours``),
+  damping very active users and very popular items;
+* pairs whose summed weight is not positive are left out.
+
+Training uses ``implicit.als.AlternatingLeastSquares`` (conjugate-gradient solver, Takács et al.,
+RecSys 2011) on the GPU when ``implicit.gpu.HAS_CUDA`` and the caller allows it, else on the CPU,
+always with ``use_gpu`` passed explicitly, a fixed seed and BLAS pinned to one thread. The model is
+saved without pickle (factors and matrix in an ``.npz``, parameters, fingerprint and id maps in a
+``.json``) under ``<data folder>/models/`` and reused while the data and the parameters are the same.
+
+Single-user scores re-solve that user's factor exactly against the final item factors (Hu et al.,
+section 5), so the per-item contributions of :meth:`TrainedModel.explain` add up to the score.
+Batch calls (:meth:`TrainedModel.recommend_all`, :meth:`TrainedModel.scores`) use the stored factors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import scipy.sparse as sp
+
+from analytics.errors import BadInput, NotFound, StorageError
+from analytics.filters import Filters, filtered_events
+from analytics.progress import Progress, no_progress
+from analytics.schema import EVENT_TYPES
+from analytics.storage import Store
+
+GpuMode = Literal["auto", "on", "off"]
+Weighting = Literal["none", "bm25", "tfidf"]
+
+#: Weight of one event of each type in ``w_ui`` (a view is further multiplied by its watch ratio).
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "impression": 0.0,
+    "view": 1.0,
+    "like": 2.0,
+    "comment": 2.0,
+    "share": 3.0,
+    "follow": 1.0,
+    "favorite": 3.0,
+    "click": 2.0,
+    "add_to_cart": 4.0,
+    "purchase": 8.0,
+    "refund": -8.0,
+    "lesson_start": 2.0,
+    "lesson_complete": 3.0,
+}
+
+#: Watch ratio assumed for a view whose video length is unknown.
+UNKNOWN_WATCH_RATIO = 0.5
+
+#: Bumped whenever the saved files or the matrix definition change (old models are then retrained).
+MODEL_FORMAT = 1
+
+#: Item kinds that are sold (a video is free to watch); an item with a price > 0 is sold too.
+PURCHASABLE_KINDS = ("course", "ebook", "live", "consult")
+
+
+# --------------------------------------------------------------------------------------------
+# parameters
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AlsParams:
+    """Everything that decides a trained model (and so its cache key, except ``gpu``/``num_threads``).
+
+    ``weights`` may be given as a mapping; it is stored as sorted ``(event_type, weight)`` pairs with
+    every canonical type present (missing ones take :data:`DEFAULT_WEIGHTS`).
+    """
+
+    factors: int = 64
+    iterations: int = 15
+    regularization: float = 0.05
+    alpha: float = 2.0
+    seed: int = 42
+    weights: Any = None
+    half_life_days: float | None = None
+    weighting: Weighting = "none"
+    gpu: GpuMode = "auto"
+    num_threads: int = 0  # implicit's own threads; 0 = all cores
+
+    def __post_init__(self) -> None:
+        given = dict(self.weights) if self.weights else {}
+        unknown = sorted(set(given) - set(EVENT_TYPES))
+        if unknown:
+            raise BadInput(
+                f"unknown event type(s) in weights: {', '.join(unknown)}; use {', '.join(EVENT_TYPES)}",
+                code="bad_weights",
+                value=unknown,
+            )
+        merged = {**DEFAULT_WEIGHTS, **{k: float(v) for k, v in given.items()}}
+        object.__setattr__(self, "weights", tuple(sorted(merged.items())))
+        checks = [
+            (isinstance(self.factors, (int, np.integer)) and self.factors >= 1, "factors must be a whole number >= 1"),
+            (isinstance(self.iterations, (int, np.integer)) and self.iterations >= 1, "iterations must be a whole number >= 1"),
+            (self.regularization >= 0, "regularization must be >= 0"),
+            (self.alpha > 0, "alpha must be > 0"),
+            (self.half_life_days is None or self.half_life_days > 0, "the half-life must be > 0 days (or none)"),
+            (self.weighting in ("none", "bm25", "tfidf"), "weighting must be none, bm25 or tfidf"),
+            (self.gpu in ("auto", "on", "off"), "gpu must be auto, on or off"),
+            (max(merged.values()) > 0, "at least one event type needs a positive weight"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise BadInput(message, code="bad_als_params")
+
+    @property
+    def weight_of(self) -> dict[str, float]:
+        return dict(self.weights)
+
+    @property
+    def bm25(self) -> bool:
+        return self.weighting == "bm25"
+
+    def key_dict(self) -> dict[str, Any]:
+        """The parameters that change the trained factors (the device choice does not)."""
+        d = self.to_dict()
+        d.pop("gpu")
+        d.pop("num_threads")
+        return d
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["weights"] = dict(self.weights)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "AlsParams":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+# --------------------------------------------------------------------------------------------
+# interaction matrix
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InteractionMatrix:
+    """Summed event weights ``w_ui`` with the raw id <-> row/column maps (the one place they live)."""
+
+    user_ids: np.ndarray  # row order (object array of str)
+    item_ids: np.ndarray  # column order
+    weights: sp.csr_matrix  # users x items, float32, > 0 where stored
+    user_index: dict[str, int] = field(repr=False, compare=False)
+    item_index: dict[str, int] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_arrays(cls, users, items, weights, user_ids=None, item_ids=None) -> "InteractionMatrix":
+        """Build from parallel arrays of (user, item, weight); ids sorted unless given."""
+        users = pa.array(users, type=pa.string()) if not isinstance(users, (pa.Array, pa.ChunkedArray)) else users
+        items = pa.array(items, type=pa.string()) if not isinstance(items, (pa.Array, pa.ChunkedArray)) else items
+        w = np.asarray(weights, dtype=np.float32)
+        if user_ids is None:
+            uniq = pc.unique(users)
+            user_ids = pc.take(uniq, pc.sort_indices(uniq)) if len(users) else pa.array([], pa.string())
+        else:
+            user_ids = pa.array(list(user_ids), type=pa.string())
+        if item_ids is None:
+            uniq = pc.unique(items)
+            item_ids = pc.take(uniq, pc.sort_indices(uniq)) if len(items) else pa.array([], pa.string())
+        else:
+            item_ids = pa.array(list(item_ids), type=pa.string())
+        rows = pc.index_in(users, value_set=user_ids)
+        cols = pc.index_in(items, value_set=item_ids)
+        keep = pc.and_(pc.is_valid(rows), pc.is_valid(cols))
+        if len(rows) and not pc.all(keep).as_py():
+            rows, cols, w = pc.filter(rows, keep), pc.filter(cols, keep), w[np.asarray(keep)]
+        r = np.asarray(rows.to_numpy(zero_copy_only=False), dtype=np.int32)
+        c = np.asarray(cols.to_numpy(zero_copy_only=False), dtype=np.int32)
+        shape = (len(user_ids), len(item_ids))
+        matrix = sp.csr_matrix((w, (r, c)), shape=shape, dtype=np.float32)
+        matrix.sum_duplicates()
+        matrix.sort_indices()
+        return cls.from_csr(user_ids.to_pylist(), item_ids.to_pylist(), matrix)
+
+    @classmethod
+    def from_csr(cls, user_ids: Sequence[str], item_ids: Sequence[str], weights: sp.csr_matrix) -> "InteractionMatrix":
+        u = np.asarray(list(user_ids), dtype=object)
+        i = np.asarray(list(item_ids), dtype=object)
+        return cls(u, i, weights, {k: n for n, k in enumerate(u)}, {k: n for n, k in enumerate(i)})
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.weights.shape
+
+    @property
+    def nnz(self) -> int:
+        return int(self.weights.nnz)
+
+    def confidence(self, params: AlsParams) -> sp.csr_matrix:
+        """``c_ui = 1 + alpha * w'_ui`` where ``w'`` is ``w`` after the optional BM25/TF-IDF weighting."""
+        w = apply_weighting(self.weights, params.weighting)
+        c = w.copy()
+        c.data = (1.0 + params.alpha * c.data).astype(np.float32)
+        return c
+
+
+def apply_weighting(weights: sp.csr_matrix, weighting: Weighting) -> sp.csr_matrix:
+    """BM25 (K1=100, B=0.8) or TF-IDF re-weighting with items as documents, users as terms.
+
+    Values are floored at 1e-3 so a re-weighted positive never turns into a "dislike".
+    """
+    if weighting == "none" or weights.nnz == 0:
+        return weights
+    from implicit.nearest_neighbours import bm25_weight, tfidf_weight
+
+    item_users = weights.T.tocoo()
+    reweighted = bm25_weight(item_users, K1=100, B=0.8) if weighting == "bm25" else tfidf_weight(item_users)
+    out = sp.csr_matrix(reweighted.T, dtype=np.float32)
+    out.data = np.maximum(out.data, 1e-3).astype(np.float32)
+    out.sort_indices()
+    return out
+
+
+def event_weights(backend, events, params: AlsParams, reference_time: dt.datetime | None = None):
+    """ibis: one row per event of ``events`` with its weight (``user_id``, ``item_id``, ``event_time``, ``weight``)."""
+    import ibis
+
+    from analytics.definitions import views_with_ratio
+
+    w = params.weight_of
+    items = backend.table("items")
+    views = views_with_ratio(events, items)
+    views = views.select(
+        "user_id",
+        "item_id",
+        "event_time",
+        weight=(ibis.coalesce(views.watch_ratio, UNKNOWN_WATCH_RATIO) * w["view"]).cast("float64"),
+    )
+    others = events.filter(events.event_type != "view", events.event_type.isin([k for k, v in w.items() if v != 0 and k != "view"]))
+    others = others.select(
+        "user_id",
+        "item_id",
+        "event_time",
+        weight=others.event_type.substitute({k: v for k, v in w.items() if k != "view"}, else_=0.0).cast("float64"),
+    )
+    rows = views.union(others) if w["view"] != 0 else others
+    rows = rows.filter(rows.user_id.notnull(), rows.item_id.notnull())
+    if params.half_life_days is not None and reference_time is not None:
+        ref = ibis.literal(reference_time.timestamp() if reference_time.tzinfo else reference_time.replace(tzinfo=dt.timezone.utc).timestamp())
+        age_days = (ref - rows.event_time.epoch_seconds().cast("float64")) / 86400.0
+        rows = rows.mutate(weight=rows.weight * (ibis.literal(0.5) ** (age_days.clip(lower=0) / params.half_life_days)))
+    return rows
+
+
+def summed_weights(backend, events, params: AlsParams, reference_time: dt.datetime | None = None):
+    """ibis: ``w_ui`` per (user_id, item_id) with ``last_time``, keeping positive sums only."""
+    rows = event_weights(backend, events, params, reference_time)
+    agg = rows.group_by(["user_id", "item_id"]).aggregate(weight=rows.weight.sum(), last_time=rows.event_time.max())
+    return agg.filter(agg.weight > 0)
+
+
+def newest_event_time(events) -> dt.datetime | None:
+    value = events.event_time.max().execute()
+    if value is None or (hasattr(value, "__class__") and str(value) == "NaT"):
+        return None
+    return value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+
+
+def matrix_from_events(backend, events, params: AlsParams) -> InteractionMatrix:
+    """The :class:`InteractionMatrix` of an ibis events expression (decay relative to its newest event)."""
+    ref = newest_event_time(events) if params.half_life_days is not None else None
+    table = summed_weights(backend, events, params, ref).select("user_id", "item_id", "weight").to_pyarrow()
+    return InteractionMatrix.from_arrays(table["user_id"], table["item_id"], table["weight"].to_numpy())
+
+
+def build_matrix(store: Store, params: AlsParams = AlsParams(), filters: Filters | None = None) -> InteractionMatrix:
+    """The interaction matrix of the store's events (restricted by ``filters`` when given)."""
+    backend = store.ibis()
+    events = filtered_events(backend, filters) if filters else backend.table("events")
+    return matrix_from_events(backend, events, params)
+
+
+# --------------------------------------------------------------------------------------------
+# devices and training
+# --------------------------------------------------------------------------------------------
+def has_cuda() -> bool:
+    import implicit.gpu
+
+    return bool(implicit.gpu.HAS_CUDA)
+
+
+def resolve_device(gpu: GpuMode) -> Literal["cpu", "gpu"]:
+    """``gpu="on"`` without CUDA is an error; ``"auto"`` uses the GPU only when CUDA is there."""
+    cuda = has_cuda()
+    if gpu == "on" and not cuda:
+        raise BadInput(
+            "GPU training was requested but CUDA is not available to the implicit library on this machine; "
+            "use --gpu auto (falls back to the CPU) or --gpu off",
+            code="no_cuda",
+        )
+    return "gpu" if gpu in ("on", "auto") and cuda else "cpu"
+
+
+def _new_als(params: AlsParams, use_gpu: bool):
+    import implicit.als
+
+    kwargs = dict(
+        factors=params.factors,
+        regularization=params.regularization,
+        alpha=1.0,  # the confidence 1 + alpha * w is already in the matrix
+        iterations=params.iterations,
+        random_state=params.seed,
+        calculate_training_loss=False,
+        use_gpu=use_gpu,
+    )
+    if not use_gpu:
+        kwargs["num_threads"] = params.num_threads
+    return implicit.als.AlternatingLeastSquares(**kwargs)
+
+
+def fit_als(user_items: sp.csr_matrix, params: AlsParams, device: str, progress: Progress = no_progress):
+    """Fit implicit's ALS on ``user_items`` (confidences) and return a CPU model."""
+    from threadpoolctl import threadpool_limits
+
+    model = _new_als(params, use_gpu=device == "gpu")
+    n = params.iterations
+
+    def callback(iteration: int, elapsed: float, loss: Any) -> None:
+        progress((iteration + 1) / n, f"ALS iteration {iteration + 1}/{n}")
+
+    with threadpool_limits(1, "blas"):
+        model.fit(user_items, show_progress=False, callback=callback)
+    if device == "gpu":
+        model = model.to_cpu()
+    return model
+
+
+# --------------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Contribution:
+    """How much one item of the user's history adds to a score (Hu et al. 2008, section 5)."""
+
+    item: str
+    contribution: float
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    item: str
+    score: float
+    because: tuple[Contribution, ...] = ()
+    title: str | None = None
+    category: str | None = None
+
+    @property
+    def because_text(self) -> str:
+        names = [c.title or c.item for c in self.because[:2] if c.contribution > 0]
+        if not names:
+            return "popular with users like this one"
+        return "because this user engaged with " + " and ".join(names)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "item": self.item,
+            "title": self.title,
+            "score": self.score,
+            "because": [{"item": c.item, "title": c.title, "contribution": c.contribution} for c in self.because],
+            "because_text": self.because_text,
+        }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    user: str
+    item: str
+    score: float
+    contributions: tuple[Contribution, ...]  # every history item, largest first; they sum to score
+
+
+@dataclass(frozen=True)
+class ScoredId:
+    """An item (for similar items) or a user (for an audience) with its score."""
+
+    id: str
+    score: float
+
+
+class TrainedModel:
+    """A trained (or loaded) ALS model with its id maps, matrix and catalog facts."""
+
+    def __init__(self, *, params: AlsParams, device: str, fingerprint: str, matrix: InteractionMatrix,
+                 user_items: sp.csr_matrix, als, trained_at: str, train_seconds: float,
+                 loaded: bool = False, device_note: str | None = None) -> None:
+        self.params = params
+        self.device = device
+        self.device_note = device_note
+        self.fingerprint = fingerprint
+        self.matrix = matrix
+        self.user_ids = matrix.user_ids
+        self.item_ids = matrix.item_ids
+        self.user_index = matrix.user_index
+        self.item_index = matrix.item_index
+        self.user_items = user_items
+        self._als = als
+        self.trained_at = trained_at
+        self.train_seconds = train_seconds
+        self.loaded = loaded
+        self.store: Store | None = None
+        self.catalog: dict[str, dict[str, Any]] = {}
+        self._YtY: np.ndarray | None = None
+
+    # -- facts ---------------------------------------------------------------------------
+    @property
+    def user_factors(self) -> np.ndarray:
+        return self._als.user_factors
+
+    @property
+    def item_factors(self) -> np.ndarray:
+        return self._als.item_factors
+
+    @property
+    def als(self):
+        """The underlying ``implicit.cpu.als.AlternatingLeastSquares``."""
+        return self._als
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "device": self.device,
+            "device_note": self.device_note,
+            "users": len(self.user_ids),
+            "items": len(self.item_ids),
+            "interactions": int(self.user_items.nnz),
+            "params": self.params.to_dict(),
+            "trained_at": self.trained_at,
+            "train_seconds": round(self.train_seconds, 3),
+            "loaded_from_disk": self.loaded,
+        }
+
+    def set_catalog(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        catalog = {}
+        for r in rows:
+            price = r.get("price")
+            catalog[str(r["item_id"])] = {
+                "title": r.get("title"),
+                "category": r.get("category"),
+                "kind": r.get("kind"),
+                "purchasable": (r.get("kind") in PURCHASABLE_KINDS) or (price is not None and float(price) > 0),
+            }
+        self.catalog = catalog
+
+    def title(self, item: str) -> str | None:
+        return (self.catalog.get(item) or {}).get("title")
+
+    def _item_row(self, item_id: str) -> int:
+        try:
+            return self.item_index[str(item_id)]
+        except KeyError:
+            raise NotFound(f"item {item_id!r} is not in the model (no usable interactions)", code="unknown_item", item=item_id) from None
+
+    def _user_row(self, user_id: str) -> int:
+        try:
+            return self.user_index[str(user_id)]
+        except KeyError:
+            raise NotFound(f"user {user_id!r} is not in the model", code="unknown_user", user=user_id) from None
+
+    # -- per-user factors ----------------------------------------------------------------
+    @property
+    def YtY(self) -> np.ndarray:
+        if self._YtY is None:
+            Y = self.item_factors.astype(np.float64)
+            self._YtY = Y.T @ Y
+        return self._YtY
+
+    def history_row(self, user_id: str, history: Mapping[str, float] | None = None) -> sp.csr_matrix:
+        """The user's confidence row: from the matrix for a known user, else from ``history``/the store."""
+        if history is None and str(user_id) in self.user_index:
+            u = self.user_index[str(user_id)]
+            return self.user_items[u]
+        if history is None:
+            history = self._history_from_store(str(user_id))
+        cols, vals = [], []
+        for item, w in history.items():
+            j = self.item_index.get(str(item))
+            if j is not None and w > 0:
+                cols.append(j)
+                vals.append(w)
+        if not cols:
+            raise NotFound(
+                f"user {user_id!r} has no events on items the model knows; nothing to recommend from",
+                code="unknown_user",
+                user=user_id,
+            )
+        row = sp.csr_matrix((np.asarray(vals, np.float32), (np.zeros(len(cols), np.int32), np.asarray(cols, np.int32))),
+                            shape=(1, len(self.item_ids)), dtype=np.float32)
+        row.sum_duplicates()
+        row.data = (1.0 + self.params.alpha * row.data).astype(np.float32)
+        return row
+
+    def _history_from_store(self, user_id: str) -> dict[str, float]:
+        if self.store is None:
+            return {}
+        backend = self.store.ibis()
+        events = backend.table("events")
+        events = events.filter(events.user_id == user_id)
+        agg = summed_weights(backend, events, self.params, newest_event_time(events) if self.params.half_life_days else None)
+        df = agg.select("item_id", "weight").to_pyarrow()
+        return dict(zip(df["item_id"].to_pylist(), df["weight"].to_pylist()))
+
+    def _solve(self, row: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Exact least-squares user factor for a confidence row: ``(A, x_u, history cols, confidences)``.
+
+        ``A = YᵀY + Yᵀ(Cᵘ - I)Y + λI`` and ``x_u = A⁻¹ YᵀCᵘp(u)`` (Hu et al. 2008, eq. 4).
+        """
+        cols = row.indices
+        conf = row.data.astype(np.float64)
+        Yh = self.item_factors[cols].astype(np.float64)
+        A = self.YtY + Yh.T @ ((conf - 1.0)[:, None] * Yh) + self.params.regularization * np.eye(self.YtY.shape[0])
+        x = np.linalg.solve(A, Yh.T @ conf)
+        return A, x, cols, conf
+
+    def user_factor(self, user_id: str, history: Mapping[str, float] | None = None) -> np.ndarray:
+        """The user's factor re-solved exactly (works for users unseen at training time)."""
+        return self._solve(self.history_row(user_id, history))[1]
+
+    # -- serving -------------------------------------------------------------------------
+    def candidate_mask(self, only_purchasable: bool = False, category: str | None = None) -> np.ndarray:
+        """Boolean per item column: allowed by the purchasable/category filters."""
+        mask = np.ones(len(self.item_ids), dtype=bool)
+        if only_purchasable or category:
+            for j, item in enumerate(self.item_ids):
+                facts = self.catalog.get(item)
+                if only_purchasable and not (facts and facts["purchasable"]):
+                    mask[j] = False
+                if category and not (facts and facts["category"] == category):
+                    mask[j] = False
+        return mask
+
+    def recommend(self, user_id: str, k: int = 10, filter_seen: bool = True, only_purchasable: bool = False,
+                  category: str | None = None, history: Mapping[str, float] | None = None,
+                  explain_top: int = 3) -> list[Recommendation]:
+        """Top-``k`` items for one user with scores ``x_u · y_i`` and the items that explain them.
+
+        A user unseen at training time is folded in from ``history`` (item -> weight) or, when
+        omitted, from their events in the store (``recalculate_user`` semantics).
+        """
+        if k < 1:
+            raise BadInput("k must be >= 1", code="bad_k", value=k)
+        row = self.history_row(user_id, history)
+        A, x, cols, conf = self._solve(row)
+        scores = self.item_factors.astype(np.float64) @ x
+        allowed = self.candidate_mask(only_purchasable, category)
+        if filter_seen:
+            allowed[cols] = False
+        candidates = np.flatnonzero(allowed)
+        if candidates.size == 0:
+            return []
+        k = min(k, candidates.size)
+        top = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        # contributions s_ij * c_j with s_ij = (A^-1 y_i) · y_j; columns sum to the scores.
+        W = np.linalg.solve(A, self.item_factors[top].astype(np.float64).T)
+        contrib = conf[:, None] * (self.item_factors[cols].astype(np.float64) @ W)
+        out = []
+        for n, j in enumerate(top):
+            order = np.argsort(-contrib[:, n], kind="stable")[:explain_top]
+            because = tuple(
+                Contribution(str(self.item_ids[cols[m]]), float(contrib[m, n]), self.title(self.item_ids[cols[m]]))
+                for m in order
+            )
+            item = str(self.item_ids[j])
+            facts = self.catalog.get(item) or {}
+            out.append(Recommendation(item, float(contrib[:, n].sum()), because, facts.get("title"), facts.get("category")))
+        return out
+
+    def explain(self, user_id: str, item_id: str, history: Mapping[str, float] | None = None) -> Explanation:
+        """Every history item's contribution to the user's score for ``item_id`` (they sum to it)."""
+        j = self._item_row(item_id)
+        A, x, cols, conf = self._solve(self.history_row(user_id, history))
+        w = np.linalg.solve(A, self.item_factors[j].astype(np.float64))
+        contrib = conf * (self.item_factors[cols].astype(np.float64) @ w)
+        order = np.argsort(-contrib, kind="stable")
+        parts = tuple(Contribution(str(self.item_ids[cols[m]]), float(contrib[m]), self.title(self.item_ids[cols[m]])) for m in order)
+        return Explanation(str(user_id), str(item_id), float(contrib.sum()), parts)
+
+    def recommend_all(self, k: int = 10, filter_seen: bool = True, batch_size: int = 10_000) -> "pa.Table":
+        """Top-``k`` for every user from the stored factors: a table ``user, rank, item, score``."""
+        if k < 1:
+            raise BadInput("k must be >= 1", code="bad_k", value=k)
+        n_users = len(self.user_ids)
+        k = min(k, len(self.item_ids))
+        ids_parts, score_parts = [], []
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, "blas"):
+            for start in range(0, n_users, batch_size):
+                userids = np.arange(start, min(start + batch_size, n_users))
+                ids, scores = self._als.recommend(userids, self.user_items[userids], N=k,
+                                                  filter_already_liked_items=filter_seen)
+                ids_parts.append(ids)
+                score_parts.append(scores)
+        if not ids_parts:
+            return pa.table({"user": pa.array([], pa.string()), "rank": pa.array([], pa.int32()),
+                             "item": pa.array([], pa.string()), "score": pa.array([], pa.float32())})
+        ids = np.vstack(ids_parts)
+        scores = np.vstack(score_parts)
+        valid = (ids >= 0) & np.isfinite(scores) & (scores > -1e30)
+        users = np.repeat(np.arange(n_users), ids.shape[1]).reshape(ids.shape)
+        ranks = np.tile(np.arange(1, ids.shape[1] + 1, dtype=np.int32), (n_users, 1))
+        user_arr = pa.array(self.user_ids, pa.string())
+        item_arr = pa.array(self.item_ids, pa.string())
+        return pa.table({
+            "user": user_arr.take(pa.array(users[valid])),
+            "rank": pa.array(ranks[valid]),
+            "item": item_arr.take(pa.array(ids[valid])),
+            "score": pa.array(scores[valid].astype(np.float32)),
+        })
+
+    def similar_items(self, item_id: str, k: int = 10) -> list[ScoredId]:
+        """Items whose factors are closest by cosine similarity (the item itself left out)."""
+        j = self._item_row(item_id)
+        ids, scores = self._als.similar_items(j, N=min(k + 1, len(self.item_ids)))
+        return [ScoredId(str(self.item_ids[i]), float(s)) for i, s in zip(ids, scores) if i != j][:k]
+
+    def item_audience(self, item_id: str, k: int = 100, exclude_engaged: bool = True) -> list[ScoredId]:
+        """Users most likely to engage with ``item_id`` (highest ``x_u · y_i``)."""
+        j = self._item_row(item_id)
+        scores = self.user_factors.astype(np.float64) @ self.item_factors[j].astype(np.float64)
+        if exclude_engaged:
+            engaged = self.user_items[:, j].nonzero()[0]
+            scores[engaged] = -np.inf
+        k = min(k, int(np.isfinite(scores).sum()))
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [ScoredId(str(self.user_ids[u]), float(scores[u])) for u in top]
+
+    def scores(self, user_ids: Sequence[str], item_ids: Sequence[str]) -> np.ndarray:
+        """Matrix of ``x_u · y_i`` (rows ``user_ids``, columns ``item_ids``) from the stored factors."""
+        rows = [self._user_row(u) for u in user_ids]
+        cols = [self._item_row(i) for i in item_ids]
+        return self.user_factors[rows].astype(np.float64) @ self.item_factors[cols].astype(np.float64).T
+
+
+# --------------------------------------------------------------------------------------------
+# training, saving, loading
+# --------------------------------------------------------------------------------------------
+def data_fingerprint(store: Store, params: AlsParams, filters: Filters | None = None) -> str:
+    """A short hash of the data version, the table sizes, the filters and the training parameters."""
+    counts = store.query("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM items)").rows[0]
+    payload = {
+        "format": MODEL_FORMAT,
+        "data": store.data_version(),
+        "rows": list(counts),
+        "filters": filters.describe() if filters else None,
+        "params": params.key_dict(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def train(matrix: InteractionMatrix, params: AlsParams = AlsParams(), progress: Progress = no_progress,
+          fingerprint: str = "") -> TrainedModel:
+    """Train ALS on an interaction matrix; the device follows ``params.gpu`` (see :func:`resolve_device`)."""
+    if matrix.nnz == 0:
+        raise NotFound(
+            "there are no interactions to learn from (only impressions, or no events in the selected period)",
+            code="no_interactions",
+        )
+    device = resolve_device(params.gpu)
+    user_items = matrix.confidence(params)
+    progress(0.0, "training")
+    start = time.perf_counter()
+    note = None
+    try:
+        als = fit_als(user_items, params, device, progress)
+    except Exception as exc:  # a GPU that fails mid-way: "auto" retries on the CPU, "on" reports it
+        if device != "gpu":
+            raise
+        if params.gpu == "on":
+            raise BadInput(f"GPU training failed: {exc}; use --gpu auto or off", code="gpu_failed") from exc
+        note = f"GPU training failed ({exc}); trained on the CPU instead"
+        device = "cpu"
+        als = fit_als(user_items, params, device, progress)
+    seconds = time.perf_counter() - start
+    progress(1.0, "trained")
+    return TrainedModel(
+        params=params, device=device, fingerprint=fingerprint, matrix=matrix, user_items=user_items, als=als,
+        trained_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds"),
+        train_seconds=seconds, device_note=note,
+    )
+
+
+def model_paths(models_dir: Path, fingerprint: str) -> tuple[Path, Path]:
+    return models_dir / f"als-{fingerprint}.npz", models_dir / f"als-{fingerprint}.json"
+
+
+def save_model(model: TrainedModel, models_dir: Path, keep: int = 3) -> Path:
+    """Write ``als-<fingerprint>.npz`` (factors, matrix) and ``.json`` (metadata); returns the JSON path.
+
+    Files are written under temporary names and renamed, the JSON last, so a reader never sees half
+    a model. Only the ``keep`` newest models stay on disk.
+    """
+    models_dir.mkdir(parents=True, exist_ok=True)
+    npz, meta = model_paths(models_dir, model.fingerprint)
+    tmp_npz = npz.with_name(npz.stem + ".tmp.npz")
+    ui = model.user_items
+    np.savez(tmp_npz, user_factors=model.user_factors, item_factors=model.item_factors,
+             indptr=ui.indptr, indices=ui.indices, data=ui.data, shape=np.asarray(ui.shape))
+    os.replace(tmp_npz, npz)
+    doc = {
+        "format": MODEL_FORMAT,
+        "fingerprint": model.fingerprint,
+        "params": model.params.to_dict(),
+        "device": model.device,
+        "device_note": model.device_note,
+        "trained_at": model.trained_at,
+        "train_seconds": model.train_seconds,
+        "user_ids": [str(u) for u in model.user_ids],
+        "item_ids": [str(i) for i in model.item_ids],
+        "weights_sha256": hashlib.sha256(model.matrix.weights.data.tobytes()).hexdigest(),
+    }
+    tmp_meta = meta.with_suffix(".json.tmp")
+    tmp_meta.write_text(json.dumps(doc, ensure_ascii=False))
+    os.replace(tmp_meta, meta)
+    olds = sorted(models_dir.glob("als-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]
+    for old in olds:
+        for p in model_paths(models_dir, old.stem.removeprefix("als-")):
+            p.unlink(missing_ok=True)
+    return meta
+
+
+def load_model(meta_path: Path) -> TrainedModel:
+    """Rebuild a saved model (no pickle): ``implicit.cpu.als.AlternatingLeastSquares`` with its factors."""
+    import implicit.cpu.als
+
+    try:
+        doc = json.loads(Path(meta_path).read_text())
+        if doc.get("format") != MODEL_FORMAT:
+            raise ValueError(f"format {doc.get('format')} is not {MODEL_FORMAT}")
+        npz, _ = model_paths(Path(meta_path).parent, doc["fingerprint"])
+        with np.load(npz, allow_pickle=False) as data:
+            shape = tuple(int(v) for v in data["shape"])
+            user_items = sp.csr_matrix((data["data"], data["indices"], data["indptr"]), shape=shape)
+            user_factors, item_factors = data["user_factors"], data["item_factors"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise StorageError(f"the saved model {Path(meta_path).name} cannot be read: {exc}", code="bad_model") from exc
+    params = AlsParams.from_dict(doc["params"])
+    als = implicit.cpu.als.AlternatingLeastSquares(
+        factors=params.factors, regularization=params.regularization, alpha=1.0,
+        iterations=params.iterations, random_state=params.seed, num_threads=params.num_threads,
+    )
+    als.user_factors, als.item_factors = user_factors, item_factors
+    weights = user_items.copy()
+    weights.data = ((weights.data - 1.0) / params.alpha).astype(np.float32)  # before any re-weighting
+    matrix = InteractionMatrix.from_csr(doc["user_ids"], doc["item_ids"], weights)
+    return TrainedModel(params=params, device=doc["device"], fingerprint=doc["fingerprint"], matrix=matrix,
+                        user_items=user_items, als=als, trained_at=doc["trained_at"],
+                        train_seconds=float(doc["train_seconds"]), loaded=True, device_note=doc.get("device_note"))
+
+
+_CACHE: OrderedDict[tuple[str, str], TrainedModel] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 4
+
+
+def _catalog_rows(store: Store) -> list[dict[str, Any]]:
+    return store.query("SELECT item_id, kind, title, category, price FROM items WHERE item_id IS NOT NULL").records()
+
+
+def saved_model(store: Store, params: AlsParams = AlsParams(), filters: Filters | None = None) -> TrainedModel | None:
+    """The model for the current data and parameters if one is in memory or on disk, else ``None``."""
+    fp = data_fingerprint(store, params, filters)
+    key = (str(store.path), fp)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    _, meta = model_paths(store.data_dir / "models", fp)
+    if not meta.exists():
+        return None
+    try:
+        model = load_model(meta)
+    except StorageError:
+        return None
+    return _remember(store, key, model)
+
+
+def _remember(store: Store, key: tuple[str, str], model: TrainedModel) -> TrainedModel:
+    model.store = store
+    model.set_catalog(_catalog_rows(store))
+    with _CACHE_LOCK:
+        _CACHE[key] = model
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return model
+
+
+def get_model(store: Store, params: AlsParams = AlsParams(), progress: Progress | None = None,
+              filters: Filters | None = None, force: bool = False) -> TrainedModel:
+    """The ALS model for the store's current data and ``params``: reused when saved, else trained and saved.
+
+    Raises :class:`BadInput` for ``gpu="on"`` without CUDA and :class:`NotFound` when there are
+    no interactions to learn from.
+    """
+    progress = progress or no_progress
+    resolve_device(params.gpu)  # fail early and clearly, even when a saved model exists
+    if not force:
+        model = saved_model(store, params, filters)
+        if model is not None:
+            progress(1.0, "loaded")
+            return model
+    fp = data_fingerprint(store, params, filters)
+    progress(0.0, "building the interaction matrix")
+    matrix = build_matrix(store, params, filters)
+    model = train(matrix, params, progress, fingerprint=fp)
+    save_model(model, store.data_dir / "models")
+    return _remember(store, (str(store.path), fp), model)
+
+
+def clear_cache() -> None:
+    """Forget models kept in memory (they stay on disk)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+# --------------------------------------------------------------------------------------------
+# the page's view of one user
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class UserPanel:
+    """What the Recommendations page shows for one user.
+
+    ``status``: ``ok`` (known user), ``cold_start`` (unseen at training time, folded in from their
+    events), ``unknown_user`` (no usable events) or ``nothing_left`` (every candidate filtered out).
+    """
+
+    user: str
+    status: Literal["ok", "cold_start", "unknown_user", "nothing_left"]
+    recommendations: tuple[Recommendation, ...]
+    history: Any  # pandas DataFrame: time (local), event_type, item, title, watch_ratio, revenue
+
+
+def user_history(store: Store, user_id: str, timezone: str = "Asia/Shanghai", limit: int = 200):
+    """The user's latest events, newest first, with local times and item titles (a DataFrame)."""
+    from analytics.config import parse_timezone
+
+    parse_timezone(timezone)
+    return store.query(
+        "SELECT timezone(?, e.event_time::TIMESTAMPTZ)::TIMESTAMP AS time, e.event_type, e.item_id AS item, i.title, "
+        "CASE WHEN coalesce(e.video_seconds, i.duration_seconds) > 0 "
+        "THEN least(greatest(e.watch_seconds, 0) / coalesce(e.video_seconds, i.duration_seconds), 1.0) END AS watch_ratio, "
+        "e.revenue FROM events e LEFT JOIN (SELECT item_id, any_value(title) AS title, any_value(duration_seconds) AS duration_seconds "
+        "FROM items GROUP BY item_id) i ON e.item_id = i.item_id "
+        "WHERE e.user_id = ? ORDER BY e.event_time DESC LIMIT ?",
+        [timezone, str(user_id), int(limit)],
+    ).df()
+
+
+def user_panel(store: Store, model: TrainedModel, user_id: str, k: int = 10, filter_seen: bool = True,
+               only_purchasable: bool = False, category: str | None = None,
+               timezone: str = "Asia/Shanghai") -> UserPanel:
+    """Recommendations (with explanations) and history for one user, as the page shows them."""
+    user_id = str(user_id).strip()
+    if not user_id:
+        raise BadInput("enter a user id", code="no_user")
+    history = user_history(store, user_id, timezone)
+    known = user_id in model.user_index
+    try:
+        recs = model.recommend(user_id, k, filter_seen=filter_seen, only_purchasable=only_purchasable, category=category)
+    except NotFound:
+        return UserPanel(user_id, "unknown_user", (), history)
+    if not recs:
+        return UserPanel(user_id, "nothing_left", (), history)
+    return UserPanel(user_id, "ok" if known else "cold_start", tuple(recs), history)
+
+
+def search_users(model: TrainedModel, text: str, limit: int = 50) -> list[str]:
+    """User ids containing ``text`` (case-insensitive), exact match first; all users' first ids when empty."""
+    text = (text or "").strip().lower()
+    if not text:
+        return [str(u) for u in model.user_ids[:limit]]
+    exact = [str(u) for u in model.user_ids if str(u).lower() == text]
+    rest = [str(u) for u in model.user_ids if text in str(u).lower() and str(u).lower() != text]
+    return (exact + rest)[:limit]
