@@ -34,7 +34,7 @@ import pandas as pd
 
 from analytics.config import parse_timezone
 from analytics.definitions import COMPLETION_THRESHOLD, INTERACTION_TYPES, length_seconds, watch_ratio
-from analytics.errors import BadInput
+from analytics.errors import BadInput, ReelyticsError
 from analytics.facets import load_facets
 from analytics.filters import Filters, filtered_events
 from analytics.storage import Store
@@ -133,7 +133,51 @@ KPIS: Final[tuple[Kpi, ...]] = (
     Kpi("roas", "ROAS", "广告支出回报（ROAS）", "ratio", "revenue / spend", "up", "revenue", "spend"),
 )
 
+
+# -- KPIs defined by other modules (one implementation each, there) -----------------------------
+def _day_n(n: int) -> Callable[[Store, Filters], float | None]:
+    def compute(store: Store, filters: Filters) -> float | None:
+        from analytics.retention import day_n_retention
+
+        return day_n_retention(store.ibis(), filters, n)
+
+    return compute
+
+
+def _course_completion(store: Store, filters: Filters) -> float | None:
+    from analytics.courses import course_completion
+
+    result = course_completion(store, filters)
+    if result.status != "ok":
+        return None
+    buyers = float(pd.to_numeric(result.courses["buyers"]).sum())
+    completed = float(pd.to_numeric(result.courses["completed"]).sum())
+    return completed / buyers if buyers else None
+
+
+#: KPIs whose definition lives in another module; the Overview shows them without a sparkline and
+#: breakdowns do not split them (their pages do).
+EXTERNAL_KPIS: Final[tuple[Kpi, ...]] = (
+    Kpi("d1_retention", "D1 retention", "次日留存", "ratio",
+        "users first seen in the period with an event on local day first+1 / those whose day 1 is observable",
+        "up", "analytics.retention.day_n_retention(n=1)"),
+    Kpi("d7_retention", "D7 retention", "7 日留存", "ratio",
+        "as D1 with day first+7", "up", "analytics.retention.day_n_retention(n=7)"),
+    Kpi("d30_retention", "D30 retention", "30 日留存", "ratio",
+        "as D1 with day first+30", "up", "analytics.retention.day_n_retention(n=30)"),
+    Kpi("course_completion", "Course completion", "课程完课率", "ratio",
+        "buyer-course pairs that reached the last lesson / buyer-course pairs (purchases in the period)", "up",
+        "analytics.courses.course_completion"),
+)
+EXTERNAL_COMPUTE: Final[dict[str, Callable[[Store, Filters], float | None]]] = {
+    "d1_retention": _day_n(1),
+    "d7_retention": _day_n(7),
+    "d30_retention": _day_n(30),
+    "course_completion": _course_completion,
+}
+
 KPI_BY_NAME: Final[dict[str, Kpi]] = {k.name: k for k in KPIS}
+ALL_KPIS: Final[tuple[Kpi, ...]] = KPIS + EXTERNAL_KPIS
 
 
 # -- components: each an ibis aggregation over the enriched events table -----------------------
@@ -180,35 +224,15 @@ def evaluate(components: Mapping[str, Any], names: Sequence[str] | None = None) 
 
 
 # -- local time ------------------------------------------------------------------------------
-def _offsets(timezone: str, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, int]]:
-    """``[(utc_from, offset_seconds)]``: the zone's UTC offset, changing at each transition in range."""
-    zone = parse_timezone(timezone)
+def local_day(ts, timezone: str, start: dt.datetime | None, end: dt.datetime | None):
+    """ibis date: the local calendar day of naive-UTC ``ts`` in ``timezone`` (times in [start, end)).
 
-    def offset(t: dt.datetime) -> int:
-        return int(t.replace(tzinfo=dt.timezone.utc).astimezone(zone).utcoffset().total_seconds())
-
-    out = [(start, offset(start))]
-    t = start
-    while t < end:  # hourly steps find every transition (all real zones change on whole hours UTC)
-        nxt = t + dt.timedelta(hours=1)
-        if offset(nxt) != out[-1][1]:
-            out.append((nxt, offset(nxt)))
-        t = nxt
-    return out
-
-
-def local_day(ts, timezone: str, start: dt.datetime, end: dt.datetime):
-    """ibis date: the local calendar day of naive-UTC ``ts`` in ``timezone``, for times in [start, end).
-
-    Written with plain interval arithmetic (one CASE branch per offset change) so it runs on any
-    ibis backend, not only where a time-zone conversion function exists.
+    Uses the engine-neutral offset arithmetic of :mod:`analytics.retention` (one CASE branch per
+    daylight-saving change), so local days mean the same on every page.
     """
-    segments = _offsets(timezone, start, end)
-    shifted = ts + ibis.interval(seconds=segments[-1][1])
-    if len(segments) > 1:
-        branches = [(ts < segments[i + 1][0], ts + ibis.interval(seconds=off)) for i, (_, off) in enumerate(segments[:-1])]
-        shifted = ibis.cases(*branches, else_=shifted)
-    return shifted.date()
+    from analytics.retention import local_time, utc_offsets
+
+    return local_time(ts, utc_offsets(timezone, start, end)).date()
 
 
 # -- periods ---------------------------------------------------------------------------------
@@ -394,7 +418,8 @@ class KpiReport:
     def cards(self) -> list[KpiCard]:
         return [
             KpiCard(k, self.values.get(k.name), self.previous.get(k.name), self.series.get(k.name, ()))
-            for k in KPIS
+            for k in ALL_KPIS
+            if k.name in self.values
         ]
 
     def table(self) -> pd.DataFrame:
@@ -491,17 +516,43 @@ def daily_series(store: Store, filters: Filters) -> tuple[tuple[dt.date, ...], d
     return days, series
 
 
-def kpi_report(store: Store, filters: Filters) -> KpiReport:
+def external_values(store: Store, filters: Filters) -> tuple[dict[str, float | None], tuple[str, ...]]:
+    """D1/D7/D30 retention and course completion, computed by their own modules.
+
+    A failure inside one of those modules leaves that KPI ``None`` with the note
+    ``external_failed:NAME`` (the Overview shows it) instead of taking every other card down.
+    """
+    values: dict[str, float | None] = {}
+    notes: list[str] = []
+    for name, compute in EXTERNAL_COMPUTE.items():
+        try:
+            values[name] = compute(store, filters)
+        except ReelyticsError:
+            raise
+        except Exception:  # noqa: BLE001 - reported as a note, see docstring
+            values[name] = None
+            notes.append(f"external_failed:{name}")
+    return values, tuple(notes)
+
+
+def kpi_report(store: Store, filters: Filters, *, external: bool = True) -> KpiReport:
     """KPIs of the filtered period with the previous period of equal length and daily sparklines.
 
     An open date range stands for the data's whole span (first to last local day with events).
+    With ``external`` the report also holds :data:`EXTERNAL_KPIS` (no daily series for those).
     """
     period = resolve_period(store, filters)
     if period is None:
-        return KpiReport("no_data", filters, None, {k.name: None for k in KPIS}, {}, (), {})
+        names = ALL_KPIS if external else KPIS
+        return KpiReport("no_data", filters, None, {k.name: None for k in names}, {}, (), {})
     previous = period.previous_period()
     values, notes = _values(store, period)
     before, _ = _values(store, previous)
+    if external:
+        now, failed = external_values(store, period)
+        values.update(now)
+        before.update(external_values(store, previous)[0])
+        notes = notes + failed
     days, series = daily_series(store, period)
     return KpiReport("ok", period, previous, values, before, days, series, notes)
 
