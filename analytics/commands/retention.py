@@ -1,0 +1,67 @@
+"""``reelytics retention``: cohort retention table (users, watch time or revenue per member)."""
+
+from __future__ import annotations
+
+from analytics.cli import Output, add_filter_args, filters_from_args
+from analytics.retention import COHORTS, MEASURES, MODES, PERIODS, RetentionResult, compute_retention
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "retention",
+        help="cohort retention by first-seen or first-purchase day/week",
+        description="Cohort x period table in local days or ISO weeks; incomplete cells are shown as '-' (null in JSON).",
+    )
+    add_filter_args(p)
+    p.add_argument("--cohort", choices=COHORTS, default="first_seen", help="what starts a cohort (default first_seen)")
+    p.add_argument("--period", choices=PERIODS, default="day", help="cohort and period length (default day)")
+    p.add_argument("--mode", choices=MODES, default="on", help="returned on period k, or on or after it (users only)")
+    p.add_argument("--measure", choices=MEASURES, default="users", help="users (rate), watch_seconds or revenue per member")
+    p.add_argument("--periods", type=int, default=8, help="number of periods, period 0 included (default 8)")
+    p.add_argument("--day", type=int, action="append", default=[], metavar="N",
+                   help="also print Dn retention for day N (repeatable, e.g. --day 1 --day 7 --day 30)")
+    p.set_defaults(func=run)
+
+
+def _fmt(value, is_rate: bool) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1%}" if is_rate else f"{value:,.2f}"
+
+
+def render(result: RetentionResult, day_n: dict[int, float | None]) -> str:
+    lines = []
+    for n, v in day_n.items():
+        lines.append(f"D{n} retention: {'-' if v is None else f'{v:.1%}'}")
+    if result.status != "ok":
+        lines.append(f"no cohorts ({result.status}) for these filters")
+        return "\n".join(lines)
+    unit = {"users": "share of cohort", "watch_seconds": "watch seconds per member", "revenue": "net revenue per member"}[result.measure]
+    lines.append(f"{result.cohort} cohorts by {result.period}, {result.mode.replace('_', ' ')}, {unit} (times in {result.timezone}; data end {result.data_end})")
+    head = f"{'cohort':<12}{'size':>8}" + "".join(f"{result.period[0] + str(k):>8}" for k in range(result.periods))
+    lines.append(head)
+    for i, start in enumerate(result.cohorts):
+        cells = "".join(f"{_fmt(v, result.is_rate):>8}" for v in result.values[i])
+        lines.append(f"{start.isoformat():<12}{result.sizes[i]:>8}{cells}")
+    lines.append(f"{'all':<12}{result.users:>8}" + "".join(f"{_fmt(v, result.is_rate):>8}" for v in result.curve()))
+    return "\n".join(lines)
+
+
+def run(args, ctx) -> Output:
+    from analytics.retention import day_n_retention
+
+    filters = filters_from_args(args, ctx)
+    result = compute_retention(
+        ctx.store,
+        filters,
+        cohort=args.cohort,
+        period=args.period,
+        mode=args.mode,
+        measure=args.measure,
+        periods=args.periods,
+    )
+    day_n = {n: day_n_retention(ctx.store, filters, n) for n in args.day}
+    payload = {**result.to_dict(), "filters": filters.describe()}
+    if day_n:
+        payload["day_n"] = {f"d{n}": v for n, v in day_n.items()}
+    return Output(payload, render(result, day_n))

@@ -1,0 +1,55 @@
+"""``reelytics timing``: best time to post (publish weekday x hour, shrunk), audience activity, frequency."""
+
+from __future__ import annotations
+
+from analytics.cli import Output, add_filter_args, filters_from_args
+from analytics.timing import OUTCOMES, TimingResult, compute_timing
+
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "timing",
+        help="best time to post: video outcomes by publish weekday x hour with shrinkage",
+        description="Outcomes in the first 24 h after publishing, by local publish weekday x hour; empirical-Bayes shrinkage.",
+    )
+    add_filter_args(p)
+    p.add_argument("--outcome", choices=OUTCOMES, default="views", help="outcome to rank by (default views)")
+    p.add_argument("--top", type=int, default=5, help="how many best cells to print (default 5)")
+    p.set_defaults(func=run)
+
+
+def _fmt(value, is_rate: bool) -> str:
+    if value is None or value != value:
+        return "-"
+    return f"{value:.1%}" if is_rate else f"{value:,.1f}"
+
+
+def render(result: TimingResult, top: int) -> str:
+    if result.status != "ok":
+        return "no published videos match these filters (items need kind 'video' and published_at)"
+    lines = [
+        f"best time to post by {result.outcome} in the first 24 h ({result.video_count} videos; times in {result.timezone}; "
+        f"{result.credible_level:.0%} credible interval)",
+        f"{'rank':>4}  {'when':<10}{'videos':>7}{'raw':>10}{'shrunk':>10}  interval",
+    ]
+    for row in result.best(top).itertuples():
+        when = f"{WEEKDAY_NAMES[row.weekday]} {row.hour:02d}:00"
+        lines.append(
+            f"{int(row.rank):>4}  {when:<10}{row.videos:>7}{_fmt(row.raw, result.is_rate):>10}{_fmt(row.shrunk, result.is_rate):>10}"
+            f"  {_fmt(row.ci_low, result.is_rate)} .. {_fmt(row.ci_high, result.is_rate)}"
+        )
+    if result.frequency_correlation is not None:
+        lines.append(
+            f"posting frequency vs {result.outcome} across {len(result.creators)} creators: Spearman rho "
+            f"{result.frequency_correlation:+.2f} (p = {result.frequency_p_value:.3g})"
+        )
+    return "\n".join(lines)
+
+
+def run(args, ctx) -> Output:
+    filters = filters_from_args(args, ctx)
+    result = compute_timing(ctx.store, filters, outcome=args.outcome)
+    payload = {**result.to_dict(), "filters": filters.describe()}
+    return Output(payload, render(result, args.top))
