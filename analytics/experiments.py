@@ -1,0 +1,1108 @@
+"""A/B experiments: per-user data from events or from an uploaded table, checks, and the analysis.
+
+Two sources, one analysis:
+
+* **From events** (:func:`analyse_events`). The experiment is the ``events.variant`` column.
+  *Exposure*: a user is exposed when at least one of their events in the filtered period carries a
+  variant; their *first exposure* is the earliest such event. A user whose events carry two or more
+  variants is excluded from every metric and counted (warning ``multi_variant_users``). Outcomes are
+  the user's events at or after the first exposure (same channel / campaign / category filters,
+  followed to the end of the data, like retention). Metrics:
+
+  ========================  ==========  =========================================================
+  ``conversion``            proportion  exposed users with a purchase / exposed users
+  ``ctr``                   ratio       clicks / views, pooled over the arm's users who viewed
+                                        (delta-method variance per user, not per event)
+  ``completion``            ratio       complete views (watch ratio >= 0.9, analytics.definitions)
+                                        / views with a usable length, pooled per arm
+  ``d1_retention``          proportion  any event on local day first-exposure-day + 1
+  ``d7_retention``          proportion  ... + 7; users whose day n is after the data's last local
+                                        day are not eligible (as ``retention.day_n_retention``)
+  ``watch_time``            mean        seconds watched per exposed user (views, 0 if none)
+  ``revenue_per_user``      mean        purchase revenue minus refunded amounts per exposed user
+  ========================  ==========  =========================================================
+
+* **From a table** (:func:`analyse_table`): one row per user with a variant column and any number
+  of metric columns; a column whose values are all 0/1 (or booleans) is a proportion, any other
+  numeric column is continuous (mean per user). Repeated rows of one user in one variant are
+  combined: 0/1 columns by maximum ("converted in any row"), continuous columns by sum; users in
+  several variants are excluded and counted.
+
+Checks: sample-ratio mismatch against the intended split (chi-square, flag p < 0.001); minimum data
+per arm (``min_users`` users and ``min_conversions`` conversions / non-zero values / numerator
+events) before any verdict; a warning when variants look assigned per video rather than per user.
+Several variants or metrics: Holm (default) or Benjamini-Hochberg adjusted p-values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from analytics import abstats
+from analytics.definitions import is_complete, views_with_ratio
+from analytics.errors import BadInput
+from analytics.filters import Filters, filtered_events
+
+MetricKind = Literal["proportion", "mean", "ratio"]
+#: "partial": some metrics have enough data and some do not.
+Status = Literal["ok", "partial", "not_enough_data", "no_experiment"]
+
+MIN_USERS = 50
+MIN_CONVERSIONS = 5
+SRM_THRESHOLD = 0.001
+#: Share of exposed users seen in several variants above which assignment is evidently not per user.
+CROSSOVER_WARN_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class EventMetric:
+    """A metric computed from events; ``columns`` are the per-user columns it needs."""
+
+    name: str
+    kind: MetricKind
+    definition: str
+
+
+EVENT_METRICS: dict[str, EventMetric] = {
+    m.name: m
+    for m in (
+        EventMetric("conversion", "proportion", "exposed users with a purchase at or after exposure / exposed users"),
+        EventMetric("ctr", "ratio", "clicks / views after exposure, pooled per arm (delta method per user)"),
+        EventMetric("completion", "ratio", "views watched >= 90% / views with a usable length, pooled per arm"),
+        EventMetric("d1_retention", "proportion", "exposed users with any event on local day exposure + 1 / eligible users"),
+        EventMetric("d7_retention", "proportion", "exposed users with any event on local day exposure + 7 / eligible users"),
+        EventMetric("watch_time", "mean", "seconds watched after exposure per exposed user"),
+        EventMetric("revenue_per_user", "mean", "purchase revenue minus refunds after exposure per exposed user"),
+    )
+}
+
+ALIASES = {
+    "conversion_rate": "conversion",
+    "purchase": "conversion",
+    "click_through_rate": "ctr",
+    "completion_rate": "completion",
+    "d1": "d1_retention",
+    "d7": "d7_retention",
+    "retention_d1": "d1_retention",
+    "retention_d7": "d7_retention",
+    "watch_time_per_user": "watch_time",
+    "watch_seconds": "watch_time",
+    "revenue": "revenue_per_user",
+    "arpu": "revenue_per_user",
+}
+
+
+def resolve_metric(name: str) -> str:
+    """The canonical event-metric name for ``name`` (aliases allowed) or :class:`BadInput`."""
+    key = name.strip().lower().replace("-", "_")
+    key = ALIASES.get(key, key)
+    if key not in EVENT_METRICS:
+        raise BadInput(
+            f"unknown experiment metric {name!r}; use one of {', '.join(EVENT_METRICS)}",
+            code="bad_metric",
+            value=name,
+        )
+    return key
+
+
+# -- results -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Notice:
+    """A warning or caveat in both languages."""
+
+    code: str
+    en: str
+    zh: str
+
+    def text(self, lang: str = "en") -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.en, "message_zh": self.zh}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric of a user table: a value column, or numerator and denominator for a ratio."""
+
+    name: str
+    kind: MetricKind
+    column: str
+    denominator: str | None = None
+
+
+@dataclass(frozen=True)
+class UserData:
+    """Per-user rows (``user_id``, ``variant`` and metric columns) ready for analysis."""
+
+    frame: pd.DataFrame
+    metrics: tuple[MetricSpec, ...]
+    source: Literal["events", "table"]
+    excluded_users: int = 0
+    repeated_rows: int = 0
+    notices: tuple[Notice, ...] = ()
+    covariate: str | None = None
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    """One variant on one metric. Lift and intervals are against the control (None on the control).
+
+    ``lift`` is relative (``value / control - 1``) with ``ci_low``/``ci_high`` its delta-method
+    interval; ``diff`` is absolute with ``diff_ci_low``/``diff_ci_high``. Probabilities in [0, 1].
+    ``expected_loss`` is in the metric's units: what choosing this variant gives up on average.
+    """
+
+    variant: str
+    is_control: bool
+    status: Literal["control", "ok", "not_enough_data"]
+    n: int
+    value: float | None
+    count: float | None  # conversions / numerator total / non-zero values
+    lift: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    diff: float | None = None
+    diff_ci_low: float | None = None
+    diff_ci_high: float | None = None
+    p_value: float | None = None
+    p_value_adjusted: float | None = None
+    chance_to_beat_control: float | None = None
+    chance_to_be_best: float | None = None
+    expected_loss: float | None = None
+    reason: str | None = None
+
+    def significant(self, alpha: float) -> bool:
+        return self.p_value_adjusted is not None and self.p_value_adjusted < alpha
+
+    def to_dict(self) -> dict[str, Any]:
+        keys = (
+            "variant", "n", "value", "lift", "ci_low", "ci_high", "p_value", "chance_to_beat_control",
+            "expected_loss", "p_value_adjusted", "diff", "diff_ci_low", "diff_ci_high", "chance_to_be_best",
+            "count", "is_control", "status", "reason",
+        )
+        return {k: getattr(self, k) for k in keys}
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """All variants on one metric."""
+
+    metric: str
+    kind: MetricKind
+    test: str
+    status: Literal["ok", "not_enough_data"]
+    arms: tuple[ArmResult, ...]
+    posteriors: tuple[tuple[str, abstats.Posterior], ...]
+    winsorized_at: float | None = None
+    cuped_theta: float | None = None
+
+    def arm(self, variant: str) -> ArmResult:
+        return next(a for a in self.arms if a.variant == variant)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{"metric": self.metric, **a.to_dict()} for a in self.arms])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "kind": self.kind,
+            "test": self.test,
+            "status": self.status,
+            "winsorized_at": self.winsorized_at,
+            "cuped_theta": self.cuped_theta,
+            "variants": [a.to_dict() for a in self.arms],
+            "posteriors": [
+                {"variant": v, "distribution": p.kind, "a": p.a, "b": p.b, "mean": p.mean, "sd": p.sd}
+                for v, p in self.posteriors
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """The analysis of one experiment: checks, a result per metric and a verdict in two languages."""
+
+    source: Literal["events", "table"]
+    status: Status
+    control: str | None
+    variants: tuple[str, ...]
+    sizes: tuple[int, ...]
+    srm: abstats.SrmCheck | None
+    metrics: tuple[MetricResult, ...]
+    correction: abstats.Correction
+    alpha: float
+    notices: tuple[Notice, ...]
+    excluded_users: int
+    repeated_rows: int
+    verdict_en: str
+    verdict_zh: str
+
+    def verdict(self, lang: str = "en") -> str:
+        return self.verdict_zh if lang == "zh" else self.verdict_en
+
+    @property
+    def srm_flagged(self) -> bool:
+        return bool(self.srm and self.srm.flagged)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per metric and variant (for tables and exports)."""
+        if not self.metrics:
+            return pd.DataFrame(columns=["metric", "variant", "n", "value"])
+        return pd.concat([m.to_frame() for m in self.metrics], ignore_index=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        first = self.metrics[0] if self.metrics else None
+        return {
+            "status": self.status,
+            "source": self.source,
+            "metric": first.metric if first else None,
+            "control": self.control,
+            "variants": [a.to_dict() for a in first.arms] if first else [],
+            "srm_p_value": self.srm.p_value if self.srm else None,
+            "srm_flagged": self.srm_flagged,
+            "srm": None
+            if self.srm is None
+            else {
+                "observed": dict(zip(self.variants, self.srm.observed)),
+                "expected": dict(zip(self.variants, self.srm.expected)),
+                "chi2": self.srm.chi2,
+                "p_value": self.srm.p_value,
+                "threshold": self.srm.threshold,
+            },
+            "warnings": [n.to_dict() for n in self.notices],
+            "excluded_users": self.excluded_users,
+            "repeated_rows": self.repeated_rows,
+            "correction": self.correction,
+            "alpha": self.alpha,
+            "metrics": [m.to_dict() for m in self.metrics],
+            "verdict": {"en": self.verdict_en, "zh": self.verdict_zh},
+        }
+
+
+@dataclass(frozen=True)
+class Options:
+    """Analysis settings, parsed once at the boundary.
+
+    ``split``: intended share per variant (name -> weight; missing means equal split).
+    ``winsorize``: cap continuous metrics at this pooled upper quantile (e.g. 0.99), or None.
+    ``ci_se``: standard error of the proportion-difference interval ("unpooled" Wald, or "pooled").
+    """
+
+    alpha: float = 0.05
+    correction: abstats.Correction = "holm"
+    split: Mapping[str, float] | None = None
+    winsorize: float | None = None
+    min_users: int = MIN_USERS
+    min_conversions: int = MIN_CONVERSIONS
+    ci_se: abstats.CiSe = "unpooled"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 0.5:
+            raise BadInput(f"alpha must lie between 0 and 0.5, got {self.alpha}", code="bad_alpha")
+        if self.correction not in ("holm", "bh", "none"):
+            raise BadInput(
+                f"unknown correction {self.correction!r}; use holm, bh or none", code="bad_correction"
+            )
+        if self.winsorize is not None and not 0.5 < self.winsorize < 1:
+            raise BadInput(
+                f"the winsorising quantile must lie between 0.5 and 1 (e.g. 0.99), got {self.winsorize}",
+                code="bad_winsorize",
+            )
+        if self.split is not None and any((not math.isfinite(w)) or w <= 0 for w in self.split.values()):
+            raise BadInput("every share of the intended split must be a positive number", code="bad_split")
+        if self.min_users < 2 or self.min_conversions < 0:
+            raise BadInput("the minimum users per arm must be at least 2", code="bad_minimum")
+        if self.ci_se not in ("unpooled", "pooled"):
+            raise BadInput("ci_se must be unpooled or pooled", code="bad_ci_se")
+
+
+def parse_split(text: str | None) -> dict[str, float] | list[float] | None:
+    """Parse ``"control=50,treatment=50"`` (or ``"50,50"``: in the order control, then others A-Z)."""
+    if not text:
+        return None
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        if all("=" in p for p in parts):
+            return {k.strip(): float(v) for k, v in (p.split("=", 1) for p in parts)}
+        if any("=" in p for p in parts):
+            raise ValueError
+        return [float(p) for p in parts]
+    except ValueError as exc:
+        raise BadInput(
+            f"cannot read the split {text!r}; write name=share pairs such as control=50,treatment=50",
+            code="bad_split",
+        ) from exc
+
+
+# -- from events ---------------------------------------------------------------------------------
+def _backend(store_or_backend):
+    return store_or_backend.ibis() if hasattr(store_or_backend, "query") else store_or_backend
+
+
+def list_variants(store, filters: Filters) -> list[tuple[str, int]]:
+    """Variants in the filtered events with their distinct users, most users first."""
+    ev = filtered_events(_backend(store), filters)
+    ev = ev.filter(ev.variant.notnull() & (ev.variant != ""))
+    df = ev.group_by("variant").aggregate(users=ev.user_id.nunique()).to_pandas()
+    df = df.sort_values(["users", "variant"], ascending=[False, True])
+    return [(str(v), int(u)) for v, u in zip(df["variant"], df["users"])]
+
+
+def _num(expr):
+    return ibis.coalesce(expr.cast("float64"), 0.0)
+
+
+def user_data_from_events(store, filters: Filters, metrics: Sequence[str]) -> UserData:
+    """Per-user metric values of the users exposed to a variant in the filtered period.
+
+    Args:
+        store: a :class:`~analytics.storage.Store` (or an ibis backend).
+        filters: the period chooses exposures; channel / campaign / category filters apply to all
+            events; outcomes are followed to the end of the data.
+        metrics: names from :data:`EVENT_METRICS` (aliases allowed).
+
+    Returns:
+        :class:`UserData` with one row per singly-exposed user; ratio metrics have ``<m>__num`` and
+        ``<m>__den`` columns, retention has NaN for users not yet eligible.
+    """
+    from analytics.retention import event_span, local_time, utc_offsets
+
+    names = list(dict.fromkeys(resolve_metric(m) for m in metrics))
+    if not names:
+        raise BadInput("name at least one metric", code="no_metric")
+    backend = _backend(store)
+    ev_all = filtered_events(backend, Filters(
+        channels=filters.channels, campaigns=filters.campaigns, categories=filters.categories, timezone=filters.timezone
+    ))
+    ev = filtered_events(backend, filters)
+    exposed = ev.filter(ev.variant.notnull() & (ev.variant != ""))
+    per_user = exposed.group_by("user_id").aggregate(
+        n_variants=exposed.variant.nunique(), arm=exposed.variant.min(), first_exposure=exposed.event_time.min()
+    )
+    counts = per_user.aggregate(
+        users=per_user.count(), crossed=(per_user.n_variants > 1).cast("int64").sum()
+    ).to_pandas().iloc[0]
+    users_total = int(counts["users"] or 0)
+    crossed = int(counts["crossed"] or 0) if users_total else 0
+    per_item = exposed.group_by("item_id").aggregate(nv=exposed.variant.nunique())
+    items = per_item.aggregate(items=per_item.count(), single=(per_item.nv == 1).cast("int64").sum()).to_pandas().iloc[0]
+
+    notices: list[Notice] = []
+    if crossed:
+        share = crossed / users_total
+        notices.append(Notice(
+            "multi_variant_users",
+            f"{crossed:,} of {users_total:,} exposed users ({share:.1%}) saw more than one variant and were excluded.",
+            f"{users_total:,} 名曝光用户中有 {crossed:,} 名（{share:.1%}）看到了多个版本，已被排除。",
+        ))
+        n_items, single = int(items["items"] or 0), int(items["single"] or 0)
+        if share >= CROSSOVER_WARN_SHARE and (n_items >= 2 and single == n_items or share >= 0.2):
+            notices.append(Notice(
+                "not_randomised_by_user",
+                "The split was evidently not randomised by user: "
+                + ("each video carries a single variant and " if n_items >= 2 and single == n_items else "")
+                + f"{share:.0%} of users saw several variants. Differences may come from the videos or the audiences, not the variants.",
+                "实验分组显然不是按用户随机的："
+                + ("每个视频只对应一个版本，且" if n_items >= 2 and single == n_items else "")
+                + f"{share:.0%} 的用户看到了多个版本。差异可能来自视频或受众本身，而不是版本。",
+            ))
+
+    users = per_user.filter(per_user.n_variants == 1).select("user_id", "arm", "first_exposure")
+    post = ev_all.inner_join(users, "user_id")
+    post = post.filter(post.event_time >= post.first_exposure)
+    et = post.event_type
+    aggs: dict[str, Any] = {}
+    if "conversion" in names:
+        aggs["conversion"] = ibis.ifelse(et == "purchase", 1, 0).max()
+    if "ctr" in names:
+        aggs["ctr__num"] = ibis.ifelse(et == "click", 1, 0).sum()
+        aggs["ctr__den"] = ibis.ifelse(et == "view", 1, 0).sum()
+    if "watch_time" in names:
+        aggs["watch_time"] = ibis.ifelse(et == "view", _num(post.watch_seconds), 0.0).sum()
+    if "revenue_per_user" in names:
+        money = _num(post.revenue)
+        aggs["revenue_per_user"] = ibis.cases((et == "purchase", money), (et == "refund", -money), else_=0.0).sum()
+    retention_days = [n for n, m in ((1, "d1_retention"), (7, "d7_retention")) if m in names]
+    data_end = None
+    if retention_days:
+        lo, hi = event_span(backend)
+        offsets = utc_offsets(filters.timezone, lo, hi)
+        post = post.mutate(
+            local_day=local_time(post.event_time, offsets).date(),
+            exposure_day=local_time(post.first_exposure, offsets).date(),
+        )
+        aggs["exposure_day"] = post.exposure_day.min()
+        for n in retention_days:
+            aggs[f"d{n}_retention"] = ibis.ifelse(post.local_day.delta(post.exposure_day, unit="day") == n, 1, 0).max()
+        if hi is not None:
+            from analytics.retention import _to_local_day
+
+            data_end = _to_local_day(hi, filters.timezone)  # outcomes are followed to the end of the data
+    aggs["_events"] = post.count()
+    frame = post.group_by(["user_id", "arm"]).aggregate(**aggs)
+    if "completion" in names:
+        views = views_with_ratio(post, backend.table("items"))
+        comp = views.group_by("user_id").aggregate(
+            completion__num=ibis.ifelse(is_complete(views.watch_ratio), 1, 0).sum(),
+            completion__den=views.watch_ratio.notnull().cast("int64").sum(),
+        )
+        frame = frame.left_join(comp, "user_id").drop("user_id_right")
+    df = frame.to_pandas().rename(columns={"arm": "variant"}).drop(columns="_events")
+    if "completion" in names:
+        df[["completion__num", "completion__den"]] = df[["completion__num", "completion__den"]].fillna(0)
+    for n in retention_days:
+        col = f"d{n}_retention"
+        day = pd.to_datetime(df["exposure_day"]).dt.date
+        eligible = day.map(lambda d: data_end is not None and d + dt.timedelta(days=n) <= data_end)
+        df[col] = df[col].astype(float).where(eligible.astype(bool))
+    if retention_days:
+        df = df.drop(columns="exposure_day")
+    specs = []
+    for name in names:
+        kind = EVENT_METRICS[name].kind
+        if kind == "ratio":
+            specs.append(MetricSpec(name, kind, f"{name}__num", f"{name}__den"))
+        else:
+            specs.append(MetricSpec(name, kind, name))
+    df = df.sort_values("user_id", kind="stable").reset_index(drop=True)
+    return UserData(df, tuple(specs), "events", excluded_users=crossed, notices=tuple(notices))
+
+
+def analyse_events(
+    store,
+    filters: Filters,
+    metrics: Sequence[str] = ("conversion",),
+    control: str | None = None,
+    options: Options | None = None,
+) -> ExperimentResult:
+    """Analyse the experiment recorded in ``events.variant`` (see the module docstring).
+
+    Returns a result with ``status="no_experiment"`` when no filtered event carries a variant and
+    ``"not_enough_data"`` when a guard fails; raises :class:`BadInput` for an unknown metric or control.
+    """
+    data = user_data_from_events(store, filters, metrics)
+    options = options or Options()
+    if data.frame.empty or data.frame["variant"].nunique() < 2:
+        found = sorted(data.frame["variant"].unique().tolist()) if not data.frame.empty else []
+        en = (
+            "No experiment found: no event in the selected period carries a variant."
+            if not found
+            else f"Only one variant ({found[0]}) has users in the selected period; an experiment needs at least two."
+        )
+        zh = (
+            "未找到实验：所选时间段内没有带版本（variant）的事件。"
+            if not found
+            else f"所选时间段内只有一个版本（{found[0]}）有用户；实验至少需要两个版本。"
+        )
+        return ExperimentResult(
+            "events", "no_experiment", control, tuple(found), tuple(int((data.frame["variant"] == v).sum()) for v in found),
+            None, (), options.correction, options.alpha, data.notices, data.excluded_users, 0, en, zh,
+        )
+    return analyse(data, control, options)
+
+
+# -- from a table --------------------------------------------------------------------------------
+def read_result_table(source: str | Path | bytes | pd.DataFrame, name: str | None = None) -> pd.DataFrame:
+    """Read a user-level result table (CSV in UTF-8 / GBK / GB18030, Excel or Parquet) with pandas.
+
+    These tables are small (one row per user), so they are read in Python and never handed to the
+    database. ``name`` gives the file name (for its extension) when ``source`` is bytes.
+    """
+    if isinstance(source, pd.DataFrame):
+        return source.copy()
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise BadInput(f"there is no file {path.name!r}", code="no_file", path=str(path))
+        data, name = path.read_bytes(), name or path.name
+    else:
+        data = source
+    suffix = Path(name or "table.csv").suffix.lower()
+    try:
+        if suffix in (".xlsx", ".xlsm", ".xls"):
+            return pd.read_excel(io.BytesIO(data))
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(io.BytesIO(data))
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                return pd.read_csv(io.BytesIO(data), encoding=encoding, sep=None, engine="python")
+            except UnicodeDecodeError:
+                continue
+        raise BadInput("the table is neither UTF-8 nor GBK/GB18030 text", code="bad_encoding")
+    except BadInput:
+        raise
+    except Exception as exc:  # pandas raises many types for a malformed file
+        raise BadInput(f"cannot read the table {name or ''}: {exc}".strip(), code="bad_table") from exc
+
+
+def _is_binary(values: pd.Series) -> bool:
+    present = values.dropna()
+    return not present.empty and bool(present.isin([0, 1]).all())
+
+
+def user_data_from_table(
+    table: pd.DataFrame,
+    variant_col: str,
+    metric_cols: Sequence[str] | None = None,
+    user_col: str | None = None,
+    covariate_col: str | None = None,
+) -> UserData:
+    """Check and tidy a user-level result table.
+
+    Args:
+        table: one row per user (repeated rows are combined, see the module docstring).
+        variant_col: the column naming each row's variant.
+        metric_cols: metric columns (default: every numeric column other than user, variant, covariate).
+        user_col: the user id column (default ``user_id`` when present; otherwise every row is a user).
+        covariate_col: a pre-period covariate for CUPED (continuous metrics only).
+
+    Raises :class:`BadInput` for missing or non-numeric columns and fewer than two variants.
+    """
+    df = table.copy()
+    df.columns = [str(c).strip() for c in df.columns]
+    if user_col is None and "user_id" in df.columns:
+        user_col = "user_id"
+    for col, option in ((variant_col, "variant"), (user_col, "user"), (covariate_col, "covariate")):
+        if col is not None and col not in df.columns:
+            raise BadInput(
+                f"the table has no {option} column {col!r}; its columns are {', '.join(df.columns)}",
+                code="missing_column",
+                column=col,
+            )
+    if metric_cols:
+        missing = [c for c in metric_cols if c not in df.columns]
+        if missing:
+            raise BadInput(
+                f"the table has no metric column {missing[0]!r}; its columns are {', '.join(df.columns)}",
+                code="missing_column",
+                column=missing[0],
+            )
+        metric_cols = list(dict.fromkeys(metric_cols))
+    else:
+        skip = {variant_col, user_col, covariate_col}
+        metric_cols = [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c])]
+        if not metric_cols:
+            raise BadInput("the table has no numeric metric column; name one with --metric-col", code="no_metric")
+    if variant_col in metric_cols or (user_col and user_col in metric_cols):
+        raise BadInput("a metric column cannot also be the variant or user column", code="bad_metric")
+    for col in [*metric_cols, *([covariate_col] if covariate_col else [])]:
+        raw = df[col]
+        if raw.dtype == bool or str(raw.dtype) == "boolean":
+            df[col] = raw.astype("float64")
+            continue
+        numeric = pd.to_numeric(raw, errors="coerce")
+        bad = numeric.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        if bad.any():
+            line = int(np.flatnonzero(bad.to_numpy())[0]) + 2  # header is line 1
+            raise BadInput(
+                f"the metric column {col!r} must be numeric; line {line} holds {raw[bad].iloc[0]!r}",
+                code="non_numeric",
+                column=col,
+                line=line,
+                value=str(raw[bad].iloc[0]),
+            )
+        if np.isinf(numeric.to_numpy(dtype=float, na_value=np.nan)).any():
+            raise BadInput(f"the metric column {col!r} holds an infinite value", code="non_finite", column=col)
+        df[col] = numeric.astype("float64")
+    notices: list[Notice] = []
+    variants = df[variant_col]
+    no_variant = variants.isna() | (variants.astype(str).str.strip() == "")
+    if no_variant.any():
+        k = int(no_variant.sum())
+        notices.append(Notice(
+            "rows_without_variant",
+            f"{k:,} rows without a variant were left out.",
+            f"{k:,} 行没有版本（variant），已忽略。",
+        ))
+        df = df[~no_variant]
+    df["variant"] = df[variant_col].astype(str).str.strip()
+    if user_col is None:
+        df["user_id"] = np.arange(len(df)).astype(str)
+        notices.append(Notice(
+            "no_user_column",
+            "The table has no user column: every row is treated as one user, so repeated users cannot be detected.",
+            "表格没有用户列：每一行按一个用户处理，因此无法发现重复用户。",
+        ))
+    else:
+        df["user_id"] = df[user_col].astype(str).str.strip()
+    keep = ["user_id", "variant", *metric_cols, *([covariate_col] if covariate_col else [])]
+    df = df[keep]
+    kinds = {c: ("proportion" if _is_binary(df[c]) else "mean") for c in metric_cols}
+
+    arms_per_user = df.groupby("user_id")["variant"].nunique()
+    crossed = arms_per_user[arms_per_user > 1].index
+    excluded = len(crossed)
+    if excluded:
+        users = len(arms_per_user)
+        notices.append(Notice(
+            "multi_variant_users",
+            f"{excluded:,} of {users:,} users appear in more than one variant and were excluded.",
+            f"{users:,} 名用户中有 {excluded:,} 名出现在多个版本中，已被排除。",
+        ))
+        df = df[~df["user_id"].isin(crossed)]
+    repeated = int(len(df) - df[["user_id", "variant"]].drop_duplicates().shape[0])
+    if repeated:
+        how = {c: ("max" if kinds[c] == "proportion" else "sum") for c in metric_cols}
+        if covariate_col:
+            how[covariate_col] = "sum"
+        df = df.groupby(["user_id", "variant"], as_index=False, sort=False).agg(
+            {c: (lambda s, h=h: s.max() if h == "max" else s.sum(min_count=1)) for c, h in how.items()}
+        )
+        notices.append(Notice(
+            "repeated_rows",
+            f"{repeated:,} repeated rows of the same user were combined (0/1 columns: any row with 1; other columns: summed).",
+            f"同一用户的 {repeated:,} 行重复数据已合并（0/1 列：任一行为 1 即为 1；其他列：求和）。",
+        ))
+    found = sorted(df["variant"].unique().tolist())
+    if len(found) < 2:
+        raise BadInput(
+            f"an experiment needs at least two variants; the column {variant_col!r} holds "
+            + (", ".join(found) if found else "none"),
+            code="too_few_variants",
+            column=variant_col,
+        )
+    specs = tuple(MetricSpec(c, kinds[c], c) for c in metric_cols)  # type: ignore[arg-type]
+    df = df.reset_index(drop=True)
+    return UserData(df, specs, "table", excluded, repeated, tuple(notices), covariate_col)
+
+
+def analyse_table(
+    source: str | Path | bytes | pd.DataFrame,
+    variant_col: str,
+    metric_cols: Sequence[str] | None = None,
+    control: str | None = None,
+    options: Options | None = None,
+    *,
+    user_col: str | None = None,
+    covariate_col: str | None = None,
+    name: str | None = None,
+) -> ExperimentResult:
+    """Analyse an uploaded user-level result table (file path, bytes with ``name``, or a DataFrame)."""
+    table = read_result_table(source, name)
+    data = user_data_from_table(table, variant_col, metric_cols, user_col, covariate_col)
+    return analyse(data, control, options or Options())
+
+
+# -- the analysis --------------------------------------------------------------------------------
+def _order_variants(found: Sequence[str], control: str | None) -> tuple[str, list[str]]:
+    found = sorted(found)
+    if control is None:
+        control = "control" if "control" in found else found[0]
+    if control not in found:
+        raise BadInput(
+            f"there is no variant {control!r}; the variants are {', '.join(found)}",
+            code="unknown_control",
+            value=control,
+        )
+    return control, [control, *[v for v in found if v != control]]
+
+
+def _weights(split, order: list[str]) -> list[float] | None:
+    if split is None:
+        return None
+    if isinstance(split, Mapping):
+        unknown = [k for k in split if k not in order]
+        if unknown:
+            raise BadInput(
+                f"the split names {unknown[0]!r}, which is not a variant; the variants are {', '.join(order)}",
+                code="bad_split",
+            )
+        missing = [v for v in order if v not in split]
+        if missing:
+            raise BadInput(f"the split gives no share for {missing[0]!r}", code="bad_split")
+        return [float(split[v]) for v in order]
+    values = [float(w) for w in split]
+    if len(values) != len(order):
+        raise BadInput(
+            f"the split has {len(values)} shares but there are {len(order)} variants ({', '.join(order)})",
+            code="bad_split",
+        )
+    if any(w <= 0 for w in values):
+        raise BadInput("every share of the intended split must be positive", code="bad_split")
+    return values
+
+
+def _guard(kind: MetricKind, n: int, count: float, options: Options) -> str | None:
+    if n < options.min_users:
+        return f"{n} users (need {options.min_users})"
+    if count < options.min_conversions:
+        what = {"proportion": "conversions", "mean": "non-zero values", "ratio": "events counted"}[kind]
+        return f"{int(count)} {what} (need {options.min_conversions})"
+    return None
+
+
+def _metric(data: UserData, spec: MetricSpec, order: list[str], options: Options) -> tuple[MetricResult, list[float | None]]:
+    df = data.frame
+    arms: list[dict[str, Any]] = []
+    posts: list[abstats.Posterior] = []
+    summaries = []
+    cap = theta = None
+    if spec.kind == "mean":
+        values_all = df[spec.column]
+        mask = values_all.notna()
+        y = values_all[mask].to_numpy(float)
+        if options.winsorize is not None and y.size:
+            y, cap = abstats.winsorize_upper(y, options.winsorize)
+        if data.covariate is not None and y.size > 2:
+            x = df.loc[mask, data.covariate].to_numpy(float)
+            ok = ~np.isnan(x)
+            if ok.all():
+                y, theta = abstats.cuped_adjust(y, x)
+        adjusted = pd.Series(np.nan, index=df.index)
+        adjusted[mask] = y
+        raw_nonzero = values_all.fillna(0) != 0
+    for v in order:
+        in_arm = df["variant"] == v
+        if spec.kind == "proportion":
+            vals = df.loc[in_arm, spec.column].dropna()
+            n, count = int(vals.size), float(vals.sum())
+            value = count / n if n else None
+            summaries.append((n, count))
+            posts.append(abstats.beta_posterior(int(count), n))
+        elif spec.kind == "mean":
+            vals = adjusted[in_arm].dropna().to_numpy(float)
+            n = int(vals.size)
+            count = float((raw_nonzero & in_arm & mask).sum())
+            value = float(vals.mean()) if n else None
+            var = float(vals.var(ddof=1)) if n > 1 else 0.0
+            summaries.append((n, value, var))
+            posts.append(abstats.normal_posterior(value or 0.0, math.sqrt(var / n) if n else 0.0))
+        else:
+            sub = df.loc[in_arm & (df[spec.denominator] > 0)]
+            n = int(len(sub))
+            count = float(sub[spec.column].sum())
+            est = abstats.ratio_estimate(sub[spec.column], sub[spec.denominator]) if n >= 2 else None
+            value = est.value if est else (count / float(sub[spec.denominator].sum()) if n else None)
+            summaries.append(est)
+            posts.append(abstats.normal_posterior(est.value if est else 0.0, est.se if est else 0.0))
+        arms.append({"variant": v, "n": n, "value": value, "count": count, "reason": _guard(spec.kind, n, count, options)})
+
+    control_reason = arms[0]["reason"]
+    results: list[ArmResult] = []
+    raw_p: list[float | None] = []
+    test_name = {"proportion": "two-proportion z-test", "mean": "Welch t-test", "ratio": "delta-method z-test (ratio)"}[spec.kind]
+    # Bayesian summaries over the arms that pass the guards (the control first).
+    passing = [0, *[i for i in range(1, len(order)) if not arms[i]["reason"]]] if not control_reason else []
+    bayes: dict[int, abstats.BayesArm] = {}
+    if len(passing) >= 2:
+        bayes = dict(zip(passing, abstats.bayes_compare([posts[i] for i in passing], 0)))
+    results.append(ArmResult(
+        order[0], True, "control", arms[0]["n"], arms[0]["value"], arms[0]["count"],
+        chance_to_be_best=bayes[0].chance_to_be_best if bayes else None,
+        expected_loss=bayes[0].expected_loss if bayes else None,
+        reason=control_reason,
+    ))
+    for i in range(1, len(order)):
+        arm = arms[i]
+        reason = arm["reason"] or (f"control: {control_reason}" if control_reason else None)
+        if reason:
+            results.append(ArmResult(order[i], False, "not_enough_data", arm["n"], arm["value"], arm["count"], reason=reason))
+            raw_p.append(None)
+            continue
+        c, t = summaries[0], summaries[i]
+        if spec.kind == "proportion":
+            cmp = abstats.two_proportion_test(int(c[1]), c[0], int(t[1]), t[0], options.alpha, options.ci_se)
+        elif spec.kind == "mean":
+            cmp = abstats.welch_test(c[1], c[2], c[0], t[1], t[2], t[0], options.alpha)
+        else:
+            cmp = abstats.ratio_test(c, t, options.alpha)
+        results.append(ArmResult(
+            order[i], False, "ok", arm["n"], arm["value"], arm["count"],
+            lift=cmp.lift, ci_low=cmp.lift_ci_low, ci_high=cmp.lift_ci_high,
+            diff=cmp.diff, diff_ci_low=cmp.ci_low, diff_ci_high=cmp.ci_high,
+            p_value=cmp.p_value,
+            chance_to_beat_control=bayes[i].chance_to_beat_control,
+            chance_to_be_best=bayes[i].chance_to_be_best,
+            expected_loss=bayes[i].expected_loss,
+        ))
+        raw_p.append(cmp.p_value)
+    status = "ok" if all(r.status != "not_enough_data" for r in results) else "not_enough_data"
+    result = MetricResult(
+        spec.name, spec.kind, test_name, status, tuple(results),
+        tuple((v, p) for v, p in zip(order, posts) if p.sd > 0), cap, theta,
+    )
+    return result, raw_p
+
+
+def analyse(data: UserData, control: str | None = None, options: Options | None = None) -> ExperimentResult:
+    """Run checks, tests, Bayesian summaries, corrections and the verdict on per-user data."""
+    options = options or Options()
+    df = data.frame
+    control, order = _order_variants(df["variant"].unique().tolist(), control)
+    sizes = [int((df["variant"] == v).sum()) for v in order]
+    weights = _weights(options.split, order)
+    srm = abstats.sample_ratio_mismatch(sizes, weights, SRM_THRESHOLD) if sum(sizes) else None
+    notices = list(data.notices)
+    if srm is not None and srm.flagged:
+        notices.insert(0, Notice(
+            "srm",
+            f"Sample ratio mismatch: the arms hold {', '.join(f'{v} {n:,}' for v, n in zip(order, sizes))} users, "
+            f"expected {', '.join(f'{e:,.0f}' for e in srm.expected)} (chi-square p = {srm.p_value:.2g} < {SRM_THRESHOLD}). "
+            "Assignment or logging is probably broken; do not trust the results until the cause is found.",
+            f"样本比例失衡（SRM）：各组用户数为 {', '.join(f'{v} {n:,}' for v, n in zip(order, sizes))}，"
+            f"预期为 {', '.join(f'{e:,.0f}' for e in srm.expected)}（卡方检验 p = {srm.p_value:.2g} < {SRM_THRESHOLD}）。"
+            "分组或埋点很可能有问题；找到原因之前不要相信这些结果。",
+        ))
+    metric_results: list[MetricResult] = []
+    all_p: list[float | None] = []
+    for spec in data.metrics:
+        res, raw_p = _metric(data, spec, order, options)
+        metric_results.append(res)
+        all_p.extend(raw_p)
+    adjusted = abstats.adjust_p_values(all_p, options.correction)
+    it = iter(adjusted)
+    final: list[MetricResult] = []
+    for res in metric_results:
+        arms = [res.arms[0]]
+        for arm in res.arms[1:]:
+            arms.append(_replace(arm, p_value_adjusted=next(it)))
+        final.append(_replace(res, arms=tuple(arms)))
+    tested = sum(p is not None for p in all_p)
+    if tested > 1 and options.correction == "none":
+        notices.append(Notice(
+            "multiple_testing",
+            f"{tested} comparisons without correction: some 'significant' results may be chance.",
+            f"共 {tested} 项比较且未做多重检验校正：部分“显著”结果可能只是偶然。",
+        ))
+    ok = [m.status == "ok" for m in final]
+    status: Status = "ok" if all(ok) else "partial" if any(ok) else "not_enough_data"
+    en, zh = _verdict(final, control, options, tested, srm, notices)
+    return ExperimentResult(
+        data.source, status, control, tuple(order), tuple(sizes), srm, tuple(final), options.correction,
+        options.alpha, tuple(notices), data.excluded_users, data.repeated_rows, en, zh,
+    )
+
+
+def _replace(obj, **changes):
+    import dataclasses
+
+    return dataclasses.replace(obj, **changes)
+
+
+# -- verdict -------------------------------------------------------------------------------------
+_CORRECTION_NAME = {
+    "holm": ("Holm", "Holm"),
+    "bh": ("Benjamini-Hochberg", "Benjamini-Hochberg"),
+    "none": ("no", "未"),
+}
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:+.1%}"
+
+
+def _fmt_value(kind: MetricKind, x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:.2%}" if kind in ("proportion", "ratio") else f"{x:,.4g}"
+
+
+def _fmt_p(p: float | None) -> str:
+    if p is None:
+        return "n/a"
+    return "< 0.0001" if p < 1e-4 else f"{p:.4f}" if p < 0.01 else f"{p:.3f}"
+
+
+def _effect(arm: ArmResult, kind: MetricKind, lang: str = "en") -> tuple[str, str]:
+    """The effect and its interval, relative when possible, else absolute."""
+    to = " 至 " if lang == "zh" else " to "
+    if arm.lift is not None:
+        return _pct(arm.lift), f"{_pct(arm.ci_low)}{to}{_pct(arm.ci_high)}"
+    scale = (lambda x: f"{x * 100:+.2f} pp") if kind in ("proportion", "ratio") else (lambda x: f"{x:+,.4g}")
+    return scale(arm.diff), f"{scale(arm.diff_ci_low)}{to}{scale(arm.diff_ci_high)}"
+
+
+def _verdict(
+    metrics: Sequence[MetricResult],
+    control: str,
+    options: Options,
+    tested: int,
+    srm: abstats.SrmCheck | None,
+    notices: Sequence[Notice],
+) -> tuple[str, str]:
+    conf = f"{1 - options.alpha:.0%}"
+    en_lines: list[str] = []
+    zh_lines: list[str] = []
+    corr_en, corr_zh = _CORRECTION_NAME[options.correction]
+    for m in metrics:
+        for arm in m.arms[1:]:
+            head_en = f"{m.metric}, {arm.variant} vs {control}: "
+            head_zh = f"{m.metric}，{arm.variant} 对比 {control}："
+            if arm.status == "not_enough_data":
+                en_lines.append(head_en + f"not enough data for a verdict yet ({arm.reason}). Keep the test running.")
+                zh_lines.append(head_zh + f"数据还不足以下结论（{_reason_zh(arm.reason)}）。请继续运行实验。")
+                continue
+            effect, interval = _effect(arm, m.kind)
+            _, interval_zh = _effect(arm, m.kind, "zh")
+            p_note_en = f"p = {_fmt_p(arm.p_value_adjusted)}" + (
+                f" after {corr_en} correction over {tested} comparisons" if tested > 1 and options.correction != "none" else ""
+            )
+            p_note_zh = f"p = {_fmt_p(arm.p_value_adjusted)}" + (
+                f"（已对 {tested} 项比较做 {corr_zh} 校正）" if tested > 1 and options.correction != "none" else ""
+            )
+            chance = arm.chance_to_beat_control
+            stats_en = f"{effect} ({conf} CI {interval}; {p_note_en}; chance to beat control {chance:.1%})"
+            stats_zh = f"{effect}（{conf} 置信区间 {interval_zh}；{p_note_zh}；胜过对照组的概率 {chance:.1%}）"
+            if arm.significant(options.alpha):
+                better = (arm.diff or 0) > 0
+                en_lines.append(
+                    head_en + f"{arm.variant} is {'higher' if better else 'lower'} than {control}: {stats_en}. "
+                    "A difference this large is unlikely to be chance alone; the true effect lies plausibly anywhere in the interval."
+                )
+                zh_lines.append(
+                    head_zh + f"{arm.variant} {'高于' if better else '低于'} {control}：{stats_zh}。"
+                    "这么大的差异不太可能只是偶然；真实效果可能落在区间内的任何位置。"
+                )
+            else:
+                en_lines.append(
+                    head_en + f"no clear difference: {stats_en}. The data are consistent with no effect "
+                    "and with effects as large as the ends of the interval."
+                )
+                zh_lines.append(
+                    head_zh + f"没有明显差异：{stats_zh}。数据既符合“没有效果”，也符合区间两端那么大的效果。"
+                )
+    caveats = [n for n in notices if n.code in ("srm", "not_randomised_by_user", "multi_variant_users", "multiple_testing")]
+    if caveats:
+        en_lines.append("Caveats: " + " ".join(n.en for n in caveats))
+        zh_lines.append("注意：" + "".join(n.zh for n in caveats))
+    if tested > 1 and options.correction != "none":
+        en_lines.append(f"Intervals are per comparison ({conf}), not adjusted; p-values are {corr_en}-adjusted.")
+        zh_lines.append(f"置信区间为单项比较的 {conf} 区间，未做校正；p 值已做 {corr_zh} 校正。")
+    return "\n".join(en_lines), "\n".join(zh_lines)
+
+
+def _reason_zh(reason: str | None) -> str:
+    if not reason:
+        return ""
+    return (
+        reason.replace("control: ", "对照组：")
+        .replace("users (need", "名用户（至少需要")
+        .replace("non-zero values (need", "个非零值（至少需要")
+        .replace("conversions (need", "次转化（至少需要")
+        .replace("events counted (need", "个计数事件（至少需要")
+        .replace(")", "）")
+    )
+
+
+# -- planning ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    """A power calculation for a planned experiment (per arm unless said otherwise).
+
+    ``detectable_*`` is the smallest effect detectable with ``n_per_arm`` users per arm;
+    ``days_needed`` is ``ceil(n_per_arm * arms / daily_users)`` when the daily traffic is known.
+    """
+
+    kind: Literal["proportion", "mean"]
+    baseline: float
+    alpha: float
+    power: float
+    arms: int
+    mde_relative: float | None
+    n_per_arm: int
+    total_users: int
+    detectable_abs: float | None
+    detectable_rel: float | None
+    daily_users: float | None
+    days_needed: int | None
+    sd: float | None = None
+    traffic_source: str | None = None
+
+
+def recent_daily_users(store, filters: Filters, days: int = 14) -> float | None:
+    """Average distinct active users per local day over the last ``days`` days of the data."""
+    from analytics.retention import event_span, local_time, utc_offsets
+
+    backend = _backend(store)
+    lo, hi = event_span(backend)
+    if hi is None:
+        return None
+    offsets = utc_offsets(filters.timezone, lo, hi)
+    ev = filtered_events(backend, Filters(
+        channels=filters.channels, campaigns=filters.campaigns, categories=filters.categories, timezone=filters.timezone
+    ))
+    ev = ev.filter(ev.event_time >= hi - dt.timedelta(days=days))
+    ev = ev.mutate(local_day=local_time(ev.event_time, offsets).date())
+    per_day = ev.group_by("local_day").aggregate(users=ev.user_id.nunique()).to_pandas()
+    if per_day.empty:
+        return None
+    return float(per_day["users"].mean())
+
+
+def plan_experiment(
+    baseline: float,
+    mde_relative: float | None = None,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    arms: int = 2,
+    n_per_arm: int | None = None,
+    sd: float | None = None,
+    daily_users: float | None = None,
+    store=None,
+    filters: Filters | None = None,
+) -> Plan:
+    """Sample size per arm for ``baseline`` and a relative ``mde_relative``, or the detectable effect.
+
+    Proportions (``sd`` None): ``baseline`` is a rate in (0, 1); means: ``baseline`` is the mean and
+    ``sd`` its per-user standard deviation. Give ``mde_relative`` (e.g. 0.1 for +10%) to get the size,
+    or ``n_per_arm`` to get the detectable effect (both: the size is used). The daily traffic is
+    ``daily_users`` or, with a ``store``, the recent average of daily active users
+    (:func:`recent_daily_users`). Formulas in :mod:`analytics.abstats`.
+    """
+    if not 0 < alpha < 0.5:
+        raise BadInput(f"alpha must lie between 0 and 0.5, got {alpha}", code="bad_alpha")
+    if not 0.5 <= power < 1:
+        raise BadInput(f"power must lie between 0.5 and 1, got {power}", code="bad_power")
+    if arms < 2:
+        raise BadInput("an experiment needs at least two arms", code="bad_arms")
+    kind: Literal["proportion", "mean"] = "proportion" if sd is None else "mean"
+    if kind == "proportion" and not 0 < baseline < 1:
+        raise BadInput(f"the baseline rate must lie strictly between 0 and 1, got {baseline}", code="bad_baseline")
+    if kind == "mean" and (sd <= 0 or baseline == 0):  # type: ignore[operator]
+        raise BadInput("a continuous plan needs a non-zero baseline mean and a positive sd", code="bad_baseline")
+    if mde_relative is None and n_per_arm is None:
+        raise BadInput("give a minimum detectable effect (--mde) or a size per arm (--n)", code="no_target")
+    if mde_relative is not None:
+        if mde_relative == 0 or not math.isfinite(mde_relative):
+            raise BadInput("the minimum detectable effect must be non-zero", code="bad_mde")
+        target = baseline * (1 + mde_relative)
+        if kind == "proportion":
+            if not 0 < target < 1:
+                raise BadInput(
+                    f"baseline {baseline} with a lift of {mde_relative:+.0%} leaves the range 0..1", code="bad_mde"
+                )
+            n = abstats.sample_size_proportions(baseline, target, alpha, power)
+        else:
+            n = abstats.sample_size_means(sd, abs(target - baseline), alpha, power)  # type: ignore[arg-type]
+    else:
+        if n_per_arm < 2:  # type: ignore[operator]
+            raise BadInput("the size per arm must be at least 2", code="bad_n")
+        n = int(n_per_arm)  # type: ignore[arg-type]
+    if kind == "proportion":
+        d = abstats.detectable_effect_proportions(baseline, n, alpha, power)
+        d = None if math.isnan(d) else d
+    else:
+        d = abstats.detectable_effect_means(sd, n, alpha, power)  # type: ignore[arg-type]
+    source = "given" if daily_users else None
+    if daily_users is None and store is not None:
+        daily_users = recent_daily_users(store, filters or Filters())
+        source = "recent 14 days" if daily_users else None
+    if daily_users is not None and daily_users <= 0:
+        raise BadInput("daily users must be positive", code="bad_daily_users")
+    days = math.ceil(n * arms / daily_users) if daily_users else None
+    return Plan(
+        kind, baseline, alpha, power, arms, mde_relative, n, n * arms, d,
+        None if d is None else d / abs(baseline), daily_users, days, sd, source,
+    )
