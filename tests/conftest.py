@@ -27,3 +27,35 @@ def store(tmp_path) -> Store:
     s = Store(tmp_path / "data" / "test.duckdb")
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory):
+    """Path of a DuckDB file loaded with ``load_sample(users=300, days=28, seed=7)``, built once.
+
+    Do not open it directly: use :func:`sample_store` (or copy the file) so tests never share a
+    connection or change each other's data.
+    """
+    from analytics.sample import load_sample
+
+    path = tmp_path_factory.mktemp("sample") / "sample.duckdb"
+    s = Store(path)
+    try:
+        load_sample(s, users=300, days=28, seed=7)
+    finally:
+        s.close()
+    return path
+
+
+@pytest.fixture
+def sample_store(sample_db, tmp_path) -> Store:
+    """A private copy of :func:`sample_db`, opened as a :class:`Store` in a fresh temporary folder."""
+    import shutil
+
+    folder = tmp_path / "sample_data"
+    folder.mkdir()
+    path = folder / "sample.duckdb"
+    shutil.copy(sample_db, path)
+    s = Store(path)
+    yield s
+    s.close()

@@ -1,0 +1,50 @@
+"""``reelytics sample``: generate realistic sample data and load it (or write it as CSV files)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from analytics.cli import Output
+from analytics.progress import StderrProgress, no_progress
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "sample",
+        help="generate realistic sample data and load it into the database (or write CSVs with --export)",
+    )
+    p.add_argument("--users", type=int, default=2000, help="number of users (default 2000)")
+    p.add_argument("--days", type=int, default=60, help="days of activity from 2026-09-01 (default 60)")
+    p.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same data (default 7)")
+    p.add_argument("--if-empty", action="store_true", help="load only when the database has no events yet")
+    p.add_argument("--export", type=Path, metavar="DIR", help="write events.csv, items.csv, spend.csv to DIR instead of loading")
+    p.set_defaults(func=run)
+
+
+def run(args, ctx) -> Output:
+    from analytics.sample import generate, load_sample, sample_name, write_csv
+
+    name = sample_name(args.users, args.days, args.seed)
+    if args.export is not None:
+        data = generate(users=args.users, days=args.days, seed=args.seed)
+        paths = write_csv(data, args.export)
+        payload = {"sample": name, "counts": data.counts, "files": {k: str(v) for k, v in paths.items()}}
+        text = f"{name} written to {args.export}\n" + "\n".join(
+            f"  {k:<8} {v:>12,}  {paths[k].name}" for k, v in data.counts.items()
+        )
+        return Output(payload, text)
+    store = ctx.store
+    progress = no_progress if args.json else StderrProgress("sample", sys.stderr)
+    had_events = store.counts()["events"] > 0
+    counts = load_sample(store, args.users, args.days, args.seed, progress=progress, if_empty=args.if_empty)
+    loaded = any(counts.values())
+    if loaded:
+        status = "loaded"
+    elif args.if_empty and had_events:
+        status = "skipped: the database already has events"
+    else:
+        status = "skipped: this sample is already loaded"
+    payload = {"sample": name, "status": "loaded" if loaded else "skipped", "counts": counts, "db": str(store.path)}
+    text = f"{name}: {status}\n" + "\n".join(f"  {k:<8} {v:>12,}" for k, v in counts.items())
+    return Output(payload, text)
