@@ -1,0 +1,84 @@
+"""Timing: best time to post (shrunk outcomes by publish weekday x hour), audience activity, posting frequency."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics.timing import OUTCOMES, RATE_OUTCOMES, compute_timing
+from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
+from dashboard.i18n import t
+
+st.title(t("page.timing"))
+st.caption(t("tim.intro"))
+
+
+def _day(d: int) -> str:
+    return t(f"tim.day.{d}")
+
+
+def _heatmap(frame, column, title, fmt, hover_extra=None):
+    days = [_day(d) for d in range(7)]
+    z = frame.pivot(index="weekday", columns="hour", values=column).reindex(range(7)).to_numpy()
+    fig = go.Figure(go.Heatmap(z=z, x=[f"{h:02d}" for h in range(24)], y=days, colorscale="Viridis",
+                               hovertemplate="%{y} %{x}:00 — %{z:" + fmt + "}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title=t("tim.hour"), yaxis_title=t("tim.weekday"), yaxis_autorange="reversed", height=360)
+    return fig
+
+
+if require_events():
+    outcome = st.selectbox(t("tim.outcome"), OUTCOMES, format_func=lambda v: t(f"tim.outcome.{v}"), key="tim_outcome")
+    filters = current_filters()
+    with guarded():
+        result = compute_timing(get_store(), filters, outcome=outcome)
+        is_rate = outcome in RATE_OUTCOMES
+        show = (lambda v: "-" if v != v else f"{v:.1%}") if is_rate else (lambda v: "-" if v != v else f"{v:,.1f}")
+        left, right = st.columns(2)
+        if result.status != "ok":
+            st.info(t("tim.no_videos"))
+        else:
+            best = result.best(10)
+            top = best.iloc[0]
+            when = t("tim.when", day=_day(int(top.weekday)), hour=int(top.hour))
+            st.caption(t("tim.summary", tz=result.timezone, videos=f"{result.video_count:,}", when=when,
+                         value=show(top.shrunk), low=show(top.ci_low), high=show(top.ci_high)))
+            m1, m2, m3 = st.columns(3)
+            m1.metric(t("tim.videos"), f"{result.video_count:,}")
+            m2.metric(t("tim.best_when"), when)
+            m3.metric(t("tim.prior_mean"), show(result.prior.get("mean", float("nan"))))
+            with left:
+                st.plotly_chart(_heatmap(result.cells, "shrunk", t("tim.heatmap"), ".1%" if is_rate else ",.1f"), width="stretch")
+            labels = [t("tim.when", day=_day(int(r.weekday)), hour=int(r.hour)) for r in best.itertuples()]
+            unc = go.Figure()
+            unc.add_trace(go.Scatter(
+                x=best["shrunk"], y=labels, mode="markers", name=t("tim.shrunk"), marker={"size": 11},
+                error_x={"type": "data", "symmetric": False, "array": best["ci_high"] - best["shrunk"], "arrayminus": best["shrunk"] - best["ci_low"]},
+            ))
+            unc.add_trace(go.Scatter(x=best["raw"], y=labels, mode="markers", name=t("tim.raw"), marker={"symbol": "circle-open", "size": 9}))
+            unc.add_vline(x=result.prior.get("mean", 0), line_dash="dot")
+            unc.update_layout(title=t("tim.uncertainty"), yaxis_autorange="reversed", xaxis_tickformat=".0%" if is_rate else None, height=380)
+            st.subheader(t("tim.best"))
+            st.plotly_chart(unc, width="stretch")
+            st.dataframe(best, hide_index=True, width="stretch")
+        with right:
+            st.plotly_chart(_heatmap(result.activity, "views_per_day", t("tim.activity"), ",.1f"), width="stretch")
+        if result.status == "ok":
+            st.subheader(t("tim.frequency"))
+            creators = result.creators.dropna(subset=["outcome"])
+            sc = go.Figure(go.Scatter(x=creators["videos_per_week"], y=creators["outcome"], mode="markers",
+                                      text=creators["creator"], marker={"size": 6 + creators["videos"].clip(upper=30)},
+                                      hovertemplate="%{text}: %{x:.2f} / %{y}<extra></extra>"))
+            sc.update_layout(xaxis_title=t("tim.per_week"), yaxis_title=t(f"tim.outcome.{outcome}"),
+                             yaxis_tickformat=".0%" if is_rate else None, height=380)
+            st.plotly_chart(sc, width="stretch")
+            if result.frequency_correlation is None:
+                st.caption(t("tim.no_correlation"))
+            else:
+                st.caption(t("tim.correlation", n=len(creators), rho=result.frequency_correlation, p=result.frequency_p_value))
+            download_buttons(result.creators, f"timing_creators_{outcome}", filters, key="tim_creators")
+            st.subheader(t("tim.table_cells"))
+            cells = result.cells[result.cells["videos"] > 0]
+            download_buttons(cells, f"timing_cells_{outcome}", filters, key="tim_cells")
+            st.subheader(t("tim.table_videos"))
+            st.dataframe(result.videos, hide_index=True, width="stretch")
+            download_buttons(result.videos, "timing_videos", filters, key="tim_videos")
