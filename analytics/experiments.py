@@ -294,14 +294,15 @@ class ExperimentResult:
 class Options:
     """Analysis settings, parsed once at the boundary.
 
-    ``split``: intended share per variant (name -> weight; missing means equal split).
+    ``split``: intended share per variant (name -> weight, or weights in the order control first,
+    then the other variants A-Z; None means an equal split).
     ``winsorize``: cap continuous metrics at this pooled upper quantile (e.g. 0.99), or None.
     ``ci_se``: standard error of the proportion-difference interval ("unpooled" Wald, or "pooled").
     """
 
     alpha: float = 0.05
     correction: abstats.Correction = "holm"
-    split: Mapping[str, float] | None = None
+    split: Mapping[str, float] | Sequence[float] | None = None
     winsorize: float | None = None
     min_users: int = MIN_USERS
     min_conversions: int = MIN_CONVERSIONS
@@ -319,7 +320,8 @@ class Options:
                 f"the winsorising quantile must lie between 0.5 and 1 (e.g. 0.99), got {self.winsorize}",
                 code="bad_winsorize",
             )
-        if self.split is not None and any((not math.isfinite(w)) or w <= 0 for w in self.split.values()):
+        shares = [] if self.split is None else self.split.values() if isinstance(self.split, Mapping) else self.split
+        if any((not math.isfinite(float(w))) or float(w) <= 0 for w in shares):
             raise BadInput("every share of the intended split must be a positive number", code="bad_split")
         if self.min_users < 2 or self.min_conversions < 0:
             raise BadInput("the minimum users per arm must be at least 2", code="bad_minimum")

@@ -1,0 +1,132 @@
+"""``reelytics ab`` (analyse an A/B test) and ``reelytics ab-plan`` (sample size / power calculator)."""
+
+from __future__ import annotations
+
+import math
+
+from analytics.cli import Output, add_filter_args, filters_from_args
+from analytics.errors import BadInput
+from analytics.experiments import EVENT_METRICS, Options, analyse_events, analyse_table, parse_split, plan_experiment
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "ab",
+        help="analyse an A/B test from events.variant or from a user-level result table",
+        description="Events: --metric NAME (repeatable) --control NAME. "
+        "Table: --table FILE --variant-col C --metric-col M (repeatable) --control NAME.",
+    )
+    p.add_argument(
+        "--metric", action="append", default=[],
+        help=f"metric from events (repeatable or comma-separated): {', '.join(EVENT_METRICS)}; default conversion",
+    )
+    p.add_argument("--control", default=None, help="the control variant (default: 'control' if present, else the first A-Z)")
+    p.add_argument("--table", default=None, metavar="FILE", help="user-level result table (CSV, Excel or Parquet)")
+    p.add_argument("--variant-col", default=None, help="variant column of --table")
+    p.add_argument("--metric-col", action="append", default=[], help="metric column of --table (repeatable; default all numeric)")
+    p.add_argument("--user-col", default=None, help="user id column of --table (default user_id when present)")
+    p.add_argument("--covariate-col", default=None, help="pre-period covariate column of --table for CUPED")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    p.add_argument("--correction", choices=("holm", "bh", "none"), default="holm", help="multiple-testing correction (default holm)")
+    p.add_argument("--split", default=None, help="intended split, e.g. control=50,treatment=50 (default equal)")
+    p.add_argument("--winsorize", type=float, default=None, metavar="Q", help="cap continuous metrics at the pooled Q quantile, e.g. 0.99")
+    p.add_argument("--min-users", type=int, default=50, help="users per arm before a verdict (default 50)")
+    p.add_argument("--min-conversions", type=int, default=5, help="conversions per arm before a verdict (default 5)")
+    p.add_argument("--ci-se", choices=("unpooled", "pooled"), default="unpooled", help="SE of the proportion-difference CI")
+    add_filter_args(p)
+    p.set_defaults(func=run)
+
+    q = sub.add_parser(
+        "ab-plan",
+        help="sample size per arm, detectable effect and days needed for a planned A/B test",
+    )
+    q.add_argument("--baseline", type=float, required=True, help="baseline rate in (0, 1), or baseline mean with --sd")
+    q.add_argument("--mde", type=float, default=None, help="minimum detectable effect, relative (0.1 = +10%%)")
+    q.add_argument("--n", type=int, default=None, help="users per arm available (gives the detectable effect)")
+    q.add_argument("--sd", type=float, default=None, help="per-user standard deviation (continuous metric)")
+    q.add_argument("--alpha", type=float, default=0.05)
+    q.add_argument("--power", type=float, default=0.8)
+    q.add_argument("--arms", type=int, default=2, help="number of variants including control (default 2)")
+    q.add_argument("--daily-users", type=float, default=None, help="users entering per day (default: recent average from the data)")
+    add_filter_args(q)
+    q.set_defaults(func=run_plan)
+
+
+def _options(args) -> Options:
+    return Options(
+        alpha=args.alpha,
+        correction=args.correction,
+        split=parse_split(args.split),
+        winsorize=args.winsorize,
+        min_users=args.min_users,
+        min_conversions=args.min_conversions,
+        ci_se=args.ci_se,
+    )
+
+
+def run(args, ctx) -> Output:
+    options = _options(args)
+    if args.table:
+        if not args.variant_col:
+            raise BadInput("--table needs --variant-col", code="usage")
+        if args.metric:
+            raise BadInput("--metric is for events; name table columns with --metric-col", code="usage")
+        result = analyse_table(
+            args.table, args.variant_col, args.metric_col or None, args.control, options,
+            user_col=args.user_col, covariate_col=args.covariate_col,
+        )
+    else:
+        if args.variant_col or args.metric_col or args.covariate_col or args.user_col:
+            raise BadInput("--variant-col/--metric-col/--user-col/--covariate-col need --table", code="usage")
+        metrics = [m for arg in (args.metric or ["conversion"]) for m in arg.split(",") if m.strip()]
+        result = analyse_events(ctx.store, filters_from_args(args, ctx), metrics, args.control, options)
+    return Output(result, _text(result))
+
+
+def _fmt(x, pct: bool) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:.2%}" if pct else f"{x:,.4g}"
+
+
+def _text(result) -> str:
+    lines = []
+    if result.srm is not None:
+        lines.append(f"SRM p-value {result.srm.p_value:.3g}" + ("  ** MISMATCH **" if result.srm_flagged else "  ok"))
+    for m in result.metrics:
+        pct = m.kind in ("proportion", "ratio")
+        lines.append(f"\n{m.metric} ({m.kind}, {m.test})")
+        lines.append(f"  {'variant':<14}{'n':>9}{'value':>11}{'lift':>9}{'CI':>20}{'p':>9}{'p adj':>9}{'P(beat)':>9}{'loss':>10}")
+        for a in m.arms:
+            ci = "-" if a.ci_low is None else f"{a.ci_low:+.1%}..{a.ci_high:+.1%}"
+            lines.append(
+                f"  {a.variant:<14}{a.n:>9,}{_fmt(a.value, pct):>11}"
+                f"{('-' if a.lift is None else f'{a.lift:+.1%}'):>9}{ci:>20}"
+                f"{_fmt(a.p_value, False):>9}{_fmt(a.p_value_adjusted, False):>9}"
+                f"{_fmt(a.chance_to_beat_control, True):>9}{_fmt(a.expected_loss, False):>10}"
+            )
+    for n in result.notices:
+        lines.append(f"warning: {n.en}")
+    lines.append("")
+    lines.append(result.verdict_en)
+    return "\n".join(lines).strip()
+
+
+def run_plan(args, ctx) -> Output:
+    store = None
+    if args.daily_users is None and ctx.settings.db_path.exists():
+        store = ctx.store
+    plan = plan_experiment(
+        args.baseline, args.mde, alpha=args.alpha, power=args.power, arms=args.arms, n_per_arm=args.n,
+        sd=args.sd, daily_users=args.daily_users, store=store, filters=filters_from_args(args, ctx),
+    )
+    text = [
+        f"users per arm:      {plan.n_per_arm:,}",
+        f"users in total:     {plan.total_users:,} ({plan.arms} arms)",
+    ]
+    if plan.detectable_abs is not None:
+        unit = f"{plan.detectable_abs:.4g}" if plan.kind == "mean" else f"{plan.detectable_abs * 100:.3g} pp"
+        text.append(f"detectable effect:  {unit} ({plan.detectable_rel:+.1%} relative)")
+    if plan.days_needed is not None:
+        text.append(f"days needed:        {plan.days_needed} at {plan.daily_users:,.0f} users/day ({plan.traffic_source})")
+    return Output(plan, "\n".join(text))
