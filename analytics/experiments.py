@@ -1100,7 +1100,7 @@ def plan_experiment(
     source = "given" if daily_users else None
     if daily_users is None and store is not None:
         daily_users = recent_daily_users(store, filters or Filters())
-        source = "recent 14 days" if daily_users else None
+        source = "recent" if daily_users else None
     if daily_users is not None and daily_users <= 0:
         raise BadInput("daily users must be positive", code="bad_daily_users")
     days = math.ceil(n * arms / daily_users) if daily_users else None

@@ -128,5 +128,6 @@ def run_plan(args, ctx) -> Output:
         unit = f"{plan.detectable_abs:.4g}" if plan.kind == "mean" else f"{plan.detectable_abs * 100:.3g} pp"
         text.append(f"detectable effect:  {unit} ({plan.detectable_rel:+.1%} relative)")
     if plan.days_needed is not None:
-        text.append(f"days needed:        {plan.days_needed} at {plan.daily_users:,.0f} users/day ({plan.traffic_source})")
+        source = "average of the last 14 days" if plan.traffic_source == "recent" else "given"
+        text.append(f"days needed:        {plan.days_needed} at {plan.daily_users:,.0f} users/day ({source})")
     return Output(plan, "\n".join(text))
