@@ -1,0 +1,359 @@
+"""Header auto-mapping, event-type aliases and units.
+
+A source column is mapped to a canonical column by its *normalised* header: lower case, spaces,
+dots and hyphens turned into ``_``, and a unit suffix (``_ms``, ``(ms)``, ``(秒)``, ``毫秒`` ...)
+split off. The result is looked up in the alias lists below (English and Chinese). Scores:
+
+* 1.0 -- the header is the canonical name itself (``user_id``);
+* 0.9 -- a known alias (``视频ID`` -> ``item_id``); ``time_ms`` style epoch names score 0.95 for
+  ``event_time`` so they win over a text ``timestamp`` column (0.85);
+* 0.8 -- a 0/1 flag column in the "wide" form (``is_follow`` -> one extra ``follow`` event).
+
+When two columns claim the same target, the higher score wins and the other is kept in ``props``.
+Personal columns (phone, nickname, e-mail ...) are dropped unless mapped on purpose.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from analytics.errors import BadInput
+from analytics.schema import EVENT_TYPES, ITEM_KINDS, REQUIRED, TABLE_COLUMNS
+
+Unit = Literal["s", "ms", "min"]
+
+#: Canonical columns that hold durations (a unit converts them to seconds).
+DURATION_COLUMNS = frozenset({"watch_seconds", "video_seconds", "duration_seconds"})
+#: Canonical columns parsed as points in time.
+TIME_COLUMNS = frozenset({"event_time", "published_at"})
+
+_COMMON_TEXT = {
+    "channel": ["channel", "platform", "source", "traffic_source", "渠道", "平台", "来源", "流量来源"],
+    "campaign": ["campaign", "campaign_id", "campaign_name", "ad_campaign", "plan", "投放计划", "计划", "推广计划", "活动"],
+}
+
+ALIASES: dict[str, dict[str, list[str]]] = {
+    "events": {
+        "event_time": [
+            "time", "timestamp", "ts", "datetime", "date_time", "event_timestamp", "created_at", "occurred_at",
+            "时间", "事件时间", "行为时间", "发生时间", "时间戳", "日期时间",
+        ],
+        "user_id": [
+            "userid", "user", "uid", "visitor_id", "viewer_id", "customer_id", "member_id", "buyer_id", "openid",
+            "用户id", "用户", "用户编号", "观众id", "买家id", "会员id",
+        ],
+        "event_type": [
+            "event", "behavior_type", "behaviour_type", "behavior", "behaviour", "action", "action_type",
+            "行为类型", "行为", "事件类型", "事件", "动作", "操作",
+        ],
+        "item_id": [
+            "itemid", "item", "video_id", "videoid", "product_id", "content_id", "sku_id", "goods_id", "photo_id",
+            "视频id", "作品id", "内容id", "商品id", "视频", "作品",
+        ],
+        "course_id": ["course", "courseid", "课程id", "课程", "关联课程"],
+        "watch_seconds": [
+            "watch_time", "play_time", "play_duration", "watch_duration", "view_duration", "watched",
+            "观看时长", "播放时长", "观看秒数", "观看时间",
+        ],
+        "video_seconds": ["video_duration", "duration", "video_length", "length", "视频时长", "时长", "视频长度"],
+        **_COMMON_TEXT,
+        "variant": ["group", "ab_group", "experiment_group", "bucket", "arm", "实验组", "分组", "版本", "实验分组"],
+        "revenue": [
+            "amount", "pay_amount", "order_amount", "paid_amount", "gmv", "income",
+            "金额", "支付金额", "实付金额", "收入", "订单金额", "成交金额",
+        ],
+        "lesson": ["lesson_index", "lesson_no", "lesson_number", "chapter", "课时", "第几课", "课时序号", "章节"],
+    },
+    "items": {
+        "item_id": ["id", "itemid", "item", "video_id", "product_id", "content_id", "视频id", "作品id", "商品id", "内容id"],
+        "kind": ["type", "item_type", "content_type", "类型", "内容类型"],
+        "title": ["name", "video_title", "caption", "标题", "名称", "视频标题"],
+        "creator": ["author", "author_id", "uploader", "作者", "创作者", "博主", "达人"],
+        "category": ["category_id", "category_name", "分类", "品类", "类目"],
+        "tags": ["tag", "labels", "keywords", "标签", "关键词"],
+        "duration_seconds": ["duration", "video_duration", "length", "时长", "视频时长"],
+        "price": ["售价", "价格", "定价"],
+        "lessons": ["lesson_count", "num_lessons", "课时数"],
+        "course_id": ["promoted_course", "课程id", "关联课程"],
+        "published_at": [
+            "publish_time", "published", "upload_dt", "upload_time", "upload_date", "created_at", "release_time",
+            "发布时间", "上传时间", "发布日期",
+        ],
+    },
+    "spend": {
+        "date": ["day", "stat_date", "日期", "时间"],
+        **_COMMON_TEXT,
+        "spend": ["cost", "amount", "花费", "消耗", "投放金额", "费用", "消费"],
+    },
+}
+
+#: Header aliases of 0/1 flag columns (wide form) and the event each truthy flag adds.
+FLAG_ALIASES: dict[str, list[str]] = {
+    "like": ["is_like", "like", "liked", "点赞", "是否点赞"],
+    "follow": ["is_follow", "follow", "followed", "关注", "是否关注"],
+    "comment": ["is_comment", "comment", "commented", "评论", "是否评论"],
+    "share": ["is_forward", "is_share", "share", "shared", "forward", "分享", "转发", "是否分享", "是否转发"],
+    "favorite": ["is_favorite", "is_collect", "favorite", "collect", "收藏", "是否收藏"],
+}
+
+#: Personal columns: never stored unless mapped on purpose.
+PERSONAL = frozenset(
+    """phone mobile tel telephone phone_number cellphone nickname nick nick_name user_name username real_name
+    email e_mail wechat weixin address id_card idcard qq 手机 手机号 手机号码 电话 联系电话 昵称 用户名 用户昵称
+    姓名 真实姓名 邮箱 微信 微信号 地址 收货地址 身份证 身份证号""".split()
+)
+
+#: Event-type values (lower-cased, trimmed) -> canonical type (SPEC "Data model").
+EVENT_ALIASES: dict[str, str] = {
+    **{e: e for e in EVENT_TYPES},
+    **dict.fromkeys(["impressions", "exposure", "show", "expose", "imp", "曝光", "展现", "展示"], "impression"),
+    **dict.fromkeys(["views", "play", "plays", "pv", "watch", "播放", "观看", "浏览", "查看"], "view"),
+    **dict.fromkeys(["likes", "thumbs_up", "upvote", "digg", "点赞", "赞"], "like"),
+    **dict.fromkeys(["comments", "评论"], "comment"),
+    **dict.fromkeys(["shares", "forward", "repost", "分享", "转发"], "share"),
+    **dict.fromkeys(["subscribe", "关注"], "follow"),
+    **dict.fromkeys(["favourite", "fav", "collect", "bookmark", "收藏"], "favorite"),
+    **dict.fromkeys(["clicks", "点击"], "click"),
+    **dict.fromkeys(["cart", "addtocart", "add-to-cart", "add to cart", "加购", "加入购物车"], "add_to_cart"),
+    **dict.fromkeys(["buy", "order", "pay", "paid", "购买", "下单", "支付"], "purchase"),
+    **dict.fromkeys(["退款"], "refund"),
+    **dict.fromkeys(["start_lesson", "开始学习"], "lesson_start"),
+    **dict.fromkeys(["complete_lesson", "lesson_completed", "完成课时"], "lesson_complete"),
+}
+
+#: Item-kind values -> canonical kind.
+KIND_ALIASES: dict[str, str] = {
+    **{k: k for k in ITEM_KINDS},
+    **dict.fromkeys(["视频", "短视频", "videos"], "video"),
+    **dict.fromkeys(["课程", "courses", "class"], "course"),
+    **dict.fromkeys(["电子书", "e-book", "book", "书"], "ebook"),
+    **dict.fromkeys(["直播", "livestream", "live_stream"], "live"),
+    **dict.fromkeys(["咨询", "consultation", "consulting"], "consult"),
+}
+
+_UNIT_SUFFIXES: list[tuple[re.Pattern[str], Unit]] = [
+    (re.compile(r"(?:_|\s)*[\(（]\s*(?:ms|毫秒)\s*[\)）]$"), "ms"),
+    (re.compile(r"(?:_|\s)*[\(（]\s*(?:s|sec|秒)\s*[\)）]$"), "s"),
+    (re.compile(r"(?:_|\s)*[\(（]\s*(?:min|分钟)\s*[\)）]$"), "min"),
+    (re.compile(r"_ms$"), "ms"),
+    (re.compile(r"毫秒$"), "ms"),
+    (re.compile(r"_(?:seconds|secs|sec)$"), "s"),
+    (re.compile(r"秒数?$"), "s"),
+    (re.compile(r"_(?:minutes|mins|min)$"), "min"),
+]
+
+
+def normalise_header(name: str) -> str:
+    """Lower case, BOM and outer space removed, runs of space/./- turned into ``_``."""
+    text = name.replace("\ufeff", "").strip().lower()
+    return re.sub(r"[\s.\-/]+", "_", text)
+
+
+def split_unit(normalised: str) -> tuple[str, Unit | None]:
+    """``play_time_ms`` -> (``play_time``, ``ms``); ``观看时长(秒)`` -> (``观看时长``, ``s``)."""
+    for pattern, unit in _UNIT_SUFFIXES:
+        stripped = pattern.sub("", normalised)
+        if stripped != normalised and stripped:
+            return stripped, unit
+    return normalised, None
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Where one source column goes: a canonical column, an event ``flag``, ``props`` or ``ignore``."""
+
+    source: str
+    target: str  # canonical column | "flag" | "props" | "ignore"
+    unit: Unit | None = None
+    event: str | None = None  # for target == "flag": the event each truthy value adds
+    confidence: float = 0.0
+    manual: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.target == "flag":
+            return f"flag:{self.event}"
+        return f"{self.target}:{self.unit}" if self.unit and self.unit != "s" else self.target
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The mapping of every source column for one upload."""
+
+    kind: str
+    columns: tuple[ColumnMap, ...]
+    wide: bool = False  # no event_type column: each row is a view plus one event per truthy flag
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def source_for(self, target: str) -> ColumnMap | None:
+        for c in self.columns:
+            if c.target == target:
+                return c
+        return None
+
+    @property
+    def flags(self) -> tuple[ColumnMap, ...]:
+        return tuple(c for c in self.columns if c.target == "flag")
+
+    @property
+    def props(self) -> tuple[ColumnMap, ...]:
+        return tuple(c for c in self.columns if c.target == "props")
+
+    @property
+    def ignored(self) -> tuple[ColumnMap, ...]:
+        return tuple(c for c in self.columns if c.target == "ignore")
+
+    def as_dict(self) -> dict[str, str]:
+        """``{source column: target label}`` (the form ``--map`` accepts)."""
+        return {c.source: c.label for c in self.columns}
+
+
+def _alias_index(kind: str) -> dict[str, tuple[str, float]]:
+    index: dict[str, tuple[str, float]] = {}
+    for target, aliases in ALIASES[kind].items():
+        for alias in aliases:
+            index.setdefault(normalise_header(alias), (target, 0.9))
+    for target in TABLE_COLUMNS[kind]:
+        index[target] = (target, 1.0)
+    return index
+
+
+_FLAG_INDEX = {normalise_header(a): ev for ev, aliases in FLAG_ALIASES.items() for a in aliases}
+
+
+def guess_column(name: str, kind: str) -> ColumnMap:
+    """The automatic mapping of one header (see the module docstring for the scores)."""
+    norm = normalise_header(name)
+    base, unit = split_unit(norm)
+    index = _alias_index(kind)
+    for candidate, cand_unit in ((norm, None), (base, unit)):
+        hit = index.get(candidate)
+        if hit is None:
+            continue
+        target, score = hit
+        if target == "event_time":
+            if cand_unit in ("ms", "s"):
+                score = 0.95
+            elif candidate in ("timestamp", "ts", "时间戳"):
+                score = 0.85
+        if target in DURATION_COLUMNS:
+            return ColumnMap(name, target, cand_unit or "s", confidence=score)
+        return ColumnMap(name, target, None, confidence=score)
+    if kind == "events" and (norm in _FLAG_INDEX or base in _FLAG_INDEX):
+        return ColumnMap(name, "flag", event=_FLAG_INDEX.get(norm) or _FLAG_INDEX[base], confidence=0.8)
+    if norm in PERSONAL or base in PERSONAL:
+        return ColumnMap(name, "ignore", confidence=0.9)
+    return ColumnMap(name, "props", confidence=0.0)
+
+
+def parse_target(text: str, kind: str) -> tuple[str, Unit | None, str | None]:
+    """Parse a manual target: ``watch_seconds``, ``watch_seconds:ms``, ``like`` (a flag), ``props``, ``ignore``."""
+    raw = text.strip()
+    target, _, unit = raw.partition(":")
+    target = target.strip()
+    unit = unit.strip().lower() or None
+    if unit not in (None, "s", "ms", "min"):
+        raise BadInput(f"unknown unit {unit!r} in --map target {raw!r}; use :s, :ms or :min", code="bad_map", value=raw)
+    if target in ("props", "ignore", "-"):
+        return ("ignore" if target == "-" else target), None, None
+    if target in TABLE_COLUMNS[kind]:
+        if unit and target not in DURATION_COLUMNS:
+            raise BadInput(f"{target} takes no unit (only durations do)", code="bad_map", value=raw)
+        return target, (unit or ("s" if target in DURATION_COLUMNS else None)), None
+    if kind == "events" and (target in EVENT_TYPES or target.startswith("flag:")):
+        event = target.removeprefix("flag:")
+        if event not in EVENT_TYPES:
+            raise BadInput(f"unknown event type {event!r} in --map {raw!r}", code="bad_map", value=raw)
+        return "flag", None, event
+    allowed = ", ".join(TABLE_COLUMNS[kind])
+    extra = "; or an event type (a 0/1 flag column)" if kind == "events" else ""
+    raise BadInput(
+        f"unknown target column {target!r} for {kind}; use one of {allowed}, props, ignore{extra}",
+        code="bad_map",
+        value=raw,
+    )
+
+
+def parse_map_args(items: list[str] | None) -> dict[str, str]:
+    """``["视频ID=item_id", "dur=video_seconds:ms"]`` -> ``{source: target}`` (CLI ``--map``)."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        src, sep, dst = item.rpartition("=")
+        if not sep or not src.strip() or not dst.strip():
+            raise BadInput(f"--map expects SRC=DST, got {item!r}", code="bad_map", value=item)
+        out[src.strip()] = dst.strip()
+    return out
+
+
+def plan_mapping(headers: list[str], kind: str, manual: dict[str, str] | None = None) -> Plan:
+    """Map every header for ``kind``; ``manual`` ({source: target}) overrides the automatic guess.
+
+    Raises :class:`BadInput` when a manual source is not in the file or a required column is missing.
+    """
+    manual = dict(manual or {})
+    lookup = {h: h for h in headers}
+    lookup.update({normalise_header(h): h for h in headers if normalise_header(h) not in lookup})
+    resolved: dict[str, ColumnMap] = {}
+    for src, dst in manual.items():
+        header = lookup.get(src) or lookup.get(normalise_header(src))
+        if header is None:
+            raise BadInput(
+                f"--map names the column {src!r}, which is not in the file; columns: {', '.join(headers)}",
+                code="bad_map",
+                column=src,
+            )
+        target, unit, event = parse_target(dst, kind)
+        if target in DURATION_COLUMNS and unit == "s" and ":" not in dst:
+            unit = split_unit(normalise_header(header))[1] or "s"
+        resolved[header] = ColumnMap(header, target, unit, event, confidence=1.0, manual=True)
+
+    guesses = {h: resolved.get(h) or guess_column(h, kind) for h in headers}
+    # One source per canonical target: manual first, then the best score, then the leftmost.
+    best: dict[str, str] = {}
+    for h in headers:
+        g = guesses[h]
+        if g.target in ("flag", "props", "ignore"):
+            continue
+        cur = best.get(g.target)
+        if cur is None:
+            best[g.target] = h
+            continue
+        c = guesses[cur]
+        if (g.manual, g.confidence) > (c.manual, c.confidence):
+            best[g.target] = h
+    notes: list[str] = []
+    final: list[ColumnMap] = []
+    for h in headers:
+        g = guesses[h]
+        if g.target not in ("flag", "props", "ignore") and best[g.target] != h:
+            if g.manual:
+                raise BadInput(
+                    f"two columns are mapped to {g.target}: {best[g.target]!r} and {h!r}", code="bad_map", column=h
+                )
+            notes.append(f"{h!r} also looks like {g.target}; {best[g.target]!r} was used and {h!r} kept in props")
+            g = ColumnMap(h, "props")
+        final.append(g)
+
+    mapped = {c.target for c in final}
+    has_flags = any(c.target == "flag" for c in final)
+    wide = kind == "events" and "event_type" not in mapped and (has_flags or "watch_seconds" in mapped)
+    if kind == "events" and "event_type" in mapped and has_flags:
+        final = [ColumnMap(c.source, "props") if c.target == "flag" and not c.manual else c for c in final]
+        if any(c.target == "flag" for c in final):
+            raise BadInput(
+                "flag columns (--map COL=<event type>) are only used when the file has no event type column",
+                code="bad_map",
+            )
+    missing = [c for c in REQUIRED[kind] if c not in mapped and not (wide and c == "event_type")]
+    if missing:
+        raise BadInput(
+            f"required column(s) missing for {kind}: {', '.join(missing)}. Found columns: {', '.join(headers)}. "
+            "Map them with --map SRC=DST (or in the mapping table); if everything sits in one column, "
+            "the file may use a delimiter other than , ; tab or |.",
+            code="missing_columns",
+            missing=missing,
+            columns=headers,
+        )
+    return Plan(kind, tuple(final), wide, tuple(notes))

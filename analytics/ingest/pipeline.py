@@ -1,0 +1,789 @@
+"""Ingest one file into the canonical tables: sniff, map, stage, check, insert -- atomically.
+
+1. **Sniff** the first megabyte (format, encoding, delimiter, header) and map the headers
+   (:mod:`analytics.ingest.mapping`); a missing required column stops here (:class:`BadInput`).
+2. **Stage**: one DuckDB statement streams the file (``read_csv`` with every column as text and
+   ``store_rejects`` for ragged or over-long lines; ``read_parquet``; Excel and legacy encodings are
+   first streamed into a UTF-8 CSV in the staging folder) through one SQL transform into a temporary
+   table of canonical columns with a rejection reason per row (``TRY_CAST``; nothing raises per row).
+3. **Check**: counts, reasons, warnings (:mod:`analytics.ingest.quality`).
+4. **Insert** rows without a reason that are not already stored (``EXCEPT`` against the table: exact
+   duplicates within the file and against earlier uploads are skipped and counted), the rejected rows
+   into ``upload_rejects`` and the registry row -- all in the one transaction that also staged the
+   file. Any exception rolls back explicitly (:meth:`analytics.storage.Store.transaction`); a killed
+   process never commits. The same file content (SHA-256) uploaded again adds nothing.
+
+Wide event files (no event-type column, e.g. KuaiRand): each source row gives one ``view`` carrying
+the watch time and video length, plus one event of the flag's type at the same time for every flag
+column whose value is truthy (``1``, ``true``, ``yes``, ``是`` or a positive number).
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import hashlib
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from analytics import privacy
+from analytics.config import parse_timezone
+from analytics.errors import BadInput, ReelyticsError, StorageError
+from analytics.ingest import readers
+from analytics.ingest.mapping import (
+    DURATION_COLUMNS,
+    EVENT_ALIASES,
+    KIND_ALIASES,
+    ColumnMap,
+    Plan,
+    guess_column,
+    plan_mapping,
+)
+from analytics.ingest.quality import (
+    REJECTS_IN_REPORT,
+    WATCH_RATIO_WARNING,
+    IngestReport,
+    Issue,
+    RejectedRow,
+)
+from analytics.ingest.timestamps import date_sql, time_sql
+from analytics.progress import Progress, no_progress
+from analytics.schema import TABLE_COLUMNS
+from analytics.storage import Store
+from analytics.uploads import check_kind, find_by_sha, register_upload
+
+#: Lines longer than this are rejected (reason "line too long") instead of read.
+MAX_LINE_BYTES = 1 << 20
+#: Event times before this or after tomorrow are flagged when no expected range is given.
+PLAUSIBLE_START = dt.datetime(2000, 1, 1)
+_UNIT_FACTOR = {"s": 1.0, "ms": 0.001, "min": 60.0}
+_TEXT_COLUMNS = ("user_id", "item_id", "course_id", "channel", "campaign", "variant", "title", "creator", "category", "tags")
+
+
+# ---------------------------------------------------------------------------------------------
+# Preview
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MappedColumn:
+    source: str
+    target: str
+    confidence: float
+    manual: bool
+    example: str | None
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What an upload would do, before anything is stored."""
+
+    file_name: str
+    kind: str
+    detected: dict[str, Any]
+    headers: tuple[str, ...]
+    columns: tuple[MappedColumn, ...]
+    wide: bool
+    rows: Any  # pandas.DataFrame: the first rows after mapping, with a "reason" column
+    unmapped: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def mapping(self) -> dict[str, str]:
+        return {c.source: c.target for c in self.columns}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file_name": self.file_name,
+            "kind": self.kind,
+            "detected": self.detected,
+            "wide": self.wide,
+            "columns": [c.__dict__ for c in self.columns],
+            "unmapped": list(self.unmapped),
+            "notes": list(self.notes),
+            "rows": self.rows.astype(object).where(self.rows.notna(), None).to_dict(orient="records"),
+        }
+
+
+def _known(kind: str) -> Callable[[str], bool]:
+    return lambda h: guess_column(h, kind).target not in ("props",)
+
+
+def _sniff_and_plan(path, kind, mapping, encoding, columns) -> tuple[readers.Sniffed, Plan]:
+    kind = check_kind(kind)
+    sniffed = readers.sniff(Path(path), encoding=encoding, columns=columns, known=_known(kind))
+    plan = plan_mapping(list(sniffed.headers), kind, mapping)
+    return sniffed, _guess_units(plan, sniffed)
+
+
+def _guess_units(plan: Plan, sniffed: readers.Sniffed) -> Plan:
+    """A duration column without a unit whose median is above 20,000 is read as milliseconds."""
+    cols = list(plan.columns)
+    notes = list(plan.notes)
+    for i, c in enumerate(cols):
+        if c.target not in DURATION_COLUMNS or c.manual or c.unit != "s":
+            continue
+        idx = sniffed.headers.index(c.source)
+        values = []
+        for row in sniffed.sample:
+            try:
+                values.append(float(row[idx]))
+            except (TypeError, ValueError):
+                continue
+        if len(values) >= 5 and statistics.median(values) > 20000:
+            cols[i] = replace(c, unit="ms", confidence=0.6)
+            notes.append(
+                f"{c.source!r} has no unit in its name and a median of {statistics.median(values):,.0f}: "
+                "read as milliseconds (map it as ...:s to keep seconds)"
+            )
+    return replace(plan, columns=tuple(cols), notes=tuple(notes))
+
+
+def preview_file(
+    path: str | Path,
+    *,
+    kind: str = "events",
+    mapping: dict[str, str] | None = None,
+    timezone: str = "Asia/Shanghai",
+    encoding: str | None = None,
+    columns: list[str] | None = None,
+    rows: int = 20,
+) -> Preview:
+    """Sniff ``path`` and show the proposed mapping and its first ``rows`` rows after mapping.
+
+    Reads only the first megabyte (Excel: the first rows; Parquet: the first row group).
+    """
+    parse_timezone(timezone)
+    sniffed, plan = _sniff_and_plan(path, kind, mapping, encoding, columns)
+    import pyarrow as pa
+
+    n = len(sniffed.headers)
+    sample = sniffed.sample[:rows]
+    table = pa.table({f"c{i}": pa.array([r[i] for r in sample], type=pa.string()) for i in range(n)})
+    sql, params = _stage_sql(plan, sniffed, "_rx_sample", timezone, None)
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_external_access = false")
+        con.register("_rx_sample", table)
+        df = con.execute(sql, params).df()
+    finally:
+        con.close()
+    out = df[[c for c in df.columns if not c.startswith("_") or c == "_reason"]].copy()
+    out["_reason"] = out["_reason"].map(lambda r: r.split("|", 1)[1] if isinstance(r, str) else None)
+    out = out.rename(columns={"_reason": "reason"})
+    keep = [c for c in out.columns if c in _mapped_targets(plan) or c in ("props", "reason")]
+    out = out[keep]
+    mapped = tuple(
+        MappedColumn(
+            c.source,
+            c.label,
+            round(c.confidence, 2),
+            c.manual,
+            next((r[sniffed.headers.index(c.source)] for r in sample if r[sniffed.headers.index(c.source)]), None),
+        )
+        for c in plan.columns
+    )
+    return Preview(
+        file_name=Path(path).name,
+        kind=plan.kind,
+        detected=sniffed.describe(),
+        headers=sniffed.headers,
+        columns=mapped,
+        wide=plan.wide,
+        rows=out,
+        unmapped=tuple(c.source for c in plan.props),
+        notes=plan.notes + _plan_notes(plan),
+    )
+
+
+def _mapped_targets(plan: Plan) -> set[str]:
+    out = {c.target for c in plan.columns}
+    if plan.wide:
+        out.add("event_type")
+    if plan.kind == "items":
+        out.add("kind")
+    return out
+
+
+def _plan_notes(plan: Plan) -> tuple[str, ...]:
+    notes = []
+    if plan.wide:
+        flags = ", ".join(f"{c.source} -> {c.event}" for c in plan.flags) or "none"
+        notes.append(f"no event type column: each row is a view, plus one event per truthy flag ({flags})")
+    return tuple(notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# SQL building
+# ---------------------------------------------------------------------------------------------
+def _lit(text: str) -> str:
+    """A SQL string literal for our own constants (aliases, formats); user data is bound instead."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _num(raw: str) -> str:
+    return f"coalesce(TRY_CAST({raw} AS DOUBLE), TRY_CAST(regexp_replace({raw}, '[,¥￥$元\\s]', '', 'g') AS DOUBLE))"
+
+
+def _alias_case(raw: str, aliases: dict[str, str]) -> str:
+    whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in aliases.items())
+    return f"CASE lower({raw}) {whens} ELSE NULL END"
+
+
+def _truthy(raw: str) -> str:
+    return (
+        f"coalesce(lower({raw}) IN ('true', 'yes', 'y', 't', '是') "
+        f"OR coalesce(TRY_CAST({raw} AS DOUBLE), 0) > 0, false)"
+    )
+
+
+def _stage_sql(
+    plan: Plan, sniffed: readers.Sniffed, source: str, timezone: str, key: bytes | None
+) -> tuple[str, dict[str, Any]]:
+    """One SELECT over ``source`` (columns c0..cN as text) giving canonical columns, ``_f_<event>`` flags,
+    ``props``, ``_formula`` and ``_reason`` (``code|message`` or NULL)."""
+    kind = plan.kind
+    headers = list(sniffed.headers)
+    params: dict[str, Any] = {"tz": timezone}
+    col = {h: f"c{i}" for i, h in enumerate(headers)}
+
+    def raw_of(c: ColumnMap) -> str:
+        return f"nullif(trim({col[c.source]}), '')"
+
+    target_raw = {c.target: raw_of(c) for c in plan.columns if c.target not in ("flag", "props", "ignore")}
+    unit = {c.target: c.unit for c in plan.columns}
+    parsed: dict[str, str] = {}
+    reasons: list[tuple[str, str]] = []  # (condition, 'code|message' expression)
+
+    for name, ctype in TABLE_COLUMNS[kind].items():
+        raw = target_raw.get(name)
+        if raw is None:
+            if kind == "events" and name == "event_type" and plan.wide:
+                parsed[name] = "'view'"
+            elif kind == "items" and name == "kind":
+                parsed[name] = "'video'"
+            else:
+                parsed[name] = f"CAST(NULL AS {ctype})"
+            continue
+        if name in ("event_time", "published_at"):
+            parsed[name] = time_sql(raw)
+            reasons.append((f"{raw} IS NOT NULL AND ({parsed[name]}) IS NULL", f"'bad_time|cannot read {name} ' || {raw}"))
+        elif name == "date":
+            parsed[name] = date_sql(raw)
+            reasons.append((f"{raw} IS NOT NULL AND ({parsed[name]}) IS NULL", f"'bad_time|cannot read date ' || {raw}"))
+        elif name == "event_type":
+            parsed[name] = _alias_case(raw, EVENT_ALIASES)
+            reasons.append((f"{raw} IS NOT NULL AND ({parsed[name]}) IS NULL", f"'unknown_event_type|unknown event type ' || {raw}"))
+        elif name == "kind":
+            parsed[name] = f"coalesce({_alias_case(raw, KIND_ALIASES)}, CASE WHEN {raw} IS NULL THEN 'video' END)"
+            reasons.append((f"{raw} IS NOT NULL AND ({parsed[name]}) IS NULL", f"'unknown_kind|unknown item kind ' || {raw}"))
+        elif ctype == "DOUBLE":
+            factor = _UNIT_FACTOR[unit.get(name) or "s"]
+            parsed[name] = f"({_num(raw)} * {factor})"
+            reasons.append((f"{raw} IS NOT NULL AND ({parsed[name]}) IS NULL", f"'bad_number|cannot read {name} as a number: ' || {raw}"))
+            if name in DURATION_COLUMNS:
+                reasons.append((f"({parsed[name]}) < 0", f"'negative_duration|negative {name}: ' || {raw}"))
+        elif ctype.startswith("DECIMAL"):
+            parsed[name] = f"TRY_CAST(round({_num(raw)}, 2) AS DECIMAL(18,2))"
+            reasons.append((f"{raw} IS NOT NULL AND ({parsed[name]}) IS NULL", f"'bad_number|cannot read {name} as an amount: ' || {raw}"))
+        elif ctype == "INTEGER":
+            parsed[name] = f"TRY_CAST({_num(raw)} AS INTEGER)"
+            reasons.append((f"{raw} IS NOT NULL AND ({parsed[name]}) IS NULL", f"'bad_number|cannot read {name} as a whole number: ' || {raw}"))
+        else:
+            parsed[name] = raw
+    # Required values first, so that the reason names what is missing.
+    required_checks = []
+    from analytics.schema import REQUIRED
+
+    for name in REQUIRED[kind]:
+        raw = target_raw.get(name)
+        if raw is not None:
+            required_checks.append((f"{raw} IS NULL", f"'missing_value|missing {name}'"))
+    reasons = required_checks + reasons
+
+    if key is not None and kind == "events":
+        ipad, opad = privacy.hmac_pads(key)
+        params["ipad"], params["opad"] = ipad, opad
+        parsed["user_id"] = privacy.pseudonym_sql(target_raw["user_id"])
+
+    select = [f"{parsed[n]} AS \"{n}\"" for n in TABLE_COLUMNS[kind]]
+    if plan.wide:
+        for c in plan.flags:
+            select.append(f"{_truthy(raw_of(c))} AS \"_f_{c.event}_{col[c.source]}\"")
+    props = plan.props
+    if props:
+        entries = []
+        for i, c in enumerate(props):
+            params[f"k{i}"] = c.source
+            entries.append(f"$k{i}: {raw_of(c)}")
+        select.append("MAP {" + ", ".join(entries) + "} AS props")
+    else:
+        select.append("CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS props")
+    texts = [target_raw[n] for n in _TEXT_COLUMNS if n in target_raw] + [raw_of(c) for c in props]
+    if texts:
+        checks = " OR ".join(
+            f"(left({t}, 1) IN ('=', '+', '@') OR (left({t}, 1) = '-' AND TRY_CAST({t} AS DOUBLE) IS NULL))" for t in texts
+        )
+        select.append(f"coalesce({checks}, false) AS _formula")
+    else:
+        select.append("false AS _formula")
+    if reasons:
+        reason = "CASE " + " ".join(f"WHEN {cond} THEN {msg}" for cond, msg in reasons) + " END"
+    else:
+        reason = "CAST(NULL AS VARCHAR)"
+    select.append(f"{reason} AS _reason")
+    n = len(headers)
+    params["delim"] = sniffed.delimiter or ","
+    raw_line = "concat_ws($delim, " + ", ".join(f"coalesce(c{i}, '')" for i in range(n)) + ")"
+    src_cols = ", ".join(f"c{i}" for i in range(n))
+    sql = (
+        f"SELECT * EXCLUDE ({src_cols}), CASE WHEN _reason IS NOT NULL THEN {raw_line} END AS _raw "
+        f"FROM (SELECT {', '.join(select)}, {src_cols} FROM {source})"
+    )
+    return sql, params
+
+
+def _source_sql(sniffed: readers.Sniffed, path: Path, params: dict[str, Any]) -> str:
+    params["path"] = str(path)
+    n = len(sniffed.headers)
+    if sniffed.format == "parquet":
+        import pyarrow.parquet as pq
+
+        names = pq.ParquetFile(sniffed.path).schema_arrow.names
+        cols = ", ".join(f'CAST("{nm.replace(chr(34), chr(34) * 2)}" AS VARCHAR) AS c{i}' for i, nm in enumerate(names))
+        return f"(SELECT {cols} FROM read_parquet($path))"
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
+    params["csv_delim"] = sniffed.delimiter or ","
+    header = "true" if sniffed.has_header else "false"
+    return (
+        f"read_csv($path, delim=$csv_delim, quote='\"', escape='\"', header={header}, auto_detect=false, "
+        f"columns={columns}, store_rejects=true, rejects_table='_rx_csv_rejects', rejects_scan='_rx_csv_scan', "
+        f"max_line_size={MAX_LINE_BYTES}, null_padding=false)"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------------
+def _run(cur, sql: str, params: dict[str, Any], progress: Progress, lo: float, hi: float, message: str):
+    """Execute one long statement in a worker thread, reporting DuckDB's query progress."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = cur.execute(sql, params).fetchall()
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="reelytics-ingest", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+            try:
+                pct = cur.query_progress()
+            except duckdb.Error:
+                pct = -1
+            if pct >= 0:
+                progress(lo + (hi - lo) * min(pct, 100.0) / 100.0, message)
+    except BaseException:
+        cur.interrupt()
+        worker.join()
+        raise
+    if "error" in box:
+        raise box["error"]
+    progress(hi, message)
+    return box.get("result")
+
+
+def file_sha256(path: Path, progress: Progress = no_progress, lo: float = 0.0, hi: float = 0.05) -> str:
+    h = hashlib.sha256()
+    total = max(path.stat().st_size, 1)
+    done = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(readers.CHUNK_BYTES * 4):
+            h.update(chunk)
+            done += len(chunk)
+            progress(lo + (hi - lo) * done / total, "checksum")
+    return h.hexdigest()
+
+
+_CSV_ERROR_CODES = {
+    "MISSING COLUMNS": ("ragged_row", "too few fields"),
+    "TOO MANY COLUMNS": ("ragged_row", "too many fields"),
+    "LINE SIZE OVER MAXIMUM": ("line_too_long", f"line longer than {MAX_LINE_BYTES // 1024:,} KiB"),
+    "INVALID UNICODE": ("bad_encoding", "invalid UTF-8 text"),
+    "UNQUOTED VALUE": ("bad_quotes", "unbalanced quotes"),
+    "INVALID STATE": ("bad_quotes", "unbalanced quotes"),
+}
+
+_ISSUE_TEXT = {
+    "missing_value": "{n:,} row(s) rejected: a required value is empty (e.g. {ex})",
+    "bad_time": "{n:,} row(s) rejected: a time cannot be read (e.g. {ex})",
+    "unknown_event_type": "{n:,} row(s) rejected: unknown event type ({ex}); map them or fix the file",
+    "unknown_kind": "{n:,} row(s) rejected: unknown item kind ({ex}); use video, course, ebook, live or consult",
+    "bad_number": "{n:,} row(s) rejected: a number cannot be read (e.g. {ex})",
+    "negative_duration": "{n:,} row(s) rejected: negative duration (e.g. {ex})",
+    "ragged_row": "{n:,} row(s) rejected: wrong number of fields ({ex})",
+    "line_too_long": "{n:,} row(s) rejected: {ex}",
+    "bad_encoding": "{n:,} row(s) rejected: {ex}",
+    "bad_quotes": "{n:,} row(s) rejected: {ex}",
+}
+
+
+def _utc_bounds(expected_from: dt.date | None, expected_to: dt.date | None, timezone: str):
+    zone = parse_timezone(timezone)
+
+    def utc(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    start = utc(expected_from) if expected_from else PLAUSIBLE_START
+    end = utc(expected_to + dt.timedelta(days=1)) if expected_to else now + dt.timedelta(days=1)
+    return start, end
+
+
+def ingest_file(
+    store: Store,
+    path: str | Path,
+    *,
+    kind: str = "events",
+    mapping: dict[str, str] | None = None,
+    timezone: str = "Asia/Shanghai",
+    encoding: str | None = None,
+    columns: list[str] | None = None,
+    pseudonymise_key: bytes | None = None,
+    progress: Progress | None = None,
+    expected_from: dt.date | None = None,
+    expected_to: dt.date | None = None,
+    file_name: str | None = None,
+) -> IngestReport:
+    """Ingest ``path`` as ``kind`` (events / items / spend) in one transaction; see the module docstring.
+
+    ``mapping`` overrides the automatic header mapping ({source: target}); ``columns`` names the
+    columns of a headerless file; ``expected_from``/``expected_to`` (local dates) bound the expected
+    event times (default: 2000-01-01 .. tomorrow); ``pseudonymise_key`` replaces user ids by their
+    HMAC-SHA256 (:mod:`analytics.privacy`). Raises :class:`BadInput` for a file that cannot be used
+    at all; returns a report (status ``ok``, ``already_uploaded`` or ``nothing_accepted``) otherwise.
+    """
+    started = time.monotonic()
+    progress = progress or no_progress
+    path = Path(path).resolve()
+    kind = check_kind(kind)
+    parse_timezone(timezone)
+    if pseudonymise_key is not None:
+        privacy.check_key(pseudonymise_key)
+    sniffed, plan = _sniff_and_plan(path, kind, mapping, encoding, columns)
+    name = file_name or path.name
+    sha = file_sha256(path, progress, 0.0, 0.05)
+    base = dict(kind=kind, file_name=name, sha256=sha, mapping=plan.as_dict(), detected=sniffed.describe())
+
+    with store.cursor() as cur:
+        existing = find_by_sha(cur, kind, sha)
+        if existing is not None:
+            progress(1.0, "already uploaded")
+            return _already(existing, started, base)
+        cur.execute("SET enable_progress_bar = true")
+        cur.execute("SET enable_progress_bar_print = false")
+        # Staging writes only temporary tables of this cursor (outside any transaction, so that
+        # their row ids follow the file order); the canonical tables change only in the
+        # transaction below.
+        converted: Path | None = None
+        try:
+            readable = path
+            if sniffed.needs_conversion:
+                converted = readers.convert_to_utf8_csv(
+                    sniffed, store.staging_dir, lambda f, m="": progress(0.05 + 0.2 * f, m)
+                )
+                readable = converted
+            params: dict[str, Any] = {}
+            source = _source_sql(
+                replace(sniffed, format="csv") if sniffed.format == "xlsx" else sniffed, readable, params
+            )
+            stage, stage_params = _stage_sql(plan, sniffed, source, timezone, pseudonymise_key)
+            try:
+                _run(cur, f"CREATE TEMP TABLE _rx_stage AS {stage}", {**params, **stage_params}, progress, 0.25, 0.85, "reading")
+            except duckdb.PermissionException as exc:
+                raise BadInput(
+                    f"the database may not read {name}: only files inside the data folder or handed to it can be read",
+                    code="file_not_allowed",
+                    path=name,
+                ) from exc
+            except duckdb.Error as exc:
+                raise BadInput(f"cannot read {name}: {' '.join(str(exc).split())[:300]}", code="unreadable_file") from exc
+        finally:
+            if converted is not None:
+                converted.unlink(missing_ok=True)
+
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            existing = find_by_sha(cur, kind, sha)
+            if existing is not None:
+                report = _already(existing, started, base)
+            else:
+                report = _check_and_insert(
+                    cur, store, plan, sniffed, pseudonymise_key, progress, timezone, expected_from, expected_to, base
+                )
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        # DuckDB turns a COMMIT after a failed statement into a silent rollback; none failed here.
+        cur.execute("COMMIT" if report.status == "ok" else "ROLLBACK")
+    progress(1.0, "done")
+    return replace(report, seconds=time.monotonic() - started)
+
+
+def _already(existing: int, started: float, base: dict[str, Any]) -> IngestReport:
+    return IngestReport(
+        status="already_uploaded",
+        upload_id=None,
+        existing_upload_id=existing,
+        issues=(Issue("already_uploaded", "info", f"this file was already uploaded as upload {existing}; nothing was added"),),
+        seconds=time.monotonic() - started,
+        **base,
+    )
+
+
+def _line_mapper(cur, sniffed: readers.Sniffed) -> tuple[Callable[[int], int], list[tuple[int, str, str, str]]]:
+    """``rowid -> source line`` and the reader's own rejected lines (line, code, message, raw)."""
+    csv_rejects: list[tuple[int, str, str, str]] = []
+    if sniffed.format != "parquet":
+        try:
+            rows = cur.execute(
+                "SELECT line, any_value(error_type), any_value(error_message), any_value(csv_line) "
+                "FROM _rx_csv_rejects GROUP BY line ORDER BY line"
+            ).fetchall()
+        except duckdb.CatalogException:
+            rows = []
+        csv_rejects = [(int(r[0]), str(r[1]), str(r[2]), r[3]) for r in rows]
+    header = sniffed.header_lines
+    before = [line - header - i for i, (line, *_rest) in enumerate(csv_rejects, start=1)]
+
+    def line_of(rowid: int) -> int:
+        k = rowid + 1
+        if sniffed.format == "parquet":
+            return k
+        return k + header + bisect.bisect_left(before, k)
+
+    return line_of, csv_rejects
+
+
+def _check_and_insert(cur, store, plan, sniffed, key, progress, timezone, expected_from, expected_to, base) -> IngestReport:
+    kind = plan.kind
+    cols = list(TABLE_COLUMNS[kind])
+    qcols = ", ".join(f'"{c}"' for c in cols)
+    line_of, csv_rejects = _line_mapper(cur, sniffed)
+    issues: list[Issue] = []
+
+    total, ok = cur.execute("SELECT count(*), count(*) FILTER (WHERE _reason IS NULL) FROM _rx_stage").fetchone()
+    # Rejected rows: by reason code.
+    for code, n, rids, examples in cur.execute(
+        "SELECT split_part(_reason, '|', 1) AS code, count(*), list(rowid ORDER BY rowid)[1:5], "
+        "list(DISTINCT split_part(_reason, '|', 2))[1:3] FROM _rx_stage WHERE _reason IS NOT NULL GROUP BY code ORDER BY 2 DESC"
+    ).fetchall():
+        if code == "unknown_event_type":
+            counted = cur.execute(
+                "SELECT split_part(_reason, '|', 2) r, count(*) FROM _rx_stage WHERE _reason LIKE 'unknown_event_type|%' "
+                "GROUP BY r ORDER BY 2 DESC LIMIT 10"
+            ).fetchall()
+            ex = ", ".join(f"{r.removeprefix('unknown event type ')!r}: {c:,}" for r, c in counted)
+        else:
+            ex = "; ".join(examples)
+        issues.append(Issue(code, "error", _ISSUE_TEXT.get(code, "{n:,} row(s) rejected: {ex}").format(n=n, ex=ex), int(n), tuple(line_of(r) for r in rids)))
+    by_code: dict[str, list[tuple[int, str, str]]] = {}
+    for line, etype, _msg, raw in csv_rejects:
+        code, text = _CSV_ERROR_CODES.get(etype, ("unreadable_row", etype.lower()))
+        by_code.setdefault(code, []).append((line, text, raw))
+    for code, items in by_code.items():
+        ex = "; ".join(sorted({t for _, t, _ in items}))
+        issues.append(Issue(code, "error", _ISSUE_TEXT.get(code, "{n:,} row(s) rejected: {ex}").format(n=len(items), ex=ex), len(items), tuple(i[0] for i in items[:5])))
+
+    rejected: list[RejectedRow] = [
+        RejectedRow(line_of(int(r[0])), r[1].split("|", 1)[1], r[2])
+        for r in cur.execute(
+            "SELECT rowid, _reason, _raw FROM _rx_stage WHERE _reason IS NOT NULL ORDER BY rowid LIMIT ?", [REJECTS_IN_REPORT]
+        ).fetchall()
+    ]
+    for line, etype, _msg, raw in csv_rejects[:REJECTS_IN_REPORT]:
+        code, text = _CSV_ERROR_CODES.get(etype, ("unreadable_row", etype.lower()))
+        rejected.append(RejectedRow(line, text, (raw or "")[:2000]))
+    rejected.sort(key=lambda r: r.line or 0)
+    rows_read = int(total) + len(csv_rejects)
+    rows_rejected = int(total - ok) + len(csv_rejects)
+
+    # The accepted rows, in the wide form expanded into one event per flag.
+    ok_sql = f"SELECT {qcols}, props, rowid AS _rid FROM _rx_stage WHERE _reason IS NULL"
+    if plan.wide and plan.flags:
+        nulls = {"watch_seconds", "revenue", "lesson"}
+        for c in plan.flags:
+            sel = ", ".join(
+                f"'{c.event}' AS event_type" if n == "event_type" else (f'NULL AS "{n}"' if n in nulls else f'"{n}"')
+                for n in cols
+            )
+            flag = f"_f_{c.event}_c{sniffed.headers.index(c.source)}"
+            ok_sql += f" UNION ALL SELECT {sel}, props, rowid AS _rid FROM _rx_stage WHERE _reason IS NULL AND \"{flag}\""
+    cur.execute(f"CREATE TEMP VIEW _rx_ok AS {ok_sql}")
+
+    if ok == 0:
+        if total == 0 and not csv_rejects:
+            raise BadInput(f"{base['file_name']} has no data rows", code="no_rows")
+        return IngestReport(
+            status="nothing_accepted",
+            upload_id=None,
+            rows_read=rows_read,
+            rows_rejected=rows_rejected,
+            issues=tuple(issues) + _info_issues(plan),
+            rejected=tuple(rejected),
+            **base,
+        )
+
+    progress(0.87, "checking")
+    issues += _warnings(cur, kind, line_of, timezone, expected_from, expected_to)
+    fp = privacy.check_key_matches(cur, key) if kind == "events" else None
+
+    # Insert new rows (EXCEPT: exact duplicates within the file and against stored rows are skipped).
+    existing = f'SELECT {qcols}, props FROM "{kind}"'
+    if kind == "events":
+        existing += " WHERE event_time BETWEEN (SELECT min(event_time) FROM _rx_ok) AND (SELECT max(event_time) FROM _rx_ok)"
+    mapping_doc = {**plan.as_dict(), **({"pseudonym_fingerprint": fp} if fp else {})}
+    upload_id = register_upload(
+        cur, kind=kind, file_name=base["file_name"], sha256=base["sha256"], rows_accepted=0, mapping=mapping_doc
+    )
+    accepted = _run(
+        cur,
+        f'INSERT INTO "{kind}" ({qcols}, upload_id, props) SELECT {qcols}, $uid, props FROM '
+        f"(SELECT {qcols}, props FROM _rx_ok EXCEPT {existing})",
+        {"uid": upload_id},
+        progress,
+        0.9,
+        0.98,
+        "storing",
+    )[0][0]
+    candidates = cur.execute("SELECT count(*) FROM _rx_ok").fetchone()[0]
+    duplicates = int(candidates - accepted)
+    if duplicates:
+        issues.append(
+            Issue("duplicates_skipped", "warning", f"{duplicates:,} exact duplicate row(s) skipped (within the file or already stored)", duplicates)
+        )
+    issues += list(_info_issues(plan))
+
+    cur.execute(
+        "INSERT INTO upload_rejects SELECT $uid, rowid + 1, split_part(_reason, '|', 2), _raw FROM _rx_stage WHERE _reason IS NOT NULL",
+        {"uid": upload_id},
+    )
+    if csv_rejects or sniffed.format != "parquet":
+        _fix_reject_lines(cur, upload_id, sniffed, csv_rejects)
+    report = IngestReport(
+        status="ok",
+        upload_id=upload_id,
+        rows_read=rows_read,
+        rows_accepted=int(accepted),
+        rows_rejected=rows_rejected,
+        rows_duplicate=duplicates,
+        issues=tuple(issues),
+        rejected=tuple(rejected),
+        **base,
+    )
+    import json
+
+    doc = report.to_dict()
+    doc.pop("rejected_sample", None)
+    cur.execute(
+        "UPDATE uploads SET rows_accepted = ?, rows_rejected = ?, rows_duplicate = ?, report = ? WHERE upload_id = ?",
+        [int(accepted), rows_rejected, duplicates, json.dumps(doc, ensure_ascii=False, default=str), upload_id],
+    )
+    return report
+
+
+def _fix_reject_lines(cur, upload_id: int, sniffed: readers.Sniffed, csv_rejects) -> None:
+    """Turn stored row numbers into source lines and add the reader's own rejected lines."""
+    header = sniffed.header_lines
+    if csv_rejects:
+        before = [line - header - i for i, (line, *_r) in enumerate(csv_rejects, start=1)]
+        cur.execute("CREATE TEMP TABLE _rx_before AS SELECT unnest($b) AS a", {"b": before})
+        cur.execute(
+            "UPDATE upload_rejects SET line = line + $h + (SELECT count(*) FROM _rx_before WHERE a < upload_rejects.line) "
+            "WHERE upload_id = $uid",
+            {"h": header, "uid": upload_id},
+        )
+        rows = []
+        for line, etype, _msg, raw in csv_rejects:
+            _code, text = _CSV_ERROR_CODES.get(etype, ("unreadable_row", etype.lower()))
+            rows.append((upload_id, line, text, (raw or "")[:100_000]))
+        cur.executemany("INSERT INTO upload_rejects VALUES (?, ?, ?, ?)", rows)
+    elif header:
+        cur.execute("UPDATE upload_rejects SET line = line + $h WHERE upload_id = $uid", {"h": header, "uid": upload_id})
+
+
+def _warnings(cur, kind, line_of, timezone, expected_from, expected_to) -> list[Issue]:
+    out: list[Issue] = []
+
+    def add(code: str, message: str, sql: str, params=None) -> None:
+        n, rids = cur.execute(sql, params or {}).fetchone()
+        if n:
+            out.append(Issue(code, "warning", message.format(n=n), int(n), tuple(line_of(int(r)) for r in (rids or []))))
+
+    add(
+        "formula_like",
+        "{n:,} row(s) hold text starting with = + - or @; stored as text, and exports neutralise it",
+        "SELECT count(*), list(rowid ORDER BY rowid)[1:5] FROM _rx_stage WHERE _reason IS NULL AND _formula",
+    )
+    if kind != "events":
+        return out
+    add(
+        "watch_far_above_video",
+        f"{{n:,}} view(s) watched more than {WATCH_RATIO_WARNING:g} times the video length",
+        "SELECT count(*), list(_rid ORDER BY _rid)[1:5] FROM _rx_ok WHERE event_type = 'view' AND video_seconds > 0 "
+        "AND watch_seconds > $r * video_seconds",
+        {"r": WATCH_RATIO_WARNING},
+    )
+    add(
+        "purchase_without_view",
+        "{n:,} purchase(s) with no earlier view by the same user",
+        "WITH buyers AS (SELECT DISTINCT user_id FROM _rx_ok WHERE event_type = 'purchase'), "
+        "v AS (SELECT user_id, min(event_time) AS t FROM (SELECT user_id, event_time FROM _rx_ok WHERE event_type = 'view' "
+        "UNION ALL SELECT user_id, event_time FROM events WHERE event_type = 'view' AND user_id IN (SELECT user_id FROM buyers)) "
+        "GROUP BY user_id) "
+        "SELECT count(*), list(p._rid ORDER BY p._rid)[1:5] FROM _rx_ok p LEFT JOIN v USING (user_id) "
+        "WHERE p.event_type = 'purchase' AND (v.t IS NULL OR v.t > p.event_time)",
+    )
+    start, end = _utc_bounds(expected_from, expected_to, timezone)
+    span = f"{expected_from or start.date()} .. {expected_to or 'today'}"
+    add(
+        "time_out_of_range",
+        f"{{n:,}} event time(s) outside the expected range {span} ({timezone}); stored, please check",
+        "SELECT count(*), list(rowid ORDER BY rowid)[1:5] FROM _rx_stage WHERE _reason IS NULL "
+        "AND (event_time < $s OR event_time >= $e)",
+        {"s": start, "e": end},
+    )
+    return out
+
+
+def _info_issues(plan: Plan) -> tuple[Issue, ...]:
+    out = []
+    converted = [c for c in plan.columns if c.target in DURATION_COLUMNS and c.unit in ("ms", "min")]
+    if converted:
+        out.append(
+            Issue("units_converted", "info", "converted to seconds: " + ", ".join(f"{c.source} ({c.unit})" for c in converted))
+        )
+    if plan.props:
+        out.append(Issue("kept_in_props", "info", "kept as properties: " + ", ".join(c.source for c in plan.props), len(plan.props)))
+    personal = [c.source for c in plan.ignored if not c.manual]
+    if personal:
+        out.append(Issue("personal_not_stored", "info", "personal columns not stored: " + ", ".join(personal), len(personal)))
+    for note in plan.notes + _plan_notes(plan):
+        out.append(Issue("mapping_note", "info", note))
+    return tuple(out)
+
+
+def list_issue_codes() -> tuple[str, ...]:
+    return tuple(_ISSUE_TEXT) + ("formula_like", "watch_far_above_video", "purchase_without_view", "time_out_of_range", "duplicates_skipped")
+
+
+__all__ = ["IngestReport", "Preview", "ingest_file", "preview_file", "ReelyticsError", "StorageError"]
