@@ -32,14 +32,13 @@ from typing import Any, Final, Literal
 import ibis
 import pandas as pd
 
-from analytics.config import parse_timezone
 from analytics.definitions import COMPLETION_THRESHOLD, INTERACTION_TYPES, length_seconds, watch_ratio
 from analytics.errors import BadInput, ReelyticsError
 from analytics.facets import load_facets
 from analytics.filters import Filters, filtered_events
 from analytics.storage import Store
 
-Unit = Literal["count", "hours", "ratio", "money"]
+Unit = Literal["count", "hours", "ratio", "money", "multiple"]
 Direction = Literal["up", "down"]
 Status = Literal["ok", "no_data"]
 
@@ -130,7 +129,7 @@ KPIS: Final[tuple[Kpi, ...]] = (
         "purchasers whose first purchase in the whole store falls in the period", "up", "new_buyers"),
     Kpi("spend", "Spend", "投放花费", "money", "sum of uploaded spend rows in the period", "down", "spend"),
     Kpi("cac", "CAC", "获客成本（CAC）", "money", "spend / new buyers", "down", "spend", "new_buyers"),
-    Kpi("roas", "ROAS", "广告支出回报（ROAS）", "ratio", "revenue / spend", "up", "revenue", "spend"),
+    Kpi("roas", "ROAS", "广告支出回报（ROAS）", "multiple", "revenue / spend", "up", "revenue", "spend"),
 )
 
 
@@ -596,6 +595,8 @@ def breakdown(store: Store, filters: Filters, by: str, sort: str = "views", limi
     if labels is not None:
         table = table.merge(labels, on="video", how="left")
         table = table[["video", "title", "creator"] + [k.name for k in KPIS]]
+    # Ties keep a fixed order (by the group value) so the same data always gives the same table.
+    table = table.sort_values(by, na_position="last", kind="stable")
     table = table.sort_values(sort, ascending=False, na_position="last", kind="stable").reset_index(drop=True)
     if limit is not None:
         table = table.head(limit)
@@ -623,3 +624,55 @@ def top_bottom_videos(
     top = best_first.head(n).reset_index(drop=True)
     bottom = best_first.iloc[::-1].head(n).reset_index(drop=True)
     return VideoRanking("ok" if len(table) else "no_data", metric, min_views, top, bottom)
+
+
+# -- the Overview in one call ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Overview:
+    """Everything the Overview page shows: KPI cards, one breakdown and the video ranking."""
+
+    report: KpiReport
+    breakdown: Breakdown | None
+    ranking: VideoRanking | None
+
+    @property
+    def status(self) -> Status:
+        return self.report.status
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"report": self.report, "breakdown": self.breakdown, "ranking": self.ranking}
+
+
+def overview(
+    store: Store, filters: Filters, by: str = "channel", rank_by: str = "views", n: int = 10
+) -> Overview:
+    """The Overview page's data: :func:`kpi_report`, :func:`breakdown` by ``by`` and
+    :func:`top_bottom_videos` by ``rank_by`` (``n`` each), all over the same ``filters``."""
+    check_dimension(by)
+    report = kpi_report(store, filters)
+    if report.status != "ok":
+        return Overview(report, None, None)
+    return Overview(report, breakdown(store, filters, by), top_bottom_videos(store, filters, rank_by, n))
+
+
+# -- display ---------------------------------------------------------------------------------
+def format_value(kpi: Kpi, value: float | int | None) -> str:
+    """A KPI value as people read it: counts with separators, ratios in percent, "—" when missing."""
+    if value is None:
+        return "—"
+    if kpi.unit == "count":
+        return f"{int(value):,}"
+    if kpi.unit == "ratio":
+        return f"{value:.1%}"
+    if kpi.unit == "multiple":
+        return f"{value:,.2f}×"
+    if kpi.unit == "hours":
+        return f"{value:,.1f}"
+    return f"{value:,.2f}"
+
+
+def format_change(card: KpiCard) -> str | None:
+    """The change against the previous period: percentage points for ratios, relative otherwise."""
+    if card.kpi.unit == "ratio":
+        return None if card.difference is None else f"{card.difference * 100:+.1f} pp"
+    return None if card.change is None else f"{card.change:+.1%}"

@@ -1,0 +1,127 @@
+"""Overview page: KPI cards with deltas, breakdown table, top/bottom videos, notes and empty states."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics.filters import Filters
+from analytics.storage import Store
+from tests.helpers import APP, REPO, insert_events, insert_items, insert_spend
+
+PAGE = str(REPO / "dashboard" / "pages" / "overview.py")
+DAY = 86400
+
+
+def _app(monkeypatch, db, lang: str | None = None) -> AppTest:
+    monkeypatch.setenv("REELYTICS_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    if lang:
+        at.session_state["lang"] = lang
+    at.switch_page(PAGE)
+    return at
+
+
+@pytest.fixture
+def db(tmp_path):
+    """Two local days (2026-01-05 and -06, Asia/Shanghai); spend only for campaign "spring"."""
+    path = tmp_path / "data" / "ov.duckdb"
+    s = Store(path)
+    insert_items(
+        s,
+        [
+            {"item_id": "v1", "kind": "video", "title": "Hook", "creator": "ann", "category": "math", "duration_seconds": 10.0},
+            {"item_id": "v2", "kind": "video", "title": "=cmd()", "creator": "bo", "category": "art", "duration_seconds": 20.0},
+            {"item_id": "c1", "kind": "course", "title": "Course", "creator": "ann", "category": "math"},
+        ],
+    )
+    insert_events(
+        s,
+        {
+            "alice": [("view", 0, {"watch_seconds": 10}), ("like", 5), ("purchase", 60, {"item_id": "c1", "revenue": 100})],
+            "bob": [("view", 0, {"watch_seconds": 1}), ("view", DAY, {"item_id": "v2", "watch_seconds": 20})],
+        },
+        channel="douyin",
+        campaign="spring",
+    )
+    insert_events(s, {"carol": [("view", DAY, {"item_id": "v2", "watch_seconds": 5, "channel": "kuaishou"})]})
+    insert_spend(s, [{"date": dt.date(2026, 1, 5), "channel": "douyin", "campaign": "spring", "spend": 40.0}])
+    s.close()
+    return path
+
+
+def test_overview_shows_cards_breakdown_and_videos(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Overview"
+    assert at.caption[0].value == "Period 2026-01-05 to 2026-01-06, compared with 2026-01-03 to 2026-01-04."
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Active users"] == "3"
+    assert metrics["Views"] == "4"
+    assert metrics["Conversion"] == "33.3%"
+    assert metrics["Revenue (net)"] == "100.00"
+    assert metrics["Spend"] == "40.00"
+    assert metrics["ROAS"] == "2.50×"
+    assert metrics["CAC"] == "40.00"
+    assert metrics["Refund rate"] == "0.0%"
+    breakdown = at.dataframe[0].value
+    assert list(breakdown["channel"]) == ["douyin", "kuaishou"]
+    assert list(breakdown["Views"]) == [3, 1]
+    top = at.dataframe[1].value
+    assert list(top["video"]) == ["v1", "v2"] or list(top["video"]) == ["v2", "v1"]
+    assert set(top["title"]) == {"Hook", "=cmd()"}
+
+
+def test_overview_breakdown_by_video_and_rate_ranking(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    at.selectbox(key="ov_by").select("video").run()
+    at.selectbox(key="ov_rank").select("completion_rate").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["video"]) == ["v1", "v2"]
+    assert [i.value for i in at.info] == [
+        "Spend is split only by channel and campaign; this breakdown leaves spend, CAC and ROAS empty.",
+        "No video has enough views to rank on this KPI.",
+    ]
+    assert at.caption[-1].value == "Rates rank only videos with at least 30 views."
+
+
+def test_overview_states_missing_spend_in_chinese(monkeypatch, db):
+    at = _app(monkeypatch, db, lang="zh")
+    at.session_state["filters"] = Filters(channels=("kuaishou",))  # what the sidebar hands the page
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "总览"
+    assert at.info[0].value == "本周期没有上传投放花费：花费、获客成本和 ROAS 无法计算（不是零）。请在“数据”页上传花费。"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["投放花费"] == "—"
+    assert metrics["播放量"] == "1"
+
+
+def test_overview_without_events_says_so(monkeypatch, tmp_path):
+    path = tmp_path / "data" / "empty.duckdb"
+    Store(path).close()
+    at = _app(monkeypatch, path)
+    at.run()
+    assert not at.exception
+    assert at.info[0].value.startswith("No events yet.")
+
+
+def test_overview_on_the_sample_renders_every_card(monkeypatch, sample_db, tmp_path):
+    import shutil
+
+    path = tmp_path / "data" / "sample.duckdb"
+    path.parent.mkdir()
+    shutil.copy(sample_db, path)
+    at = _app(monkeypatch, path)
+    at.run()
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert "D7 retention" in labels and "Course completion" in labels
+    assert not at.warning
+    assert len(at.dataframe) == 3
+
