@@ -1,0 +1,110 @@
+"""ROI page: spend joined to outcomes, campaigns ranked by ROAS, missing spend stated (not zero)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics.filters import Filters
+from analytics.storage import Store
+from tests.helpers import APP, REPO, insert_events, insert_items, insert_spend
+
+PAGE = str(REPO / "dashboard" / "pages" / "roi.py")
+
+
+def _app(monkeypatch, db, lang: str | None = None) -> AppTest:
+    monkeypatch.setenv("REELYTICS_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    if lang:
+        at.session_state["lang"] = lang
+    at.switch_page(PAGE)
+    return at
+
+
+@pytest.fixture
+def db(tmp_path):
+    """spring: spend 50, revenue 200 (ROAS 4); autumn: spend 100, revenue 50 (ROAS 0.5); organic: no spend."""
+    path = tmp_path / "data" / "roi.duckdb"
+    s = Store(path)
+    insert_events(
+        s,
+        {
+            "a": [("view", 0), ("purchase", 60, {"revenue": 200})],
+            "b": [("view", 0)],
+        },
+        channel="douyin",
+        campaign="spring",
+    )
+    insert_events(s, {"c": [("view", 0), ("purchase", 60, {"revenue": 50})]}, channel="douyin", campaign="autumn")
+    insert_events(s, {"d": [("view", 0), ("purchase", 60, {"revenue": 10})]}, channel="bilibili", campaign="organic")
+    insert_spend(
+        s,
+        [
+            {"date": dt.date(2026, 1, 5), "channel": "douyin", "campaign": "spring", "spend": 50.0},
+            {"date": dt.date(2026, 1, 5), "channel": "douyin", "campaign": "autumn", "spend": 100.0},
+        ],
+    )
+    s.close()
+    return path
+
+
+def test_roi_page_ranks_campaigns_and_states_missing_spend(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "ROI"
+    assert at.warning[0].value == "No spend uploaded for: organic. Their CAC and ROAS are not available."
+    table = at.dataframe[0].value
+    assert list(table["campaign"]) == ["spring", "autumn", "organic"]
+    assert list(table["rank"])[:2] == [1, 2] and pd.isna(table["rank"].iloc[2])
+    assert list(table["ROAS"])[:2] == [4.0, 0.5] and pd.isna(table["ROAS"].iloc[2])
+    assert list(table["spend_status"]) == ["ok", "ok", "no spend uploaded"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Spend": "150.00", "Revenue (net)": "260.00", "New buyers": "3", "CAC": "50.00", "ROAS": "1.73×"}
+    assert at.caption[-1].value == "ROAS (groups with spend): 1.67×"
+
+
+def test_roi_page_by_channel_in_chinese(monkeypatch, db):
+    at = _app(monkeypatch, db, lang="zh")
+    at.run()
+    at.selectbox(key="roi_level").select_index(1).run()  # channel
+    assert not at.exception
+    assert at.title[0].value == "投放回报"
+    assert at.warning[0].value == "以下分组未上传花费：bilibili。无法计算其获客成本和 ROAS。"
+    table = at.dataframe[0].value
+    assert list(table["channel"]) == ["douyin", "bilibili"]
+
+
+def test_roi_page_with_category_filter_says_spend_has_no_category(monkeypatch, db):
+    s = Store(db)
+    insert_items(s, [{"item_id": "v1", "kind": "video", "category": "math"}])
+    s.close()
+    at = _app(monkeypatch, db)
+    at.session_state["filters"] = Filters(categories=("math",))
+    at.run()
+    assert not at.exception
+    assert at.warning[0].value == "Spend has no category: with a category filter spend, CAC and ROAS are not available."
+    assert set(at.dataframe[0].value["spend_status"]) == {"spend has no category"}
+
+
+def test_roi_page_category_without_matching_items_shows_nothing(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.session_state["filters"] = Filters(categories=("art",))
+    at.run()
+    assert not at.exception
+    assert [i.value for i in at.info] == ["Nothing matches the current filters."]
+
+
+def test_roi_page_without_spend(monkeypatch, tmp_path):
+    path = tmp_path / "data" / "nospend.duckdb"
+    s = Store(path)
+    insert_events(s, {"a": [("view", 0), ("purchase", 5, {"revenue": 9})]}, campaign="x")
+    s.close()
+    at = _app(monkeypatch, path)
+    at.run()
+    assert not at.exception
+    assert at.warning[0].value.startswith("No spend uploaded for this period.")
+    assert at.dataframe[0].value["spend_status"].tolist() == ["no spend uploaded"]
