@@ -419,6 +419,7 @@ _CSV_ERROR_CODES = {
     "TOO MANY COLUMNS": ("ragged_row", "too many fields"),
     "LINE SIZE OVER MAXIMUM": ("line_too_long", f"line longer than {MAX_LINE_BYTES // 1024:,} KiB"),
     "INVALID UNICODE": ("bad_encoding", "invalid UTF-8 text"),
+    "INVALID ENCODING": ("bad_encoding", "invalid UTF-8 text; pass the right --encoding"),
     "UNQUOTED VALUE": ("bad_quotes", "unbalanced quotes"),
     "INVALID STATE": ("bad_quotes", "unbalanced quotes"),
 }

@@ -132,16 +132,10 @@ def _is_number(text: str) -> bool:
 
 def looks_like_header(first: list[str], rest: list[list[str]], known: Callable[[str], bool]) -> bool:
     """A header when a cell is a known column name, or when no cell of the first row is a number
-    while some column below it is numeric (the csv module's heuristic, reduced)."""
+    (a data row of an export nearly always holds an id, a count or an epoch time)."""
     if any(known(c) for c in first):
         return True
-    if any(_is_number(c) for c in first if c.strip()):
-        return False
-    for i, cell in enumerate(first):
-        below = [r[i] for r in rest if i < len(r) and r[i].strip()]
-        if below and all(_is_number(v) for v in below):
-            return True
-    return False
+    return not any(_is_number(c) for c in first if c.strip())
 
 
 def _decoded_head(path: Path, encoding: str) -> tuple[str, bool]:
