@@ -67,13 +67,18 @@ def retention_percent(watch_ratio):
     (``0.29 * 100 == 28.999999999999996``), so the floor is corrected against ``p / 100`` itself:
     a view then counts at ``p`` exactly when ``watch_ratio >= p / 100``.
     """
-    base = (watch_ratio * 100).floor()
+    return _exact_floor(watch_ratio, 100)
+
+
+def _exact_floor(watch_ratio, parts: int):
+    """ibis integer: the largest ``k`` in 0..parts with ``k / parts <= watch_ratio``."""
+    base = (watch_ratio * parts).floor()
     corrected = ibis.ifelse(
-        watch_ratio >= (base + 1) / 100.0,
+        watch_ratio >= (base + 1) / float(parts),
         base + 1,
-        ibis.ifelse(watch_ratio < base / 100.0, base - 1, base),
+        ibis.ifelse(watch_ratio < base / float(parts), base - 1, base),
     )
-    return corrected.clip(lower=0, upper=100).cast("int64")
+    return corrected.clip(lower=0, upper=parts).cast("int64")
 
 
 # -- results -------------------------------------------------------------------------------------
@@ -342,7 +347,7 @@ def video_completion(
 def _histogram(views, usable: int) -> pd.DataFrame:
     """Usable views per watch-ratio bin of width 1/HISTOGRAM_BINS (1.0 falls in the last bin)."""
     usable_views = views.filter(views.usable)
-    bin_ = (usable_views.watch_ratio * HISTOGRAM_BINS).floor().clip(upper=HISTOGRAM_BINS - 1).cast("int64")
+    bin_ = _exact_floor(usable_views.watch_ratio, HISTOGRAM_BINS).clip(upper=HISTOGRAM_BINS - 1)
     counts = usable_views.mutate(bin=bin_).group_by("bin").aggregate(views=lambda t: t.count()).execute()
     out = pd.DataFrame({"bin": np.arange(HISTOGRAM_BINS)})
     out = out.merge(counts, on="bin", how="left").fillna({"views": 0})

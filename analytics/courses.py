@@ -294,8 +294,10 @@ def _gaps(backend, buyers, reached, n_lessons: pd.Series) -> pd.DataFrame:
         p90_hours=pairs.hours.quantile(0.9),
     ).execute()
     out = out.rename(columns={"course": "course_id", "n_lesson": "to_step"})
-    out = out[out.to_step <= out.course_id.map(n_lessons)]
+    cols = ["course_id", "from_step", "to_step", "learners", "median_hours", "p90_hours"]
+    if out.empty:
+        return pd.DataFrame(columns=cols)
+    out = out[out.to_step.to_numpy() <= out.course_id.map(n_lessons).to_numpy()].copy()
     out.insert(1, "from_step", out["to_step"] - 1)
     out["learners"] = out["learners"].astype("int64")
-    cols = ["course_id", "from_step", "to_step", "learners", "median_hours", "p90_hours"]
     return out[cols].sort_values(["course_id", "to_step"]).reset_index(drop=True)
