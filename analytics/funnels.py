@@ -78,7 +78,7 @@ NO_VALUE: Final[str] = "(none)"
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _STEP_RE = re.compile(r"^\s*([A-Za-z_]+)\s*(?:\[(.*)\])?\s*$", re.S)
-_COND_RE = re.compile(r"^\s*([A-Za-z_]+)\s*(>=|<=|!=|=|>|<)\s*(.*?)\s*$", re.S)
+_COND_RE = re.compile(r"^\s*([A-Za-z_]+)\s*(>=|<=|!=|=|>|<)\s*([^<>=!\s].*?)\s*$", re.S)
 _STEP_FORMS = (
     "steps are event types separated by commas, each optionally with conditions in brackets, "
     "e.g. view[watch_ratio>=0.5],click,purchase[revenue>100 & channel=douyin]"
@@ -431,9 +431,15 @@ def _base_events(backend, spec: FunnelSpec, filters: Filters):
     if any(c.column == "watch_ratio" for s in spec.steps for c in s.conditions):
         items = backend.table("items")
         cols = list(ev.columns)
-        views = views_with_ratio(ev, items).select(*cols, "watch_ratio")
+        views = views_with_ratio(ev, items)
         others = ev.filter(ev.event_type != "view").mutate(watch_ratio=ibis.null("float64"))
-        ev = views.union(others.select(*cols, "watch_ratio"))
+        schema = {c: ev.schema()[c].copy(nullable=True) for c in cols}
+        schema["watch_ratio"] = ibis.dtype("float64")
+
+        def aligned(table):
+            return table.select(*[table[c].cast(d).name(c) for c, d in schema.items()])
+
+        ev = aligned(views).union(aligned(others))
     if spec.breakdown in ITEM_BREAKDOWNS:
         items = backend.table("items")
         attr = items.group_by(items.item_id).aggregate(segment_value=items[spec.breakdown].cast("string").max())
@@ -817,7 +823,9 @@ def _entries_frame(rows: _Rows, spec: FunnelSpec, end_of_data: dt.datetime | Non
         df["segment"] = [NO_VALUE if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values]
     if spec.hold is not None and spec.count == "users":
         # one row per user: the held value that went furthest, then converted earliest
-        df = df.assign(_rt=df["converted_time"].fillna(pd.Timestamp.max), _et=df["entry_time"])
+        done = df["converted_time"].notna().to_numpy()
+        reached = np.where(done, df["converted_time"].to_numpy().astype("datetime64[us]").astype(np.int64), np.iinfo(np.int64).max)
+        df = df.assign(_rt=reached, _et=df["entry_time"])
         df = df.sort_values(["user_id", "level", "_rt", "_et", "hold_value"], ascending=[True, False, True, True, True])
         user_open = df.groupby("user_id")["status"].transform(lambda s: (s == "in_progress").any())
         df.loc[(df["status"] == "dropped") & user_open, "status"] = "in_progress"
@@ -849,7 +857,7 @@ def _over_time(entries: pd.DataFrame, spec: FunnelSpec, timezone: str) -> pd.Dat
         return pd.DataFrame(columns=cols)
     local = entries["entry_time"].dt.tz_localize("UTC").dt.tz_convert(timezone).dt.tz_localize(None)
     day = local.dt.normalize()
-    start = day - pd.to_timedelta(day.dt.weekday, unit="D") if spec.period == "week" else day
+    start = day - pd.to_timedelta(day.dt.day_of_week, unit="D") if spec.period == "week" else day
     g = entries.assign(
         period_start=start.dt.date,
         _conv=entries["status"] == "converted",
