@@ -1,0 +1,182 @@
+"""Header auto-mapping, event-type aliases and units."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from analytics.errors import BadInput
+from analytics.ingest.mapping import (
+    EVENT_ALIASES,
+    FLAG_ALIASES,
+    KIND_ALIASES,
+    guess_column,
+    normalise_header,
+    parse_map_args,
+    plan_mapping,
+    split_unit,
+)
+from analytics.schema import EVENT_TYPES, ITEM_KINDS, REQUIRED, TABLE_COLUMNS
+
+
+@pytest.mark.parametrize("kind", list(TABLE_COLUMNS))
+def test_canonical_names_map_one_to_one_with_full_confidence(kind):
+    plan = plan_mapping(list(TABLE_COLUMNS[kind]), kind)
+    assert plan.as_dict() == {c: c for c in TABLE_COLUMNS[kind]}
+    assert all(c.confidence == 1.0 for c in plan.columns)
+    assert plan.notes == () and not plan.wide
+
+
+@pytest.mark.parametrize(
+    "header,target,unit",
+    [
+        ("user_id", "user_id", None),
+        ("用户ID", "user_id", None),
+        ("UserID", "user_id", None),
+        ("视频ID", "item_id", None),
+        ("video_id", "item_id", None),
+        ("product_id", "item_id", None),
+        ("行为类型", "event_type", None),
+        ("behavior_type", "event_type", None),
+        ("时间", "event_time", None),
+        ("timestamp", "event_time", None),
+        ("time_ms", "event_time", None),
+        ("观看时长", "watch_seconds", "s"),
+        ("观看时长(秒)", "watch_seconds", "s"),
+        ("观看时长（毫秒）", "watch_seconds", "ms"),
+        ("play_time_ms", "watch_seconds", "ms"),
+        ("duration_ms", "video_seconds", "ms"),
+        ("Watch Time (min)", "watch_seconds", "min"),
+        ("渠道", "channel", None),
+        ("实验组", "variant", None),
+        ("支付金额", "revenue", None),
+        ("课时", "lesson", None),
+    ],
+)
+def test_english_and_chinese_event_headers(header, target, unit):
+    guess = guess_column(header, "events")
+    assert (guess.target, guess.unit) == (target, unit)
+
+
+@pytest.mark.parametrize(
+    "kind,header,target",
+    [
+        ("items", "标题", "title"),
+        ("items", "作者", "creator"),
+        ("items", "upload_dt", "published_at"),
+        ("items", "video_duration", "duration_seconds"),
+        ("items", "标签", "tags"),
+        ("spend", "日期", "date"),
+        ("spend", "消耗", "spend"),
+        ("spend", "cost", "spend"),
+    ],
+)
+def test_catalog_and_spend_headers(kind, header, target):
+    assert guess_column(header, kind).target == target
+
+
+def test_epoch_time_column_wins_over_a_text_timestamp():
+    plan = plan_mapping(["user_id", "video_id", "timestamp", "time_ms", "is_follow"], "events")
+    assert plan.as_dict()["time_ms"] == "event_time"
+    assert plan.as_dict()["timestamp"] == "props"
+    assert any("'timestamp' also looks like event_time" in n for n in plan.notes)
+
+
+def test_wide_form_needs_flags_or_watch_time_when_there_is_no_event_type():
+    plan = plan_mapping(["user_id", "video_id", "time_ms", "is_follow", "is_forward", "is_click"], "events")
+    assert plan.wide
+    assert {c.source: c.event for c in plan.flags} == {"is_follow": "follow", "is_forward": "share"}
+    assert plan.as_dict()["is_click"] == "props"
+    with pytest.raises(BadInput, match="event_type"):
+        plan_mapping(["user_id", "video_id", "time_ms"], "events")
+
+
+def test_manual_map_makes_any_column_a_flag_and_overrides_the_guess():
+    plan = plan_mapping(["uid", "vid", "t", "label", "is_follow"], "events", {"vid": "item_id", "t": "event_time", "label": "like"})
+    assert plan.as_dict() == {"uid": "user_id", "vid": "item_id", "t": "event_time", "label": "flag:like", "is_follow": "flag:follow"}
+    assert [c.manual for c in plan.columns] == [False, True, True, True, False]
+
+
+def test_flag_columns_are_props_when_an_event_type_column_exists():
+    plan = plan_mapping(["user_id", "item_id", "event_type", "event_time", "is_like"], "events")
+    assert not plan.wide and plan.as_dict()["is_like"] == "props"
+
+
+def test_manual_units_and_ignore():
+    plan = plan_mapping(
+        ["user_id", "item_id", "event_type", "event_time", "dur", "phone", "nickname"],
+        "events",
+        {"dur": "video_seconds:ms", "nickname": "props"},
+    )
+    assert plan.as_dict()["dur"] == "video_seconds:ms"
+    assert plan.as_dict()["phone"] == "ignore"  # personal: not stored unless mapped on purpose
+    assert plan.as_dict()["nickname"] == "props"
+
+
+@pytest.mark.parametrize(
+    "mapping,match",
+    [
+        ({"dur": "video_seconds:hours"}, "unknown unit"),
+        ({"dur": "channel:ms"}, "takes no unit"),
+        ({"dur": "teleport"}, "unknown target column"),
+        ({"user_id": "item_id", "dur": "item_id"}, "two columns are mapped to item_id"),
+    ],
+)
+def test_bad_manual_maps_are_refused(mapping, match):
+    with pytest.raises(BadInput, match=match):
+        plan_mapping(["user_id", "item_id", "event_type", "event_time", "dur"], "events", mapping)
+
+
+def test_parse_map_args():
+    assert parse_map_args(["视频ID=item_id", "a=b=watch_seconds:ms"]) == {"视频ID": "item_id", "a=b": "watch_seconds:ms"}
+    with pytest.raises(BadInput, match="SRC=DST"):
+        parse_map_args(["item_id"])
+
+
+def test_missing_required_column_message_names_what_was_found():
+    with pytest.raises(BadInput) as err:
+        plan_mapping(["foo", "bar"], "items")
+    assert err.value.details["missing"] == list(REQUIRED["items"])
+    assert "Found columns: foo, bar" in err.value.message
+
+
+# -- aliases ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "raw,canonical",
+    [
+        ("play", "view"), ("pv", "view"), ("buy", "purchase"), ("order", "purchase"), ("pay", "purchase"),
+        ("fav", "favorite"), ("collect", "favorite"), ("cart", "add_to_cart"), ("exposure", "impression"),
+        ("show", "impression"), ("曝光", "impression"), ("播放", "view"), ("点赞", "like"), ("评论", "comment"),
+        ("分享", "share"), ("转发", "share"), ("关注", "follow"), ("收藏", "favorite"), ("点击", "click"),
+        ("加购", "add_to_cart"), ("购买", "purchase"), ("下单", "purchase"), ("支付", "purchase"), ("退款", "refund"),
+        ("开始学习", "lesson_start"), ("完成课时", "lesson_complete"),
+    ],
+)
+def test_spec_event_aliases(raw, canonical):
+    assert EVENT_ALIASES[raw] == canonical
+
+
+def test_every_alias_lands_in_the_canonical_vocabulary():
+    assert set(EVENT_ALIASES.values()) == set(EVENT_TYPES)
+    assert set(FLAG_ALIASES) <= set(EVENT_TYPES)
+    assert set(KIND_ALIASES.values()) == set(ITEM_KINDS)
+    assert all(k == k.lower().strip() for k in EVENT_ALIASES)  # matched after lower(trim(value))
+
+
+# -- properties ---------------------------------------------------------------------------------
+@given(st.text(max_size=30))
+def test_normalising_twice_changes_nothing(name):
+    once = normalise_header(name)
+    assert normalise_header(once) == once
+
+
+@given(st.sampled_from(sorted({c for cols in TABLE_COLUMNS.values() for c in cols})), st.sampled_from(["", " ", "\ufeff"]))
+def test_canonical_names_survive_case_space_and_bom(column, pad):
+    kind = next(k for k, cols in TABLE_COLUMNS.items() if column in cols)
+    assert guess_column(pad + column.upper() + pad, kind).target == column
+
+
+@given(st.sampled_from(["watch_time", "play_time", "观看时长", "duration"]), st.sampled_from(["_ms", "(ms)", "（毫秒）", "毫秒"]))
+def test_millisecond_suffixes_are_recognised(base, suffix):
+    assert split_unit(normalise_header(base + suffix)) == (normalise_header(base), "ms")

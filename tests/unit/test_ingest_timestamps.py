@@ -1,0 +1,99 @@
+"""Reading times: ISO text, local time in the configured zone, offsets, epoch seconds/milliseconds.
+
+The SQL expression used at ingest and the Python reference must agree; both are checked against
+times built independently with ``zoneinfo``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analytics.ingest.timestamps import date_sql, parse_time, time_sql
+
+
+@pytest.fixture(scope="module")
+def con():
+    c = duckdb.connect()
+    c.execute("SET TimeZone = 'UTC'")
+    yield c
+    c.close()
+
+
+def sql_time(con, text: str | None, tz: str = "Asia/Shanghai"):
+    return con.execute(f"SELECT {time_sql('$v')}", {"v": text, "tz": tz}).fetchone()[0]
+
+
+CASES = [
+    ("2026-01-05 20:00:00", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),
+    ("2026-01-05T20:00:00", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),
+    ("2026-01-05", "Asia/Shanghai", dt.datetime(2026, 1, 4, 16, 0)),
+    ("2026/01/05 20:00", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),
+    ("2026年01月05日 20:00:00", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),
+    ("20260105", "Asia/Shanghai", dt.datetime(2026, 1, 4, 16, 0)),
+    ("20260105200000", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),
+    ("2026-01-05 20:00:00", "UTC", dt.datetime(2026, 1, 5, 20, 0)),
+    ("2026-07-05 20:00:00", "America/New_York", dt.datetime(2026, 7, 6, 0, 0)),
+    ("2026-01-05 20:00:00", "America/New_York", dt.datetime(2026, 1, 6, 1, 0)),
+    ("2019-10-01 00:00:00 UTC", "Asia/Shanghai", dt.datetime(2019, 10, 1, 0, 0)),
+    ("2026-01-05T20:00:00+08:00", "UTC", dt.datetime(2026, 1, 5, 12, 0)),
+    ("2026-01-05T12:00:00Z", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),
+    ("2026-01-05 20:00:00+0800", "UTC", dt.datetime(2026, 1, 5, 12, 0)),
+    ("1511544070", "Asia/Shanghai", dt.datetime(2017, 11, 24, 17, 21, 10)),  # Taobao: epoch seconds
+    ("1649581149287", "Asia/Shanghai", dt.datetime(2022, 4, 10, 8, 59, 9, 287000)),  # KuaiRand: epoch ms
+    ("1649581149287000", "UTC", dt.datetime(2022, 4, 10, 8, 59, 9, 287000)),  # microseconds
+    ("1511544070.5", "UTC", dt.datetime(2017, 11, 24, 17, 21, 10, 500000)),
+    ("  2026-01-05 20:00:00  ", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),
+    ("yesterday", "Asia/Shanghai", None),
+    ("2026-13-45", "Asia/Shanghai", None),
+    ("", "Asia/Shanghai", None),
+]
+
+
+@pytest.mark.parametrize("text,tz,expected", CASES)
+def test_examples_in_sql_and_python(con, text, tz, expected):
+    assert sql_time(con, text, tz) == expected
+    assert parse_time(text, tz) == expected
+
+
+def test_dates_for_spend(con):
+    for text, expected in [("2026-01-05", dt.date(2026, 1, 5)), ("2026/1/5", dt.date(2026, 1, 5)), ("20260105", dt.date(2026, 1, 5))]:
+        assert con.execute(f"SELECT {date_sql('$v')}", {"v": text, "tz": "Asia/Shanghai"}).fetchone()[0] == expected
+
+
+ZONES = ["Asia/Shanghai", "UTC", "Europe/Berlin", "America/Sao_Paulo", "Asia/Kolkata"]
+instants = st.datetimes(min_value=dt.datetime(2001, 1, 1), max_value=dt.datetime(2037, 12, 31)).map(
+    lambda d: d.replace(microsecond=0)
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(instants, st.sampled_from(ZONES))
+def test_local_text_is_read_in_the_zone_and_stored_utc(con, utc, zone):
+    local = utc.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(zone))
+    if local.fold or local.replace(tzinfo=None, fold=1).replace(tzinfo=ZoneInfo(zone)).utcoffset() != local.utcoffset():
+        return  # an ambiguous local time (DST fall-back) cannot name one instant
+    text = local.strftime("%Y-%m-%d %H:%M:%S")
+    assert sql_time(con, text, zone) == utc
+    assert parse_time(text, zone) == utc
+
+
+@settings(max_examples=60, deadline=None)
+@given(instants, st.sampled_from(ZONES))
+def test_epoch_seconds_and_milliseconds_ignore_the_zone(con, utc, zone):
+    seconds = int(utc.replace(tzinfo=dt.timezone.utc).timestamp())
+    assert sql_time(con, str(seconds), zone) == utc
+    assert sql_time(con, str(seconds * 1000 + 123), zone) == utc + dt.timedelta(milliseconds=123)
+
+
+@settings(max_examples=60, deadline=None)
+@given(instants, st.sampled_from(ZONES), st.sampled_from(ZONES))
+def test_text_with_an_offset_ignores_the_configured_zone(con, utc, written_in, configured):
+    local = utc.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(written_in))
+    assert sql_time(con, local.isoformat(), configured) == utc
+    assert sql_time(con, utc.strftime("%Y-%m-%d %H:%M:%S") + " UTC", configured) == utc
