@@ -121,6 +121,12 @@ CAMPAIGNS: Final[dict[str, tuple[tuple[str, float, float], ...]]] = {
     "xiaohongshu": (("xhs_juguang_A", 26.0, 0.5), ("xhs_notes_B", 31.0, 0.5)),
 }
 ORGANIC_SHARE: Final[float] = 0.40
+
+
+def campaigns_by_name() -> dict[str, str]:
+    """Every sample campaign with its channel."""
+    return {camp: channel for channel, camps in CAMPAIGNS.items() for camp, _, _ in camps}
+
 # Per channel: additive change of the view probability, factor on clicks and on lesson diligence.
 _CHANNEL_VIEW = np.array([0.0, 0.02, 0.05, -0.03, 0.0])
 _CHANNEL_CLICK = np.array([0.9, 1.0, 1.15, 1.25, 1.1])
@@ -663,8 +669,9 @@ def _chunk(world: _World, index: int) -> _Chunk:
     # each user buys a product once: keep the earliest purchase per (user, product)
     b_idx = np.flatnonzero(bought & (t_buy < days * _DAY))
     b_idx = b_idx[np.lexsort((t_buy[b_idx], course_item[b_idx], user[b_idx]))]
-    keep = np.r_[True, (user[b_idx][1:] != user[b_idx][:-1]) | (course_item[b_idx][1:] != course_item[b_idx][:-1])]
-    b_idx = b_idx[keep]
+    if b_idx.size:
+        keep = np.r_[True, (user[b_idx][1:] != user[b_idx][:-1]) | (course_item[b_idx][1:] != course_item[b_idx][:-1])]
+        b_idx = b_idx[keep]
     purchase_sel = np.zeros(m, bool)
     purchase_sel[b_idx] = True
     add(purchase_sel, PURCHASE, t_buy, item=course_item, revenue=price)
@@ -721,6 +728,8 @@ def _chunk(world: _World, index: int) -> _Chunk:
 def _group_cumsum(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Inclusive cumulative sum of ``values`` restarted at each group of the given sizes."""
     cum = np.cumsum(values)
+    if cum.size == 0:
+        return cum
     starts = np.cumsum(counts) - counts
     group = np.repeat(np.arange(counts.size), counts)
     offset = np.where(starts > 0, cum[np.maximum(starts - 1, 0)], 0)
