@@ -454,3 +454,56 @@ def retention_curve(
         status, item_id, title, creator, own_length, own_bucket, own_usable, own_missing, curve, peers,
         filters.describe(),
     )
+
+
+@dataclass(frozen=True)
+class VideoReport:
+    """What the Videos page shows: completion tables, the chosen video's curve, the creators to pick from.
+
+    ``curve`` is None when no video has a usable view; ``video`` is the video it belongs to.
+    """
+
+    completion: VideoCompletion
+    curve: RetentionCurve | None
+    creators: tuple[str, ...]
+
+    @property
+    def video(self) -> str | None:
+        return self.curve.item_id if self.curve is not None else None
+
+    @property
+    def curve_videos(self) -> tuple[str, ...]:
+        """Videos with at least one usable view (those a curve can be drawn for), most viewed first."""
+        v = self.completion.videos
+        return tuple(v.item_id[v.usable_views > 0])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"completion": self.completion, "curve": self.curve, "creators": list(self.creators)}
+
+
+def video_report(
+    store: Store,
+    filters: Filters | None = None,
+    *,
+    creator: str | None = None,
+    video: str | None = None,
+    min_views: int = 5,
+    step: int = 1,
+) -> VideoReport:
+    """:func:`video_completion` plus the retention curve of ``video`` (default: the most viewed video
+    with usable views; a video outside the selection is replaced by that default) and the catalog
+    creators of viewed videos."""
+    filters = filters or Filters()
+    completion = video_completion(store, filters, creator=creator, min_views=min_views)
+    backend = store.ibis()
+    items = catalog(backend)
+    views = backend.table("events")
+    viewed = views.filter(views.event_type == "view").select("item_id").distinct()
+    named = items.filter(items.creator.notnull() & items.item_id.isin(viewed.item_id))
+    creators = tuple(sorted(named.select("creator").distinct().execute()["creator"].tolist()))
+    v = completion.videos
+    candidates = v.item_id[v.usable_views > 0].tolist()
+    if video not in candidates:
+        video = candidates[0] if candidates else None
+    curve = retention_curve(store, video, filters, step=step) if video is not None else None
+    return VideoReport(completion, curve, creators)

@@ -1,0 +1,114 @@
+"""Course completion: purchase -> lesson 1 -> ... -> last lesson, where learners stop, split by acquisition."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics.courses import SPLITS, course_completion
+from analytics.filters import Filters
+from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
+from dashboard.i18n import t
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _completion(db: str, version: str, filters: Filters, by: str, count_starts: bool):
+    return course_completion(get_store(), filters, by=by, count_starts=count_starts)
+
+
+def _pct(value) -> str:
+    return "–" if value is None or value != value else f"{value:.1%}"
+
+
+def _step_label(step: int) -> str:
+    return t("courses.purchase") if step == 0 else t("courses.lesson", k=int(step))
+
+
+def _funnel(funnel) -> go.Figure:
+    fig = go.Figure(
+        go.Funnel(
+            y=[_step_label(s) for s in funnel.step],
+            x=funnel.learners,
+            textinfo="value+percent initial",
+        )
+    )
+    fig.update_layout(margin=dict(t=10, b=10), height=max(260, 48 * len(funnel)))
+    return fig
+
+
+def _stops(stops) -> go.Figure:
+    fig = go.Figure(go.Bar(x=stops.last_lesson, y=stops.learners))
+    fig.update_layout(
+        xaxis=dict(title=t("courses.last_lesson"), dtick=1),
+        yaxis_title=t("courses.learners"),
+        margin=dict(t=10, b=10),
+        height=300,
+    )
+    return fig
+
+
+st.title(t("page.courses"))
+if require_events():
+    filters = current_filters()
+    st.caption(t("courses.caption"))
+    with guarded():
+        c1, c2, c3 = st.columns([2, 2, 1])
+        by = c2.radio(t("courses.by"), SPLITS, index=1, horizontal=True, key="crs_by",
+                      format_func=lambda b: t(f"courses.by.{b}"))
+        count_starts = c3.checkbox(t("courses.count_starts"), key="crs_starts")
+        store = get_store()
+        result = _completion(str(store.path), store.data_version(), filters, by, count_starts)
+        if result.status == "no_courses":
+            st.info(t("courses.no_courses"))
+        elif result.status == "no_buyers":
+            st.info(t("courses.no_buyers"))
+        else:
+            bought = result.courses[result.courses.buyers > 0]
+            titles = dict(zip(bought.course_id, bought.title))
+            course = c1.selectbox(
+                t("courses.course"), list(bought.course_id), key="crs_course",
+                format_func=lambda c: f"{titles[c]} ({c})" if isinstance(titles.get(c), str) else c,
+            )
+            row = bought.set_index("course_id").loc[course]
+            m = st.columns(4)
+            m[0].metric(t("courses.buyers"), f"{row.buyers:,}", border=True)
+            m[1].metric(t("courses.start_rate"), _pct(row.start_rate), border=True)
+            m[2].metric(t("courses.completion_rate"), _pct(row.completion_rate), border=True)
+            m[3].metric(t("courses.avg_progress"), _pct(row.avg_progress), border=True)
+            st.caption(t("courses.lessons_caption", lessons=row.lessons, source=t(f"courses.source.{row.lessons_source}")))
+
+            left, right = st.columns(2)
+            with left:
+                st.subheader(t("courses.funnel"))
+                funnel = result.funnel[result.funnel.course_id == course]
+                st.plotly_chart(_funnel(funnel), key="crs_funnel")
+                download_buttons(funnel, f"course_funnel_{course}", filters, key="crs_funnel")
+            with right:
+                st.subheader(t("courses.stops"))
+                stops = result.stops[result.stops.course_id == course]
+                st.plotly_chart(_stops(stops), key="crs_stops")
+
+            st.subheader(t("courses.gaps"))
+            gaps = result.gaps[result.gaps.course_id == course]
+            if gaps.empty:
+                st.info(t("courses.no_gaps"))
+            else:
+                st.dataframe(gaps, hide_index=True, width="stretch")
+
+            st.subheader(t("courses.split", by=t(f"courses.by.{by}")))
+            st.caption(t("courses.split_caption"))
+            split = result.split[result.split.course_id == course].copy()
+            split["group"] = [
+                g if acquired and isinstance(g, str) else t("courses.unknown") if acquired else t("courses.no_view")
+                for g, acquired in zip(split.group, split.acquired)
+            ]
+            st.dataframe(
+                split, hide_index=True, width="stretch",
+                column_config={c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="percent")
+                               for c in ("completion_rate", "avg_progress")},
+            )
+            download_buttons(result.split, f"course_completion_by_{by}", filters, key="crs_split")
+
+            st.subheader(t("courses.overview"))
+            st.dataframe(result.courses, hide_index=True, width="stretch")
+            download_buttons(result.courses, "course_completion", filters, key="crs_all")
