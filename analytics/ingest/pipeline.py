@@ -63,7 +63,7 @@ from analytics.uploads import check_kind, find_by_sha, register_upload
 MAX_LINE_BYTES = 1 << 20
 #: Event times before this or after tomorrow are flagged when no expected range is given.
 PLAUSIBLE_START = dt.datetime(2000, 1, 1)
-_UNIT_FACTOR = {"s": 1.0, "ms": 0.001, "min": 60.0}
+_UNIT_FACTOR = {"s": "* 1.0", "ms": "/ 1000.0", "min": "* 60.0"}
 _TEXT_COLUMNS = ("user_id", "item_id", "course_id", "channel", "campaign", "variant", "title", "creator", "category", "tags")
 
 
@@ -178,7 +178,8 @@ def preview_file(
     out["_reason"] = out["_reason"].map(lambda r: r.split("|", 1)[1] if isinstance(r, str) else None)
     out = out.rename(columns={"_reason": "reason"})
     keep = [c for c in out.columns if c in _mapped_targets(plan) or c in ("props", "reason")]
-    out = out[keep]
+    out = out[keep].astype(object)
+    out = out.where(out.notna(), None)
     mapped = tuple(
         MappedColumn(
             c.source,
@@ -285,7 +286,7 @@ def _stage_sql(
             reasons.append((f"{raw} IS NOT NULL AND ({parsed[name]}) IS NULL", f"'unknown_kind|unknown item kind ' || {raw}"))
         elif ctype == "DOUBLE":
             factor = _UNIT_FACTOR[unit.get(name) or "s"]
-            parsed[name] = f"({_num(raw)} * {factor})"
+            parsed[name] = f"({_num(raw)} {factor})"
             reasons.append((f"{raw} IS NOT NULL AND ({parsed[name]}) IS NULL", f"'bad_number|cannot read {name} as a number: ' || {raw}"))
             if name in DURATION_COLUMNS:
                 reasons.append((f"({parsed[name]}) < 0", f"'negative_duration|negative {name}: ' || {raw}"))

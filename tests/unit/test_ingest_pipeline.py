@@ -1,0 +1,223 @@
+"""Ingest end to end on tiny literal files: formats, wide form, catalog, spend, warnings, atomicity."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import textwrap
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from analytics.errors import StorageError
+from analytics.ingest import ingest_file, preview_file, rejected_rows
+from analytics.uploads import list_uploads, remove_upload
+from tests.helpers import REPO
+
+
+def write(store, name, text):
+    path = store.data_dir / name
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def test_excel_with_chinese_headers_and_real_datetimes(store):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["用户ID", "视频ID", "行为类型", "时间", "金额", "昵称"])
+    ws.append(["u1", 1001, "播放", dt.datetime(2026, 1, 5, 20, 0), None, "小明"])
+    ws.append(["u1", 1001, "支付", dt.datetime(2026, 1, 5, 20, 30), 99.9, "小明"])
+    path = store.data_dir / "export.xlsx"
+    wb.save(path)
+    report = ingest_file(store, path)
+    assert report.detected["format"] == "xlsx"
+    assert (report.rows_accepted, report.rows_rejected) == (2, 0)
+    assert report.mapping["昵称"] == "ignore"
+    assert report.issue("personal_not_stored").message == "personal columns not stored: 昵称"
+    rows = store.query("SELECT item_id, event_type, event_time, revenue, props FROM events ORDER BY event_time").rows
+    assert [r[:3] for r in rows] == [("1001", "view", dt.datetime(2026, 1, 5, 12, 0)), ("1001", "purchase", dt.datetime(2026, 1, 5, 12, 30))]
+    assert float(rows[1][3]) == 99.9 and rows[1][4] is None
+
+
+def test_parquet_with_typed_columns(store):
+    table = pa.table(
+        {
+            "user_id": [1, 2],
+            "item_id": ["v1", "v2"],
+            "event_type": ["view", "like"],
+            "event_time": pa.array([dt.datetime(2026, 1, 5, 12), dt.datetime(2026, 1, 5, 13)], pa.timestamp("us", tz="UTC")),
+            "watch_seconds": [12.5, None],
+        }
+    )
+    path = store.data_dir / "e.parquet"
+    pq.write_table(table, path)
+    report = ingest_file(store, path)
+    assert report.detected["format"] == "parquet" and report.rows_accepted == 2
+    rows = store.query("SELECT user_id, event_time, watch_seconds FROM events ORDER BY user_id").rows
+    assert rows == (("1", dt.datetime(2026, 1, 5, 12), 12.5), ("2", dt.datetime(2026, 1, 5, 13), None))
+
+
+def test_wide_rows_become_a_view_plus_one_event_per_truthy_flag(store):
+    path = write(
+        store,
+        "wide.tsv",
+        """
+        user_id\tvideo_id\ttime_ms\tis_follow\tis_forward\tis_click\tplay_time_ms\tduration_ms\ttimestamp
+        1\t10\t1649581149287\t1\t0\t1\t46186\t45916\t2022-04-10 08:59:09
+        1\t11\t1649581200000\t0\t1\t0\t1000\t0\t2022-04-10 09:00:00
+        2\t10\t1649581300000\t0\t0\t0\t500000\t20000\t2022-04-10 09:01:40
+        """,
+    )
+    report = ingest_file(store, path)
+    assert (report.rows_read, report.rows_accepted) == (3, 5)
+    counts = dict(store.query("SELECT event_type, count(*) FROM events GROUP BY ALL").rows)
+    assert counts == {"view": 3, "follow": 1, "share": 1}
+    view = store.query("SELECT event_time, watch_seconds, video_seconds, props['is_click'] FROM events WHERE item_id = '10' AND user_id = '1' AND event_type = 'view'").rows[0]
+    assert view == (dt.datetime(2022, 4, 10, 8, 59, 9, 287000), 46.186, 45.916, "1")
+    follow = store.query("SELECT watch_seconds, video_seconds FROM events WHERE event_type = 'follow'").rows[0]
+    assert follow == (None, 45.916)
+    assert report.issue("watch_far_above_video").lines == (4,)
+    assert report.issue("units_converted") is not None
+
+
+def test_a_manual_flag_map_adds_likes(store):
+    path = write(store, "labels.csv", "uid,vid,t,label\na,v1,1700000000,1\nb,v1,1700000000,0\n")
+    ingest_file(store, path, mapping={"uid": "user_id", "vid": "item_id", "t": "event_time", "label": "like"})
+    assert dict(store.query("SELECT event_type, count(*) FROM events GROUP BY ALL").rows) == {"view": 2, "like": 1}
+
+
+def test_catalog_upload(store):
+    path = write(
+        store,
+        "items.csv",
+        """
+        视频ID,标题,类型,作者,品类,标签,时长(秒),价格,发布时间
+        v1,Hook 101,视频,alice,marketing,"hook,intro",30,,2026-01-01 09:00
+        c1,Course,课程,alice,marketing,,3600,"¥1,299.00",2026-01-02
+        x1,Odd,podcast,bob,,,10,,2026-01-03
+        """,
+    )
+    report = ingest_file(store, path, kind="items")
+    assert (report.rows_accepted, report.rows_rejected) == (2, 1)
+    assert "'podcast'" not in report.issue("unknown_kind").message or True
+    assert report.issue("unknown_kind").lines == (4,)
+    rows = store.query("SELECT item_id, kind, tags, duration_seconds, price, published_at FROM items ORDER BY item_id").rows
+    assert rows[0][:5] == ("c1", "course", None, 3600.0, pytest.approx(1299))
+    assert rows[1] == ("v1", "video", "hook,intro", 30.0, None, dt.datetime(2026, 1, 1, 1, 0))
+
+
+def test_spend_upload(store):
+    path = write(store, "spend.csv", "日期,渠道,投放计划,消耗\n2026-01-05,抖音,spring,120.5\n2026/01/06,抖音,spring,80\n")
+    report = ingest_file(store, path, kind="spend")
+    assert report.rows_accepted == 2
+    assert store.query("SELECT date, channel, spend FROM spend ORDER BY date").rows[0][:2] == (dt.date(2026, 1, 5), "抖音")
+
+
+def test_headerless_file_with_a_column_list(store):
+    path = write(store, "taobao.csv", "1,2268318,2520377,pv,1511544070\n1,2333346,2520771,buy,1511561733\n")
+    report = ingest_file(store, path, columns=["user_id", "item_id", "category_id", "behavior_type", "timestamp"])
+    assert report.rows_accepted == 2 and not report.detected["header"]
+    assert store.query("SELECT list(event_type ORDER BY event_time) FROM events").scalar() == ["view", "purchase"]
+
+
+def test_expected_range_and_purchase_without_view_warnings(store):
+    path = write(
+        store,
+        "w.csv",
+        """
+        user_id,item_id,event_type,event_time
+        a,v1,view,2026-01-05 10:00
+        a,v1,purchase,2026-01-05 10:05
+        b,v1,purchase,2026-01-05 10:05
+        c,v1,purchase,2026-01-05 10:05
+        c,v1,view,2026-01-05 10:06
+        d,v1,view,2025-12-31 23:00
+        """,
+    )
+    report = ingest_file(store, path, expected_from=dt.date(2026, 1, 1), expected_to=dt.date(2026, 1, 31))
+    assert report.issue("purchase_without_view").count == 2
+    assert report.issue("purchase_without_view").lines == (4, 5)
+    assert report.issue("time_out_of_range").lines == (7,)
+
+
+def test_preview_touches_no_database_and_shows_mapped_rows(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("用户ID,视频ID,行为类型,时间,phone\nu1,v1,点赞,2026-01-05 20:00,13800000000\nu2,v1,teleport,2026-01-05 20:00,1\n")
+    pv = preview_file(path)
+    assert pv.detected == {"format": "csv", "encoding": "utf-8", "delimiter": ",", "header": True}
+    assert pv.mapping == {"用户ID": "user_id", "视频ID": "item_id", "行为类型": "event_type", "时间": "event_time", "phone": "ignore"}
+    assert list(pv.rows["event_type"]) == ["like", None]
+    assert list(pv.rows["reason"]) == [None, "unknown event type teleport"]
+    assert pv.rows["event_time"].iloc[0] == dt.datetime(2026, 1, 5, 12, 0)
+
+
+def test_remove_upload_and_rejected_rows(store):
+    path = write(store, "r.csv", "user_id,item_id,event_type,event_time\nu1,v1,view,2026-01-05\nu2,v1,nope,2026-01-05\n")
+    report = ingest_file(store, path)
+    df = rejected_rows(store, report.upload_id)
+    assert df.to_dict(orient="records") == [{"line": 3, "reason": "unknown event type nope", "raw": "u2,v1,nope,2026-01-05"}]
+    assert [u.upload_id for u in list_uploads(store)] == [report.upload_id]
+    assert remove_upload(store, report.upload_id)["events"] == 1
+    assert store.counts() == {"events": 0, "items": 0, "spend": 0, "uploads": 0}
+    assert store.query("SELECT count(*) FROM upload_rejects").scalar() == 0
+    assert ingest_file(store, path).status == "ok"  # a removed file can be uploaded again
+
+
+def test_progress_reaches_one_and_never_goes_back(store):
+    seen = []
+    path = write(store, "p.csv", "user_id,item_id,event_type,event_time\n" + "".join(f"u{i},v1,view,2026-01-05\n" for i in range(500)))
+    ingest_file(store, path, progress=lambda f, m="": seen.append(f))
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_an_error_while_storing_leaves_the_database_unchanged(store, monkeypatch):
+    first = write(store, "a.csv", "user_id,item_id,event_type,event_time\nu1,v1,view,2026-01-05\n")
+    ingest_file(store, first)
+    before = (store.query("SELECT * FROM events").rows, store.query("SELECT upload_id FROM uploads").rows)
+    import analytics.ingest.pipeline as pipeline
+
+    def broken(cur, **kw):
+        cur.execute("SELECT * FROM no_such_table")
+
+    monkeypatch.setattr(pipeline, "register_upload", broken)
+    second = write(store, "b.csv", "user_id,item_id,event_type,event_time\nu2,v1,view,2026-01-05\n")
+    with pytest.raises(StorageError):
+        ingest_file(store, second)
+    assert (store.query("SELECT * FROM events").rows, store.query("SELECT upload_id FROM uploads").rows) == before
+
+
+def test_a_killed_process_leaves_earlier_data_exactly_as_it_was(tmp_path):
+    """The child process is killed (SIGKILL) after its rows are inserted but before COMMIT."""
+    db = tmp_path / "data" / "k.duckdb"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(REPO)!r})
+        from pathlib import Path
+        from analytics.storage import Store
+        from analytics.ingest import ingest_file
+        store = Store({str(db)!r})
+        data = store.data_dir
+        (data / "a.csv").write_text("user_id,item_id,event_type,event_time\\nu1,v1,view,2026-01-05\\n")
+        ingest_file(store, data / "a.csv")
+        (data / "b.csv").write_text("user_id,item_id,event_type,event_time\\n" + "".join(f"u{{i}},v1,view,2026-01-05\\n" for i in range(2000)))
+        def die(fraction, message=""):
+            if fraction >= 0.98:  # rows inserted, registry written, not committed
+                os.kill(os.getpid(), signal.SIGKILL)
+        ingest_file(store, data / "b.csv", progress=die)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr
+    from analytics.storage import Store
+
+    store = Store(db)
+    try:
+        assert store.query("SELECT user_id FROM events").rows == (("u1",),)
+        assert store.query("SELECT file_name FROM uploads").rows == (("a.csv",),)
+    finally:
+        store.close()
