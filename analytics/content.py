@@ -147,10 +147,16 @@ def similar_by_content(store: Store, item_id: str, k: int = 10) -> list[SimilarI
 
 
 def history_scores(index: ContentIndex, history: Mapping[str, float], item_ids: Sequence[str]) -> np.ndarray:
-    """Content scores of ``item_ids`` for one history (item -> weight)."""
-    cols = {str(i): n for n, i in enumerate(item_ids)}
-    data = [(cols[i], w) for i, w in history.items() if i in cols and w > 0]
-    row = sp.csr_matrix(
-        ([w for _, w in data], ([0] * len(data), [c for c, _ in data])), shape=(1, len(item_ids)), dtype=np.float32
-    )
-    return index.profile_scores(row, item_ids)[0]
+    """Content scores of ``item_ids`` for one history (catalog item -> weight; other items are ignored).
+
+    The profile is the weighted sum of the history items' vectors, L2-normalised; each score is the
+    cosine between the profile and the item's vector (0 for items without catalog text).
+    """
+    picked = [(index.item_index[str(i)], float(w)) for i, w in history.items() if str(i) in index.item_index and w > 0]
+    if not picked or index.vectors.shape[1] == 0:
+        return np.zeros(len(item_ids), dtype=np.float32)
+    rows = np.array([r for r, _ in picked])
+    weights = np.array([w for _, w in picked], dtype=np.float32)
+    profile = sp.csr_matrix(weights[None, :]) @ index.vectors[rows]
+    norm = float(np.sqrt(profile.multiply(profile).sum())) or 1.0
+    return np.asarray((index.aligned(item_ids) @ (profile / norm).T).todense(), dtype=np.float32).ravel()
