@@ -1,0 +1,107 @@
+"""Course completion page: metrics, funnel, stop lessons, split by the acquiring video/channel/variant."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics.storage import Store
+from tests.helpers import APP, REPO, insert_events, insert_items
+
+PAGE = str(REPO / "dashboard" / "pages" / "courses.py")
+H = 3600
+
+
+def _app(monkeypatch, db) -> AppTest:
+    monkeypatch.setenv("REELYTICS_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.switch_page(PAGE)
+    return at
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "data" / "courses.duckdb"
+    s = Store(path)
+    insert_items(
+        s,
+        [
+            {"item_id": "c1", "kind": "course", "title": "Excel basics", "lessons": 2},
+            {"item_id": "v1", "kind": "video", "course_id": "c1"},
+        ],
+    )
+    insert_events(
+        s,
+        {
+            "a": [
+                ("view", 0, {"item_id": "v1", "channel": "douyin", "variant": "A"}),
+                ("purchase", 60, {"item_id": "c1"}),
+                ("lesson_complete", 60 + H, {"item_id": "c1", "lesson": 1}),
+                ("lesson_complete", 60 + 3 * H, {"item_id": "c1", "lesson": 2}),
+            ],
+            "b": [
+                ("purchase", 60, {"item_id": "c1"}),
+                ("lesson_start", 60 + 2 * H, {"item_id": "c1", "lesson": 1}),
+            ],
+        },
+    )
+    s.close()
+    return path
+
+
+def test_courses_page_shows_funnel_and_split(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Course completion"
+    assert at.selectbox(key="crs_course").value == "c1"
+    assert [m.value for m in at.metric] == ["2", "50.0%", "50.0%", "50.0%"]  # b only started lesson 1
+    assert "2 lessons (from the catalog)." in [c.value for c in at.caption]
+    gaps = at.dataframe[0].value
+    assert list(gaps.to_step) == [1, 2] and list(gaps.median_hours) == [1.0, 2.0]
+    split = at.dataframe[1].value
+    assert list(split.group) == ["douyin", "(no promoting view)"]
+    assert list(split.completed) == [1, 0]
+
+
+def test_courses_page_counts_starts_and_splits_by_video(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    at.checkbox(key="crs_starts").check().run()
+    at.radio(key="crs_by").set_value("video").run()
+    assert not at.exception
+    assert [m.value for m in at.metric] == ["2", "100.0%", "50.0%", "75.0%"]
+    assert at.subheader[3].value == "Completion by acquiring video"
+    assert list(at.dataframe[1].value.group) == ["v1", "(no promoting view)"]
+
+
+def test_courses_page_in_chinese(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "课程完课" and at.metric[2].label == "完课率"
+
+
+def test_courses_page_without_courses(monkeypatch, tmp_path):
+    path = tmp_path / "data" / "none.duckdb"
+    s = Store(path)
+    insert_events(s, {"a": [("view", 0)]})
+    s.close()
+    at = _app(monkeypatch, path)
+    at.run()
+    assert not at.exception
+    assert at.info[0].value == "No course found: add catalog items of kind 'course' or lesson events."
+
+
+def test_courses_page_on_the_sample(monkeypatch, sample_db, tmp_path):
+    path = tmp_path / "data" / "sample.duckdb"
+    path.parent.mkdir()
+    shutil.copy(sample_db, path)
+    at = _app(monkeypatch, path)
+    at.run()
+    assert not at.exception
+    assert len(at.metric) == 4 and at.metric[0].label == "Buyers"
+    assert len(at.dataframe) == 3
