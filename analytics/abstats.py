@@ -296,7 +296,7 @@ def normal_posterior(mean: float, se: float) -> Posterior:
     return Posterior("normal", float(mean), float(se))
 
 
-def _grid(*posts: Posterior, points: int = 4001) -> np.ndarray:
+def _grid(*posts: Posterior, points: int = 1501) -> np.ndarray:
     parts = []
     for p in posts:
         if p.kind == "normal" and p.b == 0:
@@ -363,7 +363,7 @@ def bayes_compare(posteriors: Sequence[Posterior], control_index: int = 0) -> li
     beat = [None if i == control_index else chance_to_beat(p, control) for i, p in enumerate(posteriors)]
     if k == 2:
         other = 1 - control_index
-        p_other = chance_to_beat(posteriors[other], control)
+        p_other = beat[other]
         best = [0.0, 0.0]
         best[other], best[control_index] = p_other, 1 - p_other
         loss = [0.0, 0.0]

@@ -96,14 +96,14 @@ def _text(result) -> str:
     for m in result.metrics:
         pct = m.kind in ("proportion", "ratio")
         lines.append(f"\n{m.metric} ({m.kind}, {m.test})")
-        lines.append(f"  {'variant':<14}{'n':>9}{'value':>11}{'lift':>9}{'CI':>20}{'p':>9}{'p adj':>9}{'P(beat)':>9}{'loss':>10}")
+        lines.append(f"  {'variant':<14}{'n':>9}{'value':>11}{'lift':>9}{'CI':>20}{'p':>11}{'p adj':>11}{'P(beat)':>9}{'loss':>11}")
         for a in m.arms:
             ci = "-" if a.ci_low is None else f"{a.ci_low:+.1%}..{a.ci_high:+.1%}"
             lines.append(
                 f"  {a.variant:<14}{a.n:>9,}{_fmt(a.value, pct):>11}"
                 f"{('-' if a.lift is None else f'{a.lift:+.1%}'):>9}{ci:>20}"
-                f"{_fmt(a.p_value, False):>9}{_fmt(a.p_value_adjusted, False):>9}"
-                f"{_fmt(a.chance_to_beat_control, True):>9}{_fmt(a.expected_loss, False):>10}"
+                f"{_fmt(a.p_value, False):>11}{_fmt(a.p_value_adjusted, False):>11}"
+                f"{_fmt(a.chance_to_beat_control, True):>9}{_fmt(a.expected_loss, False):>11}"
             )
     for n in result.notices:
         lines.append(f"warning: {n.en}")
