@@ -1,0 +1,114 @@
+"""Experiments page: analysis from events, from the sample result table, the planner, both languages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics.storage import Store
+from tests.helpers import APP, REPO, insert_events
+
+PAGE = str(REPO / "dashboard" / "pages" / "experiments.py")
+
+
+def _app(monkeypatch, db, lang: str | None = None) -> AppTest:
+    monkeypatch.setenv("REELYTICS_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    if lang:
+        at.session_state["lang"] = lang
+    at.switch_page(PAGE)
+    return at
+
+
+@pytest.fixture
+def db(tmp_path):
+    """200 users per arm; treatment converts far more often (10% vs 30%)."""
+    path = tmp_path / "data" / "exp.duckdb"
+    s = Store(path)
+    rng = np.random.default_rng(1)
+    journeys = {}
+    for i in range(400):
+        arm = "control" if i % 2 == 0 else "treatment"
+        evs = [("view", i, {"variant": arm, "watch_seconds": 10.0, "video_seconds": 20.0})]
+        if rng.random() < (0.1 if arm == "control" else 0.3):
+            evs.append(("purchase", i + 5, {"variant": arm, "revenue": 99.0}))
+        if rng.random() < 0.2:
+            evs.append(("click", i + 2, {"variant": arm}))
+        journeys[f"u{i:04d}"] = evs
+    insert_events(s, journeys)
+    s.close()
+    return path
+
+
+def test_experiment_from_events_shows_srm_verdict_and_table(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Experiments"
+    assert at.success[0].value.startswith("Sample ratio check passed (chi-square p = 1)")
+    verdict = at.info[0].value
+    assert verdict.startswith("conversion, treatment vs control: treatment is higher than control: +")
+    assert "after Holm correction over 2 comparisons" in verdict
+    table = at.dataframe[0].value
+    assert list(table["variant"]) == ["control", "treatment"]
+    assert list(table["users"]) == [200, 200]
+    assert table["status"].iloc[1] == "ok"
+    assert "Users per variant: control 200, treatment 200" in [c.value for c in at.caption]
+
+
+def test_experiment_page_in_chinese(monkeypatch, db):
+    at = _app(monkeypatch, db, lang="zh")
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "A/B 实验"
+    assert at.success[0].value.startswith("样本比例检查通过")
+    assert "treatment 高于 control" in at.info[0].value
+    assert list(at.dataframe[0].value.columns)[:3] == ["版本", "用户数", "取值"]
+
+
+def test_sample_result_table_and_settings(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    at.radio(key="exp_source").set_value("table").run()
+    assert not at.exception
+    assert at.info[0].value.startswith("Upload a table with one row per user")
+    at.checkbox(key="exp_use_sample").check().run()
+    assert not at.exception
+    assert len(at.dataframe) == 3  # converted, watch_seconds, revenue
+    assert at.info[0].value.startswith("converted, treatment vs control: treatment is higher than control")
+    at.selectbox(key="exp_correction").set_value("bh").run()
+    assert not at.exception
+    assert "Benjamini-Hochberg correction over 3 comparisons" in at.info[0].value
+    at.text_input(key="exp_split").input("control=90,treatment=10").run()
+    assert not at.exception
+    assert at.error[0].value.startswith("Sample ratio mismatch (chi-square p = ")
+
+
+def test_bad_split_shows_the_error_not_a_crash(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    at.text_input(key="exp_split").input("control=50,oops").run()
+    assert not at.exception
+    assert at.error[0].value == "cannot read the split 'control=50,oops'; write name=share pairs such as control=50,treatment=50"
+
+
+def test_planner_uses_recent_traffic(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    assert not at.exception
+    assert [m.value for m in at.metric] == ["31,234", "62,468", "+10.0%", "157"]
+    assert at.caption[-1].value == "At 400 users per day (average of the last 14 days of data)."
+    at.number_input(key="exp_plan_daily").set_value(10000.0).run()
+    assert [m.value for m in at.metric][-1] == "7"
+
+
+def test_no_variant_in_the_data(monkeypatch, tmp_path):
+    path = tmp_path / "data" / "novar.duckdb"
+    s = Store(path)
+    insert_events(s, {"a": [("view", 0)]})
+    s.close()
+    at = _app(monkeypatch, path)
+    at.run()
+    assert not at.exception
+    assert at.info[0].value.startswith("No event in the selected period carries a variant.")
