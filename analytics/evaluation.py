@@ -49,6 +49,7 @@ from analytics.recommend import (
     matrix_from_events,
     newest_event_time,
     resolve_device,
+    restricting,
     summed_weights,
 )
 from analytics.storage import Store
@@ -118,6 +119,7 @@ def split_interactions(store: Store, settings: SplitSettings = SplitSettings(), 
     how the validation split of :func:`search_params` is made inside the training data.
     """
     backend = store.ibis()
+    filters = restricting(filters)
     events = filtered_events(backend, filters) if filters else backend.table("events")
     if until is not None:
         events = events.filter(events.event_time < until)

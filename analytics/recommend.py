@@ -289,6 +289,7 @@ def matrix_from_events(backend, events, params: AlsParams) -> InteractionMatrix:
 def build_matrix(store: Store, params: AlsParams = AlsParams(), filters: Filters | None = None) -> InteractionMatrix:
     """The interaction matrix of the store's events (restricted by ``filters`` when given)."""
     backend = store.ibis()
+    filters = restricting(filters)
     events = filtered_events(backend, filters) if filters else backend.table("events")
     return matrix_from_events(backend, events, params)
 
@@ -674,8 +675,17 @@ class TrainedModel:
 # --------------------------------------------------------------------------------------------
 # training, saving, loading
 # --------------------------------------------------------------------------------------------
+def restricting(filters: Filters | None) -> Filters | None:
+    """``filters`` if it restricts anything, else ``None`` (so "all data" has one cache key)."""
+    if filters is None:
+        return None
+    d = filters.describe()
+    return filters if any(d[k] for k in ("from", "to", "channel", "campaign", "category")) else None
+
+
 def data_fingerprint(store: Store, params: AlsParams, filters: Filters | None = None) -> str:
     """A short hash of the data version, the table sizes, the filters and the training parameters."""
+    filters = restricting(filters)
     counts = store.query("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM items)").rows[0]
     payload = {
         "format": MODEL_FORMAT,
