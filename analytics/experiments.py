@@ -434,7 +434,8 @@ def user_data_from_events(store, filters: Filters, metrics: Sequence[str]) -> Us
         aggs["watch_time"] = ibis.ifelse(et == "view", _num(post.watch_seconds), 0.0).sum()
     if "revenue_per_user" in names:
         money = _num(post.revenue)
-        aggs["revenue_per_user"] = ibis.cases((et == "purchase", money), (et == "refund", -money), else_=0.0).sum()
+        # a refund's amount is its absolute value (docs/metrics.md "Net revenue")
+        aggs["revenue_per_user"] = ibis.cases((et == "purchase", money), (et == "refund", -money.abs()), else_=0.0).sum()
     retention_days = [n for n, m in ((1, "d1_retention"), (7, "d7_retention")) if m in names]
     data_end = None
     if retention_days:

@@ -62,6 +62,7 @@ def test_per_user_metrics_follow_the_stated_rules(store):
                 ("view", 30, {"watch_seconds": 40.0}),
                 ("purchase", 40, {"revenue": 99.0}),
                 ("refund", 50, {"revenue": 30.0}),
+                ("refund", 55, {"revenue": -10.0}),  # the sign of a refund is ignored
                 ("like", DAY + 60),
             ],
             "bob": [("view", 0, {"variant": "treatment", "watch_seconds": 5.0, "video_seconds": 10.0})],
@@ -85,7 +86,7 @@ def test_per_user_metrics_follow_the_stated_rules(store):
     assert (alice["completion__num"], alice["completion__den"]) == (1, 2)  # 95/100 complete, 40/100 not
     assert (bob["completion__num"], bob["completion__den"]) == (0, 1)
     assert alice["watch_time"] == pytest.approx(135.0)
-    assert alice["revenue_per_user"] == pytest.approx(69.0)
+    assert alice["revenue_per_user"] == pytest.approx(59.0)
     assert alice["d1_retention"] == 1  # the like on day 1
     assert np.isnan(alice["d7_retention"])  # day 7 is after the data's last day: not eligible
     assert bob["d1_retention"] == 0
