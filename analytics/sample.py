@@ -148,6 +148,16 @@ HOUR_WEIGHTS: Final[np.ndarray] = np.array(
 )
 #: Relative activity by weekday, Monday first.
 WEEKDAY_WEIGHTS: Final[np.ndarray] = np.array([1.0, 1.0, 1.0, 1.0, 0.95, 1.15, 1.2])
+#: Users' daily rhythms ("chronotypes"): share of users and the factor on HOUR_WEIGHTS per local hour.
+CHRONOTYPES: Final[dict[str, tuple[float, np.ndarray]]] = {
+    "lunch": (0.3, np.where(np.isin(np.arange(24), [11, 12, 13]), 2.5, np.where(np.arange(24) >= 22, 0.5, 1.0))),
+    "evening": (0.5, np.ones(24)),
+    "night_owl": (0.2, np.where(np.isin(np.arange(24), [22, 23, 0, 1, 2]), 2.5, np.where(np.arange(24) < 10, 0.4, 0.8))),
+}
+#: Reach factor of a video by the local hour it was published: evening posts travel further.
+POST_HOUR_BOOST: Final[np.ndarray] = np.where(
+    np.isin(np.arange(24), [18, 19, 20, 21]), 1.8, np.where(np.arange(24) < 7, 0.6, 1.0)
+)
 
 # Return probability on day k after the first visit: A * k**-B * exp(-k / T), times the user's stickiness.
 _RET_A, _RET_B, _RET_T = 0.38, 0.30, 42.0
@@ -346,7 +356,7 @@ def _build_world(users: int, days: int, seed: int, start: dt.date) -> _World:
     v_seconds = np.clip(np.round(rng.lognormal(np.log(48), 0.55, n_videos)), 15, 180)
     v_quality = rng.beta(2.5, 2.5, n_videos)
     zipf = (rng.permutation(n_videos) + 1.0) ** -1.15
-    v_pop = zipf * fame[v_creator] * (0.5 + v_quality)
+    v_pop = zipf * fame[v_creator] * (0.5 + v_quality) * POST_HOUR_BOOST[v_hour]
 
     # ids, titles, tags
     width_v = max(6, len(str(n_videos)))
@@ -525,11 +535,13 @@ def _chunk(world: _World, index: int) -> _Chunk:
     activity = np.exp(0.7 * z1 - 0.245)
     stickiness = np.exp(0.55 * (0.6 * z1 + 0.8 * z2) - 0.151) * np.where(campaign >= 0, 0.92, 1.05)
     variant = variant_of(numbers)
+    type_share = np.array([share for share, _ in CHRONOTYPES.values()])
+    chronotype = rng.choice(len(CHRONOTYPES), n, p=type_share / type_share.sum())
 
     # interests: 1-2 favourite categories share ~72% of category-driven impressions
     fav1 = rng.choice(n_cat, n, p=_CATEGORY_POPULARITY / _CATEGORY_POPULARITY.sum())
     fav2 = np.where(rng.random(n) < 0.45, (fav1 + rng.integers(1, n_cat, n)) % n_cat, -1)
-    fav_share = rng.uniform(0.64, 0.80, n)
+    fav_share = rng.uniform(0.64, 0.78, n)
     two = fav2 >= 0
     cat_p = np.repeat(((1 - fav_share) / np.where(two, n_cat - 2, n_cat - 1))[:, None], n_cat, axis=1)
     rows = np.arange(n)
@@ -557,7 +569,12 @@ def _chunk(world: _World, index: int) -> _Chunk:
     s_user, _ = _group_index(n_sess)
     s_day = a_day[s_user]
     s_user = a_user[s_user]
-    hour = rng.choice(24, s_user.size, p=HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
+    hour = np.empty(s_user.size, np.int64)
+    s_type = chronotype[s_user]
+    for t, (_, factor) in enumerate(CHRONOTYPES.values()):
+        sel = np.flatnonzero(s_type == t)
+        w = HOUR_WEIGHTS * factor
+        hour[sel] = rng.choice(24, sel.size, p=w / w.sum())
     s_start = s_day * _DAY + hour * 3600 + rng.integers(0, 3600, s_user.size)
     mean_imps = world.impressions_per_day / 1.6 * activity[s_user] * WEEKDAY_WEIGHTS[world.weekday(s_day)]
     n_imp = 1 + rng.poisson(np.maximum(mean_imps - 1, 0))
@@ -568,7 +585,7 @@ def _chunk(world: _World, index: int) -> _Chunk:
 
     # which video: favourite creator (35%) or a category from the user's interests, then by
     # popularity among published videos or (45%) one of the newest
-    from_creator = rng.random(m) < 0.35
+    from_creator = rng.random(m) < 0.45
     cat = (rng.random(m)[:, None] > cat_cum[user]).sum(axis=1).clip(0, n_cat - 1)
     creator = fav_cre[user, rng.integers(0, 3, m)]
     video = np.empty(m, np.int64)
@@ -684,7 +701,7 @@ def _chunk(world: _World, index: int) -> _Chunk:
     diligence = rng.beta(7.0, 1.4, nb)
     starts_any = (b_lessons > 0) & (rng.random(nb) < 0.85)
     n_started = np.where(starts_any, np.minimum(rng.geometric(1.0 - diligence), b_lessons), 0)
-    p_refund = np.where(b_lessons == 0, 0.04, np.where(n_started <= 1, 0.12, 0.025))
+    p_refund = np.where(b_lessons == 0, 0.05, np.where(n_started <= 1, 0.15, 0.035))
     refunded = rng.random(nb) < p_refund
     t_refund = b_t + rng.integers(1800, 7 * _DAY, nb)
     refunded &= t_refund < days * _DAY
@@ -714,13 +731,17 @@ def _chunk(world: _World, index: int) -> _Chunk:
             }
         )
 
-    events = _assemble(world, pieces, lo, channel, campaign, variant)
+    width = max(6, len(str(world.users)))
+    user_ids = [f"u{i:0{width}d}" for i in range(lo + 1, hi + 1)]
+    events = _assemble(world, pieces, user_ids, channel, campaign, variant)
+    names = list(CHRONOTYPES)
     truth_users = {
         "user_interests": {
-            f"u{lo + i + 1:06d}": [CATEGORY_NAMES[fav1[i]]] + ([CATEGORY_NAMES[fav2[i]]] if fav2[i] >= 0 else [])
+            user_ids[i]: [CATEGORY_NAMES[fav1[i]]] + ([CATEGORY_NAMES[fav2[i]]] if fav2[i] >= 0 else [])
             for i in range(n)
         },
-        "user_creators": {f"u{lo + i + 1:06d}": sorted(set(fav_cre[i].tolist())) for i in range(n)},
+        "user_creators": {user_ids[i]: sorted(set(fav_cre[i].tolist())) for i in range(n)},
+        "user_chronotypes": {user_ids[i]: names[chronotype[i]] for i in range(n)},
     }
     return _Chunk(events, truth_users, click_prob_sum, views_by_variant)
 
@@ -742,7 +763,7 @@ def _dict_strings(indices: np.ndarray, dictionary: list[str] | np.ndarray) -> pa
     return pa.DictionaryArray.from_arrays(arr, pa.array(list(dictionary), pa.string())).cast(pa.string())
 
 
-def _assemble(world, pieces, lo, channel, campaign, variant) -> pa.Table:
+def _assemble(world, pieces, user_ids, channel, campaign, variant) -> pa.Table:
     def cat(name, fill, dtype):
         return np.concatenate([p.get(name, np.full(p["t"].size, fill, dtype)).astype(dtype) for p in pieces])
 
@@ -757,9 +778,6 @@ def _assemble(world, pieces, lo, channel, campaign, variant) -> pa.Table:
     vsec = cat("vsec", np.nan, np.float64)[order]
     revenue = cat("revenue", np.nan, np.float64)[order]
     lesson = cat("lesson", 0, np.int32)[order]
-    n_local = channel.size
-    width = max(6, len(str(world.users)))
-    user_ids = [f"u{i:0{width}d}" for i in range(lo + 1, lo + n_local + 1)]
     return pa.table(
         {
             "event_time": _timestamps(world.epoch0, t),
@@ -802,6 +820,9 @@ def _truth(world: _World, click_sum: np.ndarray, views: np.ndarray) -> dict[str,
         "campaigns": {c: CHANNELS[ch] for c, ch in zip(world.campaigns, world.campaign_channel)},
         "campaign_cpa": dict(zip(world.campaigns, world.campaign_cpa.tolist())),
         "hour_peaks_local": [12, 13, 19, 20, 21, 22, 23],
+        "chronotypes": {name: share for name, (share, _) in CHRONOTYPES.items()},
+        "best_post_hours_local": [18, 19, 20, 21],
+        "post_hour_reach": {int(h): float(POST_HOUR_BOOST[h]) for h in range(24)},
         "timezone": f"UTC+{UTC_OFFSET_HOURS} (Asia/Shanghai)",
         "retention_target": {"d1": (0.30, 0.45), "d7": (0.15, 0.25), "d30": (0.05, 0.12)},
         "favourite_category_share": (0.70, 0.85),
@@ -822,7 +843,7 @@ def generate(users: int = 2000, days: int = 60, seed: int = 7, start: dt.date | 
     """
     _check(users, days, seed)
     world = _build_world(users, days, seed, start or DEFAULT_START)
-    tables, truth_users = [], {"user_interests": {}, "user_creators": {}}
+    tables, truth_users = [], {"user_interests": {}, "user_creators": {}, "user_chronotypes": {}}
     click_sum, views = np.zeros(2), np.zeros(2, np.int64)
     for chunk in _chunks(world):
         tables.append(chunk.events)
