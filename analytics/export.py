@@ -10,10 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -25,14 +26,37 @@ def neutralise(value: Any) -> Any:
     return value
 
 
-def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` whose text cells and column names are neutralised."""
+def excel_text(value: Any) -> Any:
+    """Text as an .xlsx cell can hold it: control characters Excel refuses become U+FFFD.
+
+    Replaced, not removed, so that ``"\x01=cmd"`` cannot turn into a formula once cleaned.
+    """
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    return value
+
+
+def safe_frame(df: pd.DataFrame, clean: Callable[[Any], Any] | None = None) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells and column names are neutralised (after ``clean``, if given)."""
+
+    def fix(value: Any) -> Any:
+        return neutralise(clean(value) if clean else value)
+
     out = df.copy()
-    out.columns = [neutralise(str(c)) for c in out.columns]
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(neutralise)
+    out.columns = [fix(str(c)) for c in out.columns]
+    for i in range(out.shape[1]):
+        column = out.iloc[:, i]
+        if column.dtype == object or pd.api.types.is_string_dtype(column):
+            out.isetitem(i, column.astype(object).map(fix))
     return out
+
+
+def _lf(value: Any) -> Any:
+    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).splitlines())
 
 
 def _filter_lines(filters: Mapping[str, Any] | None) -> list[str]:
@@ -45,10 +69,18 @@ def to_csv_bytes(df: pd.DataFrame, filters: Mapping[str, Any] | None = None, tit
     """UTF-8 (with BOM, so Excel opens Chinese text correctly) CSV; filters as leading ``#`` lines."""
     buf = io.StringIO()
     if title:
-        buf.write(f"# {neutralise(title)}\n")
+        buf.write(f"# {_one_line(title)}\n")
     for line in _filter_lines(filters):
-        buf.write(f"# filter {neutralise(line)}\n")
-    safe_frame(df).to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+        buf.write(f"# filter {_one_line(line)}\n")
+    data = safe_frame(df)
+    # The csv writer quotes only fields holding the line terminator ("\n"); a bare carriage
+    # return left unquoted would start a new row (and could put "=..." at the start of a line).
+    data.columns = [_lf(c) for c in data.columns]
+    for i in range(data.shape[1]):
+        column = data.iloc[:, i]
+        if column.dtype == object or pd.api.types.is_string_dtype(column):
+            data.isetitem(i, column.astype(object).map(_lf))
+    data.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
@@ -59,11 +91,11 @@ def to_excel_bytes(df: pd.DataFrame, filters: Mapping[str, Any] | None = None, t
         [("title", title)] + [(k, json.dumps(v, ensure_ascii=False, default=str)) for k, v in (filters or {}).items()],
         columns=["filter", "value"],
     )
-    data = safe_frame(df)
+    data = safe_frame(df, excel_text)
     for col in data.columns:  # Excel cannot hold tz-aware datetimes
         if isinstance(data[col].dtype, pd.DatetimeTZDtype):
             data[col] = data[col].dt.tz_localize(None)
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:
         data.to_excel(writer, sheet_name="data", index=False)
-        safe_frame(meta).to_excel(writer, sheet_name="filters", index=False)
+        safe_frame(meta, excel_text).to_excel(writer, sheet_name="filters", index=False)
     return buf.getvalue()
