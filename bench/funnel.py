@@ -1,0 +1,136 @@
+"""Benchmark the 3-step funnel against ClickHouse ``windowFunnel`` (embedded chDB) on ~10M events.
+
+    OPENBLAS_NUM_THREADS=1 python bench/funnel.py [--users 55000 --days 60] [--repeat 3]
+
+Builds (once) a sample database with :mod:`analytics.sample` (55,000 users x 60 days is about 10M
+events) under ``data/bench/``, writes its events once to Parquet and loads that file into a chDB
+``Memory`` table, so both engines see the same rows. Then, in this process, times (median of
+``--repeat`` runs after a warm-up):
+
+* ours: :func:`analytics.funnels.step_counts` (view -> click -> purchase, 7 days, sequential,
+  unique users): one ibis query grouping each user's funnel events into a sorted list, then the
+  numpy kernel; and the full :func:`compute_funnel` (lists, time to convert, over time);
+* the portable ibis window-function formulation (:func:`portable_levels`) on DuckDB;
+* chDB: ``windowFunnel(window)`` over the same rows, as written plainly and with the funnel's
+  event types filtered first (the faster of the two is the peer).
+
+Asserts the three give equal counts per step and prints times and ratios (target: ours <= 1.0x
+chDB). ``chdb`` is a benchmark-only dependency (``pip install .[bench]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from analytics.funnels import FunnelSpec, compute_funnel, parse_steps, portable_levels, step_counts  # noqa: E402
+from analytics.storage import Store  # noqa: E402
+
+WINDOW_SECONDS = 7 * 86400
+STEPS = ("view", "click", "purchase")
+
+
+def _time(fn, repeat: int) -> tuple[float, object]:
+    fn()  # warm-up
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def _chdb_counts(session, table: str, prefilter: bool) -> tuple[int, ...]:
+    conds = ", ".join(f"event_type = '{s}'" for s in STEPS)
+    where = f"WHERE event_type IN ({', '.join(repr(s) for s in STEPS)})" if prefilter else ""
+    sql = (
+        f"SELECT level, count() AS n FROM (SELECT user_id, windowFunnel({WINDOW_SECONDS * 1_000_000})(t, {conds}) AS level "
+        f"FROM {table} {where} GROUP BY user_id) GROUP BY level ORDER BY level"
+    )
+    df = session.query(sql, "DataFrame")
+    by_level = dict(zip(df["level"].astype(int), df["n"].astype(int)))
+    return tuple(sum(n for lv, n in by_level.items() if lv >= i) for i in range(1, len(STEPS) + 1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, default=55_000)
+    ap.add_argument("--days", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--db", type=Path, default=None)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip-portable", action="store_true", help="do not time the portable window formulation")
+    args = ap.parse_args()
+    from chdb import session as chdb_session
+
+    db = args.db or ROOT / "data" / "bench" / f"funnel_{args.users}x{args.days}_s{args.seed}.duckdb"
+    store = Store(db)
+    if store.counts()["events"] == 0:
+        from analytics.sample import load_sample
+
+        t0 = time.perf_counter()
+        load_sample(store, users=args.users, days=args.days, seed=args.seed)
+        print(f"built {db.name} in {time.perf_counter() - t0:.1f} s")
+    n_events = store.counts()["events"]
+    parquet = store.data_dir / f"{db.stem}_events.parquet"
+    if not parquet.exists():
+        pq.write_table(store.arrow("SELECT user_id, event_type, event_time FROM events"), parquet)
+    print(f"events: {n_events:,} ({db.name}); cores: {os.cpu_count()}")
+
+    spec = FunnelSpec(parse_steps(",".join(STEPS)), window_seconds=WINDOW_SECONDS)
+    ours_s, ours = _time(lambda: step_counts(store, spec), args.repeat)
+    full_s, full = _time(lambda: compute_funnel(store, spec), 1)
+    full_counts = tuple(s.count for s in full.steps)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sess = chdb_session.Session(tmp)
+        t0 = time.perf_counter()
+        sess.query(
+            "CREATE TABLE ev ENGINE = Memory AS SELECT user_id, event_type, toUInt64(toUnixTimestamp64Micro(event_time)) AS t "
+            f"FROM file('{parquet}', Parquet)"
+        )
+        load_s = time.perf_counter() - t0
+        plain_s, plain = _time(lambda: _chdb_counts(sess, "ev", prefilter=False), args.repeat)
+        pre_s, pre = _time(lambda: _chdb_counts(sess, "ev", prefilter=True), args.repeat)
+        sess.close()
+
+    portable_s = portable = None
+    if not args.skip_portable:
+        backend = store.ibis()
+
+        def run_portable():
+            levels = portable_levels(backend, spec).to_pyarrow().column("level").to_numpy()
+            return tuple(int((levels >= i).sum()) for i in range(1, len(STEPS) + 1))
+
+        portable_s, portable = _time(run_portable, 1)
+
+    print(f"counts  ours {ours}  full {full_counts}  chDB {plain} / prefiltered {pre}  portable {portable}")
+    assert ours == plain == pre == full_counts, "funnel counts differ between engines"
+    if portable is not None:
+        assert portable == ours, "portable formulation differs"
+    peer = min(plain_s, pre_s)
+    print(f"chDB load from Parquet (not timed below): {load_s:.2f} s")
+    print(f"chDB windowFunnel, plain:         {plain_s:7.3f} s")
+    print(f"chDB windowFunnel, prefiltered:   {pre_s:7.3f} s   (peer: {peer:.3f} s)")
+    print(f"ours, step_counts (fast path):    {ours_s:7.3f} s   ratio {ours_s / peer:5.2f}x chDB  (target <= 1.0x)")
+    print(f"ours, compute_funnel (everything): {full_s:6.3f} s   ratio {full_s / peer:5.2f}x chDB")
+    if portable_s is not None:
+        print(f"portable ibis windows on DuckDB:  {portable_s:7.3f} s   ratio {portable_s / peer:5.2f}x chDB")
+    print(f"peak RSS: {psutil.Process().memory_info().rss / 2**20:,.0f} MiB")
+    store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Funnels page: renders the funnel from a small store, flags in-progress entrants, explains errors."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics.storage import Store
+from tests.helpers import APP, REPO, insert_events
+
+PAGE = str(REPO / "dashboard" / "pages" / "funnels.py")
+DAY = 86400
+
+
+def _app(monkeypatch, db) -> AppTest:
+    monkeypatch.setenv("REELYTICS_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.switch_page(PAGE)
+    return at
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "data" / "fun.duckdb"
+    s = Store(path)
+    insert_events(
+        s,
+        {
+            "a": [("view", 0, {"channel": "douyin"}), ("click", 60), ("purchase", 3600, {"revenue": 99})],
+            "b": [("view", 0, {"channel": "douyin"}), ("click", 60)],
+            "c": [("view", 0, {"channel": "kuaishou"})],
+            "d": [("view", 20 * DAY, {"channel": "kuaishou"})],  # still inside its window at the end
+        },
+    )
+    s.close()
+    return path
+
+
+def test_funnels_page_shows_steps_rates_and_in_progress(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Funnels"
+    assert [m.value for m in at.metric] == ["4", "1", "33.3%", "1"]
+    assert at.warning[0].value.startswith("1 entrants are still inside their window at the end of the data")
+    steps = at.dataframe[0].value
+    assert list(steps["count"]) == [4, 2, 1]
+    assert list(steps["in_progress"]) == [1, 0, 0]
+    assert steps["conversion_from_previous"].tolist()[1:] == [2 / 3, 0.5]
+    assert at.caption[-2].value.startswith("Median 1.0 h")
+
+
+def test_breakdown_and_user_lists(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    at.selectbox(key="fun_by").set_value("channel").run()
+    assert not at.exception
+    seg = at.dataframe[2].value
+    assert list(seg["segment"]) == ["douyin", "kuaishou"]
+    assert list(seg["status"]) == ["too_small", "too_small"]
+    at.selectbox(key="fun_list_status").set_value("dropped").run()
+    at.selectbox(key="fun_list_step").set_value(1).run()
+    assert list(at.dataframe[-1].value["user_id"]) == ["c"]
+
+
+def test_bad_condition_is_shown_as_an_error(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    at.text_input(key="fun_cond_1_view").set_value("watch_ratio>=lots").run()
+    assert not at.exception
+    assert at.error[0].value == "watch_ratio compares with a number, got 'lots'"
+
+
+def test_chinese_and_empty_store(monkeypatch, tmp_path):
+    path = tmp_path / "data" / "empty.duckdb"
+    Store(path).close()
+    at = _app(monkeypatch, path)
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "转化漏斗"
+    assert "暂无事件数据" in at.info[0].value
