@@ -60,6 +60,8 @@ Status = Literal["ok", "partial", "not_enough_data", "no_experiment"]
 MIN_USERS = 50
 MIN_CONVERSIONS = 5
 SRM_THRESHOLD = 0.001
+#: Variant names taken as the control when none is given (else the first variant A-Z).
+CONTROL_NAMES = ("control", "对照组", "对照", "baseline", "A", "a")
 #: Share of exposed users seen in several variants above which assignment is evidently not per user.
 CROSSOVER_WARN_SHARE = 0.05
 
@@ -629,7 +631,10 @@ def user_data_from_table(
             f"{k:,} 行没有版本（variant），已忽略。",
         ))
         df = df[~no_variant]
-    df["variant"] = df[variant_col].astype(str).str.strip()
+    arm = df[variant_col]
+    if pd.api.types.is_float_dtype(arm) and bool((arm.dropna() % 1 == 0).all()):
+        arm = arm.astype("int64")  # 0/1 read as 0.0/1.0 because of an empty cell
+    df["variant"] = arm.astype(str).str.strip()
     if user_col is None:
         df["user_id"] = np.arange(len(df)).astype(str)
         notices.append(Notice(
@@ -701,7 +706,7 @@ def analyse_table(
 def _order_variants(found: Sequence[str], control: str | None) -> tuple[str, list[str]]:
     found = sorted(found)
     if control is None:
-        control = "control" if "control" in found else found[0]
+        control = next((c for c in CONTROL_NAMES if c in found), found[0])
     if control not in found:
         raise BadInput(
             f"there is no variant {control!r}; the variants are {', '.join(found)}",

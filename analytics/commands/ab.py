@@ -20,7 +20,7 @@ def register(sub) -> None:
         "--metric", action="append", default=[],
         help=f"metric from events (repeatable or comma-separated): {', '.join(EVENT_METRICS)}; default conversion",
     )
-    p.add_argument("--control", default=None, help="the control variant (default: 'control' if present, else the first A-Z)")
+    p.add_argument("--control", default=None, help="the control variant (default: control / 对照组 / 对照 / baseline / A if present, else the first A-Z)")
     p.add_argument("--table", default=None, metavar="FILE", help="user-level result table (CSV, Excel or Parquet)")
     p.add_argument("--variant-col", default=None, help="variant column of --table")
     p.add_argument("--metric-col", action="append", default=[], help="metric column of --table (repeatable; default all numeric)")

@@ -92,13 +92,19 @@ def test_per_user_metrics_follow_the_stated_rules(store):
     assert bob["d1_retention"] == 0
 
 
-def test_planted_ctr_effect_is_found_with_the_right_sign(tmp_path):
+def test_planted_ctr_effect_is_found_with_the_right_sign(tmp_path, capsys):
     from analytics.sample import PLANTED_CTR_LIFT, load_sample
 
-    s = Store(tmp_path / "data" / "sample.duckdb")
+    db = tmp_path / "data" / "sample.duckdb"
+    s = Store(db)
     load_sample(s, users=3000, days=21, seed=11)
     result = analyse_events(s, Filters(), ["ctr", "conversion"], "control")
     s.close()
+    # the CLI finds the same
+    assert main(["--db", str(db), "--json", "ab", "--metric", "ctr", "--control", "control"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    cli_lift = doc["variants"][1]["lift"]
+    assert doc["metric"] == "ctr" and cli_lift > 0
     assert result.variants == ("control", "treatment")
     assert not result.srm_flagged
     ctr = result.metrics[0].arm("treatment")
@@ -108,6 +114,7 @@ def test_planted_ctr_effect_is_found_with_the_right_sign(tmp_path):
     assert ctr.ci_low <= PLANTED_CTR_LIFT <= ctr.ci_high
     assert ctr.chance_to_beat_control > 0.95
     assert "treatment is higher than control" in result.verdict_en
+    assert ctr.lift == pytest.approx(cli_lift)
 
 
 def test_guards_give_not_enough_data_instead_of_a_verdict(store):
@@ -390,6 +397,15 @@ def test_cli_table_with_a_crossed_user_warns(tmp_path, capsys):
     assert doc["excluded_users"] == 1
     assert doc["warnings"][0]["code"] == "multi_variant_users"
     assert sum(v["n"] for v in doc["variants"]) == len(table) - 1
+
+
+def test_default_control_and_numeric_variants():
+    table = pd.DataFrame({"v": [0, 1] * 60 + [np.nan], "m": [0, 1, 1] * 40 + [1]})
+    result = analyse_table(table, "v")
+    assert result.variants == ("0", "1") and result.sizes == (60, 60)
+    assert "rows_without_variant" in [n.code for n in result.notices]
+    zh = analyse_table(pd.DataFrame({"组": ["实验", "对照"] * 60, "m": [True, False, True] * 40}), "组")
+    assert zh.control == "对照" and zh.metrics[0].kind == "proportion"
 
 
 def test_analyse_accepts_user_data_directly():
