@@ -138,6 +138,13 @@ def _local_events(backend, filters: Filters) -> _Frame:
     return _Frame(ev, _to_local_day(hi, filters.timezone))
 
 
+def _user_days(events, **metrics):
+    """One row per user and local day with activity (plus per-day ``metrics`` aggregates)."""
+    if metrics:
+        return events.group_by("user_id", "local_day").aggregate(**metrics)
+    return events.select("user_id", "local_day").distinct()
+
+
 def _in_range(day_col, filters: Filters):
     preds = []
     if filters.date_from is not None:
@@ -170,19 +177,15 @@ def day_n_retention(backend, filters: Filters, n: int) -> float | None:
     frame = _local_events(backend, filters)
     if frame.events is None:
         return None
-    ev = frame.events
-    first = ev.group_by("user_id").aggregate(first_day=ev.local_day.min())
-    preds = _in_range(first.first_day, filters)
-    preds.append(first.first_day <= frame.data_end - dt.timedelta(days=n))
-    cohort = first.filter(*preds)
-    days = ev.select("user_id", "local_day").distinct()
-    joined = cohort.left_join(
-        days,
-        [cohort.user_id == days.user_id, days.local_day.delta(cohort.first_day, unit="day") == n],
-    )
-    agg = joined.aggregate(
-        eligible=joined.user_id.nunique(),
-        returned=joined.user_id_right.nunique(),
+    ud = _user_days(frame.events)
+    ud = ud.mutate(first_day=ud.local_day.min().over(ibis.window(group_by=ud.user_id)))
+    preds = _in_range(ud.first_day, filters)
+    preds.append(ud.first_day <= frame.data_end - dt.timedelta(days=n))
+    ud = ud.filter(*preds)
+    back = ud.local_day.delta(ud.first_day, unit="day") == n
+    agg = ud.aggregate(
+        eligible=ud.user_id.nunique(),
+        returned=ibis.ifelse(back, ud.user_id, ibis.null("string")).nunique(),
     ).to_pandas().iloc[0]
     eligible = int(agg["eligible"])
     if eligible == 0:
@@ -366,39 +369,45 @@ def compute_retention(
     def start_of(day_col):
         return day_col.truncate("W") if period == "week" else day_col
 
-    starters = ev.filter(ev.event_type == "purchase") if cohort == "first_purchase" else ev
-    first = starters.group_by("user_id").aggregate(first_day=starters.local_day.min())
-    first = first.filter(*_in_range(first.first_day, filters)) if _in_range(first.first_day, filters) else first
-    first = first.mutate(cohort_start=start_of(first.first_day))
+    metrics = {}
+    if cohort == "first_purchase":
+        metrics["bought"] = (ev.event_type == "purchase").any()
+    if measure == "watch_seconds":
+        metrics["amount"] = ibis.ifelse(ev.event_type == "view", ev.watch_seconds.fill_null(0), 0.0).sum()
+    elif measure == "revenue":
+        revenue = ev.revenue.cast("float64").fill_null(0)
+        metrics["amount"] = ibis.cases(
+            (ev.event_type == "purchase", revenue),
+            (ev.event_type == "refund", -revenue.abs()),
+            else_=0.0,
+        ).sum()
+    ud = _user_days(ev, **metrics)
+    per_user = ibis.window(group_by=ud.user_id)
+    if cohort == "first_purchase":
+        first_day = ibis.ifelse(ud.bought, ud.local_day, ibis.null("date")).min().over(per_user)
+    else:
+        first_day = ud.local_day.min().over(per_user)
+    ud = ud.mutate(first_day=first_day)
+    # Only activity from the cohort's start onward counts (a first purchase may follow earlier views).
+    ud = ud.filter(ud.first_day.notnull(), ud.local_day >= ud.first_day, *_in_range(ud.first_day, filters))
+    ud = ud.mutate(cohort_start=start_of(ud.first_day))
+    ud = ud.mutate(k=start_of(ud.local_day).delta(ud.cohort_start, unit="day") // step)
 
-    sizes_df = first.group_by("cohort_start").aggregate(size=first.user_id.count()).to_pandas()
+    if measure == "users" and mode == "on_or_after":
+        last = ud.group_by("cohort_start", "user_id").aggregate(k=ud.k.max())
+        agg = last.group_by("cohort_start", "k").aggregate(total=last.user_id.count())
+        agg_df = agg.to_pandas()
+        sizes_df = agg_df.groupby("cohort_start", as_index=False)["total"].sum().rename(columns={"total": "size"})
+    else:
+        ud = ud.filter(ud.k < periods)
+        total = ud.user_id.nunique() if measure == "users" else ud.amount.sum()
+        agg = ud.group_by("cohort_start", "k").aggregate(total=total, members=ud.user_id.nunique())
+        agg_df = agg.to_pandas()
+        # everyone is active in period 0 (the day of their first event or purchase)
+        zero = agg_df[agg_df["k"] == 0]
+        sizes_df = zero[["cohort_start", "members"]].rename(columns={"members": "size"})
     if sizes_df.empty:
         return RetentionResult("no_cohorts", data_end=frame.data_end, periods=periods, **base)
-
-    # Only activity from the cohort's start onward counts (a first purchase may follow earlier views).
-    joined = ev.inner_join(first, ev.user_id == first.user_id)
-    joined = joined.filter(joined.local_day >= joined.first_day)
-    joined = joined.mutate(k=start_of(joined.local_day).delta(joined.cohort_start, unit="day") // step)
-    joined = joined.filter(joined.k < periods) if mode == "on" else joined
-
-    if measure == "users":
-        if mode == "on":
-            per_user = joined.select("cohort_start", "user_id", "k").distinct()
-        else:
-            per_user = joined.group_by("cohort_start", "user_id").aggregate(k=joined.k.max())
-        agg = per_user.group_by("cohort_start", "k").aggregate(total=per_user.user_id.count())
-    else:
-        if measure == "watch_seconds":
-            amount = ibis.ifelse(joined.event_type == "view", joined.watch_seconds.fill_null(0), 0.0)
-        else:
-            revenue = joined.revenue.cast("float64").fill_null(0)
-            amount = ibis.cases(
-                (joined.event_type == "purchase", revenue),
-                (joined.event_type == "refund", -revenue.abs()),
-                else_=0.0,
-            )
-        agg = joined.group_by("cohort_start", "k").aggregate(total=amount.sum())
-    agg_df = agg.to_pandas()
     return _assemble(sizes_df, agg_df, frame.data_end, step, periods, measure, mode, base)
 
 

@@ -79,3 +79,193 @@ def test_utc_offsets_find_daylight_saving_transitions():
         (dt.datetime(2026, 10, 25, 1, 0), 3600),
     ]
     assert utc_offsets("Asia/Shanghai", dt.datetime(2026, 1, 1), dt.datetime(2026, 12, 31)) == [(None, 28800)]
+
+
+# -- cohort table ----------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from analytics.retention import compute_retention  # noqa: E402
+
+
+@pytest.fixture
+def journeys(store):
+    """a: days 0, 1 (watch 30 + 10 s, buys 99 on day 1); b: days 0, 2 (refund 30 on day 2);
+    c: first seen day 1; z: first seen day 10 (data end 2026-01-15)."""
+    insert_events(
+        store,
+        {
+            "a": [("view", 0, {"watch_seconds": 30}), ("view", DAY, {"watch_seconds": 10}), ("purchase", DAY, {"revenue": 99})],
+            "b": [("view", 0), ("like", 2 * DAY), ("refund", 2 * DAY, {"revenue": 30})],
+            "c": [("view", DAY)],
+            "z": [("view", 10 * DAY)],
+        },
+    )
+    return store
+
+
+def test_users_on_day_k_hand_computed(journeys):
+    r = compute_retention(journeys, SH, periods=4)
+    assert r.status == "ok"
+    assert r.cohorts == (dt.date(2026, 1, 5), dt.date(2026, 1, 6), dt.date(2026, 1, 15))
+    assert r.sizes == (2, 1, 1)
+    assert r.values[0] == (1.0, 0.5, 0.5, 0.0)
+    assert r.totals[0] == (2, 1, 1, 0)
+    assert r.values[1] == (1.0, 0.0, 0.0, 0.0)
+    # z's cohort: only period 0 has ended by the data end; later cells are incomplete, not 0
+    assert r.values[2] == (1.0, None, None, None)
+    assert r.incomplete[2] == (False, True, True, True)
+    assert r.data_end == dt.date(2026, 1, 15)
+    # size-weighted average over complete cells only
+    assert r.curve() == pytest.approx([1.0, 1 / 3, 1 / 3, 0.0])
+
+
+def test_users_on_or_after_hand_computed(journeys):
+    r = compute_retention(journeys, SH, mode="on_or_after", periods=4)
+    # a's last active day is 1, b's is 2: on or after day 1 both count
+    assert r.values[0] == (1.0, 1.0, 0.5, 0.0)
+
+
+def test_watch_time_per_member_and_cumulative(journeys):
+    r = compute_retention(journeys, SH, measure="watch_seconds", periods=3)
+    assert r.values[0] == (15.0, 5.0, 0.0)  # 30 s on day 0 and 10 s on day 1 over 2 members
+    assert r.cumulative[0] == (15.0, 20.0, 20.0)
+    assert r.totals[0] == (30.0, 10.0, 0.0)
+
+
+def test_revenue_is_net_of_refunds(journeys):
+    r = compute_retention(journeys, SH, measure="revenue", periods=3)
+    assert r.values[0] == pytest.approx((0.0, 49.5, -15.0))
+    assert r.cumulative[0] == pytest.approx((0.0, 49.5, 34.5))
+    rel = r.relative(cumulative=True)
+    assert rel[0] == (None, None, None)  # period 0 is 0: nothing to be relative to
+
+
+def test_weeks_are_iso_weeks_and_incomplete_until_sunday(journeys):
+    r = compute_retention(journeys, SH, period="week", periods=2)
+    # Mon 5 Jan .. Sun 11 Jan holds a, b, c; z starts the week of 12 Jan, which ends after the data
+    assert r.cohorts == (dt.date(2026, 1, 5), dt.date(2026, 1, 12))
+    assert r.sizes == (3, 1)
+    assert r.values[0] == (1.0, None)
+    assert r.incomplete == ((False, True), (True, True))
+
+
+def test_first_purchase_cohort_counts_from_the_purchase(journeys):
+    r = compute_retention(journeys, SH, cohort="first_purchase", periods=2)
+    assert r.cohorts == (dt.date(2026, 1, 6),) and r.sizes == (1,)
+    assert r.values[0] == (1.0, 0.0)
+
+
+def test_relative_to_period_zero(journeys):
+    r = compute_retention(journeys, SH, measure="watch_seconds", periods=2)
+    assert r.relative()[0] == (1.0, pytest.approx(1 / 3))
+
+
+def test_no_cohorts_and_no_data(journeys, tmp_path):
+    from analytics.storage import Store
+
+    later = Filters(date_from=dt.date(2027, 1, 1), date_to=dt.date(2027, 1, 2))
+    r = compute_retention(journeys, later)
+    assert r.status == "no_cohorts" and r.users == 0 and r.curve() == [None] * 8
+    empty = Store(tmp_path / "e" / "e.duckdb")
+    assert compute_retention(empty, SH).status == "no_data"
+
+
+def test_export_frame_is_long_and_carries_incomplete_flags(journeys):
+    df = compute_retention(journeys, SH, periods=2).to_frame()
+    assert list(df.columns) == ["cohort", "cohort_size", "period", "value", "total", "cumulative", "incomplete"]
+    assert len(df) == 3 * 2
+    assert df["incomplete"].sum() == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, code",
+    [
+        ({"cohort": "first_view"}, "bad_cohort"),
+        ({"period": "month"}, "bad_period"),
+        ({"mode": "before"}, "bad_mode"),
+        ({"measure": "likes"}, "bad_measure"),
+        ({"periods": 0}, "bad_periods"),
+        ({"periods": 401}, "bad_periods"),
+        ({"mode": "on_or_after", "measure": "revenue"}, "bad_mode"),
+    ],
+)
+def test_bad_options_are_refused(store, kwargs, code):
+    with pytest.raises(BadInput) as info:
+        compute_retention(store, SH, **kwargs)
+    assert info.value.code == code
+
+
+def test_channel_filter_applies_to_first_seen_and_returns(store):
+    insert_events(
+        store,
+        {"a": [("view", 0, {"channel": "douyin"}), ("view", DAY, {"channel": "bilibili"})]},
+    )
+    # the data end is global (day 1), so day 1 is observable; the return was on another channel
+    assert day_n_retention(store, Filters(channels=("douyin",)), 1) == 0.0
+    assert day_n_retention(store, SH, 1) == 1.0
+    r = compute_retention(store, Filters(channels=("douyin",)), periods=2)
+    assert r.values[0] == (1.0, 0.0)
+
+
+# -- laws (hypothesis) -----------------------------------------------------------------------
+
+_journey = st.lists(
+    st.tuples(st.sampled_from(["view", "like", "purchase"]), st.integers(0, 20 * 24)),  # hours after T0
+    min_size=1,
+    max_size=6,
+)
+_journeys = st.dictionaries(st.sampled_from([f"u{i}" for i in range(8)]), _journey, min_size=1, max_size=8)
+
+
+def _reference(journeys, period_days, cohort_from, cohort_to):
+    """Pure-Python reference: local Shanghai days, first-seen cohorts, 'on' and 'on or after'."""
+    zone_shift = dt.timedelta(hours=8)
+    t0 = dt.datetime(2026, 1, 5, 12)
+    days = {u: sorted({(t0 + dt.timedelta(hours=h) + zone_shift).date() for _, h in evs}) for u, evs in journeys.items()}
+    first = {u: d[0] for u, d in days.items()}
+    in_range = {u for u, d in first.items() if cohort_from <= d <= cohort_to}
+    return days, first, in_range
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(journeys=_journeys, lo=st.integers(0, 10), width=st.integers(0, 15), period=st.sampled_from(["day", "week"]))
+def test_retention_laws(store, journeys, lo, width, period):
+    with store.cursor() as cur:
+        cur.execute("DELETE FROM events")
+    insert_events(store, {u: [(e, h * 3600) for e, h in evs] for u, evs in journeys.items()})
+    start = dt.date(2026, 1, 5) + dt.timedelta(days=lo)
+    f = Filters(date_from=start, date_to=start + dt.timedelta(days=width))
+    on = compute_retention(store, f, period=period, periods=5)
+    after = compute_retention(store, f, period=period, mode="on_or_after", periods=5)
+    _, first, in_range = _reference(journeys, 7 if period == "week" else 1, f.date_from, f.date_to)
+    # cohort sizes sum to the users first seen in the range
+    assert on.users == len(in_range) == after.users
+    for grid in (on.values, after.values):
+        for row in grid:
+            assert all(v is None or 0.0 <= v <= 1.0 for v in row)  # rates in [0, 1]
+    for row_on, row_after, flags in zip(on.values, after.values, on.incomplete):
+        for v_on, v_after, flag in zip(row_on, row_after, flags):
+            assert (v_on is None) == flag == (v_after is None)
+            if not flag:
+                assert v_after >= v_on  # 'on or after' >= 'on'
+        complete = [v for v in row_after if v is not None]
+        assert complete == sorted(complete, reverse=True)  # 'on or after' never increases with k
+        if row_on[0] is not None:
+            assert row_on[0] == 1.0  # everyone is active in their own first period
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(journeys=_journeys, n=st.integers(0, 8))
+def test_day_n_retention_matches_a_reference(store, journeys, n):
+    with store.cursor() as cur:
+        cur.execute("DELETE FROM events")
+    insert_events(store, {u: [(e, h * 3600) for e, h in evs] for u, evs in journeys.items()})
+    days, first, _ = _reference(journeys, 1, dt.date.min, dt.date.max)
+    end = max(d[-1] for d in days.values())
+    eligible = [u for u, d in first.items() if d + dt.timedelta(days=n) <= end]
+    returned = [u for u in eligible if first[u] + dt.timedelta(days=n) in days[u]]
+    expected = len(returned) / len(eligible) if eligible else None
+    got = day_n_retention(store, SH, n)
+    assert got == (pytest.approx(expected) if expected is not None else None)

@@ -1,0 +1,98 @@
+"""Benchmark the Retention and Timing page queries on ~10M events (a script, not a test).
+
+    OPENBLAS_NUM_THREADS=1 python bench/retention_timing.py [--users 55000 --days 60] [--db PATH] [--repeat 3]
+
+Builds (once) a sample database of ``users x days`` with :mod:`analytics.sample` (55,000 users x 60
+days is about 10M events) under ``data/`` and times each query the pages run, median of
+``--repeat`` runs after one warm-up. Ratios are against a peer run in the same process: a plain
+scan that counts distinct users per local day (the least any retention query must do), so figures
+from different machines can be compared. Target: <= 500 ms per query. Peak RSS from psutil.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+
+from analytics.filters import Filters  # noqa: E402
+from analytics.retention import compute_retention, day_n_retention  # noqa: E402
+from analytics.storage import Store  # noqa: E402
+from analytics.timing import audience_activity, compute_timing  # noqa: E402
+
+
+def _time(fn, repeat: int) -> tuple[float, object]:
+    fn()  # warm-up
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, default=55_000)
+    ap.add_argument("--days", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--db", type=Path, default=None)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", default="", help="comma-separated query names to run")
+    args = ap.parse_args()
+    db = args.db or ROOT / "data" / "bench" / f"sample_{args.users}x{args.days}_s{args.seed}.duckdb"
+    store = Store(db)
+    if store.counts()["events"] == 0:
+        from analytics.sample import load_sample
+
+        t0 = time.perf_counter()
+        load_sample(store, users=args.users, days=args.days, seed=args.seed)
+        print(f"built {db.name} in {time.perf_counter() - t0:.1f} s")
+    counts = store.counts()
+    print(f"events {counts['events']:,}  items {counts['items']:,}  db {db}")
+    f = Filters(timezone="Asia/Shanghai")
+
+    def peer():
+        return store.query(
+            "SELECT count(*) FROM (SELECT DISTINCT user_id, CAST(event_time + INTERVAL 8 HOUR AS DATE) FROM events)"
+        ).scalar()
+
+    queries = {
+        "peer: distinct user-days (SQL)": peer,
+        "day_n_retention D1": lambda: day_n_retention(store, f, 1),
+        "day_n_retention D7": lambda: day_n_retention(store, f, 7),
+        "day_n_retention D30": lambda: day_n_retention(store, f, 30),
+        "retention users day on": lambda: compute_retention(store, f, periods=14),
+        "retention users day on_or_after": lambda: compute_retention(store, f, mode="on_or_after", periods=14),
+        "retention users week first_purchase": lambda: compute_retention(store, f, cohort="first_purchase", period="week", periods=8),
+        "retention watch_seconds week": lambda: compute_retention(store, f, period="week", measure="watch_seconds", periods=8),
+        "retention revenue day": lambda: compute_retention(store, f, measure="revenue", periods=14),
+        "timing audience activity": lambda: audience_activity(store.ibis(), f),
+        "timing views (page call)": lambda: compute_timing(store, f, outcome="views"),
+        "timing ctr (page call)": lambda: compute_timing(store, f, outcome="ctr"),
+    }
+    only = [q.strip() for q in args.only.split(",") if q.strip()]
+    base = None
+    proc = psutil.Process()
+    print(f"{'query':<40}{'median ms':>10}{'x peer':>8}{'<=500ms':>9}")
+    for name, fn in queries.items():
+        if only and name not in only and not name.startswith("peer"):
+            continue
+        secs, _ = _time(fn, args.repeat)
+        base = base or secs
+        print(f"{name:<40}{secs * 1000:>10.0f}{secs / base:>8.1f}{'yes' if secs <= 0.5 else 'NO':>9}", flush=True)
+    print(f"peak RSS {proc.memory_info().rss / 2**20:,.0f} MiB")
+    store.close()
+
+
+if __name__ == "__main__":
+    main()
