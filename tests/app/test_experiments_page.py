@@ -112,3 +112,19 @@ def test_no_variant_in_the_data(monkeypatch, tmp_path):
     at.run()
     assert not at.exception
     assert at.info[0].value.startswith("No event in the selected period carries a variant.")
+
+
+def test_page_on_the_sample_data(monkeypatch, sample_db, tmp_path):
+    import shutil
+
+    path = tmp_path / "data" / "sample.duckdb"
+    path.parent.mkdir()
+    shutil.copy(sample_db, path)
+    at = _app(monkeypatch, path)
+    at.run()
+    assert not at.exception
+    assert at.success[0].value.startswith("Sample ratio check passed")
+    tables = [d.value for d in at.dataframe]
+    assert len(tables) == 2  # conversion and CTR
+    assert [list(t["variant"]) for t in tables] == [["control", "treatment"]] * 2
+    assert at.info[0].value.startswith("conversion, treatment vs control: ")
