@@ -65,7 +65,7 @@ DEFAULT_GRID: dict[str, tuple] = {"factors": (32, 64), "regularization": (0.05, 
 @dataclass(frozen=True)
 class SplitSettings:
     mode: SplitMode = "days"
-    holdout_days: float | None = None  # None: last 20% of the span, at least one day
+    holdout_days: float | None = None  # None: the period holding the latest 20% of events
     last_k: int = 1
 
     def __post_init__(self) -> None:
@@ -129,9 +129,15 @@ def split_interactions(store: Store, settings: SplitSettings = SplitSettings(), 
     if first is None:
         return Split(empty, {}, None, {"mode": settings.mode, "reason": "no events"})
     if settings.mode == "days":
-        span_days = (last - first).total_seconds() / 86400
-        holdout = settings.holdout_days if settings.holdout_days is not None else max(1.0, round(0.2 * span_days, 2))
-        cutoff = last - dt.timedelta(days=holdout)
+        if settings.holdout_days is not None:
+            holdout = settings.holdout_days
+            cutoff = last - dt.timedelta(days=holdout)
+        else:  # the period holding the latest 20% of events: robust to a few stray timestamps
+            q = events.aggregate(q=events.event_time.epoch_seconds().quantile(0.8)).to_pyarrow().to_pylist()[0]["q"]
+            cutoff = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=float(q))
+            if cutoff > last - dt.timedelta(days=1) and last - first > dt.timedelta(days=2):
+                cutoff = last - dt.timedelta(days=1)  # hold out at least one day when there is room
+            holdout = round((last - cutoff).total_seconds() / 86400, 2)
         train = matrix_from_events(backend, events.filter(events.event_time < cutoff), params)
         later = events.filter(events.event_time >= cutoff)
         held = summed_weights(backend, later, params).select("user_id", "item_id").to_pyarrow()

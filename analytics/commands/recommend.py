@@ -90,7 +90,7 @@ def register(sub) -> None:
     p = sub.add_parser("evaluate", help="offline evaluation: ALS against popularity, item-kNN and content baselines")
     p.add_argument("--k", type=_positive_int, default=10, help="cut-off for the ranking metrics (default 10)")
     p.add_argument("--split", choices=("days", "last_k"), default="days", help="hold out the last days, or each user's last items")
-    p.add_argument("--holdout-days", type=float, default=None, help="days held out (default: last 20%% of the span)")
+    p.add_argument("--holdout-days", type=float, default=None, help="days held out (default: the period with the latest 20%% of events)")
     p.add_argument("--last-k", type=_positive_int, default=1, help="items held out per user with --split last_k")
     p.add_argument("--search", action="store_true", help="choose factors/regularization/alpha by NDCG@k on a validation split first")
     p.add_argument("--max-users", type=_positive_int, default=10_000, help="score at most this many test users (sampled)")
