@@ -601,7 +601,10 @@ def _chunk(world: _World, index: int) -> _Chunk:
         hi_pos = np.maximum(hi_pos, lo_pos + 1)
         u = cw[lo_pos] + rng.random(idx.size) * (cw[hi_pos] - cw[lo_pos])
         by_pop = (np.searchsorted(cw, u, side="right") - 1).clip(lo_pos, hi_pos - 1)
-        by_new = np.maximum(hi_pos - rng.geometric(0.15, idx.size), lo_pos)
+        # among the newest, the feed favours the stronger of two candidates (reach, fame, quality)
+        new_a = np.maximum(hi_pos - rng.geometric(0.15, idx.size), lo_pos)
+        new_b = np.maximum(hi_pos - rng.geometric(0.15, idx.size), lo_pos)
+        by_new = np.where(world.v_pop[order[new_b]] > world.v_pop[order[new_a]], new_b, new_a)
         video[idx] = order[np.where(fresh[idx], by_new, by_pop)]
 
     vcat = world.v_cat[video]

@@ -439,3 +439,26 @@ def test_sample_fixture_store_is_a_private_copy(sample_store, sample_db):
     assert sample_store.path != sample_db.resolve()
     counts = sample_store.counts()
     assert counts["events"] > 10_000 and counts["uploads"] == 3
+
+
+def test_daily_rhythms_differ_by_chronotype(large, large_df):
+    kinds = large_df["user_id"].map(large.truth["user_chronotypes"])
+    hour = large_df["local"].dt.hour
+    late = hour.isin([22, 23, 0, 1, 2]).groupby(kinds).mean()
+    lunch = hour.isin([11, 12, 13]).groupby(kinds).mean()
+    assert late["night_owl"] > 1.5 * late["lunch"]
+    assert lunch["lunch"] > 1.5 * lunch["night_owl"]
+    shares = pd.Series(large.truth["user_chronotypes"]).value_counts(normalize=True)
+    for name, (share, _) in S.CHRONOTYPES.items():
+        assert shares[name] == pytest.approx(share, abs=0.03)
+
+
+def test_videos_posted_in_the_evening_reach_further(large, large_df):
+    items = large.items.to_pandas()
+    videos = items[items["kind"] == "video"].set_index("item_id")
+    imps = large_df[large_df["event_type"] == "impression"]
+    reach = imps["item_id"].value_counts().reindex(videos.index, fill_value=0)
+    post_hour = (videos["published_at"] + pd.Timedelta(hours=8)).dt.hour
+    evening = reach[post_hour.isin(large.truth["best_post_hours_local"])].median()
+    other = reach[post_hour.between(9, 16)].median()
+    assert evening > 1.2 * other
