@@ -462,3 +462,26 @@ def test_videos_posted_in_the_evening_reach_further(large, large_df):
     evening = reach[post_hour.isin(large.truth["best_post_hours_local"])].median()
     other = reach[post_hour.between(9, 16)].median()
     assert evening > 1.2 * other
+
+
+def test_the_shipped_csvs_load_through_the_normal_ingest(tmp_path, capsys):
+    import shutil
+
+    db = str(tmp_path / "data" / "ingested.duckdb")
+    (tmp_path / "data").mkdir()
+    for kind in ("items", "spend", "events"):
+        # copied into the data folder: one process keeps one connection, opened for the first file only
+        csv = shutil.copy(REPO / "sample_data" / f"{kind}.csv", tmp_path / "data")
+        assert main(["--db", db, "--json", "ingest", "--kind", kind, str(csv)]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["rows_rejected"] == 0 and report["rows_duplicate"] == 0, report["issues"]
+    expected = S.generate(**SHIPPED)
+    assert main(["--db", db, "--json", "status"]) == 0
+    counts = json.loads(capsys.readouterr().out)["counts"]
+    assert {k: counts[k] for k in ("events", "items", "spend")} == expected.counts
+    from analytics.storage import open_store
+
+    stored = open_store(db).query("SELECT min(event_time), max(event_time), sum(revenue) FROM events").rows[0]
+    e = expected.events.to_pandas()
+    assert stored[0] == e["event_time"].min() and stored[1] == e["event_time"].max()
+    assert float(stored[2]) == pytest.approx(float(e["revenue"].dropna().astype(float).sum()))
