@@ -203,7 +203,8 @@ def video_outcomes(backend, filters: Filters):
     if vids is None:
         return None
     ev = filtered_events(backend, replace(filters, date_from=None, date_to=None, categories=()))
-    w = ev.inner_join(vids, ev.item_id == vids.video_id)
+    counted = ev.filter(ev.event_type.isin(["view", "click"]))
+    w = counted.inner_join(vids, counted.item_id == vids.video_id)
     w = w.filter(w.event_time >= w.published_at, w.event_time < w.published_at + ibis.interval(hours=24))
     ratio = watch_ratio(w.watch_seconds, length_seconds(w.video_seconds, w.catalog_seconds))
     is_view = w.event_type == "view"
@@ -214,16 +215,17 @@ def video_outcomes(backend, filters: Filters):
         clicks=(w.event_type == "click").sum(),
     )
     # purchases: viewers in the window who then bought the promoted course (or the video) in it
+    buys = ev.filter(ev.event_type == "purchase").select(
+        buyer=ev.user_id, bought_at=ev.event_time, bought_item=ev.item_id, bought_course=ev.course_id
+    )
+    # only viewers who bought something can count: a semi-join keeps the view side small
     viewers = (
-        w.filter(is_view)
+        w.filter(is_view, w.user_id.isin(buys.buyer))
         .group_by("video_id", "user_id")
         .aggregate(first_view=w.event_time.min())
     )
     viewers = viewers.inner_join(
         vids.select("video_id", "promoted_course", "published_at"), "video_id"
-    )
-    buys = ev.filter(ev.event_type == "purchase").select(
-        buyer=ev.user_id, bought_at=ev.event_time, bought_item=ev.item_id, bought_course=ev.course_id
     )
     pb = viewers.inner_join(buys, viewers.user_id == buys.buyer)
     pb = pb.filter(
