@@ -36,11 +36,12 @@ Several variants or metrics: Holm (default) or Benjamini-Hochberg adjusted p-val
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,7 +69,7 @@ CROSSOVER_WARN_SHARE = 0.05
 
 @dataclass(frozen=True)
 class EventMetric:
-    """A metric computed from events; ``columns`` are the per-user columns it needs."""
+    """A metric computed from events: its name, kind and definition (see the module docstring)."""
 
     name: str
     kind: MetricKind
@@ -893,8 +894,6 @@ def analyse(data: UserData, control: str | None = None, options: Options | None 
 
 
 def _replace(obj, **changes):
-    import dataclasses
-
     return dataclasses.replace(obj, **changes)
 
 
@@ -960,8 +959,9 @@ def _verdict(
                 f"（已对 {tested} 项比较做 {corr_zh} 校正）" if tested > 1 and options.correction != "none" else ""
             )
             chance = arm.chance_to_beat_control
-            stats_en = f"{effect} ({conf} CI {interval}; {p_note_en}; chance to beat control {chance:.1%})"
-            stats_zh = f"{effect}（{conf} 置信区间 {interval_zh}；{p_note_zh}；胜过对照组的概率 {chance:.1%}）"
+            values = f"{_fmt_value(m.kind, arm.value)} vs {_fmt_value(m.kind, m.arms[0].value)}"
+            stats_en = f"{effect} ({values}; {conf} CI {interval}; {p_note_en}; chance to beat control {chance:.1%})"
+            stats_zh = f"{effect}（{values}；{conf} 置信区间 {interval_zh}；{p_note_zh}；胜过对照组的概率 {chance:.1%}）"
             if arm.significant(options.alpha):
                 better = (arm.diff or 0) > 0
                 en_lines.append(
