@@ -483,3 +483,10 @@ def test_the_shipped_csvs_load_through_the_normal_ingest(tmp_path, capsys):
     e = expected.events.to_pandas()
     assert stored[0] == e["event_time"].min() and stored[1] == e["event_time"].max()
     assert float(stored[2]) == pytest.approx(float(e["revenue"].dropna().astype(float).sum()))
+
+
+def test_iter_events_yields_the_generated_events_block_by_block(monkeypatch):
+    monkeypatch.setattr(S, "CHUNK_USERS", 20)
+    blocks = list(S.iter_events(users=50, days=4, seed=5))
+    assert len(blocks) == 3
+    assert pa.concat_tables(blocks).equals(S.generate(users=50, days=4, seed=5).events)
