@@ -23,7 +23,8 @@ Two sources, one analysis:
   ========================  ==========  =========================================================
 
 * **From a table** (:func:`analyse_table`): one row per user with a variant column and any number
-  of metric columns; a column whose values are all 0/1 (or booleans) is a proportion, any other
+  of metric columns; a column whose values are all 0/1 (or booleans, or the words true/false,
+  yes/no, 是/否) is a proportion, any other
   numeric column is continuous (mean per user). Repeated rows of one user in one variant are
   combined: 0/1 columns by maximum ("converted in any row"), continuous columns by sum; users in
   several variants are excluded and counted.
@@ -61,6 +62,8 @@ Status = Literal["ok", "partial", "not_enough_data", "no_experiment"]
 MIN_USERS = 50
 MIN_CONVERSIONS = 5
 SRM_THRESHOLD = 0.001
+#: Text a 0/1 metric column may hold instead of numbers (exports write booleans as words).
+BOOLEAN_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "是": 1.0, "否": 0.0, "y": 1.0, "n": 0.0}
 #: Variant names taken as the control when none is given (else the first variant A-Z).
 CONTROL_NAMES = ("control", "对照组", "对照", "baseline", "A", "a")
 #: Share of exposed users seen in several variants above which assignment is evidently not per user.
@@ -552,6 +555,32 @@ def read_result_table(source: str | Path | bytes | pd.DataFrame, name: str | Non
         raise BadInput(f"cannot read the table {name or ''}: {exc}".strip(), code="bad_table") from exc
 
 
+def _is_boolean_words(values: pd.Series) -> bool:
+    words = values.dropna().astype(str).str.strip().str.lower()
+    return not words.empty and bool(words.isin(list(BOOLEAN_WORDS)).all())
+
+
+def metric_columns(table: pd.DataFrame, exclude: Sequence[str | None] = ()) -> list[str]:
+    """Columns usable as metrics: numeric, boolean, or holding only true/false-like words."""
+    skip = {str(c) for c in exclude if c is not None}
+    return [
+        str(c) for c in table.columns
+        if str(c) not in skip and (pd.api.types.is_numeric_dtype(table[c]) or _is_boolean_words(table[c]))
+    ]
+
+
+def _variant_labels(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_float_dtype(values) and bool((values.dropna() % 1 == 0).all()):
+        values = values.astype("Int64")  # 0/1 read as 0.0/1.0 because of an empty cell
+    return values.astype("string").str.strip()
+
+
+def variant_values(table: pd.DataFrame, variant_col: str) -> list[str]:
+    """The distinct variant labels of ``variant_col`` (as the analysis will name them), A-Z."""
+    labels = _variant_labels(table[variant_col]).dropna()
+    return sorted(v for v in labels.unique().tolist() if v)
+
+
 def _is_binary(values: pd.Series) -> bool:
     present = values.dropna()
     return not present.empty and bool(present.isin([0, 1]).all())
@@ -596,8 +625,7 @@ def user_data_from_table(
             )
         metric_cols = list(dict.fromkeys(metric_cols))
     else:
-        skip = {variant_col, user_col, covariate_col}
-        metric_cols = [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c])]
+        metric_cols = metric_columns(df, (variant_col, user_col, covariate_col))
         if not metric_cols:
             raise BadInput("the table has no numeric metric column; name one with --metric-col", code="no_metric")
     if variant_col in metric_cols or (user_col and user_col in metric_cols):
@@ -606,6 +634,9 @@ def user_data_from_table(
         raw = df[col]
         if raw.dtype == bool or str(raw.dtype) == "boolean":
             df[col] = raw.astype("float64")
+            continue
+        if not pd.api.types.is_numeric_dtype(raw) and _is_boolean_words(raw):
+            df[col] = raw.map(lambda v: np.nan if pd.isna(v) else BOOLEAN_WORDS[str(v).strip().lower()])
             continue
         numeric = pd.to_numeric(raw, errors="coerce")
         bad = numeric.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
@@ -622,8 +653,8 @@ def user_data_from_table(
             raise BadInput(f"the metric column {col!r} holds an infinite value", code="non_finite", column=col)
         df[col] = numeric.astype("float64")
     notices: list[Notice] = []
-    variants = df[variant_col]
-    no_variant = variants.isna() | (variants.astype(str).str.strip() == "")
+    labels = _variant_labels(df[variant_col])
+    no_variant = labels.isna() | (labels.fillna("") == "")
     if no_variant.any():
         k = int(no_variant.sum())
         notices.append(Notice(
@@ -632,10 +663,7 @@ def user_data_from_table(
             f"{k:,} 行没有版本（variant），已忽略。",
         ))
         df = df[~no_variant]
-    arm = df[variant_col]
-    if pd.api.types.is_float_dtype(arm) and bool((arm.dropna() % 1 == 0).all()):
-        arm = arm.astype("int64")  # 0/1 read as 0.0/1.0 because of an empty cell
-    df["variant"] = arm.astype(str).str.strip()
+    df["variant"] = labels[~no_variant].astype(str)
     if user_col is None:
         df["user_id"] = np.arange(len(df)).astype(str)
         notices.append(Notice(

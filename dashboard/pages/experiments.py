@@ -14,9 +14,11 @@ from analytics.experiments import (
     analyse_events,
     analyse_table,
     list_variants,
+    metric_columns,
     parse_split,
     plan_experiment,
     read_result_table,
+    variant_values,
 )
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
 from dashboard.i18n import current_lang, t
@@ -168,29 +170,28 @@ with tab_analyse:
                 st.info(t("exp.upload_hint"))
             else:
                 columns = [str(c) for c in table.columns]
+                sig = abs(hash(tuple(columns))) % 10**8  # a new table's columns get fresh widgets
                 c1, c2, c3 = st.columns(3)
                 variant_col = c1.selectbox(
                     t("exp.variant_col"), columns, index=columns.index("variant") if "variant" in columns else 0,
-                    key="exp_variant_col",
+                    key=f"exp_variant_col_{sig}",
                 )
                 none = t("exp.none")
                 user_choices = [none, *[c for c in columns if c != variant_col]]
                 user_col = c2.selectbox(
                     t("exp.user_col"), user_choices,
-                    index=user_choices.index("user_id") if "user_id" in user_choices else 0, key="exp_user_col",
+                    index=user_choices.index("user_id") if "user_id" in user_choices else 0, key=f"exp_user_col_{sig}",
                 )
-                numeric = [
-                    c for c in columns
-                    if c not in (variant_col, user_col) and pd.api.types.is_numeric_dtype(table[c])
-                ]
-                metric_cols = c3.multiselect(t("exp.metric_cols"), numeric, default=numeric, key="exp_metric_cols")
+                numeric = metric_columns(table, (variant_col, None if user_col == none else user_col))
+                metric_cols = c3.multiselect(t("exp.metric_cols"), numeric, default=numeric, key=f"exp_metric_cols_{sig}")
                 c4, c5 = st.columns(2)
-                arms = sorted(table[variant_col].dropna().astype(str).str.strip().unique().tolist())
+                arms = variant_values(table, variant_col)
                 control = c4.selectbox(
-                    t("exp.control"), arms, index=arms.index("control") if "control" in arms else 0, key="exp_table_control"
+                    t("exp.control"), arms, index=arms.index("control") if "control" in arms else (0 if arms else None),
+                    key=f"exp_table_control_{sig}",
                 )
                 covariate = c5.selectbox(
-                    t("exp.covariate_col"), [none, *[c for c in numeric if c not in metric_cols]], key="exp_covariate"
+                    t("exp.covariate_col"), [none, *[c for c in numeric if c not in metric_cols]], key=f"exp_covariate_{sig}"
                 )
                 options = _options()
                 if not metric_cols:

@@ -128,3 +128,16 @@ def test_page_on_the_sample_data(monkeypatch, sample_db, tmp_path):
     assert len(tables) == 2  # conversion and CTR
     assert [list(t["variant"]) for t in tables] == [["control", "treatment"]] * 2
     assert at.info[0].value.startswith("conversion, treatment vs control: ")
+
+
+def test_empty_database_still_offers_tables_and_the_planner(monkeypatch, tmp_path):
+    path = tmp_path / "data" / "empty.duckdb"
+    Store(path).close()
+    at = _app(monkeypatch, path)
+    at.run()
+    assert not at.exception
+    assert at.info[0].value.startswith("No events yet.")
+    assert at.caption[-1].value == "No recent traffic in the data: enter users per day to get the duration."
+    at.radio(key="exp_source").set_value("table").run()
+    assert not at.exception
+    assert at.info[0].value.startswith("Upload a table with one row per user")

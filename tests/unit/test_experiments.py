@@ -408,6 +408,14 @@ def test_default_control_and_numeric_variants():
     assert zh.control == "对照" and zh.metrics[0].kind == "proportion"
 
 
+def test_boolean_words_are_a_proportion():
+    table = pd.DataFrame({"v": ["a", "b"] * 3, "paid": ["是", "否", "是", None, "否", "否"], "ok": ["TRUE", "false"] * 3})
+    data = user_data_from_table(table, "v")
+    assert [m.kind for m in data.metrics] == ["proportion", "proportion"]
+    assert data.frame["paid"].tolist()[:3] == [1.0, 0.0, 1.0] and np.isnan(data.frame["paid"][3])
+    assert data.frame["ok"].tolist() == [1.0, 0.0] * 3
+
+
 def test_analyse_accepts_user_data_directly():
     table = pd.DataFrame({"variant": ["control", "treatment"] * 100, "m": np.r_[[0, 1] * 50, [1, 1] * 50]})
     result = analyse(user_data_from_table(table, "variant"), None)
