@@ -50,6 +50,8 @@ RATE_OUTCOMES: dict[str, tuple[str, str]] = {
 }
 COUNT_OUTCOMES: tuple[str, ...] = ("views", "purchases")
 CREDIBLE_LEVEL = 0.9
+#: A Beta prior is worth at least one trial (alpha + beta >= 1), so posteriors never pile up at 0 or 1.
+MIN_PRIOR_STRENGTH = 1.0
 WEEKDAYS = 7
 HOURS = 24
 
@@ -89,7 +91,8 @@ def fit_beta_prior(successes: np.ndarray, trials: np.ndarray) -> BetaPrior | Non
     m = sum(k) / sum(n); the between-cell variance is the variance of the raw rates k/n (weighted
     equally) minus the mean binomial noise m(1 - m) * mean(1/n); alpha + beta = m(1-m)/var - 1.
     The prior is never worth more than all the data: alpha + beta is capped at the total number of
-    trials (which is also its value when the cells vary no more than binomial noise).
+    trials (which is also its value when the cells vary no more than binomial noise), and is at
+    least :data:`MIN_PRIOR_STRENGTH`.
     Returns ``None`` without any trials.
     """
     k = np.asarray(successes, dtype=float)
@@ -108,7 +111,7 @@ def fit_beta_prior(successes: np.ndarray, trials: np.ndarray) -> BetaPrior | Non
     var_raw = float(p.var(ddof=1)) if p.size > 1 else 0.0
     var_between = var_raw - m * (1 - m) * float(np.mean(1.0 / n))
     strength = m * (1 - m) / var_between - 1.0 if var_between > 0 else total
-    strength = min(max(strength, 1e-3), total)
+    strength = min(max(strength, MIN_PRIOR_STRENGTH), max(total, MIN_PRIOR_STRENGTH))
     return BetaPrior(m * strength, (1 - m) * strength)
 
 
@@ -129,7 +132,7 @@ def fit_normal_prior(cell_means: np.ndarray, cell_videos: np.ndarray, within_var
     sigma2 = max(float(within_var), 0.0)
     var_raw = float(x.var(ddof=1)) if x.size > 1 else 0.0
     tau2 = var_raw - float(np.mean(sigma2 / v))
-    floor = sigma2 / float(v.sum()) if sigma2 > 0 else 1e-12 * max(1.0, mean * mean)
+    floor = max(sigma2 / float(v.sum()), 1e-12 * max(1.0, mean * mean))
     return NormalPrior(mean, max(tau2, floor), sigma2)
 
 
@@ -148,9 +151,10 @@ def shrink_means(cell_means, cell_videos, prior: NormalPrior, level: float = CRE
     x = np.asarray(cell_means, dtype=float)
     v = np.asarray(cell_videos, dtype=float)
     noise = np.where(v > 0, prior.sigma2 / np.maximum(v, 1), np.inf)
-    weight = np.where(v > 0, prior.tau2 / (prior.tau2 + noise), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        weight = np.where(v > 0, prior.tau2 / (prior.tau2 + noise), 0.0)
+        post_var = np.where(v > 0, prior.tau2 * noise / (prior.tau2 + noise), prior.tau2)
     post = weight * np.nan_to_num(x) + (1 - weight) * prior.mean
-    post_var = np.where(v > 0, 1.0 / (1.0 / prior.tau2 + 1.0 / np.where(noise > 0, noise, 1e-300)), prior.tau2)
     z = stats.norm.ppf(1 - (1 - level) / 2)
     sd = np.sqrt(post_var)
     return post, post - z * sd, post + z * sd
