@@ -188,6 +188,10 @@ class ArmResult:
     expected_loss: float | None = None
     reason: str | None = None
 
+    def reason_text(self, lang: str = "en") -> str | None:
+        """Why there is no verdict for this arm, in ``lang`` (None when there is one)."""
+        return _reason_zh(self.reason) if lang == "zh" and self.reason else self.reason
+
     def significant(self, alpha: float) -> bool:
         return self.p_value_adjusted is not None and self.p_value_adjusted < alpha
 

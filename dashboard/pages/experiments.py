@@ -72,7 +72,7 @@ def _render(result) -> None:
     conf = f"{1 - result.alpha:.0%}"
     for m in result.metrics:
         st.subheader(_metric_label(m.metric))
-        notes = [t("exp.test_used", test=m.test, kind=m.kind)]
+        notes = [t("exp.test_used", test=t(f"exp.test.{m.kind}"), kind=t(f"exp.kind.{m.kind}"))]
         if m.winsorized_at is not None:
             notes.append(t("exp.winsorized", cap=f"{m.winsorized_at:,.4g}"))
         if m.cuped_theta is not None:
@@ -91,7 +91,7 @@ def _render(result) -> None:
                 t("exp.col.p_adj"): _fmt(a.p_value_adjusted, ".4f"),
                 t("exp.col.beat"): _fmt(a.chance_to_beat_control, ".1%"),
                 t("exp.col.loss"): _fmt(a.expected_loss, ".3g"),
-                t("exp.col.status"): a.status if not a.reason else f"{a.status}: {a.reason}",
+                t("exp.col.status"): t(f"exp.status.{a.status}") + (f": {a.reason_text(lang)}" if a.reason else ""),
             })
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
         tested = [a for a in m.arms[1:] if a.status == "ok"]
