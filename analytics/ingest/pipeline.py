@@ -35,7 +35,7 @@ import duckdb
 
 from analytics import privacy
 from analytics.config import parse_timezone
-from analytics.errors import BadInput, ReelyticsError, StorageError
+from analytics.errors import BadInput
 from analytics.ingest import readers
 from analytics.ingest.mapping import (
     DURATION_COLUMNS,
@@ -782,10 +782,3 @@ def _info_issues(plan: Plan) -> tuple[Issue, ...]:
     for note in plan.notes + _plan_notes(plan):
         out.append(Issue("mapping_note", "info", note))
     return tuple(out)
-
-
-def list_issue_codes() -> tuple[str, ...]:
-    return tuple(_ISSUE_TEXT) + ("formula_like", "watch_far_above_video", "purchase_without_view", "time_out_of_range", "duplicates_skipped")
-
-
-__all__ = ["IngestReport", "Preview", "ingest_file", "preview_file", "ReelyticsError", "StorageError"]

@@ -6,7 +6,6 @@ Expected counts come from the datasets' README and are re-derived independently 
 
 from __future__ import annotations
 
-import collections
 import csv
 import datetime as dt
 import json
