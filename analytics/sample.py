@@ -889,37 +889,46 @@ def load_sample(
     """Generate a sample and load it into ``store`` in one transaction; return rows added per table.
 
     Three uploads are registered (kinds events, items, spend) named by :func:`sample_name`, with the
-    SHA-256 of that name: loading the same sample again adds nothing and returns zeros. With
-    ``if_empty`` nothing is loaded when the store already has events. Events are generated and
-    inserted in blocks of 4,000 users so memory stays bounded for any size.
+    SHA-256 of that name: loading the same sample again adds nothing and returns zeros (a table
+    whose sample upload was removed is loaded again on its own). With ``if_empty`` nothing is
+    loaded when the store already has events. Events are generated and inserted in blocks of
+    4,000 users so memory stays bounded for any size; ``progress`` gets the fraction of blocks done.
     """
     from analytics.uploads import find_by_sha, insert_canonical, register_upload
 
     _check(users, days, seed)
     progress = progress or no_progress
-    zero = {"events": 0, "items": 0, "spend": 0}
+    counts = {"events": 0, "items": 0, "spend": 0}
     if if_empty and store.counts()["events"] > 0:
         progress(1.0, "store already has events")
-        return zero
+        return counts
     name = sample_name(users, days, seed, start)
     sha = sample_sha256(users, days, seed, start)
-    world = _build_world(users, days, seed, start or DEFAULT_START)
-    n_chunks = math.ceil(users / CHUNK_USERS)
+    report = {"generator": "analytics.sample", "users": users, "days": days, "seed": seed, "issues": []}
+    world: _World | None = None
     with store.transaction() as cur:
-        if find_by_sha(cur, "events", sha) is not None:
+        missing = [kind for kind in counts if find_by_sha(cur, kind, sha) is None]
+        if not missing:
             progress(1.0, "already loaded")
-            return zero
-        ids, counts = {}, dict(zero)
-        report = {"generator": "analytics.sample", "users": users, "days": days, "seed": seed}
-        for kind in ("events", "items", "spend"):
-            ids[kind] = register_upload(cur, kind=kind, file_name=name, sha256=sha, rows_accepted=0, report=report)
-        counts["items"] = insert_canonical(cur, "items", world.items, ids["items"])
-        counts["spend"] = insert_canonical(cur, "spend", _spend(world), ids["spend"])
-        for index, chunk in enumerate(_chunks(world)):
-            counts["events"] += insert_canonical(cur, "events", chunk.events, ids["events"])
-            progress((index + 1) / n_chunks, f"{counts['events']:,} events")
+            return counts
+        world = _build_world(users, days, seed, start or DEFAULT_START)
+        ids = {
+            kind: register_upload(cur, kind=kind, file_name=name, sha256=sha, rows_accepted=0, report=report)
+            for kind in missing
+        }
+        if "items" in ids:
+            counts["items"] = insert_canonical(cur, "items", world.items, ids["items"])
+        if "spend" in ids:
+            counts["spend"] = insert_canonical(cur, "spend", _spend(world), ids["spend"])
+        if "events" in ids:
+            n_chunks = math.ceil(users / CHUNK_USERS)
+            for index, chunk in enumerate(_chunks(world)):
+                counts["events"] += insert_canonical(cur, "events", chunk.events, ids["events"])
+                progress((index + 1) / n_chunks, f"{counts['events']:,} events")
         for kind, upload_id in ids.items():
             cur.execute("UPDATE uploads SET rows_accepted = ? WHERE upload_id = ?", [counts[kind], upload_id])
+    if "events" not in ids:
+        progress(1.0, "loaded")
     return counts
 
 

@@ -490,3 +490,27 @@ def test_iter_events_yields_the_generated_events_block_by_block(monkeypatch):
     blocks = list(S.iter_events(users=50, days=4, seed=5))
     assert len(blocks) == 3
     assert pa.concat_tables(blocks).equals(S.generate(users=50, days=4, seed=5).events)
+
+
+def test_a_removed_sample_table_is_loaded_again_on_its_own(store):
+    from analytics.uploads import remove_upload
+
+    first = S.load_sample(store, users=30, days=3, seed=4)
+    spend_upload = store.query("SELECT upload_id FROM uploads WHERE kind = 'spend'").scalar()
+    remove_upload(store, spend_upload)
+    again = S.load_sample(store, users=30, days=3, seed=4)
+    assert again == {"events": 0, "items": 0, "spend": first["spend"]}
+    assert store.counts() == {**first, "uploads": 3}
+
+
+def test_a_failed_load_leaves_the_store_unchanged(store, monkeypatch):
+    S.load_sample(store, users=20, days=2, seed=1)
+    before = store.counts()
+
+    def broken(world, index):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(S, "_chunk", broken)
+    with pytest.raises(RuntimeError):
+        S.load_sample(store, users=25, days=2, seed=2)
+    assert store.counts() == before
