@@ -420,3 +420,24 @@ def test_analyse_accepts_user_data_directly():
     table = pd.DataFrame({"variant": ["control", "treatment"] * 100, "m": np.r_[[0, 1] * 50, [1, 1] * 50]})
     result = analyse(user_data_from_table(table, "variant"), None)
     assert result.control == "control" and result.metrics[0].kind == "proportion"
+
+
+def test_retention_indicator_agrees_with_the_retention_kpi_when_exposure_is_the_first_event(store):
+    """With every user exposed by their first event, pooled D1/D7 equal ``retention.day_n_retention``."""
+    from analytics.retention import day_n_retention
+
+    rng = np.random.default_rng(8)
+    journeys = {}
+    for i in range(300):
+        arm = "control" if i % 2 else "treatment"
+        start = int(rng.integers(0, 10)) * DAY + int(rng.integers(0, DAY))
+        evs = [("view", start, {"variant": arm})]
+        for later in rng.choice(np.arange(1, 12), size=int(rng.integers(0, 4)), replace=False):
+            evs.append(("like", start + int(later) * DAY + int(rng.integers(-3600, 3600))))
+        journeys[f"u{i}"] = evs
+    insert_events(store, journeys)
+    filters = Filters()
+    data = user_data_from_events(store, filters, ["d1_retention", "d7_retention"])
+    for n in (1, 7):
+        col = data.frame[f"d{n}_retention"].dropna()
+        assert col.mean() == pytest.approx(day_n_retention(store, filters, n))
