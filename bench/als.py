@@ -1,0 +1,177 @@
+"""Benchmark the ALS recommender against bare ``implicit`` (and optionally Spark ML ALS) on 5M interactions.
+
+    OPENBLAS_NUM_THREADS=1 python bench/als.py [--users 100000 --items 20000 --events 5000000] [--spark]
+
+Synthesises ``--events`` view events (users uniform, items with Zipf popularity, exponent 1.1,
+watch ratios uniform in (0, 1]) into the ``events`` table of a temporary store, then in this process:
+
+1. **training** — ours: :func:`analytics.recommend.build_matrix` (events table -> weighted matrix,
+   ids mapped) + :func:`analytics.recommend.train` (confidence, 15 iterations, 64 factors); peer:
+   ``implicit.als.AlternatingLeastSquares.fit`` on the very same CSR confidence matrix with the same
+   parameters, threads and seed (target ratio <= 1.15). Saving the model is timed separately.
+2. **batch top-10 for all users** — ours: :meth:`TrainedModel.recommend_all` (ids mapped back to
+   strings, one table); peer: bare ``model.recommend(userids, user_items[userids], N=10)`` on all
+   users (target ratio <= 1.1).
+3. with ``--spark``: ``pyspark.ml.recommendation.ALS(implicitPrefs=True)`` on ``local[2]`` with the
+   same rank, iterations, regularization and alpha on the same (user, item, weight) triples.
+
+Prints times, ratios and the process RSS (psutil). Not a test: run it by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import psutil  # noqa: E402
+import pyarrow as pa  # noqa: E402
+
+from analytics.recommend import AlsParams, build_matrix, save_model, train  # noqa: E402
+from analytics.storage import Store  # noqa: E402
+from analytics.uploads import insert_canonical  # noqa: E402
+
+
+def rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def synthesise(store: Store, users: int, items: int, events: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / np.arange(1, items + 1) ** 1.1
+    popularity /= popularity.sum()
+    item_of = rng.permutation(items)  # popular items are not simply the first ids
+    u = rng.integers(0, users, events)
+    i = item_of[rng.choice(items, size=events, p=popularity)]
+    t0 = np.datetime64("2026-01-01T00:00:00", "us")
+    seconds = rng.integers(0, 60 * 86400, events).astype("timedelta64[s]").astype("timedelta64[us]")
+    video = rng.uniform(15, 180, events)
+    watched = video * rng.uniform(0.01, 1.0, events)
+    table = pa.table({
+        "event_time": pa.array(t0 + seconds),
+        "user_id": pa.array(np.char.add("u", u.astype(str)).astype(object), pa.string()),
+        "event_type": pa.array(np.full(events, "view", dtype=object), pa.string()),
+        "item_id": pa.array(np.char.add("i", i.astype(str)).astype(object), pa.string()),
+        "watch_seconds": pa.array(watched),
+        "video_seconds": pa.array(video),
+    })
+    with store.transaction() as cur:
+        insert_canonical(cur, "events", table, upload_id=0)
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def bare_fit(user_items, params: AlsParams, num_threads: int):
+    import implicit.als
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"):
+        model = implicit.als.AlternatingLeastSquares(
+            factors=params.factors, regularization=params.regularization, alpha=1.0, iterations=params.iterations,
+            random_state=params.seed, use_gpu=False, num_threads=num_threads, calculate_training_loss=False,
+        )
+        model.fit(user_items, show_progress=False)
+    return model
+
+
+def bare_recommend(model, user_items, k: int):
+    from threadpoolctl import threadpool_limits
+
+    userids = np.arange(user_items.shape[0])
+    with threadpool_limits(1, "blas"):
+        return model.recommend(userids, user_items[userids], N=k)
+
+
+def spark_fit(matrix, params: AlsParams) -> float:
+    from pyspark.ml.recommendation import ALS
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master("local[2]").appName("als-bench")
+             .config("spark.driver.memory", "8g").config("spark.sql.shuffle.partitions", "4")
+             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        coo = matrix.weights.tocoo()
+        import pandas as pd
+
+        df = spark.createDataFrame(pd.DataFrame({"user": coo.row.astype("int32"), "item": coo.col.astype("int32"),
+                                                 "rating": coo.data.astype("float32")})).repartition(4).cache()
+        df.count()
+        als = ALS(rank=params.factors, maxIter=params.iterations, regParam=params.regularization, alpha=params.alpha,
+                  implicitPrefs=True, userCol="user", itemCol="item", ratingCol="rating", seed=params.seed,
+                  coldStartStrategy="drop")
+        seconds, model = timed(lambda: als.fit(df))
+        model.userFactors.count()
+        return seconds
+    finally:
+        spark.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, default=100_000)
+    ap.add_argument("--items", type=int, default=20_000)
+    ap.add_argument("--events", type=int, default=5_000_000)
+    ap.add_argument("--factors", type=int, default=64)
+    ap.add_argument("--iterations", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=0, help="implicit threads for both sides (0 = all cores)")
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--spark", action="store_true", help="also time Spark ML ALS(implicitPrefs=True) on local[2]")
+    args = ap.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="als-bench-"))
+    try:
+        store = Store(folder / "bench.duckdb")
+        seconds, _ = timed(lambda: synthesise(store, args.users, args.items, args.events, args.seed))
+        print(f"synthesised {args.events:,} events ({args.users:,} users x {args.items:,} items, Zipf 1.1) "
+              f"in {seconds:.1f} s; rss {rss_mb():,.0f} MB")
+        params = AlsParams(factors=args.factors, iterations=args.iterations, gpu="off",
+                           num_threads=args.threads or 0)
+        threads = args.threads or 0
+
+        t_matrix, matrix = timed(lambda: build_matrix(store, params))
+        t_train, model = timed(lambda: train(matrix, params, fingerprint="bench"))
+        ours_train = t_matrix + t_train
+        print(f"matrix: {matrix.shape[0]:,} x {matrix.shape[1]:,}, {matrix.nnz:,} interactions; rss {rss_mb():,.0f} MB")
+        t_bare, bare = timed(lambda: bare_fit(model.user_items, params, threads))
+        t_save, _ = timed(lambda: save_model(model, folder / "models"))
+        print(f"training  ours: {ours_train:8.2f} s  (matrix {t_matrix:.2f} s + fit {t_train:.2f} s; device {model.device})")
+        print(f"training  bare implicit fit on the same CSR: {t_bare:8.2f} s")
+        print(f"training  ratio ours / bare = {ours_train / t_bare:.3f}  (target <= 1.15); saving the model {t_save:.2f} s")
+
+        t_ours_rec, table = timed(lambda: model.recommend_all(args.k))
+        t_bare_rec, (ids, _) = timed(lambda: bare_recommend(bare, model.user_items, args.k))
+        print(f"top-{args.k}    ours recommend_all: {t_ours_rec:8.2f} s  ({table.num_rows:,} rows with string ids)")
+        print(f"top-{args.k}    bare model.recommend(all users): {t_bare_rec:8.2f} s  ({ids.size:,} ids)")
+        print(f"top-{args.k}    ratio ours / bare = {t_ours_rec / t_bare_rec:.3f}  (target <= 1.1); rss {rss_mb():,.0f} MB")
+
+        if args.spark:
+            try:
+                t_spark = spark_fit(matrix, params)
+                print(f"spark     ALS(implicitPrefs=True) local[2] fit: {t_spark:8.2f} s; "
+                      f"ratio spark / ours = {t_spark / ours_train:.1f}x")
+            except Exception as exc:  # Java or Spark missing: say so and go on
+                print(f"spark     skipped: {type(exc).__name__}: {exc}")
+        store.close()
+        print(f"done {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; peak-ish rss {rss_mb():,.0f} MB")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
