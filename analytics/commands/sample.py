@@ -15,7 +15,8 @@ def register(sub) -> None:
         help="generate realistic sample data and load it into the database (or write CSVs with --export)",
     )
     p.add_argument("--users", type=int, default=2000, help="number of users (default 2000)")
-    p.add_argument("--days", type=int, default=60, help="days of activity from 2026-09-01 (default 60)")
+    p.add_argument("--days", type=int, default=60, help="days of activity (default 60)")
+    p.add_argument("--start", metavar="YYYY-MM-DD", help="first local day (default 2026-09-01)")
     p.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same data (default 7)")
     p.add_argument("--if-empty", action="store_true", help="load only when the database has no events yet")
     p.add_argument("--export", type=Path, metavar="DIR", help="write events.csv, items.csv, spend.csv to DIR instead of loading")
@@ -23,11 +24,13 @@ def register(sub) -> None:
 
 
 def run(args, ctx) -> Output:
+    from analytics.filters import parse_date
     from analytics.sample import generate, load_sample, sample_name, write_csv
 
-    name = sample_name(args.users, args.days, args.seed)
+    start = parse_date(args.start, "--start")
+    name = sample_name(args.users, args.days, args.seed, start)
     if args.export is not None:
-        data = generate(users=args.users, days=args.days, seed=args.seed)
+        data = generate(users=args.users, days=args.days, seed=args.seed, start=start)
         paths = write_csv(data, args.export)
         payload = {"sample": name, "counts": data.counts, "files": {k: str(v) for k, v in paths.items()}}
         text = f"{name} written to {args.export}\n" + "\n".join(
@@ -37,7 +40,9 @@ def run(args, ctx) -> Output:
     store = ctx.store
     progress = no_progress if args.json else StderrProgress("sample", sys.stderr)
     had_events = store.counts()["events"] > 0
-    counts = load_sample(store, args.users, args.days, args.seed, progress=progress, if_empty=args.if_empty)
+    counts = load_sample(
+        store, args.users, args.days, args.seed, progress=progress, if_empty=args.if_empty, start=start
+    )
     loaded = any(counts.values())
     if loaded:
         status = "loaded"

@@ -514,3 +514,14 @@ def test_a_failed_load_leaves_the_store_unchanged(store, monkeypatch):
     with pytest.raises(RuntimeError):
         S.load_sample(store, users=25, days=2, seed=2)
     assert store.counts() == before
+
+
+def test_cli_start_moves_the_period_and_names_the_sample(tmp_path, capsys):
+    out_dir = tmp_path / "csv"
+    args = ["--json", "sample", "--users", "10", "--days", "2", "--start", "2025-01-06", "--export", str(out_dir)]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["sample"] == "sample(users=10,days=2,seed=7,start=2025-01-06)"
+    first = (out_dir / "events.csv").read_text(encoding="utf-8").splitlines()[1]
+    assert first.startswith('"2025-01-06T')
+    assert main(["sample", "--start", "06/01/2025", "--export", str(out_dir)]) == 2
+    assert "--start expects a date" in capsys.readouterr().err
