@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from analytics import abstats
+from analytics.config import parse_timezone
 from analytics.definitions import is_complete, views_with_ratio
 from analytics.errors import BadInput
 from analytics.filters import Filters, filtered_events
@@ -458,10 +459,9 @@ def user_data_from_events(store, filters: Filters, metrics: Sequence[str]) -> Us
         aggs["exposure_day"] = post.exposure_day.min()
         for n in retention_days:
             aggs[f"d{n}_retention"] = ibis.ifelse(post.local_day.delta(post.exposure_day, unit="day") == n, 1, 0).max()
-        if hi is not None:
-            from analytics.retention import _to_local_day
-
-            data_end = _to_local_day(hi, filters.timezone)  # outcomes are followed to the end of the data
+        if hi is not None:  # outcomes are followed to the data's last local day
+            zone = parse_timezone(filters.timezone)
+            data_end = hi.replace(tzinfo=dt.timezone.utc).astimezone(zone).date()
     aggs["_events"] = post.count()
     frame = post.group_by(["user_id", "arm"]).aggregate(**aggs)
     if "completion" in names:
