@@ -267,3 +267,12 @@ def test_sample_size_and_detectable_effect_are_inverse(baseline, mde):
     d = abstats.detectable_effect_proportions(baseline, n)
     assert d <= target - baseline + 1e-9  # rounding n up can only shrink the detectable effect
     assert abstats.detectable_effect_proportions(baseline, n * 4) < d
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(1, 100), st.floats(0.1, 50), st.floats(1, 100), st.floats(0.1, 50), st.integers(3, 500), st.integers(2, 10))
+def test_more_data_never_widens_a_welch_interval_on_the_same_means(mc, sc, mt, stt, n, factor):
+    small = abstats.welch_test(mc, sc**2, n, mt, stt**2, n)
+    big = abstats.welch_test(mc, sc**2, n * factor, mt, stt**2, n * factor)
+    assert big.ci_high - big.ci_low <= small.ci_high - small.ci_low + 1e-12
+    assert big.lift_ci_high - big.lift_ci_low <= small.lift_ci_high - small.lift_ci_low + 1e-12

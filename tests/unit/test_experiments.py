@@ -441,3 +441,39 @@ def test_retention_indicator_agrees_with_the_retention_kpi_when_exposure_is_the_
     for n in (1, 7):
         col = data.frame[f"d{n}_retention"].dropna()
         assert col.mean() == pytest.approx(day_n_retention(store, filters, n))
+
+
+def test_the_period_chooses_exposures_and_outcomes_are_followed_after_it(store):
+    import datetime as dt
+
+    from tests.helpers import T0
+
+    insert_events(
+        store,
+        {
+            "early": [("view", 0, {"variant": "control"}), ("purchase", 3 * DAY, {"revenue": 10.0})],
+            "inside": [("view", 2 * DAY, {"variant": "treatment"}), ("purchase", 6 * DAY, {"revenue": 20.0})],
+            "late": [("view", 3 * DAY, {"variant": "control"})],
+        },
+    )
+    day = (T0 + dt.timedelta(hours=8)).date()  # T0 in Asia/Shanghai
+    period = Filters(date_from=day + dt.timedelta(days=2), date_to=day + dt.timedelta(days=3))
+    rows = user_data_from_events(store, period, ["conversion", "revenue_per_user"]).frame.set_index("user_id")
+    assert sorted(rows.index) == ["inside", "late"]
+    assert rows.loc["inside", "conversion"] == 1 and rows.loc["inside", "revenue_per_user"] == 20.0
+    assert rows.loc["late", "conversion"] == 0
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(60, 300), st.floats(1, 100), st.floats(0.5, 2.0), st.floats(0.3, 3.0))
+def test_continuous_table_metrics_keep_the_laws(n, mean, ratio, spread):
+    rng = np.random.default_rng(n)
+    control = rng.lognormal(np.log(mean), spread, n)
+    treatment = rng.lognormal(np.log(mean * ratio), spread, n + 7)
+    table = pd.DataFrame({"variant": ["c"] * n + ["t"] * (n + 7), "watch": np.r_[control, treatment]})
+    ct = analyse_table(table, "variant", ["watch"], "c").metrics[0].arm("t")
+    tc = analyse_table(table, "variant", ["watch"], "t").metrics[0].arm("c")
+    assert ct.diff == pytest.approx(-tc.diff) and ct.p_value == pytest.approx(tc.p_value)
+    assert ct.diff_ci_low <= ct.diff <= ct.diff_ci_high and ct.ci_low <= ct.lift <= ct.ci_high
+    assert 0 <= ct.p_value <= 1 and 0 <= ct.chance_to_beat_control <= 1 and ct.expected_loss >= 0
+    assert ct.chance_to_beat_control + tc.chance_to_beat_control == pytest.approx(1.0)
