@@ -78,3 +78,20 @@ def test_retention_page_without_data_says_so(monkeypatch, tmp_path):
     at.run()
     assert not at.exception
     assert at.info[0].value.startswith("No events yet.")
+
+
+def test_retention_page_on_the_sample_data(monkeypatch, sample_db, tmp_path):
+    import shutil
+
+    (tmp_path / "s").mkdir()
+    db = tmp_path / "s" / "sample.duckdb"
+    shutil.copy(sample_db, db)
+    at = _app(monkeypatch, db)
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["size"].sum() == 300  # every sample user is first seen inside the data
+    day1 = table["day_1"].dropna()
+    assert ((day1 >= 0) & (day1 <= 1)).all() and len(day1) > 0
+    at.radio(key="ret_mode").set_value("on_or_after").run()
+    assert not at.exception

@@ -77,3 +77,19 @@ def test_timing_page_without_videos_explains(monkeypatch, tmp_path):
     at.run()
     assert not at.exception
     assert at.info[0].value.startswith("No published videos match these filters")
+
+
+def test_timing_page_on_the_sample_data(monkeypatch, sample_db, tmp_path):
+    import shutil
+
+    (tmp_path / "s").mkdir()
+    db = tmp_path / "s" / "sample.duckdb"
+    shutil.copy(sample_db, db)
+    at = _app(monkeypatch, db)
+    at.run()
+    assert not at.exception
+    assert at.caption[1].value.startswith("Times in Asia/Shanghai.")
+    best = at.dataframe[0].value
+    assert len(best) == 10 and list(best["rank"]) == sorted(best["rank"])
+    at.selectbox(key="tim_outcome").select("purchases").run()
+    assert not at.exception
