@@ -269,3 +269,14 @@ def test_day_n_retention_matches_a_reference(store, journeys, n):
     expected = len(returned) / len(eligible) if eligible else None
     got = day_n_retention(store, SH, n)
     assert got == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_local_days_across_a_daylight_saving_change(store):
+    # New York moves to EDT (UTC-4) on 2026-03-08 at 07:00 UTC. 2026-03-09 04:30 UTC is 00:30 EDT on
+    # 9 March (day 2 after 7 March); a fixed EST offset would wrongly put it at 23:30 on 8 March.
+    ny = Filters(timezone="America/New_York")
+    insert_events(store, {"u": [("view", dt.datetime(2026, 3, 7, 15)), ("view", dt.datetime(2026, 3, 9, 4, 30))]})
+    assert day_n_retention(store, ny, 2) == 1.0
+    assert day_n_retention(store, ny, 1) == 0.0
+    r = compute_retention(store, ny, periods=3)
+    assert r.cohorts == (dt.date(2026, 3, 7),) and r.values[0] == (1.0, 0.0, 1.0)

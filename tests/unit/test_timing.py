@@ -213,3 +213,17 @@ def test_completion_and_ctr_cells_are_rates(catalog):
         ranked = cells[cells["rank"].notna()]
         for col in ("raw", "shrunk", "ci_low", "ci_high"):
             assert ranked[col].between(0, 1).all()
+
+
+def test_publish_hour_across_a_daylight_saving_change(store):
+    # 2026-03-09 04:30 UTC is Monday 00:30 in New York (EDT); 2026-03-02 05:30 UTC is Monday 00:30 (EST)
+    insert_items(
+        store,
+        [
+            {"item_id": "v1", "kind": "video", "published_at": dt.datetime(2026, 3, 9, 4, 30)},
+            {"item_id": "v2", "kind": "video", "published_at": dt.datetime(2026, 3, 2, 5, 30)},
+        ],
+    )
+    insert_events(store, {"a": [("view", dt.datetime(2026, 3, 9, 5))]})
+    v = compute_timing(store, Filters(timezone="America/New_York")).videos
+    assert v[["weekday", "hour"]].values.tolist() == [[0, 0], [0, 0]]
