@@ -171,6 +171,7 @@ _ETYPES: Final[tuple[str, ...]] = (
 (IMP, VIEW, LIKE, COMMENT, SHARE, FOLLOW, FAVORITE, CLICK, CART, PURCHASE, REFUND, LSTART, LDONE) = range(13)
 
 _DAY = 86_400
+_REDRAWS = 4  # rounds of redrawing a video the user was already shown
 
 
 @dataclass(frozen=True)
@@ -584,29 +585,46 @@ def _chunk(world: _World, index: int) -> _Chunk:
     user = s_user[i_sess]
     t_ref = s_start[i_sess]  # for choosing among published videos (refined below)
 
-    # which video: favourite creator (35%) or a category from the user's interests, then by
-    # popularity among published videos or (45%) one of the newest
+    # which video: a favourite creator's (45%) or one of a category drawn from the user's
+    # interests, then by popularity among published videos or (45%) one of the newest
     from_creator = rng.random(m) < 0.45
     cat = (rng.random(m)[:, None] > cat_cum[user]).sum(axis=1).clip(0, n_cat - 1)
     creator = fav_cre[user, rng.integers(0, 3, m)]
-    video = np.empty(m, np.int64)
-    fresh = rng.random(m) < 0.45
-    for pool_sel, key, (order, keys, cw, start) in (
-        (from_creator, creator, (world.cre_order, world.cre_keys, world.cre_cw, world.cre_start)),
-        (~from_creator, cat, (world.cat_order, world.cat_keys, world.cat_cw, world.cat_start)),
-    ):
-        idx = np.flatnonzero(pool_sel)
-        kk = key[idx].astype(np.int64)
-        lo_pos = start[kk]
-        hi_pos = np.searchsorted(keys, kk * _KEY + t_ref[idx] + _PUB_SHIFT, side="right")
-        hi_pos = np.maximum(hi_pos, lo_pos + 1)
-        u = cw[lo_pos] + rng.random(idx.size) * (cw[hi_pos] - cw[lo_pos])
-        by_pop = (np.searchsorted(cw, u, side="right") - 1).clip(lo_pos, hi_pos - 1)
-        # among the newest, the feed favours the stronger of two candidates (reach, fame, quality)
-        new_a = np.maximum(hi_pos - rng.geometric(0.15, idx.size), lo_pos)
-        new_b = np.maximum(hi_pos - rng.geometric(0.15, idx.size), lo_pos)
-        by_new = np.where(world.v_pop[order[new_b]] > world.v_pop[order[new_a]], new_b, new_a)
-        video[idx] = order[np.where(fresh[idx], by_new, by_pop)]
+
+    def pick(which: np.ndarray) -> np.ndarray:
+        k = which.size
+        fresh = rng.random(k) < 0.45
+        chosen = np.empty(k, np.int64)
+        for pool_sel, key, (order, keys, cw, start) in (
+            (from_creator[which], creator[which], (world.cre_order, world.cre_keys, world.cre_cw, world.cre_start)),
+            (~from_creator[which], cat[which], (world.cat_order, world.cat_keys, world.cat_cw, world.cat_start)),
+        ):
+            idx = np.flatnonzero(pool_sel)
+            kk = key[idx].astype(np.int64)
+            lo_pos = start[kk]
+            hi_pos = np.searchsorted(keys, kk * _KEY + t_ref[which[idx]] + _PUB_SHIFT, side="right")
+            hi_pos = np.maximum(hi_pos, lo_pos + 1)
+            u = cw[lo_pos] + rng.random(idx.size) * (cw[hi_pos] - cw[lo_pos])
+            by_pop = (np.searchsorted(cw, u, side="right") - 1).clip(lo_pos, hi_pos - 1)
+            # among the newest, the feed favours the stronger of two candidates (reach, fame, quality)
+            new_a = np.maximum(hi_pos - rng.geometric(0.15, idx.size), lo_pos)
+            new_b = np.maximum(hi_pos - rng.geometric(0.15, idx.size), lo_pos)
+            by_new = np.where(world.v_pop[order[new_b]] > world.v_pop[order[new_a]], new_b, new_a)
+            chosen[idx] = order[np.where(fresh[idx], by_new, by_pop)]
+        return chosen
+
+    video = pick(np.arange(m))
+    # feeds avoid showing a user the same video again: redraw repeats from the same pool a few
+    # times; what is left are re-shows (heavy users exhaust their niche)
+    for _ in range(_REDRAWS):
+        key = user.astype(np.int64) * world.n_videos + video
+        order = np.argsort(key, kind="stable")
+        repeat = np.zeros(m, bool)
+        repeat[order[1:]] = key[order[1:]] == key[order[:-1]]
+        again = np.flatnonzero(repeat)
+        if again.size == 0:
+            break
+        video[again] = pick(again)
 
     vcat = world.v_cat[video]
     in_fav_cat = (vcat == fav1[user]) | (vcat == fav2[user])

@@ -525,3 +525,9 @@ def test_cli_start_moves_the_period_and_names_the_sample(tmp_path, capsys):
     assert first.startswith('"2025-01-06T')
     assert main(["sample", "--start", "06/01/2025", "--export", str(out_dir)]) == 2
     assert "--start expects a date" in capsys.readouterr().err
+
+
+def test_feeds_mostly_show_videos_not_shown_before(large_df):
+    imps = large_df[large_df["event_type"] == "impression"]
+    repeats = 1 - len(imps.drop_duplicates(["user_id", "item_id"])) / len(imps)
+    assert repeats < 0.5
