@@ -26,7 +26,7 @@ All queries are ibis expressions (engine-neutral); only small aggregates reach p
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import ibis

@@ -9,6 +9,13 @@ from analytics.retention import COHORTS, MEASURES, MODES, PERIODS, compute_reten
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
 from dashboard.i18n import t
 
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _retention(db: str, version: str, filters, **options):
+    """One library call, cached per database version, filters and options (view toggles are free)."""
+    return compute_retention(get_store(), filters, **options)
+
+
 st.title(t("page.retention"))
 st.caption(t("ret.intro"))
 
@@ -28,8 +35,9 @@ if require_events():
     cumulative = c7.checkbox(t("ret.cumulative"), value=False, key="ret_cumulative", disabled=is_rate)
     filters = current_filters()
     with guarded():
-        result = compute_retention(
-            get_store(), filters, cohort=cohort, period=period,
+        store = get_store()
+        result = _retention(
+            str(store.path), store.data_version(), filters, cohort=cohort, period=period,
             mode=mode if is_rate else "on", measure=measure, periods=periods,
         )
         if result.status != "ok":

@@ -9,6 +9,13 @@ from analytics.timing import OUTCOMES, RATE_OUTCOMES, compute_timing
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
 from dashboard.i18n import t
 
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _timing(db: str, version: str, filters, outcome: str):
+    """One library call, cached per database version, filters and outcome."""
+    return compute_timing(get_store(), filters, outcome=outcome)
+
+
 st.title(t("page.timing"))
 st.caption(t("tim.intro"))
 
@@ -30,7 +37,8 @@ if require_events():
     outcome = st.selectbox(t("tim.outcome"), OUTCOMES, format_func=lambda v: t(f"tim.outcome.{v}"), key="tim_outcome")
     filters = current_filters()
     with guarded():
-        result = compute_timing(get_store(), filters, outcome=outcome)
+        store = get_store()
+        result = _timing(str(store.path), store.data_version(), filters, outcome)
         is_rate = outcome in RATE_OUTCOMES
         show = (lambda v: "-" if v != v else f"{v:.1%}") if is_rate else (lambda v: "-" if v != v else f"{v:,.1f}")
         left, right = st.columns(2)
