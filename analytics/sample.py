@@ -33,7 +33,7 @@ What the data contains (docs/sample-data.md says the same for people):
 * **Spend**: one row per day and campaign (2-3 campaigns per channel), the expected acquisitions of
   that day times a campaign cost per acquisition, with noise.
 
-Size: about ``3 * users * days`` events for periods up to ~90 days (2,000 users x 60 days ~ 360k
+Size: about ``3 * users * days`` events for periods up to ~180 days (2,000 users x 60 days ~ 360k
 events; 55,500 users x 60 days ~ 10M). Evening posts (18-21) reach 1.8x as far.
 """
 
@@ -246,12 +246,16 @@ class _World:
 
     @property
     def epoch0(self) -> int:
-        """UTC epoch seconds of the first local midnight."""
-        midnight = dt.datetime.combine(self.start, dt.time()) - dt.timedelta(hours=UTC_OFFSET_HOURS)
-        return int(midnight.replace(tzinfo=dt.timezone.utc).timestamp())
+        return _epoch0(self.start)
 
     def weekday(self, day: np.ndarray) -> np.ndarray:
         return (self.start.weekday() + day) % 7
+
+
+def _epoch0(start: dt.date) -> int:
+    """UTC epoch seconds of the first local midnight of the period."""
+    midnight = dt.datetime.combine(start, dt.time()) - dt.timedelta(hours=UTC_OFFSET_HOURS)
+    return int(midnight.replace(tzinfo=dt.timezone.utc).timestamp())
 
 
 _KEY = np.int64(10**11)
@@ -400,11 +404,7 @@ def _build_world(users: int, days: int, seed: int, start: dt.date) -> _World:
         else:
             titles.append(f"《{topic}实战手册》电子书")
         tags.append(f"{CATEGORIES[c][2]},{topic},{'课程' if p_is_course[p] else '电子书'}")
-    epoch0 = int(
-        (dt.datetime.combine(start, dt.time()) - dt.timedelta(hours=UTC_OFFSET_HOURS))
-        .replace(tzinfo=dt.timezone.utc)
-        .timestamp()
-    )
+    epoch0 = _epoch0(start)
     p_pub = -rng.integers(31, 400, n_products) * _DAY + rng.integers(9 * 3600, 22 * 3600, n_products)
     creators_all = np.r_[v_creator, p_creator]
     cats_all = np.r_[v_cat, p_cat]
