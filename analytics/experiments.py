@@ -947,10 +947,16 @@ def _fmt_value(kind: MetricKind, x: float | None) -> str:
     return f"{x:.2%}" if kind in ("proportion", "ratio") else f"{x:,.4g}"
 
 
+def _fmt_chance(x: float) -> str:
+    """A probability as a percentage that never rounds to a certainty it is not."""
+    return "> 99.9%" if x > 0.999 else "< 0.1%" if x < 0.001 else f"{x:.1%}"
+
+
 def _fmt_p(p: float | None) -> str:
+    """``p = 0.012`` or ``p < 0.0001``."""
     if p is None:
-        return "n/a"
-    return "< 0.0001" if p < 1e-4 else f"{p:.4f}" if p < 0.01 else f"{p:.3f}"
+        return "p = n/a"
+    return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}" if p < 0.01 else f"p = {p:.3f}"
 
 
 def _effect(arm: ArmResult, kind: MetricKind, lang: str = "en") -> tuple[str, str]:
@@ -984,16 +990,16 @@ def _verdict(
                 continue
             effect, interval = _effect(arm, m.kind)
             _, interval_zh = _effect(arm, m.kind, "zh")
-            p_note_en = f"p = {_fmt_p(arm.p_value_adjusted)}" + (
+            p_note_en = _fmt_p(arm.p_value_adjusted) + (
                 f" after {corr_en} correction over {tested} comparisons" if tested > 1 and options.correction != "none" else ""
             )
-            p_note_zh = f"p = {_fmt_p(arm.p_value_adjusted)}" + (
+            p_note_zh = _fmt_p(arm.p_value_adjusted) + (
                 f"（已对 {tested} 项比较做 {corr_zh} 校正）" if tested > 1 and options.correction != "none" else ""
             )
             chance = arm.chance_to_beat_control
             values = f"{_fmt_value(m.kind, arm.value)} vs {_fmt_value(m.kind, m.arms[0].value)}"
-            stats_en = f"{effect} ({values}; {conf} CI {interval}; {p_note_en}; chance to beat control {chance:.1%})"
-            stats_zh = f"{effect}（{values}；{conf} 置信区间 {interval_zh}；{p_note_zh}；胜过对照组的概率 {chance:.1%}）"
+            stats_en = f"{effect} ({values}; {conf} CI {interval}; {p_note_en}; chance to beat control {_fmt_chance(chance)})"
+            stats_zh = f"{effect}（{values}；{conf} 置信区间 {interval_zh}；{p_note_zh}；胜过对照组的概率 {_fmt_chance(chance)}）"
             if arm.significant(options.alpha):
                 better = (arm.diff or 0) > 0
                 en_lines.append(
