@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from analytics.cli import Output, add_filter_args, filters_from_args
+from analytics.errors import BadInput
 from analytics.timing import OUTCOMES, TimingResult, compute_timing
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -49,6 +50,8 @@ def render(result: TimingResult, top: int) -> str:
 
 
 def run(args, ctx) -> Output:
+    if args.top < 1:
+        raise BadInput(f"--top must be at least 1, got {args.top}", code="bad_top", value=args.top)
     filters = filters_from_args(args, ctx)
     result = compute_timing(ctx.store, filters, outcome=args.outcome)
     payload = {**result.to_dict(), "filters": filters.describe()}

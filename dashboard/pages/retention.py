@@ -54,7 +54,10 @@ if require_events():
             fmt = (lambda v: f"{v:.1%}") if pct else (lambda v: f"{v:,.1f}")
             xs = [f"{period[0]}{k}" for k in range(result.periods)]
             ys = [f"{c.isoformat()} (n={n:,})" for c, n in zip(result.cohorts, result.sizes)]
-            text = [[t("ret.incomplete") if v is None else fmt(v) for v in row] for row in grid]
+            text = [
+                [t("ret.incomplete") if flag else ("–" if v is None else fmt(v)) for v, flag in zip(row, flags)]
+                for row, flags in zip(grid, result.incomplete)
+            ]
             fig = go.Figure()
             fig.add_trace(go.Heatmap(  # incomplete cells: a grey hatched layer under the values
                 z=[[1 if flag else None for flag in row] for row in result.incomplete], x=xs, y=ys,

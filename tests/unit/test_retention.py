@@ -280,3 +280,50 @@ def test_local_days_across_a_daylight_saving_change(store):
     assert day_n_retention(store, ny, 1) == 0.0
     r = compute_retention(store, ny, periods=3)
     assert r.cohorts == (dt.date(2026, 3, 7),) and r.values[0] == (1.0, 0.0, 1.0)
+
+
+# -- CLI ---------------------------------------------------------------------------------------
+
+
+def test_cli_retention_json(journeys, capsys):
+    import json
+
+    from analytics.cli import main
+
+    journeys.close()  # the command opens the file itself
+    assert main(["--db", str(journeys.path), "--json", "retention", "--periods", "3", "--day", "1", "--day", "30"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["day_n"] == {"d1": pytest.approx(1 / 3), "d30": None}
+    assert [c["size"] for c in out["cohorts"]] == [2, 1, 1]
+    assert out["cohorts"][0]["values"] == [1.0, 0.5, 0.5]
+    assert out["cohorts"][2]["values"] == [1.0, None, None]
+    assert out["cohorts"][2]["incomplete"] == [False, True, True]
+    assert out["filters"]["timezone"] == "Asia/Shanghai"
+
+
+def test_cli_retention_text_marks_incomplete_cells(journeys, capsys):
+    from analytics.cli import main
+
+    journeys.close()  # the command opens the file itself
+    assert main(["--db", str(journeys.path), "retention", "--periods", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["cohort", "size", "d0", "d1"]
+    assert lines[4].split() == ["2026-01-15", "1", "100.0%", "-"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["retention", "--mode", "on_or_after", "--measure", "revenue"], "'on or after' applies to the users measure"),
+        (["retention", "--periods", "0"], "periods must be a whole number from 1 to 400"),
+        (["retention", "--day", "-1"], "the retention day must be a whole number >= 0"),
+        (["retention", "--period", "month"], "invalid choice"),
+    ],
+)
+def test_cli_retention_bad_options_exit_2_with_one_line(journeys, capsys, argv, message):
+    from analytics.cli import main
+
+    journeys.close()  # the command opens the file itself
+    assert main(["--db", str(journeys.path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

@@ -227,3 +227,39 @@ def test_publish_hour_across_a_daylight_saving_change(store):
     insert_events(store, {"a": [("view", dt.datetime(2026, 3, 9, 5))]})
     v = compute_timing(store, Filters(timezone="America/New_York")).videos
     assert v[["weekday", "hour"]].values.tolist() == [[0, 0], [0, 0]]
+
+
+# -- CLI ---------------------------------------------------------------------------------------
+
+
+def test_cli_timing_json(catalog, capsys):
+    import json
+
+    from analytics.cli import main
+
+    catalog.close()  # the command opens the file itself
+    assert main(["--db", str(catalog.path), "--json", "timing", "--outcome", "ctr"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "ok" and out["videos"] == 3 and out["outcome"] == "ctr"
+    assert [(c["weekday"], c["hour"]) for c in out["best"]] == [(0, 20), (0, 21)]
+    assert out["best"][0]["raw"] == 0.25
+    assert len(out["activity"]) == 168
+    assert set(out["prior"]) == {"mean", "alpha", "beta", "strength"}
+
+
+def test_cli_timing_text(catalog, capsys):
+    from analytics.cli import main
+
+    catalog.close()  # the command opens the file itself
+    assert main(["--db", str(catalog.path), "timing", "--top", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("best time to post by views in the first 24 h (3 videos; times in Asia/Shanghai")
+    assert lines[2].split()[:4] == ["1", "Mon", "20:00", "1"]
+
+
+def test_cli_timing_bad_top(catalog, capsys):
+    from analytics.cli import main
+
+    catalog.close()  # the command opens the file itself
+    assert main(["--db", str(catalog.path), "timing", "--top", "0"]) == 2
+    assert "--top must be at least 1" in capsys.readouterr().err
