@@ -2,9 +2,36 @@
 
 from analytics.kpis import ALL_KPIS, KPIS
 
+_FORMULA_ZH = {
+    "active_users": "有任意事件的去重用户数",
+    "views": "播放（view）事件数",
+    "watch_hours": "播放事件观看秒数之和 / 3600",
+    "avg_watch_ratio": "完播比例之和 / 有可用视频时长的播放数",
+    "completion_rate": "完播比例 >= 0.9 的播放数 / 有可用视频时长的播放数",
+    "interaction_rate": "（点赞 + 评论 + 分享）/ 播放数",
+    "follow_rate": "关注数 / 播放数",
+    "ctr": "点击数 / 播放数",
+    "conversion": "本周期内有购买的观看用户 / 观看用户",
+    "orders": "购买事件数",
+    "revenue": "购买收入 - 退款金额",
+    "refund_rate": "退款事件数 / 购买事件数",
+    "arpu": "净收入 / 活跃用户",
+    "arppu": "净收入 / 购买用户",
+    "revenue_per_1000_views": "净收入 / 播放数 × 1000",
+    "purchasers": "有购买的去重用户数",
+    "new_buyers": "首次购买（全部历史）发生在本周期内的购买用户",
+    "spend": "本周期内上传的投放花费之和",
+    "cac": "花费 / 新购买用户",
+    "roas": "净收入 / 花费",
+    "d1_retention": "本周期首次出现、且第 1 天可观察的用户中，第 1 天（本地日期）有事件的比例",
+    "d7_retention": "同次日留存，取第 7 天",
+    "d30_retention": "同次日留存，取第 30 天",
+    "course_completion": "学到最后一课的“购买者-课程”对 / “购买者-课程”对（本周期购买）",
+}
+
 TEXT = {
     **{f"kpi.{k.name}": {"en": k.label_en, "zh": k.label_zh} for k in ALL_KPIS},
-    **{f"kpi.help.{k.name}": {"en": k.formula, "zh": k.formula} for k in ALL_KPIS},
+    **{f"kpi.help.{k.name}": {"en": k.formula, "zh": _FORMULA_ZH[k.name]} for k in ALL_KPIS},
     "ov.period": {"en": "Period {start} to {end}, compared with {prev_start} to {prev_end}.",
                   "zh": "统计周期 {start} 至 {end}，对比上一周期 {prev_start} 至 {prev_end}。"},
     "ov.cards": {"en": "Key figures", "zh": "核心指标"},
