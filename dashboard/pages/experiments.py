@@ -55,6 +55,12 @@ def _fmt(x, fmt: str) -> str:
     return format(x, fmt)
 
 
+def _chance(x: float | None) -> str:
+    if x is None:
+        return "–"
+    return "> 99.9%" if x > 0.999 else "< 0.1%" if x < 0.001 else f"{x:.1%}"
+
+
 def _render(result) -> None:
     if result.status == "no_experiment":
         st.info(result.verdict(lang))
@@ -89,7 +95,7 @@ def _render(result) -> None:
                 t("exp.col.ci"): "–" if a.ci_low is None else f"{a.ci_low:+.1%} … {a.ci_high:+.1%}",
                 t("exp.col.p"): _fmt(a.p_value, ".4f"),
                 t("exp.col.p_adj"): _fmt(a.p_value_adjusted, ".4f"),
-                t("exp.col.beat"): _fmt(a.chance_to_beat_control, ".1%"),
+                t("exp.col.beat"): _chance(a.chance_to_beat_control),
                 t("exp.col.loss"): _fmt(a.expected_loss, ".3g"),
                 t("exp.col.status"): t(f"exp.status.{a.status}") + (f": {a.reason_text(lang)}" if a.reason else ""),
             })
