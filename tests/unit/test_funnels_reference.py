@@ -171,7 +171,7 @@ def examples(n: int):
     return settings(max_examples=n, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-@examples(60)
+@examples(50)
 @given(log=logs, spec=specs())
 def test_users_mode_equals_the_reference_in_every_mode(ref_store, log, spec):
     load(ref_store, log)
@@ -195,7 +195,7 @@ def test_time_to_convert_is_from_the_latest_start_of_the_earliest_completion(ref
     assert got == want
 
 
-@examples(40)
+@examples(35)
 @given(log=logs, spec=specs())
 def test_totals_equal_the_reference(ref_store, log, spec):
     spec = FunnelSpec(
@@ -206,7 +206,7 @@ def test_totals_equal_the_reference(ref_store, log, spec):
     assert list(zip(r.entries.user_id, r.entries.level)) == ref_totals(log, spec)
 
 
-@examples(30)
+@examples(25)
 @given(log=logs, spec=specs())
 def test_portable_ibis_definition_equals_the_fast_path(ref_store, log, spec):
     load(ref_store, log)
@@ -234,7 +234,7 @@ def test_laws_counts_never_increase_step_one_is_distinct_doers_rates_in_unit_int
         assert seg_rate is None or seg_rate != seg_rate or 0.0 <= seg_rate <= 1.0
 
 
-@examples(25)
+@examples(20)
 @given(log=logs, spec=specs(), longer=st.sampled_from([M, 5 * M, 30 * M]))
 def test_law_a_longer_window_never_lowers_conversion(ref_store, log, spec, longer):
     load(ref_store, log)
