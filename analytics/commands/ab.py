@@ -71,6 +71,8 @@ def run(args, ctx) -> Output:
             raise BadInput("--table needs --variant-col", code="usage")
         if args.metric:
             raise BadInput("--metric is for events; name table columns with --metric-col", code="usage")
+        if args.date_from or args.date_to or args.channel or args.campaign or args.category:
+            raise BadInput("--from/--to/--channel/--campaign/--category filter events, not a --table", code="usage")
         result = analyse_table(
             args.table, args.variant_col, args.metric_col or None, args.control, options,
             user_col=args.user_col, covariate_col=args.covariate_col,

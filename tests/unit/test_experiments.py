@@ -378,6 +378,7 @@ def test_cli_ab_events_and_plan(tmp_path, capsys):
         (["ab", "--table", "missing.csv", "--variant-col", "v"], "there is no file 'missing.csv'"),
         (["ab", "--table", "x.csv"], "--table needs --variant-col"),
         (["ab", "--variant-col", "v"], "need --table"),
+        (["ab", "--table", "x.csv", "--variant-col", "v", "--from", "2026-01-01"], "filter events, not a --table"),
         (["ab-plan", "--baseline", "1.5", "--mde", "0.1"], "baseline rate must lie strictly between 0 and 1"),
     ],
 )
