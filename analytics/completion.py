@@ -14,7 +14,7 @@ Definitions (glossary: docs/metrics.md, "Video and course completion"; the build
 * **audience-retention curve** at percent ``p`` = share of usable views whose watch ratio >= p/100,
   for p = 0, step, ..., 100. It starts at 1 and never increases.
 * **creator's typical curve** = the point-wise median of the curves of the creator's *other* videos
-  in the same length bucket (< 30 s, 30-60 s, 60-180 s, >= 180 s; a video's length is the median
+  in the same length bucket (< 30 s, 30-60 s, 60-180 s, >= 180 s; a video's length is the mean
   length of its usable views). The median of non-increasing curves is non-increasing.
 
 Queries are ibis expressions over the store's backend (portable to other engines); only small
@@ -229,16 +229,21 @@ def catalog(backend):
     return items.mutate(_rn=rn).filter(lambda t: t._rn == 0).drop("_rn")
 
 
-def _flagged_views(backend, filters: Filters):
-    """Filtered views with watch_ratio, length and per-view flags (ibis), joined to title/creator."""
-    items = catalog(backend)
-    views = views_with_ratio(filtered_events(backend, filters), items)
+def _flagged_views(backend, filters: Filters, item_ids=None):
+    """Filtered views (ibis) with length, watch_ratio and per-view flags; only the columns needed.
+
+    ``item_ids`` (an ibis column or a list) restricts the views to those videos.
+    """
+    events = filtered_events(backend, filters)
+    if item_ids is not None:
+        events = events.filter(events.item_id.isin(item_ids))
+    events = events.select("event_type", "item_id", "watch_seconds", "video_seconds")
+    items = catalog(backend).select("item_id", "duration_seconds")
+    views = views_with_ratio(events, items)
     has_watch = views.watch_seconds.notnull()
     # A view without a watch time has no ratio, whatever the length (never "fully watched").
     ratio = ibis.ifelse(has_watch, views.watch_ratio, ibis.null("float64"))
     views = views.mutate(watch_ratio=ratio)
-    meta = items.select(meta_item_id=items.item_id, title=items.title, creator=items.creator)
-    views = views.left_join(meta, views.item_id == meta.meta_item_id).drop("meta_item_id")
     return views.mutate(
         has_watch=has_watch,
         usable=views.watch_ratio.notnull(),
@@ -249,26 +254,52 @@ def _flagged_views(backend, filters: Filters):
     )
 
 
-def _count(flag):
-    return flag.cast("int64").sum()
+def _counts(views) -> dict[str, Any]:
+    """ibis aggregates: the additive counts of :data:`_COUNTS` plus the length sum for the mean length.
+
+    Counts use ``count(column)`` (non-NULL values) where a flag is just "is known", and
+    ``count(where=...)`` (SQL ``FILTER``) otherwise: several times faster on DuckDB than summing
+    casted booleans. The "without" counts are derived from these in :func:`_typed_counts`.
+    """
+    return dict(
+        views=views.count(),
+        views_with_watch_time=views.watch_seconds.count(),
+        usable_views=views.watch_ratio.count(),
+        views_with_duration=views.length_seconds.count(),
+        capped_views=views.count(where=views.capped),
+        hooked_views=views.count(where=views.hooked),
+        complete_views=views.count(where=views.complete),
+        watch_ratio_sum=views.watch_ratio.sum(),
+        length_sum=views.length_seconds.sum(where=views.usable),
+    )
 
 
 def _per_video(views) -> Any:
-    """ibis aggregate: the counts of :data:`_COUNTS` and the median usable length per video."""
-    return views.group_by(views.item_id).aggregate(
-        title=views.title.max(),
-        creator=views.creator.max(),
-        views=views.count(),
-        views_with_watch_time=_count(views.has_watch),
-        usable_views=_count(views.usable),
-        views_without_duration=_count(views.no_duration),
-        views_without_watch_time=_count(~views.has_watch),
-        capped_views=_count(views.capped),
-        hooked_views=_count(views.hooked),
-        complete_views=_count(views.complete),
-        watch_ratio_sum=views.watch_ratio.sum(),
-        length_seconds=views.length_seconds.median(),
-    )
+    """ibis aggregate: per video the additive counts (so the overall summary is their sum)."""
+    return views.group_by(views.item_id).aggregate(**_counts(views))
+
+
+def _histogram_counts(views) -> Any:
+    """ibis aggregate: usable views per watch-ratio bin (``bin`` 0 .. HISTOGRAM_BINS - 1)."""
+    usable = views.filter(views.usable)
+    bin_ = _exact_floor(usable.watch_ratio, HISTOGRAM_BINS).clip(upper=HISTOGRAM_BINS - 1)
+    return usable.group_by(bin=bin_).aggregate(views=usable.count())
+
+
+def _typed_counts(df: pd.DataFrame) -> pd.DataFrame:
+    for col in ("watch_ratio_sum", "length_sum"):
+        df[col] = df[col].fillna(0.0).astype(float)
+    for col in ("views", "views_with_watch_time", "usable_views", "views_with_duration", "capped_views",
+                "hooked_views", "complete_views"):
+        df[col] = df[col].fillna(0).astype("int64")
+    df["views_without_duration"] = df["views"] - df.pop("views_with_duration")
+    df["views_without_watch_time"] = df["views"] - df["views_with_watch_time"]
+    return df
+
+
+def _mean_length(df: pd.DataFrame) -> pd.Series:
+    """Mean usable length per row (NaN without usable views)."""
+    return pd.Series(np.where(df.usable_views > 0, df.length_sum / df.usable_views.clip(lower=1), np.nan), index=df.index)
 
 
 def _add_rates(df: pd.DataFrame) -> pd.DataFrame:
@@ -286,6 +317,19 @@ def _rank(df: pd.DataFrame, rate: str, eligible: pd.Series) -> pd.Series:
     ranks = pd.Series(np.nan, index=df.index)
     ranks[order.index] = np.arange(1, len(order) + 1, dtype=float)
     return ranks
+
+
+def _meta(backend, item_ids: list[str] | None = None) -> pd.DataFrame:
+    """item_id, title, creator from the catalog (optionally only ``item_ids``)."""
+    items = catalog(backend)
+    if item_ids is not None:
+        items = items.filter(items.item_id.isin(item_ids))
+    return items.select("item_id", "title", "creator").execute()
+
+
+def _creator_items(backend, creator: str):
+    items = catalog(backend)
+    return items.filter(items.creator == creator).item_id
 
 
 def video_completion(
@@ -311,16 +355,17 @@ def video_completion(
     if min_views < 1:
         raise BadInput(f"min_views must be at least 1, got {min_views}", code="bad_min_views", value=min_views)
     backend = store.ibis()
-    views = _flagged_views(backend, filters)
-    if creator:
-        views = views.filter(views.creator == creator)
-    per_video = _per_video(views).execute()
-    per_video["watch_ratio_sum"] = per_video["watch_ratio_sum"].fillna(0.0).astype(float)
-    for col in _COUNTS[:-1]:
-        per_video[col] = per_video[col].fillna(0).astype("int64")
+    views = _flagged_views(backend, filters, _creator_items(backend, creator) if creator else None)
+    per_video = _typed_counts(_per_video(views).execute())
     summary = CompletionSummary(**{c: (float if c == "watch_ratio_sum" else int)(per_video[c].sum()) for c in _COUNTS})
+    bins = _histogram_counts(views).execute()
+    counts = np.zeros(HISTOGRAM_BINS, dtype="int64")
+    counts[bins["bin"].astype(int).to_numpy()] = bins["views"].to_numpy()
+    histogram = _histogram(counts, summary.usable_views)
 
-    videos = _add_rates(per_video)
+    meta = _meta(backend)
+    videos = _add_rates(per_video.merge(meta, on="item_id", how="left"))
+    videos["length_seconds"] = _mean_length(videos)
     videos["length_bucket"] = [length_bucket(s) for s in videos["length_seconds"]]
     eligible = videos.usable_views >= min_views
     videos["hook_rank"] = _rank(videos, "hook_rate", eligible)
@@ -328,13 +373,15 @@ def video_completion(
     video_cols = ["item_id", "title", "creator", "length_seconds", "length_bucket", *_COUNTS,
                   "hook_rate", "completion_rate", "avg_percent_watched", "hook_rank", "hold_rank"]
     videos = videos[video_cols].sort_values(["views", "item_id"], ascending=[False, True]).reset_index(drop=True)
+    for col in ("title", "creator"):
+        videos[col] = videos[col].astype(object).where(videos[col].notna(), None)
 
-    creators = videos.assign(creator=videos.creator.fillna("")).groupby("creator", as_index=False)[list(_COUNTS)].sum()
-    creators.insert(1, "videos", videos.assign(creator=videos.creator.fillna("")).groupby("creator").size().values)
+    keyed = videos.assign(creator=videos.creator.fillna(""))
+    creators = keyed.groupby("creator", as_index=False)[list(_COUNTS)].sum()
+    creators.insert(1, "videos", keyed.groupby("creator").size().values)
     creators = _add_rates(creators).sort_values(["views", "creator"], ascending=[False, True]).reset_index(drop=True)
     creators["creator"] = creators["creator"].replace("", None)
 
-    histogram = _histogram(views, summary.usable_views)
     if summary.views == 0:
         status: Status = "no_views"
     elif summary.usable_views == 0:
@@ -344,18 +391,15 @@ def video_completion(
     return VideoCompletion(status, summary, videos, creators, histogram, min_views, creator, filters.describe())
 
 
-def _histogram(views, usable: int) -> pd.DataFrame:
+def _histogram(counts: np.ndarray, usable: int) -> pd.DataFrame:
     """Usable views per watch-ratio bin of width 1/HISTOGRAM_BINS (1.0 falls in the last bin)."""
-    usable_views = views.filter(views.usable)
-    bin_ = _exact_floor(usable_views.watch_ratio, HISTOGRAM_BINS).clip(upper=HISTOGRAM_BINS - 1)
-    counts = usable_views.mutate(bin=bin_).group_by("bin").aggregate(views=lambda t: t.count()).execute()
-    out = pd.DataFrame({"bin": np.arange(HISTOGRAM_BINS)})
-    out = out.merge(counts, on="bin", how="left").fillna({"views": 0})
-    out["views"] = out["views"].astype("int64")
-    out.insert(1, "bin_start", out["bin"] / HISTOGRAM_BINS)
-    out.insert(2, "bin_end", (out["bin"] + 1) / HISTOGRAM_BINS)
-    out["share"] = out["views"] / usable if usable else np.nan
-    return out.drop(columns="bin")
+    bins = np.arange(HISTOGRAM_BINS)
+    return pd.DataFrame({
+        "bin_start": bins / HISTOGRAM_BINS,
+        "bin_end": (bins + 1) / HISTOGRAM_BINS,
+        "views": counts,
+        "share": counts / usable if usable else np.full(HISTOGRAM_BINS, np.nan),
+    })
 
 
 def curve_from_counts(counts: pd.Series, step: int = 1) -> pd.DataFrame:
@@ -392,55 +436,57 @@ def retention_curve(
     Returns a :class:`RetentionCurve`: share of usable views still watching at each percent (starts
     at 1, never increases) and the point-wise median curve of the creator's other videos in the same
     length bucket. Raises :class:`NotFound` when the video has no view at all (in any period).
+    One scan of the events of the creator's videos.
     """
     filters = filters or Filters()
     if step < 1 or 100 % step:
         raise BadInput(f"the curve step must divide 100, got {step}", code="bad_step", value=step)
     backend = store.ibis()
-    events = backend.table("events")
-    if events.filter((events.item_id == item_id) & (events.event_type == "view")).count().execute() == 0:
-        raise NotFound(f"there is no view of video {item_id!r}", code="no_video", item_id=item_id)
-    items = catalog(backend)
-    meta = items.filter(items.item_id == item_id).select("title", "creator").execute()
+    meta = _meta(backend, [item_id])
     title = meta.title.iloc[0] if len(meta) else None
     creator = meta.creator.iloc[0] if len(meta) else None
     title = None if pd.isna(title) else title
     creator = None if pd.isna(creator) else creator
 
-    views = _flagged_views(backend, filters)
     if creator is not None:
-        scope = views.filter((views.creator == creator) | (views.item_id == item_id))
+        scope_ids = _meta(backend).query("creator == @creator").item_id.tolist()
+        scope_ids = sorted(set(scope_ids) | {item_id})
     else:
-        scope = views.filter(views.item_id == item_id)
-    lengths = scope.group_by("item_id").aggregate(
-        length_seconds=scope.length_seconds.median(),
-        usable_views=_count(scope.usable),
-        views_without_duration=_count(scope.no_duration),
-    ).execute()
-    usable = scope.filter(scope.usable)
-    counts = (
-        usable.mutate(pct=retention_percent(usable.watch_ratio))
-        .group_by(["item_id", "pct"])
-        .aggregate(views=lambda t: t.count())
-        .execute()
-    )
-    lengths["length_bucket"] = [length_bucket(s) for s in lengths["length_seconds"]]
-    own = lengths[lengths.item_id == item_id]
-    own_length = float(own.length_seconds.iloc[0]) if len(own) and pd.notna(own.length_seconds.iloc[0]) else None
-    own_bucket = own.length_bucket.iloc[0] if len(own) else None
-    own_usable = int(own.usable_views.iloc[0]) if len(own) else 0
-    own_missing = int(own.views_without_duration.iloc[0]) if len(own) else 0
+        scope_ids = [item_id]
+    views = _flagged_views(backend, filters, scope_ids)
+    views = views.mutate(pct=retention_percent(views.watch_ratio))
+    counts = _typed_counts(views.group_by(["item_id", "pct"]).aggregate(**_counts(views)).execute())
+    per_item = counts.groupby("item_id")[list(_COUNTS) + ["length_sum"]].sum()
+    if item_id not in per_item.index:
+        events = backend.table("events")
+        if events.filter((events.item_id == item_id) & (events.event_type == "view")).count().execute() == 0:
+            raise NotFound(f"there is no view of video {item_id!r}", code="no_video", item_id=item_id)
+    per_item["length_seconds"] = _mean_length(per_item)
+    per_item["length_bucket"] = [length_bucket(v) for v in per_item["length_seconds"]]
+    usable = counts[counts.pct.notna()]
 
-    curve = curve_from_counts(counts[counts.item_id == item_id].set_index("pct")["views"], step)
-    peer_ids = lengths[
-        (lengths.item_id != item_id) & (lengths.usable_views > 0) & (lengths.length_bucket == own_bucket)
-    ] if own_bucket is not None else lengths.iloc[0:0]
-    peer_curves = [
-        curve_from_counts(counts[counts.item_id == pid].set_index("pct")["views"], step)["share"].to_numpy()
-        for pid in peer_ids.item_id
-    ]
+    def curve_of(item: str) -> pd.DataFrame:
+        rows = usable[usable.item_id == item]
+        return curve_from_counts(pd.Series(rows.views.to_numpy(), index=rows.pct.astype(int).to_numpy()), step)
+
+    own = per_item.loc[item_id] if item_id in per_item.index else None
+    own_length = float(own.length_seconds) if own is not None and pd.notna(own.length_seconds) else None
+    own_bucket = own.length_bucket if own is not None else None
+    own_usable = int(own.usable_views) if own is not None else 0
+    own_missing = int(own.views_without_duration) if own is not None else 0
+
+    curve = curve_of(item_id)
+    if own_bucket is not None:
+        peer_rows = per_item[(per_item.index != item_id) & (per_item.usable_views > 0) & (per_item.length_bucket == own_bucket)]
+    else:
+        peer_rows = per_item.iloc[0:0]
+    peer_curves = [curve_of(pid)["share"].to_numpy() for pid in peer_rows.index]
     curve["typical_share"] = np.median(np.vstack(peer_curves), axis=0) if peer_curves else np.nan
-    peers = peer_ids[["item_id", "length_seconds", "usable_views"]].sort_values("item_id").reset_index(drop=True)
+    peers = (
+        peer_rows.reset_index()[["item_id", "length_seconds", "usable_views"]]
+        .sort_values("item_id")
+        .reset_index(drop=True)
+    )
 
     if own_usable == 0:
         status: CurveStatus = "no_usable_views"

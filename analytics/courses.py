@@ -229,30 +229,38 @@ def _courses_table(course_list: pd.DataFrame, learners: pd.DataFrame) -> pd.Data
     return out[cols].sort_values(["buyers", "course_id"], ascending=[False, True]).reset_index(drop=True)
 
 
+def _lesson_grid(course_list: pd.DataFrame, learners: pd.DataFrame) -> pd.DataFrame:
+    """One row per bought course and step 0..lessons: ``count`` = learners whose last lesson is that step.
+
+    Vectorised (no per-course loop): a catalog may hold thousands of courses.
+    """
+    bought = course_list[course_list.course_id.isin(learners.course.unique())].sort_values("course_id")
+    sizes = bought.lessons.to_numpy().astype("int64") + 1
+    course = np.repeat(bought.course_id.to_numpy(), sizes)
+    step = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    counts = learners.groupby(["course", "last_lesson"]).size()
+    counts = counts.reindex(pd.MultiIndex.from_arrays([course, step]), fill_value=0).to_numpy()
+    return pd.DataFrame({"course_id": course, "step": step, "count": counts.astype("int64")})
+
+
 def _funnel_table(course_list: pd.DataFrame, learners: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for course_id, lessons in zip(course_list.course_id, course_list.lessons):
-        last = learners.loc[learners.course == course_id, "last_lesson"].to_numpy()
-        if len(last) == 0:
-            continue
-        previous = first = len(last)
-        for step in range(0, int(lessons) + 1):
-            n = int((last >= step).sum())
-            rows.append((course_id, step, n, _rate(n, previous), _rate(n, first)))
-            previous = n
-    return pd.DataFrame(rows, columns=["course_id", "step", "learners", "conversion_from_previous", "conversion_from_first"])
+    grid = _lesson_grid(course_list, learners)
+    by_course = grid.iloc[::-1].groupby("course_id", sort=False)["count"]
+    grid["learners"] = by_course.cumsum().iloc[::-1]  # learners whose last lesson >= step
+    g = grid.groupby("course_id", sort=False)["learners"]
+    first = g.transform("first")
+    previous = g.shift(1).fillna(grid["learners"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        grid["conversion_from_previous"] = np.where(previous > 0, grid["learners"] / previous.clip(lower=1), np.nan)
+        grid["conversion_from_first"] = grid["learners"] / first
+    grid["learners"] = grid["learners"].astype("int64")
+    return grid[["course_id", "step", "learners", "conversion_from_previous", "conversion_from_first"]]
 
 
 def _stops_table(course_list: pd.DataFrame, learners: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for course_id, lessons in zip(course_list.course_id, course_list.lessons):
-        last = learners.loc[learners.course == course_id, "last_lesson"].to_numpy()
-        if len(last) == 0:
-            continue
-        counts = np.bincount(last, minlength=int(lessons) + 1)
-        for k, n in enumerate(counts):
-            rows.append((course_id, k, int(n), n / len(last)))
-    return pd.DataFrame(rows, columns=["course_id", "last_lesson", "learners", "share"])
+    grid = _lesson_grid(course_list, learners).rename(columns={"step": "last_lesson", "count": "learners"})
+    grid["share"] = grid["learners"] / grid.groupby("course_id", sort=False)["learners"].transform("sum")
+    return grid[["course_id", "last_lesson", "learners", "share"]]
 
 
 def _split_table(learners: pd.DataFrame, by: SplitBy) -> pd.DataFrame:
