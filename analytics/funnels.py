@@ -938,15 +938,25 @@ def _segments(entries: pd.DataFrame, spec: FunnelSpec) -> tuple[SegmentRow, ...]
     return tuple(out)
 
 
-def fetch_rows(store: Store, spec: FunnelSpec, filters: Filters | None = None) -> _Rows:
-    """The funnel-relevant events of each unit, sorted (exposed for benchmarks and tests)."""
-    return _fetch_rows(store, spec, filters or Filters())
+def fetch_rows(store: Store, spec: FunnelSpec, filters: Filters | None = None, *, index: bool = True) -> _Rows:
+    """The funnel-relevant events of each unit, sorted by time.
 
+    With ``index`` (the default) funnels of plain event types under a date filter are cut from
+    the in-memory per-data-version index (:mod:`analytics.funnel_fast`); everything else, or
+    ``index=False``, runs one ibis query.
+    """
+    from analytics import funnel_fast
 
-def step_counts(store: Store, spec: FunnelSpec, filters: Filters | None = None) -> tuple[int, ...]:
-    """Just the count at each step (users mode, no hold): the fast path the benchmark times."""
     filters = filters or Filters()
-    rows = _fetch_rows(store, spec, filters)
+    if index and funnel_fast.applicable(spec, filters):
+        return funnel_fast.fetch_rows(store, spec, filters)
+    return _fetch_rows(store, spec, filters)
+
+
+def step_counts(store: Store, spec: FunnelSpec, filters: Filters | None = None, *, index: bool = True) -> tuple[int, ...]:
+    """Just the count at each step (the path the benchmark times)."""
+    filters = filters or Filters()
+    rows = fetch_rows(store, spec, filters, index=index)
     if spec.count == "users" and spec.hold is None:
         level = _unit_levels(rows, spec).level
     else:
@@ -954,7 +964,7 @@ def step_counts(store: Store, spec: FunnelSpec, filters: Filters | None = None) 
     return tuple(int((level >= i).sum()) for i in range(1, len(spec.steps) + 1))
 
 
-def compute_funnel(store: Store, spec: FunnelSpec, filters: Filters | None = None) -> FunnelResult:
+def compute_funnel(store: Store, spec: FunnelSpec, filters: Filters | None = None, *, index: bool = True) -> FunnelResult:
     """Compute the funnel ``spec`` over the events passing ``filters``.
 
     Returns a :class:`FunnelResult`: counts per step (non-increasing), conversion from the previous
@@ -962,11 +972,12 @@ def compute_funnel(store: Store, spec: FunnelSpec, filters: Filters | None = Non
     convert (median and 90th percentile, linear interpolation, seconds), conversion by entry day or
     week (local time), per-segment two-proportion z-tests against the rest of the entrants (shown
     from ``spec.min_segment`` closed entrants on both sides) and one row per user or entry.
+    ``index=False`` skips the in-memory event index (:func:`fetch_rows`); the answer is the same.
     """
     filters = filters or Filters()
     parse_timezone(filters.timezone)
     end_of_data = data_end(store)
-    rows = _fetch_rows(store, spec, filters)
+    rows = fetch_rows(store, spec, filters, index=index)
     entries = _entries_frame(rows, spec, end_of_data)
     steps = _step_rows(entries, spec)
     seconds = entries["seconds_to_convert"].dropna().to_numpy(dtype=float)

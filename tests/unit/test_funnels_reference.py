@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analytics.filters import Filters
 from analytics.funnels import FunnelSpec, compute_funnel, parse_steps, portable_levels
 from analytics.storage import Store
 from tests.helpers import T0, insert_events
@@ -252,3 +253,27 @@ def test_reference_sanity_on_a_tiny_log():
     assert ref_users(log, s) == {"a": (3, "converted")}
     assert ref_unit(log["a"], log["a"], s, float("inf")) == (3, 120, 0)
     assert T0 + dt.timedelta(seconds=60) > T0
+
+
+@examples(30)
+@given(
+    log=logs,
+    spec=specs(),
+    count=st.sampled_from(["users", "totals"]),
+    days=st.sampled_from([(None, None), (0, 0), (0, 1), (1, 1), (None, 0), (1, None)]),
+)
+def test_the_in_memory_event_index_gives_the_same_funnel_as_the_query(ref_store, log, spec, count, days):
+    # a 30-minute grid crosses local midnight (T0 is 20:00 in Asia/Shanghai), so date ranges cut
+    scaled = {u: [Ev(e.t * 30, e.type, e.course) for e in evs] for u, evs in log.items()}
+    load(ref_store, scaled)
+    spec = FunnelSpec(
+        spec.steps, window_seconds=spec.window_seconds * 30, step_windows=tuple(None if w is None else w * 30 for w in spec.step_windows),
+        mode=spec.mode, count=count,
+    )
+    day0 = (T0 + dt.timedelta(hours=8)).date()
+    pick = [None if d is None else day0 + dt.timedelta(days=d) for d in days]
+    filters = Filters(date_from=pick[0], date_to=pick[1])
+    fast = compute_funnel(ref_store, spec, filters, index=True)
+    query = compute_funnel(ref_store, spec, filters, index=False)
+    assert fast.steps == query.steps
+    assert fast.entries.equals(query.entries)
