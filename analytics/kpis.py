@@ -629,20 +629,28 @@ def breakdown(store: Store, filters: Filters, by: str, sort: str = "views", limi
 
 
 def top_bottom_videos(
-    store: Store, filters: Filters, metric: str = "views", n: int = 10, min_views: int | None = None
+    store: Store,
+    filters: Filters,
+    metric: str = "views",
+    n: int = 10,
+    min_views: int | None = None,
+    videos: pd.DataFrame | None = None,
 ) -> VideoRanking:
     """The ``n`` best and worst videos by ``metric`` (good direction of the KPI decides "best").
 
     For ratio and money-per-view KPIs only videos with at least ``min_views`` views
     (default :data:`MIN_VIEWS_FOR_RATES`) are ranked, so one lucky view does not top the list.
+    ``videos`` may pass the table of ``breakdown(store, filters, "video")`` already computed.
     """
     kpi = KPI_BY_NAME.get(metric)
     if kpi is None:
         raise BadInput(f"unknown KPI {metric!r}; use one of {', '.join(KPI_BY_NAME)}", code="bad_kpi", value=metric)
     if min_views is None:
         min_views = MIN_VIEWS_FOR_RATES if kpi.denominator else 0
-    table = breakdown(store, filters, "video", sort=metric).table
+    table = breakdown(store, filters, "video", sort=metric).table if videos is None else videos
     table = table[(pd.to_numeric(table["views"]) >= min_views) & table[metric].notna()]
+    # ties: more views first, then by video id, whatever order the table came in
+    table = table.sort_values("video", kind="stable").sort_values("views", ascending=False, kind="stable")
     best_first = table.sort_values(metric, ascending=kpi.direction == "down", kind="stable")
     top = best_first.head(n).reset_index(drop=True)
     bottom = best_first.iloc[::-1].head(n).reset_index(drop=True)
@@ -675,7 +683,9 @@ def overview(
     report = kpi_report(store, filters)
     if report.status != "ok":
         return Overview(report, None, None)
-    return Overview(report, breakdown(store, filters, by), top_bottom_videos(store, filters, rank_by, n))
+    table = breakdown(store, filters, by)
+    videos = table.table if by == "video" else None
+    return Overview(report, table, top_bottom_videos(store, filters, rank_by, n, videos=videos))
 
 
 # -- display ---------------------------------------------------------------------------------
