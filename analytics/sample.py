@@ -940,8 +940,10 @@ def load_sample(
             counts["spend"] = insert_canonical(cur, "spend", _spend(world), ids["spend"])
         if "events" in ids:
             n_chunks = math.ceil(users / CHUNK_USERS)
-            for index, chunk in enumerate(_chunks(world)):
-                counts["events"] += insert_canonical(cur, "events", chunk.events, ids["events"])
+            for index in range(n_chunks):
+                events = _chunk(world, index).events
+                counts["events"] += insert_canonical(cur, "events", events, ids["events"])
+                del events  # free this block before the next one is generated
                 progress((index + 1) / n_chunks, f"{counts['events']:,} events")
         for kind, upload_id in ids.items():
             cur.execute("UPDATE uploads SET rows_accepted = ? WHERE upload_id = ?", [counts[kind], upload_id])
