@@ -49,6 +49,7 @@ class EventIndex:
         return int(self.t.nbytes + self.type_code.nbytes + self.starts.nbytes + self.user_ids.nbytes)
 
 
+MAX_STORES = 2  # indexes kept at once (one per database file)
 _CACHE: dict[Path, EventIndex] = {}
 _LOCK = threading.Lock()
 
@@ -99,6 +100,8 @@ def event_index(store: Store) -> EventIndex:
         index = _CACHE.get(store.path)
         if index is None or index.token != token:
             _CACHE.pop(store.path, None)
+            while len(_CACHE) >= MAX_STORES:  # keep the most recently built ones
+                _CACHE.pop(next(iter(_CACHE)))
             index = _CACHE[store.path] = _build(store, token)
         return index
 

@@ -80,3 +80,24 @@ def test_chinese_and_empty_store(monkeypatch, tmp_path):
     assert not at.exception
     assert at.title[0].value == "转化漏斗"
     assert "暂无事件数据" in at.info[0].value
+
+
+def test_funnels_page_on_the_sample_data_with_a_condition_and_week_breakdown(monkeypatch, sample_db, tmp_path):
+    import shutil
+
+    path = tmp_path / "data" / "sample.duckdb"
+    path.parent.mkdir()
+    shutil.copy(sample_db, path)
+    at = _app(monkeypatch, path)
+    at.run()
+    assert not at.exception
+    plain = at.dataframe[0].value
+    at.text_input(key="fun_cond_1_view").set_value("watch_ratio>=0.5").run()
+    at.selectbox(key="fun_by").set_value("category").run()
+    at.radio(key="fun_period").set_value("week").run()
+    assert not at.exception
+    conditioned = at.dataframe[0].value
+    assert conditioned["count"].iloc[0] < plain["count"].iloc[0]
+    assert conditioned["label"].iloc[0] == "view[watch_ratio>=0.5]"
+    assert (conditioned["count"].diff().dropna() <= 0).all()
+    assert len(at.dataframe[2].value) >= 2  # one row per category
