@@ -53,12 +53,16 @@ from analytics.ingest.quality import (
     Issue,
     RejectedRow,
 )
-from analytics.ingest.timestamps import date_sql, time_sql
+from analytics.ingest.timestamps import date_sql, fixed_offset_seconds, time_sql
 from analytics.progress import Progress, no_progress
 from analytics.schema import TABLE_COLUMNS
 from analytics.storage import Store
 from analytics.uploads import check_kind, find_by_sha, register_upload
 
+#: DuckDB's memory limit while an upload is staged (big temporary tables spill to the data folder's
+#: ``<database>.tmp``); the previous limit is restored afterwards. It applies to the whole database
+#: instance for the duration of the upload.
+INGEST_MEMORY_LIMIT = "1GB"
 #: Lines longer than this are rejected (reason "line too long") instead of read.
 MAX_LINE_BYTES = 1 << 20
 #: Event times before this or after tomorrow are flagged when no expected range is given.
@@ -252,15 +256,21 @@ def _stage_sql(
     kind = plan.kind
     headers = list(sniffed.headers)
     params: dict[str, Any] = {"tz": timezone}
+    fixed = fixed_offset_seconds(timezone)
+    offset = None
+    if fixed is not None:
+        params["tzoff"] = fixed
+        offset = "$tzoff"
     col = {h: f"c{i}" for i, h in enumerate(headers)}
 
     def raw_of(c: ColumnMap) -> str:
-        return f"nullif(trim({col[c.source]}), '')"
+        return f"_r{col[c.source][1:]}"
 
     target_raw = {c.target: raw_of(c) for c in plan.columns if c.target not in ("flag", "props", "ignore")}
     unit = {c.target: c.unit for c in plan.columns}
     parsed: dict[str, str] = {}
     reasons: list[tuple[str, str]] = []  # (condition, 'code|message' expression)
+    iso_cols: list[str] = []  # source columns parsed as times: TRY_CAST(... AS TIMESTAMP) computed once
 
     for name, ctype in TABLE_COLUMNS[kind].items():
         raw = target_raw.get(name)
@@ -273,29 +283,30 @@ def _stage_sql(
                 parsed[name] = f"CAST(NULL AS {ctype})"
             continue
         if name in ("event_time", "published_at"):
-            parsed[name] = time_sql(raw)
-            reasons.append((f"{raw} IS NOT NULL AND ({parsed[name]}) IS NULL", f"'bad_time|cannot read {name} ' || {raw}"))
+            parsed[name] = time_sql(raw, trimmed=True, offset_param=offset, iso=f"_t{raw[2:]}")
+            iso_cols.append(raw[2:])
+            reasons.append((f"{raw} IS NOT NULL AND \"{name}\" IS NULL", f"'bad_time|cannot read {name} ' || {raw}"))
         elif name == "date":
-            parsed[name] = date_sql(raw)
-            reasons.append((f"{raw} IS NOT NULL AND ({parsed[name]}) IS NULL", f"'bad_time|cannot read date ' || {raw}"))
+            parsed[name] = date_sql(raw, offset_param=offset)
+            reasons.append((f"{raw} IS NOT NULL AND \"{name}\" IS NULL", f"'bad_time|cannot read date ' || {raw}"))
         elif name == "event_type":
             parsed[name] = _alias_case(raw, EVENT_ALIASES)
-            reasons.append((f"{raw} IS NOT NULL AND ({parsed[name]}) IS NULL", f"'unknown_event_type|unknown event type ' || {raw}"))
+            reasons.append((f"{raw} IS NOT NULL AND \"{name}\" IS NULL", f"'unknown_event_type|unknown event type ' || {raw}"))
         elif name == "kind":
             parsed[name] = f"coalesce({_alias_case(raw, KIND_ALIASES)}, CASE WHEN {raw} IS NULL THEN 'video' END)"
-            reasons.append((f"{raw} IS NOT NULL AND ({parsed[name]}) IS NULL", f"'unknown_kind|unknown item kind ' || {raw}"))
+            reasons.append((f"{raw} IS NOT NULL AND \"{name}\" IS NULL", f"'unknown_kind|unknown item kind ' || {raw}"))
         elif ctype == "DOUBLE":
             factor = _UNIT_FACTOR[unit.get(name) or "s"]
             parsed[name] = f"({_num(raw)} {factor})"
-            reasons.append((f"{raw} IS NOT NULL AND ({parsed[name]}) IS NULL", f"'bad_number|cannot read {name} as a number: ' || {raw}"))
+            reasons.append((f"{raw} IS NOT NULL AND \"{name}\" IS NULL", f"'bad_number|cannot read {name} as a number: ' || {raw}"))
             if name in DURATION_COLUMNS:
-                reasons.append((f"({parsed[name]}) < 0", f"'negative_duration|negative {name}: ' || {raw}"))
+                reasons.append((f"\"{name}\" < 0", f"'negative_duration|negative {name}: ' || {raw}"))
         elif ctype.startswith("DECIMAL"):
             parsed[name] = f"TRY_CAST(round({_num(raw)}, 2) AS DECIMAL(18,2))"
-            reasons.append((f"{raw} IS NOT NULL AND ({parsed[name]}) IS NULL", f"'bad_number|cannot read {name} as an amount: ' || {raw}"))
+            reasons.append((f"{raw} IS NOT NULL AND \"{name}\" IS NULL", f"'bad_number|cannot read {name} as an amount: ' || {raw}"))
         elif ctype == "INTEGER":
             parsed[name] = f"TRY_CAST({_num(raw)} AS INTEGER)"
-            reasons.append((f"{raw} IS NOT NULL AND ({parsed[name]}) IS NULL", f"'bad_number|cannot read {name} as a whole number: ' || {raw}"))
+            reasons.append((f"{raw} IS NOT NULL AND \"{name}\" IS NULL", f"'bad_number|cannot read {name} as a whole number: ' || {raw}"))
         else:
             parsed[name] = raw
     # Required values first, so that the reason names what is missing.
@@ -328,9 +339,7 @@ def _stage_sql(
         select.append("CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS props")
     texts = [target_raw[n] for n in _TEXT_COLUMNS if n in target_raw] + [raw_of(c) for c in props]
     if texts:
-        checks = " OR ".join(
-            f"(left({t}, 1) IN ('=', '+', '@') OR (left({t}, 1) = '-' AND TRY_CAST({t} AS DOUBLE) IS NULL))" for t in texts
-        )
+        checks = " OR ".join(f"regexp_matches({t}, '^(?:[=+@]|-[^0-9.])')" for t in texts)
         select.append(f"coalesce({checks}, false) AS _formula")
     else:
         select.append("false AS _formula")
@@ -338,14 +347,21 @@ def _stage_sql(
         reason = "CASE " + " ".join(f"WHEN {cond} THEN {msg}" for cond, msg in reasons) + " END"
     else:
         reason = "CAST(NULL AS VARCHAR)"
-    select.append(f"{reason} AS _reason")
     n = len(headers)
     params["delim"] = sniffed.delimiter or ","
     raw_line = "concat_ws($delim, " + ", ".join(f"coalesce(c{i}, '')" for i in range(n)) + ")"
     src_cols = ", ".join(f"c{i}" for i in range(n))
+    trimmed = ", ".join(f"_r{i}" for i in range(n))
+    # Layers, so that each value is trimmed and parsed once: raw text -> parsed -> reason -> output.
+    l1 = f"SELECT {src_cols}, " + ", ".join(f"nullif(trim(c{i}), '') AS _r{i}" for i in range(n)) + f" FROM {source}"
+    if iso_cols:
+        l1 = f"SELECT *, " + ", ".join(f"TRY_CAST(_r{i} AS TIMESTAMP) AS _t{i}" for i in iso_cols) + f" FROM ({l1})"
+        trimmed += ", " + ", ".join(f"_t{i}" for i in iso_cols)
+    l2 = f"SELECT {', '.join(select)}, {trimmed}, {src_cols} FROM ({l1})"
+    l3 = f"SELECT *, {reason} AS _reason FROM ({l2})"
     sql = (
-        f"SELECT * EXCLUDE ({src_cols}), CASE WHEN _reason IS NOT NULL THEN {raw_line} END AS _raw "
-        f"FROM (SELECT {', '.join(select)}, {src_cols} FROM {source})"
+        f"SELECT * EXCLUDE ({src_cols}, {trimmed}), CASE WHEN _reason IS NOT NULL THEN {raw_line} END AS _raw "
+        f"FROM ({l3})"
     )
     return sql, params
 
@@ -493,52 +509,68 @@ def ingest_file(
             return _already(existing, started, base)
         cur.execute("SET enable_progress_bar = true")
         cur.execute("SET enable_progress_bar_print = false")
-        # Staging writes only temporary tables of this cursor (outside any transaction, so that
-        # their row ids follow the file order); the canonical tables change only in the
-        # transaction below.
-        converted: Path | None = None
+        previous_limit = cur.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        cur.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
         try:
-            readable = path
-            if sniffed.needs_conversion:
-                converted = readers.convert_to_utf8_csv(
-                    sniffed, store.staging_dir, lambda f, m="": progress(0.05 + 0.2 * f, m)
-                )
-                readable = converted
-            params: dict[str, Any] = {}
-            source = _source_sql(
-                replace(sniffed, format="csv") if sniffed.format == "xlsx" else sniffed, readable, params
+            report = _stage_check_insert(
+                cur, store, path, sniffed, plan, name, sha, base, pseudonymise_key, progress, timezone,
+                expected_from, expected_to, started,
             )
-            stage, stage_params = _stage_sql(plan, sniffed, source, timezone, pseudonymise_key)
-            try:
-                _run(cur, f"CREATE TEMP TABLE _rx_stage AS {stage}", {**params, **stage_params}, progress, 0.25, 0.85, "reading")
-            except duckdb.PermissionException as exc:
-                raise BadInput(
-                    f"the database may not read {name}: only files inside the data folder or handed to it can be read",
-                    code="file_not_allowed",
-                    path=name,
-                ) from exc
-            except duckdb.Error as exc:
-                raise BadInput(f"cannot read {name}: {' '.join(str(exc).split())[:300]}", code="unreadable_file") from exc
         finally:
-            if converted is not None:
-                converted.unlink(missing_ok=True)
-
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            existing = find_by_sha(cur, kind, sha)
-            if existing is not None:
-                report = _already(existing, started, base)
-            else:
-                report = _check_and_insert(
-                    cur, store, plan, sniffed, pseudonymise_key, progress, timezone, expected_from, expected_to, base
-                )
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        # DuckDB turns a COMMIT after a failed statement into a silent rollback; none failed here.
-        cur.execute("COMMIT" if report.status == "ok" else "ROLLBACK")
+            cur.execute("SET memory_limit = ?", [previous_limit])
     progress(1.0, "done")
     return replace(report, seconds=time.monotonic() - started)
+
+
+def _stage_check_insert(
+    cur, store, path, sniffed, plan, name, sha, base, pseudonymise_key, progress, timezone, expected_from, expected_to, started
+) -> IngestReport:
+    """Stage the file into temporary tables, then check and insert in one transaction."""
+    # Staging writes only temporary tables of this cursor (outside any transaction, so that
+    # their row ids follow the file order); the canonical tables change only in the
+    # transaction below.
+    converted: Path | None = None
+    try:
+        readable = path
+        if sniffed.needs_conversion:
+            converted = readers.convert_to_utf8_csv(
+                sniffed, store.staging_dir, lambda f, m="": progress(0.05 + 0.2 * f, m)
+            )
+            readable = converted
+        params: dict[str, Any] = {}
+        source = _source_sql(
+            replace(sniffed, format="csv") if sniffed.format == "xlsx" else sniffed, readable, params
+        )
+        stage, stage_params = _stage_sql(plan, sniffed, source, timezone, pseudonymise_key)
+        try:
+            _run(cur, f"CREATE TEMP TABLE _rx_stage AS {stage}", {**params, **stage_params}, progress, 0.25, 0.85, "reading")
+        except duckdb.PermissionException as exc:
+            raise BadInput(
+                f"the database may not read {name}: only files inside the data folder or handed to it can be read",
+                code="file_not_allowed",
+                path=name,
+            ) from exc
+        except duckdb.Error as exc:
+            raise BadInput(f"cannot read {name}: {' '.join(str(exc).split())[:300]}", code="unreadable_file") from exc
+    finally:
+        if converted is not None:
+            converted.unlink(missing_ok=True)
+
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        existing = find_by_sha(cur, plan.kind, sha)
+        if existing is not None:
+            report = _already(existing, started, base)
+        else:
+            report = _check_and_insert(
+                cur, store, plan, sniffed, pseudonymise_key, progress, timezone, expected_from, expected_to, base
+            )
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+    # DuckDB turns a COMMIT after a failed statement into a silent rollback; none failed here.
+    cur.execute("COMMIT" if report.status == "ok" else "ROLLBACK")
+    return report
 
 
 def _already(existing: int, started: float, base: dict[str, Any]) -> IngestReport:
@@ -649,18 +681,27 @@ def _check_and_insert(cur, store, plan, sniffed, key, progress, timezone, expect
     issues += _warnings(cur, kind, line_of, timezone, expected_from, expected_to)
     fp = privacy.check_key_matches(cur, key) if kind == "events" else None
 
-    # Insert new rows (EXCEPT: exact duplicates within the file and against stored rows are skipped).
+    # Insert new rows. Exact duplicates (within the file or already stored) are skipped: a row whose
+    # hash is unique in the file and absent from the stored rows cannot have a duplicate; only rows
+    # sharing a hash are compared column by column (EXCEPT), which keeps the hash table 8 bytes wide.
+    row_hash = f"hash({qcols}, props)"
     existing = f'SELECT {qcols}, props FROM "{kind}"'
     if kind == "events":
         existing += " WHERE event_time BETWEEN (SELECT min(event_time) FROM _rx_ok) AND (SELECT max(event_time) FROM _rx_ok)"
+    cur.execute(
+        f"CREATE TEMP TABLE _rx_dupkeys AS SELECT _h FROM (SELECT {row_hash} AS _h FROM _rx_ok) GROUP BY _h HAVING count(*) > 1 "
+        f"UNION SELECT {row_hash} FROM ({existing}) WHERE {row_hash} IN (SELECT {row_hash} FROM _rx_ok)"
+    )
     mapping_doc = {**plan.as_dict(), **({"pseudonym_fingerprint": fp} if fp else {})}
     upload_id = register_upload(
         cur, kind=kind, file_name=base["file_name"], sha256=base["sha256"], rows_accepted=0, mapping=mapping_doc
     )
     accepted = _run(
         cur,
-        f'INSERT INTO "{kind}" ({qcols}, upload_id, props) SELECT {qcols}, $uid, props FROM '
-        f"(SELECT {qcols}, props FROM _rx_ok EXCEPT {existing})",
+        f'INSERT INTO "{kind}" ({qcols}, upload_id, props) SELECT {qcols}, $uid, props FROM ('
+        f"SELECT {qcols}, props FROM _rx_ok WHERE {row_hash} NOT IN (SELECT _h FROM _rx_dupkeys) "
+        f"UNION ALL (SELECT {qcols}, props FROM _rx_ok WHERE {row_hash} IN (SELECT _h FROM _rx_dupkeys) "
+        f"EXCEPT SELECT {qcols}, props FROM ({existing}) WHERE {row_hash} IN (SELECT _h FROM _rx_dupkeys)))",
         {"uid": upload_id},
         progress,
         0.9,

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.ingest.timestamps import date_sql, parse_time, time_sql
+from analytics.ingest.timestamps import date_sql, fixed_offset_seconds, parse_time, time_sql
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,27 @@ def con():
 
 
 def sql_time(con, text: str | None, tz: str = "Asia/Shanghai"):
-    return con.execute(f"SELECT {time_sql('$v')}", {"v": text, "tz": tz}).fetchone()[0]
+    """The SQL result, checked to be the same with ICU rules and with the fixed-offset shortcut."""
+    icu = con.execute(f"SELECT {time_sql('$v')}", {"v": text, "tz": tz}).fetchone()[0]
+    fixed = fixed_offset_seconds(tz)
+    if fixed is not None:
+        fast = con.execute(
+            f"SELECT {time_sql('$v', offset_param='$off')}", {"v": text, "tz": tz, "off": fixed}
+        ).fetchone()[0]
+        assert fast == icu
+    return icu
+
+
+def test_fixed_offsets():
+    assert fixed_offset_seconds("Asia/Shanghai") == 8 * 3600
+    assert fixed_offset_seconds("UTC") == 0
+    assert fixed_offset_seconds("Asia/Kolkata") == 19800
+    assert fixed_offset_seconds("Europe/Berlin") is None  # daylight saving time
+
+
+def test_shanghai_daylight_saving_before_1992_uses_the_zone_rules(con):
+    # China observed DST in 1986-1991: 1990-07-01 12:00 local was UTC+9.
+    assert sql_time(con, "1990-07-01 12:00:00", "Asia/Shanghai") == dt.datetime(1990, 7, 1, 3, 0)
 
 
 CASES = [
