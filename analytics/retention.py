@@ -369,25 +369,26 @@ def compute_retention(
     def start_of(day_col):
         return day_col.truncate("W") if period == "week" else day_col
 
-    metrics = {}
+    # One pass over the events into user-days; sums and first purchases come from the (much
+    # smaller) subsets of events that carry them and are joined onto the user-days.
+    ud = _user_days(ev)
+    if measure != "users":
+        if measure == "watch_seconds":
+            src = ev.filter(ev.event_type == "view")
+            amount = src.watch_seconds.fill_null(0).sum()
+        else:
+            src = ev.filter(ev.event_type.isin(["purchase", "refund"]))
+            revenue = src.revenue.cast("float64").fill_null(0)
+            amount = ibis.ifelse(src.event_type == "purchase", revenue, -revenue.abs()).sum()
+        sums = src.group_by(day_user=src.user_id, day=src.local_day).aggregate(amount=amount)
+        ud = ud.left_join(sums, [ud.user_id == sums.day_user, ud.local_day == sums.day])
+        ud = ud.select("user_id", "local_day", amount=ud.amount.fill_null(0.0))
     if cohort == "first_purchase":
-        metrics["bought"] = (ev.event_type == "purchase").any()
-    if measure == "watch_seconds":
-        metrics["amount"] = ibis.ifelse(ev.event_type == "view", ev.watch_seconds.fill_null(0), 0.0).sum()
-    elif measure == "revenue":
-        revenue = ev.revenue.cast("float64").fill_null(0)
-        metrics["amount"] = ibis.cases(
-            (ev.event_type == "purchase", revenue),
-            (ev.event_type == "refund", -revenue.abs()),
-            else_=0.0,
-        ).sum()
-    ud = _user_days(ev, **metrics)
-    per_user = ibis.window(group_by=ud.user_id)
-    if cohort == "first_purchase":
-        first_day = ibis.ifelse(ud.bought, ud.local_day, ibis.null("date")).min().over(per_user)
+        buys = ev.filter(ev.event_type == "purchase")
+        starts = buys.group_by(buyer=buys.user_id).aggregate(first_day=buys.local_day.min())
+        ud = ud.inner_join(starts, ud.user_id == starts.buyer).drop("buyer")
     else:
-        first_day = ud.local_day.min().over(per_user)
-    ud = ud.mutate(first_day=first_day)
+        ud = ud.mutate(first_day=ud.local_day.min().over(ibis.window(group_by=ud.user_id)))
     # Only activity from the cohort's start onward counts (a first purchase may follow earlier views).
     ud = ud.filter(ud.first_day.notnull(), ud.local_day >= ud.first_day, *_in_range(ud.first_day, filters))
     ud = ud.mutate(cohort_start=start_of(ud.first_day))
