@@ -217,6 +217,7 @@ class _World:
     n_creators: int
     creator_cats: np.ndarray  # (n_creators, 2), second -1 when none
     creator_fame: np.ndarray
+    creator_names: tuple[str, ...]
     v_creator: np.ndarray
     v_cat: np.ndarray
     v_product: np.ndarray  # product index (0-based among products)
@@ -448,7 +449,8 @@ def _build_world(users: int, days: int, seed: int, start: dt.date) -> _World:
     pools_cre = _pool(v_creator, v_pub, v_pop, n_creators)
     return _World(
         users=users, days=days, seed=seed, start=start, item_ids=item_ids, n_videos=n_videos,
-        n_creators=n_creators, creator_cats=creator_cats, creator_fame=fame, v_creator=v_creator,
+        n_creators=n_creators, creator_cats=creator_cats, creator_fame=fame, creator_names=tuple(names),
+        v_creator=v_creator,
         v_cat=v_cat, v_product=v_product, v_seconds=v_seconds, v_quality=v_quality, v_pop=v_pop,
         v_pub=v_pub, p_price_cents=p_price_cents, p_lessons=p_lessons, p_is_course=p_is_course,
         campaigns=tuple(campaigns), campaign_channel=np.array(camp_channel), campaign_cpa=np.array(camp_cpa),
@@ -762,7 +764,7 @@ def _chunk(world: _World, index: int) -> _Chunk:
             user_ids[i]: [CATEGORY_NAMES[fav1[i]]] + ([CATEGORY_NAMES[fav2[i]]] if fav2[i] >= 0 else [])
             for i in range(n)
         },
-        "user_creators": {user_ids[i]: sorted(set(fav_cre[i].tolist())) for i in range(n)},
+        "user_creators": {user_ids[i]: sorted({world.creator_names[c] for c in fav_cre[i]}) for i in range(n)},
         "user_chronotypes": {user_ids[i]: names[chronotype[i]] for i in range(n)},
     }
     return _Chunk(events, truth_users, click_prob_sum, views_by_variant)

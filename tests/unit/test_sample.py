@@ -302,6 +302,10 @@ def test_users_prefer_a_personal_subset_of_creators(large, large_df):
     share_top3 = top3 / per_pair.groupby(level="user_id").sum()
     # with 40 creators a user without taste would see its top 3 in well under a third of impressions
     assert share_top3[imps.groupby("user_id").size() >= 50].median() > 0.45
+    favourites = large.truth["user_creators"]
+    top1 = per_pair.sort_values(ascending=False).groupby(level="user_id").head(1).reset_index()
+    hit = [c in favourites[u] for u, c in zip(top1["user_id"], top1["creator"])]
+    assert np.mean(hit) > 0.8  # a user's most-seen creator is one of the planted favourites
 
 
 def test_video_exposure_is_heavy_tailed(large_df):
