@@ -207,7 +207,10 @@ def video_outcomes(backend, filters: Filters):
     if vids is None:
         return None
     ev = filtered_events(backend, replace(filters, date_from=None, date_to=None, categories=()))
-    counted = ev.filter(ev.event_type.isin(["view", "click"]))
+    # project early: the join would otherwise carry every column (props included) of millions of rows
+    counted = ev.filter(ev.event_type.isin(["view", "click"])).select(
+        "event_time", "user_id", "event_type", "item_id", "watch_seconds", "video_seconds"
+    )
     w = counted.inner_join(vids, counted.item_id == vids.video_id)
     w = w.filter(w.event_time >= w.published_at, w.event_time < w.published_at + ibis.interval(hours=24))
     ratio = watch_ratio(w.watch_seconds, length_seconds(w.video_seconds, w.catalog_seconds))
