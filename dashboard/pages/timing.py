@@ -24,11 +24,17 @@ def _day(d: int) -> str:
     return t(f"tim.day.{d}")
 
 
-def _heatmap(frame, column, title, fmt, hover_extra=None):
+def _heatmap(frame, column, title, fmt, extra=None):
+    """Weekday x hour heatmap of ``frame[column]``; ``extra`` (a column of text) joins the hover."""
     days = [_day(d) for d in range(7)]
     z = frame.pivot(index="weekday", columns="hour", values=column).reindex(range(7)).to_numpy()
+    hover = "%{y} %{x}:00 — %{z:" + fmt + "}"
+    custom = None
+    if extra is not None:
+        custom = frame.assign(_x=extra).pivot(index="weekday", columns="hour", values="_x").reindex(range(7)).to_numpy()
+        hover += "<br>%{customdata}"
     fig = go.Figure(go.Heatmap(z=z, x=[f"{h:02d}" for h in range(24)], y=days, colorscale="Viridis",
-                               hovertemplate="%{y} %{x}:00 — %{z:" + fmt + "}<extra></extra>"))
+                               customdata=custom, hovertemplate=hover + "<extra></extra>"))
     fig.update_layout(title=title, xaxis_title=t("tim.hour"), yaxis_title=t("tim.weekday"), yaxis_autorange="reversed", height=360)
     return fig
 
@@ -41,10 +47,10 @@ if require_events():
         result = _timing(str(store.path), store.data_version(), filters, outcome)
         is_rate = outcome in RATE_OUTCOMES
         show = (lambda v: "-" if v != v else f"{v:.1%}") if is_rate else (lambda v: "-" if v != v else f"{v:,.1f}")
-        left, right = st.columns(2)
         if result.status != "ok":
             st.info(t("tim.no_videos"))
-        else:
+        left, right = st.columns(2)
+        if result.status == "ok":
             best = result.best(10)
             top = best.iloc[0]
             when = t("tim.when", day=_day(int(top.weekday)), hour=int(top.hour))
@@ -55,7 +61,13 @@ if require_events():
             m2.metric(t("tim.best_when"), when)
             m3.metric(t("tim.prior_mean"), show(result.prior.get("mean", float("nan"))))
             with left:
-                st.plotly_chart(_heatmap(result.cells, "shrunk", t("tim.heatmap"), ".1%" if is_rate else ",.1f"), width="stretch")
+                # cells without videos would only repeat the prior mean: leave them empty
+                cells = result.cells.assign(shown=result.cells["shrunk"].where(result.cells["rank"].notna()))
+                extra = [
+                    t("tim.hover", videos=int(r.videos), raw=show(r.raw), low=show(r.ci_low), high=show(r.ci_high))
+                    for r in cells.itertuples()
+                ]
+                st.plotly_chart(_heatmap(cells, "shown", t("tim.heatmap"), ".1%" if is_rate else ",.1f", extra), width="stretch")
             labels = [t("tim.when", day=_day(int(r.weekday)), hour=int(r.hour)) for r in best.itertuples()]
             unc = go.Figure()
             unc.add_trace(go.Scatter(
