@@ -168,32 +168,20 @@ class InteractionMatrix:
 
     @classmethod
     def from_arrays(cls, users, items, weights, user_ids=None, item_ids=None) -> "InteractionMatrix":
-        """Build from parallel arrays of (user, item, weight); ids sorted unless given."""
-        users = pa.array(users, type=pa.string()) if not isinstance(users, (pa.Array, pa.ChunkedArray)) else users
-        items = pa.array(items, type=pa.string()) if not isinstance(items, (pa.Array, pa.ChunkedArray)) else items
+        """Build from parallel arrays of (user, item, weight); ids sorted unless given.
+
+        Pairs whose user or item is not in given ``user_ids``/``item_ids`` are left out.
+        """
         w = np.asarray(weights, dtype=np.float32)
-        if user_ids is None:
-            uniq = pc.unique(users)
-            user_ids = pc.take(uniq, pc.sort_indices(uniq)) if len(users) else pa.array([], pa.string())
-        else:
-            user_ids = pa.array(list(user_ids), type=pa.string())
-        if item_ids is None:
-            uniq = pc.unique(items)
-            item_ids = pc.take(uniq, pc.sort_indices(uniq)) if len(items) else pa.array([], pa.string())
-        else:
-            item_ids = pa.array(list(item_ids), type=pa.string())
-        rows = pc.index_in(users, value_set=user_ids)
-        cols = pc.index_in(items, value_set=item_ids)
-        keep = pc.and_(pc.is_valid(rows), pc.is_valid(cols))
-        if len(rows) and not pc.all(keep).as_py():
-            rows, cols, w = pc.filter(rows, keep), pc.filter(cols, keep), w[np.asarray(keep)]
-        r = np.asarray(rows.to_numpy(zero_copy_only=False), dtype=np.int32)
-        c = np.asarray(cols.to_numpy(zero_copy_only=False), dtype=np.int32)
-        shape = (len(user_ids), len(item_ids))
-        matrix = sp.csr_matrix((w, (r, c)), shape=shape, dtype=np.float32)
+        r, user_ids = _codes(users, user_ids)
+        c, item_ids = _codes(items, item_ids)
+        keep = (r >= 0) & (c >= 0)
+        if not keep.all():
+            r, c, w = r[keep], c[keep], w[keep]
+        matrix = sp.csr_matrix((w, (r, c)), shape=(len(user_ids), len(item_ids)), dtype=np.float32)
         matrix.sum_duplicates()
         matrix.sort_indices()
-        return cls.from_csr(user_ids.to_pylist(), item_ids.to_pylist(), matrix)
+        return cls.from_csr(user_ids, item_ids, matrix)
 
     @classmethod
     def from_csr(cls, user_ids: Sequence[str], item_ids: Sequence[str], weights: sp.csr_matrix) -> "InteractionMatrix":
@@ -215,6 +203,28 @@ class InteractionMatrix:
         c = w.copy()
         c.data = (1.0 + params.alpha * c.data).astype(np.float32)
         return c
+
+
+def _codes(values, ids=None) -> tuple[np.ndarray, list[str]]:
+    """Row/column numbers of ``values`` and the id list they index (sorted ids unless ``ids`` given).
+
+    One hashing pass (dictionary encoding) plus a sort of the distinct ids; -1 for values not in ``ids``.
+    """
+    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(list(values), type=pa.string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks else pa.array([], pa.string())
+    arr = arr.cast(pa.string())
+    if ids is not None:
+        id_list = [str(i) for i in ids]
+        codes = pc.index_in(arr, value_set=pa.array(id_list, pa.string()))
+        return np.asarray(codes.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64), id_list
+    encoded = pc.dictionary_encode(arr)
+    dictionary = encoded.dictionary
+    order = np.asarray(pc.sort_indices(dictionary))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return rank[indices], dictionary.take(pa.array(order)).to_pylist()
 
 
 def apply_weighting(weights: sp.csr_matrix, weighting: Weighting) -> sp.csr_matrix:
@@ -612,12 +622,13 @@ class TrainedModel:
         parts = tuple(Contribution(str(self.item_ids[cols[m]]), float(contrib[m]), self.title(self.item_ids[cols[m]])) for m in order)
         return Explanation(str(user_id), str(item_id), float(contrib.sum()), parts)
 
-    def recommend_all(self, k: int = 10, filter_seen: bool = True, batch_size: int = 10_000) -> "pa.Table":
+    def recommend_all(self, k: int = 10, filter_seen: bool = True, batch_size: int | None = None) -> "pa.Table":
         """Top-``k`` for every user from the stored factors: a table ``user, rank, item, score``."""
         if k < 1:
             raise BadInput("k must be >= 1", code="bad_k", value=k)
         n_users = len(self.user_ids)
         k = min(k, len(self.item_ids))
+        batch_size = batch_size or max(n_users, 1)  # implicit batches internally; one call is fastest
         ids_parts, score_parts = [], []
         from threadpoolctl import threadpool_limits
 
@@ -793,7 +804,7 @@ def load_model(meta_path: Path) -> TrainedModel:
         )
     als.user_factors, als.item_factors = user_factors, item_factors
     weights = user_items.copy()
-    weights.data = ((weights.data - 1.0) / params.alpha).astype(np.float32)  # before any re-weighting
+    weights.data = ((weights.data - 1.0) / params.alpha).astype(np.float32)  # w after any re-weighting
     matrix = InteractionMatrix.from_csr(doc["user_ids"], doc["item_ids"], weights)
     return TrainedModel(params=params, device=doc["device"], fingerprint=doc["fingerprint"], matrix=matrix,
                         user_items=user_items, als=als, trained_at=doc["trained_at"],

@@ -24,6 +24,7 @@ import argparse
 import datetime as dt
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -37,7 +38,7 @@ import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
-from analytics.recommend import AlsParams, build_matrix, save_model, train  # noqa: E402
+from analytics.recommend import AlsParams, build_matrix, save_model, threads_for, train  # noqa: E402
 from analytics.storage import Store  # noqa: E402
 from analytics.uploads import insert_canonical  # noqa: E402
 
@@ -128,9 +129,11 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=5_000_000)
     ap.add_argument("--factors", type=int, default=64)
     ap.add_argument("--iterations", type=int, default=15)
-    ap.add_argument("--threads", type=int, default=0, help="implicit threads for both sides (0 = all cores)")
+    ap.add_argument("--threads", type=int, default=0, help="implicit threads for both sides (0 = auto, as in training)")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of the top-k comparison (median)")
+    ap.add_argument("--train-repeat", type=int, default=2, help="runs of the training comparison (median)")
     ap.add_argument("--spark", action="store_true", help="also time Spark ML ALS(implicitPrefs=True) on local[2]")
     args = ap.parse_args()
 
@@ -142,22 +145,53 @@ def main() -> None:
               f"in {seconds:.1f} s; rss {rss_mb():,.0f} MB")
         params = AlsParams(factors=args.factors, iterations=args.iterations, gpu="off",
                            num_threads=args.threads or 0)
-        threads = args.threads or 0
 
-        t_matrix, matrix = timed(lambda: build_matrix(store, params))
-        t_train, model = timed(lambda: train(matrix, params, fingerprint="bench"))
-        ours_train = t_matrix + t_train
+        store.ibis()  # load the ibis backend and implicit once, outside the timings
+        import implicit.als  # noqa: F401
+
+        ours, bare_fits, model, bare = [], [], None, None
+        for n in range(args.train_repeat):  # alternate the order: the machine may be shared
+            def run_ours():
+                t_matrix, matrix = timed(lambda: build_matrix(store, params))
+                t_train, trained = timed(lambda: train(matrix, params, fingerprint="bench"))
+                return t_matrix, t_train, matrix, trained
+
+            def run_bare():
+                return timed(lambda: bare_fit(model.user_items, params, threads_for(params, model.user_items.nnz)))
+
+            if n % 2 == 0 or model is None:
+                t_matrix, t_train, matrix, model = run_ours()
+                t_bare, bare = run_bare()
+            else:
+                t_bare, bare = run_bare()
+                t_matrix, t_train, matrix, model = run_ours()
+            ours.append((t_matrix, t_train))
+            bare_fits.append(t_bare)
+            print(f"  run {n + 1}: ours {t_matrix + t_train:.2f} s (matrix {t_matrix:.2f} + fit {t_train:.2f}), bare {t_bare:.2f} s")
+        t_matrix = statistics.median(m for m, _ in ours)
+        t_train = statistics.median(f for _, f in ours)
+        ours_train = statistics.median(m + f for m, f in ours)
+        t_bare = statistics.median(bare_fits)
         print(f"matrix: {matrix.shape[0]:,} x {matrix.shape[1]:,}, {matrix.nnz:,} interactions; rss {rss_mb():,.0f} MB")
-        t_bare, bare = timed(lambda: bare_fit(model.user_items, params, threads))
         t_save, _ = timed(lambda: save_model(model, folder / "models"))
-        print(f"training  ours: {ours_train:8.2f} s  (matrix {t_matrix:.2f} s + fit {t_train:.2f} s; device {model.device})")
-        print(f"training  bare implicit fit on the same CSR: {t_bare:8.2f} s")
+        print(f"training  ours: {ours_train:8.2f} s  (median of {args.train_repeat}; matrix {t_matrix:.2f} s + fit {t_train:.2f} s; device {model.device})")
+        print(f"training  bare implicit fit on the same CSR: {t_bare:8.2f} s  (median of {args.train_repeat})")
         print(f"training  ratio ours / bare = {ours_train / t_bare:.3f}  (target <= 1.15); saving the model {t_save:.2f} s")
 
-        t_ours_rec, table = timed(lambda: model.recommend_all(args.k))
-        t_bare_rec, (ids, _) = timed(lambda: bare_recommend(bare, model.user_items, args.k))
-        print(f"top-{args.k}    ours recommend_all: {t_ours_rec:8.2f} s  ({table.num_rows:,} rows with string ids)")
-        print(f"top-{args.k}    bare model.recommend(all users): {t_bare_rec:8.2f} s  ({ids.size:,} ids)")
+        ours_times, bare_times = [], []
+        for n in range(args.repeat):  # alternate the order so neither side always runs second
+            pair = [("ours", lambda: model.recommend_all(args.k)), ("bare", lambda: bare_recommend(bare, model.user_items, args.k))]
+            for name, fn in (pair if n % 2 == 0 else pair[::-1]):
+                seconds, out = timed(fn)
+                (ours_times if name == "ours" else bare_times).append(seconds)
+                if name == "ours":
+                    table = out
+                else:
+                    ids = out[0]
+        t_ours_rec, t_bare_rec = statistics.median(ours_times), statistics.median(bare_times)
+        print(f"top-{args.k}    ours recommend_all: {t_ours_rec:8.2f} s  (median of {args.repeat}; "
+              f"{table.num_rows:,} rows with string ids)")
+        print(f"top-{args.k}    bare model.recommend(all users): {t_bare_rec:8.2f} s  (median of {args.repeat}; {ids.size:,} ids)")
         print(f"top-{args.k}    ratio ours / bare = {t_ours_rec / t_bare_rec:.3f}  (target <= 1.1); rss {rss_mb():,.0f} MB")
 
         if args.spark:
