@@ -27,8 +27,8 @@ What the data contains (docs/sample-data.md says the same for people):
   (~3.7% of views); add_to_cart; purchase (~10% of clicks; revenue = price; once per user and
   product); lesson_start/lesson_complete on later days with dropout; refund (~5% of purchases,
   within 7 days, positive revenue = amount refunded; no lessons after it).
-* **Experiment** ``cover_test``: every user is assigned by a hash of the user id to ``control`` or
-  ``treatment`` (50/50); the treatment cover raises the view -> click probability by exactly +20%
+* **Experiment** ``cover_test``: every user is assigned by a hash of the user id
+  (:func:`variant_of`) to ``control`` or ``treatment`` (50/50); the treatment cover raises the view -> click probability by exactly +20%
   relative (``truth["experiment"]``), and so conversion.
 * **Spend**: one row per day and campaign (2-3 campaigns per channel), the expected acquisitions of
   that day times a campaign cost per acquisition, with noise.
@@ -487,14 +487,15 @@ def _spend(world: _World) -> pa.Table:
 # -- users and their events -------------------------------------------------------------------------
 
 
-def variant_of(user_numbers: np.ndarray) -> np.ndarray:
-    """0 (control) or 1 (treatment) from a fixed hash of the user number (splitmix64), independent of the seed."""
-    z = np.asarray(user_numbers, np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-    with np.errstate(over="ignore"):
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(63)).astype(np.int8)
+def variant_of(user_ids) -> np.ndarray:
+    """0 (control) or 1 (treatment) per user id: the lowest bit of SHA-256("cover_test:" + user id).
+
+    A fixed hash of the id, as experiment platforms assign, so the split does not depend on the
+    seed and anyone can recompute it.
+    """
+    return np.fromiter(
+        (hashlib.sha256(f"{EXPERIMENT}:{u}".encode()).digest()[0] & 1 for u in user_ids), np.int8, len(user_ids)
+    )
 
 
 def _group_index(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -538,7 +539,9 @@ def _chunk(world: _World, index: int) -> _Chunk:
     z1, z2 = rng.standard_normal(n), rng.standard_normal(n)
     activity = np.exp(0.7 * z1 - 0.245)
     stickiness = np.exp(0.55 * (0.6 * z1 + 0.8 * z2) - 0.151) * np.where(campaign >= 0, 0.92, 1.05)
-    variant = variant_of(numbers)
+    width = max(6, len(str(world.users)))
+    user_ids = [f"u{i:0{width}d}" for i in numbers]
+    variant = variant_of(user_ids)
     type_share = np.array([share for share, _ in CHRONOTYPES.values()])
     chronotype = rng.choice(len(CHRONOTYPES), n, p=type_share / type_share.sum())
 
@@ -755,8 +758,6 @@ def _chunk(world: _World, index: int) -> _Chunk:
             }
         )
 
-    width = max(6, len(str(world.users)))
-    user_ids = [f"u{i:0{width}d}" for i in range(lo + 1, hi + 1)]
     events = _assemble(world, pieces, user_ids, channel, campaign, variant)
     names = list(CHRONOTYPES)
     truth_users = {
@@ -831,7 +832,7 @@ def _truth(world: _World, click_sum: np.ndarray, views: np.ndarray) -> dict[str,
         "parameters": {"users": world.users, "days": world.days, "seed": world.seed, "start": world.start.isoformat()},
         "experiment": {
             "name": EXPERIMENT,
-            "assignment": "per user, hash of the user number, 50/50",
+            "assignment": "per user: lowest bit of SHA-256('cover_test:' + user_id), 1 = treatment",
             "metric": "ctr = clicks / views",
             "control_ctr": control_ctr,
             "treatment_ctr": control_ctr * (1 + PLANTED_CTR_LIFT),

@@ -7,6 +7,7 @@ samples, so every assertion is deterministic.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 import numpy as np
@@ -199,9 +200,11 @@ def test_treatment_raises_ctr_by_about_the_planted_lift(large, large_df):
 
 
 def test_variant_is_a_hash_of_the_user_not_of_the_seed():
-    numbers = np.arange(1, 10_001)
-    assert np.array_equal(S.variant_of(numbers), S.variant_of(numbers))
-    assert S.variant_of(numbers).mean() == pytest.approx(0.5, abs=0.02)
+    ids = [f"u{i:06d}" for i in range(1, 10_001)]
+    assert np.array_equal(S.variant_of(ids), S.variant_of(list(reversed(ids)))[::-1])
+    assert S.variant_of(ids).mean() == pytest.approx(0.5, abs=0.02)
+    # the documented rule: lowest bit of SHA-256("cover_test:" + user id)
+    assert S.variant_of(["u000001"])[0] == hashlib.sha256(b"cover_test:u000001").digest()[0] & 1
     a = S.generate(users=60, days=3, seed=1).events.to_pandas()
     b = S.generate(users=60, days=3, seed=2).events.to_pandas()
     va = a.drop_duplicates("user_id").set_index("user_id")["variant"]
