@@ -115,10 +115,13 @@ def main() -> None:
 
     print(f"rows                 {args.rows:>12,}  (bare {n_bare:,}; ingest accepted {report.rows_accepted:,}, "
           f"rejected {report.rows_rejected:,}, duplicates {report.rows_duplicate:,})")
-    print(f"bare DuckDB CTAS     {bare:>10.2f} s   peak RSS {rss_bare.peak / 2**30:.2f} GiB")
-    print(f"validated ingest     {full:>10.2f} s   peak RSS {rss_full.peak / 2**30:.2f} GiB")
+    def mem(n: int) -> str:
+        return f"{n / 1e9:.2f} GB ({n / 2**30:.2f} GiB)"
+
+    print(f"bare DuckDB CTAS     {bare:>10.2f} s   peak RSS {mem(rss_bare.peak)}")
+    print(f"validated ingest     {full:>10.2f} s   peak RSS {mem(rss_full.peak)}")
     print(f"ratio ingest / bare  {full / bare:>10.2f}     (target <= 1.5)")
-    print(f"peak RSS (whole run) {max(rss_bare.peak, rss_full.peak) / 2**30:>10.2f} GiB (target <= 1.5 GB)")
+    print(f"peak RSS (whole run) {mem(max(rss_bare.peak, rss_full.peak))}   (target <= 1.5 GB)")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -62,7 +62,7 @@ from analytics.uploads import check_kind, find_by_sha, register_upload
 #: DuckDB's memory limit while an upload is staged (big temporary tables spill to the data folder's
 #: ``<database>.tmp``); the previous limit is restored afterwards. It applies to the whole database
 #: instance for the duration of the upload.
-INGEST_MEMORY_LIMIT = "1GB"
+INGEST_MEMORY_LIMIT = "800MB"
 #: Lines longer than this are rejected (reason "line too long") instead of read.
 MAX_LINE_BYTES = 1 << 20
 #: Event times before this or after tomorrow are flagged when no expected range is given.
