@@ -694,9 +694,13 @@ def _chunk(world: _World, index: int) -> _Chunk:
 
     add(np.ones(m, bool), IMP, t_imp)
     add(viewed, VIEW, t_imp + 1, watch=watch, vsec=length)
+    once_per = {LIKE: video, FAVORITE: video, FOLLOW: world.v_creator[video]}  # a like, favourite or follow is not repeated
     for etype, p in inter.items():
         hit = viewed & (rng.random(m) < p)
-        add(hit, etype, t_imp + 1 + np.floor(watch * rng.uniform(0.3, 1.0, m)).astype(np.int64))
+        t_hit = t_imp + 1 + np.floor(watch * rng.uniform(0.3, 1.0, m)).astype(np.int64)
+        if etype in once_per:
+            hit = _first_only(hit, user, once_per[etype], t_hit)
+        add(hit, etype, t_hit)
     t_click = t_imp + 2 + np.ceil(np.minimum(watch, length)).astype(np.int64)
     add(clicked, CLICK, t_click)
     cart = clicked & (rng.random(m) < 0.3)
@@ -711,13 +715,8 @@ def _chunk(world: _World, index: int) -> _Chunk:
         later, rng.integers(3600, 3 * _DAY, m), rng.integers(30, 900, m)
     )
     # each user buys a product once: keep the earliest purchase per (user, product)
-    b_idx = np.flatnonzero(bought & (t_buy < days * _DAY))
-    b_idx = b_idx[np.lexsort((t_buy[b_idx], course_item[b_idx], user[b_idx]))]
-    if b_idx.size:
-        keep = np.r_[True, (user[b_idx][1:] != user[b_idx][:-1]) | (course_item[b_idx][1:] != course_item[b_idx][:-1])]
-        b_idx = b_idx[keep]
-    purchase_sel = np.zeros(m, bool)
-    purchase_sel[b_idx] = True
+    purchase_sel = _first_only(bought & (t_buy < days * _DAY), user, course_item, t_buy)
+    b_idx = np.flatnonzero(purchase_sel)
     add(purchase_sel, PURCHASE, t_buy, item=course_item, revenue=price)
 
     # refunds (more likely for e-books and cheap impulse buys), within 7 days, before the period ends
@@ -769,6 +768,17 @@ def _chunk(world: _World, index: int) -> _Chunk:
         "user_chronotypes": {user_ids[i]: names[chronotype[i]] for i in range(n)},
     }
     return _Chunk(events, truth_users, click_prob_sum, views_by_variant)
+
+
+def _first_only(sel: np.ndarray, user: np.ndarray, key: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``sel`` keeping only the earliest selected row per (user, key)."""
+    idx = np.flatnonzero(sel)
+    idx = idx[np.lexsort((t[idx], key[idx], user[idx]))]
+    out = np.zeros(sel.size, bool)
+    if idx.size:
+        first = np.r_[True, (user[idx][1:] != user[idx][:-1]) | (key[idx][1:] != key[idx][:-1])]
+        out[idx[first]] = True
+    return out
 
 
 def _group_cumsum(values: np.ndarray, counts: np.ndarray) -> np.ndarray:

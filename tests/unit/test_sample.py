@@ -538,3 +538,12 @@ def test_feeds_mostly_show_videos_not_shown_before(large_df):
     imps = large_df[large_df["event_type"] == "impression"]
     repeats = 1 - len(imps.drop_duplicates(["user_id", "item_id"])) / len(imps)
     assert repeats < 0.5
+
+
+def test_likes_favourites_and_follows_are_not_repeated(large, large_df):
+    creator = large.items.to_pandas().set_index("item_id")["creator"]
+    e = large_df
+    for kind in ("like", "favorite"):
+        assert not e[e["event_type"] == kind].duplicated(["user_id", "item_id"]).any(), kind
+    follows = e[e["event_type"] == "follow"]
+    assert not follows.assign(creator=follows["item_id"].map(creator)).duplicated(["user_id", "creator"]).any()
