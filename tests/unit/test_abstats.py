@@ -219,8 +219,11 @@ def test_p_values_and_probabilities_lie_in_unit_interval_and_intervals_contain_e
     pc, pt = abstats.beta_posterior(*c), abstats.beta_posterior(*t)
     p = abstats.chance_to_beat(pt, pc)
     assert 0.0 <= p <= 1.0
-    assert p + abstats.chance_to_beat(pc, pt) == pytest.approx(1.0, abs=2e-6)  # grid integration
-    assert abstats.expected_loss(pt, pc) >= 0
+    assert p + abstats.chance_to_beat(pc, pt) == pytest.approx(1.0, abs=1e-7)
+    loss_t, loss_c = abstats.expected_loss(pt, pc), abstats.expected_loss(pc, pt)
+    assert loss_t >= 0 and loss_c >= 0
+    # E[max(C - T, 0)] - E[max(T - C, 0)] = E[C] - E[T]
+    assert loss_t - loss_c == pytest.approx(pc.mean - pt.mean, abs=1e-8)
 
 
 @settings(max_examples=100, deadline=None)
