@@ -28,8 +28,8 @@ What the data contains (docs/sample-data.md says the same for people):
   product); lesson_start/lesson_complete on later days with dropout; refund (~5% of purchases,
   within 7 days, positive revenue = amount refunded; no lessons after it).
 * **Experiment** ``cover_test``: every user is assigned by a hash of the user id
-  (:func:`variant_of`) to ``control`` or ``treatment`` (50/50); the treatment cover raises the view -> click probability by exactly +20%
-  relative (``truth["experiment"]``), and so conversion.
+  (:func:`variant_of`) to ``control`` or ``treatment`` (50/50); the treatment cover raises the
+  view -> click probability by exactly +20% relative (``truth["experiment"]``), and so conversion.
 * **Spend**: one row per day and campaign (2-3 campaigns per channel), the expected acquisitions of
   that day times a campaign cost per acquisition, with noise.
 
@@ -153,7 +153,9 @@ WEEKDAY_WEIGHTS: Final[np.ndarray] = np.array([1.0, 1.0, 1.0, 1.0, 0.95, 1.15, 1
 CHRONOTYPES: Final[dict[str, tuple[float, np.ndarray]]] = {
     "lunch": (0.3, np.where(np.isin(np.arange(24), [11, 12, 13]), 2.5, np.where(np.arange(24) >= 22, 0.5, 1.0))),
     "evening": (0.5, np.ones(24)),
-    "night_owl": (0.2, np.where(np.isin(np.arange(24), [22, 23, 0, 1, 2]), 2.5, np.where(np.arange(24) < 10, 0.4, 0.8))),
+    "night_owl": (
+        0.2, np.where(np.isin(np.arange(24), [22, 23, 0, 1, 2]), 2.5, np.where(np.arange(24) < 10, 0.4, 0.8))
+    ),
 }
 #: Reach factor of a video by the local hour it was published: evening posts travel further.
 POST_HOUR_BOOST: Final[np.ndarray] = np.where(
@@ -319,7 +321,8 @@ def _build_world(users: int, days: int, seed: int, start: dt.date) -> _World:
     price_points = np.array([9.9, 19.9, 49, 99, 129, 199, 299, 399, 499, 699, 999])
     price_p = np.array([0.04, 0.06, 0.10, 0.20, 0.08, 0.18, 0.14, 0.06, 0.08, 0.03, 0.03])
     c_price = rng.choice(price_points, c_creator.size, p=price_p / price_p.sum())
-    c_lessons = np.clip(np.round(5 + 12 * (np.log(c_price) - np.log(9.9)) / np.log(100) + rng.normal(0, 3, c_creator.size)), 5, 24)
+    dearer = 12 * (np.log(c_price) - np.log(9.9)) / np.log(100)  # 0 at 9.9 .. 12 at 990
+    c_lessons = np.clip(np.round(5 + dearer + rng.normal(0, 3, c_creator.size)), 5, 24)
     e_creator = np.flatnonzero(np.arange(n_creators) % 3 == 0)
     e_creator = rng.permutation(e_creator)
     e_cat = creator_cats[e_creator, 0]
@@ -419,11 +422,13 @@ def _build_world(users: int, days: int, seed: int, start: dt.date) -> _World:
             "category": pa.array([CATEGORY_NAMES[c] for c in cats_all], pa.string()),
             "tags": pa.array(tags, pa.string()),
             "duration_seconds": pa.array(np.r_[v_seconds, np.full(n_products, np.nan)], pa.float64(), from_pandas=True),
-            "price": pa.array(np.r_[np.full(n_videos, np.nan), p_price_cents / 100.0], pa.float64(), from_pandas=True).cast(
-                pa.decimal128(18, 2)
-            ),
+            "price": pa.array(
+                np.r_[np.full(n_videos, np.nan), p_price_cents / 100.0], pa.float64(), from_pandas=True
+            ).cast(pa.decimal128(18, 2)),
             "lessons": pa.array(
-                np.r_[np.zeros(n_videos, np.int64), p_lessons], pa.int32(), mask=np.r_[np.ones(n_videos, bool), ~p_is_course]
+                np.r_[np.zeros(n_videos, np.int64), p_lessons],
+                pa.int32(),
+                mask=np.r_[np.ones(n_videos, bool), ~p_is_course],
             ),
             "course_id": pa.array(
                 [product_ids[p] for p in v_product] + [None] * n_products, pa.string()
@@ -442,7 +447,8 @@ def _build_world(users: int, days: int, seed: int, start: dt.date) -> _World:
             camp_share.append(share * (1 - ORGANIC_SHARE) * within)
     n_camp = len(campaigns)
     walk = np.cumsum(rng.normal(0, 0.15, (n_camp, days)), axis=1)
-    intensity = np.exp(walk - walk.mean(axis=1, keepdims=True)) * WEEKDAY_WEIGHTS[(start.weekday() + np.arange(days)) % 7]
+    weekday = WEEKDAY_WEIGHTS[(start.weekday() + np.arange(days)) % 7]
+    intensity = np.exp(walk - walk.mean(axis=1, keepdims=True)) * weekday
     campaign_days = intensity / intensity.sum(axis=1, keepdims=True)
 
     pools_cat = _pool(v_cat, v_pub, v_pop, n_cat)
@@ -472,7 +478,8 @@ def _spend(world: _World) -> pa.Table:
     rng = np.random.default_rng([world.seed, 3, world.users, world.days])
     n_camp, days = world.campaign_days.shape
     expected = world.users * world.campaign_share[:, None] * world.campaign_days
-    cost = expected * world.campaign_cpa[:, None] * rng.lognormal(-0.03, 0.25, (n_camp, days)) + rng.uniform(5, 30, (n_camp, days))
+    noise = rng.lognormal(-0.03, 0.25, (n_camp, days))
+    cost = expected * world.campaign_cpa[:, None] * noise + rng.uniform(5, 30, (n_camp, days))
     dates = np.array([world.start + dt.timedelta(days=int(d)) for d in range(days)], dtype="datetime64[D]")
     return pa.table(
         {
@@ -563,11 +570,13 @@ def _chunk(world: _World, index: int) -> _Chunk:
         cw = np.cumsum(world.creator_fame[members])
         for col, who in ((0, fav1 == c), (1, fav1 == c), (2, np.where(two, fav2, fav1) == c)):
             sel = np.flatnonzero(who)
-            fav_cre[sel, col] = members[np.searchsorted(cw, rng.random(sel.size) * cw[-1], side="right").clip(0, members.size - 1)]
+            drawn = np.searchsorted(cw, rng.random(sel.size) * cw[-1], side="right")
+            fav_cre[sel, col] = members[drawn.clip(0, members.size - 1)]
 
     # -- active days: first day always; later days by the retention curve x stickiness x weekday
     k = np.arange(days)[None, :] - first_day[:, None]
-    p_active = np.where(k > 0, _retention(k) * stickiness[:, None] * WEEKDAY_WEIGHTS[world.weekday(np.arange(days))][None, :], 0.0)
+    weekday = WEEKDAY_WEIGHTS[world.weekday(np.arange(days))][None, :]
+    p_active = np.where(k > 0, _retention(k) * stickiness[:, None] * weekday, 0.0)
     active = (rng.random((n, days)) < np.minimum(p_active, 0.97)) | (k == 0)
     a_user, a_day = np.nonzero(active)
 
@@ -694,7 +703,8 @@ def _chunk(world: _World, index: int) -> _Chunk:
 
     add(np.ones(m, bool), IMP, t_imp)
     add(viewed, VIEW, t_imp + 1, watch=watch, vsec=length)
-    once_per = {LIKE: video, FAVORITE: video, FOLLOW: world.v_creator[video]}  # a like, favourite or follow is not repeated
+    # a like or favourite happens once per user and video, a follow once per user and creator
+    once_per = {LIKE: video, FAVORITE: video, FOLLOW: world.v_creator[video]}
     for etype, p in inter.items():
         hit = viewed & (rng.random(m) < p)
         t_hit = t_imp + 1 + np.floor(watch * rng.uniform(0.3, 1.0, m)).astype(np.int64)
@@ -740,7 +750,11 @@ def _chunk(world: _World, index: int) -> _Chunk:
     )
     # lessons: started on later days with dropout; the last started lesson is often left unfinished
     l_buy, l_pos = _group_index(n_started)
-    gaps = np.where(l_pos == 0, rng.integers(600, 2 * _DAY, l_buy.size), rng.exponential(1.3 * _DAY, l_buy.size).astype(np.int64) + 300)
+    gaps = np.where(
+        l_pos == 0,
+        rng.integers(600, 2 * _DAY, l_buy.size),
+        rng.exponential(1.3 * _DAY, l_buy.size).astype(np.int64) + 300,
+    )
     t_start = b_t[l_buy] + _group_cumsum(gaps, n_started)
     lesson_len = rng.integers(8 * 60, 25 * 60, l_buy.size)
     is_last = l_pos == n_started[l_buy] - 1
@@ -973,7 +987,8 @@ def _csv_table(table: pa.Table) -> pa.Table:
         if pa.types.is_timestamp(col.type):
             local = pc.add(col, pa.scalar(dt.timedelta(hours=UTC_OFFSET_HOURS), pa.duration("us")))
             text = pc.strftime(local.cast(pa.timestamp("s")), format="%Y-%m-%dT%H:%M:%S")
-            col = pc.if_else(pc.is_null(col), pa.scalar(None, pa.string()), pc.binary_join_element_wise(text, f"+{UTC_OFFSET_HOURS:02d}:00", ""))
+            with_offset = pc.binary_join_element_wise(text, f"+{UTC_OFFSET_HOURS:02d}:00", "")
+            col = pc.if_else(pc.is_null(col), pa.scalar(None, pa.string()), with_offset)
         columns[name] = col
     return pa.table(columns)
 

@@ -19,7 +19,9 @@ def register(sub) -> None:
     p.add_argument("--start", metavar="YYYY-MM-DD", help="first local day (default 2026-09-01)")
     p.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same data (default 7)")
     p.add_argument("--if-empty", action="store_true", help="load only when the database has no events yet")
-    p.add_argument("--export", type=Path, metavar="DIR", help="write events.csv, items.csv, spend.csv to DIR instead of loading")
+    p.add_argument(
+        "--export", type=Path, metavar="DIR", help="write events.csv, items.csv, spend.csv to DIR instead of loading"
+    )
     p.set_defaults(func=run)
 
 
