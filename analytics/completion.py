@@ -537,15 +537,12 @@ def video_report(
     step: int = 1,
 ) -> VideoReport:
     """:func:`video_completion` plus the retention curve of ``video`` (default: the most viewed video
-    with usable views; a video outside the selection is replaced by that default) and the catalog
-    creators of viewed videos."""
+    with usable views; a video outside the selection is replaced by that default) and the catalog's
+    video creators."""
     filters = filters or Filters()
     completion = video_completion(store, filters, creator=creator, min_views=min_views)
-    backend = store.ibis()
-    items = catalog(backend)
-    views = backend.table("events")
-    viewed = views.filter(views.event_type == "view").select("item_id").distinct()
-    named = items.filter(items.creator.notnull() & items.item_id.isin(viewed.item_id))
+    items = catalog(store.ibis())
+    named = items.filter(items.creator.notnull() & (items.kind.isnull() | (items.kind == "video")))
     creators = tuple(sorted(named.select("creator").distinct().execute()["creator"].tolist()))
     v = completion.videos
     candidates = v.item_id[v.usable_views > 0].tolist()

@@ -121,7 +121,23 @@ def course_completion(
     events = backend.table("events")
     lesson_types = ["lesson_complete", "lesson_start"] if count_starts else ["lesson_complete"]
     lessons = events.filter(events.event_type.isin(lesson_types) & events.lesson.notnull() & (events.lesson >= 1))
-    lessons = lessons.mutate(course=ibis.coalesce(lessons.course_id, lessons.item_id))
+    lessons = lessons.select(
+        "user_id", "event_time", "lesson", course=ibis.coalesce(lessons.course_id, lessons.item_id)
+    )
+    return _course_completion(backend, events, _materialize(lessons), filters, by, course, count_starts)
+
+
+def _materialize(table):
+    """Run ``table`` once and return it as an in-memory ibis table (``ibis.memtable``).
+
+    Lesson events and buyers are small next to the event log; fetching them once means each kind of
+    event is scanned once although several results read them. Portable: every ibis backend accepts
+    memtables (``Table.cache`` would do the same, but its DDL fails with this ibis/sqlglot pairing).
+    """
+    return ibis.memtable(table.to_pyarrow())
+
+
+def _course_completion(backend, events, lessons, filters, by, course, count_starts) -> CourseCompletion:
     course_list = _course_list(backend, lessons)
     if course is not None:
         course_list = course_list[course_list.course_id == course].reset_index(drop=True)
@@ -134,12 +150,12 @@ def course_completion(
     purchases = purchases.filter(purchases.event_type == "purchase")
     purchases = purchases.mutate(course=ibis.coalesce(purchases.course_id, purchases.item_id))
     purchases = purchases.filter(purchases.course.isin(ids))
-    buyers = purchases.group_by(["user_id", "course"]).aggregate(purchased_at=purchases.event_time.min())
+    buyers = _materialize(purchases.group_by(["user_id", "course"]).aggregate(purchased_at=purchases.event_time.min()))
 
     # First time each buyer reached each lesson, at or after the purchase.
     lb = lessons.join(buyers, (lessons.user_id == buyers.user_id) & (lessons.course == buyers.course))
     lb = lb.filter(lb.event_time >= lb.purchased_at)
-    reached = lb.group_by(["user_id", "course", "lesson"]).aggregate(reached_at=lb.event_time.min())
+    reached = _materialize(lb.group_by(["user_id", "course", "lesson"]).aggregate(reached_at=lb.event_time.min()))
 
     # The acquiring view: the last view of a video promoting the course, at or before the purchase.
     items = catalog(backend)
