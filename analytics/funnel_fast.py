@@ -2,7 +2,7 @@
 
 Funnels whose steps are plain event types (no conditions), with no hold column and no breakdown,
 under at most a date filter, need only ``user_id``, ``event_time`` and ``event_type``. This module
-keeps those three columns of every event, grouped by user and sorted by time, as numpy arrays (13
+keeps those three columns of every event, grouped by user and sorted by time, as numpy arrays (17
 bytes an event) and answers such funnels without touching the database again, apart from a
 checksum that proves the cached copy is still the data (row count and the sum of a hash of every
 row's three columns, plus the uploads registry's :meth:`~analytics.storage.Store.data_version`).
@@ -43,10 +43,12 @@ class EventIndex:
     starts: np.ndarray
     t: np.ndarray
     type_code: np.ndarray
+    unit: np.ndarray  # int32: the user (row of user_ids) of every event
 
     @property
     def nbytes(self) -> int:
-        return int(self.t.nbytes + self.type_code.nbytes + self.starts.nbytes + self.user_ids.nbytes)
+        arrays = (self.t, self.type_code, self.starts, self.unit)
+        return int(sum(a.nbytes for a in arrays) + self.user_ids.nbytes)
 
 
 MAX_STORES = 2  # indexes kept at once (one per database file)
@@ -90,6 +92,7 @@ def _build(store: Store, token: tuple[Any, ...]) -> EventIndex:
         starts=starts,
         t=p >> TYPE_BITS,
         type_code=(p & OTHER).astype(np.int8),
+        unit=np.repeat(np.arange(len(lengths), dtype=np.int32), lengths),
     )
 
 
@@ -106,6 +109,12 @@ def event_index(store: Store) -> EventIndex:
         return index
 
 
+def has_index(store: Store) -> bool:
+    """Whether this process holds an index (current or not) for ``store``'s file."""
+    with _LOCK:
+        return store.path in _CACHE
+
+
 def clear() -> None:
     """Forget every cached index (frees the memory)."""
     with _LOCK:
@@ -116,53 +125,64 @@ def _us(moment: dt.datetime) -> int:
     return int((moment - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1))
 
 
-def fetch_rows(store: Store, spec: "FunnelSpec", filters: Filters) -> "_Rows":
+def fetch_rows(store: Store, spec: "FunnelSpec", filters: Filters, index: EventIndex | None = None) -> "_Rows":
     """The same rows as :func:`analytics.funnels._fetch_rows`, cut from the cached index."""
     from analytics.funnels import _Rows
 
-    index = event_index(store)
+    index = index or event_index(store)
     start, end = filters.utc_bounds()
-    t, code = index.t, index.type_code
-    unit = np.repeat(np.arange(len(index.starts) - 1, dtype=np.int64), np.diff(index.starts))
-    keep = np.ones(len(t), dtype=bool)
-    if start is not None:
-        keep &= t >= _us(start)
-    if end is not None:
-        keep &= t < _us(end) + spec.window_seconds * 1_000_000
-    bits = np.zeros(len(t), dtype=np.int64)
+    lut = np.zeros(1 << TYPE_BITS, dtype=np.uint8)  # type code -> step bits
     for i, step in enumerate(spec.steps):
-        bits |= (code == EVENT_TYPES.index(step.event_type)).astype(np.int64) << i
-    prev_t = None
-    if spec.mode == "strict":  # the user's previous distinct event time among the kept events
-        kt, ku = t[keep], unit[keep]
-        change = np.ones(len(kt), dtype=bool)
-        change[1:] = (kt[1:] != kt[:-1]) | (ku[1:] != ku[:-1])
-        first_of_user = np.ones(len(kt), dtype=bool)
-        first_of_user[1:] = ku[1:] != ku[:-1]
-        group_start = np.maximum.accumulate(np.where(change, np.arange(len(kt)), 0))
-        before = group_start - 1
-        prev_kept = np.where(
-            (group_start > 0) & ~first_of_user[group_start], kt[np.maximum(before, 0)], -(1 << 62)
-        )
-        prev_t = np.full(len(t), -(1 << 62), dtype=np.int64)
-        prev_t[keep] = prev_kept
-    keep &= bits != 0
-    t, bits, unit = t[keep], bits[keep], unit[keep]
-    if prev_t is not None:
-        prev_t = prev_t[keep]
-    entry = t < _us(end) if end is not None else np.ones(len(t), dtype=bool)
-    kept_units = np.unique(unit) if len(unit) else np.zeros(0, dtype=np.int64)
-    lengths = np.bincount(np.searchsorted(kept_units, unit), minlength=len(kept_units)) if len(unit) else np.zeros(0, np.int64)
-    starts = np.zeros(len(kept_units) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=starts[1:])
-    users = index.user_ids.take(pa.array(kept_units, type=pa.int64()))
+        lut[EVENT_TYPES.index(step.event_type)] |= 1 << i
+    lo = _us(start) if start is not None else None
+    hi = _us(end) + spec.window_seconds * 1_000_000 if end is not None else None
+    in_time = None
+    if lo is not None or hi is not None:
+        in_time = np.ones(len(index.t), dtype=bool)
+        if lo is not None:
+            in_time &= index.t >= lo
+        if hi is not None:
+            in_time &= index.t < hi
+    bits_all = lut[index.type_code]
+    prev_all = None
+    if spec.mode == "strict":
+        prev_all = _previous_instants(index, in_time)
+    keep = bits_all != 0
+    if in_time is not None:
+        keep &= in_time
+    rows = np.flatnonzero(keep)
+    t = index.t[rows]
+    unit = index.unit[rows]
+    edge = np.ones(len(rows), dtype=bool)
+    if len(rows):
+        np.not_equal(unit[1:], unit[:-1], out=edge[1:])
+    heads = np.flatnonzero(edge)
+    starts = np.append(heads, len(rows)).astype(np.int64)
+    kept_units = unit[heads].astype(np.int64)
     return _Rows(
-        keys=pa.table({"user_id": users}),
+        keys=pa.table({"user_id": index.user_ids.take(pa.array(kept_units, type=pa.int64()))}),
         starts=starts,
         t=t,
-        bits=bits,
-        entry=entry,
-        prev_t=prev_t,
+        bits=bits_all[rows].astype(np.int64),
+        entry=t < _us(end) if end is not None else np.ones(len(rows), dtype=bool),
+        prev_t=None if prev_all is None else prev_all[rows],
         segment=None,
     )
 
+
+def _previous_instants(index: EventIndex, in_time: np.ndarray | None) -> np.ndarray:
+    """For every event, the user's previous distinct event time among the events in the date
+    bounds (the strict mode's "nothing in between" test); a large negative number if none."""
+    none = -(1 << 62)
+    out = np.full(len(index.t), none, dtype=np.int64)
+    sel = np.flatnonzero(in_time) if in_time is not None else np.arange(len(index.t))
+    kt, ku = index.t[sel], index.unit[sel]
+    if not len(kt):
+        return out
+    change = np.ones(len(kt), dtype=bool)
+    change[1:] = (kt[1:] != kt[:-1]) | (ku[1:] != ku[:-1])
+    group_start = np.maximum.accumulate(np.where(change, np.arange(len(kt)), 0))
+    before = np.maximum(group_start - 1, 0)
+    same_user = (group_start > 0) & (ku[before] == ku)
+    out[sel] = np.where(same_user, kt[before], none)
+    return out

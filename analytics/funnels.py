@@ -592,18 +592,37 @@ class _Levels:
     last_start_t: np.ndarray  # latest time an entry could have started (in-progress check)
 
 
-def _layout(rows: _Rows):
+def _unit_of_rows(rows: _Rows) -> np.ndarray:
+    return np.repeat(np.arange(len(rows.starts) - 1, dtype=np.int64), np.diff(rows.starts))
+
+
+def _layout(rows: _Rows, unit: np.ndarray):
+    """Per row: its unit's first row, and the first and last row at the same instant in the unit."""
     n = len(rows.t)
-    unit = np.repeat(np.arange(len(rows.starts) - 1), np.diff(rows.starts))
     ustart = rows.starts[:-1][unit]
-    uend = rows.starts[1:][unit]
     newgrp = np.ones(n, dtype=bool)
     if n:
-        newgrp[1:] = (rows.t[1:] != rows.t[:-1]) | (unit[1:] != unit[:-1])
+        np.not_equal(rows.t[1:], rows.t[:-1], out=newgrp[1:])
+        newgrp[rows.starts[:-1]] = True
     gstart = np.flatnonzero(newgrp)
     gid = np.cumsum(newgrp) - 1
     gend = np.r_[gstart[1:], n] - 1
-    return unit, ustart, uend, gstart, gid, gstart[gid], gend[gid]
+    return ustart, gstart, gid, gstart[gid], gend[gid]
+
+
+def _first_per_unit(mask: np.ndarray, unit: np.ndarray, n_units: int, last: bool = False) -> np.ndarray:
+    """Index of the first (or last) row of each unit where ``mask`` holds; -1 where none."""
+    out = np.full(n_units, -1, dtype=np.int64)
+    idx = np.flatnonzero(mask)
+    if len(idx):
+        u = unit[idx]
+        edge = np.ones(len(idx), dtype=bool)
+        if last:
+            np.not_equal(u[:-1], u[1:], out=edge[:-1])
+        else:
+            np.not_equal(u[1:], u[:-1], out=edge[1:])
+        out[u[edge]] = idx[edge]
+    return out
 
 
 def _range_max(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -636,20 +655,23 @@ def _window_lo(rows: _Rows, unit: np.ndarray, seconds: int) -> np.ndarray:
     return np.searchsorted(key, q, side="left")
 
 
-def _chain_levels(rows: _Rows, spec: FunnelSpec) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
+def _chain_levels(rows: _Rows, spec: FunnelSpec):
     """Per level j (1..k): for every row, the start row of the best chain reaching step j at this
-    row (-1 if none), the row that completes step j (for ``any``) and the eligible-start mask."""
+    row (-1 if none); the row that completes step j (``any`` only; else None: the row itself); the
+    eligible-start mask; each row's unit."""
     k = len(spec.steps)
     n = len(rows.t)
     t, bits = rows.t, rows.bits
     window_us = spec.window_seconds * 1_000_000
     ar = np.arange(n, dtype=np.int64)
-    unit, ustart, uend, gstart, gid, first_peer, last_peer = _layout(rows)
+    unit = _unit_of_rows(rows)
+    ustart, gstart, gid, first_peer, last_peer = _layout(rows, unit)
 
     def bit(i: int) -> np.ndarray:
         return ((bits >> i) & 1).astype(bool)
 
     if spec.mode == "any":
+        uend = rows.starts[1:][unit]
         nexts = []
         for s in range(k):
             idx = np.where(bit(s), ar, n)
@@ -673,7 +695,7 @@ def _chain_levels(rows: _Rows, spec: FunnelSpec) -> tuple[list[np.ndarray], list
             starts_by_level.append(np.where(ok, ar, -1))
             reach_by_level.append(np.where(ok, last, -1))
         eligible = rows.entry & (bits != 0)
-        return starts_by_level, reach_by_level, eligible
+        return starts_by_level, reach_by_level, eligible, unit
 
     first = bit(0) & rows.entry
     f = np.where(first, ar, -1)
@@ -701,29 +723,26 @@ def _chain_levels(rows: _Rows, spec: FunnelSpec) -> tuple[list[np.ndarray], list
         ok &= (t - t[np.maximum(g, 0)]) <= window_us
         f = np.where(ok, g, -1)
         levels.append(f)
-    reach = [np.where(lv >= 0, ar, -1) for lv in levels]
-    return levels, reach, first
+    return levels, None, first, unit  # the reaching row is the row itself
 
 
 def _unit_levels(rows: _Rows, spec: FunnelSpec) -> _Levels:
     """Users mode: each unit's furthest level and its earliest chain reaching it."""
     n_units = len(rows.starts) - 1
     n = len(rows.t)
-    starts_by_level, reach_by_level, eligible = _chain_levels(rows, spec)
-    heads = rows.starts[:-1]
     level = np.zeros(n_units, dtype=np.int64)
     start_row = np.full(n_units, -1, dtype=np.int64)
     reach_row = np.full(n_units, -1, dtype=np.int64)
     if n == 0:
         return _Levels(level, start_row, reach_row, np.zeros(0, dtype=np.int64))
-    ar = np.arange(n, dtype=np.int64)
-    for j, (sl, rl) in enumerate(zip(starts_by_level, reach_by_level), start=1):
-        earliest = np.minimum.reduceat(np.where(sl >= 0, ar, n), heads)
-        has = earliest < n
+    starts_by_level, reach_by_level, eligible, unit = _chain_levels(rows, spec)
+    for j, sl in enumerate(starts_by_level, start=1):
+        earliest = _first_per_unit(sl >= 0, unit, n_units)
+        has = earliest >= 0
         level[has] = j
         start_row[has] = sl[earliest[has]]
-        reach_row[has] = rl[earliest[has]]
-    last = np.maximum.reduceat(np.where(eligible, ar, -1), heads)
+        reach_row[has] = earliest[has] if reach_by_level is None else reach_by_level[j - 1][earliest[has]]
+    last = _first_per_unit(eligible, unit, n_units, last=True)
     last_start_t = np.where(last >= 0, rows.t[np.maximum(last, 0)], np.iinfo(np.int64).min)
     return _Levels(level, start_row, reach_row, last_start_t)
 
@@ -938,22 +957,25 @@ def _segments(entries: pd.DataFrame, spec: FunnelSpec) -> tuple[SegmentRow, ...]
     return tuple(out)
 
 
-def fetch_rows(store: Store, spec: FunnelSpec, filters: Filters | None = None, *, index: bool = True) -> _Rows:
+def fetch_rows(store: Store, spec: FunnelSpec, filters: Filters | None = None, *, index: bool | None = None) -> _Rows:
     """The funnel-relevant events of each unit, sorted by time.
 
-    With ``index`` (the default) funnels of plain event types under a date filter are cut from
-    the in-memory per-data-version index (:mod:`analytics.funnel_fast`); everything else, or
-    ``index=False``, runs one ibis query.
+    Funnels of plain event types under at most a date filter can be cut from the in-memory,
+    per-data-version event index (:mod:`analytics.funnel_fast`): ``index=True`` builds it when
+    missing or stale (worth it in a long-lived process such as the dashboard), ``None`` uses it
+    only if this process already built one for the store, ``False`` never. Otherwise one ibis
+    query fetches the rows. Both give the same rows.
     """
     from analytics import funnel_fast
 
     filters = filters or Filters()
-    if index and funnel_fast.applicable(spec, filters):
-        return funnel_fast.fetch_rows(store, spec, filters)
+    if index is not False and funnel_fast.applicable(spec, filters):
+        if index or funnel_fast.has_index(store):
+            return funnel_fast.fetch_rows(store, spec, filters)
     return _fetch_rows(store, spec, filters)
 
 
-def step_counts(store: Store, spec: FunnelSpec, filters: Filters | None = None, *, index: bool = True) -> tuple[int, ...]:
+def step_counts(store: Store, spec: FunnelSpec, filters: Filters | None = None, *, index: bool | None = None) -> tuple[int, ...]:
     """Just the count at each step (the path the benchmark times)."""
     filters = filters or Filters()
     rows = fetch_rows(store, spec, filters, index=index)
@@ -964,7 +986,7 @@ def step_counts(store: Store, spec: FunnelSpec, filters: Filters | None = None, 
     return tuple(int((level >= i).sum()) for i in range(1, len(spec.steps) + 1))
 
 
-def compute_funnel(store: Store, spec: FunnelSpec, filters: Filters | None = None, *, index: bool = True) -> FunnelResult:
+def compute_funnel(store: Store, spec: FunnelSpec, filters: Filters | None = None, *, index: bool | None = None) -> FunnelResult:
     """Compute the funnel ``spec`` over the events passing ``filters``.
 
     Returns a :class:`FunnelResult`: counts per step (non-increasing), conversion from the previous
@@ -972,7 +994,8 @@ def compute_funnel(store: Store, spec: FunnelSpec, filters: Filters | None = Non
     convert (median and 90th percentile, linear interpolation, seconds), conversion by entry day or
     week (local time), per-segment two-proportion z-tests against the rest of the entrants (shown
     from ``spec.min_segment`` closed entrants on both sides) and one row per user or entry.
-    ``index=False`` skips the in-memory event index (:func:`fetch_rows`); the answer is the same.
+    ``index`` chooses whether to use the in-memory event index (see :func:`fetch_rows`); the
+    answer is the same either way.
     """
     filters = filters or Filters()
     parse_timezone(filters.timezone)

@@ -114,7 +114,7 @@ def main() -> None:
         index = funnel_fast.event_index(store)
         build_s = time.perf_counter() - t0
         runs = {
-            "ours": lambda: step_counts(store, spec),
+            "ours": lambda: step_counts(store, spec, index=True),
             "query": lambda: step_counts(store, spec, index=False),
             "plain": lambda: _chdb_counts(sess, "ev", prefilter=False),
             "pre": lambda: _chdb_counts(sess, "ev", prefilter=True),
@@ -131,7 +131,7 @@ def main() -> None:
     ours, query, plain, pre = out["ours"], out["query"], out["plain"], out["pre"]
     fetch_s, rows = _time(lambda: fetch_rows(store, spec, index=False), 1)
     kernel_s, _ = _time(lambda: unit_levels(rows, spec), 1)
-    full_s, full = _time(lambda: compute_funnel(store, spec), 1)
+    full_s, full = _time(lambda: compute_funnel(store, spec, index=True), 1)
     full_counts = tuple(s.count for s in full.steps)
 
     portable_s = portable = None

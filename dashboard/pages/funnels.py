@@ -80,7 +80,7 @@ if require_events():
                 touch=touch,
                 period=period,
             )
-            result = compute_funnel(get_store(), spec, filters)
+            result = compute_funnel(get_store(), spec, filters, index=True)  # keep the event index warm
             if result.status != "ok":
                 st.info(t("fun.no_entrants"))
             else:
