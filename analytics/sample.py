@@ -656,7 +656,7 @@ def _chunk(world: _World, index: int) -> _Chunk:
     hazard = (1.6 - 0.6 * q - 0.35 * aff) * (length / 60.0) ** 0.35
     r = rng.exponential(1.0, m) / hazard
     watch = np.where(r >= 1.0, length, 3.0 + r * (length - 3.0))
-    replay = (r >= 1.0) & (rng.random(m) < 0.12)
+    replay = (r >= 1.0) & (rng.random(m) < np.clip(5.0 / length, 0.03, 0.4))  # short videos loop more
     watch = np.where(replay, length * (1.0 + rng.uniform(0.05, 1.2, m)), watch)
     watch = np.where(left_early, np.minimum(rng.uniform(0.3, 3.0, m), length), watch)
     watch = np.round(watch, 1)
