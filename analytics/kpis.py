@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -330,20 +331,99 @@ def check_dimension(by: str) -> str:
     return by
 
 
-def event_components(store: Store, filters: Filters, by: Sequence[str] = ()) -> pd.DataFrame:
+# -- the hourly rollup: stage 1 stored once per data version ---------------------------------
+#: Table holding stage 1 per UTC hour, user, channel, campaign and variant (a cache of ``events``).
+ROLLUP_TABLE: Final[str] = "kpi_rollup"
+ROLLUP_META_KEY: Final[str] = "kpi_rollup_key"
+#: Dimensions the rollup can group by (``day`` = local day of the hour).
+ROLLUP_DIMENSIONS: Final[tuple[str, ...]] = ("channel", "campaign", "variant", "day")
+Source = Literal["auto", "events", "rollup"]
+_ROLLUP_LOCK = threading.Lock()
+
+
+def _rollup_key(store: Store) -> str:
+    """Changes whenever events or the catalog (video lengths) change, uploads or not."""
+    facts = store.query(
+        "SELECT (SELECT count(*) FROM events), (SELECT max(event_time) FROM events), "
+        "(SELECT count(*) FROM items), (SELECT sum(duration_seconds) FROM items)"
+    ).rows[0]
+    return "|".join([store.data_version(), *map(str, facts)])
+
+
+def refresh_rollup(store: Store, *, force: bool = False) -> bool:
+    """Build the hourly rollup of stage 1 when the events changed since it was built.
+
+    Every stage-1 component is a sum, so grouping the rollup by (dimension, user) gives exactly
+    what grouping the events would. Returns True when the table was (re)built. The table is a
+    cache: removing it loses nothing.
+    """
+    with _ROLLUP_LOCK:
+        key = _rollup_key(store)
+        if not force and store.get_meta(ROLLUP_META_KEY) == key:
+            return False
+        backend = store.ibis()
+        e = _enriched(backend, Filters())
+        expr = e.group_by(
+            _hour=e.event_time.truncate("h"), user_id=e.user_id, channel=e.channel, campaign=e.campaign,
+            variant=e.variant,
+        ).aggregate(**{name: fn(e) for name, fn in USER_COMPONENTS.items()})
+        sql = str(ibis.to_sql(expr, dialect="duckdb"))
+        with store.transaction() as cur:
+            cur.execute(f'CREATE OR REPLACE TABLE "{ROLLUP_TABLE}" AS {sql}')
+            cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [ROLLUP_META_KEY, key])
+        return True
+
+
+def rollup_applies(filters: Filters, by: Sequence[str] = ()) -> bool:
+    """Whether the rollup can answer: no category filter, dimensions it carries, whole-hour offsets."""
+    if filters.categories or any(b not in ROLLUP_DIMENSIONS for b in by):
+        return False
+    from analytics.retention import utc_offsets
+
+    start, end = filters.utc_bounds()
+    return all(offset % 3600 == 0 for _, offset in utc_offsets(filters.timezone, start, end))
+
+
+def _per_user_from_rollup(backend, filters: Filters, by: Sequence[str]):
+    r = backend.table(ROLLUP_TABLE)
+    start, end = filters.utc_bounds()
+    preds = []
+    if start is not None:
+        preds.append(r._hour >= start)
+    if end is not None:
+        preds.append(r._hour < end)
+    if filters.channels:
+        preds.append(r.channel.isin(list(filters.channels)))
+    if filters.campaigns:
+        preds.append(r.campaign.isin(list(filters.campaigns)))
+    if preds:
+        r = r.filter(*preds)
+    keys = {
+        f"_g{i}": (local_day(r._hour, filters.timezone, start, end) if b == "day" else r[b]) for i, b in enumerate(by)
+    }
+    return r.group_by(**keys, user_id=r.user_id).aggregate(**{name: r[name].sum() for name in USER_COMPONENTS}), keys
+
+
+def event_components(store: Store, filters: Filters, by: Sequence[str] = (), source: Source = "auto") -> pd.DataFrame:
     """Component values per group of ``by`` (one row without grouping) as a DataFrame.
 
     Group columns are named after the dimensions; component columns after
     :data:`GROUP_COMPONENTS`, plus ``revenue`` (net). ``filters`` should have closed dates when
-    grouping by ``day``.
+    grouping by ``day``. ``source="auto"`` reads the hourly rollup (:func:`refresh_rollup`) when it
+    can answer (:func:`rollup_applies`) and the events otherwise; both give the same numbers.
     """
     backend = store.ibis()
-    e = _enriched(backend, filters)
-    start, end = filters.utc_bounds()
-    keys = {f"_g{i}": _dimension(e, b, filters, start, end) for i, b in enumerate(by)}
-    per_user = e.group_by(**keys, user_id=e.user_id).aggregate(
-        **{name: fn(e) for name, fn in USER_COMPONENTS.items()}
-    )
+    use_rollup = source == "rollup" or (source == "auto" and rollup_applies(filters, by))
+    if use_rollup:
+        refresh_rollup(store)
+        per_user, keys = _per_user_from_rollup(backend, filters, by)
+    else:
+        e = _enriched(backend, filters)
+        start, end = filters.utc_bounds()
+        keys = {f"_g{i}": _dimension(e, b, filters, start, end) for i, b in enumerate(by)}
+        per_user = e.group_by(**keys, user_id=e.user_id).aggregate(
+            **{name: fn(e) for name, fn in USER_COMPONENTS.items()}
+        )
     new = _new_buyers(backend, filters)
     u = per_user.left_join(new, per_user.user_id == new._new_user)
     if keys:  # a buyer is a user with a purchase in any group of the period

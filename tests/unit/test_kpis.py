@@ -7,6 +7,7 @@ import math
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -350,3 +351,36 @@ def test_laws_for_any_events(events):
             assert sum(series["revenue"]) == pytest.approx(total["revenue"])
         finally:
             store.close()
+
+
+# -- the hourly rollup answers exactly like the events ------------------------------------------
+@pytest.mark.parametrize("by", [(), ("channel",), ("campaign",), ("variant",), ("day",), ("campaign", "channel")])
+@pytest.mark.parametrize("filters", [PERIOD, Filters(JAN5, JAN5, channels=("douyin",)), Filters(JAN6, JAN6, campaigns=("autumn",))])
+def test_rollup_and_events_give_the_same_components(shop, by, filters):
+    from analytics.kpis import event_components
+
+    a = event_components(shop, filters, by, source="events")
+    b = event_components(shop, filters, by, source="rollup")
+    if by:
+        a, b = a.sort_values(list(by)).reset_index(drop=True), b.sort_values(list(by)).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a[sorted(a.columns)], b[sorted(b.columns)], check_dtype=False)
+
+
+def test_rollup_is_rebuilt_when_data_changes(shop):
+    from analytics.kpis import refresh_rollup, rollup_applies
+
+    assert rollup_applies(PERIOD) and not rollup_applies(PERIOD, ("video",))
+    assert not rollup_applies(Filters(JAN5, JAN6, categories=("math",)))
+    assert not rollup_applies(Filters(JAN5, JAN6, timezone="Asia/Kolkata"))  # +05:30: not whole hours
+    assert kpi_values(shop, PERIOD)["views"] == 4
+    assert refresh_rollup(shop) is False  # up to date
+    insert_events(shop, {"u9": [("view", 60, {"watch_seconds": 50})]})
+    assert kpi_values(shop, PERIOD)["views"] == 5  # rebuilt before answering
+    insert_items(shop, [{"item_id": "v1", "duration_seconds": 1000.0}])  # a longer catalog length
+    assert refresh_rollup(shop) is True
+
+
+def test_kolkata_half_hour_offset_uses_the_events(store):
+    insert_events(store, {"a": [("view", dt.datetime(2026, 1, 5, 18, 45))]})  # 00:15 on Jan 6 in Kolkata
+    days, series = daily_series(store, Filters(JAN5, JAN6, timezone="Asia/Kolkata"))
+    assert series["views"] == (0, 1)
