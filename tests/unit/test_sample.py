@@ -548,3 +548,15 @@ def test_likes_favourites_and_follows_are_not_repeated(large, large_df):
         assert not e[e["event_type"] == kind].duplicated(["user_id", "item_id"]).any(), kind
     follows = e[e["event_type"] == "follow"]
     assert not follows.assign(creator=follows["item_id"].map(creator)).duplicated(["user_id", "creator"]).any()
+
+
+def test_spend_follows_acquisitions_at_the_planted_cost_per_user(large, large_df):
+    from scipy.stats import spearmanr
+
+    acquired = large_df.drop_duplicates("user_id")["campaign"].value_counts()
+    spend = large.spend.to_pandas().groupby("campaign")["spend"].sum().astype(float)
+    cac = spend / acquired
+    planted = pd.Series(large.truth["campaign_cpa"])[cac.index]
+    assert spearmanr(cac, planted).statistic > 0.8
+    # the planted cost per user plus a small fixed daily minimum
+    assert ((cac >= 0.9 * planted) & (cac <= 1.8 * planted)).all()
