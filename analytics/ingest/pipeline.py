@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import hashlib
+import re
 import statistics
 import threading
 import time
@@ -175,7 +176,7 @@ def preview_file(
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_external_access = false")
         con.register("_rx_sample", table)
-        df = con.execute(sql, params).df()
+        df = con.execute(sql, _used(sql, params)).df()
     finally:
         con.close()
     out = df[[c for c in df.columns if not c.startswith("_") or c == "_reason"]].copy()
@@ -388,9 +389,15 @@ def _source_sql(sniffed: readers.Sniffed, path: Path, params: dict[str, Any]) ->
 # ---------------------------------------------------------------------------------------------
 # Running
 # ---------------------------------------------------------------------------------------------
+def _used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters ``sql`` refers to (DuckDB refuses unused named parameters)."""
+    return {k: v for k, v in params.items() if re.search(rf"\${re.escape(k)}\b", sql)}
+
+
 def _run(cur, sql: str, params: dict[str, Any], progress: Progress, lo: float, hi: float, message: str):
     """Execute one long statement in a worker thread, reporting DuckDB's query progress."""
     box: dict[str, Any] = {}
+    params = _used(sql, params)
 
     def work() -> None:
         try:
@@ -777,6 +784,16 @@ def _warnings(cur, kind, line_of, timezone, expected_from, expected_to) -> list[
         "{n:,} row(s) hold text starting with = + - or @; stored as text, and exports neutralise it",
         "SELECT count(*), list(rowid ORDER BY rowid)[1:5] FROM _rx_stage WHERE _reason IS NULL AND _formula",
     )
+    if kind == "items":
+        add(
+            "item_repeated",
+            "{n:,} catalog row(s) repeat an item_id of this file or of the stored catalog with other values; "
+            "all are kept -- remove the outdated upload so that each item has one row",
+            "WITH ids AS (SELECT item_id FROM _rx_ok GROUP BY item_id HAVING count(DISTINCT (title, kind, creator, category, "
+            "tags, duration_seconds, price, lessons, course_id, published_at)) > 1 "
+            "UNION SELECT item_id FROM items WHERE item_id IN (SELECT item_id FROM _rx_ok)) "
+            "SELECT count(*), list(_rid ORDER BY _rid)[1:5] FROM _rx_ok WHERE item_id IN (SELECT item_id FROM ids)",
+        )
     if kind != "events":
         return out
     add(

@@ -110,6 +110,14 @@ def test_catalog_upload(store):
     assert rows[1] == ("v1", "video", "hook,intro", 30.0, None, dt.datetime(2026, 1, 1, 1, 0))
 
 
+def test_a_changed_catalog_row_for_a_known_item_is_flagged(store):
+    ingest_file(store, write(store, "items1.csv", "item_id,title\nv1,Old title\nv2,Same\n"), kind="items")
+    report = ingest_file(store, write(store, "items2.csv", "item_id,title\nv1,New title\nv3,Other\nv3,Other again\n"), kind="items")
+    issue = report.issue("item_repeated")
+    assert issue.level == "warning" and issue.count == 3 and issue.lines == (2, 3, 4)
+    assert store.query("SELECT count(*) FROM items WHERE item_id = 'v1'").scalar() == 2
+
+
 def test_spend_upload(store):
     path = write(store, "spend.csv", "日期,渠道,投放计划,消耗\n2026-01-05,抖音,spring,120.5\n2026/01/06,抖音,spring,80\n")
     report = ingest_file(store, path, kind="spend")
