@@ -1,0 +1,377 @@
+"""User segments: profile features per user, k-means with k chosen by silhouette, named segments.
+
+Features (one ibis query over the filtered events joined to the catalog; impressions are not
+activity and are left out; users with no other event are left out):
+
+=====================  ====================================================================
+``active_days``        distinct local days with an event
+``watch_minutes``      total ``watch_seconds`` of views / 60
+``views``              view events
+``like_rate``          likes / views (like frequency; 0 without views)
+``interaction_rate``   (likes + comments + shares) / views, as in the metric glossary (0 without views)
+``purchases``          purchase events
+``revenue``            revenue of purchases (descriptive, not clustered)
+``active_hours``       distinct local hours of the day (0-23) with an event
+``peak_hour``          the local hour with most events (ties: the earliest; descriptive)
+``favourite_category`` the catalog category with most events (ties: first by name; descriptive)
+=====================  ====================================================================
+
+Local time is event time shifted by the time zone's UTC offset at the newest event (exact for
+zones without daylight saving, such as the default Asia/Shanghai).
+
+Clustering: the six behaviour features of :data:`CLUSTER_FEATURES` (counts and minutes through
+``log1p`` to tame long tails), standardised to mean 0 and standard deviation 1 and clipped to [-3, 3]; scikit-learn
+``KMeans`` (``n_init=10``, fixed seed) for each k in 2..8 (at most distinct users - 1); the k with
+the highest mean silhouette (computed on a seeded sample of at most :data:`SILHOUETTE_SAMPLE`
+users) wins, smaller k on ties. Segments are numbered by size, largest first.
+
+Each segment is described relative to all users: the standardised centroid of a feature is its
+*z*; features with ``|z| >= 0.5`` are traits, strongest first. The name combines the two strongest
+("heavy watchers who rarely buy", "很少购买的重度观看者"); without a trait it is "typical users".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from analytics.config import parse_timezone
+from analytics.errors import BadInput
+from analytics.filters import Filters, filtered_events
+from analytics.storage import Store
+
+CLUSTER_FEATURES = ("active_days", "watch_minutes", "like_rate", "interaction_rate", "purchases", "active_hours")
+LOG_FEATURES = ("active_days", "watch_minutes", "purchases", "active_hours")
+FEATURE_COLUMNS = ("active_days", "watch_minutes", "views", "like_rate", "interaction_rate", "purchases", "revenue",
+                   "active_hours", "peak_hour", "favourite_category")
+K_RANGE = (2, 8)
+MIN_USERS = 10
+TRAIT_Z = 0.5
+CLIP_Z = 3.0
+SILHOUETTE_SAMPLE = 5_000
+SEED = 42
+
+#: Feature labels and the words used to name segments: (English, Chinese) pairs.
+LABELS: dict[str, tuple[str, str]] = {
+    "active_days": ("active days", "活跃天数"),
+    "watch_minutes": ("watch minutes", "观看分钟"),
+    "views": ("views", "播放次数"),
+    "like_rate": ("likes per view", "每次播放点赞数"),
+    "interaction_rate": ("interaction rate", "互动率"),
+    "purchases": ("purchases", "购买次数"),
+    "revenue": ("revenue", "收入"),
+    "active_hours": ("active hours of the day", "活跃时段数"),
+}
+WORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "active_days": {"noun_high": ("frequent visitors", "常客"), "noun_low": ("occasional visitors", "偶尔来访者"),
+                    "clause_high": ("come back often", "经常回访"), "clause_low": ("rarely come back", "很少回访")},
+    "watch_minutes": {"noun_high": ("heavy watchers", "重度观看者"), "noun_low": ("light watchers", "轻度观看者"),
+                      "clause_high": ("watch a lot", "观看时间长"), "clause_low": ("watch little", "观看时间短")},
+    "like_rate": {"noun_high": ("frequent likers", "爱点赞的用户"), "noun_low": ("rare likers", "很少点赞的用户"),
+                  "clause_high": ("like often", "常点赞"), "clause_low": ("rarely like", "很少点赞")},
+    "interaction_rate": {"noun_high": ("active commenters and sharers", "积极互动者"), "noun_low": ("quiet viewers", "沉默观众"),
+                         "clause_high": ("comment and share a lot", "常评论和分享"), "clause_low": ("rarely interact", "很少互动")},
+    "purchases": {"noun_high": ("buyers", "购买者"), "noun_low": ("non-buyers", "未购买者"),
+                  "clause_high": ("buy often", "经常购买"), "clause_low": ("rarely buy", "很少购买")},
+    "active_hours": {"noun_high": ("all-day users", "全天活跃用户"), "noun_low": ("fixed-time users", "固定时段用户"),
+                     "clause_high": ("are active at many hours", "多个时段活跃"),
+                     "clause_low": ("are active at few hours", "只在少数时段活跃")},
+}
+
+
+# --------------------------------------------------------------------------------------------
+# features
+# --------------------------------------------------------------------------------------------
+def _utc_offset_seconds(store: Store, events, timezone: str) -> int:
+    zone = parse_timezone(timezone)
+    newest = events.event_time.max().execute()
+    if newest is None or str(newest) == "NaT":
+        when = dt.datetime.now(dt.timezone.utc)
+    else:
+        when = (newest.to_pydatetime() if hasattr(newest, "to_pydatetime") else newest).replace(tzinfo=dt.timezone.utc)
+    return int(when.astimezone(zone).utcoffset().total_seconds())
+
+
+def feature_query(backend, events, offset_seconds: int):
+    """ibis: one row per user with the features of the module docstring (portable expression)."""
+    import ibis
+
+    ev = events.filter(events.user_id.notnull(), events.event_type != "impression")
+    local = ev.event_time + ibis.interval(seconds=int(offset_seconds))
+    ev = ev.mutate(local_day=local.date(), local_hour=local.hour())
+    items = backend.table("items")
+    cats = items.filter(items.item_id.notnull(), items.category.notnull())
+    cats = cats.group_by("item_id").aggregate(category=cats.category.min())
+    joined = ev.left_join(cats, ev.item_id == cats.item_id).select(
+        "user_id", "event_type", "watch_seconds", "revenue", "local_day", "local_hour", "category")
+
+    t = joined.event_type
+    is_view = t == "view"
+    base = joined.group_by("user_id").aggregate(
+        active_days=joined.local_day.nunique(),
+        views=is_view.sum().cast("int64"),
+        watch_seconds=joined.watch_seconds.sum(where=is_view),
+        likes=(t == "like").sum().cast("int64"),
+        engagements=t.isin(["like", "comment", "share"]).sum().cast("int64"),
+        purchases=(t == "purchase").sum().cast("int64"),
+        revenue=joined.revenue.cast("float64").sum(where=t == "purchase"),
+        active_hours=joined.local_hour.nunique(),
+    )
+
+    def favourite(column: str, out: str):
+        c = joined.filter(joined[column].notnull()).group_by(["user_id", column]).aggregate(n=ibis._.count())
+        w = ibis.window(group_by=c.user_id, order_by=[ibis.desc(c.n), c[column]])
+        c = c.mutate(rn=ibis.row_number().over(w))
+        return c.filter(c.rn == 0).select(user_key=c.user_id, **{out: c[column]})
+
+    fav_cat = favourite("category", "favourite_category")
+    fav_hour = favourite("local_hour", "peak_hour")
+    out = base.left_join(fav_cat, base.user_id == fav_cat.user_key).drop("user_key")
+    out = out.left_join(fav_hour, out.user_id == fav_hour.user_key).drop("user_key")
+    views = out.views.cast("float64")
+    return out.select(
+        "user_id",
+        "active_days",
+        watch_minutes=(out.watch_seconds.fill_null(0) / 60.0).cast("float64"),
+        views=out.views,
+        like_rate=ibis.ifelse(out.views > 0, out.likes.cast("float64") / views, 0.0),
+        interaction_rate=ibis.ifelse(out.views > 0, out.engagements.cast("float64") / views, 0.0),
+        purchases=out.purchases,
+        revenue=out.revenue.fill_null(0.0),
+        active_hours=out.active_hours,
+        peak_hour=out.peak_hour,
+        favourite_category=out.favourite_category,
+    ).order_by("user_id")
+
+
+def user_features(store: Store, filters: Filters | None = None):
+    """The per-user feature table (a pandas DataFrame, one row per user, sorted by user id)."""
+    backend = store.ibis()
+    filters = filters or Filters()
+    events = filtered_events(backend, filters)
+    offset = _utc_offset_seconds(store, events, filters.timezone)
+    df = feature_query(backend, events, offset).to_pandas()
+    for col in ("active_days", "views", "purchases", "active_hours"):
+        df[col] = df[col].astype("int64")
+    for col in ("watch_minutes", "like_rate", "interaction_rate", "revenue"):
+        df[col] = df[col].astype("float64")
+    df["peak_hour"] = df["peak_hour"].astype("Int64")
+    return df.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# clustering
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Trait:
+    feature: str
+    z: float  # standardised centroid: > 0 above all users' mean
+
+
+@dataclass(frozen=True)
+class Segment:
+    segment: int  # 1 = largest
+    name: str
+    name_zh: str
+    size: int
+    share: float  # of all users, in [0, 1]
+    means: dict[str, float]  # raw feature means of the segment
+    traits: tuple[Trait, ...]
+    favourite_category: str | None
+    peak_hour: int | None
+    description: str
+    description_zh: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "segment": self.segment, "name": self.name, "name_zh": self.name_zh, "size": self.size, "share": self.share,
+            "means": self.means, "traits": [{"feature": t.feature, "z": t.z} for t in self.traits],
+            "favourite_category": self.favourite_category, "peak_hour": self.peak_hour,
+            "description": self.description, "description_zh": self.description_zh,
+        }
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """Segments of the users. ``status``: ``ok``, ``not_enough_users`` (fewer than ``MIN_USERS``) or
+    ``no_variation`` (fewer than three distinct feature profiles)."""
+
+    status: Literal["ok", "not_enough_users", "no_variation"]
+    users_total: int
+    k: int
+    chosen_by: Literal["silhouette", "given", "none"]
+    silhouette: float | None
+    silhouette_by_k: tuple[tuple[int, float], ...]
+    segments: tuple[Segment, ...]
+    overall: dict[str, float]
+    users: Any = field(repr=False, compare=False)  # DataFrame: user_id, segment, segment_name, features
+
+    def to_dict(self, include_users: bool = False) -> dict[str, Any]:
+        d = {
+            "status": self.status, "users": self.users_total, "k": self.k, "chosen_by": self.chosen_by,
+            "silhouette": self.silhouette,
+            "silhouette_by_k": [{"k": k, "silhouette": s} for k, s in self.silhouette_by_k],
+            "overall": self.overall, "segments": [s.to_dict() for s in self.segments],
+        }
+        if include_users:
+            d["assignments"] = self.users.to_dict(orient="records")
+        return d
+
+    def table(self):
+        """One row per segment: number, name, size, share and the feature means."""
+        import pandas as pd
+
+        return pd.DataFrame([
+            {"segment": s.segment, "name": s.name, "name_zh": s.name_zh, "users": s.size, "share": s.share, **s.means,
+             "favourite_category": s.favourite_category, "peak_hour": s.peak_hour}
+            for s in self.segments
+        ])
+
+
+def cluster_matrix(features) -> np.ndarray:
+    """The standardised matrix k-means sees (rows users, columns :data:`CLUSTER_FEATURES`)."""
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.column_stack([
+        np.log1p(np.maximum(features[c].to_numpy(dtype=np.float64), 0)) if c in LOG_FEATURES
+        else features[c].to_numpy(dtype=np.float64)
+        for c in CLUSTER_FEATURES
+    ])
+    # clipped at +-3 so that a handful of extreme users (one view, one like: a like rate of 1)
+    # do not get a segment of their own
+    return np.clip(StandardScaler().fit_transform(x), -CLIP_Z, CLIP_Z)
+
+
+def choose_k(x: np.ndarray, k_range: tuple[int, int] = K_RANGE, seed: int = SEED,
+             sample: int = SILHOUETTE_SAMPLE) -> tuple[int, tuple[tuple[int, float], ...], dict[int, np.ndarray]]:
+    """Fit k-means for each k in ``k_range`` and return (best k, silhouette per k, labels per k)."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+    from threadpoolctl import threadpool_limits
+
+    distinct = len(np.unique(np.round(x, 9), axis=0))
+    lo, hi = k_range
+    hi = min(hi, distinct - 1)
+    scores, labels = [], {}
+    size = sample if len(x) > sample else None
+    # one thread: on a busy machine OpenMP/BLAS threads slow small k-means fits down many times over
+    with threadpool_limits(1):
+        for k in range(lo, hi + 1):
+            lab = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x)
+            if len(np.unique(lab)) < 2:
+                continue
+            s = float(silhouette_score(x, lab, sample_size=size, random_state=seed))
+            scores.append((k, round(s, 12)))
+            labels[k] = lab
+    if not scores:
+        return 0, (), {}
+    best = max(scores, key=lambda ks: (ks[1], -ks[0]))[0]
+    return best, tuple(scores), labels
+
+
+def _name(traits: tuple[Trait, ...]) -> tuple[str, str]:
+    if not traits:
+        return "Typical users", "普通用户"
+    first = WORDS[traits[0].feature]["noun_high" if traits[0].z > 0 else "noun_low"]
+    if len(traits) == 1:
+        return first[0][:1].upper() + first[0][1:], first[1]
+    clause = WORDS[traits[1].feature]["clause_high" if traits[1].z > 0 else "clause_low"]
+    en = f"{first[0]} who {clause[0]}"
+    return en[:1].upper() + en[1:], f"{clause[1]}的{first[1]}"
+
+
+def _fmt(v: float) -> str:
+    return f"{v:,.2f}" if abs(v) < 10 else f"{v:,.0f}"
+
+
+def _describe(size: int, share: float, means: dict[str, float], overall: dict[str, float], cat: str | None,
+              hour: int | None) -> tuple[str, str]:
+    en = [f"{size:,} users ({share:.0%})"]
+    zh = [f"{size:,} 人（{share:.0%}）"]
+    for f, (le, lz) in LABELS.items():
+        en.append(f"{le} {_fmt(means[f])} (all users {_fmt(overall[f])})")
+        zh.append(f"{lz} {_fmt(means[f])}（全体 {_fmt(overall[f])}）")
+    if cat:
+        en.append(f"favourite category {cat}")
+        zh.append(f"最常看的品类 {cat}")
+    if hour is not None:
+        en.append(f"most active at {hour:02d}:00")
+        zh.append(f"最活跃时段 {hour:02d}:00")
+    return "; ".join(en), "；".join(zh)
+
+
+def _mode(values) -> Any:
+    s = values.dropna()
+    if s.empty:
+        return None
+    counts = s.value_counts()
+    top = counts[counts == counts.max()].index
+    return sorted(top)[0]
+
+
+def segment_users(store: Store, filters: Filters | None = None, k: int | None = None, seed: int = SEED,
+                  k_range: tuple[int, int] = K_RANGE) -> Segmentation:
+    """Cluster the users into named segments (see the module docstring).
+
+    ``k`` fixes the number of segments (2..20); ``None`` picks it by silhouette in ``k_range``.
+    """
+    if k is not None and (not isinstance(k, (int, np.integer)) or not 2 <= k <= 20):
+        raise BadInput(f"the number of segments must be between 2 and 20, got {k!r}", code="bad_k", value=k)
+    features = user_features(store, filters)
+    return segment_features(features, k=k, seed=seed, k_range=k_range)
+
+
+def segment_features(features, k: int | None = None, seed: int = SEED, k_range: tuple[int, int] = K_RANGE) -> Segmentation:
+    """Cluster an already computed feature table (the work of :func:`segment_users`)."""
+    n = len(features)
+    numeric = [f for f in LABELS]
+    overall = {f: float(features[f].mean()) if n else 0.0 for f in numeric}
+    empty = features.assign(segment=np.zeros(n, dtype=np.int64), segment_name="")
+    if n < MIN_USERS:
+        return Segmentation("not_enough_users", n, 0, "none", None, (), (), overall, empty)
+    x = cluster_matrix(features)
+    distinct = len(np.unique(np.round(x, 9), axis=0))
+    if distinct < 3 or (k is not None and distinct <= k):
+        return Segmentation("no_variation", n, 0, "none", None, (), (), overall, empty)
+    if k is None:
+        best, by_k, labels_by_k = choose_k(x, k_range, seed)
+        if not best:
+            return Segmentation("no_variation", n, 0, "none", None, (), (), overall, empty)
+        labels, chosen_by = labels_by_k[best], "silhouette"
+    else:
+        best, by_k, labels_by_k = choose_k(x, (k, k), seed)
+        if not best:
+            return Segmentation("no_variation", n, 0, "none", None, (), (), overall, empty)
+        labels, chosen_by = labels_by_k[best], "given"
+    score = dict(by_k)[best]
+    # number segments by size (largest first), ties by the smallest member position
+    uniq = np.unique(labels)
+    order = sorted(uniq, key=lambda c: (-(labels == c).sum(), int(np.flatnonzero(labels == c)[0])))
+    renumber = {int(c): n_ + 1 for n_, c in enumerate(order)}
+    seg = np.array([renumber[int(c)] for c in labels], dtype=np.int64)
+    segments = []
+    used: dict[str, int] = {}
+    for s in range(1, len(order) + 1):
+        members = seg == s
+        part = features[members]
+        centroid = x[members].mean(axis=0)
+        traits = tuple(sorted((Trait(f, float(z)) for f, z in zip(CLUSTER_FEATURES, centroid) if abs(z) >= TRAIT_Z),
+                              key=lambda t: -abs(t.z)))
+        name, name_zh = _name(traits)
+        used[name] = used.get(name, 0) + 1
+        if used[name] > 1:
+            name, name_zh = f"{name} ({used[name]})", f"{name_zh}（{used[name]}）"
+        means = {f: float(part[f].mean()) for f in numeric}
+        cat = _mode(part["favourite_category"])
+        hour = _mode(part["peak_hour"])
+        hour = int(hour) if hour is not None else None
+        size = int(members.sum())
+        en, zh = _describe(size, size / n, means, overall, cat, hour)
+        segments.append(Segment(s, name, name_zh, size, size / n, means, traits, cat, hour, en, zh))
+    names = {sg.segment: sg.name for sg in segments}
+    users = features.assign(segment=seg, segment_name=[names[s] for s in seg])
+    users = users[["user_id", "segment", "segment_name", *FEATURE_COLUMNS]]
+    return Segmentation("ok", n, best, chosen_by, score, by_k, tuple(segments), overall, users)
