@@ -820,6 +820,7 @@ def _assemble(world, pieces, user_ids, channel, campaign, variant) -> pa.Table:
     user = cat("user", 0, np.int64)
     etype = cat("etype", 0, np.int8)
     order = np.lexsort((etype, user, t))
+    order = order[t[order] < world.days * _DAY]  # the export ends at the period's last local midnight
     t, user, etype = t[order], user[order], etype[order]
     item = cat("item", 0, np.int64)[order]
     course = cat("course", -1, np.int64)[order]

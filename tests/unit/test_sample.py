@@ -131,11 +131,12 @@ def test_spend_has_one_row_per_day_and_campaign(small):
     assert (spend["spend"].astype(float) > 0).all()
 
 
-def test_events_fall_inside_the_period_in_local_days(small):
+def test_events_fall_inside_the_period_in_local_days(small, large_df):
     e = small.events.to_pandas()
     local = e["event_time"] + pd.Timedelta(hours=8)
     assert local.min() >= pd.Timestamp("2026-09-01")
     assert local.max() < pd.Timestamp("2026-09-29")
+    assert large_df["day"].between(0, 59).all()  # late sessions do not spill past the last midnight
 
 
 def test_a_start_date_moves_the_period():
