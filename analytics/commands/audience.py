@@ -1,0 +1,41 @@
+"""``reelytics audience --item ID --k N``: the users most likely to engage with one item (a target list)."""
+
+from __future__ import annotations
+
+import io
+
+from analytics.cli import Output
+from analytics.commands.similar import add_model_args, model_from_args, positive_int
+
+
+def register(sub) -> None:
+    p = sub.add_parser("audience", help="users most likely to engage with an item, with expected conversion")
+    p.add_argument("--item", required=True, help="item id (course or video)")
+    p.add_argument("--k", type=positive_int, default=100, help="how many users (default 100)")
+    p.add_argument("--include-engaged", action="store_true", help="also list users who already interacted with the item")
+    p.add_argument("--csv", action="store_true", help="print the list as CSV (rank,user,score,decile,expected_conversion)")
+    add_model_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args, ctx) -> Output:
+    from analytics.audiences import item_audience
+
+    model = model_from_args(args, ctx)
+    result = item_audience(ctx.store, model, args.item, args.k, exclude_engaged=not args.include_engaged)
+    payload = {**result.to_dict(), "model": model.fingerprint, "device": model.device}
+    if args.csv:
+        buf = io.StringIO()
+        result.to_frame().to_csv(buf, index=False, lineterminator="\n", float_format="%.6g")
+        return Output(payload, raw=buf.getvalue())
+    outcome = "buy it" if result.outcome == "purchase" else "engage with it"
+    lines = [
+        f"audience for {result.item} {result.title or ''}: {result.size:,} of {result.pool:,} candidate users",
+        f"  expected to {outcome}: {result.expected_conversions:.1f} ({result.expected_rate:.1%} of the list; "
+        f"{result.base_rate:.1%} of all {result.model_users:,} users already did)",
+    ]
+    if result.status == "nobody_left":
+        lines.append("  every user in the model already interacted with this item (use --include-engaged)")
+    for m in result.users:
+        lines.append(f"{m.rank:>4}. {m.user:<16} {m.score:8.4f}  decile {m.decile:>2}  {m.expected_conversion:6.1%}")
+    return Output(payload, "\n".join(lines))
