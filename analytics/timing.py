@@ -307,7 +307,7 @@ class TimingResult:
     ``videos``: one row per video (the export).
     """
 
-    status: Literal["ok", "no_videos"]
+    status: Literal["ok", "no_videos", "no_outcomes"]
     outcome: str
     timezone: str
     prior: dict[str, float] = field(default_factory=dict)
@@ -399,7 +399,9 @@ def _cells_frame(videos: pd.DataFrame, outcome: str) -> tuple[pd.DataFrame, dict
 def _creators_frame(videos: pd.DataFrame, outcome: str) -> tuple[pd.DataFrame, float | None, float | None]:
     vids = videos[videos["creator"].notna()]
     if vids.empty:
-        return pd.DataFrame(columns=["creator", "videos", "videos_per_week", "outcome"]), None, None
+        empty = pd.DataFrame({"creator": pd.Series(dtype=object), "videos": pd.Series(dtype=int),
+                              "videos_per_week": pd.Series(dtype=float), "outcome": pd.Series(dtype=float)})
+        return empty, None, None
     days = pd.to_datetime(vids["local_published"]).dt.normalize()
     span_days = (days.max() - days.min()).days + 1
     weeks = max(span_days / 7.0, 1.0)
@@ -436,7 +438,8 @@ def compute_timing(store_or_backend, filters: Filters, *, outcome: Outcome = "vi
 
     Returns:
         :class:`TimingResult`; status ``no_videos`` when no published video matches (the audience
-        activity is still filled in).
+        activity is still filled in), ``no_outcomes`` when no cell can be ranked (for rates: no
+        video has a view in its first 24 hours).
     """
     if outcome not in OUTCOMES:
         raise BadInput(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}", code="bad_outcome", value=outcome)
@@ -452,7 +455,7 @@ def compute_timing(store_or_backend, filters: Filters, *, outcome: Outcome = "vi
     cells, prior = _cells_frame(videos, outcome)
     creators, rho, p = _creators_frame(videos, outcome)
     return TimingResult(
-        "ok",
+        "ok" if cells["rank"].notna().any() else "no_outcomes",
         outcome,
         filters.timezone,
         prior=prior,

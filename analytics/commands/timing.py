@@ -28,8 +28,10 @@ def _fmt(value, is_rate: bool) -> str:
 
 
 def render(result: TimingResult, top: int) -> str:
-    if result.status != "ok":
+    if result.status == "no_videos":
         return "no published videos match these filters (items need kind 'video' and published_at)"
+    if result.status == "no_outcomes":
+        return f"no video has views in its first 24 hours: nothing to rank by {result.outcome}"
     lines = [
         f"best time to post by {result.outcome} in the first 24 h ({result.video_count} videos; times in {result.timezone}; "
         f"{result.credible_level:.0%} credible interval)",

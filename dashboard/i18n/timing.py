@@ -25,6 +25,7 @@ TEXT = {
     "tim.no_correlation": {"en": "Too few creators (or no variation) for a correlation.", "zh": "创作者太少（或没有差异），无法计算相关性。"},
     "tim.no_videos": {"en": "No published videos match these filters: the catalog needs items of kind 'video' with a publish time (published_at). Audience activity is shown below.", "zh": "没有符合筛选条件的已发布视频：目录中需要类型为 video 且带发布时间（published_at）的条目。下方仍显示观众活跃度。"},
     "tim.hover": {"en": "{videos} videos; raw {raw}; interval {low} .. {high}", "zh": "{videos} 条视频；原始值 {raw}；区间 {low} .. {high}"},
+    "tim.no_outcomes": {"en": "No video has any views in its first 24 hours under these filters, so no publish time can be ranked by this outcome.", "zh": "在当前筛选条件下，没有视频在发布后 24 小时内获得播放，无法按此指标排序发布时间。"},
     "tim.weekday": {"en": "Weekday", "zh": "星期"},
     "tim.hour": {"en": "Hour", "zh": "小时"},
     "tim.when": {"en": "{day} {hour:02d}:00", "zh": "{day} {hour:02d}:00"},

@@ -48,7 +48,7 @@ if require_events():
         is_rate = outcome in RATE_OUTCOMES
         show = (lambda v: "-" if v != v else f"{v:.1%}") if is_rate else (lambda v: "-" if v != v else f"{v:,.1f}")
         if result.status != "ok":
-            st.info(t("tim.no_videos"))
+            st.info(t("tim.no_videos" if result.status == "no_videos" else "tim.no_outcomes"))
         left, right = st.columns(2)
         if result.status == "ok":
             best = result.best(10)
@@ -84,7 +84,7 @@ if require_events():
             st.plotly_chart(_heatmap(result.activity, "views_per_day", t("tim.activity"), ",.1f"), width="stretch")
         if result.status == "ok":
             st.subheader(t("tim.frequency"))
-            creators = result.creators.dropna(subset=["outcome"])
+            creators = result.creators.dropna(subset=["outcome"]).astype({"videos": int, "videos_per_week": float, "outcome": float})
             sc = go.Figure(go.Scatter(x=creators["videos_per_week"], y=creators["outcome"], mode="markers",
                                       text=creators["creator"], marker={"size": 6 + creators["videos"].clip(upper=30)},
                                       hovertemplate="%{text}: %{x:.2f} / %{y}<extra></extra>"))

@@ -93,3 +93,18 @@ def test_timing_page_on_the_sample_data(monkeypatch, sample_db, tmp_path):
     assert len(best) == 10 and list(best["rank"]) == sorted(best["rank"])
     at.selectbox(key="tim_outcome").select("purchases").run()
     assert not at.exception
+
+
+def test_timing_page_when_no_video_has_views(monkeypatch, tmp_path):
+    path = tmp_path / "data" / "noviews.duckdb"
+    s = Store(path)
+    insert_items(s, [{"item_id": "v1", "kind": "video", "published_at": T0}])
+    insert_events(s, {"a": [("like", 60)]})
+    s.close()
+    at = _app(monkeypatch, path)
+    at.run()
+    assert not at.exception  # views: the one cell ranks with 0 views; no creator to plot
+    assert at.metric[0].value == "1"
+    at.selectbox(key="tim_outcome").select("ctr").run()
+    assert not at.exception
+    assert at.info[0].value.startswith("No video has any views in its first 24 hours")

@@ -263,3 +263,10 @@ def test_cli_timing_bad_top(catalog, capsys):
     catalog.close()  # the command opens the file itself
     assert main(["--db", str(catalog.path), "timing", "--top", "0"]) == 2
     assert "--top must be at least 1" in capsys.readouterr().err
+
+
+def test_videos_without_views_cannot_be_ranked(store):
+    insert_items(store, [{"item_id": "v1", "kind": "video", "published_at": T0}])
+    insert_events(store, {"a": [("like", 60)]})
+    r = compute_timing(store, SH, outcome="ctr")
+    assert r.status == "no_outcomes" and r.video_count == 1 and r.best().empty
