@@ -25,7 +25,14 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
-from analytics.completion import retention_curve, video_completion, video_report  # noqa: E402
+from analytics.completion import (  # noqa: E402
+    _flagged_views,
+    _histogram_counts,
+    _per_video,
+    retention_curve,
+    video_completion,
+    video_report,
+)
 from analytics.courses import course_completion  # noqa: E402
 from analytics.filters import Filters  # noqa: E402
 from analytics.storage import Store  # noqa: E402
@@ -132,14 +139,17 @@ def main() -> None:
     def bare(sql, params=None):
         return lambda: store.query(sql, params)
 
+    views = _flagged_views(store.ibis(), filters)
     rows = [
-        ("videos: per video + creator + histogram", lambda: video_completion(store, filters),
+        ("videos: per-video table (1 query)", lambda: _per_video(views).execute(), bare(BARE_VIDEOS)),
+        ("videos: histogram (1 query)", lambda: _histogram_counts(views).execute(), bare(BARE_HISTOGRAM)),
+        ("videos: video_completion (both + pandas)", lambda: video_completion(store, filters),
          lambda: (store.query(BARE_VIDEOS), store.query(BARE_HISTOGRAM))),
-        ("videos: retention curve + typical", lambda: retention_curve(store, video, filters),
+        ("videos: retention curve (1 query)", lambda: retention_curve(store, video, filters),
          bare(BARE_CURVE, [creator, video])),
         ("videos: whole page (video_report)", lambda: video_report(store, filters, video=video),
          lambda: (store.query(BARE_VIDEOS), store.query(BARE_HISTOGRAM), store.query(BARE_CURVE, [creator, video]))),
-        ("courses: funnel, stops, gaps, split", lambda: course_completion(store, filters),
+        ("courses: course_completion (6 queries)", lambda: course_completion(store, filters),
          bare(BARE_COURSES)),
     ]
     threads = int(store.query("SELECT current_setting('threads')").scalar())

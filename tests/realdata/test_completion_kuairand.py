@@ -103,14 +103,24 @@ def test_retention_curve_of_the_most_viewed_video_equals_pandas(kuairand_store, 
     assert (np.diff(curve.share.to_numpy()) <= 0).all()
 
 
-def test_through_ingest_the_rates_equal_pandas_on_the_deduplicated_log(tmp_path):
-    """The same log uploaded with ``ingest_file`` (wide rows -> views; exact duplicate rows skipped)."""
+@pytest.fixture(scope="module")
+def ingested_db(tmp_path_factory):
+    """A database file holding the log uploaded with ``ingest_file`` (closed again, path returned)."""
     from analytics.ingest import ingest_file
 
-    s = Store(tmp_path / "data" / "k.duckdb", read_paths=[LOG])
+    db = tmp_path_factory.mktemp("kuairand_ingest") / "data" / "k.duckdb"
+    s = Store(db, read_paths=[LOG])
     try:
-        report = ingest_file(s, LOG)
-        assert report.status == "ok"
+        assert ingest_file(s, LOG).status == "ok"
+    finally:
+        s.close()
+    return db
+
+
+def test_through_ingest_the_rates_equal_pandas_on_the_deduplicated_log(ingested_db):
+    """The same log uploaded with ``ingest_file`` (wide rows -> views; exact duplicate rows skipped)."""
+    s = Store(ingested_db)
+    try:
         full = pd.read_csv(LOG, sep="\t").drop_duplicates()  # ingest skips rows identical in every column
         full["watch_seconds"] = full.play_time_ms / 1000.0
         full["video_seconds"] = full.duration_ms / 1000.0
@@ -123,3 +133,34 @@ def test_through_ingest_the_rates_equal_pandas_on_the_deduplicated_log(tmp_path)
         assert summary.completion_rate == pytest.approx(ind.complete[ind.usable].mean(), abs=1e-12)
     finally:
         s.close()
+
+
+def test_pages_on_the_uploaded_kuairand_file(monkeypatch, ingested_db):
+    """The Videos and Course completion pages on the real log uploaded through ingest."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.helpers import APP, REPO
+
+    db = ingested_db
+    s = Store(db)
+    try:
+        expected = video_completion(s).summary
+    finally:
+        s.close()
+    monkeypatch.setenv("REELYTICS_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.switch_page(str(REPO / "dashboard" / "pages" / "videos.py"))
+    at.run()
+    assert not at.exception
+    assert [m.value for m in at.metric] == [
+        f"{expected.views:,}",
+        f"{expected.hook_rate:.1%}",
+        f"{expected.completion_rate:.1%}",
+        f"{expected.avg_percent_watched:.1%}",
+    ]
+    assert at.caption[1].value.startswith(f"{expected.views_without_duration:,} views without a usable video length")
+    assert "no creator in the catalog" in " ".join(c.value for c in at.caption)
+    at.switch_page(str(REPO / "dashboard" / "pages" / "courses.py"))
+    at.run()
+    assert not at.exception
+    assert at.info[0].value == "No course found: add catalog items of kind 'course' or lesson events."
