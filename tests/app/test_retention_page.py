@@ -95,3 +95,15 @@ def test_retention_page_on_the_sample_data(monkeypatch, sample_db, tmp_path):
     assert ((day1 >= 0) & (day1 <= 1)).all() and len(day1) > 0
     at.radio(key="ret_mode").set_value("on_or_after").run()
     assert not at.exception
+
+
+def test_retention_page_first_purchase_without_purchases_explains(monkeypatch, tmp_path):
+    path = tmp_path / "data" / "nobuy.duckdb"
+    s = Store(path)
+    insert_events(s, {"a": [("view", 0)], "b": [("view", DAY)]})
+    s.close()
+    at = _app(monkeypatch, path)
+    at.run()
+    at.radio(key="ret_cohort").set_value("first_purchase").run()
+    assert not at.exception
+    assert at.info[0].value.startswith("No user starts a cohort in the selected range.")
