@@ -1,0 +1,63 @@
+"""Audiences: for a course or video, the users most likely to engage, with expected conversion; export."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import plotly.graph_objects as go  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from analytics.audiences import item_audience  # noqa: E402
+from analytics.recommend import AlsParams, get_model  # noqa: E402
+from analytics.similarity import choose_items  # noqa: E402
+from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events  # noqa: E402
+from dashboard.i18n import t  # noqa: E402
+
+st.title(t("page.audiences"))
+st.caption(t("aud.intro"))
+
+if require_events():
+    store = get_store()
+    filters = current_filters()
+    with guarded():
+        params = AlsParams(**st.session_state.get("rec_params", {}))  # the model the Recommendations page uses
+        slot = st.empty()
+
+        def show_progress(fraction: float, message: str = "") -> None:
+            slot.progress(min(max(fraction, 0.0), 1.0), text=f"{t('aud.training')} {message}")
+
+        model = get_model(store, params, progress=show_progress, filters=filters)
+        slot.empty()
+        s = model.summary()
+        st.caption(t("aud.model", fingerprint=s["fingerprint"], device=s["device"].upper(), users=f"{s['users']:,}",
+                     items=f"{s['items']:,}"))
+        ranked = choose_items(model, "top", len(model.item_ids))
+        options = sorted(ranked, key=lambda i: not (model.catalog.get(i) or {}).get("purchasable"))  # sold items first
+        c1, c2, c3 = st.columns([3, 1, 2])
+        item = c1.selectbox(t("aud.item"), options, key="aud_item", format_func=lambda i: f"{model.title(i) or i} ({i})")
+        k = int(c2.number_input(t("aud.k"), 1, 1_000_000, 100, key="aud_k"))
+        include = c3.checkbox(t("aud.include_engaged"), value=False, key="aud_include_engaged")
+        result = item_audience(store, model, item, k, exclude_engaged=not include)
+        m1, m2, m3, m4 = st.columns(4)
+        m1.metric(t("aud.size"), f"{result.size:,}", t("aud.pool", pool=f"{result.pool:,}"), delta_color="off")
+        m2.metric(t("aud.expected"), f"{result.expected_conversions:,.1f}")
+        m3.metric(t("aud.expected_rate"), f"{result.expected_rate:.1%}")
+        m4.metric(t("aud.base_rate"), f"{result.base_rate:.1%}")
+        st.caption(t("aud.outcome.purchase") if result.outcome == "purchase" else t("aud.outcome.engagement"))
+        st.caption(t("aud.definition"))
+        if result.status == "nobody_left":
+            st.info(t("aud.nobody_left"))
+        else:
+            st.subheader(t("aud.list"))
+            frame = result.to_frame()
+            st.dataframe(frame.round({"score": 4, "expected_conversion": 4}), hide_index=True, width="stretch")
+            download_buttons(frame, f"audience_{result.item}", filters, key="aud_list")
+        with st.expander(t("aud.calibration")):
+            calibration = result.calibration_frame()
+            fig = go.Figure(go.Bar(x=calibration["decile"], y=calibration["conversion_rate"]))
+            fig.update_layout(xaxis_title=t("aud.chart.x"), yaxis_title=t("aud.chart.y"), yaxis_tickformat=".0%",
+                              xaxis_type="category", height=300)
+            st.plotly_chart(fig, width="stretch", key="aud_chart")
+            st.dataframe(calibration, hide_index=True, width="stretch")

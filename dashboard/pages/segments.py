@@ -1,0 +1,42 @@
+"""Segments: users clustered by behaviour (k-means, k by silhouette), each described in words and numbers."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics.segments import K_RANGE, segment_users
+from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
+from dashboard.i18n import current_lang, t
+
+st.title(t("page.segments"))
+st.caption(t("seg.intro"))
+
+if require_events():
+    store = get_store()
+    filters = current_filters()
+    with guarded():
+        choices = [0, *range(K_RANGE[0], K_RANGE[1] + 1)]
+        k = st.selectbox(t("seg.k"), choices, key="seg_k", format_func=lambda v: t("seg.k.auto") if v == 0 else str(v))
+        result = segment_users(store, filters, k=k or None)
+        if result.status == "not_enough_users":
+            st.info(t("seg.not_enough_users", n=result.users_total))
+        elif result.status == "no_variation":
+            st.info(t("seg.no_variation"))
+        else:
+            zh = current_lang() == "zh"
+            key = "seg.summary.silhouette" if result.chosen_by == "silhouette" else "seg.summary.given"
+            st.caption(t(key, k=result.k, users=f"{result.users_total:,}", score=result.silhouette))
+            for seg in result.segments:
+                st.subheader(t("seg.segment", n=seg.segment, name=seg.name_zh if zh else seg.name))
+                st.markdown(seg.description_zh if zh else seg.description)
+            st.subheader(t("seg.table"))
+            table = result.table()
+            table = table.drop(columns=["name" if zh else "name_zh"])
+            st.dataframe(table.round(3), hide_index=True, width="stretch")
+            if len(result.silhouette_by_k) > 1:
+                fig = go.Figure(go.Bar(x=[k for k, _ in result.silhouette_by_k], y=[s for _, s in result.silhouette_by_k]))
+                fig.update_layout(title=t("seg.silhouette_chart"), xaxis_type="category", height=300)
+                st.plotly_chart(fig, width="stretch", key="seg_chart")
+            st.subheader(t("seg.export"))
+            download_buttons(result.users, "segments", filters, key="seg_users")

@@ -1,0 +1,128 @@
+"""Similarity: item x item, user x user and user x item heatmaps from the ALS factors; similar-items lists."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from analytics.content import build_content_index  # noqa: E402
+from analytics.recommend import AlsParams, get_model  # noqa: E402
+from analytics.similarity import (  # noqa: E402
+    DEFAULT_CAP, choose_items, choose_users, item_choices, item_heatmap, similar_items, user_heatmap, user_item_heatmap,
+)
+from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events  # noqa: E402
+from dashboard.i18n import t  # noqa: E402
+
+st.title(t("page.similarity"))
+st.caption(t("sim.intro"))
+
+HEATMAP_TITLES = {"item_item": "sim.heatmap.item_item", "user_user": "sim.heatmap.user_user", "user_item": "sim.heatmap.user_item"}
+
+
+def _figure(heatmap):
+    labels = np.empty(heatmap.values.shape + (3,), dtype=object)
+    labels[..., 0] = np.asarray(heatmap.row_labels, dtype=object)[:, None]
+    labels[..., 1] = np.asarray(heatmap.col_labels, dtype=object)[None, :]
+    labels[..., 2] = np.where(heatmap.seen, t("sim.hover.seen"), "") if heatmap.seen is not None else ""
+    cosine = heatmap.kind != "user_item"
+    fig = go.Figure(go.Heatmap(
+        z=heatmap.values, x=list(heatmap.col_ids), y=list(heatmap.row_ids), customdata=labels,
+        colorscale="RdBu", reversescale=True, zmid=0, zmin=-1 if cosine else None, zmax=1 if cosine else None,
+        hovertemplate="%{y} · %{customdata[0]}<br>%{x} · %{customdata[1]}<br>" + t("sim.hover.value")
+        + " %{z:.3f}<br>%{customdata[2]}<extra></extra>",
+    ))
+    side = min(900, 200 + 12 * len(heatmap.row_ids))
+    fig.update_layout(title=t(HEATMAP_TITLES[heatmap.kind]), height=side, yaxis_autorange="reversed",
+                      xaxis_type="category", yaxis_type="category")
+    return fig
+
+
+if require_events():
+    store = get_store()
+    filters = current_filters()
+    with guarded():
+        params = AlsParams(**st.session_state.get("rec_params", {}))  # the model the Recommendations page uses
+        slot = st.empty()
+
+        def show_progress(fraction: float, message: str = "") -> None:
+            slot.progress(min(max(fraction, 0.0), 1.0), text=f"{t('sim.training')} {message}")
+
+        model = get_model(store, params, progress=show_progress, filters=filters)
+        slot.empty()
+        s = model.summary()
+        st.caption(t("sim.model", fingerprint=s["fingerprint"], device=s["device"].upper(), users=f"{s['users']:,}",
+                     items=f"{s['items']:,}"))
+
+        view = st.radio(t("sim.view"), ["item_item", "user_user", "user_item"], horizontal=True, key="sim_view",
+                        format_func=lambda v: t(f"sim.view.{v}"))
+        st.caption(t("sim.cap", cap=DEFAULT_CAP))
+        items: list[str] = []
+        users: list[str] = []
+        if view in ("item_item", "user_item"):
+            c1, c2 = st.columns([1, 2])
+            choice = c1.radio(t("sim.items_choice"), ["top", "category", "selection"], key="sim_items_choice",
+                              format_func=lambda v: t(f"sim.items_choice.{v}"))
+            if choice == "top":
+                n = int(c2.number_input(t("sim.n_items"), 1, 10 * DEFAULT_CAP, 30, key="sim_n_items"))
+                items = choose_items(model, "top", n)
+            elif choice == "category":
+                categories = sorted({str(f["category"]) for f in model.catalog.values() if f.get("category")})
+                category = c2.selectbox(t("sim.category"), categories, key="sim_category")
+                items = choose_items(model, "category", category=category) if category else []
+            else:
+                options = choose_items(model, "top", len(model.item_ids))
+                picked = c2.multiselect(t("sim.selection"), options, default=options[:10], key="sim_selection",
+                                        format_func=lambda i: f"{model.title(i) or i} ({i})")
+                items = choose_items(model, "selection", selection=picked)
+        if view in ("user_user", "user_item"):
+            n_users = int(st.number_input(t("sim.n_users"), 1, 10 * DEFAULT_CAP, 30, key="sim_n_users"))
+            users = choose_users(model, n_users)
+        if view == "item_item":
+            heatmap = item_heatmap(model, items, DEFAULT_CAP)
+        elif view == "user_user":
+            heatmap = user_heatmap(model, users, DEFAULT_CAP)
+        else:
+            heatmap = user_item_heatmap(model, users, items, DEFAULT_CAP)
+        if heatmap.status == "empty":
+            st.info(t("sim.empty"))
+        else:
+            if heatmap.capped:
+                st.warning(t("sim.capped", rows=len(heatmap.row_ids), total_rows=heatmap.total_rows,
+                             cols=len(heatmap.col_ids), total_cols=heatmap.total_cols, cap=heatmap.cap))
+            st.plotly_chart(_figure(heatmap), width="stretch", key="sim_chart")
+            download_buttons(heatmap.to_frame(), f"similarity_{heatmap.kind}", filters, key="sim_heatmap")
+
+        st.divider()
+        st.subheader(t("sim.list.header"))
+        content = build_content_index(store)
+        options = item_choices(model, content)
+        c1, c2 = st.columns([3, 1])
+
+        def _label(i: str) -> str:
+            title = model.title(i) or (content.titles[content.item_index[i]] if i in content.item_index else None)
+            return f"{title or i} ({i})"
+
+        item = c1.selectbox(t("sim.list.item"), options, key="sim_item", format_func=_label)
+        k = int(c2.number_input(t("sim.list.k"), 1, 100, 10, key="sim_k"))
+        result = similar_items(model, content, item, k)
+        if result.source == "als":
+            st.caption(t("sim.list.als", n=result.interactions))
+        else:
+            st.info(t("sim.list.cold", n=result.interactions, min=result.min_interactions))
+        if result.status == "no_catalog":
+            st.info(t("sim.list.no_catalog"))
+        elif result.status == "no_neighbours":
+            st.info(t("sim.list.no_neighbours"))
+        if result.items:
+            sources = {"als": t("sim.source.als"), "content": t("sim.source.content")}
+            frame = result.to_frame()
+            shown = frame.assign(score=frame["score"].round(4), source=frame["source"].map(sources)).rename(columns={
+                "rank": t("sim.col.rank"), "item": t("sim.col.item"), "title": t("sim.col.title"),
+                "score": t("sim.col.score"), "source": t("sim.col.source")})
+            st.dataframe(shown, hide_index=True, width="stretch")
+            download_buttons(frame, f"similar_to_{result.item}", filters, key="sim_list")
