@@ -39,10 +39,12 @@ def length_seconds(video_seconds, catalog_seconds):
 
 
 def watch_ratio(watch_seconds, length_seconds):
-    """ibis float in [0, 1]: ``watch_seconds / length_seconds`` capped at 1; NULL without a usable length."""
-    # DuckDB's least() ignores NULLs, so a missing length must stay NULL explicitly.
+    """ibis float in [0, 1]: ``watch_seconds / length_seconds`` capped at 1; NULL without a usable
+    length or without a watch time."""
+    # DuckDB's least() ignores NULLs: a missing length or watch time must stay NULL explicitly,
+    # else least(NULL, 1.0) makes a view without a watch time "fully watched".
     return ibis.ifelse(
-        length_seconds.isnull(),
+        length_seconds.isnull() | watch_seconds.isnull(),
         ibis.null("float64"),
         ibis.least(watch_seconds.clip(lower=0) / length_seconds, 1.0),
     )

@@ -255,3 +255,13 @@ def test_rates_lie_in_unit_interval_and_match_pandas(store, rows):
         assert (diffs <= 1e-12).all()
         typical = curve.curve.typical_share.dropna().to_numpy()
         assert (np.diff(typical) <= 1e-12).all() and ((typical >= 0) & (typical <= 1)).all()
+
+
+def test_shared_watch_ratio_is_missing_without_a_watch_time(store):
+    """analytics.definitions: a view with a length but no watch time is not "fully watched"."""
+    from analytics.definitions import views_with_ratio
+
+    insert_events(store, {"u": [("view", 0, {"video_seconds": 10.0}), ("view", 1, {"watch_seconds": 5.0, "video_seconds": 10.0})]})
+    b = store.ibis()
+    ratios = views_with_ratio(b.table("events"), b.table("items")).order_by("event_time").execute().watch_ratio
+    assert math.isnan(ratios[0]) and ratios[1] == 0.5
