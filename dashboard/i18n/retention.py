@@ -2,8 +2,8 @@
 
 TEXT = {
     "ret.intro": {
-        "en": "Cohorts of users by the local day or ISO week they were first seen (or first purchased), and how many come back in each later period. Cells whose period has not ended in the data are incomplete and shown hatched grey, never as 0.",
-        "zh": "按用户首次出现（或首次购买）的本地日期或 ISO 周划分同期群，查看之后每个周期回访的比例。数据尚未覆盖完整周期的格子标记为“未完成”，以灰色显示，不会计为 0。",
+        "en": "Cohorts of users by the local day or ISO week they were first seen (or first purchased), and how many come back in each later period. Cells whose period has not ended in the data are incomplete: grey and labelled “incomplete”, never shown as 0.",
+        "zh": "按用户首次出现（或首次购买）的本地日期或 ISO 周划分同期群，查看之后每个周期回访的比例。数据尚未覆盖完整周期的格子以灰色显示并标注“未完成”，不会计为 0。",
     },
     "ret.cohort": {"en": "Cohort by", "zh": "同期群依据"},
     "ret.cohort.first_seen": {"en": "First seen", "zh": "首次出现"},

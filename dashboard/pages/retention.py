@@ -59,9 +59,11 @@ if require_events():
                 for row, flags in zip(grid, result.incomplete)
             ]
             fig = go.Figure()
-            fig.add_trace(go.Heatmap(  # incomplete cells: a grey hatched layer under the values
+            fig.add_trace(go.Heatmap(  # incomplete cells: a grey layer under the values
                 z=[[1 if flag else None for flag in row] for row in result.incomplete], x=xs, y=ys,
                 colorscale=[[0, "#d9d9d9"], [1, "#d9d9d9"]], showscale=False, hoverinfo="skip",
+                text=[[t("ret.incomplete") if flag else "" for flag in row] for row in result.incomplete],
+                texttemplate="%{text}", textfont={"color": "#555555"},
             ))
             fig.add_trace(go.Heatmap(
                 z=[[None if v is None else v for v in row] for row in grid], x=xs, y=ys,

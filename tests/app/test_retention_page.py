@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -47,6 +49,9 @@ def test_retention_page_shows_cohorts_and_incomplete_cells(monkeypatch, db):
     assert list(table["size"]) == [2, 1, 1]
     assert list(table["day_1"])[:2] == [0.5, 0.0]
     assert table["day_1"].isna().tolist() == [False, False, True]  # z's day 1 is after the data end
+    heatmap = json.loads(at.get("plotly_chart")[0].proto.spec)
+    grey = heatmap["data"][0]
+    assert grey["text"][2][1] == "incomplete" and grey["text"][0][1] == ""
 
 
 def test_retention_page_revenue_per_member_cumulative(monkeypatch, db):
