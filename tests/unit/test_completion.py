@@ -265,3 +265,23 @@ def test_shared_watch_ratio_is_missing_without_a_watch_time(store):
     b = store.ibis()
     ratios = views_with_ratio(b.table("events"), b.table("items")).order_by("event_time").execute().watch_ratio
     assert math.isnan(ratios[0]) and ratios[1] == 0.5
+
+
+def test_cli_prints_json_for_videos_curve_and_courses(two_creators, capsys):
+    import json
+
+    from analytics.cli import main
+
+    db = str(two_creators.path)
+    two_creators.close()
+    assert main(["--db", db, "--json", "completion", "--video", "a1", "--step", "50", "--min-views", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["summary"]["hook_rate"] == pytest.approx(7 / 8)
+    assert [v["item_id"] for v in out["videos"]][:1] == ["a1"]
+    assert [p["share"] for p in out["curve"]["curve"]] == [1.0, 0.75, 0.25]
+    assert main(["--db", db, "--json", "completion", "--courses"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "no_courses"
+    assert main(["--db", db, "completion", "--video", "nope"]) == 2
+    assert capsys.readouterr().err.strip() == "reelytics: error: there is no view of video 'nope'"
+    assert main(["--db", db, "completion", "--creator", "ann"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("hook rate 85.7%")
