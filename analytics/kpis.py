@@ -33,9 +33,9 @@ from typing import Any, Final, Literal
 import ibis
 import pandas as pd
 
+from analytics.config import parse_timezone
 from analytics.definitions import COMPLETION_THRESHOLD, INTERACTION_TYPES, length_seconds, watch_ratio
 from analytics.errors import BadInput, ReelyticsError
-from analytics.facets import load_facets
 from analytics.filters import Filters, filtered_events
 from analytics.storage import Store
 
@@ -249,12 +249,17 @@ def resolve_period(store: Store, filters: Filters) -> Filters | None:
     """``filters`` with open dates closed at the data's first / last local day; ``None`` without events."""
     if filters.date_from and filters.date_to:
         return filters
-    facets = load_facets(store, filters.timezone)
-    if facets.first_day is None:
+    first, last = store.query("SELECT min(event_time), max(event_time) FROM events").rows[0]
+    if first is None:
         return None
+    zone = parse_timezone(filters.timezone)
+
+    def local(at: dt.datetime) -> dt.date:
+        return at.replace(tzinfo=dt.timezone.utc).astimezone(zone).date()
+
     return Filters(
-        filters.date_from or facets.first_day,
-        filters.date_to or facets.last_day,
+        filters.date_from or local(first),
+        filters.date_to or local(last),
         filters.channels,
         filters.campaigns,
         filters.categories,
@@ -283,12 +288,20 @@ def _enriched(backend, filters: Filters):
     return e.mutate(watch_ratio=watch_ratio(e.watch_seconds, length_seconds(e.video_seconds, e._catalog_seconds)))
 
 
-def _new_buyers(backend, filters: Filters):
-    """Users whose first purchase in the whole store falls inside the period (one column ``_new_user``)."""
-    everything = backend.table("events")
-    first = everything.filter(everything.event_type == "purchase").group_by("user_id").aggregate(
-        _first_purchase=everything.event_time.min()
-    )
+def _new_buyers(backend, filters: Filters, rollup: bool = False):
+    """Users whose first purchase in the whole store falls inside the period (one column ``_new_user``).
+
+    From the rollup the first purchase is known to the hour, which decides the same question
+    because the rollup is only used when the period starts and ends on whole UTC hours.
+    """
+    if rollup:
+        r = backend.table(ROLLUP_TABLE)
+        first = r.filter(r.orders > 0).group_by("user_id").aggregate(_first_purchase=r._hour.min())
+    else:
+        everything = backend.table("events")
+        first = everything.filter(everything.event_type == "purchase").group_by("user_id").aggregate(
+            _first_purchase=everything.event_time.min()
+        )
     start, end = filters.utc_bounds()
     preds = []
     if start is not None:
@@ -367,6 +380,10 @@ def refresh_rollup(store: Store, *, force: bool = False) -> bool:
             _hour=e.event_time.truncate("h"), user_id=e.user_id, channel=e.channel, campaign=e.campaign,
             variant=e.variant,
         ).aggregate(**{name: fn(e) for name, fn in USER_COMPONENTS.items()})
+        # plain BIGINT / DOUBLE columns: sums over them stay on the fast integer path
+        expr = expr.mutate(**{
+            name: expr[name].cast("float64" if expr[name].type().is_floating() else "int64") for name in USER_COMPONENTS
+        })
         sql = str(ibis.to_sql(expr, dialect="duckdb"))
         with store.transaction() as cur:
             cur.execute(f'CREATE OR REPLACE TABLE "{ROLLUP_TABLE}" AS {sql}')
@@ -424,7 +441,7 @@ def event_components(store: Store, filters: Filters, by: Sequence[str] = (), sou
         per_user = e.group_by(**keys, user_id=e.user_id).aggregate(
             **{name: fn(e) for name, fn in USER_COMPONENTS.items()}
         )
-    new = _new_buyers(backend, filters)
+    new = _new_buyers(backend, filters, rollup=use_rollup)
     u = per_user.left_join(new, per_user.user_id == new._new_user)
     if keys:  # a buyer is a user with a purchase in any group of the period
         buyer = u.orders.sum().over(ibis.window(group_by=u.user_id)) > 0
