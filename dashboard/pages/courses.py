@@ -9,7 +9,7 @@ from analytics.courses import SPLITS, course_completion
 from analytics.export import to_csv_bytes, to_excel_bytes
 from analytics.filters import Filters
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
-from dashboard.i18n import t
+from dashboard.i18n import TEXT, t
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -33,6 +33,11 @@ def _downloads(df, name: str, filters: Filters, key: str) -> None:
     c2.download_button(t("common.download_xlsx"), lambda: to_excel_bytes(df, described, title=name),
                        file_name=f"{name}.xlsx", key=f"dl_xlsx_{key}",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def _labelled(df):
+    """``df`` with column headers in the page language (downloads keep the raw names)."""
+    return df.rename(columns={c: t(f"courses.col.{c}") for c in df.columns if f"courses.col.{c}" in TEXT})
 
 
 def _pct(value) -> str:
@@ -112,7 +117,7 @@ if require_events():
             if gaps.empty:
                 st.info(t("courses.no_gaps"))
             else:
-                st.dataframe(gaps, hide_index=True, width="stretch")
+                st.dataframe(_labelled(gaps), hide_index=True, width="stretch")
 
             st.subheader(t("courses.split", by=t(f"courses.by.{by}")))
             st.caption(t("courses.split_caption"))
@@ -122,12 +127,14 @@ if require_events():
                 for g, acquired in zip(split.group, split.acquired)
             ]
             st.dataframe(
-                split, hide_index=True, width="stretch",
-                column_config={c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="percent")
-                               for c in ("completion_rate", "avg_progress")},
+                _labelled(split), hide_index=True, width="stretch",
+                column_config={
+                    t(f"courses.col.{c}"): st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")
+                    for c in ("completion_rate", "avg_progress")
+                },
             )
             _downloads(result.split, f"course_completion_by_{by}", filters, key="crs_split")
 
             st.subheader(t("courses.overview"))
-            st.dataframe(result.courses, hide_index=True, width="stretch")
+            st.dataframe(_labelled(result.courses), hide_index=True, width="stretch")
             _downloads(result.courses, "course_completion", filters, key="crs_all")

@@ -9,7 +9,7 @@ from analytics.completion import video_report
 from analytics.export import to_csv_bytes, to_excel_bytes
 from analytics.filters import Filters
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
-from dashboard.i18n import t
+from dashboard.i18n import TEXT, t
 
 RATE_COLUMNS = ("hook_rate", "completion_rate", "avg_percent_watched")
 LAZY_DOWNLOAD_ROWS = 500
@@ -36,6 +36,11 @@ def _downloads(df, name: str, filters: Filters, key: str) -> None:
     c2.download_button(t("common.download_xlsx"), lambda: to_excel_bytes(df, described, title=name),
                        file_name=f"{name}.xlsx", key=f"dl_xlsx_{key}",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def _labelled(df):
+    """``df`` with column headers in the page language (downloads keep the raw names)."""
+    return df.rename(columns={c: t(f"videos.col.{c}") for c in df.columns if f"videos.col.{c}" in TEXT})
 
 
 def _pct(value) -> str:
@@ -163,16 +168,19 @@ if require_events():
                     continue
                 st.caption(t("videos.rank_caption", n=result.min_views))
                 st.dataframe(
-                    ranked[cols], hide_index=True, width="stretch",
-                    column_config={c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="percent") for c in RATE_COLUMNS},
+                    _labelled(ranked[cols]), hide_index=True, width="stretch",
+                    column_config={
+                        t(f"videos.col.{c}"): st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")
+                        for c in RATE_COLUMNS
+                    },
                 )
                 _downloads(result.ranked(by), f"videos_by_{by}", filters, key=f"vid_{by}")
 
             st.subheader(t("videos.creators"))
             creators = result.creators.assign(creator=result.creators.creator.fillna(t("videos.unknown_creator")))
-            st.dataframe(creators, hide_index=True, width="stretch")
+            st.dataframe(_labelled(creators), hide_index=True, width="stretch")
             _downloads(result.creators, "completion_by_creator", filters, key="vid_creators")
 
             with st.expander(t("videos.all_videos")):
-                st.dataframe(result.videos, hide_index=True, width="stretch")
+                st.dataframe(_labelled(result.videos), hide_index=True, width="stretch")
                 _downloads(result.videos, "completion_by_video", filters, key="vid_all")
