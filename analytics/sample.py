@@ -24,7 +24,7 @@ What the data contains (docs/sample-data.md says the same for people):
 * **Event chain** per impression: view (~45%) with a watch time that drops off (about a quarter of
   views leave within 3 s, then a decaying hazard; ~33% watch >= 90%; some replay past the end);
   like/comment/share/follow/favorite rising with watch ratio and interest; click on the course card
-  (~3.7% of views); add_to_cart; purchase (~10% of clicks; revenue = price; once per user and
+  (~3.7% of views); add_to_cart; purchase (~9% of clicks, concentrated on users with a high personal intent; revenue = price; once per user and
   product); lesson_start/lesson_complete on later days with dropout; refund (~5% of purchases,
   within 7 days, positive revenue = amount refunded; no lessons after it).
 * **Experiment** ``cover_test``: every user is assigned by a hash of the user id
@@ -546,6 +546,8 @@ def _chunk(world: _World, index: int) -> _Chunk:
     z1, z2 = rng.standard_normal(n), rng.standard_normal(n)
     activity = np.exp(0.7 * z1 - 0.245)
     stickiness = np.exp(0.55 * (0.6 * z1 + 0.8 * z2) - 0.151) * np.where(campaign >= 0, 0.92, 1.05)
+    # purchase intent (mean 1, heavy-tailed): purchases concentrate on a minority of users
+    intent = np.exp(1.1 * rng.standard_normal(n) - 0.605)
     width = max(6, len(str(world.users)))
     user_ids = [f"u{i:0{width}d}" for i in numbers]
     variant = variant_of(user_ids)
@@ -718,7 +720,7 @@ def _chunk(world: _World, index: int) -> _Chunk:
     add(cart, CART, t_cart, item=course_item)
     price = world.p_price_cents[product] / 100.0
     price_mult = np.clip((99.0 / price) ** 0.25, 0.5, 2.0)
-    p_buy = 0.11 * price_mult * (0.55 + 0.6 * aff) * np.where(cart, 1.7, 0.75)
+    p_buy = np.minimum(0.11 * price_mult * (0.55 + 0.6 * aff) * np.where(cart, 1.7, 0.75) * intent[user], 0.9)
     bought = clicked & (rng.random(m) < p_buy)
     later = rng.random(m) < 0.2
     t_buy = np.where(cart, t_cart, t_click) + np.where(
