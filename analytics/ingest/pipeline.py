@@ -45,7 +45,9 @@ from analytics.ingest.mapping import (
     ColumnMap,
     Plan,
     guess_column,
+    normalise_header,
     plan_mapping,
+    split_unit,
 )
 from analytics.ingest.quality import (
     REJECTS_IN_REPORT,
@@ -127,12 +129,14 @@ def _sniff_and_plan(path, kind, mapping, encoding, columns) -> tuple[readers.Sni
 
 
 def _guess_units(plan: Plan, sniffed: readers.Sniffed) -> Plan:
-    """A duration column without a unit whose median is above 20,000 is read as milliseconds."""
+    """A duration column with no unit in its header whose median is above 20,000 is read as milliseconds."""
     cols = list(plan.columns)
     notes = list(plan.notes)
     for i, c in enumerate(cols):
         if c.target not in DURATION_COLUMNS or c.manual or c.unit != "s":
             continue
+        if split_unit(normalise_header(c.source))[1] is not None:
+            continue  # the header states its unit (watch_seconds, 时长(秒) ...)
         idx = sniffed.headers.index(c.source)
         values = []
         for row in sniffed.sample:
