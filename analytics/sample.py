@@ -24,9 +24,10 @@ What the data contains (docs/sample-data.md says the same for people):
 * **Event chain** per impression: view (~45%) with a watch time that drops off (about a quarter of
   views leave within 3 s, then a decaying hazard; ~33% watch >= 90%; some replay past the end);
   like/comment/share/follow/favorite rising with watch ratio and interest; click on the course card
-  (~3.7% of views); add_to_cart; purchase (~9% of clicks, concentrated on users with a high personal intent; revenue = price; once per user and
-  product); lesson_start/lesson_complete on later days with dropout; refund (~5% of purchases,
-  within 7 days, positive revenue = amount refunded; no lessons after it).
+  (~3.7% of views); add_to_cart; purchase (~9% of clicks, concentrated on users with a high
+  personal intent; revenue = price; once per user and product); lesson_start/lesson_complete on
+  later days with dropout; refund (~5% of purchases, within 7 days, positive revenue = amount
+  refunded; no lessons after it).
 * **Experiment** ``cover_test``: every user is assigned by a hash of the user id
   (:func:`variant_of`) to ``control`` or ``treatment`` (50/50); the treatment cover raises the
   view -> click probability by exactly +20% relative (``truth["experiment"]``), and so conversion.
