@@ -354,6 +354,8 @@ def test_load_sample_loads_once_and_registers_three_uploads(store, small):
     uploads = store.query("SELECT kind, file_name, rows_accepted FROM uploads ORDER BY kind").rows
     name = "sample(users=300,days=28,seed=7)"
     assert uploads == tuple((kind, name, counts[kind]) for kind in ("events", "items", "spend"))
+    shas = {r[0] for r in store.query("SELECT DISTINCT file_sha256 FROM uploads").rows}
+    assert shas == {hashlib.sha256(name.encode()).hexdigest()} == {S.sample_sha256(300, 28, 7)}
 
 
 def test_load_sample_if_empty_leaves_a_store_with_events_alone(store):
