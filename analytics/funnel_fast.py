@@ -4,7 +4,7 @@ Funnels whose steps are plain event types (no conditions), with no hold column a
 under at most a date filter, need only ``user_id``, ``event_time`` and ``event_type``. This module
 keeps those three columns of every event, grouped by user and sorted by time, as numpy arrays (17
 bytes an event) and answers such funnels without touching the database again, apart from a
-checksum that proves the cached copy is still the data (row count and the sum of a hash of every
+checksum that proves the cached copy is still the data (row count and the XOR of a hash of every
 row's three columns, plus the uploads registry's :meth:`~analytics.storage.Store.data_version`).
 
 It produces exactly the rows :func:`analytics.funnels._fetch_rows` would (tests prove both paths
@@ -68,7 +68,7 @@ def applicable(spec: "FunnelSpec", filters: Filters) -> bool:
 
 def _token(store: Store) -> tuple[Any, ...]:
     count, checksum = store.query(
-        "SELECT count(*), coalesce(sum(hash(user_id, event_type, event_time)), 0) FROM events"
+        "SELECT count(*), coalesce(bit_xor(hash(user_id, event_type, event_time)), 0) FROM events"
     ).rows[0]
     return (store.data_version(), int(count), int(checksum))
 

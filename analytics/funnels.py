@@ -597,17 +597,21 @@ def _unit_of_rows(rows: _Rows) -> np.ndarray:
 
 
 def _layout(rows: _Rows, unit: np.ndarray):
-    """Per row: its unit's first row, and the first and last row at the same instant in the unit."""
+    """Per row: its unit's first row, the groups of rows at one instant of a unit (starts, group of
+    each row, first and last row of the row's group) and whether any group has several rows."""
     n = len(rows.t)
     ustart = rows.starts[:-1][unit]
     newgrp = np.ones(n, dtype=bool)
     if n:
         np.not_equal(rows.t[1:], rows.t[:-1], out=newgrp[1:])
         newgrp[rows.starts[:-1]] = True
+    if newgrp.all():  # no two events of a unit at one instant: every row is its own group
+        ar = np.arange(n, dtype=np.int64)
+        return ustart, ar, ar, ar, ar, False
     gstart = np.flatnonzero(newgrp)
     gid = np.cumsum(newgrp) - 1
     gend = np.r_[gstart[1:], n] - 1
-    return ustart, gstart, gid, gstart[gid], gend[gid]
+    return ustart, gstart, gid, gstart[gid], gend[gid], True
 
 
 def _first_per_unit(mask: np.ndarray, unit: np.ndarray, n_units: int, last: bool = False) -> np.ndarray:
@@ -665,7 +669,7 @@ def _chain_levels(rows: _Rows, spec: FunnelSpec):
     window_us = spec.window_seconds * 1_000_000
     ar = np.arange(n, dtype=np.int64)
     unit = _unit_of_rows(rows)
-    ustart, gstart, gid, first_peer, last_peer = _layout(rows, unit)
+    ustart, gstart, gid, first_peer, last_peer, ties = _layout(rows, unit)
 
     def bit(i: int) -> np.ndarray:
         return ((bits >> i) & 1).astype(bool)
@@ -714,8 +718,10 @@ def _chain_levels(rows: _Rows, spec: FunnelSpec):
             prev = np.where(ok_prev, gmax[np.maximum(gid - 1, 0)], -1)
             g = np.maximum(same, prev)
         elif w is None:
-            g = np.maximum.accumulate(f)[last_peer] if n else f
-            g = np.where(g >= ustart, g, -1)
+            g = np.maximum.accumulate(f) if n else f
+            if ties:
+                g = g[last_peer]
+            g[g < ustart] = -1
         else:
             lo = _window_lo(rows, unit, w)
             g = _range_max(f, lo, last_peer)
