@@ -1,0 +1,111 @@
+"""Similarity page: heatmaps (with the cap stated and applied), similar-items lists, cold items, Chinese."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import analytics.recommend as rec
+from analytics.storage import Store
+from tests.helpers import APP, REPO, insert_events, insert_items
+from tests.unit.test_recommend import checkerboard
+
+PAGE = str(REPO / "dashboard" / "pages" / "similarity.py")
+# the model settings the Recommendations page keeps in the session (small: the board has two tastes)
+SMALL = {"factors": 4, "iterations": 20, "regularization": 0.1, "alpha": 5.0, "gpu": "off"}
+
+
+def _app(monkeypatch, db) -> AppTest:
+    monkeypatch.setenv("REELYTICS_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.switch_page(PAGE)
+    at.session_state["rec_params"] = SMALL
+    return at
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "data" / "sim.duckdb"
+    s = Store(path)
+    checkerboard(s)
+    insert_events(s, {"a0": [("view", 900, {"item_id": "y_new", "watch_seconds": 50.0, "video_seconds": 60.0})]})
+    insert_items(s, [{"item_id": "y_new", "title": "Yoga class for beginners", "category": "fitness", "kind": "video"}])
+    s.close()
+    rec.clear_cache()
+    yield path
+    rec.clear_cache()
+
+
+def _texts(at) -> str:
+    return "\n".join([c.value for c in at.caption] + [i.value for i in at.info] + [w.value for w in at.warning])
+
+
+def test_empty_store_shows_the_no_data_message(monkeypatch, tmp_path):
+    at = _app(monkeypatch, tmp_path / "data" / "empty.duckdb")
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Similarity"
+    assert at.info[0].value.startswith("No events yet.")
+
+
+def test_heatmaps_and_similar_items(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    assert not at.exception
+    texts = _texts(at)
+    assert "24 users × 13 items." in texts
+    assert "a heatmap draws at most 200 × 200 cells" in texts
+    assert len(at.get("plotly_chart")) == 1
+    assert at.subheader[0].value == "Similar items"
+    assert at.selectbox(key="sim_item").value == "x0"  # most users first, ties by id
+    assert "Neighbours by the cosine of the ALS item factors (10 users interacted with this item)." in texts
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["rank", "item", "title", "similarity", "source"]
+    assert set(table["item"].iloc[:5]) == {"x1", "x2", "x3", "x4", "x5"} and set(table["source"]) == {"ALS"}
+    for view in ("user_user", "user_item"):
+        at.radio(key="sim_view").set_value(view).run()
+        assert not at.exception and len(at.get("plotly_chart")) == 1
+    at.radio(key="sim_items_choice").set_value("category").run()
+    at.selectbox(key="sim_category").set_value("office").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1
+    at.radio(key="sim_items_choice").set_value("selection").run()
+    at.multiselect(key="sim_selection").set_value([]).run()
+    assert not at.exception
+    assert "Nothing to draw: choose at least one item or user." in _texts(at)
+
+
+def test_cold_item_gets_marked_content_neighbours(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    at.selectbox(key="sim_item").set_value("y_new").run()
+    assert not at.exception
+    assert ("Cold item: only 1 user(s) interacted with it (fewer than 5), so its neighbours are content-based "
+            "(TF-IDF over title, tags and category) and marked “content”.") in _texts(at)
+    table = at.dataframe[0].value
+    assert set(table["source"]) == {"content"} and table["item"].iloc[0].startswith("y")
+
+
+def test_the_cap_is_applied_and_said(monkeypatch, sample_db, tmp_path):
+    path = tmp_path / "data" / "sample.duckdb"
+    path.parent.mkdir()
+    shutil.copy(sample_db, path)
+    rec.clear_cache()
+    at = _app(monkeypatch, path)
+    at.run()
+    at.radio(key="sim_view").set_value("user_user").run()
+    at.number_input(key="sim_n_users").set_value(250).run()
+    assert not at.exception
+    assert "Showing 200 of 250 rows and 200 of 250 columns (the cap is 200)." in _texts(at)
+    rec.clear_cache()
+
+
+def test_page_speaks_chinese(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "相似度"
+    assert "热力图最多绘制 200 × 200 个单元格" in _texts(at)
+    assert at.subheader[0].value == "相似内容"
