@@ -316,3 +316,36 @@ def test_search_users(board):
     assert rec.search_users(model, "A1")[:3] == ["a1", "a10", "a11"]
     assert rec.search_users(model, "", limit=2) == ["a0", "a1"]
     assert rec.search_users(model, "zzz") == []
+
+
+@pytest.fixture(scope="module")
+def board_model(tmp_path_factory):
+    from analytics.storage import Store
+
+    s = Store(tmp_path_factory.mktemp("board") / "b.duckdb")
+    checkerboard(s)
+    model = get_model(s, SMALL)
+    yield model
+    s.close()
+
+
+@given(st.dictionaries(st.sampled_from(X_ITEMS + Y_ITEMS), st.floats(0.05, 20.0), min_size=1, max_size=6),
+       st.integers(1, 12))
+def test_law_contributions_add_up_to_the_score_for_any_history(board_model, history, k):
+    recs = board_model.recommend("visitor", k, history=history, explain_top=100)
+    assert len(recs) == min(k, 12 - len(history))
+    assert not {r.item for r in recs} & set(history)
+    for r in recs:
+        assert sum(c.contribution for c in r.because) == pytest.approx(r.score, rel=1e-7, abs=1e-9)
+    assert [r.score for r in recs] == sorted((r.score for r in recs), reverse=True)
+
+
+def test_only_the_newest_models_are_kept_and_a_broken_file_is_retrained(board):
+    for factors in (2, 3, 4, 5):
+        get_model(board, AlsParams(factors=factors, iterations=2))
+    assert len(list((board.data_dir / "models").glob("als-*.json"))) == 3
+    model = get_model(board, SMALL)
+    (board.data_dir / "models" / f"als-{model.fingerprint}.npz").write_bytes(b"not a model")
+    rec.clear_cache()
+    again = get_model(board, SMALL)
+    assert not again.loaded and again.recommend("a0", 1)[0].item == "x0"
