@@ -4,6 +4,7 @@ list and remove uploads."""
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +31,17 @@ def _targets(kind: str) -> list[str]:
     if kind == "events":
         out += [f"flag:{e}" for e in EVENT_TYPES]
     return out + ["props", "ignore"]
+
+
+def _tidy_staging(store, max_age_seconds: float = 86400) -> None:
+    """Remove uploads staged more than a day ago and never imported."""
+    now = time.time()
+    for old in store.staging_dir.glob("upload-*"):
+        try:
+            if now - old.stat().st_mtime > max_age_seconds:
+                old.unlink()
+        except OSError:
+            pass
 
 
 def _stage_upload(store, uploaded) -> tuple[Path, str]:
@@ -177,6 +189,7 @@ def _uploads(store) -> None:
 st.title(t("page.data"))
 st.caption(t("data.intro"))
 store = get_store()
+_tidy_staging(store)
 kind_labels = [t(f"data.kind.{k}") for k in KINDS]
 kind = KINDS[kind_labels.index(st.radio(t("data.kind"), kind_labels, horizontal=True, key="data_kind"))]
 with guarded(t("data.next_step")):

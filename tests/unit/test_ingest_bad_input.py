@@ -201,6 +201,13 @@ def test_gb18030_only_characters_round_trip(store):
     assert store.query("SELECT user_id FROM events").scalar() == "𠀀用户"
 
 
+def test_utf16_with_bom_is_converted(store):
+    path = _write(store, "u16.csv", ("\ufeff" + GOOD.replace("u1", "用户")).encode("utf-16-le"))
+    report = ingest_file(store, path)
+    assert report.detected["encoding"] == "utf-16" and report.rows_accepted == 1
+    assert store.query("SELECT user_id FROM events").scalar() == "用户"
+
+
 def test_utf8_bom_does_not_stick_to_the_first_header(store):
     path = _write(store, "bom.csv", b"\xef\xbb\xbf" + GOOD.encode())
     report = ingest_file(store, path)
