@@ -1,0 +1,82 @@
+"""Segments page: named segments on the sample, a chosen k, too few users, Chinese."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics.storage import Store
+from tests.helpers import APP, REPO, insert_events
+
+PAGE = str(REPO / "dashboard" / "pages" / "segments.py")
+
+
+def _app(monkeypatch, db) -> AppTest:
+    monkeypatch.setenv("REELYTICS_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.switch_page(PAGE)
+    return at
+
+
+@pytest.fixture
+def db(sample_db, tmp_path):
+    path = tmp_path / "data" / "sample.duckdb"
+    path.parent.mkdir()
+    shutil.copy(sample_db, path)
+    return path
+
+
+def test_empty_store_shows_the_no_data_message(monkeypatch, tmp_path):
+    at = _app(monkeypatch, tmp_path / "data" / "empty.duckdb")
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Segments"
+    assert at.info[0].value.startswith("No events yet.")
+
+
+def test_sample_segments_named_and_described(monkeypatch, db):
+    s = Store(db)  # before the app opens it: users with activity other than impressions
+    users = s.query("SELECT count(DISTINCT user_id) FROM events WHERE event_type <> 'impression'").scalar()
+    s.close()
+    at = _app(monkeypatch, db)
+    at.run()
+    assert not at.exception
+    captions = [c.value for c in at.caption]
+    summary = next(c for c in captions if "segments of" in c)
+    assert summary.startswith(tuple(f"{k} segments of {users} users, chosen by silhouette (" for k in range(2, 9)))
+    k = int(summary.split()[0])
+    heads = [s.value for s in at.subheader]
+    assert [h.split(":")[0] for h in heads[:k]] == [f"Segment {n}" for n in range(1, k + 1)]
+    assert heads[k:] == ["Segment averages", "Every user with its segment and features"]
+    assert any("(all users" in m.value for m in at.markdown)
+    table = at.dataframe[0].value
+    assert table["users"].sum() == users and "name_zh" not in table.columns
+    assert len(at.get("plotly_chart")) == 1
+    at.selectbox(key="seg_k").set_value(3).run()
+    assert not at.exception
+    assert f"3 segments of {users} users as asked (silhouette " in "\n".join(c.value for c in at.caption)
+    assert len(at.dataframe[0].value) == 3
+
+
+def test_too_few_users(monkeypatch, tmp_path):
+    path = tmp_path / "data" / "few.duckdb"
+    s = Store(path)
+    insert_events(s, {u: [("view", 0, {"watch_seconds": 5.0, "video_seconds": 10.0})] for u in ("u1", "u2", "u3")})
+    s.close()
+    at = _app(monkeypatch, path)
+    at.run()
+    assert not at.exception
+    assert at.info[0].value == "Only 3 user(s) with activity under the current filters; segments need at least 10."
+
+
+def test_page_speaks_chinese(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "用户分群"
+    assert at.subheader[0].value.startswith("分群 1：")
+    assert any("全体" in m.value for m in at.markdown)
+    assert "name" not in at.dataframe[0].value.columns
