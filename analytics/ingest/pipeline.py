@@ -798,6 +798,17 @@ def _warnings(cur, kind, line_of, timezone, expected_from, expected_to) -> list[
             "UNION SELECT item_id FROM items WHERE item_id IN (SELECT item_id FROM _rx_ok)) "
             "SELECT count(*), list(_rid ORDER BY _rid)[1:5] FROM _rx_ok WHERE item_id IN (SELECT item_id FROM ids)",
         )
+    if kind == "spend":
+        add(
+            "spend_repeated",
+            "{n:,} spend row(s) repeat a day, channel and campaign of this file or of the stored spend; "
+            "all are kept and add up -- remove the outdated upload if they are corrections",
+            "WITH k AS (SELECT date, channel, campaign FROM _rx_ok GROUP BY ALL HAVING count(*) > 1 "
+            "UNION SELECT s.date, s.channel, s.campaign FROM spend s SEMI JOIN _rx_ok o "
+            "ON s.date = o.date AND s.channel IS NOT DISTINCT FROM o.channel AND s.campaign IS NOT DISTINCT FROM o.campaign) "
+            "SELECT count(*), list(o._rid ORDER BY o._rid)[1:5] FROM _rx_ok o SEMI JOIN k "
+            "ON o.date = k.date AND o.channel IS NOT DISTINCT FROM k.channel AND o.campaign IS NOT DISTINCT FROM k.campaign",
+        )
     if kind != "events":
         return out
     add(

@@ -125,6 +125,17 @@ def test_spend_upload(store):
     assert store.query("SELECT date, channel, spend FROM spend ORDER BY date").rows[0][:2] == (dt.date(2026, 1, 5), "抖音")
 
 
+def test_repeated_spend_days_are_flagged(store):
+    ingest_file(store, write(store, "s1.csv", "date,channel,campaign,spend\n2026-01-05,douyin,a,10\n"), kind="spend")
+    report = ingest_file(
+        store,
+        write(store, "s2.csv", "date,channel,campaign,spend\n2026-01-05,douyin,a,12\n2026-01-06,douyin,a,5\n2026-01-07,,,1\n2026-01-07,,,2\n"),
+        kind="spend",
+    )
+    issue = report.issue("spend_repeated")
+    assert issue.count == 3 and issue.lines == (2, 4, 5)
+
+
 def test_headerless_file_with_a_column_list(store):
     path = write(store, "taobao.csv", "1,2268318,2520377,pv,1511544070\n1,2333346,2520771,buy,1511561733\n")
     report = ingest_file(store, path, columns=["user_id", "item_id", "category_id", "behavior_type", "timestamp"])
