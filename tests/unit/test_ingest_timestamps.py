@@ -92,7 +92,7 @@ instants = st.datetimes(min_value=dt.datetime(2001, 1, 1), max_value=dt.datetime
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(instants, st.sampled_from(ZONES))
 def test_local_text_is_read_in_the_zone_and_stored_utc(con, utc, zone):
     local = utc.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(zone))
@@ -103,7 +103,7 @@ def test_local_text_is_read_in_the_zone_and_stored_utc(con, utc, zone):
     assert parse_time(text, zone) == utc
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(instants, st.sampled_from(ZONES))
 def test_epoch_seconds_and_milliseconds_ignore_the_zone(con, utc, zone):
     seconds = int(utc.replace(tzinfo=dt.timezone.utc).timestamp())
@@ -111,7 +111,7 @@ def test_epoch_seconds_and_milliseconds_ignore_the_zone(con, utc, zone):
     assert sql_time(con, str(seconds * 1000 + 123), zone) == utc + dt.timedelta(milliseconds=123)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(instants, st.sampled_from(ZONES), st.sampled_from(ZONES))
 def test_text_with_an_offset_ignores_the_configured_zone(con, utc, written_in, configured):
     local = utc.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(written_in))
