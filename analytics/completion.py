@@ -225,7 +225,9 @@ class RetentionCurve:
 def catalog(backend):
     """The ``items`` table with one row per item_id (the latest upload wins), as an ibis table."""
     items = backend.table("items")
-    rn = ibis.row_number().over(group_by=items.item_id, order_by=ibis.desc(items.upload_id))
+    # Exports without the upload registry (e.g. Parquet read by Spark) have no upload_id: any row.
+    order = ibis.desc(items.upload_id) if "upload_id" in items.columns else items.item_id
+    rn = ibis.row_number().over(group_by=items.item_id, order_by=order)
     return items.mutate(_rn=rn).filter(lambda t: t._rn == 0).drop("_rn")
 
 
