@@ -18,6 +18,8 @@ def register(sub) -> None:
     p.add_argument("--mode", choices=MODES, default="on", help="returned on period k, or on or after it (users only)")
     p.add_argument("--measure", choices=MEASURES, default="users", help="users (rate), watch_seconds or revenue per member")
     p.add_argument("--periods", type=int, default=8, help="number of periods, period 0 included (default 8)")
+    p.add_argument("--cumulative", action="store_true", help="print sums over periods 0..k (watch_seconds, revenue)")
+    p.add_argument("--relative", action="store_true", help="print each cohort relative to its period 0")
     p.add_argument("--day", type=int, action="append", default=[], metavar="N",
                    help="also print Dn retention for day N (repeatable, e.g. --day 1 --day 7 --day 30)")
     p.set_defaults(func=run)
@@ -29,21 +31,30 @@ def _fmt(value, is_rate: bool) -> str:
     return f"{value:.1%}" if is_rate else f"{value:,.2f}"
 
 
-def render(result: RetentionResult, day_n: dict[int, float | None]) -> str:
+def render(result: RetentionResult, day_n: dict[int, float | None], *, cumulative: bool = False, relative: bool = False) -> str:
     lines = []
     for n, v in day_n.items():
         lines.append(f"D{n} retention: {'-' if v is None else f'{v:.1%}'}")
     if result.status != "ok":
         lines.append(f"no cohorts ({result.status}) for these filters")
         return "\n".join(lines)
+    cumulative = cumulative and not result.is_rate
     unit = {"users": "share of cohort", "watch_seconds": "watch seconds per member", "revenue": "net revenue per member"}[result.measure]
+    if cumulative:
+        unit = f"cumulative {unit}"
+    if relative:
+        unit = f"{unit}, relative to period 0"
+    grid = result.relative(cumulative) if relative else (result.cumulative if cumulative else result.values)
+    as_rate = result.is_rate or relative
     lines.append(f"{result.cohort} cohorts by {result.period}, {result.mode.replace('_', ' ')}, {unit} (times in {result.timezone}; data end {result.data_end})")
-    head = f"{'cohort':<12}{'size':>8}" + "".join(f"{result.period[0] + str(k):>8}" for k in range(result.periods))
+    width = 8 if as_rate else 11
+    head = f"{'cohort':<12}{'size':>8}" + "".join(f"{result.period[0] + str(k):>{width}}" for k in range(result.periods))
     lines.append(head)
     for i, start in enumerate(result.cohorts):
-        cells = "".join(f"{_fmt(v, result.is_rate):>8}" for v in result.values[i])
+        cells = "".join(f"{_fmt(v, as_rate):>{width}}" for v in grid[i])
         lines.append(f"{start.isoformat():<12}{result.sizes[i]:>8}{cells}")
-    lines.append(f"{'all':<12}{result.users:>8}" + "".join(f"{_fmt(v, result.is_rate):>8}" for v in result.curve()))
+    if not relative:
+        lines.append(f"{'all':<12}{result.users:>8}" + "".join(f"{_fmt(v, as_rate):>{width}}" for v in result.curve(cumulative)))
     return "\n".join(lines)
 
 
@@ -64,4 +75,4 @@ def run(args, ctx) -> Output:
     payload = {**result.to_dict(), "filters": filters.describe()}
     if day_n:
         payload["day_n"] = {f"d{n}": v for n, v in day_n.items()}
-    return Output(payload, render(result, day_n))
+    return Output(payload, render(result, day_n, cumulative=args.cumulative, relative=args.relative))

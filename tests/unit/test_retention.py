@@ -327,3 +327,13 @@ def test_cli_retention_bad_options_exit_2_with_one_line(journeys, capsys, argv, 
     assert main(["--db", str(journeys.path), *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_cli_retention_cumulative_revenue_text(journeys, capsys):
+    from analytics.cli import main
+
+    journeys.close()  # the command opens the file itself
+    assert main(["--db", str(journeys.path), "retention", "--measure", "revenue", "--cumulative", "--periods", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "cumulative net revenue per member" in lines[0]
+    assert lines[2].split() == ["2026-01-05", "2", "0.00", "49.50", "34.50"]
