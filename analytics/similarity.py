@@ -112,6 +112,15 @@ class Heatmap:
             df["seen"] = self.seen.ravel()
         return df
 
+    def to_wide(self):
+        """The matrix as a table: ``row``, ``row_label``, then one column per column id."""
+        import pandas as pd
+
+        df = pd.DataFrame(self.values, columns=list(self.col_ids))
+        df.insert(0, "row_label", list(self.row_labels))
+        df.insert(0, "row", list(self.row_ids))
+        return df
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind, "status": self.status, "rows": list(self.row_ids), "cols": list(self.col_ids),

@@ -34,6 +34,7 @@ TEXT = {
     "sim.heatmap.item_item": {"en": "Item × item cosine similarity", "zh": "内容 × 内容 余弦相似度"},
     "sim.heatmap.user_user": {"en": "User × user cosine similarity", "zh": "用户 × 用户 余弦相似度"},
     "sim.heatmap.user_item": {"en": "User × item scores (x_u · y_i)", "zh": "用户 × 内容 得分 (x_u · y_i)"},
+    "sim.export": {"en": "Offer this matrix for download (CSV, Excel)", "zh": "提供此矩阵下载（CSV、Excel）"},
     "sim.hover.value": {"en": "value", "zh": "数值"},
     "sim.hover.seen": {"en": "already interacted", "zh": "已有交互"},
     "sim.list.header": {"en": "Similar items", "zh": "相似内容"},

@@ -95,7 +95,9 @@ if require_events():
                 st.warning(t("sim.capped", rows=len(heatmap.row_ids), total_rows=heatmap.total_rows,
                              cols=len(heatmap.col_ids), total_cols=heatmap.total_cols, cap=heatmap.cap))
             st.plotly_chart(_figure(heatmap), width="stretch", key="sim_chart")
-            download_buttons(heatmap.to_frame(), f"similarity_{heatmap.kind}", filters, key="sim_heatmap")
+            # building an Excel file of up to 200 x 200 cells takes seconds: only when asked for
+            if st.checkbox(t("sim.export"), value=False, key="sim_export"):
+                download_buttons(heatmap.to_wide(), f"similarity_{heatmap.kind}", filters, key="sim_heatmap")
 
         st.divider()
         st.subheader(t("sim.list.header"))

@@ -67,6 +67,8 @@ def test_heatmaps_and_similar_items(monkeypatch, db):
     for view in ("user_user", "user_item"):
         at.radio(key="sim_view").set_value(view).run()
         assert not at.exception and len(at.get("plotly_chart")) == 1
+    at.checkbox(key="sim_export").check().run()
+    assert not at.exception
     at.radio(key="sim_items_choice").set_value("category").run()
     at.selectbox(key="sim_category").set_value("office").run()
     assert not at.exception and len(at.get("plotly_chart")) == 1

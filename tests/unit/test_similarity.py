@@ -127,6 +127,8 @@ def test_user_heatmap_and_user_item_scores(model):
     assert ui.seen.tolist() == [[True, False, False], [True, True, False], [False, False, True]]
     frame = ui.to_frame()
     assert len(frame) == 9 and set(frame.columns) >= {"row", "col", "value", "seen", "col_label"}
+    wide = ui.to_wide()
+    assert list(wide.columns) == ["row", "row_label", "x0", "x1", "y0"] and wide["x1"].tolist() == ui.values[:, 1].tolist()
 
 
 def test_choosing_items_and_users(model):
