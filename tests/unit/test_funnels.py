@@ -385,3 +385,19 @@ def test_portable_definition_equals_the_fast_path_on_a_fixture(store):
         portable = portable_levels(store.ibis(), s).to_pandas()
         assert dict(zip(portable.user_id, portable.level)) == levels(store, s), s.mode
         assert step_counts(store, s) == tuple(counts(store, s))
+
+
+def test_the_event_index_follows_every_change_of_the_data(store):
+    from analytics import funnel_fast
+
+    insert_events(store, {"a": [("view", 0), ("click", 10)], "b": [("view", 0)]})
+    far_end(store)
+    assert step_counts(store, spec("view,click"), index=True) == (2, 1)
+    assert funnel_fast.has_index(store)
+    insert_events(store, {"c": [("view", 5), ("click", 6)]})  # no upload registered: the checksum notices
+    assert step_counts(store, spec("view,click")) == (3, 2)
+    store.query("DELETE FROM events WHERE user_id = 'a'")
+    assert step_counts(store, spec("view,click")) == (2, 1)
+    assert not funnel_fast.applicable(spec("view[channel=douyin],click"), Filters())
+    assert not funnel_fast.applicable(spec("view,click"), Filters(channels=("douyin",)))
+    assert funnel_fast.applicable(spec("view,click", mode="strict", count="totals"), Filters(date_to=dt.date(2026, 1, 9)))
