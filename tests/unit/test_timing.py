@@ -6,7 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -270,3 +270,45 @@ def test_videos_without_views_cannot_be_ranked(store):
     insert_events(store, {"a": [("like", 60)]})
     r = compute_timing(store, SH, outcome="ctr")
     assert r.status == "no_outcomes" and r.video_count == 1 and r.best().empty
+
+
+_event = st.tuples(
+    st.sampled_from(["view", "click", "like", "purchase"]),
+    st.sampled_from(["v1", "v2", "c1"]),
+    st.integers(-6, 40),  # hours after T0
+    st.sampled_from(["a", "b", "c"]),
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=st.lists(_event, min_size=1, max_size=15))
+def test_first_24_hour_counts_match_a_reference(store, events):
+    with store.cursor() as cur:
+        cur.execute("DELETE FROM events")
+        cur.execute("DELETE FROM items")
+    published = {"v1": T0, "v2": T0 + dt.timedelta(hours=10)}
+    insert_items(
+        store,
+        [{"item_id": v, "kind": "video", "course_id": "c1", "duration_seconds": 10, "published_at": p} for v, p in published.items()],
+    )
+    journeys: dict[str, list] = {}
+    for i, (etype, item, hours, user) in enumerate(events):
+        extra = {"item_id": item, "course_id": "c1" if etype == "purchase" else None, "watch_seconds": 10.0}
+        journeys.setdefault(user, []).append((etype, hours * H + i, extra))
+    insert_events(store, journeys)
+    got = compute_timing(store, SH).videos.set_index("video_id")
+    for video, pub in published.items():
+        start = (pub - T0).total_seconds()
+        in_window = [
+            (e, it, h * H + i, u) for i, (e, it, h, u) in enumerate(events) if start <= h * H + i < start + 24 * H
+        ]
+        views = [x for x in in_window if x[0] == "view" and x[1] == video]
+        clicks = [x for x in in_window if x[0] == "click" and x[1] == video]
+        first_view = {}
+        for _, _, t, u in views:
+            first_view[u] = min(t, first_view.get(u, t))
+        buyers = {u for e, it, t, u in in_window if e == "purchase" and u in first_view and t >= first_view[u]}
+        assert got.loc[video, "views"] == len(views)
+        assert got.loc[video, "complete_views"] == len(views)  # every view watched 10 of 10 s
+        assert got.loc[video, "clicks"] == len(clicks)
+        assert got.loc[video, "purchases"] == len(buyers)
