@@ -220,9 +220,9 @@ DERIVED_COMPONENTS: Final[tuple[str, ...]] = ("revenue", "spend")
 
 
 def _finish(df: pd.DataFrame) -> pd.DataFrame:
-    """Fill counts of empty groups with 0 and derive net revenue."""
+    """Fill counts of empty groups with 0 and derive net revenue (user counts stay absent if not computed)."""
     for name in EVENT_COMPONENTS:
-        if name not in ("watch_ratio_sum",):
+        if name in df.columns and name != "watch_ratio_sum":
             df[name] = pd.to_numeric(df[name], errors="coerce").fillna(0)
     df["revenue"] = df["gross_revenue"] - df["refunded_amount"]
     return df
@@ -416,6 +416,24 @@ def _per_user_from_rollup(backend, filters: Filters, by: Sequence[str]):
         f"_g{i}": (local_day(r._hour, filters.timezone, start, end) if b == "day" else r[b]) for i, b in enumerate(by)
     }
     return r.group_by(**keys, user_id=r.user_id).aggregate(**{name: r[name].sum() for name in USER_COMPONENTS}), keys
+
+
+def event_sums(store: Store, filters: Filters, by: Sequence[str]) -> pd.DataFrame:
+    """Only the event-level components (:data:`USER_COMPONENTS`, no distinct users) per group of ``by``.
+
+    One aggregation without the user grain: enough for KPIs built from event counts and sums
+    (views, rates per view, orders, revenue), and much cheaper for fine groups such as videos.
+    """
+    backend = store.ibis()
+    e = _enriched(backend, filters)
+    start, end = filters.utc_bounds()
+    keys = {f"_g{i}": _dimension(e, b, filters, start, end) for i, b in enumerate(by)}
+    df = e.group_by(**keys).aggregate(**{name: fn(e) for name, fn in USER_COMPONENTS.items()}).execute()
+    return _finish(df.rename(columns={f"_g{i}": b for i, b in enumerate(by)}))
+
+
+#: Components :func:`event_sums` provides (``revenue`` is derived from two of them).
+EVENT_SUM_COMPONENTS: Final[frozenset[str]] = frozenset(USER_COMPONENTS) | {"revenue"}
 
 
 def event_components(store: Store, filters: Filters, by: Sequence[str] = (), source: Source = "auto") -> pd.DataFrame:
@@ -722,6 +740,14 @@ def breakdown(store: Store, filters: Filters, by: str, sort: str = "views", limi
     return Breakdown(status, by, filters, table, tuple(notes))
 
 
+def _video_table(store: Store, filters: Filters, comps: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    comps = comps[comps["views"] > 0]
+    rows = [{"video": r["video"], **evaluate(r, names)} for r in comps.to_dict(orient="records")]
+    table = pd.DataFrame(rows, columns=["video", *dict.fromkeys(names)])
+    table = table.merge(_labels(store, "video"), on="video", how="left")
+    return table[["video", "title", "creator", *dict.fromkeys(names)]]
+
+
 def top_bottom_videos(
     store: Store,
     filters: Filters,
@@ -741,7 +767,12 @@ def top_bottom_videos(
         raise BadInput(f"unknown KPI {metric!r}; use one of {', '.join(KPI_BY_NAME)}", code="bad_kpi", value=metric)
     if min_views is None:
         min_views = MIN_VIEWS_FOR_RATES if kpi.denominator else 0
-    table = breakdown(store, filters, "video", sort=metric).table if videos is None else videos
+    if videos is not None:
+        table = videos
+    elif {kpi.numerator, kpi.denominator or "views"} <= EVENT_SUM_COMPONENTS:
+        table = _video_table(store, filters, event_sums(store, filters, ("video",)), (metric, "views"))
+    else:
+        table = breakdown(store, filters, "video", sort=metric).table
     table = table[(pd.to_numeric(table["views"]) >= min_views) & table[metric].notna()]
     # ties: more views first, then by video id, whatever order the table came in
     table = table.sort_values("video", kind="stable").sort_values("views", ascending=False, kind="stable")

@@ -384,3 +384,12 @@ def test_kolkata_half_hour_offset_uses_the_events(store):
     insert_events(store, {"a": [("view", dt.datetime(2026, 1, 5, 18, 45))]})  # 00:15 on Jan 6 in Kolkata
     days, series = daily_series(store, Filters(JAN5, JAN6, timezone="Asia/Kolkata"))
     assert series["views"] == (0, 1)
+
+
+@pytest.mark.parametrize("metric", ["views", "ctr", "completion_rate", "revenue", "conversion"])
+def test_video_ranking_from_event_sums_equals_the_full_breakdown(shop, metric):
+    full = breakdown(shop, PERIOD, "video").table
+    light = top_bottom_videos(shop, PERIOD, metric, min_views=1)
+    heavy = top_bottom_videos(shop, PERIOD, metric, min_views=1, videos=full)
+    assert list(light.top["video"]) == list(heavy.top["video"])
+    assert list(light.top[metric]) == list(heavy.top[metric])
