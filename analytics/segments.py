@@ -23,7 +23,8 @@ Clustering: the six behaviour features of :data:`CLUSTER_FEATURES` (counts and m
 ``log1p`` to tame long tails), standardised to mean 0 and standard deviation 1 and clipped to [-3, 3]; scikit-learn
 ``KMeans`` (``n_init=10``, fixed seed) for each k in 2..8 (at most distinct users - 1); the k with
 the highest mean silhouette (computed on a seeded sample of at most :data:`SILHOUETTE_SAMPLE`
-users) wins, smaller k on ties. Segments are numbered by size, largest first.
+users) wins, smaller k on ties; with more than :data:`FIT_SAMPLE` users the k are compared on a
+seeded sample and only the winner is fitted on everyone. Segments are numbered by size, largest first.
 
 Each segment is described relative to all users: the standardised centroid of a feature is its
 *z*; features with ``|z| >= 0.5`` are traits, strongest first. The name combines the two strongest
@@ -52,6 +53,7 @@ MIN_USERS = 10
 TRAIT_Z = 0.5
 CLIP_Z = 3.0
 SILHOUETTE_SAMPLE = 5_000
+FIT_SAMPLE = 20_000
 SEED = 42
 
 #: Feature labels and the words used to name segments: (English, Chinese) pairs.
@@ -246,8 +248,13 @@ def cluster_matrix(features) -> np.ndarray:
 
 
 def choose_k(x: np.ndarray, k_range: tuple[int, int] = K_RANGE, seed: int = SEED,
-             sample: int = SILHOUETTE_SAMPLE) -> tuple[int, tuple[tuple[int, float], ...], dict[int, np.ndarray]]:
-    """Fit k-means for each k in ``k_range`` and return (best k, silhouette per k, labels per k)."""
+             sample: int = SILHOUETTE_SAMPLE, fit_sample: int = FIT_SAMPLE,
+             ) -> tuple[int, tuple[tuple[int, float], ...], dict[int, np.ndarray]]:
+    """Fit k-means for each k in ``k_range`` and return (best k, silhouette per k, labels per k).
+
+    With more than ``fit_sample`` users the k are compared on a seeded sample of that many users
+    and only the chosen k is then fitted on everyone (its silhouette is recomputed on all labels).
+    """
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
     from threadpoolctl import threadpool_limits
@@ -255,20 +262,27 @@ def choose_k(x: np.ndarray, k_range: tuple[int, int] = K_RANGE, seed: int = SEED
     distinct = len(np.unique(np.round(x, 9), axis=0))
     lo, hi = k_range
     hi = min(hi, distinct - 1)
+    sampled = len(x) > fit_sample
+    xs = x[np.sort(np.random.default_rng(seed).choice(len(x), fit_sample, replace=False))] if sampled else x
     scores, labels = [], {}
-    size = sample if len(x) > sample else None
+    size = sample if len(xs) > sample else None
     # one thread: on a busy machine OpenMP/BLAS threads slow small k-means fits down many times over
     with threadpool_limits(1):
         for k in range(lo, hi + 1):
-            lab = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x)
+            lab = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(xs)
             if len(np.unique(lab)) < 2:
                 continue
-            s = float(silhouette_score(x, lab, sample_size=size, random_state=seed))
+            s = float(silhouette_score(xs, lab, sample_size=size, random_state=seed))
             scores.append((k, round(s, 12)))
             labels[k] = lab
-    if not scores:
-        return 0, (), {}
-    best = max(scores, key=lambda ks: (ks[1], -ks[0]))[0]
+        if not scores:
+            return 0, (), {}
+        best = max(scores, key=lambda ks: (ks[1], -ks[0]))[0]
+        if sampled:
+            lab = KMeans(n_clusters=best, n_init=10, random_state=seed).fit_predict(x)
+            s = float(silhouette_score(x, lab, sample_size=min(sample, len(x)), random_state=seed))
+            scores = [(k, round(s, 12)) if k == best else (k, v) for k, v in scores]
+            labels = {best: lab}
     return best, tuple(scores), labels
 
 

@@ -156,3 +156,11 @@ def test_segments_command(sample_store, capsys):
     assert len(rows) == doc["users"] and {"user_id", "segment", "segment_name", "watch_minutes"} <= set(rows[0])
     assert main(["--db", path, "segments", "--k", "1"]) == 2
     assert "between 2 and 20" in capsys.readouterr().err
+
+
+def test_k_compared_on_a_sample_then_fitted_on_everyone():
+    x = cluster_matrix(_groups(seed=2))
+    best, by_k, labels = choose_k(x, fit_sample=30)
+    assert best == 3 and list(labels) == [3] and len(labels[3]) == 60
+    assert dict(by_k)[3] == pytest.approx(silhouette_score(x, labels[3]), abs=1e-9)
+    assert len(np.unique(labels[3][:20])) == len(np.unique(labels[3][20:40])) == 1
