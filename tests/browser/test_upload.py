@@ -24,8 +24,10 @@ def test_upload_csv_shows_quality_report(server, page, tmp_path):
     page.get_by_text("Upload a file").first.wait_for()
     page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(path))
     page.get_by_role("button", name="Import").click()
-    page.get_by_text("Imported").first.wait_for()
-    body = page.locator("body").inner_text()
-    assert "3" in body  # three rows accepted
-    assert "dance" in body  # the unknown event type is reported, not silently dropped
+    page.get_by_text("Imported 3 rows from douyin_export.csv").first.wait_for()
+    page.get_by_text("Data-quality report").first.wait_for()
+    # the unknown event type is rejected with its reason and counted, not silently dropped
+    rejected = page.locator('[data-testid="stMetric"]').filter(has_text="Rejected")
+    assert rejected.locator('[data-testid="stMetricValue"]').inner_text() == "1"
+    page.get_by_text("douyin_export.csv · events").first.wait_for()  # listed among the uploads
     _no_exception(page)
