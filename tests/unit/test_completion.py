@@ -219,7 +219,7 @@ view_rows = st.lists(
 )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(view_rows)
 def test_rates_lie_in_unit_interval_and_match_pandas(store, rows):
     with store.transaction() as cur:

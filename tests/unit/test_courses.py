@@ -139,7 +139,7 @@ def test_no_courses_and_bad_split(store):
         course_completion(store, by="campaign")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(
         st.tuples(st.integers(0, 5), st.booleans(), st.lists(st.tuples(st.integers(-2, 6), st.integers(1, 6)), max_size=6)),
