@@ -7,14 +7,16 @@ Definitions (glossary: docs/metrics.md, "Video and course completion"):
   the highest lesson seen in the events (``lessons_source = "events"``).
 * an event belongs to course ``c`` when ``coalesce(course_id, item_id) = c``.
 * **buyers** of ``c`` = users with a purchase of ``c`` that matches the filters; a buyer's purchase
-  time is their first such purchase. Lesson events are read at any time after it (the date filter
-  picks the purchase cohort, it does not cut learning short) and regardless of channel.
+  time is their first such purchase (a later refund does not remove them). Lesson events are read
+  at any time after it (the date filter picks the purchase cohort, it does not cut learning short)
+  and regardless of channel.
 * **lesson k reached** = a ``lesson_complete`` event of ``c`` with ``lesson >= k`` at or after the
   purchase (with ``count_starts=True`` a ``lesson_start`` counts too). A learner's **last lesson**
   is the highest lesson reached (0 = never reached lesson 1), capped at the number of lessons; the
   lesson where learners stop is the distribution of last lessons below the final one.
-* **time between lessons** = per learner, hours from the first reach of lesson k-1 (the purchase for
-  k = 1) to the first reach of lesson k, when both exist and are in that order; median and p90.
+* **time between lessons** = per learner, hours from the first event of lesson k-1 (the purchase
+  for k = 1) to the first event of lesson k itself, when both exist and are in that order; median
+  and p90 (linear interpolation).
 * **acquiring view** = the buyer's last ``view`` at or before the purchase of a video promoting
   ``c`` (``coalesce(events.course_id, items.course_id) = c``); its video, channel and variant split
   the buyers. Buyers without such a view form the group "no promoting view" (``acquired = False``).
