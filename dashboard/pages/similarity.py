@@ -24,6 +24,12 @@ st.caption(t("sim.intro"))
 HEATMAP_TITLES = {"item_item": "sim.heatmap.item_item", "user_user": "sim.heatmap.user_user", "user_item": "sim.heatmap.user_item"}
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _content_index(db: str, version: str):
+    """The catalog's TF-IDF index, rebuilt only when the data changes."""
+    return build_content_index(get_store())
+
+
 def _figure(heatmap):
     labels = np.empty(heatmap.values.shape + (3,), dtype=object)
     labels[..., 0] = np.asarray(heatmap.row_labels, dtype=object)[:, None]
@@ -101,7 +107,7 @@ if require_events():
 
         st.divider()
         st.subheader(t("sim.list.header"))
-        content = build_content_index(store)
+        content = _content_index(str(store.path), store.data_version())
         options = item_choices(model, content)
         c1, c2 = st.columns([3, 1])
 
