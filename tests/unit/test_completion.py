@@ -19,7 +19,7 @@ from analytics.completion import (
 )
 from analytics.errors import BadInput, NotFound
 from analytics.filters import Filters
-from tests.helpers import T0, insert_events, insert_items
+from tests.helpers import insert_events, insert_items
 
 
 @pytest.fixture
