@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from analytics.errors import BadInput, NotFound
+from analytics.filters import Filters, filtered_events
 from analytics.recommend import TrainedModel
 from analytics.storage import Store
 
@@ -149,21 +150,22 @@ def calibrate(scores: np.ndarray, converted: np.ndarray, groups: int = DECILES) 
     return deciles, tuple(rates)
 
 
-def _buyers(store: Store | None, item_id: str) -> set[str]:
+def _buyers(store: Store | None, item_id: str, filters: Filters | None = None) -> set[str]:
+    """Users with a purchase of ``item_id`` among the (filtered) events."""
     if store is None:
         return set()
-    rows = store.query(
-        "SELECT DISTINCT user_id FROM events WHERE event_type = 'purchase' AND item_id = ? AND user_id IS NOT NULL",
-        [item_id],
-    ).rows
-    return {str(r[0]) for r in rows}
+    backend = store.ibis()
+    events = filtered_events(backend, filters) if filters else backend.table("events")
+    bought = events.filter(events.event_type == "purchase", events.item_id == item_id, events.user_id.notnull())
+    return {str(u) for u in bought.select("user_id").distinct().to_pyarrow()["user_id"].to_pylist()}
 
 
 def item_audience(store: Store | None, model: TrainedModel, item_id: str, k: int = 100,
-                  exclude_engaged: bool = True) -> Audience:
+                  exclude_engaged: bool = True, filters: Filters | None = None) -> Audience:
     """The ``k`` users most likely to engage with ``item_id`` with their expected conversion.
 
-    ``store`` supplies the purchases of a sold item (the model's own store when ``None``). Raises
+    ``store`` supplies the purchases of a sold item (the model's own store when ``None``), within
+    ``filters`` when given (pass the filters the model was trained with). Raises
     :class:`NotFound` for an item the model does not know and :class:`BadInput` for ``k < 1``.
     """
     if not isinstance(k, (int, np.integer)) or k < 1:
@@ -179,7 +181,7 @@ def item_audience(store: Store | None, model: TrainedModel, item_id: str, k: int
     engaged = np.zeros(len(model.user_ids), dtype=bool)
     engaged[model.user_items[:, j].nonzero()[0]] = True
     if outcome == "purchase":
-        buyers = _buyers(store, item_id)
+        buyers = _buyers(store, item_id, filters)
         converted = np.array([str(u) in buyers for u in model.user_ids], dtype=bool)
     else:
         converted = engaged

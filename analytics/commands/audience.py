@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from analytics.cli import Output
+from analytics.cli import Output, filters_from_args
 from analytics.commands.similar import add_model_args, model_from_args, positive_int
 
 
@@ -22,7 +22,8 @@ def run(args, ctx) -> Output:
     from analytics.audiences import item_audience
 
     model = model_from_args(args, ctx)
-    result = item_audience(ctx.store, model, args.item, args.k, exclude_engaged=not args.include_engaged)
+    result = item_audience(ctx.store, model, args.item, args.k, exclude_engaged=not args.include_engaged,
+                           filters=filters_from_args(args, ctx))
     payload = {**result.to_dict(), "model": model.fingerprint, "device": model.device}
     if args.csv:
         buf = io.StringIO()

@@ -39,7 +39,7 @@ if require_events():
         item = c1.selectbox(t("aud.item"), options, key="aud_item", format_func=lambda i: f"{model.title(i) or i} ({i})")
         k = int(c2.number_input(t("aud.k"), 1, 1_000_000, 100, key="aud_k"))
         include = c3.checkbox(t("aud.include_engaged"), value=False, key="aud_include_engaged")
-        result = item_audience(store, model, item, k, exclude_engaged=not include)
+        result = item_audience(store, model, item, k, exclude_engaged=not include, filters=filters)
         m1, m2, m3, m4 = st.columns(4)
         m1.metric(t("aud.size"), f"{result.size:,}", t("aud.pool", pool=f"{result.pool:,}"), delta_color="off")
         m2.metric(t("aud.expected"), f"{result.expected_conversions:,.1f}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 
@@ -15,6 +16,7 @@ import analytics.recommend as rec
 from analytics.audiences import calibrate, item_audience, score_deciles
 from analytics.cli import main
 from analytics.errors import BadInput, NotFound
+from analytics.filters import Filters
 from analytics.recommend import AlsParams, get_model
 from tests.helpers import insert_events
 from tests.unit.test_recommend import checkerboard
@@ -90,6 +92,14 @@ def test_expected_conversion_is_the_decile_rate(model, board):
     assert 0.0 <= res.expected_rate <= 1.0
     table = res.to_frame()
     assert list(table.columns) == ["rank", "user", "score", "decile", "expected_conversion"] and len(table) == 24
+
+
+def test_purchases_outside_the_filters_do_not_count(model, board):
+    # both purchases are at T0 + 1 h = 2026-01-05 20:00 in Asia/Shanghai
+    later = Filters(date_from=dt.date(2026, 1, 6))
+    assert item_audience(board, model, "x0", k=3, filters=later).converted == 0
+    same_day = Filters(date_from=dt.date(2026, 1, 5), date_to=dt.date(2026, 1, 5))
+    assert item_audience(board, model, "x0", k=3, filters=same_day).converted == 2
 
 
 def test_free_video_converts_by_engagement(model, board):
