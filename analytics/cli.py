@@ -13,6 +13,7 @@ import decimal
 import importlib
 import json
 import math
+import os
 import pkgutil
 import sys
 from dataclasses import dataclass, field
@@ -144,10 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("reelytics: interrupted; nothing was changed by the interrupted step", file=sys.stderr)
         return 130
-    if out.raw is not None:
-        sys.stdout.write(out.raw)
-    elif args.json:
-        print(json.dumps(to_jsonable(out.payload), ensure_ascii=False))
-    else:
-        print(out.text if out.text is not None else _render_text(out.payload))
+    try:
+        if out.raw is not None:
+            sys.stdout.write(out.raw)
+        elif args.json:
+            print(json.dumps(to_jsonable(out.payload), ensure_ascii=False))
+        else:
+            print(out.text if out.text is not None else _render_text(out.payload))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `reelytics ... | head`: the reader left, which is not an error
+        sys.stdout = open(os.devnull, "w")
     return 0

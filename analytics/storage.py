@@ -56,6 +56,14 @@ class Store:
         try:
             self._con = duckdb.connect(str(self.path))
         except duckdb.Error as exc:
+            if "lock" in str(exc).lower():
+                raise StorageError(
+                    f"the database {self.path} is in use by another process (a running dashboard or "
+                    "command); DuckDB allows one writer at a time: stop that process, or point --db / "
+                    "REELYTICS_DB at another file",
+                    code="db_locked",
+                    path=str(self.path),
+                ) from exc
             raise StorageError(
                 f"cannot open the database {self.path.name}: {exc}", code="db_open", path=str(self.path)
             ) from exc

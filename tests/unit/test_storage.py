@@ -56,3 +56,23 @@ def test_newer_schema_is_refused(tmp_path):
     con.close()
     with pytest.raises(StorageError, match="newer"):
         Store(path)
+
+
+def test_database_held_by_another_process_gives_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "d" / "x.duckdb"
+    Store(path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(path)!r}); print('ready', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StorageError, match="in use by another process") as info:
+            Store(path)
+        assert info.value.code == "db_locked"
+    finally:
+        holder.stdin.close()
+        holder.wait()
