@@ -21,7 +21,10 @@ from dashboard.i18n import t  # noqa: E402
 st.title(t("page.similarity"))
 st.caption(t("sim.intro"))
 
-HEATMAP_TITLES = {"item_item": "sim.heatmap.item_item", "user_user": "sim.heatmap.user_user", "user_item": "sim.heatmap.user_item"}
+
+def _title(kind: str) -> str:
+    return {"item_item": t("sim.heatmap.item_item"), "user_user": t("sim.heatmap.user_user"),
+            "user_item": t("sim.heatmap.user_item")}[kind]
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -43,7 +46,7 @@ def _figure(heatmap):
         + " %{z:.3f}<br>%{customdata[2]}<extra></extra>",
     ))
     side = min(900, 200 + 12 * len(heatmap.row_ids))
-    fig.update_layout(title=t(HEATMAP_TITLES[heatmap.kind]), height=side, yaxis_autorange="reversed",
+    fig.update_layout(title=_title(heatmap.kind), height=side, yaxis_autorange="reversed",
                       xaxis_type="category", yaxis_type="category")
     return fig
 

@@ -71,7 +71,8 @@ def test_features_match_a_plain_sql_reference(sample_store):
         "count(*) FILTER (WHERE event_type = 'view') AS views, count(*) FILTER (WHERE event_type = 'purchase') AS purchases, "
         "count(DISTINCT hour(lt)) AS active_hours, "
         "CASE WHEN count(*) FILTER (WHERE event_type = 'view') > 0 THEN "
-        "count(*) FILTER (WHERE event_type = 'like')::DOUBLE / count(*) FILTER (WHERE event_type = 'view') ELSE 0 END AS like_rate "
+        "count(*) FILTER (WHERE event_type = 'like')::DOUBLE / count(*) FILTER (WHERE event_type = 'view') "
+        "ELSE 0 END AS like_rate "
         "FROM e GROUP BY user_id ORDER BY user_id"
     ).df().set_index("user_id")
     assert len(ours) == len(ref) > 250

@@ -20,7 +20,6 @@ from analytics.similarity import (
     choose_items, choose_users, cosine_matrix, item_choices, item_heatmap, item_users, similar_items, user_heatmap,
     user_item_heatmap,
 )
-from analytics.storage import Store
 from tests.helpers import insert_events, insert_items
 from tests.unit.test_recommend import X_ITEMS, Y_ITEMS, checkerboard
 
