@@ -74,25 +74,41 @@ def _token(store: Store) -> tuple[Any, ...]:
 
 
 def _build(store: Store, token: tuple[Any, ...]) -> EventIndex:
-    from analytics.funnels import _sort_within_units
-
+    """Fetch every event once (user, packed time and type), number the users, sort by both."""
     code = "CASE event_type " + " ".join(f"WHEN '{e}' THEN {i}" for i, e in enumerate(EVENT_TYPES)) + f" ELSE {OTHER} END"
     table = store.arrow(
-        f"SELECT user_id, list(epoch_us(event_time) * {1 << TYPE_BITS} + {code}) AS p FROM events "
-        "WHERE event_time IS NOT NULL GROUP BY user_id"
+        f"SELECT user_id, epoch_us(event_time) * {1 << TYPE_BITS} + {code} AS p FROM events "
+        "WHERE event_time IS NOT NULL AND user_id IS NOT NULL"
     )
-    lists = table.column("p").combine_chunks()
-    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+    users = pc.dictionary_encode(table.column("user_id")).combine_chunks()
+    unit = users.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    p = np.asarray(table.column("p").to_numpy(), dtype=np.int64)
+    lengths = np.bincount(unit, minlength=len(users.dictionary)) if len(unit) else np.zeros(0, dtype=np.int64)
+    order_key = None
+    if len(p):
+        t = p >> TYPE_BITS
+        t0 = int(t.min())
+        step = int(np.gcd.reduce(t - t0)) or 1
+        q = (t - t0) // step
+        t_bits = max(int(q.max()).bit_length(), 1)
+        u_bits = max(int(len(lengths)).bit_length(), 1)
+        if u_bits + t_bits + TYPE_BITS <= 62:  # one int64 key: user, time, type
+            order_key = (unit << (t_bits + TYPE_BITS)) | (q << TYPE_BITS) | (p & OTHER)
+            order_key.sort()
+            unit = order_key >> (t_bits + TYPE_BITS)
+            p = ((((order_key >> TYPE_BITS) & ((1 << t_bits) - 1)) * step + t0) << TYPE_BITS) | (order_key & OTHER)
+        else:
+            order = np.lexsort((p, unit))
+            unit, p = unit[order], p[order]
     starts = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
-    p = _sort_within_units(np.asarray(pc.list_flatten(lists).to_numpy(zero_copy_only=False), dtype=np.int64), starts, TYPE_BITS)
     return EventIndex(
         token=token,
-        user_ids=table.column("user_id").combine_chunks(),
+        user_ids=users.dictionary,
         starts=starts,
         t=p >> TYPE_BITS,
         type_code=(p & OTHER).astype(np.int8),
-        unit=np.repeat(np.arange(len(lengths), dtype=np.int32), lengths),
+        unit=unit.astype(np.int32),
     )
 
 

@@ -464,6 +464,7 @@ def _annotated(backend, spec: FunnelSpec, filters: Filters):
     """Per event row: ``t`` (µs since 1970), ``steps`` (bit i: matches step i), ``entry`` (may start
     an entry), ``prev_t`` (strict: the user's previous distinct event time), unit keys, segment."""
     ev, end = _base_events(backend, spec, filters)
+    ev = ev.filter(ev.user_id.notnull(), ev.event_time.notnull())
     types = sorted({s.event_type for s in spec.steps})
     if spec.mode != "strict":  # strict needs every event to find interruptions
         ev = ev.filter(ev.event_type.isin(types))
