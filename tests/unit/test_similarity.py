@@ -203,3 +203,31 @@ def test_similar_command_json_and_errors(board, capsys, tmp_path):
     assert main(["--db", str(path), "similar", "--item", "ghost", *fast]) == 2
     assert capsys.readouterr().err.strip() == "reelytics: error: item 'ghost' is neither in the model nor in the catalog"
     assert main(["--db", str(path), "similar", "--item", "x1", "--k", "0"]) == 2
+
+
+class _Factors:
+    """Just what the heatmap functions read from a trained model (no training needed)."""
+
+    def __init__(self, n_users: int, n_items: int, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        self.user_ids = np.array([f"u{i}" for i in range(n_users)], dtype=object)
+        self.item_ids = np.array([f"i{i}" for i in range(n_items)], dtype=object)
+        self.user_index = {u: n for n, u in enumerate(self.user_ids)}
+        self.item_index = {i: n for n, i in enumerate(self.item_ids)}
+        self.user_factors = rng.normal(size=(n_users, 3)).astype(np.float32)
+        self.item_factors = rng.normal(size=(n_items, 3)).astype(np.float32)
+
+    def title(self, item):
+        return None
+
+
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(1, 50), st.integers(0, 3))
+def test_any_heatmap_is_cut_to_the_cap(n_users, n_items, cap, seed):
+    m = _Factors(n_users, n_items, seed)
+    items, users = list(m.item_ids), list(m.user_ids)
+    h = item_heatmap(m, items, cap)
+    assert h.values.shape == (min(n_items, cap),) * 2 and h.capped == (n_items > cap)
+    np.testing.assert_allclose(np.diag(h.values), 1.0, atol=1e-6)
+    u = user_heatmap(m, users, cap)
+    assert u.values.shape == (min(n_users, cap),) * 2 and u.capped == (n_users > cap)
+    assert (np.abs(u.values) <= 1.0).all() and np.array_equal(u.values, u.values.T)
