@@ -6,36 +6,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics.completion import video_report
-from analytics.export import to_csv_bytes, to_excel_bytes
 from analytics.filters import Filters
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
 from dashboard.i18n import TEXT, t
 
 RATE_COLUMNS = ("hook_rate", "completion_rate", "avg_percent_watched")
-LAZY_DOWNLOAD_ROWS = 500
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
 def _report(db: str, version: str, filters: Filters, creator: str | None, video: str | None, min_views: int):
     return video_report(get_store(), filters, creator=creator, video=video, min_views=min_views)
-
-
-def _downloads(df, name: str, filters: Filters, key: str) -> None:
-    """:func:`download_buttons`, but a large table's files are built only when a button is clicked.
-
-    Writing an Excel file of thousands of rows takes seconds; doing it on every rerun of the page
-    (each widget change) would stall it. The files are the same as download_buttons makes.
-    """
-    if len(df) <= LAZY_DOWNLOAD_ROWS:
-        download_buttons(df, name, filters, key=key)
-        return
-    described = filters.describe()
-    c1, c2 = st.columns(2)
-    c1.download_button(t("common.download_csv"), lambda: to_csv_bytes(df, described, title=name),
-                       file_name=f"{name}.csv", mime="text/csv", key=f"dl_csv_{key}")
-    c2.download_button(t("common.download_xlsx"), lambda: to_excel_bytes(df, described, title=name),
-                       file_name=f"{name}.xlsx", key=f"dl_xlsx_{key}",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 def _labelled(df):
@@ -174,13 +152,13 @@ if require_events():
                         for c in RATE_COLUMNS
                     },
                 )
-                _downloads(result.ranked(by), f"videos_by_{by}", filters, key=f"vid_{by}")
+                download_buttons(result.ranked(by), f"videos_by_{by}", filters, key=f"vid_{by}")
 
             st.subheader(t("videos.creators"))
             creators = result.creators.assign(creator=result.creators.creator.fillna(t("videos.unknown_creator")))
             st.dataframe(_labelled(creators), hide_index=True, width="stretch")
-            _downloads(result.creators, "completion_by_creator", filters, key="vid_creators")
+            download_buttons(result.creators, "completion_by_creator", filters, key="vid_creators")
 
             with st.expander(t("videos.all_videos")):
                 st.dataframe(_labelled(result.videos), hide_index=True, width="stretch")
-                _downloads(result.videos, "completion_by_video", filters, key="vid_all")
+                download_buttons(result.videos, "completion_by_video", filters, key="vid_all")
