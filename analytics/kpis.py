@@ -398,7 +398,18 @@ def rollup_applies(filters: Filters, by: Sequence[str] = ()) -> bool:
     return all(offset % 3600 == 0 for _, offset in utc_offsets(filters.timezone, start, end))
 
 
-def _per_user_from_rollup(backend, filters: Filters, by: Sequence[str]):
+def _buyers(backend, filters: Filters, rollup: bool = False):
+    """Users with a purchase within ``filters`` (one column ``_buyer_user``)."""
+    if rollup:
+        r = _rollup_rows(backend, filters)
+        r = r.filter(r.orders > 0)
+    else:
+        r = filtered_events(backend, filters)
+        r = r.filter(r.event_type == "purchase")
+    return r.select(_buyer_user=r.user_id).distinct()
+
+
+def _rollup_rows(backend, filters: Filters):
     r = backend.table(ROLLUP_TABLE)
     start, end = filters.utc_bounds()
     preds = []
@@ -410,8 +421,12 @@ def _per_user_from_rollup(backend, filters: Filters, by: Sequence[str]):
         preds.append(r.channel.isin(list(filters.channels)))
     if filters.campaigns:
         preds.append(r.campaign.isin(list(filters.campaigns)))
-    if preds:
-        r = r.filter(*preds)
+    return r.filter(*preds) if preds else r
+
+
+def _per_user_from_rollup(backend, filters: Filters, by: Sequence[str]):
+    r = _rollup_rows(backend, filters)
+    start, end = filters.utc_bounds()
     keys = {
         f"_g{i}": (local_day(r._hour, filters.timezone, start, end) if b == "day" else r[b]) for i, b in enumerate(by)
     }
@@ -458,11 +473,12 @@ def event_components(store: Store, filters: Filters, by: Sequence[str] = (), sou
         )
     new = _new_buyers(backend, filters, rollup=use_rollup)
     u = per_user.left_join(new, per_user.user_id == new._new_user)
-    if keys:  # a buyer is a user with a purchase in any group of the period
-        buyer = u.orders.sum().over(ibis.window(group_by=u.user_id)) > 0
+    if keys:  # a buyer is a user with a purchase in any group of the period (a join, not a window)
+        buyers = _buyers(backend, filters, rollup=use_rollup)
+        u = u.left_join(buyers, u.user_id == buyers._buyer_user)
+        u = u.mutate(_buyer=u._buyer_user.notnull(), _new=u._new_user.notnull())
     else:
-        buyer = u.orders > 0
-    u = u.mutate(_buyer=buyer, _new=u._new_user.notnull())
+        u = u.mutate(_buyer=u.orders > 0, _new=u._new_user.notnull())
     metrics = {name: fn(u) for name, fn in GROUP_COMPONENTS.items()}
     if keys:
         df = u.group_by(*keys).aggregate(**metrics).execute()
