@@ -120,12 +120,13 @@ if require_events():
         do_search = e3.checkbox(t("rec.eval.search"), value=False, key="rec_eval_search")
         if st.button(t("rec.eval.run"), key="rec_eval_run"):
             bar = st.progress(0.0)
-            st.session_state["rec_eval"] = evaluate(
+            st.session_state["rec_eval"] = model.fingerprint, evaluate(
                 store, k=eval_k, split=SplitSettings(split_mode), params=params, filters=filters, search=do_search,
                 progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=m),
             )
             bar.empty()
-        result = st.session_state.get("rec_eval")
+        kept = st.session_state.get("rec_eval")
+        result = kept[1] if kept is not None and kept[0] == model.fingerprint else None  # same data and model
         if result is not None:
             if result.status != "ok":
                 st.info(t("rec.eval.not_enough", reason=result.message))

@@ -11,7 +11,7 @@ import analytics.recommend as rec
 from analytics.errors import BadInput, NotFound
 from analytics.filters import Filters
 from analytics.recommend import AlsParams, InteractionMatrix, build_matrix, get_model, user_panel
-from tests.helpers import T0, insert_events, insert_items
+from tests.helpers import insert_events, insert_items
 
 SMALL = AlsParams(factors=4, iterations=20, regularization=0.1, alpha=5.0)
 X_ITEMS = [f"x{i}" for i in range(6)]
