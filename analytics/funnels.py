@@ -511,6 +511,23 @@ def _fetch_rows(store: Store, spec: FunnelSpec, filters: Filters) -> _Rows:
         extras["q"] = ev.prev_t.fill_null(-(1 << 62))
     if spec.breakdown is not None:
         extras["s"] = ev["segment_value"]
+    if not extras and keys == ["user_id"]:  # one flat fetch; users numbered and sorted in numpy
+        flat_rows = _to_arrow(backend, ev.select("user_id", p=packed))
+        users = pc.dictionary_encode(flat_rows.column("user_id")).combine_chunks()
+        unit = users.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        lengths = np.bincount(unit, minlength=len(users.dictionary)) if len(unit) else np.zeros(0, dtype=np.int64)
+        p = _sort_by_unit(np.asarray(flat_rows.column("p").to_numpy(), dtype=np.int64), unit, k + 1)
+        starts = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        return _Rows(
+            keys=pa.table({"user_id": users.dictionary}),
+            starts=starts,
+            t=p >> (k + 1),
+            bits=p & ((1 << k) - 1),
+            entry=((p >> k) & 1).astype(bool),
+            prev_t=None,
+            segment=None,
+        )
     if extras:
         agg = ev.group_by(keys).aggregate(rows=ibis.struct({"p": packed, **extras}).collect().sort())
     else:  # sorted below in numpy, which is faster than sorting inside every list
@@ -540,6 +557,24 @@ def _fetch_rows(store: Store, spec: FunnelSpec, filters: Filters) -> _Rows:
         prev_t=prev_t,
         segment=segment,
     )
+
+
+def _sort_by_unit(p: np.ndarray, unit: np.ndarray, low_bits: int) -> np.ndarray:
+    """``p`` (packed ``time << low_bits | flags``) ordered by (unit, p), units numbered 0..n-1."""
+    if len(p) == 0:
+        return p
+    t = p >> low_bits
+    t0 = int(t.min())
+    step = int(np.gcd.reduce(t - t0)) or 1
+    q = (t - t0) // step
+    t_bits = max(int(q.max()).bit_length(), 1)
+    u_bits = max(int(unit.max()).bit_length(), 1)
+    if u_bits + t_bits + low_bits <= 62:  # one int64 key: unit, time, flags
+        key = (unit << (t_bits + low_bits)) | (q << low_bits) | (p & ((1 << low_bits) - 1))
+        key.sort()
+        q = (key >> low_bits) & ((1 << t_bits) - 1)
+        return ((q * step + t0) << low_bits) | (key & ((1 << low_bits) - 1))
+    return p[np.lexsort((p, unit))]
 
 
 def _sort_within_units(p: np.ndarray, starts: np.ndarray, low_bits: int) -> np.ndarray:
