@@ -21,11 +21,12 @@ Semantics (the same text is in docs/metrics.md, "Funnels"):
   ``any`` mode), ends when it completes or its window expires, and the next entry starts at the
   first step-1 event after that end.
 
-The per-chain work is a vectorised numpy pass over each user's events sorted by time, fetched with
-one ibis query that groups events by user and sorts them inside the group (``list_sort`` of a
-packed ``time << bits | steps`` integer) instead of sorting the whole table.
-:func:`portable_levels` is the same definition written only with ibis window functions (it runs on
-DuckDB and Spark); a test proves both give the same levels.
+The per-chain work is a vectorised numpy pass over each user's events sorted by time. The rows
+come from one ibis query (the funnel's events as packed ``time << bits | steps`` integers; users
+numbered by dictionary encoding and sorted with one int64 sort; with extra columns, grouped into
+sorted lists per user) or, for plain event-type steps, from the in-memory event index of
+:mod:`analytics.funnel_fast`. :func:`portable_levels` is the same definition written only with ibis
+window functions (it runs on DuckDB and Spark); tests prove all paths give the same levels.
 """
 
 from __future__ import annotations
