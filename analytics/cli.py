@@ -24,6 +24,7 @@ from analytics import commands
 from analytics.config import Settings, default_db_path, default_timezone, parse_timezone
 from analytics.errors import BadInput, ReelyticsError
 from analytics.filters import Filters, parse_date
+from analytics.progress import end_open_line
 from analytics.storage import Store, open_store
 
 
@@ -118,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
         if info.name.startswith("_"):
             continue
         importlib.import_module(f"{commands.__name__}.{info.name}").register(sub)
+    for command in sub.choices.values():  # `reelytics kpis --json` works as well as `reelytics --json kpis`
+        command.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document")
     return parser
 
 
@@ -140,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             prepare(args, ctx)
         out: Output = args.func(args, ctx)
     except ReelyticsError as exc:
+        end_open_line()
         print(f"reelytics: error: {' '.join(exc.message.split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

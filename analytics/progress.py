@@ -16,6 +16,17 @@ def no_progress(fraction: float, message: str = "") -> None:
     """A :class:`Progress` that reports nothing."""
 
 
+_open_lines: set = set()
+
+
+def end_open_line() -> None:
+    """Finish a progress line left open by work that stopped early (before an error message)."""
+    for stream in list(_open_lines):
+        stream.write("\n")
+        stream.flush()
+    _open_lines.clear()
+
+
 class StderrProgress:
     """A one-line progress bar on stderr, redrawn at most every 0.2 s."""
 
@@ -34,3 +45,7 @@ class StderrProgress:
         end = "\n" if fraction >= 1.0 else ""
         self.stream.write(f"\r{self.label} [{bar:<30}] {fraction:6.1%} {message[:40]:<40}{end}")
         self.stream.flush()
+        if end:
+            _open_lines.discard(self.stream)
+        else:
+            _open_lines.add(self.stream)

@@ -28,3 +28,11 @@ def test_bad_input_exits_2_with_one_line_reason(tmp_path, capsys, argv, reason):
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and reason in lines[0]
     assert "Traceback" not in captured.err
+
+
+def test_json_flag_may_follow_the_command(tmp_path, capsys):
+    db = str(tmp_path / "d" / "x.duckdb")
+    assert main(["--db", db, "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["schema_version"] >= 1
+    assert main(["--db", db, "status"]) == 0
+    assert not capsys.readouterr().out.startswith("{")
