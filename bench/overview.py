@@ -2,7 +2,7 @@
 
     python bench/overview.py                      # ~10M events (55,000 users x 60 days), built once
     python bench/overview.py --users 5000         # smaller
-    python bench/overview.py --db /tmp/b.duckdb   # reuse (or create) a database file
+    python bench/overview.py --db data/bench.duckdb  # reuse (or create) a database file
 
 For each query it prints the median wall time of the library function (ibis over DuckDB, the
 portable path the pages use) and of a hand-written DuckDB SQL query computing the same aggregate
