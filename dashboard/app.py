@@ -1,7 +1,8 @@
 """Reelytics dashboard router: pages grouped by role, the language switch and the shared filters.
 
-Run with ``streamlit run dashboard/app.py``. Pages live in ``dashboard/pages``; each reads its
-widgets, calls one library function and renders the result.
+Run with ``streamlit run dashboard/app.py``. Pages live in ``dashboard/views`` (not ``pages/``:
+Streamlit would also serve a ``pages/`` folder as a second, unrouted app); each reads its widgets,
+calls one library function and renders the result.
 """
 
 from __future__ import annotations
@@ -40,9 +41,8 @@ language_switch()
 
 groups: dict[str, list] = {}
 for group, file, title, icon, url in PAGES:
-    path = ROOT / "pages" / file
-    if path.exists():
-        groups.setdefault(t(group), []).append(st.Page(path, title=t(title), icon=icon, url_path=url))
+    page = st.Page(ROOT / "views" / file, title=t(title), icon=icon, url_path=url)
+    groups.setdefault(t(group), []).append(page)
 nav = st.navigation(groups)
 st.session_state["filters"] = sidebar_filters()
 nav.run()

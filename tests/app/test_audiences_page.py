@@ -10,7 +10,7 @@ from analytics.storage import Store
 from tests.helpers import APP, REPO, insert_events
 from tests.unit.test_recommend import checkerboard
 
-PAGE = str(REPO / "dashboard" / "pages" / "audiences.py")
+PAGE = str(REPO / "dashboard" / "views" / "audiences.py")
 SMALL = {"factors": 4, "iterations": 20, "regularization": 0.1, "alpha": 5.0, "gpu": "off"}
 
 

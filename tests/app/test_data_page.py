@@ -10,7 +10,7 @@ from analytics.ingest import ingest_file
 from analytics.storage import Store, open_store
 from tests.helpers import APP, REPO
 
-PAGE = str(REPO / "dashboard" / "pages" / "data.py")
+PAGE = str(REPO / "dashboard" / "views" / "data.py")
 GOOD = "用户ID,视频ID,行为类型,时间\nu1,v1,播放,2026-01-05 20:00\nu2,v1,点赞,2026-01-05 20:01\nu3,v1,teleport,2026-01-05 20:02\n"
 
 

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from analytics.storage import Store
 from tests.helpers import APP, REPO, insert_events
 
-PAGE = str(REPO / "dashboard" / "pages" / "experiments.py")
+PAGE = str(REPO / "dashboard" / "views" / "experiments.py")
 
 
 def _app(monkeypatch, db, lang: str | None = None) -> AppTest:
@@ -46,15 +46,15 @@ def test_experiment_from_events_shows_srm_verdict_and_table(monkeypatch, db):
     at.run()
     assert not at.exception
     assert at.title[0].value == "Experiments"
-    assert at.success[0].value.startswith("Sample ratio check passed (chi-square p = 1)")
-    verdict = at.info[0].value
+    assert at.main.success[0].value.startswith("Sample ratio check passed (chi-square p = 1)")
+    verdict = at.main.info[0].value
     assert verdict.startswith("conversion, treatment vs control: treatment is higher than control: +")
     assert "after Holm correction over 2 comparisons" in verdict
     table = at.dataframe[0].value
     assert list(table["variant"]) == ["control", "treatment"]
     assert list(table["users"]) == [200, 200]
     assert table["status"].iloc[1] == "ok"
-    assert "Users per variant: control 200, treatment 200" in [c.value for c in at.caption]
+    assert "Users per variant: control 200, treatment 200" in [c.value for c in at.main.caption]
 
 
 def test_experiment_page_in_chinese(monkeypatch, db):
@@ -62,8 +62,8 @@ def test_experiment_page_in_chinese(monkeypatch, db):
     at.run()
     assert not at.exception
     assert at.title[0].value == "A/B 实验"
-    assert at.success[0].value.startswith("样本比例检查通过")
-    assert "treatment 高于 control" in at.info[0].value
+    assert at.main.success[0].value.startswith("样本比例检查通过")
+    assert "treatment 高于 control" in at.main.info[0].value
     assert list(at.dataframe[0].value.columns)[:3] == ["版本", "用户数", "取值"]
 
 
@@ -72,17 +72,17 @@ def test_sample_result_table_and_settings(monkeypatch, db):
     at.run()
     at.radio(key="exp_source").set_value("table").run()
     assert not at.exception
-    assert at.info[0].value.startswith("Upload a table with one row per user")
+    assert at.main.info[0].value.startswith("Upload a table with one row per user")
     at.checkbox(key="exp_use_sample").check().run()
     assert not at.exception
     assert len(at.dataframe) == 3  # converted, watch_seconds, revenue
-    assert at.info[0].value.startswith("converted, treatment vs control: treatment is higher than control")
+    assert at.main.info[0].value.startswith("converted, treatment vs control: treatment is higher than control")
     at.selectbox(key="exp_correction").set_value("bh").run()
     assert not at.exception
-    assert "Benjamini-Hochberg correction over 3 comparisons" in at.info[0].value
+    assert "Benjamini-Hochberg correction over 3 comparisons" in at.main.info[0].value
     at.text_input(key="exp_split").input("control=90,treatment=10").run()
     assert not at.exception
-    assert at.error[0].value.startswith("Sample ratio mismatch (chi-square p = ")
+    assert at.main.error[0].value.startswith("Sample ratio mismatch (chi-square p = ")
 
 
 def test_bad_split_shows_the_error_not_a_crash(monkeypatch, db):
@@ -90,17 +90,17 @@ def test_bad_split_shows_the_error_not_a_crash(monkeypatch, db):
     at.run()
     at.text_input(key="exp_split").input("control=50,oops").run()
     assert not at.exception
-    assert at.error[0].value == "cannot read the split 'control=50,oops'; write name=share pairs such as control=50,treatment=50"
+    assert at.main.error[0].value == "cannot read the split 'control=50,oops'; write name=share pairs such as control=50,treatment=50"
 
 
 def test_planner_uses_recent_traffic(monkeypatch, db):
     at = _app(monkeypatch, db)
     at.run()
     assert not at.exception
-    assert [m.value for m in at.metric] == ["31,234", "62,468", "+10.0%", "157"]
-    assert at.caption[-1].value == "At 400 users per day (average of the last 14 days of data)."
+    assert [m.value for m in at.main.metric] == ["31,234", "62,468", "+10.0%", "157"]
+    assert at.main.caption[-1].value == "At 400 users per day (average of the last 14 days of data)."
     at.number_input(key="exp_plan_daily").set_value(10000.0).run()
-    assert [m.value for m in at.metric][-1] == "7"
+    assert [m.value for m in at.main.metric][-1] == "7"
 
 
 def test_no_variant_in_the_data(monkeypatch, tmp_path):
@@ -111,7 +111,7 @@ def test_no_variant_in_the_data(monkeypatch, tmp_path):
     at = _app(monkeypatch, path)
     at.run()
     assert not at.exception
-    assert at.info[0].value.startswith("No event in the selected period carries a variant.")
+    assert at.main.info[0].value.startswith("No event in the selected period carries a variant.")
 
 
 def test_page_on_the_sample_data(monkeypatch, sample_db, tmp_path):
@@ -123,11 +123,11 @@ def test_page_on_the_sample_data(monkeypatch, sample_db, tmp_path):
     at = _app(monkeypatch, path)
     at.run()
     assert not at.exception
-    assert at.success[0].value.startswith("Sample ratio check passed")
+    assert at.main.success[0].value.startswith("Sample ratio check passed")
     tables = [d.value for d in at.dataframe]
     assert len(tables) == 2  # conversion and CTR
     assert [list(t["variant"]) for t in tables] == [["control", "treatment"]] * 2
-    assert at.info[0].value.startswith("conversion, treatment vs control: ")
+    assert at.main.info[0].value.startswith("conversion, treatment vs control: ")
 
 
 def test_empty_database_still_offers_tables_and_the_planner(monkeypatch, tmp_path):
@@ -136,8 +136,8 @@ def test_empty_database_still_offers_tables_and_the_planner(monkeypatch, tmp_pat
     at = _app(monkeypatch, path)
     at.run()
     assert not at.exception
-    assert at.info[0].value.startswith("No events yet.")
-    assert at.caption[-1].value == "No recent traffic in the data: enter users per day to get the duration."
+    assert at.main.info[0].value.startswith("No events yet.")
+    assert at.main.caption[-1].value == "No recent traffic in the data: enter users per day to get the duration."
     at.radio(key="exp_source").set_value("table").run()
     assert not at.exception
-    assert at.info[0].value.startswith("Upload a table with one row per user")
+    assert at.main.info[0].value.startswith("Upload a table with one row per user")

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from analytics.storage import Store
 from tests.helpers import APP, REPO, insert_events
 
-PAGE = str(REPO / "dashboard" / "pages" / "funnels.py")
+PAGE = str(REPO / "dashboard" / "views" / "funnels.py")
 DAY = 86400
 
 
@@ -41,13 +41,13 @@ def test_funnels_page_shows_steps_rates_and_in_progress(monkeypatch, db):
     at.run()
     assert not at.exception
     assert at.title[0].value == "Funnels"
-    assert [m.value for m in at.metric] == ["4", "1", "33.3%", "1"]
-    assert at.warning[0].value.startswith("1 entrants are still inside their window at the end of the data")
+    assert [m.value for m in at.main.metric] == ["4", "1", "33.3%", "1"]
+    assert at.main.warning[0].value.startswith("1 entrants are still inside their window at the end of the data")
     steps = at.dataframe[0].value
     assert list(steps["count"]) == [4, 2, 1]
     assert list(steps["in_progress"]) == [1, 0, 0]
     assert steps["conversion_from_previous"].tolist()[1:] == [2 / 3, 0.5]
-    assert at.caption[-2].value.startswith("Median 1.0 h")
+    assert at.main.caption[-2].value.startswith("Median 1.0 h")
 
 
 def test_breakdown_and_user_lists(monkeypatch, db):
@@ -68,7 +68,7 @@ def test_bad_condition_is_shown_as_an_error(monkeypatch, db):
     at.run()
     at.text_input(key="fun_cond_1_view").set_value("watch_ratio>=lots").run()
     assert not at.exception
-    assert at.error[0].value == "watch_ratio compares with a number, got 'lots'"
+    assert at.main.error[0].value == "watch_ratio compares with a number, got 'lots'"
 
 
 def test_chinese_and_empty_store(monkeypatch, tmp_path):
@@ -79,7 +79,7 @@ def test_chinese_and_empty_store(monkeypatch, tmp_path):
     at.run()
     assert not at.exception
     assert at.title[0].value == "转化漏斗"
-    assert "暂无事件数据" in at.info[0].value
+    assert "暂无事件数据" in at.main.info[0].value
 
 
 def test_funnels_page_on_the_sample_data_with_a_condition_and_week_breakdown(monkeypatch, sample_db, tmp_path):

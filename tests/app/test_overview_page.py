@@ -7,11 +7,10 @@ import datetime as dt
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics.filters import Filters
 from analytics.storage import Store
 from tests.helpers import APP, REPO, insert_events, insert_items, insert_spend
 
-PAGE = str(REPO / "dashboard" / "pages" / "overview.py")
+PAGE = str(REPO / "dashboard" / "views" / "overview.py")
 DAY = 86400
 
 
@@ -57,8 +56,8 @@ def test_overview_shows_cards_breakdown_and_videos(monkeypatch, db):
     at.run()
     assert not at.exception
     assert at.title[0].value == "Overview"
-    assert at.caption[0].value == "Period 2026-01-05 to 2026-01-06, compared with 2026-01-03 to 2026-01-04."
-    metrics = {m.label: m.value for m in at.metric}
+    assert at.main.caption[0].value == "Period 2026-01-05 to 2026-01-06, compared with 2026-01-03 to 2026-01-04."
+    metrics = {m.label: m.value for m in at.main.metric}
     assert metrics["Active users"] == "3"
     assert metrics["Views"] == "4"
     assert metrics["Conversion"] == "33.3%"
@@ -83,21 +82,21 @@ def test_overview_breakdown_by_video_and_rate_ranking(monkeypatch, db):
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table["video"]) == ["v1", "v2"]
-    assert [i.value for i in at.info] == [
+    assert [i.value for i in at.main.info] == [
         "Spend is split only by channel and campaign; this breakdown leaves spend, CAC and ROAS empty.",
         "No video has enough views to rank on this KPI.",
     ]
-    assert at.caption[-1].value == "Rates rank only videos with at least 30 views."
+    assert at.main.caption[-1].value == "Rates rank only videos with at least 30 views."
 
 
 def test_overview_states_missing_spend_in_chinese(monkeypatch, db):
     at = _app(monkeypatch, db, lang="zh")
-    at.session_state["filters"] = Filters(channels=("kuaishou",))  # what the sidebar hands the page
+    at.query_params["channel"] = ["kuaishou"]  # the sidebar reads its filters from the URL
     at.run()
     assert not at.exception
     assert at.title[0].value == "总览"
-    assert at.info[0].value == "本周期没有上传投放花费：花费、获客成本和 ROAS 无法计算（不是零）。请在“数据”页上传花费。"
-    metrics = {m.label: m.value for m in at.metric}
+    assert at.main.info[0].value == "本周期没有上传投放花费：花费、获客成本和 ROAS 无法计算（不是零）。请在“数据”页上传花费。"
+    metrics = {m.label: m.value for m in at.main.metric}
     assert metrics["投放花费"] == "—"
     assert metrics["播放量"] == "1"
 
@@ -108,7 +107,7 @@ def test_overview_without_events_says_so(monkeypatch, tmp_path):
     at = _app(monkeypatch, path)
     at.run()
     assert not at.exception
-    assert at.info[0].value.startswith("No events yet.")
+    assert at.main.info[0].value.startswith("No events yet.")
 
 
 def test_overview_on_the_sample_renders_every_card(monkeypatch, sample_db, tmp_path):
@@ -120,8 +119,8 @@ def test_overview_on_the_sample_renders_every_card(monkeypatch, sample_db, tmp_p
     at = _app(monkeypatch, path)
     at.run()
     assert not at.exception
-    labels = [m.label for m in at.metric]
+    labels = [m.label for m in at.main.metric]
     assert "D7 retention" in labels and "Course completion" in labels
-    assert not at.warning
+    assert not at.main.warning
     assert len(at.dataframe) == 3
 

@@ -10,7 +10,7 @@ from analytics.storage import Store
 from tests.helpers import APP, REPO
 from tests.unit.test_recommend import checkerboard
 
-PAGE = str(REPO / "dashboard" / "pages" / "recommendations.py")
+PAGE = str(REPO / "dashboard" / "views" / "recommendations.py")
 
 
 def _app(monkeypatch, db) -> AppTest:

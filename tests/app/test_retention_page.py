@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from analytics.storage import Store
 from tests.helpers import APP, REPO, insert_events
 
-PAGE = str(REPO / "dashboard" / "pages" / "retention.py")
+PAGE = str(REPO / "dashboard" / "views" / "retention.py")
 DAY = 86400
 
 

@@ -8,11 +8,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics.filters import Filters
 from analytics.storage import Store
 from tests.helpers import APP, REPO, insert_events, insert_items, insert_spend
 
-PAGE = str(REPO / "dashboard" / "pages" / "roi.py")
+PAGE = str(REPO / "dashboard" / "views" / "roi.py")
 
 
 def _app(monkeypatch, db, lang: str | None = None) -> AppTest:
@@ -56,15 +55,15 @@ def test_roi_page_ranks_campaigns_and_states_missing_spend(monkeypatch, db):
     at.run()
     assert not at.exception
     assert at.title[0].value == "ROI"
-    assert at.warning[0].value == "No spend uploaded for: organic. Their CAC and ROAS are not available."
+    assert at.main.warning[0].value == "No spend uploaded for: organic. Their CAC and ROAS are not available."
     table = at.dataframe[0].value
     assert list(table["campaign"]) == ["spring", "autumn", "organic"]
     assert list(table["rank"])[:2] == [1, 2] and pd.isna(table["rank"].iloc[2])
     assert list(table["ROAS"])[:2] == [4.0, 0.5] and pd.isna(table["ROAS"].iloc[2])
     assert list(table["spend_status"]) == ["ok", "ok", "no spend uploaded"]
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: m.value for m in at.main.metric}
     assert metrics == {"Spend": "150.00", "Revenue (net)": "260.00", "New buyers": "3", "CAC": "50.00", "ROAS": "1.73×"}
-    assert at.caption[-1].value == "ROAS (groups with spend): 1.67×"
+    assert at.main.caption[-1].value == "ROAS (groups with spend): 1.67×"
 
 
 def test_roi_page_by_channel_in_chinese(monkeypatch, db):
@@ -73,7 +72,7 @@ def test_roi_page_by_channel_in_chinese(monkeypatch, db):
     at.selectbox(key="roi_level").select_index(1).run()  # channel
     assert not at.exception
     assert at.title[0].value == "投放回报"
-    assert at.warning[0].value == "以下分组未上传花费：bilibili。无法计算其获客成本和 ROAS。"
+    assert at.main.warning[0].value == "以下分组未上传花费：bilibili。无法计算其获客成本和 ROAS。"
     table = at.dataframe[0].value
     assert list(table["channel"]) == ["douyin", "bilibili"]
 
@@ -83,19 +82,22 @@ def test_roi_page_with_category_filter_says_spend_has_no_category(monkeypatch, d
     insert_items(s, [{"item_id": "v1", "kind": "video", "category": "math"}])
     s.close()
     at = _app(monkeypatch, db)
-    at.session_state["filters"] = Filters(categories=("math",))
+    at.query_params["category"] = ["math"]
     at.run()
     assert not at.exception
-    assert at.warning[0].value == "Spend has no category: with a category filter spend, CAC and ROAS are not available."
+    assert at.main.warning[0].value == "Spend has no category: with a category filter spend, CAC and ROAS are not available."
     assert set(at.dataframe[0].value["spend_status"]) == {"spend has no category"}
 
 
 def test_roi_page_category_without_matching_items_shows_nothing(monkeypatch, db):
+    s = Store(db)
+    insert_items(s, [{"item_id": "x9", "kind": "video", "category": "art"}])  # a category nobody watched
+    s.close()
     at = _app(monkeypatch, db)
-    at.session_state["filters"] = Filters(categories=("art",))
+    at.query_params["category"] = ["art"]
     at.run()
     assert not at.exception
-    assert [i.value for i in at.info] == ["Nothing matches the current filters."]
+    assert [i.value for i in at.main.info] == ["Nothing matches the current filters."]
 
 
 def test_roi_page_without_spend(monkeypatch, tmp_path):
@@ -106,5 +108,5 @@ def test_roi_page_without_spend(monkeypatch, tmp_path):
     at = _app(monkeypatch, path)
     at.run()
     assert not at.exception
-    assert at.warning[0].value.startswith("No spend uploaded for this period.")
+    assert at.main.warning[0].value.startswith("No spend uploaded for this period.")
     assert at.dataframe[0].value["spend_status"].tolist() == ["no spend uploaded"]

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from analytics.storage import Store
 from tests.helpers import APP, REPO, insert_events
 
-PAGE = str(REPO / "dashboard" / "pages" / "segments.py")
+PAGE = str(REPO / "dashboard" / "views" / "segments.py")
 
 
 def _app(monkeypatch, db) -> AppTest:
@@ -33,7 +33,7 @@ def test_empty_store_shows_the_no_data_message(monkeypatch, tmp_path):
     at.run()
     assert not at.exception
     assert at.title[0].value == "Segments"
-    assert at.info[0].value.startswith("No events yet.")
+    assert at.main.info[0].value.startswith("No events yet.")
 
 
 def test_sample_segments_named_and_described(monkeypatch, db):
@@ -43,20 +43,20 @@ def test_sample_segments_named_and_described(monkeypatch, db):
     at = _app(monkeypatch, db)
     at.run()
     assert not at.exception
-    captions = [c.value for c in at.caption]
+    captions = [c.value for c in at.main.caption]
     summary = next(c for c in captions if "segments of" in c)
     assert summary.startswith(tuple(f"{k} segments of {users} users, chosen by silhouette (" for k in range(2, 9)))
     k = int(summary.split()[0])
-    heads = [s.value for s in at.subheader]
+    heads = [s.value for s in at.main.subheader]
     assert [h.split(":")[0] for h in heads[:k]] == [f"Segment {n}" for n in range(1, k + 1)]
     assert heads[k:] == ["Segment averages", "Every user with its segment and features"]
-    assert any("(all users" in m.value for m in at.markdown)
+    assert any("(all users" in m.value for m in at.main.markdown)
     table = at.dataframe[0].value
     assert table["users"].sum() == users and "name_zh" not in table.columns
     assert len(at.get("plotly_chart")) == 1
     at.selectbox(key="seg_k").set_value(3).run()
     assert not at.exception
-    assert f"3 segments of {users} users as asked (silhouette " in "\n".join(c.value for c in at.caption)
+    assert f"3 segments of {users} users as asked (silhouette " in "\n".join(c.value for c in at.main.caption)
     assert len(at.dataframe[0].value) == 3
 
 
@@ -68,7 +68,7 @@ def test_too_few_users(monkeypatch, tmp_path):
     at = _app(monkeypatch, path)
     at.run()
     assert not at.exception
-    assert at.info[0].value == "Only 3 user(s) with activity under the current filters; segments need at least 10."
+    assert at.main.info[0].value == "Only 3 user(s) with activity under the current filters; segments need at least 10."
 
 
 def test_page_speaks_chinese(monkeypatch, db):
@@ -77,6 +77,6 @@ def test_page_speaks_chinese(monkeypatch, db):
     at.run()
     assert not at.exception
     assert at.title[0].value == "用户分群"
-    assert at.subheader[0].value.startswith("分群 1：")
-    assert any("全体" in m.value for m in at.markdown)
+    assert at.main.subheader[0].value.startswith("分群 1：")
+    assert any("全体" in m.value for m in at.main.markdown)
     assert "name" not in at.dataframe[0].value.columns

@@ -12,7 +12,7 @@ from analytics.storage import Store
 from tests.helpers import APP, REPO, insert_events, insert_items
 from tests.unit.test_recommend import checkerboard
 
-PAGE = str(REPO / "dashboard" / "pages" / "similarity.py")
+PAGE = str(REPO / "dashboard" / "views" / "similarity.py")
 # the model settings the Recommendations page keeps in the session (small: the board has two tastes)
 SMALL = {"factors": 4, "iterations": 20, "regularization": 0.1, "alpha": 5.0, "gpu": "off"}
 

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from analytics.storage import Store
 from tests.helpers import APP, REPO, insert_events, insert_items
 
-PAGE = str(REPO / "dashboard" / "pages" / "videos.py")
+PAGE = str(REPO / "dashboard" / "views" / "videos.py")
 
 
 def _app(monkeypatch, db) -> AppTest:

@@ -149,7 +149,7 @@ def test_pages_on_the_uploaded_kuairand_file(monkeypatch, ingested_db):
         s.close()
     monkeypatch.setenv("REELYTICS_DB", str(db))
     at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page(str(REPO / "dashboard" / "pages" / "videos.py"))
+    at.switch_page(str(REPO / "dashboard" / "views" / "videos.py"))
     at.run()
     assert not at.exception
     assert [m.value for m in at.metric] == [
@@ -160,7 +160,7 @@ def test_pages_on_the_uploaded_kuairand_file(monkeypatch, ingested_db):
     ]
     assert at.caption[1].value.startswith(f"{expected.views_without_duration:,} views without a usable video length")
     assert "no creator in the catalog" in " ".join(c.value for c in at.caption)
-    at.switch_page(str(REPO / "dashboard" / "pages" / "courses.py"))
+    at.switch_page(str(REPO / "dashboard" / "views" / "courses.py"))
     at.run()
     assert not at.exception
     assert at.info[0].value == "No course found: add catalog items of kind 'course' or lesson events."

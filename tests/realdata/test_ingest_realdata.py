@@ -163,7 +163,7 @@ def test_every_log_and_the_catalog_through_the_data_page(monkeypatch, tmp_path, 
     shutil.copy(source, db.parent / source.name)
     monkeypatch.setenv("REELYTICS_DB", str(db))
     at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page(str(REPO / "dashboard" / "pages" / "data.py"))
+    at.switch_page(str(REPO / "dashboard" / "views" / "data.py"))
     at.run()
     if kind == "items":
         at.radio(key="data_kind").set_value("Catalog (videos, courses)").run()

@@ -39,7 +39,7 @@ def test_pages_use_only_known_text_keys():
     from dashboard.i18n import TEXT
 
     unknown = []
-    for page in [REPO / "dashboard" / "app.py", *sorted((REPO / "dashboard").rglob("pages/*.py"))]:
+    for page in [REPO / "dashboard" / "app.py", *sorted((REPO / "dashboard").rglob("views/*.py"))]:
         for node in ast.walk(ast.parse(page.read_text(encoding="utf-8"))):
             if (
                 isinstance(node, ast.Call)
@@ -58,4 +58,4 @@ def test_every_routed_page_exists():
     app = (REPO / "dashboard" / "app.py").read_text(encoding="utf-8")
     files = re.findall(r'"([a-z_]+\.py)"', app)
     assert files, "the router lists no pages"
-    assert [f for f in files if not (REPO / "dashboard" / "pages" / f).exists()] == []
+    assert [f for f in files if not (REPO / "dashboard" / "views" / f).exists()] == []
