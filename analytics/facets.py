@@ -20,11 +20,14 @@ class Facets:
 
 def load_facets(store: Store, timezone: str) -> Facets:
     """Distinct filter values and the local first and last day with events."""
-    parse_timezone(timezone)
-    first, last = store.query(
-        "SELECT min(timezone(?, event_time::TIMESTAMPTZ))::DATE, max(timezone(?, event_time::TIMESTAMPTZ))::DATE FROM events",
-        [timezone, timezone],
-    ).rows[0]
+    zone = parse_timezone(timezone)
+    # Only the two extremes are converted to local time: converting every event is a full scan of work.
+    lo, hi = store.query("SELECT min(event_time), max(event_time) FROM events").rows[0]
+
+    def local_day(t: dt.datetime | None) -> dt.date | None:
+        return None if t is None else t.replace(tzinfo=dt.timezone.utc).astimezone(zone).date()
+
+    first, last = local_day(lo), local_day(hi)
 
     def distinct(sql: str) -> tuple[str, ...]:
         return tuple(r[0] for r in store.query(sql).rows)
