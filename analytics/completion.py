@@ -31,7 +31,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analytics.definitions import is_complete, is_hooked, views_with_ratio
+from analytics.definitions import is_complete, is_hooked, latest_items, views_with_ratio
 from analytics.errors import BadInput, NotFound
 from analytics.filters import Filters, filtered_events
 from analytics.storage import Store
@@ -224,11 +224,7 @@ class RetentionCurve:
 
 def catalog(backend):
     """The ``items`` table with one row per item_id (the latest upload wins), as an ibis table."""
-    items = backend.table("items")
-    # Exports without the upload registry (e.g. Parquet read by Spark) have no upload_id: any row.
-    order = ibis.desc(items.upload_id) if "upload_id" in items.columns else items.item_id
-    rn = ibis.row_number().over(group_by=items.item_id, order_by=order)
-    return items.mutate(_rn=rn).filter(lambda t: t._rn == 0).drop("_rn")
+    return latest_items(backend.table("items"))
 
 
 def _flagged_views(backend, filters: Filters, item_ids=None):

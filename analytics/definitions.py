@@ -20,9 +20,22 @@ HOOK_SECONDS: Final[float] = 3.0
 INTERACTION_TYPES: Final[tuple[str, ...]] = ("like", "comment", "share")
 
 
+def latest_items(items):
+    """The catalog ``items`` (an ibis table) with one row per item_id: the latest upload's row wins.
+
+    A catalog uploaded again with changed values keeps both uploads (each removable); every
+    query that joins the catalog goes through here so that no event is counted twice.
+    """
+    # Tables without the upload registry (e.g. Parquet read by Spark) have no upload_id: any row.
+    order = ibis.desc(items.upload_id) if "upload_id" in items.columns else items.item_id
+    rank = ibis.row_number().over(group_by=items.item_id, order_by=order)
+    return items.mutate(_rank=rank).filter(lambda t: t._rank == 0).drop("_rank")
+
+
 def views_with_ratio(events, items):
     """Views of ``events`` (an ibis table) with ``length_seconds`` and capped ``watch_ratio`` columns."""
     views = events.filter(events.event_type == "view")
+    items = latest_items(items)
     catalog = items.select(items.item_id, catalog_seconds=items.duration_seconds)
     joined = views.left_join(catalog, views.item_id == catalog.item_id).drop("item_id_right")
     length = length_seconds(joined.video_seconds, joined.catalog_seconds)

@@ -34,7 +34,7 @@ import ibis
 import pandas as pd
 
 from analytics.config import parse_timezone
-from analytics.definitions import COMPLETION_THRESHOLD, INTERACTION_TYPES, length_seconds, watch_ratio
+from analytics.definitions import COMPLETION_THRESHOLD, INTERACTION_TYPES, latest_items, length_seconds, watch_ratio
 from analytics.errors import BadInput, ReelyticsError
 from analytics.filters import Filters, filtered_events
 from analytics.storage import Store
@@ -270,7 +270,7 @@ def resolve_period(store: Store, filters: Filters) -> Filters | None:
 
 # -- the enriched events table ---------------------------------------------------------------
 def _catalog(backend):
-    items = backend.table("items")
+    items = latest_items(backend.table("items"))
     return items.group_by("item_id").aggregate(
         _catalog_seconds=items.duration_seconds.max(),
         _creator=items.creator.max(),

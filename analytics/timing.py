@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analytics.definitions import is_complete, length_seconds, watch_ratio
+from analytics.definitions import is_complete, latest_items, length_seconds, watch_ratio
 from analytics.errors import BadInput
 from analytics.filters import Filters, filtered_events
 from analytics.retention import _backend, local_time, utc_offsets
@@ -169,7 +169,7 @@ def _clip_counts(lo, hi):
 
 
 def _videos(backend, filters: Filters, offsets_for):
-    items = backend.table("items")
+    items = latest_items(backend.table("items"))
     vids = items.filter(
         (items.kind == "video") | items.kind.isnull(),
         items.published_at.notnull(),

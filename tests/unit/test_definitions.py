@@ -36,3 +36,15 @@ def test_watch_ratio_uses_event_length_then_catalog_and_caps_at_one(store):
 def test_short_video_watched_to_the_end_hooks(store):
     insert_events(store, {"a": [("view", 0, {"watch_seconds": 2, "video_seconds": 2})]})
     assert bool(_views(store).hooked[0])
+
+
+def test_a_catalog_uploaded_twice_counts_each_view_once_with_the_latest_values(store):
+    from analytics.uploads import insert_canonical
+    import pyarrow as pa
+
+    with store.transaction() as cur:
+        insert_canonical(cur, "items", pa.table({"item_id": ["v1"], "duration_seconds": [10.0]}), upload_id=1)
+        insert_canonical(cur, "items", pa.table({"item_id": ["v1"], "duration_seconds": [20.0]}), upload_id=2)
+    insert_events(store, {"a": [("view", 0, {"watch_seconds": 10})]})
+    df = _views(store)
+    assert len(df) == 1 and df.watch_ratio[0] == 0.5
