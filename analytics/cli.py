@@ -7,13 +7,19 @@ input with a one-line reason on stderr (never a traceback for a user error).
 
 from __future__ import annotations
 
+import os
+
+# OpenBLAS reads this once, when numpy first loads it: implicit runs threads of its own and a
+# multi-threaded BLAS under it slows training down (training also pins BLAS with threadpoolctl).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
 import argparse
 import datetime as dt
 import decimal
 import importlib
 import json
 import math
-import os
 import pkgutil
 import sys
 from dataclasses import dataclass, field

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from analytics.cli import Output, filters_from_args
-from analytics.commands.similar import add_model_args, model_from_args, positive_int
+from analytics.commands.recommend import add_model_args, model_from_args, positive_int
 
 
 def register(sub) -> None:

@@ -1,27 +1,21 @@
 """``reelytics train``, ``recommend`` and ``evaluate``: the ALS recommender from the command line.
 
-OpenBLAS reads ``OPENBLAS_NUM_THREADS`` when it is first loaded, so it is set here, before the
-recommender imports numpy's BLAS through scipy and implicit (implicit runs its own threads and is
-slowed down by a multi-threaded BLAS). Training also pins BLAS to one thread with threadpoolctl.
+Also holds the model options shared by every command that needs a model (``similar``,
+``audience``): the same options and defaults give the same saved model, which is then reused.
 """
 
 from __future__ import annotations
 
-import os
+import argparse
+import io
+import sys
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
-
-import argparse  # noqa: E402
-import io  # noqa: E402
-import sys  # noqa: E402
-
-from analytics.cli import Output, add_filter_args, filters_from_args  # noqa: E402
-from analytics.errors import BadInput  # noqa: E402
-from analytics.progress import StderrProgress, no_progress  # noqa: E402
+from analytics.cli import Output, add_filter_args, filters_from_args
+from analytics.errors import BadInput
+from analytics.progress import StderrProgress, no_progress
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -31,10 +25,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
+def add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--factors", type=_positive_int, default=64, help="latent factors (default 64)")
-    g.add_argument("--iterations", type=_positive_int, default=15, help="ALS iterations (default 15)")
+    g.add_argument("--factors", type=positive_int, default=64, help="latent factors (default 64)")
+    g.add_argument("--iterations", type=positive_int, default=15, help="ALS iterations (default 15)")
     g.add_argument("--regularization", type=float, default=0.05, help="L2 regularization (default 0.05)")
     g.add_argument("--alpha", type=float, default=2.0, help="confidence scaling: c = 1 + alpha * weight (default 2)")
     g.add_argument("--gpu", choices=("auto", "on", "off"), default="auto", help="train on the GPU: auto (if CUDA), on, off")
@@ -63,16 +57,23 @@ def params_from_args(args):
     )
 
 
-def _filters_or_none(args, ctx):
+def filters_or_none(args, ctx):
     filters = filters_from_args(args, ctx)
     d = filters.describe()
     restricted = any(d[k] for k in ("from", "to", "channel", "campaign", "category"))
     return filters if restricted else None
 
 
+def model_from_args(args, ctx):
+    """The ALS model for these options (reused when saved, else trained with progress on a terminal)."""
+    from analytics.recommend import get_model
+
+    return get_model(ctx.store, params_from_args(args), progress=_progress("train"), filters=filters_or_none(args, ctx))
+
+
 def register(sub) -> None:
     p = sub.add_parser("train", help="train (or reuse) the ALS recommender and print a model summary")
-    _add_model_args(p)
+    add_model_args(p)
     p.add_argument("--force", action="store_true", help="retrain even if a saved model matches")
     p.set_defaults(func=run_train)
 
@@ -80,21 +81,21 @@ def register(sub) -> None:
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", help="user id")
     who.add_argument("--all", action="store_true", help="every user: CSV user,rank,item,score on stdout")
-    p.add_argument("--k", type=_positive_int, default=10, help="how many items (default 10)")
+    p.add_argument("--k", type=positive_int, default=10, help="how many items (default 10)")
     p.add_argument("--include-seen", action="store_true", help="also recommend items the user already interacted with")
     p.add_argument("--only-purchasable", action="store_true", help="only sold items (courses, e-books, priced items)")
     p.add_argument("--in-category", default=None, help="only items of this catalog category")
-    _add_model_args(p)
+    add_model_args(p)
     p.set_defaults(func=run_recommend)
 
     p = sub.add_parser("evaluate", help="offline evaluation: ALS against popularity, item-kNN and content baselines")
-    p.add_argument("--k", type=_positive_int, default=10, help="cut-off for the ranking metrics (default 10)")
+    p.add_argument("--k", type=positive_int, default=10, help="cut-off for the ranking metrics (default 10)")
     p.add_argument("--split", choices=("days", "last_k"), default="days", help="hold out the last days, or each user's last items")
     p.add_argument("--holdout-days", type=float, default=None, help="days held out (default: the period with the latest 20%% of events)")
-    p.add_argument("--last-k", type=_positive_int, default=1, help="items held out per user with --split last_k")
+    p.add_argument("--last-k", type=positive_int, default=1, help="items held out per user with --split last_k")
     p.add_argument("--search", action="store_true", help="choose factors/regularization/alpha by NDCG@k on a validation split first")
-    p.add_argument("--max-users", type=_positive_int, default=10_000, help="score at most this many test users (sampled)")
-    _add_model_args(p)
+    p.add_argument("--max-users", type=positive_int, default=10_000, help="score at most this many test users (sampled)")
+    add_model_args(p)
     p.set_defaults(func=run_evaluate)
 
 
@@ -106,7 +107,7 @@ def run_train(args, ctx) -> Output:
     from analytics.recommend import get_model
 
     params = params_from_args(args)
-    model = get_model(ctx.store, params, progress=_progress("train", always=True), filters=_filters_or_none(args, ctx),
+    model = get_model(ctx.store, params, progress=_progress("train", always=True), filters=filters_or_none(args, ctx),
                       force=args.force)
     s = model.summary()
     text = (
@@ -120,10 +121,7 @@ def run_train(args, ctx) -> Output:
 
 
 def run_recommend(args, ctx) -> Output:
-    from analytics.recommend import get_model
-
-    params = params_from_args(args)
-    model = get_model(ctx.store, params, progress=_progress("train"), filters=_filters_or_none(args, ctx))
+    model = model_from_args(args, ctx)
     if args.all:
         table = model.recommend_all(args.k, filter_seen=not args.include_seen)
         buf = io.StringIO()
@@ -151,7 +149,7 @@ def run_evaluate(args, ctx) -> Output:
     params = params_from_args(args)
     result = evaluate(
         ctx.store, k=args.k, split=SplitSettings(args.split, args.holdout_days, args.last_k), params=params,
-        filters=_filters_or_none(args, ctx), search=args.search, max_users=args.max_users,
+        filters=filters_or_none(args, ctx), search=args.search, max_users=args.max_users,
         progress=_progress("evaluate"),
     )
     payload = result.to_dict()
