@@ -167,6 +167,29 @@ def download_buttons(df: pd.DataFrame, name: str, filters: Filters | dict | None
     )
 
 
+def trained_model(params, filters: Filters, force: bool = False):
+    """The recommender model for ``params`` and ``filters``: reused when saved, else trained with a
+    progress bar; the device it trained on and a summary are shown."""
+    from analytics.recommend import get_model
+
+    slot = st.empty()
+
+    def show_progress(fraction: float, message: str = "") -> None:
+        slot.progress(min(max(fraction, 0.0), 1.0), text=f"{t('model.training')} {message}")
+
+    model = get_model(get_store(), params, progress=show_progress, filters=filters, force=force)
+    slot.empty()
+    s = model.summary()
+    st.badge(t("model.device", device=s["device"].upper()), icon=":material/memory:",
+             color="blue" if s["device"] == "gpu" else "gray")
+    source = t("model.source.loaded") if s["loaded_from_disk"] else t("model.source.trained", seconds=s["train_seconds"])
+    st.caption(t("model.summary", fingerprint=s["fingerprint"], users=f"{s['users']:,}", items=f"{s['items']:,}",
+                 interactions=f"{s['interactions']:,}", source=source))
+    if s["device_note"]:
+        st.warning(s["device_note"])
+    return model
+
+
 def current_filters() -> Filters:
     """The sidebar filters the router applied for this run."""
     return st.session_state.get("filters") or Filters(timezone=settings().timezone)

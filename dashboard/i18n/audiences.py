@@ -5,11 +5,6 @@ TEXT = {
         "en": "Which users to promote a course or video to: the users the ALS recommender scores highest for it, with an expected conversion, exportable as a target list.",
         "zh": "把课程或视频推给谁：ALS 推荐模型给出得分最高的用户及其预期转化率，可导出为投放名单。",
     },
-    "aud.training": {"en": "Training the model…", "zh": "正在训练模型…"},
-    "aud.model": {
-        "en": "Model {fingerprint} on {device}: {users} users × {items} items.",
-        "zh": "模型 {fingerprint}（{device}）：{users} 位用户 × {items} 个内容。",
-    },
     "aud.item": {"en": "Course or video", "zh": "课程或视频"},
     "aud.k": {"en": "Audience size (users)", "zh": "人群规模（用户数）"},
     "aud.include_engaged": {"en": "Include users who already interacted with it", "zh": "包含已与其有交互的用户"},

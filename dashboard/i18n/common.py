@@ -21,4 +21,13 @@ TEXT = {
     "common.download_csv": {"en": "Download CSV", "zh": "下载 CSV"},
     "common.download_xlsx": {"en": "Download Excel", "zh": "下载 Excel"},
     "common.fix_input": {"en": "check the input above and try again", "zh": "请检查上面的输入后重试"},
+    # a trained recommender model, shown by every page that uses one
+    "model.training": {"en": "Training the model…", "zh": "正在训练模型…"},
+    "model.device": {"en": "Trained on {device}", "zh": "训练设备：{device}"},
+    "model.summary": {
+        "en": "Model {fingerprint}: {users} users × {items} items, {interactions} interactions; {source}.",
+        "zh": "模型 {fingerprint}：{users} 位用户 × {items} 个内容，{interactions} 条交互；{source}。",
+    },
+    "model.source.loaded": {"en": "reused the saved model", "zh": "复用已保存的模型"},
+    "model.source.trained": {"en": "trained in {seconds:.1f} s", "zh": "训练耗时 {seconds:.1f} 秒"},
 }

@@ -5,11 +5,6 @@ TEXT = {
         "en": "Which videos, courses and viewers are alike, from the ALS recommender's factors: cosine similarity of items and of users, and each user's score for each item.",
         "zh": "根据 ALS 推荐模型的隐因子，查看哪些视频、课程和观众彼此相似：内容之间、用户之间的余弦相似度，以及每位用户对每个内容的得分。",
     },
-    "sim.training": {"en": "Training the model…", "zh": "正在训练模型…"},
-    "sim.model": {
-        "en": "Model {fingerprint} on {device}: {users} users × {items} items.",
-        "zh": "模型 {fingerprint}（{device}）：{users} 位用户 × {items} 个内容。",
-    },
     "sim.view": {"en": "Heatmap", "zh": "热力图"},
     "sim.view.item_item": {"en": "item × item", "zh": "内容 × 内容"},
     "sim.view.user_user": {"en": "user × user", "zh": "用户 × 用户"},

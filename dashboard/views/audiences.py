@@ -10,9 +10,9 @@ import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from analytics.audiences import item_audience  # noqa: E402
-from analytics.recommend import AlsParams, get_model  # noqa: E402
+from analytics.recommend import AlsParams  # noqa: E402
 from analytics.similarity import choose_items  # noqa: E402
-from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events  # noqa: E402
+from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events, trained_model  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 
 st.title(t("page.audiences"))
@@ -23,16 +23,7 @@ if require_events():
     filters = current_filters()
     with guarded():
         params = AlsParams(**st.session_state.get("rec_params", {}))  # the model the Recommendations page uses
-        slot = st.empty()
-
-        def show_progress(fraction: float, message: str = "") -> None:
-            slot.progress(min(max(fraction, 0.0), 1.0), text=f"{t('aud.training')} {message}")
-
-        model = get_model(store, params, progress=show_progress, filters=filters)
-        slot.empty()
-        s = model.summary()
-        st.caption(t("aud.model", fingerprint=s["fingerprint"], device=s["device"].upper(), users=f"{s['users']:,}",
-                     items=f"{s['items']:,}"))
+        model = trained_model(params, filters)
         ranked = choose_items(model, "top", len(model.item_ids))
         options = sorted(ranked, key=lambda i: not (model.catalog.get(i) or {}).get("purchasable"))  # sold items first
         c1, c2, c3 = st.columns([3, 1, 2])

@@ -11,8 +11,8 @@ import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from analytics.evaluation import METRICS, SplitSettings, evaluate  # noqa: E402
-from analytics.recommend import AlsParams, get_model, search_users, user_panel  # noqa: E402
-from dashboard.common import current_filters, download_buttons, facets, get_store, guarded, require_events  # noqa: E402
+from analytics.recommend import AlsParams, search_users, user_panel  # noqa: E402
+from dashboard.common import current_filters, download_buttons, facets, get_store, guarded, require_events, trained_model  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 
 st.title(t("page.recommendations"))
@@ -54,20 +54,7 @@ if require_events():
     filters = current_filters()
     with guarded():
         params, force = _settings_form()
-        slot = st.empty()
-
-        def show_progress(fraction: float, message: str = "") -> None:
-            slot.progress(min(max(fraction, 0.0), 1.0), text=f"{t('rec.training')} {message}")
-
-        model = get_model(store, params, progress=show_progress, filters=filters, force=force)
-        slot.empty()
-        s = model.summary()
-        st.badge(t("rec.device", device=s["device"].upper()), icon=":material/memory:", color="blue" if s["device"] == "gpu" else "gray")
-        source = t("rec.source.loaded") if s["loaded_from_disk"] else t("rec.source.trained", seconds=s["train_seconds"])
-        st.caption(t("rec.model_summary", fingerprint=s["fingerprint"], users=f"{s['users']:,}", items=f"{s['items']:,}",
-                     interactions=f"{s['interactions']:,}", source=source))
-        if s["device_note"]:
-            st.warning(s["device_note"])
+        model = trained_model(params, filters, force=force)
 
         c1, c2 = st.columns([1, 2])
         text = c1.text_input(t("rec.user_search"), key="rec_search")

@@ -11,11 +11,11 @@ import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from analytics.content import build_content_index  # noqa: E402
-from analytics.recommend import AlsParams, get_model  # noqa: E402
+from analytics.recommend import AlsParams  # noqa: E402
 from analytics.similarity import (  # noqa: E402
     DEFAULT_CAP, choose_items, choose_users, item_choices, item_heatmap, similar_items, user_heatmap, user_item_heatmap,
 )
-from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events  # noqa: E402
+from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events, trained_model  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 
 st.title(t("page.similarity"))
@@ -56,16 +56,7 @@ if require_events():
     filters = current_filters()
     with guarded():
         params = AlsParams(**st.session_state.get("rec_params", {}))  # the model the Recommendations page uses
-        slot = st.empty()
-
-        def show_progress(fraction: float, message: str = "") -> None:
-            slot.progress(min(max(fraction, 0.0), 1.0), text=f"{t('sim.training')} {message}")
-
-        model = get_model(store, params, progress=show_progress, filters=filters)
-        slot.empty()
-        s = model.summary()
-        st.caption(t("sim.model", fingerprint=s["fingerprint"], device=s["device"].upper(), users=f"{s['users']:,}",
-                     items=f"{s['items']:,}"))
+        model = trained_model(params, filters)
 
         view = st.radio(t("sim.view"), ["item_item", "user_user", "user_item"], horizontal=True, key="sim_view",
                         format_func=lambda v: t(f"sim.view.{v}"))

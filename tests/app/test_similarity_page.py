@@ -55,7 +55,7 @@ def test_heatmaps_and_similar_items(monkeypatch, db):
     at.run()
     assert not at.exception
     texts = _texts(at)
-    assert "24 users × 13 items." in texts
+    assert "24 users × 13 items" in texts
     assert "a heatmap draws at most 200 × 200 cells" in texts
     assert len(at.get("plotly_chart")) == 1
     assert at.subheader[0].value == "Similar items"
