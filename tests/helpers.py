@@ -72,3 +72,21 @@ def insert_spend(store: Store, rows: Sequence[Mapping[str, Any]]) -> None:
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO.parent / "shared" / "datasets"
 APP = REPO / "dashboard" / "app.py"
+
+
+def open_page(monkeypatch, db, page: str, *, lang: str | None = None, state: Mapping[str, Any] | None = None):
+    """An AppTest of the whole app (router, sidebar, page) over database ``db``, switched to ``page``.
+
+    ``page`` is a file name in dashboard/views; ``lang`` sets the UI language; ``state`` seeds the
+    session state. The generous script timeout only stops a hung run: tests never assert on time.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("REELYTICS_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=600)
+    if lang:
+        at.session_state["lang"] = lang
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    at.switch_page(str(REPO / "dashboard" / "views" / page))
+    return at

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import analytics.recommend as rec
 from analytics.storage import Store
-from tests.helpers import APP, REPO, insert_events
+from tests.helpers import insert_events, open_page
 from tests.unit.test_recommend import checkerboard
 
-PAGE = str(REPO / "dashboard" / "views" / "audiences.py")
+PAGE = "audiences.py"
 SMALL = {"factors": 4, "iterations": 20, "regularization": 0.1, "alpha": 5.0, "gpu": "off"}
 
 
-def _app(monkeypatch, db) -> AppTest:
-    monkeypatch.setenv("REELYTICS_DB", str(db))
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page(PAGE)
-    at.session_state["rec_params"] = SMALL
-    return at
+def _app(monkeypatch, db):
+    return open_page(monkeypatch, db, PAGE, state={"rec_params": SMALL})
 
 
 @pytest.fixture

@@ -4,13 +4,12 @@ lists uploads and removes one after confirmation (English and Chinese)."""
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from analytics.ingest import ingest_file
 from analytics.storage import Store, open_store
-from tests.helpers import APP, REPO
+from tests.helpers import open_page
 
-PAGE = str(REPO / "dashboard" / "views" / "data.py")
+PAGE = "data.py"
 GOOD = "用户ID,视频ID,行为类型,时间\nu1,v1,播放,2026-01-05 20:00\nu2,v1,点赞,2026-01-05 20:01\nu3,v1,teleport,2026-01-05 20:02\n"
 
 
@@ -25,13 +24,8 @@ def db(tmp_path):
     return path
 
 
-def _app(monkeypatch, db, lang=None) -> AppTest:
-    monkeypatch.setenv("REELYTICS_DB", str(db))
-    at = AppTest.from_file(str(APP), default_timeout=90)
-    if lang:
-        at.session_state["lang"] = lang
-    at.switch_page(PAGE)
-    return at
+def _app(monkeypatch, db, lang=None):
+    return open_page(monkeypatch, db, PAGE, lang=lang)
 
 
 def _markdown(at) -> list[str]:

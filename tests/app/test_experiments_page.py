@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from analytics.storage import Store
-from tests.helpers import APP, REPO, insert_events
+from tests.helpers import insert_events, open_page
 
-PAGE = str(REPO / "dashboard" / "views" / "experiments.py")
+PAGE = "experiments.py"
 
 
-def _app(monkeypatch, db, lang: str | None = None) -> AppTest:
-    monkeypatch.setenv("REELYTICS_DB", str(db))
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    if lang:
-        at.session_state["lang"] = lang
-    at.switch_page(PAGE)
-    return at
+def _app(monkeypatch, db, lang: str | None = None):
+    return open_page(monkeypatch, db, PAGE, lang=lang)
 
 
 @pytest.fixture

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from analytics.storage import Store
-from tests.helpers import APP, REPO, insert_events
+from tests.helpers import insert_events, open_page
 
-PAGE = str(REPO / "dashboard" / "views" / "funnels.py")
+PAGE = "funnels.py"
 DAY = 86400
 
 
-def _app(monkeypatch, db) -> AppTest:
-    monkeypatch.setenv("REELYTICS_DB", str(db))
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.switch_page(PAGE)
-    return at
+def _app(monkeypatch, db):
+    return open_page(monkeypatch, db, PAGE)
 
 
 @pytest.fixture

@@ -5,22 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from analytics.storage import Store
-from tests.helpers import APP, REPO, insert_events, insert_items, insert_spend
+from tests.helpers import insert_events, insert_items, insert_spend, open_page
 
-PAGE = str(REPO / "dashboard" / "views" / "overview.py")
+PAGE = "overview.py"
 DAY = 86400
 
 
-def _app(monkeypatch, db, lang: str | None = None) -> AppTest:
-    monkeypatch.setenv("REELYTICS_DB", str(db))
-    at = AppTest.from_file(str(APP), default_timeout=90)
-    if lang:
-        at.session_state["lang"] = lang
-    at.switch_page(PAGE)
-    return at
+def _app(monkeypatch, db, lang: str | None = None):
+    return open_page(monkeypatch, db, PAGE, lang=lang)
 
 
 @pytest.fixture

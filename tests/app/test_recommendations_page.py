@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import analytics.recommend as rec
 from analytics.storage import Store
-from tests.helpers import APP, REPO
+from tests.helpers import open_page
 from tests.unit.test_recommend import checkerboard
 
-PAGE = str(REPO / "dashboard" / "views" / "recommendations.py")
+PAGE = "recommendations.py"
 
 
-def _app(monkeypatch, db) -> AppTest:
-    monkeypatch.setenv("REELYTICS_DB", str(db))
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page(PAGE)
-    return at
+def _app(monkeypatch, db):
+    return open_page(monkeypatch, db, PAGE)
 
 
 @pytest.fixture

@@ -5,20 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from analytics.storage import Store
-from tests.helpers import APP, REPO, insert_events
+from tests.helpers import insert_events, open_page
 
-PAGE = str(REPO / "dashboard" / "views" / "retention.py")
+PAGE = "retention.py"
 DAY = 86400
 
 
-def _app(monkeypatch, db) -> AppTest:
-    monkeypatch.setenv("REELYTICS_DB", str(db))
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.switch_page(PAGE)
-    return at
+def _app(monkeypatch, db):
+    return open_page(monkeypatch, db, PAGE)
 
 
 @pytest.fixture

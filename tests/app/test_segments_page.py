@@ -5,19 +5,15 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from analytics.storage import Store
-from tests.helpers import APP, REPO, insert_events
+from tests.helpers import insert_events, open_page
 
-PAGE = str(REPO / "dashboard" / "views" / "segments.py")
+PAGE = "segments.py"
 
 
-def _app(monkeypatch, db) -> AppTest:
-    monkeypatch.setenv("REELYTICS_DB", str(db))
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page(PAGE)
-    return at
+def _app(monkeypatch, db):
+    return open_page(monkeypatch, db, PAGE)
 
 
 @pytest.fixture

@@ -5,24 +5,19 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import analytics.recommend as rec
 from analytics.storage import Store
-from tests.helpers import APP, REPO, insert_events, insert_items
+from tests.helpers import insert_events, insert_items, open_page
 from tests.unit.test_recommend import checkerboard
 
-PAGE = str(REPO / "dashboard" / "views" / "similarity.py")
+PAGE = "similarity.py"
 # the model settings the Recommendations page keeps in the session (small: the board has two tastes)
 SMALL = {"factors": 4, "iterations": 20, "regularization": 0.1, "alpha": 5.0, "gpu": "off"}
 
 
-def _app(monkeypatch, db) -> AppTest:
-    monkeypatch.setenv("REELYTICS_DB", str(db))
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page(PAGE)
-    at.session_state["rec_params"] = SMALL
-    return at
+def _app(monkeypatch, db):
+    return open_page(monkeypatch, db, PAGE, state={"rec_params": SMALL})
 
 
 @pytest.fixture

@@ -5,19 +5,15 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from analytics.storage import Store
-from tests.helpers import APP, REPO, insert_events, insert_items
+from tests.helpers import insert_events, insert_items, open_page
 
-PAGE = str(REPO / "dashboard" / "views" / "videos.py")
+PAGE = "videos.py"
 
 
-def _app(monkeypatch, db) -> AppTest:
-    monkeypatch.setenv("REELYTICS_DB", str(db))
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.switch_page(PAGE)
-    return at
+def _app(monkeypatch, db):
+    return open_page(monkeypatch, db, PAGE)
 
 
 @pytest.fixture

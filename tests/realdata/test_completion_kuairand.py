@@ -15,7 +15,7 @@ import pytest
 from analytics.completion import retention_curve, video_completion
 from analytics.storage import Store
 from analytics.uploads import insert_canonical
-from tests.helpers import DATASETS
+from tests.helpers import DATASETS, REPO, open_page
 
 LOG = DATASETS / "kuairand27k_subset" / "processed_standard_kcore_15.tsv"
 
@@ -137,19 +137,13 @@ def test_through_ingest_the_rates_equal_pandas_on_the_deduplicated_log(ingested_
 
 def test_pages_on_the_uploaded_kuairand_file(monkeypatch, ingested_db):
     """The Videos and Course completion pages on the real log uploaded through ingest."""
-    from streamlit.testing.v1 import AppTest
-
-    from tests.helpers import APP, REPO
-
     db = ingested_db
     s = Store(db)
     try:
         expected = video_completion(s).summary
     finally:
         s.close()
-    monkeypatch.setenv("REELYTICS_DB", str(db))
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page(str(REPO / "dashboard" / "views" / "videos.py"))
+    at = open_page(monkeypatch, db, "videos.py")
     at.run()
     assert not at.exception
     assert [m.value for m in at.metric] == [
@@ -158,9 +152,9 @@ def test_pages_on_the_uploaded_kuairand_file(monkeypatch, ingested_db):
         f"{expected.completion_rate:.1%}",
         f"{expected.avg_percent_watched:.1%}",
     ]
-    assert at.caption[1].value.startswith(f"{expected.views_without_duration:,} views without a usable video length")
-    assert "no creator in the catalog" in " ".join(c.value for c in at.caption)
+    assert at.main.caption[1].value.startswith(f"{expected.views_without_duration:,} views without a usable video length")
+    assert "no creator in the catalog" in " ".join(c.value for c in at.main.caption)
     at.switch_page(str(REPO / "dashboard" / "views" / "courses.py"))
     at.run()
     assert not at.exception
-    assert at.info[0].value == "No course found: add catalog items of kind 'course' or lesson events."
+    assert at.main.info[0].value == "No course found: add catalog items of kind 'course' or lesson events."

@@ -16,7 +16,7 @@ import pytest
 from analytics.cli import main as cli
 from analytics.ingest import ingest_file
 from analytics.storage import Store, open_store
-from tests.helpers import APP, DATASETS, REPO
+from tests.helpers import DATASETS, open_page
 
 pytestmark = pytest.mark.realdata
 if not DATASETS.is_dir():
@@ -156,14 +156,10 @@ PAGE_CASES = [
 
 @pytest.mark.parametrize("source,kind,columns,table,accepted", PAGE_CASES, ids=[c[0].name for c in PAGE_CASES])
 def test_every_log_and_the_catalog_through_the_data_page(monkeypatch, tmp_path, source, kind, columns, table, accepted):
-    from streamlit.testing.v1 import AppTest
-
     db = tmp_path / "data" / "page.duckdb"
     db.parent.mkdir(parents=True)
     shutil.copy(source, db.parent / source.name)
-    monkeypatch.setenv("REELYTICS_DB", str(db))
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page(str(REPO / "dashboard" / "views" / "data.py"))
+    at = open_page(monkeypatch, db, "data.py")
     at.run()
     if kind == "items":
         at.radio(key="data_kind").set_value("Catalog (videos, courses)").run()
