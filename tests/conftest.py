@@ -48,14 +48,20 @@ def sample_db(tmp_path_factory):
 
 
 @pytest.fixture
-def sample_store(sample_db, tmp_path) -> Store:
-    """A private copy of :func:`sample_db`, opened as a :class:`Store` in a fresh temporary folder."""
+def sample_db_copy(sample_db, tmp_path):
+    """Path of a private copy of :func:`sample_db` in a fresh data folder (for page tests)."""
     import shutil
 
     folder = tmp_path / "sample_data"
     folder.mkdir()
     path = folder / "sample.duckdb"
     shutil.copy(sample_db, path)
-    s = Store(path)
+    return path
+
+
+@pytest.fixture
+def sample_store(sample_db_copy) -> Store:
+    """A private copy of :func:`sample_db`, opened as a :class:`Store`."""
+    s = Store(sample_db_copy)
     yield s
     s.close()

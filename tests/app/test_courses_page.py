@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from analytics.storage import Store
@@ -93,10 +91,8 @@ def test_courses_page_without_courses(monkeypatch, tmp_path):
     assert at.info[0].value == "No course found: add catalog items of kind 'course' or lesson events."
 
 
-def test_courses_page_on_the_sample(monkeypatch, sample_db, tmp_path):
-    path = tmp_path / "data" / "sample.duckdb"
-    path.parent.mkdir()
-    shutil.copy(sample_db, path)
+def test_courses_page_on_the_sample(monkeypatch, sample_db_copy):
+    path = sample_db_copy
     at = _app(monkeypatch, path)
     at.run()
     assert not at.exception

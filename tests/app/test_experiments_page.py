@@ -108,12 +108,8 @@ def test_no_variant_in_the_data(monkeypatch, tmp_path):
     assert at.main.info[0].value.startswith("No event in the selected period carries a variant.")
 
 
-def test_page_on_the_sample_data(monkeypatch, sample_db, tmp_path):
-    import shutil
-
-    path = tmp_path / "data" / "sample.duckdb"
-    path.parent.mkdir()
-    shutil.copy(sample_db, path)
+def test_page_on_the_sample_data(monkeypatch, sample_db_copy):
+    path = sample_db_copy
     at = _app(monkeypatch, path)
     at.run()
     assert not at.exception

@@ -78,12 +78,8 @@ def test_chinese_and_empty_store(monkeypatch, tmp_path):
     assert "暂无事件数据" in at.main.info[0].value
 
 
-def test_funnels_page_on_the_sample_data_with_a_condition_and_week_breakdown(monkeypatch, sample_db, tmp_path):
-    import shutil
-
-    path = tmp_path / "data" / "sample.duckdb"
-    path.parent.mkdir()
-    shutil.copy(sample_db, path)
+def test_funnels_page_on_the_sample_data_with_a_condition_and_week_breakdown(monkeypatch, sample_db_copy):
+    path = sample_db_copy
     at = _app(monkeypatch, path)
     at.run()
     assert not at.exception

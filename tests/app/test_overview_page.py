@@ -104,12 +104,8 @@ def test_overview_without_events_says_so(monkeypatch, tmp_path):
     assert at.main.info[0].value.startswith("No events yet.")
 
 
-def test_overview_on_the_sample_renders_every_card(monkeypatch, sample_db, tmp_path):
-    import shutil
-
-    path = tmp_path / "data" / "sample.duckdb"
-    path.parent.mkdir()
-    shutil.copy(sample_db, path)
+def test_overview_on_the_sample_renders_every_card(monkeypatch, sample_db_copy):
+    path = sample_db_copy
     at = _app(monkeypatch, path)
     at.run()
     assert not at.exception

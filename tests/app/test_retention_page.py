@@ -81,12 +81,8 @@ def test_retention_page_without_data_says_so(monkeypatch, tmp_path):
     assert at.info[0].value.startswith("No events yet.")
 
 
-def test_retention_page_on_the_sample_data(monkeypatch, sample_db, tmp_path):
-    import shutil
-
-    (tmp_path / "s").mkdir()
-    db = tmp_path / "s" / "sample.duckdb"
-    shutil.copy(sample_db, db)
+def test_retention_page_on_the_sample_data(monkeypatch, sample_db_copy):
+    db = sample_db_copy
     at = _app(monkeypatch, db)
     at.run()
     assert not at.exception

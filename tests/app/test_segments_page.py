@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from analytics.storage import Store
@@ -17,11 +15,8 @@ def _app(monkeypatch, db):
 
 
 @pytest.fixture
-def db(sample_db, tmp_path):
-    path = tmp_path / "data" / "sample.duckdb"
-    path.parent.mkdir()
-    shutil.copy(sample_db, path)
-    return path
+def db(sample_db_copy):
+    return sample_db_copy
 
 
 def test_empty_store_shows_the_no_data_message(monkeypatch, tmp_path):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 import analytics.recommend as rec
@@ -84,10 +82,8 @@ def test_cold_item_gets_marked_content_neighbours(monkeypatch, db):
     assert set(table["source"]) == {"content"} and table["item"].iloc[0].startswith("y")
 
 
-def test_the_cap_is_applied_and_said(monkeypatch, sample_db, tmp_path):
-    path = tmp_path / "data" / "sample.duckdb"
-    path.parent.mkdir()
-    shutil.copy(sample_db, path)
+def test_the_cap_is_applied_and_said(monkeypatch, sample_db_copy):
+    path = sample_db_copy
     rec.clear_cache()
     at = _app(monkeypatch, path)
     at.run()

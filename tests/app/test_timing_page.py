@@ -75,12 +75,8 @@ def test_timing_page_without_videos_explains(monkeypatch, tmp_path):
     assert at.info[0].value.startswith("No published videos match these filters")
 
 
-def test_timing_page_on_the_sample_data(monkeypatch, sample_db, tmp_path):
-    import shutil
-
-    (tmp_path / "s").mkdir()
-    db = tmp_path / "s" / "sample.duckdb"
-    shutil.copy(sample_db, db)
+def test_timing_page_on_the_sample_data(monkeypatch, sample_db_copy):
+    db = sample_db_copy
     at = _app(monkeypatch, db)
     at.run()
     assert not at.exception

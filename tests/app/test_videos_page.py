@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from analytics.storage import Store
@@ -92,10 +90,8 @@ def test_videos_page_without_events(monkeypatch, tmp_path):
     assert at.info[0].value.startswith("No events yet.")
 
 
-def test_videos_page_on_the_sample(monkeypatch, sample_db, tmp_path):
-    path = tmp_path / "data" / "sample.duckdb"
-    path.parent.mkdir()
-    shutil.copy(sample_db, path)
+def test_videos_page_on_the_sample(monkeypatch, sample_db_copy):
+    path = sample_db_copy
     at = _app(monkeypatch, path)
     at.run()
     assert not at.exception
