@@ -34,9 +34,7 @@ def spark():
     session.stop()
 
 
-@pytest.fixture
-def engines(store, spark):
-    """``(duckdb_backend, spark_backend)``; call ``sync()`` after inserting rows into ``store``."""
+def _engines(store, spark):
     import ibis
 
     from analytics.schema import TABLE_COLUMNS
@@ -50,6 +48,20 @@ def engines(store, spark):
             spark.createDataFrame(rows, schema=_spark_schema(columns)).createOrReplaceTempView(table)
 
     return store.ibis(), spark_backend, sync
+
+
+@pytest.fixture
+def engines(store, spark):
+    """``(duckdb_backend, spark_backend, sync)`` over ``store``; call ``sync()`` after inserting rows."""
+    return _engines(store, spark)
+
+
+@pytest.fixture
+def sample_engines(sample_store, spark):
+    """``(duckdb_backend, spark_backend)`` over the same copy of the sample data."""
+    duck, spark_backend, sync = _engines(sample_store, spark)
+    sync()
+    return duck, spark_backend
 
 
 def _spark_schema(columns):
