@@ -35,7 +35,7 @@ from analytics.completion import (  # noqa: E402
 )
 from analytics.courses import course_completion  # noqa: E402
 from analytics.filters import Filters  # noqa: E402
-from analytics.storage import Store  # noqa: E402
+from _sample_db import add_sample_args, sample_store  # noqa: E402
 
 # The same per-view flags as analytics.completion, written directly in DuckDB SQL.
 _VIEWS = """
@@ -113,20 +113,10 @@ def _time(fn, repeat: int) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--users", type=int, default=55_000)
-    ap.add_argument("--days", type=int, default=60)
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--db", type=Path, default=None)
-    ap.add_argument("--repeat", type=int, default=3)
+    add_sample_args(ap, repeat=3)
     args = ap.parse_args()
     db = args.db or ROOT / "data" / "bench" / f"sample_{args.users}x{args.days}_s{args.seed}.duckdb"
-    store = Store(db)
-    if store.counts()["events"] == 0:
-        from analytics.sample import load_sample
-
-        t0 = time.perf_counter()
-        load_sample(store, users=args.users, days=args.days, seed=args.seed)
-        print(f"built {db.name} in {time.perf_counter() - t0:.1f} s")
+    store = sample_store(db, args)
     counts = store.counts()
     print(f"{db.name}: {counts['events']:,} events, {counts['items']:,} items; DuckDB threads "
           f"{store.query('SELECT current_setting(?)', ['threads']).scalar()}")

@@ -50,7 +50,7 @@ from analytics.funnels import (  # noqa: E402
     step_counts,
 )
 from analytics.funnels import _unit_levels as unit_levels  # noqa: E402
-from analytics.storage import Store  # noqa: E402
+from _sample_db import add_sample_args, sample_store  # noqa: E402
 
 WINDOW_SECONDS = 7 * 86400
 STEPS = ("view", "click", "purchase")
@@ -80,23 +80,13 @@ def _chdb_counts(session, table: str, prefilter: bool) -> tuple[int, ...]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--users", type=int, default=55_000)
-    ap.add_argument("--days", type=int, default=60)
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--db", type=Path, default=None)
-    ap.add_argument("--repeat", type=int, default=3)
+    add_sample_args(ap, repeat=3)
     ap.add_argument("--skip-portable", action="store_true", help="do not time the portable window formulation")
     args = ap.parse_args()
     from chdb import session as chdb_session
 
     db = args.db or ROOT / "data" / "bench" / f"funnel_{args.users}x{args.days}_s{args.seed}.duckdb"
-    store = Store(db)
-    if store.counts()["events"] == 0:
-        from analytics.sample import load_sample
-
-        t0 = time.perf_counter()
-        load_sample(store, users=args.users, days=args.days, seed=args.seed)
-        print(f"built {db.name} in {time.perf_counter() - t0:.1f} s")
+    store = sample_store(db, args)
     n_events = store.counts()["events"]
     parquet = store.data_dir / f"{db.stem}_events.parquet"
     if not parquet.exists():

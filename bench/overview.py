@@ -37,7 +37,7 @@ from analytics.kpis import (  # noqa: E402
     top_bottom_videos,
 )
 from analytics.roi import compute_roi  # noqa: E402
-from analytics.storage import Store  # noqa: E402
+from _sample_db import add_sample_args, sample_store  # noqa: E402
 
 TARGET_MS = 300.0
 ROI_TARGET_MS = 500.0
@@ -120,10 +120,7 @@ def _time(fn, repeat: int) -> tuple[float, object]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=55_000)
-    parser.add_argument("--days", type=int, default=60)
-    parser.add_argument("--db", type=Path, default=None, help="database file to reuse or create")
-    parser.add_argument("--repeat", type=int, default=5)
+    add_sample_args(parser, repeat=5)
     parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: DuckDB's choice)")
     args = parser.parse_args()
 
@@ -132,18 +129,12 @@ def main() -> int:
     if path is None:
         folder = tempfile.TemporaryDirectory(prefix="reelytics-bench-")
         path = Path(folder.name) / "bench.duckdb"
-    store = Store(path)
+    store = sample_store(path, args)
     with store.cursor() as cur:
         cur.execute("SET enable_progress_bar = false")
     if args.threads:
         with store.cursor() as cur:
             cur.execute(f"SET threads = {int(args.threads)}")
-    if store.counts()["events"] == 0:
-        from analytics.sample import load_sample
-
-        t = time.perf_counter()
-        load_sample(store, users=args.users, days=args.days, seed=7)
-        print(f"generated and loaded the sample in {time.perf_counter() - t:.1f} s")
     counts = store.counts()
     threads = store.query("SELECT current_setting('threads')").scalar()
     print(f"events {counts['events']:,}  items {counts['items']:,}  spend rows {counts['spend']:,}  "

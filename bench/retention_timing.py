@@ -28,7 +28,7 @@ import psutil  # noqa: E402
 
 from analytics.filters import Filters  # noqa: E402
 from analytics.retention import compute_retention, day_n_retention  # noqa: E402
-from analytics.storage import Store  # noqa: E402
+from _sample_db import add_sample_args, sample_store  # noqa: E402
 from analytics.timing import audience_activity, compute_timing  # noqa: E402
 
 
@@ -48,21 +48,11 @@ def _once(fn) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--users", type=int, default=55_000)
-    ap.add_argument("--days", type=int, default=60)
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--db", type=Path, default=None)
-    ap.add_argument("--repeat", type=int, default=3)
+    add_sample_args(ap, repeat=3)
     ap.add_argument("--only", default="", help="comma-separated query names to run")
     args = ap.parse_args()
     db = args.db or ROOT / "data" / "bench" / f"sample_{args.users}x{args.days}_s{args.seed}.duckdb"
-    store = Store(db)
-    if store.counts()["events"] == 0:
-        from analytics.sample import load_sample
-
-        t0 = time.perf_counter()
-        load_sample(store, users=args.users, days=args.days, seed=args.seed)
-        print(f"built {db.name} in {time.perf_counter() - t0:.1f} s")
+    store = sample_store(db, args)
     counts = store.counts()
     print(f"events {counts['events']:,}  items {counts['items']:,}  db {db}")
     f = Filters(timezone="Asia/Shanghai")
