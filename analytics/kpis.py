@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from analytics.config import parse_timezone
@@ -74,30 +75,37 @@ class Kpi:
     denominator: str | None = None
     scale: float = 1.0
 
+    def column(self, frame: pd.DataFrame) -> pd.Series:
+        """The KPI for every row of a frame of component values (float; NaN where it has no value:
+        a missing numerator, a missing or zero denominator). The one implementation of the formula."""
+        num = _numbers(frame, self.numerator)
+        if self.denominator is None:
+            out = num.round() if self.unit == "count" else num * self.scale
+        else:
+            den = _numbers(frame, self.denominator)
+            out = num / den.where(den != 0) * self.scale
+        return out.where(np.isfinite(out))  # a tiny denominator must not give infinity
+
     def value(self, components: Mapping[str, Any]) -> float | int | None:
         """The KPI from a mapping of component values; ``None`` for a missing or zero denominator."""
-        num = _number(components.get(self.numerator))
-        if num is None:
-            return None
-        if self.denominator is None:
-            return int(round(num)) if self.unit == "count" else num * self.scale
-        den = _number(components.get(self.denominator))
-        if not den:
-            return None
-        return num / den * self.scale
+        return _scalar(self, self.column(pd.DataFrame([dict(components)])).iloc[0])
 
     def label(self, lang: str = "en") -> str:
         return self.label_zh if lang == "zh" else self.label_en
 
 
-def _number(value: Any) -> float | None:
-    if value is None or value is pd.NA or value is pd.NaT:
+def _numbers(frame: pd.DataFrame, name: str) -> pd.Series:
+    """Column ``name`` as floats: NaN for anything missing, not numeric or infinite."""
+    if name not in frame.columns:
+        return pd.Series(np.nan, index=frame.index, dtype="float64")
+    values = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    return values.where(np.isfinite(values))
+
+
+def _scalar(kpi: Kpi, value: float) -> float | int | None:
+    if value is None or math.isnan(value) or math.isinf(value):
         return None
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) or math.isinf(f) else f
+    return int(value) if kpi.unit == "count" else float(value)
 
 
 #: The KPI registry, in the order the Overview shows them.
@@ -228,9 +236,29 @@ def _finish(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def evaluate_frame(components: pd.DataFrame, names: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every KPI (or those in ``names``) for every row of a frame of component values.
+
+    Nullable integers (``Int64``) for counts, floats otherwise, missing where a KPI has no value;
+    :func:`as_objects` turns such a table into plain Python values and ``None``.
+    """
+    out = pd.DataFrame(index=components.index)
+    for k in KPIS:
+        if names is None or k.name in names:
+            values = k.column(components)
+            out[k.name] = values.astype("Int64") if k.unit == "count" else values
+    return out
+
+
+def as_objects(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with Python values: ints stay ints, missing values become ``None``."""
+    return table.astype(object).where(table.notna(), None)
+
+
 def evaluate(components: Mapping[str, Any], names: Sequence[str] | None = None) -> dict[str, float | None]:
     """Every KPI (or those in ``names``) from one group's component values."""
-    return {k.name: k.value(components) for k in KPIS if names is None or k.name in names}
+    frame = pd.DataFrame([dict(components)])
+    return {k.name: _scalar(k, k.column(frame).iloc[0]) for k in KPIS if names is None or k.name in names}
 
 
 # -- local time ------------------------------------------------------------------------------
@@ -433,12 +461,32 @@ def _per_user_from_rollup(backend, filters: Filters, by: Sequence[str]):
     return r.group_by(**keys, user_id=r.user_id).aggregate(**{name: r[name].sum() for name in USER_COMPONENTS}), keys
 
 
-def event_sums(store: Store, filters: Filters, by: Sequence[str]) -> pd.DataFrame:
+def _from_index(store: Store, filters: Filters, by: Sequence[str], index: bool | None, what: str) -> pd.DataFrame | None:
+    """The answer of the in-memory breakdown index (:mod:`analytics.breakdown_index`), or ``None``.
+
+    ``index=True`` builds the index when missing or stale (worth it in a long-lived process such
+    as the dashboard), ``None`` uses it only if this process already built it, ``False`` never.
+    """
+    from analytics import breakdown_index
+
+    if index is False or len(by) != 1 or not breakdown_index.applicable(filters, by[0]):
+        return None
+    if not index and not breakdown_index.has_index(store, by[0], filters.timezone):
+        return None
+    fn = breakdown_index.components if what == "components" else breakdown_index.sums
+    return fn(store, filters, by[0])
+
+
+def event_sums(store: Store, filters: Filters, by: Sequence[str], *, index: bool | None = None) -> pd.DataFrame:
     """Only the event-level components (:data:`USER_COMPONENTS`, no distinct users) per group of ``by``.
 
     One aggregation without the user grain: enough for KPIs built from event counts and sums
     (views, rates per view, orders, revenue), and much cheaper for fine groups such as videos.
+    ``index`` as in :func:`_from_index` (groups with nothing but zero sums may then be absent).
     """
+    fast = _from_index(store, filters, by, index, "sums")
+    if fast is not None:
+        return fast
     backend = store.ibis()
     e = _enriched(backend, filters)
     start, end = filters.utc_bounds()
@@ -451,14 +499,22 @@ def event_sums(store: Store, filters: Filters, by: Sequence[str]) -> pd.DataFram
 EVENT_SUM_COMPONENTS: Final[frozenset[str]] = frozenset(USER_COMPONENTS) | {"revenue"}
 
 
-def event_components(store: Store, filters: Filters, by: Sequence[str] = (), source: Source = "auto") -> pd.DataFrame:
+def event_components(
+    store: Store, filters: Filters, by: Sequence[str] = (), source: Source = "auto", *, index: bool | None = None
+) -> pd.DataFrame:
     """Component values per group of ``by`` (one row without grouping) as a DataFrame.
 
     Group columns are named after the dimensions; component columns after
     :data:`GROUP_COMPONENTS`, plus ``revenue`` (net). ``filters`` should have closed dates when
     grouping by ``day``. ``source="auto"`` reads the hourly rollup (:func:`refresh_rollup`) when it
-    can answer (:func:`rollup_applies`) and the events otherwise; both give the same numbers.
+    can answer (:func:`rollup_applies`), the in-memory breakdown index for creator, category, video
+    and course (``index`` as in :func:`_from_index`), and the events otherwise; all give the same
+    numbers.
     """
+    if source == "auto":
+        fast = _from_index(store, filters, by, index, "components")
+        if fast is not None:
+            return fast
     backend = store.ibis()
     use_rollup = source == "rollup" or (source == "auto" and rollup_applies(filters, by))
     if use_rollup:
@@ -661,8 +717,8 @@ def daily_series(store: Store, filters: Filters) -> tuple[tuple[dt.date, ...], d
         if spend is not None and len(spend):
             spend["day"] = pd.to_datetime(spend["day"]).dt.date
             comps["spend"] = spend.set_index("day")["spend"].reindex(list(days))
-    records = comps.to_dict(orient="index")
-    series = {k.name: tuple(k.value(records[d]) for d in days) for k in KPIS}
+    values = as_objects(evaluate_frame(comps.reindex(list(days))))
+    series = {k.name: tuple(values[k.name]) for k in KPIS}
     return days, series
 
 
@@ -710,22 +766,25 @@ def kpi_report(store: Store, filters: Filters, *, external: bool = True) -> KpiR
 def _labels(store: Store, by: str) -> pd.DataFrame | None:
     if by != "video":
         return None
-    return store.query(
+    return store.arrow(
         "SELECT item_id AS video, max(title) AS title, max(creator) AS creator FROM items GROUP BY item_id"
-    ).df()
+    ).to_pandas()
 
 
-def breakdown(store: Store, filters: Filters, by: str, sort: str = "views", limit: int | None = None) -> Breakdown:
+def breakdown(
+    store: Store, filters: Filters, by: str, sort: str = "views", limit: int | None = None, *, index: bool | None = None
+) -> Breakdown:
     """Every KPI per value of ``by`` (channel, campaign, variant, creator, category, video, course, props.KEY).
 
     Rows are ordered by ``sort`` (a KPI name, descending, ``None`` last). ``video`` keeps only
     items with at least one view and adds the catalog title and creator. Spend, CAC and ROAS are
-    filled only for channel and campaign (the dimensions spend rows carry).
+    filled only for channel and campaign (the dimensions spend rows carry). ``index``: see
+    :func:`_from_index`.
     """
     check_dimension(by)
     if sort not in KPI_BY_NAME:
         raise BadInput(f"unknown KPI {sort!r} to sort by", code="bad_kpi", value=sort)
-    comps = event_components(store, filters, (by,))
+    comps = event_components(store, filters, (by,), index=index)
     notes: list[str] = []
     note = spend_note(filters, (by,))
     if note is None:
@@ -739,9 +798,8 @@ def breakdown(store: Store, filters: Filters, by: str, sort: str = "views", limi
         notes.append(note)
     if by == "video":
         comps = comps[comps["views"] > 0]
-    records = comps.to_dict(orient="records")
-    rows = [{by: r[by], **evaluate(r)} for r in records]
-    table = pd.DataFrame(rows, columns=[by] + [k.name for k in KPIS])
+    comps = comps.reset_index(drop=True)
+    table = pd.concat([comps[[by]], evaluate_frame(comps)], axis=1)
     labels = _labels(store, by)
     if labels is not None:
         table = table.merge(labels, on="video", how="left")
@@ -751,15 +809,15 @@ def breakdown(store: Store, filters: Filters, by: str, sort: str = "views", limi
     table = table.sort_values(sort, ascending=False, na_position="last", kind="stable").reset_index(drop=True)
     if limit is not None:
         table = table.head(limit)
-    table = table.astype(object).where(table.notna(), None)
+    table = as_objects(table)
     status: Status = "ok" if len(table) else "no_data"
     return Breakdown(status, by, filters, table, tuple(notes))
 
 
 def _video_table(store: Store, filters: Filters, comps: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     comps = comps[comps["views"] > 0]
-    rows = [{"video": r["video"], **evaluate(r, names)} for r in comps.to_dict(orient="records")]
-    table = pd.DataFrame(rows, columns=["video", *dict.fromkeys(names)])
+    comps = comps.reset_index(drop=True)
+    table = pd.concat([comps[["video"]], evaluate_frame(comps, names)], axis=1)
     table = table.merge(_labels(store, "video"), on="video", how="left")
     return table[["video", "title", "creator", *dict.fromkeys(names)]]
 
@@ -771,12 +829,15 @@ def top_bottom_videos(
     n: int = 10,
     min_views: int | None = None,
     videos: pd.DataFrame | None = None,
+    *,
+    index: bool | None = None,
 ) -> VideoRanking:
     """The ``n`` best and worst videos by ``metric`` (good direction of the KPI decides "best").
 
     For ratio and money-per-view KPIs only videos with at least ``min_views`` views
     (default :data:`MIN_VIEWS_FOR_RATES`) are ranked, so one lucky view does not top the list.
-    ``videos`` may pass the table of ``breakdown(store, filters, "video")`` already computed.
+    ``videos`` may pass the table of ``breakdown(store, filters, "video")`` already computed;
+    ``index``: see :func:`_from_index`.
     """
     kpi = KPI_BY_NAME.get(metric)
     if kpi is None:
@@ -786,15 +847,18 @@ def top_bottom_videos(
     if videos is not None:
         table = videos
     elif {kpi.numerator, kpi.denominator or "views"} <= EVENT_SUM_COMPONENTS:
-        table = _video_table(store, filters, event_sums(store, filters, ("video",)), (metric, "views"))
+        table = _video_table(store, filters, event_sums(store, filters, ("video",), index=index), (metric, "views"))
     else:
-        table = breakdown(store, filters, "video", sort=metric).table
-    table = table[(pd.to_numeric(table["views"]) >= min_views) & table[metric].notna()]
+        table = breakdown(store, filters, "video", sort=metric, index=index).table
+    value, views = pd.to_numeric(table[metric]).astype("float64"), pd.to_numeric(table["views"]).astype("float64")
+    keep = (views >= min_views) & value.notna()
+    table = table[keep].assign(_value=value[keep], _views=views[keep])
     # ties: more views first, then by video id, whatever order the table came in
-    table = table.sort_values("video", kind="stable").sort_values("views", ascending=False, kind="stable")
-    best_first = table.sort_values(metric, ascending=kpi.direction == "down", kind="stable")
-    top = best_first.head(n).reset_index(drop=True)
-    bottom = best_first.iloc[::-1].head(n).reset_index(drop=True)
+    table = table.sort_values("video", kind="stable").sort_values("_views", ascending=False, kind="stable")
+    best_first = table.sort_values("_value", ascending=kpi.direction == "down", kind="stable")
+    best_first = best_first.drop(columns=["_value", "_views"])
+    top = as_objects(best_first.head(n).reset_index(drop=True))
+    bottom = as_objects(best_first.iloc[::-1].head(n).reset_index(drop=True))
     return VideoRanking("ok" if len(table) else "no_data", metric, min_views, top, bottom)
 
 
@@ -816,17 +880,18 @@ class Overview:
 
 
 def overview(
-    store: Store, filters: Filters, by: str = "channel", rank_by: str = "views", n: int = 10
+    store: Store, filters: Filters, by: str = "channel", rank_by: str = "views", n: int = 10, *, index: bool | None = None
 ) -> Overview:
     """The Overview page's data: :func:`kpi_report`, :func:`breakdown` by ``by`` and
-    :func:`top_bottom_videos` by ``rank_by`` (``n`` each), all over the same ``filters``."""
+    :func:`top_bottom_videos` by ``rank_by`` (``n`` each), all over the same ``filters``
+    (``index``: see :func:`_from_index`)."""
     check_dimension(by)
     report = kpi_report(store, filters)
     if report.status != "ok":
         return Overview(report, None, None)
-    table = breakdown(store, filters, by)
+    table = breakdown(store, filters, by, index=index)
     videos = table.table if by == "video" else None
-    return Overview(report, table, top_bottom_videos(store, filters, rank_by, n, videos=videos))
+    return Overview(report, table, top_bottom_videos(store, filters, rank_by, n, videos=videos, index=index))
 
 
 # -- display ---------------------------------------------------------------------------------

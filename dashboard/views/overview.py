@@ -13,7 +13,7 @@ from dashboard.i18n import t
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _overview(db: str, version: str, filters: Filters, by: str, rank_by: str):
-    return overview(get_store(), filters, by, rank_by)
+    return overview(get_store(), filters, by, rank_by, index=True)  # keep the breakdown index warm
 
 
 def _cards(report) -> None:
@@ -56,7 +56,8 @@ if require_events():
             t("ov.rank_by"), [k.name for k in KPIS], format_func=lambda k: t(f"kpi.{k}"), key="ov_rank"
         )
         store = get_store()
-        result = _overview(str(store.path), store.data_version(), filters, by, rank_by)
+        with st.spinner(t("ov.computing")):  # the first breakdown after an upload builds its index
+            result = _overview(str(store.path), store.data_version(), filters, by, rank_by)
         report = result.report
         if report.status != "ok":
             st.info(t("common.no_rows"))

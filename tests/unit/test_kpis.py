@@ -393,3 +393,24 @@ def test_video_ranking_from_event_sums_equals_the_full_breakdown(shop, metric):
     heavy = top_bottom_videos(shop, PERIOD, metric, min_views=1, videos=full)
     assert list(light.top["video"]) == list(heavy.top["video"])
     assert list(light.top[metric]) == list(heavy.top[metric])
+
+
+COMPONENT_VALUE = st.one_of(st.none(), st.just(0), st.integers(min_value=-5, max_value=10**6),
+                            st.floats(min_value=-1e6, max_value=1e6), st.sampled_from([math.nan, math.inf, -math.inf]))
+
+
+@settings(max_examples=40)
+@given(st.lists(st.fixed_dictionaries({name: COMPONENT_VALUE for name in sorted({n for k in KPIS for n in (k.numerator, k.denominator) if n})}),
+                min_size=1, max_size=5))
+def test_a_table_of_groups_evaluates_like_each_group_alone(rows):
+    from analytics.kpis import as_objects, evaluate_frame
+
+    table = as_objects(evaluate_frame(pd.DataFrame(rows)))
+    for i, row in enumerate(rows):
+        alone = evaluate(row)
+        for name, value in alone.items():
+            got = table[name].iloc[i]
+            assert (got is None) == (value is None), name
+            if value is not None:
+                assert got == pytest.approx(value) and type(got) is type(value), name
+                assert math.isfinite(value)

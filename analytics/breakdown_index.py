@@ -1,0 +1,346 @@
+"""In-memory fast path for KPI breakdowns by creator, category, video and course.
+
+Per-item breakdowns need distinct users per item (active users, viewers, converted viewers,
+purchasers, new buyers) over millions of user-item pairs, which no single query answers in a few
+hundred milliseconds. Like :mod:`analytics.funnel_fast`, this module reads the events once per
+data version, dimension and time zone, and keeps two small structures in memory:
+
+* the stage-1 sums of :data:`analytics.kpis.USER_COMPONENTS` per (group, local day), as running
+  totals, so the sums over any run of days are one subtraction per group;
+* one row per (group, user, local day) with the day on which the same user last touched the same
+  group (and last viewed it, and last bought in it). A user counts in a period exactly once: on
+  the row whose day falls in the period and whose previous day falls before it. Distinct counts
+  thus become plain counts of rows, with no hashing of user ids at query time.
+
+The stage-1 aggregation is the ibis expression of :mod:`analytics.kpis` (one definition), so this
+path gives the same numbers as :func:`analytics.kpis.event_components` reading the events (tests
+prove it). It answers only what it can answer exactly (:func:`applicable`): no channel, campaign
+or category filter, and a time zone whose clock never jumps across midnight within the data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analytics.filters import Filters
+from analytics.storage import Store
+
+#: Dimensions this index serves (the others are cheap enough from the hourly rollup or events).
+INDEX_DIMENSIONS: Final[tuple[str, ...]] = ("creator", "category", "video", "course")
+NONE: Final[int] = np.iinfo(np.int32).min  # "no earlier day"
+MAX_INDEXES: Final[int] = 4  # kept at once (least recently used dropped first)
+
+#: A float component and the count that is zero exactly when it is (keeps empty sums at 0.0).
+_FLOAT_OF_COUNT: Final[dict[str, str]] = {
+    "watch_seconds": "views",
+    "watch_ratio_sum": "views_with_length",
+    "gross_revenue": "orders",
+    "refunded_amount": "refunds",
+}
+
+
+@dataclass(frozen=True)
+class _Index:
+    token: tuple[Any, ...]
+    groups: pa.Array  # group values, position = group code
+    # running totals of the sums per (group, day), rows sorted by group then day
+    sum_key: np.ndarray  # int64: code * n_days + day offset
+    sum_names: tuple[str, ...]
+    totals: np.ndarray  # float64 (rows + 1, components), first row zeros
+    # one row per (group, user, day), sorted by day: [day starts, code, previous day]
+    touch: tuple[np.ndarray, np.ndarray, np.ndarray]
+    # rows with a view / with an order, sorted by day: [day starts, code, user, previous day of that kind]
+    view: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    order: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    first_purchase: np.ndarray  # int32 local day of each user's first purchase (NONE-safe max if none)
+    n_users: int
+    day0: int
+    n_days: int
+    exact: bool  # local days match the period's UTC bounds (see :func:`_midnight_safe`)
+
+    @property
+    def nbytes(self) -> int:
+        arrays = [self.sum_key, self.totals, self.first_purchase, *self.touch, *self.view, *self.order]
+        return int(sum(a.nbytes for a in arrays) + self.groups.nbytes)
+
+
+_CACHE: OrderedDict[tuple[Path, str, str], _Index] = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def _midnight_safe(timezone: str, start: dt.datetime | None, end: dt.datetime | None) -> bool:
+    """Whether no clock change of ``timezone`` between ``start`` and ``end`` skips or repeats a
+    local midnight (then local days and the period's UTC bounds describe the same events)."""
+    from analytics.retention import utc_offsets
+
+    offsets = utc_offsets(timezone, start, end)
+    for (since, new), (_, old) in zip(offsets[1:], offsets[:-1]):
+        before, after = since + dt.timedelta(seconds=old), since + dt.timedelta(seconds=new)
+        if before.date() != after.date() or before.time() == dt.time() or after.time() == dt.time():
+            return False
+    return True
+
+
+def applicable(filters: Filters, by: str) -> bool:
+    """Whether the index answers a breakdown by ``by`` under ``filters`` exactly."""
+    return by in INDEX_DIMENSIONS and not (filters.channels or filters.campaigns or filters.categories)
+
+
+def _token(store: Store) -> tuple[Any, ...]:
+    from analytics.kpis import _rollup_key
+
+    return (_rollup_key(store),)
+
+
+def _local_days(table: pa.Table, column: str) -> np.ndarray:
+    return np.asarray(table.column(column).cast(pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int32)
+
+
+def _previous(pair: np.ndarray, day: np.ndarray, flag: np.ndarray | None) -> np.ndarray:
+    """For rows sorted by (pair, day): the day of the pair's previous row (with ``flag``), else NONE."""
+    n = len(pair)
+    out = np.full(n, NONE, dtype=np.int32)
+    if n < 2:
+        return out
+    idx = np.arange(n)
+    marks = idx if flag is None else np.where(flag, idx, -1)
+    last = np.maximum.accumulate(marks)  # last flagged row at or before each row
+    before = np.empty(n, dtype=np.int64)
+    before[0] = -1
+    before[1:] = last[:-1]
+    ok = before >= 0
+    ok[ok] = pair[before[ok]] == pair[ok]
+    out[ok] = day[before[ok]]
+    return out
+
+
+def _by_day(day: np.ndarray, day0: int, n_days: int, *columns: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``columns`` sorted by day, led by where each day's rows start (``n_days + 1`` positions)."""
+    offset = day - day0
+    order = np.argsort(offset, kind="stable")
+    starts = np.zeros(n_days + 1, dtype=np.int64)
+    np.cumsum(np.bincount(offset, minlength=n_days), out=starts[1:])
+    return (starts, *(c[order] for c in columns))
+
+
+def _codes(column: pa.ChunkedArray, dictionary: pa.Array | None = None) -> tuple[np.ndarray, pa.Array]:
+    """Integer codes of ``column``'s values (null is a value too) and the values they stand for."""
+    if dictionary is None:
+        encoded = pc.dictionary_encode(column, null_encoding="encode").combine_chunks()
+        return np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64), encoded.dictionary
+    codes = pc.index_in(column, value_set=dictionary, skip_nulls=False)
+    return np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64), dictionary
+
+
+def _build(store: Store, token: tuple[Any, ...], by: str, timezone: str) -> _Index:
+    from analytics.kpis import USER_COMPONENTS, _dimension, _enriched, local_day
+    from analytics.retention import event_span
+
+    backend = store.ibis()
+    everything = Filters(timezone=timezone)
+    lo, hi = event_span(backend)
+    e = _enriched(backend, everything)
+    e = e.mutate(_key=_dimension(e, by, everything), _day=local_day(e.event_time, timezone, lo, hi))
+    # who touched, viewed and bought in which group on which day
+    touches = e.group_by("_key", _user=e.user_id, _day=e._day).aggregate(
+        _view=(e.event_type == "view").any(), _order=(e.event_type == "purchase").any()
+    )
+    table = store.arrow(str(ibis.to_sql(touches, dialect="duckdb")))
+    code, groups = _codes(table.column("_key"))
+    user, users = _codes(table.column("_user"))
+    day = _local_days(table, "_day")
+    views = np.asarray(table.column("_view").to_numpy(zero_copy_only=False), dtype=bool)
+    orders = np.asarray(table.column("_order").to_numpy(zero_copy_only=False), dtype=bool)
+    del table
+    n_users = len(users)
+    day0 = int(day.min()) if len(day) else 0
+    n_days = int(day.max()) - day0 + 2 if len(day) else 1
+
+    # the previous touch of the same group by the same user: sort by (group, user, day)
+    offset = (day - day0).astype(np.int64)
+    pair = code * max(n_users, 1) + user
+    if len(pair) and int(pair.max()) < np.iinfo(np.int64).max // n_days:
+        order = np.argsort(pair * n_days + offset)
+    else:
+        order = np.lexsort((offset, pair))
+    pair, day, code, user = pair[order], day[order], code[order].astype(np.int32), user[order].astype(np.int32)
+    views, orders = views[order], orders[order]
+    del order, offset
+    prev_any = _previous(pair, day, None)
+    prev_view = _previous(pair, day, views)
+    prev_order = _previous(pair, day, orders)
+    del pair
+    first_purchase = np.full(max(n_users, 1), np.iinfo(np.int32).max, dtype=np.int32)
+    np.minimum.at(first_purchase, user[orders], day[orders])
+
+    # running totals of the stage-1 sums per (group, day)
+    names = tuple(USER_COMPONENTS)
+    per_day = e.group_by("_key", "_day").aggregate(**{name: fn(e) for name, fn in USER_COMPONENTS.items()})
+    table = store.arrow(str(ibis.to_sql(per_day, dialect="duckdb")))
+    sum_code, _ = _codes(table.column("_key"), groups)
+    sum_key = sum_code * n_days + (_local_days(table, "_day") - day0)
+    order = np.argsort(sum_key)
+    totals = np.zeros((len(order) + 1, len(names)), dtype=np.float64)
+    for k, name in enumerate(names):
+        column = np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+        np.cumsum(np.nan_to_num(column[order]), out=totals[1:, k])
+    return _Index(
+        token=token,
+        groups=groups,
+        sum_key=sum_key[order],
+        sum_names=names,
+        totals=totals,
+        touch=_by_day(day, day0, n_days, code, prev_any),
+        view=_by_day(day[views], day0, n_days, code[views], user[views], prev_view[views]),
+        order=_by_day(day[orders], day0, n_days, code[orders], user[orders], prev_order[orders]),
+        first_purchase=first_purchase,
+        n_users=n_users,
+        day0=day0,
+        n_days=n_days,
+        exact=_midnight_safe(timezone, lo, hi),
+    )
+
+
+def _index(store: Store, by: str, timezone: str) -> _Index:
+    token = _token(store)
+    key = (store.path, by, timezone)
+    with _LOCK:
+        index = _CACHE.get(key)
+        if index is None or index.token != token:
+            _CACHE.pop(key, None)
+            while len(_CACHE) >= MAX_INDEXES:
+                _CACHE.popitem(last=False)
+            index = _build(store, token, by, timezone)
+        _CACHE[key] = index
+        _CACHE.move_to_end(key)
+        return index
+
+
+def has_index(store: Store, by: str, timezone: str) -> bool:
+    """Whether this process holds an index (current or not) for ``store``, ``by`` and ``timezone``."""
+    with _LOCK:
+        return (store.path, by, timezone) in _CACHE
+
+
+def clear() -> None:
+    """Forget every cached index (frees the memory)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+def _day_number(day: dt.date) -> int:
+    return (day - dt.date(1970, 1, 1)).days
+
+
+def _period(index: _Index, filters: Filters) -> tuple[int, int]:
+    """[first, last] local day numbers of the period (open ends: the data's)."""
+    first = _day_number(filters.date_from) if filters.date_from else index.day0
+    last = _day_number(filters.date_to) if filters.date_to else index.day0 + index.n_days
+    return first, last
+
+
+def _offsets(index: _Index, first: int, last: int) -> tuple[int, int]:
+    """Local days first..last as [lo, hi) offsets from the index's first day, clipped to its span."""
+    return min(max(first - index.day0, 0), index.n_days), min(max(last - index.day0 + 1, 0), index.n_days)
+
+
+def _slice(index: _Index, starts: np.ndarray, first: int, last: int) -> slice:
+    lo, hi = _offsets(index, first, last)
+    return slice(int(starts[lo]), int(starts[max(hi, lo)]))
+
+
+def _period_sums(index: _Index, first: int, last: int) -> np.ndarray:
+    """(groups, components) sums over local days first..last."""
+    n_groups = len(index.groups)
+    lo, hi = _offsets(index, first, last)
+    base = np.arange(n_groups, dtype=np.int64) * index.n_days
+    i = np.searchsorted(index.sum_key, base + lo, "left")
+    j = np.searchsorted(index.sum_key, base + hi, "left")
+    return index.totals[j] - index.totals[i]
+
+
+def _frame(index: _Index, by: str, sums: np.ndarray, counts: dict[str, np.ndarray] | None) -> pd.DataFrame:
+    from analytics.kpis import _finish
+
+    data: dict[str, Any] = {by: index.groups.to_pylist()}
+    for k, name in enumerate(index.sum_names):
+        data[name] = sums[:, k]
+    df = pd.DataFrame(data)
+    for name in index.sum_names:
+        if name not in _FLOAT_OF_COUNT:
+            df[name] = np.rint(df[name]).astype(np.int64)
+    for name, count in _FLOAT_OF_COUNT.items():
+        df.loc[df[count] == 0, name] = 0.0
+    if counts is not None:
+        for name, values in counts.items():
+            df[name] = values
+        df = df[df["active_users"] > 0]
+    else:  # groups with a non-zero sum in the period
+        df = df[(df[list(index.sum_names)] != 0).any(axis=1)]
+    df = _finish(df.reset_index(drop=True))
+    df.loc[df["views_with_length"] == 0, "watch_ratio_sum"] = np.nan
+    return df
+
+
+def sums(store: Store, filters: Filters, by: str) -> pd.DataFrame | None:
+    """What :func:`analytics.kpis.event_sums` gives for ``(by,)``: stage-1 sums per group.
+
+    Groups whose every sum is zero in the period (only impressions, say) are left out; callers
+    select on views or other sums. ``None`` when the index cannot answer exactly.
+    """
+    index = _index(store, by, filters.timezone)
+    if not index.exact:
+        return None
+    first, last = _period(index, filters)
+    return _frame(index, by, _period_sums(index, first, last), None)
+
+
+def components(store: Store, filters: Filters, by: str) -> pd.DataFrame | None:
+    """What :func:`analytics.kpis.event_components` gives for ``(by,)``, from the index
+    (``None`` when it cannot answer exactly)."""
+    from analytics.kpis import EVENT_COMPONENTS
+
+    index = _index(store, by, filters.timezone)
+    if not index.exact:
+        return None
+    first, last = _period(index, filters)
+    n = len(index.groups)
+
+    starts, code, prev = index.touch
+    s = _slice(index, starts, first, last)
+    active = np.bincount(code[s][prev[s] < first], minlength=n)
+
+    starts, code, user, prev = index.order
+    s = _slice(index, starts, first, last)
+    buyer = np.zeros(max(index.n_users, 1), dtype=bool)
+    buyer[user[s]] = True
+    new_first = (prev[s] < first) & (index.first_purchase[user[s]] >= first) & (index.first_purchase[user[s]] <= last)
+    purchasers = np.bincount(code[s][prev[s] < first], minlength=n)
+    new_buyers = np.bincount(code[s][new_first], minlength=n)
+
+    starts, code, user, prev = index.view
+    s = _slice(index, starts, first, last)
+    first_view = prev[s] < first
+    viewers = np.bincount(code[s][first_view], minlength=n)
+    converted = np.bincount(code[s][first_view & buyer[user[s]]], minlength=n)
+
+    counts = {
+        "active_users": active,
+        "viewers": viewers,
+        "converted_viewers": converted,
+        "purchasers": purchasers,
+        "new_buyers": new_buyers,
+    }
+    df = _frame(index, by, _period_sums(index, first, last), counts)
+    return df[[by, *EVENT_COMPONENTS, "revenue"]]

@@ -1,0 +1,179 @@
+"""The in-memory breakdown index gives exactly what reading the events gives."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analytics import breakdown_index
+from analytics.filters import Filters
+from analytics.kpis import breakdown, event_components, event_sums, top_bottom_videos
+from analytics.storage import Store
+from tests.helpers import T0, insert_events, insert_items
+
+DIMS = breakdown_index.INDEX_DIMENSIONS
+JAN5, JAN6, JAN7 = dt.date(2026, 1, 5), dt.date(2026, 1, 6), dt.date(2026, 1, 7)
+ITEMS = [
+    {"item_id": "v1", "kind": "video", "title": "A", "creator": "ann", "category": "math", "duration_seconds": 60.0,
+     "course_id": "c1"},
+    {"item_id": "v2", "kind": "video", "title": "B", "creator": "ann", "category": "art", "duration_seconds": None},
+    {"item_id": "v3", "kind": "video", "title": "C", "creator": "bob", "category": "math", "duration_seconds": 30.0,
+     "course_id": "c2"},
+    {"item_id": "c1", "kind": "course", "title": "Course", "creator": "bob", "category": "math"},
+]
+
+
+def assert_same(a: pd.DataFrame, b: pd.DataFrame, by: str) -> None:
+    a = a.sort_values(by, na_position="last", key=lambda s: s.astype(str)).reset_index(drop=True)
+    b = b.sort_values(by, na_position="last", key=lambda s: s.astype(str)).reset_index(drop=True)
+    assert list(a.columns) == list(b.columns)
+    assert a[by].tolist() == b[by].tolist()
+    for column in a.columns.drop(by):
+        x, y = pd.to_numeric(a[column]).to_numpy(float), pd.to_numeric(b[column]).to_numpy(float)
+        assert np.allclose(x, y, rtol=1e-9, atol=1e-9, equal_nan=True), (column, x, y)
+
+
+@pytest.fixture
+def shop(store):
+    insert_items(store, ITEMS)
+    day = dt.timedelta(days=1)
+    insert_events(
+        store,
+        {
+            "u1": [("impression", T0, {"item_id": "v1"}), ("view", T0, {"item_id": "v1", "watch_seconds": 58}),
+                   ("view", T0 + day, {"item_id": "v1", "watch_seconds": 10}),
+                   ("click", T0 + day, {"item_id": "v1"}), ("purchase", T0 + day, {"item_id": "c1", "revenue": 99.0})],
+            "u2": [("view", T0, {"item_id": "v2", "watch_seconds": 5}), ("view", T0 + day, {"item_id": "v3", "watch_seconds": 30}),
+                   ("purchase", T0 + 2 * day, {"item_id": "v3", "revenue": 10.0, "course_id": "c2"}),
+                   ("refund", T0 + 2 * day, {"item_id": "v3", "revenue": -10.0, "course_id": "c2"})],
+            "u3": [("impression", T0 + 2 * day, {"item_id": "v3"}), ("follow", T0 + 2 * day, {"item_id": None})],
+        },
+    )
+    return store
+
+
+PERIODS = [
+    Filters(),
+    Filters(JAN5, JAN7),
+    Filters(JAN6, JAN6),
+    Filters(JAN6, None),
+    Filters(None, JAN5, timezone="UTC"),
+    Filters(JAN6, JAN7, timezone="America/New_York"),
+]
+
+
+@pytest.mark.parametrize("by", DIMS)
+@pytest.mark.parametrize("filters", PERIODS)
+def test_index_equals_the_events(shop, by, filters):
+    slow = event_components(shop, filters, (by,), index=False)
+    fast = event_components(shop, filters, (by,), index=True)
+    assert breakdown_index.has_index(shop, by, filters.timezone)
+    assert_same(slow, fast, by)
+    sums = event_sums(shop, filters, (by,), index=True)
+    plain = event_sums(shop, filters, (by,), index=False)
+    plain = plain[plain[list(sums.columns.drop([by, "revenue"]))].to_numpy(float).any(axis=1)]
+    assert_same(plain[list(sums.columns)], sums, by)
+
+
+def test_pages_get_the_same_tables(shop):
+    for by in DIMS:
+        fast = breakdown(shop, Filters(JAN5, JAN7), by, index=True).table
+        slow = breakdown(shop, Filters(JAN5, JAN7), by, index=False).table
+        pd.testing.assert_frame_equal(fast, slow, check_dtype=False)
+    fast = top_bottom_videos(shop, Filters(JAN5, JAN7), "completion_rate", min_views=1, index=True)
+    slow = top_bottom_videos(shop, Filters(JAN5, JAN7), "completion_rate", min_views=1, index=False)
+    pd.testing.assert_frame_equal(fast.top, slow.top, check_dtype=False)
+
+
+def test_index_is_used_only_when_asked_or_already_built(shop):
+    breakdown_index.clear()
+    event_components(shop, Filters(), ("video",))
+    assert not breakdown_index.has_index(shop, "video", "Asia/Shanghai")  # a one-shot caller reads the events
+    event_components(shop, Filters(), ("video",), index=True)
+    assert breakdown_index.has_index(shop, "video", "Asia/Shanghai")
+
+
+def test_filters_it_cannot_answer_read_the_events(shop):
+    assert breakdown_index.applicable(Filters(), "video")
+    assert not breakdown_index.applicable(Filters(channels=("douyin",)), "video")
+    assert not breakdown_index.applicable(Filters(categories=("math",)), "creator")
+    assert not breakdown_index.applicable(Filters(), "channel")
+    filters = Filters(JAN5, JAN7, categories=("math",))
+    assert_same(event_components(shop, filters, ("creator",), index=False),
+                event_components(shop, filters, ("creator",), index=True), "creator")
+
+
+def test_rebuilt_when_the_data_changes(shop):
+    before = event_components(shop, Filters(), ("video",), index=True)
+    insert_events(shop, {"u9": [("view", T0, {"item_id": "v1", "watch_seconds": 1})]})
+    after = event_components(shop, Filters(), ("video",), index=True)
+    row = lambda df: df[df["video"] == "v1"].iloc[0]  # noqa: E731
+    assert row(after)["viewers"] == row(before)["viewers"] + 1
+    assert_same(event_components(shop, Filters(), ("video",), index=False), after, "video")
+
+
+def test_zones_whose_clock_jumps_over_midnight_are_not_indexed():
+    start, end = dt.datetime(2026, 1, 1), dt.datetime(2026, 12, 31)
+    assert breakdown_index._midnight_safe("Asia/Shanghai", start, end)
+    assert breakdown_index._midnight_safe("America/New_York", start, end)  # changes at 02:00
+    assert not breakdown_index._midnight_safe("America/Santiago", start, end)  # changes at 24:00
+
+
+def test_santiago_falls_back_to_the_events(store):
+    insert_items(store, ITEMS)
+    at = dt.datetime(2026, 4, 5, 2, 30)  # around the April change at local midnight
+    insert_events(store, {"a": [("view", at, {"item_id": "v1", "watch_seconds": 3}),
+                                ("view", at + dt.timedelta(hours=2), {"item_id": "v1", "watch_seconds": 3})]})
+    filters = Filters(dt.date(2026, 4, 4), dt.date(2026, 4, 4), timezone="America/Santiago")
+    assert breakdown_index.components(store, filters, "video") is None
+    assert_same(event_components(store, filters, ("video",), index=False),
+                event_components(store, filters, ("video",), index=True), "video")
+
+
+EVENT = st.tuples(
+    st.sampled_from(["u1", "u2", "u3", "u4", "u5"]),
+    st.sampled_from(["view", "impression", "like", "click", "follow", "purchase", "refund"]),
+    st.integers(min_value=0, max_value=5 * 24),  # hours after T0
+    st.sampled_from(["v1", "v2", "v3", "c1", None]),
+    st.sampled_from([None, "c1", "c2"]),
+    st.floats(min_value=0, max_value=90, allow_nan=False),
+    st.integers(min_value=1, max_value=300),
+)
+
+
+@settings(max_examples=15)
+@given(
+    st.lists(EVENT, min_size=1, max_size=40),
+    st.integers(min_value=-1, max_value=6),
+    st.integers(min_value=0, max_value=6),
+    st.sampled_from(["Asia/Shanghai", "UTC", "America/New_York"]),
+)
+def test_index_equals_the_events_for_any_log(events, start, length, timezone):
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(Path(folder) / "p.duckdb")
+        try:
+            insert_items(store, ITEMS)
+            journeys: dict[str, list] = {}
+            for user, kind, hours, item, course, watched, money in events:
+                extra: dict = {"item_id": item, "course_id": course}
+                if kind == "view":
+                    extra["watch_seconds"] = watched
+                if kind in ("purchase", "refund"):
+                    extra["revenue"] = float(money)
+                journeys.setdefault(user, []).append((kind, T0 + dt.timedelta(hours=hours), extra))
+            insert_events(store, journeys)
+            first = JAN5 + dt.timedelta(days=start)
+            filters = Filters(first, first + dt.timedelta(days=length), timezone=timezone)
+            for by in DIMS:
+                assert_same(event_components(store, filters, (by,), index=False),
+                            event_components(store, filters, (by,), index=True), by)
+        finally:
+            store.close()
+            breakdown_index.clear()
