@@ -120,13 +120,9 @@ def course_completion(
         raise BadInput(f"unknown split {by!r}; use one of {', '.join(SPLITS)}", code="bad_split", value=by)
     filters = filters or Filters()
     backend = store.ibis()
-    events = backend.table("events")
-    lesson_types = ["lesson_complete", "lesson_start"] if count_starts else ["lesson_complete"]
-    lessons = events.filter(events.event_type.isin(lesson_types) & events.lesson.notnull() & (events.lesson >= 1))
-    lessons = lessons.select(
-        "user_id", "event_time", "lesson", course=ibis.coalesce(lessons.course_id, lessons.item_id)
+    return _course_completion(
+        backend, backend.table("events"), _lessons(store, count_starts), filters, by, course, count_starts
     )
-    return _course_completion(backend, events, _materialize(lessons), filters, by, course, count_starts)
 
 
 def _materialize(table):
@@ -139,25 +135,76 @@ def _materialize(table):
     return ibis.memtable(table.to_pyarrow())
 
 
-def _course_completion(backend, events, lessons, filters, by, course, count_starts) -> CourseCompletion:
+def _lessons(store: Store, count_starts: bool):
+    """The lesson events that count as reaching a lesson, fetched once (``user_id, event_time, lesson, course``)."""
+    events = store.ibis().table("events")
+    lesson_types = ["lesson_complete", "lesson_start"] if count_starts else ["lesson_complete"]
+    lessons = events.filter(events.event_type.isin(lesson_types) & events.lesson.notnull() & (events.lesson >= 1))
+    lessons = lessons.select(
+        "user_id", "event_time", "lesson", course=ibis.coalesce(lessons.course_id, lessons.item_id)
+    )
+    return _materialize(lessons)
+
+
+def _cohort(backend, lessons, filters: Filters, course: str | None):
+    """The courses, the buyer cohort (first purchase per buyer and course in the filters) and the
+    first time each buyer reached each lesson at or after the purchase; ``None``s without courses."""
     course_list = _course_list(backend, lessons)
     if course is not None:
         course_list = course_list[course_list.course_id == course].reset_index(drop=True)
-    empty = _empty(by, count_starts, course_list, filters)
     if course_list.empty:
-        return replace(empty, status="no_courses")
-
+        return course_list, None, None
     ids = course_list.course_id.tolist()
     purchases = filtered_events(backend, filters)
     purchases = purchases.filter(purchases.event_type == "purchase")
     purchases = purchases.mutate(course=ibis.coalesce(purchases.course_id, purchases.item_id))
     purchases = purchases.filter(purchases.course.isin(ids))
     buyers = _materialize(purchases.group_by(["user_id", "course"]).aggregate(purchased_at=purchases.event_time.min()))
-
-    # First time each buyer reached each lesson, at or after the purchase.
     lb = lessons.join(buyers, (lessons.user_id == buyers.user_id) & (lessons.course == buyers.course))
     lb = lb.filter(lb.event_time >= lb.purchased_at)
     reached = _materialize(lb.group_by(["user_id", "course", "lesson"]).aggregate(reached_at=lb.event_time.min()))
+    return course_list, buyers, reached
+
+
+def _per_buyer(buyers, reached):
+    """One row per buyer and course with the highest lesson reached (``max_lesson``, null if none)."""
+    progress = reached.group_by(["user_id", "course"]).aggregate(max_lesson=reached.lesson.max())
+    per_buyer = buyers.left_join(progress, (buyers.user_id == progress.user_id) & (buyers.course == progress.course))
+    return per_buyer.select(buyers.user_id, buyers.course, buyers.purchased_at, progress.max_lesson)
+
+
+def _flag_learners(learners: pd.DataFrame, n_lessons: pd.Series) -> pd.DataFrame:
+    """Add ``lessons``, ``last_lesson``, ``started``, ``completed`` and ``progress`` per buyer and course."""
+    learners["lessons"] = learners["course"].map(n_lessons).astype("int64")
+    learners["last_lesson"] = np.minimum(learners["max_lesson"].fillna(0).astype("int64"), learners["lessons"])
+    learners["started"] = learners["last_lesson"] >= 1
+    learners["completed"] = (learners["lessons"] > 0) & (learners["last_lesson"] >= learners["lessons"])
+    learners["progress"] = np.where(learners["lessons"] > 0, learners["last_lesson"] / learners["lessons"].clip(lower=1), 0.0)
+    return learners
+
+
+def completion_rate(store: Store, filters: Filters | None = None, *, count_starts: bool = False) -> float | None:
+    """Completed buyer-course pairs / buyer-course pairs (the Overview's course completion KPI).
+
+    The same cohort and rule as :func:`course_completion`, without its acquisition split and
+    gaps; ``None`` without courses or buyers.
+    """
+    backend = store.ibis()
+    course_list, buyers, reached = _cohort(backend, _lessons(store, count_starts), filters or Filters(), None)
+    if buyers is None:
+        return None
+    learners = _per_buyer(buyers, reached).execute()
+    if learners.empty:
+        return None
+    learners = _flag_learners(learners, course_list.set_index("course_id")["lessons"])
+    return float(learners["completed"].sum()) / len(learners)
+
+
+def _course_completion(backend, events, lessons, filters, by, course, count_starts) -> CourseCompletion:
+    course_list, buyers, reached = _cohort(backend, lessons, filters, course)
+    empty = _empty(by, count_starts, course_list, filters)
+    if buyers is None:
+        return replace(empty, status="no_courses")
 
     # The acquiring view: the last view of a video promoting the course, at or before the purchase.
     items = catalog(backend)
@@ -181,9 +228,7 @@ def _course_completion(backend, events, lessons, filters, by, course, count_star
         a_user="user_id", a_course="course", video="video", channel="channel", variant="variant"
     )
 
-    progress = reached.group_by(["user_id", "course"]).aggregate(max_lesson=reached.lesson.max())
-    per_buyer = buyers.left_join(progress, (buyers.user_id == progress.user_id) & (buyers.course == progress.course))
-    per_buyer = per_buyer.select(buyers.user_id, buyers.course, buyers.purchased_at, progress.max_lesson)
+    per_buyer = _per_buyer(buyers, reached)
     per_buyer = per_buyer.left_join(
         acquiring, (per_buyer.user_id == acquiring.a_user) & (per_buyer.course == acquiring.a_course)
     ).drop("a_user", "a_course")
@@ -192,12 +237,7 @@ def _course_completion(backend, events, lessons, filters, by, course, count_star
         return empty
 
     n_lessons = course_list.set_index("course_id")["lessons"]
-    learners["lessons"] = learners["course"].map(n_lessons).astype("int64")
-    learners["last_lesson"] = np.minimum(learners["max_lesson"].fillna(0).astype("int64"), learners["lessons"])
-    learners["started"] = learners["last_lesson"] >= 1
-    learners["completed"] = (learners["lessons"] > 0) & (learners["last_lesson"] >= learners["lessons"])
-    learners["progress"] = np.where(learners["lessons"] > 0, learners["last_lesson"] / learners["lessons"].clip(lower=1), 0.0)
-
+    learners = _flag_learners(learners, n_lessons)
     gaps = _gaps(backend, buyers, reached, n_lessons)
     return CourseCompletion(
         "ok",

@@ -153,14 +153,9 @@ def _day_n(n: int) -> Callable[[Store, Filters], float | None]:
 
 
 def _course_completion(store: Store, filters: Filters) -> float | None:
-    from analytics.courses import course_completion
+    from analytics.courses import completion_rate
 
-    result = course_completion(store, filters)
-    if result.status != "ok":
-        return None
-    buyers = float(pd.to_numeric(result.courses["buyers"]).sum())
-    completed = float(pd.to_numeric(result.courses["completed"]).sum())
-    return completed / buyers if buyers else None
+    return completion_rate(store, filters)
 
 
 #: KPIs whose definition lives in another module; the Overview shows them without a sparkline and
@@ -175,7 +170,7 @@ EXTERNAL_KPIS: Final[tuple[Kpi, ...]] = (
         "as D1 with day first+30", "up", "analytics.retention.day_n_retention(n=30)"),
     Kpi("course_completion", "Course completion", "课程完课率", "ratio",
         "buyer-course pairs that reached the last lesson / buyer-course pairs (purchases in the period)", "up",
-        "analytics.courses.course_completion"),
+        "analytics.courses.completion_rate"),
 )
 EXTERNAL_COMPUTE: Final[dict[str, Callable[[Store, Filters], float | None]]] = {
     "d1_retention": _day_n(1),

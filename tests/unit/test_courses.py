@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.courses import course_completion
+from analytics.courses import completion_rate, course_completion
 from analytics.errors import BadInput
 from analytics.filters import Filters
 from tests.helpers import T0, insert_events, insert_items
@@ -82,6 +82,13 @@ def test_courses_table_by_hand(school):
     assert c.loc["c1", "avg_progress"] == pytest.approx((1 + 1 / 3 + 0) / 3)
     # erin: lesson 4 of 4 reached (lesson >= k counts for every k <= 4)
     assert c.loc["c2", "completed"] == 1
+    # the Overview's KPI: completed pairs over buyer-course pairs, c1 and c2 together
+    assert completion_rate(school) == pytest.approx((1 + 1) / (3 + 1))
+
+
+def test_completion_rate_without_buyers(school):
+    day = (T0 + dt.timedelta(hours=8)).date() + dt.timedelta(days=1)
+    assert completion_rate(school, Filters(date_from=day, date_to=day)) is None
 
 
 def test_funnel_and_stops_by_hand(school):
@@ -135,6 +142,7 @@ def test_date_filter_picks_the_purchase_cohort(school):
 
 def test_no_courses_and_bad_split(store):
     assert course_completion(store).status == "no_courses"
+    assert completion_rate(store) is None
     with pytest.raises(BadInput):
         course_completion(store, by="campaign")
 
