@@ -35,7 +35,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import integrate, optimize, stats
+
+from analytics.lazy import LazyModule
+
+integrate = LazyModule("scipy.integrate")
+optimize = LazyModule("scipy.optimize")
+stats = LazyModule("scipy.stats")
 
 CiSe = Literal["unpooled", "pooled"]
 Correction = Literal["holm", "bh", "none"]

@@ -35,12 +35,14 @@ from typing import Any, Literal
 import ibis
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analytics.definitions import is_complete, latest_items, length_seconds, watch_ratio
 from analytics.errors import BadInput
 from analytics.filters import Filters, filtered_events
+from analytics.lazy import LazyModule
 from analytics.retention import _backend, local_time, utc_offsets
+
+stats = LazyModule("scipy.stats")
 
 Outcome = Literal["views", "completion", "ctr", "purchases"]
 OUTCOMES: tuple[str, ...] = ("views", "completion", "ctr", "purchases")

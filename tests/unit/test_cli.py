@@ -36,3 +36,24 @@ def test_json_flag_may_follow_the_command(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["schema_version"] >= 1
     assert main(["--db", db, "status"]) == 0
     assert not capsys.readouterr().out.startswith("{")
+
+
+def test_start_up_leaves_scipy_unimported():
+    """scipy is imported on first use, so listing the commands stays quick."""
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    code = (
+        "import contextlib, io, sys\n"
+        "from analytics import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        cli.main(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
