@@ -1,11 +1,14 @@
 """DuckDB fast path for funnels: all events sorted by (user, time) once per data version, in memory.
 
-Funnels whose steps are plain event types (no conditions), with no hold column and no breakdown,
-under at most a date filter, need only ``user_id``, ``event_time`` and ``event_type``. This module
-keeps those three columns of every event, grouped by user and sorted by time, as numpy arrays (17
-bytes an event) and answers such funnels without touching the database again, apart from a
-checksum that proves the cached copy is still the data (row count and the XOR of a hash of every
-row's three columns, plus the uploads registry's :meth:`~analytics.storage.Store.data_version`).
+Funnels without a hold column and without a breakdown need, besides ``user_id``, ``event_time``
+and ``event_type``, at most a few more columns: those their step conditions test and those the
+channel, campaign and category filters test. This module keeps the three columns of every event,
+grouped by user and sorted by time, as numpy arrays (17 bytes an event, plus 8 for the row map),
+fetches any further column the first time a funnel needs it (aligned through DuckDB's ``rowid``;
+4 bytes an event for a text column, 8 for a number) and answers such funnels without touching the
+database again, apart from a checksum that proves the cached copy is still the data (row count and
+the XOR of a hash of every row's id and three columns, plus the uploads registry's
+:meth:`~analytics.storage.Store.data_version`).
 
 It produces exactly the rows :func:`analytics.funnels._fetch_rows` would (tests prove both paths
 give the same funnels); the portable definition stays :func:`analytics.funnels.portable_levels`.
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +35,9 @@ if TYPE_CHECKING:
 
 TYPE_BITS = 4  # codes 0..12 for EVENT_TYPES, 15 for anything else
 OTHER = (1 << TYPE_BITS) - 1
+_EVENT_ROWS = "event_time IS NOT NULL AND user_id IS NOT NULL"  # the events a funnel can use
+TEXT_COLUMNS = ("channel", "campaign", "variant", "item_id", "course_id")
+NUMBER_COLUMNS = ("watch_seconds", "video_seconds", "revenue", "lesson")
 
 
 @dataclass(frozen=True)
@@ -44,10 +50,14 @@ class EventIndex:
     t: np.ndarray
     type_code: np.ndarray
     unit: np.ndarray  # int32: the user (row of user_ids) of every event
+    rowid: np.ndarray  # int64: DuckDB's rowid of every event (aligns columns fetched later)
+    columns: dict[str, Any] = field(default_factory=dict)  # fetched on demand, see :func:`_column`
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.t, self.type_code, self.starts, self.unit)
+        arrays = [self.t, self.type_code, self.starts, self.unit, self.rowid]
+        for value in self.columns.values():
+            arrays += [value[0]] if isinstance(value, tuple) else [value]
         return int(sum(a.nbytes for a in arrays) + self.user_ids.nbytes)
 
 
@@ -57,18 +67,13 @@ _LOCK = threading.Lock()
 
 
 def applicable(spec: "FunnelSpec", filters: Filters) -> bool:
-    """Whether the index can answer ``spec`` under ``filters``."""
-    return (
-        all(not s.conditions for s in spec.steps)
-        and spec.hold is None
-        and spec.breakdown is None
-        and not (filters.channels or filters.campaigns or filters.categories)
-    )
+    """Whether the index can answer ``spec`` under ``filters`` (no hold column, no breakdown)."""
+    return spec.hold is None and spec.breakdown is None
 
 
 def _token(store: Store) -> tuple[Any, ...]:
     count, checksum = store.query(
-        "SELECT count(*), coalesce(bit_xor(hash(user_id, event_type, event_time)), 0) FROM events"
+        "SELECT count(*), coalesce(bit_xor(hash(rowid, user_id, event_type, event_time)), 0) FROM events"
     ).rows[0]
     return (store.data_version(), int(count), int(checksum))
 
@@ -77,14 +82,14 @@ def _build(store: Store, token: tuple[Any, ...]) -> EventIndex:
     """Fetch every event once (user, packed time and type), number the users, sort by both."""
     code = "CASE event_type " + " ".join(f"WHEN '{e}' THEN {i}" for i, e in enumerate(EVENT_TYPES)) + f" ELSE {OTHER} END"
     table = store.arrow(
-        f"SELECT user_id, epoch_us(event_time) * {1 << TYPE_BITS} + {code} AS p FROM events "
-        "WHERE event_time IS NOT NULL AND user_id IS NOT NULL"
+        f"SELECT rowid AS r, user_id, epoch_us(event_time) * {1 << TYPE_BITS} + {code} AS p FROM events "
+        f"WHERE {_EVENT_ROWS}"
     )
     users = pc.dictionary_encode(table.column("user_id")).combine_chunks()
     unit = users.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     p = np.asarray(table.column("p").to_numpy(), dtype=np.int64)
+    rowid = np.asarray(table.column("r").to_numpy(), dtype=np.int64)
     lengths = np.bincount(unit, minlength=len(users.dictionary)) if len(unit) else np.zeros(0, dtype=np.int64)
-    order_key = None
     if len(p):
         t = p >> TYPE_BITS
         t0 = int(t.min())
@@ -93,13 +98,10 @@ def _build(store: Store, token: tuple[Any, ...]) -> EventIndex:
         t_bits = max(int(q.max()).bit_length(), 1)
         u_bits = max(int(len(lengths)).bit_length(), 1)
         if u_bits + t_bits + TYPE_BITS <= 62:  # one int64 key: user, time, type
-            order_key = (unit << (t_bits + TYPE_BITS)) | (q << TYPE_BITS) | (p & OTHER)
-            order_key.sort()
-            unit = order_key >> (t_bits + TYPE_BITS)
-            p = ((((order_key >> TYPE_BITS) & ((1 << t_bits) - 1)) * step + t0) << TYPE_BITS) | (order_key & OTHER)
+            order = np.argsort((unit << (t_bits + TYPE_BITS)) | (q << TYPE_BITS) | (p & OTHER), kind="stable")
         else:
             order = np.lexsort((p, unit))
-            unit, p = unit[order], p[order]
+        unit, p, rowid = unit[order], p[order], rowid[order]
     starts = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
     return EventIndex(
@@ -109,6 +111,7 @@ def _build(store: Store, token: tuple[Any, ...]) -> EventIndex:
         t=p >> TYPE_BITS,
         type_code=(p & OTHER).astype(np.int8),
         unit=unit.astype(np.int32),
+        rowid=rowid,
     )
 
 
@@ -141,25 +144,125 @@ def _us(moment: dt.datetime) -> int:
     return int((moment - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1))
 
 
+_COLUMN_LOCK = threading.Lock()
+
+
+def _positions(store: Store, index: EventIndex) -> np.ndarray:
+    """rowid -> position of that event in the index (-1: not an indexed event)."""
+    pos = index.columns.get("_pos")
+    if pos is None:
+        pos = np.full(int(index.rowid.max()) + 1 if len(index.rowid) else 0, -1, dtype=np.int32)
+        pos[index.rowid] = np.arange(len(index.rowid), dtype=np.int32)
+        index.columns["_pos"] = pos
+    return pos
+
+
+def _fetch_aligned(store: Store, index: EventIndex, table: pa.Table) -> pa.Array:
+    """Column ``v`` of ``table`` (with rowids ``r``) in the index's order."""
+    pos = _positions(store, index)[np.asarray(table.column("r").to_numpy(), dtype=np.int64)]
+    order = np.empty(len(pos), dtype=np.int64)
+    order[pos] = np.arange(len(pos))  # the fetched row that holds each indexed event
+    return table.column("v").combine_chunks().take(pa.array(order))
+
+
+def _column(store: Store, index: EventIndex, name: str):
+    """One more column of every indexed event, fetched once: ``(codes, values)`` for text (code
+    -1 for NULL), float64 with NaN for NULL for numbers (``watch_ratio`` as the funnels define it)."""
+    with _COLUMN_LOCK:
+        cached = index.columns.get(name)
+        if cached is not None:
+            return cached
+        if name == "watch_ratio":
+            import ibis
+
+            from analytics.definitions import views_with_ratio
+
+            backend = store.ibis()
+            events = backend.sql(f"SELECT rowid AS r, * FROM events WHERE {_EVENT_ROWS}")
+            views = views_with_ratio(events, backend.table("items"))
+            table = store.arrow(str(ibis.to_sql(views.select("r", v=views.watch_ratio), dialect="duckdb")))
+            out = np.full(len(index.t), np.nan)
+            pos = _positions(store, index)[np.asarray(table.column("r").to_numpy(), dtype=np.int64)]
+            out[pos] = np.asarray(table.column("v").to_numpy(zero_copy_only=False), dtype=np.float64)
+        else:
+            if name not in TEXT_COLUMNS + NUMBER_COLUMNS:
+                raise ValueError(f"not an indexed column: {name}")
+            cast = "::DOUBLE" if name in NUMBER_COLUMNS else ""
+            table = store.arrow(f'SELECT rowid AS r, "{name}"{cast} AS v FROM events WHERE {_EVENT_ROWS}')
+            values = _fetch_aligned(store, index, table)
+            if name in NUMBER_COLUMNS:
+                out = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
+            else:
+                encoded = pc.dictionary_encode(values)
+                codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32)
+                out = (codes, encoded.dictionary.to_pylist())
+        index.columns[name] = out
+        return out
+
+
+def _text_in(store: Store, index: EventIndex, name: str, values) -> np.ndarray:
+    """Events whose text column ``name`` is one of ``values`` (NULL never is)."""
+    codes, dictionary = _column(store, index, name)
+    values = set(values)
+    wanted = [i for i, v in enumerate(dictionary) if v in values]
+    return np.isin(codes, np.asarray(wanted, dtype=np.int32))
+
+
+def _condition(store: Store, index: EventIndex, cond) -> np.ndarray:
+    """Events meeting ``cond``; a NULL never meets one (as ``fill_null(False)`` in the query path)."""
+    if cond.column in TEXT_COLUMNS:
+        codes, _ = _column(store, index, cond.column)
+        equal = _text_in(store, index, cond.column, [cond.value])
+        return equal if cond.op == "=" else (codes >= 0) & ~equal
+    values = _column(store, index, cond.column)
+    known = ~np.isnan(values)
+    with np.errstate(invalid="ignore"):
+        ops = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less,
+               "=": np.equal, "!=": np.not_equal}
+        return ops[cond.op](values, float(cond.value)) & known
+
+
+def _in_filters(store: Store, index: EventIndex, filters: Filters) -> np.ndarray | None:
+    """Events passing the channel, campaign and category filters (``None``: no such filter)."""
+    keep = None
+    for name, values in (("channel", filters.channels), ("campaign", filters.campaigns)):
+        if values:
+            mask = _text_in(store, index, name, values)
+            keep = mask if keep is None else keep & mask
+    if filters.categories:
+        marks = ", ".join("?" for _ in filters.categories)
+        items = store.query(f"SELECT DISTINCT item_id FROM items WHERE category IN ({marks})", list(filters.categories))
+        mask = _text_in(store, index, "item_id", [r[0] for r in items.rows])
+        keep = mask if keep is None else keep & mask
+    return keep
+
+
 def fetch_rows(store: Store, spec: "FunnelSpec", filters: Filters, index: EventIndex | None = None) -> "_Rows":
     """The same rows as :func:`analytics.funnels._fetch_rows`, cut from the cached index."""
     from analytics.funnels import _Rows
 
     index = index or event_index(store)
     start, end = filters.utc_bounds()
-    lut = np.zeros(1 << TYPE_BITS, dtype=np.uint8)  # type code -> step bits
+    lut = np.zeros(1 << TYPE_BITS, dtype=np.uint8)  # type code -> step bits (plain steps)
     for i, step in enumerate(spec.steps):
-        lut[EVENT_TYPES.index(step.event_type)] |= 1 << i
+        if not step.conditions:
+            lut[EVENT_TYPES.index(step.event_type)] |= 1 << i
+    bits_all = lut[index.type_code]
+    for i, step in enumerate(spec.steps):
+        if step.conditions:
+            match = index.type_code == EVENT_TYPES.index(step.event_type)
+            for cond in step.conditions:
+                match &= _condition(store, index, cond)
+            bits_all |= match.astype(np.uint8) << i
     lo = _us(start) if start is not None else None
     hi = _us(end) + spec.window_seconds * 1_000_000 if end is not None else None
-    in_time = None
+    in_time = _in_filters(store, index, filters)
     if lo is not None or hi is not None:
-        in_time = np.ones(len(index.t), dtype=bool)
+        in_time = np.ones(len(index.t), dtype=bool) if in_time is None else in_time
         if lo is not None:
             in_time &= index.t >= lo
         if hi is not None:
             in_time &= index.t < hi
-    bits_all = lut[index.type_code]
     prev_all = None
     if spec.mode == "strict":
         prev_all = _previous_instants(index, in_time)

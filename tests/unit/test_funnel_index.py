@@ -1,0 +1,107 @@
+"""The in-memory event index answers funnels with step conditions and filters exactly like the query."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analytics import funnel_fast
+from analytics.filters import Filters
+from analytics.funnels import FunnelSpec, compute_funnel, parse_steps
+from analytics.storage import Store
+from tests.helpers import T0, insert_events, insert_items
+
+ITEMS = [
+    {"item_id": "v1", "kind": "video", "category": "math", "duration_seconds": 60.0},
+    {"item_id": "v2", "kind": "video", "category": "art", "duration_seconds": None},
+    {"item_id": "c1", "kind": "course", "category": "math"},
+]
+STEPS = [
+    "view[watch_ratio>=0.5],click,purchase",
+    "view,click[channel=douyin],purchase[revenue>50]",
+    "view[channel!=douyin],purchase",
+    "impression,view[watch_seconds<20 & item_id=v1]",
+    "view[video_seconds>=30],lesson_complete[lesson>=2]",
+    "click[campaign=spring],purchase[course_id!=c2]",
+]
+FILTERS = [
+    Filters(),
+    Filters(channels=("douyin",)),
+    Filters(campaigns=("spring", "none-such")),
+    Filters(categories=("math",)),
+    Filters(date_from=dt.date(2026, 1, 6), date_to=dt.date(2026, 1, 6), channels=("kuaishou", "douyin")),
+]
+EVENT = st.tuples(
+    st.sampled_from(["u1", "u2", "u3", "u4"]),
+    st.sampled_from(["impression", "view", "click", "purchase", "lesson_complete", "like"]),
+    st.integers(min_value=0, max_value=60),  # half hours after T0 (crosses local midnights)
+    st.sampled_from(["douyin", "kuaishou", None]),
+    st.sampled_from(["spring", None]),
+    st.sampled_from(["v1", "v2", "c1", None]),
+    st.one_of(st.none(), st.floats(min_value=0, max_value=90, allow_nan=False)),
+    st.sampled_from([None, 0.0, 40.0]),
+    st.sampled_from([None, "c1", "c2"]),
+    st.integers(min_value=0, max_value=3),
+)
+
+
+def same(store, spec, filters):
+    fast = compute_funnel(store, spec, filters, index=True)
+    query = compute_funnel(store, spec, filters, index=False)
+    assert fast.steps == query.steps
+    assert fast.entries.equals(query.entries)
+
+
+@settings(max_examples=25)
+@given(
+    st.lists(EVENT, min_size=1, max_size=40),
+    st.sampled_from(STEPS),
+    st.sampled_from(FILTERS),
+    st.sampled_from(["sequential", "strict", "any"]),
+    st.sampled_from(["users", "totals"]),
+)
+def test_conditions_and_filters_from_the_index_equal_the_query(events, steps, filters, mode, count):
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(Path(folder) / "f.duckdb")
+        try:
+            insert_items(store, ITEMS)
+            journeys: dict[str, list] = {}
+            for user, kind, half_hours, channel, campaign, item, watched, length, course, lesson in events:
+                extra = {"channel": channel, "campaign": campaign, "item_id": item, "course_id": course,
+                         "watch_seconds": watched, "video_seconds": length, "lesson": lesson or None,
+                         "revenue": 99.0 if kind == "purchase" and lesson else (10.0 if kind == "purchase" else None)}
+                journeys.setdefault(user, []).append((kind, T0 + dt.timedelta(minutes=30 * half_hours), extra))
+            insert_events(store, journeys)
+            same(store, FunnelSpec(parse_steps(steps), window_seconds=6 * 3600, mode=mode, count=count), filters)
+        finally:
+            store.close()
+            funnel_fast.clear()
+
+
+def test_columns_are_fetched_once_and_follow_deletions(store):
+    insert_items(store, ITEMS)
+    insert_events(store, {
+        "a": [("view", 0, {"watch_seconds": 50, "channel": "douyin"}), ("click", 60, {"channel": "douyin"})],
+        "b": [("view", 0, {"watch_seconds": 5, "channel": "kuaishou"}), ("click", 60, {"channel": "kuaishou"})],
+    })
+    spec = FunnelSpec(parse_steps("view[watch_ratio>=0.5],click"))
+    assert [s.count for s in compute_funnel(store, spec, index=True).steps] == [1, 1]
+    index = funnel_fast.event_index(store)
+    assert "watch_ratio" in index.columns
+    assert [s.count for s in compute_funnel(store, spec, Filters(channels=("kuaishou",)), index=True).steps] == [0, 0]
+    store.query("DELETE FROM events WHERE user_id = 'a'")
+    assert [s.count for s in compute_funnel(store, spec, index=True).steps] == [0, 0]
+    spec = FunnelSpec(parse_steps("view[channel=kuaishou],click"))
+    same(store, spec, Filters())
+    assert [s.count for s in compute_funnel(store, spec, index=True).steps] == [1, 1]
+
+
+def test_an_unknown_column_is_a_programming_error(store):
+    insert_events(store, {"a": [("view", 0)]})
+    with pytest.raises(ValueError):
+        funnel_fast._column(store, funnel_fast.event_index(store), "user_id")
