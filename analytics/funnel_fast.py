@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,9 +116,10 @@ def _build(store: Store, token: tuple[Any, ...]) -> EventIndex:
     )
 
 
-def event_index(store: Store) -> EventIndex:
-    """The index of ``store``'s events, rebuilt when the checksum says the data changed."""
-    token = _token(store)
+def event_index(store: Store, token: tuple[Any, ...] | None = None) -> EventIndex:
+    """The index of ``store``'s events, rebuilt when the checksum (``token``, computed when not
+    given) says the data changed."""
+    token = token or _token(store)
     with _LOCK:
         index = _CACHE.get(store.path)
         if index is None or index.token != token:
@@ -237,11 +239,36 @@ def _in_filters(store: Store, index: EventIndex, filters: Filters) -> np.ndarray
     return keep
 
 
+def _columns_needed(spec: "FunnelSpec", filters: Filters) -> set[str]:
+    names = {c.column for s in spec.steps for c in s.conditions}
+    names |= {n for n, v in (("channel", filters.channels), ("campaign", filters.campaigns)) if v}
+    return names | ({"item_id"} if filters.categories else set())
+
+
 def fetch_rows(store: Store, spec: "FunnelSpec", filters: Filters, index: EventIndex | None = None) -> "_Rows":
-    """The same rows as :func:`analytics.funnels._fetch_rows`, cut from the cached index."""
+    """The same rows as :func:`analytics.funnels._fetch_rows`, cut from the cached index.
+
+    When the cached index already holds every column the funnel needs, the rows are cut while
+    the checksum query runs in another thread, and kept only if the checksum still matches.
+    """
+    if index is not None:
+        return _cut(store, spec, filters, index)
+    with _LOCK:
+        cached = _CACHE.get(store.path)
+    if cached is None or not _columns_needed(spec, filters) <= set(cached.columns):
+        return _cut(store, spec, filters, event_index(store))
+    with ThreadPoolExecutor(1) as pool:
+        token = pool.submit(_token, store)
+        rows = _cut(store, spec, filters, cached)
+        token = token.result()
+    if token == cached.token:
+        return rows
+    return _cut(store, spec, filters, event_index(store, token))
+
+
+def _cut(store: Store, spec: "FunnelSpec", filters: Filters, index: EventIndex) -> "_Rows":
     from analytics.funnels import _Rows
 
-    index = index or event_index(store)
     start, end = filters.utc_bounds()
     lut = np.zeros(1 << TYPE_BITS, dtype=np.uint8)  # type code -> step bits (plain steps)
     for i, step in enumerate(spec.steps):

@@ -769,8 +769,59 @@ def _chain_levels(rows: _Rows, spec: FunnelSpec):
     return levels, None, first, unit  # the reaching row is the row itself
 
 
-def _unit_levels(rows: _Rows, spec: FunnelSpec) -> _Levels:
-    """Users mode: each unit's furthest level and its earliest chain reaching it."""
+#: Rows from which the users-mode kernel splits the units over threads (numpy releases the GIL).
+PARALLEL_ROWS: Final[int] = 1_000_000
+
+
+def _part(rows: _Rows, u0: int, u1: int) -> _Rows:
+    """Units ``u0:u1`` of ``rows`` as rows of their own (row numbers restart at 0)."""
+    r0, r1 = int(rows.starts[u0]), int(rows.starts[u1])
+    cut = slice(r0, r1)
+    return _Rows(
+        keys=rows.keys.slice(u0, u1 - u0),
+        starts=rows.starts[u0 : u1 + 1] - r0,
+        t=rows.t[cut],
+        bits=rows.bits[cut],
+        entry=rows.entry[cut],
+        prev_t=None if rows.prev_t is None else rows.prev_t[cut],
+        segment=None if rows.segment is None else rows.segment[cut],
+    )
+
+
+def _unit_levels(rows: _Rows, spec: FunnelSpec, workers: int | None = None, *, levels_only: bool = False) -> _Levels:
+    """Users mode: each unit's furthest level and its earliest chain reaching it (with
+    ``levels_only`` just the level; the other arrays are then empty).
+
+    Units are independent, so from :data:`PARALLEL_ROWS` rows they are split into contiguous
+    parts of about equal rows, one per core (``workers``), computed in threads and joined.
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    n_units = len(rows.starts) - 1
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
+    if workers < 2 or len(rows.t) < PARALLEL_ROWS or n_units < workers:
+        return _unit_levels_serial(rows, spec, levels_only)
+    cuts = np.searchsorted(rows.starts, np.linspace(0, len(rows.t), workers + 1)[1:-1])
+    bounds = [0, *sorted(set(int(c) for c in cuts) - {0, n_units}), n_units]
+    parts = list(zip(bounds[:-1], bounds[1:]))
+    with ThreadPoolExecutor(len(parts)) as pool:
+        results = list(pool.map(lambda b: _unit_levels_serial(_part(rows, *b), spec, levels_only), parts))
+
+    def rows_of(name: str) -> np.ndarray:  # row numbers back to the whole table's
+        return np.concatenate([
+            np.where(getattr(r, name) >= 0, getattr(r, name) + rows.starts[u0], -1) for r, (u0, _) in zip(results, parts)
+        ]).astype(np.int64)
+
+    return _Levels(
+        np.concatenate([r.level for r in results]),
+        rows_of("start_row"),
+        rows_of("reach_row"),
+        np.concatenate([r.last_start_t for r in results]),
+    )
+
+
+def _unit_levels_serial(rows: _Rows, spec: FunnelSpec, levels_only: bool = False) -> _Levels:
     n_units = len(rows.starts) - 1
     n = len(rows.t)
     level = np.zeros(n_units, dtype=np.int64)
@@ -779,6 +830,13 @@ def _unit_levels(rows: _Rows, spec: FunnelSpec) -> _Levels:
     if n == 0:
         return _Levels(level, start_row, reach_row, np.zeros(0, dtype=np.int64))
     starts_by_level, reach_by_level, eligible, unit = _chain_levels(rows, spec)
+    if levels_only:  # the furthest level any row of the unit completes (every unit has rows)
+        row_level = np.zeros(n, dtype=np.int8)
+        for j, sl in enumerate(starts_by_level, start=1):
+            row_level[sl >= 0] = j
+        level = np.maximum.reduceat(row_level, rows.starts[:-1]).astype(np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        return _Levels(level, empty, empty, empty)
     for j, sl in enumerate(starts_by_level, start=1):
         earliest = _first_per_unit(sl >= 0, unit, n_units)
         has = earliest >= 0
@@ -1023,7 +1081,7 @@ def step_counts(store: Store, spec: FunnelSpec, filters: Filters | None = None, 
     filters = filters or Filters()
     rows = fetch_rows(store, spec, filters, index=index)
     if spec.count == "users" and spec.hold is None:
-        level = _unit_levels(rows, spec).level
+        level = _unit_levels(rows, spec, levels_only=True).level
     else:
         level = _entries_frame(rows, spec, None)["level"].to_numpy()
     return tuple(int((level >= i).sum()) for i in range(1, len(spec.steps) + 1))
