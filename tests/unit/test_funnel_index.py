@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import tempfile
 from pathlib import Path
@@ -107,53 +108,51 @@ def test_an_unknown_column_is_a_programming_error(store):
         funnel_fast._column(store, funnel_fast.event_index(store), "user_id")
 
 
+@contextlib.contextmanager
+def minute_log(events):
+    """A fresh store holding ``(user number, event type, minute)`` events."""
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(Path(folder) / "m.duckdb")
+        try:
+            journeys: dict[str, list] = {}
+            for user, kind, minute in events:
+                journeys.setdefault(f"u{user:02d}", []).append((kind, minute * 60))
+            insert_events(store, journeys)
+            yield store
+        finally:
+            store.close()
+
+
+MINUTE_EVENTS = st.tuples(st.integers(0, 29), st.sampled_from(["view", "click", "purchase", "like"]), st.integers(0, 200))
+
+
 @settings(max_examples=10)
-@given(st.lists(st.tuples(st.integers(0, 29), st.sampled_from(["view", "click", "purchase"]), st.integers(0, 200)),
-                min_size=1, max_size=120),
-       st.integers(min_value=2, max_value=5),
+@given(st.lists(MINUTE_EVENTS, min_size=1, max_size=120), st.integers(min_value=2, max_value=5),
        st.sampled_from(["sequential", "strict", "any"]))
 def test_users_split_over_threads_give_the_same_levels(events, workers, mode):
     import numpy as np
 
     from analytics import funnels
 
-    with tempfile.TemporaryDirectory() as folder:
-        store = Store(Path(folder) / "t.duckdb")
+    with minute_log(events) as store:
+        spec = FunnelSpec(parse_steps("view,click,purchase"), window_seconds=3600, mode=mode)
+        rows = funnels.fetch_rows(store, spec, Filters(), index=False)
+        serial = funnels._unit_levels_serial(rows, spec)
+        original = funnels.PARALLEL_ROWS
+        funnels.PARALLEL_ROWS = 0
         try:
-            journeys: dict[str, list] = {}
-            for user, kind, minute in events:
-                journeys.setdefault(f"u{user:02d}", []).append((kind, minute * 60))
-            insert_events(store, journeys)
-            spec = FunnelSpec(parse_steps("view,click,purchase"), window_seconds=3600, mode=mode)
-            rows = funnels.fetch_rows(store, spec, Filters(), index=False)
-            serial = funnels._unit_levels_serial(rows, spec)
-            original = funnels.PARALLEL_ROWS
-            funnels.PARALLEL_ROWS = 0
-            try:
-                split = funnels._unit_levels(rows, spec, workers=workers)
-            finally:
-                funnels.PARALLEL_ROWS = original
-            for name in ("level", "start_row", "reach_row", "last_start_t"):
-                assert np.array_equal(getattr(split, name), getattr(serial, name)), name
+            split = funnels._unit_levels(rows, spec, workers=workers)
         finally:
-            store.close()
+            funnels.PARALLEL_ROWS = original
+        for name in ("level", "start_row", "reach_row", "last_start_t"):
+            assert np.array_equal(getattr(split, name), getattr(serial, name)), name
 
 
 @settings(max_examples=10)
-@given(st.lists(st.tuples(st.integers(0, 9), st.sampled_from(["view", "click", "purchase", "like"]), st.integers(0, 100)),
-                min_size=1, max_size=60),
-       st.sampled_from(["sequential", "strict", "any"]))
+@given(st.lists(MINUTE_EVENTS, min_size=1, max_size=60), st.sampled_from(["sequential", "strict", "any"]))
 def test_step_counts_equal_the_full_funnel(events, mode):
     from analytics.funnels import step_counts
 
-    with tempfile.TemporaryDirectory() as folder:
-        store = Store(Path(folder) / "c.duckdb")
-        try:
-            journeys: dict[str, list] = {}
-            for user, kind, minute in events:
-                journeys.setdefault(f"u{user}", []).append((kind, minute * 60))
-            insert_events(store, journeys)
-            spec = FunnelSpec(parse_steps("view,click,purchase"), window_seconds=1800, mode=mode)
-            assert step_counts(store, spec, index=False) == tuple(s.count for s in compute_funnel(store, spec).steps)
-        finally:
-            store.close()
+    with minute_log(events) as store:
+        spec = FunnelSpec(parse_steps("view,click,purchase"), window_seconds=1800, mode=mode)
+        assert step_counts(store, spec, index=False) == tuple(s.count for s in compute_funnel(store, spec).steps)
