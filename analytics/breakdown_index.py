@@ -39,7 +39,7 @@ from analytics.storage import Store
 #: Dimensions this index serves (the others are cheap enough from the hourly rollup or events).
 INDEX_DIMENSIONS: Final[tuple[str, ...]] = ("creator", "category", "video", "course")
 NONE: Final[int] = np.iinfo(np.int32).min  # "no earlier day"
-MAX_INDEXES: Final[int] = 4  # kept at once (least recently used dropped first)
+MAX_INDEXES: Final[int] = 8  # parts kept at once (least recently used dropped first)
 
 #: A float component and the count that is zero exactly when it is (keeps empty sums at 0.0).
 _FLOAT_OF_COUNT: Final[dict[str, str]] = {
@@ -51,31 +51,42 @@ _FLOAT_OF_COUNT: Final[dict[str, str]] = {
 
 
 @dataclass(frozen=True)
-class _Index:
+class _Sums:
+    """Running totals of the stage-1 sums per (group, local day); enough for sums-only callers."""
+
     token: tuple[Any, ...]
     groups: pa.Array  # group values, position = group code
-    # running totals of the sums per (group, day), rows sorted by group then day
-    sum_key: np.ndarray  # int64: code * n_days + day offset
+    sum_key: np.ndarray  # int64: code * n_days + day offset, sorted (rows of ``totals`` after the first)
     sum_names: tuple[str, ...]
     totals: np.ndarray  # float64 (rows + 1, components), first row zeros
-    # one row per (group, user, day), sorted by day: [day starts, code, previous day]
-    touch: tuple[np.ndarray, np.ndarray, np.ndarray]
-    # rows with a view / with an order, sorted by day: [day starts, code, user, previous day of that kind]
-    view: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-    order: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-    first_purchase: np.ndarray  # int32 local day of each user's first purchase (NONE-safe max if none)
-    n_users: int
     day0: int
     n_days: int
     exact: bool  # local days match the period's UTC bounds (see :func:`_midnight_safe`)
 
     @property
     def nbytes(self) -> int:
-        arrays = [self.sum_key, self.totals, self.first_purchase, *self.touch, *self.view, *self.order]
-        return int(sum(a.nbytes for a in arrays) + self.groups.nbytes)
+        return int(self.sum_key.nbytes + self.totals.nbytes + self.groups.nbytes)
 
 
-_CACHE: OrderedDict[tuple[Path, str, str], _Index] = OrderedDict()
+@dataclass(frozen=True)
+class _Touch:
+    """Who touched which group on which day, with the previous such day (codes of a :class:`_Sums`)."""
+
+    groups: pa.Array  # the very array of the sums part whose codes these are
+    # one row per (group, user, day), sorted by day: [day starts, code, previous day]
+    touch: tuple[np.ndarray, np.ndarray, np.ndarray]
+    # rows with a view / with an order, sorted by day: [day starts, code, user, previous day of that kind]
+    view: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    order: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    first_purchase: np.ndarray  # int32 local day of each user's first purchase (int32 max if none)
+    n_users: int
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(a.nbytes for a in (self.first_purchase, *self.touch, *self.view, *self.order)))  # groups: shared
+
+
+_CACHE: OrderedDict[tuple[Path, str, str, str], _Sums | _Touch] = OrderedDict()
 _LOCK = threading.Lock()
 
 
@@ -143,29 +154,53 @@ def _codes(column: pa.ChunkedArray, dictionary: pa.Array | None = None) -> tuple
     return np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64), dictionary
 
 
-def _build(store: Store, token: tuple[Any, ...], by: str, timezone: str) -> _Index:
-    from analytics.kpis import USER_COMPONENTS, _dimension, _enriched, local_day
+def _grouped(store: Store, by: str, timezone: str):
+    """The enriched events with ``_key`` (the group) and ``_day`` (local day), and the data's span."""
+    from analytics.kpis import _dimension, _enriched, local_day
     from analytics.retention import event_span
 
     backend = store.ibis()
     everything = Filters(timezone=timezone)
     lo, hi = event_span(backend)
     e = _enriched(backend, everything)
-    e = e.mutate(_key=_dimension(e, by, everything), _day=local_day(e.event_time, timezone, lo, hi))
+    return e.mutate(_key=_dimension(e, by, everything), _day=local_day(e.event_time, timezone, lo, hi)), lo, hi
+
+
+def _build_sums(store: Store, token: tuple[Any, ...], by: str, timezone: str) -> _Sums:
+    from analytics.kpis import USER_COMPONENTS
+
+    e, lo, hi = _grouped(store, by, timezone)
+    names = tuple(USER_COMPONENTS)
+    per_day = e.group_by("_key", "_day").aggregate(**{name: fn(e) for name, fn in USER_COMPONENTS.items()})
+    table = store.arrow(str(ibis.to_sql(per_day, dialect="duckdb")))
+    code, groups = _codes(table.column("_key"))
+    day = _local_days(table, "_day")
+    day0 = int(day.min()) if len(day) else 0
+    n_days = int(day.max()) - day0 + 2 if len(day) else 1
+    sum_key = code * n_days + (day - day0)
+    order = np.argsort(sum_key)
+    totals = np.zeros((len(order) + 1, len(names)), dtype=np.float64)
+    for k, name in enumerate(names):
+        column = np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+        np.cumsum(np.nan_to_num(column[order]), out=totals[1:, k])
+    return _Sums(token, groups, sum_key[order], names, totals, day0, n_days, _midnight_safe(timezone, lo, hi))
+
+
+def _build_touch(store: Store, by: str, timezone: str, sums: _Sums) -> _Touch:
+    e, _, _ = _grouped(store, by, timezone)
     # who touched, viewed and bought in which group on which day
     touches = e.group_by("_key", _user=e.user_id, _day=e._day).aggregate(
         _view=(e.event_type == "view").any(), _order=(e.event_type == "purchase").any()
     )
     table = store.arrow(str(ibis.to_sql(touches, dialect="duckdb")))
-    code, groups = _codes(table.column("_key"))
+    code, _ = _codes(table.column("_key"), sums.groups)  # the same events: the same groups
     user, users = _codes(table.column("_user"))
     day = _local_days(table, "_day")
     views = np.asarray(table.column("_view").to_numpy(zero_copy_only=False), dtype=bool)
     orders = np.asarray(table.column("_order").to_numpy(zero_copy_only=False), dtype=bool)
     del table
     n_users = len(users)
-    day0 = int(day.min()) if len(day) else 0
-    n_days = int(day.max()) - day0 + 2 if len(day) else 1
+    day0, n_days = sums.day0, sums.n_days
 
     # the previous touch of the same group by the same user: sort by (group, user, day)
     offset = (day - day0).astype(np.int64)
@@ -183,54 +218,57 @@ def _build(store: Store, token: tuple[Any, ...], by: str, timezone: str) -> _Ind
     del pair
     first_purchase = np.full(max(n_users, 1), np.iinfo(np.int32).max, dtype=np.int32)
     np.minimum.at(first_purchase, user[orders], day[orders])
-
-    # running totals of the stage-1 sums per (group, day)
-    names = tuple(USER_COMPONENTS)
-    per_day = e.group_by("_key", "_day").aggregate(**{name: fn(e) for name, fn in USER_COMPONENTS.items()})
-    table = store.arrow(str(ibis.to_sql(per_day, dialect="duckdb")))
-    sum_code, _ = _codes(table.column("_key"), groups)
-    sum_key = sum_code * n_days + (_local_days(table, "_day") - day0)
-    order = np.argsort(sum_key)
-    totals = np.zeros((len(order) + 1, len(names)), dtype=np.float64)
-    for k, name in enumerate(names):
-        column = np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
-        np.cumsum(np.nan_to_num(column[order]), out=totals[1:, k])
-    return _Index(
-        token=token,
-        groups=groups,
-        sum_key=sum_key[order],
-        sum_names=names,
-        totals=totals,
+    return _Touch(
+        groups=sums.groups,
         touch=_by_day(day, day0, n_days, code, prev_any),
         view=_by_day(day[views], day0, n_days, code[views], user[views], prev_view[views]),
         order=_by_day(day[orders], day0, n_days, code[orders], user[orders], prev_order[orders]),
         first_purchase=first_purchase,
         n_users=n_users,
-        day0=day0,
-        n_days=n_days,
-        exact=_midnight_safe(timezone, lo, hi),
     )
 
 
-def _index(store: Store, by: str, timezone: str) -> _Index:
-    token = _token(store)
-    key = (store.path, by, timezone)
+def _cached(key: tuple[Any, ...], stale, build):
+    """The cached part under ``key``, built again by ``build()`` when missing or ``stale(part)``."""
     with _LOCK:
-        index = _CACHE.get(key)
-        if index is None or index.token != token:
+        found = _CACHE.get(key)
+        if found is None or stale(found):
             _CACHE.pop(key, None)
             while len(_CACHE) >= MAX_INDEXES:
                 _CACHE.popitem(last=False)
-            index = _build(store, token, by, timezone)
-        _CACHE[key] = index
+            found = build()
+        _CACHE[key] = found
         _CACHE.move_to_end(key)
-        return index
+        return found
+
+
+def _sums_index(store: Store, by: str, timezone: str) -> _Sums:
+    """The sums part, checked against the data's token."""
+    token = _token(store)
+    return _cached(
+        (store.path, by, timezone, "sums"), lambda part: part.token != token,
+        lambda: _build_sums(store, token, by, timezone),
+    )
+
+
+def _touch_index(store: Store, by: str, timezone: str, sums: _Sums) -> _Touch:
+    """The touch part built against this very ``sums`` (its group codes)."""
+    return _cached(
+        (store.path, by, timezone, "touch"), lambda part: part.groups is not sums.groups,
+        lambda: _build_touch(store, by, timezone, sums),
+    )
+
+
+def nbytes() -> int:
+    """Memory held by every cached part."""
+    with _LOCK:
+        return sum(part.nbytes for part in _CACHE.values())
 
 
 def has_index(store: Store, by: str, timezone: str) -> bool:
     """Whether this process holds an index (current or not) for ``store``, ``by`` and ``timezone``."""
     with _LOCK:
-        return (store.path, by, timezone) in _CACHE
+        return (store.path, by, timezone, "sums") in _CACHE
 
 
 def clear() -> None:
@@ -243,24 +281,24 @@ def _day_number(day: dt.date) -> int:
     return (day - dt.date(1970, 1, 1)).days
 
 
-def _period(index: _Index, filters: Filters) -> tuple[int, int]:
+def _period(index: _Sums, filters: Filters) -> tuple[int, int]:
     """[first, last] local day numbers of the period (open ends: the data's)."""
     first = _day_number(filters.date_from) if filters.date_from else index.day0
     last = _day_number(filters.date_to) if filters.date_to else index.day0 + index.n_days
     return first, last
 
 
-def _offsets(index: _Index, first: int, last: int) -> tuple[int, int]:
+def _offsets(index: _Sums, first: int, last: int) -> tuple[int, int]:
     """Local days first..last as [lo, hi) offsets from the index's first day, clipped to its span."""
     return min(max(first - index.day0, 0), index.n_days), min(max(last - index.day0 + 1, 0), index.n_days)
 
 
-def _slice(index: _Index, starts: np.ndarray, first: int, last: int) -> slice:
+def _slice(index: _Sums, starts: np.ndarray, first: int, last: int) -> slice:
     lo, hi = _offsets(index, first, last)
     return slice(int(starts[lo]), int(starts[max(hi, lo)]))
 
 
-def _period_sums(index: _Index, first: int, last: int) -> np.ndarray:
+def _period_sums(index: _Sums, first: int, last: int) -> np.ndarray:
     """(groups, components) sums over local days first..last."""
     n_groups = len(index.groups)
     lo, hi = _offsets(index, first, last)
@@ -270,7 +308,7 @@ def _period_sums(index: _Index, first: int, last: int) -> np.ndarray:
     return index.totals[j] - index.totals[i]
 
 
-def _frame(index: _Index, by: str, sums: np.ndarray, counts: dict[str, np.ndarray] | None) -> pd.DataFrame:
+def _frame(index: _Sums, by: str, sums: np.ndarray, counts: dict[str, np.ndarray] | None) -> pd.DataFrame:
     from analytics.kpis import _finish
 
     data: dict[str, Any] = {by: index.groups.to_pylist()}
@@ -299,7 +337,7 @@ def sums(store: Store, filters: Filters, by: str) -> pd.DataFrame | None:
     Groups whose every sum is zero in the period (only impressions, say) are left out; callers
     select on views or other sums. ``None`` when the index cannot answer exactly.
     """
-    index = _index(store, by, filters.timezone)
+    index = _sums_index(store, by, filters.timezone)
     if not index.exact:
         return None
     first, last = _period(index, filters)
@@ -311,25 +349,27 @@ def components(store: Store, filters: Filters, by: str) -> pd.DataFrame | None:
     (``None`` when it cannot answer exactly)."""
     from analytics.kpis import EVENT_COMPONENTS
 
-    index = _index(store, by, filters.timezone)
+    index = _sums_index(store, by, filters.timezone)
     if not index.exact:
         return None
+    touched = _touch_index(store, by, filters.timezone, index)
     first, last = _period(index, filters)
     n = len(index.groups)
 
-    starts, code, prev = index.touch
+    starts, code, prev = touched.touch
     s = _slice(index, starts, first, last)
     active = np.bincount(code[s][prev[s] < first], minlength=n)
 
-    starts, code, user, prev = index.order
+    starts, code, user, prev = touched.order
     s = _slice(index, starts, first, last)
-    buyer = np.zeros(max(index.n_users, 1), dtype=bool)
+    buyer = np.zeros(max(touched.n_users, 1), dtype=bool)
     buyer[user[s]] = True
-    new_first = (prev[s] < first) & (index.first_purchase[user[s]] >= first) & (index.first_purchase[user[s]] <= last)
+    bought_first = touched.first_purchase[user[s]]
+    new_first = (prev[s] < first) & (bought_first >= first) & (bought_first <= last)
     purchasers = np.bincount(code[s][prev[s] < first], minlength=n)
     new_buyers = np.bincount(code[s][new_first], minlength=n)
 
-    starts, code, user, prev = index.view
+    starts, code, user, prev = touched.view
     s = _slice(index, starts, first, last)
     first_view = prev[s] < first
     viewers = np.bincount(code[s][first_view], minlength=n)

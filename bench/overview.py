@@ -188,7 +188,7 @@ def main() -> int:
         t = time.perf_counter()
         breakdown_index.components(store, period, by)
         print(f"breakdown index by {by:<9} (once per data change, dashboard process){(time.perf_counter() - t) * 1000:10.0f} ms")
-    held = sum(i.nbytes for i in breakdown_index._CACHE.values())
+    held = breakdown_index.nbytes()
     print(f"breakdown indexes held: {held / 2**20:,.0f} MiB\n")
     for by, expr in GROUPS.items():
         spend_sql = _spend_sql(expr.replace("e.", ""), period) if by in ("channel", "campaign") else None

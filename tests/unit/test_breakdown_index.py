@@ -34,7 +34,8 @@ def assert_same(a: pd.DataFrame, b: pd.DataFrame, by: str) -> None:
     a = a.sort_values(by, na_position="last", key=lambda s: s.astype(str)).reset_index(drop=True)
     b = b.sort_values(by, na_position="last", key=lambda s: s.astype(str)).reset_index(drop=True)
     assert list(a.columns) == list(b.columns)
-    assert a[by].tolist() == b[by].tolist()
+    missing_as_none = lambda s: [None if pd.isna(v) else v for v in s]  # noqa: E731 (an all-NULL key may read as NaN)
+    assert missing_as_none(a[by]) == missing_as_none(b[by])
     for column in a.columns.drop(by):
         x, y = pd.to_numeric(a[column]).to_numpy(float), pd.to_numeric(b[column]).to_numpy(float)
         assert np.allclose(x, y, rtol=1e-9, atol=1e-9, equal_nan=True), (column, x, y)
@@ -177,3 +178,22 @@ def test_index_equals_the_events_for_any_log(events, start, length, timezone):
         finally:
             store.close()
             breakdown_index.clear()
+
+
+def test_sums_alone_build_only_the_running_totals(shop):
+    breakdown_index.clear()
+    event_sums(shop, Filters(), ("video",), index=True)
+    assert {key[3] for key in breakdown_index._CACHE} == {"sums"}
+    event_components(shop, Filters(), ("video",), index=True)
+    assert {key[3] for key in breakdown_index._CACHE} == {"sums", "touch"}
+    assert breakdown_index.nbytes() > 0
+
+
+def test_the_touch_part_follows_a_rebuilt_sums_part(shop):
+    breakdown_index.clear()
+    event_components(shop, Filters(), ("video",), index=True)
+    touch = breakdown_index._CACHE[(shop.path, "video", "Asia/Shanghai", "touch")]
+    del breakdown_index._CACHE[(shop.path, "video", "Asia/Shanghai", "sums")]  # evicted, say
+    fast = event_components(shop, Filters(), ("video",), index=True)
+    assert breakdown_index._CACHE[(shop.path, "video", "Asia/Shanghai", "touch")] is not touch
+    assert_same(event_components(shop, Filters(), ("video",), index=False), fast, "video")
