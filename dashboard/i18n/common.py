@@ -16,6 +16,7 @@ TEXT = {
     "sidebar.share": {"en": "Filters are kept in the address bar: copy it to share this view.", "zh": "筛选条件保存在地址栏中，复制链接即可分享当前视图。"},
     "common.no_data": {"en": "No events yet. Load the sample data (`reelytics sample`) or upload a file on the Data page.", "zh": "暂无事件数据。请加载示例数据（`reelytics sample`）或在“数据”页上传文件。"},
     "common.no_rows": {"en": "Nothing matches the current filters.", "zh": "当前筛选条件下没有数据。"},
+    "common.working": {"en": "Computing…", "zh": "正在计算…"},
     "common.details": {"en": "Details", "zh": "详情"},
     "common.next_step": {"en": "Next step: {step}", "zh": "下一步：{step}"},
     "common.download_csv": {"en": "Download CSV", "zh": "下载 CSV"},

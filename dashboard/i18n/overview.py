@@ -47,7 +47,6 @@ TEXT = {
                                 "zh": "{kpi} 暂时无法计算，请查看其对应页面。"},
     "ov.breakdown": {"en": "Breakdown", "zh": "维度拆分"},
     "ov.by": {"en": "Break down by", "zh": "拆分维度"},
-    "ov.computing": {"en": "Computing the KPIs…", "zh": "正在计算指标…"},
     "ov.dim.channel": {"en": "Channel", "zh": "渠道"},
     "ov.dim.campaign": {"en": "Campaign", "zh": "投放计划"},
     "ov.dim.variant": {"en": "Variant", "zh": "实验版本"},

@@ -81,7 +81,8 @@ if require_events():
                       format_func=lambda b: t(f"courses.by.{b}"))
         count_starts = c3.checkbox(t("courses.count_starts"), key="crs_starts")
         store = get_store()
-        result = _completion(str(store.path), store.data_version(), filters, by, count_starts)
+        with st.spinner(t("common.working")):
+            result = _completion(str(store.path), store.data_version(), filters, by, count_starts)
         if result.status == "no_courses":
             st.info(t("courses.no_courses"))
         elif result.status == "no_buyers":

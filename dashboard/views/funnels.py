@@ -80,7 +80,8 @@ if require_events():
                 touch=touch,
                 period=period,
             )
-            result = compute_funnel(get_store(), spec, filters, index=True)  # keep the event index warm
+            with st.spinner(t("common.working")):  # the first funnel after an upload builds the event index
+                result = compute_funnel(get_store(), spec, filters, index=True)
             if result.status != "ok":
                 st.info(t("fun.no_entrants"))
             else:

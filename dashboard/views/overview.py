@@ -56,7 +56,7 @@ if require_events():
             t("ov.rank_by"), [k.name for k in KPIS], format_func=lambda k: t(f"kpi.{k}"), key="ov_rank"
         )
         store = get_store()
-        with st.spinner(t("ov.computing")):  # the first breakdown after an upload builds its index
+        with st.spinner(t("common.working")):  # the first breakdown after an upload builds its index
             result = _overview(str(store.path), store.data_version(), filters, by, rank_by)
         report = result.report
         if report.status != "ok":

@@ -36,10 +36,11 @@ if require_events():
     filters = current_filters()
     with guarded():
         store = get_store()
-        result = _retention(
-            str(store.path), store.data_version(), filters, cohort=cohort, period=period,
-            mode=mode if is_rate else "on", measure=measure, periods=periods,
-        )
+        with st.spinner(t("common.working")):
+            result = _retention(
+                str(store.path), store.data_version(), filters, cohort=cohort, period=period,
+                mode=mode if is_rate else "on", measure=measure, periods=periods,
+            )
         if result.status != "ok":
             st.info(t("ret.no_cohorts"))
         else:

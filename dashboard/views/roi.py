@@ -27,7 +27,8 @@ if require_events():
     with guarded():
         level = st.selectbox(t("roi.level"), list(LEVELS), format_func=lambda v: t(f"roi.level.{v}"), key="roi_level")
         store = get_store()
-        report = _roi(str(store.path), store.data_version(), filters, level)
+        with st.spinner(t("common.working")):
+            report = _roi(str(store.path), store.data_version(), filters, level)
         if report.status == "no_data":
             st.info(t("common.no_rows"))
         else:

@@ -44,7 +44,8 @@ if require_events():
     filters = current_filters()
     with guarded():
         store = get_store()
-        result = _timing(str(store.path), store.data_version(), filters, outcome)
+        with st.spinner(t("common.working")):
+            result = _timing(str(store.path), store.data_version(), filters, outcome)
         is_rate = outcome in RATE_OUTCOMES
         show = (lambda v: "-" if v != v else f"{v:.1%}") if is_rate else (lambda v: "-" if v != v else f"{v:,.1f}")
         if result.status != "ok":

@@ -73,7 +73,8 @@ if require_events():
         creator = st.session_state.get("vid_creator") or None
         min_views = int(st.session_state.get("vid_min_views", 5))
         store = get_store()
-        report = _report(str(store.path), store.data_version(), filters, creator, st.session_state.get("vid_video"), min_views)
+        with st.spinner(t("common.working")):
+            report = _report(str(store.path), store.data_version(), filters, creator, st.session_state.get("vid_video"), min_views)
         result = report.completion
         with controls:
             c1, c2 = st.columns(2)
