@@ -75,31 +75,45 @@ class Kpi:
     denominator: str | None = None
     scale: float = 1.0
 
-    def column(self, frame: pd.DataFrame) -> pd.Series:
-        """The KPI for every row of a frame of component values (float; NaN where it has no value:
-        a missing numerator, a missing or zero denominator). The one implementation of the formula."""
-        num = _numbers(frame, self.numerator)
-        if self.denominator is None:
-            out = num.round() if self.unit == "count" else num * self.scale
-        else:
-            den = _numbers(frame, self.denominator)
-            out = num / den.where(den != 0) * self.scale
-        return out.where(np.isfinite(out))  # a tiny denominator must not give infinity
+    def column(self, components: Mapping[str, Any], n: int = 1) -> np.ndarray:
+        """The KPI for each of ``n`` groups from their component values (a DataFrame, or a mapping
+        of equally long sequences): floats, NaN where it has no value (a missing numerator, a
+        missing or zero denominator). The one implementation of the formula."""
+        num = _numbers(components, self.numerator, n)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if self.denominator is None:
+                out = np.round(num) if self.unit == "count" else num * self.scale
+            else:
+                den = _numbers(components, self.denominator, n)
+                out = num / np.where(den != 0, den, np.nan) * self.scale
+        out[~np.isfinite(out)] = np.nan  # a tiny denominator must not give infinity
+        return out
 
     def value(self, components: Mapping[str, Any]) -> float | int | None:
         """The KPI from a mapping of component values; ``None`` for a missing or zero denominator."""
-        return _scalar(self, self.column(pd.DataFrame([dict(components)])).iloc[0])
+        return _scalar(self, self.column({k: (v,) for k, v in components.items()})[0])
 
     def label(self, lang: str = "en") -> str:
         return self.label_zh if lang == "zh" else self.label_en
 
 
-def _numbers(frame: pd.DataFrame, name: str) -> pd.Series:
-    """Column ``name`` as floats: NaN for anything missing, not numeric or infinite."""
-    if name not in frame.columns:
-        return pd.Series(np.nan, index=frame.index, dtype="float64")
-    values = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-    return values.where(np.isfinite(values))
+def _float(value: Any) -> float:
+    try:
+        return float(value) if value is not None and value is not pd.NA else math.nan
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _numbers(components: Mapping[str, Any], name: str, n: int) -> np.ndarray:
+    """Component ``name`` as floats: NaN for anything missing, not numeric or infinite."""
+    if name not in components:
+        return np.full(n, np.nan)
+    values = components[name]
+    if isinstance(values, pd.Series):
+        out = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    else:
+        out = np.array([_float(v) for v in values], dtype="float64")
+    return np.where(np.isfinite(out), out, np.nan)
 
 
 def _scalar(kpi: Kpi, value: float) -> float | int | None:
@@ -240,7 +254,7 @@ def evaluate_frame(components: pd.DataFrame, names: Sequence[str] | None = None)
     out = pd.DataFrame(index=components.index)
     for k in KPIS:
         if names is None or k.name in names:
-            values = k.column(components)
+            values = pd.Series(k.column(components, len(components)), index=components.index)
             out[k.name] = values.astype("Int64") if k.unit == "count" else values
     return out
 
@@ -252,8 +266,8 @@ def as_objects(table: pd.DataFrame) -> pd.DataFrame:
 
 def evaluate(components: Mapping[str, Any], names: Sequence[str] | None = None) -> dict[str, float | None]:
     """Every KPI (or those in ``names``) from one group's component values."""
-    frame = pd.DataFrame([dict(components)])
-    return {k.name: _scalar(k, k.column(frame).iloc[0]) for k in KPIS if names is None or k.name in names}
+    one = {k: (v,) for k, v in components.items()}
+    return {k.name: _scalar(k, k.column(one)[0]) for k in KPIS if names is None or k.name in names}
 
 
 # -- local time ------------------------------------------------------------------------------
