@@ -89,10 +89,6 @@ class Kpi:
         out[~np.isfinite(out)] = np.nan  # a tiny denominator must not give infinity
         return out
 
-    def value(self, components: Mapping[str, Any]) -> float | int | None:
-        """The KPI from a mapping of component values; ``None`` for a missing or zero denominator."""
-        return _scalar(self, self.column({k: (v,) for k, v in components.items()})[0])
-
     def label(self, lang: str = "en") -> str:
         return self.label_zh if lang == "zh" else self.label_en
 
