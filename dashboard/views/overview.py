@@ -52,8 +52,9 @@ if require_events():
     with guarded():
         c1, c2 = st.columns(2)
         by = c1.selectbox(t("ov.by"), DIMENSIONS, format_func=lambda d: t(f"ov.dim.{d}"), key="ov_by")
+        ranks = [k.name for k in KPIS]
         rank_by = c2.selectbox(
-            t("ov.rank_by"), [k.name for k in KPIS], format_func=lambda k: t(f"kpi.{k}"), key="ov_rank"
+            t("ov.rank_by"), ranks, index=ranks.index("views"), format_func=lambda k: t(f"kpi.{k}"), key="ov_rank"
         )
         store = get_store()
         with st.spinner(t("common.working")):  # the first breakdown after an upload builds its index
