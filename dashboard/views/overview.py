@@ -93,6 +93,6 @@ if require_events():
                 for col, name, frame in ((left, "top", ranking.top), (right, "bottom", ranking.bottom)):
                     with col:
                         st.markdown(f"**{t(f'ov.{name}', n=len(frame))}**")
-                        shown = frame[["video", "title", "creator", rank_by, "views"]].drop_duplicates()
+                        shown = frame[list(dict.fromkeys(["video", "title", "creator", rank_by, "views"]))]
                         st.dataframe(_labelled(shown), hide_index=True, width="stretch")
                         download_buttons(frame, f"videos_{name}_{rank_by}", period, key=f"ov_{name}")

@@ -63,7 +63,9 @@ def test_overview_shows_cards_breakdown_and_videos(monkeypatch, db):
     breakdown = at.dataframe[0].value
     assert list(breakdown["channel"]) == ["douyin", "kuaishou"]
     assert list(breakdown["Views"]) == [3, 1]
+    assert at.selectbox(key="ov_rank").value == "views"  # ranked by views unless chosen otherwise
     top = at.dataframe[1].value
+    assert list(top.columns) == ["video", "title", "creator", "Views"]
     assert list(top["video"]) == ["v1", "v2"] or list(top["video"]) == ["v2", "v1"]
     assert set(top["title"]) == {"Hook", "=cmd()"}
 
