@@ -93,3 +93,18 @@ def test_funnels_page_on_the_sample_data_with_a_condition_and_week_breakdown(mon
     assert conditioned["label"].iloc[0] == "view[watch_ratio>=0.5]"
     assert (conditioned["count"].diff().dropna() <= 0).all()
     assert len(at.dataframe[2].value) >= 2  # one row per category
+
+
+def test_every_mode_count_hold_and_breakdown_renders(monkeypatch, db):
+    from analytics.funnels import BREAKDOWNS, COUNTS, HOLD_COLUMNS, MODES
+
+    at = _app(monkeypatch, db)
+    at.run()
+    for key, values in (("fun_mode", MODES), ("fun_count", COUNTS)):
+        for value in values:
+            at.radio(key=key).set_value(value).run()
+            assert not at.exception, (key, value)
+    for key, values in (("fun_hold", HOLD_COLUMNS), ("fun_by", BREAKDOWNS)):
+        for value in (*values, None):
+            at.selectbox(key=key).set_value(value).run()
+            assert not at.exception, (key, value)

@@ -116,3 +116,17 @@ def test_overview_on_the_sample_renders_every_card(monkeypatch, sample_db_copy):
     assert not at.main.warning
     assert len(at.dataframe) == 3
 
+
+
+def test_every_breakdown_and_every_ranking_renders(monkeypatch, db):
+    from analytics.kpis import DIMENSIONS, KPIS
+
+    at = _app(monkeypatch, db)
+    at.run()
+    for by in DIMENSIONS:
+        at.selectbox(key="ov_by").select(by).run()
+        assert not at.exception, by
+        assert by in at.dataframe[0].value.columns
+    for kpi in KPIS:
+        at.selectbox(key="ov_rank").select(kpi.name).run()
+        assert not at.exception, kpi.name
