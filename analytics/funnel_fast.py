@@ -149,7 +149,7 @@ def _us(moment: dt.datetime) -> int:
 _COLUMN_LOCK = threading.Lock()
 
 
-def _positions(store: Store, index: EventIndex) -> np.ndarray:
+def _positions(index: EventIndex) -> np.ndarray:
     """rowid -> position of that event in the index (-1: not an indexed event)."""
     pos = index.columns.get("_pos")
     if pos is None:
@@ -159,9 +159,9 @@ def _positions(store: Store, index: EventIndex) -> np.ndarray:
     return pos
 
 
-def _fetch_aligned(store: Store, index: EventIndex, table: pa.Table) -> pa.Array:
+def _fetch_aligned(index: EventIndex, table: pa.Table) -> pa.Array:
     """Column ``v`` of ``table`` (with rowids ``r``) in the index's order."""
-    pos = _positions(store, index)[np.asarray(table.column("r").to_numpy(), dtype=np.int64)]
+    pos = _positions(index)[np.asarray(table.column("r").to_numpy(), dtype=np.int64)]
     order = np.empty(len(pos), dtype=np.int64)
     order[pos] = np.arange(len(pos))  # the fetched row that holds each indexed event
     return table.column("v").combine_chunks().take(pa.array(order))
@@ -184,14 +184,14 @@ def _column(store: Store, index: EventIndex, name: str):
             views = views_with_ratio(events, backend.table("items"))
             table = store.arrow(str(ibis.to_sql(views.select("r", v=views.watch_ratio), dialect="duckdb")))
             out = np.full(len(index.t), np.nan)
-            pos = _positions(store, index)[np.asarray(table.column("r").to_numpy(), dtype=np.int64)]
+            pos = _positions(index)[np.asarray(table.column("r").to_numpy(), dtype=np.int64)]
             out[pos] = np.asarray(table.column("v").to_numpy(zero_copy_only=False), dtype=np.float64)
         else:
             if name not in TEXT_COLUMNS + NUMBER_COLUMNS:
                 raise ValueError(f"not an indexed column: {name}")
             cast = "::DOUBLE" if name in NUMBER_COLUMNS else ""
             table = store.arrow(f'SELECT rowid AS r, "{name}"{cast} AS v FROM events WHERE {_EVENT_ROWS}')
-            values = _fetch_aligned(store, index, table)
+            values = _fetch_aligned(index, table)
             if name in NUMBER_COLUMNS:
                 out = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
             else:

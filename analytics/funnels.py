@@ -34,7 +34,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, get_args
 
@@ -795,9 +797,6 @@ def _unit_levels(rows: _Rows, spec: FunnelSpec, workers: int | None = None, *, l
     Units are independent, so from :data:`PARALLEL_ROWS` rows they are split into contiguous
     parts of about equal rows, one per core (``workers``), computed in threads and joined.
     """
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
     n_units = len(rows.starts) - 1
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     if workers < 2 or len(rows.t) < PARALLEL_ROWS or n_units < workers:
