@@ -12,6 +12,9 @@ data version, dimension and time zone, and keeps two small structures in memory:
   the row whose day falls in the period and whose previous day falls before it. Distinct counts
   thus become plain counts of rows, with no hashing of user ids at query time.
 
+The two are built separately: the running totals alone answer :func:`sums` (the video ranking),
+and the second part is built only when :func:`components` needs distinct users.
+
 The stage-1 aggregation is the ibis expression of :mod:`analytics.kpis` (one definition), so this
 path gives the same numbers as :func:`analytics.kpis.event_components` reading the events (tests
 prove it). It answers only what it can answer exactly (:func:`applicable`): no channel, campaign
