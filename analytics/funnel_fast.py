@@ -159,12 +159,9 @@ def _positions(index: EventIndex) -> np.ndarray:
     return pos
 
 
-def _fetch_aligned(index: EventIndex, table: pa.Table) -> pa.Array:
-    """Column ``v`` of ``table`` (with rowids ``r``) in the index's order."""
-    pos = _positions(index)[np.asarray(table.column("r").to_numpy(), dtype=np.int64)]
-    order = np.empty(len(pos), dtype=np.int64)
-    order[pos] = np.arange(len(pos))  # the fetched row that holds each indexed event
-    return table.column("v").combine_chunks().take(pa.array(order))
+def _rows_of(index: EventIndex, table: pa.Table) -> np.ndarray:
+    """Index positions of ``table``'s rows (its column ``r`` holds their rowids)."""
+    return _positions(index)[np.asarray(table.column("r").to_numpy(), dtype=np.int64)]
 
 
 def _column(store: Store, index: EventIndex, name: str):
@@ -174,7 +171,7 @@ def _column(store: Store, index: EventIndex, name: str):
         cached = index.columns.get(name)
         if cached is not None:
             return cached
-        if name == "watch_ratio":
+        if name == "watch_ratio":  # on views only; every other event has none
             import ibis
 
             from analytics.definitions import views_with_ratio
@@ -183,21 +180,20 @@ def _column(store: Store, index: EventIndex, name: str):
             events = backend.sql(f"SELECT rowid AS r, * FROM events WHERE {_EVENT_ROWS}")
             views = views_with_ratio(events, backend.table("items"))
             table = store.arrow(str(ibis.to_sql(views.select("r", v=views.watch_ratio), dialect="duckdb")))
-            out = np.full(len(index.t), np.nan)
-            pos = _positions(index)[np.asarray(table.column("r").to_numpy(), dtype=np.int64)]
-            out[pos] = np.asarray(table.column("v").to_numpy(zero_copy_only=False), dtype=np.float64)
-        else:
-            if name not in TEXT_COLUMNS + NUMBER_COLUMNS:
-                raise ValueError(f"not an indexed column: {name}")
+        elif name in TEXT_COLUMNS + NUMBER_COLUMNS:
             cast = "::DOUBLE" if name in NUMBER_COLUMNS else ""
             table = store.arrow(f'SELECT rowid AS r, "{name}"{cast} AS v FROM events WHERE {_EVENT_ROWS}')
-            values = _fetch_aligned(index, table)
-            if name in NUMBER_COLUMNS:
-                out = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
-            else:
-                encoded = pc.dictionary_encode(values)
-                codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32)
-                out = (codes, encoded.dictionary.to_pylist())
+        else:
+            raise ValueError(f"not an indexed column: {name}")
+        rows = _rows_of(index, table)
+        if name in TEXT_COLUMNS:
+            encoded = pc.dictionary_encode(table.column("v")).combine_chunks()
+            codes = np.full(len(index.t), -1, dtype=np.int32)
+            codes[rows] = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32)
+            out = (codes, encoded.dictionary.to_pylist())
+        else:
+            out = np.full(len(index.t), np.nan)
+            out[rows] = np.asarray(table.column("v").to_numpy(zero_copy_only=False), dtype=np.float64)
         index.columns[name] = out
         return out
 

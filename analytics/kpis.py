@@ -113,7 +113,8 @@ def _numbers(components: Mapping[str, Any], name: str, n: int) -> np.ndarray:
 
 
 def _scalar(kpi: Kpi, value: float) -> float | int | None:
-    if value is None or math.isnan(value) or math.isinf(value):
+    """One value of :meth:`Kpi.column` as a Python number (``None`` for NaN: no value)."""
+    if math.isnan(value):
         return None
     return int(value) if kpi.unit == "count" else float(value)
 
