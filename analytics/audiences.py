@@ -21,9 +21,9 @@ from typing import Any, Literal
 import numpy as np
 
 from analytics.errors import BadInput, NotFound
-from analytics.filters import Filters, filtered_events
+from analytics.query.filters import Filters, filtered_events
 from analytics.recommend import TrainedModel
-from analytics.storage import Store
+from analytics.store.storage import Store
 
 DECILES = 10
 
@@ -154,7 +154,7 @@ def _buyers(store: Store | None, item_id: str, filters: Filters | None = None) -
     """Users with a purchase of ``item_id`` among the (filtered) events."""
     if store is None:
         return set()
-    backend = store.ibis()
+    backend = store
     events = filtered_events(backend, filters) if filters else backend.table("events")
     bought = events.filter(events.event_type == "purchase", events.item_id == item_id, events.user_id.notnull())
     return {str(u) for u in bought.select("user_id").distinct().to_pyarrow()["user_id"].to_pylist()}

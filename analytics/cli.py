@@ -29,9 +29,9 @@ from typing import Any, Callable
 from analytics import commands
 from analytics.config import Settings, default_db_path, default_timezone, parse_timezone
 from analytics.errors import BadInput, ReelyticsError
-from analytics.filters import Filters, parse_date
+from analytics.query.filters import Filters, parse_date
 from analytics.progress import end_open_line
-from analytics.storage import Store, open_store
+from analytics.store.storage import Store, open_store
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from analytics.errors import NotFound
-from analytics.storage import Store
+from analytics.store.storage import Store
 
 _LATIN = re.compile(r"[0-9a-z]+(?:[-'][0-9a-z]+)*")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")

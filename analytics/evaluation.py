@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from scipy.stats import rankdata
 
 from analytics.errors import BadInput
-from analytics.filters import Filters, filtered_events
+from analytics.query.filters import Filters, filtered_events
 from analytics.progress import Progress, no_progress
 from analytics.recommend import (
     AlsParams,
@@ -52,7 +52,7 @@ from analytics.recommend import (
     restricting,
     summed_weights,
 )
-from analytics.storage import Store
+from analytics.store.storage import Store
 
 SplitMode = Literal["days", "last_k"]
 MODELS: tuple[str, ...] = ("als", "popularity", "item_knn", "content")
@@ -118,7 +118,7 @@ def split_interactions(store: Store, settings: SplitSettings = SplitSettings(), 
     ``until`` (days mode) and ``skip_last`` (last_k mode) first drop the outer test period, which is
     how the validation split of :func:`search_params` is made inside the training data.
     """
-    backend = store.ibis()
+    backend = store
     filters = restricting(filters)
     events = filtered_events(backend, filters) if filters else backend.table("events")
     if until is not None:

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from analytics.config import parse_timezone
-from analytics.storage import Store
+from analytics.store.storage import Store
 
 
 @dataclass(frozen=True)

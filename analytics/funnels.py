@@ -25,7 +25,7 @@ The per-chain work is a vectorised numpy pass over each user's events sorted by 
 come from one ibis query (the funnel's events as packed ``time << bits | steps`` integers; users
 numbered by dictionary encoding and sorted with one int64 sort; with extra columns, grouped into
 sorted lists per user) or, for plain event-type steps, from the in-memory event index of
-:mod:`analytics.funnel_fast`. :func:`portable_levels` is the same definition written only with ibis
+:mod:`analytics.query.accel.funnel_order`. :func:`portable_levels` is the same definition written only with ibis
 window functions (it runs on DuckDB and Spark); tests prove all paths give the same levels.
 """
 
@@ -44,14 +44,14 @@ import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from analytics.config import parse_timezone
-from analytics.definitions import views_with_ratio
 from analytics.errors import BadInput
-from analytics.filters import Filters, filtered_events
-from analytics.schema import EVENT_TYPES
-from analytics.storage import Store
+from analytics.query import engine
+from analytics.query.filters import Filters
+from analytics.query.funnel_events import ITEM_BREAKDOWNS, _annotated, _unit_keys
+from analytics.query.layer import FunnelEvents, UnitRows
+from analytics.store.schema import EVENT_TYPES
 
 Mode = Literal["sequential", "strict", "any"]
 CountBy = Literal["users", "totals"]
@@ -75,7 +75,6 @@ TEXT_CONDITION_COLUMNS: Final[tuple[str, ...]] = ("channel", "campaign", "varian
 OPERATORS: Final[tuple[str, ...]] = (">=", "<=", "!=", "=", ">", "<")
 HOLD_COLUMNS: Final[tuple[str, ...]] = ("course_id", "item_id", "channel", "campaign", "variant")
 EVENT_BREAKDOWNS: Final[tuple[str, ...]] = ("channel", "campaign", "variant", "item_id", "course_id")
-ITEM_BREAKDOWNS: Final[tuple[str, ...]] = ("category", "creator", "kind")
 BREAKDOWNS: Final[tuple[str, ...]] = EVENT_BREAKDOWNS + ITEM_BREAKDOWNS
 NO_VALUE: Final[str] = "(none)"
 
@@ -398,228 +397,6 @@ class FunnelResult:
         }
 
 
-# -- fetching the events --------------------------------------------------------------------------
-def _condition_expr(table, cond: Condition):
-    col = table[cond.column]
-    value = cond.value
-    ops = {
-        ">=": col >= value,
-        "<=": col <= value,
-        ">": col > value,
-        "<": col < value,
-        "=": col == value,
-        "!=": col != value,
-    }
-    return ops[cond.op].fill_null(False)
-
-
-def _step_expr(table, step: Step):
-    pred = table.event_type == step.event_type
-    for cond in step.conditions:
-        pred = pred & _condition_expr(table, cond)
-    return pred.fill_null(False)
-
-
-def _entry_end(filters: Filters) -> dt.datetime | None:
-    return filters.utc_bounds()[1]
-
-
-def _base_events(backend, spec: FunnelSpec, filters: Filters):
-    """Filtered events with the columns the funnel needs: entries must fall in the date range,
-    later steps may follow up to one window after its end."""
-    end = _entry_end(filters)
-    ev = filtered_events(backend, dataclasses.replace(filters, date_to=None))
-    if end is not None:
-        ev = ev.filter(ev.event_time < end + dt.timedelta(seconds=spec.window_seconds))
-    if any(c.column == "watch_ratio" for s in spec.steps for c in s.conditions):
-        items = backend.table("items")
-        cols = list(ev.columns)
-        views = views_with_ratio(ev, items)
-        others = ev.filter(ev.event_type != "view").mutate(watch_ratio=ibis.null("float64"))
-        schema = {c: ev.schema()[c].copy(nullable=True) for c in cols}
-        schema["watch_ratio"] = ibis.dtype("float64")
-
-        def aligned(table):
-            return table.select(*[table[c].cast(d).name(c) for c, d in schema.items()])
-
-        ev = aligned(views).union(aligned(others))
-    if spec.breakdown in ITEM_BREAKDOWNS:
-        items = backend.table("items")
-        attr = items.group_by(items.item_id).aggregate(segment_value=items[spec.breakdown].cast("string").max())
-        ev = ev.left_join(attr, ev.item_id == attr.item_id).drop("item_id_right")
-    elif spec.breakdown is not None:
-        ev = ev.mutate(segment_value=ev[spec.breakdown].cast("string"))
-    return ev, end
-
-
-@ibis.udf.scalar.builtin(name="epoch_us")
-def _duckdb_epoch_us(ts: dt.datetime) -> int:  # DuckDB's own epoch_us (faster than date_diff)
-    ...
-
-
-def _epoch_us(ts, backend):
-    if getattr(backend, "name", "") == "duckdb":
-        return _duckdb_epoch_us(ts).cast("int64")
-    return ts.delta(ibis.timestamp(dt.datetime(1970, 1, 1)), unit="microsecond")
-
-
-def _annotated(backend, spec: FunnelSpec, filters: Filters):
-    """Per event row: ``t`` (µs since 1970), ``steps`` (bit i: matches step i), ``entry`` (may start
-    an entry), ``prev_t`` (strict: the user's previous distinct event time), unit keys, segment."""
-    ev, end = _base_events(backend, spec, filters)
-    ev = ev.filter(ev.user_id.notnull(), ev.event_time.notnull())
-    types = sorted({s.event_type for s in spec.steps})
-    if spec.mode != "strict":  # strict needs every event to find interruptions
-        ev = ev.filter(ev.event_type.isin(types))
-    bits = ibis.literal(0, type="int64")
-    for i, step in enumerate(spec.steps):
-        bits = bits + ibis.ifelse(_step_expr(ev, step), 1 << i, 0)
-    entry = ev.event_time < end if end is not None else ibis.literal(True)
-    ev = ev.mutate(t=_epoch_us(ev.event_time, backend), steps=bits, entry=entry)
-    if spec.mode == "strict":
-        w = ibis.window(group_by=ev.user_id, order_by=ev.t, range=(None, -1))
-        ev = ev.mutate(prev_t=ev.t.max().over(w))
-    ev = ev.filter(ev.steps > 0)
-    if spec.hold is not None:
-        ev = ev.filter(ev[spec.hold].notnull())
-        ev = ev.mutate(hold_value=ev[spec.hold].cast("string"))
-    return ev
-
-
-def _unit_keys(spec: FunnelSpec) -> list[str]:
-    return ["user_id", "hold_value"] if spec.hold is not None else ["user_id"]
-
-
-@dataclass(frozen=True)
-class _Rows:
-    """Events of each unit (a user, or a user and a held value) sorted by (time, steps)."""
-
-    keys: pa.Table  # one row per unit: user_id[, hold_value]
-    starts: np.ndarray  # unit u owns rows starts[u]:starts[u + 1]
-    t: np.ndarray  # µs since 1970
-    bits: np.ndarray  # bit i: the event matches step i
-    entry: np.ndarray  # bool: may start an entry (inside the date range)
-    prev_t: np.ndarray | None  # strict mode: the user's previous distinct event time
-    segment: np.ndarray | None  # breakdown value per row (object array)
-
-
-def _fetch_rows(store: Store, spec: FunnelSpec, filters: Filters) -> _Rows:
-    backend = store.ibis()
-    ev = _annotated(backend, spec, filters)
-    k = len(spec.steps)
-    packed = ev.t * (1 << (k + 1)) + ev.entry.cast("int64") * (1 << k) + ev.steps
-    keys = _unit_keys(spec)
-    extras = {}
-    if spec.mode == "strict":
-        extras["q"] = ev.prev_t.fill_null(-(1 << 62))
-    if spec.breakdown is not None:
-        extras["s"] = ev["segment_value"]
-    if not extras and keys == ["user_id"]:  # one flat fetch; users numbered and sorted in numpy
-        flat_rows = _to_arrow(backend, ev.select("user_id", p=packed))
-        users = pc.dictionary_encode(flat_rows.column("user_id")).combine_chunks()
-        unit = users.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        lengths = np.bincount(unit, minlength=len(users.dictionary)) if len(unit) else np.zeros(0, dtype=np.int64)
-        p = _sort_by_unit(np.asarray(flat_rows.column("p").to_numpy(), dtype=np.int64), unit, k + 1)
-        starts = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=starts[1:])
-        return _Rows(
-            keys=pa.table({"user_id": users.dictionary}),
-            starts=starts,
-            t=p >> (k + 1),
-            bits=p & ((1 << k) - 1),
-            entry=((p >> k) & 1).astype(bool),
-            prev_t=None,
-            segment=None,
-        )
-    if extras:
-        agg = ev.group_by(keys).aggregate(rows=ibis.struct({"p": packed, **extras}).collect().sort())
-    else:  # sorted below in numpy, which is faster than sorting inside every list
-        agg = ev.group_by(keys).aggregate(rows=packed.collect())
-    table = _to_arrow(backend, agg)
-    lists = table.column("rows").combine_chunks()
-    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
-    flat = pc.list_flatten(lists)
-    if extras:
-        p = flat.field("p").to_numpy(zero_copy_only=False)
-        prev_t = flat.field("q").to_numpy(zero_copy_only=False).astype(np.int64) if "q" in extras else None
-        segment = flat.field("s").to_numpy(zero_copy_only=False) if "s" in extras else None
-    else:
-        prev_t = segment = None
-    starts = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=starts[1:])
-    if extras:
-        p = np.asarray(p, dtype=np.int64)
-    else:
-        p = _sort_within_units(np.asarray(flat.to_numpy(zero_copy_only=False), dtype=np.int64), starts, k + 1)
-    return _Rows(
-        keys=table.select(keys),
-        starts=starts,
-        t=p >> (k + 1),
-        bits=p & ((1 << k) - 1),
-        entry=((p >> k) & 1).astype(bool),
-        prev_t=prev_t,
-        segment=segment,
-    )
-
-
-def _sort_by_unit(p: np.ndarray, unit: np.ndarray, low_bits: int) -> np.ndarray:
-    """``p`` (packed ``time << low_bits | flags``) ordered by (unit, p), units numbered 0..n-1."""
-    if len(p) == 0:
-        return p
-    t = p >> low_bits
-    t0 = int(t.min())
-    step = int(np.gcd.reduce(t - t0)) or 1
-    q = (t - t0) // step
-    t_bits = max(int(q.max()).bit_length(), 1)
-    u_bits = max(int(unit.max()).bit_length(), 1)
-    if u_bits + t_bits + low_bits <= 62:  # one int64 key: unit, time, flags
-        key = (unit << (t_bits + low_bits)) | (q << low_bits) | (p & ((1 << low_bits) - 1))
-        key.sort()
-        q = (key >> low_bits) & ((1 << t_bits) - 1)
-        return ((q * step + t0) << low_bits) | (key & ((1 << low_bits) - 1))
-    return p[np.lexsort((p, unit))]
-
-
-def _sort_within_units(p: np.ndarray, starts: np.ndarray, low_bits: int) -> np.ndarray:
-    """Sort packed ``time << low_bits | flags`` values inside each unit's slice.
-
-    Times are made relative to the earliest and divided by their greatest common divisor (exact:
-    whole-second data needs 23 bits for two months), so that ``unit, time, flags`` usually fit one
-    int64 and a single vectorised sort does it; otherwise a two-key sort.
-    """
-    if len(p) == 0:
-        return p
-    unit = np.repeat(np.arange(len(starts) - 1, dtype=np.int64), np.diff(starts))
-    t = p >> low_bits
-    flags = p & ((1 << low_bits) - 1)
-    t0 = int(t.min())
-    off = t - t0
-    step = int(np.gcd.reduce(off)) or 1
-    q = off // step
-    t_bits = max(int(q.max()).bit_length(), 1)
-    u_bits = max(int(len(starts) - 1).bit_length(), 1)
-    if u_bits + t_bits + low_bits <= 62:
-        key = (unit << (t_bits + low_bits)) | (q << low_bits) | flags
-        key.sort()
-        q = (key >> low_bits) & ((1 << t_bits) - 1)
-        return ((q * step + t0) << low_bits) | (key & ((1 << low_bits) - 1))
-    order = np.lexsort((p, unit))
-    return p[order]
-
-
-def _to_arrow(backend, expr) -> pa.Table:
-    from analytics.errors import StorageError
-
-    try:
-        return backend.to_pyarrow(expr)
-    except Exception as exc:  # DuckDB errors arrive wrapped by ibis
-        import duckdb
-
-        if isinstance(exc, duckdb.Error):
-            raise StorageError(f"database error: {exc}", code="db_error") from exc
-        raise
-
-
 # -- the kernels: per-row chain states, vectorised over all units --------------------------------
 @dataclass(frozen=True)
 class _Levels:
@@ -631,11 +408,11 @@ class _Levels:
     last_start_t: np.ndarray  # latest time an entry could have started (in-progress check)
 
 
-def _unit_of_rows(rows: _Rows) -> np.ndarray:
+def _unit_of_rows(rows: UnitRows) -> np.ndarray:
     return np.repeat(np.arange(len(rows.starts) - 1, dtype=np.int64), np.diff(rows.starts))
 
 
-def _layout(rows: _Rows, unit: np.ndarray):
+def _layout(rows: UnitRows, unit: np.ndarray):
     """Per row: its unit's first row, the groups of rows at one instant of a unit (starts, group of
     each row, first and last row of the row's group) and whether any group has several rows."""
     n = len(rows.t)
@@ -689,7 +466,7 @@ def _range_max(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray
     return out
 
 
-def _window_lo(rows: _Rows, unit: np.ndarray, seconds: int) -> np.ndarray:
+def _window_lo(rows: UnitRows, unit: np.ndarray, seconds: int) -> np.ndarray:
     """First row of the same unit whose time is >= the row's time minus ``seconds``."""
     uniq = np.unique(rows.t)
     r = len(uniq) + 1
@@ -698,7 +475,7 @@ def _window_lo(rows: _Rows, unit: np.ndarray, seconds: int) -> np.ndarray:
     return np.searchsorted(key, q, side="left")
 
 
-def _chain_levels(rows: _Rows, spec: FunnelSpec):
+def _chain_levels(rows: UnitRows, spec: FunnelSpec):
     """Per level j (1..k): for every row, the start row of the best chain reaching step j at this
     row (-1 if none); the row that completes step j (``any`` only; else None: the row itself); the
     eligible-start mask; each row's unit."""
@@ -775,11 +552,11 @@ def _chain_levels(rows: _Rows, spec: FunnelSpec):
 PARALLEL_ROWS: Final[int] = 1_000_000
 
 
-def _part(rows: _Rows, u0: int, u1: int) -> _Rows:
+def _part(rows: UnitRows, u0: int, u1: int) -> UnitRows:
     """Units ``u0:u1`` of ``rows`` as rows of their own (row numbers restart at 0)."""
     r0, r1 = int(rows.starts[u0]), int(rows.starts[u1])
     cut = slice(r0, r1)
-    return _Rows(
+    return UnitRows(
         keys=rows.keys.slice(u0, u1 - u0),
         starts=rows.starts[u0 : u1 + 1] - r0,
         t=rows.t[cut],
@@ -790,7 +567,7 @@ def _part(rows: _Rows, u0: int, u1: int) -> _Rows:
     )
 
 
-def _unit_levels(rows: _Rows, spec: FunnelSpec, workers: int | None = None, *, levels_only: bool = False) -> _Levels:
+def _unit_levels(rows: UnitRows, spec: FunnelSpec, workers: int | None = None, *, levels_only: bool = False) -> _Levels:
     """Users mode: each unit's furthest level and its earliest chain reaching it (with
     ``levels_only`` just the level; the other arrays are then empty).
 
@@ -820,7 +597,7 @@ def _unit_levels(rows: _Rows, spec: FunnelSpec, workers: int | None = None, *, l
     )
 
 
-def _unit_levels_serial(rows: _Rows, spec: FunnelSpec, levels_only: bool = False) -> _Levels:
+def _unit_levels_serial(rows: UnitRows, spec: FunnelSpec, levels_only: bool = False) -> _Levels:
     n_units = len(rows.starts) - 1
     n = len(rows.t)
     level = np.zeros(n_units, dtype=np.int64)
@@ -847,7 +624,7 @@ def _unit_levels_serial(rows: _Rows, spec: FunnelSpec, levels_only: bool = False
     return _Levels(level, start_row, reach_row, last_start_t)
 
 
-def _anchored(rows: _Rows, spec: FunnelSpec, lo: int, hi: int, anchor: int) -> tuple[int, int]:
+def _anchored(rows: UnitRows, spec: FunnelSpec, lo: int, hi: int, anchor: int) -> tuple[int, int]:
     """Totals mode: the level and reaching row of a chain that starts at row ``anchor``, using rows
     ``lo:hi`` (the anchor's instant up to the end of its window)."""
     k = len(spec.steps)
@@ -887,7 +664,7 @@ def _anchored(rows: _Rows, spec: FunnelSpec, lo: int, hi: int, anchor: int) -> t
     return level, int(reach_rows[0])
 
 
-def _entries_totals(rows: _Rows, spec: FunnelSpec):
+def _entries_totals(rows: UnitRows, spec: FunnelSpec):
     """Totals mode: every entry of every unit (re-entry after completion or window expiry)."""
     k = len(spec.steps)
     window_us = spec.window_seconds * 1_000_000
@@ -941,12 +718,12 @@ def _rate(num: int, den: int) -> float | None:
 
 
 # -- the public entry points ----------------------------------------------------------------------
-def data_end(store: Store) -> dt.datetime | None:
-    """The last event time in the store (naive UTC): windows still open then are "in progress"."""
-    return store.query("SELECT max(event_time) FROM events").scalar()
+def data_end(source) -> dt.datetime | None:
+    """The last event time of the data (naive UTC): windows still open then are "in progress"."""
+    return source.span()[1]
 
 
-def _entries_frame(rows: _Rows, spec: FunnelSpec, end_of_data: dt.datetime | None) -> pd.DataFrame:
+def _entries_frame(rows: UnitRows, spec: FunnelSpec, end_of_data: dt.datetime | None) -> pd.DataFrame:
     k = len(spec.steps)
     window_us = spec.window_seconds * 1_000_000
     end_us = (
@@ -1057,28 +834,15 @@ def _segments(entries: pd.DataFrame, spec: FunnelSpec) -> tuple[SegmentRow, ...]
     return tuple(out)
 
 
-def fetch_rows(store: Store, spec: FunnelSpec, filters: Filters | None = None, *, index: bool | None = None) -> _Rows:
-    """The funnel-relevant events of each unit, sorted by time.
-
-    Funnels of plain event types under at most a date filter can be cut from the in-memory,
-    per-data-version event index (:mod:`analytics.funnel_fast`): ``index=True`` builds it when
-    missing or stale (worth it in a long-lived process such as the dashboard), ``None`` uses it
-    only if this process already built one for the store, ``False`` never. Otherwise one ibis
-    query fetches the rows. Both give the same rows.
-    """
-    from analytics import funnel_fast
-
-    filters = filters or Filters()
-    if index is not False and funnel_fast.applicable(spec, filters):
-        if index or funnel_fast.has_index(store):
-            return funnel_fast.fetch_rows(store, spec, filters)
-    return _fetch_rows(store, spec, filters)
+def fetch_rows(source, spec: FunnelSpec, filters: Filters | None = None) -> UnitRows:
+    """The funnel-relevant events of each unit, sorted by time (asked of the query layer, which
+    answers from the in-memory event order where it can and with one ibis query otherwise)."""
+    return engine.ask(source, FunnelEvents(spec, filters or Filters()))
 
 
-def step_counts(store: Store, spec: FunnelSpec, filters: Filters | None = None, *, index: bool | None = None) -> tuple[int, ...]:
+def step_counts(source, spec: FunnelSpec, filters: Filters | None = None) -> tuple[int, ...]:
     """Just the count at each step (the path the benchmark times)."""
-    filters = filters or Filters()
-    rows = fetch_rows(store, spec, filters, index=index)
+    rows = fetch_rows(source, spec, filters)
     if spec.count == "users" and spec.hold is None:
         level = _unit_levels(rows, spec, levels_only=True).level
     else:
@@ -1086,7 +850,7 @@ def step_counts(store: Store, spec: FunnelSpec, filters: Filters | None = None, 
     return tuple(int((level >= i).sum()) for i in range(1, len(spec.steps) + 1))
 
 
-def compute_funnel(store: Store, spec: FunnelSpec, filters: Filters | None = None, *, index: bool | None = None) -> FunnelResult:
+def compute_funnel(source, spec: FunnelSpec, filters: Filters | None = None) -> FunnelResult:
     """Compute the funnel ``spec`` over the events passing ``filters``.
 
     Returns a :class:`FunnelResult`: counts per step (non-increasing), conversion from the previous
@@ -1094,13 +858,11 @@ def compute_funnel(store: Store, spec: FunnelSpec, filters: Filters | None = Non
     convert (median and 90th percentile, linear interpolation, seconds), conversion by entry day or
     week (local time), per-segment two-proportion z-tests against the rest of the entrants (shown
     from ``spec.min_segment`` closed entrants on both sides) and one row per user or entry.
-    ``index`` chooses whether to use the in-memory event index (see :func:`fetch_rows`); the
-    answer is the same either way.
     """
     filters = filters or Filters()
     parse_timezone(filters.timezone)
-    end_of_data = data_end(store)
-    rows = fetch_rows(store, spec, filters, index=index)
+    end_of_data = data_end(source)
+    rows = fetch_rows(source, spec, filters)
     entries = _entries_frame(rows, spec, end_of_data)
     steps = _step_rows(entries, spec)
     seconds = entries["seconds_to_convert"].dropna().to_numpy(dtype=float)
@@ -1136,18 +898,18 @@ def _localise(entries: pd.DataFrame, timezone: str) -> pd.DataFrame:
 
 
 # -- the portable definition (ibis window functions only; DuckDB and Spark) -----------------------
-def portable_levels(backend, spec: FunnelSpec, filters: Filters | None = None):
-    """Per user, the furthest step reached (users mode), as one ibis expression.
+def portable_levels(source, spec: FunnelSpec, filters: Filters | None = None):
+    """Per user, the furthest step reached (users mode), as one ibis query.
 
-    Written only with window functions over ``(user[, held value], t)`` so the same expression runs
-    on any ibis backend; equal to the numpy kernels (tests prove it). Returns a table
+    Written only with window functions over ``(user[, held value], t)`` so the same query runs on
+    every engine; equal to the numpy kernels (tests prove it). Returns a DataFrame
     ``user_id, level`` (users that reached step 1 only).
     """
     if spec.count != "users":
         raise BadInput("the portable funnel counts users; totals need the numpy kernel", code="bad_count")
     filters = filters or Filters()
     k = len(spec.steps)
-    ev = _annotated(backend, spec, filters)
+    ev = _annotated(source, spec, filters)
     keys = _unit_keys(spec)
     window_us = spec.window_seconds * 1_000_000
 
@@ -1207,4 +969,4 @@ def portable_levels(backend, spec: FunnelSpec, filters: Filters | None = None):
             level = ibis.ifelse(ev[f"f{i}"].notnull(), i + 1, level)
         ev = ev.mutate(level=level)
     per_user = ev.group_by("user_id").aggregate(level=ev.level.max())
-    return per_user.filter(per_user.level > 0)
+    return source.execute(per_user.filter(per_user.level > 0))

@@ -7,7 +7,7 @@ events on the item:
 
 * each event type has a weight (:data:`DEFAULT_WEIGHTS`: a purchase counts most, an impression not
   at all, a refund takes a purchase back); a view counts ``weight["view"] * watch ratio``
-  (:func:`analytics.definitions.views_with_ratio`; :data:`UNKNOWN_WATCH_RATIO` when the video length
+  (:func:`analytics.query.definitions.views_with_ratio`; :data:`UNKNOWN_WATCH_RATIO` when the video length
   is unknown);
 * optionally an event of age ``a`` days (before the newest event) counts ``0.5 ** (a / half_life)``;
 * optionally the summed weights are re-weighted with BM25 or TF-IDF (``implicit.nearest_neighbours``),
@@ -45,10 +45,10 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from analytics.errors import BadInput, NotFound, StorageError
-from analytics.filters import Filters, filtered_events
+from analytics.query.filters import Filters, filtered_events
 from analytics.progress import Progress, no_progress
-from analytics.schema import EVENT_TYPES
-from analytics.storage import Store
+from analytics.store.schema import EVENT_TYPES
+from analytics.store.storage import Store
 
 GpuMode = Literal["auto", "on", "off"]
 Weighting = Literal["none", "bm25", "tfidf"]
@@ -248,7 +248,7 @@ def event_weights(backend, events, params: AlsParams, reference_time: dt.datetim
     """ibis: one row per event of ``events`` with its weight (``user_id``, ``item_id``, ``event_time``, ``weight``)."""
     import ibis
 
-    from analytics.definitions import views_with_ratio
+    from analytics.query.definitions import views_with_ratio
 
     w = params.weight_of
     items = backend.table("items")
@@ -298,7 +298,7 @@ def matrix_from_events(backend, events, params: AlsParams) -> InteractionMatrix:
 
 def build_matrix(store: Store, params: AlsParams = AlsParams(), filters: Filters | None = None) -> InteractionMatrix:
     """The interaction matrix of the store's events (restricted by ``filters`` when given)."""
-    backend = store.ibis()
+    backend = store
     filters = restricting(filters)
     events = filtered_events(backend, filters) if filters else backend.table("events")
     return matrix_from_events(backend, events, params)
@@ -539,7 +539,7 @@ class TrainedModel:
     def _history_from_store(self, user_id: str) -> dict[str, float]:
         if self.store is None:
             return {}
-        backend = self.store.ibis()
+        backend = self.store
         events = backend.table("events")
         events = events.filter(events.user_id == user_id)
         agg = summed_weights(backend, events, self.params, newest_event_time(events) if self.params.half_life_days else None)

@@ -2,7 +2,7 @@
 
 Each row is one campaign (or channel, or campaign x channel) with spend, views, purchasers, new
 buyers, orders, net revenue, CAC, ROAS and revenue per 1,000 views. The KPIs come from the one
-registry in :mod:`analytics.kpis`; this module only chooses the grouping and ranks the rows.
+registry in :mod:`analytics.metrics.kpis`; this module only chooses the grouping and ranks the rows.
 
 Missing spend is stated, not treated as zero: a group whose events have no spend row in the
 period gets ``spend = None``, ``cac = None``, ``roas = None`` and ``spend_status = "no spend
@@ -17,8 +17,8 @@ from typing import Any, Final, Literal
 import pandas as pd
 
 from analytics.errors import BadInput
-from analytics.filters import Filters
-from analytics.kpis import (
+from analytics.query.filters import Filters
+from analytics.metrics.kpis import (
     NOTE_NO_SPEND,
     NOTE_SPEND_NOT_BY_CATEGORY,
     event_components,
@@ -26,7 +26,7 @@ from analytics.kpis import (
     kpi_values,
     spend_components,
 )
-from analytics.storage import Store
+from analytics.store.storage import Store
 
 Level = Literal["campaign", "channel", "campaign_channel"]
 LEVELS: Final[dict[str, tuple[str, ...]]] = {

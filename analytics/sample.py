@@ -1,7 +1,7 @@
 """A deterministic generator of realistic sample data for a short-video knowledge-product business.
 
 ``generate(users, days, seed)`` returns the canonical ``events``, ``items`` and ``spend`` tables
-(see :mod:`analytics.schema`) plus ``truth``, the facts planted in them, so tests can check that an
+(see :mod:`analytics.store.schema`) plus ``truth``, the facts planted in them, so tests can check that an
 analysis finds what was put there. ``load_sample`` loads a sample into a store as three uploads in
 one transaction; ``write_csv`` writes the shipped CSV files. Everything is vectorised numpy and
 pyarrow; the same parameters always give identical tables.

@@ -8,7 +8,7 @@ Definitions (docs/metrics.md "Timing" repeats them for people):
 * **Publish cell**: local weekday (Monday = 0) x local hour of ``published_at`` in the configured zone.
 * **Outcomes in the first 24 hours** (events with ``published_at <= event_time < published_at + 24 h``):
   ``views`` (view events of the video), ``completion`` (complete views / views with a usable length,
-  see :mod:`analytics.definitions`), ``ctr`` (clicks on the video / views), ``purchases`` (viewers of
+  see :mod:`analytics.query.definitions`), ``ctr`` (clicks on the video / views), ``purchases`` (viewers of
   the video in that window who then bought, in the same window, the course it promotes, or the video
   itself: one per buyer).
 * **Shrinkage (empirical Bayes)**. Rates: beta-binomial; each cell pools its videos' trials and
@@ -36,11 +36,11 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analytics.definitions import is_complete, latest_items, length_seconds, watch_ratio
+from analytics.query.definitions import is_complete, latest_items, length_seconds, watch_ratio
 from analytics.errors import BadInput
-from analytics.filters import Filters, filtered_events
+from analytics.query.filters import Filters, filtered_events
 from analytics.lazy import LazyModule
-from analytics.retention import _backend, local_time, utc_offsets
+from analytics.query.localtime import local_time, utc_offsets
 
 stats = LazyModule("scipy.stats")
 
@@ -170,15 +170,15 @@ def _clip_counts(lo, hi):
 # -- queries ----------------------------------------------------------------------------------
 
 
-def _videos(backend, filters: Filters, offsets_for):
-    items = latest_items(backend.table("items"))
+def _videos(source, filters: Filters, offsets_for):
+    items = latest_items(source.table("items"))
     vids = items.filter(
         (items.kind == "video") | items.kind.isnull(),
         items.published_at.notnull(),
     )
     if filters.categories:
         vids = vids.filter(vids.category.isin(list(filters.categories)))
-    span = vids.aggregate(lo=vids.published_at.min(), hi=vids.published_at.max()).to_pandas().iloc[0]
+    span = source.execute(vids.aggregate(lo=vids.published_at.min(), hi=vids.published_at.max())).iloc[0]
     if pd.isna(span["lo"]):
         return None
     offsets = offsets_for(pd.Timestamp(span["lo"]).to_pydatetime(), pd.Timestamp(span["hi"]).to_pydatetime())
@@ -203,12 +203,12 @@ def _videos(backend, filters: Filters, offsets_for):
     )
 
 
-def video_outcomes(backend, filters: Filters):
+def video_outcomes(source, filters: Filters):
     """One row per video with its publish cell and first-24-hour outcomes (an ibis expression), or None."""
-    vids = _videos(backend, filters, lambda lo, hi: utc_offsets(filters.timezone, lo, hi))
+    vids = _videos(source, filters, lambda lo, hi: utc_offsets(filters.timezone, lo, hi))
     if vids is None:
         return None
-    ev = filtered_events(backend, replace(filters, date_from=None, date_to=None, categories=()))
+    ev = filtered_events(source, replace(filters, date_from=None, date_to=None, categories=()))
     # project early: the join would otherwise carry every column (props included) of millions of rows
     counted = ev.filter(ev.event_type.isin(["view", "click"])).select(
         "event_time", "user_id", "event_type", "item_id", "watch_seconds", "video_seconds"
@@ -261,24 +261,23 @@ def video_outcomes(backend, filters: Filters):
     return out
 
 
-def audience_activity(backend, filters: Filters) -> pd.DataFrame:
+def audience_activity(source, filters: Filters) -> pd.DataFrame:
     """Views and distinct viewers by local weekday x hour of the event (all 168 cells)."""
-    from analytics.retention import event_span
 
-    lo, hi = event_span(backend)
+    lo, hi = source.span()
     cells = pd.DataFrame(
         [(d, h) for d in range(WEEKDAYS) for h in range(HOURS)], columns=["weekday", "hour"]
     )
     if hi is None:
         return cells.assign(views=0, viewers=0, days=0, views_per_day=0.0)
     offsets = utc_offsets(filters.timezone, lo, hi)
-    ev = filtered_events(backend, filters)
+    ev = filtered_events(source, filters)
     ev = ev.filter(ev.event_type == "view")
     local = local_time(ev.event_time, offsets)
     ev = ev.mutate(weekday=local.date().day_of_week.index(), hour=local.hour(), local_day=local.date())
     agg = ev.group_by("weekday", "hour").aggregate(views=ev.count(), viewers=ev.user_id.nunique())
-    span = ev.aggregate(first=ev.local_day.min(), last=ev.local_day.max()).to_pandas().iloc[0]
-    df = agg.to_pandas()
+    span = source.execute(ev.aggregate(first=ev.local_day.min(), last=ev.local_day.max())).iloc[0]
+    df = source.execute(agg)
     out = cells.merge(df, on=["weekday", "hour"], how="left").fillna({"views": 0, "viewers": 0})
     out["views"] = out["views"].astype(int)
     out["viewers"] = out["viewers"].astype(int)
@@ -428,11 +427,11 @@ def _creators_frame(videos: pd.DataFrame, outcome: str) -> tuple[pd.DataFrame, f
     return g.reset_index(drop=True), rho, p
 
 
-def compute_timing(store_or_backend, filters: Filters, *, outcome: Outcome = "views") -> TimingResult:
+def compute_timing(source, filters: Filters, *, outcome: Outcome = "views") -> TimingResult:
     """Best time to post judged by ``outcome`` (definitions in the module docstring).
 
     Args:
-        store_or_backend: a :class:`~analytics.storage.Store` or an ibis backend.
+        source: a :class:`~analytics.store.storage.Store` or an ibis source.
         filters: date range = videos published on those local days (activity: events on them);
             category = the video's category; channel / campaign = events counted. Zone: ``filters.timezone``.
         outcome: ``views`` / ``purchases`` (per video, first 24 h; normal-normal shrinkage) or
@@ -445,10 +444,9 @@ def compute_timing(store_or_backend, filters: Filters, *, outcome: Outcome = "vi
     """
     if outcome not in OUTCOMES:
         raise BadInput(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}", code="bad_outcome", value=outcome)
-    backend = _backend(store_or_backend)
-    activity = audience_activity(backend, filters)
-    expr = video_outcomes(backend, filters)
-    videos = expr.to_pandas() if expr is not None else pd.DataFrame()
+    activity = audience_activity(source, filters)
+    expr = video_outcomes(source, filters)
+    videos = source.execute(expr) if expr is not None else pd.DataFrame()
     if videos.empty:
         return TimingResult("no_videos", outcome, filters.timezone, activity=activity)
     videos = videos.sort_values(["local_published", "video_id"]).reset_index(drop=True)

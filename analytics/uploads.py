@@ -14,8 +14,8 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from analytics.errors import BadInput, NotFound
-from analytics.schema import TABLE_COLUMNS
-from analytics.storage import Store
+from analytics.store.schema import TABLE_COLUMNS
+from analytics.store.storage import Store
 
 Kind = Literal["events", "items", "spend"]
 

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from analytics.storage import Store
+from analytics.store.storage import Store
 
 
 def add_sample_args(parser: argparse.ArgumentParser, *, repeat: int = 3) -> None:

@@ -39,7 +39,7 @@ import psutil  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
 from analytics.recommend import AlsParams, build_matrix, save_model, threads_for, train  # noqa: E402
-from analytics.storage import Store  # noqa: E402
+from analytics.store.storage import Store  # noqa: E402
 from analytics.uploads import insert_canonical  # noqa: E402
 
 
@@ -146,7 +146,7 @@ def main() -> None:
         params = AlsParams(factors=args.factors, iterations=args.iterations, gpu="off",
                            num_threads=args.threads or 0)
 
-        store.ibis()  # load the ibis backend and implicit once, outside the timings
+        store.table("events")  # load ibis and implicit once, outside the timings
         import implicit.als  # noqa: F401
 
         ours, bare_fits, model, bare = [], [], None, None

@@ -4,7 +4,7 @@
 
 Builds (once) a sample database of ``users x days`` with :mod:`analytics.sample` (55,000 users x 60
 days is about 10M events) under ``data/bench/`` and times each query the pages run (the portable
-ibis code in :mod:`analytics.completion` and :mod:`analytics.courses`), median of ``--repeat`` runs
+ibis code in :mod:`analytics.metrics.completion` and :mod:`analytics.metrics.courses`), median of ``--repeat`` runs
 after one warm-up. Each is set against a peer run in the same process: hand-written DuckDB SQL for
 the same aggregate, so the ratio shows what the portable layer costs. Target: <= 500 ms per query.
 Peak RSS (this process) from psutil.
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
-from analytics.completion import (  # noqa: E402
+from analytics.metrics.completion import (  # noqa: E402
     _flagged_views,
     _histogram_counts,
     _per_video,
@@ -33,11 +33,11 @@ from analytics.completion import (  # noqa: E402
     video_completion,
     video_report,
 )
-from analytics.courses import course_completion  # noqa: E402
-from analytics.filters import Filters  # noqa: E402
+from analytics.metrics.courses import course_completion  # noqa: E402
+from analytics.query.filters import Filters  # noqa: E402
 from _sample_db import add_sample_args, sample_store  # noqa: E402
 
-# The same per-view flags as analytics.completion, written directly in DuckDB SQL.
+# The same per-view flags as analytics.metrics.completion, written directly in DuckDB SQL.
 _VIEWS = """
 WITH cat AS (
     SELECT item_id, duration_seconds, creator FROM items
@@ -129,7 +129,7 @@ def main() -> None:
     def bare(sql, params=None):
         return lambda: store.query(sql, params)
 
-    views = _flagged_views(store.ibis(), filters)
+    views = _flagged_views(store, filters)
     rows = [
         ("videos: per-video table (1 query)", lambda: _per_video(views).execute(), bare(BARE_VIDEOS)),
         ("videos: histogram (1 query)", lambda: _histogram_counts(views).execute(), bare(BARE_HISTOGRAM)),

@@ -8,7 +8,7 @@ events) under ``data/bench/``, writes its events once to Parquet and loads that 
 ``--repeat`` runs after a warm-up):
 
 * ours: :func:`analytics.funnels.step_counts` (view -> click -> purchase, 7 days, sequential,
-  unique users) from the in-memory event index (:mod:`analytics.funnel_fast`, built once per data
+  unique users) from the in-memory event index (:mod:`analytics.query.accel.funnel_order`, built once per data
   version, its build time printed like chDB's load), and from one ibis query grouping each
   user's funnel events (no index); the numpy kernel either way; and the full
   :func:`compute_funnel` (lists, time to convert, over time);
@@ -44,9 +44,10 @@ import ibis  # noqa: E402
 import psutil  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from analytics import funnel_fast  # noqa: E402
-from analytics.definitions import views_with_ratio  # noqa: E402
-from analytics.filters import Filters  # noqa: E402
+from analytics.query.accel import funnel_order as funnel_fast  # noqa: E402
+from analytics.query.definitions import views_with_ratio  # noqa: E402
+from analytics.query import engine  # noqa: E402
+from analytics.query.filters import Filters  # noqa: E402
 from analytics.funnels import (  # noqa: E402
     FunnelSpec,
     compute_funnel,
@@ -63,6 +64,12 @@ STEPS = ("view", "click", "purchase")
 #: The second funnel: a step condition and a channel filter (chDB tests the same per event).
 CONDITION_STEPS = "view[watch_ratio>=0.5],click,purchase"
 CONDITION_CHANNEL = "douyin"
+
+
+def answered_by(path, fn, *args):
+    """``fn(*args)`` answered by one path of the query layer (an accelerator's name or "portable")."""
+    with engine.using(path):
+        return fn(*args)
 
 
 def _time(fn, repeat: int) -> tuple[float, object]:
@@ -102,14 +109,13 @@ def main() -> None:
     n_events = store.counts()["events"]
     parquet = store.data_dir / f"{db.stem}_events_ratio.parquet"
     if not parquet.exists():  # the columns both funnels test; watch_ratio as the library defines it
-        backend = store.ibis()
-        ev = backend.table("events")
-        views = views_with_ratio(ev, backend.table("items"))
+        ev = store.table("events")
+        views = views_with_ratio(ev, store.table("items"))
         cols = ["user_id", "event_type", "event_time", "channel"]
         both = views.select(*cols, "watch_ratio").union(
             ev.filter(ev.event_type != "view").select(*cols, watch_ratio=ibis.null("float64"))
         )
-        pq.write_table(store.arrow(str(ibis.to_sql(both, dialect="duckdb"))), parquet)
+        pq.write_table(store.to_arrow(both), parquet)
     print(f"events: {n_events:,} ({db.name}); cores: {os.cpu_count()}; load average: {os.getloadavg()[0]:.1f}")
 
     spec = FunnelSpec(parse_steps(",".join(STEPS)), window_seconds=WINDOW_SECONDS)
@@ -136,13 +142,13 @@ def main() -> None:
     cspec = FunnelSpec(parse_steps(CONDITION_STEPS), window_seconds=WINDOW_SECONDS)
     cfilters = Filters(channels=(CONDITION_CHANNEL,))
     t0 = time.perf_counter()
-    step_counts(store, cspec, cfilters, index=True)  # fetches watch_ratio and channel into the index once
+    answered_by("funnel_order", step_counts, store, cspec, cfilters)  # fetches watch_ratio and channel into the index once
     columns_s = time.perf_counter() - t0
     measure({
-        "ours": lambda: step_counts(store, spec, index=True),
-        "query": lambda: step_counts(store, spec, index=False),
-        "c_ours": lambda: step_counts(store, cspec, cfilters, index=True),
-        "c_query": lambda: step_counts(store, cspec, cfilters, index=False),
+        "ours": lambda: answered_by("funnel_order", step_counts, store, spec),
+        "query": lambda: answered_by("portable", step_counts, store, spec),
+        "c_ours": lambda: answered_by("funnel_order", step_counts, store, cspec, cfilters),
+        "c_query": lambda: answered_by("portable", step_counts, store, cspec, cfilters),
     })
     with tempfile.TemporaryDirectory() as tmp:
         sess = chdb_session.Session(tmp)
@@ -162,17 +168,15 @@ def main() -> None:
     ours_s, query_s, plain_s, pre_s = (statistics.median(times[n]) for n in ("ours", "query", "plain", "pre"))
     ours_c, query_c, plain_c, pre_c = (statistics.median(cpu[n]) for n in ("ours", "query", "plain", "pre"))
     ours, query, plain, pre = out["ours"], out["query"], out["plain"], out["pre"]
-    fetch_s, rows = _time(lambda: fetch_rows(store, spec, index=False), 1)
+    fetch_s, rows = _time(lambda: answered_by("portable", fetch_rows, store, spec), 1)
     kernel_s, _ = _time(lambda: unit_levels(rows, spec), 1)
-    full_s, full = _time(lambda: compute_funnel(store, spec, index=True), 1)
+    full_s, full = _time(lambda: answered_by("funnel_order", compute_funnel, store, spec), 1)
     full_counts = tuple(s.count for s in full.steps)
 
     portable_s = portable = None
     if not args.skip_portable:
-        backend = store.ibis()
-
         def run_portable():
-            levels = portable_levels(backend, spec).to_pyarrow().column("level").to_numpy()
+            levels = portable_levels(store, spec)["level"].to_numpy()
             return tuple(int((levels >= i).sum()) for i in range(1, len(STEPS) + 1))
 
         portable_s, portable = _time(run_portable, 1)

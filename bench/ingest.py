@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from analytics.ingest import ingest_file  # noqa: E402
-from analytics.storage import Store  # noqa: E402
+from analytics.store.storage import Store  # noqa: E402
 
 OUT = REPO / "bench" / "out"
 

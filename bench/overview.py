@@ -28,8 +28,9 @@ if str(ROOT) not in sys.path:
 
 import psutil  # noqa: E402
 
-from analytics.filters import Filters  # noqa: E402
-from analytics.kpis import (  # noqa: E402
+from analytics.query import engine  # noqa: E402
+from analytics.query.filters import Filters  # noqa: E402
+from analytics.metrics.kpis import (  # noqa: E402
     breakdown,
     daily_series,
     kpi_report,
@@ -49,7 +50,7 @@ _CATALOG = """(SELECT item_id, max(duration_seconds) AS secs, max(creator) AS cr
                FROM items GROUP BY item_id)"""
 
 def _sql(group: str | None, start, end) -> tuple[str, list]:
-    """The two-stage aggregate of :func:`analytics.kpis.event_components`, written by hand."""
+    """The two-stage aggregate of :func:`analytics.metrics.kpis.event_components`, written by hand."""
     key = f"{group} AS g," if group else ""
     gkey = "g," if group else ""
     buyer = "sum(orders) OVER (PARTITION BY u.user_id) > 0" if group else "orders > 0"
@@ -91,6 +92,12 @@ SELECT {gkey}
   sum(refunds) AS refunds, coalesce(sum(gross), 0) - coalesce(sum(refunded), 0) AS revenue
 FROM f {"GROUP BY g" if group else ""}"""
     return sql, [start, end, start, end]
+
+
+def answered_by(path, fn, *args):
+    """``fn(*args)`` answered by one path of the query layer (an accelerator's name or "portable")."""
+    with engine.using(path):
+        return fn(*args)
 
 
 def _spend_sql(group: str | None, period: Filters) -> tuple[str, list]:
@@ -164,7 +171,7 @@ def main() -> int:
         sql, params = _sql(group, start, end)
         return lambda: store.query(sql, params)
 
-    from analytics.kpis import refresh_rollup
+    from analytics.query.accel.rollup import refresh as refresh_rollup
 
     t = time.perf_counter()
     refresh_rollup(store, force=True)
@@ -176,12 +183,12 @@ def main() -> int:
     floor_sql = "SELECT count(*) FILTER (WHERE event_type = 'view') FROM events WHERE event_time >= ? AND event_time < ?"
     bench("floor: one pass, count views", lambda: store.query(floor_sql, [start, end]))
     values = bench("kpi cards", lambda: kpi_values(store, period), raw())
-    from analytics.kpis import event_components
+    from analytics.metrics.kpis import event_components
 
-    bench("kpi cards without rollup", lambda: event_components(store, period, source="events"), raw())
+    bench("kpi cards without rollup", lambda: answered_by("portable", event_components, store, period), raw())
     day_expr = "(e.event_time + INTERVAL 8 HOUR)::DATE"
     bench("sparkline series (daily)", lambda: daily_series(store, period), raw(day_expr))
-    from analytics import breakdown_index
+    from analytics.query.accel import breakdown as breakdown_index
 
     print()
     for by in breakdown_index.INDEX_DIMENSIONS:
@@ -199,13 +206,13 @@ def main() -> int:
                 store.query(*spend_sql)
             return out
 
-        bench(f"breakdown by {by}", lambda by=by: breakdown(store, period, by, index=True), sql_fn)
-    bench("top/bottom videos (views)", lambda: top_bottom_videos(store, period, "views", index=True), raw("e.item_id"))
-    bench("top/bottom videos (ctr)", lambda: top_bottom_videos(store, period, "ctr", index=True), raw("e.item_id"))
-    bench("top/bottom (conversion)", lambda: top_bottom_videos(store, period, "conversion", index=True), raw("e.item_id"))
+        bench(f"breakdown by {by}", lambda by=by: answered_by("breakdown", breakdown, store, period, by), sql_fn)
+    bench("top/bottom videos (views)", lambda: answered_by("breakdown", top_bottom_videos, store, period, "views"), raw("e.item_id"))
+    bench("top/bottom videos (ctr)", lambda: answered_by("breakdown", top_bottom_videos, store, period, "ctr"), raw("e.item_id"))
+    bench("top/bottom (conversion)", lambda: answered_by("breakdown", top_bottom_videos, store, period, "conversion"), raw("e.item_id"))
     print("without the index (a one-shot CLI call):")
-    bench("  breakdown by video", lambda: breakdown(store, period, "video", index=False), raw("e.item_id"))
-    bench("  breakdown by creator", lambda: breakdown(store, period, "creator", index=False), raw("e.creator"))
+    bench("  breakdown by video", lambda: answered_by("portable", breakdown, store, period, "video"), raw("e.item_id"))
+    bench("  breakdown by creator", lambda: answered_by("portable", breakdown, store, period, "creator"), raw("e.creator"))
 
     def roi_sql():
         out = raw("e.campaign")()
@@ -217,7 +224,7 @@ def main() -> int:
     bench("roi by campaign x channel", lambda: compute_roi(store, period, "campaign_channel"), roi_sql, ROI_TARGET_MS)
     print()
     for name in ("d1_retention", "course_completion"):
-        from analytics.kpis import EXTERNAL_COMPUTE
+        from analytics.metrics.kpis import EXTERNAL_COMPUTE
 
         bench(f"{name} (other module)", lambda name=name: EXTERNAL_COMPUTE[name](store, period))
     bench("whole kpi report (page)", lambda: kpi_report(store, period, external=False), None, 3 * TARGET_MS)

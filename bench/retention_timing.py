@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
-from analytics.filters import Filters  # noqa: E402
-from analytics.retention import compute_retention, day_n_retention  # noqa: E402
+from analytics.query.filters import Filters  # noqa: E402
+from analytics.metrics.retention import compute_retention, day_n_retention  # noqa: E402
 from _sample_db import add_sample_args, sample_store  # noqa: E402
 from analytics.timing import audience_activity, compute_timing  # noqa: E402
 
@@ -72,7 +72,7 @@ def main() -> None:
         "retention users week first_purchase": lambda: compute_retention(store, f, cohort="first_purchase", period="week", periods=8),
         "retention watch_seconds week": lambda: compute_retention(store, f, period="week", measure="watch_seconds", periods=8),
         "retention revenue day": lambda: compute_retention(store, f, measure="revenue", periods=14),
-        "timing audience activity": lambda: audience_activity(store.ibis(), f),
+        "timing audience activity": lambda: audience_activity(store, f),
         "timing views (page call)": lambda: compute_timing(store, f, outcome="views"),
         "timing ctr (page call)": lambda: compute_timing(store, f, outcome="ctr"),
     }

@@ -13,13 +13,16 @@ from analytics.config import Settings
 from analytics.errors import ReelyticsError
 from analytics.export import to_csv_bytes, to_excel_bytes
 from analytics.facets import Facets, load_facets
-from analytics.filters import Filters
-from analytics.storage import Store, open_store
+from analytics.query import engine
+from analytics.query.filters import Filters
+from analytics.store.storage import Store, open_store
 from dashboard.i18n import LANGUAGES, t
 
 
 @st.cache_resource(show_spinner=False)
 def _store_for(path: str) -> Store:
+    # a long-lived process: in-memory accelerators are built once per data version, then reused
+    engine.keep_in_memory(True)
     return open_store(path)
 
 

@@ -18,7 +18,17 @@ settings.load_profile("reelytics")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-from analytics.storage import Store  # noqa: E402
+from analytics.store.storage import Store  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_shot_query_layer():
+    """Every test starts as a one-shot process (pages switch in-memory accelerators on for good)."""
+    from analytics.query import engine
+
+    engine.keep_in_memory(False)
+    yield
+    engine.keep_in_memory(False)
 
 
 @pytest.fixture

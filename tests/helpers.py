@@ -15,8 +15,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from analytics.schema import EVENT_COLUMNS, ITEM_COLUMNS, SPEND_COLUMNS
-from analytics.storage import Store
+from analytics.store.schema import EVENT_COLUMNS, ITEM_COLUMNS, SPEND_COLUMNS
+from analytics.store.storage import Store
 from analytics.uploads import insert_canonical
 
 T0 = dt.datetime(2026, 1, 5, 12, 0, 0)  # a Monday, 20:00 in Asia/Shanghai
@@ -90,3 +90,12 @@ def open_page(monkeypatch, db, page: str, *, lang: str | None = None, state: Map
         at.session_state[key] = value
     at.switch_page(str(REPO / "dashboard" / "views" / page))
     return at
+
+
+def by_path(path: str, fn, *args: Any, **kwargs: Any):
+    """``fn(*args, **kwargs)`` with every query answered by the query-layer path ``path``
+    (an accelerator's name, or ``"portable"``) where it can answer."""
+    from analytics.query import engine
+
+    with engine.using(path):
+        return fn(*args, **kwargs)

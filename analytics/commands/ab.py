@@ -6,7 +6,7 @@ import math
 
 from analytics.cli import Output, add_filter_args, filters_from_args
 from analytics.errors import BadInput
-from analytics.experiments import EVENT_METRICS, Options, analyse_events, analyse_table, parse_split, plan_experiment
+from analytics.experiments.analysis import EVENT_METRICS, Options, analyse_events, analyse_table, parse_split, plan_experiment
 
 
 def register(sub) -> None:
@@ -120,7 +120,7 @@ def run_plan(args, ctx) -> Output:
         store = ctx.store
     plan = plan_experiment(
         args.baseline, args.mde, alpha=args.alpha, power=args.power, arms=args.arms, n_per_arm=args.n,
-        sd=args.sd, daily_users=args.daily_users, store=store, filters=filters_from_args(args, ctx),
+        sd=args.sd, daily_users=args.daily_users, source=store, filters=filters_from_args(args, ctx),
     )
     text = [
         f"users per arm:      {plan.n_per_arm:,}",

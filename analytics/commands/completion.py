@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from analytics.cli import Output, add_filter_args, filters_from_args
-from analytics.completion import retention_curve, video_completion
-from analytics.courses import SPLITS, course_completion
+from analytics.metrics.completion import retention_curve, video_completion
+from analytics.metrics.courses import SPLITS, course_completion
 
 
 def register(sub) -> None:

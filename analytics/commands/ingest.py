@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from analytics.cli import Output
-from analytics.filters import parse_date
+from analytics.query.filters import parse_date
 from analytics.progress import StderrProgress
 
 
@@ -62,7 +62,7 @@ def _options(args, ctx) -> dict:
 
 def run_ingest(args, ctx) -> Output:
     from analytics.ingest import ingest_file
-    from analytics.privacy import key_from_env
+    from analytics.store.privacy import key_from_env
 
     key = key_from_env() if args.pseudonymise else None
     progress = None if args.json else StderrProgress(f"ingest {args.file.name}")

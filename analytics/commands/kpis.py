@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analytics.cli import Output, add_filter_args, filters_from_args, to_jsonable
-from analytics.kpis import DIMENSIONS, KPI_BY_NAME, KPIS, breakdown, check_dimension, kpi_report
+from analytics.metrics.kpis import DIMENSIONS, KPI_BY_NAME, KPIS, breakdown, check_dimension, kpi_report
 
 
 def register(sub) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analytics.cli import Output, add_filter_args, filters_from_args
-from analytics.retention import COHORTS, MEASURES, MODES, PERIODS, RetentionResult, compute_retention
+from analytics.metrics.retention import COHORTS, MEASURES, MODES, PERIODS, RetentionResult, compute_retention
 
 
 def register(sub) -> None:
@@ -59,7 +59,7 @@ def render(result: RetentionResult, day_n: dict[int, float | None], *, cumulativ
 
 
 def run(args, ctx) -> Output:
-    from analytics.retention import day_n_retention
+    from analytics.metrics.retention import day_n_retention
 
     filters = filters_from_args(args, ctx)
     result = compute_retention(

@@ -26,7 +26,7 @@ def register(sub) -> None:
 
 
 def run(args, ctx) -> Output:
-    from analytics.filters import parse_date
+    from analytics.query.filters import parse_date
     from analytics.sample import generate, load_sample, sample_name, write_csv
 
     start = parse_date(args.start, "--start")

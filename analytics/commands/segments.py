@@ -17,7 +17,7 @@ def register(sub) -> None:
 
 
 def run(args, ctx) -> Output:
-    from analytics.segments import segment_users
+    from analytics.recsys.segments import segment_users
 
     result = segment_users(ctx.store, filters_from_args(args, ctx), k=args.k, seed=args.seed)
     payload = result.to_dict()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from analytics.errors import BadInput
-from analytics.schema import EVENT_TYPES, ITEM_KINDS, REQUIRED, TABLE_COLUMNS
+from analytics.store.schema import EVENT_TYPES, ITEM_KINDS, REQUIRED, TABLE_COLUMNS
 
 Unit = Literal["s", "ms", "min"]
 

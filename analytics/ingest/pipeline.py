@@ -10,7 +10,7 @@
 4. **Insert** rows without a reason that are not already stored (``EXCEPT`` against the table: exact
    duplicates within the file and against earlier uploads are skipped and counted), the rejected rows
    into ``upload_rejects`` and the registry row -- all in the one transaction that also staged the
-   file. Any exception rolls back explicitly (:meth:`analytics.storage.Store.transaction`); a killed
+   file. Any exception rolls back explicitly (:meth:`analytics.store.storage.Store.transaction`); a killed
    process never commits. The same file content (SHA-256) uploaded again adds nothing.
 
 Wide event files (no event-type column, e.g. KuaiRand): each source row gives one ``view`` carrying
@@ -34,7 +34,7 @@ from typing import Any
 
 import duckdb
 
-from analytics import privacy
+from analytics.store import privacy
 from analytics.config import parse_timezone
 from analytics.errors import BadInput
 from analytics.ingest import readers
@@ -58,8 +58,8 @@ from analytics.ingest.quality import (
 )
 from analytics.ingest.timestamps import date_sql, fixed_offset_seconds, time_sql
 from analytics.progress import Progress, no_progress
-from analytics.schema import TABLE_COLUMNS
-from analytics.storage import Store
+from analytics.store.schema import TABLE_COLUMNS
+from analytics.store.storage import Store
 from analytics.uploads import check_kind, find_by_sha, register_upload
 
 #: DuckDB's memory limit while an upload is staged (big temporary tables spill to the data folder's
@@ -316,7 +316,7 @@ def _stage_sql(
             parsed[name] = raw
     # Required values first, so that the reason names what is missing.
     required_checks = []
-    from analytics.schema import REQUIRED
+    from analytics.store.schema import REQUIRED
 
     for name in REQUIRED[kind]:
         raw = target_raw.get(name)
@@ -498,7 +498,7 @@ def ingest_file(
     ``mapping`` overrides the automatic header mapping ({source: target}); ``columns`` names the
     columns of a headerless file; ``expected_from``/``expected_to`` (local dates) bound the expected
     event times (default: 2000-01-01 .. tomorrow); ``pseudonymise_key`` replaces user ids by their
-    HMAC-SHA256 (:mod:`analytics.privacy`). Raises :class:`BadInput` for a file that cannot be used
+    HMAC-SHA256 (:mod:`analytics.store.privacy`). Raises :class:`BadInput` for a file that cannot be used
     at all; returns a report (status ``ok``, ``already_uploaded`` or ``nothing_accepted``) otherwise.
     """
     started = time.monotonic()

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from analytics.storage import Store
+from analytics.store.storage import Store
 
 Level = Literal["error", "warning", "info"]
 Status = Literal["ok", "already_uploaded", "nothing_accepted"]

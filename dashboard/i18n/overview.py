@@ -1,6 +1,6 @@
-"""Text of the Overview page; KPI names come from the registry in analytics/kpis.py (keys ``kpi.*``)."""
+"""Text of the Overview page; KPI names come from the registry in analytics/metrics/kpis.py (keys ``kpi.*``)."""
 
-from analytics.kpis import ALL_KPIS, KPIS
+from analytics.metrics.kpis import ALL_KPIS, KPIS
 
 _FORMULA_ZH = {
     "active_users": "有任意事件的去重用户数",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.courses import SPLITS, course_completion
+from analytics.metrics.courses import SPLITS, course_completion
 from analytics.export import to_csv_bytes, to_excel_bytes
-from analytics.filters import Filters
+from analytics.query.filters import Filters
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
 from dashboard.i18n import TEXT, t
 

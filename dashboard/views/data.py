@@ -12,7 +12,7 @@ import streamlit as st
 
 from analytics.errors import BadInput
 from analytics.ingest import ingest_file, preview_file, rejected_rows
-from analytics.schema import EVENT_TYPES, TABLE_COLUMNS
+from analytics.store.schema import EVENT_TYPES, TABLE_COLUMNS
 from analytics.uploads import list_uploads, remove_upload
 from dashboard.common import download_buttons, get_store, guarded, settings
 from dashboard.i18n import t

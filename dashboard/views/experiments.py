@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.experiments import (
+from analytics.experiments.analysis import (
     EVENT_METRICS,
     Options,
     analyse_events,

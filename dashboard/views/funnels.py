@@ -19,7 +19,7 @@ from analytics.funnels import (
     parse_step_windows,
     parse_steps,
 )
-from analytics.schema import EVENT_TYPES
+from analytics.store.schema import EVENT_TYPES
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
 from dashboard.i18n import t
 
@@ -81,7 +81,7 @@ if require_events():
                 period=period,
             )
             with st.spinner(t("common.working")):  # the first funnel after an upload builds the event index
-                result = compute_funnel(get_store(), spec, filters, index=True)
+                result = compute_funnel(get_store(), spec, filters)
             if result.status != "ok":
                 st.info(t("fun.no_entrants"))
             else:

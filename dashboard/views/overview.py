@@ -5,15 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics.filters import Filters
-from analytics.kpis import DIMENSIONS, KPI_BY_NAME, KPIS, format_change, format_value, overview
+from analytics.query.filters import Filters
+from analytics.metrics.kpis import DIMENSIONS, KPI_BY_NAME, KPIS, format_change, format_value, overview
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
 from dashboard.i18n import t
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _overview(db: str, version: str, filters: Filters, by: str, rank_by: str):
-    return overview(get_store(), filters, by, rank_by, index=True)  # keep the breakdown index warm
+    return overview(get_store(), filters, by, rank_by)
 
 
 def _cards(report) -> None:

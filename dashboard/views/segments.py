@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.segments import K_RANGE, segment_users
+from analytics.recsys.segments import K_RANGE, segment_users
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
 from dashboard.i18n import current_lang, t
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.completion import video_report
-from analytics.filters import Filters
+from analytics.metrics.completion import video_report
+from analytics.query.filters import Filters
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
 from dashboard.i18n import TEXT, t
 

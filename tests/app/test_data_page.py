@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from analytics.ingest import ingest_file
-from analytics.storage import Store, open_store
+from analytics.store.storage import Store, open_store
 from tests.helpers import open_page
 
 PAGE = "data.py"

@@ -40,7 +40,7 @@ def test_each_choice_renders(monkeypatch, sample_db_copy, page):
 
 
 def _enum_boxes():
-    from analytics.retention import COHORTS, MEASURES, PERIODS
+    from analytics.metrics.retention import COHORTS, MEASURES, PERIODS
     from analytics.roi import LEVELS
     from analytics.timing import OUTCOMES
 

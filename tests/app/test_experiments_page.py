@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analytics.storage import Store
+from analytics.store.storage import Store
 from tests.helpers import insert_events, open_page
 
 PAGE = "experiments.py"

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from analytics.storage import Store
+from analytics.store.storage import Store
 from tests.helpers import insert_events, insert_items, insert_spend, open_page
 
 PAGE = "overview.py"
@@ -119,7 +119,7 @@ def test_overview_on_the_sample_renders_every_card(monkeypatch, sample_db_copy):
 
 
 def test_every_breakdown_and_every_ranking_renders(monkeypatch, db):
-    from analytics.kpis import DIMENSIONS, KPIS
+    from analytics.metrics.kpis import DIMENSIONS, KPIS
 
     at = _app(monkeypatch, db)
     at.run()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from analytics.storage import Store
+from analytics.store.storage import Store
 from tests.helpers import insert_events, open_page
 
 PAGE = "retention.py"

@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from analytics.storage import Store
+from analytics.store.storage import Store
 from tests.helpers import insert_events, insert_items, insert_spend, open_page
 
 PAGE = "roi.py"

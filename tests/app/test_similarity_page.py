@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import analytics.recommend as rec
-from analytics.storage import Store
+from analytics.store.storage import Store
 from tests.helpers import insert_events, insert_items, open_page
 from tests.unit.test_recommend import checkerboard
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from analytics.storage import Store
+from analytics.store.storage import Store
 from tests.helpers import T0, insert_events, insert_items, open_page
 
 PAGE = "timing.py"

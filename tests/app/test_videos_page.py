@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.storage import Store
+from analytics.store.storage import Store
 from tests.helpers import insert_events, insert_items, open_page
 
 PAGE = "videos.py"

@@ -37,9 +37,11 @@ def spark():
 def _engines(store, spark):
     import ibis
 
-    from analytics.schema import TABLE_COLUMNS
+    from analytics.store.schema import TABLE_COLUMNS
 
-    spark_backend = ibis.pyspark.connect(spark)
+    from analytics.store.storage import IbisSource
+
+    spark_backend = IbisSource(ibis.pyspark.connect(spark), "spark")
 
     def sync():
         for table, columns in TABLE_COLUMNS.items():
@@ -47,18 +49,18 @@ def _engines(store, spark):
             rows = list(store.query(f'SELECT {cols} FROM "{table}"').rows)
             spark.createDataFrame(rows, schema=_spark_schema(columns)).createOrReplaceTempView(table)
 
-    return store.ibis(), spark_backend, sync
+    return store, spark_backend, sync
 
 
 @pytest.fixture
 def engines(store, spark):
-    """``(duckdb_backend, spark_backend, sync)`` over ``store``; call ``sync()`` after inserting rows."""
+    """``(duckdb_source, spark_source, sync)`` over ``store``; call ``sync()`` after inserting rows."""
     return _engines(store, spark)
 
 
 @pytest.fixture
 def sample_engines(sample_store, spark):
-    """``(duckdb_backend, spark_backend)`` over the same copy of the sample data."""
+    """``(duckdb_source, spark_source)`` over the same copy of the sample data."""
     duck, spark_backend, sync = _engines(sample_store, spark)
     sync()
     return duck, spark_backend

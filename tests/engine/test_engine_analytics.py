@@ -7,22 +7,12 @@ import math
 import pandas as pd
 import pytest
 
-from analytics.completion import retention_curve, video_completion
-from analytics.filters import Filters
-from analytics.retention import compute_retention, day_n_retention
+from analytics.metrics.completion import retention_curve, video_completion
+from analytics.query.filters import Filters
+from analytics.metrics.retention import compute_retention, day_n_retention
 from analytics.timing import compute_timing
 
 FILTERS = Filters(timezone="Asia/Shanghai")
-
-
-class _On:
-    """What the completion functions need of a store: an ibis backend."""
-
-    def __init__(self, backend):
-        self._backend = backend
-
-    def ibis(self):
-        return self._backend
 
 
 def _close(a, b) -> bool:
@@ -81,13 +71,13 @@ def test_best_time_to_post(sample_engines, outcome):
 
 def test_video_completion_and_curve(sample_engines):
     duck, spark = sample_engines
-    a = video_completion(_On(duck), FILTERS)
-    b = video_completion(_On(spark), FILTERS)
+    a = video_completion(duck, FILTERS)
+    b = video_completion(spark, FILTERS)
     for field in dataclasses.fields(a.summary):  # float sums may differ in the last bit (summation order)
         assert _close(getattr(a.summary, field.name), getattr(b.summary, field.name)), field.name
     _same_frame(a.videos, b.videos, ["item_id"])
     _same_frame(a.histogram, b.histogram, ["bin_start"])
     video = a.videos.sort_values("views", ascending=False).item_id.iloc[0]
-    ca = retention_curve(_On(duck), video, FILTERS).curve
-    cb = retention_curve(_On(spark), video, FILTERS).curve
+    ca = retention_curve(duck, video, FILTERS).curve
+    cb = retention_curve(spark, video, FILTERS).curve
     _same_frame(ca, cb, [ca.columns[0]])

@@ -5,8 +5,8 @@ import decimal
 
 import pandas as pd
 
-from analytics.definitions import is_complete, is_hooked, views_with_ratio
-from analytics.filters import Filters, filtered_events
+from analytics.query.definitions import is_complete, is_hooked, views_with_ratio
+from analytics.query.filters import Filters, filtered_events
 from tests.helpers import insert_events, insert_items
 
 
@@ -41,13 +41,13 @@ def test_filters_and_watch_ratio_agree_on_duckdb_and_spark(store, engines):
     sync()
     filters = Filters(date_from=dt.date(2026, 1, 5), date_to=dt.date(2026, 1, 10), categories=("finance", "english"), timezone="Asia/Shanghai")
 
-    def query(backend):
-        events = filtered_events(backend, filters)
-        v = views_with_ratio(events, backend.table("items"))
+    def query(source):
+        events = filtered_events(source, filters)
+        v = views_with_ratio(events, source.table("items"))
         v = v.mutate(complete=is_complete(v.watch_ratio), hooked=is_hooked(v.watch_seconds, v.length_seconds))
-        return v.group_by("item_id").agg(
+        return source.execute(v.group_by("item_id").agg(
             views=v.count(), completes=v.complete.sum(), hooks=v.hooked.sum(), ratio=v.watch_ratio.mean()
-        ).execute()
+        ))
 
     a, b = query(duck), query(spark)
     assert _normalise(a) == _normalise(b)

@@ -12,8 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analytics.completion import retention_curve, video_completion
-from analytics.storage import Store
+from analytics.metrics.completion import retention_curve, video_completion
+from analytics.store.storage import Store
 from analytics.uploads import insert_canonical
 from tests.helpers import DATASETS, REPO, open_page
 

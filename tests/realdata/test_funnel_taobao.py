@@ -17,9 +17,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analytics.filters import Filters
+from analytics.query.filters import Filters
 from analytics.funnels import FunnelSpec, compute_funnel, parse_steps
-from analytics.storage import Store
+from analytics.store.storage import Store
 from analytics.uploads import insert_canonical
 from tests.helpers import DATASETS
 

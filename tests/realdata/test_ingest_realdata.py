@@ -15,7 +15,7 @@ import pytest
 
 from analytics.cli import main as cli
 from analytics.ingest import ingest_file
-from analytics.storage import Store, open_store
+from analytics.store.storage import Store, open_store
 from tests.helpers import DATASETS, open_page
 
 pytestmark = pytest.mark.realdata
@@ -117,7 +117,7 @@ def test_kuairand_video_catalog_durations_in_ms(tmp_path):
 def _cli(db, capsys, *args) -> dict:
     """``reelytics --json ...`` as a fresh process would run it: the store is opened for this command
     (with the file handed to it) and closed afterwards."""
-    from analytics import storage
+    from analytics.store import storage
 
     try:
         assert cli(["--db", str(db), "--json", *args]) == 0, capsys.readouterr().err

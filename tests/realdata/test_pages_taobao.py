@@ -13,13 +13,15 @@ import shutil
 import pandas as pd
 import pytest
 
-from analytics import breakdown_index, funnel_fast
-from analytics.filters import Filters
+from analytics.query.accel import breakdown as breakdown_index
+
+from analytics.query.accel import funnel_order as funnel_fast
+from analytics.query.filters import Filters
 from analytics.funnels import FunnelSpec, compute_funnel, parse_steps
 from analytics.ingest.pipeline import ingest_file
-from analytics.kpis import breakdown, resolve_period
-from analytics.storage import Store
-from tests.helpers import DATASETS, open_page
+from analytics.metrics.kpis import breakdown, resolve_period
+from analytics.store.storage import Store
+from tests.helpers import by_path, DATASETS, open_page
 
 FILE = DATASETS / "taobao_userbehavior_head" / "UserBehavior_head.csv"
 COLUMNS = ["user_id", "item_id", "category_id", "behavior_type", "timestamp"]
@@ -53,16 +55,16 @@ def store(taobao_db):
 
 def test_video_breakdown_from_the_index_equals_the_events(store):
     period = resolve_period(store, Filters())
-    fast = breakdown(store, period, "video", index=True).table
-    slow = breakdown(store, period, "video", index=False).table
+    fast = by_path("breakdown", breakdown, store, period, "video").table
+    slow = by_path("portable", breakdown, store, period, "video").table
     pd.testing.assert_frame_equal(fast, slow, check_dtype=False)
     assert int(pd.to_numeric(fast["views"]).sum()) == store.query(
         "SELECT count(*) FROM events WHERE event_type = 'view' AND event_time >= ? AND event_time < ?",
         list(period.utc_bounds()),
     ).scalar()
     for by in ("creator", "category", "course"):  # no catalog: one group of "unknown"
-        table = breakdown(store, period, by, index=True).table
-        pd.testing.assert_frame_equal(table, breakdown(store, period, by, index=False).table, check_dtype=False)
+        table = by_path("breakdown", breakdown, store, period, by).table
+        pd.testing.assert_frame_equal(table, by_path("portable", breakdown, store, period, by).table, check_dtype=False)
         assert table[by].tolist() == [None]
 
 
@@ -84,7 +86,7 @@ def _computed(path, fn):
 
 
 def test_overview_page_over_the_upload(monkeypatch, page_db):
-    table = _computed(page_db, lambda s: breakdown(s, resolve_period(s, Filters()), "video", index=False).table)
+    table = _computed(page_db, lambda s: by_path("portable", breakdown, s, resolve_period(s, Filters()), "video").table)
     at = open_page(monkeypatch, page_db, "overview.py")
     at.run()
     at.selectbox(key="ov_by").select("video").run()
@@ -98,7 +100,7 @@ def test_overview_page_over_the_upload(monkeypatch, page_db):
 
 def test_funnels_page_over_the_upload(monkeypatch, page_db):
     spec = FunnelSpec(parse_steps("view,add_to_cart,purchase"), window_seconds=7 * 86400)
-    expected = _computed(page_db, lambda s: [st.count for st in compute_funnel(s, spec, index=False).steps])
+    expected = _computed(page_db, lambda s: [st.count for st in by_path("portable", compute_funnel, s, spec).steps])
     at = open_page(monkeypatch, page_db, "funnels.py")
     at.run()
     at.multiselect(key="fun_steps").set_value(["view", "add_to_cart", "purchase"]).run()
@@ -109,7 +111,7 @@ def test_funnels_page_over_the_upload(monkeypatch, page_db):
 def test_conditions_and_a_day_from_the_funnel_index_equal_the_query(store):
     conditioned = FunnelSpec(parse_steps("view,add_to_cart,purchase[item_id!=none]"), window_seconds=86400)
     day = Filters(dt.date(2017, 11, 27), dt.date(2017, 11, 27))
-    fast = compute_funnel(store, conditioned, day, index=True)
-    slow = compute_funnel(store, conditioned, day, index=False)
+    fast = by_path("funnel_order", compute_funnel, store, conditioned, day)
+    slow = by_path("portable", compute_funnel, store, conditioned, day)
     assert fast.steps == slow.steps and fast.entries.equals(slow.entries)
     assert fast.steps[0].count > 0

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import abstats
-from analytics.experiments import Options, analyse_table, read_result_table
+from analytics.experiments import stats as abstats
+from analytics.experiments.analysis import Options, analyse_table, read_result_table
 from tests.helpers import DATASETS
 
 FOLDER = DATASETS / "udacity_free_trial"

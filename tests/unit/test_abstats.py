@@ -2,7 +2,7 @@
 
 The golden file ``golden_abstats.json`` records the library versions, the exact reference call for
 each block (``provenance``) and the generator's source (``generator``); nothing in it was computed
-with :mod:`analytics.abstats`.
+with :mod:`analytics.experiments.stats`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from analytics import abstats
+from analytics.experiments import stats as abstats
 
 GOLDEN = json.loads((Path(__file__).parent / "golden_abstats.json").read_text(encoding="utf-8"))
 

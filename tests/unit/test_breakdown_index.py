@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics import breakdown_index
-from analytics.filters import Filters
-from analytics.kpis import breakdown, event_components, event_sums, top_bottom_videos
-from analytics.storage import Store
-from tests.helpers import T0, insert_events, insert_items
+from analytics.query.accel import breakdown as breakdown_index
+from analytics.query.filters import Filters
+from analytics.metrics.kpis import breakdown, event_components, event_sums, top_bottom_videos
+from analytics.store.storage import Store
+from tests.helpers import by_path, T0, insert_events, insert_items
 
 DIMS = breakdown_index.INDEX_DIMENSIONS
 JAN5, JAN6, JAN7 = dt.date(2026, 1, 5), dt.date(2026, 1, 6), dt.date(2026, 1, 7)
@@ -73,23 +73,23 @@ PERIODS = [
 @pytest.mark.parametrize("by", DIMS)
 @pytest.mark.parametrize("filters", PERIODS)
 def test_index_equals_the_events(shop, by, filters):
-    slow = event_components(shop, filters, (by,), index=False)
-    fast = event_components(shop, filters, (by,), index=True)
+    slow = by_path("portable", event_components, shop, filters, (by,))
+    fast = by_path("breakdown", event_components, shop, filters, (by,))
     assert breakdown_index.has_index(shop, by, filters.timezone)
     assert_same(slow, fast, by)
-    sums = event_sums(shop, filters, (by,), index=True)
-    plain = event_sums(shop, filters, (by,), index=False)
+    sums = by_path("breakdown", event_sums, shop, filters, (by,))
+    plain = by_path("portable", event_sums, shop, filters, (by,))
     plain = plain[plain[list(sums.columns.drop([by, "revenue"]))].to_numpy(float).any(axis=1)]
     assert_same(plain[list(sums.columns)], sums, by)
 
 
 def test_pages_get_the_same_tables(shop):
     for by in DIMS:
-        fast = breakdown(shop, Filters(JAN5, JAN7), by, index=True).table
-        slow = breakdown(shop, Filters(JAN5, JAN7), by, index=False).table
+        fast = by_path("breakdown", breakdown, shop, Filters(JAN5, JAN7), by).table
+        slow = by_path("portable", breakdown, shop, Filters(JAN5, JAN7), by).table
         pd.testing.assert_frame_equal(fast, slow, check_dtype=False)
-    fast = top_bottom_videos(shop, Filters(JAN5, JAN7), "completion_rate", min_views=1, index=True)
-    slow = top_bottom_videos(shop, Filters(JAN5, JAN7), "completion_rate", min_views=1, index=False)
+    fast = by_path("breakdown", top_bottom_videos, shop, Filters(JAN5, JAN7), "completion_rate", min_views=1)
+    slow = by_path("portable", top_bottom_videos, shop, Filters(JAN5, JAN7), "completion_rate", min_views=1)
     pd.testing.assert_frame_equal(fast.top, slow.top, check_dtype=False)
 
 
@@ -97,27 +97,33 @@ def test_index_is_used_only_when_asked_or_already_built(shop):
     breakdown_index.clear()
     event_components(shop, Filters(), ("video",))
     assert not breakdown_index.has_index(shop, "video", "Asia/Shanghai")  # a one-shot caller reads the events
-    event_components(shop, Filters(), ("video",), index=True)
+    by_path("breakdown", event_components, shop, Filters(), ("video",))
     assert breakdown_index.has_index(shop, "video", "Asia/Shanghai")
 
 
 def test_filters_it_cannot_answer_read_the_events(shop):
-    assert breakdown_index.applicable(Filters(), "video")
-    assert not breakdown_index.applicable(Filters(channels=("douyin",)), "video")
-    assert not breakdown_index.applicable(Filters(categories=("math",)), "creator")
-    assert not breakdown_index.applicable(Filters(), "channel")
+    from analytics.query import engine
+    from analytics.query.layer import Components
+
+    def answers(f, by):
+        return "breakdown" in engine.paths_for(shop, Components(f, (by,)))
+
+    assert answers(Filters(), "video")
+    assert not answers(Filters(channels=("douyin",)), "video")
+    assert not answers(Filters(categories=("math",)), "creator")
+    assert not answers(Filters(), "channel")
     filters = Filters(JAN5, JAN7, categories=("math",))
-    assert_same(event_components(shop, filters, ("creator",), index=False),
-                event_components(shop, filters, ("creator",), index=True), "creator")
+    assert_same(by_path("portable", event_components, shop, filters, ("creator",)),
+                by_path("breakdown", event_components, shop, filters, ("creator",)), "creator")
 
 
 def test_rebuilt_when_the_data_changes(shop):
-    before = event_components(shop, Filters(), ("video",), index=True)
+    before = by_path("breakdown", event_components, shop, Filters(), ("video",))
     insert_events(shop, {"u9": [("view", T0, {"item_id": "v1", "watch_seconds": 1})]})
-    after = event_components(shop, Filters(), ("video",), index=True)
+    after = by_path("breakdown", event_components, shop, Filters(), ("video",))
     row = lambda df: df[df["video"] == "v1"].iloc[0]  # noqa: E731
     assert row(after)["viewers"] == row(before)["viewers"] + 1
-    assert_same(event_components(shop, Filters(), ("video",), index=False), after, "video")
+    assert_same(by_path("portable", event_components, shop, Filters(), ("video",)), after, "video")
 
 
 def test_zones_whose_clock_jumps_over_midnight_are_not_indexed():
@@ -134,8 +140,8 @@ def test_santiago_falls_back_to_the_events(store):
                                 ("view", at + dt.timedelta(hours=2), {"item_id": "v1", "watch_seconds": 3})]})
     filters = Filters(dt.date(2026, 4, 4), dt.date(2026, 4, 4), timezone="America/Santiago")
     assert breakdown_index.components(store, filters, "video") is None
-    assert_same(event_components(store, filters, ("video",), index=False),
-                event_components(store, filters, ("video",), index=True), "video")
+    assert_same(by_path("portable", event_components, store, filters, ("video",)),
+                by_path("breakdown", event_components, store, filters, ("video",)), "video")
 
 
 EVENT = st.tuples(
@@ -173,8 +179,8 @@ def test_index_equals_the_events_for_any_log(events, start, length, timezone):
             first = JAN5 + dt.timedelta(days=start)
             filters = Filters(first, first + dt.timedelta(days=length), timezone=timezone)
             for by in DIMS:
-                assert_same(event_components(store, filters, (by,), index=False),
-                            event_components(store, filters, (by,), index=True), by)
+                assert_same(by_path("portable", event_components, store, filters, (by,)),
+                            by_path("breakdown", event_components, store, filters, (by,)), by)
         finally:
             store.close()
             breakdown_index.clear()
@@ -182,18 +188,18 @@ def test_index_equals_the_events_for_any_log(events, start, length, timezone):
 
 def test_sums_alone_build_only_the_running_totals(shop):
     breakdown_index.clear()
-    event_sums(shop, Filters(), ("video",), index=True)
+    by_path("breakdown", event_sums, shop, Filters(), ("video",))
     assert {key[3] for key in breakdown_index._CACHE} == {"sums"}
-    event_components(shop, Filters(), ("video",), index=True)
+    by_path("breakdown", event_components, shop, Filters(), ("video",))
     assert {key[3] for key in breakdown_index._CACHE} == {"sums", "touch"}
     assert breakdown_index.nbytes() > 0
 
 
 def test_the_touch_part_follows_a_rebuilt_sums_part(shop):
     breakdown_index.clear()
-    event_components(shop, Filters(), ("video",), index=True)
+    by_path("breakdown", event_components, shop, Filters(), ("video",))
     touch = breakdown_index._CACHE[(shop.path, "video", "Asia/Shanghai", "touch")]
     del breakdown_index._CACHE[(shop.path, "video", "Asia/Shanghai", "sums")]  # evicted, say
-    fast = event_components(shop, Filters(), ("video",), index=True)
+    fast = by_path("breakdown", event_components, shop, Filters(), ("video",))
     assert breakdown_index._CACHE[(shop.path, "video", "Asia/Shanghai", "touch")] is not touch
-    assert_same(event_components(shop, Filters(), ("video",), index=False), fast, "video")
+    assert_same(by_path("portable", event_components, shop, Filters(), ("video",)), fast, "video")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.completion import (
+from analytics.metrics.completion import (
     curve_from_counts,
     length_bucket,
     retention_curve,
@@ -18,7 +18,7 @@ from analytics.completion import (
     video_completion,
 )
 from analytics.errors import BadInput, NotFound
-from analytics.filters import Filters
+from analytics.query.filters import Filters
 from tests.helpers import insert_events, insert_items
 
 
@@ -258,12 +258,11 @@ def test_rates_lie_in_unit_interval_and_match_pandas(store, rows):
 
 
 def test_shared_watch_ratio_is_missing_without_a_watch_time(store):
-    """analytics.definitions: a view with a length but no watch time is not "fully watched"."""
-    from analytics.definitions import views_with_ratio
+    """analytics.query.definitions: a view with a length but no watch time is not "fully watched"."""
+    from analytics.query.definitions import views_with_ratio
 
     insert_events(store, {"u": [("view", 0, {"video_seconds": 10.0}), ("view", 1, {"watch_seconds": 5.0, "video_seconds": 10.0})]})
-    b = store.ibis()
-    ratios = views_with_ratio(b.table("events"), b.table("items")).order_by("event_time").execute().watch_ratio
+    ratios = store.execute(views_with_ratio(store.table("events"), store.table("items")).order_by("event_time")).watch_ratio
     assert math.isnan(ratios[0]) and ratios[1] == 0.5
 
 

@@ -1,14 +1,13 @@
 import math
 
-from analytics.definitions import is_complete, is_hooked, views_with_ratio
+from analytics.query.definitions import is_complete, is_hooked, views_with_ratio
 from tests.helpers import insert_events, insert_items
 
 
 def _views(store):
-    b = store.ibis()
-    v = views_with_ratio(b.table("events"), b.table("items"))
+    v = views_with_ratio(store.table("events"), store.table("items"))
     v = v.mutate(complete=is_complete(v.watch_ratio), hooked=is_hooked(v.watch_seconds, v.length_seconds))
-    return v.order_by("event_time").execute()
+    return store.execute(v.order_by("event_time"))
 
 
 def test_watch_ratio_uses_event_length_then_catalog_and_caps_at_one(store):

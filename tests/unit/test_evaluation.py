@@ -118,7 +118,7 @@ def test_last_k_split_partitions_each_users_pairs(store):
                                 min_size=1, max_size=6), min_size=1),
        st.integers(1, 3))
 def test_last_k_split_train_plus_held_out_is_the_input(tmp_path_factory, journeys, k):
-    from analytics.storage import Store
+    from analytics.store.storage import Store
 
     store = Store(tmp_path_factory.mktemp("split") / "s.duckdb")
     try:
@@ -154,7 +154,7 @@ def test_bad_options(store):
 def sample_results(sample_db, tmp_path_factory):
     import shutil
 
-    from analytics.storage import Store
+    from analytics.store.storage import Store
 
     path = tmp_path_factory.mktemp("eval") / "sample.duckdb"
     shutil.copy(sample_db, path)

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics import abstats
+from analytics.experiments import stats as abstats
 from analytics.cli import main
 from analytics.errors import BadInput
-from analytics.experiments import (
+from analytics.experiments.analysis import (
     Options,
     analyse,
     analyse_events,
@@ -26,8 +26,8 @@ from analytics.experiments import (
     user_data_from_events,
     user_data_from_table,
 )
-from analytics.filters import Filters
-from analytics.storage import Store
+from analytics.query.filters import Filters
+from analytics.store.storage import Store
 from tests.helpers import REPO, insert_events, insert_items
 
 DAY = 86400
@@ -332,7 +332,7 @@ def test_plan_sizes_detectable_effect_and_days(store):
     sized = plan_experiment(0.10, n_per_arm=5000)
     assert sized.n_per_arm == 5000 and sized.detectable_abs == pytest.approx(abstats.detectable_effect_proportions(0.1, 5000))
     insert_events(store, {f"u{i}": [("view", (i % 4) * DAY)] for i in range(40)})
-    from_data = plan_experiment(0.10, 0.10, store=store, filters=Filters())
+    from_data = plan_experiment(0.10, 0.10, source=store, filters=Filters())
     assert from_data.daily_users == pytest.approx(10.0) and from_data.traffic_source == "recent"
     means = plan_experiment(60.0, 0.05, sd=90.0)
     assert means.kind == "mean" and means.n_per_arm == abstats.sample_size_means(90.0, 3.0)
@@ -425,7 +425,7 @@ def test_analyse_accepts_user_data_directly():
 
 def test_retention_indicator_agrees_with_the_retention_kpi_when_exposure_is_the_first_event(store):
     """With every user exposed by their first event, pooled D1/D7 equal ``retention.day_n_retention``."""
-    from analytics.retention import day_n_retention
+    from analytics.metrics.retention import day_n_retention
 
     rng = np.random.default_rng(8)
     journeys = {}

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics.export import FORMULA_PREFIXES, neutralise, safe_frame, to_csv_bytes, to_excel_bytes
-from analytics.filters import Filters
+from analytics.query.filters import Filters
 
 DANGEROUS = st.sampled_from(list(FORMULA_PREFIXES))
 TEXT = st.one_of(st.text(max_size=20), st.builds(lambda p, t: p + t, DANGEROUS, st.text(max_size=20)))

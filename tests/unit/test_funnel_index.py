@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics import funnel_fast
-from analytics.filters import Filters
+from analytics.query.accel import funnel_order as funnel_fast
+from analytics.query.filters import Filters
 from analytics.funnels import FunnelSpec, compute_funnel, parse_steps
-from analytics.storage import Store
-from tests.helpers import T0, insert_events, insert_items
+from analytics.store.storage import Store
+from tests.helpers import by_path, T0, insert_events, insert_items
 
 ITEMS = [
     {"item_id": "v1", "kind": "video", "category": "math", "duration_seconds": 60.0},
@@ -52,8 +52,8 @@ EVENT = st.tuples(
 
 
 def same(store, spec, filters):
-    fast = compute_funnel(store, spec, filters, index=True)
-    query = compute_funnel(store, spec, filters, index=False)
+    fast = by_path("funnel_order", compute_funnel, store, spec, filters)
+    query = by_path("portable", compute_funnel, store, spec, filters)
     assert fast.steps == query.steps
     assert fast.entries.equals(query.entries)
 
@@ -91,15 +91,15 @@ def test_columns_are_fetched_once_and_follow_deletions(store):
         "b": [("view", 0, {"watch_seconds": 5, "channel": "kuaishou"}), ("click", 60, {"channel": "kuaishou"})],
     })
     spec = FunnelSpec(parse_steps("view[watch_ratio>=0.5],click"))
-    assert [s.count for s in compute_funnel(store, spec, index=True).steps] == [1, 1]
+    assert [s.count for s in by_path("funnel_order", compute_funnel, store, spec).steps] == [1, 1]
     index = funnel_fast.event_index(store)
     assert "watch_ratio" in index.columns
-    assert [s.count for s in compute_funnel(store, spec, Filters(channels=("kuaishou",)), index=True).steps] == [0, 0]
+    assert [s.count for s in by_path("funnel_order", compute_funnel, store, spec, Filters(channels=("kuaishou",))).steps] == [0, 0]
     store.query("DELETE FROM events WHERE user_id = 'a'")
-    assert [s.count for s in compute_funnel(store, spec, index=True).steps] == [0, 0]
+    assert [s.count for s in by_path("funnel_order", compute_funnel, store, spec).steps] == [0, 0]
     spec = FunnelSpec(parse_steps("view[channel=kuaishou],click"))
     same(store, spec, Filters())
-    assert [s.count for s in compute_funnel(store, spec, index=True).steps] == [1, 1]
+    assert [s.count for s in by_path("funnel_order", compute_funnel, store, spec).steps] == [1, 1]
 
 
 def test_an_unknown_column_is_a_programming_error(store):
@@ -136,7 +136,7 @@ def test_users_split_over_threads_give_the_same_levels(events, workers, mode):
 
     with minute_log(events) as store:
         spec = FunnelSpec(parse_steps("view,click,purchase"), window_seconds=3600, mode=mode)
-        rows = funnels.fetch_rows(store, spec, Filters(), index=False)
+        rows = by_path("portable", funnels.fetch_rows, store, spec, Filters())
         serial = funnels._unit_levels_serial(rows, spec)
         original = funnels.PARALLEL_ROWS
         funnels.PARALLEL_ROWS = 0
@@ -155,4 +155,4 @@ def test_step_counts_equal_the_full_funnel(events, mode):
 
     with minute_log(events) as store:
         spec = FunnelSpec(parse_steps("view,click,purchase"), window_seconds=1800, mode=mode)
-        assert step_counts(store, spec, index=False) == tuple(s.count for s in compute_funnel(store, spec).steps)
+        assert by_path("portable", step_counts, store, spec) == tuple(s.count for s in compute_funnel(store, spec).steps)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from analytics.cli import main
-from analytics.storage import Store
+from analytics.store.storage import Store
 from tests.helpers import insert_events
 
 D = 86400

@@ -7,10 +7,12 @@ the same rows, and compared with the numpy fast path. Uses the Spark session of 
 from __future__ import annotations
 
 import ibis
+
+from analytics.store.storage import IbisSource
 import pytest
 
 from analytics.funnels import FunnelSpec, compute_funnel, parse_steps, portable_levels
-from analytics.schema import TABLE_COLUMNS
+from analytics.store.schema import TABLE_COLUMNS
 from tests.engine.conftest import _spark_schema, spark  # noqa: F401  (the session fixture)
 from tests.helpers import insert_events, insert_items
 
@@ -38,7 +40,7 @@ def test_every_mode_gives_the_same_levels_on_duckdb_spark_and_the_fast_path(stor
         course_id="c1",
     )
     _sync(store, spark)
-    backend = ibis.pyspark.connect(spark)
+    backend = IbisSource(ibis.pyspark.connect(spark), "spark")
     specs = [
         FunnelSpec(parse_steps("view,click,purchase")),
         FunnelSpec(parse_steps("view,click,purchase"), mode="strict"),
@@ -46,8 +48,8 @@ def test_every_mode_gives_the_same_levels_on_duckdb_spark_and_the_fast_path(stor
         FunnelSpec(parse_steps("view[watch_ratio>=0.5],click,purchase"), step_windows=(H, None), hold="course_id"),
     ]
     for spec in specs:
-        on_spark = portable_levels(backend, spec).to_pandas()
-        on_duckdb = portable_levels(store.ibis(), spec).to_pandas()
+        on_spark = portable_levels(backend, spec)
+        on_duckdb = portable_levels(store, spec)
         fast = compute_funnel(store, spec).entries
         want = dict(zip(fast.user_id, fast.level))
         assert dict(zip(on_spark.user_id, on_spark.level)) == want, spec.mode

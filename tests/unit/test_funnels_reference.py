@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.filters import Filters
+from analytics.query.filters import Filters
 from analytics.funnels import FunnelSpec, compute_funnel, parse_steps, portable_levels
-from analytics.storage import Store
-from tests.helpers import T0, insert_events
+from analytics.store.storage import Store
+from tests.helpers import by_path, T0, insert_events
 
 M = 60  # the time grid is coarse so that ties happen often
 TYPES = ("view", "click", "purchase", "like")
@@ -212,7 +212,7 @@ def test_totals_equal_the_reference(ref_store, log, spec):
 def test_portable_ibis_definition_equals_the_fast_path(ref_store, log, spec):
     load(ref_store, log)
     fast = compute_funnel(ref_store, spec).entries
-    portable = portable_levels(ref_store.ibis(), spec).to_pandas()
+    portable = portable_levels(ref_store, spec)
     assert dict(zip(portable.user_id, portable.level)) == dict(zip(fast.user_id, fast.level))
 
 
@@ -273,7 +273,7 @@ def test_the_in_memory_event_index_gives_the_same_funnel_as_the_query(ref_store,
     day0 = (T0 + dt.timedelta(hours=8)).date()
     pick = [None if d is None else day0 + dt.timedelta(days=d) for d in days]
     filters = Filters(date_from=pick[0], date_to=pick[1])
-    fast = compute_funnel(ref_store, spec, filters, index=True)
-    query = compute_funnel(ref_store, spec, filters, index=False)
+    fast = by_path("funnel_order", compute_funnel, ref_store, spec, filters)
+    query = by_path("portable", compute_funnel, ref_store, spec, filters)
     assert fast.steps == query.steps
     assert fast.entries.equals(query.entries)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from analytics.kpis import ALL_KPIS, KPIS
+from analytics.metrics.kpis import ALL_KPIS, KPIS
 from dashboard.i18n import TEXT
 from tests.helpers import REPO
 

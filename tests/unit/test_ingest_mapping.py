@@ -17,7 +17,7 @@ from analytics.ingest.mapping import (
     plan_mapping,
     split_unit,
 )
-from analytics.schema import EVENT_TYPES, ITEM_KINDS, REQUIRED, TABLE_COLUMNS
+from analytics.store.schema import EVENT_TYPES, ITEM_KINDS, REQUIRED, TABLE_COLUMNS
 
 
 @pytest.mark.parametrize("kind", list(TABLE_COLUMNS))

@@ -217,7 +217,7 @@ def test_a_killed_process_leaves_earlier_data_exactly_as_it_was(tmp_path):
         import os, signal, sys
         sys.path.insert(0, {str(REPO)!r})
         from pathlib import Path
-        from analytics.storage import Store
+        from analytics.store.storage import Store
         from analytics.ingest import ingest_file
         store = Store({str(db)!r})
         data = store.data_dir
@@ -232,7 +232,7 @@ def test_a_killed_process_leaves_earlier_data_exactly_as_it_was(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == -9, proc.stderr
-    from analytics.storage import Store
+    from analytics.store.storage import Store
 
     store = Store(db)
     try:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from analytics.ingest import ingest_file
 from analytics.ingest.mapping import EVENT_ALIASES
 from analytics.ingest.timestamps import parse_time
-from analytics.storage import Store
+from analytics.store.storage import Store
 
 _counter = itertools.count()
 texts = st.text(

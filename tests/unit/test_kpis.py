@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics.errors import BadInput
-from analytics.filters import Filters
-from analytics.kpis import (
+from analytics.query.filters import Filters
+from analytics.metrics.kpis import (
     ALL_KPIS,
     KPI_BY_NAME,
     KPIS,
@@ -33,8 +33,8 @@ from analytics.kpis import (
     resolve_period,
     top_bottom_videos,
 )
-from analytics.storage import Store
-from tests.helpers import T0, insert_events, insert_items, insert_spend
+from analytics.store.storage import Store
+from tests.helpers import by_path, T0, insert_events, insert_items, insert_spend
 
 H = 3600
 DAY = 86400
@@ -277,9 +277,9 @@ def test_external_kpis_come_from_their_modules(shop):
     report = kpi_report(shop, PERIOD)
     names = {c.kpi.name for c in report.cards()}
     assert names == {k.name for k in ALL_KPIS}
-    from analytics.retention import day_n_retention
+    from analytics.metrics.retention import day_n_retention
 
-    assert report.values["d1_retention"] == day_n_retention(shop.ibis(), report.filters, 1)
+    assert report.values["d1_retention"] == day_n_retention(shop, report.filters, 1)
 
 
 def test_zero_denominators_give_none_never_infinity():
@@ -356,17 +356,22 @@ def test_laws_for_any_events(events):
 @pytest.mark.parametrize("by", [(), ("channel",), ("campaign",), ("variant",), ("day",), ("campaign", "channel")])
 @pytest.mark.parametrize("filters", [PERIOD, Filters(JAN5, JAN5, channels=("douyin",)), Filters(JAN6, JAN6, campaigns=("autumn",))])
 def test_rollup_and_events_give_the_same_components(shop, by, filters):
-    from analytics.kpis import event_components
+    from analytics.metrics.kpis import event_components
 
-    a = event_components(shop, filters, by, source="events")
-    b = event_components(shop, filters, by, source="rollup")
+    a = by_path("portable", event_components, shop, filters, by)
+    b = by_path("rollup", event_components, shop, filters, by)
     if by:
         a, b = a.sort_values(list(by)).reset_index(drop=True), b.sort_values(list(by)).reset_index(drop=True)
     pd.testing.assert_frame_equal(a[sorted(a.columns)], b[sorted(b.columns)], check_dtype=False)
 
 
 def test_rollup_is_rebuilt_when_data_changes(shop):
-    from analytics.kpis import refresh_rollup, rollup_applies
+    from analytics.query import engine
+    from analytics.query.accel.rollup import refresh as refresh_rollup
+    from analytics.query.layer import Components
+
+    def rollup_applies(filters, by=()):
+        return "rollup" in engine.paths_for(shop, Components(filters, by))
 
     assert rollup_applies(PERIOD) and not rollup_applies(PERIOD, ("video",))
     assert not rollup_applies(Filters(JAN5, JAN6, categories=("math",)))
@@ -402,7 +407,7 @@ COMPONENT_VALUE = st.one_of(st.none(), st.just(0), st.integers(min_value=-5, max
 @given(st.lists(st.fixed_dictionaries({name: COMPONENT_VALUE for name in sorted({n for k in KPIS for n in (k.numerator, k.denominator) if n})}),
                 min_size=1, max_size=5))
 def test_a_table_of_groups_evaluates_like_each_group_alone(rows):
-    from analytics.kpis import as_objects, evaluate_frame
+    from analytics.metrics.kpis import as_objects, evaluate_frame
 
     table = as_objects(evaluate_frame(pd.DataFrame(rows)))
     for i, row in enumerate(rows):

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics import privacy
+from analytics.store import privacy
 from analytics.errors import BadInput
 from analytics.ingest import ingest_file
 
@@ -86,7 +86,7 @@ def test_plain_and_pseudonymised_ids_are_not_mixed(store):
     with pytest.raises(BadInput, match="holds pseudonymised user ids"):
         ingest_file(store, _file(store, "b.csv", "bob"))
     plain = store.data_dir.parent / "plain"
-    from analytics.storage import Store
+    from analytics.store.storage import Store
 
     other = Store(plain / "p.duckdb")
     try:

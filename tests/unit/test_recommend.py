@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import analytics.recommend as rec
 from analytics.errors import BadInput, NotFound
-from analytics.filters import Filters
+from analytics.query.filters import Filters
 from analytics.recommend import AlsParams, InteractionMatrix, build_matrix, get_model, user_panel
 from tests.helpers import insert_events, insert_items
 
@@ -320,7 +320,7 @@ def test_search_users(board):
 
 @pytest.fixture(scope="module")
 def board_model(tmp_path_factory):
-    from analytics.storage import Store
+    from analytics.store.storage import Store
 
     s = Store(tmp_path_factory.mktemp("board") / "b.duckdb")
     checkerboard(s)

@@ -10,7 +10,7 @@ import pytest
 
 import analytics.recommend as rec
 from analytics.cli import main
-from analytics.storage import Store
+from analytics.store.storage import Store
 from tests.unit.test_recommend import checkerboard
 
 FAST = ["--factors", "4", "--iterations", "10", "--regularization", "0.1", "--alpha", "5"]

@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 
 from analytics.errors import BadInput
-from analytics.filters import Filters
-from analytics.retention import day_n_retention, utc_offsets
+from analytics.query.filters import Filters
+from analytics.metrics.retention import day_n_retention
+from analytics.query.localtime import utc_offsets
 from tests.helpers import insert_events
 
 DAY = 86400
@@ -43,7 +44,7 @@ def test_day_n_retention_hand_computed(small):
 
 def test_day_n_retention_is_none_when_no_user_is_observable(small, store):
     assert day_n_retention(small, SH, 30) is None
-    assert day_n_retention(store.ibis(), Filters(date_from=dt.date(2026, 1, 15), date_to=dt.date(2026, 1, 15)), 1) is None
+    assert day_n_retention(store, Filters(date_from=dt.date(2026, 1, 15), date_to=dt.date(2026, 1, 15)), 1) is None
 
 
 def test_day_n_retention_date_filter_picks_the_cohort(small):
@@ -86,7 +87,7 @@ def test_utc_offsets_find_daylight_saving_transitions():
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from analytics.retention import compute_retention  # noqa: E402
+from analytics.metrics.retention import compute_retention  # noqa: E402
 
 
 @pytest.fixture
@@ -163,7 +164,7 @@ def test_relative_to_period_zero(journeys):
 
 
 def test_no_cohorts_and_no_data(journeys, tmp_path):
-    from analytics.storage import Store
+    from analytics.store.storage import Store
 
     later = Filters(date_from=dt.date(2027, 1, 1), date_to=dt.date(2027, 1, 2))
     r = compute_retention(journeys, later)

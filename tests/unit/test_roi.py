@@ -9,8 +9,8 @@ import pytest
 
 from analytics.cli import main
 from analytics.errors import BadInput
-from analytics.filters import Filters
-from analytics.kpis import kpi_values
+from analytics.query.filters import Filters
+from analytics.metrics.kpis import kpi_values
 from analytics.roi import SPEND_MISSING, SPEND_OK, compute_roi
 from tests.helpers import insert_events, insert_items, insert_spend
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from analytics import sample as S
 from analytics.cli import main
 from analytics.errors import BadInput
-from analytics.schema import EVENT_COLUMNS, EVENT_TYPES, ITEM_COLUMNS, SPEND_COLUMNS
+from analytics.store.schema import EVENT_COLUMNS, EVENT_TYPES, ITEM_COLUMNS, SPEND_COLUMNS
 from tests.helpers import REPO
 
 SHIPPED = {"users": 400, "days": 30, "seed": 7}  # sample_data/README.md names the same parameters
@@ -488,7 +488,7 @@ def test_the_shipped_csvs_load_through_the_normal_ingest(tmp_path, capsys):
     assert main(["--db", db, "--json", "status"]) == 0
     counts = json.loads(capsys.readouterr().out)["counts"]
     assert {k: counts[k] for k in ("events", "items", "spend")} == expected.counts
-    from analytics.storage import open_store
+    from analytics.store.storage import open_store
 
     stored = open_store(db).query("SELECT min(event_time), max(event_time), sum(revenue) FROM events").rows[0]
     e = expected.events.to_pandas()

@@ -13,8 +13,8 @@ from sklearn.metrics import silhouette_score
 
 from analytics.cli import main
 from analytics.errors import BadInput
-from analytics.filters import Filters
-from analytics.segments import (
+from analytics.query.filters import Filters
+from analytics.recsys.segments import (
     CLUSTER_FEATURES, choose_k, cluster_matrix, segment_features, segment_users, user_features,
 )
 from tests.helpers import insert_events, insert_items

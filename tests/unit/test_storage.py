@@ -2,8 +2,8 @@ import duckdb
 import pytest
 
 from analytics.errors import StorageError
-from analytics.schema import SCHEMA_VERSION
-from analytics.storage import Store
+from analytics.store.schema import SCHEMA_VERSION
+from analytics.store.storage import Store
 from tests.helpers import insert_events
 
 

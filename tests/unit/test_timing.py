@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from analytics.errors import BadInput
-from analytics.filters import Filters
+from analytics.query.filters import Filters
 from analytics.timing import (
     BetaPrior,
     NormalPrior,

@@ -13,7 +13,7 @@ Two sources, one analysis:
   ``conversion``            proportion  exposed users with a purchase / exposed users
   ``ctr``                   ratio       clicks / views, pooled over the arm's users who viewed
                                         (delta-method variance per user, not per event)
-  ``completion``            ratio       complete views (watch ratio >= 0.9, analytics.definitions)
+  ``completion``            ratio       complete views (watch ratio >= 0.9, analytics.query.definitions)
                                         / views with a usable length, pooled per arm
   ``d1_retention``          proportion  any event on local day first-exposure-day + 1
   ``d7_retention``          proportion  ... + 7; users whose day n is after the data's last local
@@ -50,11 +50,11 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analytics import abstats
+from analytics.experiments import stats as abstats
 from analytics.config import parse_timezone
-from analytics.definitions import is_complete, views_with_ratio
+from analytics.query.definitions import is_complete, views_with_ratio
 from analytics.errors import BadInput
-from analytics.filters import Filters, filtered_events
+from analytics.query.filters import Filters, filtered_events
 
 MetricKind = Literal["proportion", "mean", "ratio"]
 #: "partial": some metrics have enough data and some do not.
@@ -359,15 +359,11 @@ def parse_split(text: str | None) -> dict[str, float] | list[float] | None:
 
 
 # -- from events ---------------------------------------------------------------------------------
-def _backend(store_or_backend):
-    return store_or_backend.ibis() if hasattr(store_or_backend, "query") else store_or_backend
-
-
-def list_variants(store, filters: Filters) -> list[tuple[str, int]]:
+def list_variants(source, filters: Filters) -> list[tuple[str, int]]:
     """Variants in the filtered events with their distinct users, most users first."""
-    ev = filtered_events(_backend(store), filters)
+    ev = filtered_events(source, filters)
     ev = ev.filter(ev.variant.notnull() & (ev.variant != ""))
-    df = ev.group_by("variant").aggregate(users=ev.user_id.nunique()).to_pandas()
+    df = source.execute(ev.group_by("variant").aggregate(users=ev.user_id.nunique()))
     df = df.sort_values(["users", "variant"], ascending=[False, True])
     return [(str(v), int(u)) for v, u in zip(df["variant"], df["users"])]
 
@@ -376,11 +372,11 @@ def _num(expr):
     return ibis.coalesce(expr.cast("float64"), 0.0)
 
 
-def user_data_from_events(store, filters: Filters, metrics: Sequence[str]) -> UserData:
+def user_data_from_events(source, filters: Filters, metrics: Sequence[str]) -> UserData:
     """Per-user metric values of the users exposed to a variant in the filtered period.
 
     Args:
-        store: a :class:`~analytics.storage.Store` (or an ibis backend).
+        source: a :class:`~analytics.store.storage.Store` (or an ibis source).
         filters: the period chooses exposures; channel / campaign / category filters apply to all
             events; outcomes are followed to the end of the data.
         metrics: names from :data:`EVENT_METRICS` (aliases allowed).
@@ -389,27 +385,27 @@ def user_data_from_events(store, filters: Filters, metrics: Sequence[str]) -> Us
         :class:`UserData` with one row per singly-exposed user; ratio metrics have ``<m>__num`` and
         ``<m>__den`` columns, retention has NaN for users not yet eligible.
     """
-    from analytics.retention import event_span, local_time, utc_offsets
+    from analytics.query.localtime import local_time, utc_offsets
 
     names = list(dict.fromkeys(resolve_metric(m) for m in metrics))
     if not names:
         raise BadInput("name at least one metric", code="no_metric")
-    backend = _backend(store)
-    ev_all = filtered_events(backend, Filters(
+    source = source
+    ev_all = filtered_events(source, Filters(
         channels=filters.channels, campaigns=filters.campaigns, categories=filters.categories, timezone=filters.timezone
     ))
-    ev = filtered_events(backend, filters)
+    ev = filtered_events(source, filters)
     exposed = ev.filter(ev.variant.notnull() & (ev.variant != ""))
     per_user = exposed.group_by("user_id").aggregate(
         n_variants=exposed.variant.nunique(), arm=exposed.variant.min(), first_exposure=exposed.event_time.min()
     )
-    counts = per_user.aggregate(
+    counts = source.execute(per_user.aggregate(
         users=per_user.count(), crossed=(per_user.n_variants > 1).cast("int64").sum()
-    ).to_pandas().iloc[0]
+    )).iloc[0]
     users_total = int(counts["users"] or 0)
     crossed = int(counts["crossed"] or 0) if users_total else 0
     per_item = exposed.group_by("item_id").aggregate(nv=exposed.variant.nunique())
-    items = per_item.aggregate(items=per_item.count(), single=(per_item.nv == 1).cast("int64").sum()).to_pandas().iloc[0]
+    items = source.execute(per_item.aggregate(items=per_item.count(), single=(per_item.nv == 1).cast("int64").sum())).iloc[0]
 
     notices: list[Notice] = []
     if crossed:
@@ -450,7 +446,7 @@ def user_data_from_events(store, filters: Filters, metrics: Sequence[str]) -> Us
     retention_days = [n for n, m in ((1, "d1_retention"), (7, "d7_retention")) if m in names]
     data_end = None
     if retention_days:
-        lo, hi = event_span(backend)
+        lo, hi = source.span()
         offsets = utc_offsets(filters.timezone, lo, hi)
         post = post.mutate(
             local_day=local_time(post.event_time, offsets).date(),
@@ -465,13 +461,13 @@ def user_data_from_events(store, filters: Filters, metrics: Sequence[str]) -> Us
     aggs["_events"] = post.count()
     frame = post.group_by(["user_id", "arm"]).aggregate(**aggs)
     if "completion" in names:
-        views = views_with_ratio(post, backend.table("items"))
+        views = views_with_ratio(post, source.table("items"))
         comp = views.group_by("user_id").aggregate(
             completion__num=ibis.ifelse(is_complete(views.watch_ratio), 1, 0).sum(),
             completion__den=views.watch_ratio.notnull().cast("int64").sum(),
         )
         frame = frame.left_join(comp, "user_id").drop("user_id_right")
-    df = frame.to_pandas().rename(columns={"arm": "variant"}).drop(columns="_events")
+    df = source.execute(frame).rename(columns={"arm": "variant"}).drop(columns="_events")
     if "completion" in names:
         df[["completion__num", "completion__den"]] = df[["completion__num", "completion__den"]].fillna(0)
     for n in retention_days:
@@ -493,7 +489,7 @@ def user_data_from_events(store, filters: Filters, metrics: Sequence[str]) -> Us
 
 
 def analyse_events(
-    store,
+    source,
     filters: Filters,
     metrics: Sequence[str] = ("conversion",),
     control: str | None = None,
@@ -504,7 +500,7 @@ def analyse_events(
     Returns a result with ``status="no_experiment"`` when no filtered event carries a variant and
     ``"not_enough_data"`` when a guard fails; raises :class:`BadInput` for an unknown metric or control.
     """
-    data = user_data_from_events(store, filters, metrics)
+    data = user_data_from_events(source, filters, metrics)
     options = options or Options()
     if data.frame.empty or data.frame["variant"].nunique() < 2:
         found = sorted(data.frame["variant"].unique().tolist()) if not data.frame.empty else []
@@ -1066,21 +1062,21 @@ class Plan:
     traffic_source: str | None = None
 
 
-def recent_daily_users(store, filters: Filters, days: int = 14) -> float | None:
+def recent_daily_users(source, filters: Filters, days: int = 14) -> float | None:
     """Average distinct active users per local day over the last ``days`` days of the data."""
-    from analytics.retention import event_span, local_time, utc_offsets
+    from analytics.query.localtime import local_time, utc_offsets
 
-    backend = _backend(store)
-    lo, hi = event_span(backend)
+    source = source
+    lo, hi = source.span()
     if hi is None:
         return None
     offsets = utc_offsets(filters.timezone, lo, hi)
-    ev = filtered_events(backend, Filters(
+    ev = filtered_events(source, Filters(
         channels=filters.channels, campaigns=filters.campaigns, categories=filters.categories, timezone=filters.timezone
     ))
     ev = ev.filter(ev.event_time >= hi - dt.timedelta(days=days))
     ev = ev.mutate(local_day=local_time(ev.event_time, offsets).date())
-    per_day = ev.group_by("local_day").aggregate(users=ev.user_id.nunique()).to_pandas()
+    per_day = source.execute(ev.group_by("local_day").aggregate(users=ev.user_id.nunique()))
     if per_day.empty:
         return None
     return float(per_day["users"].mean())
@@ -1096,7 +1092,7 @@ def plan_experiment(
     n_per_arm: int | None = None,
     sd: float | None = None,
     daily_users: float | None = None,
-    store=None,
+    source=None,
     filters: Filters | None = None,
 ) -> Plan:
     """Sample size per arm for ``baseline`` and a relative ``mde_relative``, or the detectable effect.
@@ -1104,8 +1100,8 @@ def plan_experiment(
     Proportions (``sd`` None): ``baseline`` is a rate in (0, 1); means: ``baseline`` is the mean and
     ``sd`` its per-user standard deviation. Give ``mde_relative`` (e.g. 0.1 for +10%) to get the size,
     or ``n_per_arm`` to get the detectable effect (both: the size is used). The daily traffic is
-    ``daily_users`` or, with a ``store``, the recent average of daily active users
-    (:func:`recent_daily_users`). Formulas in :mod:`analytics.abstats`.
+    ``daily_users`` or, with a ``source``, the recent average of daily active users
+    (:func:`recent_daily_users`). Formulas in :mod:`analytics.experiments.stats`.
     """
     if not 0 < alpha < 0.5:
         raise BadInput(f"alpha must lie between 0 and 0.5, got {alpha}", code="bad_alpha")
@@ -1142,8 +1138,8 @@ def plan_experiment(
     else:
         d = abstats.detectable_effect_means(sd, n, alpha, power)  # type: ignore[arg-type]
     source = "given" if daily_users else None
-    if daily_users is None and store is not None:
-        daily_users = recent_daily_users(store, filters or Filters())
+    if daily_users is None and source is not None:
+        daily_users = recent_daily_users(source, filters or Filters())
         source = "recent" if daily_users else None
     if daily_users is not None and daily_users <= 0:
         raise BadInput("daily users must be positive", code="bad_daily_users")

@@ -41,8 +41,8 @@ import numpy as np
 
 from analytics.config import parse_timezone
 from analytics.errors import BadInput
-from analytics.filters import Filters, filtered_events
-from analytics.storage import Store
+from analytics.query.filters import Filters, filtered_events
+from analytics.store.storage import Source
 
 CLUSTER_FEATURES = ("active_days", "watch_minutes", "like_rate", "interaction_rate", "purchases", "active_hours")
 LOG_FEATURES = ("active_days", "watch_minutes", "purchases", "active_hours")
@@ -87,9 +87,9 @@ WORDS: dict[str, dict[str, tuple[str, str]]] = {
 # --------------------------------------------------------------------------------------------
 # features
 # --------------------------------------------------------------------------------------------
-def _utc_offset_seconds(store: Store, events, timezone: str) -> int:
+def _utc_offset_seconds(source: Source, events, timezone: str) -> int:
     zone = parse_timezone(timezone)
-    newest = events.event_time.max().execute()
+    newest = source.execute(events.event_time.max())
     if newest is None or str(newest) == "NaT":
         when = dt.datetime.now(dt.timezone.utc)
     else:
@@ -97,14 +97,14 @@ def _utc_offset_seconds(store: Store, events, timezone: str) -> int:
     return int(when.astimezone(zone).utcoffset().total_seconds())
 
 
-def feature_query(backend, events, offset_seconds: int):
+def feature_query(source, events, offset_seconds: int):
     """ibis: one row per user with the features of the module docstring (portable expression)."""
     import ibis
 
     ev = events.filter(events.user_id.notnull(), events.event_type != "impression")
     local = ev.event_time + ibis.interval(seconds=int(offset_seconds))
     ev = ev.mutate(local_day=local.date(), local_hour=local.hour())
-    items = backend.table("items")
+    items = source.table("items")
     cats = items.filter(items.item_id.notnull(), items.category.notnull())
     cats = cats.group_by("item_id").aggregate(category=cats.category.min())
     joined = ev.left_join(cats, ev.item_id == cats.item_id).select(
@@ -149,13 +149,12 @@ def feature_query(backend, events, offset_seconds: int):
     ).order_by("user_id")
 
 
-def user_features(store: Store, filters: Filters | None = None):
+def user_features(source: Source, filters: Filters | None = None):
     """The per-user feature table (a pandas DataFrame, one row per user, sorted by user id)."""
-    backend = store.ibis()
     filters = filters or Filters()
-    events = filtered_events(backend, filters)
-    offset = _utc_offset_seconds(store, events, filters.timezone)
-    df = feature_query(backend, events, offset).to_pandas()
+    events = filtered_events(source, filters)
+    offset = _utc_offset_seconds(source, events, filters.timezone)
+    df = source.execute(feature_query(source, events, offset))
     for col in ("active_days", "views", "purchases", "active_hours"):
         df[col] = df[col].astype("int64")
     for col in ("watch_minutes", "like_rate", "interaction_rate", "revenue"):
@@ -326,7 +325,7 @@ def _mode(values) -> Any:
     return sorted(top)[0]
 
 
-def segment_users(store: Store, filters: Filters | None = None, k: int | None = None, seed: int = SEED,
+def segment_users(source: Source, filters: Filters | None = None, k: int | None = None, seed: int = SEED,
                   k_range: tuple[int, int] = K_RANGE) -> Segmentation:
     """Cluster the users into named segments (see the module docstring).
 
@@ -334,7 +333,7 @@ def segment_users(store: Store, filters: Filters | None = None, k: int | None = 
     """
     if k is not None and (not isinstance(k, (int, np.integer)) or not 2 <= k <= 20):
         raise BadInput(f"the number of segments must be between 2 and 20, got {k!r}", code="bad_k", value=k)
-    features = user_features(store, filters)
+    features = user_features(source, filters)
     return segment_features(features, k=k, seed=seed, k_range=k_range)
 
 

@@ -1,11 +1,11 @@
-"""In-memory fast path for KPI breakdowns by creator, category, video and course.
+"""Accelerator: in-memory KPI breakdowns by creator, category, video and course.
 
 Per-item breakdowns need distinct users per item (active users, viewers, converted viewers,
 purchasers, new buyers) over millions of user-item pairs, which no single query answers in a few
-hundred milliseconds. Like :mod:`analytics.funnel_fast`, this module reads the events once per
+hundred milliseconds. Like :mod:`analytics.query.accel.funnel_order`, this module reads the events once per
 data version, dimension and time zone, and keeps two small structures in memory:
 
-* the stage-1 sums of :data:`analytics.kpis.USER_COMPONENTS` per (group, local day), as running
+* the stage-1 sums of :data:`analytics.query.components.USER_COMPONENTS` per (group, local day), as running
   totals, so the sums over any run of days are one subtraction per group;
 * one row per (group, user, local day) with the day on which the same user last touched the same
   group (and last viewed it, and last bought in it). A user counts in a period exactly once: on
@@ -15,10 +15,10 @@ data version, dimension and time zone, and keeps two small structures in memory:
 The two are built separately: the running totals alone answer :func:`sums` (the video ranking),
 and the second part is built only when :func:`components` needs distinct users.
 
-The stage-1 aggregation is the ibis expression of :mod:`analytics.kpis` (one definition), so this
-path gives the same numbers as :func:`analytics.kpis.event_components` reading the events (tests
-prove it). It answers only what it can answer exactly (:func:`applicable`): no channel, campaign
-or category filter, and a time zone whose clock never jumps across midnight within the data.
+The stage-1 aggregation is the ibis expression of :mod:`analytics.query.components` (one definition), so
+this accelerator gives the same numbers as the portable path reading the events (tests
+prove it). It answers only what it can answer exactly (:class:`BreakdownIndex`): no list filter
+(it declares none), and a time zone whose clock never jumps across midnight within the data.
 """
 
 from __future__ import annotations
@@ -30,14 +30,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analytics.filters import Filters
-from analytics.storage import Store
+from analytics.query.components import (
+    EVENT_COMPONENTS,
+    USER_COMPONENTS,
+    dimension,
+    enriched,
+    finish,
+)
+from analytics.query.filters import Filters
+from analytics.query.layer import Accelerator, Components
+from analytics.query.localtime import local_day
+from analytics.store.storage import Store
 
 #: Dimensions this index serves (the others are cheap enough from the hourly rollup or events).
 INDEX_DIMENSIONS: Final[tuple[str, ...]] = ("creator", "category", "video", "course")
@@ -96,7 +104,7 @@ _LOCK = threading.Lock()
 def _midnight_safe(timezone: str, start: dt.datetime | None, end: dt.datetime | None) -> bool:
     """Whether no clock change of ``timezone`` between ``start`` and ``end`` skips or repeats a
     local midnight (then local days and the period's UTC bounds describe the same events)."""
-    from analytics.retention import utc_offsets
+    from analytics.query.localtime import utc_offsets
 
     offsets = utc_offsets(timezone, start, end)
     for (since, new), (_, old) in zip(offsets[1:], offsets[:-1]):
@@ -106,15 +114,8 @@ def _midnight_safe(timezone: str, start: dt.datetime | None, end: dt.datetime | 
     return True
 
 
-def applicable(filters: Filters, by: str) -> bool:
-    """Whether the index answers a breakdown by ``by`` under ``filters`` exactly."""
-    return by in INDEX_DIMENSIONS and not (filters.channels or filters.campaigns or filters.categories)
-
-
 def _token(store: Store) -> tuple[Any, ...]:
-    from analytics.kpis import _rollup_key
-
-    return (_rollup_key(store),)
+    return (store.content_version(),)
 
 
 def _local_days(table: pa.Table, column: str) -> np.ndarray:
@@ -159,23 +160,17 @@ def _codes(column: pa.ChunkedArray, dictionary: pa.Array | None = None) -> tuple
 
 def _grouped(store: Store, by: str, timezone: str):
     """The enriched events with ``_key`` (the group) and ``_day`` (local day), and the data's span."""
-    from analytics.kpis import _dimension, _enriched, local_day
-    from analytics.retention import event_span
-
-    backend = store.ibis()
     everything = Filters(timezone=timezone)
-    lo, hi = event_span(backend)
-    e = _enriched(backend, everything)
-    return e.mutate(_key=_dimension(e, by, everything), _day=local_day(e.event_time, timezone, lo, hi)), lo, hi
+    lo, hi = store.span()
+    e = enriched(store, everything)
+    return e.mutate(_key=dimension(e, by, everything), _day=local_day(e.event_time, timezone, lo, hi)), lo, hi
 
 
 def _build_sums(store: Store, token: tuple[Any, ...], by: str, timezone: str) -> _Sums:
-    from analytics.kpis import USER_COMPONENTS
-
     e, lo, hi = _grouped(store, by, timezone)
     names = tuple(USER_COMPONENTS)
     per_day = e.group_by("_key", "_day").aggregate(**{name: fn(e) for name, fn in USER_COMPONENTS.items()})
-    table = store.arrow(str(ibis.to_sql(per_day, dialect="duckdb")))
+    table = store.to_arrow(per_day)
     code, groups = _codes(table.column("_key"))
     day = _local_days(table, "_day")
     day0 = int(day.min()) if len(day) else 0
@@ -195,7 +190,7 @@ def _build_touch(store: Store, by: str, timezone: str, sums: _Sums) -> _Touch:
     touches = e.group_by("_key", _user=e.user_id, _day=e._day).aggregate(
         _view=(e.event_type == "view").any(), _order=(e.event_type == "purchase").any()
     )
-    table = store.arrow(str(ibis.to_sql(touches, dialect="duckdb")))
+    table = store.to_arrow(touches)
     code, _ = _codes(table.column("_key"), sums.groups)  # the same events: the same groups
     user, users = _codes(table.column("_user"))
     day = _local_days(table, "_day")
@@ -312,8 +307,6 @@ def _period_sums(index: _Sums, first: int, last: int) -> np.ndarray:
 
 
 def _frame(index: _Sums, by: str, sums: np.ndarray, counts: dict[str, np.ndarray] | None) -> pd.DataFrame:
-    from analytics.kpis import _finish
-
     data: dict[str, Any] = {by: index.groups.to_pylist()}
     for k, name in enumerate(index.sum_names):
         data[name] = sums[:, k]
@@ -329,13 +322,13 @@ def _frame(index: _Sums, by: str, sums: np.ndarray, counts: dict[str, np.ndarray
         df = df[df["active_users"] > 0]
     else:  # groups with a non-zero sum in the period
         df = df[(df[list(index.sum_names)] != 0).any(axis=1)]
-    df = _finish(df.reset_index(drop=True))
+    df = finish(df.reset_index(drop=True))
     df.loc[df["views_with_length"] == 0, "watch_ratio_sum"] = np.nan
     return df
 
 
 def sums(store: Store, filters: Filters, by: str) -> pd.DataFrame | None:
-    """What :func:`analytics.kpis.event_sums` gives for ``(by,)``: stage-1 sums per group.
+    """What the portable sums-only components give for ``(by,)``: stage-1 sums per group.
 
     Groups whose every sum is zero in the period (only impressions, say) are left out; callers
     select on views or other sums. ``None`` when the index cannot answer exactly.
@@ -348,10 +341,8 @@ def sums(store: Store, filters: Filters, by: str) -> pd.DataFrame | None:
 
 
 def components(store: Store, filters: Filters, by: str) -> pd.DataFrame | None:
-    """What :func:`analytics.kpis.event_components` gives for ``(by,)``, from the index
+    """What the portable components give for ``(by,)``, from the index
     (``None`` when it cannot answer exactly)."""
-    from analytics.kpis import EVENT_COMPONENTS
-
     index = _sums_index(store, by, filters.timezone)
     if not index.exact:
         return None
@@ -387,3 +378,21 @@ def components(store: Store, filters: Filters, by: str) -> pd.DataFrame | None:
     }
     df = _frame(index, by, _period_sums(index, first, last), counts)
     return df[[by, *EVENT_COMPONENTS, "revenue"]]
+
+
+class BreakdownIndex(Accelerator):
+    """Answers one-dimension breakdowns by creator, category, video or course without list filters;
+    ``None`` from :meth:`answer` (a clock change across midnight in the data) sends the query on."""
+
+    name = "breakdown"
+    query = Components
+    in_memory = True
+
+    def answers(self, source, query: Components) -> bool:
+        return len(query.by) == 1 and query.by[0] in INDEX_DIMENSIONS
+
+    def is_ready(self, source, query: Components) -> bool:
+        return has_index(source, query.by[0], query.filters.timezone)
+
+    def answer(self, source, query: Components) -> pd.DataFrame | None:
+        return (sums if query.sums_only else components)(source, query.filters, query.by[0])

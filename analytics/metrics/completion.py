@@ -1,7 +1,7 @@
 """Video completion: watch-ratio distribution, hook, completion, hold and audience-retention curves.
 
 Definitions (glossary: docs/metrics.md, "Video and course completion"; the building blocks
-``watch_ratio``, ``is_complete`` and ``is_hooked`` come from :mod:`analytics.definitions`):
+``watch_ratio``, ``is_complete`` and ``is_hooked`` come from :mod:`analytics.query.definitions`):
 
 * a view is *usable* for ratio metrics when both its watch time and the video length are known and
   the length is positive; other views are counted (``views_without_duration``,
@@ -17,7 +17,7 @@ Definitions (glossary: docs/metrics.md, "Video and course completion"; the build
   in the same length bucket (< 30 s, 30-60 s, 60-180 s, >= 180 s; a video's length is the mean
   length of its usable views). The median of non-increasing curves is non-increasing.
 
-Queries are ibis expressions over the store's backend (portable to other engines); only small
+Queries are ibis expressions over the source's source (portable to other engines); only small
 per-video aggregates come back to pandas.
 """
 
@@ -31,10 +31,10 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analytics.definitions import is_complete, is_hooked, latest_items, views_with_ratio
+from analytics.query.definitions import is_complete, is_hooked, latest_items, views_with_ratio
 from analytics.errors import BadInput, NotFound
-from analytics.filters import Filters, filtered_events
-from analytics.storage import Store
+from analytics.query.filters import Filters, filtered_events
+from analytics.store.storage import Source
 
 Status = Literal["ok", "no_views", "no_usable_views"]
 CurveStatus = Literal["ok", "no_usable_views", "no_peers", "no_creator"]
@@ -222,21 +222,21 @@ class RetentionCurve:
 # -- queries -------------------------------------------------------------------------------------
 
 
-def catalog(backend):
+def catalog(source):
     """The ``items`` table with one row per item_id (the latest upload wins), as an ibis table."""
-    return latest_items(backend.table("items"))
+    return latest_items(source.table("items"))
 
 
-def _flagged_views(backend, filters: Filters, item_ids=None):
+def _flagged_views(source, filters: Filters, item_ids=None):
     """Filtered views (ibis) with length, watch_ratio and per-view flags; only the columns needed.
 
     ``item_ids`` (an ibis column or a list) restricts the views to those videos.
     """
-    events = filtered_events(backend, filters)
+    events = filtered_events(source, filters)
     if item_ids is not None:
         events = events.filter(events.item_id.isin(item_ids))
     events = events.select("event_type", "item_id", "watch_seconds", "video_seconds")
-    items = catalog(backend).select("item_id", "duration_seconds")
+    items = catalog(source).select("item_id", "duration_seconds")
     views = views_with_ratio(events, items)
     has_watch = views.watch_seconds.notnull()
     # A view without a watch time has no ratio, whatever the length (never "fully watched").
@@ -317,21 +317,21 @@ def _rank(df: pd.DataFrame, rate: str, eligible: pd.Series) -> pd.Series:
     return ranks
 
 
-def _meta(backend, item_ids: list[str] | None = None) -> pd.DataFrame:
+def _meta(source, item_ids: list[str] | None = None) -> pd.DataFrame:
     """item_id, title, creator from the catalog (optionally only ``item_ids``)."""
-    items = catalog(backend)
+    items = catalog(source)
     if item_ids is not None:
         items = items.filter(items.item_id.isin(item_ids))
-    return items.select("item_id", "title", "creator").execute()
+    return source.execute(items.select("item_id", "title", "creator"))
 
 
-def _creator_items(backend, creator: str):
-    items = catalog(backend)
+def _creator_items(source, creator: str):
+    items = catalog(source)
     return items.filter(items.creator == creator).item_id
 
 
 def video_completion(
-    store: Store,
+    source: Source,
     filters: Filters | None = None,
     *,
     creator: str | None = None,
@@ -340,7 +340,7 @@ def video_completion(
     """Completion per video and per creator, the overall summary and the watch-ratio histogram.
 
     Args:
-        store: the event store.
+        source: the event source.
         filters: shared filters (date range, channel, campaign, category) applied to the views.
         creator: keep only videos of this catalog creator.
         min_views: usable views a video needs to be ranked by hook and hold (>= 1).
@@ -352,16 +352,15 @@ def video_completion(
     filters = filters or Filters()
     if min_views < 1:
         raise BadInput(f"min_views must be at least 1, got {min_views}", code="bad_min_views", value=min_views)
-    backend = store.ibis()
-    views = _flagged_views(backend, filters, _creator_items(backend, creator) if creator else None)
-    per_video = _typed_counts(_per_video(views).execute())
+    views = _flagged_views(source, filters, _creator_items(source, creator) if creator else None)
+    per_video = _typed_counts(source.execute(_per_video(views)))
     summary = CompletionSummary(**{c: (float if c == "watch_ratio_sum" else int)(per_video[c].sum()) for c in _COUNTS})
-    bins = _histogram_counts(views).execute()
+    bins = source.execute(_histogram_counts(views))
     counts = np.zeros(HISTOGRAM_BINS, dtype="int64")
     counts[bins["bin"].astype(int).to_numpy()] = bins["views"].to_numpy()
     histogram = _histogram(counts, summary.usable_views)
 
-    meta = _meta(backend)
+    meta = _meta(source)
     videos = _add_rates(per_video.merge(meta, on="item_id", how="left"))
     videos["length_seconds"] = _mean_length(videos)
     videos["length_bucket"] = [length_bucket(s) for s in videos["length_seconds"]]
@@ -417,7 +416,7 @@ def curve_from_counts(counts: pd.Series, step: int = 1) -> pd.DataFrame:
 
 
 def retention_curve(
-    store: Store,
+    source: Source,
     item_id: str,
     filters: Filters | None = None,
     *,
@@ -426,7 +425,7 @@ def retention_curve(
     """The audience-retention curve of one video and its creator's typical curve.
 
     Args:
-        store: the event store.
+        source: the event source.
         item_id: the video.
         filters: shared filters applied to the views (of the video and of its peers).
         step: percent step of the curve (1, 2, 4, 5, 10, 20, 25 or 50: divisors of 100).
@@ -439,25 +438,24 @@ def retention_curve(
     filters = filters or Filters()
     if step < 1 or 100 % step:
         raise BadInput(f"the curve step must divide 100, got {step}", code="bad_step", value=step)
-    backend = store.ibis()
-    meta = _meta(backend, [item_id])
+    meta = _meta(source, [item_id])
     title = meta.title.iloc[0] if len(meta) else None
     creator = meta.creator.iloc[0] if len(meta) else None
     title = None if pd.isna(title) else title
     creator = None if pd.isna(creator) else creator
 
     if creator is not None:
-        scope_ids = _meta(backend).query("creator == @creator").item_id.tolist()
+        scope_ids = _meta(source).query("creator == @creator").item_id.tolist()
         scope_ids = sorted(set(scope_ids) | {item_id})
     else:
         scope_ids = [item_id]
-    views = _flagged_views(backend, filters, scope_ids)
+    views = _flagged_views(source, filters, scope_ids)
     views = views.mutate(pct=retention_percent(views.watch_ratio))
-    counts = _typed_counts(views.group_by(["item_id", "pct"]).aggregate(**_counts(views)).execute())
+    counts = _typed_counts(source.execute(views.group_by(["item_id", "pct"]).aggregate(**_counts(views))))
     per_item = counts.groupby("item_id")[list(_COUNTS) + ["length_sum"]].sum()
     if item_id not in per_item.index:
-        events = backend.table("events")
-        if events.filter((events.item_id == item_id) & (events.event_type == "view")).count().execute() == 0:
+        events = source.table("events")
+        if source.scalar(events.filter((events.item_id == item_id) & (events.event_type == "view")).count()) == 0:
             raise NotFound(f"there is no view of video {item_id!r}", code="no_video", item_id=item_id)
     per_item["length_seconds"] = _mean_length(per_item)
     per_item["length_bucket"] = [length_bucket(v) for v in per_item["length_seconds"]]
@@ -526,7 +524,7 @@ class VideoReport:
 
 
 def video_report(
-    store: Store,
+    source: Source,
     filters: Filters | None = None,
     *,
     creator: str | None = None,
@@ -538,13 +536,13 @@ def video_report(
     with usable views; a video outside the selection is replaced by that default) and the catalog's
     video creators."""
     filters = filters or Filters()
-    completion = video_completion(store, filters, creator=creator, min_views=min_views)
-    items = catalog(store.ibis())
+    completion = video_completion(source, filters, creator=creator, min_views=min_views)
+    items = catalog(source)
     named = items.filter(items.creator.notnull() & (items.kind.isnull() | (items.kind == "video")))
-    creators = tuple(sorted(named.select("creator").distinct().execute()["creator"].tolist()))
+    creators = tuple(sorted(source.execute(named.select("creator").distinct())["creator"].tolist()))
     v = completion.videos
     candidates = v.item_id[v.usable_views > 0].tolist()
     if video not in candidates:
         video = candidates[0] if candidates else None
-    curve = retention_curve(store, video, filters, step=step) if video is not None else None
+    curve = retention_curve(source, video, filters, step=step) if video is not None else None
     return VideoReport(completion, curve, creators)

@@ -1,4 +1,4 @@
-"""DuckDB fast path for funnels: all events sorted by (user, time) once per data version, in memory.
+"""Accelerator: every event sorted by (user, time) once per data version, in memory (DuckDB).
 
 Funnels without a hold column and without a breakdown need, besides ``user_id``, ``event_time``
 and ``event_type``, at most a few more columns: those their step conditions test and those the
@@ -8,7 +8,7 @@ fetches any further column the first time a funnel needs it (aligned through Duc
 4 bytes an event for a text column, 8 for a number) and answers such funnels without touching the
 database again, apart from a checksum that proves the cached copy is still the data (row count and
 the XOR of a hash of every row's id and three columns, plus the uploads registry's
-:meth:`~analytics.storage.Store.data_version`).
+:meth:`~analytics.store.storage.Store.data_version`).
 
 It produces exactly the rows :func:`analytics.funnels._fetch_rows` would (tests prove both paths
 give the same funnels); the portable definition stays :func:`analytics.funnels.portable_levels`.
@@ -21,18 +21,17 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analytics.filters import Filters
-from analytics.schema import EVENT_TYPES
-from analytics.storage import Store
-
-if TYPE_CHECKING:
-    from analytics.funnels import FunnelSpec, _Rows
+from analytics.query.definitions import views_with_ratio
+from analytics.query.filters import FIELDS, Filters, matching_items
+from analytics.query.layer import Accelerator, FunnelEvents, UnitRows
+from analytics.store.schema import EVENT_TYPES
+from analytics.store.storage import Store
 
 TYPE_BITS = 4  # codes 0..12 for EVENT_TYPES, 15 for anything else
 OTHER = (1 << TYPE_BITS) - 1
@@ -65,11 +64,6 @@ class EventIndex:
 MAX_STORES = 2  # indexes kept at once (one per database file)
 _CACHE: dict[Path, EventIndex] = {}
 _LOCK = threading.Lock()
-
-
-def applicable(spec: "FunnelSpec", filters: Filters) -> bool:
-    """Whether the index can answer ``spec`` under ``filters`` (no hold column, no breakdown)."""
-    return spec.hold is None and spec.breakdown is None
 
 
 def _token(store: Store) -> tuple[Any, ...]:
@@ -172,14 +166,9 @@ def _column(store: Store, index: EventIndex, name: str):
         if cached is not None:
             return cached
         if name == "watch_ratio":  # on views only; every other event has none
-            import ibis
-
-            from analytics.definitions import views_with_ratio
-
-            backend = store.ibis()
-            events = backend.sql(f"SELECT rowid AS r, * FROM events WHERE {_EVENT_ROWS}")
-            views = views_with_ratio(events, backend.table("items"))
-            table = store.arrow(str(ibis.to_sql(views.select("r", v=views.watch_ratio), dialect="duckdb")))
+            events = store.sql_table(f"SELECT rowid AS r, * FROM events WHERE {_EVENT_ROWS}")
+            views = views_with_ratio(events, store.table("items"))
+            table = store.to_arrow(views.select("r", v=views.watch_ratio))
         elif name in TEXT_COLUMNS + NUMBER_COLUMNS:
             cast = "::DOUBLE" if name in NUMBER_COLUMNS else ""
             table = store.arrow(f'SELECT rowid AS r, "{name}"{cast} AS v FROM events WHERE {_EVENT_ROWS}')
@@ -221,27 +210,20 @@ def _condition(store: Store, index: EventIndex, cond) -> np.ndarray:
 
 
 def _in_filters(store: Store, index: EventIndex, filters: Filters) -> np.ndarray | None:
-    """Events passing the channel, campaign and category filters (``None``: no such filter)."""
+    """Events passing the list filters (``None``: no such filter), by their declarations."""
     keep = None
-    for name, values in (("channel", filters.channels), ("campaign", filters.campaigns)):
-        if values:
-            mask = _text_in(store, index, name, values)
-            keep = mask if keep is None else keep & mask
-    if filters.categories:
-        marks = ", ".join("?" for _ in filters.categories)
-        items = store.query(f"SELECT DISTINCT item_id FROM items WHERE category IN ({marks})", list(filters.categories))
-        mask = _text_in(store, index, "item_id", [r[0] for r in items.rows])
+    for f in filters.active():
+        values = f.values(filters) if f.item_column is None else matching_items(store, f, f.values(filters))
+        mask = _text_in(store, index, f.column, values)
         keep = mask if keep is None else keep & mask
     return keep
 
 
-def _columns_needed(spec: "FunnelSpec", filters: Filters) -> set[str]:
-    names = {c.column for s in spec.steps for c in s.conditions}
-    names |= {n for n, v in (("channel", filters.channels), ("campaign", filters.campaigns)) if v}
-    return names | ({"item_id"} if filters.categories else set())
+def _columns_needed(spec, filters: Filters) -> set[str]:
+    return {c.column for s in spec.steps for c in s.conditions} | {f.column for f in filters.active()}
 
 
-def fetch_rows(store: Store, spec: "FunnelSpec", filters: Filters, index: EventIndex | None = None) -> "_Rows":
+def fetch_rows(store: Store, spec, filters: Filters, index: EventIndex | None = None) -> UnitRows:
     """The same rows as :func:`analytics.funnels._fetch_rows`, cut from the cached index.
 
     When the cached index already holds every column the funnel needs, the rows are cut while
@@ -262,9 +244,7 @@ def fetch_rows(store: Store, spec: "FunnelSpec", filters: Filters, index: EventI
     return _cut(store, spec, filters, event_index(store, token))
 
 
-def _cut(store: Store, spec: "FunnelSpec", filters: Filters, index: EventIndex) -> "_Rows":
-    from analytics.funnels import _Rows
-
+def _cut(store: Store, spec, filters: Filters, index: EventIndex) -> UnitRows:
     start, end = filters.utc_bounds()
     lut = np.zeros(1 << TYPE_BITS, dtype=np.uint8)  # type code -> step bits (plain steps)
     for i, step in enumerate(spec.steps):
@@ -301,7 +281,7 @@ def _cut(store: Store, spec: "FunnelSpec", filters: Filters, index: EventIndex) 
     heads = np.flatnonzero(edge)
     starts = np.append(heads, len(rows)).astype(np.int64)
     kept_units = unit[heads].astype(np.int64)
-    return _Rows(
+    return UnitRows(
         keys=pa.table({"user_id": index.user_ids.take(pa.array(kept_units, type=pa.int64()))}),
         starts=starts,
         t=t,
@@ -328,3 +308,19 @@ def _previous_instants(index: EventIndex, in_time: np.ndarray | None) -> np.ndar
     same_user = (group_start > 0) & (ku[before] == ku)
     out[sel] = np.where(same_user, kt[before], none)
     return out
+
+
+class FunnelOrder(Accelerator):
+    name = "funnel_order"
+    query = FunnelEvents
+    in_memory = True
+    filter_fields = frozenset(f for f in FIELDS if f.column in TEXT_COLUMNS)
+
+    def answers(self, source, query: FunnelEvents) -> bool:
+        return query.spec.hold is None and query.spec.breakdown is None
+
+    def is_ready(self, source, query: FunnelEvents) -> bool:
+        return has_index(source)
+
+    def answer(self, source, query: FunnelEvents) -> UnitRows:
+        return fetch_rows(source, query.spec, query.filters)

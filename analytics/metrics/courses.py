@@ -31,10 +31,10 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analytics.completion import catalog
+from analytics.metrics.completion import catalog
 from analytics.errors import BadInput
-from analytics.filters import Filters, filtered_events
-from analytics.storage import Store
+from analytics.query.filters import Filters, filtered_events
+from analytics.store.storage import Source
 
 SplitBy = Literal["video", "channel", "variant"]
 SPLITS: tuple[str, ...] = ("video", "channel", "variant")
@@ -78,9 +78,9 @@ class CourseCompletion:
         }
 
 
-def _course_list(backend, lesson_events) -> pd.DataFrame:
+def _course_list(source, lesson_events) -> pd.DataFrame:
     """Courses with their number of lessons: catalog courses plus course ids on lesson events."""
-    items = catalog(backend)
+    items = catalog(source)
     cat = items.filter(items.kind == "course").select(
         course_id=items.item_id, title=items.title, catalog_lessons=items.lessons
     )
@@ -88,7 +88,7 @@ def _course_list(backend, lesson_events) -> pd.DataFrame:
     joined = cat.outer_join(seen, cat.course_id == seen.course).mutate(
         course_id=ibis.coalesce(cat.course_id, seen.course)
     )
-    df = joined.select("course_id", "title", "catalog_lessons", "max_lesson").execute()
+    df = source.execute(joined.select("course_id", "title", "catalog_lessons", "max_lesson"))
     from_catalog = df.catalog_lessons.fillna(0) > 0
     df["lessons"] = np.where(from_catalog, df.catalog_lessons.fillna(0), df.max_lesson.fillna(0)).astype("int64")
     df["lessons_source"] = np.where(from_catalog, "catalog", "events")
@@ -97,7 +97,7 @@ def _course_list(backend, lesson_events) -> pd.DataFrame:
 
 
 def course_completion(
-    store: Store,
+    source: Source,
     filters: Filters | None = None,
     *,
     by: SplitBy = "channel",
@@ -107,7 +107,7 @@ def course_completion(
     """The course completion funnel per course, where learners stop, time between lessons and a split.
 
     Args:
-        store: the event store.
+        source: the event source.
         filters: shared filters; they select the purchases (the buyer cohort).
         by: split buyers by the acquiring ``video``, ``channel`` or ``variant``.
         course: keep only this course id.
@@ -119,50 +119,49 @@ def course_completion(
     if by not in SPLITS:
         raise BadInput(f"unknown split {by!r}; use one of {', '.join(SPLITS)}", code="bad_split", value=by)
     filters = filters or Filters()
-    backend = store.ibis()
     return _course_completion(
-        backend, backend.table("events"), _lessons(store, count_starts), filters, by, course, count_starts
+        source, source.table("events"), _lessons(source, count_starts), filters, by, course, count_starts
     )
 
 
-def _materialize(table):
+def _materialize(source, table):
     """Run ``table`` once and return it as an in-memory ibis table (``ibis.memtable``).
 
     Lesson events and buyers are small next to the event log; fetching them once means each kind of
-    event is scanned once although several results read them. Portable: every ibis backend accepts
+    event is scanned once although several results read them. Portable: every ibis source accepts
     memtables (``Table.cache`` would do the same, but its DDL fails with this ibis/sqlglot pairing).
     """
-    return ibis.memtable(table.to_pyarrow())
+    return ibis.memtable(source.to_arrow(table))
 
 
-def _lessons(store: Store, count_starts: bool):
+def _lessons(source: Source, count_starts: bool):
     """The lesson events that count as reaching a lesson, fetched once (``user_id, event_time, lesson, course``)."""
-    events = store.ibis().table("events")
+    events = source.table("events")
     lesson_types = ["lesson_complete", "lesson_start"] if count_starts else ["lesson_complete"]
     lessons = events.filter(events.event_type.isin(lesson_types) & events.lesson.notnull() & (events.lesson >= 1))
     lessons = lessons.select(
         "user_id", "event_time", "lesson", course=ibis.coalesce(lessons.course_id, lessons.item_id)
     )
-    return _materialize(lessons)
+    return _materialize(source, lessons)
 
 
-def _cohort(backend, lessons, filters: Filters, course: str | None):
+def _cohort(source, lessons, filters: Filters, course: str | None):
     """The courses, the buyer cohort (first purchase per buyer and course in the filters) and the
     first time each buyer reached each lesson at or after the purchase; ``None``s without courses."""
-    course_list = _course_list(backend, lessons)
+    course_list = _course_list(source, lessons)
     if course is not None:
         course_list = course_list[course_list.course_id == course].reset_index(drop=True)
     if course_list.empty:
         return course_list, None, None
     ids = course_list.course_id.tolist()
-    purchases = filtered_events(backend, filters)
+    purchases = filtered_events(source, filters)
     purchases = purchases.filter(purchases.event_type == "purchase")
     purchases = purchases.mutate(course=ibis.coalesce(purchases.course_id, purchases.item_id))
     purchases = purchases.filter(purchases.course.isin(ids))
-    buyers = _materialize(purchases.group_by(["user_id", "course"]).aggregate(purchased_at=purchases.event_time.min()))
+    buyers = _materialize(source, purchases.group_by(["user_id", "course"]).aggregate(purchased_at=purchases.event_time.min()))
     lb = lessons.join(buyers, (lessons.user_id == buyers.user_id) & (lessons.course == buyers.course))
     lb = lb.filter(lb.event_time >= lb.purchased_at)
-    reached = _materialize(lb.group_by(["user_id", "course", "lesson"]).aggregate(reached_at=lb.event_time.min()))
+    reached = _materialize(source, lb.group_by(["user_id", "course", "lesson"]).aggregate(reached_at=lb.event_time.min()))
     return course_list, buyers, reached
 
 
@@ -183,31 +182,30 @@ def _flag_learners(learners: pd.DataFrame, n_lessons: pd.Series) -> pd.DataFrame
     return learners
 
 
-def completion_rate(store: Store, filters: Filters | None = None, *, count_starts: bool = False) -> float | None:
+def completion_rate(source: Source, filters: Filters | None = None, *, count_starts: bool = False) -> float | None:
     """Completed buyer-course pairs / buyer-course pairs (the Overview's course completion KPI).
 
     The same cohort and rule as :func:`course_completion`, without its acquisition split and
     gaps; ``None`` without courses or buyers.
     """
-    backend = store.ibis()
-    course_list, buyers, reached = _cohort(backend, _lessons(store, count_starts), filters or Filters(), None)
+    course_list, buyers, reached = _cohort(source, _lessons(source, count_starts), filters or Filters(), None)
     if buyers is None:
         return None
-    learners = _per_buyer(buyers, reached).execute()
+    learners = source.execute(_per_buyer(buyers, reached))
     if learners.empty:
         return None
     learners = _flag_learners(learners, course_list.set_index("course_id")["lessons"])
     return float(learners["completed"].sum()) / len(learners)
 
 
-def _course_completion(backend, events, lessons, filters, by, course, count_starts) -> CourseCompletion:
-    course_list, buyers, reached = _cohort(backend, lessons, filters, course)
+def _course_completion(source, events, lessons, filters, by, course, count_starts) -> CourseCompletion:
+    course_list, buyers, reached = _cohort(source, lessons, filters, course)
     empty = _empty(by, count_starts, course_list, filters)
     if buyers is None:
         return replace(empty, status="no_courses")
 
     # The acquiring view: the last view of a video promoting the course, at or before the purchase.
-    items = catalog(backend)
+    items = catalog(source)
     promo = items.select(promo_item_id=items.item_id, promo_course=items.course_id)
     views = events.filter(events.event_type == "view")
     views = views.left_join(promo, views.item_id == promo.promo_item_id)
@@ -232,13 +230,13 @@ def _course_completion(backend, events, lessons, filters, by, course, count_star
     per_buyer = per_buyer.left_join(
         acquiring, (per_buyer.user_id == acquiring.a_user) & (per_buyer.course == acquiring.a_course)
     ).drop("a_user", "a_course")
-    learners = per_buyer.execute()
+    learners = source.execute(per_buyer)
     if learners.empty:
         return empty
 
     n_lessons = course_list.set_index("course_id")["lessons"]
     learners = _flag_learners(learners, n_lessons)
-    gaps = _gaps(backend, buyers, reached, n_lessons)
+    gaps = _gaps(source, buyers, reached, n_lessons)
     return CourseCompletion(
         "ok",
         by,
@@ -340,7 +338,7 @@ def _split_table(learners: pd.DataFrame, by: SplitBy) -> pd.DataFrame:
     return out[["course_id", "by", "group", "acquired", "buyers", "started", "completed", "completion_rate", "avg_progress"]]
 
 
-def _gaps(backend, buyers, reached, n_lessons: pd.Series) -> pd.DataFrame:
+def _gaps(source, buyers, reached, n_lessons: pd.Series) -> pd.DataFrame:
     """Median and p90 hours from step k-1 (0 = purchase) to the first reach of lesson k, per course."""
     starts = buyers.select(user_id="user_id", course="course", lesson=ibis.literal(0, "int32"), reached_at="purchased_at")
     steps = reached.select(
@@ -354,11 +352,11 @@ def _gaps(backend, buyers, reached, n_lessons: pd.Series) -> pd.DataFrame:
     pairs = pairs.filter(pairs.n_at >= pairs.reached_at)
     hours = (pairs.n_at.epoch_seconds() - pairs.reached_at.epoch_seconds()) / 3600.0
     pairs = pairs.mutate(hours=hours)
-    out = pairs.group_by(["course", "n_lesson"]).aggregate(
+    out = source.execute(pairs.group_by(["course", "n_lesson"]).aggregate(
         learners=pairs.count(),
         median_hours=pairs.hours.median(),
         p90_hours=pairs.hours.quantile(0.9),
-    ).execute()
+    ))
     out = out.rename(columns={"course": "course_id", "n_lesson": "to_step"})
     cols = ["course_id", "from_step", "to_step", "learners", "median_hours", "p90_hours"]
     if out.empty:

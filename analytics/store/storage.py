@@ -1,4 +1,11 @@
-"""The one owner of the DuckDB database.
+"""The one owner of execution: every query of the library runs here.
+
+A *source* holds the canonical tables and runs queries over them: :meth:`Source.table` gives an
+ibis table, :meth:`Source.execute` / :meth:`Source.to_arrow` run an ibis expression and return a
+DataFrame or an Arrow table, with every engine error translated into
+:class:`~analytics.errors.StorageError`. Feature modules take a source and never touch a
+connection, a cursor or a backend. :class:`Store` is the embedded DuckDB source (the default);
+:class:`IbisSource` runs the same expressions on any other ibis backend (Apache Spark).
 
 One connection per process (:func:`open_store`), a cursor per unit of work (:meth:`Store.cursor`),
 every value bound as a parameter. Query-time access to files is locked down: the connection may
@@ -14,12 +21,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from analytics.errors import StorageError
-from analytics.schema import MIGRATIONS, SCHEMA_VERSION
+from analytics.errors import ReelyticsError, StorageError
+from analytics.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -44,8 +55,85 @@ class Result:
         return len(self.rows)
 
 
-class Store:
-    """A DuckDB database file holding the canonical tables (see :mod:`analytics.schema`)."""
+class Source:
+    """Canonical tables on one engine and the one way to run a query over them."""
+
+    engine: str = "ibis"
+
+    def _backend(self):  # pragma: no cover - every source defines it
+        raise NotImplementedError
+
+    def _translate(self, exc: Exception) -> StorageError | None:
+        """The library error for an engine error (``None``: not an engine error)."""
+        return None
+
+    @contextmanager
+    def _engine_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except ReelyticsError:
+            raise
+        except Exception as exc:
+            translated = self._translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    def table(self, name: str):
+        """The canonical table ``name`` as an ibis table (``events``, ``items``, ``spend``, ...)."""
+        with self._engine_errors():
+            return self._backend().table(name)
+
+    def execute(self, expr) -> "pd.DataFrame":
+        """Run an ibis expression (a table) and return a pandas DataFrame."""
+        with self._engine_errors():
+            return expr.to_pandas()
+
+    def to_arrow(self, expr) -> "pa.Table":
+        """Run an ibis table expression and return a ``pyarrow.Table``."""
+        with self._engine_errors():
+            return expr.to_pyarrow()
+
+    def scalar(self, expr) -> Any:
+        """Run an ibis scalar expression and return its Python value."""
+        with self._engine_errors():
+            return expr.to_pandas()
+
+    def span(self) -> tuple[Any, Any]:
+        """First and last ``event_time`` of every event (naive UTC; ``None`` without events)."""
+        events = self.table("events")
+        row = self.execute(events.aggregate(lo=events.event_time.min(), hi=events.event_time.max())).iloc[0]
+        return _py_time(row["lo"]), _py_time(row["hi"])
+
+
+def _py_time(value: Any):
+    import pandas as pd
+
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+
+
+class IbisSource(Source):
+    """The canonical tables of another ibis backend (for example Spark over Parquet or a lake)."""
+
+    def __init__(self, backend, engine: str) -> None:
+        self.__backend = backend
+        self.engine = engine
+
+    def _backend(self):
+        return self.__backend
+
+    def _translate(self, exc: Exception) -> StorageError | None:
+        module = type(exc).__module__ or ""
+        if module.startswith(("pyspark", "py4j", "ibis")):
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return StorageError(f"{self.engine} error: {first}", code="engine_error", engine=self.engine)
+        return None
+
+
+class Store(Source):
+    """A DuckDB database file holding the canonical tables (see :mod:`analytics.store.schema`)."""
+
+    engine = "duckdb"
 
     def __init__(self, path: str | Path, *, read_paths: Iterable[str | Path] = ()) -> None:
         self.path = Path(path).resolve()
@@ -53,6 +141,7 @@ class Store:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.staging_dir = self.data_dir / "staging"
         self.staging_dir.mkdir(exist_ok=True)
+        self._local = threading.local()
         try:
             self._con = duckdb.connect(str(self.path))
         except duckdb.Error as exc:
@@ -140,11 +229,34 @@ class Store:
             rel = cur.execute(sql, params) if params is not None else cur.execute(sql)
             return rel.to_arrow_table()
 
-    def ibis(self):
-        """An ibis DuckDB backend over a fresh cursor of this store's connection."""
+    def _backend(self):
+        """This thread's ibis DuckDB backend over its own cursor of the connection (never handed out).
+
+        One per thread: tables of one query must come from one backend, and a DuckDB cursor must
+        not be used by two threads at once.
+        """
+        backend = getattr(self._local, "backend", None)
+        if backend is None:
+            import ibis
+
+            backend = self._local.backend = ibis.duckdb.from_connection(self._con.cursor())
+        return backend
+
+    def _translate(self, exc: Exception) -> StorageError | None:
+        if isinstance(exc, duckdb.Error):
+            return StorageError(f"database error: {exc}", code="db_error")
+        return None
+
+    def sql_table(self, sql: str):
+        """An ibis table over a DuckDB query (for accelerators that read DuckDB-only columns such as ``rowid``)."""
+        with self._engine_errors():
+            return self._backend().sql(sql)
+
+    def create_table_as(self, cur, name: str, expr) -> None:
+        """``CREATE OR REPLACE TABLE name AS`` an ibis expression, inside the transaction ``cur``."""
         import ibis
 
-        return ibis.duckdb.from_connection(self._con.cursor())
+        cur.execute(f'CREATE OR REPLACE TABLE "{name}" AS {ibis.to_sql(expr, dialect="duckdb")}')
 
     # -- facts -------------------------------------------------------------------------------
     @property
@@ -167,6 +279,15 @@ class Store:
             "SELECT count(*), coalesce(max(upload_id), 0), coalesce(sum(rows_accepted), 0) FROM uploads"
         ).rows[0]
         return f"{n}-{last}-{rows}"
+
+    def content_version(self) -> str:
+        """A token that changes whenever the events or the catalog change, through uploads or not
+        (the key of every derived structure: rollups, in-memory indexes)."""
+        facts = self.query(
+            "SELECT (SELECT count(*) FROM events), (SELECT max(event_time) FROM events), "
+            "(SELECT count(*) FROM items), (SELECT sum(duration_seconds) FROM items)"
+        ).rows[0]
+        return "|".join([self.data_version(), *map(str, facts)])
 
     def get_meta(self, key: str) -> str | None:
         return self.query("SELECT value FROM meta WHERE key = ?", [key]).scalar()

@@ -32,9 +32,9 @@ from typing import Any, Literal
 import ibis
 import pandas as pd
 
-from analytics.config import parse_timezone
 from analytics.errors import BadInput
-from analytics.filters import Filters, filtered_events
+from analytics.query.filters import Filters, filtered_events
+from analytics.query.localtime import local_time, to_local_day, utc_offsets
 
 CohortKind = Literal["first_seen", "first_purchase"]
 Period = Literal["day", "week"]
@@ -46,74 +46,6 @@ PERIODS: tuple[str, ...] = ("day", "week")
 MODES: tuple[str, ...] = ("on", "on_or_after")
 MEASURES: tuple[str, ...] = ("users", "watch_seconds", "revenue")
 MAX_PERIODS = 400
-
-
-# -- local time, engine-neutral ----------------------------------------------------------------
-
-
-def utc_offsets(timezone: str, start: dt.datetime | None, end: dt.datetime | None) -> list[tuple[dt.datetime | None, int]]:
-    """UTC offsets of ``timezone`` in force between ``start`` and ``end`` (naive UTC datetimes).
-
-    Returns ``[(since, offset_seconds), ...]``: the first entry has ``since=None``; each later entry
-    starts at the naive UTC instant of a transition (daylight saving changes). Transitions are found
-    day by day and pinned to the minute by bisection.
-    """
-    zone = parse_timezone(timezone)
-
-    def offset(at: dt.datetime) -> int:
-        return int(at.replace(tzinfo=dt.timezone.utc).astimezone(zone).utcoffset().total_seconds())
-
-    start = start or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    end = max(end or start, start)
-    lo = start - dt.timedelta(days=1)
-    out: list[tuple[dt.datetime | None, int]] = [(None, offset(lo))]
-    cursor = lo
-    last = end + dt.timedelta(days=1)
-    while cursor < last:
-        nxt = min(cursor + dt.timedelta(days=1), last)
-        if offset(nxt) != out[-1][1]:
-            a, b = cursor, nxt  # offset(a) is the current one, offset(b) the new one
-            while b - a > dt.timedelta(minutes=1):
-                mid = a + (b - a) / 2
-                if offset(mid) == out[-1][1]:
-                    a = mid
-                else:
-                    b = mid
-            b = b.replace(second=0, microsecond=0)
-            if offset(b) == out[-1][1]:
-                b += dt.timedelta(minutes=1)
-            out.append((b, offset(b)))
-        cursor = nxt
-    return out
-
-
-def local_time(ts, offsets: list[tuple[dt.datetime | None, int]]):
-    """ibis: the naive UTC timestamp ``ts`` as naive local wall-clock time (see :func:`utc_offsets`)."""
-    if len(offsets) == 1:
-        return ts + ibis.interval(seconds=offsets[0][1])
-    branches = [
-        (ts < since, ts + ibis.interval(seconds=prev_offset))
-        for (since, _), (_, prev_offset) in zip(offsets[1:], offsets[:-1])
-    ]
-    return ibis.cases(*branches, else_=ts + ibis.interval(seconds=offsets[-1][1]))
-
-
-def event_span(backend) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """First and last ``event_time`` (naive UTC) in the whole events table."""
-    events = backend.table("events")
-    row = events.aggregate(lo=events.event_time.min(), hi=events.event_time.max()).to_pandas().iloc[0]
-    lo, hi = row["lo"], row["hi"]
-    conv = lambda v: None if v is None or pd.isna(v) else pd.Timestamp(v).to_pydatetime()  # noqa: E731
-    return conv(lo), conv(hi)
-
-
-def _to_local_day(at: dt.datetime, timezone: str) -> dt.date:
-    zone = parse_timezone(timezone)
-    return at.replace(tzinfo=dt.timezone.utc).astimezone(zone).date()
-
-
-def _backend(store_or_backend):
-    return store_or_backend.ibis() if hasattr(store_or_backend, "ibis") and hasattr(store_or_backend, "query") else store_or_backend
 
 
 def _all_dates(filters: Filters) -> Filters:
@@ -128,14 +60,14 @@ class _Frame:
     data_end: dt.date | None
 
 
-def _local_events(backend, filters: Filters) -> _Frame:
-    lo, hi = event_span(backend)
+def _local_events(source, filters: Filters) -> _Frame:
+    lo, hi = source.span()
     if hi is None:
         return _Frame(None, None)
     offsets = utc_offsets(filters.timezone, lo, hi)
-    ev = filtered_events(backend, _all_dates(filters))
+    ev = filtered_events(source, _all_dates(filters))
     ev = ev.mutate(local_day=local_time(ev.event_time, offsets).date())
-    return _Frame(ev, _to_local_day(hi, filters.timezone))
+    return _Frame(ev, to_local_day(hi, filters.timezone))
 
 
 def _user_days(events, **metrics):
@@ -157,11 +89,11 @@ def _in_range(day_col, filters: Filters):
 # -- Dn retention (KPI) -----------------------------------------------------------------------
 
 
-def day_n_retention(backend, filters: Filters, n: int) -> float | None:
+def day_n_retention(source, filters: Filters, n: int) -> float | None:
     """Dn retention of users first seen in the filtered period (the D1/D7/D30 KPI).
 
     Args:
-        backend: an ibis backend (``store.ibis()``) or a :class:`~analytics.storage.Store`.
+        source: an ibis source (``source``) or a :class:`~analytics.store.storage.Store`.
         filters: date range (chooses the cohort: first-seen local day in ``[date_from, date_to]``),
             channels / campaigns / categories (apply to first-seen and to returns), time zone.
         n: the day offset (``n >= 0``); day 0 is the first-seen day.
@@ -173,8 +105,7 @@ def day_n_retention(backend, filters: Filters, n: int) -> float | None:
     """
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise BadInput(f"the retention day must be a whole number >= 0, got {n!r}", code="bad_day", value=n)
-    backend = _backend(backend)
-    frame = _local_events(backend, filters)
+    frame = _local_events(source, filters)
     if frame.events is None:
         return None
     ud = _user_days(frame.events)
@@ -183,10 +114,10 @@ def day_n_retention(backend, filters: Filters, n: int) -> float | None:
     preds.append(ud.first_day <= frame.data_end - dt.timedelta(days=n))
     ud = ud.filter(*preds)
     back = ud.local_day.delta(ud.first_day, unit="day") == n
-    agg = ud.aggregate(
+    agg = source.execute(ud.aggregate(
         eligible=ud.user_id.nunique(),
         returned=ibis.ifelse(back, ud.user_id, ibis.null("string")).nunique(),
-    ).to_pandas().iloc[0]
+    )).iloc[0]
     eligible = int(agg["eligible"])
     if eligible == 0:
         return None
@@ -319,7 +250,7 @@ def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 
 
 def compute_retention(
-    store_or_backend,
+    source,
     filters: Filters,
     *,
     cohort: CohortKind = "first_seen",
@@ -331,7 +262,7 @@ def compute_retention(
     """Cohort retention table by local day or ISO week (definitions in the module docstring).
 
     Args:
-        store_or_backend: a :class:`~analytics.storage.Store` or an ibis backend.
+        source: a :class:`~analytics.store.storage.Store` or an ibis source.
         filters: the date range chooses cohorts (cohort day in range); other filters apply to all
             events. Times in ``filters.timezone``.
         cohort: ``first_seen`` (first event) or ``first_purchase`` (first purchase).
@@ -342,7 +273,7 @@ def compute_retention(
         periods: number of periods shown, 1..400 (period 0 included).
 
     Returns:
-        :class:`RetentionResult`; status ``no_data`` on an empty store, ``no_cohorts`` when no user
+        :class:`RetentionResult`; status ``no_data`` on an empty source, ``no_cohorts`` when no user
         starts a cohort in the range.
     """
     _check_choice("cohort", cohort, COHORTS)
@@ -359,8 +290,7 @@ def compute_retention(
             measure=measure,
         )
     base = dict(cohort=cohort, period=period, mode=mode, measure=measure, timezone=filters.timezone)
-    backend = _backend(store_or_backend)
-    frame = _local_events(backend, filters)
+    frame = _local_events(source, filters)
     if frame.events is None:
         return RetentionResult("no_data", data_end=None, **base)
     ev = frame.events
@@ -397,13 +327,13 @@ def compute_retention(
     if measure == "users" and mode == "on_or_after":
         last = ud.group_by("cohort_start", "user_id").aggregate(k=ud.k.max())
         agg = last.group_by("cohort_start", "k").aggregate(total=last.user_id.count())
-        agg_df = agg.to_pandas()
+        agg_df = source.execute(agg)
         sizes_df = agg_df.groupby("cohort_start", as_index=False)["total"].sum().rename(columns={"total": "size"})
     else:
         ud = ud.filter(ud.k < periods)
         total = ud.user_id.nunique() if measure == "users" else ud.amount.sum()
         agg = ud.group_by("cohort_start", "k").aggregate(total=total, members=ud.user_id.nunique())
-        agg_df = agg.to_pandas()
+        agg_df = source.execute(agg)
         # everyone is active in period 0 (the day of their first event or purchase)
         zero = agg_df[agg_df["k"] == 0]
         sizes_df = zero[["cohort_start", "members"]].rename(columns={"members": "size"})

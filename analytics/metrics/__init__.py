@@ -1,0 +1,1 @@
+"""Metrics: KPIs, funnels, completion, course completion, retention, timing, ROI (numbers and codes, no wording)."""

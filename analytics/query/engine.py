@@ -1,0 +1,114 @@
+"""The engine: answers a query by the fastest path that answers it exactly.
+
+The one place that knows every accelerator. For a query it tries, in order, the accelerators
+declared for its type that run on the source's engine, declare every active filter field of the
+query, say they answer it (:meth:`~analytics.query.layer.Accelerator.answers`) and, when they hold
+an in-memory structure, either already hold it or may build it (:func:`keep_in_memory`). The
+first non-``None`` answer wins; the portable path answers everything else.
+
+Feature modules call :func:`ask` and never choose a path; tests call :func:`answer_by` to run one
+path and :func:`paths_for` to list the paths able to answer a query (the contract suite).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from analytics.query.accel.breakdown import BreakdownIndex
+from analytics.query.accel.funnel_order import FunnelOrder
+from analytics.query.accel.rollup import HourlyRollup
+from analytics.query.components import portable_components, portable_sums
+from analytics.query.funnel_events import portable_rows
+from analytics.query.layer import Accelerator, Components, FunnelEvents
+
+PORTABLE = "portable"
+
+#: The meaning of each query type: its portable path (runs on every engine).
+_PORTABLE: dict[type, Callable[[Any, Any], Any]] = {
+    Components: lambda source, q: (portable_sums if q.sums_only else portable_components)(source, q.filters, q.by),
+    FunnelEvents: lambda source, q: portable_rows(source, q.spec, q.filters),
+}
+
+#: Accelerators per query type, fastest first.
+ACCELERATORS: tuple[Accelerator, ...] = (BreakdownIndex(), HourlyRollup(), FunnelOrder())
+
+_keep_in_memory = False
+_forced = threading.local()
+
+
+def keep_in_memory(enabled: bool = True) -> None:
+    """Let in-memory accelerators build their structures on first use (a long-lived process such
+    as the dashboard: built once per data version, then every answer is fast). Off by default: a
+    one-shot command uses such a structure only if this process already holds it."""
+    global _keep_in_memory
+    _keep_in_memory = enabled
+
+
+def _may_use(acc: Accelerator, source, query) -> bool:
+    if source.engine not in acc.engines:
+        return False
+    if not set(query.filters.active()) <= acc.filter_fields:
+        return False
+    if not acc.answers(source, query):
+        return False
+    return not acc.in_memory or _keep_in_memory or acc.is_ready(source, query)
+
+
+@contextmanager
+def using(path: str) -> Iterator[None]:
+    """Within the block (this thread), answer by the path named ``path`` wherever it can answer
+    (building what it needs) and by the portable path elsewhere; ``"portable"`` never accelerates.
+    For the contract tests and the benchmarks, which compare paths; features never choose."""
+    if path != PORTABLE and path not in {a.name for a in ACCELERATORS}:
+        raise KeyError(path)
+    before = getattr(_forced, "path", None)
+    _forced.path = path
+    try:
+        yield
+    finally:
+        _forced.path = before
+
+
+def ask(source, query):
+    """The answer to ``query`` over ``source``, by the fastest path that answers it exactly."""
+    forced = getattr(_forced, "path", None)
+    if forced is not None:
+        if forced in paths_for(source, query)[:-1]:
+            found = answer_by(forced, source, query)
+            if found is not None:
+                return found
+        return _PORTABLE[type(query)](source, query)
+    for acc in ACCELERATORS:
+        if isinstance(query, acc.query) and _may_use(acc, source, query):
+            found = acc.answer(source, query)
+            if found is not None:
+                return found
+    return _PORTABLE[type(query)](source, query)
+
+
+def paths_for(source, query) -> tuple[str, ...]:
+    """Names of every path that may answer ``query`` on ``source`` (building what it needs), the
+    portable one last."""
+    names = []
+    for acc in ACCELERATORS:
+        if (
+            isinstance(query, acc.query)
+            and source.engine in acc.engines
+            and set(query.filters.active()) <= acc.filter_fields
+            and acc.answers(source, query)
+        ):
+            names.append(acc.name)
+    return (*names, PORTABLE)
+
+
+def answer_by(path: str, source, query):
+    """The answer of one named path (``None`` where an accelerator finds it cannot answer exactly)."""
+    if path == PORTABLE:
+        return _PORTABLE[type(query)](source, query)
+    for acc in ACCELERATORS:
+        if acc.name == path:
+            return acc.answer(source, query)
+    raise KeyError(path)

@@ -1,0 +1,91 @@
+"""The queries the layer answers and the contract every accelerator keeps.
+
+A *query* is a frozen value naming what is asked (:class:`Components`, :class:`FunnelEvents`); its
+meaning is its portable path (:mod:`analytics.query.components`, :mod:`analytics.query.funnel_events`),
+written in ibis so it runs on every engine. An *accelerator* (:mod:`analytics.query.accel`) answers
+some queries faster and must give exactly the portable answer. It declares:
+
+* ``query``: the query type it answers;
+* ``engines``: the engines it runs on (DuckDB-only structures say so and are skipped elsewhere);
+* ``filter_fields``: the list filters (:data:`analytics.query.filters.FIELDS`) it can apply; the
+  engine never hands it a query using any other, so a new filter field is answered by the portable
+  path until an accelerator declares it;
+* :meth:`Accelerator.answers`: anything else it needs (dimensions, time zones, options);
+* ``in_memory``: whether it holds a structure in this process, built on first use, which the
+  engine builds only where that pays (see :func:`analytics.query.engine.keep_in_memory`).
+
+Feature modules never name a path: they ask :func:`analytics.query.engine.ask` for a number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from analytics.query.filters import FIELDS, FilterField, Filters
+
+
+@dataclass(frozen=True)
+class Components:
+    """KPI components per group of ``by`` under ``filters`` (a DataFrame, one row without ``by``).
+
+    ``sums_only``: only the stage-1 sums (no distinct users); groups with nothing but zero sums may
+    then be absent.
+    """
+
+    filters: Filters
+    by: tuple[str, ...] = ()
+    sums_only: bool = False
+
+
+@dataclass(frozen=True)
+class FunnelEvents:
+    """The funnel-relevant events of every unit of ``spec`` under ``filters`` (:class:`UnitRows`)."""
+
+    spec: Any  # analytics.metrics.funnels.FunnelSpec (the layer does not import features)
+    filters: Filters
+
+
+@dataclass(frozen=True)
+class UnitRows:
+    """Events of each unit (a user, or a user and a held value) sorted by (time, steps)."""
+
+    keys: pa.Table  # one row per unit: user_id[, hold_value]
+    starts: np.ndarray  # unit u owns rows starts[u]:starts[u + 1]
+    t: np.ndarray  # µs since 1970
+    bits: np.ndarray  # bit i: the event matches step i
+    entry: np.ndarray  # bool: may start an entry (inside the date range)
+    prev_t: np.ndarray | None  # strict mode: the user's previous distinct event time
+    segment: np.ndarray | None  # breakdown value per row (object array)
+
+
+class Accelerator:
+    """A faster path for one query type that answers only what it can answer exactly."""
+
+    name: ClassVar[str]
+    query: ClassVar[type]
+    engines: ClassVar[frozenset[str]] = frozenset({"duckdb"})
+    filter_fields: ClassVar[frozenset[FilterField]] = frozenset()
+    in_memory: ClassVar[bool] = False
+
+    def answers(self, source, query) -> bool:
+        """Whether this accelerator answers ``query`` exactly (beyond engine and filter fields)."""
+        raise NotImplementedError
+
+    def is_ready(self, source, query) -> bool:
+        """Whether an in-memory structure for ``query`` is already held by this process."""
+        return True
+
+    def answer(self, source, query):
+        raise NotImplementedError
+
+
+def fields_named(*keys: str) -> frozenset[FilterField]:
+    """The declared filter fields with these keys (``"channel"``, ...)."""
+    found = frozenset(f for f in FIELDS if f.key in keys)
+    if len(found) != len(set(keys)):
+        raise ValueError(f"unknown filter field among {keys}")
+    return found

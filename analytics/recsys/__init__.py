@@ -1,0 +1,1 @@
+"""Recommendations and similarity: interaction matrix, ALS model, evaluation, baselines, segments, audiences."""

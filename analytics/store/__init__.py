@@ -1,0 +1,1 @@
+"""Storage: the one owner of connections and execution, the schema, the uploads registry, privacy."""
