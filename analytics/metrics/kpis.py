@@ -67,8 +67,6 @@ class Kpi:
     """One KPI: ``scale * numerator / denominator`` over named components."""
 
     name: str
-    label_en: str
-    label_zh: str
     unit: Unit
     formula: str
     direction: Direction
@@ -89,9 +87,6 @@ class Kpi:
                 out = num / np.where(den != 0, den, np.nan) * self.scale
         out[~np.isfinite(out)] = np.nan  # a tiny denominator must not give infinity
         return out
-
-    def label(self, lang: str = "en") -> str:
-        return self.label_zh if lang == "zh" else self.label_en
 
 
 def _float(value: Any) -> float:
@@ -122,35 +117,35 @@ def _scalar(kpi: Kpi, value: float) -> float | int | None:
 
 #: The KPI registry, in the order the Overview shows them.
 KPIS: Final[tuple[Kpi, ...]] = (
-    Kpi("active_users", "Active users", "活跃用户", "count", "distinct users with any event", "up", "active_users"),
-    Kpi("views", "Views", "播放量", "count", "number of view events", "up", "views"),
-    Kpi("watch_hours", "Watch hours", "观看时长（小时）", "hours", "sum(watch_seconds of views) / 3600", "up",
+    Kpi("active_users", "count", "distinct users with any event", "up", "active_users"),
+    Kpi("views", "count", "number of view events", "up", "views"),
+    Kpi("watch_hours", "hours", "sum(watch_seconds of views) / 3600", "up",
         "watch_seconds", scale=1 / 3600),
-    Kpi("avg_watch_ratio", "Average watch ratio", "平均完播比例", "ratio",
+    Kpi("avg_watch_ratio", "ratio",
         "sum(watch ratio) / views with a usable video length", "up", "watch_ratio_sum", "views_with_length"),
-    Kpi("completion_rate", "Completion rate", "完播率", "ratio",
+    Kpi("completion_rate", "ratio",
         "views with watch ratio >= 0.9 / views with a usable video length", "up", "complete_views",
         "views_with_length"),
-    Kpi("interaction_rate", "Interaction rate", "互动率", "ratio", "(likes + comments + shares) / views", "up",
+    Kpi("interaction_rate", "ratio", "(likes + comments + shares) / views", "up",
         "interactions", "views"),
-    Kpi("follow_rate", "Follow rate", "关注率", "ratio", "follows / views", "up", "follows", "views"),
-    Kpi("ctr", "Click-through rate", "点击率", "ratio", "clicks / views", "up", "clicks", "views"),
-    Kpi("conversion", "Conversion", "转化率", "ratio", "viewers who purchased in the period / viewers", "up",
+    Kpi("follow_rate", "ratio", "follows / views", "up", "follows", "views"),
+    Kpi("ctr", "ratio", "clicks / views", "up", "clicks", "views"),
+    Kpi("conversion", "ratio", "viewers who purchased in the period / viewers", "up",
         "converted_viewers", "viewers"),
-    Kpi("orders", "Orders", "订单数", "count", "number of purchase events", "up", "orders"),
-    Kpi("revenue", "Revenue (net)", "收入（净额）", "money", "purchase revenue - refunded amount", "up", "revenue"),
-    Kpi("refund_rate", "Refund rate", "退款率", "ratio", "refund events / purchase events", "down", "refunds",
+    Kpi("orders", "count", "number of purchase events", "up", "orders"),
+    Kpi("revenue", "money", "purchase revenue - refunded amount", "up", "revenue"),
+    Kpi("refund_rate", "ratio", "refund events / purchase events", "down", "refunds",
         "orders"),
-    Kpi("arpu", "ARPU", "每用户收入（ARPU）", "money", "revenue / active users", "up", "revenue", "active_users"),
-    Kpi("arppu", "ARPPU", "每付费用户收入（ARPPU）", "money", "revenue / purchasers", "up", "revenue", "purchasers"),
-    Kpi("revenue_per_1000_views", "Revenue per 1,000 views", "千次播放收入", "money", "revenue / views * 1000", "up",
+    Kpi("arpu", "money", "revenue / active users", "up", "revenue", "active_users"),
+    Kpi("arppu", "money", "revenue / purchasers", "up", "revenue", "purchasers"),
+    Kpi("revenue_per_1000_views", "money", "revenue / views * 1000", "up",
         "revenue", "views", scale=1000.0),
-    Kpi("purchasers", "Purchasers", "购买用户", "count", "distinct users with a purchase", "up", "purchasers"),
-    Kpi("new_buyers", "New buyers", "新购买用户", "count",
+    Kpi("purchasers", "count", "distinct users with a purchase", "up", "purchasers"),
+    Kpi("new_buyers", "count",
         "purchasers whose first purchase in the whole store falls in the period", "up", "new_buyers"),
-    Kpi("spend", "Spend", "投放花费", "money", "sum of uploaded spend rows in the period", "down", "spend"),
-    Kpi("cac", "CAC", "获客成本（CAC）", "money", "spend / new buyers", "down", "spend", "new_buyers"),
-    Kpi("roas", "ROAS", "广告支出回报（ROAS）", "multiple", "revenue / spend", "up", "revenue", "spend"),
+    Kpi("spend", "money", "sum of uploaded spend rows in the period", "down", "spend"),
+    Kpi("cac", "money", "spend / new buyers", "down", "spend", "new_buyers"),
+    Kpi("roas", "multiple", "revenue / spend", "up", "revenue", "spend"),
 )
 
 
@@ -173,14 +168,14 @@ def _course_completion(source: Source, filters: Filters) -> float | None:
 #: KPIs whose definition lives in another module; the Overview shows them without a sparkline and
 #: breakdowns do not split them (their pages do).
 EXTERNAL_KPIS: Final[tuple[Kpi, ...]] = (
-    Kpi("d1_retention", "D1 retention", "次日留存", "ratio",
+    Kpi("d1_retention", "ratio",
         "users first seen in the period with an event on local day first+1 / those whose day 1 is observable",
         "up", "analytics.metrics.retention.day_n_retention(n=1)"),
-    Kpi("d7_retention", "D7 retention", "7 日留存", "ratio",
+    Kpi("d7_retention", "ratio",
         "as D1 with day first+7", "up", "analytics.metrics.retention.day_n_retention(n=7)"),
-    Kpi("d30_retention", "D30 retention", "30 日留存", "ratio",
+    Kpi("d30_retention", "ratio",
         "as D1 with day first+30", "up", "analytics.metrics.retention.day_n_retention(n=30)"),
-    Kpi("course_completion", "Course completion", "课程完课率", "ratio",
+    Kpi("course_completion", "ratio",
         "buyer-course pairs that reached the last lesson / buyer-course pairs (purchases in the period)", "up",
         "analytics.metrics.courses.completion_rate"),
 )
@@ -348,7 +343,7 @@ class KpiReport:
         """One row per KPI: name, value, previous value, change (for exports)."""
         return pd.DataFrame(
             [
-                {"kpi": c.kpi.name, "label": c.kpi.label_en, "unit": c.kpi.unit, "value": c.value,
+                {"kpi": c.kpi.name, "unit": c.kpi.unit, "value": c.value,
                  "previous": c.previous, "difference": c.difference, "change": c.change}
                 for c in self.cards()
             ]

@@ -1,6 +1,33 @@
-"""Text of the Overview page; KPI names come from the registry in analytics/metrics/kpis.py (keys ``kpi.*``)."""
+"""Text of the Overview page, with the name and formula of every KPI of analytics/metrics/kpis.py (keys ``kpi.*``)."""
 
 from analytics.metrics.kpis import ALL_KPIS, KPIS
+
+_LABELS = {
+    "active_users": ("Active users", "活跃用户"),
+    "views": ("Views", "播放量"),
+    "watch_hours": ("Watch hours", "观看时长（小时）"),
+    "avg_watch_ratio": ("Average watch ratio", "平均完播比例"),
+    "completion_rate": ("Completion rate", "完播率"),
+    "interaction_rate": ("Interaction rate", "互动率"),
+    "follow_rate": ("Follow rate", "关注率"),
+    "ctr": ("Click-through rate", "点击率"),
+    "conversion": ("Conversion", "转化率"),
+    "orders": ("Orders", "订单数"),
+    "revenue": ("Revenue (net)", "收入（净额）"),
+    "refund_rate": ("Refund rate", "退款率"),
+    "arpu": ("ARPU", "每用户收入（ARPU）"),
+    "arppu": ("ARPPU", "每付费用户收入（ARPPU）"),
+    "revenue_per_1000_views": ("Revenue per 1,000 views", "千次播放收入"),
+    "purchasers": ("Purchasers", "购买用户"),
+    "new_buyers": ("New buyers", "新购买用户"),
+    "spend": ("Spend", "投放花费"),
+    "cac": ("CAC", "获客成本（CAC）"),
+    "roas": ("ROAS", "广告支出回报（ROAS）"),
+    "d1_retention": ("D1 retention", "次日留存"),
+    "d7_retention": ("D7 retention", "7 日留存"),
+    "d30_retention": ("D30 retention", "30 日留存"),
+    "course_completion": ("Course completion", "课程完课率"),
+}
 
 _FORMULA_ZH = {
     "active_users": "有任意事件的去重用户数",
@@ -30,7 +57,7 @@ _FORMULA_ZH = {
 }
 
 TEXT = {
-    **{f"kpi.{k.name}": {"en": k.label_en, "zh": k.label_zh} for k in ALL_KPIS},
+    **{f"kpi.{k.name}": {"en": _LABELS[k.name][0], "zh": _LABELS[k.name][1]} for k in ALL_KPIS},
     **{f"kpi.help.{k.name}": {"en": k.formula, "zh": _FORMULA_ZH[k.name]} for k in ALL_KPIS},
     "ov.period": {"en": "Period {start} to {end}, compared with {prev_start} to {prev_end}.",
                   "zh": "统计周期 {start} 至 {end}，对比上一周期 {prev_start} 至 {prev_end}。"},

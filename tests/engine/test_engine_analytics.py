@@ -2,12 +2,14 @@
 DuckDB and on Spark (the engine-neutral ibis code that a platform outgrowing one machine would run)."""
 
 import dataclasses
+import datetime as dt
 import math
 
 import pandas as pd
 import pytest
 
 from analytics.metrics.completion import retention_curve, video_completion
+from analytics.metrics.kpis import resolve_period
 from analytics.query.filters import Filters
 from analytics.metrics.retention import compute_retention, day_n_retention
 from analytics.timing import compute_timing
@@ -81,3 +83,35 @@ def test_video_completion_and_curve(sample_engines):
     ca = retention_curve(duck, video, FILTERS).curve
     cb = retention_curve(spark, video, FILTERS).curve
     _same_frame(ca, cb, [ca.columns[0]])
+
+
+# -- the query layer's portable paths: part of its contract (tests/unit/test_query_contract.py) --------
+@pytest.mark.parametrize("by", [("campaign", "channel"), ("course",), ("day",)])
+def test_kpi_components_are_the_same_on_spark(sample_engines, by):
+    from analytics.query import engine
+    from analytics.query.layer import Components
+
+    duck, spark = sample_engines
+    first = resolve_period(duck, FILTERS).date_from
+    filters = Filters(first, first + dt.timedelta(days=13), timezone="Asia/Shanghai")
+    query = Components(filters, by)
+    assert engine.paths_for(spark, query) == (engine.PORTABLE,)  # DuckDB accelerators are skipped, never faked
+    a = engine.answer_by(engine.PORTABLE, duck, query)
+    b = engine.ask(spark, query)
+    if "day" in by:
+        for df in (a, b):
+            df["day"] = pd.to_datetime(df["day"]).dt.date
+    _same_frame(a[sorted(a.columns)], b[sorted(b.columns)], list(by) or ["views"])
+
+
+@pytest.mark.parametrize("steps", ["view[watch_ratio>=0.5],click[channel=douyin],purchase"])
+def test_funnels_are_the_same_on_spark(sample_engines, steps):
+    from analytics.funnels import FunnelSpec, compute_funnel, parse_steps
+
+    duck, spark = sample_engines
+    first = resolve_period(duck, FILTERS).date_from
+    category = sorted(duck.execute(duck.table("items").select("category").distinct()).category.dropna())[0]
+    filters = Filters(first, first + dt.timedelta(days=6), channels=("douyin", "kuaishou"), categories=(category,))
+    spec = FunnelSpec(parse_steps(steps))
+    a, b = compute_funnel(duck, spec, filters), compute_funnel(spark, spec, filters)
+    assert a.steps == b.steps and a.entrants > 0
