@@ -1,4 +1,4 @@
-"""Reelytics dashboard router: pages grouped by role, the language switch and the shared filters.
+"""Reelytics dashboard router: sign-in, pages grouped by role, the language switch and the shared filters.
 
 Run with ``streamlit run dashboard/app.py``. Pages live in ``dashboard/views`` (not ``pages/``:
 Streamlit would also serve a ``pages/`` folder as a second, unrouted app); each reads its widgets,
@@ -18,6 +18,7 @@ if str(ROOT.parent) not in sys.path:  # `streamlit run dashboard/app.py` from a 
 
 from dashboard.common import language_switch, sidebar_filters  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
+from dashboard.signin import sign_out_button, signed_in  # noqa: E402
 
 # (group, file, title key, icon, url path); the first Manager page is the default.
 PAGES = [
@@ -38,6 +39,9 @@ PAGES = [
 
 st.set_page_config(page_title="Reelytics", page_icon=":material/insights:", layout="wide")
 language_switch()
+principal = signed_in()  # stops the run at the sign-in screen until someone has signed in
+st.session_state["actor"] = principal
+sign_out_button(principal)
 
 groups: dict[str, list] = {}
 for group, file, title, icon, url in PAGES:
