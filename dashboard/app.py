@@ -39,14 +39,17 @@ PAGES = [
 
 st.set_page_config(page_title="Reelytics", page_icon=":material/insights:", layout="wide")
 language_switch()
-principal = signed_in()  # stops the run at the sign-in screen until someone has signed in
-st.session_state["actor"] = principal
-sign_out_button(principal)
+principal = signed_in()  # None: the sign-in screen is shown instead
 
 groups: dict[str, list] = {}
 for group, file, title, icon, url in PAGES:
     page = st.Page(ROOT / "views" / file, title=t(title), icon=icon, url_path=url)
     groups.setdefault(t(group), []).append(page)
-nav = st.navigation(groups)
+# Registered even at the sign-in screen (hidden), so the page in the address opens after sign-in.
+nav = st.navigation(groups, position="sidebar" if principal else "hidden")
+if principal is None:
+    st.stop()
+st.session_state["actor"] = principal
+sign_out_button(principal)
 st.session_state["filters"] = sidebar_filters()
 nav.run()

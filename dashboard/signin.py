@@ -1,8 +1,10 @@
 """Who uses this session: single sign-on (``st.login``), a local user's password, or nobody asked.
 
 :func:`signed_in` runs first on every run of the router. It returns the session's
-:class:`~analytics.access.Principal`, or shows the sign-in screen (or the refusal to serve an open
-dashboard beyond this machine) and stops the run. The principal is looked up in the users file
+:class:`~analytics.access.Principal`, or shows the sign-in screen and returns ``None`` (the router
+then registers the pages hidden and stops, so the page asked for opens after sign-in); it stops
+the run itself where there is nothing to sign in to (an open dashboard refused beyond this machine,
+an identity without access). The principal is looked up in the users file
 again on every run, so a changed role applies at the next click and a removed user is signed out.
 """
 
@@ -64,8 +66,8 @@ def _sign_in_screen(setup, users) -> None:
         _password_form(users)
 
 
-def signed_in() -> Principal:
-    """The principal of this session; shows the sign-in screen and stops the run when there is none."""
+def signed_in() -> Principal | None:
+    """The principal of this session, or ``None`` after showing the sign-in screen."""
     users = load_users(users_path(settings().data_dir))
     setup = sign_in_setup(users, _secrets())
     if not setup.configured:
@@ -90,7 +92,7 @@ def signed_in() -> Principal:
     if principal is None:
         st.session_state.pop(_KEY, None)
         _sign_in_screen(setup, users)
-        st.stop()
+        return None
     st.session_state[_KEY] = principal
     return principal
 

@@ -350,7 +350,7 @@ def test_training_needs_analyst_but_a_saved_model_serves_a_viewer(store):
         get_model(store, params, actor=VIEWER, force=True)
 
 
-GUARDED = {"ingest_file", "preview_file", "remove_upload", "get_model", "to_csv_bytes", "to_excel_bytes", "load_sample"}
+GUARDED = {"evaluate", "ingest_file", "preview_file", "remove_upload", "get_model", "to_csv_bytes", "to_excel_bytes", "load_sample"}
 
 
 def test_the_dashboard_passes_the_session_actor_to_every_guarded_call():
