@@ -420,13 +420,23 @@ class SignInSetup:
         return {"oidc": self.oidc, "password_users": self.password_users, "configured": self.configured}
 
 
-def oidc_configured(secrets: Mapping[str, Any]) -> bool:
-    """Whether Streamlit's secrets hold an ``[auth]`` section ``st.login`` can use."""
+def oidc_providers(secrets: Mapping[str, Any]) -> list[str | None]:
+    """The providers ``st.login`` can use from Streamlit's secrets: ``None`` for the one written
+    directly in ``[auth]``, else the names of the ``[auth.NAME]`` sections; empty when not configured."""
     auth = secrets.get("auth")
     if not isinstance(auth, Mapping) or not auth.get("redirect_uri") or not auth.get("cookie_secret"):
-        return False
-    providers = [auth] + [v for v in auth.values() if isinstance(v, Mapping)]
-    return any(all(p.get(k) for k in ("client_id", "client_secret", "server_metadata_url")) for p in providers)
+        return []
+
+    def complete(p: Mapping[str, Any]) -> bool:
+        return all(p.get(k) for k in ("client_id", "client_secret", "server_metadata_url"))
+
+    named = [name for name, v in auth.items() if isinstance(v, Mapping) and complete(v)]
+    return ([None] if complete(auth) else []) + named
+
+
+def oidc_configured(secrets: Mapping[str, Any]) -> bool:
+    """Whether Streamlit's secrets hold an ``[auth]`` section ``st.login`` can use."""
+    return bool(oidc_providers(secrets))
 
 
 def sign_in_setup(users: Mapping[str, User], secrets: Mapping[str, Any]) -> SignInSetup:

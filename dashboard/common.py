@@ -124,7 +124,7 @@ def sidebar_filters() -> Filters:
 
 def show_error(exc: ReelyticsError, next_step: str | None = None) -> None:
     """Show a library error: its message, the details in an expander, and the next step."""
-    if isinstance(exc, AccessDenied):
+    if isinstance(exc, AccessDenied) and "action" in exc.details:
         d = exc.details
         st.error(t("access.no_model") if d["action"] == "train" else t(
             "access.denied", action=t(f"access.action.{d['action']}"), needed=t(f"auth.role.{d['needed']}")))

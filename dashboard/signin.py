@@ -21,6 +21,7 @@ from analytics.access import (
     check_binding,
     load_users,
     oidc_principal,
+    oidc_providers,
     open_principal,
     refreshed,
     sign_in,
@@ -57,11 +58,12 @@ def _password_form(users) -> None:
         st.rerun()
 
 
-def _sign_in_screen(setup, users) -> None:
+def _sign_in_screen(setup, users, secrets) -> None:
     st.title(t("auth.title"))
-    if setup.oidc:
-        if st.button(t("auth.sso"), key="signin_sso", type="primary"):
-            st.login()
+    for provider in oidc_providers(secrets):
+        label = t("auth.sso_named", provider=provider) if provider else t("auth.sso")
+        if st.button(label, key=f"signin_sso_{provider or 'default'}", type="primary"):
+            st.login(provider)
     if setup.password_users:
         _password_form(users)
 
@@ -69,7 +71,8 @@ def _sign_in_screen(setup, users) -> None:
 def signed_in() -> Principal | None:
     """The principal of this session, or ``None`` after showing the sign-in screen."""
     users = load_users(users_path(settings().data_dir))
-    setup = sign_in_setup(users, _secrets())
+    secrets = _secrets()
+    setup = sign_in_setup(users, secrets)
     if not setup.configured:
         try:
             check_binding(st.get_option("server.address"), setup)
@@ -91,7 +94,7 @@ def signed_in() -> Principal | None:
                 st.stop()
     if principal is None:
         st.session_state.pop(_KEY, None)
-        _sign_in_screen(setup, users)
+        _sign_in_screen(setup, users, secrets)
         return None
     st.session_state[_KEY] = principal
     return principal

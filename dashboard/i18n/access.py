@@ -3,6 +3,7 @@
 TEXT = {
     "auth.title": {"en": "Sign in to Reelytics", "zh": "登录 Reelytics"},
     "auth.sso": {"en": "Sign in with single sign-on", "zh": "使用单点登录"},
+    "auth.sso_named": {"en": "Sign in with {provider}", "zh": "使用 {provider} 登录"},
     "auth.name": {"en": "User name", "zh": "用户名"},
     "auth.password": {"en": "Password", "zh": "密码"},
     "auth.sign_in": {"en": "Sign in", "zh": "登录"},

@@ -151,7 +151,8 @@ def test_single_sign_on(monkeypatch, db):
     at.user = {"is_logged_in": False}
     at.run()
     assert not at.exception
-    assert at.button(key="signin_sso").label == "Sign in with single sign-on"
+    assert at.button(key="signin_sso_default").label == "Sign in with single sign-on"
+    assert at.text_input(key="signin_name")  # local users have passwords too: both ways are offered
     at.user = {"is_logged_in": True, "email": "SSO@example.com", "email_verified": True, "name": "S. S. O."}
     at.run()
     assert not at.exception

@@ -258,6 +258,7 @@ def test_oidc_configured_needs_an_auth_section_with_a_provider():
     provider = {"client_id": "id", "client_secret": "secret", "server_metadata_url": "https://idp/.well-known/openid-configuration"}
     assert oidc_configured({"auth": {**base, **provider}})
     assert oidc_configured({"auth": {**base, "google": provider}})
+    assert access.oidc_providers({"auth": {**base, **provider, "okta": provider, "broken": {"client_id": "x"}}}) == [None, "okta"]
     assert not oidc_configured({"auth": base})
     assert not oidc_configured({"auth": {**provider, "cookie_secret": "x"}})
     assert not oidc_configured({})
