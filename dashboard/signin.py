@@ -28,6 +28,7 @@ from analytics.access import (
     sign_in_setup,
     users_path,
 )
+from analytics.errors import BadInput
 from dashboard.common import settings
 from dashboard.i18n import t
 
@@ -70,7 +71,12 @@ def _sign_in_screen(setup, users, secrets) -> None:
 
 def signed_in() -> Principal | None:
     """The principal of this session, or ``None`` after showing the sign-in screen."""
-    users = load_users(users_path(settings().data_dir))
+    path = users_path(settings().data_dir)
+    try:
+        users = load_users(path)
+    except BadInput:  # fail closed: nobody signs in until the file is fixed
+        st.error(t("auth.users_file_bad", path=path))
+        st.stop()
     secrets = _secrets()
     setup = sign_in_setup(users, secrets)
     if not setup.configured:
@@ -82,7 +88,7 @@ def signed_in() -> Principal | None:
         return open_principal()
     principal = st.session_state.get(_KEY)
     if principal is not None:
-        principal = refreshed(principal, users)
+        principal = refreshed(principal, users) if principal.source != "oidc" or setup.oidc else None
     if principal is None and setup.oidc:
         claims = _sso_user()
         if claims:

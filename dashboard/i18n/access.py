@@ -21,6 +21,10 @@ TEXT = {
         "en": "This dashboard listens on {address} but no sign-in is configured, so it refuses to serve. Add a user (reelytics users add NAME --role admin) or configure single sign-on, then reload; see docs/security.md.",
         "zh": "此看板监听 {address}，但尚未配置登录，因此拒绝提供服务。请添加用户（reelytics users add NAME --role admin）或配置单点登录后刷新；详见 docs/security.md。",
     },
+    "auth.users_file_bad": {
+        "en": "The users file {path} cannot be read, so nobody can sign in. Fix or remove it (reelytics users list shows the error).",
+        "zh": "无法读取用户文件 {path}，因此无人能够登录。请修复或删除该文件（reelytics users list 会显示错误）。",
+    },
     "auth.as": {"en": "Signed in as {name} · {role}", "zh": "当前用户：{name} · {role}"},
     "auth.open": {
         "en": "No sign-in configured: local use, everyone here is {role}",

@@ -145,6 +145,15 @@ def test_role_changes_and_removal_apply_at_the_next_run(monkeypatch, db, passwor
     assert [x.value for x in at.title] == ["Sign in to Reelytics"]
 
 
+def test_a_broken_users_file_lets_nobody_in(monkeypatch, db):
+    (db.parent / "users.json").write_text("{not json")
+    at = open_page(monkeypatch, db, "overview.py")
+    at.run()
+    assert not at.exception
+    assert at.error[0].value.startswith("The users file ") and "cannot be read, so nobody can sign in" in at.error[0].value
+    assert not at.metric and not at.text_input
+
+
 def test_single_sign_on(monkeypatch, db):
     at = open_page(monkeypatch, db, "overview.py")
     at.secrets = SECRETS
