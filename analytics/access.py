@@ -3,7 +3,7 @@
 Three roles, each allowed what the one before it may do and more:
 
 * ``viewer``: read every page;
-* ``analyst``: also export tables (CSV, Excel) and train recommender models;
+* ``analyst``: also export tables (CSV, Excel) and train recommender models (and evaluate them);
 * ``admin``: also ingest files (upload, import by name, load the sample), remove uploads and
   manage the users file.
 
@@ -92,9 +92,6 @@ class Principal:
     name: str
     role: Role
     source: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "role": self.role, "source": self.source}
 
 
 def check_role(role: str) -> Role:

@@ -127,7 +127,14 @@ def streamlit_secrets(folder: Path | None = None) -> dict[str, Any]:
 
 
 def run_check(args, ctx) -> Output:
-    from analytics.access import check_binding, is_loopback, load_users, open_principal, open_serving_forced, sign_in_setup
+    from analytics.access import (
+        check_binding,
+        is_loopback,
+        load_users,
+        open_principal,
+        open_serving_forced,
+        sign_in_setup,
+    )
 
     path = _path(ctx)
     setup = sign_in_setup(load_users(path), streamlit_secrets())
