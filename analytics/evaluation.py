@@ -39,6 +39,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
+from analytics.access import Principal, require
 from analytics.errors import BadInput
 from analytics.query.filters import Filters, filtered_events
 from analytics.progress import Progress, no_progress
@@ -437,12 +438,15 @@ def search_params(store: Store, k: int = 10, grid: dict[str, Sequence] | None = 
 
 def evaluate(store: Store, k: int = 10, split: SplitSettings = SplitSettings(), params: AlsParams = AlsParams(),
              filters: Filters | None = None, search: bool = False, models: Sequence[str] = MODELS,
-             max_users: int | None = 10_000, seed: int = 0, progress: Progress | None = None) -> EvaluationResult:
+             max_users: int | None = 10_000, seed: int = 0, progress: Progress | None = None,
+             actor: Principal | None = None) -> EvaluationResult:
     """Evaluate ALS against the baselines at ``k`` on a time-based split of the store's events.
 
     With ``search=True`` the ALS parameters are first chosen by :func:`search_params`.
-    ``max_users`` caps the number of test users scored (a seeded random sample).
+    ``max_users`` caps the number of test users scored (a seeded random sample). Evaluating trains
+    models: ``actor`` needs the ``train`` permission (:mod:`analytics.access`).
     """
+    require(actor, "train")
     progress = progress or no_progress
     if k < 1:
         raise BadInput("k must be >= 1", code="bad_k", value=k)

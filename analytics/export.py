@@ -16,6 +16,8 @@ from typing import Any
 import pandas as pd
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from analytics.access import Principal, require
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -65,8 +67,12 @@ def _filter_lines(filters: Mapping[str, Any] | None) -> list[str]:
     return [f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in filters.items()]
 
 
-def to_csv_bytes(df: pd.DataFrame, filters: Mapping[str, Any] | None = None, title: str = "") -> bytes:
-    """UTF-8 (with BOM, so Excel opens Chinese text correctly) CSV; filters as leading ``#`` lines."""
+def to_csv_bytes(df: pd.DataFrame, filters: Mapping[str, Any] | None = None, title: str = "",
+                 actor: Principal | None = None) -> bytes:
+    """UTF-8 (with BOM, so Excel opens Chinese text correctly) CSV; filters as leading ``#`` lines.
+
+    ``actor`` needs the ``export`` permission (:mod:`analytics.access`)."""
+    require(actor, "export")
     buf = io.StringIO()
     if title:
         buf.write(f"# {_one_line(title)}\n")
@@ -84,8 +90,12 @@ def to_csv_bytes(df: pd.DataFrame, filters: Mapping[str, Any] | None = None, tit
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def to_excel_bytes(df: pd.DataFrame, filters: Mapping[str, Any] | None = None, title: str = "") -> bytes:
-    """An .xlsx workbook: sheet ``data`` with the table, sheet ``filters`` with what was applied."""
+def to_excel_bytes(df: pd.DataFrame, filters: Mapping[str, Any] | None = None, title: str = "",
+                   actor: Principal | None = None) -> bytes:
+    """An .xlsx workbook: sheet ``data`` with the table, sheet ``filters`` with what was applied.
+
+    ``actor`` needs the ``export`` permission (:mod:`analytics.access`)."""
+    require(actor, "export")
     buf = io.BytesIO()
     meta = pd.DataFrame(
         [("title", title)] + [(k, json.dumps(v, ensure_ascii=False, default=str)) for k, v in (filters or {}).items()],

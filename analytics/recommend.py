@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from analytics.access import Principal, require
 from analytics.errors import BadInput, NotFound, StorageError
 from analytics.query.filters import Filters, filtered_events
 from analytics.progress import Progress, no_progress
@@ -849,11 +850,12 @@ def _remember(store: Store, key: tuple[str, str], model: TrainedModel) -> Traine
 
 
 def get_model(store: Store, params: AlsParams = AlsParams(), progress: Progress | None = None,
-              filters: Filters | None = None, force: bool = False) -> TrainedModel:
+              filters: Filters | None = None, force: bool = False, actor: Principal | None = None) -> TrainedModel:
     """The ALS model for the store's current data and ``params``: reused when saved, else trained and saved.
 
     Raises :class:`BadInput` for ``gpu="on"`` without CUDA and :class:`NotFound` when there are
-    no interactions to learn from.
+    no interactions to learn from. Reusing a saved model needs no permission; training one needs
+    ``actor`` to have the ``train`` permission (:mod:`analytics.access`).
     """
     progress = progress or no_progress
     resolve_device(params.gpu)  # fail early and clearly, even when a saved model exists
@@ -862,6 +864,7 @@ def get_model(store: Store, params: AlsParams = AlsParams(), progress: Progress 
         if model is not None:
             progress(1.0, "loaded")
             return model
+    require(actor, "train")
     fp = data_fingerprint(store, params, filters)
     progress(0.0, "building the interaction matrix")
     matrix = build_matrix(store, params, filters)

@@ -52,6 +52,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analytics.access import Principal, require
 from analytics.errors import BadInput
 from analytics.progress import Progress, no_progress
 
@@ -934,8 +935,11 @@ def load_sample(
     progress: Progress | None = None,
     if_empty: bool = False,
     start: dt.date | None = None,
+    actor: Principal | None = None,
 ) -> dict[str, int]:
     """Generate a sample and load it into ``store`` in one transaction; return rows added per table.
+
+    Loading is ingesting: ``actor`` needs the ``ingest`` permission (:mod:`analytics.access`).
 
     Three uploads are registered (kinds events, items, spend) named by :func:`sample_name`, with the
     SHA-256 of that name: loading the same sample again adds nothing and returns zeros (a table
@@ -945,6 +949,7 @@ def load_sample(
     """
     from analytics.uploads import find_by_sha, insert_canonical, register_upload
 
+    require(actor, "ingest")
     _check(users, days, seed)
     progress = progress or no_progress
     counts = {"events": 0, "items": 0, "spend": 0}

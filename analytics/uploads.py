@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from analytics.access import Principal, require
 from analytics.errors import BadInput, NotFound
 from analytics.store.schema import TABLE_COLUMNS
 from analytics.store.storage import Store
@@ -107,8 +108,11 @@ def upload_report(store: Store, upload_id: int) -> dict[str, Any]:
     return json.loads(raw)
 
 
-def remove_upload(store: Store, upload_id: int) -> dict[str, int]:
-    """Delete an upload and every row it brought, in one transaction; returns rows removed per table."""
+def remove_upload(store: Store, upload_id: int, actor: Principal | None = None) -> dict[str, int]:
+    """Delete an upload and every row it brought, in one transaction; returns rows removed per table.
+
+    ``actor`` needs the ``remove_upload`` permission (:mod:`analytics.access`)."""
+    require(actor, "remove_upload")
     with store.transaction() as cur:
         if cur.execute("SELECT count(*) FROM uploads WHERE upload_id = ?", [upload_id]).fetchone()[0] == 0:
             raise NotFound(f"there is no upload {upload_id}", code="no_upload", upload_id=upload_id)

@@ -1,4 +1,4 @@
-"""Reelytics dashboard router: pages grouped by role, the language switch and the shared filters.
+"""Reelytics dashboard router: sign-in, pages grouped by role, the language switch and the shared filters.
 
 Run with ``streamlit run dashboard/app.py``. Pages live in ``dashboard/views`` (not ``pages/``:
 Streamlit would also serve a ``pages/`` folder as a second, unrouted app); each reads its widgets,
@@ -18,6 +18,7 @@ if str(ROOT.parent) not in sys.path:  # `streamlit run dashboard/app.py` from a 
 
 from dashboard.common import language_switch, sidebar_filters  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
+from dashboard.signin import sign_out_button, signed_in  # noqa: E402
 
 # (group, file, title key, icon, url path); the first Manager page is the default.
 PAGES = [
@@ -38,11 +39,17 @@ PAGES = [
 
 st.set_page_config(page_title="Reelytics", page_icon=":material/insights:", layout="wide")
 language_switch()
+principal = signed_in()  # None: the sign-in screen is shown instead
 
 groups: dict[str, list] = {}
 for group, file, title, icon, url in PAGES:
     page = st.Page(ROOT / "views" / file, title=t(title), icon=icon, url_path=url)
     groups.setdefault(t(group), []).append(page)
-nav = st.navigation(groups)
+# Registered even at the sign-in screen (hidden), so the page in the address opens after sign-in.
+nav = st.navigation(groups, position="sidebar" if principal else "hidden")
+if principal is None:
+    st.stop()
+st.session_state["actor"] = principal
+sign_out_button(principal)
 st.session_state["filters"] = sidebar_filters()
 nav.run()

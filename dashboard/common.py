@@ -1,4 +1,5 @@
-"""Pieces every page shares: the store, the sidebar filters (kept in the URL), errors, exports."""
+"""Pieces every page shares: the store, the acting principal, the sidebar filters (kept in the URL),
+errors, exports."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from contextlib import contextmanager
 import pandas as pd
 import streamlit as st
 
+from analytics.access import AccessDenied, Principal, can
 from analytics.config import Settings
 from analytics.errors import ReelyticsError
 from analytics.export import to_csv_bytes, to_excel_bytes
@@ -28,6 +30,11 @@ def _store_for(path: str) -> Store:
 
 def settings() -> Settings:
     return Settings()
+
+
+def actor() -> Principal:
+    """Who this session acts for (set by the router from the sign-in, before any page runs)."""
+    return st.session_state["actor"]
 
 
 def get_store() -> Store:
@@ -120,6 +127,11 @@ def sidebar_filters() -> Filters:
 
 def show_error(exc: ReelyticsError, next_step: str | None = None) -> None:
     """Show a library error: its message, the details in an expander, and the next step."""
+    if isinstance(exc, AccessDenied) and "action" in exc.details:
+        d = exc.details
+        st.error(t("access.no_model") if d["action"] == "train" else t(
+            "access.denied", action=t(f"access.action.{d['action']}"), needed=t(f"auth.role.{d['needed']}")))
+        return
     st.error(exc.message)
     if exc.details:
         with st.expander(t("common.details")):
@@ -142,15 +154,20 @@ LAZY_DOWNLOAD_ROWS = 500
 
 
 def download_buttons(df: pd.DataFrame, name: str, filters: Filters | dict | None = None, key: str | None = None) -> None:
-    """CSV and Excel download buttons for ``df``; the applied filters are written into the files."""
+    """CSV and Excel download buttons for ``df``; the applied filters are written into the files.
+
+    Shown only to a role that may export."""
+    who = actor()
+    if not can(who, "export"):
+        return
     described = filters.describe() if isinstance(filters, Filters) else (filters or {})
     key = key or name
 
     def csv_bytes() -> bytes:
-        return to_csv_bytes(df, described, title=name)
+        return to_csv_bytes(df, described, title=name, actor=who)
 
     def xlsx_bytes() -> bytes:
-        return to_excel_bytes(df, described, title=name)
+        return to_excel_bytes(df, described, title=name, actor=who)
 
     lazy = len(df) > LAZY_DOWNLOAD_ROWS
     c1, c2 = st.columns(2)
@@ -180,7 +197,7 @@ def trained_model(params, filters: Filters, force: bool = False):
     def show_progress(fraction: float, message: str = "") -> None:
         slot.progress(min(max(fraction, 0.0), 1.0), text=f"{t('model.training')} {message}")
 
-    model = get_model(get_store(), params, progress=show_progress, filters=filters, force=force)
+    model = get_model(get_store(), params, progress=show_progress, filters=filters, force=force, actor=actor())
     slot.empty()
     s = model.summary()
     st.badge(t("model.device", device=s["device"].upper()), icon=":material/memory:",

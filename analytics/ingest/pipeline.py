@@ -35,6 +35,7 @@ from typing import Any
 import duckdb
 
 from analytics.store import privacy
+from analytics.access import Principal, require
 from analytics.config import parse_timezone
 from analytics.errors import BadInput
 from analytics.ingest import readers
@@ -162,11 +163,14 @@ def preview_file(
     encoding: str | None = None,
     columns: list[str] | None = None,
     rows: int = 20,
+    actor: Principal | None = None,
 ) -> Preview:
     """Sniff ``path`` and show the proposed mapping and its first ``rows`` rows after mapping.
 
-    Reads only the first megabyte (Excel: the first rows; Parquet: the first row group).
+    Reads only the first megabyte (Excel: the first rows; Parquet: the first row group). Showing a
+    file's rows is part of ingesting it: ``actor`` needs the ``ingest`` permission.
     """
+    require(actor, "ingest")
     parse_timezone(timezone)
     sniffed, plan = _sniff_and_plan(path, kind, mapping, encoding, columns)
     import pyarrow as pa
@@ -492,6 +496,7 @@ def ingest_file(
     expected_from: dt.date | None = None,
     expected_to: dt.date | None = None,
     file_name: str | None = None,
+    actor: Principal | None = None,
 ) -> IngestReport:
     """Ingest ``path`` as ``kind`` (events / items / spend) in one transaction; see the module docstring.
 
@@ -500,7 +505,9 @@ def ingest_file(
     event times (default: 2000-01-01 .. tomorrow); ``pseudonymise_key`` replaces user ids by their
     HMAC-SHA256 (:mod:`analytics.store.privacy`). Raises :class:`BadInput` for a file that cannot be used
     at all; returns a report (status ``ok``, ``already_uploaded`` or ``nothing_accepted``) otherwise.
+    ``actor`` needs the ``ingest`` permission (:mod:`analytics.access`).
     """
+    require(actor, "ingest")
     started = time.monotonic()
     progress = progress or no_progress
     path = Path(path).resolve()

@@ -6,7 +6,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics.metrics.courses import SPLITS, course_completion
-from analytics.export import to_csv_bytes, to_excel_bytes
 from analytics.query.filters import Filters
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
 from dashboard.i18n import TEXT, t
@@ -15,24 +14,6 @@ from dashboard.i18n import TEXT, t
 @st.cache_data(show_spinner=False, max_entries=32)
 def _completion(db: str, version: str, filters: Filters, by: str, count_starts: bool):
     return course_completion(get_store(), filters, by=by, count_starts=count_starts)
-
-
-LAZY_DOWNLOAD_ROWS = 500
-
-
-def _downloads(df, name: str, filters: Filters, key: str) -> None:
-    """:func:`download_buttons`, but a large table's files are built only when a button is clicked
-    (an Excel file of thousands of rows takes seconds; not on every rerun). Same files."""
-    if len(df) <= LAZY_DOWNLOAD_ROWS:
-        download_buttons(df, name, filters, key=key)
-        return
-    described = filters.describe()
-    c1, c2 = st.columns(2)
-    c1.download_button(t("common.download_csv"), lambda: to_csv_bytes(df, described, title=name),
-                       file_name=f"{name}.csv", mime="text/csv", key=f"dl_csv_{key}")
-    c2.download_button(t("common.download_xlsx"), lambda: to_excel_bytes(df, described, title=name),
-                       file_name=f"{name}.xlsx", key=f"dl_xlsx_{key}",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 def _labelled(df):
@@ -134,8 +115,8 @@ if require_events():
                     for c in ("completion_rate", "avg_progress")
                 },
             )
-            _downloads(result.split, f"course_completion_by_{by}", filters, key="crs_split")
+            download_buttons(result.split, f"course_completion_by_{by}", filters, key="crs_split")
 
             st.subheader(t("courses.overview"))
             st.dataframe(_labelled(result.courses), hide_index=True, width="stretch")
-            _downloads(result.courses, "course_completion", filters, key="crs_all")
+            download_buttons(result.courses, "course_completion", filters, key="crs_all")

@@ -1,5 +1,5 @@
 """Data: upload a file, check the proposed mapping and first rows, import, read the quality report,
-list and remove uploads."""
+list and remove uploads. Only an admin sees the upload and removal controls."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from analytics.access import can
 from analytics.errors import BadInput
 from analytics.ingest import ingest_file, preview_file, rejected_rows
 from analytics.store.schema import EVENT_TYPES, TABLE_COLUMNS
 from analytics.uploads import list_uploads, remove_upload
-from dashboard.common import download_buttons, get_store, guarded, settings
+from dashboard.common import actor, download_buttons, get_store, guarded, settings
 from dashboard.i18n import t
 
 KINDS = ("events", "items", "spend")
@@ -159,6 +160,7 @@ def _uploads(store) -> None:
         st.caption(t("data.no_uploads"))
         return
     confirm = st.session_state.get("data_confirm")
+    may_remove = can(actor(), "remove_upload")
     for u in ups:
         c1, c2 = st.columns([6, 1])
         c1.markdown(
@@ -167,13 +169,13 @@ def _uploads(store) -> None:
                 accepted=u.rows_accepted, rejected=u.rows_rejected, dup=u.rows_duplicate,
             )
         )
-        if c2.button(t("data.remove"), key=f"data_rm_{u.upload_id}"):
+        if may_remove and c2.button(t("data.remove"), key=f"data_rm_{u.upload_id}"):
             st.session_state["data_confirm"] = confirm = u.upload_id
-        if confirm == u.upload_id:
+        if may_remove and confirm == u.upload_id:
             st.warning(t("data.confirm", id=u.upload_id, name=u.file_name))
             y, n = st.columns(2)
             if y.button(t("data.confirm_yes"), key="data_rm_yes", type="primary"):
-                removed = remove_upload(store, u.upload_id)
+                removed = remove_upload(store, u.upload_id, actor=actor())
                 st.session_state.pop("data_confirm", None)
                 st.session_state["data_removed"] = (u.upload_id, sum(removed.values()))
                 st.rerun()
@@ -190,6 +192,11 @@ st.title(t("page.data"))
 st.caption(t("data.intro"))
 store = get_store()
 _tidy_staging(store)
+if not can(actor(), "ingest"):
+    st.info(t("access.data_admin_only", role=t(f"auth.role.{actor().role}")))
+    with guarded():
+        _uploads(store)
+    st.stop()
 kind_labels = [t(f"data.kind.{k}") for k in KINDS]
 kind = KINDS[kind_labels.index(st.radio(t("data.kind"), kind_labels, horizontal=True, key="data_kind"))]
 with guarded(t("data.next_step")):
@@ -198,13 +205,13 @@ with guarded(t("data.next_step")):
     if chosen is not None:
         path, shown, staged = chosen
         st.subheader(t("data.preview"))
-        auto = preview_file(path, **options)
+        auto = preview_file(path, **options, actor=actor())
         d = auto.detected
         st.caption(
             t("data.detected", format=d["format"], encoding=d["encoding"] or "-", delimiter=repr(d["delimiter"]) if d["delimiter"] else "-", header=d["header"])
         )
         overrides = _mapping_editor(auto, kind)
-        pv = preview_file(path, **options, mapping=overrides) if overrides else auto
+        pv = preview_file(path, **options, mapping=overrides, actor=actor()) if overrides else auto
         for note in pv.notes:
             st.caption(note)
         st.markdown(f"**{t('data.first_rows')}**")
@@ -212,7 +219,7 @@ with guarded(t("data.next_step")):
         if st.button(t("data.import"), key="data_import", type="primary"):
             bar = st.progress(0.0, text=t("data.importing", name=shown))
             report = ingest_file(
-                store, path, **options, mapping=overrides or None, file_name=shown,
+                store, path, **options, mapping=overrides or None, file_name=shown, actor=actor(),
                 progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=f"{shown}: {m}"), **expect,
             )
             bar.empty()

@@ -10,9 +10,10 @@ import pandas as pd  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
+from analytics.access import can  # noqa: E402
 from analytics.evaluation import METRICS, SplitSettings, evaluate  # noqa: E402
 from analytics.recommend import AlsParams, search_users, user_panel  # noqa: E402
-from dashboard.common import current_filters, download_buttons, facets, get_store, guarded, require_events, trained_model  # noqa: E402
+from dashboard.common import actor, current_filters, download_buttons, facets, get_store, guarded, require_events, trained_model  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 
 st.title(t("page.recommendations"))
@@ -53,7 +54,8 @@ if require_events():
     store = get_store()
     filters = current_filters()
     with guarded():
-        params, force = _settings_form()
+        may_train = can(actor(), "train")
+        params, force = _settings_form() if may_train else (AlsParams(**st.session_state.get("rec_params", {})), False)
         model = trained_model(params, filters, force=force)
 
         c1, c2 = st.columns([1, 2])
@@ -105,11 +107,11 @@ if require_events():
         split_mode = e2.radio(t("rec.eval.split"), ["days", "last_k"], format_func=lambda v: t(f"rec.eval.split.{v}"),
                               key="rec_eval_split", horizontal=True)
         do_search = e3.checkbox(t("rec.eval.search"), value=False, key="rec_eval_search")
-        if st.button(t("rec.eval.run"), key="rec_eval_run"):
+        if may_train and st.button(t("rec.eval.run"), key="rec_eval_run"):
             bar = st.progress(0.0)
             st.session_state["rec_eval"] = model.fingerprint, evaluate(
                 store, k=eval_k, split=SplitSettings(split_mode), params=params, filters=filters, search=do_search,
-                progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=m),
+                progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=m), actor=actor(),
             )
             bar.empty()
         kept = st.session_state.get("rec_eval")
@@ -137,7 +139,7 @@ if require_events():
         st.divider()
         st.subheader(t("rec.export.header"))
         export_k = int(st.number_input(t("rec.k"), 1, 100, 10, key="rec_export_k"))
-        if st.button(t("rec.export.prepare"), key="rec_export_run"):
+        if can(actor(), "export") and st.button(t("rec.export.prepare"), key="rec_export_run"):
             st.session_state["rec_export"] = (model.fingerprint, export_k, model.recommend_all(export_k).to_pandas())
         ready = st.session_state.get("rec_export")
         if ready is not None and ready[0] == model.fingerprint:

@@ -45,7 +45,8 @@ def browser():
 def server(tmp_path_factory, request):
     """Start ``streamlit run dashboard/app.py`` on a free port over a fresh database; yield its URL.
 
-    A test module may set ``SERVER_DB_SOURCE`` (a fixture name returning a database path to copy).
+    A test module may set ``SERVER_DB_SOURCE`` (a fixture name returning a database path to copy)
+    and ``SERVER_USERS_SOURCE`` (a fixture name returning a users file to copy beside the database).
     """
     folder = tmp_path_factory.mktemp("server")
     db = folder / "data" / "reelytics.duckdb"
@@ -53,6 +54,9 @@ def server(tmp_path_factory, request):
     source_fixture = getattr(request.module, "SERVER_DB_SOURCE", None)
     if source_fixture:
         shutil.copy(request.getfixturevalue(source_fixture), db)
+    users_fixture = getattr(request.module, "SERVER_USERS_SOURCE", None)
+    if users_fixture:
+        shutil.copy(request.getfixturevalue(users_fixture), db.parent / "users.json")
     port = _free_port()
     env = {**os.environ, "REELYTICS_DB": str(db), "OPENBLAS_NUM_THREADS": "1"}
     log = open(folder / "server.log", "w")
