@@ -118,7 +118,8 @@ class Step:
 
 
 def parse_duration(text: str | int | float, option: str = "--window") -> int:
-    """Seconds in ``text``: a number with unit s/m/h/d/w (``90m``, ``7d``) or plain seconds."""
+    """Seconds in ``text``: a number with unit s/m/h/d/w (``90s``, ``90m``, ``7d``); a number given
+    as ``int`` or ``float`` is seconds. Text without a unit (``"7"``) is refused: seven what?"""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         seconds = float(text)
     else:
@@ -127,7 +128,13 @@ def parse_duration(text: str | int | float, option: str = "--window") -> int:
             raise BadInput(
                 f"{option} expects a duration such as 30m, 1h, 7d or 2w, got {text!r}", code="bad_duration", value=str(text)
             )
-        seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+        if not m.group(2):
+            raise BadInput(
+                f"{option} needs a unit: {text!r} could be seconds or days; write it as {m.group(1)}s, "
+                f"{m.group(1)}m, {m.group(1)}h, {m.group(1)}d or {m.group(1)}w",
+                code="bad_duration", value=str(text),
+            )
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
     if not math.isfinite(seconds) or seconds <= 0 or seconds > 366 * 86400 * 5:
         raise BadInput(f"{option} must be between 1 second and 5 years, got {text!r}", code="bad_duration", value=str(text))
     return int(round(seconds))

@@ -79,11 +79,24 @@ def test_durations_and_step_windows():
     assert parse_duration("7d") == 7 * D
     assert parse_duration("90m") == 90 * 60
     assert parse_duration("2w") == 14 * D
-    assert parse_duration("45") == 45
+    assert parse_duration("45s") == 45
+    assert parse_duration(45) == 45  # a number from code is seconds
     assert parse_step_windows("1h,-", 3) == (H, None)
     for bad in ("7 days", "0d", "-1h"):
         with pytest.raises(BadInput, match="duration|between"):
             parse_duration(bad)
+
+
+@pytest.mark.parametrize("text, option", [("7", "--window"), (" 45 ", "--window"), ("1.5", "--step-windows")])
+def test_a_duration_without_a_unit_is_refused_with_the_allowed_forms(text, option):
+    with pytest.raises(BadInput) as err:
+        parse_duration(text, option)
+    number = text.strip()
+    assert err.value.code == "bad_duration"
+    assert err.value.message == (
+        f"{option} needs a unit: {text!r} could be seconds or days; write it as "
+        f"{number}s, {number}m, {number}h, {number}d or {number}w"
+    )
     with pytest.raises(BadInput, match="needs 2 durations"):
         parse_step_windows("1h", 3)
 
