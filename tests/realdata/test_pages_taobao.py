@@ -85,7 +85,7 @@ def _computed(path, fn):
 
 def test_overview_page_over_the_upload(monkeypatch, page_db):
     table = _computed(page_db, lambda s: breakdown(s, resolve_period(s, Filters()), "video", index=False).table)
-    at = open_page(monkeypatch, page_db, "overview.py")
+    at = open_page(monkeypatch, page_db, "overview.py", state={"ov_scope": "all"})  # the whole upload
     at.run()
     at.selectbox(key="ov_by").select("video").run()
     assert not at.exception
