@@ -10,7 +10,7 @@ uploaded"``; such groups are listed in :attr:`RoiReport.missing_spend` and are n
 of ``None`` in those lists is the traffic without that column (events without a campaign: organic
 or untagged).
 
-Two ROAS figures, one definition each (docs/roi.md):
+Two ROAS figures, one definition each (docs/metrics.md "roas", docs/overview.md "ROI page"):
 
 * ``roas`` (the KPI registry's, as on the Overview): all net revenue of the period / all spend.
 * ``roas_with_spend`` ("paid ROAS"): the net revenue of the groups with uploaded spend / all spend.
