@@ -60,7 +60,7 @@ def _over_time_chart(ot, period: str) -> go.Figure:
         last = pd.Timestamp(open_periods["period_start"].max()) + step
         fig.add_vrect(x0=first - step / 2, x1=last - step / 2, fillcolor="gray", opacity=0.15, line_width=0,
                       annotation_text=t("fun.over_time_open"), annotation_position="top left")
-    fig.update_layout(yaxis_tickformat=".0%", yaxis_range=[0, 1.05], height=300)
+    fig.update_layout(xaxis_type="date", yaxis_tickformat=".0%", yaxis_range=[0, 1.05], height=300)
     return fig
 
 
