@@ -9,6 +9,9 @@ from analytics.cli import Output
 from analytics.progress import StderrProgress, no_progress
 
 
+_ROWS = {"events": "events", "items": "catalog items", "spend": "spend rows"}
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "sample",
@@ -47,7 +50,7 @@ def run(args, ctx) -> Output:
     )
     payload = {"sample": name, "counts": counts, "db": str(store.path), "existing_events": existing}
     if any(counts.values()):
-        added = ", ".join(f"{v:,} {k}" for k, v in counts.items())
+        added = ", ".join(f"{v:,} {_ROWS[k]}" for k, v in counts.items())
         return Output({**payload, "status": "loaded", "reason": None}, f"{name}: loaded {added} into {store.path}")
     if args.if_empty and existing:
         reason = "not_empty"
