@@ -1,4 +1,6 @@
-"""Command-line interface: ``reelytics [--db PATH] [--json] COMMAND ...`` (also ``python -m analytics``).
+"""Command-line interface: ``reelytics [--db PATH] [--tz ZONE] [--json] COMMAND ...`` (also ``python -m analytics``).
+
+The global options may also follow the command (``reelytics ingest FILE --tz UTC``).
 
 Each module in :mod:`analytics.commands` registers its sub-commands with ``register(subparsers)``;
 a handler takes ``(args, ctx)`` and returns an :class:`Output`. Exit status: 0 on success, 2 on bad
@@ -115,18 +117,25 @@ def filters_from_args(args: argparse.Namespace, ctx: Context) -> Filters:
     )
 
 
+def _add_global_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    """``--db``, ``--tz`` and ``--json``: before the command they set the defaults; after it, a
+    given option overrides them (an absent one leaves them alone, hence ``SUPPRESS``)."""
+    default = argparse.SUPPRESS if after_command else None
+    parser.add_argument("--db", type=Path, default=default, help="database file (default: $REELYTICS_DB or data/reelytics.duckdb)")
+    parser.add_argument("--tz", default=default, help="time zone for local times (default: $REELYTICS_TZ or Asia/Shanghai)")
+    parser.add_argument("--json", action="store_true", default=default or False, help="print one JSON document")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reelytics", description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, default=None, help="database file (default: $REELYTICS_DB or data/reelytics.duckdb)")
-    parser.add_argument("--tz", default=None, help="time zone for local times (default: $REELYTICS_TZ or Asia/Shanghai)")
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    _add_global_options(parser, after_command=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
         importlib.import_module(f"{commands.__name__}.{info.name}").register(sub)
-    for command in sub.choices.values():  # `reelytics kpis --json` works as well as `reelytics --json kpis`
-        command.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document")
+    for command in sub.choices.values():  # `reelytics ingest FILE --tz UTC` works as well as `reelytics --tz UTC ingest FILE`
+        _add_global_options(command, after_command=True)
     return parser
 
 

@@ -1,12 +1,28 @@
-"""Values the filters can take: the data's date span, channels, campaigns and categories."""
+"""Values the filters can take: the data's date span, channels, campaigns and categories; the default period.
+
+The default period (:func:`default_period`) answers "how are we doing lately, against before?": the
+latest :data:`DEFAULT_PERIOD_DAYS` complete local days, compared with as many days just before (or
+the longest period the data allows to compare). A day is *complete* when it has ended in the
+configured zone and is not after the data's last day.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
 
 from analytics.config import parse_timezone
+from analytics.query.filters import Filters
 from analytics.store.storage import Store
+
+#: Length of the default period in days (and of the period it is compared with).
+DEFAULT_PERIOD_DAYS = 28
+
+#: How much of the previous period the data covers: all of it, part of it (the data starts inside
+#: it), or none (the data starts after it ends, so there is nothing to compare with).
+Comparison = Literal["full", "partial", "none"]
 
 
 @dataclass(frozen=True)
@@ -39,3 +55,71 @@ def load_facets(store: Store, timezone: str) -> Facets:
         distinct("SELECT DISTINCT campaign FROM events WHERE campaign IS NOT NULL ORDER BY 1"),
         distinct("SELECT DISTINCT category FROM items WHERE category IS NOT NULL ORDER BY 1"),
     )
+
+
+@dataclass(frozen=True)
+class Period:
+    """A closed range of local days and how well the data covers the period of equal length before it."""
+
+    date_from: dt.date
+    date_to: dt.date  # inclusive
+    comparison: Comparison
+
+    @property
+    def days(self) -> int:
+        return (self.date_to - self.date_from).days + 1
+
+    @property
+    def previous_from(self) -> dt.date:
+        return self.date_from - dt.timedelta(days=self.days)
+
+    @property
+    def previous_to(self) -> dt.date:
+        return self.date_from - dt.timedelta(days=1)
+
+
+def comparison_coverage(date_from: dt.date, date_to: dt.date, first_day: dt.date) -> Comparison:
+    """How much of the period of equal length before ``date_from .. date_to`` lies on or after ``first_day``."""
+    length = (date_to - date_from).days + 1
+    previous_from, previous_to = date_from - dt.timedelta(days=length), date_from - dt.timedelta(days=1)
+    if first_day <= previous_from:
+        return "full"
+    return "partial" if first_day <= previous_to else "none"
+
+
+def local_today(timezone: str, now: dt.datetime | None = None) -> dt.date:
+    """Today's date in ``timezone`` (``now``: an aware datetime, for tests; default the clock)."""
+    zone = parse_timezone(timezone)
+    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(zone).date()
+
+
+def default_period(first_day: dt.date, last_day: dt.date, today: dt.date, days: int = DEFAULT_PERIOD_DAYS) -> Period:
+    """The latest ``days`` complete local days compared with the ``days`` before, or the longest
+    period the data allows to compare in full.
+
+    The last complete day is the earlier of the data's last day and yesterday (``today`` is the
+    local date in the configured zone). With ``n`` complete days of data the period is the last
+    ``days`` of them when ``n >= 2 * days``, else the last ``n // 2`` (so that the previous period
+    is covered too); a single complete day has nothing before it (``comparison == "none"``). When no
+    day has ended yet (every event is from today) the period is the data's span, today included.
+    """
+    if days < 1:
+        raise ValueError("a default period needs at least one day")
+    end = min(last_day, today - dt.timedelta(days=1))
+    if end < first_day:
+        return Period(first_day, last_day, "none")
+    available = (end - first_day).days + 1
+    length = days if available >= 2 * days else max(available // 2, 1)
+    start = end - dt.timedelta(days=length - 1)
+    return Period(start, end, comparison_coverage(start, end, first_day))
+
+
+def with_default_period(filters: Filters, facets: Facets, today: dt.date) -> tuple[Filters, Period | None]:
+    """``filters`` closed to :func:`default_period` when both its dates are open, with that period.
+
+    Returns ``filters`` unchanged and ``None`` when a date is set or the store has no events.
+    """
+    if filters.date_from or filters.date_to or facets.first_day is None or facets.last_day is None:
+        return filters, None
+    period = default_period(facets.first_day, facets.last_day, today)
+    return dataclasses.replace(filters, date_from=period.date_from, date_to=period.date_to), period

@@ -117,7 +117,8 @@ class Step:
 
 
 def parse_duration(text: str | int | float, option: str = "--window") -> int:
-    """Seconds in ``text``: a number with unit s/m/h/d/w (``90m``, ``7d``) or plain seconds."""
+    """Seconds in ``text``: a number with unit s/m/h/d/w (``90s``, ``90m``, ``7d``); a number given
+    as ``int`` or ``float`` is seconds. Text without a unit (``"7"``) is refused: seven what?"""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         seconds = float(text)
     else:
@@ -126,7 +127,13 @@ def parse_duration(text: str | int | float, option: str = "--window") -> int:
             raise BadInput(
                 f"{option} expects a duration such as 30m, 1h, 7d or 2w, got {text!r}", code="bad_duration", value=str(text)
             )
-        seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+        if not m.group(2):
+            raise BadInput(
+                f"{option} needs a unit: {text!r} could be seconds or days; write it as {m.group(1)}s, "
+                f"{m.group(1)}m, {m.group(1)}h, {m.group(1)}d or {m.group(1)}w",
+                code="bad_duration", value=str(text),
+            )
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
     if not math.isfinite(seconds) or seconds <= 0 or seconds > 366 * 86400 * 5:
         raise BadInput(f"{option} must be between 1 second and 5 years, got {text!r}", code="bad_duration", value=str(text))
     return int(round(seconds))
@@ -293,7 +300,9 @@ class StepRow:
 
     ``in_progress``: entrants stopped at this step whose window is still open at the data's end;
     ``dropped``: entrants stopped at this step whose window has closed. Rates leave in-progress
-    entrants out of their denominators.
+    entrants out of their denominators: ``base_from_previous`` and ``base_from_first`` are those
+    denominators (the previous step's / first step's count less the entrants still in progress
+    before this step), so ``conversion_from_first == count / base_from_first``.
     """
 
     step: int
@@ -303,6 +312,8 @@ class StepRow:
     conversion_from_first: float | None
     in_progress: int
     dropped: int
+    base_from_previous: int
+    base_from_first: int
 
 
 @dataclass(frozen=True)
@@ -777,17 +788,25 @@ def _step_rows(entries: pd.DataFrame, spec: FunnelSpec) -> tuple[StepRow, ...]:
         in_prog = int((open_ & (level == i)).sum())
         dropped = int((~open_ & (level == i)).sum()) if i < len(spec.steps) else 0
         if i == 1:
-            prev = _rate(counts[0], counts[0])
-            first = prev
+            base_prev = base_first = counts[0]
         else:
-            prev = _rate(counts[i - 1], counts[i - 2] - int((open_ & (level == i - 1)).sum()))
-            first = _rate(counts[i - 1], counts[0] - int((open_ & (level < i)).sum()))
-        out.append(StepRow(i, label, counts[i - 1], prev, first, in_prog, dropped))
+            base_prev = counts[i - 2] - int((open_ & (level == i - 1)).sum())
+            base_first = counts[0] - int((open_ & (level < i)).sum())
+        out.append(StepRow(i, label, counts[i - 1], _rate(counts[i - 1], base_prev), _rate(counts[i - 1], base_first),
+                           in_prog, dropped, base_prev, base_first))
     return tuple(out)
 
 
-def _over_time(entries: pd.DataFrame, spec: FunnelSpec, timezone: str) -> pd.DataFrame:
-    cols = ["period_start", "entrants", "converted", "in_progress", "conversion_rate"]
+def _over_time(
+    entries: pd.DataFrame, spec: FunnelSpec, timezone: str, end_of_data: dt.datetime | None, entry_end: dt.datetime | None
+) -> pd.DataFrame:
+    """Conversion by local entry day or week; a period is ``complete`` once the window of its last
+    possible entry (its end, or the date filter's end if sooner) has closed by ``end_of_data``.
+
+    Incomplete periods keep their counts but get no ``conversion_rate``: their converters are in
+    but most of their non-converters are still in progress, so a rate would lean toward 100 %.
+    """
+    cols = ["period_start", "entrants", "converted", "in_progress", "conversion_rate", "complete"]
     if entries.empty:
         return pd.DataFrame(columns=cols)
     local = entries["entry_time"].dt.tz_localize("UTC").dt.tz_convert(timezone).dt.tz_localize(None)
@@ -799,10 +818,23 @@ def _over_time(entries: pd.DataFrame, spec: FunnelSpec, timezone: str) -> pd.Dat
         _open=entries["status"] == "in_progress",
     ).groupby("period_start")
     df = pd.DataFrame({"entrants": g.size(), "converted": g["_conv"].sum(), "in_progress": g["_open"].sum()}).reset_index()
+    zone = parse_timezone(timezone)
+    length = dt.timedelta(days=7 if spec.period == "week" else 1)
+    window = dt.timedelta(seconds=spec.window_seconds)
+
+    def closed(first_day: dt.date) -> bool:
+        local_end = dt.datetime.combine(first_day + length, dt.time(), tzinfo=zone)
+        last_entry = local_end.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        if entry_end is not None:
+            last_entry = min(last_entry, entry_end)
+        return end_of_data is not None and last_entry + window <= end_of_data
+
+    df["complete"] = [closed(d) for d in df["period_start"]]
     df["conversion_rate"] = [
-        _rate(int(c), int(e - o)) for c, e, o in zip(df["converted"], df["entrants"], df["in_progress"])
+        _rate(int(c), int(e - o)) if done else None
+        for c, e, o, done in zip(df["converted"], df["entrants"], df["in_progress"], df["complete"])
     ]
-    return df[cols].astype({"entrants": "int64", "converted": "int64", "in_progress": "int64"})
+    return df[cols].astype({"entrants": "int64", "converted": "int64", "in_progress": "int64", "complete": bool})
 
 
 def _segments(entries: pd.DataFrame, spec: FunnelSpec) -> tuple[SegmentRow, ...]:
@@ -881,7 +913,7 @@ def compute_funnel(source, spec: FunnelSpec, filters: Filters | None = None) -> 
         p90_seconds_to_convert=float(np.quantile(seconds, 0.9)) if len(seconds) else None,
         seconds_to_convert=tuple(float(s) for s in seconds),
         segments=_segments(entries, spec),
-        over_time=_over_time(entries, spec, filters.timezone),
+        over_time=_over_time(entries, spec, filters.timezone, end_of_data, filters.utc_bounds()[1]),
         entries=_localise(local_entries, filters.timezone),
         data_end=end_of_data,
         timezone=filters.timezone,

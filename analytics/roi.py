@@ -6,7 +6,15 @@ registry in :mod:`analytics.metrics.kpis`; this module only chooses the grouping
 
 Missing spend is stated, not treated as zero: a group whose events have no spend row in the
 period gets ``spend = None``, ``cac = None``, ``roas = None`` and ``spend_status = "no spend
-uploaded"``; such groups are listed in :attr:`RoiReport.missing_spend` and are not ranked.
+uploaded"``; such groups are listed in :attr:`RoiReport.missing_spend` and are not ranked. A key
+of ``None`` in those lists is the traffic without that column (events without a campaign: organic
+or untagged).
+
+Two ROAS figures, one definition each (docs/metrics.md "roas", docs/overview.md "ROI page"):
+
+* ``roas`` (the KPI registry's, as on the Overview): all net revenue of the period / all spend.
+* ``roas_with_spend`` ("paid ROAS"): the net revenue of the groups with uploaded spend / all spend.
+  The two differ by ``revenue_without_spend``, the revenue of groups without spend.
 """
 
 from __future__ import annotations
@@ -134,6 +142,8 @@ def compute_roi(store: Store, filters: Filters, level: str = "campaign") -> RoiR
     paid_spend = float(sum(paid["spend"])) if len(paid) else None
     totals["revenue_with_spend"] = paid_revenue
     totals["roas_with_spend"] = paid_revenue / paid_spend if paid_spend else None
+    revenue = totals.get("revenue")
+    totals["revenue_without_spend"] = None if revenue is None or paid_revenue is None else revenue - paid_revenue
     if not len(table):
         status = "no_data"
     elif spend is None or not len(spend):

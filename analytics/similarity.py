@@ -19,6 +19,7 @@ catalog) gets content-based neighbours instead — TF-IDF cosine over title, tag
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -78,7 +79,7 @@ class Heatmap:
     status: Literal["ok", "empty"]
     row_ids: tuple[str, ...]
     col_ids: tuple[str, ...]
-    row_labels: tuple[str, ...]  # titles for items, ids for users (hover text)
+    row_labels: tuple[str, ...]  # distinct axis labels: titles for items (see _item_labels), ids for users
     col_labels: tuple[str, ...]
     values: np.ndarray
     cap: int
@@ -195,7 +196,11 @@ def _index(index: dict[str, int], key: str, what: str) -> int:
 
 
 def _item_labels(model: TrainedModel, items: Sequence[str]) -> tuple[str, ...]:
-    return tuple(model.title(i) or i for i in items)
+    """One distinct label per item, for axes: its title; ``title (id)`` when another item shares the
+    title; the id when it has none."""
+    titles = [model.title(i) for i in items]
+    shared = Counter(t for t in titles if t)
+    return tuple(i if not t else f"{t} ({i})" if shared[t] > 1 else t for i, t in zip(items, titles))
 
 
 def item_heatmap(model: TrainedModel, items: Sequence[str], cap: int = DEFAULT_CAP) -> Heatmap:

@@ -18,6 +18,10 @@ Definitions (docs/metrics.md "Timing" repeats them for people):
   by the method of moments, the cell's sampling variance ``sigma^2 / videos`` from the pooled
   within-cell variance. Posterior means lie between the cell's raw value and the prior mean; cells are
   ranked by the posterior mean and shown with a 90% credible interval.
+* **Clear best time**: the top-ranked cell is named as the best time to post only when its credible
+  interval lies wholly above the average over all cells (its lower bound exceeds the prior mean);
+  otherwise the verdict is ``no_clear_best``: the top cells differ from the average by no more than
+  noise, and naming one would be advice built on luck.
 * **Audience activity**: view events and distinct viewers by local weekday x hour of the event, and
   views per calendar day of that weekday in the range.
 * **Posting frequency**: per creator, videos per week over the span of publish days in the selection,
@@ -45,6 +49,7 @@ from analytics.query.localtime import local_time, utc_offsets
 stats = LazyModule("scipy.stats")
 
 Outcome = Literal["views", "completion", "ctr", "purchases"]
+Verdict = Literal["clear_best", "no_clear_best"]
 OUTCOMES: tuple[str, ...] = ("views", "completion", "ctr", "purchases")
 RATE_OUTCOMES: dict[str, tuple[str, str]] = {
     "completion": ("complete_views", "rated_views"),
@@ -335,6 +340,20 @@ class TimingResult:
         ranked = self.cells[self.cells["rank"].notna()].sort_values("rank")
         return ranked.head(n).reset_index(drop=True)
 
+    @property
+    def average(self) -> float | None:
+        """The average over all cells (the prior mean the cells are shrunk toward); None without one."""
+        return self.prior.get("mean")
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """``clear_best`` when the top-ranked cell's credible interval lies above :attr:`average`
+        (``ci_low > average``), else ``no_clear_best``; None unless the status is ``ok``."""
+        if self.status != "ok" or self.average is None:
+            return None
+        top = self.best(1).iloc[0]
+        return "clear_best" if top["ci_low"] > self.average else "no_clear_best"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status,
@@ -342,6 +361,8 @@ class TimingResult:
             "timezone": self.timezone,
             "videos": self.video_count,
             "credible_level": self.credible_level,
+            "verdict": self.verdict,
+            "average": self.average,
             "prior": self.prior,
             "best": self.best(),
             "cells": self.cells[self.cells["videos"] > 0] if not self.cells.empty else [],

@@ -76,9 +76,15 @@ def run(args, ctx) -> Output:
     for s in result.steps:
         lines.append(
             f"  {s.step}. {s.label:<28} {s.count:>10,}  from previous {_pct(s.conversion_from_previous):>7}"
-            f"  from first {_pct(s.conversion_from_first):>7}  in progress {s.in_progress:,}"
+            f"  from first {_pct(s.conversion_from_first):>7} ({s.count:,} of {s.base_from_first:,})"
+            f"  in progress {s.in_progress:,}"
         )
-    lines.append(f"  converted {result.converted:,} of {result.entrants:,}; in progress {result.in_progress:,}")
+    lines.append(f"  converted {result.converted:,} of {result.entrants - result.in_progress:,} who could finish "
+                 f"({_pct(result.conversion_rate)}); {result.in_progress:,} still in progress, left out of the rates")
+    open_periods = result.over_time[~result.over_time["complete"]] if len(result.over_time) else result.over_time
+    if len(open_periods):
+        lines.append(f"  conversion over time: entry {spec.period}s from {open_periods['period_start'].min()} on are "
+                     "incomplete (window still open at the end of the data) and get no rate")
     if result.median_seconds_to_convert is not None:
         lines.append(
             f"  time to convert: median {result.median_seconds_to_convert / 3600:.2f} h, "

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from analytics.cli import Output, add_filter_args, filters_from_args, to_jsonable
-from analytics.metrics.kpis import DIMENSIONS, KPI_BY_NAME, KPIS, breakdown, check_dimension, kpi_report
+from analytics.errors import BadInput
+from analytics.facets import DEFAULT_PERIOD_DAYS, comparison_coverage, load_facets, local_today, with_default_period
+from analytics.metrics.kpis import DIMENSIONS, KPI_BY_NAME, breakdown, check_dimension, kpi_report
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "kpis",
         help="KPIs of a period with the change against the previous period; --by COL for one row per group",
-        description="KPIs are defined in docs/metrics.md. Open dates mean the data's whole span.",
+        description=f"KPIs are defined in docs/metrics.md. Without --from and --to: the latest {DEFAULT_PERIOD_DAYS} "
+        f"complete local days against the {DEFAULT_PERIOD_DAYS} before (fewer when the data is shorter); "
+        "--all for the data's whole span.",
     )
     add_filter_args(p)
+    p.add_argument("--all", action="store_true", help="the data's whole span instead of the latest complete days")
     p.add_argument("--by", default=None, metavar="COL",
                    help=f"one row per value of COL: {', '.join(DIMENSIONS)} or props.KEY")
     p.add_argument("--sort", default="views", metavar="KPI", help="order rows by this KPI, descending (with --by)")
@@ -29,19 +34,41 @@ def _fmt(value) -> str:
     return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.2f}"
 
 
+_COMPARISON_NOTES = {
+    "none": "no earlier data to compare with: the data starts on {first}, so no change is shown",
+    "partial": "the previous period starts on {prev}, but the data starts on {first}: changes compare with fewer days",
+}
+
+
 def run(args, ctx) -> Output:
     filters = filters_from_args(args, ctx)
+    if args.all and (filters.date_from or filters.date_to):
+        raise BadInput("--all is the data's whole span: leave out --from and --to", code="bad_period")
     if args.by is not None:
         check_dimension(args.by)
     if args.sort not in KPI_BY_NAME:
-        from analytics.errors import BadInput
-
         raise BadInput(f"--sort: unknown KPI {args.sort!r}; use one of {', '.join(KPI_BY_NAME)}", code="bad_kpi")
+    facets = load_facets(ctx.store, filters.timezone)
+    default = None
+    if not args.all:
+        filters, default = with_default_period(filters, facets, local_today(filters.timezone))
     report = kpi_report(ctx.store, filters)
     payload = report.to_dict()
+    payload["default_period"] = default is not None
     if args.series:
         payload["series"] = report.series_frame()
-    lines = [f"period {payload['filters']['from']} .. {payload['filters']['to']}  ({report.status})"]
+    if report.status != "ok":
+        payload["comparison"] = None
+        return Output(to_jsonable(payload), "no events yet: load data with `reelytics ingest FILE` or `reelytics sample`")
+    period, prev = report.filters, report.previous_filters
+    coverage = comparison_coverage(period.date_from, period.date_to, facets.first_day)
+    payload["comparison"] = coverage
+    how = " (the latest complete days)" if default else ""
+    lines = [f"period {period.date_from} .. {period.date_to}{how}, compared with {prev.date_from} .. {prev.date_to}"]
+    if coverage in _COMPARISON_NOTES:
+        lines.append("  note: " + _COMPARISON_NOTES[coverage].format(first=facets.first_day, prev=prev.date_from))
+    if period.date_to >= local_today(period.timezone):
+        lines.append("  note: the period includes today, which has not ended: its figures will still change")
     for card in report.cards():
         change = "" if card.change is None else f"  {card.change:+.1%}"
         lines.append(f"  {card.kpi.name:<24} {_fmt(card.value):>16}  prev {_fmt(card.previous):>12}{change}")

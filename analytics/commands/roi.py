@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from analytics.cli import Output, add_filter_args, filters_from_args, to_jsonable
+from analytics.metrics.kpis import NOTE_NO_SPEND
 from analytics.roi import LEVELS, compute_roi
 
 
@@ -17,13 +18,44 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _money(value) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def _groups(keys, level: str) -> str:
+    """Groups in words: a missing campaign or channel is the traffic without one."""
+    columns = LEVELS[level]
+
+    def one(key) -> str:
+        if all(v is None for v in key):
+            return f"traffic without a {' or '.join(columns)}"
+        return " / ".join(f"no {c}" if v is None else str(v) for c, v in zip(columns, key))
+
+    return "; ".join(one(k) for k in keys)
+
+
 def run(args, ctx) -> Output:
     report = compute_roi(ctx.store, filters_from_args(args, ctx), args.level)
     payload = to_jsonable(report.to_dict())
-    lines = [f"ROI by {report.level} ({report.status})"]
-    lines.append(report.table.to_string(index=False) if len(report.table) else "(no rows)")
-    totals = ", ".join(f"{k}={v if v is None else round(v, 4)}" for k, v in report.totals.items())
-    lines.append(f"totals: {totals}")
-    if report.missing_spend:
-        lines.append("no spend uploaded for: " + "; ".join(" / ".join(str(v) for v in k) for k in report.missing_spend))
+    if report.status == "no_data":
+        return Output(payload, "no events match these filters: nothing to join spend to")
+    totals = report.totals
+    lines = [f"ROI by {report.level}, ranked by ROAS"]
+    lines.append(report.table.to_string(index=False))
+    lines.append(f"totals: spend {_money(totals['spend'])}, net revenue {_money(totals['revenue'])}, "
+                 f"new buyers {totals['new_buyers'] or 0:,}, CAC {_money(totals['cac'])}")
+    if totals["roas"] is not None:
+        lines.append(f"ROAS {totals['roas']:.2f}x = all net revenue / all spend")
+    if totals["roas_with_spend"] is not None:
+        lines.append(f"paid ROAS {totals['roas_with_spend']:.2f}x = net revenue of the groups with spend "
+                     f"({_money(totals['revenue_with_spend'])}) / all spend; the other "
+                     f"{_money(totals['revenue_without_spend'])} came from groups without spend")
+    if report.status == "no_spend":
+        lines.append("no spend uploaded for this period" if NOTE_NO_SPEND in report.notes
+                     else "spend has no category: with --category, spend, CAC and ROAS are not available")
+    elif report.missing_spend:
+        lines.append(f"no spend uploaded for {_groups(report.missing_spend, report.level)}: "
+                     "CAC and ROAS are not available there (not zero) and those rows are not ranked")
+    if report.spend_without_events:
+        lines.append(f"spend without any events in the period: {_groups(report.spend_without_events, report.level)}")
     return Output(payload, "\n".join(lines))

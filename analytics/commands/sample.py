@@ -9,6 +9,9 @@ from analytics.cli import Output
 from analytics.progress import StderrProgress, no_progress
 
 
+_ROWS = {"events": "events", "items": "catalog items", "spend": "spend rows"}
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "sample",
@@ -41,17 +44,19 @@ def run(args, ctx) -> Output:
         return Output(payload, text)
     store = ctx.store
     progress = no_progress if args.json else StderrProgress("sample", sys.stderr)
-    had_events = store.counts()["events"] > 0
+    existing = store.counts()["events"]
     counts = load_sample(
         store, args.users, args.days, args.seed, progress=progress, if_empty=args.if_empty, start=start
     )
-    loaded = any(counts.values())
-    if loaded:
-        status = "loaded"
-    elif args.if_empty and had_events:
-        status = "skipped: the database already has events"
+    payload = {"sample": name, "counts": counts, "db": str(store.path), "existing_events": existing}
+    if any(counts.values()):
+        added = ", ".join(f"{v:,} {_ROWS[k]}" for k, v in counts.items())
+        return Output({**payload, "status": "loaded", "reason": None}, f"{name}: loaded {added} into {store.path}")
+    if args.if_empty and existing:
+        reason = "not_empty"
+        text = (f"{name}: skipped, nothing loaded: {store.path} already holds {existing:,} events "
+                "(--if-empty loads only into a database without events)")
     else:
-        status = "skipped: this sample is already loaded"
-    payload = {"sample": name, "status": "loaded" if loaded else "skipped", "counts": counts, "db": str(store.path)}
-    text = f"{name}: {status}\n" + "\n".join(f"  {k:<8} {v:>12,}" for k, v in counts.items())
-    return Output(payload, text)
+        reason = "already_loaded"
+        text = f"{name}: skipped, nothing loaded: this sample is already in {store.path}"
+    return Output({**payload, "status": "skipped", "reason": reason}, text)

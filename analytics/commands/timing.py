@@ -27,18 +27,32 @@ def _fmt(value, is_rate: bool) -> str:
     return f"{value:.1%}" if is_rate else f"{value:,.1f}"
 
 
+def _when(row) -> str:
+    return f"{WEEKDAY_NAMES[int(row.weekday)]} {int(row.hour):02d}:00"
+
+
 def render(result: TimingResult, top: int) -> str:
     if result.status == "no_videos":
         return "no published videos match these filters (items need kind 'video' and published_at)"
     if result.status == "no_outcomes":
         return f"no video has views in its first 24 hours: nothing to rank by {result.outcome}"
+    average = _fmt(result.average, result.is_rate)
+    first = result.best(1).iloc[0]
+    level = f"{result.credible_level:.0%}"
+    if result.verdict == "clear_best":
+        verdict = (f"best time to post: {_when(first)} (its {level} interval, {_fmt(first.ci_low, result.is_rate)} .. "
+                   f"{_fmt(first.ci_high, result.is_rate)}, lies above the average {average})")
+    else:
+        verdict = (f"no clear best time: no publish time's {level} interval lies above the average {average}; "
+                   "the ranking below is within noise")
     lines = [
-        f"best time to post by {result.outcome} in the first 24 h ({result.video_count} videos; times in {result.timezone}; "
-        f"{result.credible_level:.0%} credible interval)",
+        verdict,
+        f"publish times ranked by {result.outcome} in the first 24 h ({result.video_count} videos; times in {result.timezone}; "
+        f"{level} credible interval)",
         f"{'rank':>4}  {'when':<10}{'videos':>7}{'raw':>10}{'shrunk':>10}  interval",
     ]
     for row in result.best(top).itertuples():
-        when = f"{WEEKDAY_NAMES[row.weekday]} {row.hour:02d}:00"
+        when = _when(row)
         lines.append(
             f"{int(row.rank):>4}  {when:<10}{row.videos:>7}{_fmt(row.raw, result.is_rate):>10}{_fmt(row.shrunk, result.is_rate):>10}"
             f"  {_fmt(row.ci_low, result.is_rate)} .. {_fmt(row.ci_high, result.is_rate)}"

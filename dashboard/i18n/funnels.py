@@ -49,6 +49,25 @@ TEXT = {
         "zh": "有 {n} 个进入者在数据结束时（{end}）仍处于窗口内；它们单独列出，不计入转化率。",
     },
     "fun.chart": {"en": "Funnel", "zh": "漏斗"},
+    "fun.chart_text": {"en": "{count} of {base} ({rate})", "zh": "{base} 中的 {count}（{rate}）"},
+    "fun.step_base": {
+        "en": "Step {n} ({step}): {count} of {base} who could reach it ({rate}); {open} still in progress.",
+        "zh": "第 {n} 步（{step}）：{base} 个可能到达者中有 {count} 个到达（{rate}）；另有 {open} 个仍在进行中。",
+    },
+    "fun.step_base_note": {
+        "en": "Entrants still in progress (their window has not closed by the end of the data) are left out of each rate until it closes.",
+        "zh": "仍在进行中的进入者（数据结束时窗口尚未关闭）在窗口结束前不计入各步转化率。",
+    },
+    "fun.over_time_rate": {"en": "Conversion", "zh": "转化率"},
+    "fun.over_time_open": {"en": "window still open", "zh": "窗口未结束"},
+    "fun.over_time_incomplete.day": {
+        "en": "Entry days from {first} on are incomplete (shaded): their entrants' conversion window has not closed by the end of the data, so they get no rate yet instead of one that leans toward 100 %.",
+        "zh": "自 {first} 起的进入日尚未完成（灰色区域）：其进入者的转化窗口在数据结束时尚未关闭，因此暂不计算转化率，以免出现接近 100% 的假象。",
+    },
+    "fun.over_time_incomplete.week": {
+        "en": "Entry weeks from the week of {first} on are incomplete (shaded): their entrants' conversion window has not closed by the end of the data, so they get no rate yet instead of one that leans toward 100 %.",
+        "zh": "自 {first} 所在周起的进入周尚未完成（灰色区域）：其进入者的转化窗口在数据结束时尚未关闭，因此暂不计算转化率，以免出现接近 100% 的假象。",
+    },
     "fun.table": {"en": "Steps", "zh": "各步骤"},
     "fun.ttc": {"en": "Time to convert", "zh": "转化耗时"},
     "fun.ttc_summary": {"en": "Median {median}, 90th percentile {p90} ({n} conversions).", "zh": "中位数 {median}，90 分位 {p90}（共 {n} 次转化）。"},

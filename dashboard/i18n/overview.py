@@ -61,6 +61,25 @@ TEXT = {
     **{f"kpi.help.{k.name}": {"en": k.formula, "zh": _FORMULA_ZH[k.name]} for k in ALL_KPIS},
     "ov.period": {"en": "Period {start} to {end}, compared with {prev_start} to {prev_end}.",
                   "zh": "统计周期 {start} 至 {end}，对比上一周期 {prev_start} 至 {prev_end}。"},
+    "ov.scope": {"en": "Period", "zh": "统计周期"},
+    "ov.scope.latest": {"en": "Latest complete days against the days before", "zh": "最近的完整日，对比此前同样天数"},
+    "ov.scope.all": {"en": "All data", "zh": "全部数据"},
+    "ov.period_default": {
+        "en": "Period {start} to {end}, the latest complete days, compared with {prev_start} to {prev_end}, as many days just before. Choose dates in the sidebar for another period.",
+        "zh": "统计周期 {start} 至 {end}（最近的完整日），对比紧邻其前、天数相同的 {prev_start} 至 {prev_end}。如需其他时间段，请在侧边栏选择日期。",
+    },
+    "ov.no_earlier": {
+        "en": "No earlier data to compare with: the data starts on {first}, so the cards show no change.",
+        "zh": "没有更早的数据可供对比：数据从 {first} 开始，因此指标卡不显示变化。",
+    },
+    "ov.partial_earlier": {
+        "en": "The previous period starts on {prev_start}, but the data starts on {first}: changes compare with fewer days and may overstate growth.",
+        "zh": "上一周期从 {prev_start} 开始，但数据从 {first} 才开始：对比的天数较少，变化可能被高估。",
+    },
+    "ov.today_open": {
+        "en": "The period includes today, which has not ended yet: its figures will still change.",
+        "zh": "统计周期包含今天，今天尚未结束：数字仍会变化。",
+    },
     "ov.cards": {"en": "Key figures", "zh": "核心指标"},
     "ov.cards_caption": {"en": "Change against the previous period of equal length; ratios change in percentage points (pp). The line is the daily series. Definitions: docs/metrics.md.",
                          "zh": "与等长的上一周期相比；比率类指标的变化以百分点（pp）表示。折线为每日走势。指标定义见 docs/metrics.md。"},

@@ -30,9 +30,14 @@ TEXT = {
     "tim.hour": {"en": "Hour", "zh": "小时"},
     "tim.when": {"en": "{day} {hour:02d}:00", "zh": "{day} {hour:02d}:00"},
     "tim.summary": {
-        "en": "Times in {tz}. {videos} videos; best: {when} ({value}, interval {low} .. {high}).",
-        "zh": "时间按 {tz} 显示。共 {videos} 条视频；最佳：{when}（{value}，区间 {low} .. {high}）。",
+        "en": "Times in {tz}. {videos} videos; best: {when} ({value}, interval {low} .. {high}), which lies above the average of {average}.",
+        "zh": "时间按 {tz} 显示。共 {videos} 条视频；最佳：{when}（{value}，区间 {low} .. {high}），整个区间高于平均值 {average}。",
     },
+    "tim.summary_unclear": {
+        "en": "Times in {tz}. {videos} videos. No clear best time: no publish time's interval lies above the average of {average}. The top cell, {when} ({value}, interval {low} .. {high}), may be ahead by luck.",
+        "zh": "时间按 {tz} 显示。共 {videos} 条视频。没有明确的最佳时间：没有任何发布时段的区间整体高于平均值 {average}。排名第一的 {when}（{value}，区间 {low} .. {high}）可能只是运气。",
+    },
+    "tim.no_clear_best": {"en": "No clear best time", "zh": "没有明确的最佳时间"},
     "tim.table_cells": {"en": "Publish cells", "zh": "发布时段"},
     "tim.table_videos": {"en": "Videos and their first-24-hour outcomes", "zh": "视频及其 24 小时内表现"},
     "tim.day.0": {"en": "Mon", "zh": "周一"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -34,6 +35,33 @@ def _duration(seconds: float) -> str:
 
 def _pct(v) -> str:
     return "-" if v is None else f"{v:.1%}"
+
+
+def _step_bases(steps) -> None:
+    """Say what each rate divides by when entrants still in progress are left out of it."""
+    entrants = steps[0].count
+    if all(s.base_from_first == entrants for s in steps):
+        return
+    st.caption(t("fun.step_base_note"))
+    for s in steps[1:]:
+        st.caption(t("fun.step_base", n=s.step, step=s.label, count=f"{s.count:,}", base=f"{s.base_from_first:,}",
+                     rate=_pct(s.conversion_from_first), open=f"{entrants - s.base_from_first:,}"))
+
+
+def _over_time_chart(ot, period: str) -> go.Figure:
+    """Rates of complete periods as a line; incomplete periods shaded, without a rate."""
+    done = ot[ot["complete"]]
+    fig = go.Figure(go.Scatter(x=done["period_start"], y=done["conversion_rate"], mode="lines+markers",
+                               name=t("fun.over_time_rate")))
+    open_periods = ot[~ot["complete"]]
+    if len(open_periods):
+        step = pd.Timedelta(days=7 if period == "week" else 1)
+        first = pd.Timestamp(open_periods["period_start"].min())
+        last = pd.Timestamp(open_periods["period_start"].max()) + step
+        fig.add_vrect(x0=first - step / 2, x1=last - step / 2, fillcolor="gray", opacity=0.15, line_width=0,
+                      annotation_text=t("fun.over_time_open"), annotation_position="top left")
+    fig.update_layout(xaxis_type="date", yaxis_tickformat=".0%", yaxis_range=[0, 1.05], height=300)
+    return fig
 
 
 st.title(t("page.funnels"))
@@ -98,12 +126,14 @@ if require_events():
                     go.Funnel(
                         y=labels,
                         x=[s.count for s in result.steps],
-                        text=[f"{s.count:,} ({_pct(s.conversion_from_first)})" for s in result.steps],
+                        text=[t("fun.chart_text", count=f"{s.count:,}", base=f"{s.base_from_first:,}", rate=_pct(s.conversion_from_first))
+                              if s.step > 1 else f"{s.count:,}" for s in result.steps],
                         textinfo="text",
                     )
                 )
                 fig.update_layout(title=t("fun.chart"), height=120 + 60 * len(labels))
                 st.plotly_chart(fig, width="stretch")
+                _step_bases(result.steps)
 
                 st.subheader(t("fun.table"))
                 steps_df = result.steps_frame()
@@ -128,9 +158,10 @@ if require_events():
 
                 st.subheader(t("fun.over_time"))
                 ot = result.over_time
-                line = go.Figure(go.Scatter(x=ot["period_start"], y=ot["conversion_rate"], mode="lines+markers"))
-                line.update_layout(yaxis_tickformat=".0%", height=300)
-                st.plotly_chart(line, width="stretch")
+                st.plotly_chart(_over_time_chart(ot, spec.period), width="stretch")
+                open_periods = ot[~ot["complete"]]
+                if len(open_periods):
+                    st.caption(t(f"fun.over_time_incomplete.{spec.period}", first=open_periods["period_start"].min()))
                 st.dataframe(ot, hide_index=True, width="stretch")
                 download_buttons(ot, "funnel_over_time", filters)
 

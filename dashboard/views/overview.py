@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics.facets import comparison_coverage, local_today, with_default_period
 from analytics.query.filters import Filters
 from analytics.metrics.kpis import DIMENSIONS, KPI_BY_NAME, KPIS, format_change, format_value, overview
-from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
+from dashboard.common import current_filters, download_buttons, facets, get_store, guarded, require_events
 from dashboard.i18n import t
 
 
@@ -42,13 +43,33 @@ def _notes(notes) -> None:
             st.info(t(f"ov.note.{note}"))
 
 
+def _period(period: Filters, prev: Filters, is_default: bool) -> None:
+    """Which period the cards show, against which, and what the comparison can and cannot say."""
+    dates = {"start": period.date_from, "end": period.date_to, "prev_start": prev.date_from, "prev_end": prev.date_to}
+    st.caption(t("ov.period_default", **dates) if is_default else t("ov.period", **dates))
+    first_day = facets().first_day
+    coverage = comparison_coverage(period.date_from, period.date_to, first_day)
+    if coverage == "none":
+        st.info(t("ov.no_earlier", first=first_day))
+    elif coverage == "partial":
+        st.info(t("ov.partial_earlier", first=first_day, prev_start=prev.date_from))
+    if period.date_to >= local_today(period.timezone):
+        st.info(t("ov.today_open"))
+
+
 def _labelled(df: pd.DataFrame) -> pd.DataFrame:
     return df.rename(columns={k.name: t(f"kpi.{k.name}") for k in KPIS})
 
 
 st.title(t("page.overview"))
 if require_events():
-    filters = current_filters()
+    filters, default = current_filters(), None
+    if filters.date_from is None and filters.date_to is None:
+        # no dates chosen in the sidebar: answer "lately, against before" unless all data is asked for
+        scope = st.radio(t("ov.scope"), ("latest", "all"), horizontal=True, key="ov_scope",
+                         format_func=lambda v: t(f"ov.scope.{v}"))
+        if scope == "latest":
+            filters, default = with_default_period(filters, facets(), local_today(filters.timezone))
     with guarded():
         c1, c2 = st.columns(2)
         by = c1.selectbox(t("ov.by"), DIMENSIONS, format_func=lambda d: t(f"ov.dim.{d}"), key="ov_by")
@@ -63,10 +84,8 @@ if require_events():
         if report.status != "ok":
             st.info(t("common.no_rows"))
         else:
-            period, prev = report.filters, report.previous_filters
-            st.caption(
-                t("ov.period", start=period.date_from, end=period.date_to, prev_start=prev.date_from, prev_end=prev.date_to)
-            )
+            period = report.filters
+            _period(period, report.previous_filters, default is not None)
             st.subheader(t("ov.cards"))
             st.caption(t("ov.cards_caption"))
             _notes(report.notes)

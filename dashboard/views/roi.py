@@ -16,8 +16,33 @@ def _roi(db: str, version: str, filters: Filters, level: str):
     return compute_roi(get_store(), filters, level)
 
 
-def _group_text(keys) -> str:
-    return "; ".join(" / ".join(t("roi.none") if v is None else str(v) for v in k) for k in keys)
+def _group_text(keys, level: str) -> str:
+    """Groups in words: a missing campaign or channel is the traffic without one, never "(none)"."""
+    columns = LEVELS[level]
+
+    def one(key) -> str:
+        if all(v is None for v in key):
+            return t(f"roi.without.{level}")
+        return " / ".join(t(f"roi.no_value.{c}") if v is None else str(v) for c, v in zip(columns, key))
+
+    return "; ".join(one(k) for k in keys)
+
+
+def _totals(totals: dict) -> None:
+    """The period's totals with the registry's ROAS, and the paid ROAS labelled and explained beside it."""
+    money, roas = KPI_BY_NAME["revenue"], KPI_BY_NAME["roas"]
+    cols = st.columns(6)
+    for col, name in zip(cols, ("spend", "revenue", "new_buyers", "cac", "roas")):
+        col.metric(t(f"kpi.{name}"), format_value(KPI_BY_NAME[name], totals.get(name)), border=True,
+                   help=t("roi.help.roas") if name == "roas" else None)
+    cols[5].metric(t("roi.paid_roas"), format_value(roas, totals.get("roas_with_spend")), border=True,
+                   help=t("roi.help.paid_roas"))
+    if totals.get("roas") is not None and totals.get("roas_with_spend") is not None:
+        st.caption(t("roi.roas_explained", revenue=format_value(money, totals["revenue"]),
+                     spend=format_value(money, totals["spend"]), roas=format_value(roas, totals["roas"]),
+                     paid_revenue=format_value(money, totals["revenue_with_spend"]),
+                     paid_roas=format_value(roas, totals["roas_with_spend"]),
+                     unpaid=format_value(money, totals["revenue_without_spend"])))
 
 
 st.title(t("page.roi"))
@@ -35,16 +60,11 @@ if require_events():
             if report.status == "no_spend":
                 st.warning(t("roi.spend_not_by_category") if "spend_not_by_category" in report.notes else t("roi.no_spend"))
             elif report.missing_spend:
-                st.warning(t("roi.missing_spend", groups=_group_text(report.missing_spend)))
+                st.warning(t("roi.missing_spend", groups=_group_text(report.missing_spend, level)))
             if report.spend_without_events:
-                st.info(t("roi.spend_without_events", groups=_group_text(report.spend_without_events)))
+                st.info(t("roi.spend_without_events", groups=_group_text(report.spend_without_events, level)))
             st.subheader(t("roi.totals"))
-            cols = st.columns(5)
-            for col, name in zip(cols, ("spend", "revenue", "new_buyers", "cac", "roas")):
-                col.metric(t(f"kpi.{name}"), format_value(KPI_BY_NAME[name], report.totals.get(name)), border=True)
-            st.caption(
-                f"{t('roi.roas_with_spend')}: {format_value(KPI_BY_NAME['roas'], report.totals.get('roas_with_spend'))}"
-            )
+            _totals(report.totals)
             st.subheader(t("roi.table"))
             shown = report.table.rename(columns={k: t(f"kpi.{k}") for k in ROI_KPIS})
             st.dataframe(shown, hide_index=True, width="stretch")

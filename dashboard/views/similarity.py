@@ -33,21 +33,40 @@ def _content_index(db: str, version: str):
     return build_content_index(get_store())
 
 
+#: Axis labels longer than this are shortened on the axis; the hover shows them in full with the id.
+TICK_CHARS = 28
+
+
+def _tick(label: str) -> str:
+    return label if len(label) <= TICK_CHARS else label[: TICK_CHARS - 1] + "…"
+
+
+def _axis(labels) -> dict:
+    """A category axis that draws every label (Plotly would otherwise skip some when crowded)."""
+    return {"type": "category", "tickmode": "array", "tickvals": list(labels), "ticktext": [_tick(x) for x in labels],
+            "tickfont": {"size": 10}, "automargin": True}
+
+
+def _named(labels, ids) -> np.ndarray:
+    """Hover names: the label with the id beside it (users are labelled by their id already)."""
+    return np.asarray([x if x == i else f"{x} · {i}" for x, i in zip(labels, ids)], dtype=object)
+
+
 def _figure(heatmap):
-    labels = np.empty(heatmap.values.shape + (3,), dtype=object)
-    labels[..., 0] = np.asarray(heatmap.row_labels, dtype=object)[:, None]
-    labels[..., 1] = np.asarray(heatmap.col_labels, dtype=object)[None, :]
-    labels[..., 2] = np.where(heatmap.seen, t("sim.hover.seen"), "") if heatmap.seen is not None else ""
+    hover = np.empty(heatmap.values.shape + (3,), dtype=object)
+    hover[..., 0] = _named(heatmap.row_labels, heatmap.row_ids)[:, None]
+    hover[..., 1] = _named(heatmap.col_labels, heatmap.col_ids)[None, :]
+    hover[..., 2] = np.where(heatmap.seen, t("sim.hover.seen"), "") if heatmap.seen is not None else ""
     cosine = heatmap.kind != "user_item"
     fig = go.Figure(go.Heatmap(
-        z=heatmap.values, x=list(heatmap.col_ids), y=list(heatmap.row_ids), customdata=labels,
+        z=heatmap.values, x=list(heatmap.col_labels), y=list(heatmap.row_labels), customdata=hover,
         colorscale="RdBu", reversescale=True, zmid=0, zmin=-1 if cosine else None, zmax=1 if cosine else None,
-        hovertemplate="%{y} · %{customdata[0]}<br>%{x} · %{customdata[1]}<br>" + t("sim.hover.value")
+        hovertemplate="%{customdata[0]}<br>%{customdata[1]}<br>" + t("sim.hover.value")
         + " %{z:.3f}<br>%{customdata[2]}<extra></extra>",
     ))
-    side = min(900, 200 + 12 * len(heatmap.row_ids))
-    fig.update_layout(title=_title(heatmap.kind), height=side, yaxis_autorange="reversed",
-                      xaxis_type="category", yaxis_type="category")
+    # every row gets room for its label (the page scrolls for long lists)
+    fig.update_layout(title=_title(heatmap.kind), height=220 + 14 * len(heatmap.row_ids),
+                      xaxis=_axis(heatmap.col_labels), yaxis={**_axis(heatmap.row_labels), "autorange": "reversed"})
     return fig
 
 
@@ -123,7 +142,10 @@ if require_events():
         if result.items:
             sources = {"als": t("sim.source.als"), "content": t("sim.source.content")}
             frame = result.to_frame()
-            shown = frame.assign(score=frame["score"].round(4), source=frame["source"].map(sources)).rename(columns={
+            # the title first (the id where an item has none), the id beside it
+            shown = frame.assign(title=frame["title"].fillna(frame["item"]), score=frame["score"].round(4),
+                                 source=frame["source"].map(sources))[["rank", "title", "item", "score", "source"]]
+            shown = shown.rename(columns={
                 "rank": t("sim.col.rank"), "item": t("sim.col.item"), "title": t("sim.col.title"),
                 "score": t("sim.col.score"), "source": t("sim.col.source")})
             st.dataframe(shown, hide_index=True, width="stretch")

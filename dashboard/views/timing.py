@@ -24,6 +24,11 @@ def _day(d: int) -> str:
     return t(f"tim.day.{d}")
 
 
+def _named_days(frame):
+    """``frame`` with weekday numbers (Monday = 0) shown as names; exports keep the numbers."""
+    return frame.assign(weekday=frame["weekday"].map(_day))
+
+
 def _heatmap(frame, column, title, fmt, extra=None):
     """Weekday x hour heatmap of ``frame[column]``; ``extra`` (a column of text) joins the hover."""
     days = [_day(d) for d in range(7)]
@@ -55,12 +60,14 @@ if require_events():
             best = result.best(10)
             top = best.iloc[0]
             when = t("tim.when", day=_day(int(top.weekday)), hour=int(top.hour))
-            st.caption(t("tim.summary", tz=result.timezone, videos=f"{result.video_count:,}", when=when,
-                         value=show(top.shrunk), low=show(top.ci_low), high=show(top.ci_high)))
+            clear = result.verdict == "clear_best"
+            st.caption(t("tim.summary" if clear else "tim.summary_unclear", tz=result.timezone,
+                         videos=f"{result.video_count:,}", when=when, value=show(top.shrunk), low=show(top.ci_low),
+                         high=show(top.ci_high), average=show(result.average)))
             m1, m2, m3 = st.columns(3)
             m1.metric(t("tim.videos"), f"{result.video_count:,}")
-            m2.metric(t("tim.best_when"), when)
-            m3.metric(t("tim.prior_mean"), show(result.prior.get("mean", float("nan"))))
+            m2.metric(t("tim.best_when"), when if clear else t("tim.no_clear_best"))
+            m3.metric(t("tim.prior_mean"), show(result.average))
             with left:
                 # cells without videos would only repeat the prior mean: leave them empty
                 cells = result.cells.assign(shown=result.cells["shrunk"].where(result.cells["rank"].notna()))
@@ -80,7 +87,7 @@ if require_events():
             unc.update_layout(title=t("tim.uncertainty"), yaxis_autorange="reversed", xaxis_tickformat=".0%" if is_rate else None, height=380)
             st.subheader(t("tim.best"))
             st.plotly_chart(unc, width="stretch")
-            st.dataframe(best, hide_index=True, width="stretch")
+            st.dataframe(_named_days(best), hide_index=True, width="stretch")
         with right:
             st.plotly_chart(_heatmap(result.activity, "views_per_day", t("tim.activity"), ",.1f"), width="stretch")
         if result.status == "ok":
@@ -101,5 +108,5 @@ if require_events():
             cells = result.cells[result.cells["videos"] > 0]
             download_buttons(cells, f"timing_cells_{outcome}", filters, key="tim_cells")
             st.subheader(t("tim.table_videos"))
-            st.dataframe(result.videos, hide_index=True, width="stretch")
+            st.dataframe(_named_days(result.videos), hide_index=True, width="stretch")
             download_buttons(result.videos, "timing_videos", filters, key="tim_videos")

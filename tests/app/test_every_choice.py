@@ -45,6 +45,7 @@ def _enum_boxes():
     from analytics.timing import OUTCOMES
 
     return [
+        ("overview.py", "radio", "ov_scope", ["latest", "all"]),
         ("retention.py", "selectbox", "ret_measure", MEASURES),
         ("retention.py", "radio", "ret_cohort", COHORTS),
         ("retention.py", "radio", "ret_period", PERIODS),

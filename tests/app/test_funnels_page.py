@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from analytics.store.storage import Store
@@ -43,7 +45,27 @@ def test_funnels_page_shows_steps_rates_and_in_progress(monkeypatch, db):
     assert list(steps["count"]) == [4, 2, 1]
     assert list(steps["in_progress"]) == [1, 0, 0]
     assert steps["conversion_from_previous"].tolist()[1:] == [2 / 3, 0.5]
-    assert at.main.caption[-2].value.startswith("Median 1.0 h")
+    captions = [c.value for c in at.main.caption]
+    assert any(c.startswith("Median 1.0 h") for c in captions)
+    # d entered 20 days later and is still in progress: every rate says it divides by the other 3
+    assert "Step 2 (click): 2 of 3 who could reach it (66.7%); 1 still in progress." in captions
+    assert "Step 3 (purchase): 1 of 3 who could reach it (33.3%); 1 still in progress." in captions
+    funnel = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert funnel["text"] == ["4", "2 of 3 (66.7%)", "1 of 3 (33.3%)"]
+
+
+def test_conversion_over_time_marks_the_open_entry_days_and_gives_them_no_rate(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    assert not at.exception
+    ot = at.dataframe[1].value
+    assert ot["period_start"].astype(str).tolist() == ["2026-01-05", "2026-01-25"]
+    assert ot["complete"].tolist() == [True, False]
+    assert ot["conversion_rate"].iloc[0] == pytest.approx(1 / 3) and ot["conversion_rate"].isna().iloc[1]
+    assert any(c.value.startswith("Entry days from 2026-01-25 on are incomplete (shaded)") for c in at.main.caption)
+    line = json.loads(at.get("plotly_chart")[2].proto.spec)
+    assert line["data"][0]["x"] == ["2026-01-05"]  # only the complete day is drawn
+    assert line["layout"]["shapes"][0]["fillcolor"] == "gray"
 
 
 def test_breakdown_and_user_lists(monkeypatch, db):

@@ -45,12 +45,45 @@ def db(tmp_path):
     return path
 
 
-def test_overview_shows_cards_breakdown_and_videos(monkeypatch, db):
+def test_overview_opens_on_the_latest_complete_days_against_the_days_before(monkeypatch, db):
     at = _app(monkeypatch, db)
     at.run()
     assert not at.exception
+    assert at.radio(key="ov_scope").value == "latest"
+    assert at.main.caption[0].value == (
+        "Period 2026-01-06 to 2026-01-06, the latest complete days, compared with 2026-01-05 to 2026-01-05, "
+        "as many days just before. Choose dates in the sidebar for another period."
+    )
+    # the day before is covered by the data, so the only note is about spend (uploaded for the 5th only)
+    assert [i.value for i in at.main.info] == [
+        "No spend uploaded for this period: spend, CAC and ROAS are not available (not zero). Upload spend on the Data page."
+    ]
+    metrics = {m.label: m for m in at.main.metric}
+    assert metrics["Views"].value == "2"  # bob's and carol's views on the 6th
+    assert metrics["Active users"].value == "2"
+
+
+def test_the_default_period_on_the_sample_shows_a_change_on_every_count(monkeypatch, sample_db_copy):
+    at = _app(monkeypatch, sample_db_copy)
+    at.run()
+    assert not at.exception
+    # 28 complete days of data: the latest 14 against the 14 before
+    assert at.main.caption[0].value.startswith(
+        "Period 2026-09-15 to 2026-09-28, the latest complete days, compared with 2026-09-01 to 2026-09-14,"
+    )
+    deltas = {m.label: m.proto.delta for m in at.main.metric}
+    for label in ("Active users", "Views", "Watch hours", "Orders", "Revenue (net)"):
+        assert deltas[label], label
+
+
+def test_overview_shows_cards_breakdown_and_videos(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    at.radio(key="ov_scope").set_value("all").run()
+    assert not at.exception
     assert at.title[0].value == "Overview"
     assert at.main.caption[0].value == "Period 2026-01-05 to 2026-01-06, compared with 2026-01-03 to 2026-01-04."
+    assert at.main.info[0].value == "No earlier data to compare with: the data starts on 2026-01-05, so the cards show no change."
     metrics = {m.label: m.value for m in at.main.metric}
     assert metrics["Active users"] == "3"
     assert metrics["Views"] == "4"
@@ -73,12 +106,14 @@ def test_overview_shows_cards_breakdown_and_videos(monkeypatch, db):
 def test_overview_breakdown_by_video_and_rate_ranking(monkeypatch, db):
     at = _app(monkeypatch, db)
     at.run()
+    at.radio(key="ov_scope").set_value("all").run()
     at.selectbox(key="ov_by").select("video").run()
     at.selectbox(key="ov_rank").select("completion_rate").run()
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table["video"]) == ["v1", "v2"]
     assert [i.value for i in at.main.info] == [
+        "No earlier data to compare with: the data starts on 2026-01-05, so the cards show no change.",
         "Spend is split only by channel and campaign; this breakdown leaves spend, CAC and ROAS empty.",
         "No video has enough views to rank on this KPI.",
     ]
@@ -130,3 +165,12 @@ def test_every_breakdown_and_every_ranking_renders(monkeypatch, db):
     for kpi in KPIS:
         at.selectbox(key="ov_rank").select(kpi.name).run()
         assert not at.exception, kpi.name
+
+
+def test_all_data_says_in_chinese_that_there_is_nothing_earlier(monkeypatch, db):
+    at = open_page(monkeypatch, db, PAGE, lang="zh", state={"ov_scope": "all"})
+    at.run()
+    assert not at.exception
+    assert at.main.caption[0].value == "统计周期 2026-01-05 至 2026-01-06，对比上一周期 2026-01-03 至 2026-01-04。"
+    assert at.main.info[0].value == "没有更早的数据可供对比：数据从 2026-01-05 开始，因此指标卡不显示变化。"
+    assert all(m.proto.delta == "" for m in at.main.metric)

@@ -49,15 +49,21 @@ def test_roi_page_ranks_campaigns_and_states_missing_spend(monkeypatch, db):
     at.run()
     assert not at.exception
     assert at.title[0].value == "ROI"
-    assert at.main.warning[0].value == "No spend uploaded for: organic. Their CAC and ROAS are not available."
+    assert at.main.warning[0].value == (
+        "No spend was uploaded for organic, so CAC and ROAS are not available there (not zero) and those rows are not ranked."
+    )
     table = at.dataframe[0].value
     assert list(table["campaign"]) == ["spring", "autumn", "organic"]
     assert list(table["rank"])[:2] == [1, 2] and pd.isna(table["rank"].iloc[2])
     assert list(table["ROAS"])[:2] == [4.0, 0.5] and pd.isna(table["ROAS"].iloc[2])
     assert list(table["spend_status"]) == ["ok", "ok", "no spend uploaded"]
     metrics = {m.label: m.value for m in at.main.metric}
-    assert metrics == {"Spend": "150.00", "Revenue (net)": "260.00", "New buyers": "3", "CAC": "50.00", "ROAS": "1.73×"}
-    assert at.main.caption[-1].value == "ROAS (groups with spend): 1.67×"
+    assert metrics == {"Spend": "150.00", "Revenue (net)": "260.00", "New buyers": "3", "CAC": "50.00", "ROAS": "1.73×",
+                       "Paid ROAS (groups with spend)": "1.67×"}
+    assert at.main.caption[-1].value == (
+        "ROAS = all net revenue 260.00 / spend 150.00 = 1.73×. Paid ROAS counts only the revenue of the groups with "
+        "uploaded spend: 250.00 / 150.00 = 1.67×. The other 10.00 came from groups without spend, such as organic traffic."
+    )
 
 
 def test_roi_page_by_channel_in_chinese(monkeypatch, db):
@@ -66,7 +72,7 @@ def test_roi_page_by_channel_in_chinese(monkeypatch, db):
     at.selectbox(key="roi_level").select_index(1).run()  # channel
     assert not at.exception
     assert at.title[0].value == "投放回报"
-    assert at.main.warning[0].value == "以下分组未上传花费：bilibili。无法计算其获客成本和 ROAS。"
+    assert at.main.warning[0].value == "bilibili 没有上传花费，因此无法计算其获客成本和 ROAS（不按零计算），也不参与排名。"
     table = at.dataframe[0].value
     assert list(table["channel"]) == ["douyin", "bilibili"]
 
@@ -104,3 +110,19 @@ def test_roi_page_without_spend(monkeypatch, tmp_path):
     assert not at.exception
     assert at.main.warning[0].value.startswith("No spend uploaded for this period.")
     assert at.dataframe[0].value["spend_status"].tolist() == ["no spend uploaded"]
+
+
+def test_traffic_without_a_campaign_is_named_in_words(monkeypatch, db):
+    s = Store(db)
+    insert_events(s, {"e": [("view", 0), ("purchase", 60, {"revenue": 5})]}, channel="douyin")  # no campaign
+    s.close()
+    at = _app(monkeypatch, db)
+    at.run()
+    assert not at.exception
+    assert at.main.warning[0].value == (
+        "No spend was uploaded for organic; traffic without a campaign (organic or untagged), so CAC and ROAS are not "
+        "available there (not zero) and those rows are not ranked."
+    )
+    assert "(none)" not in at.main.warning[0].value
+    at.selectbox(key="roi_level").select("campaign_channel").run()
+    assert "douyin" in at.main.warning[0].value and "no campaign / douyin" in at.main.warning[0].value

@@ -55,7 +55,8 @@ def test_heatmaps_and_similar_items(monkeypatch, db):
     assert at.selectbox(key="sim_item").value == "x0"  # most users first, ties by id
     assert "Neighbours by the cosine of the ALS item factors (10 users interacted with this item)." in texts
     table = at.dataframe[0].value
-    assert list(table.columns) == ["rank", "item", "title", "similarity", "source"]
+    assert list(table.columns) == ["rank", "title", "item", "similarity", "source"]
+    assert table["title"].iloc[0].startswith("Excel lesson x")
     assert set(table["item"].iloc[:5]) == {"x1", "x2", "x3", "x4", "x5"} and set(table["source"]) == {"ALS"}
     for view in ("user_user", "user_item"):
         at.radio(key="sim_view").set_value(view).run()
@@ -102,3 +103,18 @@ def test_page_speaks_chinese(monkeypatch, db):
     assert at.title[0].value == "相似度"
     assert "热力图最多绘制 200 × 200 个单元格" in _texts(at)
     assert at.subheader[0].value == "相似内容"
+
+
+def test_heatmap_axes_show_every_title_with_ids_on_hover(monkeypatch, db):
+    import json
+
+    at = _app(monkeypatch, db)
+    at.run()
+    assert not at.exception
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    layout, trace = fig["layout"], fig["data"][0]
+    assert trace["x"][0].startswith("Excel lesson x") and "x0" not in trace["x"]  # titles, not ids
+    for axis in ("xaxis", "yaxis"):  # one tick per item: none skipped
+        assert layout[axis]["tickmode"] == "array" and layout[axis]["tickvals"] == trace["x"]
+    assert len(trace["x"]) == 13
+    assert "Excel lesson x0 · x0" in json.dumps(trace["customdata"], ensure_ascii=False)

@@ -47,10 +47,15 @@ def test_timing_page_ranks_publish_times(monkeypatch, db):
     at.run()
     assert not at.exception
     assert at.title[0].value == "Timing"
-    assert [m.value for m in at.metric][:2] == ["2", "Mon 20:00"]
-    assert at.caption[1].value.startswith("Times in Asia/Shanghai. 2 videos; best: Mon 20:00 (1.8, interval 1.2 .. 2.3).")
+    # two videos cannot tell a best time from luck: the page says so instead of naming one
+    assert [m.value for m in at.metric] == ["2", "No clear best time", "1.5"]
+    assert at.caption[1].value == (
+        "Times in Asia/Shanghai. 2 videos. No clear best time: no publish time's interval lies above the average of 1.5. "
+        "The top cell, Mon 20:00 (1.8, interval 1.2 .. 2.3), may be ahead by luck."
+    )
     best = at.dataframe[0].value
     assert list(best["raw"]) == [2.0, 1.0]
+    assert list(best["weekday"]) == ["Mon", "Mon"]  # names, not 0-6
 
 
 def test_timing_page_ctr_in_chinese(monkeypatch, db):
@@ -61,7 +66,36 @@ def test_timing_page_ctr_in_chinese(monkeypatch, db):
     at.run()
     assert not at.exception
     assert at.title[0].value == "发布时间"
-    assert at.metric[1].value == "周一 20:00"
+    assert at.metric[1].value == "没有明确的最佳时间"
+    assert list(at.dataframe[0].value["weekday"]) == ["周一", "周一"]
+
+
+@pytest.fixture
+def clear_db(tmp_path):
+    """Six Thursday 19:00 (Shanghai) videos reach 40 viewers each in 24 h; twelve at other times reach 4."""
+    path = tmp_path / "data" / "clear.duckdb"
+    s = Store(path)
+    items, journeys = [], {}
+    for i in range(18):
+        strong = i < 6
+        at = T0 + dt.timedelta(days=3 + 7 * (i % 6), hours=-1 if strong else 1 + i)
+        items.append({"item_id": f"v{i}", "kind": "video", "published_at": at})
+        for u in range(40 if strong else 4):
+            journeys.setdefault(f"u{i}_{u}", []).append(("view", at + dt.timedelta(minutes=5), {"item_id": f"v{i}"}))
+    insert_items(s, items)
+    insert_events(s, journeys)
+    s.close()
+    return path
+
+
+def test_timing_page_names_a_best_time_that_clears_the_average(monkeypatch, clear_db):
+    at = _app(monkeypatch, clear_db)
+    at.run()
+    assert not at.exception
+    assert at.metric[1].value == "Thu 19:00"
+    caption = at.caption[1].value
+    assert caption.startswith("Times in Asia/Shanghai. 18 videos; best: Thu 19:00 (")
+    assert caption.endswith(", which lies above the average of 16.0.")  # (6 x 40 + 12 x 4) / 18
 
 
 def test_timing_page_without_videos_explains(monkeypatch, tmp_path):

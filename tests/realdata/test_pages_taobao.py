@@ -87,7 +87,7 @@ def _computed(path, fn):
 
 def test_overview_page_over_the_upload(monkeypatch, page_db):
     table = _computed(page_db, lambda s: by_path("portable", breakdown, s, resolve_period(s, Filters()), "video").table)
-    at = open_page(monkeypatch, page_db, "overview.py")
+    at = open_page(monkeypatch, page_db, "overview.py", state={"ov_scope": "all"})  # the whole upload
     at.run()
     at.selectbox(key="ov_by").select("video").run()
     assert not at.exception

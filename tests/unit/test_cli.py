@@ -57,3 +57,79 @@ def test_start_up_leaves_scipy_unimported():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_global_options_may_follow_the_command(tmp_path, capsys):
+    db = tmp_path / "d" / "after.duckdb"
+    assert main(["status", "--db", str(db), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["db"] == str(db)
+    assert main(["--db", str(db), "status", "--tz", "Mars/Base"]) == 2
+    assert "unknown time zone 'Mars/Base'" in capsys.readouterr().err
+
+
+def test_the_readme_ingest_example_with_tz_after_the_command(tmp_path, capsys):
+    csv = tmp_path / "export.csv"
+    csv.write_text("用户,视频,事件,时间,观看时长\nu1,v1,view,2026-01-05 08:00:00,12\n", encoding="utf-8")
+    db = str(tmp_path / "d" / "readme.duckdb")
+    argv = ["--db", db, "--json", "ingest", str(csv), "--map", "用户=user_id", "--map", "视频=item_id",
+            "--map", "事件=event_type", "--map", "时间=event_time", "--map", "观看时长=watch_seconds"]
+    assert main([*argv, "--tz", "UTC"]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "--json", "kpis", "--all", "--tz", "UTC"]) == 0
+    # 08:00 without an offset was read in UTC, not in the default Asia/Shanghai
+    assert json.loads(capsys.readouterr().out)["filters"]["from"] == "2026-01-05"
+    assert main(["--db", db, "--json", "kpis", "--all"]) == 0
+    assert json.loads(capsys.readouterr().out)["filters"]["from"] == "2026-01-05"  # 16:00 in Shanghai
+
+
+def test_a_window_without_a_unit_exits_2_naming_the_allowed_forms(tmp_path, capsys):
+    assert main(["--db", str(tmp_path / "d" / "x.duckdb"), "funnel", "--steps", "view,click", "--window", "7"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["reelytics: error: --window needs a unit: '7' could be seconds or days; write it as 7s, 7m, 7h, 7d or 7w"]
+
+
+@pytest.fixture
+def months(tmp_path):
+    """Views on 2026-01-01 .. 2026-03-01 (60 local days in Shanghai), one per day; two users."""
+    import datetime as dt
+
+    from analytics.store.storage import Store
+    from tests.helpers import insert_events
+
+    path = tmp_path / "d" / "months.duckdb"
+    s = Store(path)
+    start = dt.datetime(2026, 1, 1, 4)  # 12:00 in Shanghai
+    insert_events(s, {"a": [("view", start + dt.timedelta(days=i)) for i in range(60)],
+                      "b": [("view", start + dt.timedelta(days=i)) for i in range(30, 60)]})
+    s.close()
+    return str(path)
+
+
+def test_kpis_default_to_the_latest_28_complete_days_against_the_28_before(months, capsys):
+    assert main(["--db", months, "--json", "kpis"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["default_period"] is True and out["comparison"] == "full"
+    assert (out["filters"]["from"], out["filters"]["to"]) == ("2026-02-02", "2026-03-01")
+    assert (out["previous_period"]["from"], out["previous_period"]["to"]) == ("2026-01-05", "2026-02-01")
+    assert out["kpis"]["views"] == 56 and out["previous"]["views"] == 28 + 2  # b starts on Jan 31
+    assert main(["--db", months, "kpis"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("period 2026-02-02 .. 2026-03-01 (the latest complete days), compared with 2026-01-05 .. 2026-02-01\n")
+
+
+def test_kpis_all_and_chosen_dates_say_when_nothing_earlier_exists(months, capsys):
+    assert main(["--db", months, "--json", "kpis", "--all"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["default_period"] is False and out["comparison"] == "none"
+    assert (out["filters"]["from"], out["filters"]["to"]) == ("2026-01-01", "2026-03-01")
+    assert main(["--db", months, "kpis", "--all"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "  note: no earlier data to compare with: the data starts on 2026-01-01, so no change is shown"
+    assert main(["--db", months, "kpis", "--from", "2026-01-11", "--to", "2026-01-20"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("  active_users")  # 2026-01-01 .. 01-10 is all there: nothing to say
+    assert main(["--db", months, "kpis", "--from", "2026-01-05", "--to", "2026-01-20"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "  note: the previous period starts on 2025-12-20, but the data starts on 2026-01-01: changes compare with fewer days"
+    assert main(["--db", months, "kpis", "--all", "--from", "2026-01-05"]) == 2
+    assert "--all is the data's whole span" in capsys.readouterr().err

@@ -79,11 +79,24 @@ def test_durations_and_step_windows():
     assert parse_duration("7d") == 7 * D
     assert parse_duration("90m") == 90 * 60
     assert parse_duration("2w") == 14 * D
-    assert parse_duration("45") == 45
+    assert parse_duration("45s") == 45
+    assert parse_duration(45) == 45  # a number from code is seconds
     assert parse_step_windows("1h,-", 3) == (H, None)
     for bad in ("7 days", "0d", "-1h"):
         with pytest.raises(BadInput, match="duration|between"):
             parse_duration(bad)
+
+
+@pytest.mark.parametrize("text, option", [("7", "--window"), (" 45 ", "--window"), ("1.5", "--step-windows")])
+def test_a_duration_without_a_unit_is_refused_with_the_allowed_forms(text, option):
+    with pytest.raises(BadInput) as err:
+        parse_duration(text, option)
+    number = text.strip()
+    assert err.value.code == "bad_duration"
+    assert err.value.message == (
+        f"{option} needs a unit: {text!r} could be seconds or days; write it as "
+        f"{number}s, {number}m, {number}h, {number}d or {number}w"
+    )
     with pytest.raises(BadInput, match="needs 2 durations"):
         parse_step_windows("1h", 3)
 
@@ -340,9 +353,65 @@ def test_conversion_over_time_by_local_entry_day_and_week(store):
     days = compute_funnel(store, spec("view,click")).over_time
     assert days["period_start"].astype(str).tolist() == ["2026-01-05", "2026-01-06", "2026-01-12"]
     assert days["conversion_rate"].tolist() == [1.0, 0.0, 1.0]
+    assert days["complete"].tolist() == [True, True, True]
     weeks = compute_funnel(store, spec("view,click", period="week")).over_time
     assert weeks["period_start"].astype(str).tolist() == ["2026-01-05", "2026-01-12"]
     assert weeks["entrants"].tolist() == [2, 1]
+
+
+def test_entry_days_whose_window_has_not_closed_are_incomplete_and_get_no_rate(store):
+    """A 7-day window; the data ends on Jan 15 (local). Days from Jan 9 on cannot have closed."""
+    journeys = {
+        "a": [("view", 0), ("click", 10)],  # Mon Jan 5: converted
+        "b": [("view", 0)],  # Jan 5: dropped
+        "c": [("view", 2 * D), ("click", 2 * D + 5)],  # Wed Jan 7: converted; day closes Jan 8 + 7 d = Jan 15 00:00
+        "d": [("view", 8 * D), ("click", 8 * D + 5)],  # Tue Jan 13: converted, but its day is still open
+        "e": [("view", 8 * D)],  # Jan 13: in progress
+        "f": [("view", 9 * D)],  # Jan 14: in progress
+    }
+    insert_events(store, journeys)
+    insert_events(store, {"zz": [("like", 9 * D + 4 * H)]})  # the data ends Jan 15 00:00 in Shanghai
+    r = compute_funnel(store, spec("view,click"))
+    ot = r.over_time
+    assert ot["period_start"].astype(str).tolist() == ["2026-01-05", "2026-01-07", "2026-01-13", "2026-01-14"]
+    assert ot["complete"].tolist() == [True, True, False, False]
+    assert ot["conversion_rate"].tolist()[:2] == [0.5, 1.0]
+    # d converted and e is in progress: 1 / (2 - 1) would read as 100 %; the rate is withheld instead
+    assert ot["conversion_rate"].iloc[2:].isna().all()
+    assert ot[["entrants", "converted", "in_progress"]].values.tolist()[2:] == [[2, 1, 1], [1, 0, 1]]
+
+
+def test_incomplete_weeks_and_a_date_filter_that_ends_early(store):
+    insert_events(store, {"a": [("view", 0), ("click", 10)], "b": [("view", 8 * D)]})  # Mon Jan 5, Tue Jan 13
+    insert_events(store, {"zz": [("like", 14 * D)]})  # data ends Jan 19 20:00 local
+    weeks = compute_funnel(store, spec("view,click", period="week")).over_time
+    # week of Jan 5 ends Jan 12 00:00; + 7 d = Jan 19 00:00, before the data's end: complete
+    assert weeks["complete"].tolist() == [True, False]
+    assert weeks["conversion_rate"].iloc[0] == 1.0 and weeks["conversion_rate"].isna().iloc[1]
+    # entries may only start until the filter's end (Jan 6), so that week closes a week earlier
+    f = Filters(date_from=dt.date(2026, 1, 5), date_to=dt.date(2026, 1, 6))
+    insert_events(store, {"c": [("view", 4 * D)]})
+    assert compute_funnel(store, spec("view,click", period="week"), f).over_time["complete"].tolist() == [True]
+
+
+def test_step_bases_say_what_each_rate_divides_by(store):
+    end = 20 * D
+    insert_events(
+        store,
+        {
+            "a": [("view", 0), ("click", 10), ("purchase", 20)],
+            "b": [("view", 0)],
+            "c": [("view", end - D), ("click", end - D + 5)],
+            "d": [("view", end - 2 * D)],
+            "e": [("view", end - D), ("click", end - D + 5), ("purchase", end)],
+        },
+    )
+    r = compute_funnel(store, spec())
+    assert [s.base_from_first for s in r.steps] == [5, 4, 3]
+    assert [s.base_from_previous for s in r.steps] == [5, 4, 2]
+    for s in r.steps:
+        assert s.conversion_from_first == s.count / s.base_from_first
+        assert s.conversion_from_previous == s.count / s.base_from_previous
 
 
 def test_entries_must_start_in_the_date_range_later_steps_may_follow(store):

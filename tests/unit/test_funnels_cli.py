@@ -79,3 +79,25 @@ def test_bad_input_exits_2_with_one_line(db, capsys, args, reason):
     assert main(["--db", db, "funnel", *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and reason in err[0]
+
+
+def test_text_says_what_rates_divide_by_and_which_entry_days_are_open(tmp_path, capsys):
+    path = tmp_path / "d" / "open.duckdb"
+    s = Store(path)
+    insert_events(s, {
+        "a": [("view", 0), ("click", 60)],
+        "b": [("view", 0)],
+        "c": [("view", 10 * D)],  # still inside its 7-day window when the data ends
+        "z": [("like", 12 * D)],
+    })
+    s.close()
+    assert main(["--db", str(path), "funnel", "--steps", "view,click", "--window", "7d"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].split()[:2] == ["2.", "click"] and "from first   50.0% (1 of 2)" in lines[2]
+    assert lines[3] == "  converted 1 of 2 who could finish (50.0%); 1 still in progress, left out of the rates"
+    assert lines[4] == ("  conversion over time: entry days from 2026-01-15 on are incomplete "
+                        "(window still open at the end of the data) and get no rate")
+    assert main(["--db", str(path), "--json", "funnel", "--steps", "view,click", "--window", "7d"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [(r["complete"], r["conversion_rate"]) for r in doc["over_time"]] == [(True, 0.5), (False, None)]
+    assert [(s["base_from_previous"], s["base_from_first"]) for s in doc["steps"]] == [(3, 3), (2, 2)]

@@ -74,6 +74,8 @@ def test_roi_totals(ads):
     assert totals["roas"] == pytest.approx(280 / 155)
     assert totals["revenue_with_spend"] == 270.0  # organic's 10 has no spend
     assert totals["roas_with_spend"] == pytest.approx(270 / 155)
+    assert totals["revenue_without_spend"] == 10.0  # the two ROAS differ by exactly this revenue
+    assert totals["roas"] - totals["roas_with_spend"] == pytest.approx(totals["revenue_without_spend"] / totals["spend"])
 
 
 def test_roi_by_campaign_and_channel(ads):
@@ -131,3 +133,18 @@ def test_roi_and_kpis_cli(ads, capsys):
     assert main(["--db", db, "kpis", "--by", "colour"]) == 2
     assert "cannot break down by 'colour'" in capsys.readouterr().err
     assert main(["--db", db, "roi", "--level", "region"]) == 2
+
+
+def test_roi_cli_words_missing_spend_and_both_roas(ads, capsys):
+    insert_events(ads, {"f": [("view", 0), ("purchase", 60, {"revenue": 5})]}, channel="douyin")  # no campaign
+    db = str(ads.path)
+    ads.close()
+    assert main(["--db", db, "roi"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "ROI by campaign, ranked by ROAS"
+    assert "ROAS 1.84x = all net revenue / all spend" in lines  # 285 / 155
+    assert "paid ROAS 1.74x = net revenue of the groups with spend (270.00) / all spend; the other 15.00 came from groups without spend" in lines
+    assert lines[-2] == ("no spend uploaded for organic; traffic without a campaign: CAC and ROAS are not available there "
+                         "(not zero) and those rows are not ranked")
+    assert lines[-1] == "spend without any events in the period: winter"
+    assert "(none)" not in "\n".join(lines) and "None" not in lines[-2]

@@ -413,10 +413,13 @@ def test_cli_loads_then_skips_and_prints_counts(tmp_path, capsys):
     assert first["status"] == "loaded" and first["counts"]["events"] > 0
     assert first["counts"] == S.generate(users=40, days=5, seed=3).counts
     assert main(args) == 0
-    assert json.loads(capsys.readouterr().out)["counts"] == {"events": 0, "items": 0, "spend": 0}
+    again = json.loads(capsys.readouterr().out)
+    assert again["counts"] == {"events": 0, "items": 0, "spend": 0}
+    assert (again["status"], again["reason"]) == ("skipped", "already_loaded")
     assert main(["--db", db, "--json", "sample", "--if-empty"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "skipped" and out["sample"] == "sample(users=2000,days=60,seed=7)"
+    assert out["reason"] == "not_empty" and out["existing_events"] == first["counts"]["events"]
     assert main(["--db", db, "--json", "status"]) == 0
     assert json.loads(capsys.readouterr().out)["counts"]["uploads"] == 3
 
@@ -424,8 +427,23 @@ def test_cli_loads_then_skips_and_prints_counts(tmp_path, capsys):
 def test_cli_text_output_shows_a_progress_bar_on_stderr(tmp_path, capsys):
     assert main(["--db", str(tmp_path / "d" / "x.duckdb"), "sample", "--users", "10", "--days", "2"]) == 0
     captured = capsys.readouterr()
-    assert "sample(users=10,days=2,seed=7): loaded" in captured.out
+    assert "sample(users=10,days=2,seed=7): loaded " in captured.out
     assert "100.0%" in captured.err
+
+
+def test_cli_if_empty_says_it_skipped_a_database_with_events(tmp_path, capsys):
+    db = tmp_path / "d" / "x.duckdb"
+    assert main(["--db", str(db), "sample", "--users", "10", "--days", "2"]) == 0
+    capsys.readouterr()
+    assert main(["--db", str(db), "status", "--json"]) == 0
+    events = json.loads(capsys.readouterr().out)["counts"]["events"]
+    assert main(["--db", str(db), "sample", "--if-empty"]) == 0
+    out = capsys.readouterr().out
+    assert out == (
+        f"sample(users=2000,days=60,seed=7): skipped, nothing loaded: {db} already holds {events:,} events "
+        "(--if-empty loads only into a database without events)\n"
+    )
+    assert "events 0" not in out.replace("  ", " ")
 
 
 def test_cli_export_writes_csvs_without_touching_the_database(tmp_path, capsys):

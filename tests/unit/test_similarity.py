@@ -231,3 +231,15 @@ def test_any_heatmap_is_cut_to_the_cap(n_users, n_items, cap, seed):
     u = user_heatmap(m, users, cap)
     assert u.values.shape == (min(n_users, cap),) * 2 and u.capped == (n_users > cap)
     assert (np.abs(u.values) <= 1.0).all() and np.array_equal(u.values, u.values.T)
+
+
+def test_item_axis_labels_are_titles_and_stay_distinct():
+    """Titles label the axes; a title two items share gets each id; an item without a title shows its id."""
+    from types import SimpleNamespace
+
+    titles = {"v1": "Excel basics", "v2": "Excel basics", "v3": "Yoga at home"}
+    stub = SimpleNamespace(item_index={"v1": 0, "v2": 1, "v3": 2, "v4": 3}, item_factors=np.eye(4), title=titles.get)
+    h = item_heatmap(stub, ["v1", "v2", "v3", "v4"])
+    assert h.row_labels == h.col_labels == ("Excel basics (v1)", "Excel basics (v2)", "Yoga at home", "v4")
+    assert h.row_ids == ("v1", "v2", "v3", "v4")
+    assert len(set(h.row_labels)) == 4

@@ -245,6 +245,7 @@ def test_cli_timing_json(catalog, capsys):
     assert out["best"][0]["raw"] == 0.25
     assert len(out["activity"]) == 168
     assert set(out["prior"]) == {"mean", "alpha", "beta", "strength"}
+    assert out["verdict"] == "no_clear_best" and out["average"] == out["prior"]["mean"]
 
 
 def test_cli_timing_text(catalog, capsys):
@@ -253,8 +254,9 @@ def test_cli_timing_text(catalog, capsys):
     catalog.close()  # the command opens the file itself
     assert main(["--db", str(catalog.path), "timing", "--top", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("best time to post by views in the first 24 h (3 videos; times in Asia/Shanghai")
-    assert lines[2].split()[:4] == ["1", "Mon", "20:00", "1"]
+    assert lines[0].startswith("no clear best time: no publish time's 90% interval lies above the average ")
+    assert lines[1].startswith("publish times ranked by views in the first 24 h (3 videos; times in Asia/Shanghai")
+    assert lines[3].split()[:4] == ["1", "Mon", "20:00", "1"]
 
 
 def test_cli_timing_bad_top(catalog, capsys):
@@ -312,3 +314,44 @@ def test_first_24_hour_counts_match_a_reference(store, events):
         assert got.loc[video, "complete_views"] == len(views)  # every view watched 10 of 10 s
         assert got.loc[video, "clicks"] == len(clicks)
         assert got.loc[video, "purchases"] == len(buyers)
+
+
+# -- naming a best time only when it clears the average --------------------------------------------
+
+
+def _result(ci_low: float, mean: float = 10.0):
+    import pandas as pd
+
+    from analytics.timing import TimingResult
+
+    cells = pd.DataFrame({"weekday": [3, 1], "hour": [19, 8], "videos": [5, 5], "raw": [14.0, 9.0],
+                          "shrunk": [13.7, 9.5], "ci_low": [ci_low, 7.0], "ci_high": [16.0, 12.0], "rank": [1.0, 2.0]})
+    return TimingResult("ok", "views", "Asia/Shanghai", prior={"mean": mean}, cells=cells)
+
+
+@pytest.mark.parametrize("ci_low, verdict", [(10.5, "clear_best"), (10.0, "no_clear_best"), (9.2, "no_clear_best")])
+def test_a_best_time_is_named_only_when_its_interval_lies_above_the_average(ci_low, verdict):
+    assert _result(ci_low).verdict == verdict
+
+
+def test_no_verdict_without_a_ranking(store):
+    from analytics.timing import TimingResult
+
+    assert TimingResult("no_videos", "views", "UTC").verdict is None
+
+
+def test_a_cell_far_above_the_rest_is_a_clear_best(store):
+    """Six Thursday 19:00 videos reach 40 viewers each, twelve others 4 each: not luck."""
+    items, journeys = [], {}
+    for i in range(18):
+        strong = i < 6
+        at = T0 + dt.timedelta(days=3 + 7 * (i % 6), hours=-1 if strong else 1 + i)  # Thu 19:00 Shanghai vs others
+        items.append({"item_id": f"v{i}", "kind": "video", "published_at": at})
+        for u in range(40 if strong else 4):
+            journeys.setdefault(f"u{i}_{u}", []).append(("view", at + dt.timedelta(minutes=5), {"item_id": f"v{i}"}))
+    insert_items(store, items)
+    insert_events(store, journeys)
+    r = compute_timing(store, SH, outcome="views")
+    top = r.best(1).iloc[0]
+    assert (int(top.weekday), int(top.hour)) == (3, 19)
+    assert r.verdict == "clear_best" and top.ci_low > r.average
