@@ -70,6 +70,7 @@ TEXT = {
     "exp.status.control": {"en": "control", "zh": "对照组"},
     "exp.status.ok": {"en": "ok", "zh": "可下结论"},
     "exp.status.not_enough_data": {"en": "not enough data", "zh": "数据不足"},
+    "exp.status_reason": {"en": "{status}: {reason}", "zh": "{status}：{reason}"},
     "exp.metric.conversion": {"en": "Conversion", "zh": "转化率"},
     "exp.metric.ctr": {"en": "CTR (clicks / views)", "zh": "点击率（点击 / 播放）"},
     "exp.metric.completion": {"en": "Completion (>= 90% watched)", "zh": "完播率（观看 >= 90%）"},

@@ -98,7 +98,8 @@ def _render(result) -> None:
                 t("exp.col.p_adj"): _fmt(a.p_value_adjusted, ".4f"),
                 t("exp.col.beat"): _chance(a.chance_to_beat_control),
                 t("exp.col.loss"): _fmt(a.expected_loss, ".3g"),
-                t("exp.col.status"): t(f"exp.status.{a.status}") + (f": {reason_text(a.reason, lang)}" if a.reason else ""),
+                t("exp.col.status"): t("exp.status_reason", status=t(f"exp.status.{a.status}"), reason=reason_text(a.reason, lang))
+                if a.reason else t(f"exp.status.{a.status}"),
             })
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
         tested = [a for a in m.arms[1:] if a.status == "ok"]
