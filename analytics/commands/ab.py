@@ -33,6 +33,7 @@ def register(sub) -> None:
     p.add_argument("--min-users", type=int, default=50, help="users per arm before a verdict (default 50)")
     p.add_argument("--min-conversions", type=int, default=5, help="conversions per arm before a verdict (default 5)")
     p.add_argument("--ci-se", choices=("unpooled", "pooled"), default="unpooled", help="SE of the proportion-difference CI")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the warnings and the verdict (default en)")
     add_filter_args(p)
     p.set_defaults(func=run)
 
@@ -82,7 +83,27 @@ def run(args, ctx) -> Output:
             raise BadInput("--variant-col/--metric-col/--user-col/--covariate-col need --table", code="usage")
         metrics = [m for arg in (args.metric or ["conversion"]) for m in arg.split(",") if m.strip()]
         result = analyse_events(ctx.store, filters_from_args(args, ctx), metrics, args.control, options)
-    return Output(result, _text(result))
+    return Output(_payload(result), _text(result, args.lang))
+
+
+def _payload(result) -> dict:
+    """The result's JSON with its words: ``message`` / ``message_zh`` of each warning and reason, and
+    ``verdict`` (``en``, ``zh``) next to the structured ``verdicts``."""
+    from dashboard.experiment_text import notice_text, reason_text, verdict_lines
+
+    def message(render, coded) -> dict[str, str]:
+        return {"message": render(coded, "en"), "message_zh": render(coded, "zh")}
+
+    doc = result.to_dict()
+    doc["warnings"] = [{**d, **message(notice_text, n)} for d, n in zip(doc["warnings"], result.notices)]
+    arms = [(d, a) for dm, m in zip(doc["metrics"], result.metrics) for d, a in zip(dm["variants"], m.arms)]
+    if result.metrics:
+        arms += list(zip(doc["variants"], result.metrics[0].arms))
+    for d, arm in arms:
+        if arm.reason:
+            d["reason"] = {**d["reason"], **message(reason_text, arm.reason)}
+    doc["verdict"] = {lang: "\n".join(verdict_lines(result, lang)) for lang in ("en", "zh")}
+    return doc
 
 
 def _fmt(x, pct: bool) -> str:
@@ -91,7 +112,9 @@ def _fmt(x, pct: bool) -> str:
     return f"{x:.2%}" if pct else f"{x:,.4g}"
 
 
-def _text(result) -> str:
+def _text(result, lang: str) -> str:
+    from dashboard.experiment_text import notice_text, verdict_lines
+
     lines = []
     if result.srm is not None:
         lines.append(f"SRM p-value {result.srm.p_value:.3g}" + ("  ** MISMATCH **" if result.srm_flagged else "  ok"))
@@ -108,9 +131,9 @@ def _text(result) -> str:
                 f"{_fmt(a.chance_to_beat_control, True):>9}{_fmt(a.expected_loss, False):>11}"
             )
     for n in result.notices:
-        lines.append(f"warning: {n.en}")
+        lines.append(f"warning: {notice_text(n, lang)}")
     lines.append("")
-    lines.append(result.verdict_en)
+    lines.extend(verdict_lines(result, lang))
     return "\n".join(lines).strip()
 
 

@@ -12,25 +12,45 @@ def register(sub) -> None:
     p.add_argument("--k", type=int, default=None, help="number of segments (default: chosen by silhouette in 2..8)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument("--csv", action="store_true", help="print every user with its segment and features as CSV")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the text and the CSV's segment names (default en)")
     add_filter_args(p)
     p.set_defaults(func=run)
 
 
+def _payload(result) -> dict:
+    """The result's JSON with each segment's ``name`` / ``name_zh`` and ``description`` / ``description_zh``."""
+    from dashboard.segment_text import segment_description, segment_names
+
+    doc = result.to_dict()
+    names = {lang: segment_names(result, lang) for lang in ("en", "zh")}
+    for d, s in zip(doc["segments"], result.segments):
+        d.update(
+            name=names["en"][s.segment], name_zh=names["zh"][s.segment],
+            description=segment_description(s, result.overall, "en"),
+            description_zh=segment_description(s, result.overall, "zh"),
+        )
+    return doc
+
+
 def run(args, ctx) -> Output:
     from analytics.recsys.segments import segment_users
+    from dashboard.i18n import t
+    from dashboard.segment_text import named_users, segment_description, segment_names
 
     result = segment_users(ctx.store, filters_from_args(args, ctx), k=args.k, seed=args.seed)
-    payload = result.to_dict()
+    payload = _payload(result)
     if args.csv:
+        users = named_users(result, args.lang)
         buf = io.StringIO()
-        result.users.to_csv(buf, index=False, lineterminator="\n", float_format="%.6g")
+        users.to_csv(buf, index=False, lineterminator="\n", float_format="%.6g")
         return Output(payload, raw=buf.getvalue())
-    if result.status != "ok":
-        reason = {"not_enough_users": f"only {result.users_total} user(s) with activity; at least 10 are needed",
-                  "no_variation": "the users' behaviour hardly differs; nothing to split"}[result.status]
-        return Output(payload, f"no segments: {reason}")
-    how = "chosen by silhouette" if result.chosen_by == "silhouette" else "as asked"
-    lines = [f"{result.k} segments of {result.users_total:,} users ({how}; silhouette {result.silhouette:.3f})"]
+    if result.status == "not_enough_users":
+        return Output(payload, t("seg.not_enough_users", args.lang, n=result.users_total))
+    if result.status == "no_variation":
+        return Output(payload, t("seg.no_variation", args.lang))
+    key = "seg.summary.silhouette" if result.chosen_by == "silhouette" else "seg.summary.given"
+    lines = [t(key, args.lang, k=result.k, users=f"{result.users_total:,}", score=result.silhouette)]
+    names = segment_names(result, args.lang)
     for s in result.segments:
-        lines.append(f"{s.segment}. {s.name} — {s.description}")
+        lines.append(f"{s.segment}. {names[s.segment]} — {segment_description(s, result.overall, args.lang)}")
     return Output(payload, "\n".join(lines))

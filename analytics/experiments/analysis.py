@@ -24,7 +24,7 @@ Two sources, one analysis:
 
 * **From a table** (:func:`analyse_table`): one row per user with a variant column and any number
   of metric columns; a column whose values are all 0/1 (or booleans, or the words true/false,
-  yes/no, 是/否) is a proportion, any other
+  yes/no in English or Chinese) is a proportion, any other
   numeric column is continuous (mean per user). Repeated rows of one user in one variant are
   combined: 0/1 columns by maximum ("converted in any row"), continuous columns by sum; users in
   several variants are excluded and counted.
@@ -33,6 +33,9 @@ Checks: sample-ratio mismatch against the intended split (chi-square, flag p < 0
 per arm (``min_users`` users and ``min_conversions`` conversions / non-zero values / numerator
 events) before any verdict; a warning when variants look assigned per video rather than per user.
 Several variants or metrics: Holm (default) or Benjamini-Hochberg adjusted p-values.
+
+Results hold numbers, statuses and codes with their parameters (:class:`Notice`, :class:`Reason`,
+:class:`Verdict`); the sentences are the dashboard's (``dashboard/experiment_text.py``).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import ibis
 import numpy as np
@@ -64,9 +67,11 @@ MIN_USERS = 50
 MIN_CONVERSIONS = 5
 SRM_THRESHOLD = 0.001
 #: Text a 0/1 metric column may hold instead of numbers (exports write booleans as words).
-BOOLEAN_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "是": 1.0, "否": 0.0, "y": 1.0, "n": 0.0}
-#: Variant names taken as the control when none is given (else the first variant A-Z).
-CONTROL_NAMES = ("control", "对照组", "对照", "baseline", "A", "a")
+#: The Chinese words for yes and no are written as escapes: this module holds no wording.
+BOOLEAN_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "\u662f": 1.0, "\u5426": 0.0, "y": 1.0, "n": 0.0}
+#: Variant names taken as the control when none is given (else the first variant A-Z); the
+#: escapes are the Chinese for "control group" and "control".
+CONTROL_NAMES = ("control", "\u5bf9\u7167\u7ec4", "\u5bf9\u7167", "baseline", "A", "a")
 #: Share of exposed users seen in several variants above which assignment is evidently not per user.
 CROSSOVER_WARN_SHARE = 0.05
 
@@ -123,19 +128,49 @@ def resolve_metric(name: str) -> str:
 
 
 # -- results -------------------------------------------------------------------------------------
+NoticeCode = Literal[
+    "srm", "multi_variant_users", "not_randomised_by_user", "multiple_testing",
+    "rows_without_variant", "no_user_column", "repeated_rows",
+]
+#: Every warning code the analysis can emit (each has its sentence in the dashboard's i18n).
+NOTICE_CODES: tuple[str, ...] = get_args(NoticeCode)
+
+
 @dataclass(frozen=True)
 class Notice:
-    """A warning or caveat in both languages."""
+    """A warning or caveat: its code and the plain values (numbers, names, flags) it rests on.
 
-    code: str
-    en: str
-    zh: str
+    ``srm``: ``variants``, ``observed``, ``expected`` (users per variant), ``p_value``, ``threshold``.
+    ``multi_variant_users``: ``excluded`` of ``users`` (``share`` in [0, 1]) and the ``source``
+    (``events``: exposed users; ``table``: rows of a table). ``not_randomised_by_user``: ``share`` and
+    ``per_video`` (every video carries a single variant). ``multiple_testing``: ``comparisons``.
+    ``rows_without_variant`` and ``repeated_rows``: ``rows``. ``no_user_column``: nothing.
+    """
 
-    def text(self, lang: str = "en") -> str:
-        return self.zh if lang == "zh" else self.en
+    code: NoticeCode
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.en, "message_zh": self.zh}
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "params": dict(self.params)}
+
+
+ReasonCode = Literal["too_few_users", "too_few_conversions", "too_few_nonzero_values", "too_few_events"]
+#: Every reason for a missing verdict (each has its wording in the dashboard's i18n).
+REASON_CODES: tuple[str, ...] = get_args(ReasonCode)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a comparison has no verdict: an arm holds ``count`` users (or conversions, non-zero
+    values, numerator events) where the guard needs ``need``; ``of_control``: the control's data fell short."""
+
+    code: ReasonCode
+    count: int
+    need: int
+    of_control: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -187,11 +222,7 @@ class ArmResult:
     chance_to_beat_control: float | None = None
     chance_to_be_best: float | None = None
     expected_loss: float | None = None
-    reason: str | None = None
-
-    def reason_text(self, lang: str = "en") -> str | None:
-        """Why there is no verdict for this arm, in ``lang`` (None when there is one)."""
-        return _reason_zh(self.reason) if lang == "zh" and self.reason else self.reason
+    reason: Reason | None = None
 
     def significant(self, alpha: float) -> bool:
         return self.p_value_adjusted is not None and self.p_value_adjusted < alpha
@@ -200,9 +231,9 @@ class ArmResult:
         keys = (
             "variant", "n", "value", "lift", "ci_low", "ci_high", "p_value", "chance_to_beat_control",
             "expected_loss", "p_value_adjusted", "diff", "diff_ci_low", "diff_ci_high", "chance_to_be_best",
-            "count", "is_control", "status", "reason",
+            "count", "is_control", "status",
         )
-        return {k: getattr(self, k) for k in keys}
+        return {**{k: getattr(self, k) for k in keys}, "reason": self.reason.to_dict() if self.reason else None}
 
 
 @dataclass(frozen=True)
@@ -240,9 +271,49 @@ class MetricResult:
         }
 
 
+VerdictStatus = Literal["control", "higher", "lower", "no_difference", "not_enough_data"]
+#: Every verdict status (each has its sentence in the dashboard's i18n, except the control's).
+VERDICT_STATUSES: tuple[str, ...] = get_args(VerdictStatus)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one arm on one metric supports, with the numbers it rests on.
+
+    ``status``: ``higher`` / ``lower`` (by the sign of the difference) when ``p_value`` is below
+    ``1 - confidence``, ``no_difference`` when it is not, ``not_enough_data`` with ``reason``, and
+    ``control`` for the control. ``p_value`` is adjusted with ``correction`` over ``comparisons``
+    when ``p_adjusted``. ``effect`` with ``ci_low``/``ci_high`` (an interval at ``confidence``, per
+    comparison) is the relative lift when ``relative`` (0.12 = +12%), else the absolute difference
+    (when the control's value is 0). ``value`` and ``control_value`` are the two arms' values.
+    """
+
+    metric: str
+    kind: MetricKind
+    variant: str
+    control: str
+    status: VerdictStatus
+    value: float | None
+    control_value: float | None
+    relative: bool = True
+    effect: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    confidence: float = 0.95
+    p_value: float | None = None
+    p_adjusted: bool = False
+    correction: abstats.Correction = "holm"
+    comparisons: int = 0
+    chance_to_beat_control: float | None = None
+    reason: Reason | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 @dataclass(frozen=True)
 class ExperimentResult:
-    """The analysis of one experiment: checks, a result per metric and a verdict in two languages."""
+    """The analysis of one experiment: checks, a result per metric and the verdicts (:attr:`verdicts`)."""
 
     source: Literal["events", "table"]
     status: Status
@@ -256,11 +327,42 @@ class ExperimentResult:
     notices: tuple[Notice, ...]
     excluded_users: int
     repeated_rows: int
-    verdict_en: str
-    verdict_zh: str
 
-    def verdict(self, lang: str = "en") -> str:
-        return self.verdict_zh if lang == "zh" else self.verdict_en
+    @property
+    def comparisons(self) -> int:
+        """Variant-against-control comparisons tested: the family the correction adjusts over."""
+        return sum(a.p_value is not None for m in self.metrics for a in m.arms[1:])
+
+    @property
+    def verdicts(self) -> tuple[Verdict, ...]:
+        """One :class:`Verdict` per metric and arm (the control first), in the order of :attr:`metrics`."""
+        comparisons = self.comparisons
+        adjusted = comparisons > 1 and self.correction != "none"
+        out = []
+        for m in self.metrics:
+            control = m.arms[0]
+            for arm in m.arms:
+                common = dict(
+                    metric=m.metric, kind=m.kind, variant=arm.variant, control=control.variant,
+                    value=arm.value, control_value=control.value, confidence=1 - self.alpha,
+                    correction=self.correction, comparisons=comparisons, reason=arm.reason,
+                )
+                if arm.is_control or arm.status == "not_enough_data":
+                    out.append(Verdict(status="control" if arm.is_control else "not_enough_data", **common))
+                    continue
+                relative = arm.lift is not None
+                status = (
+                    ("higher" if (arm.diff or 0) > 0 else "lower") if arm.significant(self.alpha) else "no_difference"
+                )
+                out.append(Verdict(
+                    status=status, relative=relative,
+                    effect=arm.lift if relative else arm.diff,
+                    ci_low=arm.ci_low if relative else arm.diff_ci_low,
+                    ci_high=arm.ci_high if relative else arm.diff_ci_high,
+                    p_value=arm.p_value_adjusted, p_adjusted=adjusted,
+                    chance_to_beat_control=arm.chance_to_beat_control, **common,
+                ))
+        return tuple(out)
 
     @property
     def srm_flagged(self) -> bool:
@@ -297,7 +399,8 @@ class ExperimentResult:
             "correction": self.correction,
             "alpha": self.alpha,
             "metrics": [m.to_dict() for m in self.metrics],
-            "verdict": {"en": self.verdict_en, "zh": self.verdict_zh},
+            "comparisons": self.comparisons,
+            "verdicts": [v.to_dict() for v in self.verdicts],
         }
 
 
@@ -390,7 +493,6 @@ def user_data_from_events(source, filters: Filters, metrics: Sequence[str]) -> U
     names = list(dict.fromkeys(resolve_metric(m) for m in metrics))
     if not names:
         raise BadInput("name at least one metric", code="no_metric")
-    source = source
     ev_all = filtered_events(source, Filters(
         channels=filters.channels, campaigns=filters.campaigns, categories=filters.categories, timezone=filters.timezone
     ))
@@ -411,21 +513,12 @@ def user_data_from_events(source, filters: Filters, metrics: Sequence[str]) -> U
     if crossed:
         share = crossed / users_total
         notices.append(Notice(
-            "multi_variant_users",
-            f"{crossed:,} of {users_total:,} exposed users ({share:.1%}) saw more than one variant and were excluded.",
-            f"{users_total:,} 名曝光用户中有 {crossed:,} 名（{share:.1%}）看到了多个版本，已被排除。",
+            "multi_variant_users", {"excluded": crossed, "users": users_total, "share": share, "source": "events"}
         ))
         n_items, single = int(items["items"] or 0), int(items["single"] or 0)
-        if share >= CROSSOVER_WARN_SHARE and (n_items >= 2 and single == n_items or share >= 0.2):
-            notices.append(Notice(
-                "not_randomised_by_user",
-                "The split was evidently not randomised by user: "
-                + ("each video carries a single variant and " if n_items >= 2 and single == n_items else "")
-                + f"{share:.0%} of users saw several variants. Differences may come from the videos or the audiences, not the variants.",
-                "实验分组显然不是按用户随机的："
-                + ("每个视频只对应一个版本，且" if n_items >= 2 and single == n_items else "")
-                + f"{share:.0%} 的用户看到了多个版本。差异可能来自视频或受众本身，而不是版本。",
-            ))
+        per_video = n_items >= 2 and single == n_items
+        if share >= CROSSOVER_WARN_SHARE and (per_video or share >= 0.2):
+            notices.append(Notice("not_randomised_by_user", {"share": share, "per_video": per_video}))
 
     users = per_user.filter(per_user.n_variants == 1).select("user_id", "arm", "first_exposure")
     post = ev_all.inner_join(users, "user_id")
@@ -503,20 +596,11 @@ def analyse_events(
     data = user_data_from_events(source, filters, metrics)
     options = options or Options()
     if data.frame.empty or data.frame["variant"].nunique() < 2:
+        # no variant at all, or a single one (named in ``variants``)
         found = sorted(data.frame["variant"].unique().tolist()) if not data.frame.empty else []
-        en = (
-            "No experiment found: no event in the selected period carries a variant."
-            if not found
-            else f"Only one variant ({found[0]}) has users in the selected period; an experiment needs at least two."
-        )
-        zh = (
-            "未找到实验：所选时间段内没有带版本（variant）的事件。"
-            if not found
-            else f"所选时间段内只有一个版本（{found[0]}）有用户；实验至少需要两个版本。"
-        )
         return ExperimentResult(
             "events", "no_experiment", control, tuple(found), tuple(int((data.frame["variant"] == v).sum()) for v in found),
-            None, (), options.correction, options.alpha, data.notices, data.excluded_users, 0, en, zh,
+            None, (), options.correction, options.alpha, data.notices, data.excluded_users, 0,
         )
     return analyse(data, control, options)
 
@@ -656,21 +740,12 @@ def user_data_from_table(
     labels = _variant_labels(df[variant_col])
     no_variant = labels.isna() | (labels.fillna("") == "")
     if no_variant.any():
-        k = int(no_variant.sum())
-        notices.append(Notice(
-            "rows_without_variant",
-            f"{k:,} rows without a variant were left out.",
-            f"{k:,} 行没有版本（variant），已忽略。",
-        ))
+        notices.append(Notice("rows_without_variant", {"rows": int(no_variant.sum())}))
         df = df[~no_variant]
     df["variant"] = labels[~no_variant].astype(str)
     if user_col is None:
         df["user_id"] = np.arange(len(df)).astype(str)
-        notices.append(Notice(
-            "no_user_column",
-            "The table has no user column: every row is treated as one user, so repeated users cannot be detected.",
-            "表格没有用户列：每一行按一个用户处理，因此无法发现重复用户。",
-        ))
+        notices.append(Notice("no_user_column"))
     else:
         df["user_id"] = df[user_col].astype(str).str.strip()
     keep = ["user_id", "variant", *metric_cols, *([covariate_col] if covariate_col else [])]
@@ -683,9 +758,7 @@ def user_data_from_table(
     if excluded:
         users = len(arms_per_user)
         notices.append(Notice(
-            "multi_variant_users",
-            f"{excluded:,} of {users:,} users appear in more than one variant and were excluded.",
-            f"{users:,} 名用户中有 {excluded:,} 名出现在多个版本中，已被排除。",
+            "multi_variant_users", {"excluded": excluded, "users": users, "share": excluded / users, "source": "table"}
         ))
         df = df[~df["user_id"].isin(crossed)]
     repeated = int(len(df) - df[["user_id", "variant"]].drop_duplicates().shape[0])
@@ -696,11 +769,7 @@ def user_data_from_table(
         df = df.groupby(["user_id", "variant"], as_index=False, sort=False).agg(
             {c: (lambda s, h=h: s.max() if h == "max" else s.sum(min_count=1)) for c, h in how.items()}
         )
-        notices.append(Notice(
-            "repeated_rows",
-            f"{repeated:,} repeated rows of the same user were combined (0/1 columns: any row with 1; other columns: summed).",
-            f"同一用户的 {repeated:,} 行重复数据已合并（0/1 列：任一行为 1 即为 1；其他列：求和）。",
-        ))
+        notices.append(Notice("repeated_rows", {"rows": repeated}))
     found = sorted(df["variant"].unique().tolist())
     if len(found) < 2:
         raise BadInput(
@@ -770,12 +839,12 @@ def _weights(split, order: list[str]) -> list[float] | None:
     return values
 
 
-def _guard(kind: MetricKind, n: int, count: float, options: Options) -> str | None:
+def _guard(kind: MetricKind, n: int, count: float, options: Options) -> Reason | None:
     if n < options.min_users:
-        return f"{n} users (need {options.min_users})"
+        return Reason("too_few_users", n, options.min_users)
     if count < options.min_conversions:
-        what = {"proportion": "conversions", "mean": "non-zero values", "ratio": "events counted"}[kind]
-        return f"{int(count)} {what} (need {options.min_conversions})"
+        code = {"proportion": "too_few_conversions", "mean": "too_few_nonzero_values", "ratio": "too_few_events"}[kind]
+        return Reason(code, int(count), options.min_conversions)  # type: ignore[arg-type]
     return None
 
 
@@ -842,7 +911,7 @@ def _metric(data: UserData, spec: MetricSpec, order: list[str], options: Options
     ))
     for i in range(1, len(order)):
         arm = arms[i]
-        reason = arm["reason"] or (f"control: {control_reason}" if control_reason else None)
+        reason = arm["reason"] or (_replace(control_reason, of_control=True) if control_reason else None)
         if reason:
             results.append(ArmResult(order[i], False, "not_enough_data", arm["n"], arm["value"], arm["count"], reason=reason))
             raw_p.append(None)
@@ -882,15 +951,10 @@ def analyse(data: UserData, control: str | None = None, options: Options | None 
     srm = abstats.sample_ratio_mismatch(sizes, weights, SRM_THRESHOLD) if sum(sizes) else None
     notices = list(data.notices)
     if srm is not None and srm.flagged:
-        notices.insert(0, Notice(
-            "srm",
-            f"Sample ratio mismatch: the arms hold {', '.join(f'{v} {n:,}' for v, n in zip(order, sizes))} users, "
-            f"expected {', '.join(f'{e:,.0f}' for e in srm.expected)} (chi-square p = {srm.p_value:.2g} < {SRM_THRESHOLD}). "
-            "Assignment or logging is probably broken; do not trust the results until the cause is found.",
-            f"样本比例失衡（SRM）：各组用户数为 {', '.join(f'{v} {n:,}' for v, n in zip(order, sizes))}，"
-            f"预期为 {', '.join(f'{e:,.0f}' for e in srm.expected)}（卡方检验 p = {srm.p_value:.2g} < {SRM_THRESHOLD}）。"
-            "分组或埋点很可能有问题；找到原因之前不要相信这些结果。",
-        ))
+        notices.insert(0, Notice("srm", {
+            "variants": list(order), "observed": list(sizes), "expected": [float(e) for e in srm.expected],
+            "p_value": float(srm.p_value), "threshold": srm.threshold,
+        }))
     metric_results: list[MetricResult] = []
     all_p: list[float | None] = []
     for spec in data.metrics:
@@ -907,134 +971,17 @@ def analyse(data: UserData, control: str | None = None, options: Options | None 
         final.append(_replace(res, arms=tuple(arms)))
     tested = sum(p is not None for p in all_p)
     if tested > 1 and options.correction == "none":
-        notices.append(Notice(
-            "multiple_testing",
-            f"{tested} comparisons without correction: some 'significant' results may be chance.",
-            f"共 {tested} 项比较且未做多重检验校正：部分“显著”结果可能只是偶然。",
-        ))
+        notices.append(Notice("multiple_testing", {"comparisons": tested}))
     ok = [m.status == "ok" for m in final]
     status: Status = "ok" if all(ok) else "partial" if any(ok) else "not_enough_data"
-    en, zh = _verdict(final, control, options, tested, srm, notices)
     return ExperimentResult(
         data.source, status, control, tuple(order), tuple(sizes), srm, tuple(final), options.correction,
-        options.alpha, tuple(notices), data.excluded_users, data.repeated_rows, en, zh,
+        options.alpha, tuple(notices), data.excluded_users, data.repeated_rows,
     )
 
 
 def _replace(obj, **changes):
     return dataclasses.replace(obj, **changes)
-
-
-# -- verdict -------------------------------------------------------------------------------------
-_CORRECTION_NAME = {
-    "holm": ("Holm", "Holm"),
-    "bh": ("Benjamini-Hochberg", "Benjamini-Hochberg"),
-    "none": ("no", "未"),
-}
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:+.1%}"
-
-
-def _fmt_value(kind: MetricKind, x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    return f"{x:.2%}" if kind in ("proportion", "ratio") else f"{x:,.4g}"
-
-
-def _fmt_chance(x: float) -> str:
-    """A probability as a percentage that never rounds to a certainty it is not."""
-    return "> 99.9%" if x > 0.999 else "< 0.1%" if x < 0.001 else f"{x:.1%}"
-
-
-def _fmt_p(p: float | None) -> str:
-    """``p = 0.012`` or ``p < 0.0001``."""
-    if p is None:
-        return "p = n/a"
-    return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}" if p < 0.01 else f"p = {p:.3f}"
-
-
-def _effect(arm: ArmResult, kind: MetricKind, lang: str = "en") -> tuple[str, str]:
-    """The effect and its interval, relative when possible, else absolute."""
-    to = " 至 " if lang == "zh" else " to "
-    if arm.lift is not None:
-        return _pct(arm.lift), f"{_pct(arm.ci_low)}{to}{_pct(arm.ci_high)}"
-    scale = (lambda x: f"{x * 100:+.2f} pp") if kind in ("proportion", "ratio") else (lambda x: f"{x:+,.4g}")
-    return scale(arm.diff), f"{scale(arm.diff_ci_low)}{to}{scale(arm.diff_ci_high)}"
-
-
-def _verdict(
-    metrics: Sequence[MetricResult],
-    control: str,
-    options: Options,
-    tested: int,
-    srm: abstats.SrmCheck | None,
-    notices: Sequence[Notice],
-) -> tuple[str, str]:
-    conf = f"{1 - options.alpha:.0%}"
-    en_lines: list[str] = []
-    zh_lines: list[str] = []
-    corr_en, corr_zh = _CORRECTION_NAME[options.correction]
-    for m in metrics:
-        for arm in m.arms[1:]:
-            head_en = f"{m.metric}, {arm.variant} vs {control}: "
-            head_zh = f"{m.metric}，{arm.variant} 对比 {control}："
-            if arm.status == "not_enough_data":
-                en_lines.append(head_en + f"not enough data for a verdict yet ({arm.reason}). Keep the test running.")
-                zh_lines.append(head_zh + f"数据还不足以下结论（{_reason_zh(arm.reason)}）。请继续运行实验。")
-                continue
-            effect, interval = _effect(arm, m.kind)
-            _, interval_zh = _effect(arm, m.kind, "zh")
-            p_note_en = _fmt_p(arm.p_value_adjusted) + (
-                f" after {corr_en} correction over {tested} comparisons" if tested > 1 and options.correction != "none" else ""
-            )
-            p_note_zh = _fmt_p(arm.p_value_adjusted) + (
-                f"（已对 {tested} 项比较做 {corr_zh} 校正）" if tested > 1 and options.correction != "none" else ""
-            )
-            chance = arm.chance_to_beat_control
-            values = f"{_fmt_value(m.kind, arm.value)} vs {_fmt_value(m.kind, m.arms[0].value)}"
-            stats_en = f"{effect} ({values}; {conf} CI {interval}; {p_note_en}; chance to beat control {_fmt_chance(chance)})"
-            stats_zh = f"{effect}（{values}；{conf} 置信区间 {interval_zh}；{p_note_zh}；胜过对照组的概率 {_fmt_chance(chance)}）"
-            if arm.significant(options.alpha):
-                better = (arm.diff or 0) > 0
-                en_lines.append(
-                    head_en + f"{arm.variant} is {'higher' if better else 'lower'} than {control}: {stats_en}. "
-                    "A difference this large is unlikely to be chance alone; the true effect lies plausibly anywhere in the interval."
-                )
-                zh_lines.append(
-                    head_zh + f"{arm.variant} {'高于' if better else '低于'} {control}：{stats_zh}。"
-                    "这么大的差异不太可能只是偶然；真实效果可能落在区间内的任何位置。"
-                )
-            else:
-                en_lines.append(
-                    head_en + f"no clear difference: {stats_en}. The data are consistent with no effect "
-                    "and with effects as large as the ends of the interval."
-                )
-                zh_lines.append(
-                    head_zh + f"没有明显差异：{stats_zh}。数据既符合“没有效果”，也符合区间两端那么大的效果。"
-                )
-    caveats = [n for n in notices if n.code in ("srm", "not_randomised_by_user", "multi_variant_users", "multiple_testing")]
-    if caveats:
-        en_lines.append("Caveats: " + " ".join(n.en for n in caveats))
-        zh_lines.append("注意：" + "".join(n.zh for n in caveats))
-    if tested > 1 and options.correction != "none":
-        en_lines.append(f"Intervals are per comparison ({conf}), not adjusted; p-values are {corr_en}-adjusted.")
-        zh_lines.append(f"置信区间为单项比较的 {conf} 区间，未做校正；p 值已做 {corr_zh} 校正。")
-    return "\n".join(en_lines), "\n".join(zh_lines)
-
-
-def _reason_zh(reason: str | None) -> str:
-    if not reason:
-        return ""
-    return (
-        reason.replace("control: ", "对照组：")
-        .replace("users (need", "名用户（至少需要")
-        .replace("non-zero values (need", "个非零值（至少需要")
-        .replace("conversions (need", "次转化（至少需要")
-        .replace("events counted (need", "个计数事件（至少需要")
-        .replace(")", "）")
-    )
 
 
 # -- planning ------------------------------------------------------------------------------------
@@ -1066,7 +1013,6 @@ def recent_daily_users(source, filters: Filters, days: int = 14) -> float | None
     """Average distinct active users per local day over the last ``days`` days of the data."""
     from analytics.query.localtime import local_time, utc_offsets
 
-    source = source
     lo, hi = source.span()
     if hi is None:
         return None
@@ -1137,14 +1083,14 @@ def plan_experiment(
         d = None if math.isnan(d) else d
     else:
         d = abstats.detectable_effect_means(sd, n, alpha, power)  # type: ignore[arg-type]
-    source = "given" if daily_users else None
+    traffic_source = "given" if daily_users else None
     if daily_users is None and source is not None:
         daily_users = recent_daily_users(source, filters or Filters())
-        source = "recent" if daily_users else None
+        traffic_source = "recent" if daily_users else None
     if daily_users is not None and daily_users <= 0:
         raise BadInput("daily users must be positive", code="bad_daily_users")
     days = math.ceil(n * arms / daily_users) if daily_users else None
     return Plan(
         kind, baseline, alpha, power, arms, mde_relative, n, n * arms, d,
-        None if d is None else d / abs(baseline), daily_users, days, sd, source,
+        None if d is None else d / abs(baseline), daily_users, days, sd, traffic_source,
     )

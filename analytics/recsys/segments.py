@@ -1,4 +1,4 @@
-"""User segments: profile features per user, k-means with k chosen by silhouette, named segments.
+"""User segments: profile features per user, k-means with k chosen by silhouette, segments described by their traits.
 
 Features (one ibis query over the filtered events joined to the catalog; impressions are not
 activity and are left out; users with no other event are left out):
@@ -27,8 +27,10 @@ users) wins, smaller k on ties; with more than :data:`FIT_SAMPLE` users the k ar
 seeded sample and only the winner is fitted on everyone. Segments are numbered by size, largest first.
 
 Each segment is described relative to all users: the standardised centroid of a feature is its
-*z*; features with ``|z| >= 0.5`` are traits, strongest first. The name combines the two strongest
-("heavy watchers who rarely buy", "很少购买的重度观看者"); without a trait it is "typical users".
+*z*; features with ``|z| >= 0.5`` are traits (feature, direction ``high`` / ``low``, *z*),
+strongest first. The library names nothing: the dashboard's ``segment_text`` composes each name
+from the two strongest traits ("heavy watchers who rarely buy") and the description from the
+numbers, in English or Chinese.
 """
 
 from __future__ import annotations
@@ -56,32 +58,9 @@ SILHOUETTE_SAMPLE = 5_000
 FIT_SAMPLE = 20_000
 SEED = 42
 
-#: Feature labels and the words used to name segments: (English, Chinese) pairs.
-LABELS: dict[str, tuple[str, str]] = {
-    "active_days": ("active days", "活跃天数"),
-    "watch_minutes": ("watch minutes", "观看分钟"),
-    "views": ("views", "播放次数"),
-    "like_rate": ("likes per view", "每次播放点赞数"),
-    "interaction_rate": ("interaction rate", "互动率"),
-    "purchases": ("purchases", "购买次数"),
-    "revenue": ("revenue", "收入"),
-    "active_hours": ("active hours of the day", "活跃时段数"),
-}
-WORDS: dict[str, dict[str, tuple[str, str]]] = {
-    "active_days": {"noun_high": ("frequent visitors", "常客"), "noun_low": ("occasional visitors", "偶尔来访者"),
-                    "clause_high": ("come back often", "经常回访"), "clause_low": ("rarely come back", "很少回访")},
-    "watch_minutes": {"noun_high": ("heavy watchers", "重度观看者"), "noun_low": ("light watchers", "轻度观看者"),
-                      "clause_high": ("watch a lot", "观看时间长"), "clause_low": ("watch little", "观看时间短")},
-    "like_rate": {"noun_high": ("frequent likers", "爱点赞的用户"), "noun_low": ("rare likers", "很少点赞的用户"),
-                  "clause_high": ("like often", "常点赞"), "clause_low": ("rarely like", "很少点赞")},
-    "interaction_rate": {"noun_high": ("active commenters and sharers", "积极互动者"), "noun_low": ("quiet viewers", "沉默观众"),
-                         "clause_high": ("comment and share a lot", "常评论和分享"), "clause_low": ("rarely interact", "很少互动")},
-    "purchases": {"noun_high": ("buyers", "购买者"), "noun_low": ("non-buyers", "未购买者"),
-                  "clause_high": ("buy often", "经常购买"), "clause_low": ("rarely buy", "很少购买")},
-    "active_hours": {"noun_high": ("all-day users", "全天活跃用户"), "noun_low": ("fixed-time users", "固定时段用户"),
-                     "clause_high": ("are active at many hours", "多个时段活跃"),
-                     "clause_low": ("are active at few hours", "只在少数时段活跃")},
-}
+#: The numeric features each segment reports as means, against all users.
+DESCRIBED_FEATURES = ("active_days", "watch_minutes", "views", "like_rate", "interaction_rate", "purchases", "revenue",
+                      "active_hours")
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,30 +147,36 @@ def user_features(source: Source, filters: Filters | None = None):
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Trait:
+    """A feature (one of :data:`CLUSTER_FEATURES`) on which a segment stands out from all users."""
+
     feature: str
-    z: float  # standardised centroid: > 0 above all users' mean
+    z: float  # standardised centroid: > 0 above all users' mean, |z| >= TRAIT_Z
+
+    @property
+    def direction(self) -> Literal["high", "low"]:
+        return "high" if self.z > 0 else "low"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"feature": self.feature, "direction": self.direction, "z": self.z}
 
 
 @dataclass(frozen=True)
 class Segment:
+    """One segment: its size, means of :data:`DESCRIBED_FEATURES` and traits, strongest first."""
+
     segment: int  # 1 = largest
-    name: str
-    name_zh: str
     size: int
     share: float  # of all users, in [0, 1]
     means: dict[str, float]  # raw feature means of the segment
     traits: tuple[Trait, ...]
     favourite_category: str | None
     peak_hour: int | None
-    description: str
-    description_zh: str
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "segment": self.segment, "name": self.name, "name_zh": self.name_zh, "size": self.size, "share": self.share,
-            "means": self.means, "traits": [{"feature": t.feature, "z": t.z} for t in self.traits],
+            "segment": self.segment, "size": self.size, "share": self.share,
+            "means": self.means, "traits": [t.to_dict() for t in self.traits],
             "favourite_category": self.favourite_category, "peak_hour": self.peak_hour,
-            "description": self.description, "description_zh": self.description_zh,
         }
 
 
@@ -208,7 +193,7 @@ class Segmentation:
     silhouette_by_k: tuple[tuple[int, float], ...]
     segments: tuple[Segment, ...]
     overall: dict[str, float]
-    users: Any = field(repr=False, compare=False)  # DataFrame: user_id, segment, segment_name, features
+    users: Any = field(repr=False, compare=False)  # DataFrame: user_id, segment, features
 
     def to_dict(self, include_users: bool = False) -> dict[str, Any]:
         d = {
@@ -222,11 +207,11 @@ class Segmentation:
         return d
 
     def table(self):
-        """One row per segment: number, name, size, share and the feature means."""
+        """One row per segment: number, size, share and the feature means."""
         import pandas as pd
 
         return pd.DataFrame([
-            {"segment": s.segment, "name": s.name, "name_zh": s.name_zh, "users": s.size, "share": s.share, **s.means,
+            {"segment": s.segment, "users": s.size, "share": s.share, **s.means,
              "favourite_category": s.favourite_category, "peak_hour": s.peak_hour}
             for s in self.segments
         ])
@@ -285,37 +270,6 @@ def choose_k(x: np.ndarray, k_range: tuple[int, int] = K_RANGE, seed: int = SEED
     return best, tuple(scores), labels
 
 
-def _name(traits: tuple[Trait, ...]) -> tuple[str, str]:
-    if not traits:
-        return "Typical users", "普通用户"
-    first = WORDS[traits[0].feature]["noun_high" if traits[0].z > 0 else "noun_low"]
-    if len(traits) == 1:
-        return first[0][:1].upper() + first[0][1:], first[1]
-    clause = WORDS[traits[1].feature]["clause_high" if traits[1].z > 0 else "clause_low"]
-    en = f"{first[0]} who {clause[0]}"
-    return en[:1].upper() + en[1:], f"{clause[1]}的{first[1]}"
-
-
-def _fmt(v: float) -> str:
-    return f"{v:,.2f}" if abs(v) < 10 else f"{v:,.0f}"
-
-
-def _describe(size: int, share: float, means: dict[str, float], overall: dict[str, float], cat: str | None,
-              hour: int | None) -> tuple[str, str]:
-    en = [f"{size:,} users ({share:.0%})"]
-    zh = [f"{size:,} 人（{share:.0%}）"]
-    for f, (le, lz) in LABELS.items():
-        en.append(f"{le} {_fmt(means[f])} (all users {_fmt(overall[f])})")
-        zh.append(f"{lz} {_fmt(means[f])}（全体 {_fmt(overall[f])}）")
-    if cat:
-        en.append(f"favourite category {cat}")
-        zh.append(f"最常看的品类 {cat}")
-    if hour is not None:
-        en.append(f"most active at {hour:02d}:00")
-        zh.append(f"最活跃时段 {hour:02d}:00")
-    return "; ".join(en), "；".join(zh)
-
-
 def _mode(values) -> Any:
     s = values.dropna()
     if s.empty:
@@ -327,7 +281,7 @@ def _mode(values) -> Any:
 
 def segment_users(source: Source, filters: Filters | None = None, k: int | None = None, seed: int = SEED,
                   k_range: tuple[int, int] = K_RANGE) -> Segmentation:
-    """Cluster the users into named segments (see the module docstring).
+    """Cluster the users into segments with their traits (see the module docstring).
 
     ``k`` fixes the number of segments (2..20); ``None`` picks it by silhouette in ``k_range``.
     """
@@ -340,9 +294,8 @@ def segment_users(source: Source, filters: Filters | None = None, k: int | None 
 def segment_features(features, k: int | None = None, seed: int = SEED, k_range: tuple[int, int] = K_RANGE) -> Segmentation:
     """Cluster an already computed feature table (the work of :func:`segment_users`)."""
     n = len(features)
-    numeric = [f for f in LABELS]
-    overall = {f: float(features[f].mean()) if n else 0.0 for f in numeric}
-    empty = features.assign(segment=np.zeros(n, dtype=np.int64), segment_name="")
+    overall = {f: float(features[f].mean()) if n else 0.0 for f in DESCRIBED_FEATURES}
+    empty = features.assign(segment=np.zeros(n, dtype=np.int64))
     if n < MIN_USERS:
         return Segmentation("not_enough_users", n, 0, "none", None, (), (), overall, empty)
     x = cluster_matrix(features)
@@ -366,25 +319,17 @@ def segment_features(features, k: int | None = None, seed: int = SEED, k_range: 
     renumber = {int(c): n_ + 1 for n_, c in enumerate(order)}
     seg = np.array([renumber[int(c)] for c in labels], dtype=np.int64)
     segments = []
-    used: dict[str, int] = {}
     for s in range(1, len(order) + 1):
         members = seg == s
         part = features[members]
         centroid = x[members].mean(axis=0)
         traits = tuple(sorted((Trait(f, float(z)) for f, z in zip(CLUSTER_FEATURES, centroid) if abs(z) >= TRAIT_Z),
                               key=lambda t: -abs(t.z)))
-        name, name_zh = _name(traits)
-        used[name] = used.get(name, 0) + 1
-        if used[name] > 1:
-            name, name_zh = f"{name} ({used[name]})", f"{name_zh}（{used[name]}）"
-        means = {f: float(part[f].mean()) for f in numeric}
+        means = {f: float(part[f].mean()) for f in DESCRIBED_FEATURES}
         cat = _mode(part["favourite_category"])
         hour = _mode(part["peak_hour"])
         hour = int(hour) if hour is not None else None
         size = int(members.sum())
-        en, zh = _describe(size, size / n, means, overall, cat, hour)
-        segments.append(Segment(s, name, name_zh, size, size / n, means, traits, cat, hour, en, zh))
-    names = {sg.segment: sg.name for sg in segments}
-    users = features.assign(segment=seg, segment_name=[names[s] for s in seg])
-    users = users[["user_id", "segment", "segment_name", *FEATURE_COLUMNS]]
+        segments.append(Segment(s, size, size / n, means, traits, cat, hour))
+    users = features.assign(segment=seg)[["user_id", "segment", *FEATURE_COLUMNS]]
     return Segmentation("ok", n, best, chosen_by, score, by_k, tuple(segments), overall, users)

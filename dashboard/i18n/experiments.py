@@ -70,6 +70,7 @@ TEXT = {
     "exp.status.control": {"en": "control", "zh": "对照组"},
     "exp.status.ok": {"en": "ok", "zh": "可下结论"},
     "exp.status.not_enough_data": {"en": "not enough data", "zh": "数据不足"},
+    "exp.status_reason": {"en": "{status}: {reason}", "zh": "{status}：{reason}"},
     "exp.metric.conversion": {"en": "Conversion", "zh": "转化率"},
     "exp.metric.ctr": {"en": "CTR (clicks / views)", "zh": "点击率（点击 / 播放）"},
     "exp.metric.completion": {"en": "Completion (>= 90% watched)", "zh": "完播率（观看 >= 90%）"},
@@ -77,6 +78,86 @@ TEXT = {
     "exp.metric.d7_retention": {"en": "D7 retention", "zh": "7 日留存"},
     "exp.metric.watch_time": {"en": "Watch time per user (s)", "zh": "人均观看时长（秒）"},
     "exp.metric.revenue_per_user": {"en": "Revenue per user (net of refunds)", "zh": "人均收入（扣除退款）"},
+    "exp.correction_name.holm": {"en": "Holm", "zh": "Holm"},
+    "exp.correction_name.bh": {"en": "Benjamini-Hochberg", "zh": "Benjamini-Hochberg"},
+    # the verdict: one line per variant and metric, then the caveats and how p-values were adjusted
+    "exp.verdict.no_experiment": {
+        "en": "No experiment found: no event in the selected period carries a variant.",
+        "zh": "未找到实验：所选时间段内没有带版本（variant）的事件。",
+    },
+    "exp.verdict.one_variant": {
+        "en": "Only one variant ({variant}) has users in the selected period; an experiment needs at least two.",
+        "zh": "所选时间段内只有一个版本（{variant}）有用户；实验至少需要两个版本。",
+    },
+    "exp.verdict.higher": {
+        "en": "{metric}, {variant} vs {control}: {variant} is higher than {control}: {stats}. A difference this large is unlikely to be chance alone; the true effect lies plausibly anywhere in the interval.",
+        "zh": "{metric}，{variant} 对比 {control}：{variant} 高于 {control}：{stats}。这么大的差异不太可能只是偶然；真实效果可能落在区间内的任何位置。",
+    },
+    "exp.verdict.lower": {
+        "en": "{metric}, {variant} vs {control}: {variant} is lower than {control}: {stats}. A difference this large is unlikely to be chance alone; the true effect lies plausibly anywhere in the interval.",
+        "zh": "{metric}，{variant} 对比 {control}：{variant} 低于 {control}：{stats}。这么大的差异不太可能只是偶然；真实效果可能落在区间内的任何位置。",
+    },
+    "exp.verdict.no_difference": {
+        "en": "{metric}, {variant} vs {control}: no clear difference: {stats}. The data are consistent with no effect and with effects as large as the ends of the interval.",
+        "zh": "{metric}，{variant} 对比 {control}：没有明显差异：{stats}。数据既符合“没有效果”，也符合区间两端那么大的效果。",
+    },
+    "exp.verdict.not_enough_data": {
+        "en": "{metric}, {variant} vs {control}: not enough data for a verdict yet ({reason}). Keep the test running.",
+        "zh": "{metric}，{variant} 对比 {control}：数据还不足以下结论（{reason}）。请继续运行实验。",
+    },
+    "exp.verdict.stats": {
+        "en": "{effect} ({value} vs {control_value}; {conf} CI {low} to {high}; {p}; chance to beat control {chance})",
+        "zh": "{effect}（{value} vs {control_value}；{conf} 置信区间 {low} 至 {high}；{p}；胜过对照组的概率 {chance}）",
+    },
+    "exp.verdict.p_adjusted": {
+        "en": "{p} after {correction} correction over {comparisons} comparisons",
+        "zh": "{p}（已对 {comparisons} 项比较做 {correction} 校正）",
+    },
+    "exp.verdict.caveats": {"en": "Caveats: {notices}", "zh": "注意：{notices}"},
+    "exp.verdict.intervals": {
+        "en": "Intervals are per comparison ({conf}), not adjusted; p-values are {correction}-adjusted.",
+        "zh": "置信区间为单项比较的 {conf} 区间，未做校正；p 值已做 {correction} 校正。",
+    },
+    # why a comparison has no verdict
+    "exp.reason.too_few_users": {"en": "{count} users (need {need})", "zh": "{count} 名用户（至少需要 {need}）"},
+    "exp.reason.too_few_conversions": {"en": "{count} conversions (need {need})", "zh": "{count} 次转化（至少需要 {need}）"},
+    "exp.reason.too_few_nonzero_values": {"en": "{count} non-zero values (need {need})", "zh": "{count} 个非零值（至少需要 {need}）"},
+    "exp.reason.too_few_events": {"en": "{count} events counted (need {need})", "zh": "{count} 个计数事件（至少需要 {need}）"},
+    "exp.reason.of_control": {"en": "control: {reason}", "zh": "对照组：{reason}"},
+    # warnings and caveats
+    "exp.notice.srm": {
+        "en": "Sample ratio mismatch: the arms hold {sizes} users, expected {expected} (chi-square p = {p} < {threshold}). Assignment or logging is probably broken; do not trust the results until the cause is found.",
+        "zh": "样本比例失衡（SRM）：各组用户数为 {sizes}，预期为 {expected}（卡方检验 p = {p} < {threshold}）。分组或埋点很可能有问题；找到原因之前不要相信这些结果。",
+    },
+    "exp.notice.multi_variant_users": {
+        "en": "{excluded} of {users} exposed users ({share}) saw more than one variant and were excluded.",
+        "zh": "{users} 名曝光用户中有 {excluded} 名（{share}）看到了多个版本，已被排除。",
+    },
+    "exp.notice.multi_variant_users.table": {
+        "en": "{excluded} of {users} users appear in more than one variant and were excluded.",
+        "zh": "{users} 名用户中有 {excluded} 名出现在多个版本中，已被排除。",
+    },
+    "exp.notice.not_randomised_by_user": {
+        "en": "The split was evidently not randomised by user: {share} of users saw several variants. Differences may come from the videos or the audiences, not the variants.",
+        "zh": "实验分组显然不是按用户随机的：{share} 的用户看到了多个版本。差异可能来自视频或受众本身，而不是版本。",
+    },
+    "exp.notice.not_randomised_by_user.per_video": {
+        "en": "The split was evidently not randomised by user: each video carries a single variant and {share} of users saw several variants. Differences may come from the videos or the audiences, not the variants.",
+        "zh": "实验分组显然不是按用户随机的：每个视频只对应一个版本，且{share} 的用户看到了多个版本。差异可能来自视频或受众本身，而不是版本。",
+    },
+    "exp.notice.multiple_testing": {
+        "en": "{comparisons} comparisons without correction: some 'significant' results may be chance.",
+        "zh": "共 {comparisons} 项比较且未做多重检验校正：部分“显著”结果可能只是偶然。",
+    },
+    "exp.notice.rows_without_variant": {"en": "{rows} rows without a variant were left out.", "zh": "{rows} 行没有版本（variant），已忽略。"},
+    "exp.notice.no_user_column": {
+        "en": "The table has no user column: every row is treated as one user, so repeated users cannot be detected.",
+        "zh": "表格没有用户列：每一行按一个用户处理，因此无法发现重复用户。",
+    },
+    "exp.notice.repeated_rows": {
+        "en": "{rows} repeated rows of the same user were combined (0/1 columns: any row with 1; other columns: summed).",
+        "zh": "同一用户的 {rows} 行重复数据已合并（0/1 列：任一行为 1 即为 1；其他列：求和）。",
+    },
     "exp.plan.intro": {
         "en": "How many users each variant needs to detect an effect, the smallest effect a given size can detect, and how many days that takes at your recent traffic.",
         "zh": "每个版本需要多少用户才能发现某个效果、给定人数能发现的最小效果，以及按近期流量需要多少天。",

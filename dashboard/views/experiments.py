@@ -21,6 +21,7 @@ from analytics.experiments.analysis import (
     variant_values,
 )
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
+from dashboard.experiment_text import notice_text, reason_text, verdict_lines
 from dashboard.i18n import current_lang, t
 
 SAMPLE_TABLE = "sample_data/ab_results.csv"
@@ -63,7 +64,7 @@ def _chance(x: float | None) -> str:
 
 def _render(result) -> None:
     if result.status == "no_experiment":
-        st.info(result.verdict(lang))
+        st.info("\n\n".join(verdict_lines(result, lang)))
         return
     if result.srm is not None:
         p = f"{result.srm.p_value:.3g}"
@@ -71,9 +72,9 @@ def _render(result) -> None:
     st.caption(t("exp.sizes", sizes=", ".join(f"{v} {n:,}" for v, n in zip(result.variants, result.sizes))))
     for notice in result.notices:
         if notice.code != "srm":
-            st.warning(notice.text(lang))
+            st.warning(notice_text(notice, lang))
     st.subheader(t("exp.verdict"))
-    st.info("\n\n".join(result.verdict(lang).splitlines()))
+    st.info("\n\n".join(verdict_lines(result, lang)))
     st.caption(t("exp.correction_used", name=t(f"exp.correction.{result.correction}"), alpha=result.alpha))
     conf = f"{1 - result.alpha:.0%}"
     for m in result.metrics:
@@ -97,7 +98,8 @@ def _render(result) -> None:
                 t("exp.col.p_adj"): _fmt(a.p_value_adjusted, ".4f"),
                 t("exp.col.beat"): _chance(a.chance_to_beat_control),
                 t("exp.col.loss"): _fmt(a.expected_loss, ".3g"),
-                t("exp.col.status"): t(f"exp.status.{a.status}") + (f": {a.reason_text(lang)}" if a.reason else ""),
+                t("exp.col.status"): t("exp.status_reason", status=t(f"exp.status.{a.status}"), reason=reason_text(a.reason, lang))
+                if a.reason else t(f"exp.status.{a.status}"),
             })
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
         tested = [a for a in m.arms[1:] if a.status == "ok"]
@@ -232,7 +234,7 @@ with tab_plan:
     with guarded():
         plan = plan_experiment(
             baseline, None if n_have else mde, alpha=alpha, power=power, arms=arms, n_per_arm=n_have or None,
-            sd=sd, daily_users=daily or None, store=None if daily else get_store(), filters=current_filters(),
+            sd=sd, daily_users=daily or None, source=None if daily else get_store(), filters=current_filters(),
         )
         m1, m2, m3, m4 = st.columns(4)
         m1.metric(t("exp.plan.n_per_arm"), f"{plan.n_per_arm:,}")

@@ -8,6 +8,7 @@ import streamlit as st
 from analytics.recsys.segments import K_RANGE, segment_users
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
 from dashboard.i18n import current_lang, t
+from dashboard.segment_text import named_users, segment_description, segment_names
 
 st.title(t("page.segments"))
 st.caption(t("seg.intro"))
@@ -24,19 +25,20 @@ if require_events():
         elif result.status == "no_variation":
             st.info(t("seg.no_variation"))
         else:
-            zh = current_lang() == "zh"
+            lang = current_lang()
+            names = segment_names(result, lang)
             key = "seg.summary.silhouette" if result.chosen_by == "silhouette" else "seg.summary.given"
             st.caption(t(key, k=result.k, users=f"{result.users_total:,}", score=result.silhouette))
             for seg in result.segments:
-                st.subheader(t("seg.segment", n=seg.segment, name=seg.name_zh if zh else seg.name))
-                st.markdown(seg.description_zh if zh else seg.description)
+                st.subheader(t("seg.segment", n=seg.segment, name=names[seg.segment]))
+                st.markdown(segment_description(seg, result.overall, lang))
             st.subheader(t("seg.table"))
             table = result.table()
-            table = table.drop(columns=["name" if zh else "name_zh"])
+            table.insert(1, t("seg.col.name"), [names[n] for n in table["segment"]])
             st.dataframe(table.round(3), hide_index=True, width="stretch")
             if len(result.silhouette_by_k) > 1:
                 fig = go.Figure(go.Bar(x=[k for k, _ in result.silhouette_by_k], y=[s for _, s in result.silhouette_by_k]))
                 fig.update_layout(title=t("seg.silhouette_chart"), xaxis_type="category", height=300)
                 st.plotly_chart(fig, width="stretch", key="seg_chart")
             st.subheader(t("seg.export"))
-            download_buttons(result.users, "segments", filters, key="seg_users")
+            download_buttons(named_users(result, lang), "segments", filters, key="seg_users")

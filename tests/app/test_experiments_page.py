@@ -59,6 +59,8 @@ def test_experiment_page_in_chinese(monkeypatch, db):
     assert at.main.success[0].value.startswith("样本比例检查通过")
     assert "treatment 高于 control" in at.main.info[0].value
     assert list(at.dataframe[0].value.columns)[:3] == ["版本", "用户数", "取值"]
+    assert at.main.info[0].value.startswith("conversion，treatment 对比 control：treatment 高于 control：+")
+    assert "（已对 2 项比较做 Holm 校正）" in at.main.info[0].value
 
 
 def test_sample_result_table_and_settings(monkeypatch, db):
@@ -131,3 +133,29 @@ def test_empty_database_still_offers_tables_and_the_planner(monkeypatch, tmp_pat
     at.radio(key="exp_source").set_value("table").run()
     assert not at.exception
     assert at.main.info[0].value.startswith("Upload a table with one row per user")
+
+
+def test_warnings_and_missing_verdicts_in_both_languages(monkeypatch, tmp_path):
+    path = tmp_path / "data" / "few.duckdb"
+    s = Store(path)
+    journeys = {f"u{i:03d}": [("view", i, {"variant": "control" if i % 2 else "treatment"})] for i in range(60)}
+    journeys["both"] = [("view", 0, {"variant": "control"}), ("view", 1, {"variant": "treatment"})]
+    insert_events(s, journeys)
+    s.close()
+    at = _app(monkeypatch, path)
+    at.run()
+    assert not at.exception
+    assert at.main.warning[0].value == "1 of 61 exposed users (1.6%) saw more than one variant and were excluded."
+    assert at.main.info[0].value.startswith(
+        "conversion, treatment vs control: not enough data for a verdict yet (30 users (need 50)). Keep the test running."
+    )
+    assert at.main.info[0].value.endswith(
+        "Caveats: 1 of 61 exposed users (1.6%) saw more than one variant and were excluded."
+    )
+    assert list(at.dataframe[0].value["status"]) == ["control: 30 users (need 50)", "not enough data: 30 users (need 50)"]
+    zh = _app(monkeypatch, path, lang="zh")
+    zh.run()
+    assert not zh.exception
+    assert zh.main.warning[0].value == "61 名曝光用户中有 1 名（1.6%）看到了多个版本，已被排除。"
+    assert zh.main.info[0].value.startswith("conversion，treatment 对比 control：数据还不足以下结论（30 名用户（至少需要 50））。")
+    assert list(zh.dataframe[0].value["状态"]) == ["对照组：30 名用户（至少需要 50）", "数据不足：30 名用户（至少需要 50）"]

@@ -44,6 +44,7 @@ def test_sample_segments_named_and_described(monkeypatch, db):
     assert any("(all users" in m.value for m in at.main.markdown)
     table = at.dataframe[0].value
     assert table["users"].sum() == users and "name_zh" not in table.columns
+    assert [f"Segment {n}: {name}" for n, name in zip(table["segment"], table["name"])] == heads[:k]
     assert len(at.get("plotly_chart")) == 1
     at.selectbox(key="seg_k").set_value(3).run()
     assert not at.exception
@@ -70,4 +71,6 @@ def test_page_speaks_chinese(monkeypatch, db):
     assert at.title[0].value == "用户分群"
     assert at.main.subheader[0].value.startswith("分群 1：")
     assert any("全体" in m.value for m in at.main.markdown)
-    assert "name" not in at.dataframe[0].value.columns
+    table = at.dataframe[0].value
+    assert "name" not in table.columns
+    assert [f"分群 {n}：{name}" for n, name in zip(table["segment"], table["名称"])] == [s.value for s in at.main.subheader][:len(table)]

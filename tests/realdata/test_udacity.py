@@ -93,4 +93,4 @@ def test_the_same_result_from_a_user_level_table(days):
     assert round(arm.diff, 4) == -0.0206
     assert (round(arm.diff_ci_low, 4), round(arm.diff_ci_high, 4)) == (-0.0291, -0.0120)
     assert arm.chance_to_beat_control < 0.001
-    assert "experiment is lower than control" in result.verdict_en
+    assert [v.status for v in result.verdicts] == ["control", "lower"]

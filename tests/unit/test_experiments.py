@@ -15,6 +15,7 @@ from analytics.cli import main
 from analytics.errors import BadInput
 from analytics.experiments.analysis import (
     Options,
+    Reason,
     analyse,
     analyse_events,
     analyse_table,
@@ -113,7 +114,12 @@ def test_planted_ctr_effect_is_found_with_the_right_sign(tmp_path, capsys):
     assert ctr.p_value_adjusted < 0.05
     assert ctr.ci_low <= PLANTED_CTR_LIFT <= ctr.ci_high
     assert ctr.chance_to_beat_control > 0.95
-    assert "treatment is higher than control" in result.verdict_en
+    verdict = next(v for v in result.verdicts if v.metric == "ctr" and v.variant == "treatment")
+    assert (verdict.status, verdict.control, verdict.relative) == ("higher", "control", True)
+    assert (verdict.effect, verdict.ci_low, verdict.ci_high) == (ctr.lift, ctr.ci_low, ctr.ci_high)
+    assert verdict.p_value == ctr.p_value_adjusted and verdict.p_adjusted and verdict.comparisons == 2
+    assert verdict.chance_to_beat_control == ctr.chance_to_beat_control and verdict.confidence == pytest.approx(0.95)
+    assert [v.status for v in result.verdicts if v.metric == "ctr"] == ["control", "higher"]
     assert ctr.lift == pytest.approx(cli_lift)
 
 
@@ -123,9 +129,10 @@ def test_guards_give_not_enough_data_instead_of_a_verdict(store):
     assert result.status == "not_enough_data"
     arm = result.metrics[0].arm("treatment")
     assert arm.status == "not_enough_data" and arm.p_value is None and arm.chance_to_beat_control is None
-    assert arm.reason == "30 users (need 50)"
-    assert "not enough data for a verdict" in result.verdict_en
-    assert "数据还不足以下结论" in result.verdict_zh
+    assert arm.reason == Reason("too_few_users", 30, 50)
+    verdict = result.verdicts[1]
+    assert verdict.status == "not_enough_data" and verdict.reason == arm.reason and verdict.p_value is None
+    assert result.comparisons == 0
 
 
 def test_too_few_conversions_is_not_enough_data(store):
@@ -133,7 +140,9 @@ def test_too_few_conversions_is_not_enough_data(store):
     result = analyse_events(store, Filters(), ["conversion"])
     arm = result.metrics[0].arm("treatment")
     assert arm.status == "not_enough_data"
-    assert arm.reason.startswith("control: ") and "conversions (need 5)" in arm.reason
+    assert arm.reason.of_control and (arm.reason.code, arm.reason.need) == ("too_few_conversions", 5)
+    assert result.metrics[0].arm("control").reason == Reason("too_few_conversions", arm.reason.count, 5)
+    assert arm.reason.count < 5
 
 
 def test_sample_ratio_mismatch_is_flagged_and_stated(store):
@@ -144,8 +153,10 @@ def test_sample_ratio_mismatch_is_flagged_and_stated(store):
     result = analyse_events(store, Filters(), ["conversion"])
     assert result.sizes == (300, 200)
     assert result.srm_flagged and result.srm.p_value < 0.001
-    assert result.notices[0].code == "srm"
-    assert "Sample ratio mismatch" in result.verdict_en and "样本比例失衡" in result.verdict_zh
+    srm = result.notices[0]
+    assert srm.code == "srm" and srm.params["variants"] == ["control", "treatment"]
+    assert srm.params["observed"] == [300, 200] and srm.params["expected"] == [250.0, 250.0]
+    assert srm.params["p_value"] == result.srm.p_value and srm.params["threshold"] == 0.001
     # the same arms are fine against a 60/40 intended split
     ok = analyse_events(store, Filters(), ["conversion"], options=Options(split={"control": 60, "treatment": 40}))
     assert not ok.srm_flagged
@@ -160,17 +171,18 @@ def test_assignment_per_video_is_warned(store):
         journeys[f"u{i}"] = a if i % 3 == 0 else b if i % 3 == 1 else a + b
     insert_events(store, journeys)
     result = analyse_events(store, Filters(), ["conversion"])
-    codes = [n.code for n in result.notices]
-    assert "multi_variant_users" in codes and "not_randomised_by_user" in codes
-    assert result.excluded_users == sum(1 for e in journeys.values() if len(e) == 2)
-    assert "not randomised by user" in result.verdict_en
+    crossed, per_video = result.notices
+    assert crossed.code == "multi_variant_users" and per_video.code == "not_randomised_by_user"
+    assert result.excluded_users == sum(1 for e in journeys.values() if len(e) == 2) == crossed.params["excluded"]
+    assert crossed.params == {"excluded": 100, "users": 300, "share": pytest.approx(1 / 3), "source": "events"}
+    assert per_video.params == {"share": pytest.approx(1 / 3), "per_video": True}
 
 
 def test_no_variant_means_no_experiment(store):
     insert_events(store, {"a": [("view", 0)]})
     result = analyse_events(store, Filters(), ["conversion"])
-    assert result.status == "no_experiment" and result.metrics == ()
-    assert result.verdict_en.startswith("No experiment found")
+    assert result.status == "no_experiment" and result.metrics == () and result.variants == ()
+    assert result.verdicts == () and result.comparisons == 0
     assert list_variants(store, Filters()) == []
 
 
@@ -192,9 +204,11 @@ def test_corrections_across_variants_and_metrics(store):
     assert len(raw) == 4
     assert [a.p_value_adjusted for m in holm.metrics for a in m.arms[1:]] == pytest.approx(abstats.holm(raw))
     assert [a.p_value_adjusted for m in bh.metrics for a in m.arms[1:]] == pytest.approx(abstats.benjamini_hochberg(raw))
-    assert "Holm correction over 4 comparisons" in holm.verdict_en
+    assert holm.comparisons == 4
+    assert all(v.p_adjusted and v.correction == "holm" and v.comparisons == 4 for v in holm.verdicts if v.status != "control")
     none = analyse_events(store, Filters(), ["conversion", "revenue_per_user"], options=Options(correction="none"))
-    assert "multiple_testing" in [n.code for n in none.notices]
+    assert [n.to_dict() for n in none.notices] == [{"code": "multiple_testing", "params": {"comparisons": 4}}]
+    assert not any(v.p_adjusted for v in none.verdicts)
     # three arms: chance to be best sums to one, the control comes first
     conv = holm.metrics[0]
     assert [a.variant for a in conv.arms] == ["control", "b", "c"]
@@ -351,7 +365,10 @@ def test_cli_ab_table_prints_the_spec_json(tmp_path, capsys):
     assert doc["metric"] == "converted" and doc["control"] == "control"
     assert [v["variant"] for v in doc["variants"]] == ["control", "treatment"]
     assert doc["variants"][1]["lift"] > 0 and 0 <= doc["srm_p_value"] <= 1
-    assert doc["warnings"] == []
+    assert doc["warnings"] == [] and doc["comparisons"] == 1
+    assert [v["status"] for v in doc["verdicts"]] == ["control", "higher"]
+    assert doc["verdict"]["en"].startswith("converted, treatment vs control: treatment is higher than control: +")
+    assert doc["verdict"]["zh"].startswith("converted，treatment 对比 control：treatment 高于 control：+")
     assert not (tmp_path / "d" / "x.duckdb").exists()  # --table never opens the store
 
 
@@ -366,6 +383,15 @@ def test_cli_ab_events_and_plan(tmp_path, capsys):
     assert main(["--db", str(db), "ab", "--metric", "conversion,ctr"]) == 0
     out = capsys.readouterr().out
     assert "conversion (proportion, two-proportion z-test)" in out and "SRM p-value" in out
+    assert "conversion, treatment vs control: treatment is higher than control: +" in out
+    assert "ctr, treatment vs control: not enough data for a verdict yet (0 events counted (need 5))." in out
+    assert main(["--db", str(db), "ab", "--metric", "conversion", "--min-users", "500", "--lang", "zh"]) == 0
+    out = capsys.readouterr().out
+    assert "conversion，treatment 对比 control：数据还不足以下结论（100 名用户（至少需要 500））。请继续运行实验。" in out
+    assert main(["--db", str(db), "--json", "ab", "--metric", "conversion", "--min-users", "500"]) == 0
+    reason = json.loads(capsys.readouterr().out)["variants"][1]["reason"]
+    assert reason == {"code": "too_few_users", "count": 100, "need": 500, "of_control": False,
+                      "message": "100 users (need 500)", "message_zh": "100 名用户（至少需要 500）"}
     assert main(["--db", str(db), "--json", "ab-plan", "--baseline", "0.1", "--mde", "0.1", "--daily-users", "1000"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["n_per_arm"] == 14751 and plan["days_needed"] == 30
@@ -397,6 +423,9 @@ def test_cli_table_with_a_crossed_user_warns(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["excluded_users"] == 1
     assert doc["warnings"][0]["code"] == "multi_variant_users"
+    assert doc["warnings"][0]["params"] == {"excluded": 1, "users": len(table), "share": 1 / len(table), "source": "table"}
+    assert doc["warnings"][0]["message"] == f"1 of {len(table):,} users appear in more than one variant and were excluded."
+    assert doc["warnings"][0]["message_zh"] == f"{len(table):,} 名用户中有 1 名出现在多个版本中，已被排除。"
     assert sum(v["n"] for v in doc["variants"]) == len(table) - 1
 
 

@@ -1,4 +1,4 @@
-"""User segments: features by hand and against a plain-SQL reference, k by silhouette, names, statuses, CLI."""
+"""User segments: features by hand and against a plain-SQL reference, k by silhouette, traits, statuses, CLI."""
 
 from __future__ import annotations
 
@@ -105,9 +105,12 @@ def test_planted_groups_are_found_and_named():
     by_group = result.users.assign(group=result.users.user_id.str[:2]).groupby("group").segment.nunique()
     assert (by_group == 1).all()  # each planted group lands in one segment
     buyers = next(s for s in result.segments if s.means["purchases"] == 3)
-    assert buyers.name.startswith("Buyers") and buyers.name_zh.endswith("购买者")
+    assert (buyers.traits[0].feature, buyers.traits[0].direction) == ("purchases", "high")
     light = next(s for s in result.segments if s.means["watch_minutes"] < 5)
-    assert light.traits[0].z < 0 and "全体" in light.description_zh and "(all users" in light.description
+    assert light.traits[0].z < 0 and light.traits[0].direction == "low"
+    assert all(abs(t.z) >= 0.5 for s in result.segments for t in s.traits)
+    assert all([abs(t.z) for t in s.traits] == sorted((abs(t.z) for t in s.traits), reverse=True) for s in result.segments)
+    assert light.to_dict()["traits"][0] == {"feature": light.traits[0].feature, "direction": "low", "z": light.traits[0].z}
     assert result.silhouette == max(s for _, s in result.silhouette_by_k)
     assert [k for k, _ in result.silhouette_by_k] == list(range(2, 9))
 
@@ -119,7 +122,7 @@ def test_silhouette_is_scikit_learns_and_the_result_is_deterministic():
     assert dict(by_k)[best] == pytest.approx(silhouette_score(x, labels[best]), abs=1e-9)
     first, second = segment_features(f), segment_features(f)
     assert first.users.segment.tolist() == second.users.segment.tolist()
-    assert [s.name for s in first.segments] == [s.name for s in second.segments]
+    assert [s.traits for s in first.segments] == [s.traits for s in second.segments]
     assert x.shape == (60, len(CLUSTER_FEATURES)) and np.abs(x).max() <= 3.0
 
 
@@ -140,7 +143,6 @@ def test_sample_segments(sample_store):
     assert result.status == "ok" and 2 <= result.k <= 8
     assert sum(s.size for s in result.segments) == result.users_total == len(result.users)
     assert sum(s.share for s in result.segments) == pytest.approx(1.0)
-    assert len({s.name for s in result.segments}) == result.k and all(s.name_zh for s in result.segments)
     table = result.table()
     assert list(table["segment"]) == list(range(1, result.k + 1))
 
@@ -151,10 +153,21 @@ def test_segments_command(sample_store, capsys):
     assert main(["--db", path, "--json", "segments", "--k", "3"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["status"] == "ok" and doc["k"] == 3 and doc["chosen_by"] == "given" and len(doc["segments"]) == 3
-    assert {"name", "name_zh", "size", "share", "means", "description", "description_zh"} <= set(doc["segments"][0])
+    assert {"name", "name_zh", "size", "share", "means", "traits", "description", "description_zh"} <= set(doc["segments"][0])
+    assert len({s["name"] for s in doc["segments"]}) == 3 and all(s["name"] != s["name_zh"] for s in doc["segments"])
+    assert all(s["description_zh"].startswith(f"{s['size']:,} 人（") for s in doc["segments"])
     assert main(["--db", path, "segments", "--k", "3", "--csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert len(rows) == doc["users"] and {"user_id", "segment", "segment_name", "watch_minutes"} <= set(rows[0])
+    assert len(rows) == doc["users"] and list(rows[0])[:3] == ["user_id", "segment", "segment_name"]
+    names = {str(s["segment"]): s["name"] for s in doc["segments"]}
+    assert all(r["segment_name"] == names[r["segment"]] for r in rows) and "watch_minutes" in rows[0]
+    assert main(["--db", path, "segments", "--k", "3", "--csv", "--lang", "zh"]) == 0
+    zh = {r["segment_name"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert zh == {s["name_zh"] for s in doc["segments"]}
+    assert main(["--db", path, "segments", "--k", "3"]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[0].startswith(f"3 segments of {doc['users']:,} users as asked (silhouette ")
+    assert text[1] == f"1. {doc['segments'][0]['name']} — {doc['segments'][0]['description']}"
     assert main(["--db", path, "segments", "--k", "1"]) == 2
     assert "between 2 and 20" in capsys.readouterr().err
 
