@@ -31,7 +31,7 @@ from typing import Any, Callable
 from analytics import commands
 from analytics.config import Settings, default_db_path, default_timezone, parse_timezone
 from analytics.errors import BadInput, ReelyticsError
-from analytics.query.filters import Filters, parse_date
+from analytics.query.filters import FIELDS, Filters, parse_date
 from analytics.progress import end_open_line
 from analytics.store.storage import Store, open_store
 
@@ -101,19 +101,17 @@ def add_filter_args(parser: argparse.ArgumentParser) -> None:
     """The shared filter options: ``--from --to --channel --campaign --category``."""
     parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day (local time)")
     parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day, inclusive")
-    parser.add_argument("--channel", action="append", default=[], help="keep this channel (repeatable)")
-    parser.add_argument("--campaign", action="append", default=[], help="keep this campaign (repeatable)")
-    parser.add_argument("--category", action="append", default=[], help="keep this item category (repeatable)")
+    for field in FIELDS:  # --channel, --campaign, --category: one option per declared filter field
+        what = f"item {field.item_column}" if field.item_column else field.key
+        parser.add_argument(f"--{field.key}", action="append", default=[], help=f"keep this {what} (repeatable)")
 
 
 def filters_from_args(args: argparse.Namespace, ctx: Context) -> Filters:
     return Filters(
         date_from=parse_date(args.date_from, "--from"),
         date_to=parse_date(args.date_to, "--to"),
-        channels=tuple(args.channel),
-        campaigns=tuple(args.campaign),
-        categories=tuple(args.category),
         timezone=ctx.settings.timezone,
+        **{field.name: tuple(getattr(args, field.key)) for field in FIELDS},
     )
 
 

@@ -7,7 +7,7 @@ events) under ``data/bench/``, writes its events once to Parquet and loads that 
 ``Memory`` table, so both engines see the same rows. Then, in this process, times (median of
 ``--repeat`` runs after a warm-up):
 
-* ours: :func:`analytics.funnels.step_counts` (view -> click -> purchase, 7 days, sequential,
+* ours: :func:`analytics.metrics.funnels.step_counts` (view -> click -> purchase, 7 days, sequential,
   unique users) from the in-memory event index (:mod:`analytics.query.accel.funnel_order`, built once per data
   version, its build time printed like chDB's load), and from one ibis query grouping each
   user's funnel events (no index); the numpy kernel either way; and the full
@@ -48,7 +48,7 @@ from analytics.query.accel import funnel_order as funnel_fast  # noqa: E402
 from analytics.query.definitions import views_with_ratio  # noqa: E402
 from analytics.query import engine  # noqa: E402
 from analytics.query.filters import Filters  # noqa: E402
-from analytics.funnels import (  # noqa: E402
+from analytics.metrics.funnels import (  # noqa: E402
     FunnelSpec,
     compute_funnel,
     fetch_rows,
@@ -56,7 +56,7 @@ from analytics.funnels import (  # noqa: E402
     portable_levels,
     step_counts,
 )
-from analytics.funnels import _unit_levels as unit_levels  # noqa: E402
+from analytics.metrics.funnels import _unit_levels as unit_levels  # noqa: E402
 from _sample_db import add_sample_args, sample_store  # noqa: E402
 
 WINDOW_SECONDS = 7 * 86400

@@ -38,7 +38,7 @@ from analytics.metrics.kpis import (  # noqa: E402
     resolve_period,
     top_bottom_videos,
 )
-from analytics.roi import compute_roi  # noqa: E402
+from analytics.metrics.roi import compute_roi  # noqa: E402
 from _sample_db import add_sample_args, sample_store  # noqa: E402
 
 TARGET_MS = 300.0

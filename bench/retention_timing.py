@@ -29,7 +29,7 @@ import psutil  # noqa: E402
 from analytics.query.filters import Filters  # noqa: E402
 from analytics.metrics.retention import compute_retention, day_n_retention  # noqa: E402
 from _sample_db import add_sample_args, sample_store  # noqa: E402
-from analytics.timing import audience_activity, compute_timing  # noqa: E402
+from analytics.metrics.timing import audience_activity, compute_timing  # noqa: E402
 
 
 _PROC = psutil.Process()

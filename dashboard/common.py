@@ -14,9 +14,9 @@ from analytics.access import AccessDenied, Principal, can
 from analytics.config import Settings
 from analytics.errors import ReelyticsError
 from analytics.export import to_csv_bytes, to_excel_bytes
-from analytics.facets import Facets, load_facets
+from analytics.query.facets import Facets, load_facets
 from analytics.query import engine
-from analytics.query.filters import Filters
+from analytics.query.filters import FIELDS, Filters
 from analytics.store.storage import Store, open_store
 from dashboard.i18n import LANGUAGES, t
 
@@ -97,13 +97,12 @@ def sidebar_filters() -> Filters:
     if isinstance(picked, (tuple, list)) and len(picked) == 2:
         start, end = picked
     choices = {}
-    for name, options, label in (
-        ("channel", f.channels, "sidebar.channel"),
-        ("campaign", f.campaigns, "sidebar.campaign"),
-        ("category", f.categories, "sidebar.category"),
-    ):
-        default = [v for v in _param_list(name) if v in options]
-        choices[name] = st.sidebar.multiselect(t(label), options, default=default, key=f"flt_{name}")
+    for field in FIELDS:  # one multiselect per declared filter field, kept in the URL under its key
+        options = f.options.get(field.name, ())
+        default = [v for v in _param_list(field.key) if v in options]
+        choices[field.key] = st.sidebar.multiselect(
+            t(f"sidebar.{field.key}"), options, default=default, key=f"flt_{field.key}"
+        )
     params = {"from": start.isoformat(), "to": end.isoformat()}
     for name, values in choices.items():
         params[name] = list(values)
@@ -118,10 +117,8 @@ def sidebar_filters() -> Filters:
     return Filters(
         date_from=None if start == f.first_day else start,
         date_to=None if end == f.last_day else end,
-        channels=tuple(choices["channel"]),
-        campaigns=tuple(choices["campaign"]),
-        categories=tuple(choices["category"]),
         timezone=tz,
+        **{field.name: tuple(choices[field.key]) for field in FIELDS},
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analytics.cli import Output, add_filter_args, filters_from_args
 from analytics.export import to_csv_bytes
-from analytics.funnels import (
+from analytics.metrics.funnels import (
     BREAKDOWNS,
     COUNTS,
     HOLD_COLUMNS,

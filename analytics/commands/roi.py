@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analytics.cli import Output, add_filter_args, filters_from_args, to_jsonable
 from analytics.metrics.kpis import NOTE_NO_SPEND
-from analytics.roi import LEVELS, compute_roi
+from analytics.metrics.roi import LEVELS, compute_roi
 
 
 def register(sub) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analytics.cli import Output, add_filter_args, filters_from_args
 from analytics.errors import BadInput
-from analytics.timing import OUTCOMES, TimingResult, compute_timing
+from analytics.metrics.timing import OUTCOMES, TimingResult, compute_timing
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 

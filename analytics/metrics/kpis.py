@@ -4,7 +4,7 @@ Every KPI is ``scale * numerator / denominator`` over *components*: ibis aggrega
 filtered events (or sums of the uploaded spend). The registry :data:`KPIS` names each KPI's
 components, unit, formula text and good direction; :data:`COMPONENTS` holds each aggregation.
 The Overview cards, the daily sparklines, the breakdown tables, the video ranking and the ROI table
-(:mod:`analytics.roi`) all evaluate the same registry, so a KPI has exactly one implementation.
+(:mod:`analytics.metrics.roi`) all evaluate the same registry, so a KPI has exactly one implementation.
 docs/metrics.md is the glossary; a test keeps it and :data:`KPIS` in step.
 
 Rules (see the glossary for the full text):

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.funnels import (
+from analytics.metrics.funnels import (
     BREAKDOWNS,
     COUNTS,
     HOLD_COLUMNS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics.facets import comparison_coverage, local_today, with_default_period
+from analytics.query.facets import comparison_coverage, local_today, with_default_period
 from analytics.query.filters import Filters
 from analytics.metrics.kpis import DIMENSIONS, KPI_BY_NAME, KPIS, format_change, format_value, overview
 from dashboard.common import current_filters, download_buttons, facets, get_store, guarded, require_events

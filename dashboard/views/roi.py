@@ -6,7 +6,7 @@ import streamlit as st
 
 from analytics.query.filters import Filters
 from analytics.metrics.kpis import KPI_BY_NAME, format_value
-from analytics.roi import LEVELS, ROI_KPIS, compute_roi
+from analytics.metrics.roi import LEVELS, ROI_KPIS, compute_roi
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
 from dashboard.i18n import t
 

@@ -41,8 +41,8 @@ def test_each_choice_renders(monkeypatch, sample_db_copy, page):
 
 def _enum_boxes():
     from analytics.metrics.retention import COHORTS, MEASURES, PERIODS
-    from analytics.roi import LEVELS
-    from analytics.timing import OUTCOMES
+    from analytics.metrics.roi import LEVELS
+    from analytics.metrics.timing import OUTCOMES
 
     return [
         ("overview.py", "radio", "ov_scope", ["latest", "all"]),

@@ -118,7 +118,7 @@ def test_funnels_page_on_the_sample_data_with_a_condition_and_week_breakdown(mon
 
 
 def test_every_mode_count_hold_and_breakdown_renders(monkeypatch, db):
-    from analytics.funnels import BREAKDOWNS, COUNTS, HOLD_COLUMNS, MODES
+    from analytics.metrics.funnels import BREAKDOWNS, COUNTS, HOLD_COLUMNS, MODES
 
     at = _app(monkeypatch, db)
     at.run()

@@ -12,7 +12,7 @@ from analytics.metrics.completion import retention_curve, video_completion
 from analytics.metrics.kpis import resolve_period
 from analytics.query.filters import Filters
 from analytics.metrics.retention import compute_retention, day_n_retention
-from analytics.timing import compute_timing
+from analytics.metrics.timing import compute_timing
 
 FILTERS = Filters(timezone="Asia/Shanghai")
 
@@ -106,7 +106,7 @@ def test_kpi_components_are_the_same_on_spark(sample_engines, by):
 
 @pytest.mark.parametrize("steps", ["view[watch_ratio>=0.5],click[channel=douyin],purchase"])
 def test_funnels_are_the_same_on_spark(sample_engines, steps):
-    from analytics.funnels import FunnelSpec, compute_funnel, parse_steps
+    from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps
 
     duck, spark = sample_engines
     first = resolve_period(duck, FILTERS).date_from

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 
 from analytics.query.filters import Filters
-from analytics.funnels import FunnelSpec, compute_funnel, parse_steps
+from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps
 from analytics.store.storage import Store
 from analytics.uploads import insert_canonical
 from tests.helpers import DATASETS

@@ -17,7 +17,7 @@ from analytics.query.accel import breakdown as breakdown_index
 
 from analytics.query.accel import funnel_order as funnel_fast
 from analytics.query.filters import Filters
-from analytics.funnels import FunnelSpec, compute_funnel, parse_steps
+from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps
 from analytics.ingest.pipeline import ingest_file
 from analytics.metrics.kpis import breakdown, resolve_period
 from analytics.store.storage import Store

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from analytics.facets import Facets, comparison_coverage, default_period, load_facets, local_today, with_default_period
+from analytics.query.facets import Facets, comparison_coverage, default_period, load_facets, local_today, with_default_period
 from analytics.query.filters import Filters
 from tests.helpers import insert_events, insert_items
 
@@ -85,11 +85,11 @@ def test_local_today_is_the_date_in_the_configured_zone():
 
 
 def test_open_dates_get_the_default_period_and_chosen_dates_are_kept():
-    facets = Facets(D(2026, 9, 1), D(2026, 10, 30), (), (), ())
+    facets = Facets(D(2026, 9, 1), D(2026, 10, 30))
     closed, period = with_default_period(Filters(channels=("douyin",)), facets, D(2026, 12, 6))
     assert (closed.date_from, closed.date_to, closed.channels) == (D(2026, 10, 3), D(2026, 10, 30), ("douyin",))
     assert period is not None and period.days == 28
     chosen = Filters(date_from=D(2026, 9, 10))
     assert with_default_period(chosen, facets, D(2026, 12, 6)) == (chosen, None)
-    empty = Facets(None, None, (), (), ())
+    empty = Facets(None, None)
     assert with_default_period(Filters(), empty, D(2026, 12, 6)) == (Filters(), None)

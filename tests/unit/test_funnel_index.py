@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from analytics.query.accel import funnel_order as funnel_fast
 from analytics.query.filters import Filters
-from analytics.funnels import FunnelSpec, compute_funnel, parse_steps
+from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps
 from analytics.store.storage import Store
 from tests.helpers import by_path, T0, insert_events, insert_items
 
@@ -132,18 +132,18 @@ MINUTE_EVENTS = st.tuples(st.integers(0, 29), st.sampled_from(["view", "click", 
 def test_users_split_over_threads_give_the_same_levels(events, workers, mode):
     import numpy as np
 
-    from analytics import funnels
+    from analytics.metrics.funnels import fetch_rows, kernels
 
     with minute_log(events) as store:
         spec = FunnelSpec(parse_steps("view,click,purchase"), window_seconds=3600, mode=mode)
-        rows = by_path("portable", funnels.fetch_rows, store, spec, Filters())
-        serial = funnels._unit_levels_serial(rows, spec)
-        original = funnels.PARALLEL_ROWS
-        funnels.PARALLEL_ROWS = 0
+        rows = by_path("portable", fetch_rows, store, spec, Filters())
+        serial = kernels._unit_levels_serial(rows, spec)
+        original = kernels.PARALLEL_ROWS
+        kernels.PARALLEL_ROWS = 0
         try:
-            split = funnels._unit_levels(rows, spec, workers=workers)
+            split = kernels._unit_levels(rows, spec, workers=workers)
         finally:
-            funnels.PARALLEL_ROWS = original
+            kernels.PARALLEL_ROWS = original
         for name in ("level", "start_row", "reach_row", "last_start_t"):
             assert np.array_equal(getattr(split, name), getattr(serial, name)), name
 
@@ -151,7 +151,7 @@ def test_users_split_over_threads_give_the_same_levels(events, workers, mode):
 @settings(max_examples=10)
 @given(st.lists(MINUTE_EVENTS, min_size=1, max_size=60), st.sampled_from(["sequential", "strict", "any"]))
 def test_step_counts_equal_the_full_funnel(events, mode):
-    from analytics.funnels import step_counts
+    from analytics.metrics.funnels import step_counts
 
     with minute_log(events) as store:
         spec = FunnelSpec(parse_steps("view,click,purchase"), window_seconds=1800, mode=mode)

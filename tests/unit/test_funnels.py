@@ -8,7 +8,7 @@ import pytest
 
 from analytics.errors import BadInput
 from analytics.query.filters import Filters
-from analytics.funnels import (
+from analytics.metrics.funnels import (
     Condition,
     FunnelSpec,
     Step,

@@ -1,6 +1,6 @@
 """The portable funnel definition gives the same levels on DuckDB and on Apache Spark (local[2]).
 
-One ibis expression (:func:`analytics.funnels.portable_levels`) per mode, run on both engines over
+One ibis expression (:func:`analytics.metrics.funnels.portable_levels`) per mode, run on both engines over
 the same rows, and compared with the numpy fast path. Uses the Spark session of tests/engine.
 """
 
@@ -11,7 +11,7 @@ import ibis
 from analytics.store.storage import IbisSource
 import pytest
 
-from analytics.funnels import FunnelSpec, compute_funnel, parse_steps, portable_levels
+from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps, portable_levels
 from analytics.store.schema import TABLE_COLUMNS
 from tests.engine.conftest import _spark_schema, spark  # noqa: F401  (the session fixture)
 from tests.helpers import insert_events, insert_items

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics.query.filters import Filters
-from analytics.funnels import FunnelSpec, compute_funnel, parse_steps, portable_levels
+from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps, portable_levels
 from analytics.store.storage import Store
 from tests.helpers import by_path, T0, insert_events
 

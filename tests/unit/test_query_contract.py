@@ -19,7 +19,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.funnels import FunnelSpec, compute_funnel, parse_steps
+from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps
 from analytics.query import engine
 from analytics.query.components import DIMENSIONS, USER_COMPONENTS
 from analytics.query.filters import FIELDS, Filters

@@ -12,7 +12,7 @@ from scipy import stats
 
 from analytics.errors import BadInput
 from analytics.query.filters import Filters
-from analytics.timing import (
+from analytics.metrics.timing import (
     BetaPrior,
     NormalPrior,
     compute_timing,
@@ -322,7 +322,7 @@ def test_first_24_hour_counts_match_a_reference(store, events):
 def _result(ci_low: float, mean: float = 10.0):
     import pandas as pd
 
-    from analytics.timing import TimingResult
+    from analytics.metrics.timing import TimingResult
 
     cells = pd.DataFrame({"weekday": [3, 1], "hour": [19, 8], "videos": [5, 5], "raw": [14.0, 9.0],
                           "shrunk": [13.7, 9.5], "ci_low": [ci_low, 7.0], "ci_high": [16.0, 12.0], "rank": [1.0, 2.0]})
@@ -335,7 +335,7 @@ def test_a_best_time_is_named_only_when_its_interval_lies_above_the_average(ci_l
 
 
 def test_no_verdict_without_a_ranking(store):
-    from analytics.timing import TimingResult
+    from analytics.metrics.timing import TimingResult
 
     assert TimingResult("no_videos", "views", "UTC").verdict is None
 

@@ -10,8 +10,8 @@ database again, apart from a checksum that proves the cached copy is still the d
 the XOR of a hash of every row's id and three columns, plus the uploads registry's
 :meth:`~analytics.store.storage.Store.data_version`).
 
-It produces exactly the rows :func:`analytics.funnels._fetch_rows` would (tests prove both paths
-give the same funnels); the portable definition stays :func:`analytics.funnels.portable_levels`.
+It produces exactly the rows :func:`analytics.metrics.funnels._fetch_rows` would (tests prove both paths
+give the same funnels); the portable definition stays :func:`analytics.metrics.funnels.portable_levels`.
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ def _columns_needed(spec, filters: Filters) -> set[str]:
 
 
 def fetch_rows(store: Store, spec, filters: Filters, index: EventIndex | None = None) -> UnitRows:
-    """The same rows as :func:`analytics.funnels._fetch_rows`, cut from the cached index.
+    """The same rows as :func:`analytics.metrics.funnels._fetch_rows`, cut from the cached index.
 
     When the cached index already holds every column the funnel needs, the rows are cut while
     the checksum query runs in another thread, and kept only if the checksum still matches.

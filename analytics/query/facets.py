@@ -1,4 +1,4 @@
-"""Values the filters can take: the data's date span, channels, campaigns and categories; the default period.
+"""Values the filters can take: the data's date span and each filter field's values; the default period.
 
 The default period (:func:`default_period`) answers "how are we doing lately, against before?": the
 latest :data:`DEFAULT_PERIOD_DAYS` complete local days, compared with as many days just before (or
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from analytics.config import parse_timezone
-from analytics.query.filters import Filters
-from analytics.store.storage import Store
+from analytics.query.filters import FIELDS, Filters
+from analytics.query.localtime import to_local_day
+from analytics.store.storage import Source
 
 #: Length of the default period in days (and of the period it is compared with).
 DEFAULT_PERIOD_DAYS = 28
@@ -27,34 +29,31 @@ Comparison = Literal["full", "partial", "none"]
 
 @dataclass(frozen=True)
 class Facets:
+    """The data's first and last local day, and the values each declared filter field can take
+    (``options[field.name]``; also readable as an attribute, such as ``facets.channels``)."""
+
     first_day: dt.date | None
     last_day: dt.date | None
-    channels: tuple[str, ...]
-    campaigns: tuple[str, ...]
-    categories: tuple[str, ...]
+    options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> tuple[str, ...]:
+        if name in {f.name for f in FIELDS}:
+            return tuple(self.options.get(name, ()))
+        raise AttributeError(name)
 
 
-def load_facets(store: Store, timezone: str) -> Facets:
-    """Distinct filter values and the local first and last day with events."""
-    zone = parse_timezone(timezone)
+def load_facets(source: Source, timezone: str) -> Facets:
+    """Distinct values of every declared filter field and the local first and last day with events."""
     # Only the two extremes are converted to local time: converting every event is a full scan of work.
-    lo, hi = store.query("SELECT min(event_time), max(event_time) FROM events").rows[0]
-
-    def local_day(t: dt.datetime | None) -> dt.date | None:
-        return None if t is None else t.replace(tzinfo=dt.timezone.utc).astimezone(zone).date()
-
-    first, last = local_day(lo), local_day(hi)
-
-    def distinct(sql: str) -> tuple[str, ...]:
-        return tuple(r[0] for r in store.query(sql).rows)
-
-    return Facets(
-        first,
-        last,
-        distinct("SELECT DISTINCT channel FROM events WHERE channel IS NOT NULL ORDER BY 1"),
-        distinct("SELECT DISTINCT campaign FROM events WHERE campaign IS NOT NULL ORDER BY 1"),
-        distinct("SELECT DISTINCT category FROM items WHERE category IS NOT NULL ORDER BY 1"),
-    )
+    lo, hi = source.span()
+    first, last = (None if t is None else to_local_day(t, timezone) for t in (lo, hi))
+    options = {}
+    for f in FIELDS:
+        table = source.table("items" if f.item_column else "events")
+        column = f.item_column or f.column
+        values = table.filter(table[column].notnull()).select(column).distinct().order_by(column)
+        options[f.name] = tuple(str(v) for v in source.execute(values)[column].tolist())
+    return Facets(first, last, options)
 
 
 @dataclass(frozen=True)
