@@ -101,9 +101,9 @@ def add_filter_args(parser: argparse.ArgumentParser) -> None:
     """The shared filter options: ``--from --to --channel --campaign --category``."""
     parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day (local time)")
     parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day, inclusive")
-    for field in FIELDS:  # --channel, --campaign, --category: one option per declared filter field
-        what = f"item {field.item_column}" if field.item_column else field.key
-        parser.add_argument(f"--{field.key}", action="append", default=[], help=f"keep this {what} (repeatable)")
+    for declared in FIELDS:  # --channel, --campaign, --category: one option per declared filter field
+        what = f"item {declared.item_column}" if declared.item_column else declared.key
+        parser.add_argument(f"--{declared.key}", action="append", default=[], help=f"keep this {what} (repeatable)")
 
 
 def filters_from_args(args: argparse.Namespace, ctx: Context) -> Filters:
@@ -111,7 +111,7 @@ def filters_from_args(args: argparse.Namespace, ctx: Context) -> Filters:
         date_from=parse_date(args.date_from, "--from"),
         date_to=parse_date(args.date_to, "--to"),
         timezone=ctx.settings.timezone,
-        **{field.name: tuple(getattr(args, field.key)) for field in FIELDS},
+        **{declared.name: tuple(getattr(args, declared.key)) for declared in FIELDS},
     )
 
 
