@@ -28,7 +28,7 @@ from analytics.query.definitions import (
     length_seconds,
     watch_ratio,
 )
-from analytics.query.filters import Filters, filtered_events
+from analytics.query.filters import Filters, filtered_events, in_period
 from analytics.query.localtime import local_day
 
 #: Item kinds that are paid products (a purchase or lesson is about them, not about a video).
@@ -153,12 +153,7 @@ def first_purchases(source, table=None, time_column: str = "event_time"):
 
 def new_buyers(first, filters: Filters):
     """Users whose first purchase (``first``, from :func:`first_purchases`) falls inside the period."""
-    start, end = filters.utc_bounds()
-    preds = []
-    if start is not None:
-        preds.append(first._first_purchase >= start)
-    if end is not None:
-        preds.append(first._first_purchase < end)
+    preds = in_period(first._first_purchase, filters)
     first = first.filter(*preds) if preds else first
     return first.select(_new_user=first.user_id)
 

@@ -100,15 +100,16 @@ class Filters:
         return replace(self, date_from=None, date_to=None)
 
 
+def in_period(time, filters: Filters) -> list:
+    """ibis predicates keeping the naive-UTC ``time`` inside the period's ``[start, end)`` bounds."""
+    start, end = filters.utc_bounds()
+    return [p for p in (None if start is None else time >= start, None if end is None else time < end) if p is not None]
+
+
 def filtered_events(source, filters: Filters):
     """The ``events`` of ``source`` restricted by ``filters`` (an ibis expression): the portable meaning."""
     events = source.table("events")
-    start, end = filters.utc_bounds()
-    preds = []
-    if start is not None:
-        preds.append(events.event_time >= start)
-    if end is not None:
-        preds.append(events.event_time < end)
+    preds = in_period(events.event_time, filters)
     preds += [_keeps(source, events, f, f.values(filters)) for f in filters.active()]
     return events.filter(*preds) if preds else events
 

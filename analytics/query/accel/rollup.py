@@ -25,7 +25,7 @@ from analytics.query.components import (
     new_buyers,
     renamed,
 )
-from analytics.query.filters import Filters, restrict
+from analytics.query.filters import Filters, in_period, restrict
 from analytics.query.layer import Accelerator, Components, fields_named
 from analytics.query.localtime import local_day, whole_hour_offsets
 
@@ -68,12 +68,9 @@ class HourlyRollup(Accelerator):
         refresh(source)
         filters, by = query.filters, query.by
         r = source.table(ROLLUP_TABLE)
+        preds = in_period(r._hour, filters)
+        r = restrict(r.filter(*preds) if preds else r, filters)
         start, end = filters.utc_bounds()
-        if start is not None:
-            r = r.filter(r._hour >= start)
-        if end is not None:
-            r = r.filter(r._hour < end)
-        r = restrict(r, filters)
         keys = {
             f"_g{i}": (local_day(r._hour, filters.timezone, start, end) if b == "day" else r[b])
             for i, b in enumerate(by)
