@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import io
-
 from analytics.cli import Output, add_filter_args, filters_from_args
+from analytics.export import csv_text
 
 
 def register(sub) -> None:
@@ -22,9 +21,7 @@ def run(args, ctx) -> Output:
     result = segment_users(ctx.store, filters_from_args(args, ctx), k=args.k, seed=args.seed)
     payload = result.to_dict()
     if args.csv:
-        buf = io.StringIO()
-        result.users.to_csv(buf, index=False, lineterminator="\n", float_format="%.6g")
-        return Output(payload, raw=buf.getvalue())
+        return Output(payload, raw=csv_text(result.users, float_format="%.6g"))
     if result.status != "ok":
         reason = {"not_enough_users": f"only {result.users_total} user(s) with activity; at least 10 are needed",
                   "no_variation": "the users' behaviour hardly differs; nothing to split"}[result.status]

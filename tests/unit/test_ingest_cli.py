@@ -62,7 +62,7 @@ def test_rejects_uploads_and_remove(env, capsys):
     db, path = env
     run(db, capsys, "ingest", str(path))
     code, out, _ = run(db, capsys, "rejects", "1")
-    assert out.splitlines() == ["line,reason,raw", "3,unknown event type teleport,\"u2,v1,teleport,2026-01-05 20:01\""]
+    assert out.splitlines() == ["line,reason,raw", "3,unknown event type,\"u2,v1,teleport,2026-01-05 20:01\""]
     code, out, _ = run(db, capsys, "--json", "uploads")
     assert [u["file_name"] for u in json.loads(out)["uploads"]] == ["export.csv"]
     code, out, _ = run(db, capsys, "remove-upload", "1")
