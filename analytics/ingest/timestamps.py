@@ -104,7 +104,7 @@ def infer_reading(values: Iterable[str | None]) -> TimeReading:
             month_first += b > 12 and a <= 12
     unit: EpochUnit = "s"
     if numbers:
-        med = statistics.median(numbers)
+        med = statistics.median_low(numbers)  # one of the values: a stray one cannot pull it away
         unit = "s" if med < 1e11 else "ms" if med < 1e14 else "us" if med < 1e17 else "ns"
     order: DateOrder = "mdy" if month_first > day_first else "dmy"
     return TimeReading(
