@@ -132,10 +132,12 @@ def _chosen_file(store) -> tuple[Path, str, bool] | None:
             st.session_state["data_staged"] = staged = (uploaded.file_id, str(path), shown)
         return Path(staged[1]), staged[2], True
     if name.strip():
-        path = (store.data_dir / name.strip()).resolve()
+        # Lexically inside the data folder (no "..", no absolute path); a symbolic link out of it is
+        # refused by the library with its own code.
+        path = Path(os.path.normpath(store.data_dir / name.strip()))
         if store.data_dir not in path.parents or not path.is_file():
             raise BadInput(t("data.no_such_file", name=name.strip()), code="no_such_file", name=name.strip())
-        return store.data_dir / name.strip(), path.name, False
+        return path, path.name, False
     return None
 
 

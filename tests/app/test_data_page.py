@@ -160,3 +160,17 @@ def test_a_workbook_with_two_sheets_asks_which_one(monkeypatch, db):
     at.button(key="data_import").click().run()
     assert not at.exception
     assert at.session_state["data_report"].rows_accepted == 2
+
+
+def test_a_symlink_out_of_the_data_folder_and_a_path_out_of_it_are_refused(monkeypatch, db, tmp_path):
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$secret:19000::::::\n")
+    (db.parent / "link.csv").symlink_to(secret)
+    at = _app(monkeypatch, db)
+    at.run()
+    at.text_input(key="data_path").input("link.csv").run()
+    assert not at.exception
+    assert at.error[0].value == "link.csv is a symbolic link to a file outside the data folder; copy the file instead."
+    at.text_input(key="data_path").input("../shadow").run()
+    assert at.error[0].value == "There is no file ../shadow in the data folder."
+    assert not any("root" in e.value for e in at.error)
