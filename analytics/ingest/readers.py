@@ -250,10 +250,17 @@ def sniff(
     lines = [ln for ln in lines[: SAMPLE_ROWS + 1]]
     if not any(ln.strip() for ln in lines):
         raise BadInput(f"{path.name} is empty", code="empty_file")
+    first_line = next(ln for ln in lines if ln.strip())
+    first_cut = not complete and not any(c in text for c in "\r\n")  # the sniff window ends inside it
+    if first_cut or len(first_line.encode("utf-8", "replace")) > limits.max_line_bytes:
+        raise BadInput(
+            f"the first line of {path.name} is longer than {limits.max_line_bytes:,} bytes (REELYTICS_MAX_LINE_BYTES); "
+            "its columns cannot be read",
+            code="line_too_long",
+            limit=limits.max_line_bytes,
+        )
     delim = sniff_delimiter([ln for ln in lines[:200] if len(ln) <= limits.max_line_bytes])
     rows = _parse(lines, delim, limits)
-    if not rows:
-        raise BadInput(f"{path.name} has no line shorter than {limits.max_line_bytes:,} bytes to read the columns from", code="line_too_long", limit=limits.max_line_bytes)
     if columns:
         headers = _unique(columns)
         first = rows[0] if rows else []

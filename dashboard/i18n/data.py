@@ -244,8 +244,8 @@ TEXT = {
         "zh": "文件没有表头行；请在读取选项中填写列名。",
     },
     "ingest.error.line_too_long": {
-        "en": "No line of the first megabyte is shorter than {limit:,} bytes; the columns cannot be read.",
-        "zh": "文件开头 1 MB 内没有短于 {limit:,} 字节的行，无法识别列。",
+        "en": "The first line is longer than {limit:,} bytes (REELYTICS_MAX_LINE_BYTES); its columns cannot be read.",
+        "zh": "第一行超过 {limit:,} 字节（REELYTICS_MAX_LINE_BYTES），无法识别列。",
     },
     "ingest.error.too_many_columns": {
         "en": "The file has {columns:,} columns; at most {limit:,} are read (REELYTICS_MAX_COLUMNS). Remove the columns you do not need.",

@@ -400,6 +400,15 @@ def test_a_column_proving_neither_order_is_flagged_in_the_preview_and_the_report
 # ---------------------------------------------------------------------------------------------
 # Files refused whole: a clear code, nothing stored, nothing of the file echoed from outside
 # ---------------------------------------------------------------------------------------------
+def test_a_header_line_over_the_line_limit_is_a_clear_refusal(seeded):
+    before = snapshot(seeded)
+    path = _write(seeded, "long_header.csv", "user_id,item_id,event_type,event_time," + "h" * (2 << 20) + "\nu1,v1,view,2026-01-05,x\n")
+    with pytest.raises(BadInput) as err:
+        ingest_file(seeded, path)
+    assert (err.value.code, err.value.details) == ("line_too_long", {"limit": 1 << 20})
+    assert snapshot(seeded) == before
+
+
 def test_too_many_columns_is_refused_before_reading(seeded):
     before = snapshot(seeded)
     header = "user_id,item_id,event_type,event_time," + ",".join(f"x{i}" for i in range(300))
@@ -552,3 +561,10 @@ def test_stale_staging_files_of_killed_conversions_are_removed(store):
     ingest_file(store, _write(store, "ok.csv", GOOD))
     assert sorted(f.name for f in store.staging_dir.iterdir()) == ["ingest-running.csv", "keep.txt"]
     assert clean_staging(store.staging_dir, now=time.time() + 7200) == ["ingest-running.csv"]
+
+
+def test_a_50mb_second_line_is_counted_as_rejected(store):
+    content = _rows("u1,v1,view,2026-01-05," + "9" * (50 << 20), "u2,v1,view,2026-01-05,1")
+    report = ingest_file(store, _write(store, "second.csv", content))
+    assert (report.rows_read, report.rows_accepted, report.rows_rejected) == (2, 1, 1)
+    assert report.issue("line_too_long").lines == (2,)
