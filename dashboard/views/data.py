@@ -141,17 +141,16 @@ def _chosen_file(store) -> tuple[Path, str, bool] | None:
     return None
 
 
-def _sheet(path: Path) -> str | None:
-    """The sheet to read of a workbook with several sheets holding data (None: not a workbook, or one sheet)."""
+def _sheet(path: Path) -> tuple[bool, str | None]:
+    """(ready, sheet): the sheet picked of a workbook with several sheets holding data; not ready
+    until one is picked. (True, None) for any other file."""
     if path.suffix.lower() not in (".xlsx", ".xlsm"):
-        return None
+        return True, None
     sheets = workbook_sheets(path)
     if len(sheets) < 2:
-        return None
+        return True, None
     choice = st.selectbox(t("data.sheet"), sheets, index=None, placeholder=t("data.sheet_pick"), key="data_sheet", help=t("data.sheet_help"))
-    if choice is None:
-        st.stop()
-    return choice
+    return choice is not None, choice
 
 
 def _options(kind: str) -> dict:
@@ -297,9 +296,9 @@ kind = KINDS[kind_labels.index(st.radio(t("data.kind"), kind_labels, horizontal=
 with _guarded(t("data.next_step")):
     chosen = _chosen_file(store)
     options, expect = _options(kind)
-    if chosen is not None:
+    ready, options["sheet"] = _sheet(chosen[0]) if chosen is not None else (False, None)
+    if ready:
         path, shown, staged = chosen
-        options["sheet"] = _sheet(path)
         st.subheader(t("data.preview"))
         auto = preview_file(path, **options, data_dir=store.data_dir)
         d = auto.detected

@@ -155,7 +155,8 @@ def test_a_workbook_with_two_sheets_asks_which_one(monkeypatch, db):
     at.text_input(key="data_path").input("two.xlsx").run()
     assert not at.exception
     assert at.selectbox(key="data_sheet").options == ["march", "april"]
-    assert not at.button  or "data_import" not in [b.key for b in at.button]
+    assert "data_import" not in [b.key for b in at.button]  # nothing read until a sheet is picked
+    assert any(m.startswith("#1  first.csv") for m in _texts(at))  # the rest of the page still shows
     at.selectbox(key="data_sheet").select("april").run()
     at.button(key="data_import").click().run()
     assert not at.exception
