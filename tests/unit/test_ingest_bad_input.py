@@ -568,3 +568,31 @@ def test_a_50mb_second_line_is_counted_as_rejected(store):
     report = ingest_file(store, _write(store, "second.csv", content))
     assert (report.rows_read, report.rows_accepted, report.rows_rejected) == (2, 1, 1)
     assert report.issue("line_too_long").lines == (2,)
+
+
+def test_long_lines_are_found_across_chunk_boundaries(tmp_path, monkeypatch):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from analytics.ingest import readers
+
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 3)  # 24-byte chunks: lines cross them often
+    path = tmp_path / "lines.txt"
+
+    @settings(max_examples=60)
+    @given(st.lists(st.integers(0, 80), min_size=1, max_size=30), st.booleans(), st.booleans())
+    def check(lengths, crlf, last_newline):
+        end = "\r\n" if crlf else "\n"
+        text = end.join("x" * n for n in lengths) + (end if last_newline else "")
+        path.write_bytes(text.encode())
+        expected = [i + 1 for i, n in enumerate(lengths) if n + (1 if crlf and (i < len(lengths) - 1 or last_newline) else 0) > 40]
+        assert readers.long_lines(path, 40) == expected
+
+    check()
+
+
+def test_a_long_last_line_without_a_newline_and_crlf_files(store):
+    content = H.replace("\n", "\r\n") + "u1,v1,view,2026-01-05,1\r\n" + "u2,v1,view,2026-01-05," + "7" * (2 << 20)
+    report = ingest_file(store, _write(store, "crlf_long.csv", content))
+    assert (report.rows_read, report.rows_accepted, report.rows_rejected) == (2, 1, 1)
+    assert report.issue("line_too_long").lines == (3,)
