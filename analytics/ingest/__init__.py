@@ -4,8 +4,21 @@ idempotent uploads. See :mod:`analytics.ingest.pipeline` and docs/ingest.md.
 """
 
 from analytics.ingest.limits import Limits
-from analytics.ingest.pipeline import MappedColumn, Preview, file_sha256, ingest_file, preview_file
-from analytics.ingest.quality import ISSUE_CODES, REASON_CODES, IngestReport, Issue, RejectedRow, rejected_rows
+from analytics.ingest.pipeline import (
+    MappedColumn,
+    Preview,
+    file_sha256,
+    ingest_file,
+    preview_file,
+)
+from analytics.ingest.quality import (
+    ISSUE_CODES,
+    REASON_CODES,
+    IngestReport,
+    Issue,
+    RejectedRow,
+    rejected_rows,
+)
 from analytics.ingest.readers import workbook_sheets
 
 __all__ = [

@@ -60,7 +60,7 @@ class Limits:
     plausible_to: dt.date = dt.date(2100, 12, 31)
 
     @classmethod
-    def from_env(cls) -> "Limits":
+    def from_env(cls) -> Limits:
         d = cls()
         limits = cls(
             max_columns=_int("REELYTICS_MAX_COLUMNS", d.max_columns),

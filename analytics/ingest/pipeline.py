@@ -27,6 +27,7 @@ import bisect
 import datetime as dt
 import hashlib
 import json
+import math
 import re
 import statistics
 import threading
@@ -63,7 +64,13 @@ from analytics.ingest.quality import (
     Issue,
     RejectedRow,
 )
-from analytics.ingest.timestamps import TimeReading, date_sql, fixed_offset_seconds, infer_reading, time_sql
+from analytics.ingest.timestamps import (
+    TimeReading,
+    date_sql,
+    fixed_offset_seconds,
+    infer_reading,
+    time_sql,
+)
 from analytics.progress import Progress, no_progress
 from analytics.schema import TABLE_COLUMNS
 from analytics.storage import Store
@@ -173,7 +180,7 @@ def _guess_units(plan: Plan, sniffed: readers.Sniffed) -> Plan:
                 values.append(float(row[idx]))
             except (TypeError, ValueError):
                 continue
-        values = [v for v in values if v == v and abs(v) != float("inf")]
+        values = [v for v in values if math.isfinite(v)]
         if len(values) >= 5 and statistics.median(values) > 20000:
             cols[i] = replace(c, unit="ms", confidence=0.6)
             notes.append(Issue("read_as_ms", "info", params={"column": c.source, "median": statistics.median(values)}))
@@ -387,7 +394,7 @@ def _stage_sql(prep: _Prepared, source: str, timezone: str, key: bytes | None) -
     # Whole-row checks first (an over-long line, a NUL byte, an over-long cell), then required values,
     # so that the reason names what is wrong before what follows from it.
     n = len(headers)
-    first: list[tuple[str, str]] = [(f"starts_with(c0, $longmark)", _reason_sql("line_too_long"))]
+    first: list[tuple[str, str]] = [("starts_with(c0, $longmark)", _reason_sql("line_too_long"))]
     for i, h in enumerate(headers):
         first.append((f"strpos(c{i}, chr(0)) > 0", _reason_sql("nul_byte", h)))
     for i, h in enumerate(headers):
@@ -432,7 +439,7 @@ def _stage_sql(prep: _Prepared, source: str, timezone: str, key: bytes | None) -
     # Layers, so that each value is trimmed and parsed once: raw text -> parsed -> reason -> output.
     l1 = f"SELECT {src_cols}, " + ", ".join(f"nullif(trim(c{i}), '') AS _r{i}" for i in range(n)) + f" FROM {source}"
     if iso_cols:
-        l1 = f"SELECT *, " + ", ".join(f"TRY_CAST(_r{i} AS TIMESTAMP) AS _t{i}" for i in iso_cols) + f" FROM ({l1})"
+        l1 = "SELECT *, " + ", ".join(f"TRY_CAST(_r{i} AS TIMESTAMP) AS _t{i}" for i in iso_cols) + f" FROM ({l1})"
         trimmed += ", " + ", ".join(f"_t{i}" for i in iso_cols)
     l2 = f"SELECT {', '.join(select)}, {trimmed}, {src_cols} FROM ({l1})"
     l3 = f"SELECT *, {reason} AS _reason FROM ({l2})"

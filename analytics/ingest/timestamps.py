@@ -20,6 +20,7 @@ Anything else is NULL, and the row is rejected with the code ``bad_time``.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import statistics
 from collections.abc import Iterable
@@ -93,7 +94,7 @@ def infer_reading(values: Iterable[str | None]) -> TimeReading:
         except ValueError:
             n = None
         if n is not None:
-            if n == n and abs(n) != float("inf"):
+            if math.isfinite(n):
                 numbers.append(abs(n))
             continue
         m = NUMERIC_DATE_RE.match(v)

@@ -16,7 +16,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.ingest.timestamps import TimeReading, date_sql, fixed_offset_seconds, infer_reading, parse_time, time_sql
+from analytics.ingest.timestamps import (
+    TimeReading,
+    date_sql,
+    fixed_offset_seconds,
+    infer_reading,
+    parse_time,
+    time_sql,
+)
 
 
 @pytest.fixture(scope="module")
