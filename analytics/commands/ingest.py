@@ -105,7 +105,9 @@ def reason_text(reason: str) -> str:
     from analytics.ingest.quality import split_reason
 
     code, column = split_reason(reason)
-    return REASON_TEXT.get(code, code).format(column=column or "")
+    if code not in REASON_TEXT:  # a reason stored in words by an older version
+        return reason
+    return REASON_TEXT[code].format(column=column or "")
 
 
 def register(sub) -> None:
