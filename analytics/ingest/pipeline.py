@@ -549,6 +549,18 @@ def _utc_bounds(expected_from: dt.date | None, expected_to: dt.date | None, time
     return start, end
 
 
+_LOCKS: dict[Path, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _ingest_lock(store: Store) -> threading.Lock:
+    """One upload at a time per database: two sessions uploading the same file at once would both
+    find it new (each transaction sees only committed rows) and store it twice; and the staging
+    memory limit is a setting of the whole database instance."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(store.path, threading.Lock())
+
+
 def sheet_identity(sha256: str, sheet: str | None) -> str:
     """What makes an upload "the same file again": the content's SHA-256, and for a workbook the sheet."""
     if sheet is None:
@@ -598,7 +610,7 @@ def ingest_file(
     sha = sheet_identity(file_sha256(path, progress, 0.0, 0.05), prep.sniffed.sheet if prep.sniffed.format == "xlsx" and len(prep.sniffed.sheets) > 1 else None)
     base = dict(kind=kind, file_name=name, sha256=sha, mapping=prep.plan.as_dict(), detected=prep.sniffed.describe())
 
-    with store.cursor() as cur:
+    with _ingest_lock(store), store.cursor() as cur:
         existing = find_by_sha(cur, kind, sha)
         if existing is not None:
             progress(1.0, "already uploaded")
