@@ -353,7 +353,11 @@ def plan_mapping(headers: list[str], kind: str, manual: dict[str, str] | None = 
     if missing:
         raise BadInput(
             f"required column(s) missing for {kind}: {', '.join(missing)}. "
-            + (f"Found columns: {', '.join(headers)}. " if reveal else f"Found {len(headers)} column(s). ")
+            + (
+                f"Found columns: {', '.join(headers)}. "
+                if reveal
+                else f"Found {len(headers)} column(s) (not listed: the file is outside the data folder; `preview` shows them). "
+            )
             + "Map them with --map SRC=DST (or in the mapping table); if everything sits in one column, "
             "the file may use a delimiter other than , ; tab or |.",
             code="missing_columns",

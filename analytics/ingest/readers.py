@@ -363,8 +363,9 @@ def _data_rows(ws):
 
 
 def workbook_sheets(path: Path, limits: Limits | None = None) -> tuple[str, ...]:
-    """The names of the sheets of a workbook that hold at least one non-empty row."""
-    wb = _open_workbook(path, limits or Limits())
+    """The names of the sheets of a workbook that hold at least one non-empty row (``limits``: default
+    from the environment)."""
+    wb = _open_workbook(path, limits or Limits.from_env())
     try:
         return tuple(ws.title for ws in wb.worksheets if next(_data_rows(ws), None) is not None)
     finally:
@@ -587,8 +588,9 @@ STALE_UPLOAD_SECONDS = 86400
 
 
 def clean_staging(staging_dir: Path, limits: Limits | None = None, now: float | None = None) -> list[str]:
-    """Remove stale files from the staging folder; returns their names."""
-    limits = limits or Limits()
+    """Remove stale files from the staging folder; returns their names (``limits``: default from the
+    environment)."""
+    limits = limits or Limits.from_env()
     now = time.time() if now is None else now
     work_age = max(STALE_WORK_SECONDS, 2 * limits.max_convert_seconds)
     removed = []
