@@ -355,8 +355,11 @@ def _open_workbook(path: Path, limits: Limits):
         raise BadInput(f"{path.name} is not a readable .xlsx workbook", code="bad_excel") from exc
 
 
-def _data_rows(ws):
-    for row in ws.iter_rows(values_only=True):
+def _data_rows(ws, deadline: _Deadline):
+    """The non-empty rows of a sheet, as text; a sheet of endless empty rows runs into ``deadline``."""
+    for i, row in enumerate(ws.iter_rows(values_only=True)):
+        if i % 1000 == 0:
+            deadline.check()
         cells = [_cell_text(v) for v in row]
         if any(c not in (None, "") for c in cells):
             yield cells
@@ -365,9 +368,11 @@ def _data_rows(ws):
 def workbook_sheets(path: Path, limits: Limits | None = None) -> tuple[str, ...]:
     """The names of the sheets of a workbook that hold at least one non-empty row (``limits``: default
     from the environment)."""
-    wb = _open_workbook(path, limits or Limits.from_env())
+    limits = limits or Limits.from_env()
+    deadline = _Deadline(path.name, limits)
+    wb = _open_workbook(path, limits)
     try:
-        return tuple(ws.title for ws in wb.worksheets if next(_data_rows(ws), None) is not None)
+        return tuple(ws.title for ws in wb.worksheets if next(_data_rows(ws, deadline), None) is not None)
     finally:
         wb.close()
 
@@ -375,7 +380,7 @@ def workbook_sheets(path: Path, limits: Limits | None = None) -> tuple[str, ...]
 def _sheet_rows(path: Path, sheet: str, limits: Limits):
     wb = _open_workbook(path, limits)
     try:
-        yield from _data_rows(wb[sheet])
+        yield from _data_rows(wb[sheet], _Deadline(path.name, limits))
     finally:
         wb.close()
 
@@ -490,10 +495,8 @@ def convert_to_utf8_csv(sniffed: Sniffed, staging_dir: Path, progress=None, limi
                 writer = csv.writer(fh, lineterminator="\n")
                 for i, cells in enumerate(_sheet_rows(sniffed.path, sniffed.sheet or "", limits)):
                     writer.writerow(["" if c is None else c for c in cells])
-                    if i % 1000 == 0:
-                        deadline.check()
-                        if progress and i % 20000 == 0:
-                            progress(0.0, f"Excel row {i:,}")
+                    if progress and i % 20000 == 0:
+                        progress(0.0, f"Excel row {i:,}")
         else:
             total = max(sniffed.path.stat().st_size, 1)
             decoder = codecs.getincrementaldecoder(sniffed.encoding or "utf-8")(errors="strict")

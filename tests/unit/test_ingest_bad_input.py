@@ -452,6 +452,15 @@ def test_a_slow_conversion_stops_with_its_own_code(store):
     assert list(store.staging_dir.iterdir()) == []
 
 
+def test_reading_a_workbook_runs_into_the_time_limit_too(store):
+    path = store.data_dir / "two.xlsx"
+    _two_sheets(path)
+    with pytest.raises(BadInput) as err:
+        ingest_file(store, path, sheet="april", limits=Limits(max_convert_seconds=-1))
+    assert err.value.code == "conversion_too_slow"
+    assert list(store.staging_dir.iterdir()) == []
+
+
 def test_a_symlink_to_a_file_outside_the_data_folder_is_refused_and_not_echoed(seeded, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("root:$6$hash:19000:0:99999:7:::\n")
