@@ -356,10 +356,22 @@ def _open_workbook(path: Path, limits: Limits):
 
 
 def _data_rows(ws, deadline: _Deadline):
-    """The non-empty rows of a sheet, as text; a sheet of endless empty rows runs into ``deadline``."""
-    for i, row in enumerate(ws.iter_rows(values_only=True)):
+    """The non-empty rows of a sheet, as text; a sheet of endless empty rows runs into ``deadline``.
+
+    A part that turns out broken while it is read (bad XML, a size or checksum that does not match
+    its directory entry) is :class:`BadInput`, like a workbook that cannot be opened."""
+    rows = ws.iter_rows(values_only=True)
+    i = 0
+    while True:
         if i % 1000 == 0:
             deadline.check()
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except Exception as exc:  # openpyxl and zipfile raise many kinds for a broken part
+            raise BadInput(f"{deadline.name} is not a readable .xlsx workbook", code="bad_excel") from exc
+        i += 1
         cells = [_cell_text(v) for v in row]
         if any(c not in (None, "") for c in cells):
             yield cells

@@ -605,3 +605,32 @@ def test_a_long_last_line_without_a_newline_and_crlf_files(store):
     report = ingest_file(store, _write(store, "crlf_long.csv", content))
     assert (report.rows_read, report.rows_accepted, report.rows_rejected) == (2, 1, 1)
     assert report.issue("line_too_long").lines == (3,)
+
+
+def test_a_workbook_whose_directory_understates_a_part_is_refused_not_a_traceback(seeded):
+    import struct
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["user_id", "item_id", "event_type", "event_time"])
+    for i in range(3000):
+        wb.active.append([f"u{i}", "v1", "view", "2026-01-05 10:00"])
+    path = seeded.data_dir / "liar.xlsx"
+    wb.save(path)
+    raw = bytearray(path.read_bytes())
+    name = b"xl/worksheets/sheet1.xml"
+    # Declare 1,000 bytes for the sheet in its local header and its central directory entry.
+    for sig, name_len_at, header, size_at in ((b"PK\x03\x04", 26, 30, 22), (b"PK\x01\x02", 28, 46, 24)):
+        k = raw.find(sig)
+        while k >= 0:
+            n = struct.unpack_from("<H", raw, k + name_len_at)[0]
+            if raw[k + header : k + header + n] == name:
+                struct.pack_into("<I", raw, k + size_at, 1000)
+            k = raw.find(sig, k + 4)
+    path.write_bytes(bytes(raw))
+    before = snapshot(seeded)
+    with pytest.raises(BadInput) as err:
+        ingest_file(seeded, path)
+    assert err.value.code == "bad_excel"
+    assert snapshot(seeded) == before
