@@ -554,7 +554,7 @@ _LOCKS_GUARD = threading.Lock()
 
 
 def _ingest_lock(store: Store) -> threading.Lock:
-    """One upload at a time per database: two sessions uploading the same file at once would both
+    """One upload at a time per database: two people uploading the same file at once would both
     find it new (each transaction sees only committed rows) and store it twice; and the staging
     memory limit is a setting of the whole database instance."""
     with _LOCKS_GUARD:

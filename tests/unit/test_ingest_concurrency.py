@@ -1,4 +1,4 @@
-"""Sessions uploading at the same time: each file lands once, and the counts add up."""
+"""People uploading at the same time: each file lands once, and the counts add up."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 from analytics.ingest import ingest_file
 
 
-def test_the_same_file_uploaded_by_two_sessions_at_once_lands_once(store):
+def test_the_same_file_uploaded_by_two_people_at_once_lands_once(store):
     paths = []
     for k in range(2):
         path = store.data_dir / f"f{k}.csv"
