@@ -245,8 +245,8 @@ def _show_report(report) -> None:
         st.caption(t("data.no_issues"))
     if report.rows_rejected:
         st.markdown(f"**{t('data.rejected')}**")
-        df = rejected_rows(get_store(), report.upload_id) if report.upload_id else report.rejected_frame()
-        st.dataframe(_rejects_frame(df.head(200)), hide_index=True, width="stretch")
+        df = _rejects_frame(rejected_rows(get_store(), report.upload_id) if report.upload_id else report.rejected_frame())
+        st.dataframe(df.head(200), hide_index=True, width="stretch")
         download_buttons(df, f"rejected_rows_{report.upload_id or 'preview'}", None, key="data_rejects_last")
 
 
@@ -284,7 +284,7 @@ def _uploads(store) -> None:
     with_rejects = [u.upload_id for u in ups if u.rows_rejected]
     if with_rejects:
         pick = st.selectbox(t("data.rejects_of"), with_rejects, key="data_rejects_pick")
-        download_buttons(rejected_rows(store, pick), f"rejected_rows_{pick}", None, key="data_rejects_pick")
+        download_buttons(_rejects_frame(rejected_rows(store, pick)), f"rejected_rows_{pick}", None, key="data_rejects_pick")
 
 
 st.title(t("page.data"))
