@@ -67,17 +67,10 @@ def _filter_lines(filters: Mapping[str, Any] | None) -> list[str]:
     return [f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in filters.items()]
 
 
-def to_csv_bytes(df: pd.DataFrame, filters: Mapping[str, Any] | None = None, title: str = "",
-                 actor: Principal | None = None) -> bytes:
-    """UTF-8 (with BOM, so Excel opens Chinese text correctly) CSV; filters as leading ``#`` lines.
-
-    ``actor`` needs the ``export`` permission (:mod:`analytics.access`)."""
-    require(actor, "export")
+def csv_text(df: pd.DataFrame, float_format: str | None = None) -> str:
+    """The CSV text of ``df`` with every formula-like text cell neutralised: the one CSV writer of
+    the product (CLI ``--csv`` output, ``recommend --all``, page downloads)."""
     buf = io.StringIO()
-    if title:
-        buf.write(f"# {_one_line(title)}\n")
-    for line in _filter_lines(filters):
-        buf.write(f"# filter {_one_line(line)}\n")
     data = safe_frame(df)
     # The csv writer quotes only fields holding the line terminator ("\n"); a bare carriage
     # return left unquoted would start a new row (and could put "=..." at the start of a line).
@@ -86,8 +79,19 @@ def to_csv_bytes(df: pd.DataFrame, filters: Mapping[str, Any] | None = None, tit
         column = data.iloc[:, i]
         if column.dtype == object or pd.api.types.is_string_dtype(column):
             data.isetitem(i, column.astype(object).map(_lf))
-    data.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    data.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n", float_format=float_format)
+    return buf.getvalue()
+
+
+def to_csv_bytes(df: pd.DataFrame, filters: Mapping[str, Any] | None = None, title: str = "",
+                 actor: Principal | None = None) -> bytes:
+    """UTF-8 (with BOM, so Excel opens Chinese text correctly) CSV; filters as leading ``#`` lines.
+
+    ``actor`` needs the ``export`` permission (:mod:`analytics.access`)."""
+    require(actor, "export")
+    head = f"# {_one_line(title)}\n" if title else ""
+    head += "".join(f"# filter {_one_line(line)}\n" for line in _filter_lines(filters))
+    return ("\ufeff" + head + csv_text(df)).encode("utf-8")
 
 
 def to_excel_bytes(df: pd.DataFrame, filters: Mapping[str, Any] | None = None, title: str = "",

@@ -6,7 +6,14 @@ import math
 
 from analytics.cli import Output, add_filter_args, filters_from_args
 from analytics.errors import BadInput
-from analytics.experiments.analysis import EVENT_METRICS, Options, analyse_events, analyse_table, parse_split, plan_experiment
+from analytics.experiments.analysis import (
+    EVENT_METRICS,
+    Options,
+    analyse_events,
+    analyse_table,
+    parse_split,
+    plan_experiment,
+)
 
 
 def register(sub) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import io
-
+from analytics.access import require
 from analytics.cli import Output, filters_from_args
 from analytics.commands.recommend import add_model_args, model_from_args, positive_int
+from analytics.export import csv_text
 
 
 def register(sub) -> None:
@@ -26,9 +26,8 @@ def run(args, ctx) -> Output:
                            filters=filters_from_args(args, ctx))
     payload = {**result.to_dict(), "model": model.fingerprint, "device": model.device}
     if args.csv:
-        buf = io.StringIO()
-        result.to_frame().to_csv(buf, index=False, lineterminator="\n", float_format="%.6g")
-        return Output(payload, raw=buf.getvalue())
+        require(None, "export")  # the local operator's role (REELYTICS_ROLE)
+        return Output(payload, raw=csv_text(result.to_frame(), float_format="%.6g"))
     outcome = "buy it" if result.outcome == "purchase" else "engage with it"
     lines = [
         f"audience for {result.item} {result.title or ''}: {result.size:,} of {result.pool:,} candidate users",

@@ -1,12 +1,113 @@
-"""``reelytics ingest FILE``, ``preview FILE``, ``uploads``, ``remove-upload ID`` and ``rejects ID``."""
+"""``reelytics ingest FILE``, ``preview FILE``, ``uploads``, ``remove-upload ID`` and ``rejects ID``.
+
+The library reports issues as codes with parameters (:data:`analytics.ingest.quality.ISSUE_CODES`);
+this module words them for the terminal (the dashboard words them in ``dashboard/i18n/data.py``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from analytics.cli import Output
-from analytics.query.filters import parse_date
 from analytics.progress import StderrProgress
+from analytics.query.filters import parse_date
+
+#: English text of each issue code; ``{n}`` is the issue's count, the rest its parameters.
+ISSUE_TEXT = {
+    "missing_value": "{n:,} row(s) rejected: a required value is empty ({column})",
+    "bad_time": "{n:,} row(s) rejected: a time cannot be read (e.g. {column} {example!r})",
+    "implausible_time": "{n:,} row(s) rejected: a time outside the plausible range {start} .. {end} (e.g. {column} {example!r})",
+    "unknown_event_type": "{n:,} row(s) rejected: unknown event type ({values}); map them or fix the file",
+    "unknown_kind": "{n:,} row(s) rejected: unknown item kind (e.g. {example!r}); use video, course, ebook, live or consult",
+    "bad_number": "{n:,} row(s) rejected: a number cannot be read (e.g. {column} {example!r})",
+    "non_finite": "{n:,} row(s) rejected: not a finite number (e.g. {column} {example!r})",
+    "negative_duration": "{n:,} row(s) rejected: negative duration (e.g. {column} {example!r})",
+    "nul_byte": "{n:,} row(s) rejected: a NUL byte inside a cell ({column})",
+    "cell_too_long": "{n:,} row(s) rejected: a cell longer than {limit:,} bytes ({column})",
+    "line_too_long": "{n:,} row(s) rejected: a line longer than {limit:,} bytes",
+    "ragged_row": "{n:,} row(s) rejected: wrong number of fields",
+    "bad_encoding": "{n:,} row(s) rejected: invalid text for the encoding; pass the right --encoding",
+    "bad_quotes": "{n:,} row(s) rejected: unbalanced quotes",
+    "unreadable_row": "{n:,} row(s) rejected: unreadable ({error})",
+    "formula_like": "{n:,} row(s) hold text starting with = + - @ tab or CR; stored as text, and exports neutralise it",
+    "watch_far_above_video": "{n:,} view(s) watched more than {ratio:g} times the video length",
+    "purchase_without_view": "{n:,} purchase(s) with no earlier view by the same user",
+    "time_out_of_range": "{n:,} event time(s) outside the expected range {start} .. {end} ({timezone}); stored, please check",
+    "item_repeated": "{n:,} catalog row(s) repeat an item_id of this file or of the stored catalog with other values; "
+    "all are kept -- remove the outdated upload so that each item has one row",
+    "spend_repeated": "{n:,} spend row(s) repeat a day, channel and campaign of this file or of the stored spend; "
+    "all are kept and add up -- remove the outdated upload if they are corrections",
+    "duplicates_skipped": "{n:,} exact duplicate row(s) skipped (within the file or already stored)",
+    "date_order_assumed": "no value of {column} shows whether dates are day/month or month/day: read as {order}; "
+    "check the preview",
+    "date_order_conflict": "{column} has dates that are only day/month and others only month/day: read as {order}, "
+    "the others are rejected",
+    "already_uploaded": "this file was already uploaded as upload {upload_id}; nothing was added",
+    "units_converted": "converted to seconds: {columns}",
+    "kept_in_props": "kept as properties: {columns}",
+    "personal_not_stored": "personal columns not stored: {columns}",
+    "also_looks_like": "{column!r} also looks like {target}; {used!r} was used and {column!r} kept in props",
+    "read_as_ms": "{column!r} has no unit in its name and a median of {median:,.0f}: read as milliseconds "
+    "(map it as ...:s to keep seconds)",
+    "wide_form": "no event type column: each row is a view, plus one event per truthy flag ({flags})",
+    "date_order_proven": "{column}: dates read as {order}",
+    "epoch_unit": "{column}: numbers read as epoch {unit}",
+}
+ORDER_TEXT = {"dmy": "day/month/year", "mdy": "month/day/year"}
+UNIT_TEXT = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+
+#: English text of each rejected row's reason code (``code`` or ``code:column``).
+REASON_TEXT = {
+    "missing_value": "missing {column}",
+    "bad_time": "cannot read {column}",
+    "implausible_time": "implausible {column}",
+    "unknown_event_type": "unknown event type",
+    "unknown_kind": "unknown item kind",
+    "bad_number": "cannot read {column} as a number",
+    "non_finite": "{column} is not a finite number",
+    "negative_duration": "negative {column}",
+    "nul_byte": "NUL byte in {column}",
+    "cell_too_long": "{column} too long",
+    "line_too_long": "line too long",
+    "too_few_fields": "too few fields",
+    "too_many_fields": "too many fields",
+    "bad_encoding": "invalid text for the encoding",
+    "bad_quotes": "unbalanced quotes",
+    "unreadable_row": "unreadable row",
+}
+
+
+def _listed(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(
+            f"{v[0]!r}: {v[1]:,}" if isinstance(v, list) and isinstance(v[1], int)
+            else f"{v[0]} ({v[1]})" if isinstance(v, list) else str(v)
+            for v in value
+        ) or "none"
+    return value
+
+
+def issue_text(code: str, count: int, params: dict[str, Any]) -> str:
+    """The English sentence of one issue."""
+    values = {k: _listed(v) for k, v in params.items()}
+    if "order" in values:
+        values["order"] = ORDER_TEXT.get(values["order"], values["order"])
+    if "unit" in values:
+        values["unit"] = UNIT_TEXT.get(values["unit"], values["unit"])
+    if code == "time_out_of_range" and not values.get("end"):
+        values["end"] = "today"
+    return ISSUE_TEXT[code].format(n=count, **values)
+
+
+def reason_text(reason: str) -> str:
+    """The English text of a rejected row's reason."""
+    from analytics.ingest.quality import split_reason
+
+    code, column = split_reason(reason)
+    if code not in REASON_TEXT:  # a reason stored in words by an older version
+        return reason
+    return REASON_TEXT[code].format(column=column or "")
 
 
 def register(sub) -> None:
@@ -40,6 +141,7 @@ def _file_args(p) -> None:
     p.add_argument("--map", action="append", default=[], metavar="SRC=DST", help="map a column by hand (repeatable); DST may carry a unit (watch_seconds:ms) or be an event type for a 0/1 flag column, props or ignore")
     p.add_argument("--encoding", default=None, help="text encoding (default: detected; utf-8, gbk, gb18030 ...)")
     p.add_argument("--columns", default=None, metavar="a,b,c", help="column names of a headerless file, in order")
+    p.add_argument("--sheet", default=None, metavar="NAME", help="the sheet of an Excel workbook to read (needed when several sheets hold data)")
 
 
 def prepare_file(args, ctx) -> None:
@@ -57,7 +159,15 @@ def _options(args, ctx) -> dict:
         timezone=ctx.settings.timezone,
         encoding=args.encoding,
         columns=columns,
+        sheet=args.sheet,
     )
+
+
+def _issue_lines(issues) -> list[str]:
+    return [
+        f"  [{i.level}] {issue_text(i.code, i.count, i.params)}" + (f" (lines {', '.join(map(str, i.lines))})" if i.lines else "")
+        for i in issues
+    ]
 
 
 def run_ingest(args, ctx) -> Output:
@@ -84,7 +194,7 @@ def run_ingest(args, ctx) -> Output:
         f"  read {report.rows_read:,}  accepted {report.rows_accepted:,}  rejected {report.rows_rejected:,}  "
         f"duplicates {report.rows_duplicate:,}",
     ]
-    lines += [f"  [{i.level}] {i.message}" + (f" (lines {', '.join(map(str, i.lines))})" if i.lines else "") for i in report.issues]
+    lines += _issue_lines(report.issues)
     if report.rows_rejected and report.upload_id:
         lines.append(f"  rejected rows: reelytics rejects {report.upload_id}")
     return Output(report.to_dict(), "\n".join(lines))
@@ -93,13 +203,17 @@ def run_ingest(args, ctx) -> Output:
 def run_preview(args, ctx) -> Output:
     from analytics.ingest import preview_file
 
-    pv = preview_file(args.file, **_options(args, ctx), rows=args.rows)
+    pv = preview_file(args.file, **_options(args, ctx), rows=args.rows, data_dir=ctx.settings.data_dir)
     d = pv.detected
     lines = [f"{pv.file_name}: {d['format']}, encoding {d['encoding']}, delimiter {d['delimiter']!r}, header {d['header']}"]
+    if d.get("sheet"):
+        lines[0] += f", sheet {d['sheet']!r} of {', '.join(map(repr, d['sheets']))}"
     for c in pv.columns:
         lines.append(f"  {c.source:<24} -> {c.target:<20} {c.confidence:>4.2f}{'  (manual)' if c.manual else ''}  e.g. {c.example}")
-    lines += [f"  note: {n}" for n in pv.notes]
-    lines.append(pv.rows.to_string(max_colwidth=30))
+    lines += [f"  note: {issue_text(n.code, n.count, n.params)}" for n in pv.notes]
+    rows = pv.rows.copy()
+    rows["reason"] = rows["reason"].map(lambda r: reason_text(r) if r else None)
+    lines.append(rows.to_string(max_colwidth=30))
     return Output(pv.to_dict(), "\n".join(lines))
 
 
@@ -130,4 +244,5 @@ def run_rejects(args, ctx) -> Output:
     df = rejected_rows(ctx.store, args.upload_id)
     if args.json:
         return Output({"upload_id": args.upload_id, "rejected": df})
+    df["reason"] = df["reason"].map(reason_text)
     return Output({}, raw=to_csv_bytes(df).decode("utf-8").lstrip("\ufeff"))

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from analytics.cli import Output, add_filter_args, filters_from_args, to_jsonable
 from analytics.errors import BadInput
-from analytics.query.facets import DEFAULT_PERIOD_DAYS, comparison_coverage, load_facets, local_today, with_default_period
-from analytics.metrics.kpis import DIMENSIONS, KPI_BY_NAME, breakdown, check_dimension, kpi_report
+from analytics.metrics.kpis import (
+    DIMENSIONS,
+    KPI_BY_NAME,
+    breakdown,
+    check_dimension,
+    kpi_report,
+)
+from analytics.query.facets import (
+    DEFAULT_PERIOD_DAYS,
+    comparison_coverage,
+    load_facets,
+    local_today,
+    with_default_period,
+)
 
 
 def register(sub) -> None:

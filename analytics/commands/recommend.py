@@ -7,11 +7,12 @@ Also holds the model options shared by every command that needs a model (``simil
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 
+from analytics.access import require
 from analytics.cli import Output, add_filter_args, filters_from_args
 from analytics.errors import BadInput
+from analytics.export import csv_text
 from analytics.progress import StderrProgress, no_progress
 
 
@@ -124,9 +125,8 @@ def run_recommend(args, ctx) -> Output:
     model = model_from_args(args, ctx)
     if args.all:
         table = model.recommend_all(args.k, filter_seen=not args.include_seen)
-        buf = io.StringIO()
-        table.to_pandas().to_csv(buf, index=False, lineterminator="\n", float_format="%.6g")
-        return Output({"rows": table.num_rows}, raw=buf.getvalue())
+        require(None, "export")  # the local operator's role (REELYTICS_ROLE)
+        return Output({"rows": table.num_rows}, raw=csv_text(table.to_pandas(), float_format="%.6g"))
     user = str(args.user)
     recs = model.recommend(user, args.k, filter_seen=not args.include_seen,
                            only_purchasable=args.only_purchasable, category=args.in_category)

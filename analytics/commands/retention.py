@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from analytics.cli import Output, add_filter_args, filters_from_args
-from analytics.metrics.retention import COHORTS, MEASURES, MODES, PERIODS, RetentionResult, compute_retention
+from analytics.metrics.retention import (
+    COHORTS,
+    MEASURES,
+    MODES,
+    PERIODS,
+    RetentionResult,
+    compute_retention,
+)
 
 
 def register(sub) -> None:

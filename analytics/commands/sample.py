@@ -8,7 +8,6 @@ from pathlib import Path
 from analytics.cli import Output
 from analytics.progress import StderrProgress, no_progress
 
-
 _ROWS = {"events": "events", "items": "catalog items", "spend": "spend rows"}
 
 

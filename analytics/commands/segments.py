@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
+from analytics.access import require
 from analytics.cli import Output, add_filter_args, filters_from_args
+from analytics.export import csv_text
 
 
 def register(sub) -> None:
@@ -40,10 +40,8 @@ def run(args, ctx) -> Output:
     result = segment_users(ctx.store, filters_from_args(args, ctx), k=args.k, seed=args.seed)
     payload = _payload(result)
     if args.csv:
-        users = named_users(result, args.lang)
-        buf = io.StringIO()
-        users.to_csv(buf, index=False, lineterminator="\n", float_format="%.6g")
-        return Output(payload, raw=buf.getvalue())
+        require(None, "export")
+        return Output(payload, raw=csv_text(named_users(result, args.lang), float_format="%.6g"))
     if result.status == "not_enough_users":
         return Output(payload, t("seg.not_enough_users", args.lang, n=result.users_total))
     if result.status == "no_variation":

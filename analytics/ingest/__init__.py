@@ -3,12 +3,30 @@ the canonical tables, with header auto-mapping, a preview, a data-quality report
 idempotent uploads. See :mod:`analytics.ingest.pipeline` and docs/ingest.md.
 """
 
-from analytics.ingest.pipeline import MappedColumn, Preview, file_sha256, ingest_file, preview_file
-from analytics.ingest.quality import IngestReport, Issue, RejectedRow, rejected_rows
+from analytics.ingest.limits import Limits
+from analytics.ingest.pipeline import (
+    MappedColumn,
+    Preview,
+    file_sha256,
+    ingest_file,
+    preview_file,
+)
+from analytics.ingest.quality import (
+    ISSUE_CODES,
+    REASON_CODES,
+    IngestReport,
+    Issue,
+    RejectedRow,
+    rejected_rows,
+)
+from analytics.ingest.readers import workbook_sheets
 
 __all__ = [
+    "ISSUE_CODES",
+    "REASON_CODES",
     "IngestReport",
     "Issue",
+    "Limits",
     "MappedColumn",
     "Preview",
     "RejectedRow",
@@ -16,4 +34,5 @@ __all__ = [
     "ingest_file",
     "preview_file",
     "rejected_rows",
+    "workbook_sheets",
 ]

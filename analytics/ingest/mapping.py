@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from analytics.errors import BadInput
+from analytics.ingest.quality import Issue
 from analytics.store.schema import EVENT_TYPES, ITEM_KINDS, REQUIRED, TABLE_COLUMNS
 
 Unit = Literal["s", "ms", "min"]
@@ -185,7 +186,7 @@ class Plan:
     kind: str
     columns: tuple[ColumnMap, ...]
     wide: bool = False  # no event_type column: each row is a view plus one event per truthy flag
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[Issue, ...] = field(default_factory=tuple)  # info issues about the mapping
 
     def source_for(self, target: str) -> ColumnMap | None:
         for c in self.columns:
@@ -287,10 +288,11 @@ def parse_map_args(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def plan_mapping(headers: list[str], kind: str, manual: dict[str, str] | None = None) -> Plan:
+def plan_mapping(headers: list[str], kind: str, manual: dict[str, str] | None = None, *, reveal: bool = True) -> Plan:
     """Map every header for ``kind``; ``manual`` ({source: target}) overrides the automatic guess.
 
-    Raises :class:`BadInput` when a manual source is not in the file or a required column is missing.
+    Raises :class:`BadInput` when a manual source is not in the file or a required column is missing;
+    the message lists the file's columns only when ``reveal`` (a file inside the data folder).
     """
     manual = dict(manual or {})
     lookup = {h: h for h in headers}
@@ -300,7 +302,8 @@ def plan_mapping(headers: list[str], kind: str, manual: dict[str, str] | None = 
         header = lookup.get(src) or lookup.get(normalise_header(src))
         if header is None:
             raise BadInput(
-                f"--map names the column {src!r}, which is not in the file; columns: {', '.join(headers)}",
+                f"--map names the column {src!r}, which is not in the file"
+                + (f"; columns: {', '.join(headers)}" if reveal else f" ({len(headers)} columns)"),
                 code="bad_map",
                 column=src,
             )
@@ -323,7 +326,7 @@ def plan_mapping(headers: list[str], kind: str, manual: dict[str, str] | None = 
         c = guesses[cur]
         if (g.manual, g.confidence) > (c.manual, c.confidence):
             best[g.target] = h
-    notes: list[str] = []
+    notes: list[Issue] = []
     final: list[ColumnMap] = []
     for h in headers:
         g = guesses[h]
@@ -332,7 +335,7 @@ def plan_mapping(headers: list[str], kind: str, manual: dict[str, str] | None = 
                 raise BadInput(
                     f"two columns are mapped to {g.target}: {best[g.target]!r} and {h!r}", code="bad_map", column=h
                 )
-            notes.append(f"{h!r} also looks like {g.target}; {best[g.target]!r} was used and {h!r} kept in props")
+            notes.append(Issue("also_looks_like", "info", params={"column": h, "target": g.target, "used": best[g.target]}))
             g = ColumnMap(h, "props")
         final.append(g)
 
@@ -349,11 +352,16 @@ def plan_mapping(headers: list[str], kind: str, manual: dict[str, str] | None = 
     missing = [c for c in REQUIRED[kind] if c not in mapped and not (wide and c == "event_type")]
     if missing:
         raise BadInput(
-            f"required column(s) missing for {kind}: {', '.join(missing)}. Found columns: {', '.join(headers)}. "
-            "Map them with --map SRC=DST (or in the mapping table); if everything sits in one column, "
+            f"required column(s) missing for {kind}: {', '.join(missing)}. "
+            + (
+                f"Found columns: {', '.join(headers)}. "
+                if reveal
+                else f"Found {len(headers)} column(s) (not listed: the file is outside the data folder; `preview` shows them). "
+            )
+            + "Map them with --map SRC=DST (or in the mapping table); if everything sits in one column, "
             "the file may use a delimiter other than , ; tab or |.",
             code="missing_columns",
             missing=missing,
-            columns=headers,
+            **({"columns": headers} if reveal else {"found": len(headers)}),
         )
     return Plan(kind, tuple(final), wide, tuple(notes))

@@ -1,11 +1,14 @@
 """Ingest one file into the canonical tables: sniff, map, stage, check, insert -- atomically.
 
-1. **Sniff** the first megabyte (format, encoding, delimiter, header) and map the headers
-   (:mod:`analytics.ingest.mapping`); a missing required column stops here (:class:`BadInput`).
+1. **Sniff** the first megabyte (format, encoding, delimiter, header; the sheet of a workbook) and
+   map the headers (:mod:`analytics.ingest.mapping`); a missing required column, too many columns or
+   a workbook over the size limits stops here (:class:`BadInput`). Each time column's epoch unit and
+   date order are decided from the sniffed values (:func:`analytics.ingest.timestamps.infer_reading`).
 2. **Stage**: one DuckDB statement streams the file (``read_csv`` with every column as text and
-   ``store_rejects`` for ragged or over-long lines; ``read_parquet``; Excel and legacy encodings are
-   first streamed into a UTF-8 CSV in the staging folder) through one SQL transform into a temporary
-   table of canonical columns with a rejection reason per row (``TRY_CAST``; nothing raises per row).
+   ``store_rejects`` for ragged lines; ``read_parquet``; Excel and legacy encodings are first streamed
+   into a UTF-8 CSV in the staging folder, and lines over the line limit are replaced by a marked row
+   so that each is rejected and counted) through one SQL transform into a temporary table of
+   canonical columns with a rejection reason per row (``TRY_CAST``; nothing raises per row).
 3. **Check**: counts, reasons, warnings (:mod:`analytics.ingest.quality`).
 4. **Insert** rows without a reason that are not already stored (``EXCEPT`` against the table: exact
    duplicates within the file and against earlier uploads are skipped and counted), the rejected rows
@@ -23,6 +26,8 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import hashlib
+import json
+import math
 import re
 import statistics
 import threading
@@ -34,15 +39,16 @@ from typing import Any
 
 import duckdb
 
-from analytics.store import privacy
 from analytics.access import Principal, require
 from analytics.config import parse_timezone
 from analytics.errors import BadInput
 from analytics.ingest import readers
+from analytics.ingest.limits import Limits
 from analytics.ingest.mapping import (
     DURATION_COLUMNS,
     EVENT_ALIASES,
     KIND_ALIASES,
+    TIME_COLUMNS,
     ColumnMap,
     Plan,
     guess_column,
@@ -51,14 +57,22 @@ from analytics.ingest.mapping import (
     split_unit,
 )
 from analytics.ingest.quality import (
+    ISSUE_CODES,
     REJECTS_IN_REPORT,
     WATCH_RATIO_WARNING,
     IngestReport,
     Issue,
     RejectedRow,
 )
-from analytics.ingest.timestamps import date_sql, fixed_offset_seconds, time_sql
+from analytics.ingest.timestamps import (
+    TimeReading,
+    date_sql,
+    fixed_offset_seconds,
+    infer_reading,
+    time_sql,
+)
 from analytics.progress import Progress, no_progress
+from analytics.store import privacy
 from analytics.store.schema import TABLE_COLUMNS
 from analytics.store.storage import Store
 from analytics.uploads import check_kind, find_by_sha, register_upload
@@ -67,10 +81,10 @@ from analytics.uploads import check_kind, find_by_sha, register_upload
 #: ``<database>.tmp``); the previous limit is restored afterwards. It applies to the whole database
 #: instance for the duration of the upload.
 INGEST_MEMORY_LIMIT = "800MB"
-#: Lines longer than this are rejected (reason "line too long") instead of read.
-MAX_LINE_BYTES = 1 << 20
 #: Event times before this or after tomorrow are flagged when no expected range is given.
-PLAUSIBLE_START = dt.datetime(2000, 1, 1)
+EXPECTED_START = dt.datetime(2000, 1, 1)
+#: Characters of a rejected value kept as the example in the report.
+EXAMPLE_CHARS = 100
 _UNIT_FACTOR = {"s": "* 1.0", "ms": "/ 1000.0", "min": "* 60.0"}
 _TEXT_COLUMNS = ("user_id", "item_id", "course_id", "channel", "campaign", "variant", "title", "creator", "category", "tags")
 
@@ -97,9 +111,9 @@ class Preview:
     headers: tuple[str, ...]
     columns: tuple[MappedColumn, ...]
     wide: bool
-    rows: Any  # pandas.DataFrame: the first rows after mapping, with a "reason" column
+    rows: Any  # pandas.DataFrame: the first rows after mapping, with a "reason" column (code or code:column)
     unmapped: tuple[str, ...]
-    notes: tuple[str, ...]
+    notes: tuple[Issue, ...]  # info and warning issues known before reading the whole file
 
     @property
     def mapping(self) -> dict[str, str]:
@@ -113,20 +127,42 @@ class Preview:
             "wide": self.wide,
             "columns": [c.__dict__ for c in self.columns],
             "unmapped": list(self.unmapped),
-            "notes": list(self.notes),
+            "notes": [n.to_dict() for n in self.notes],
             "rows": self.rows.astype(object).where(self.rows.notna(), None).to_dict(orient="records"),
         }
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A sniffed file, its mapping and how its time columns are read."""
+
+    sniffed: readers.Sniffed
+    plan: Plan
+    readings: dict[str, TimeReading]  # canonical time column -> reading
+    limits: Limits
+
+    @property
+    def notes(self) -> tuple[Issue, ...]:
+        return self.plan.notes + _plan_notes(self.plan) + _reading_notes(self.plan, self.readings)
 
 
 def _known(kind: str) -> Callable[[str], bool]:
     return lambda h: guess_column(h, kind).target not in ("props",)
 
 
-def _sniff_and_plan(path, kind, mapping, encoding, columns) -> tuple[readers.Sniffed, Plan]:
+def _prepare(path: Path, kind, mapping, encoding, columns, sheet, limits: Limits | None, reveal: bool) -> _Prepared:
     kind = check_kind(kind)
-    sniffed = readers.sniff(Path(path), encoding=encoding, columns=columns, known=_known(kind))
-    plan = plan_mapping(list(sniffed.headers), kind, mapping)
-    return sniffed, _guess_units(plan, sniffed)
+    limits = limits or Limits.from_env()
+    sniffed = readers.sniff(
+        path, encoding=encoding, columns=columns, known=_known(kind), limits=limits, sheet=sheet, reveal=reveal
+    )
+    plan = _guess_units(plan_mapping(list(sniffed.headers), kind, mapping, reveal=reveal), sniffed)
+    readings = {}
+    for c in plan.columns:
+        if c.target in TIME_COLUMNS or c.target == "date":
+            idx = sniffed.headers.index(c.source)
+            readings[c.target] = infer_reading(row[idx] for row in sniffed.sample)
+    return _Prepared(sniffed, plan, readings, limits)
 
 
 def _guess_units(plan: Plan, sniffed: readers.Sniffed) -> Plan:
@@ -145,13 +181,25 @@ def _guess_units(plan: Plan, sniffed: readers.Sniffed) -> Plan:
                 values.append(float(row[idx]))
             except (TypeError, ValueError):
                 continue
+        values = [v for v in values if math.isfinite(v)]
         if len(values) >= 5 and statistics.median(values) > 20000:
             cols[i] = replace(c, unit="ms", confidence=0.6)
-            notes.append(
-                f"{c.source!r} has no unit in its name and a median of {statistics.median(values):,.0f}: "
-                "read as milliseconds (map it as ...:s to keep seconds)"
-            )
+            notes.append(Issue("read_as_ms", "info", params={"column": c.source, "median": statistics.median(values)}))
     return replace(plan, columns=tuple(cols), notes=tuple(notes))
+
+
+def _reading_notes(plan: Plan, readings: dict[str, TimeReading]) -> tuple[Issue, ...]:
+    """How each time column is read: the epoch unit, and the date order (warned when no value proves it)."""
+    out = []
+    for target, r in readings.items():
+        source = plan.source_for(target).source
+        if r.epochs:
+            out.append(Issue("epoch_unit", "info", params={"column": source, "unit": r.epoch_unit}))
+        if r.numeric_dates:
+            code = "date_order_conflict" if r.order_conflict else "date_order_proven" if r.order_proven else "date_order_assumed"
+            level = "info" if code == "date_order_proven" else "warning"
+            out.append(Issue(code, level, params={"column": source, "order": r.date_order}))
+    return tuple(out)
 
 
 def preview_file(
@@ -162,23 +210,30 @@ def preview_file(
     timezone: str = "Asia/Shanghai",
     encoding: str | None = None,
     columns: list[str] | None = None,
+    sheet: str | None = None,
     rows: int = 20,
+    data_dir: Path | None = None,
     actor: Principal | None = None,
+    limits: Limits | None = None,
 ) -> Preview:
     """Sniff ``path`` and show the proposed mapping and its first ``rows`` rows after mapping.
 
-    Reads only the first megabyte (Excel: the first rows; Parquet: the first row group). Showing a
-    file's rows is part of ingesting it: ``actor`` needs the ``ingest`` permission.
+    Reads only the first megabyte (Excel: the first rows of ``sheet``; Parquet: the first row group).
+    ``data_dir``: the data folder; a symbolic link from it to a file outside is refused, and errors
+    quote the contents of files inside it only. Showing a file's rows is part of ingesting it: ``actor``
+    needs the ``ingest`` permission.
     """
     require(actor, "ingest")
     parse_timezone(timezone)
-    sniffed, plan = _sniff_and_plan(path, kind, mapping, encoding, columns)
+    resolved, reveal = readers.confine(Path(path), data_dir)
+    prep = _prepare(resolved, kind, mapping, encoding, columns, sheet, limits, reveal)
+    sniffed, plan = prep.sniffed, prep.plan
     import pyarrow as pa
 
     n = len(sniffed.headers)
     sample = sniffed.sample[:rows]
     table = pa.table({f"c{i}": pa.array([r[i] for r in sample], type=pa.string()) for i in range(n)})
-    sql, params = _stage_sql(plan, sniffed, "_rx_sample", timezone, None)
+    sql, params = _stage_sql(prep, "_rx_sample", timezone, None)
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -188,7 +243,7 @@ def preview_file(
     finally:
         con.close()
     out = df[[c for c in df.columns if not c.startswith("_") or c == "_reason"]].copy()
-    out["_reason"] = out["_reason"].map(lambda r: r.split("|", 1)[1] if isinstance(r, str) else None)
+    out["_reason"] = out["_reason"].map(lambda r: _row_reason(r) if isinstance(r, str) else None)
     out = out.rename(columns={"_reason": "reason"})
     keep = [c for c in out.columns if c in _mapped_targets(plan) or c in ("props", "reason")]
     out = out[keep].astype(object)
@@ -212,7 +267,7 @@ def preview_file(
         wide=plan.wide,
         rows=out,
         unmapped=tuple(c.source for c in plan.props),
-        notes=plan.notes + _plan_notes(plan),
+        notes=prep.notes,
     )
 
 
@@ -225,13 +280,10 @@ def _mapped_targets(plan: Plan) -> set[str]:
     return out
 
 
-def _plan_notes(plan: Plan) -> tuple[str, ...]:
-    notes = []
+def _plan_notes(plan: Plan) -> tuple[Issue, ...]:
     if plan.wide:
-        flags = ", ".join(f"{c.source} -> {c.event}" for c in plan.flags) or "none"
-        notes.append(f"no event type column: each row is a view, plus one event per truthy flag ({flags})")
-    return tuple(notes)
-
+        return (Issue("wide_form", "info", params={"flags": [[c.source, c.event] for c in plan.flags]}),)
+    return ()
 
 # ---------------------------------------------------------------------------------------------
 # SQL building
@@ -257,14 +309,31 @@ def _truthy(raw: str) -> str:
     )
 
 
-def _stage_sql(
-    plan: Plan, sniffed: readers.Sniffed, source: str, timezone: str, key: bytes | None
-) -> tuple[str, dict[str, Any]]:
+def _reason_sql(code: str, column: str | None = None, value: str | None = None) -> str:
+    """``'code|column|value'`` (the value cut to :data:`EXAMPLE_CHARS`), the per-row reason of the stage."""
+    head = _lit(f"{code}|{column or ''}|")
+    return f"{head} || coalesce(left({value}, {EXAMPLE_CHARS}), '')" if value else head
+
+
+def _row_reason(stage_reason: str) -> str:
+    """The stage's ``code|column|value`` as a stored reason: ``code`` or ``code:column``."""
+    code, column, _value = stage_reason.split("|", 2)
+    return f"{code}:{column}" if column else code
+
+
+def _stage_sql(prep: _Prepared, source: str, timezone: str, key: bytes | None) -> tuple[str, dict[str, Any]]:
     """One SELECT over ``source`` (columns c0..cN as text) giving canonical columns, ``_f_<event>`` flags,
-    ``props``, ``_formula`` and ``_reason`` (``code|message`` or NULL)."""
+    ``props``, ``_formula`` and ``_reason`` (``code|column|value`` or NULL)."""
+    plan, sniffed, limits = prep.plan, prep.sniffed, prep.limits
     kind = plan.kind
     headers = list(sniffed.headers)
-    params: dict[str, Any] = {"tz": timezone}
+    params: dict[str, Any] = {
+        "tz": timezone,
+        "pstart": limits.plausible_start,
+        "pend": limits.plausible_end,
+        "maxcell": limits.max_cell_bytes,
+        "longmark": readers.LONG_LINE_MARK,
+    }
     fixed = fixed_offset_seconds(timezone)
     offset = None
     if fixed is not None:
@@ -278,7 +347,7 @@ def _stage_sql(
     target_raw = {c.target: raw_of(c) for c in plan.columns if c.target not in ("flag", "props", "ignore")}
     unit = {c.target: c.unit for c in plan.columns}
     parsed: dict[str, str] = {}
-    reasons: list[tuple[str, str]] = []  # (condition, 'code|message' expression)
+    reasons: list[tuple[str, str]] = []  # (condition, 'code|column|value' expression)
     iso_cols: list[str] = []  # source columns parsed as times: TRY_CAST(... AS TIMESTAMP) computed once
 
     for name, ctype in TABLE_COLUMNS[kind].items():
@@ -291,49 +360,61 @@ def _stage_sql(
             else:
                 parsed[name] = f"CAST(NULL AS {ctype})"
             continue
-        if name in ("event_time", "published_at"):
-            parsed[name] = time_sql(raw, trimmed=True, offset_param=offset, iso=f"_t{raw[2:]}")
-            iso_cols.append(raw[2:])
-            reasons.append((f"{raw} IS NOT NULL AND \"{name}\" IS NULL", f"'bad_time|cannot read {name} ' || {raw}"))
-        elif name == "date":
-            parsed[name] = date_sql(raw, offset_param=offset)
-            reasons.append((f"{raw} IS NOT NULL AND \"{name}\" IS NULL", f"'bad_time|cannot read date ' || {raw}"))
+        unreadable = f"{raw} IS NOT NULL AND \"{name}\" IS NULL"
+        if name in TIME_COLUMNS or name == "date":
+            reading = prep.readings.get(name, TimeReading())
+            if name == "date":
+                parsed[name] = date_sql(raw, offset_param=offset, reading=reading)
+                outside = f"(\"{name}\" < CAST($pstart AS DATE) OR \"{name}\" >= CAST($pend AS DATE))"
+            else:
+                parsed[name] = time_sql(raw, trimmed=True, offset_param=offset, iso=f"_t{raw[2:]}", reading=reading)
+                iso_cols.append(raw[2:])
+                outside = f"(\"{name}\" < $pstart OR \"{name}\" >= $pend)"
+            # A number no TIMESTAMP can hold is as implausible as the year 9999.
+            reasons.append((f"{unreadable} AND TRY_CAST({raw} AS DOUBLE) IS NOT NULL", _reason_sql("implausible_time", name, raw)))
+            reasons.append((unreadable, _reason_sql("bad_time", name, raw)))
+            reasons.append((outside, _reason_sql("implausible_time", name, raw)))
         elif name == "event_type":
             parsed[name] = _alias_case(raw, EVENT_ALIASES)
-            reasons.append((f"{raw} IS NOT NULL AND \"{name}\" IS NULL", f"'unknown_event_type|unknown event type ' || {raw}"))
+            reasons.append((unreadable, _reason_sql("unknown_event_type", name, raw)))
         elif name == "kind":
             parsed[name] = f"coalesce({_alias_case(raw, KIND_ALIASES)}, CASE WHEN {raw} IS NULL THEN 'video' END)"
-            reasons.append((f"{raw} IS NOT NULL AND \"{name}\" IS NULL", f"'unknown_kind|unknown item kind ' || {raw}"))
-        elif ctype == "DOUBLE":
-            factor = _UNIT_FACTOR[unit.get(name) or "s"]
-            parsed[name] = f"({_num(raw)} {factor})"
-            reasons.append((f"{raw} IS NOT NULL AND \"{name}\" IS NULL", f"'bad_number|cannot read {name} as a number: ' || {raw}"))
+            reasons.append((unreadable, _reason_sql("unknown_kind", name, raw)))
+        elif ctype == "DOUBLE" or ctype.startswith("DECIMAL") or ctype == "INTEGER":
+            if ctype == "DOUBLE":
+                parsed[name] = f"({_num(raw)} {_UNIT_FACTOR[unit.get(name) or 's']})"
+            elif ctype.startswith("DECIMAL"):
+                parsed[name] = f"TRY_CAST(round({_num(raw)}, 2) AS DECIMAL(18,2))"
+            else:
+                parsed[name] = f"TRY_CAST({_num(raw)} AS INTEGER)"
+            reasons.append((f"NOT isfinite({_num(raw)})", _reason_sql("non_finite", name, raw)))
+            reasons.append((unreadable, _reason_sql("bad_number", name, raw)))
             if name in DURATION_COLUMNS:
-                reasons.append((f"\"{name}\" < 0", f"'negative_duration|negative {name}: ' || {raw}"))
-        elif ctype.startswith("DECIMAL"):
-            parsed[name] = f"TRY_CAST(round({_num(raw)}, 2) AS DECIMAL(18,2))"
-            reasons.append((f"{raw} IS NOT NULL AND \"{name}\" IS NULL", f"'bad_number|cannot read {name} as an amount: ' || {raw}"))
-        elif ctype == "INTEGER":
-            parsed[name] = f"TRY_CAST({_num(raw)} AS INTEGER)"
-            reasons.append((f"{raw} IS NOT NULL AND \"{name}\" IS NULL", f"'bad_number|cannot read {name} as a whole number: ' || {raw}"))
+                reasons.append((f"\"{name}\" < 0", _reason_sql("negative_duration", name, raw)))
         else:
             parsed[name] = raw
-    # Required values first, so that the reason names what is missing.
-    required_checks = []
     from analytics.store.schema import REQUIRED
 
+    # Whole-row checks first (an over-long line, a NUL byte, an over-long cell), then required values,
+    # so that the reason names what is wrong before what follows from it.
+    n = len(headers)
+    first: list[tuple[str, str]] = [("starts_with(c0, $longmark)", _reason_sql("line_too_long"))]
+    for i, h in enumerate(headers):
+        first.append((f"strpos(c{i}, chr(0)) > 0", _reason_sql("nul_byte", h)))
+    for i, h in enumerate(headers):
+        first.append((f"strlen(c{i}) > $maxcell", _reason_sql("cell_too_long", h)))
     for name in REQUIRED[kind]:
         raw = target_raw.get(name)
         if raw is not None:
-            required_checks.append((f"{raw} IS NULL", f"'missing_value|missing {name}'"))
-    reasons = required_checks + reasons
+            first.append((f"{raw} IS NULL", _reason_sql("missing_value", name)))
+    reasons = first + reasons
 
     if key is not None and kind == "events":
         ipad, opad = privacy.hmac_pads(key)
         params["ipad"], params["opad"] = ipad, opad
         parsed["user_id"] = privacy.pseudonym_sql(target_raw["user_id"])
 
-    select = [f"{parsed[n]} AS \"{n}\"" for n in TABLE_COLUMNS[kind]]
+    select = [f"{parsed[nm]} AS \"{nm}\"" for nm in TABLE_COLUMNS[kind]]
     if plan.wide:
         for c in plan.flags:
             select.append(f"{_truthy(raw_of(c))} AS \"_f_{c.event}_{col[c.source]}\"")
@@ -346,25 +427,23 @@ def _stage_sql(
         select.append("MAP {" + ", ".join(entries) + "} AS props")
     else:
         select.append("CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS props")
-    texts = [target_raw[n] for n in _TEXT_COLUMNS if n in target_raw] + [raw_of(c) for c in props]
+    texts = [target_raw[nm] for nm in _TEXT_COLUMNS if nm in target_raw] + [raw_of(c) for c in props]
     if texts:
-        checks = " OR ".join(f"regexp_matches({t}, '^(?:[=+@]|-[^0-9.])')" for t in texts)
+        checks = " OR ".join(f"regexp_matches({t}, '^(?:[=+@\\t\\r]|-[^0-9.])')" for t in texts)
         select.append(f"coalesce({checks}, false) AS _formula")
     else:
         select.append("false AS _formula")
-    if reasons:
-        reason = "CASE " + " ".join(f"WHEN {cond} THEN {msg}" for cond, msg in reasons) + " END"
-    else:
-        reason = "CAST(NULL AS VARCHAR)"
-    n = len(headers)
+    reason = "CASE " + " ".join(f"WHEN {cond} THEN {msg}" for cond, msg in reasons) + " END"
     params["delim"] = sniffed.delimiter or ","
-    raw_line = "concat_ws($delim, " + ", ".join(f"coalesce(c{i}, '')" for i in range(n)) + ")"
+    cells = [f"coalesce(c{i}, '')" for i in range(n)]
+    cells[0] = f"replace({cells[0]}, $longmark, '')"
+    raw_line = "concat_ws($delim, " + ", ".join(cells) + ")"
     src_cols = ", ".join(f"c{i}" for i in range(n))
     trimmed = ", ".join(f"_r{i}" for i in range(n))
     # Layers, so that each value is trimmed and parsed once: raw text -> parsed -> reason -> output.
     l1 = f"SELECT {src_cols}, " + ", ".join(f"nullif(trim(c{i}), '') AS _r{i}" for i in range(n)) + f" FROM {source}"
     if iso_cols:
-        l1 = f"SELECT *, " + ", ".join(f"TRY_CAST(_r{i} AS TIMESTAMP) AS _t{i}" for i in iso_cols) + f" FROM ({l1})"
+        l1 = "SELECT *, " + ", ".join(f"TRY_CAST(_r{i} AS TIMESTAMP) AS _t{i}" for i in iso_cols) + f" FROM ({l1})"
         trimmed += ", " + ", ".join(f"_t{i}" for i in iso_cols)
     l2 = f"SELECT {', '.join(select)}, {trimmed}, {src_cols} FROM ({l1})"
     l3 = f"SELECT *, {reason} AS _reason FROM ({l2})"
@@ -375,7 +454,7 @@ def _stage_sql(
     return sql, params
 
 
-def _source_sql(sniffed: readers.Sniffed, path: Path, params: dict[str, Any]) -> str:
+def _source_sql(sniffed: readers.Sniffed, path: Path, params: dict[str, Any], limits: Limits) -> str:
     params["path"] = str(path)
     n = len(sniffed.headers)
     if sniffed.format == "parquet":
@@ -390,7 +469,7 @@ def _source_sql(sniffed: readers.Sniffed, path: Path, params: dict[str, Any]) ->
     return (
         f"read_csv($path, delim=$csv_delim, quote='\"', escape='\"', header={header}, auto_detect=false, "
         f"columns={columns}, store_rejects=true, rejects_table='_rx_csv_rejects', rejects_scan='_rx_csv_scan', "
-        f"max_line_size={MAX_LINE_BYTES}, null_padding=false)"
+        f"max_line_size={limits.max_line_bytes}, buffer_size={max(4 * limits.max_line_bytes, 16 << 20)}, null_padding=false)"
     )
 
 
@@ -446,28 +525,20 @@ def file_sha256(path: Path, progress: Progress = no_progress, lo: float = 0.0, h
     return h.hexdigest()
 
 
+#: DuckDB's CSV error types -> (issue code, stored reason).
 _CSV_ERROR_CODES = {
-    "MISSING COLUMNS": ("ragged_row", "too few fields"),
-    "TOO MANY COLUMNS": ("ragged_row", "too many fields"),
-    "LINE SIZE OVER MAXIMUM": ("line_too_long", f"line longer than {MAX_LINE_BYTES // 1024:,} KiB"),
-    "INVALID UNICODE": ("bad_encoding", "invalid UTF-8 text"),
-    "INVALID ENCODING": ("bad_encoding", "invalid UTF-8 text; pass the right --encoding"),
-    "UNQUOTED VALUE": ("bad_quotes", "unbalanced quotes"),
-    "INVALID STATE": ("bad_quotes", "unbalanced quotes"),
+    "MISSING COLUMNS": ("ragged_row", "too_few_fields"),
+    "TOO MANY COLUMNS": ("ragged_row", "too_many_fields"),
+    "LINE SIZE OVER MAXIMUM": ("line_too_long", "line_too_long"),
+    "INVALID UNICODE": ("bad_encoding", "bad_encoding"),
+    "INVALID ENCODING": ("bad_encoding", "bad_encoding"),
+    "UNQUOTED VALUE": ("bad_quotes", "bad_quotes"),
+    "INVALID STATE": ("bad_quotes", "bad_quotes"),
 }
 
-_ISSUE_TEXT = {
-    "missing_value": "{n:,} row(s) rejected: a required value is empty (e.g. {ex})",
-    "bad_time": "{n:,} row(s) rejected: a time cannot be read (e.g. {ex})",
-    "unknown_event_type": "{n:,} row(s) rejected: unknown event type ({ex}); map them or fix the file",
-    "unknown_kind": "{n:,} row(s) rejected: unknown item kind ({ex}); use video, course, ebook, live or consult",
-    "bad_number": "{n:,} row(s) rejected: a number cannot be read (e.g. {ex})",
-    "negative_duration": "{n:,} row(s) rejected: negative duration (e.g. {ex})",
-    "ragged_row": "{n:,} row(s) rejected: wrong number of fields ({ex})",
-    "line_too_long": "{n:,} row(s) rejected: {ex}",
-    "bad_encoding": "{n:,} row(s) rejected: {ex}",
-    "bad_quotes": "{n:,} row(s) rejected: {ex}",
-}
+
+def _csv_error(etype: str) -> tuple[str, str]:
+    return _CSV_ERROR_CODES.get(etype, ("unreadable_row", "unreadable_row"))
 
 
 def _utc_bounds(expected_from: dt.date | None, expected_to: dt.date | None, timezone: str):
@@ -477,9 +548,28 @@ def _utc_bounds(expected_from: dt.date | None, expected_to: dt.date | None, time
         return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.timezone.utc).replace(tzinfo=None)
 
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    start = utc(expected_from) if expected_from else PLAUSIBLE_START
+    start = utc(expected_from) if expected_from else EXPECTED_START
     end = utc(expected_to + dt.timedelta(days=1)) if expected_to else now + dt.timedelta(days=1)
     return start, end
+
+
+_LOCKS: dict[Path, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _ingest_lock(store: Store) -> threading.Lock:
+    """One upload at a time per database: two people uploading the same file at once would both
+    find it new (each transaction sees only committed rows) and store it twice; and the staging
+    memory limit is a setting of the whole database instance."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(store.path, threading.Lock())
+
+
+def sheet_identity(sha256: str, sheet: str | None) -> str:
+    """What makes an upload "the same file again": the content's SHA-256, and for a workbook the sheet."""
+    if sheet is None:
+        return sha256
+    return hashlib.sha256(f"{sha256}:{sheet}".encode()).hexdigest()
 
 
 def ingest_file(
@@ -491,36 +581,43 @@ def ingest_file(
     timezone: str = "Asia/Shanghai",
     encoding: str | None = None,
     columns: list[str] | None = None,
+    sheet: str | None = None,
     pseudonymise_key: bytes | None = None,
     progress: Progress | None = None,
     expected_from: dt.date | None = None,
     expected_to: dt.date | None = None,
     file_name: str | None = None,
     actor: Principal | None = None,
+    limits: Limits | None = None,
 ) -> IngestReport:
     """Ingest ``path`` as ``kind`` (events / items / spend) in one transaction; see the module docstring.
 
     ``mapping`` overrides the automatic header mapping ({source: target}); ``columns`` names the
-    columns of a headerless file; ``expected_from``/``expected_to`` (local dates) bound the expected
-    event times (default: 2000-01-01 .. tomorrow); ``pseudonymise_key`` replaces user ids by their
-    HMAC-SHA256 (:mod:`analytics.store.privacy`). Raises :class:`BadInput` for a file that cannot be used
-    at all; returns a report (status ``ok``, ``already_uploaded`` or ``nothing_accepted``) otherwise.
-    ``actor`` needs the ``ingest`` permission (:mod:`analytics.access`).
+    columns of a headerless file; ``sheet`` the sheet of a workbook (required when several sheets
+    hold data); ``expected_from``/``expected_to`` (local dates) bound the expected event times
+    (default: 2000-01-01 .. tomorrow; outside: a warning); ``limits`` (default: from the environment,
+    :mod:`analytics.ingest.limits`) bound the file and the plausible times (outside: rejected);
+    ``pseudonymise_key`` replaces user ids by their HMAC-SHA256 (:mod:`analytics.store.privacy`). Raises
+    :class:`BadInput` for a file that cannot be used at all; returns a report (status ``ok``,
+    ``already_uploaded`` or ``nothing_accepted``) otherwise. ``actor`` needs the ``ingest`` permission
+    (:mod:`analytics.access`).
     """
     require(actor, "ingest")
     started = time.monotonic()
     progress = progress or no_progress
-    path = Path(path).resolve()
     kind = check_kind(kind)
     parse_timezone(timezone)
     if pseudonymise_key is not None:
         privacy.check_key(pseudonymise_key)
-    sniffed, plan = _sniff_and_plan(path, kind, mapping, encoding, columns)
+    limits = limits or Limits.from_env()
+    readers.clean_staging(store.staging_dir, limits)
+    path, reveal = readers.confine(Path(path), store.data_dir)
+    prep = _prepare(path, kind, mapping, encoding, columns, sheet, limits, reveal)
     name = file_name or path.name
-    sha = file_sha256(path, progress, 0.0, 0.05)
-    base = dict(kind=kind, file_name=name, sha256=sha, mapping=plan.as_dict(), detected=sniffed.describe())
+    sha = sheet_identity(file_sha256(path, progress, 0.0, 0.05), prep.sniffed.sheet if prep.sniffed.format == "xlsx" and len(prep.sniffed.sheets) > 1 else None)
+    base = dict(kind=kind, file_name=name, sha256=sha, mapping=prep.plan.as_dict(), detected=prep.sniffed.describe())
 
-    with store.cursor() as cur:
+    with _ingest_lock(store), store.cursor() as cur:
         existing = find_by_sha(cur, kind, sha)
         if existing is not None:
             progress(1.0, "already uploaded")
@@ -531,8 +628,7 @@ def ingest_file(
         cur.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
         try:
             report = _stage_check_insert(
-                cur, store, path, sniffed, plan, name, sha, base, pseudonymise_key, progress, timezone,
-                expected_from, expected_to, started,
+                cur, store, path, prep, name, base, pseudonymise_key, progress, timezone, expected_from, expected_to, started
             )
         finally:
             cur.execute("SET memory_limit = ?", [previous_limit])
@@ -540,26 +636,43 @@ def ingest_file(
     return replace(report, seconds=time.monotonic() - started)
 
 
+def _readable_copy(path: Path, prep: _Prepared, store: Store, progress: Progress) -> list[Path]:
+    """The staged files to read instead of ``path`` (last one is read): a UTF-8 conversion and/or a copy
+    with over-long lines marked. Empty when the file is read as it is."""
+    sniffed, made = prep.sniffed, []
+    if sniffed.format == "parquet":
+        return made
+    readable = path
+    if sniffed.needs_conversion:
+        readable = readers.convert_to_utf8_csv(
+            sniffed, store.staging_dir, lambda f, m="": progress(0.05 + 0.2 * f, m), prep.limits
+        )
+        made.append(readable)
+    long = readers.long_lines(readable, prep.limits.max_line_bytes)
+    if long:
+        made.append(
+            readers.mark_long_lines(readable, long, len(sniffed.headers), sniffed.delimiter or ",", store.staging_dir)
+        )
+    return made
+
+
 def _stage_check_insert(
-    cur, store, path, sniffed, plan, name, sha, base, pseudonymise_key, progress, timezone, expected_from, expected_to, started
+    cur, store, path, prep, name, base, pseudonymise_key, progress, timezone, expected_from, expected_to, started
 ) -> IngestReport:
     """Stage the file into temporary tables, then check and insert in one transaction."""
     # Staging writes only temporary tables of this cursor (outside any transaction, so that
     # their row ids follow the file order); the canonical tables change only in the
     # transaction below.
-    converted: Path | None = None
+    sniffed = prep.sniffed
+    made: list[Path] = []
     try:
-        readable = path
-        if sniffed.needs_conversion:
-            converted = readers.convert_to_utf8_csv(
-                sniffed, store.staging_dir, lambda f, m="": progress(0.05 + 0.2 * f, m)
-            )
-            readable = converted
+        made = _readable_copy(path, prep, store, progress)
+        readable = made[-1] if made else path
         params: dict[str, Any] = {}
         source = _source_sql(
-            replace(sniffed, format="csv") if sniffed.format == "xlsx" else sniffed, readable, params
+            replace(sniffed, format="csv") if sniffed.format == "xlsx" else sniffed, readable, params, prep.limits
         )
-        stage, stage_params = _stage_sql(plan, sniffed, source, timezone, pseudonymise_key)
+        stage, stage_params = _stage_sql(prep, source, timezone, pseudonymise_key)
         try:
             _run(cur, f"CREATE TEMP TABLE _rx_stage AS {stage}", {**params, **stage_params}, progress, 0.25, 0.85, "reading")
         except duckdb.PermissionException as exc:
@@ -568,21 +681,26 @@ def _stage_check_insert(
                 code="file_not_allowed",
                 path=name,
             ) from exc
+        except duckdb.OutOfMemoryException as exc:
+            raise BadInput(
+                f"{name} needs more memory than the upload may use ({INGEST_MEMORY_LIMIT}); split the file or remove columns",
+                code="out_of_memory",
+                limit=INGEST_MEMORY_LIMIT,
+            ) from exc
         except duckdb.Error as exc:
-            raise BadInput(f"cannot read {name}: {' '.join(str(exc).split())[:300]}", code="unreadable_file") from exc
+            # The engine's text may quote the file: only its kind is passed on.
+            raise BadInput(f"cannot read {name} as a table", code="unreadable_file", error=type(exc).__name__) from exc
     finally:
-        if converted is not None:
-            converted.unlink(missing_ok=True)
+        for f in made:
+            f.unlink(missing_ok=True)
 
     cur.execute("BEGIN TRANSACTION")
     try:
-        existing = find_by_sha(cur, plan.kind, sha)
+        existing = find_by_sha(cur, prep.plan.kind, base["sha256"])
         if existing is not None:
             report = _already(existing, started, base)
         else:
-            report = _check_and_insert(
-                cur, store, plan, sniffed, pseudonymise_key, progress, timezone, expected_from, expected_to, base
-            )
+            report = _check_and_insert(cur, prep, pseudonymise_key, progress, timezone, expected_from, expected_to, base)
     except BaseException:
         cur.execute("ROLLBACK")
         raise
@@ -596,7 +714,7 @@ def _already(existing: int, started: float, base: dict[str, Any]) -> IngestRepor
         status="already_uploaded",
         upload_id=None,
         existing_upload_id=existing,
-        issues=(Issue("already_uploaded", "info", f"this file was already uploaded as upload {existing}; nothing was added"),),
+        issues=(Issue("already_uploaded", "info", params={"upload_id": existing}),),
         seconds=time.monotonic() - started,
         **base,
     )
@@ -626,45 +744,64 @@ def _line_mapper(cur, sniffed: readers.Sniffed) -> tuple[Callable[[int], int], l
     return line_of, csv_rejects
 
 
-def _check_and_insert(cur, store, plan, sniffed, key, progress, timezone, expected_from, expected_to, base) -> IngestReport:
+def _rejection_issues(cur, line_of, csv_rejects, limits: Limits) -> list[Issue]:
+    """One error issue per reason code, with its count, example lines and the first example's parameters."""
+    issues: list[Issue] = []
+    for code, n, rids, examples in cur.execute(
+        "SELECT split_part(_reason, '|', 1) AS code, count(*), list(rowid ORDER BY rowid)[1:5], "
+        "list(_reason ORDER BY rowid)[1:1] FROM _rx_stage WHERE _reason IS NOT NULL GROUP BY code ORDER BY 2 DESC, 1"
+    ).fetchall():
+        _code, column, value = examples[0].split("|", 2)
+        if code == "unknown_event_type":
+            counted = cur.execute(
+                "SELECT split_part(_reason, '|', 3) r, count(*) FROM _rx_stage WHERE _reason LIKE 'unknown_event_type|%' "
+                "GROUP BY r ORDER BY 2 DESC, 1 LIMIT 10"
+            ).fetchall()
+            params: dict[str, Any] = {"values": [[r, int(c)] for r, c in counted]}
+        else:
+            wanted = ISSUE_CODES.get(code, ())
+            params = {k: v for k, v in {"column": column, "example": value}.items() if k in wanted}
+            if code == "implausible_time":
+                params.update(start=limits.plausible_from.isoformat(), end=limits.plausible_to.isoformat())
+            elif code == "cell_too_long":
+                params["limit"] = limits.max_cell_bytes
+            elif code == "line_too_long":
+                params["limit"] = limits.max_line_bytes
+        issues.append(Issue(code, "error", int(n), tuple(line_of(r) for r in rids), params))
+    by_code: dict[str, list[int]] = {}
+    for line, etype, _msg, _raw in csv_rejects:
+        by_code.setdefault(_csv_error(etype)[0], []).append(line)
+    for code, lines in by_code.items():
+        params = {"limit": limits.max_line_bytes} if code == "line_too_long" else {}
+        if code == "unreadable_row":
+            params = {"error": next(e.lower() for ln, e, *_ in csv_rejects if _csv_error(e)[0] == code)}
+        existing = next((i for i in issues if i.code == code), None)
+        if existing is not None:  # over-long lines marked before reading and those the reader found
+            issues[issues.index(existing)] = replace(
+                existing, count=existing.count + len(lines), lines=tuple(sorted(existing.lines + tuple(lines)))[:5]
+            )
+        else:
+            issues.append(Issue(code, "error", len(lines), tuple(lines[:5]), params))
+    return issues
+
+
+def _check_and_insert(cur, prep: _Prepared, key, progress, timezone, expected_from, expected_to, base) -> IngestReport:
+    plan, sniffed = prep.plan, prep.sniffed
     kind = plan.kind
     cols = list(TABLE_COLUMNS[kind])
     qcols = ", ".join(f'"{c}"' for c in cols)
     line_of, csv_rejects = _line_mapper(cur, sniffed)
-    issues: list[Issue] = []
 
     total, ok = cur.execute("SELECT count(*), count(*) FILTER (WHERE _reason IS NULL) FROM _rx_stage").fetchone()
-    # Rejected rows: by reason code.
-    for code, n, rids, examples in cur.execute(
-        "SELECT split_part(_reason, '|', 1) AS code, count(*), list(rowid ORDER BY rowid)[1:5], "
-        "list(DISTINCT split_part(_reason, '|', 2))[1:3] FROM _rx_stage WHERE _reason IS NOT NULL GROUP BY code ORDER BY 2 DESC"
-    ).fetchall():
-        if code == "unknown_event_type":
-            counted = cur.execute(
-                "SELECT split_part(_reason, '|', 2) r, count(*) FROM _rx_stage WHERE _reason LIKE 'unknown_event_type|%' "
-                "GROUP BY r ORDER BY 2 DESC LIMIT 10"
-            ).fetchall()
-            ex = ", ".join(f"{r.removeprefix('unknown event type ')!r}: {c:,}" for r, c in counted)
-        else:
-            ex = "; ".join(examples)
-        issues.append(Issue(code, "error", _ISSUE_TEXT.get(code, "{n:,} row(s) rejected: {ex}").format(n=n, ex=ex), int(n), tuple(line_of(r) for r in rids)))
-    by_code: dict[str, list[tuple[int, str, str]]] = {}
-    for line, etype, _msg, raw in csv_rejects:
-        code, text = _CSV_ERROR_CODES.get(etype, ("unreadable_row", etype.lower()))
-        by_code.setdefault(code, []).append((line, text, raw))
-    for code, items in by_code.items():
-        ex = "; ".join(sorted({t for _, t, _ in items}))
-        issues.append(Issue(code, "error", _ISSUE_TEXT.get(code, "{n:,} row(s) rejected: {ex}").format(n=len(items), ex=ex), len(items), tuple(i[0] for i in items[:5])))
-
+    issues = _rejection_issues(cur, line_of, csv_rejects, prep.limits)
     rejected: list[RejectedRow] = [
-        RejectedRow(line_of(int(r[0])), r[1].split("|", 1)[1], r[2])
+        RejectedRow(line_of(int(r[0])), _row_reason(r[1]), r[2])
         for r in cur.execute(
             "SELECT rowid, _reason, _raw FROM _rx_stage WHERE _reason IS NOT NULL ORDER BY rowid LIMIT ?", [REJECTS_IN_REPORT]
         ).fetchall()
     ]
     for line, etype, _msg, raw in csv_rejects[:REJECTS_IN_REPORT]:
-        code, text = _CSV_ERROR_CODES.get(etype, ("unreadable_row", etype.lower()))
-        rejected.append(RejectedRow(line, text, (raw or "")[:2000]))
+        rejected.append(RejectedRow(line, _csv_error(etype)[1], (raw or "")[:2000]))
     rejected.sort(key=lambda r: r.line or 0)
     rows_read = int(total) + len(csv_rejects)
     rows_rejected = int(total - ok) + len(csv_rejects)
@@ -690,7 +827,7 @@ def _check_and_insert(cur, store, plan, sniffed, key, progress, timezone, expect
             upload_id=None,
             rows_read=rows_read,
             rows_rejected=rows_rejected,
-            issues=tuple(issues) + _info_issues(plan),
+            issues=tuple(issues) + _info_issues(prep),
             rejected=tuple(rejected),
             **base,
         )
@@ -729,13 +866,14 @@ def _check_and_insert(cur, store, plan, sniffed, key, progress, timezone, expect
     candidates = cur.execute("SELECT count(*) FROM _rx_ok").fetchone()[0]
     duplicates = int(candidates - accepted)
     if duplicates:
-        issues.append(
-            Issue("duplicates_skipped", "warning", f"{duplicates:,} exact duplicate row(s) skipped (within the file or already stored)", duplicates)
-        )
-    issues += list(_info_issues(plan))
+        issues.append(Issue("duplicates_skipped", "warning", duplicates))
+    issues += list(_info_issues(prep))
 
     cur.execute(
-        "INSERT INTO upload_rejects SELECT $uid, rowid + 1, split_part(_reason, '|', 2), _raw FROM _rx_stage WHERE _reason IS NOT NULL",
+        "INSERT INTO upload_rejects SELECT $uid, rowid + 1, "
+        "CASE WHEN split_part(_reason, '|', 2) = '' THEN split_part(_reason, '|', 1) "
+        "ELSE split_part(_reason, '|', 1) || ':' || split_part(_reason, '|', 2) END, _raw "
+        "FROM _rx_stage WHERE _reason IS NOT NULL",
         {"uid": upload_id},
     )
     if csv_rejects or sniffed.format != "parquet":
@@ -751,8 +889,6 @@ def _check_and_insert(cur, store, plan, sniffed, key, progress, timezone, expect
         rejected=tuple(rejected),
         **base,
     )
-    import json
-
     doc = report.to_dict()
     doc.pop("rejected_sample", None)
     cur.execute(
@@ -773,10 +909,7 @@ def _fix_reject_lines(cur, upload_id: int, sniffed: readers.Sniffed, csv_rejects
             "WHERE upload_id = $uid",
             {"h": header, "uid": upload_id},
         )
-        rows = []
-        for line, etype, _msg, raw in csv_rejects:
-            _code, text = _CSV_ERROR_CODES.get(etype, ("unreadable_row", etype.lower()))
-            rows.append((upload_id, line, text, (raw or "")[:100_000]))
+        rows = [(upload_id, line, _csv_error(etype)[1], (raw or "")[:100_000]) for line, etype, _msg, raw in csv_rejects]
         cur.executemany("INSERT INTO upload_rejects VALUES (?, ?, ?, ?)", rows)
     elif header:
         cur.execute("UPDATE upload_rejects SET line = line + $h WHERE upload_id = $uid", {"h": header, "uid": upload_id})
@@ -785,21 +918,18 @@ def _fix_reject_lines(cur, upload_id: int, sniffed: readers.Sniffed, csv_rejects
 def _warnings(cur, kind, line_of, timezone, expected_from, expected_to) -> list[Issue]:
     out: list[Issue] = []
 
-    def add(code: str, message: str, sql: str, params=None) -> None:
+    def add(code: str, sql: str, params=None, **issue_params) -> None:
         n, rids = cur.execute(sql, params or {}).fetchone()
         if n:
-            out.append(Issue(code, "warning", message.format(n=n), int(n), tuple(line_of(int(r)) for r in (rids or []))))
+            out.append(Issue(code, "warning", int(n), tuple(line_of(int(r)) for r in (rids or [])), issue_params))
 
     add(
         "formula_like",
-        "{n:,} row(s) hold text starting with = + - or @; stored as text, and exports neutralise it",
         "SELECT count(*), list(rowid ORDER BY rowid)[1:5] FROM _rx_stage WHERE _reason IS NULL AND _formula",
     )
     if kind == "items":
         add(
             "item_repeated",
-            "{n:,} catalog row(s) repeat an item_id of this file or of the stored catalog with other values; "
-            "all are kept -- remove the outdated upload so that each item has one row",
             "WITH ids AS (SELECT item_id FROM _rx_ok GROUP BY item_id HAVING count(DISTINCT (title, kind, creator, category, "
             "tags, duration_seconds, price, lessons, course_id, published_at)) > 1 "
             "UNION SELECT item_id FROM items WHERE item_id IN (SELECT item_id FROM _rx_ok)) "
@@ -808,8 +938,6 @@ def _warnings(cur, kind, line_of, timezone, expected_from, expected_to) -> list[
     if kind == "spend":
         add(
             "spend_repeated",
-            "{n:,} spend row(s) repeat a day, channel and campaign of this file or of the stored spend; "
-            "all are kept and add up -- remove the outdated upload if they are corrections",
             "WITH k AS (SELECT date, channel, campaign FROM _rx_ok GROUP BY ALL HAVING count(*) > 1 "
             "UNION SELECT s.date, s.channel, s.campaign FROM spend s SEMI JOIN _rx_ok o "
             "ON s.date = o.date AND s.channel IS NOT DISTINCT FROM o.channel AND s.campaign IS NOT DISTINCT FROM o.campaign) "
@@ -820,14 +948,13 @@ def _warnings(cur, kind, line_of, timezone, expected_from, expected_to) -> list[
         return out
     add(
         "watch_far_above_video",
-        f"{{n:,}} view(s) watched more than {WATCH_RATIO_WARNING:g} times the video length",
         "SELECT count(*), list(_rid ORDER BY _rid)[1:5] FROM _rx_ok WHERE event_type = 'view' AND video_seconds > 0 "
         "AND watch_seconds > $r * video_seconds",
         {"r": WATCH_RATIO_WARNING},
+        ratio=WATCH_RATIO_WARNING,
     )
     add(
         "purchase_without_view",
-        "{n:,} purchase(s) with no earlier view by the same user",
         "WITH buyers AS (SELECT DISTINCT user_id FROM _rx_ok WHERE event_type = 'purchase'), "
         "v AS (SELECT user_id, min(event_time) AS t FROM (SELECT user_id, event_time FROM _rx_ok WHERE event_type = 'view' "
         "UNION ALL SELECT user_id, event_time FROM events WHERE event_type = 'view' AND user_id IN (SELECT user_id FROM buyers)) "
@@ -836,29 +963,27 @@ def _warnings(cur, kind, line_of, timezone, expected_from, expected_to) -> list[
         "WHERE p.event_type = 'purchase' AND (v.t IS NULL OR v.t > p.event_time)",
     )
     start, end = _utc_bounds(expected_from, expected_to, timezone)
-    span = f"{expected_from or start.date()} .. {expected_to or 'today'}"
     add(
         "time_out_of_range",
-        f"{{n:,}} event time(s) outside the expected range {span} ({timezone}); stored, please check",
         "SELECT count(*), list(rowid ORDER BY rowid)[1:5] FROM _rx_stage WHERE _reason IS NULL "
         "AND (event_time < $s OR event_time >= $e)",
         {"s": start, "e": end},
+        start=str(expected_from or start.date()),
+        end=str(expected_to) if expected_to else None,
+        timezone=timezone,
     )
     return out
 
 
-def _info_issues(plan: Plan) -> tuple[Issue, ...]:
+def _info_issues(prep: _Prepared) -> tuple[Issue, ...]:
+    plan = prep.plan
     out = []
     converted = [c for c in plan.columns if c.target in DURATION_COLUMNS and c.unit in ("ms", "min")]
     if converted:
-        out.append(
-            Issue("units_converted", "info", "converted to seconds: " + ", ".join(f"{c.source} ({c.unit})" for c in converted))
-        )
+        out.append(Issue("units_converted", "info", params={"columns": [[c.source, c.unit] for c in converted]}))
     if plan.props:
-        out.append(Issue("kept_in_props", "info", "kept as properties: " + ", ".join(c.source for c in plan.props), len(plan.props)))
+        out.append(Issue("kept_in_props", "info", len(plan.props), params={"columns": [c.source for c in plan.props]}))
     personal = [c.source for c in plan.ignored if not c.manual]
     if personal:
-        out.append(Issue("personal_not_stored", "info", "personal columns not stored: " + ", ".join(personal), len(personal)))
-    for note in plan.notes + _plan_notes(plan):
-        out.append(Issue("mapping_note", "info", note))
-    return tuple(out)
+        out.append(Issue("personal_not_stored", "info", len(personal), params={"columns": personal}))
+    return tuple(out) + prep.notes

@@ -2,8 +2,12 @@
 
 Issue levels: ``error`` (rows were rejected for this reason), ``warning`` (rows were stored but look
 wrong: watch time far above the video length, a purchase with no earlier view, a time outside the
-expected range, formula-like text, duplicates skipped) and ``info`` (units converted, columns kept in
-``props``, personal columns not stored).
+expected range, formula-like text, duplicates skipped, a date order no value proves) and ``info``
+(units converted, columns kept in ``props``, personal columns not stored, how times were read).
+
+The library words nothing: an issue is a stable ``code`` with ``params``; :data:`ISSUE_CODES` lists
+every code with the names of its parameters, and the CLI and the dashboard word each one. A rejected
+row's ``reason`` is ``code`` or ``code:column`` (:func:`split_reason`).
 """
 
 from __future__ import annotations
@@ -23,25 +27,79 @@ WATCH_RATIO_WARNING = 3.0
 #: Rejected rows kept in the report itself (all of them are stored in ``upload_rejects``).
 REJECTS_IN_REPORT = 1000
 
+#: Every issue code and its parameters (besides ``count`` and ``lines`` of the issue itself).
+ISSUE_CODES: dict[str, tuple[str, ...]] = {
+    # error: rows rejected
+    "missing_value": ("column",),
+    "bad_time": ("column", "example"),
+    "implausible_time": ("column", "example", "start", "end"),
+    "unknown_event_type": ("values",),  # [[value, rows], ...], most frequent first
+    "unknown_kind": ("example",),
+    "bad_number": ("column", "example"),
+    "non_finite": ("column", "example"),
+    "negative_duration": ("column", "example"),
+    "nul_byte": ("column",),
+    "cell_too_long": ("column", "limit"),
+    "line_too_long": ("limit",),
+    "ragged_row": (),
+    "bad_encoding": (),
+    "bad_quotes": (),
+    "unreadable_row": ("error",),
+    # warning: rows stored, please check
+    "formula_like": (),
+    "watch_far_above_video": ("ratio",),
+    "purchase_without_view": (),
+    "time_out_of_range": ("start", "end", "timezone"),
+    "item_repeated": (),
+    "spend_repeated": (),
+    "duplicates_skipped": (),
+    "date_order_assumed": ("column", "order"),
+    "date_order_conflict": ("column", "order"),
+    # info
+    "already_uploaded": ("upload_id",),
+    "units_converted": ("columns",),  # [[column, unit], ...]
+    "kept_in_props": ("columns",),
+    "personal_not_stored": ("columns",),
+    "also_looks_like": ("column", "target", "used"),
+    "read_as_ms": ("column", "median"),
+    "wide_form": ("flags",),  # [[column, event], ...]
+    "date_order_proven": ("column", "order"),
+    "epoch_unit": ("column", "unit"),
+}
+
+#: Reasons of single rejected rows (``upload_rejects.reason`` is ``code`` or ``code:column``).
+REASON_CODES = (
+    "missing_value", "bad_time", "implausible_time", "unknown_event_type", "unknown_kind", "bad_number",
+    "non_finite", "negative_duration", "nul_byte", "cell_too_long", "line_too_long", "too_few_fields",
+    "too_many_fields", "bad_encoding", "bad_quotes", "unreadable_row",
+)
+
+
+def split_reason(reason: str) -> tuple[str, str | None]:
+    """``"bad_time:event_time"`` -> (``bad_time``, ``event_time``); ``"ragged"`` -> (``ragged``, None)."""
+    code, _, column = reason.partition(":")
+    return code, column or None
+
 
 @dataclass(frozen=True)
 class Issue:
-    """One finding of the report; ``lines`` are up to five source line numbers as examples."""
+    """One finding of the report: a code of :data:`ISSUE_CODES` with its ``params``; ``count`` rows,
+    ``lines`` up to five source line numbers as examples."""
 
     code: str
     level: Level
-    message: str
     count: int = 0
     lines: tuple[int, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "lines": list(self.lines)}
+        return {"code": self.code, "level": self.level, "count": self.count, "lines": list(self.lines), "params": self.params}
 
 
 @dataclass(frozen=True)
 class RejectedRow:
     line: int | None
-    reason: str
+    reason: str  # ``code`` or ``code:column``
     raw: str | None
 
 
@@ -49,9 +107,11 @@ class RejectedRow:
 class IngestReport:
     """What one call of :func:`analytics.ingest.ingest_file` did.
 
-    ``rows_read`` counts source rows that parsed as rows; ``rows_accepted`` counts rows stored
-    (in the wide event form one source row may give several events); ``rows_rejected`` counts
-    source rows not stored, with their reasons in ``issues`` and ``rejected``.
+    ``rows_read`` counts the data rows of the file; ``rows_rejected`` the rows not stored, each with
+    its reason and line in ``issues`` and ``rejected``; ``rows_duplicate`` the rows skipped as exact
+    duplicates; ``rows_accepted`` the rows stored. In the long form read = accepted + rejected +
+    duplicates; in the wide event form one source row may give several events, and the accepted and
+    duplicate counts are of events.
     """
 
     status: Status
@@ -80,12 +140,6 @@ class IngestReport:
 
     def issue(self, code: str) -> Issue | None:
         return next((i for i in self.issues if i.code == code), None)
-
-    def issues_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            [{**i.to_dict(), "lines": ", ".join(map(str, i.lines))} for i in self.issues],
-            columns=["level", "code", "message", "count", "lines"],
-        )
 
     def rejected_frame(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(r) for r in self.rejected], columns=["line", "reason", "raw"])

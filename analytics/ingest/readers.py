@@ -12,12 +12,15 @@ import csv
 import io
 import os
 import tempfile
+import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from analytics.errors import BadInput
+from analytics.ingest.limits import Limits
 
 Format = Literal["csv", "xlsx", "parquet"]
 SNIFF_BYTES = 1 << 20
@@ -27,6 +30,15 @@ SAMPLE_ROWS = 1000
 
 #: Encodings DuckDB reads itself; anything else is converted to UTF-8 first.
 NATIVE_ENCODINGS = {"utf-8", "utf8", "utf-8-sig"}
+#: A file whose first 8 KiB hold more NUL bytes than this share is binary; fewer NULs reject their rows.
+BINARY_NUL_SHARE = 0.01
+#: The first cell of a line written in place of a line over the line limit (it rejects that row).
+LONG_LINE_MARK = "\x00line_too_long\x00"
+#: Bytes of an over-long line kept as its raw text in the rejected rows.
+LONG_LINE_HEAD = 200
+
+# The sniff window is parsed with Python's csv module: let one field fill the whole window.
+csv.field_size_limit(max(csv.field_size_limit(), 2 * SNIFF_BYTES))
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,8 @@ class Sniffed:
     headers: tuple[str, ...]
     sample: tuple[tuple[str | None, ...], ...] = field(default_factory=tuple)  # first data rows, as text
     header_lines: int = 0
+    sheet: str | None = None  # the workbook sheet read
+    sheets: tuple[str, ...] = ()  # every sheet of the workbook holding data
 
     @property
     def needs_conversion(self) -> bool:
@@ -48,7 +62,10 @@ class Sniffed:
 
     def describe(self) -> dict[str, object]:
         delim = {"\t": "tab"}.get(self.delimiter or "", self.delimiter)
-        return {"format": self.format, "encoding": self.encoding, "delimiter": delim, "header": self.has_header}
+        out: dict[str, object] = {"format": self.format, "encoding": self.encoding, "delimiter": delim, "header": self.has_header}
+        if self.format == "xlsx":
+            out.update(sheet=self.sheet, sheets=list(self.sheets))
+        return out
 
 
 def _canonical_encoding(name: str) -> str:
@@ -100,10 +117,12 @@ def _looks_binary(head: bytes, encoding: str) -> bool:
     if encoding == "utf-16":
         return False
     sample = head[:8192]
-    if b"\x00" in sample:
+    if not sample:
+        return False
+    if sample.count(b"\x00") / len(sample) > BINARY_NUL_SHARE:
         return True
     controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
-    return bool(sample) and controls / len(sample) > 0.05
+    return controls / len(sample) > 0.05
 
 
 def sniff_delimiter(lines: list[str]) -> str:
@@ -160,14 +179,53 @@ def _unique(headers: list[str]) -> list[str]:
     return out
 
 
+def confine(path: Path, data_dir: Path | None) -> tuple[Path, bool]:
+    """``path`` resolved, and whether its contents may be quoted in errors (it lies in ``data_dir``).
+
+    A path that reaches, through a symbolic link, a file outside the data folder is refused.
+    """
+    given = Path(os.path.abspath(path))
+    resolved = given.resolve()
+    if data_dir is None:
+        return resolved, True
+    data_dir = data_dir.resolve()
+    inside = resolved == data_dir or data_dir in resolved.parents
+    if resolved != given and not inside:
+        raise BadInput(
+            f"{given.name} is a symbolic link to a file outside the data folder; copy the file instead",
+            code="symlink_outside",
+            path=given.name,
+        )
+    return resolved, inside
+
+
+def _check_columns(path: Path, headers: list[str], limits: Limits) -> None:
+    if len(headers) > limits.max_columns:
+        raise BadInput(
+            f"{path.name} has {len(headers):,} columns; at most {limits.max_columns:,} are read "
+            "(REELYTICS_MAX_COLUMNS); remove the columns you do not need",
+            code="too_many_columns",
+            columns=len(headers),
+            limit=limits.max_columns,
+        )
+
+
 def sniff(
     path: Path,
     *,
     encoding: str | None = None,
     columns: list[str] | None = None,
     known: Callable[[str], bool] = lambda _: False,
+    limits: Limits | None = None,
+    sheet: str | None = None,
+    reveal: bool = True,
 ) -> Sniffed:
-    """Sniff ``path``: format, encoding, delimiter, header row and the first rows as text."""
+    """Sniff ``path``: format, encoding, delimiter, header row and the first rows as text.
+
+    ``sheet`` names the sheet of a workbook (needed when several hold data); ``reveal`` says whether
+    an error may quote the file's contents (only for files inside the data folder).
+    """
+    limits = limits or Limits()
     if not path.exists() or not path.is_file():
         raise BadInput(f"there is no file {path.name}", code="no_file", path=path.name)
     if path.stat().st_size == 0:
@@ -177,9 +235,9 @@ def sniff(
         complete = fh.read(1) == b""
     fmt = detect_format(path, head)
     if fmt == "parquet":
-        return _sniff_parquet(path, columns)
+        return _sniff_parquet(path, columns, limits)
     if fmt == "xlsx":
-        return _sniff_xlsx(path, columns, known)
+        return _sniff_xlsx(path, columns, known, limits, sheet, reveal)
     bom16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     if _looks_binary(head, "utf-16" if bom16 or (encoding or "").lower().startswith("utf-16") else ""):
         raise BadInput(f"{path.name} looks like a binary file, not text, Excel or Parquet", code="binary_file")
@@ -192,8 +250,17 @@ def sniff(
     lines = [ln for ln in lines[: SAMPLE_ROWS + 1]]
     if not any(ln.strip() for ln in lines):
         raise BadInput(f"{path.name} is empty", code="empty_file")
-    delim = sniff_delimiter(lines[:200])
-    rows = [r for r in csv.reader(io.StringIO("\n".join(lines)), delimiter=delim)]
+    first_line = next(ln for ln in lines if ln.strip())
+    first_cut = not complete and not any(c in text for c in "\r\n")  # the sniff window ends inside it
+    if first_cut or len(first_line.encode("utf-8", "replace")) > limits.max_line_bytes:
+        raise BadInput(
+            f"the first line of {path.name} is longer than {limits.max_line_bytes:,} bytes (REELYTICS_MAX_LINE_BYTES); "
+            "its columns cannot be read",
+            code="line_too_long",
+            limit=limits.max_line_bytes,
+        )
+    delim = sniff_delimiter([ln for ln in lines[:200] if len(ln) <= limits.max_line_bytes])
+    rows = _parse(lines, delim, limits)
     if columns:
         headers = _unique(columns)
         first = rows[0] if rows else []
@@ -204,9 +271,10 @@ def sniff(
             raise BadInput(
                 f"{path.name} has no header row; give the column names in order (--columns a,b,c)",
                 code="no_header",
-                first_row=",".join(rows[0])[:200],
+                **({"first_row": ",".join(rows[0])[:200]} if reveal else {}),
             )
         headers = _unique(rows[0])
+    _check_columns(path, headers, limits)
     data = rows[1:] if has_header else rows
     if has_header and not any(any(c.strip() for c in r) for r in data) and complete:
         raise BadInput(f"{path.name} has a header row but no data rows", code="no_rows")
@@ -214,19 +282,40 @@ def sniff(
     return Sniffed(path, "csv", enc, delim, has_header, tuple(headers), sample, 1 if has_header else 0)
 
 
+def _parse(lines: list[str], delim: str, limits: Limits) -> list[list[str]]:
+    """The sniffed lines as rows; a line over the line limit (the reader rejects it) is left out."""
+    short = [ln for ln in lines if len(ln.encode("utf-8", "replace")) <= limits.max_line_bytes]
+    rows = []
+    reader = csv.reader(io.StringIO("\n".join(short)), delimiter=delim)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:  # a broken quote in the window: the reader reports that row later
+            continue
+        rows.append(row)
+    return rows
+
+
 def normalise(text: str) -> str:
     return text.replace("\ufeff", "").strip().lower()
 
 
 def _cell_text(value) -> str | None:
+    """A cell as text: whole numbers without a fraction or an exponent, with every digit the file holds."""
     import datetime as dt
+    from decimal import Decimal
 
     if value is None:
         return None
     if isinstance(value, bool):
         return "1" if value else "0"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
+    if isinstance(value, float) and value.is_integer():
+        # repr() is the shortest text that reads back as the same number, i.e. the digits the
+        # workbook stores; Decimal writes them out without an exponent (1.2345678901234567e+19
+        # -> 12345678901234567000).
+        return format(Decimal(repr(value)), "f")
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
     if isinstance(value, (dt.date, dt.time)):
@@ -234,35 +323,114 @@ def _cell_text(value) -> str | None:
     return str(value)
 
 
-def _open_workbook(path: Path):
+def _check_workbook(path: Path, limits: Limits) -> None:
+    """Refuse a workbook whose parts decompress to more than the limits (an .xlsx bomb)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            parts = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BadInput(f"{path.name} is not a readable .xlsx workbook", code="bad_excel") from exc
+    total = sum(p.file_size for p in parts)
+    strings = sum(p.file_size for p in parts if p.filename.lower().endswith("sharedstrings.xml"))
+    if total > limits.max_xlsx_bytes or strings > limits.max_xlsx_strings:
+        raise BadInput(
+            f"{path.name} unpacks to {total / 2**20:,.0f} MiB ({strings / 2**20:,.0f} MiB of shared text); "
+            f"the limits are {limits.max_xlsx_bytes / 2**20:,.0f} MiB and {limits.max_xlsx_strings / 2**20:,.0f} MiB "
+            "(REELYTICS_MAX_XLSX_BYTES, REELYTICS_MAX_XLSX_STRINGS); save it as CSV instead",
+            code="workbook_too_big",
+            unpacked_mib=round(total / 2**20),
+            strings_mib=round(strings / 2**20),
+            limit_mib=limits.max_xlsx_bytes // 2**20,
+            strings_limit_mib=limits.max_xlsx_strings // 2**20,
+        )
+
+
+def _open_workbook(path: Path, limits: Limits):
     import openpyxl
 
+    _check_workbook(path, limits)
     try:
         return openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook
-        raise BadInput(f"{path.name} is not a readable .xlsx workbook: {exc}", code="bad_excel") from exc
+        raise BadInput(f"{path.name} is not a readable .xlsx workbook", code="bad_excel") from exc
 
 
-def _sheet_rows(path: Path):
-    wb = _open_workbook(path)
-    ws = wb.worksheets[0]
+def _data_rows(ws, deadline: _Deadline):
+    """The non-empty rows of a sheet, as text; a sheet of endless empty rows runs into ``deadline``.
+
+    A part that turns out broken while it is read (bad XML, a size or checksum that does not match
+    its directory entry) is :class:`BadInput`, like a workbook that cannot be opened."""
+    rows = ws.iter_rows(values_only=True)
+    i = 0
+    while True:
+        if i % 1000 == 0:
+            deadline.check()
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except Exception as exc:  # openpyxl and zipfile raise many kinds for a broken part
+            raise BadInput(f"{deadline.name} is not a readable .xlsx workbook", code="bad_excel") from exc
+        i += 1
+        cells = [_cell_text(v) for v in row]
+        if any(c not in (None, "") for c in cells):
+            yield cells
+
+
+def workbook_sheets(path: Path, limits: Limits | None = None) -> tuple[str, ...]:
+    """The names of the sheets of a workbook that hold at least one non-empty row (``limits``: default
+    from the environment)."""
+    limits = limits or Limits.from_env()
+    deadline = _Deadline(path.name, limits)
+    wb = _open_workbook(path, limits)
     try:
-        for row in ws.iter_rows(values_only=True):
-            cells = [_cell_text(v) for v in row]
-            if any(c not in (None, "") for c in cells):
-                yield cells
+        return tuple(ws.title for ws in wb.worksheets if next(_data_rows(ws, deadline), None) is not None)
     finally:
         wb.close()
 
 
-def _sniff_xlsx(path: Path, columns: list[str] | None, known: Callable[[str], bool]) -> Sniffed:
+def _sheet_rows(path: Path, sheet: str, limits: Limits):
+    wb = _open_workbook(path, limits)
+    try:
+        yield from _data_rows(wb[sheet], _Deadline(path.name, limits))
+    finally:
+        wb.close()
+
+
+def _pick_sheet(path: Path, sheet: str | None, limits: Limits, reveal: bool) -> tuple[str, tuple[str, ...]]:
+    sheets = workbook_sheets(path, limits)
+    if not sheets:
+        raise BadInput(f"{path.name} has no rows in any sheet", code="empty_file")
+    if sheet is not None:
+        if sheet not in sheets:
+            raise BadInput(
+                f"{path.name} has no sheet {sheet!r} with data" + (f"; sheets with data: {', '.join(sheets)}" if reveal else ""),
+                code="no_sheet",
+                sheet=sheet,
+                **({"sheets": list(sheets)} if reveal else {}),
+            )
+        return sheet, sheets
+    if len(sheets) > 1:
+        raise BadInput(
+            f"{path.name} has {len(sheets)} sheets with data"
+            + (f" ({', '.join(sheets)})" if reveal else "")
+            + "; pick one (--sheet NAME)",
+            code="choose_sheet",
+            count=len(sheets),
+            **({"sheets": list(sheets)} if reveal else {}),
+        )
+    return sheets[0], sheets
+
+
+def _sniff_xlsx(
+    path: Path, columns: list[str] | None, known: Callable[[str], bool], limits: Limits, sheet: str | None, reveal: bool
+) -> Sniffed:
+    sheet, sheets = _pick_sheet(path, sheet, limits, reveal)
     rows = []
-    for cells in _sheet_rows(path):
+    for cells in _sheet_rows(path, sheet, limits):
         rows.append(cells)
         if len(rows) > SAMPLE_ROWS:
             break
-    if not rows:
-        raise BadInput(f"{path.name} has no rows in its first sheet", code="empty_file")
     first = [c or "" for c in rows[0]]
     if columns:
         headers = _unique(columns)
@@ -274,21 +442,23 @@ def _sniff_xlsx(path: Path, columns: list[str] | None, known: Callable[[str], bo
         while first and not first[-1]:
             first.pop()
         headers = _unique(first)
+    _check_columns(path, headers, limits)
     data = rows[1:] if has_header else rows
     if not data:
         raise BadInput(f"{path.name} has a header row but no data rows", code="no_rows")
     sample = tuple(tuple(r[i] if i < len(r) else None for i in range(len(headers))) for r in data)
-    return Sniffed(path, "xlsx", None, ",", has_header, tuple(headers), sample, 1 if has_header else 0)
+    return Sniffed(path, "xlsx", None, ",", has_header, tuple(headers), sample, 1 if has_header else 0, sheet, sheets)
 
 
-def _sniff_parquet(path: Path, columns: list[str] | None) -> Sniffed:
+def _sniff_parquet(path: Path, columns: list[str] | None, limits: Limits) -> Sniffed:
     import pyarrow.parquet as pq
 
     try:
         pf = pq.ParquetFile(path)
     except Exception as exc:
-        raise BadInput(f"{path.name} is not a readable Parquet file: {exc}", code="bad_parquet") from exc
+        raise BadInput(f"{path.name} is not a readable Parquet file", code="bad_parquet") from exc
     names = list(pf.schema_arrow.names)
+    _check_columns(path, names, limits)
     if columns and len(columns) == len(names):
         names = columns
     if pf.metadata.num_rows == 0:
@@ -299,19 +469,43 @@ def _sniff_parquet(path: Path, columns: list[str] | None) -> Sniffed:
     return Sniffed(path, "parquet", None, None, True, tuple(_unique(names)), tuple(sample), 0)
 
 
-def convert_to_utf8_csv(sniffed: Sniffed, staging_dir: Path, progress=None) -> Path:
-    """Stream a legacy-encoded text file or an Excel workbook into a UTF-8 CSV in ``staging_dir``.
+class _Deadline:
+    """Raises :class:`BadInput` once a conversion has run longer than the limit."""
+
+    def __init__(self, name: str, limits: Limits) -> None:
+        self.name = name
+        self.seconds = limits.max_convert_seconds
+        self.end = time.monotonic() + self.seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.end:
+            raise BadInput(
+                f"converting {self.name} took longer than {self.seconds:,} s (REELYTICS_MAX_CONVERT_SECONDS); "
+                "save it as a UTF-8 CSV and upload that",
+                code="conversion_too_slow",
+                limit_seconds=self.seconds,
+            )
+
+
+def _staging_file(staging_dir: Path) -> tuple[int, Path]:
+    staging_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="ingest-", suffix=".csv", dir=staging_dir)
+    return fd, Path(name)
+
+
+def convert_to_utf8_csv(sniffed: Sniffed, staging_dir: Path, progress=None, limits: Limits | None = None) -> Path:
+    """Stream a legacy-encoded text file or an Excel sheet into a UTF-8 CSV in ``staging_dir``.
 
     The caller removes the returned file. Memory use is one chunk (text) or one row (Excel).
     """
-    staging_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="ingest-", suffix=".csv", dir=staging_dir)
-    out = Path(name)
+    limits = limits or Limits()
+    deadline = _Deadline(sniffed.path.name, limits)
+    fd, out = _staging_file(staging_dir)
     try:
         if sniffed.format == "xlsx":
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 writer = csv.writer(fh, lineterminator="\n")
-                for i, cells in enumerate(_sheet_rows(sniffed.path)):
+                for i, cells in enumerate(_sheet_rows(sniffed.path, sniffed.sheet or "", limits)):
                     writer.writerow(["" if c is None else c for c in cells])
                     if progress and i % 20000 == 0:
                         progress(0.0, f"Excel row {i:,}")
@@ -322,6 +516,7 @@ def convert_to_utf8_csv(sniffed: Sniffed, staging_dir: Path, progress=None) -> P
             with open(sniffed.path, "rb") as src, os.fdopen(fd, "w", encoding="utf-8", newline="") as dst:
                 while chunk := src.read(CHUNK_BYTES):
                     done += len(chunk)
+                    deadline.check()
                     try:
                         dst.write(decoder.decode(chunk))
                     except UnicodeDecodeError as exc:
@@ -330,6 +525,7 @@ def convert_to_utf8_csv(sniffed: Sniffed, staging_dir: Path, progress=None) -> P
                             "pass the right --encoding",
                             code="bad_encoding",
                             encoding=sniffed.encoding,
+                            byte=done - len(chunk) + exc.start,
                         ) from exc
                     if progress:
                         progress(done / total, "converting to UTF-8")
@@ -338,3 +534,94 @@ def convert_to_utf8_csv(sniffed: Sniffed, staging_dir: Path, progress=None) -> P
         out.unlink(missing_ok=True)
         raise
     return out
+
+
+def long_lines(path: Path, max_line_bytes: int) -> list[int]:
+    """Numbers (1-based) of the physical lines of ``path`` longer than ``max_line_bytes``, streamed."""
+    import numpy as np
+
+    found: list[int] = []
+    line = 1  # number of the line the chunk starts in
+    length = 0  # bytes of that line before the chunk
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK_BYTES * 8):
+            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
+            if len(ends) == 0:
+                length += len(chunk)
+                continue
+            sizes = np.diff(ends, prepend=-1)  # bytes of each line ending in this chunk, with the "\n"
+            sizes[0] += length
+            for k in np.flatnonzero(sizes - 1 > max_line_bytes):
+                found.append(line + int(k))
+            line += len(ends)
+            length = len(chunk) - int(ends[-1]) - 1
+    if length > max_line_bytes:
+        found.append(line)
+    return found
+
+
+def mark_long_lines(path: Path, lines: list[int], n_fields: int, delimiter: str, staging_dir: Path) -> Path:
+    """A copy of the UTF-8 text ``path`` in ``staging_dir`` with each of ``lines`` replaced by one row of
+    ``n_fields`` fields whose first is :data:`LONG_LINE_MARK` plus the line's first bytes (so that the
+    row is rejected as over-long, and every other line keeps its number). The caller removes it."""
+    todo = set(lines)
+    fd, out = _staging_file(staging_dir)
+    try:
+        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+            number = 0
+            while True:
+                raw = src.readline(CHUNK_BYTES)
+                if not raw:
+                    break
+                number += 1
+                if number not in todo:
+                    dst.write(raw)
+                    while not raw.endswith(b"\n"):  # only a line over the limit is read in parts
+                        raw = src.readline(CHUNK_BYTES)
+                        if not raw:
+                            break
+                        dst.write(raw)
+                    continue
+                head = raw[:LONG_LINE_HEAD].decode("utf-8", "replace").replace("\r", " ").replace("\n", " ")
+                while not raw.endswith(b"\n"):
+                    raw = src.readline(CHUNK_BYTES)
+                    if not raw:
+                        break
+                buf = io.StringIO()
+                csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerow([LONG_LINE_MARK + head] + [""] * (n_fields - 1))
+                dst.write(buf.getvalue().encode("utf-8"))
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return out
+
+
+#: Staged files untouched for this long belong to no running upload: a killed conversion's
+#: ``ingest-*`` copy, a page upload's ``upload-*.part``; saved uploads never imported go after a day.
+STALE_WORK_SECONDS = 3600
+STALE_UPLOAD_SECONDS = 86400
+
+
+def clean_staging(staging_dir: Path, limits: Limits | None = None, now: float | None = None) -> list[str]:
+    """Remove stale files from the staging folder; returns their names (``limits``: default from the
+    environment)."""
+    limits = limits or Limits.from_env()
+    now = time.time() if now is None else now
+    work_age = max(STALE_WORK_SECONDS, 2 * limits.max_convert_seconds)
+    removed = []
+    if not staging_dir.is_dir():
+        return removed
+    for f in staging_dir.iterdir():
+        if f.name.startswith("ingest-") or f.name.endswith(".part"):
+            max_age = work_age
+        elif f.name.startswith("upload-"):
+            max_age = STALE_UPLOAD_SECONDS
+        else:
+            continue
+        try:
+            if f.is_file() and not f.is_symlink() and now - f.stat().st_mtime > max_age:
+                f.unlink()
+                removed.append(f.name)
+        except OSError:  # removed meanwhile by another process
+            pass
+    return removed

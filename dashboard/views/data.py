@@ -1,22 +1,31 @@
 """Data: upload a file, check the proposed mapping and first rows, import, read the quality report,
-list and remove uploads. Only an admin sees the upload and removal controls."""
+list and remove uploads. Only an admin sees the upload and removal controls.
+
+Every string that comes from a file or a person (file, sheet and column names, values) is shown as
+text: in data frames and ``st.text``, or escaped with :func:`dashboard.markdown_text.plain` inside
+Markdown elements.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import time
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from analytics.access import can
-from analytics.errors import BadInput
-from analytics.ingest import ingest_file, preview_file, rejected_rows
+from analytics.errors import BadInput, ReelyticsError
+from analytics.ingest import ingest_file, preview_file, rejected_rows, workbook_sheets
+from analytics.ingest.quality import split_reason
+from analytics.ingest.readers import CHUNK_BYTES, clean_staging
 from analytics.store.schema import EVENT_TYPES, TABLE_COLUMNS
 from analytics.uploads import list_uploads, remove_upload
 from dashboard.common import actor, download_buttons, get_store, guarded, settings
-from dashboard.i18n import t
+from dashboard.i18n import TEXT, t
+from dashboard.markdown_text import plain
 
 KINDS = ("events", "items", "spend")
 ENCODINGS = ("auto", "utf-8", "gbk", "gb18030", "utf-16", "latin-1")
@@ -34,28 +43,80 @@ def _targets(kind: str) -> list[str]:
     return out + ["props", "ignore"]
 
 
-def _tidy_staging(store, max_age_seconds: float = 86400) -> None:
-    """Remove uploads staged more than a day ago and never imported."""
-    now = time.time()
-    for old in store.staging_dir.glob("upload-*"):
-        try:
-            if now - old.stat().st_mtime > max_age_seconds:
-                old.unlink()
-        except OSError:
-            pass
+# -- wording of the library's codes ------------------------------------------------------------
+def _value(key: str, value, esc=plain) -> str:
+    """One issue or error parameter as text (``esc``: how user text is escaped)."""
+    if isinstance(value, list):
+        if not value:
+            return t("data.none")
+        return ", ".join(
+            f"{esc(v[0])}: {v[1]:,}" if isinstance(v, list) and isinstance(v[1], int)
+            else f"{esc(v[0])} ({t(f'data.unit.{v[1]}') if v[1] in ('ms', 'min') else esc(v[1])})" if isinstance(v, list)
+            else esc(v)
+            for v in value
+        )
+    if key == "order":
+        return t(f"data.order.{value}")
+    if key == "unit":
+        return t(f"data.unit.{value}")
+    if isinstance(value, (int, float)) or value is None:
+        return value if value is not None else t("data.today")
+    return esc(value)
 
 
+def issue_text(issue, markdown: bool = True) -> str:
+    """An issue (code, count, params) in the page's language; user values escaped for Markdown
+    elements (``markdown``), as written for data frames."""
+    esc = plain if markdown else str
+    values = {k: _value(k, v, esc) for k, v in issue.params.items()}
+    return t(f"ingest.issue.{issue.code}", n=issue.count, **values)
+
+
+def reason_text(reason: str | None) -> str | None:
+    if not reason:
+        return None
+    code, column = split_reason(reason)
+    key = f"ingest.reason.{code}"
+    return t(key, column=column or "") if key in TEXT else reason
+
+
+def _show_error(exc: ReelyticsError, next_step: str) -> None:
+    """A library error, worded by its code where the page knows it; never rendered as Markdown."""
+    key = f"ingest.error.{exc.code}"
+    try:
+        message = t(key, **{k: _value(k, v) for k, v in exc.details.items()}) if key in TEXT else plain(exc.message)
+    except (KeyError, ValueError, IndexError):
+        message = plain(exc.message)
+    st.error(message)
+    if exc.details:
+        with st.expander(t("common.details")):
+            st.json({"code": exc.code, **{k: str(v) for k, v in exc.details.items()}})
+    st.caption(t("common.next_step", step=next_step))
+
+
+@contextmanager
+def _guarded(next_step: str | None = None):
+    try:
+        yield
+    except ReelyticsError as exc:
+        _show_error(exc, next_step or t("common.fix_input"))
+
+
+# -- choosing a file ----------------------------------------------------------------------------
 def _stage_upload(store, uploaded) -> tuple[Path, str]:
-    """Save the uploaded bytes in the staging folder (inside the data folder) once per content."""
-    data = uploaded.getbuffer()
-    digest = hashlib.sha256(data).hexdigest()[:20]
-    path = store.staging_dir / f"upload-{digest}{Path(uploaded.name).suffix.lower()}"
-    if not path.exists():
-        tmp = path.with_suffix(path.suffix + ".part")
-        with open(tmp, "wb") as fh:
-            for start in range(0, len(data), 1 << 20):
-                fh.write(data[start : start + (1 << 20)])
-        tmp.replace(path)
+    """Copy the uploaded file into the staging folder (inside the data folder) in 1 MiB chunks, hashing
+    on the way; the name holds the content hash, so the same content is staged once."""
+    store.staging_dir.mkdir(parents=True, exist_ok=True)
+    part = store.staging_dir / f"upload-{os.getpid()}-{id(uploaded)}.part"
+    digest = hashlib.sha256()
+    uploaded.seek(0)
+    with open(part, "wb") as fh:
+        while chunk := uploaded.read(CHUNK_BYTES):
+            digest.update(chunk)
+            fh.write(chunk)
+    suffix = "".join(c for c in Path(uploaded.name).suffix.lower() if c.isalnum() or c == ".")[:10]
+    path = store.staging_dir / f"upload-{digest.hexdigest()[:20]}{suffix}"
+    part.replace(path)
     return path, uploaded.name
 
 
@@ -64,16 +125,33 @@ def _chosen_file(store) -> tuple[Path, str, bool] | None:
     uploaded = st.file_uploader(
         t("data.upload"), type=["csv", "tsv", "txt", "xlsx", "parquet"], key="data_upload"
     )
-    name = st.text_input(t("data.path"), key="data_path", help=t("data.path_help", folder=store.data_dir))
+    name = st.text_input(t("data.path"), key="data_path", help=t("data.path_help", folder=plain(store.data_dir)))
     if uploaded is not None:
-        path, shown = _stage_upload(store, uploaded)
-        return path, shown, True
+        staged = st.session_state.get("data_staged")
+        if staged is None or staged[0] != uploaded.file_id or not Path(staged[1]).exists():
+            path, shown = _stage_upload(store, uploaded)
+            st.session_state["data_staged"] = staged = (uploaded.file_id, str(path), shown)
+        return Path(staged[1]), staged[2], True
     if name.strip():
-        path = (store.data_dir / name.strip()).resolve()
+        # Lexically inside the data folder (no "..", no absolute path); a symbolic link out of it is
+        # refused by the library with its own code.
+        path = Path(os.path.normpath(store.data_dir / name.strip()))
         if store.data_dir not in path.parents or not path.is_file():
-            raise BadInput(t("data.no_such_file", name=name.strip()), code="no_file", name=name.strip())
+            raise BadInput(t("data.no_such_file", name=name.strip()), code="no_such_file", name=name.strip())
         return path, path.name, False
     return None
+
+
+def _sheet(path: Path) -> tuple[bool, str | None]:
+    """(ready, sheet): the sheet picked of a workbook with several sheets holding data; not ready
+    until one is picked. (True, None) for any other file."""
+    if path.suffix.lower() not in (".xlsx", ".xlsm"):
+        return True, None
+    sheets = workbook_sheets(path)
+    if len(sheets) < 2:
+        return True, None
+    choice = st.selectbox(t("data.sheet"), sheets, index=None, placeholder=t("data.sheet_pick"), key="data_sheet", help=t("data.sheet_help"))
+    return choice is not None, choice
 
 
 def _options(kind: str) -> dict:
@@ -125,14 +203,37 @@ def _mapping_editor(auto, kind: str) -> dict[str, str]:
     return {s: tgt for s, tgt in zip(edited["source"], edited["target"]) if tgt and tgt != proposed.get(s)}
 
 
+def _notes(notes) -> None:
+    for note in notes:
+        (st.warning if note.level == "warning" else st.caption)(issue_text(note))
+
+
+def _issues_frame(issues) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            t("data.col.level"): [t(f"data.level.{i.level}") for i in issues],
+            t("data.col.issue"): [issue_text(i, markdown=False) for i in issues],
+            t("data.col.count"): [i.count or None for i in issues],
+            t("data.col.lines"): [", ".join(map(str, i.lines)) for i in issues],
+        }
+    )
+
+
+def _rejects_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    out["reason"] = out["reason"].map(reason_text)
+    return out.rename(columns={"line": t("data.col.line"), "reason": t("data.col.reason"), "raw": t("data.col.raw")})
+
+
 def _show_report(report) -> None:
     st.subheader(t("data.report"))
+    name = plain(report.file_name)
     if report.status == "ok":
-        st.success(t("data.imported", n=report.rows_accepted, name=report.file_name, id=report.upload_id))
+        st.success(t("data.imported", n=report.rows_accepted, name=name, id=report.upload_id))
     elif report.status == "already_uploaded":
-        st.info(t("data.already", name=report.file_name, id=report.existing_upload_id))
+        st.info(t("data.already", name=name, id=report.existing_upload_id))
     else:
-        st.warning(t("data.nothing", name=report.file_name))
+        st.warning(t("data.nothing", name=name))
     c = st.columns(4)
     c[0].metric(t("data.m.read"), f"{report.rows_read:,}")
     c[1].metric(t("data.m.accepted"), f"{report.rows_accepted:,}")
@@ -140,12 +241,12 @@ def _show_report(report) -> None:
     c[3].metric(t("data.m.duplicates"), f"{report.rows_duplicate:,}")
     st.markdown(f"**{t('data.issues')}**")
     if report.issues:
-        st.dataframe(report.issues_frame(), hide_index=True, width="stretch")
+        st.dataframe(_issues_frame(report.issues), hide_index=True, width="stretch")
     else:
         st.caption(t("data.no_issues"))
     if report.rows_rejected:
         st.markdown(f"**{t('data.rejected')}**")
-        df = rejected_rows(get_store(), report.upload_id) if report.upload_id else report.rejected_frame()
+        df = _rejects_frame(rejected_rows(get_store(), report.upload_id) if report.upload_id else report.rejected_frame())
         st.dataframe(df.head(200), hide_index=True, width="stretch")
         download_buttons(df, f"rejected_rows_{report.upload_id or 'preview'}", None, key="data_rejects_last")
 
@@ -163,7 +264,7 @@ def _uploads(store) -> None:
     may_remove = can(actor(), "remove_upload")
     for u in ups:
         c1, c2 = st.columns([6, 1])
-        c1.markdown(
+        c1.text(
             t(
                 "data.upload_row", id=u.upload_id, name=u.file_name, kind=u.kind, when=f"{u.created_at:%Y-%m-%d %H:%M}",
                 accepted=u.rows_accepted, rejected=u.rows_rejected, dup=u.rows_duplicate,
@@ -172,7 +273,7 @@ def _uploads(store) -> None:
         if may_remove and c2.button(t("data.remove"), key=f"data_rm_{u.upload_id}"):
             st.session_state["data_confirm"] = confirm = u.upload_id
         if may_remove and confirm == u.upload_id:
-            st.warning(t("data.confirm", id=u.upload_id, name=u.file_name))
+            st.warning(t("data.confirm", id=u.upload_id, name=plain(u.file_name)))
             y, n = st.columns(2)
             if y.button(t("data.confirm_yes"), key="data_rm_yes", type="primary"):
                 removed = remove_upload(store, u.upload_id, actor=actor())
@@ -185,13 +286,13 @@ def _uploads(store) -> None:
     with_rejects = [u.upload_id for u in ups if u.rows_rejected]
     if with_rejects:
         pick = st.selectbox(t("data.rejects_of"), with_rejects, key="data_rejects_pick")
-        download_buttons(rejected_rows(store, pick), f"rejected_rows_{pick}", None, key="data_rejects_pick")
+        download_buttons(_rejects_frame(rejected_rows(store, pick)), f"rejected_rows_{pick}", None, key="data_rejects_pick")
 
 
 st.title(t("page.data"))
 st.caption(t("data.intro"))
 store = get_store()
-_tidy_staging(store)
+clean_staging(store.staging_dir)
 if not can(actor(), "ingest"):
     st.info(t("access.data_admin_only", role=t(f"auth.role.{actor().role}")))
     with guarded():
@@ -199,35 +300,38 @@ if not can(actor(), "ingest"):
     st.stop()
 kind_labels = [t(f"data.kind.{k}") for k in KINDS]
 kind = KINDS[kind_labels.index(st.radio(t("data.kind"), kind_labels, horizontal=True, key="data_kind"))]
-with guarded(t("data.next_step")):
+with _guarded(t("data.next_step")):
     chosen = _chosen_file(store)
     options, expect = _options(kind)
-    if chosen is not None:
+    ready, options["sheet"] = _sheet(chosen[0]) if chosen is not None else (False, None)
+    if ready:
         path, shown, staged = chosen
         st.subheader(t("data.preview"))
-        auto = preview_file(path, **options, actor=actor())
+        auto = preview_file(path, **options, data_dir=store.data_dir, actor=actor())
         d = auto.detected
         st.caption(
-            t("data.detected", format=d["format"], encoding=d["encoding"] or "-", delimiter=repr(d["delimiter"]) if d["delimiter"] else "-", header=d["header"])
+            t("data.detected", format=d["format"], encoding=d["encoding"] or "-", delimiter=plain(repr(d["delimiter"])) if d["delimiter"] else "-", header=d["header"])
         )
         overrides = _mapping_editor(auto, kind)
-        pv = preview_file(path, **options, mapping=overrides, actor=actor()) if overrides else auto
-        for note in pv.notes:
-            st.caption(note)
+        pv = preview_file(path, **options, mapping=overrides, data_dir=store.data_dir, actor=actor()) if overrides else auto
+        _notes(pv.notes)
         st.markdown(f"**{t('data.first_rows')}**")
-        st.dataframe(pv.rows, hide_index=True, width="stretch")
+        rows = pv.rows.copy()
+        rows["reason"] = rows["reason"].map(reason_text)
+        st.dataframe(rows, hide_index=True, width="stretch")
         if st.button(t("data.import"), key="data_import", type="primary"):
-            bar = st.progress(0.0, text=t("data.importing", name=shown))
+            bar = st.progress(0.0, text=t("data.importing", name=plain(shown)))
             report = ingest_file(
                 store, path, **options, mapping=overrides or None, file_name=shown, actor=actor(),
-                progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=f"{shown}: {m}"), **expect,
+                progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=f"{plain(shown)}: {m}"), **expect,
             )
             bar.empty()
             st.session_state["data_report"] = report
             if staged:
                 path.unlink(missing_ok=True)
+                st.session_state.pop("data_staged", None)
     report = st.session_state.get("data_report")
     if report is not None:
         _show_report(report)
-with guarded():
+with _guarded():
     _uploads(store)

@@ -28,8 +28,8 @@ def _app(monkeypatch, db, lang=None):
     return open_page(monkeypatch, db, PAGE, lang=lang)
 
 
-def _markdown(at) -> list[str]:
-    return [m.value for m in at.markdown]
+def _texts(at) -> list[str]:
+    return [m.value for m in at.text]
 
 
 def test_page_renders_with_uploader_and_lists_uploads(monkeypatch, db):
@@ -38,7 +38,7 @@ def test_page_renders_with_uploader_and_lists_uploads(monkeypatch, db):
     assert not at.exception
     assert at.title[0].value == "Data"
     assert at.get("file_uploader")[0].proto.label == "Upload a file"
-    assert any(m.startswith("**#1** first.csv · events") for m in _markdown(at))
+    assert any(m.startswith("#1  first.csv · events") for m in _texts(at))
 
 
 def test_preview_import_and_report_through_a_data_folder_file(monkeypatch, db):
@@ -52,7 +52,7 @@ def test_preview_import_and_report_through_a_data_folder_file(monkeypatch, db):
     assert not at.exception
     assert at.success[0].value == "Imported 2 rows from new.csv (upload 2)."
     assert [m.value for m in at.metric] == ["3", "2", "1", "0"]
-    assert any(m.startswith("**#2** new.csv") for m in _markdown(at))
+    assert any(m.startswith("#2  new.csv") for m in _texts(at))
     assert open_store(db).query("SELECT count(*) FROM events WHERE upload_id = 2").scalar() == 2
 
 
@@ -88,3 +88,90 @@ def test_switching_language_keeps_the_page_working(monkeypatch, db):
     at.run()
     assert not at.exception
     assert at.title[0].value == "数据"
+
+
+def _markdown_bodies(at) -> list[str]:
+    """The text of every element that renders Markdown."""
+    out = []
+    for kind in ("markdown", "caption", "success", "info", "warning", "error", "subheader", "title"):
+        out += [e.value for e in getattr(at, kind)]
+    return out
+
+
+def test_a_file_name_with_markdown_is_shown_as_text(monkeypatch, db):
+    name = "![x](http:evil) **bold** :red[x].csv"
+    (db.parent / name).write_text(GOOD)
+    at = _app(monkeypatch, db)
+    at.run()
+    at.text_input(key="data_path").input(name).run()
+    at.button(key="data_import").click().run()
+    assert not at.exception
+    bodies = _markdown_bodies(at)
+    assert "Imported 2 rows from \\!\\[x\\]\\(http\\:evil\\) \\*\\*bold\\*\\* \\:red\\[x\\].csv (upload 2)." in bodies
+    assert not any("![" in b or "](" in b or "**bold" in b or ":red[" in b for b in bodies)
+    assert any(m.startswith(f"#2  {name} · events") for m in _texts(at))  # st.text: shown as written
+
+
+def test_a_missing_file_name_with_markdown_is_escaped_in_the_error(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.run()
+    at.text_input(key="data_path").input("<img src=x>![a](b)").run()
+    assert at.error[0].value == "There is no file \\<img src=x\\>\\!\\[a\\]\\(b\\) in the data folder."
+
+
+def test_issues_and_rejected_rows_are_worded_in_chinese(monkeypatch, db):
+    (db.parent / "bad.csv").write_text(
+        "user_id,item_id,event_type,event_time,watch_seconds\n"
+        "u1,v1,view,2026-01-05 20:00,nan\nu2,v1,view,9999-01-01 00:00,1\nu3,v1,view,2026-01-05 20:01,2\n"
+    )
+    at = _app(monkeypatch, db, lang="zh")
+    at.run()
+    at.text_input(key="data_path").input("bad.csv").run()
+    at.button(key="data_import").click().run()
+    assert not at.exception
+    frames = [d.value for d in at.dataframe]
+    issues = next(f for f in frames if "问题" in f.columns)
+    texts = list(issues["问题"])
+    assert "1 行被拒绝：不是有限数值（例如 watch_seconds nan）" in texts
+    assert "1 行被拒绝：时间超出合理范围 1990-01-01 .. 2100-12-31（例如 event_time 9999-01-01 00:00）" in texts
+    rejected = next(f for f in frames if "原因" in f.columns)
+    assert list(rejected["原因"]) == ["watch_seconds 不是有限数值", "event_time 不合理"]
+
+
+def test_a_workbook_with_two_sheets_asks_which_one(monkeypatch, db):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "march"
+    wb.active.append(["user_id", "item_id", "event_type", "event_time"])
+    wb.active.append(["u1", "v1", "view", "2026-03-01 10:00"])
+    april = wb.create_sheet("april")
+    april.append(["user_id", "item_id", "event_type", "event_time"])
+    april.append(["u2", "v1", "view", "2026-04-01 10:00"])
+    april.append(["u3", "v1", "view", "2026-04-01 11:00"])
+    wb.save(db.parent / "two.xlsx")
+    at = _app(monkeypatch, db)
+    at.run()
+    at.text_input(key="data_path").input("two.xlsx").run()
+    assert not at.exception
+    assert at.selectbox(key="data_sheet").options == ["march", "april"]
+    assert "data_import" not in [b.key for b in at.button]  # nothing read until a sheet is picked
+    assert any(m.startswith("#1  first.csv") for m in _texts(at))  # the rest of the page still shows
+    at.selectbox(key="data_sheet").select("april").run()
+    at.button(key="data_import").click().run()
+    assert not at.exception
+    assert at.session_state["data_report"].rows_accepted == 2
+
+
+def test_a_symlink_out_of_the_data_folder_and_a_path_out_of_it_are_refused(monkeypatch, db, tmp_path):
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$secret:19000::::::\n")
+    (db.parent / "link.csv").symlink_to(secret)
+    at = _app(monkeypatch, db)
+    at.run()
+    at.text_input(key="data_path").input("link.csv").run()
+    assert not at.exception
+    assert at.error[0].value == "link.csv is a symbolic link to a file outside the data folder; copy the file instead."
+    at.text_input(key="data_path").input("../shadow").run()
+    assert at.error[0].value == "There is no file ../shadow in the data folder."
+    assert not any("root" in e.value for e in at.error)

@@ -31,3 +31,23 @@ def test_upload_csv_shows_quality_report(server, page, tmp_path):
     assert rejected.locator('[data-testid="stMetricValue"]').inner_text() == "1"
     page.get_by_text("douyin_export.csv · events").first.wait_for()  # listed among the uploads
     _no_exception(page)
+
+
+def test_a_file_name_holding_an_image_link_is_shown_as_text(server, page, tmp_path):
+    # Before the fix the name was rendered as Markdown: every viewer's browser fetched the "image".
+    name = "![p](http:127.0.0.1:9) **x**.csv"
+    path = tmp_path / name
+    path.write_text(CSV.replace("u1", "w1").replace("u2", "w2"), encoding="utf-8")
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if ":9" in r.url else None)
+    page.route("http://127.0.0.1:9/**", lambda route: route.abort())
+    page.goto(f"{server}/data")
+    page.get_by_text("Upload a file").first.wait_for()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(path))
+    page.get_by_role("button", name="Import").click()
+    page.get_by_text(f"Imported 3 rows from {name}").first.wait_for()
+    page.get_by_text(f"{name} · events").first.wait_for()  # the uploads list, as written
+    assert page.locator('[data-testid="stMain"] img').count() == 0
+    assert page.locator('[data-testid="stMain"] strong').filter(has_text="x").count() == 0
+    assert fetched == []
+    _no_exception(page)

@@ -16,6 +16,7 @@ import pytest
 from analytics.cli import main as cli
 from analytics.ingest import ingest_file
 from analytics.store.storage import Store, open_store
+from dashboard.markdown_text import plain
 from tests.helpers import DATASETS, open_page
 
 pytestmark = pytest.mark.realdata
@@ -177,4 +178,5 @@ def test_every_log_and_the_catalog_through_the_data_page(monkeypatch, tmp_path, 
         assert report.rows_accepted == accepted
     else:  # KuaiRand: every source row read; exact duplicate lines skipped
         assert report.rows_read == 41_828
-    assert at.success[0].value == f"Imported {report.rows_accepted:,} rows from {source.name} (upload 1)."
+    # The name is escaped for Markdown: "_" would start emphasis.
+    assert at.success[0].value == f"Imported {report.rows_accepted:,} rows from {plain(source.name)} (upload 1)."

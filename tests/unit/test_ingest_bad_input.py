@@ -1,12 +1,18 @@
 """The bad-input corpus: each malformed file gives a clear error or warning, and the database keeps
-exactly what it held before (or gains only the good rows, where the file has some)."""
+exactly what it held before (or gains only the good rows, where the file has some). Every data row
+of a file is accepted, rejected with a reason and line, or counted as a duplicate: the counts add
+up on every case of the corpus. The files are generated here; none is committed."""
 
 from __future__ import annotations
+
+import datetime as dt
+import os
+import zipfile
 
 import pytest
 
 from analytics.errors import BadInput
-from analytics.ingest import ingest_file
+from analytics.ingest import Limits, ingest_file, preview_file
 
 GOOD = "user_id,item_id,event_type,event_time\nu1,v1,view,2026-01-05 20:00:00\n"
 
@@ -81,7 +87,7 @@ def test_unparseable_timestamps_reject_every_row_and_store_nothing(seeded):
     assert (report.rows_read, report.rows_accepted, report.rows_rejected) == (2, 0, 2)
     issue = report.issue("bad_time")
     assert issue.count == 2 and issue.lines == (2, 3)
-    assert "cannot read event_time yesterday" in issue.message
+    assert issue.params == {"column": "event_time", "example": "yesterday"}
     assert [r.line for r in report.rejected] == [2, 3]
     assert snapshot(seeded) == before
 
@@ -96,7 +102,7 @@ def test_unknown_event_types_are_reported_with_counts_not_dropped_silently(seede
     assert (report.rows_accepted, report.rows_rejected) == (1, 3)
     issue = report.issue("unknown_event_type")
     assert issue.count == 3 and issue.lines == (3, 4, 5)
-    assert "'teleport': 2" in issue.message and "'gift': 1" in issue.message
+    assert issue.params == {"values": [["teleport", 2], ["gift", 1]]}
     assert seeded.query("SELECT count(*) FROM upload_rejects WHERE upload_id = ?", [report.upload_id]).scalar() == 3
 
 
@@ -110,7 +116,7 @@ def test_ragged_rows_are_rejected_with_their_lines_and_the_rest_lands(seeded):
     assert (report.rows_read, report.rows_accepted, report.rows_rejected) == (4, 2, 2)
     assert report.issue("ragged_row").lines == (3, 4)
     stored = seeded.query("SELECT line, reason FROM upload_rejects WHERE upload_id = ? ORDER BY line", [report.upload_id]).rows
-    assert stored == ((3, "too few fields"), (4, "too many fields"))
+    assert stored == ((3, "too_few_fields"), (4, "too_many_fields"))
     assert seeded.query("SELECT list(user_id ORDER BY user_id) FROM events WHERE upload_id = ?", [report.upload_id]).scalar() == ["u1", "u4"]
 
 
@@ -140,7 +146,7 @@ def test_negative_durations_are_rejected(seeded):
     assert (report.rows_accepted, report.rows_rejected) == (1, 2)
     issue = report.issue("negative_duration")
     assert issue.count == 2 and issue.lines == (2, 3)
-    assert "negative watch_seconds: -1" in issue.message
+    assert issue.params == {"column": "watch_seconds", "example": "-1"}
 
 
 def test_formula_like_cells_are_stored_as_text_with_a_warning(seeded):
@@ -238,3 +244,396 @@ def test_a_file_the_store_was_not_handed_is_refused(store, tmp_path):
         ingest_file(store, outside)
     assert err.value.code == "file_not_allowed"
     assert store.counts()["events"] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows: every data row accepted, rejected with a reason and line, or a duplicate
+# ---------------------------------------------------------------------------------------------
+H = "user_id,item_id,event_type,event_time,watch_seconds\n"
+
+
+def _rows(*lines: str) -> str:
+    return H + "".join(f"{ln}\n" for ln in lines)
+
+
+# name -> (content, {issue code: example lines})
+ROW_CASES = {
+    "cell_900k.csv": (
+        _rows("u1,v1,view,2026-01-05,1", "u2,v1,view,2026-01-05," + "9" * (900 * 1024), "u3,v1,view,2026-01-05,2"),
+        {"cell_too_long": (3,)},
+    ),
+    "line_20mb_in_the_middle.csv": (
+        _rows("u1,v1,view,2026-01-05,1", "u2,v1,view,2026-01-05,1" + "x" * (20 << 20), "u3,v1,bogus,2026-01-05,2", "u4,v1,view,2026-01-05,3"),
+        {"line_too_long": (3,), "unknown_event_type": (4,)},
+    ),
+    "line_2mb_quoted.csv": (
+        _rows("u1,v1,view,2026-01-05,1", 'u2,v1,view,2026-01-05,"' + "a,b" * (700 << 10) + '"', "u3,v1,view,2026-01-05,2"),
+        {"line_too_long": (3,)},
+    ),
+    "non_finite.csv": (
+        _rows("u1,v1,view,2026-01-05,nan", "u2,v1,view,2026-01-05,inf", "u3,v1,view,2026-01-05,-Infinity", "u4,v1,view,2026-01-05,3"),
+        {"non_finite": (2, 3, 4)},
+    ),
+    "negative.csv": (_rows("u1,v1,view,2026-01-05,-1", "u2,v1,view,2026-01-05,4"), {"negative_duration": (2,)}),
+    "nul_in_a_cell.csv": (_rows("u1,v1,view,2026-01-05,1", "u\x002,v1,view,2026-01-05,1", "u3,v1,view,2026-01-05,1"), {"nul_byte": (3,)}),
+    "years_1_and_9999.csv": (
+        _rows("u1,v1,view,0001-01-01 00:00:00,1", "u2,v1,view,9999-01-01 00:00:00,1", "u3,v1,view,2026-01-05,1", "u4,v1,view,1970-01-02,1"),
+        {"implausible_time": (2, 3, 5)},
+    ),
+    "epoch_out_of_range.csv": (
+        _rows("u1,v1,view,1511544070,1", "u2,v1,view,99999999999999999999999,1", "u3,v1,view,1511544071,1", "u4,v1,view,-99999999999999999999,1"),
+        {"implausible_time": (3, 5)},
+    ),
+    "epoch_nanoseconds.csv": (_rows("u1,v1,view,1767614400000000000,1", "u2,v1,view,1767614460000000000,1"), {}),
+    "gmt.csv": (_rows("u1,v1,view,2026-01-05 12:00 GMT,1", "u2,v1,view,2026-01-05 12:00:00 GMT,1", "u3,v1,view,2026-01-05T12:00 UTC,1"), {}),
+    "month_first.csv": (_rows("u1,v1,view,09/01/2026 10:00,1", "u2,v1,view,09/15/2026 10:00,1", "u3,v1,view,01/09/2026,1"), {}),
+    "order_unproven.csv": (_rows("u1,v1,view,09/01/2026 10:00,1", "u2,v1,view,01/09/2026,1"), {}),
+    "order_conflict.csv": (_rows("u1,v1,view,13/01/2026,1", "u2,v1,view,14/01/2026,1", "u3,v1,view,01/13/2026,1"), {"bad_time": (4,)}),
+    "ragged.csv": (_rows("u1,v1,view,2026-01-05,1", "u2,v1", "u3,v1,view,2026-01-05,1,extra", "u4,v1,view,2026-01-05,1"), {"ragged_row": (3, 4)}),
+    "duplicates.csv": (_rows("u1,v1,view,2026-01-05,1", "u1,v1,view,2026-01-05,1", "u1,v1,view,2026-01-05,1"), {}),
+    "mixed.csv": (
+        _rows("u1,v1,view,2026-01-05,1", ",v1,view,2026-01-05,1", "u3,v1,teleport,2026-01-05,1", "u4,v1,view,soon,1", "u5,v1,view,2026-01-05,abc", "u1,v1,view,2026-01-05,1"),
+        {"missing_value": (3,), "unknown_event_type": (4,), "bad_time": (5,), "bad_number": (6,)},
+    ),
+}
+
+
+def _data_rows(content: str) -> int:
+    """Data rows of a generated file, counted without any reader: its non-blank lines after the header."""
+    return sum(1 for line in content.split("\n")[1:] if line.strip())
+
+
+@pytest.mark.parametrize("name", list(ROW_CASES))
+def test_every_data_row_is_accepted_rejected_or_a_duplicate(store, name):
+    content, codes = ROW_CASES[name]
+    report = ingest_file(store, _write(store, name, content))
+    rows = _data_rows(content)
+    assert report.rows_read == rows
+    assert report.rows_accepted + report.rows_rejected + report.rows_duplicate == rows
+    for code, lines in codes.items():
+        assert report.issue(code) is not None, code
+        assert report.issue(code).lines == lines, code
+    assert sum(i.count for i in report.errors) == report.rows_rejected
+    if report.upload_id is not None:
+        stored = store.query("SELECT count(*) FROM upload_rejects WHERE upload_id = ?", [report.upload_id]).scalar()
+        assert stored == report.rows_rejected
+        assert store.query("SELECT count(*) FROM events").scalar() == report.rows_accepted
+    assert not any(f.name.startswith("ingest-") for f in store.staging_dir.iterdir())
+
+
+def test_a_20mb_line_keeps_its_first_bytes_as_the_raw_text_and_later_lines_their_numbers(store):
+    content, _ = ROW_CASES["line_20mb_in_the_middle.csv"]
+    report = ingest_file(store, _write(store, "long.csv", content))
+    rejects = store.query("SELECT line, reason, raw FROM upload_rejects ORDER BY line").rows
+    assert [(r[0], r[1]) for r in rejects] == [(3, "line_too_long"), (4, "unknown_event_type:event_type")]
+    assert rejects[0][2].startswith("u2,v1,view,2026-01-05,1xxx") and len(rejects[0][2]) < 300
+    assert report.issue("line_too_long").params == {"limit": 1 << 20}
+    assert store.query("SELECT list(user_id ORDER BY user_id) FROM events").scalar() == ["u1", "u4"]
+
+
+def test_non_finite_watch_times_never_reach_the_table(store):
+    report = ingest_file(store, _write(store, "nf.csv", ROW_CASES["non_finite.csv"][0]))
+    assert report.issue("non_finite").params == {"column": "watch_seconds", "example": "nan"}
+    assert store.query("SELECT list(watch_seconds) FROM events").scalar() == [3.0]
+
+
+def test_a_nul_byte_rejects_its_row_and_is_never_stored(store):
+    ingest_file(store, _write(store, "nul.csv", ROW_CASES["nul_in_a_cell.csv"][0]))
+    assert store.query("SELECT count(*) FROM events WHERE strpos(user_id, chr(0)) > 0").scalar() == 0
+    assert store.query("SELECT reason FROM upload_rejects").scalar() == "nul_byte:user_id"
+
+
+def test_implausible_times_are_rejected_with_the_configured_range(store, monkeypatch):
+    report = ingest_file(store, _write(store, "years.csv", ROW_CASES["years_1_and_9999.csv"][0]))
+    assert report.issue("implausible_time").params == {
+        "column": "event_time", "example": "0001-01-01 00:00:00", "start": "1990-01-01", "end": "2100-12-31",
+    }
+    assert store.query("SELECT list(event_time) FROM events").scalar() == [dt.datetime(2026, 1, 4, 16, 0)]
+    monkeypatch.setenv("REELYTICS_PLAUSIBLE_FROM", "1960-01-01")
+    report = ingest_file(store, _write(store, "years2.csv", ROW_CASES["years_1_and_9999.csv"][0] + "u9,v1,view,2026-01-06,1\n"))
+    assert report.issue("implausible_time").lines == (2, 3)  # 1970 is plausible now
+
+
+def test_one_huge_epoch_never_refuses_the_file(store):
+    report = ingest_file(store, _write(store, "epochs.csv", ROW_CASES["epoch_out_of_range.csv"][0]))
+    assert report.status == "ok" and report.rows_accepted == 2
+    assert report.issue("epoch_unit").params == {"column": "event_time", "unit": "s"}
+
+
+def test_nanosecond_epochs_are_read_as_nanoseconds(store):
+    report = ingest_file(store, _write(store, "ns.csv", ROW_CASES["epoch_nanoseconds.csv"][0]))
+    assert report.issue("epoch_unit").params == {"column": "event_time", "unit": "ns"}
+    assert store.query("SELECT list(event_time ORDER BY event_time) FROM events").scalar() == [
+        dt.datetime(2026, 1, 5, 12, 0), dt.datetime(2026, 1, 5, 12, 1),
+    ]
+
+
+def test_gmt_and_utc_suffixes_are_that_instant(store):
+    report = ingest_file(store, _write(store, "gmt.csv", ROW_CASES["gmt.csv"][0]))
+    assert (report.rows_accepted, report.rows_duplicate) == (3, 0)
+    assert store.query("SELECT list(DISTINCT event_time) FROM events").scalar() == [dt.datetime(2026, 1, 5, 12, 0)]
+
+
+def test_a_column_proving_month_first_reads_every_date_month_first(store):
+    path = _write(store, "mdy.csv", ROW_CASES["month_first.csv"][0])
+    pv = preview_file(path, timezone="UTC")
+    assert [(n.code, n.params) for n in pv.notes] == [("date_order_proven", {"column": "event_time", "order": "mdy"})]
+    report = ingest_file(store, path, timezone="UTC")
+    assert report.issue("date_order_proven").level == "info"
+    assert store.query("SELECT list(event_time ORDER BY user_id) FROM events").scalar() == [
+        dt.datetime(2026, 9, 1, 10, 0), dt.datetime(2026, 9, 15, 10, 0), dt.datetime(2026, 1, 9),
+    ]
+
+
+def test_a_column_proving_neither_order_is_flagged_in_the_preview_and_the_report(store):
+    path = _write(store, "dmy.csv", ROW_CASES["order_unproven.csv"][0])
+    pv = preview_file(path, timezone="UTC")
+    note = next(n for n in pv.notes if n.code == "date_order_assumed")
+    assert (note.level, note.params) == ("warning", {"column": "event_time", "order": "dmy"})
+    report = ingest_file(store, path, timezone="UTC")
+    assert report.issue("date_order_assumed").level == "warning"
+    assert store.query("SELECT list(event_time ORDER BY user_id) FROM events").scalar() == [
+        dt.datetime(2026, 1, 9, 10, 0), dt.datetime(2026, 9, 1),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Files refused whole: a clear code, nothing stored, nothing of the file echoed from outside
+# ---------------------------------------------------------------------------------------------
+def test_a_header_line_over_the_line_limit_is_a_clear_refusal(seeded):
+    before = snapshot(seeded)
+    path = _write(seeded, "long_header.csv", "user_id,item_id,event_type,event_time," + "h" * (2 << 20) + "\nu1,v1,view,2026-01-05,x\n")
+    with pytest.raises(BadInput) as err:
+        ingest_file(seeded, path)
+    assert (err.value.code, err.value.details) == ("line_too_long", {"limit": 1 << 20})
+    assert snapshot(seeded) == before
+
+
+def test_too_many_columns_is_refused_before_reading(seeded):
+    before = snapshot(seeded)
+    header = "user_id,item_id,event_type,event_time," + ",".join(f"x{i}" for i in range(300))
+    path = _write(seeded, "wide.csv", header + "\n" + "u1,v1,view,2026-01-05," + ",".join("1" * 300) + "\n")
+    with pytest.raises(BadInput) as err:
+        ingest_file(seeded, path)
+    assert (err.value.code, err.value.details) == ("too_many_columns", {"columns": 304, "limit": 256})
+    assert snapshot(seeded) == before
+
+
+def _bomb(path, unpacked: int) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/worksheets/sheet1.xml", "<worksheet>" + " " * unpacked + "</worksheet>")
+
+
+def test_an_xlsx_bomb_is_refused_from_its_directory(seeded, monkeypatch):
+    before = snapshot(seeded)
+    path = seeded.data_dir / "bomb.xlsx"
+    _bomb(path, 8 << 20)  # 8 MiB of sheet in a file of a few KiB
+    assert path.stat().st_size < 64 << 10
+    monkeypatch.setenv("REELYTICS_MAX_XLSX_BYTES", str(4 << 20))
+    with pytest.raises(BadInput) as err:
+        ingest_file(seeded, path)
+    assert err.value.code == "workbook_too_big" and err.value.details["limit_mib"] == 4
+    assert snapshot(seeded) == before
+
+
+def test_a_bad_limit_setting_is_a_clear_error(store, monkeypatch):
+    monkeypatch.setenv("REELYTICS_MAX_COLUMNS", "many")
+    with pytest.raises(BadInput) as err:
+        ingest_file(store, _write(store, "ok.csv", GOOD))
+    assert err.value.code == "bad_setting" and "REELYTICS_MAX_COLUMNS" in err.value.message
+
+
+def test_a_slow_conversion_stops_with_its_own_code(store):
+    path = _write(store, "gbk.csv", ("user_id,item_id,event_type,event_time\n" + "用户,v1,view,2026-01-05\n" * 10).encode("gbk"))
+    with pytest.raises(BadInput) as err:
+        ingest_file(store, path, limits=Limits(max_convert_seconds=-1))
+    assert err.value.code == "conversion_too_slow"
+    assert list(store.staging_dir.iterdir()) == []
+
+
+def test_reading_a_workbook_runs_into_the_time_limit_too(store):
+    path = store.data_dir / "two.xlsx"
+    _two_sheets(path)
+    with pytest.raises(BadInput) as err:
+        ingest_file(store, path, sheet="april", limits=Limits(max_convert_seconds=-1))
+    assert err.value.code == "conversion_too_slow"
+    assert list(store.staging_dir.iterdir()) == []
+
+
+def test_a_symlink_to_a_file_outside_the_data_folder_is_refused_and_not_echoed(seeded, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:$6$hash:19000:0:99999:7:::\n")
+    link = seeded.data_dir / "innocent.csv"
+    os.symlink(secret, link)
+    before = snapshot(seeded)
+    for call in (lambda: ingest_file(seeded, link), lambda: preview_file(link, data_dir=seeded.data_dir)):
+        with pytest.raises(BadInput) as err:
+            call()
+        assert err.value.code == "symlink_outside"
+        assert "root" not in err.value.message and "root" not in str(err.value.details)
+    assert snapshot(seeded) == before
+
+
+def test_errors_never_quote_a_file_outside_the_data_folder(tmp_path):
+    from analytics.store.storage import Store
+
+    outside = tmp_path / "passwd"
+    outside.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n")
+    s = Store(tmp_path / "data" / "o.duckdb", read_paths=[outside])
+    try:
+        with pytest.raises(BadInput) as err:
+            ingest_file(s, outside)
+        assert err.value.code in ("missing_columns", "no_header")
+        assert "root" not in err.value.message and "root" not in str(err.value.details)
+        inside = s.data_dir / "passwd.csv"
+        inside.write_text(outside.read_text())
+        with pytest.raises(BadInput) as err:
+            ingest_file(s, inside)
+        assert "root" in str(err.value.details)  # the person's own file in the data folder: quoted to help
+    finally:
+        s.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Workbooks
+# ---------------------------------------------------------------------------------------------
+def _two_sheets(path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "march"
+    wb.active.append(["user_id", "item_id", "event_type", "event_time"])
+    wb.active.append(["u1", "v1", "view", "2026-03-01 10:00"])
+    wb.create_sheet("notes")  # no data: not listed
+    april = wb.create_sheet("april")
+    april.append(["user_id", "item_id", "event_type", "event_time"])
+    april.append(["u2", "v1", "view", "2026-04-01 10:00"])
+    wb.save(path)
+
+
+def test_a_workbook_with_several_sheets_is_never_read_one_sheet_silently(seeded):
+    path = seeded.data_dir / "two.xlsx"
+    _two_sheets(path)
+    before = snapshot(seeded)
+    with pytest.raises(BadInput) as err:
+        ingest_file(seeded, path)
+    assert (err.value.code, err.value.details) == ("choose_sheet", {"count": 2, "sheets": ["march", "april"]})
+    with pytest.raises(BadInput) as err:
+        ingest_file(seeded, path, sheet="notes")
+    assert err.value.code == "no_sheet"
+    assert snapshot(seeded) == before
+    march = ingest_file(seeded, path, sheet="march")
+    april = ingest_file(seeded, path, sheet="april")
+    assert (march.rows_accepted, april.rows_accepted, april.detected["sheet"]) == (1, 1, "april")
+    assert ingest_file(seeded, path, sheet="april").status == "already_uploaded"
+    assert seeded.query("SELECT list(user_id ORDER BY user_id) FROM events WHERE user_id <> 'old'").scalar() == ["u1", "u2"]
+
+
+def test_big_integers_from_excel_stay_exact_text(store):
+    import openpyxl
+
+    path = store.data_dir / "ids.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["user_id", "item_id", "event_type", "event_time"])
+    wb.active.append([1, 2, "view", "2026-01-05 10:00"])
+    wb.active.append([3, 1.2345678901234567e19, "view", "2026-01-05 10:00"])
+    wb.save(path)
+    # Excel writes a 20-digit id as a plain integer; openpyxl writes floats, so put one in the XML as it comes.
+    with zipfile.ZipFile(path) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet] = parts[sheet].replace(b"<v>2</v>", b"<v>12345678901234567890</v>")
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, data in parts.items():
+            zf.writestr(n, data)
+    report = ingest_file(store, path)
+    assert report.rows_accepted == 2
+    assert store.query("SELECT list(item_id ORDER BY user_id) FROM events").scalar() == [
+        "12345678901234567890", "12345678901234570000",  # the digits the workbook holds, without an exponent
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Staging
+# ---------------------------------------------------------------------------------------------
+def test_stale_staging_files_of_killed_conversions_are_removed(store):
+    import time
+
+    from analytics.ingest.readers import clean_staging
+
+    old = time.time() - 2 * 86400
+    for name in ("ingest-abc.csv", "upload-1.csv.part", "upload-0123.csv", "keep.txt"):
+        (store.staging_dir / name).write_text("x")
+        os.utime(store.staging_dir / name, (old, old))
+    (store.staging_dir / "ingest-running.csv").write_text("x")  # fresh: a conversion in progress
+    ingest_file(store, _write(store, "ok.csv", GOOD))
+    assert sorted(f.name for f in store.staging_dir.iterdir()) == ["ingest-running.csv", "keep.txt"]
+    assert clean_staging(store.staging_dir, now=time.time() + 7200) == ["ingest-running.csv"]
+
+
+def test_a_50mb_second_line_is_counted_as_rejected(store):
+    content = _rows("u1,v1,view,2026-01-05," + "9" * (50 << 20), "u2,v1,view,2026-01-05,1")
+    report = ingest_file(store, _write(store, "second.csv", content))
+    assert (report.rows_read, report.rows_accepted, report.rows_rejected) == (2, 1, 1)
+    assert report.issue("line_too_long").lines == (2,)
+
+
+def test_long_lines_are_found_across_chunk_boundaries(tmp_path, monkeypatch):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from analytics.ingest import readers
+
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 3)  # 24-byte chunks: lines cross them often
+    path = tmp_path / "lines.txt"
+
+    @settings(max_examples=60)
+    @given(st.lists(st.integers(0, 80), min_size=1, max_size=30), st.booleans(), st.booleans())
+    def check(lengths, crlf, last_newline):
+        end = "\r\n" if crlf else "\n"
+        text = end.join("x" * n for n in lengths) + (end if last_newline else "")
+        path.write_bytes(text.encode())
+        expected = [i + 1 for i, n in enumerate(lengths) if n + (1 if crlf and (i < len(lengths) - 1 or last_newline) else 0) > 40]
+        assert readers.long_lines(path, 40) == expected
+
+    check()
+
+
+def test_a_long_last_line_without_a_newline_and_crlf_files(store):
+    content = H.replace("\n", "\r\n") + "u1,v1,view,2026-01-05,1\r\n" + "u2,v1,view,2026-01-05," + "7" * (2 << 20)
+    report = ingest_file(store, _write(store, "crlf_long.csv", content))
+    assert (report.rows_read, report.rows_accepted, report.rows_rejected) == (2, 1, 1)
+    assert report.issue("line_too_long").lines == (3,)
+
+
+def test_a_workbook_whose_directory_understates_a_part_is_refused_not_a_traceback(seeded):
+    import struct
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["user_id", "item_id", "event_type", "event_time"])
+    for i in range(3000):
+        wb.active.append([f"u{i}", "v1", "view", "2026-01-05 10:00"])
+    path = seeded.data_dir / "liar.xlsx"
+    wb.save(path)
+    raw = bytearray(path.read_bytes())
+    name = b"xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(path) as zf:
+        real = zf.getinfo(name.decode()).file_size
+    # Declare 10 bytes fewer for the sheet in its local header and its central directory entry: the
+    # sheet reads well until its very end.
+    for sig, name_len_at, header, size_at in ((b"PK\x03\x04", 26, 30, 22), (b"PK\x01\x02", 28, 46, 24)):
+        k = raw.find(sig)
+        while k >= 0:
+            n = struct.unpack_from("<H", raw, k + name_len_at)[0]
+            if raw[k + header : k + header + n] == name:
+                struct.pack_into("<I", raw, k + size_at, real - 10)
+            k = raw.find(sig, k + 4)
+    path.write_bytes(bytes(raw))
+    before = snapshot(seeded)
+    with pytest.raises(BadInput) as err:
+        ingest_file(seeded, path)
+    assert err.value.code == "bad_excel"
+    assert snapshot(seeded) == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -62,7 +63,7 @@ def test_rejects_uploads_and_remove(env, capsys):
     db, path = env
     run(db, capsys, "ingest", str(path))
     code, out, _ = run(db, capsys, "rejects", "1")
-    assert out.splitlines() == ["line,reason,raw", "3,unknown event type teleport,\"u2,v1,teleport,2026-01-05 20:01\""]
+    assert out.splitlines() == ["line,reason,raw", "3,unknown event type,\"u2,v1,teleport,2026-01-05 20:01\""]
     code, out, _ = run(db, capsys, "--json", "uploads")
     assert [u["file_name"] for u in json.loads(out)["uploads"]] == ["export.csv"]
     code, out, _ = run(db, capsys, "remove-upload", "1")
@@ -96,3 +97,78 @@ def test_bad_options_exit_2_with_one_line(env, capsys, monkeypatch, args, messag
     code, out, err = run(db, capsys, "ingest", str(path), *args)
     assert code == 2 and out == ""
     assert err.startswith("reelytics: error: ") and message in err and err.count("\n") == 1
+
+
+def test_every_issue_and_reason_code_is_worded_for_the_terminal_and_the_page():
+    from analytics.commands.ingest import ISSUE_TEXT, REASON_TEXT
+    from analytics.ingest import ISSUE_CODES, REASON_CODES
+    from dashboard.i18n import TEXT
+
+    assert set(ISSUE_TEXT) == set(ISSUE_CODES)
+    assert set(REASON_TEXT) == set(REASON_CODES)
+    for code, params in ISSUE_CODES.items():
+        entry = TEXT[f"ingest.issue.{code}"]
+        assert set(entry) == {"en", "zh"}
+        for text in (ISSUE_TEXT[code], entry["en"], entry["zh"]):
+            named = set(re.findall(r"{(\w+)", text)) - {"n"}
+            assert named <= set(params), (code, named)
+    for code in REASON_CODES:
+        assert set(TEXT[f"ingest.reason.{code}"]) == {"en", "zh"}
+
+
+def test_a_900kib_cell_and_a_20mb_line_give_a_report_not_a_traceback(tmp_path, capsys):
+    db = tmp_path / "data" / "c.duckdb"
+    path = tmp_path / "long.csv"
+    path.write_text(
+        "user_id,item_id,event_type,event_time,title\n"
+        f"u1,v1,view,2026-01-05,{'t' * (900 << 10)}\n"
+        f"u2,v1,view,2026-01-05,{'t' * (20 << 20)}\n"
+        "u3,v1,view,2026-01-05,ok\n"
+    )
+    code, out, err = run(db, capsys, "ingest", str(path))
+    assert code == 0 and "Traceback" not in err
+    assert "  read 3  accepted 1  rejected 2  duplicates 0" in out
+    assert "  [error] 1 row(s) rejected: a cell longer than 65,536 bytes (title) (lines 2)" in out
+    assert "  [error] 1 row(s) rejected: a line longer than 1,048,576 bytes (lines 3)" in out
+    code, out, _ = run(db, capsys, "rejects", "1")
+    assert [ln.split(",")[:2] for ln in out.splitlines()[1:]] == [["2", "title too long"], ["3", "line too long"]]
+
+
+def test_a_workbook_with_several_sheets_needs_sheet(tmp_path, capsys):
+    import openpyxl
+
+    db = tmp_path / "data" / "c.duckdb"
+    path = tmp_path / "book.xlsx"
+    wb = openpyxl.Workbook()
+    for i, title in enumerate(["jan", "feb"]):
+        ws = wb.active if i == 0 else wb.create_sheet()
+        ws.title = title
+        ws.append(["user_id", "item_id", "event_type", "event_time"])
+        ws.append([f"u{i}", "v1", "view", f"2026-0{i + 1}-05 10:00"])
+    wb.save(path)
+    code, out, err = run(db, capsys, "ingest", str(path))
+    assert (code, out) == (2, "")
+    assert err == "reelytics: error: book.xlsx has 2 sheets with data; pick one (--sheet NAME)\n"
+    code, out, _ = run(db, capsys, "preview", str(path), "--sheet", "feb")
+    assert code == 0 and "sheet 'feb' of 'jan', 'feb'" in out.splitlines()[0]
+    code, out, _ = run(db, capsys, "ingest", str(path), "--sheet", "feb")
+    assert code == 0 and out.startswith("Imported 1 rows from book.xlsx as upload 1")
+
+
+def test_a_symlink_out_of_the_data_folder_exits_2_without_its_contents(tmp_path, capsys):
+    db = tmp_path / "data" / "c.duckdb"
+    db.parent.mkdir()
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$secret:19000::::::\n")
+    (db.parent / "events.csv").symlink_to(secret)
+    code, out, err = run(db, capsys, "ingest", str(db.parent / "events.csv"))
+    assert code == 2 and err.count("\n") == 1 and "symbolic link" in err and "root" not in err
+
+
+def test_preview_states_how_times_are_read(tmp_path, capsys):
+    db = tmp_path / "data" / "c.duckdb"
+    path = tmp_path / "d.csv"
+    path.write_text("user_id,item_id,event_type,event_time\nu1,v1,view,09/01/2026 10:00\nu2,v1,view,1/9/2026 11:00\n")
+    code, out, _ = run(db, capsys, "preview", str(path))
+    assert code == 0
+    assert "  note: no value of event_time shows whether dates are day/month or month/day: read as day/month/year; check the preview" in out

@@ -80,7 +80,7 @@ def test_epoch_time_column_wins_over_a_text_timestamp():
     plan = plan_mapping(["user_id", "video_id", "timestamp", "time_ms", "is_follow"], "events")
     assert plan.as_dict()["time_ms"] == "event_time"
     assert plan.as_dict()["timestamp"] == "props"
-    assert any("'timestamp' also looks like event_time" in n for n in plan.notes)
+    assert [n.params for n in plan.notes] == [{"column": "timestamp", "target": "event_time", "used": "time_ms"}]
 
 
 def test_wide_form_needs_flags_or_watch_time_when_there_is_no_event_type():

@@ -37,7 +37,7 @@ def test_excel_with_chinese_headers_and_real_datetimes(store):
     assert report.detected["format"] == "xlsx"
     assert (report.rows_accepted, report.rows_rejected) == (2, 0)
     assert report.mapping["昵称"] == "ignore"
-    assert report.issue("personal_not_stored").message == "personal columns not stored: 昵称"
+    assert report.issue("personal_not_stored").params == {"columns": ["昵称"]}
     rows = store.query("SELECT item_id, event_type, event_time, revenue, props FROM events ORDER BY event_time").rows
     assert [r[:3] for r in rows] == [("1001", "view", dt.datetime(2026, 1, 5, 12, 0)), ("1001", "purchase", dt.datetime(2026, 1, 5, 12, 30))]
     assert float(rows[1][3]) == 99.9 and rows[1][4] is None
@@ -103,7 +103,7 @@ def test_catalog_upload(store):
     )
     report = ingest_file(store, path, kind="items")
     assert (report.rows_accepted, report.rows_rejected) == (2, 1)
-    assert "unknown item kind podcast" in report.issue("unknown_kind").message
+    assert report.issue("unknown_kind").params == {"example": "podcast"}
     assert report.issue("unknown_kind").lines == (4,)
     rows = store.query("SELECT item_id, kind, tags, duration_seconds, price, published_at FROM items ORDER BY item_id").rows
     assert rows[0][:5] == ("c1", "course", None, 3600.0, pytest.approx(1299))
@@ -170,7 +170,7 @@ def test_preview_touches_no_database_and_shows_mapped_rows(tmp_path):
     assert pv.detected == {"format": "csv", "encoding": "utf-8", "delimiter": ",", "header": True}
     assert pv.mapping == {"用户ID": "user_id", "视频ID": "item_id", "行为类型": "event_type", "时间": "event_time", "phone": "ignore"}
     assert list(pv.rows["event_type"]) == ["like", None]
-    assert list(pv.rows["reason"]) == [None, "unknown event type teleport"]
+    assert list(pv.rows["reason"]) == [None, "unknown_event_type:event_type"]
     assert pv.rows["event_time"].iloc[0] == dt.datetime(2026, 1, 5, 12, 0)
 
 
@@ -178,7 +178,7 @@ def test_remove_upload_and_rejected_rows(store):
     path = write(store, "r.csv", "user_id,item_id,event_type,event_time\nu1,v1,view,2026-01-05\nu2,v1,nope,2026-01-05\n")
     report = ingest_file(store, path)
     df = rejected_rows(store, report.upload_id)
-    assert df.to_dict(orient="records") == [{"line": 3, "reason": "unknown event type nope", "raw": "u2,v1,nope,2026-01-05"}]
+    assert df.to_dict(orient="records") == [{"line": 3, "reason": "unknown_event_type:event_type", "raw": "u2,v1,nope,2026-01-05"}]
     assert [u.upload_id for u in list_uploads(store)] == [report.upload_id]
     assert remove_upload(store, report.upload_id)["events"] == 1
     assert store.counts() == {"events": 0, "items": 0, "spend": 0, "uploads": 0}

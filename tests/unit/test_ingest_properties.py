@@ -1,7 +1,8 @@
 """Laws of ingest, checked on generated files.
 
 * every source row is accounted for: read == stored-or-duplicate + rejected (long form);
-* what is stored is what the Python reference reads (aliases, times, numbers), text unchanged;
+* what is stored is what the Python reference reads (aliases, times in the column's epoch unit and
+  inside the plausible range, numbers), text unchanged;
 * ingesting the same rows again stores nothing new.
 """
 
@@ -15,9 +16,9 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.ingest import ingest_file
+from analytics.ingest import Limits, ingest_file
 from analytics.ingest.mapping import EVENT_ALIASES
-from analytics.ingest.timestamps import parse_time
+from analytics.ingest.timestamps import infer_reading, parse_time
 from analytics.store.storage import Store
 
 _counter = itertools.count()
@@ -39,12 +40,13 @@ watch = st.one_of(st.none(), st.floats(min_value=-5, max_value=1e5, allow_nan=Fa
 rows = st.lists(st.tuples(texts, types, times, watch), min_size=1, max_size=25)
 
 
-def _expected(row):
+def _expected(row, reading):
     """The stored (user, type, time, watch) of a source row, or None when it must be rejected."""
     user, etype, when, w = row
     canonical = EVENT_ALIASES.get(etype.strip().lower())
-    t = parse_time(when, "Asia/Shanghai")
-    if canonical is None or t is None:
+    t = parse_time(when, "Asia/Shanghai", reading)
+    limits = Limits()
+    if canonical is None or t is None or not limits.plausible_start <= t < limits.plausible_end:
         return None
     if w is None:
         return (user, canonical, t, None)
@@ -71,7 +73,8 @@ def test_every_row_is_stored_rejected_or_a_duplicate(tmp_path_factory, data):
         path.write_text(buf.getvalue(), encoding="utf-8")
 
         report = ingest_file(store, path)
-        expected = [_expected(r) for r in data]
+        reading = infer_reading(r[2] for r in data)  # the whole column: it fits in the sniffed sample
+        expected = [_expected(r, reading) for r in data]
         good = [e for e in expected if e is not None]
         assert report.rows_read == len(data)
         assert report.rows_rejected == len(data) - len(good)

@@ -1,7 +1,9 @@
-"""Reading times: ISO text, local time in the configured zone, offsets, epoch seconds/milliseconds.
+"""Reading times: ISO text, local time in the configured zone, offsets, epoch seconds to nanoseconds,
+day-first and month-first dates decided per column.
 
 The SQL expression used at ingest and the Python reference must agree; both are checked against
-times built independently with ``zoneinfo``.
+times built independently with ``zoneinfo``. Each example is read as a column of its own value
+(:func:`infer_reading` over that value), as ingest reads a column.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.ingest.timestamps import date_sql, fixed_offset_seconds, parse_time, time_sql
+from analytics.ingest.timestamps import (
+    TimeReading,
+    date_sql,
+    fixed_offset_seconds,
+    infer_reading,
+    parse_time,
+    time_sql,
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +34,14 @@ def con():
     c.close()
 
 
-def sql_time(con, text: str | None, tz: str = "Asia/Shanghai"):
+def sql_time(con, text: str | None, tz: str = "Asia/Shanghai", reading: TimeReading | None = None):
     """The SQL result, checked to be the same with ICU rules and with the fixed-offset shortcut."""
-    icu = con.execute(f"SELECT {time_sql('$v')}", {"v": text, "tz": tz}).fetchone()[0]
+    reading = reading or infer_reading([text])
+    icu = con.execute(f"SELECT {time_sql('$v', reading=reading)}", {"v": text, "tz": tz}).fetchone()[0]
     fixed = fixed_offset_seconds(tz)
     if fixed is not None:
         fast = con.execute(
-            f"SELECT {time_sql('$v', offset_param='$off')}", {"v": text, "tz": tz, "off": fixed}
+            f"SELECT {time_sql('$v', offset_param='$off', reading=reading)}", {"v": text, "tz": tz, "off": fixed}
         ).fetchone()[0]
         assert fast == icu
     return icu
@@ -67,6 +77,14 @@ CASES = [
     ("1511544070", "Asia/Shanghai", dt.datetime(2017, 11, 24, 17, 21, 10)),  # Taobao: epoch seconds
     ("1649581149287", "Asia/Shanghai", dt.datetime(2022, 4, 10, 8, 59, 9, 287000)),  # KuaiRand: epoch ms
     ("1649581149287000", "UTC", dt.datetime(2022, 4, 10, 8, 59, 9, 287000)),  # microseconds
+    ("1649581149287000000", "UTC", dt.datetime(2022, 4, 10, 8, 59, 9, 287000)),  # nanoseconds
+    ("2026-01-05 12:00 GMT", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),
+    ("2026-01-05 12:00:00 GMT", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),
+    ("2026-01-05T20:00+08:00", "UTC", dt.datetime(2026, 1, 5, 12, 0)),
+    ("15/01/2026 10:00", "UTC", dt.datetime(2026, 1, 15, 10, 0)),  # proves day-first
+    ("01/15/2026 10:00", "UTC", dt.datetime(2026, 1, 15, 10, 0)),  # proves month-first
+    ("15.01.2026", "UTC", dt.datetime(2026, 1, 15)),
+    ("99999999999999999999999", "UTC", None),  # no time can hold it: NULL, not an engine error
     ("1511544070.5", "UTC", dt.datetime(2017, 11, 24, 17, 21, 10, 500000)),
     ("  2026-01-05 20:00:00  ", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),
     ("yesterday", "Asia/Shanghai", None),
@@ -78,7 +96,7 @@ CASES = [
 @pytest.mark.parametrize("text,tz,expected", CASES)
 def test_examples_in_sql_and_python(con, text, tz, expected):
     assert sql_time(con, text, tz) == expected
-    assert parse_time(text, tz) == expected
+    assert parse_time(text, tz, infer_reading([text])) == expected
 
 
 def test_dates_for_spend(con):
@@ -100,7 +118,7 @@ def test_local_text_is_read_in_the_zone_and_stored_utc(con, utc, zone):
         return  # an ambiguous local time (DST fall-back) cannot name one instant
     text = local.strftime("%Y-%m-%d %H:%M:%S")
     assert sql_time(con, text, zone) == utc
-    assert parse_time(text, zone) == utc
+    assert parse_time(text, zone, infer_reading([text])) == utc
 
 
 @settings(max_examples=40, deadline=None)
@@ -117,3 +135,27 @@ def test_text_with_an_offset_ignores_the_configured_zone(con, utc, written_in, c
     local = utc.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(written_in))
     assert sql_time(con, local.isoformat(), configured) == utc
     assert sql_time(con, utc.strftime("%Y-%m-%d %H:%M:%S") + " UTC", configured) == utc
+
+
+def test_the_epoch_unit_is_decided_per_column_from_the_median():
+    assert infer_reading(["1511544070", "1511544071"]).epoch_unit == "s"
+    assert infer_reading(["1649581149287", "1649581149288"]).epoch_unit == "ms"
+    assert infer_reading(["1649581149287000", None, ""]).epoch_unit == "us"
+    assert infer_reading(["1767614400000000000"]).epoch_unit == "ns"
+    # One stray value does not change the column's unit: it is read in the column's unit.
+    assert infer_reading(["1511544070", "1511544071", "1649581149287"]).epoch_unit == "s"
+
+
+def test_a_column_that_proves_month_first_reads_its_ambiguous_dates_month_first(con):
+    reading = infer_reading(["09/01/2026 10:00", "09/15/2026 10:00", "01/09/2026"])
+    assert (reading.date_order, reading.order_proven, reading.order_conflict) == ("mdy", True, False)
+    assert sql_time(con, "09/01/2026 10:00", "UTC", reading) == dt.datetime(2026, 9, 1, 10, 0)
+    assert sql_time(con, "01/09/2026", "UTC", reading) == dt.datetime(2026, 1, 9)  # a date alone is read too
+    assert parse_time("09/01/2026 10:00", "UTC", reading) == dt.datetime(2026, 9, 1, 10, 0)
+
+
+def test_a_column_that_proves_neither_order_is_read_day_first_and_says_so():
+    reading = infer_reading(["09/01/2026 10:00", "01/09/2026"])
+    assert (reading.date_order, reading.order_proven, reading.numeric_dates) == ("dmy", False, 2)
+    both = infer_reading(["13/01/2026", "01/13/2026", "14/01/2026"])
+    assert (both.date_order, both.order_conflict) == ("dmy", True)
