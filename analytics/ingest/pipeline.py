@@ -37,7 +37,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import duckdb
 
 from analytics.access import Principal, require
 from analytics.config import parse_timezone
@@ -74,7 +73,7 @@ from analytics.ingest.timestamps import (
 from analytics.progress import Progress, no_progress
 from analytics.store import privacy
 from analytics.store.schema import TABLE_COLUMNS
-from analytics.store.storage import Store
+from analytics.store.storage import EngineError, MissingTable, OutOfMemory, PermissionDenied, Store, scratch
 from analytics.uploads import check_kind, find_by_sha, register_upload
 
 #: DuckDB's memory limit while an upload is staged (big temporary tables spill to the data folder's
@@ -234,14 +233,8 @@ def preview_file(
     sample = sniffed.sample[:rows]
     table = pa.table({f"c{i}": pa.array([r[i] for r in sample], type=pa.string()) for i in range(n)})
     sql, params = _stage_sql(prep, "_rx_sample", timezone, None)
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_external_access = false")
-        con.register("_rx_sample", table)
+    with scratch({"_rx_sample": table}) as con:
         df = con.execute(sql, _used(sql, params)).df()
-    finally:
-        con.close()
     out = df[[c for c in df.columns if not c.startswith("_") or c == "_reason"]].copy()
     out["_reason"] = out["_reason"].map(lambda r: _row_reason(r) if isinstance(r, str) else None)
     out = out.rename(columns={"_reason": "reason"})
@@ -499,7 +492,7 @@ def _run(cur, sql: str, params: dict[str, Any], progress: Progress, lo: float, h
             worker.join(0.2)
             try:
                 pct = cur.query_progress()
-            except duckdb.Error:
+            except EngineError:
                 pct = -1
             if pct >= 0:
                 progress(lo + (hi - lo) * min(pct, 100.0) / 100.0, message)
@@ -675,19 +668,19 @@ def _stage_check_insert(
         stage, stage_params = _stage_sql(prep, source, timezone, pseudonymise_key)
         try:
             _run(cur, f"CREATE TEMP TABLE _rx_stage AS {stage}", {**params, **stage_params}, progress, 0.25, 0.85, "reading")
-        except duckdb.PermissionException as exc:
+        except PermissionDenied as exc:
             raise BadInput(
                 f"the database may not read {name}: only files inside the data folder or handed to it can be read",
                 code="file_not_allowed",
                 path=name,
             ) from exc
-        except duckdb.OutOfMemoryException as exc:
+        except OutOfMemory as exc:
             raise BadInput(
                 f"{name} needs more memory than the upload may use ({INGEST_MEMORY_LIMIT}); split the file or remove columns",
                 code="out_of_memory",
                 limit=INGEST_MEMORY_LIMIT,
             ) from exc
-        except duckdb.Error as exc:
+        except EngineError as exc:
             # The engine's text may quote the file: only its kind is passed on.
             raise BadInput(f"cannot read {name} as a table", code="unreadable_file", error=type(exc).__name__) from exc
     finally:
@@ -729,7 +722,7 @@ def _line_mapper(cur, sniffed: readers.Sniffed) -> tuple[Callable[[int], int], l
                 "SELECT line, any_value(error_type), any_value(error_message), any_value(csv_line) "
                 "FROM _rx_csv_rejects GROUP BY line ORDER BY line"
             ).fetchall()
-        except duckdb.CatalogException:
+        except MissingTable:
             rows = []
         csv_rejects = [(int(r[0]), str(r[1]), str(r[2]), r[3]) for r in rows]
     header = sniffed.header_lines

@@ -296,6 +296,30 @@ class Store(Source):
         self._con.close()
 
 
+#: DuckDB exception types that a DuckDB-specific step (the ingest staging SQL) tells apart.
+EngineError = duckdb.Error
+PermissionDenied = duckdb.PermissionException
+OutOfMemory = duckdb.OutOfMemoryException
+MissingTable = duckdb.CatalogException
+
+
+@contextmanager
+def scratch(tables: dict[str, Any]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A throw-away in-memory DuckDB holding only ``tables`` (Arrow tables by name), locked down like a
+    store (UTC, no file or network access): for checking rows before they reach any database."""
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_external_access = false")
+        for name, table in tables.items():
+            con.register(name, table)
+        yield con
+    except duckdb.Error as exc:
+        raise StorageError(f"database error: {exc}", code="db_error") from exc
+    finally:
+        con.close()
+
+
 _STORES: dict[Path, Store] = {}
 _STORES_LOCK = threading.Lock()
 
