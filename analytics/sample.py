@@ -986,6 +986,14 @@ def generate(
     return SampleData(events=events, items=world.items, spend=_spend(world), truth=truth)
 
 
+def planted_incidents(
+    users: int = 2000, days: int = 60, seed: int = 7, start: dt.date | None = None, incidents: bool = True
+) -> list[dict[str, Any]]:
+    """``generate(...).truth["incidents"]`` without generating the events."""
+    _check(users, days, seed)
+    return _incidents(_build_world(users, days, seed, start or DEFAULT_START, incidents))
+
+
 def iter_events(
     users: int = 2000, days: int = 60, seed: int = 7, start: dt.date | None = None, incidents: bool = True
 ) -> Iterator[pa.Table]:
