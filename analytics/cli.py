@@ -2,7 +2,8 @@
 
 Each module in :mod:`analytics.commands` registers its sub-commands with ``register(subparsers)``;
 a handler takes ``(args, ctx)`` and returns an :class:`Output`. Exit status: 0 on success, 2 on bad
-input with a one-line reason on stderr (never a traceback for a user error).
+input with a one-line reason on stderr (never a traceback for a user error); a command may ask for
+another status after its output (``alerts --fail-on-alert``: 3).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Output:
     payload: Any
     text: str | None = None
     raw: str | None = None  # printed as is (for CSV on stdout), with or without --json
+    exit_status: int = 0  # after printing (``alerts --fail-on-alert`` exits 3 when there are alerts)
 
 
 @dataclass
@@ -165,4 +167,4 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
     except BrokenPipeError:  # `reelytics ... | head`: the reader left, which is not an error
         sys.stdout = open(os.devnull, "w")
-    return 0
+    return out.exit_status

@@ -106,6 +106,8 @@ class Contributor:
     contribution: float
     share: float | None
     effect: Effect
+    #: the change of the segment's share of the denominator (ratio KPIs; > 0: the mix moved toward it)
+    weight_change: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"dimension": self.dimension, "value": self.value, "contribution": self.contribution,
@@ -137,6 +139,8 @@ class DimensionExplanation:
 
     def contributors(self, ratio: bool) -> list[Contributor]:
         """The candidate segments' effects (rate and mix for ratios), largest absolute first."""
+        if not self.candidates:
+            return []
         rows = self.segments.set_index("value")
         out = []
         for value in self.candidates:
@@ -144,10 +148,11 @@ class DimensionExplanation:
             effects: tuple[tuple[Effect, float], ...] = (
                 (("rate", row.rate_effect), ("mix", row.mix_effect)) if ratio else (("total", row.contribution),)
             )
+            dw = float(row.den1 / self.segments["den1"].sum() - row.den0 / self.segments["den0"].sum()) if ratio else None
             for effect, amount in effects:
                 if amount != 0:
                     share = float(amount / self._change) if self._change else None
-                    out.append(Contributor(self.dimension, str(value), float(amount), share, effect))
+                    out.append(Contributor(self.dimension, str(value), float(amount), share, effect, dw))
         return sorted(out, key=lambda c: -abs(c.contribution))
 
     @property
