@@ -343,13 +343,21 @@ class DigestWriter(threading.Thread):
 
     Every ``interval_seconds`` it checks the data's last local day; when that day has no digest in
     ``folder`` yet it runs :func:`monitor` over it and writes the files. Errors are kept in
-    ``last_error`` (the next round tries again) so a bad day never stops the thread.
+    ``last_error`` (the next round tries again) so a bad day never stops the thread. The first
+    round waits ``first_delay_seconds`` so that starting a server is not slowed down by it.
     """
 
-    def __init__(self, store: Store, folder: str | Path, timezone: str, interval_seconds: float = 3600.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        folder: str | Path,
+        timezone: str,
+        interval_seconds: float = 3600.0,
+        first_delay_seconds: float = 60.0,
+    ) -> None:
         super().__init__(name="reelytics-digest", daemon=True)
         self.store, self.folder, self.timezone = store, Path(folder), timezone
-        self.interval_seconds = interval_seconds
+        self.interval_seconds, self.first_delay_seconds = interval_seconds, first_delay_seconds
         self.last_error: Exception | None = None
         self._stop = threading.Event()
 
@@ -362,6 +370,7 @@ class DigestWriter(threading.Thread):
         return write_digest(monitor(self.store, window), self.folder)
 
     def run(self) -> None:
+        self._stop.wait(self.first_delay_seconds)
         while not self._stop.is_set():
             try:
                 self.run_once()

@@ -7,6 +7,7 @@ import streamlit as st
 
 from analytics.filters import Filters
 from analytics.kpis import DIMENSIONS, KPI_BY_NAME, KPIS, format_change, format_value, overview
+from dashboard.change import cached_alerts, explain_panel, start_digest_writer
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
 from dashboard.i18n import t
 
@@ -72,6 +73,11 @@ if require_events():
             _notes(report.notes)
             _cards(report)
             download_buttons(report.table(), "kpis", period, key="ov_kpis")
+            start_digest_writer()
+            alerts = cached_alerts(filters)
+            if alerts.alerts:
+                st.warning(t("ov.alerts", n=len(alerts.alerts)))
+            explain_panel(report)
 
             st.subheader(t("ov.breakdown"))
             table = result.breakdown.table
