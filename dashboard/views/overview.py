@@ -76,7 +76,7 @@ if require_events():
             start_digest_writer()
             alerts = cached_alerts(filters)
             if alerts.alerts:
-                st.warning(t("ov.alerts", n=len(alerts.alerts)))
+                st.info(t("ov.alerts", n=len(alerts.alerts)), icon=":material/notifications_active:")
             explain_panel(report)
 
             st.subheader(t("ov.breakdown"))

@@ -64,7 +64,7 @@ def test_overview_counts_alerts_and_explains_a_card(monkeypatch, db):
     at.query_params["to"] = "2026-10-15"
     at.run()
     assert not at.exception
-    assert any("KPI alerts in this period" in w.value for w in at.main.warning)
+    assert any("KPI alerts in this period" in i.value for i in at.main.info)
     at.selectbox(key="ov_explain_kpi").set_value("ctr").run()
     assert not at.exception
     lines = [m.value for m in at.main.markdown]
