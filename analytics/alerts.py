@@ -222,10 +222,11 @@ def monitor(
     """
     if not z > 0:
         raise BadInput("z must be a positive number of residual scales", code="bad_z", value=z)
-    chosen = [KPI_BY_NAME[k] for k in kpis] if kpis else list(KPIS)
     for name in kpis or ():
         if name not in KPI_BY_NAME:
-            raise BadInput(f"unknown KPI {name!r}; use one of {', '.join(KPI_BY_NAME)}", code="bad_kpi")
+            raise BadInput(f"unknown KPI {name!r}; use one of {', '.join(KPI_BY_NAME)}", code="bad_kpi", value=name)
+    chosen = [KPI_BY_NAME[k] for k in kpis] if kpis else list(KPIS)
+    segments = tuple(dict.fromkeys(check_dimension(d) for d in segments))
     window = _window(store, filters)
     if window is None:
         return AlertReport("no_data", filters, z)
@@ -233,7 +234,7 @@ def monitor(
                       window.campaigns, window.categories, window.timezone)
     days = list(pd.date_range(history.date_from, history.date_to, freq="D").date)
     groups: list[tuple[tuple[tuple[str, str], ...], pd.DataFrame]] = [((), _daily(store, history, ()))]
-    for dim in dict.fromkeys(check_dimension(d) for d in segments):
+    for dim in segments:
         per_value = _daily(store, history, (dim,))
         per_value = per_value[per_value[dim].notna()]
         views = per_value.groupby(dim)["views"].sum().sort_values(ascending=False, kind="stable")

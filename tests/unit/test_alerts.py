@@ -176,3 +176,26 @@ def test_write_digest_replaces_the_files_whole(tmp_path, stores):
     paths = write_digest(report, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alerts-2026-10-13.json", "alerts-2026-10-13.md"]
     assert json.loads(paths["json"].read_text(encoding="utf-8"))["alerts"] == report.to_dict()["alerts"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--kpi", "nope"], "unknown KPI 'nope'"),
+        (["--segment", "planet"], "cannot break down by 'planet'"),
+        (["--z", "0"], "z must be a positive number"),
+        (["--to", "2026-02-30"], "--to expects a date"),
+    ],
+)
+def test_cli_rejects_bad_input_with_one_line(tmp_path, capsys, argv, message):
+    db = tmp_path / "data" / "x.duckdb"
+    s = Store(db)
+    load_sample(s, users=40, days=5, seed=3)
+    s.close()
+    _STORES.clear()
+    try:
+        assert main(["--db", str(db), "alerts", *argv]) == 2
+    finally:
+        _STORES.clear()
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
