@@ -52,12 +52,15 @@ from analytics.errors import BadInput
 from analytics.filters import Filters
 from analytics.kpis import (
     DIMENSIONS,
+    EVENT_SUM_COMPONENTS,
     KPI_BY_NAME,
     SPEND_DIMENSIONS,
     Kpi,
     check_dimension,
     event_components,
+    event_sums,
     resolve_period,
+    rollup_applies,
     spend_components,
 )
 from analytics.storage import Store
@@ -328,7 +331,11 @@ def _rank(kpi: Kpi, dimension: str, seg: pd.DataFrame, change: float) -> Dimensi
 
 def _components(store: Store, filters: Filters, kpi: Kpi, by: tuple[str, ...], index: bool | None) -> pd.DataFrame | None:
     """The KPI's numerator and denominator per group of ``by`` (``None``: spend not split that way)."""
-    comps = event_components(store, filters, by, index=index)
+    sums = {kpi.numerator, kpi.denominator or kpi.numerator} <= EVENT_SUM_COMPONENTS
+    if by and sums and not rollup_applies(filters, by):
+        comps = event_sums(store, filters, by, index=index)  # no per-user grain needed: cheaper
+    else:
+        comps = event_components(store, filters, by, index=index)
     if _uses_spend(kpi):
         spend = spend_components(store, filters, by)
         if spend is None:
