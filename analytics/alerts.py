@@ -291,9 +291,9 @@ def _cell(value: float, kpi: Kpi) -> str:
 def digest_markdown(report: AlertReport) -> str:
     """The alerts as a Markdown table (one row per alert; the cause is the top contributor)."""
     w = report.window
-    lines = [f"# Reelytics alerts {w.date_from} .. {w.date_to}", "",
-             f"status: {report.status}; alerts: {len(report.alerts)}; judged points: {report.points}; "
-             f"band: expected ± {report.z:g} robust scales", ""]
+    summary = (f"status: {report.status}; alerts: {len(report.alerts)}; judged points: {report.points}; "
+               f"band: expected ± {report.z:g} robust scales")
+    lines = [f"# Reelytics alerts {w.date_from} .. {w.date_to}", "", summary, ""]
     if report.alerts:
         lines += ["| day | KPI | segment | value | expected | band | top contributor |",
                   "|---|---|---|---|---|---|---|"]

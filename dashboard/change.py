@@ -15,7 +15,14 @@ import streamlit as st
 from analytics.alerts import DIGEST_FOLDER, DigestWriter, monitor
 from analytics.explain import RESERVED, Contributor, Explanation, explain
 from analytics.filters import Filters
-from analytics.kpis import KPI_BY_NAME, KPIS, Kpi, KpiReport, format_value, resolve_period
+from analytics.kpis import (
+    KPI_BY_NAME,
+    KPIS,
+    Kpi,
+    KpiReport,
+    format_value,
+    resolve_period,
+)
 from dashboard.common import get_store, settings
 from dashboard.i18n import t
 

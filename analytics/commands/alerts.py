@@ -7,6 +7,7 @@ from pathlib import Path
 from analytics.cli import Output, add_filter_args, filters_from_args
 from analytics.commands.explain import amount, describe
 from analytics.errors import StorageError
+from analytics.explain import Contributor
 from analytics.kpis import KPI_BY_NAME
 
 #: Exit status of ``--fail-on-alert`` when there are alerts (for cron).
@@ -35,10 +36,9 @@ def register(sub) -> None:
 
 def _text(doc: dict) -> list[str]:
     window = doc["window"]
-    lines = [f"{len(doc['alerts'])} alert(s) {window['from']} .. {window['to']} ({doc['status']}, "
-             f"band: expected ± {doc['z']:g} robust scales, {doc['points']} days judged)"]
-    from analytics.explain import Contributor
-
+    head = (f"{len(doc['alerts'])} alert(s) {window['from']} .. {window['to']} ({doc['status']}, "
+            f"band: expected ± {doc['z']:g} robust scales, {doc['points']} days judged)")
+    lines = [head]
     for a in doc["alerts"]:
         kpi = KPI_BY_NAME[a["kpi"]]
         seg = ", ".join(f"{k}={v}" for k, v in a["segment"].items()) or "all"

@@ -11,7 +11,13 @@ import streamlit as st
 from analytics.alerts import MIN_DAILY_DENOMINATOR, MIN_HISTORY_DAYS
 from analytics.filters import Filters
 from analytics.kpis import KPI_BY_NAME, format_value
-from dashboard.change import cached_alerts, cached_explain, digest_folder, show_explanation, start_digest_writer
+from dashboard.change import (
+    cached_alerts,
+    cached_explain,
+    digest_folder,
+    show_explanation,
+    start_digest_writer,
+)
 from dashboard.common import current_filters, download_buttons, guarded, require_events
 from dashboard.i18n import t
 

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -153,8 +152,8 @@ def test_while_another_process_holds_the_database_the_cli_reads_the_digest(tmp_p
     assert written is not None and writer.run_once() is None  # one digest per day
     s.close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); "
-         "time.sleep(60)"],
+        [sys.executable, "-c",
+         f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True,
     )
     try:
