@@ -49,12 +49,17 @@ def test_alerts_page_lists_the_ctr_collapse_with_its_band(monkeypatch, db):
 
 def test_alerts_page_in_chinese(monkeypatch, db):
     monkeypatch.setenv("REELYTICS_DIGEST", "off")
-    at = open_page(monkeypatch, db, "alerts.py", lang="zh")
+    # AppTest matches a chosen value through the format function in English: seed the choice instead
+    state = {"al_kpi": "ctr", "al_segment": (("channel", "kuaishou"),)}
+    at = open_page(monkeypatch, db, "alerts.py", lang="zh", state=state)
     at.query_params["from"] = "2026-10-13"
     at.query_params["to"] = "2026-10-13"
     at.run()
     assert not at.exception
     assert at.title[0].value == "异常告警"
+    lines = [m.value for m in at.main.markdown]
+    assert any(v.startswith("**点击率下降了") for v in lines), lines
+    assert any("自身的点击率" in v for v in lines), lines
 
 
 def test_overview_counts_alerts_and_explains_a_card(monkeypatch, db):
