@@ -4,7 +4,8 @@ The global options may also follow the command (``reelytics ingest FILE --tz UTC
 
 Each module in :mod:`analytics.commands` registers its sub-commands with ``register(subparsers)``;
 a handler takes ``(args, ctx)`` and returns an :class:`Output`. Exit status: 0 on success, 2 on bad
-input with a one-line reason on stderr (never a traceback for a user error).
+input with a one-line reason on stderr (never a traceback for a user error); a command may ask for
+another status after its output (``alerts --fail-on-alert``: 3).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from typing import Any, Callable
 from analytics import commands
 from analytics.config import Settings, default_db_path, default_timezone, parse_timezone
 from analytics.errors import BadInput, ReelyticsError
-from analytics.query.filters import FIELDS, Filters, parse_date
 from analytics.progress import end_open_line
+from analytics.query.filters import FIELDS, Filters, parse_date
 from analytics.store.storage import Store, open_store
 
 
@@ -43,6 +44,7 @@ class Output:
     payload: Any
     text: str | None = None
     raw: str | None = None  # printed as is (for CSV on stdout), with or without --json
+    exit_status: int = 0  # after printing (``alerts --fail-on-alert`` exits 3 when there are alerts)
 
 
 @dataclass
@@ -172,4 +174,4 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
     except BrokenPipeError:  # `reelytics ... | head`: the reader left, which is not an error
         sys.stdout = open(os.devnull, "w")
-    return 0
+    return out.exit_status

@@ -41,8 +41,8 @@ from scipy.stats import rankdata
 
 from analytics.access import Principal, require
 from analytics.errors import BadInput
-from analytics.query.filters import Filters, filtered_events
 from analytics.progress import Progress, no_progress
+from analytics.query.filters import Filters, filtered_events
 from analytics.recommend import (
     AlsParams,
     InteractionMatrix,

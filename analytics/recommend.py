@@ -46,8 +46,8 @@ import scipy.sparse as sp
 
 from analytics.access import Principal, require
 from analytics.errors import BadInput, NotFound, StorageError
-from analytics.query.filters import Filters, filtered_events
 from analytics.progress import Progress, no_progress
+from analytics.query.filters import Filters, filtered_events
 from analytics.store.schema import EVENT_TYPES
 from analytics.store.storage import Store
 

@@ -33,6 +33,13 @@ What the data contains (docs/sample-data.md says the same for people):
   view -> click probability by exactly +20% relative (``truth["experiment"]``), and so conversion.
 * **Spend**: one row per day and campaign (2-3 campaigns per channel), the expected acquisitions of
   that day times a campaign cost per acquisition, with noise.
+* **Incidents** (samples of at least :data:`INCIDENT_MIN_DAYS` days, unless ``incidents=False``),
+  each on three local days counted back from the period's end (``truth["incidents"]``): kuaishou's
+  CTR collapses (clicks x 0.15 for kuaishou users, days end-18..end-16: a rate effect); the
+  campaign ``douyin_douplus_A``, whose users always click and buy less (x 0.4), acquires 25 times
+  its usual daily users (days end-11..end-9: a pure mix effect on CTR and conversion); the most
+  famous creator with two or more courses loses completion (80% of views of their videos stop at
+  20-80% of the length, days end-5..end-3: a rate effect).
 
 Size: about ``3 * users * days`` events for periods up to ~180 days (2,000 users x 60 days ~ 360k
 events; 55,500 users x 60 days ~ 10M). Evening posts (18-21) reach 1.8x as far.
@@ -138,6 +145,18 @@ EXPERIMENT: Final[str] = "cover_test"
 VARIANTS: Final[tuple[str, str]] = ("control", "treatment")
 PLANTED_CTR_LIFT: Final[float] = 0.20
 
+#: Incidents are planted only in samples at least this long (three weeks of history before the first).
+INCIDENT_MIN_DAYS: Final[int] = 42
+INCIDENT_LENGTH: Final[int] = 3
+CTR_COLLAPSE_CHANNEL: Final[str] = "kuaishou"
+CTR_COLLAPSE_FACTOR: Final[float] = 0.15
+SURGE_CAMPAIGN: Final[str] = "douyin_douplus_A"
+SURGE_FACTOR: Final[float] = 25.0  # the campaign's acquisitions per day during the surge, relative
+SURGE_PROPENSITY: Final[float] = 0.4  # the campaign's users' click and purchase propensity, always
+COMPLETION_DROP_SHARE: Final[float] = 0.8  # views of the creator's videos cut short during the drop
+#: First incident day, counted back from the period's end (the last day is end-1).
+INCIDENT_STARTS: Final[dict[str, int]] = {"ctr_collapse": 18, "campaign_surge": 11, "completion_drop": 5}
+
 DEFAULT_START: Final[dt.date] = dt.date(2026, 9, 1)
 UTC_OFFSET_HOURS: Final[int] = 8  # Asia/Shanghai, no daylight saving time
 CHUNK_USERS: Final[int] = 4000  # users generated together; fixed so chunked loads equal generate()
@@ -192,9 +211,11 @@ class SampleData:
         return {"events": self.events.num_rows, "items": self.items.num_rows, "spend": self.spend.num_rows}
 
 
-def sample_name(users: int, days: int, seed: int, start: dt.date | None = None) -> str:
+def sample_name(users: int, days: int, seed: int, start: dt.date | None = None, incidents: bool = True) -> str:
     """The upload file name of a sample, e.g. ``sample(users=2000,days=60,seed=7)``."""
     extra = "" if start in (None, DEFAULT_START) else f",start={start.isoformat()}"
+    if not incidents and days >= INCIDENT_MIN_DAYS:
+        extra += ",incidents=off"
     return f"sample(users={users},days={days},seed={seed}{extra})"
 
 
@@ -248,6 +269,10 @@ class _World:
     cre_keys: np.ndarray
     cre_cw: np.ndarray
     cre_start: np.ndarray
+    # planted incidents: first local day (0-based) of each, -1 when none; the creator losing completion
+    incident_start: dict[str, int]
+    slump_creator: int
+    surge_campaign: int
 
     @property
     def epoch0(self) -> int:
@@ -290,7 +315,7 @@ def _pool(key: np.ndarray, pub: np.ndarray, pop: np.ndarray, n_keys: int):
     return order, keys, cw, start
 
 
-def _build_world(users: int, days: int, seed: int, start: dt.date) -> _World:
+def _build_world(users: int, days: int, seed: int, start: dt.date, incidents: bool = True) -> _World:
     rng = np.random.default_rng([seed, 1, users, days])
     n_cat = len(CATEGORIES)
     n_creators = max(8, users // 100)
@@ -451,7 +476,16 @@ def _build_world(users: int, days: int, seed: int, start: dt.date) -> _World:
     walk = np.cumsum(rng.normal(0, 0.15, (n_camp, days)), axis=1)
     weekday = WEEKDAY_WEIGHTS[(start.weekday() + np.arange(days)) % 7]
     intensity = np.exp(walk - walk.mean(axis=1, keepdims=True)) * weekday
+    planted = incidents and days >= INCIDENT_MIN_DAYS
+    incident_start = {name: (days - back if planted else -1) for name, back in INCIDENT_STARTS.items()}
+    surge_campaign = campaigns.index(SURGE_CAMPAIGN)
+    if planted:
+        surge = incident_start["campaign_surge"]
+        intensity[surge_campaign, surge : surge + INCIDENT_LENGTH] *= SURGE_FACTOR
     campaign_days = intensity / intensity.sum(axis=1, keepdims=True)
+    # the creator losing completion: the most famous one whose videos promote two or more courses
+    several = np.flatnonzero(n_courses_by >= 2)
+    slump_creator = int(several[np.argmax(fame[several])]) if several.size else int(np.argmax(fame))
 
     pools_cat = _pool(v_cat, v_pub, v_pop, n_cat)
     pools_cre = _pool(v_creator, v_pub, v_pop, n_creators)
@@ -466,7 +500,14 @@ def _build_world(users: int, days: int, seed: int, start: dt.date) -> _World:
         impressions_per_day=_impressions_per_active_day(days),
         cat_order=pools_cat[0], cat_keys=pools_cat[1], cat_cw=pools_cat[2], cat_start=pools_cat[3],
         cre_order=pools_cre[0], cre_keys=pools_cre[1], cre_cw=pools_cre[2], cre_start=pools_cre[3],
+        incident_start=incident_start, slump_creator=slump_creator, surge_campaign=surge_campaign,
     )
+
+
+def _on_incident(world: _World, name: str, day: np.ndarray) -> np.ndarray:
+    """Whether each (0-based local) day falls inside the planted incident ``name``."""
+    first = world.incident_start[name]
+    return (first >= 0) & (day >= first) & (day < first + INCIDENT_LENGTH)
 
 
 def _timestamps(epoch0: int, seconds: np.ndarray) -> pa.Array:
@@ -550,6 +591,9 @@ def _chunk(world: _World, index: int) -> _Chunk:
     stickiness = np.exp(0.55 * (0.6 * z1 + 0.8 * z2) - 0.151) * np.where(campaign >= 0, 0.92, 1.05)
     # purchase intent (mean 1, heavy-tailed): purchases concentrate on a minority of users
     intent = np.exp(1.1 * rng.standard_normal(n) - 0.605)
+    planted = world.incident_start["campaign_surge"] >= 0
+    propensity = np.where(planted & (campaign == world.surge_campaign), SURGE_PROPENSITY, 1.0)
+    intent = intent * propensity
     width = max(6, len(str(world.users)))
     user_ids = [f"u{i:0{width}d}" for i in numbers]
     variant = variant_of(user_ids)
@@ -663,6 +707,12 @@ def _chunk(world: _World, index: int) -> _Chunk:
     replay = (r >= 1.0) & (rng.random(m) < np.clip(5.0 / length, 0.03, 0.4))  # short videos loop more
     watch = np.where(replay, length * (1.0 + rng.uniform(0.05, 1.2, m)), watch)
     watch = np.where(left_early, np.minimum(rng.uniform(0.3, 3.0, m), length), watch)
+    i_day = s_day[i_sess]
+    slump = _on_incident(world, "completion_drop", i_day) & (world.v_creator[video] == world.slump_creator)
+    if slump.any():  # a separate stream, so that samples without incidents stay as they were
+        rng_slump = np.random.default_rng([world.seed, 4, world.users, world.days, index])
+        cut = slump & (rng_slump.random(m) < COMPLETION_DROP_SHARE)
+        watch = np.where(cut, np.minimum(watch, length * rng_slump.uniform(0.2, 0.8, m)), watch)
     watch = np.round(watch, 1)
     ratio = np.minimum(watch / length, 1.0)
 
@@ -675,7 +725,11 @@ def _chunk(world: _World, index: int) -> _Chunk:
         FOLLOW: 0.002 + 0.008 * base * ~in_fav_cre,
         FAVORITE: 0.004 + 0.02 * base,
     }
-    p_click_control = np.clip((0.008 + 0.042 * ratio * (0.4 + aff)) * _CHANNEL_CLICK[ch], 0.0, 0.8)
+    collapse = _on_incident(world, "ctr_collapse", i_day) & (ch == CHANNELS.index(CTR_COLLAPSE_CHANNEL))
+    planted_factor = np.where(collapse, CTR_COLLAPSE_FACTOR, 1.0) * propensity[user]
+    p_click_control = np.clip(
+        (0.008 + 0.042 * ratio * (0.4 + aff)) * _CHANNEL_CLICK[ch] * planted_factor, 0.0, 0.8
+    )
     p_click = p_click_control * np.where(variant[user] == 1, 1.0 + PLANTED_CTR_LIFT, 1.0)
     clicked = viewed & (rng.random(m) < p_click)
     click_prob_sum = np.array([p_click_control[viewed & (variant[user] == v)].sum() for v in (0, 1)])
@@ -880,24 +934,46 @@ def _truth(world: _World, click_sum: np.ndarray, views: np.ndarray) -> dict[str,
         "timezone": f"UTC+{UTC_OFFSET_HOURS} (Asia/Shanghai)",
         "retention_target": {"d1": (0.30, 0.45), "d7": (0.15, 0.25), "d30": (0.05, 0.12)},
         "favourite_category_share": (0.70, 0.85),
+        "incidents": _incidents(world),
     }
+
+
+def _incidents(world: _World) -> list[dict[str, Any]]:
+    """The planted incidents: KPIs they move, their cause (dimension, value, effect) and local days."""
+    def days(name: str) -> list[str]:
+        first = world.start + dt.timedelta(days=world.incident_start[name])
+        return [(first + dt.timedelta(days=k)).isoformat() for k in range(INCIDENT_LENGTH)]
+
+    if world.incident_start["ctr_collapse"] < 0:
+        return []
+    return [
+        {"name": "ctr_collapse", "kpis": ["ctr"], "dimension": "channel", "value": CTR_COLLAPSE_CHANNEL,
+         "effect": "rate", "days": days("ctr_collapse")},
+        {"name": "campaign_surge", "kpis": ["ctr", "conversion"], "dimension": "campaign", "value": SURGE_CAMPAIGN,
+         "effect": "mix", "days": days("campaign_surge")},
+        {"name": "completion_drop", "kpis": ["completion_rate"], "dimension": "creator",
+         "value": world.creator_names[world.slump_creator], "effect": "rate", "days": days("completion_drop")},
+    ]
 
 
 # -- public API -----------------------------------------------------------------------------------------
 
 
-def generate(users: int = 2000, days: int = 60, seed: int = 7, start: dt.date | None = None) -> SampleData:
+def generate(
+    users: int = 2000, days: int = 60, seed: int = 7, start: dt.date | None = None, incidents: bool = True
+) -> SampleData:
     """Generate a sample of ``users`` users over ``days`` days (local days from ``start``).
 
     Returns a :class:`SampleData` whose ``events``, ``items`` and ``spend`` tables have canonical
     column names (event times are naive UTC; rows are in time order within each block of
     4,000 users, the blocks one after another, since a global sort would double the time for
     10M events) and whose ``truth`` holds the planted facts: the experiment's true CTRs and lift,
-    each user's favourite categories, creators and daily rhythm, channel and campaign structure.
+    each user's favourite categories, creators and daily rhythm, channel and campaign structure, and
+    the planted incidents (none with ``incidents=False`` or under :data:`INCIDENT_MIN_DAYS` days).
     Deterministic: the same arguments give identical tables.
     """
     _check(users, days, seed)
-    world = _build_world(users, days, seed, start or DEFAULT_START)
+    world = _build_world(users, days, seed, start or DEFAULT_START, incidents)
     tables, truth_users = [], {"user_interests": {}, "user_creators": {}, "user_chronotypes": {}}
     click_sum, views = np.zeros(2), np.zeros(2, np.int64)
     for chunk in _chunks(world):
@@ -911,20 +987,30 @@ def generate(users: int = 2000, days: int = 60, seed: int = 7, start: dt.date | 
     return SampleData(events=events, items=world.items, spend=_spend(world), truth=truth)
 
 
-def iter_events(users: int = 2000, days: int = 60, seed: int = 7, start: dt.date | None = None) -> Iterator[pa.Table]:
+def planted_incidents(
+    users: int = 2000, days: int = 60, seed: int = 7, start: dt.date | None = None, incidents: bool = True
+) -> list[dict[str, Any]]:
+    """``generate(...).truth["incidents"]`` without generating the events."""
+    _check(users, days, seed)
+    return _incidents(_build_world(users, days, seed, start or DEFAULT_START, incidents))
+
+
+def iter_events(
+    users: int = 2000, days: int = 60, seed: int = 7, start: dt.date | None = None, incidents: bool = True
+) -> Iterator[pa.Table]:
     """The events of :func:`generate` as Arrow tables of 4,000 users each, for bounded memory.
 
     Concatenated, the tables equal ``generate(...).events``; each is in time order.
     """
     _check(users, days, seed)
-    world = _build_world(users, days, seed, start or DEFAULT_START)
+    world = _build_world(users, days, seed, start or DEFAULT_START, incidents)
     for chunk in _chunks(world):
         yield chunk.events
 
 
-def sample_sha256(users: int, days: int, seed: int, start: dt.date | None = None) -> str:
+def sample_sha256(users: int, days: int, seed: int, start: dt.date | None = None, incidents: bool = True) -> str:
     """The SHA-256 recorded for a sample's uploads (of its name), so loading it twice is a no-op."""
-    return hashlib.sha256(sample_name(users, days, seed, start).encode()).hexdigest()
+    return hashlib.sha256(sample_name(users, days, seed, start, incidents).encode()).hexdigest()
 
 
 def load_sample(
@@ -935,6 +1021,7 @@ def load_sample(
     progress: Progress | None = None,
     if_empty: bool = False,
     start: dt.date | None = None,
+    incidents: bool = True,
     actor: Principal | None = None,
 ) -> dict[str, int]:
     """Generate a sample and load it into ``store`` in one transaction; return rows added per table.
@@ -956,8 +1043,8 @@ def load_sample(
     if if_empty and store.counts()["events"] > 0:
         progress(1.0, "store already has events")
         return counts
-    name = sample_name(users, days, seed, start)
-    sha = sample_sha256(users, days, seed, start)
+    name = sample_name(users, days, seed, start, incidents)
+    sha = sample_sha256(users, days, seed, start, incidents)
     report = {"generator": "analytics.sample", "users": users, "days": days, "seed": seed, "issues": []}
     world: _World | None = None
     with store.transaction() as cur:
@@ -965,7 +1052,7 @@ def load_sample(
         if not missing:
             progress(1.0, "already loaded")
             return counts
-        world = _build_world(users, days, seed, start or DEFAULT_START)
+        world = _build_world(users, days, seed, start or DEFAULT_START, incidents)
         ids = {
             kind: register_upload(cur, kind=kind, file_name=name, sha256=sha, rows_accepted=0, report=report)
             for kind in missing

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
+from _sample_db import add_sample_args, sample_store  # noqa: E402
 
 from analytics.metrics.completion import (  # noqa: E402
     _flagged_views,
@@ -35,7 +36,6 @@ from analytics.metrics.completion import (  # noqa: E402
 )
 from analytics.metrics.courses import course_completion  # noqa: E402
 from analytics.query.filters import Filters  # noqa: E402
-from _sample_db import add_sample_args, sample_store  # noqa: E402
 
 # The same per-view flags as analytics.metrics.completion, written directly in DuckDB SQL.
 _VIEWS = """

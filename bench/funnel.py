@@ -43,11 +43,8 @@ sys.path.insert(0, str(ROOT))
 import ibis  # noqa: E402
 import psutil  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+from _sample_db import add_sample_args, sample_store  # noqa: E402
 
-from analytics.query.accel import funnel_order as funnel_fast  # noqa: E402
-from analytics.query.definitions import views_with_ratio  # noqa: E402
-from analytics.query import engine  # noqa: E402
-from analytics.query.filters import Filters  # noqa: E402
 from analytics.metrics.funnels import (  # noqa: E402
     FunnelSpec,
     compute_funnel,
@@ -57,7 +54,10 @@ from analytics.metrics.funnels import (  # noqa: E402
     step_counts,
 )
 from analytics.metrics.funnels import _unit_levels as unit_levels  # noqa: E402
-from _sample_db import add_sample_args, sample_store  # noqa: E402
+from analytics.query import engine  # noqa: E402
+from analytics.query.accel import funnel_order as funnel_fast  # noqa: E402
+from analytics.query.definitions import views_with_ratio  # noqa: E402
+from analytics.query.filters import Filters  # noqa: E402
 
 WINDOW_SECONDS = 7 * 86400
 STEPS = ("view", "click", "purchase")

@@ -27,9 +27,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
+from _sample_db import add_sample_args, sample_store  # noqa: E402
 
-from analytics.query import engine  # noqa: E402
-from analytics.query.filters import Filters  # noqa: E402
 from analytics.metrics.kpis import (  # noqa: E402
     breakdown,
     daily_series,
@@ -39,7 +38,8 @@ from analytics.metrics.kpis import (  # noqa: E402
     top_bottom_videos,
 )
 from analytics.metrics.roi import compute_roi  # noqa: E402
-from _sample_db import add_sample_args, sample_store  # noqa: E402
+from analytics.query import engine  # noqa: E402
+from analytics.query.filters import Filters  # noqa: E402
 
 TARGET_MS = 300.0
 ROI_TARGET_MS = 500.0

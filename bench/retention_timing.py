@@ -25,12 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
-
-from analytics.query.filters import Filters  # noqa: E402
-from analytics.metrics.retention import compute_retention, day_n_retention  # noqa: E402
 from _sample_db import add_sample_args, sample_store  # noqa: E402
-from analytics.metrics.timing import audience_activity, compute_timing  # noqa: E402
 
+from analytics.metrics.retention import compute_retention, day_n_retention  # noqa: E402
+from analytics.metrics.timing import audience_activity, compute_timing  # noqa: E402
+from analytics.query.filters import Filters  # noqa: E402
 
 _PROC = psutil.Process()
 _CPU: list[float] = []

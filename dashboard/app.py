@@ -27,6 +27,7 @@ PAGES = [
     ("nav.manager", "retention.py", "page.retention", ":material/event_repeat:", "retention"),
     ("nav.manager", "courses.py", "page.courses", ":material/school:", "courses"),
     ("nav.manager", "roi.py", "page.roi", ":material/payments:", "roi"),
+    ("nav.manager", "alerts.py", "page.alerts", ":material/notifications_active:", "alerts"),
     ("nav.creator", "videos.py", "page.videos", ":material/smart_display:", "videos"),
     ("nav.creator", "recommendations.py", "page.recommendations", ":material/recommend:", "recommendations"),
     ("nav.creator", "similarity.py", "page.similarity", ":material/grid_on:", "similarity"),

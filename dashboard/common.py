@@ -14,8 +14,8 @@ from analytics.access import AccessDenied, Principal, can
 from analytics.config import Settings
 from analytics.errors import ReelyticsError
 from analytics.export import to_csv_bytes, to_excel_bytes
-from analytics.query.facets import Facets, load_facets
 from analytics.query import engine
+from analytics.query.facets import Facets, load_facets
 from analytics.query.filters import FIELDS, Filters
 from analytics.store.storage import Store, open_store
 from dashboard.i18n import LANGUAGES, t

@@ -6,7 +6,13 @@ Experiments page and by ``reelytics ab``; it imports no Streamlit (``lang`` is a
 
 from __future__ import annotations
 
-from analytics.experiments.analysis import ExperimentResult, MetricKind, Notice, Reason, Verdict
+from analytics.experiments.analysis import (
+    ExperimentResult,
+    MetricKind,
+    Notice,
+    Reason,
+    Verdict,
+)
 from dashboard.i18n import Lang, t
 
 #: Warnings repeated after the verdict lines as caveats.

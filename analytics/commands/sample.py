@@ -21,6 +21,8 @@ def register(sub) -> None:
     p.add_argument("--start", metavar="YYYY-MM-DD", help="first local day (default 2026-09-01)")
     p.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same data (default 7)")
     p.add_argument("--if-empty", action="store_true", help="load only when the database has no events yet")
+    p.add_argument("--no-incidents", action="store_true",
+                   help="leave out the planted incidents (samples of 42 days or more; see docs/sample-data.md)")
     p.add_argument(
         "--export", type=Path, metavar="DIR", help="write events.csv, items.csv, spend.csv to DIR instead of loading"
     )
@@ -32,9 +34,10 @@ def run(args, ctx) -> Output:
     from analytics.sample import generate, load_sample, sample_name, write_csv
 
     start = parse_date(args.start, "--start")
-    name = sample_name(args.users, args.days, args.seed, start)
+    incidents = not args.no_incidents
+    name = sample_name(args.users, args.days, args.seed, start, incidents)
     if args.export is not None:
-        data = generate(users=args.users, days=args.days, seed=args.seed, start=start)
+        data = generate(users=args.users, days=args.days, seed=args.seed, start=start, incidents=incidents)
         paths = write_csv(data, args.export)
         payload = {"sample": name, "counts": data.counts, "files": {k: str(v) for k, v in paths.items()}}
         text = f"{name} written to {args.export}\n" + "\n".join(
@@ -45,7 +48,8 @@ def run(args, ctx) -> Output:
     progress = no_progress if args.json else StderrProgress("sample", sys.stderr)
     existing = store.counts()["events"]
     counts = load_sample(
-        store, args.users, args.days, args.seed, progress=progress, if_empty=args.if_empty, start=start
+        store, args.users, args.days, args.seed, progress=progress, if_empty=args.if_empty, start=start,
+        incidents=incidents,
     )
     payload = {"sample": name, "counts": counts, "db": str(store.path), "existing_events": existing}
     if any(counts.values()):

@@ -53,10 +53,10 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analytics.experiments import stats as abstats
 from analytics.config import parse_timezone
-from analytics.query.definitions import is_complete, views_with_ratio
 from analytics.errors import BadInput
+from analytics.experiments import stats as abstats
+from analytics.query.definitions import is_complete, views_with_ratio
 from analytics.query.filters import Filters, filtered_events
 
 MetricKind = Literal["proportion", "mean", "ratio"]
@@ -493,9 +493,7 @@ def user_data_from_events(source, filters: Filters, metrics: Sequence[str]) -> U
     names = list(dict.fromkeys(resolve_metric(m) for m in metrics))
     if not names:
         raise BadInput("name at least one metric", code="no_metric")
-    ev_all = filtered_events(source, Filters(
-        channels=filters.channels, campaigns=filters.campaigns, categories=filters.categories, timezone=filters.timezone
-    ))
+    ev_all = filtered_events(source, filters.all_dates())
     ev = filtered_events(source, filters)
     exposed = ev.filter(ev.variant.notnull() & (ev.variant != ""))
     per_user = exposed.group_by("user_id").aggregate(
@@ -1017,9 +1015,7 @@ def recent_daily_users(source, filters: Filters, days: int = 14) -> float | None
     if hi is None:
         return None
     offsets = utc_offsets(filters.timezone, lo, hi)
-    ev = filtered_events(source, Filters(
-        channels=filters.channels, campaigns=filters.campaigns, categories=filters.categories, timezone=filters.timezone
-    ))
+    ev = filtered_events(source, filters.all_dates())
     ev = ev.filter(ev.event_time >= hi - dt.timedelta(days=days))
     ev = ev.mutate(local_day=local_time(ev.event_time, offsets).date())
     per_day = source.execute(ev.group_by("local_day").aggregate(users=ev.user_id.nunique()))

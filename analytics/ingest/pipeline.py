@@ -37,7 +37,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-
 from analytics.access import Principal, require
 from analytics.config import parse_timezone
 from analytics.errors import BadInput
@@ -73,7 +72,14 @@ from analytics.ingest.timestamps import (
 from analytics.progress import Progress, no_progress
 from analytics.store import privacy
 from analytics.store.schema import TABLE_COLUMNS
-from analytics.store.storage import EngineError, MissingTable, OutOfMemory, PermissionDenied, Store, scratch
+from analytics.store.storage import (
+    EngineError,
+    MissingTable,
+    OutOfMemory,
+    PermissionDenied,
+    Store,
+    scratch,
+)
 from analytics.uploads import check_kind, find_by_sha, register_upload
 
 #: DuckDB's memory limit while an upload is staged (big temporary tables spill to the data folder's

@@ -31,8 +31,13 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analytics.query.definitions import is_complete, is_hooked, latest_items, views_with_ratio
 from analytics.errors import BadInput, NotFound
+from analytics.query.definitions import (
+    is_complete,
+    is_hooked,
+    latest_items,
+    views_with_ratio,
+)
 from analytics.query.filters import Filters, filtered_events
 from analytics.store.storage import Source
 

@@ -31,8 +31,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analytics.metrics.completion import catalog
 from analytics.errors import BadInput
+from analytics.metrics.completion import catalog
 from analytics.query.filters import Filters, filtered_events
 from analytics.store.storage import Source
 

@@ -25,15 +25,15 @@ from typing import Any, Final, Literal
 import pandas as pd
 
 from analytics.errors import BadInput
-from analytics.query.filters import Filters
 from analytics.metrics.kpis import (
     NOTE_NO_SPEND,
     NOTE_SPEND_NOT_BY_CATEGORY,
-    event_components,
     evaluate,
+    event_components,
     kpi_values,
     spend_components,
 )
+from analytics.query.filters import Filters
 from analytics.store.storage import Store
 
 Level = Literal["campaign", "channel", "campaign_channel"]

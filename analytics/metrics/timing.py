@@ -40,10 +40,15 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analytics.query.definitions import is_complete, latest_items, length_seconds, watch_ratio
 from analytics.errors import BadInput
-from analytics.query.filters import Filters, filtered_events
 from analytics.lazy import LazyModule
+from analytics.query.definitions import (
+    is_complete,
+    latest_items,
+    length_seconds,
+    watch_ratio,
+)
+from analytics.query.filters import Filters, filtered_events
 from analytics.query.localtime import local_time, utc_offsets
 
 stats = LazyModule("scipy.stats")

@@ -12,7 +12,14 @@ import streamlit as st  # noqa: E402
 from analytics.audiences import item_audience  # noqa: E402
 from analytics.recommend import AlsParams  # noqa: E402
 from analytics.similarity import choose_items  # noqa: E402
-from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events, trained_model  # noqa: E402
+from dashboard.common import (  # noqa: E402
+    current_filters,
+    download_buttons,
+    get_store,
+    guarded,
+    require_events,
+    trained_model,
+)
 from dashboard.i18n import t  # noqa: E402
 
 st.title(t("page.audiences"))

@@ -7,7 +7,13 @@ import streamlit as st
 
 from analytics.metrics.courses import SPLITS, course_completion
 from analytics.query.filters import Filters
-from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
+from dashboard.common import (
+    current_filters,
+    download_buttons,
+    get_store,
+    guarded,
+    require_events,
+)
 from dashboard.i18n import TEXT, t
 
 

@@ -20,7 +20,13 @@ from analytics.experiments.analysis import (
     read_result_table,
     variant_values,
 )
-from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
+from dashboard.common import (
+    current_filters,
+    download_buttons,
+    get_store,
+    guarded,
+    require_events,
+)
 from dashboard.experiment_text import notice_text, reason_text, verdict_lines
 from dashboard.i18n import current_lang, t
 

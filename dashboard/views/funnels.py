@@ -21,7 +21,13 @@ from analytics.metrics.funnels import (
     parse_steps,
 )
 from analytics.store.schema import EVENT_TYPES
-from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
+from dashboard.common import (
+    current_filters,
+    download_buttons,
+    get_store,
+    guarded,
+    require_events,
+)
 from dashboard.i18n import t
 
 

@@ -5,10 +5,25 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics.metrics.kpis import (
+    DIMENSIONS,
+    KPI_BY_NAME,
+    KPIS,
+    format_change,
+    format_value,
+    overview,
+)
 from analytics.query.facets import comparison_coverage, local_today, with_default_period
 from analytics.query.filters import Filters
-from analytics.metrics.kpis import DIMENSIONS, KPI_BY_NAME, KPIS, format_change, format_value, overview
-from dashboard.common import current_filters, download_buttons, facets, get_store, guarded, require_events
+from dashboard.change import cached_alerts, explain_panel, start_digest_writer
+from dashboard.common import (
+    current_filters,
+    download_buttons,
+    facets,
+    get_store,
+    guarded,
+    require_events,
+)
 from dashboard.i18n import t
 
 
@@ -91,6 +106,11 @@ if require_events():
             _notes(report.notes)
             _cards(report)
             download_buttons(report.table(), "kpis", period, key="ov_kpis")
+            start_digest_writer()
+            alerts = cached_alerts(filters)
+            if alerts.alerts:
+                st.info(t("ov.alerts", n=len(alerts.alerts)), icon=":material/notifications_active:")
+            explain_panel(report)
 
             st.subheader(t("ov.breakdown"))
             table = result.breakdown.table

@@ -13,7 +13,16 @@ import streamlit as st  # noqa: E402
 from analytics.access import can  # noqa: E402
 from analytics.evaluation import METRICS, SplitSettings, evaluate  # noqa: E402
 from analytics.recommend import AlsParams, search_users, user_panel  # noqa: E402
-from dashboard.common import actor, current_filters, download_buttons, facets, get_store, guarded, require_events, trained_model  # noqa: E402
+from dashboard.common import (  # noqa: E402
+    actor,
+    current_filters,
+    download_buttons,
+    facets,
+    get_store,
+    guarded,
+    require_events,
+    trained_model,
+)
 from dashboard.i18n import t  # noqa: E402
 
 st.title(t("page.recommendations"))

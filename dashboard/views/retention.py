@@ -5,8 +5,20 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.metrics.retention import COHORTS, MEASURES, MODES, PERIODS, compute_retention
-from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
+from analytics.metrics.retention import (
+    COHORTS,
+    MEASURES,
+    MODES,
+    PERIODS,
+    compute_retention,
+)
+from dashboard.common import (
+    current_filters,
+    download_buttons,
+    get_store,
+    guarded,
+    require_events,
+)
 from dashboard.i18n import t
 
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics.query.filters import Filters
 from analytics.metrics.kpis import KPI_BY_NAME, format_value
 from analytics.metrics.roi import LEVELS, ROI_KPIS, compute_roi
-from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
+from analytics.query.filters import Filters
+from dashboard.common import (
+    current_filters,
+    download_buttons,
+    get_store,
+    guarded,
+    require_events,
+)
 from dashboard.i18n import t
 
 

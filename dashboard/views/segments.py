@@ -6,7 +6,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics.recsys.segments import K_RANGE, segment_users
-from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
+from dashboard.common import (
+    current_filters,
+    download_buttons,
+    get_store,
+    guarded,
+    require_events,
+)
 from dashboard.i18n import current_lang, t
 from dashboard.segment_text import named_users, segment_description, segment_names
 

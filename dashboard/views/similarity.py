@@ -13,9 +13,23 @@ import streamlit as st  # noqa: E402
 from analytics.content import build_content_index  # noqa: E402
 from analytics.recommend import AlsParams  # noqa: E402
 from analytics.similarity import (  # noqa: E402
-    DEFAULT_CAP, choose_items, choose_users, item_choices, item_heatmap, similar_items, user_heatmap, user_item_heatmap,
+    DEFAULT_CAP,
+    choose_items,
+    choose_users,
+    item_choices,
+    item_heatmap,
+    similar_items,
+    user_heatmap,
+    user_item_heatmap,
 )
-from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events, trained_model  # noqa: E402
+from dashboard.common import (  # noqa: E402
+    current_filters,
+    download_buttons,
+    get_store,
+    guarded,
+    require_events,
+    trained_model,
+)
 from dashboard.i18n import t  # noqa: E402
 
 st.title(t("page.similarity"))

@@ -6,7 +6,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics.metrics.timing import OUTCOMES, RATE_OUTCOMES, compute_timing
-from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
+from dashboard.common import (
+    current_filters,
+    download_buttons,
+    get_store,
+    guarded,
+    require_events,
+)
 from dashboard.i18n import t
 
 

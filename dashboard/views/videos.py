@@ -7,7 +7,13 @@ import streamlit as st
 
 from analytics.metrics.completion import video_report
 from analytics.query.filters import Filters
-from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
+from dashboard.common import (
+    current_filters,
+    download_buttons,
+    get_store,
+    guarded,
+    require_events,
+)
 from dashboard.i18n import TEXT, t
 
 RATE_COLUMNS = ("hook_rate", "completion_rate", "avg_percent_watched")

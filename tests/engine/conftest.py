@@ -38,7 +38,6 @@ def _engines(store, spark):
     import ibis
 
     from analytics.store.schema import TABLE_COLUMNS
-
     from analytics.store.storage import IbisSource
 
     spark_backend = IbisSource(ibis.pyspark.connect(spark), "spark")

@@ -10,9 +10,9 @@ import pytest
 
 from analytics.metrics.completion import retention_curve, video_completion
 from analytics.metrics.kpis import resolve_period
-from analytics.query.filters import Filters
 from analytics.metrics.retention import compute_retention, day_n_retention
 from analytics.metrics.timing import compute_timing
+from analytics.query.filters import Filters
 
 FILTERS = Filters(timezone="Asia/Shanghai")
 

@@ -17,8 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analytics.query.filters import Filters
 from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps
+from analytics.query.filters import Filters
 from analytics.store.storage import Store
 from analytics.uploads import insert_canonical
 from tests.helpers import DATASETS

@@ -13,15 +13,14 @@ import shutil
 import pandas as pd
 import pytest
 
+from analytics.ingest.pipeline import ingest_file
+from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps
+from analytics.metrics.kpis import breakdown, resolve_period
 from analytics.query.accel import breakdown as breakdown_index
-
 from analytics.query.accel import funnel_order as funnel_fast
 from analytics.query.filters import Filters
-from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps
-from analytics.ingest.pipeline import ingest_file
-from analytics.metrics.kpis import breakdown, resolve_period
 from analytics.store.storage import Store
-from tests.helpers import by_path, DATASETS, open_page
+from tests.helpers import DATASETS, by_path, open_page
 
 FILE = DATASETS / "taobao_userbehavior_head" / "UserBehavior_head.csv"
 COLUMNS = ["user_id", "item_id", "category_id", "behavior_type", "timestamp"]

@@ -12,11 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analytics.metrics.kpis import (
+    breakdown,
+    event_components,
+    event_sums,
+    top_bottom_videos,
+)
 from analytics.query.accel import breakdown as breakdown_index
 from analytics.query.filters import Filters
-from analytics.metrics.kpis import breakdown, event_components, event_sums, top_bottom_videos
 from analytics.store.storage import Store
-from tests.helpers import by_path, T0, insert_events, insert_items
+from tests.helpers import T0, by_path, insert_events, insert_items
 
 DIMS = breakdown_index.INDEX_DIMENSIONS
 JAN5, JAN6, JAN7 = dt.date(2026, 1, 5), dt.date(2026, 1, 6), dt.date(2026, 1, 7)

@@ -13,9 +13,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analytics.store import storage
 from analytics.cli import main
 from analytics.export import FORMULA_PREFIXES, csv_text
+from analytics.store import storage
 
 EVIL = ['=HYPERLINK("http://x","y")', "@SUM(A1)", "+cmd", "-cmd|' /C calc'!A0", "\tTAB", "\rCR"]
 

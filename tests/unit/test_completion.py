@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analytics.errors import BadInput, NotFound
 from analytics.metrics.completion import (
     curve_from_counts,
     length_bucket,
@@ -17,7 +18,6 @@ from analytics.metrics.completion import (
     retention_percent,
     video_completion,
 )
-from analytics.errors import BadInput, NotFound
 from analytics.query.filters import Filters
 from tests.helpers import insert_events, insert_items
 

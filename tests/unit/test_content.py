@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from analytics.content import build_content_index, content_index_from_rows, history_scores, item_tokens, similar_by_content
+from analytics.content import (
+    build_content_index,
+    content_index_from_rows,
+    history_scores,
+    item_tokens,
+    similar_by_content,
+)
 from analytics.errors import NotFound
 from tests.helpers import insert_items
 

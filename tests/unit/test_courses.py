@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.metrics.courses import completion_rate, course_completion
 from analytics.errors import BadInput
+from analytics.metrics.courses import completion_rate, course_completion
 from analytics.query.filters import Filters
 from tests.helpers import T0, insert_events, insert_items
 

@@ -10,16 +10,21 @@ import pytest
 
 from analytics.experiments.analysis import (
     NOTICE_CODES,
-    Options,
     REASON_CODES,
     VERDICT_STATUSES,
     ExperimentResult,
     Notice,
+    Options,
     Reason,
     Verdict,
     analyse_table,
 )
-from dashboard.experiment_text import notice_text, reason_text, verdict_line, verdict_lines
+from dashboard.experiment_text import (
+    notice_text,
+    reason_text,
+    verdict_line,
+    verdict_lines,
+)
 from tests.helpers import REPO
 
 SAMPLE_TABLE = REPO / "sample_data" / "ab_results.csv"

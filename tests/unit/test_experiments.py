@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.experiments import stats as abstats
 from analytics.cli import main
 from analytics.errors import BadInput
+from analytics.experiments import stats as abstats
 from analytics.experiments.analysis import (
     Options,
     Reason,

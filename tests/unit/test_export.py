@@ -11,7 +11,13 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.export import FORMULA_PREFIXES, neutralise, safe_frame, to_csv_bytes, to_excel_bytes
+from analytics.export import (
+    FORMULA_PREFIXES,
+    neutralise,
+    safe_frame,
+    to_csv_bytes,
+    to_excel_bytes,
+)
 from analytics.query.filters import Filters
 
 DANGEROUS = st.sampled_from(list(FORMULA_PREFIXES))

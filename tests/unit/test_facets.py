@@ -2,7 +2,14 @@ import datetime as dt
 
 import pytest
 
-from analytics.query.facets import Facets, comparison_coverage, default_period, load_facets, local_today, with_default_period
+from analytics.query.facets import (
+    Facets,
+    comparison_coverage,
+    default_period,
+    load_facets,
+    local_today,
+    with_default_period,
+)
 from analytics.query.filters import Filters
 from tests.helpers import insert_events, insert_items
 

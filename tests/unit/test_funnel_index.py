@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps
 from analytics.query.accel import funnel_order as funnel_fast
 from analytics.query.filters import Filters
-from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps
 from analytics.store.storage import Store
-from tests.helpers import by_path, T0, insert_events, insert_items
+from tests.helpers import T0, by_path, insert_events, insert_items
 
 ITEMS = [
     {"item_id": "v1", "kind": "video", "category": "math", "duration_seconds": 60.0},

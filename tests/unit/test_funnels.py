@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 
 from analytics.errors import BadInput
-from analytics.query.filters import Filters
 from analytics.metrics.funnels import (
     Condition,
     FunnelSpec,
@@ -20,7 +19,8 @@ from analytics.metrics.funnels import (
     step_counts,
     two_proportion_z,
 )
-from tests.helpers import by_path, T0, insert_events, insert_items
+from analytics.query.filters import Filters
+from tests.helpers import T0, by_path, insert_events, insert_items
 
 H = 3600
 D = 86400

@@ -7,12 +7,16 @@ the same rows, and compared with the numpy fast path. Uses the Spark session of 
 from __future__ import annotations
 
 import ibis
-
-from analytics.store.storage import IbisSource
 import pytest
 
-from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps, portable_levels
+from analytics.metrics.funnels import (
+    FunnelSpec,
+    compute_funnel,
+    parse_steps,
+    portable_levels,
+)
 from analytics.store.schema import TABLE_COLUMNS
+from analytics.store.storage import IbisSource
 from tests.engine.conftest import _spark_schema, spark  # noqa: F401  (the session fixture)
 from tests.helpers import insert_events, insert_items
 

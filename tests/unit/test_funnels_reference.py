@@ -15,10 +15,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analytics.metrics.funnels import (
+    FunnelSpec,
+    compute_funnel,
+    parse_steps,
+    portable_levels,
+)
 from analytics.query.filters import Filters
-from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps, portable_levels
 from analytics.store.storage import Store
-from tests.helpers import by_path, T0, insert_events
+from tests.helpers import T0, by_path, insert_events
 
 M = 60  # the time grid is coarse so that ties happen often
 TYPES = ("view", "click", "purchase", "like")

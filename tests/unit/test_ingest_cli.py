@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from analytics.store import storage
 from analytics.cli import main
+from analytics.store import storage
 
 CSV = "user_id,item_id,event_type,event_time\nu1,v1,view,2026-01-05 20:00\nu2,v1,teleport,2026-01-05 20:01\n"
 

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics.errors import BadInput
-from analytics.query.filters import Filters
 from analytics.metrics.kpis import (
     ALL_KPIS,
     KPI_BY_NAME,
@@ -33,8 +32,9 @@ from analytics.metrics.kpis import (
     resolve_period,
     top_bottom_videos,
 )
+from analytics.query.filters import Filters
 from analytics.store.storage import Store
-from tests.helpers import by_path, T0, insert_events, insert_items, insert_spend
+from tests.helpers import T0, by_path, insert_events, insert_items, insert_spend
 
 H = 3600
 DAY = 86400

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.store import privacy
 from analytics.errors import BadInput
 from analytics.ingest import ingest_file
+from analytics.store import privacy
 
 KEY = b"k" * 32
 OTHER = b"o" * 32

@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 import analytics.recommend as rec
 from analytics.errors import BadInput, NotFound
 from analytics.query.filters import Filters
-from analytics.recommend import AlsParams, InteractionMatrix, build_matrix, get_model, user_panel
+from analytics.recommend import (
+    AlsParams,
+    InteractionMatrix,
+    build_matrix,
+    get_model,
+    user_panel,
+)
 from tests.helpers import insert_events, insert_items
 
 SMALL = AlsParams(factors=4, iterations=20, regularization=0.1, alpha=5.0)

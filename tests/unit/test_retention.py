@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from analytics.errors import BadInput
-from analytics.query.filters import Filters
 from analytics.metrics.retention import day_n_retention
+from analytics.query.filters import Filters
 from analytics.query.localtime import utc_offsets
 from tests.helpers import insert_events
 

@@ -9,9 +9,9 @@ import pytest
 
 from analytics.cli import main
 from analytics.errors import BadInput
-from analytics.query.filters import Filters
 from analytics.metrics.kpis import kpi_values
 from analytics.metrics.roi import SPEND_MISSING, SPEND_OK, compute_roi
+from analytics.query.filters import Filters
 from tests.helpers import insert_events, insert_items, insert_spend
 
 JAN5 = dt.date(2026, 1, 5)

@@ -21,7 +21,12 @@ from hypothesis import strategies as st
 from analytics import sample as S
 from analytics.cli import main
 from analytics.errors import BadInput
-from analytics.store.schema import EVENT_COLUMNS, EVENT_TYPES, ITEM_COLUMNS, SPEND_COLUMNS
+from analytics.store.schema import (
+    EVENT_COLUMNS,
+    EVENT_TYPES,
+    ITEM_COLUMNS,
+    SPEND_COLUMNS,
+)
 from tests.helpers import REPO
 
 SHIPPED = {"users": 400, "days": 30, "seed": 7}  # sample_data/README.md names the same parameters
@@ -581,3 +586,21 @@ def test_spend_follows_acquisitions_at_the_planted_cost_per_user(large, large_df
     assert spearmanr(cac, planted).statistic > 0.8
     # the planted cost per user plus a small fixed daily minimum
     assert ((cac >= 0.9 * planted) & (cac <= 1.8 * planted)).all()
+
+
+def test_incidents_are_planted_in_samples_of_six_weeks_or_more():
+    assert S.planted_incidents(users=50, days=S.INCIDENT_MIN_DAYS - 1) == []
+    assert S.planted_incidents(users=50, days=60, incidents=False) == []
+    planted = S.planted_incidents(users=50, days=60)
+    assert [(i["name"], i["dimension"], i["effect"]) for i in planted] == [
+        ("ctr_collapse", "channel", "rate"), ("campaign_surge", "campaign", "mix"), ("completion_drop", "creator", "rate")
+    ]
+    assert planted[0]["days"] == ["2026-10-13", "2026-10-14", "2026-10-15"]  # end-18 .. end-16
+    assert planted[0]["value"] == S.CTR_COLLAPSE_CHANNEL and planted[1]["value"] == S.SURGE_CAMPAIGN
+    assert S.generate(users=50, days=42).truth["incidents"] == S.planted_incidents(users=50, days=42)
+
+
+def test_cli_loads_a_sample_without_incidents_under_its_own_name(tmp_path, capsys):
+    db = str(tmp_path / "data" / "cli.duckdb")
+    assert main(["--db", db, "--json", "sample", "--users", "40", "--days", "42", "--no-incidents"]) == 0
+    assert json.loads(capsys.readouterr().out)["sample"] == "sample(users=40,days=42,seed=7,incidents=off)"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analytics.recsys.segments import CLUSTER_FEATURES, DESCRIBED_FEATURES, Segment, Segmentation, Trait
+from analytics.recsys.segments import (
+    CLUSTER_FEATURES,
+    DESCRIBED_FEATURES,
+    Segment,
+    Segmentation,
+    Trait,
+)
 from dashboard.i18n import TEXT
 from dashboard.segment_text import named_users, segment_description, segment_names
 

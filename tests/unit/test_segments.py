@@ -15,7 +15,12 @@ from analytics.cli import main
 from analytics.errors import BadInput
 from analytics.query.filters import Filters
 from analytics.recsys.segments import (
-    CLUSTER_FEATURES, choose_k, cluster_matrix, segment_features, segment_users, user_features,
+    CLUSTER_FEATURES,
+    choose_k,
+    cluster_matrix,
+    segment_features,
+    segment_users,
+    user_features,
 )
 from tests.helpers import insert_events, insert_items
 

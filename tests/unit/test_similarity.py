@@ -17,7 +17,14 @@ from analytics.content import build_content_index
 from analytics.errors import BadInput, NotFound
 from analytics.recommend import AlsParams, get_model
 from analytics.similarity import (
-    choose_items, choose_users, cosine_matrix, item_choices, item_heatmap, item_users, similar_items, user_heatmap,
+    choose_items,
+    choose_users,
+    cosine_matrix,
+    item_choices,
+    item_heatmap,
+    item_users,
+    similar_items,
+    user_heatmap,
     user_item_heatmap,
 )
 from tests.helpers import insert_events, insert_items

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from analytics.errors import BadInput
-from analytics.query.filters import Filters
 from analytics.metrics.timing import (
     BetaPrior,
     NormalPrior,
@@ -21,6 +20,7 @@ from analytics.metrics.timing import (
     shrink_means,
     shrink_rates,
 )
+from analytics.query.filters import Filters
 from tests.helpers import T0, insert_events, insert_items
 
 H = 3600

@@ -29,42 +29,6 @@ sorted lists per user) or, for plain event-type steps, from the in-memory event 
 window functions (it runs on DuckDB and Spark); tests prove all paths give the same levels.
 """
 
-from analytics.metrics.funnels.spec import (  # noqa: F401 - the package's public names
-    BREAKDOWNS,
-    COUNTS,
-    Condition,
-    CountBy,
-    DEFAULT_WINDOW_SECONDS,
-    EVENT_BREAKDOWNS,
-    FunnelSpec,
-    HOLD_COLUMNS,
-    MAX_STEPS,
-    MIN_SEGMENT_SIZE,
-    MODES,
-    Mode,
-    NO_VALUE,
-    NUMERIC_CONDITION_COLUMNS,
-    OPERATORS,
-    PERIODS,
-    Period,
-    SIGNIFICANCE_LEVEL,
-    STATUSES,
-    Status,
-    Step,
-    TEXT_CONDITION_COLUMNS,
-    TOUCHES,
-    Touch,
-    parse_condition,
-    parse_duration,
-    parse_step_windows,
-    parse_steps,
-)
-from analytics.metrics.funnels.result import (  # noqa: F401 - the package's public names
-    FunnelResult,
-    SegmentRow,
-    StepRow,
-    two_proportion_z,
-)
 from analytics.metrics.funnels.compute import (  # noqa: F401 - the package's public names
     compute_funnel,
     data_end,
@@ -73,4 +37,40 @@ from analytics.metrics.funnels.compute import (  # noqa: F401 - the package's pu
 )
 from analytics.metrics.funnels.portable import (  # noqa: F401 - the package's public names
     portable_levels,
+)
+from analytics.metrics.funnels.result import (  # noqa: F401 - the package's public names
+    FunnelResult,
+    SegmentRow,
+    StepRow,
+    two_proportion_z,
+)
+from analytics.metrics.funnels.spec import (  # noqa: F401 - the package's public names
+    BREAKDOWNS,
+    COUNTS,
+    DEFAULT_WINDOW_SECONDS,
+    EVENT_BREAKDOWNS,
+    HOLD_COLUMNS,
+    MAX_STEPS,
+    MIN_SEGMENT_SIZE,
+    MODES,
+    NO_VALUE,
+    NUMERIC_CONDITION_COLUMNS,
+    OPERATORS,
+    PERIODS,
+    SIGNIFICANCE_LEVEL,
+    STATUSES,
+    TEXT_CONDITION_COLUMNS,
+    TOUCHES,
+    Condition,
+    CountBy,
+    FunnelSpec,
+    Mode,
+    Period,
+    Status,
+    Step,
+    Touch,
+    parse_condition,
+    parse_duration,
+    parse_step_windows,
+    parse_steps,
 )

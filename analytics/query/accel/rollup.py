@@ -5,7 +5,7 @@ campaign and variant (a cache of ``events``: removing it loses nothing). Every s
 a sum, so grouping the rollup by (dimension, user) gives exactly what grouping the events would;
 stage 2 is the same function as on the portable path.
 
-It answers :class:`~analytics.query.layer.Components` (not sums-only) grouped by channel, campaign,
+It answers :class:`~analytics.query.layer.Components` (sums-only or not) grouped by channel, campaign,
 variant or local day, with the channel and campaign filters, in a time zone whose offsets over the
 period are whole hours (a local day is then a union of UTC hours). A category filter, or any filter
 field it does not declare, goes to the portable path.
@@ -60,7 +60,7 @@ class HourlyRollup(Accelerator):
     filter_fields = fields_named("channel", "campaign")
 
     def answers(self, source, query: Components) -> bool:
-        if query.sums_only or any(b not in ROLLUP_DIMENSIONS for b in query.by):
+        if any(b not in ROLLUP_DIMENSIONS for b in query.by):
             return False
         return whole_hour_offsets(query.filters.timezone, *query.filters.utc_bounds())
 
@@ -75,7 +75,10 @@ class HourlyRollup(Accelerator):
             f"_g{i}": (local_day(r._hour, filters.timezone, start, end) if b == "day" else r[b])
             for i, b in enumerate(by)
         }
-        per_user = r.group_by(**keys, user_id=r.user_id).aggregate(**{n: r[n].sum() for n in USER_COMPONENTS})
+        sums = {n: r[n].sum() for n in USER_COMPONENTS}
+        if query.sums_only:  # stage 1 alone, without the user grain
+            return finish(renamed(source.execute(r.group_by(**keys).aggregate(**sums) if keys else r.aggregate(**sums)), by))
+        per_user = r.group_by(**keys, user_id=r.user_id).aggregate(**sums)
         buyers = r.filter(r.orders > 0).select(_buyer_user=r.user_id).distinct()
         new = new_buyers(first_purchases(source, source.table(ROLLUP_TABLE), "_hour"), filters)
         return finish(renamed(group_components(source, per_user, list(keys), new, buyers), by))

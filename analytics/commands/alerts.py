@@ -1,0 +1,76 @@
+"""``reelytics alerts``: KPI days outside their expected band, with their likely cause (docs/explain.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from analytics.cli import Output, add_filter_args, filters_from_args
+from analytics.commands.explain import amount, describe
+from analytics.errors import StorageError
+from analytics.explain import Contributor
+from analytics.metrics.kpis import KPI_BY_NAME
+
+#: Exit status of ``--fail-on-alert`` when there are alerts (for cron).
+ALERT_EXIT_STATUS = 3
+
+
+def register(sub) -> None:
+    from analytics.alerts import SEGMENT_DIMENSION, Z_THRESHOLD
+
+    p = sub.add_parser(
+        "alerts",
+        help="KPI days outside the band expected from their history (STL), overall and per channel",
+        description="Judges --from..--to (default: the last 7 days with data) against the 8 weeks before. "
+        "While a dashboard holds the database, prints the latest digest the dashboard wrote instead.",
+    )
+    add_filter_args(p)
+    p.add_argument("--kpi", action="append", default=[], metavar="KPI", help="monitor only this KPI (repeatable)")
+    p.add_argument("--segment", action="append", default=[], metavar="DIM",
+                   help=f"dimension whose top values get series of their own (repeatable; default {SEGMENT_DIMENSION})")
+    p.add_argument("--z", type=float, default=Z_THRESHOLD, help=f"band half-width in robust scales (default {Z_THRESHOLD:g})")
+    p.add_argument("--no-explain", action="store_true", help="skip the explanation of each alert (faster)")
+    p.add_argument("--digest", type=Path, metavar="DIR", help="also write alerts-DAY.json and alerts-DAY.md into DIR")
+    p.add_argument("--fail-on-alert", action="store_true", help=f"exit with status {ALERT_EXIT_STATUS} when there are alerts")
+    p.set_defaults(func=run)
+
+
+def _text(doc: dict) -> list[str]:
+    window = doc["window"]
+    head = (f"{len(doc['alerts'])} alert(s) {window['from']} .. {window['to']} ({doc['status']}, "
+            f"band: expected ± {doc['z']:g} robust scales, {doc['points']} days judged)")
+    lines = [head]
+    for a in doc["alerts"]:
+        kpi = KPI_BY_NAME[a["kpi"]]
+        seg = ", ".join(f"{k}={v}" for k, v in a["segment"].items()) or "all"
+        lines.append(f"  {a['day']}  {a['kpi']:<22} {seg:<26} {amount(kpi, a['value'], False):>12}  expected "
+                     f"{amount(kpi, a['expected'], False)} [{amount(kpi, a['low'], False)} .. "
+                     f"{amount(kpi, a['high'], False)}]")
+        for c in a["explanation"]:
+            lines.append(f"      {describe(kpi, Contributor(**c))}")
+    return lines
+
+
+def run(args, ctx) -> Output:
+    from analytics.alerts import DIGEST_FOLDER, latest_digest, monitor, write_digest
+
+    filters = filters_from_args(args, ctx)
+    try:
+        store = ctx.store
+    except StorageError as exc:
+        found = latest_digest(ctx.settings.data_dir / DIGEST_FOLDER) if exc.code == "db_locked" else None
+        if found is None:
+            raise
+        path, doc = found
+        doc = {**doc, "source": str(path)}
+        text = [f"the database is in use; the latest digest written by the dashboard: {path.name}", *_text(doc)]
+        status = ALERT_EXIT_STATUS if args.fail_on_alert and doc["alerts"] else 0
+        return Output(doc, "\n".join(text), exit_status=status)
+    report = monitor(store, filters, args.kpi or None, z=args.z, segments=args.segment or ("channel",),
+                     explain_alerts=not args.no_explain)
+    doc = report.to_dict()
+    lines = _text(doc)
+    if args.digest is not None:
+        paths = write_digest(report, args.digest)
+        lines.append("digest: " + ", ".join(str(p) for p in paths.values()))
+    status = ALERT_EXIT_STATUS if args.fail_on_alert and report.alerts else 0
+    return Output(doc, "\n".join(lines), exit_status=status)

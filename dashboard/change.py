@@ -1,0 +1,173 @@
+"""The "why did it change" panel and the alerts shared by the Overview and the Alerts page.
+
+The library computes (:mod:`analytics.explain`, :mod:`analytics.alerts`); this module words the
+results through the UI text (both languages) and draws the waterfall. It also starts, once per
+server process, the thread that writes the daily alerts digest (``REELYTICS_DIGEST=off`` disables it).
+"""
+
+from __future__ import annotations
+
+import os
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics.alerts import DIGEST_FOLDER, DigestWriter, monitor
+from analytics.explain import RESERVED, Contributor, Explanation, explain
+from analytics.metrics.kpis import (
+    KPI_BY_NAME,
+    KPIS,
+    Kpi,
+    KpiReport,
+    format_value,
+    resolve_period,
+)
+from analytics.query.filters import Filters
+from dashboard.common import get_store, settings
+from dashboard.i18n import t
+
+#: Bars drawn in the waterfall; the rest are summed into one bar so the chart still adds up.
+WATERFALL_BARS = 12
+
+
+def change_text(kpi: Kpi, value: float, signed: bool = True) -> str:
+    """A change in the KPI's unit: percentage points for ratios."""
+    if kpi.unit == "ratio":
+        return f"{value * 100:+.2f} pp" if signed else f"{abs(value) * 100:.2f} pp"
+    text = format_value(kpi, value if signed else abs(value))
+    return f"+{text}" if signed and value > 0 else text
+
+
+def value_label(value: str) -> str:
+    return t(f"ex.value.{value}") if value in RESERVED else value
+
+
+def headline(result: Explanation) -> str:
+    kpi = result.kpi
+    name = t(f"kpi.{kpi.name}")
+    if result.status == "no_data":
+        return t("ex.no_data", kpi=name)
+    before, after = format_value(kpi, result.previous), format_value(kpi, result.current)
+    if result.status == "no_change":
+        return t("ex.same", kpi=name, before=before)
+    key = "ex.rose" if result.change > 0 else "ex.fell"
+    return t(key, kpi=name, change=change_text(kpi, result.change, signed=False), before=before, after=after)
+
+
+def contributor_text(kpi: Kpi, c: Contributor) -> str:
+    """e.g. "-0.59 pp of it is channel kuaishou's own CTR (121 % of the change)"."""
+    where = t("ex.where", dim=t(f"ov.dim.{c.dimension}") if not c.dimension.startswith("props.") else c.dimension,
+              value=value_label(c.value))
+    amount = change_text(kpi, c.contribution)
+    if c.effect == "rate":
+        text = t("ex.rate", change=amount, where=where, kpi=t(f"kpi.{kpi.name}"))
+    elif c.effect == "mix":
+        key = "ex.mix_toward" if (c.weight_change or 0) > 0 else "ex.mix_away"
+        text = t(key, change=amount, den=t(f"ex.den.{kpi.denominator}"), where=where)
+    else:
+        text = t("ex.total", change=amount, where=where)
+    return text if c.share is None else t("ex.share", text=text, share=f"{c.share:.0%}")
+
+
+def waterfall(result: Explanation, dimension: str) -> go.Figure:
+    """Previous value, one bar per segment effect (largest first), current value."""
+    d = result.dimension(dimension)
+    rows = d.waterfall().sort_values("contribution", key=lambda c: -c.abs(), kind="stable")
+    kpi = result.kpi
+    scale = 100.0 if kpi.unit == "ratio" else 1.0
+    shown, rest = rows.head(WATERFALL_BARS), rows.iloc[WATERFALL_BARS:]
+    x = [t("ex.bar.previous")]
+    y = [result.previous * scale]
+    measure = ["absolute"]
+    for r in shown.itertuples(index=False):
+        x.append(f"{value_label(r.value)} · {t(f'ex.effect.{r.effect}')}")
+        y.append(r.contribution * scale)
+        measure.append("relative")
+    if len(rest):
+        x.append(t("ex.value.(other)") + f" (+{len(rest)})")
+        y.append(float(rest["contribution"].sum()) * scale)
+        measure.append("relative")
+    x.append(t("ex.bar.current"))
+    y.append(result.current * scale)
+    measure.append("total")
+    fig = go.Figure(go.Waterfall(x=x, y=y, measure=measure, connector={"line": {"width": 1}}))
+    fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False,
+                      yaxis_title="pp" if kpi.unit == "ratio" else t(f"kpi.{kpi.name}"))
+    if kpi.unit == "ratio":
+        fig.update_yaxes(ticksuffix="%")
+    return fig
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _explain(db: str, version: str, kpi: str, current: Filters, previous: Filters | None) -> Explanation:
+    return explain(get_store(), kpi, current, previous)
+
+
+def cached_explain(kpi: str, current: Filters, previous: Filters | None = None) -> Explanation:
+    store = get_store()
+    return _explain(str(store.path), store.data_version(), kpi, current, previous)
+
+
+def show_explanation(result: Explanation, key: str) -> None:
+    """Headline, the top contributors in words and the waterfall of a chosen dimension."""
+    st.markdown(f"**{headline(result)}**")
+    if result.status != "ok":
+        return
+    dims = [d.dimension for d in result.dimensions]
+    best = dims[0]
+    dim = st.selectbox(
+        t("ex.dimension"), dims, key=f"{key}_dim",
+        format_func=lambda d: t("ex.best", dim=t(f"ov.dim.{d}")) if d == best else t(f"ov.dim.{d}"),
+    )
+    chosen = result.dimension(dim)
+    if chosen.note:
+        st.info(t("ex.no_split", dim=t(f"ov.dim.{dim}")))
+        return
+    lines = [contributor_text(result.kpi, c) for c in chosen.contributors(result.ratio)]
+    if lines:
+        st.markdown("\n".join(f"- {line}" for line in lines[:5]))
+    else:
+        st.caption(t("ex.none_named", dim=t(f"ov.dim.{dim}")))
+    st.plotly_chart(waterfall(result, dim), width="stretch", key=f"{key}_chart")
+    st.caption(t("ex.caption"))
+
+
+def explain_panel(report: KpiReport) -> None:
+    """The Overview's panel: pick a KPI card, see why it moved against the previous period."""
+    with st.expander(t("ex.title")):
+        cards = [c for c in report.cards() if c.kpi.name in KPI_BY_NAME]
+        moved = max(cards, key=lambda c: abs(c.change or 0), default=None)
+        names = [k.name for k in KPIS]
+        kpi = st.selectbox(t("ex.kpi"), names, index=names.index(moved.kpi.name) if moved else 0,
+                           format_func=lambda k: t(f"kpi.{k}"), key="ov_explain_kpi")
+        show_explanation(cached_explain(kpi, report.filters, report.previous_filters), "ov_explain")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _alerts(db: str, version: str, filters: Filters, explained: bool):
+    store = get_store()
+    return monitor(store, resolve_period(store, filters) or filters, explain_alerts=explained)
+
+
+def cached_alerts(filters: Filters, explained: bool = False):
+    """The alerts of the sidebar period (the whole period, not only its last week)."""
+    store = get_store()
+    return _alerts(str(store.path), store.data_version(), filters, explained)
+
+
+def digest_folder():
+    return settings().data_dir / DIGEST_FOLDER
+
+
+@st.cache_resource(show_spinner=False)
+def _digest_writer(db: str) -> DigestWriter | None:
+    if os.environ.get("REELYTICS_DIGEST", "").lower() == "off":
+        return None
+    writer = DigestWriter(get_store(), digest_folder(), settings().timezone)
+    writer.start()
+    return writer
+
+
+def start_digest_writer() -> DigestWriter | None:
+    """The process's digest thread (started on first use)."""
+    return _digest_writer(str(get_store().path))

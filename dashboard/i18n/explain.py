@@ -1,0 +1,85 @@
+"""Text of the "why did it change" panel (Overview) and the Alerts page."""
+
+TEXT = {
+    "page.alerts": {"en": "Alerts", "zh": "异常告警"},
+    # -- explain panel
+    "ex.title": {"en": "Why did it change?", "zh": "为什么会变化？"},
+    "ex.kpi": {"en": "KPI to explain", "zh": "要解释的指标"},
+    "ex.dimension": {"en": "Split by", "zh": "拆分维度"},
+    "ex.best": {"en": "{dim} (most telling)", "zh": "{dim}（最能解释）"},
+    "ex.fell": {"en": "{kpi} fell {change} ({before} → {after}).", "zh": "{kpi}下降了 {change}（{before} → {after}）。"},
+    "ex.rose": {"en": "{kpi} rose {change} ({before} → {after}).", "zh": "{kpi}上升了 {change}（{before} → {after}）。"},
+    "ex.same": {"en": "{kpi} did not change ({before}).", "zh": "{kpi}没有变化（{before}）。"},
+    "ex.no_data": {"en": "{kpi} has no value in one of the two periods, so there is no change to explain.",
+                   "zh": "{kpi}在两个周期之一没有数值，无法解释变化。"},
+    "ex.rate": {"en": "{change} of it is {where}'s own {kpi}", "zh": "其中 {change} 来自{where}自身的{kpi}"},
+    "ex.mix_toward": {"en": "{change} a shift of {den} toward {where}", "zh": "{change} 来自{den}向{where}的转移"},
+    "ex.mix_away": {"en": "{change} a shift of {den} away from {where}", "zh": "{change} 来自{den}从{where}流出"},
+    "ex.total": {"en": "{change} from {where}", "zh": "{change} 来自{where}"},
+    "ex.share": {"en": "{text} ({share} of the change)", "zh": "{text}（占变化的 {share}）"},
+    "ex.where": {"en": "{dim} {value}", "zh": "{dim}「{value}」"},
+    "ex.none_named": {"en": "No single {dim} explains most of the change: it is spread thin.",
+                      "zh": "没有哪一个{dim}能解释大部分变化：变化分散在各处。"},
+    "ex.caption": {
+        "en": "Each bar is one segment's part of the change; the bars sum exactly to the change. For ratios a "
+              "segment's part splits into its own rate (rate) and its share of the denominator (mix), so a shift "
+              "of the mix is never mistaken for a fall of every segment. Small segments are pooled. See docs/explain.md.",
+        "zh": "每根柱子是一个分组对变化的贡献，加总恰好等于总变化。比率类指标的贡献拆成分组自身比率的变化（比率）"
+              "和其在分母中占比的变化（结构），因此结构变化不会被误认为各分组都在下降。小分组已合并。详见 docs/explain.md。"},
+    "ex.no_split": {"en": "Spend is not recorded by {dim}; choose channel or campaign.",
+                    "zh": "投放花费没有按{dim}记录；请选择渠道或投放计划。"},
+    "ex.effect.rate": {"en": "own rate", "zh": "自身比率"},
+    "ex.effect.mix": {"en": "mix", "zh": "结构"},
+    "ex.effect.total": {"en": "change", "zh": "变化"},
+    "ex.bar.previous": {"en": "previous", "zh": "上一周期"},
+    "ex.bar.current": {"en": "current", "zh": "本周期"},
+    "ex.value.(other)": {"en": "small segments", "zh": "小分组合计"},
+    "ex.value.(overlap)": {"en": "users in several segments", "zh": "跨分组用户"},
+    "ex.value.(none)": {"en": "none", "zh": "无"},
+    "ex.den.views": {"en": "views", "zh": "播放"},
+    "ex.den.viewers": {"en": "viewers", "zh": "观看用户"},
+    "ex.den.views_with_length": {"en": "views", "zh": "播放"},
+    "ex.den.orders": {"en": "orders", "zh": "订单"},
+    "ex.den.active_users": {"en": "active users", "zh": "活跃用户"},
+    "ex.den.purchasers": {"en": "purchasers", "zh": "购买用户"},
+    "ex.den.new_buyers": {"en": "new buyers", "zh": "新购买用户"},
+    "ex.den.spend": {"en": "spend", "zh": "花费"},
+    # -- alerts
+    "al.caption": {
+        "en": "Each KPI's daily value against the band expected from the 8 weeks before (weekday pattern and trend, "
+              "STL with robust fitting; band = expected ± {z} robust residual scales), overall and per channel. "
+              "Ratio days with fewer than {min_den} in the denominator are not judged.",
+        "zh": "每个指标的每日数值与由此前 8 周学到的预期区间（星期规律与趋势，稳健 STL；区间 = 预期值 ± {z} 倍稳健残差尺度）对比，"
+              "分总体和各渠道。分母不足 {min_den} 的比率日不做判断。"},
+    "al.count": {"en": "{n} alerts in this period", "zh": "本周期共 {n} 条告警"},
+    "al.none": {"en": "No day of this period left its expected band.", "zh": "本周期没有任何一天超出预期区间。"},
+    "al.short_history": {"en": "Not enough history: a band needs at least {days} days with values.",
+                         "zh": "历史数据不足：预期区间至少需要 {days} 天的数据。"},
+    "al.table": {"en": "Alerts, largest first", "zh": "告警（按偏离程度排序）"},
+    "al.col.day": {"en": "Day", "zh": "日期"},
+    "al.col.kpi": {"en": "KPI", "zh": "指标"},
+    "al.col.segment": {"en": "Segment", "zh": "分组"},
+    "al.col.value": {"en": "Value", "zh": "数值"},
+    "al.col.expected": {"en": "Expected", "zh": "预期"},
+    "al.col.low": {"en": "Band low", "zh": "区间下限"},
+    "al.col.high": {"en": "Band high", "zh": "区间上限"},
+    "al.col.z": {"en": "Robust z", "zh": "稳健 z 值"},
+    "al.col.cause": {"en": "Top contributor", "zh": "主要贡献者"},
+    "al.all": {"en": "all", "zh": "总体"},
+    "al.chart": {"en": "KPI and band", "zh": "指标与预期区间"},
+    "al.chart_kpi": {"en": "KPI", "zh": "指标"},
+    "al.chart_segment": {"en": "Series", "zh": "序列"},
+    "al.legend.value": {"en": "value", "zh": "数值"},
+    "al.legend.expected": {"en": "expected", "zh": "预期"},
+    "al.legend.band": {"en": "band", "zh": "预期区间"},
+    "al.legend.alert": {"en": "alert", "zh": "告警"},
+    "al.no_band": {"en": "This series has no band (too little history or no variation).",
+                   "zh": "该序列没有预期区间（历史太短或没有波动）。"},
+    "al.digest": {"en": "This dashboard writes a daily digest (alerts-DAY.json and .md) to {folder}; "
+                        "`reelytics alerts` prints the latest one while the dashboard holds the database.",
+                  "zh": "本看板每天把摘要（alerts-日期.json 与 .md）写入 {folder}；看板占用数据库时，"
+                        "`reelytics alerts` 会输出最新一份摘要。"},
+    "al.explained": {"en": "Why {kpi} moved on {day} (against a week earlier)", "zh": "{day} {kpi}变化的原因（与一周前相比）"},
+    "ov.alerts": {"en": "{n} KPI alerts in this period — see the Alerts page.",
+                  "zh": "本周期有 {n} 条指标告警，详见“异常告警”页。"},
+}
