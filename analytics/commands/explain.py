@@ -35,12 +35,19 @@ def amount(kpi: Kpi, value: float, signed: bool = True) -> str:
     return text.replace(".00", "") if kpi.unit == "count" else text
 
 
+def label(kpi: Kpi) -> str:
+    """The KPI's name as the glossary and the dashboard give it."""
+    from dashboard.i18n import t
+
+    return t(f"kpi.{kpi.name}", "en")
+
+
 def describe(kpi: Kpi, c: Contributor) -> str:
     """One contributor in words, e.g. "-0.59 pp: channel kuaishou's own CTR (121% of the change)"."""
     share = "" if c.share is None else f" ({c.share:.0%} of the change)"
     where = f"{c.dimension} {c.value}"
     if c.effect == "rate":
-        what = f"{where}'s own {kpi.label_en}"
+        what = f"{where}'s own {label(kpi)}"
     elif c.effect == "mix":
         what = f"a shift of {kpi.denominator} {'toward' if (c.weight_change or 0) > 0 else 'away from'} {where}"
     else:
@@ -52,12 +59,12 @@ def sentence(result: Explanation) -> str:
     """The headline, e.g. "Click-through rate fell 0.49 pp (3.35% -> 2.87%)"."""
     kpi = result.kpi
     if result.status == "no_data":
-        return f"{kpi.label_en} has no value in one of the periods (no events, or a zero denominator)"
+        return f"{label(kpi)} has no value in one of the periods (no events, or a zero denominator)"
     was = f"({amount(kpi, result.previous, False)} -> {amount(kpi, result.current, False)})"
     if result.status == "no_change":
-        return f"{kpi.label_en} did not change {was}"
+        return f"{label(kpi)} did not change {was}"
     verb = "rose" if result.change > 0 else "fell"
-    return f"{kpi.label_en} {verb} {amount(kpi, abs(result.change)).lstrip('+')} {was}"
+    return f"{label(kpi)} {verb} {amount(kpi, abs(result.change)).lstrip('+')} {was}"
 
 
 def run(args, ctx) -> Output:
