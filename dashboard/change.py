@@ -13,60 +13,20 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics.alerts import DIGEST_FOLDER, DigestWriter, monitor
-from analytics.explain import RESERVED, Contributor, Explanation, explain
+from analytics.explain import Explanation, explain
 from analytics.metrics.kpis import (
     KPI_BY_NAME,
     KPIS,
-    Kpi,
     KpiReport,
-    format_value,
     resolve_period,
 )
 from analytics.query.filters import Filters
+from dashboard.change_text import change_text, contributor_text, headline, value_label  # noqa: F401
 from dashboard.common import get_store, settings
 from dashboard.i18n import t
 
 #: Bars drawn in the waterfall; the rest are summed into one bar so the chart still adds up.
 WATERFALL_BARS = 12
-
-
-def change_text(kpi: Kpi, value: float, signed: bool = True) -> str:
-    """A change in the KPI's unit: percentage points for ratios."""
-    if kpi.unit == "ratio":
-        return f"{value * 100:+.2f} pp" if signed else f"{abs(value) * 100:.2f} pp"
-    text = format_value(kpi, value if signed else abs(value))
-    return f"+{text}" if signed and value > 0 else text
-
-
-def value_label(value: str) -> str:
-    return t(f"ex.value.{value}") if value in RESERVED else value
-
-
-def headline(result: Explanation) -> str:
-    kpi = result.kpi
-    name = t(f"kpi.{kpi.name}")
-    if result.status == "no_data":
-        return t("ex.no_data", kpi=name)
-    before, after = format_value(kpi, result.previous), format_value(kpi, result.current)
-    if result.status == "no_change":
-        return t("ex.same", kpi=name, before=before)
-    key = "ex.rose" if result.change > 0 else "ex.fell"
-    return t(key, kpi=name, change=change_text(kpi, result.change, signed=False), before=before, after=after)
-
-
-def contributor_text(kpi: Kpi, c: Contributor) -> str:
-    """e.g. "-0.59 pp of it is channel kuaishou's own CTR (121 % of the change)"."""
-    where = t("ex.where", dim=t(f"ov.dim.{c.dimension}") if not c.dimension.startswith("props.") else c.dimension,
-              value=value_label(c.value))
-    amount = change_text(kpi, c.contribution)
-    if c.effect == "rate":
-        text = t("ex.rate", change=amount, where=where, kpi=t(f"kpi.{kpi.name}"))
-    elif c.effect == "mix":
-        key = "ex.mix_toward" if (c.weight_change or 0) > 0 else "ex.mix_away"
-        text = t(key, change=amount, den=t(f"ex.den.{kpi.denominator}"), where=where)
-    else:
-        text = t("ex.total", change=amount, where=where)
-    return text if c.share is None else t("ex.share", text=text, share=f"{c.share:.0%}")
 
 
 def waterfall(result: Explanation, dimension: str) -> go.Figure:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from analytics.cli import Output, add_filter_args, filters_from_args
-from analytics.commands.explain import amount, describe
 from analytics.errors import StorageError
 from analytics.explain import Contributor
 from analytics.metrics.kpis import KPI_BY_NAME
@@ -35,6 +34,9 @@ def register(sub) -> None:
 
 
 def _text(doc: dict) -> list[str]:
+    from analytics.metrics.kpis import format_value
+    from dashboard.change_text import contributor_text
+
     window = doc["window"]
     head = (f"{len(doc['alerts'])} alert(s) {window['from']} .. {window['to']} ({doc['status']}, "
             f"band: expected ± {doc['z']:g} robust scales, {doc['points']} days judged)")
@@ -42,11 +44,11 @@ def _text(doc: dict) -> list[str]:
     for a in doc["alerts"]:
         kpi = KPI_BY_NAME[a["kpi"]]
         seg = ", ".join(f"{k}={v}" for k, v in a["segment"].items()) or "all"
-        lines.append(f"  {a['day']}  {a['kpi']:<22} {seg:<26} {amount(kpi, a['value'], False):>12}  expected "
-                     f"{amount(kpi, a['expected'], False)} [{amount(kpi, a['low'], False)} .. "
-                     f"{amount(kpi, a['high'], False)}]")
+        lines.append(f"  {a['day']}  {a['kpi']:<22} {seg:<26} {format_value(kpi, a['value']):>12}  expected "
+                     f"{format_value(kpi, a['expected'])} [{format_value(kpi, a['low'])} .. "
+                     f"{format_value(kpi, a['high'])}]")
         for c in a["explanation"]:
-            lines.append(f"      {describe(kpi, Contributor(**c))}")
+            lines.append(f"      {contributor_text(kpi, Contributor(**c), 'en')}")
     return lines
 
 
