@@ -414,6 +414,14 @@ class Recommendation:
         """The history items that pull this item up (positive contributions, largest first; distinct items)."""
         return tuple(c for c in self.because if c.contribution > 0)
 
+    def reason_names(self, n: int = 3) -> list[str]:
+        """Display names of the first ``n`` :attr:`reasons`: the title, with the item id when two share a title
+        (different items can carry the same title), or the id when there is no title."""
+        reasons = self.reasons[:n]
+        titles = [c.title for c in reasons]
+        return [c.title if c.title and titles.count(c.title) == 1 else (f"{c.title} ({c.item})" if c.title else c.item)
+                for c in reasons]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "item": self.item,
@@ -611,9 +619,10 @@ class TrainedModel:
             raise BadInput("k must be >= 1", code="bad_k", value=k)
         row = self.history_row(user_id, history)
         A, x, cols, conf = self._solve(row)
-        stored = history is None and str(user_id) in self.user_index
-        x32 = self.user_factors[self.user_index[str(user_id)]] if stored else x.astype(np.float32)
-        scores = (self.item_factors @ x32).astype(np.float64)  # float32 product, as implicit's batch top-N
+        if history is None and str(user_id) in self.user_index:  # the stored factor, as implicit's batch top-N
+            scores = (self.item_factors @ self.user_factors[self.user_index[str(user_id)]]).astype(np.float64)
+        else:  # folded in: the exact solve (its contributions add up to these scores)
+            scores = self.item_factors.astype(np.float64) @ x
         allowed = self.candidate_mask(only_purchasable, category)
         if filter_seen:
             allowed[cols] = False
