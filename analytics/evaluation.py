@@ -90,7 +90,7 @@ USER_METRICS: tuple[str, ...] = ("precision_at_k", "recall_at_k", "map_at_k", "n
 Z95 = 1.959963984540054
 MIN_TEST_USERS = 200
 #: The λ values tried for EASE^R.
-EASE_LAMBDAS: tuple[float, ...] = (10.0, 50.0, 200.0, 500.0, 2000.0)
+EASE_LAMBDAS: tuple[float, ...] = (50.0, 200.0, 500.0, 2000.0)
 EASE_MEMORY_BYTES = 2**30
 
 
@@ -449,11 +449,26 @@ def ease_fits(n_items: int, memory_bytes: int = EASE_MEMORY_BYTES) -> bool:
 
 
 def ease_weights(binary: sp.csr_matrix, lam: float) -> np.ndarray:
-    """EASE^R item-item weights: ``B = I - P · diag(1 / diag(P))`` with ``P = (XᵀX + λI)⁻¹``, diagonal 0."""
-    G = (binary.T @ binary).toarray().astype(np.float64)
+    """EASE^R item-item weights: ``B = I - P · diag(1 / diag(P))`` with ``P = (XᵀX + λI)⁻¹``, diagonal 0.
+
+    ``P`` comes from a Cholesky factorisation (LAPACK ``potrf``/``potri``), computed in place: one
+    dense item x item matrix plus blocks.
+    """
+    from scipy.linalg import lapack
+
+    G = (binary.T @ binary).toarray().astype(np.float64).T  # symmetric: the Fortran-ordered view is G itself
     G[np.diag_indices_from(G)] += lam
-    P = np.linalg.inv(G)
-    del G
+    c, info = lapack.dpotrf(G, lower=False, overwrite_a=True, clean=False)
+    if info == 0:
+        P, info = lapack.dpotri(c, lower=False, overwrite_c=True)
+    if info != 0:  # XᵀX + λI is positive definite for λ > 0; only rounding can get here
+        raise BadInput("EASE^R: the item x item matrix could not be inverted", code="ease_failed", value=lam)
+    n, block = P.shape[0], 1024
+    for start in range(0, n, block):  # potri fills the upper triangle: mirror it
+        end = min(start + block, n)
+        P[start:end, :start] = P[:start, start:end].T
+        diagonal = P[start:end, start:end]
+        P[start:end, start:end] = np.triu(diagonal) + np.triu(diagonal, 1).T
     P /= -np.diag(P)
     np.fill_diagonal(P, 0.0)
     return P

@@ -147,8 +147,9 @@ def test_not_enough_data_is_a_status(store):
 
 
 def test_time_split_refuses_with_too_few_test_users_and_auto_falls_back_to_random(store):
-    _two_week_store(store)  # 30 users: far below the minimum of 200 test users
-    refused = evaluate(store, k=3, split=SplitSettings("days", holdout_days=3), models=("popularity",))
+    # item i<d> appears on day d and each user likes it 0-3 days later: 30 users, below 200 test users
+    insert_events(store, {f"u{n}": [("like", (d + n % 4) * DAY + n, {"item_id": f"i{d}"}) for d in range(14)] for n in range(30)})
+    refused = evaluate(store, k=3, split=SplitSettings("days"), models=("popularity",))
     assert refused.status == "too_few_test_users" and refused.reason == "too_few_test_users"
     assert refused.details == {"test_users": refused.split["test_users"], "minimum": 200} and refused.details["test_users"] > 0
     auto = split_interactions(store, SplitSettings())
@@ -213,7 +214,7 @@ def test_ease_is_skipped_with_its_reason_when_the_item_matrix_does_not_fit(store
     assert [m.model for m in result.models] == ["popularity"]
     assert result.skipped["ease"] == {"reason": "too_many_items", "items": 10, "max_items": 7, "memory_mb": 0}
     ran = evaluate(store, k=3, split=SplitSettings("random"), models=("popularity", "ease"))
-    assert [m.model for m in ran.models] == ["popularity", "ease"] and ran.ease_lambda in (10.0, 50.0, 200.0, 500.0, 2000.0)
+    assert [m.model for m in ran.models] == ["popularity", "ease"] and ran.ease_lambda in (50.0, 200.0, 500.0, 2000.0)
 
 
 def test_bad_options(store):

@@ -11,6 +11,7 @@ import pytest
 import analytics.recommend as rec
 from analytics.cli import main
 from analytics.storage import Store
+from tests.helpers import insert_events
 from tests.unit.test_recommend import checkerboard
 
 FAST = ["--factors", "4", "--iterations", "10", "--regularization", "0.1", "--alpha", "5", "--no-tune"]
@@ -96,6 +97,9 @@ def test_evaluate_json_has_metrics_per_model(db, capsys):
 
 
 def test_evaluate_time_split_refuses_with_a_reason(db, capsys):
+    store = Store(db)
+    insert_events(store, {"a0": [("like", 10_000, {"item_id": "x0"})]})  # one late new item: one test user
+    store.close()
     code, out, _ = run(capsys, "--db", db, "evaluate", "--split", "days", "--holdout-days", "0.01", *FAST)
     assert code == 0 and out.startswith("cannot evaluate: the time split leaves only")
     code, out, _ = run(capsys, "--db", db, "--json", "evaluate", "--split", "days", "--holdout-days", "0.01", *FAST)
