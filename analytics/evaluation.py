@@ -69,7 +69,7 @@ from analytics.progress import Progress, no_progress
 from analytics.recommend import (
     AlsParams,
     InteractionMatrix,
-    fit_als,
+    fit_on_device,
     matrix_from_events,
     newest_event_time,
     resolve_device,
@@ -397,7 +397,7 @@ def compare(a: ModelMetrics, b: ModelMetrics, metric: str = "ndcg_at_k") -> Comp
 # scorers
 # --------------------------------------------------------------------------------------------
 def als_scorer(train: InteractionMatrix, params: AlsParams, progress: Progress = no_progress):
-    als = fit_als(train.confidence(params), params, resolve_device(params.gpu), progress)
+    als = fit_on_device(train.confidence(params), params, progress)[0]
     U, V = als.user_factors, als.item_factors
     return lambda rows: U[rows] @ V.T
 

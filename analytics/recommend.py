@@ -729,6 +729,22 @@ def data_fingerprint(store: Store, params: AlsParams, filters: Filters | None = 
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def fit_on_device(user_items: sp.csr_matrix, params: AlsParams, progress: Progress = no_progress):
+    """:func:`fit_als` on the device ``params.gpu`` asks for: ``(model, device, note)``.
+
+    A GPU that fails mid-way: ``"auto"`` retries on the CPU (``note`` says so), ``"on"`` is an error.
+    """
+    device = resolve_device(params.gpu)
+    try:
+        return fit_als(user_items, params, device, progress), device, None
+    except Exception as exc:
+        if device != "gpu":
+            raise
+        if params.gpu == "on":
+            raise BadInput(f"GPU training failed: {exc}; use --gpu auto or off", code="gpu_failed") from exc
+        return fit_als(user_items, params, "cpu", progress), "cpu", f"GPU training failed ({exc}); trained on the CPU instead"
+
+
 def train(matrix: InteractionMatrix, params: AlsParams = AlsParams(), progress: Progress = no_progress,
           fingerprint: str = "", tuning: dict[str, Any] | None = None) -> TrainedModel:
     """Train ALS on an interaction matrix; the device follows ``params.gpu`` (see :func:`resolve_device`)."""
@@ -737,21 +753,10 @@ def train(matrix: InteractionMatrix, params: AlsParams = AlsParams(), progress: 
             "there are no interactions to learn from (only impressions, or no events in the selected period)",
             code="no_interactions",
         )
-    device = resolve_device(params.gpu)
     user_items = matrix.confidence(params)
     progress(0.0, "training")
     start = time.perf_counter()
-    note = None
-    try:
-        als = fit_als(user_items, params, device, progress)
-    except Exception as exc:  # a GPU that fails mid-way: "auto" retries on the CPU, "on" reports it
-        if device != "gpu":
-            raise
-        if params.gpu == "on":
-            raise BadInput(f"GPU training failed: {exc}; use --gpu auto or off", code="gpu_failed") from exc
-        note = f"GPU training failed ({exc}); trained on the CPU instead"
-        device = "cpu"
-        als = fit_als(user_items, params, device, progress)
+    als, device, note = fit_on_device(user_items, params, progress)
     seconds = time.perf_counter() - start
     progress(1.0, "trained")
     return TrainedModel(

@@ -9,7 +9,7 @@ import pytest
 
 from analytics.errors import BadInput
 from analytics.evaluation import holdout_random
-from analytics.recommend import InteractionMatrix, build_matrix, clear_cache, get_model
+from analytics.recommend import AlsParams, InteractionMatrix, build_matrix, clear_cache, get_model
 from analytics.tuning import TuneSettings, search, tuned_params
 from tests.helpers import insert_events
 from tests.unit.test_recommend import SMALL, _fresh_cache, board  # noqa: F401 (fixtures)
@@ -97,3 +97,27 @@ def test_bad_settings_are_bad_input():
         TuneSettings(fixed=frozenset({"iterations"}))
     with pytest.raises(BadInput):
         TuneSettings(budget_seconds=0)
+
+
+def test_the_search_falls_back_to_the_cpu_like_training(board, monkeypatch):
+    import implicit.gpu
+
+    import analytics.recommend as rec
+
+    monkeypatch.setattr(implicit.gpu, "HAS_CUDA", False)
+    with pytest.raises(BadInput, match="CUDA is not available"):
+        get_model(board, AlsParams(factors=4, gpu="on"), tune=FEW)  # refused before any search
+    monkeypatch.setattr(implicit.gpu, "HAS_CUDA", True)
+    real = rec._new_als
+    devices = []
+
+    def flaky(params, use_gpu, num_threads=0):
+        devices.append(use_gpu)
+        if use_gpu:
+            raise RuntimeError("CUDA driver error")
+        return real(params, use_gpu, num_threads)
+
+    monkeypatch.setattr(rec, "_new_als", flaky)
+    result = search(build_matrix(board), AlsParams(**{**SMALL.to_dict(), "gpu": "auto"}), FEW)
+    assert result.status == "ok" and len(result.trials) == 4
+    assert devices.count(True) == 4 and devices.count(False) == 4  # each trial tried the GPU, then ran on the CPU
