@@ -90,7 +90,7 @@ USER_METRICS: tuple[str, ...] = ("precision_at_k", "recall_at_k", "map_at_k", "n
 Z95 = 1.959963984540054
 MIN_TEST_USERS = 200
 #: The λ values tried for EASE^R.
-EASE_LAMBDAS: tuple[float, ...] = (50.0, 200.0, 500.0, 2000.0)
+EASE_LAMBDAS: tuple[float, ...] = (10.0, 50.0, 200.0, 500.0, 2000.0)
 EASE_MEMORY_BYTES = 2**30
 
 

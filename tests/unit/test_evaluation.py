@@ -214,7 +214,7 @@ def test_ease_is_skipped_with_its_reason_when_the_item_matrix_does_not_fit(store
     assert [m.model for m in result.models] == ["popularity"]
     assert result.skipped["ease"] == {"reason": "too_many_items", "items": 10, "max_items": 7, "memory_mb": 0}
     ran = evaluate(store, k=3, split=SplitSettings("random"), models=("popularity", "ease"))
-    assert [m.model for m in ran.models] == ["popularity", "ease"] and ran.ease_lambda in (50.0, 200.0, 500.0, 2000.0)
+    assert [m.model for m in ran.models] == ["popularity", "ease"] and ran.ease_lambda in (10.0, 50.0, 200.0, 500.0, 2000.0)
 
 
 def test_bad_options(store):
