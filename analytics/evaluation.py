@@ -32,7 +32,8 @@ Metrics at ``k``, averaged over users with at least one relevant item (binary re
   who interacted with item i (Zhou et al., PNAS 2010); higher is less obvious
 
 **Uncertainty.** The first five metrics are means of per-user values; their 95% interval is the
-normal approximation ``mean ± 1.96 · sd / sqrt(users)`` over those per-user values. Two models are
+normal approximation ``mean ± 1.96 · sd / sqrt(users)`` over those per-user values, clipped to
+[0, 1]. Two models are
 compared *paired* (the same test users): the interval of the mean per-user difference. The
 ``winner`` is the model with the highest NDCG@k; it wins *clearly* when the paired interval of its
 lead over the runner-up lies above 0.
@@ -275,8 +276,9 @@ class ModelMetrics:
         return float(getattr(self, metric))
 
     def interval(self, metric: str) -> tuple[float, float]:
-        """95% interval over users of a metric in :data:`USER_METRICS`."""
-        return normal_interval(self.per_user[metric])
+        """95% interval over users of a metric in :data:`USER_METRICS`, clipped to the metric's range [0, 1]."""
+        low, high = normal_interval(self.per_user[metric])
+        return max(low, 0.0), min(high, 1.0)
 
 
 def user_metrics(ranked: Sequence[int], relevant: Sequence[int], k: int) -> dict[str, float]:
