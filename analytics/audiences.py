@@ -1,6 +1,7 @@
 """Item -> audience: the users most likely to engage with a course or video, as a target list.
 
-Scores are the ALS model's ``x_u · y_i`` (stored factors). Users who already interacted with the
+Scores are the ALS model's ``x_u · y_i`` from :meth:`analytics.recommend.TrainedModel.item_scores`,
+the same stored factors that every recommendation path scores with. Users who already interacted with the
 item are left out by default (they need no promotion).
 
 **Expected conversion** of a user is calibrated from history, by score decile: every user in the
@@ -177,7 +178,7 @@ def item_audience(store: Store | None, model: TrainedModel, item_id: str, k: int
     store = store or model.store
     facts = model.catalog.get(item_id) or {}
     outcome: Outcome = "purchase" if facts.get("purchasable") else "engagement"
-    scores = model.user_factors.astype(np.float64) @ model.item_factors[j].astype(np.float64)
+    scores = model.item_scores(item_id)  # the scores every other path uses
     engaged = np.zeros(len(model.user_ids), dtype=bool)
     engaged[model.user_items[:, j].nonzero()[0]] = True
     if outcome == "purchase":

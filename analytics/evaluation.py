@@ -1,11 +1,23 @@
-"""Offline evaluation of the recommender on a time-based split, against baselines.
+"""Offline evaluation of the recommender against baselines, with confidence intervals over users.
 
-Split (:class:`SplitSettings`): ``days`` holds out every interaction after a cutoff (the last
-``holdout_days``; by default the last 20% of the data's span, at least one day) and trains on what
-came before; ``last_k`` holds out each user's ``k`` most recent items (users with more than ``k``
-items only). A held-out (user, item) pair is *relevant* when its summed weight is positive, both
-user and item exist in the training matrix and the user had not interacted with the item before
-(we measure discovery, not repetition). Items seen in training are never recommended.
+Protocols (:class:`SplitSettings`, ``mode``):
+
+* ``random`` — each user's items are held out at random with probability ``fraction`` (default
+  25%, stratified per user: ``round(fraction * n)`` of a user's ``n`` items, at most ``n - 1``, users
+  with one item stay in training; seeded). This is the protocol of public benchmark tables
+  (e.g. a 75/25 stratified split). Every held-out pair is relevant.
+* ``last_k`` — each user's ``k`` most recent items (users with more than ``k`` items only).
+* ``days`` — every interaction after a cutoff (the last ``holdout_days``; by default the period
+  holding the latest 20% of events, at least one day). It *refuses* (status
+  ``too_few_test_users``) when fewer than ``min_test_users`` (200) users have a new item after the
+  cutoff: averages over so few users say little.
+* ``auto`` (the default) — ``days`` when the time split leaves at least ``min_test_users`` test
+  users and at least 10% of the training users; otherwise ``random``. The choice and why are in
+  ``split["chosen"]``.
+
+For ``last_k`` and ``days`` a held-out (user, item) pair is relevant when its summed weight is
+positive, both user and item exist in the training matrix and the user had not interacted with the
+item before (we measure discovery, not repetition). Items seen in training are never recommended.
 
 Metrics at ``k``, averaged over users with at least one relevant item (binary relevance):
 
@@ -19,20 +31,33 @@ Metrics at ``k``, averaged over users with at least one relevant item (binary re
 * ``novelty``: mean self-information -log2(p_i) of recommended items, p_i = share of training users
   who interacted with item i (Zhou et al., PNAS 2010); higher is less obvious
 
-Models: ``als`` (this project's ALS), ``popularity`` (items by number of training users),
-``item_knn`` (cosine item-item, ``implicit.nearest_neighbours.CosineRecommender``, K=100) and
-``content`` (TF-IDF profile of the user's items, :mod:`analytics.content`; only with a catalog).
+**Uncertainty.** The first five metrics are means of per-user values; their 95% interval is the
+normal approximation ``mean ± 1.96 · sd / sqrt(users)`` over those per-user values, clipped to
+[0, 1]. Two models are
+compared *paired* (the same test users): the interval of the mean per-user difference. The
+``winner`` is the model with the highest NDCG@k; it wins *clearly* when the paired interval of its
+lead over the runner-up lies above 0.
+
+Models: ``als`` (this project's ALS; by default tuned by :mod:`analytics.tuning` on a validation
+split carved from the training part only, exactly as ``train`` does), ``popularity`` (items by
+number of training users), ``item_knn`` (cosine item-item, ``implicit.nearest_neighbours.CosineRecommender``,
+K=100), ``content`` (TF-IDF profile of the user's items, :mod:`analytics.content`; only when at
+least half the items have catalog text) and ``ease`` (EASE^R, Steck, "Embarrassingly Shallow
+Autoencoders for Sparse Data", WWW 2019: closed form ``B = I - P · diag(1 / diag(P))``,
+``P = (XᵀX + λI)⁻¹`` on the binary matrix, diagonal 0; λ chosen from :data:`EASE_LAMBDAS` by NDCG@k
+on a validation split of the training part; skipped, with the reason, when the item×item matrices
+need more than ``ease_memory_bytes``, 1 GiB by default: 8,192 items).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
+import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -46,7 +71,7 @@ from analytics.query.filters import Filters, filtered_events
 from analytics.recommend import (
     AlsParams,
     InteractionMatrix,
-    fit_als,
+    fit_on_device,
     matrix_from_events,
     newest_event_time,
     resolve_device,
@@ -55,27 +80,42 @@ from analytics.recommend import (
 )
 from analytics.store.storage import Store
 
-SplitMode = Literal["days", "last_k"]
-MODELS: tuple[str, ...] = ("als", "popularity", "item_knn", "content")
-METRICS: tuple[str, ...] = ("precision_at_k", "recall_at_k", "map_at_k", "ndcg_at_k", "auc", "coverage", "novelty")
+if TYPE_CHECKING:
+    from analytics.tuning import TuneSettings, TuningResult
 
-#: The default hyper-parameter grid of :func:`search_params`.
-DEFAULT_GRID: dict[str, tuple] = {"factors": (32, 64), "regularization": (0.05, 1.0, 10.0), "alpha": (1.0, 5.0)}
+Protocol = Literal["auto", "random", "last_k", "days"]
+PROTOCOLS: tuple[str, ...] = ("auto", "random", "last_k", "days")
+MODELS: tuple[str, ...] = ("als", "popularity", "item_knn", "content", "ease")
+METRICS: tuple[str, ...] = ("precision_at_k", "recall_at_k", "map_at_k", "ndcg_at_k", "auc", "coverage", "novelty")
+#: Metrics that are means over users (and so have an interval).
+USER_METRICS: tuple[str, ...] = ("precision_at_k", "recall_at_k", "map_at_k", "ndcg_at_k", "auc")
+Z95 = 1.959963984540054
+MIN_TEST_USERS = 200
+#: The λ values tried for EASE^R.
+EASE_LAMBDAS: tuple[float, ...] = (10.0, 50.0, 200.0, 500.0, 2000.0)
+EASE_MEMORY_BYTES = 2**30
 
 
 @dataclass(frozen=True)
 class SplitSettings:
-    mode: SplitMode = "days"
-    holdout_days: float | None = None  # None: the period holding the latest 20% of events
+    mode: Protocol = "auto"
+    holdout_days: float | None = None  # days: None = the period holding the latest 20% of events
     last_k: int = 1
+    fraction: float = 0.25  # random: share of each user's items held out
+    seed: int = 0
+    min_test_users: int = MIN_TEST_USERS
 
     def __post_init__(self) -> None:
-        if self.mode not in ("days", "last_k"):
-            raise BadInput("the split must be 'days' or 'last_k'", code="bad_split", value=self.mode)
+        if self.mode not in PROTOCOLS:
+            raise BadInput(f"the split must be one of {', '.join(PROTOCOLS)}", code="bad_split", value=self.mode)
         if self.holdout_days is not None and self.holdout_days <= 0:
             raise BadInput("the held-out period must be > 0 days", code="bad_split", value=self.holdout_days)
         if self.last_k < 1:
             raise BadInput("last_k must be >= 1", code="bad_split", value=self.last_k)
+        if not 0 < self.fraction < 1:
+            raise BadInput("the held-out fraction must be between 0 and 1", code="bad_split", value=self.fraction)
+        if self.min_test_users < 1:
+            raise BadInput("the minimum number of test users must be >= 1", code="bad_split", value=self.min_test_users)
 
 
 @dataclass(frozen=True)
@@ -112,23 +152,49 @@ def _relevant(train: InteractionMatrix, users, items) -> dict[int, np.ndarray]:
     return result
 
 
-def split_interactions(store: Store, settings: SplitSettings = SplitSettings(), params: AlsParams = AlsParams(),
-                       filters: Filters | None = None, until: dt.datetime | None = None, skip_last: int = 0) -> Split:
-    """Split the store's interactions into a training matrix and relevant held-out items.
+def holdout_random(matrix: InteractionMatrix, fraction: float = 0.25, seed: int = 0) -> tuple[InteractionMatrix, dict[int, np.ndarray]]:
+    """Hold out ``round(fraction * n)`` (at most ``n - 1``) random items of each user with ``n >= 2`` items.
 
-    ``until`` (days mode) and ``skip_last`` (last_k mode) first drop the outer test period, which is
-    how the validation split of :func:`search_params` is made inside the training data.
+    Returns the training matrix (same rows and columns) and the held-out columns per user row.
     """
-    backend = store
+    W = matrix.weights.tocsr()
+    counts = np.diff(W.indptr)
+    rows = np.repeat(np.arange(W.shape[0]), counts)
+    order = np.lexsort((np.random.default_rng(seed).random(W.nnz), rows))
+    position = np.empty(W.nnz, dtype=np.int64)
+    position[order] = np.arange(W.nnz) - W.indptr[rows]  # rows is sorted, so rows[order] == rows
+    n_test = np.where(counts >= 2, np.minimum(np.floor(fraction * counts + 0.5), counts - 1), 0).astype(np.int64)
+    held = position < n_test[rows]
+    keep = ~held
+    train = sp.csr_matrix((W.data[keep], W.indices[keep], np.concatenate([[0], np.cumsum(counts - n_test)])),
+                          shape=W.shape, dtype=np.float32)
+    test_rows, test_cols = rows[held], W.indices[held]
+    bounds = np.flatnonzero(np.diff(test_rows)) + 1
+    test = {int(r[0]): np.sort(c) for r, c in zip(np.split(test_rows, bounds), np.split(test_cols, bounds)) if r.size}
+    return InteractionMatrix.from_csr(matrix.user_ids, matrix.item_ids, train), test
+
+
+def _events(store: Store, filters: Filters | None):
+    backend = store.ibis()
     filters = restricting(filters)
-    events = filtered_events(backend, filters) if filters else backend.table("events")
-    if until is not None:
-        events = events.filter(events.event_time < until)
+    return backend, (filtered_events(backend, filters) if filters else backend.table("events"))
+
+
+def split_interactions(store: Store, settings: SplitSettings = SplitSettings(), params: AlsParams = AlsParams(),
+                       filters: Filters | None = None) -> Split:
+    """Split the store's interactions by ``settings.mode`` (``auto`` resolved by :func:`choose_split`)."""
+    if settings.mode == "auto":
+        return choose_split(store, settings, params, filters)
+    backend, events = _events(store, filters)
     bounds = events.aggregate(first=events.event_time.min(), last=events.event_time.max()).to_pyarrow().to_pylist()[0]
     first, last = bounds["first"], bounds["last"]
-    empty = InteractionMatrix.from_arrays([], [], [])
     if first is None:
-        return Split(empty, {}, None, {"mode": settings.mode, "reason": "no events"})
+        return Split(InteractionMatrix.from_arrays([], [], []), {}, None, {"mode": settings.mode})
+    span = {"first_event": first.isoformat(sep=" "), "last_event": last.isoformat(sep=" ")}
+    if settings.mode == "random":
+        full = matrix_from_events(backend, events, params)
+        train, test = holdout_random(full, settings.fraction, settings.seed)
+        return Split(train, test, None, {"mode": "random", "fraction": settings.fraction, "seed": settings.seed, **span})
     if settings.mode == "days":
         if settings.holdout_days is not None:
             holdout = settings.holdout_days
@@ -143,9 +209,7 @@ def split_interactions(store: Store, settings: SplitSettings = SplitSettings(), 
         later = events.filter(events.event_time >= cutoff)
         held = summed_weights(backend, later, params).select("user_id", "item_id").to_pyarrow()
         test = _relevant(train, held["user_id"], held["item_id"])
-        desc = {"mode": "days", "holdout_days": holdout, "cutoff": cutoff.isoformat(sep=" "),
-                "first_event": first.isoformat(sep=" "), "last_event": last.isoformat(sep=" ")}
-        return Split(train, test, cutoff, desc)
+        return Split(train, test, cutoff, {"mode": "days", "holdout_days": holdout, "cutoff": cutoff.isoformat(sep=" "), **span})
     import ibis
 
     k = settings.last_k
@@ -158,20 +222,43 @@ def split_interactions(store: Store, settings: SplitSettings = SplitSettings(), 
     table = agg.select("user_id", "item_id", "weight", "rn", "n").to_pyarrow()
     rn = table["rn"].to_numpy()
     n = table["n"].to_numpy()
-    is_test = (rn >= skip_last) & (rn < skip_last + k) & (n > skip_last + k)
-    is_train = rn >= skip_last + k
-    is_train |= (rn >= skip_last) & (n <= skip_last + k)
-    tr = table.filter(pa.array(is_train))
+    is_test = (rn < k) & (n > k)
+    tr = table.filter(pa.array(~is_test))
     te = table.filter(pa.array(is_test))
     train = InteractionMatrix.from_arrays(*_arrow_pairs(tr))
     test = _relevant(train, te["user_id"], te["item_id"])
-    return Split(train, test, None, {"mode": "last_k", "last_k": k, "first_event": first.isoformat(sep=" "),
-                                      "last_event": last.isoformat(sep=" ")})
+    return Split(train, test, None, {"mode": "last_k", "last_k": k, **span})
+
+
+def choose_split(store: Store, settings: SplitSettings = SplitSettings(), params: AlsParams = AlsParams(),
+                 filters: Filters | None = None) -> Split:
+    """The ``auto`` protocol: the time split when it leaves enough test users, else the random one.
+
+    "Enough": at least ``settings.min_test_users`` and at least 10% of the training users. The
+    choice is recorded in ``description["chosen"]`` as ``{"why": code, "time_test_users": n, ...}``.
+    """
+    days = split_interactions(store, replace(settings, mode="days"), params, filters)
+    n, users = days.test_users, days.train.shape[0]
+    facts = {"time_test_users": n, "minimum": settings.min_test_users, "training_users": users}
+    if n >= settings.min_test_users and n >= 0.1 * users:
+        return replace(days, description={**days.description, "chosen": {"why": "time_split_has_enough_users", **facts}})
+    chosen = split_interactions(store, replace(settings, mode="random"), params, filters)
+    return replace(chosen, description={**chosen.description, "chosen": {"why": "time_split_too_few_users", **facts}})
 
 
 # --------------------------------------------------------------------------------------------
 # metrics
 # --------------------------------------------------------------------------------------------
+def normal_interval(values: np.ndarray) -> tuple[float, float]:
+    """95% normal-approximation interval of the mean of ``values`` (NaNs left out); NaNs below 2 values."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return float("nan"), float("nan")
+    half = Z95 * v.std(ddof=1) / math.sqrt(v.size)
+    return float(v.mean() - half), float(v.mean() + half)
+
+
 @dataclass(frozen=True)
 class ModelMetrics:
     model: str
@@ -184,9 +271,15 @@ class ModelMetrics:
     novelty: float
     users: int
     seconds: float
+    per_user: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)  # USER_METRICS, test-user order
 
     def get(self, metric: str) -> float:
         return float(getattr(self, metric))
+
+    def interval(self, metric: str) -> tuple[float, float]:
+        """95% interval over users of a metric in :data:`USER_METRICS`, clipped to the metric's range [0, 1]."""
+        low, high = normal_interval(self.per_user[metric])
+        return max(low, 0.0), min(high, 1.0)
 
 
 def user_metrics(ranked: Sequence[int], relevant: Sequence[int], k: int) -> dict[str, float]:
@@ -209,15 +302,18 @@ def user_metrics(ranked: Sequence[int], relevant: Sequence[int], k: int) -> dict
 
 
 def ranking_metrics(name: str, scorer: Callable[[np.ndarray], np.ndarray], train: sp.csr_matrix,
-                    test: dict[int, np.ndarray], k: int, batch_size: int = 512) -> ModelMetrics:
-    """Score every test user with ``scorer`` (rows -> dense user x item scores) and average the metrics."""
+                    test: dict[int, np.ndarray], k: int, batch_size: int = 512, auc: bool = True) -> ModelMetrics:
+    """Score every test user with ``scorer`` (rows -> dense user x item scores) and average the metrics.
+
+    ``auc=False`` skips the AUC (a full ranking per user), e.g. while tuning.
+    """
     start = time.perf_counter()
     n_users, n_items = train.shape
     popularity = np.asarray((train > 0).sum(axis=0)).ravel()
     self_info = -np.log2(np.maximum(popularity, 1) / max(n_users, 1))
     users = np.array(sorted(test), dtype=np.int64)
-    sums = dict.fromkeys(("precision_at_k", "recall_at_k", "map_at_k", "ndcg_at_k"), 0.0)
-    auc_sum, auc_n, novelty_sum, novelty_n = 0.0, 0, 0.0, 0
+    per_user = {m: np.full(len(users), np.nan) for m in USER_METRICS}
+    novelty_sum, novelty_n = 0.0, 0
     recommended = np.zeros(n_items, dtype=bool)
     kk = min(k, n_items)
     for b in range(0, len(users), batch_size):
@@ -231,43 +327,80 @@ def ranking_metrics(name: str, scorer: Callable[[np.ndarray], np.ndarray], train
         order = np.argsort(-top_scores, axis=1, kind="stable")
         top = np.take_along_axis(top, order, axis=1)
         top_scores = np.take_along_axis(top_scores, order, axis=1)
-        ranks = rankdata(scores, axis=1)  # seen items (-inf) take the lowest ranks
+        ranks = rankdata(scores, axis=1) if auc else None  # seen items (-inf) take the lowest ranks
         n_seen = np.diff(seen.indptr)
         for n, u in enumerate(rows):
+            at = b + n
             finite = np.isfinite(top_scores[n])
             ranked = top[n][finite]
-            m = user_metrics(ranked, test[u], k)
-            for key in sums:
-                sums[key] += m[key]
+            for key, value in user_metrics(ranked, test[u], k).items():
+                per_user[key][at] = value
             recommended[ranked] = True
             novelty_sum += self_info[ranked].sum()
             novelty_n += ranked.size
             n_pos = len(test[u])
             n_neg = n_items - n_seen[n] - n_pos
-            if n_neg > 0:
+            if auc and n_neg > 0:
                 cand_ranks = ranks[n, test[u]] - n_seen[n]
-                auc_sum += (cand_ranks.sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-                auc_n += 1
-    n = max(len(users), 1)
+                per_user["auc"][at] = (cand_ranks.sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+    def mean(metric: str) -> float:
+        v = per_user[metric]
+        v = v[np.isfinite(v)]
+        return float(v.mean()) if v.size else float("nan")
+
     return ModelMetrics(
         model=name,
-        precision_at_k=sums["precision_at_k"] / n,
-        recall_at_k=sums["recall_at_k"] / n,
-        map_at_k=sums["map_at_k"] / n,
-        ndcg_at_k=sums["ndcg_at_k"] / n,
-        auc=auc_sum / auc_n if auc_n else float("nan"),
+        precision_at_k=mean("precision_at_k"),
+        recall_at_k=mean("recall_at_k"),
+        map_at_k=mean("map_at_k"),
+        ndcg_at_k=mean("ndcg_at_k"),
+        auc=mean("auc"),
         coverage=recommended.sum() / n_items if n_items else 0.0,
         novelty=novelty_sum / novelty_n if novelty_n else float("nan"),
         users=len(users),
         seconds=time.perf_counter() - start,
+        per_user=per_user,
     )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``model`` minus ``other`` on ``metric``, paired over the same test users, with its 95% interval."""
+
+    model: str
+    other: str
+    metric: str
+    difference: float
+    ci_low: float
+    ci_high: float
+
+    @property
+    def verdict(self) -> Literal["better", "worse", "unclear"]:
+        if self.ci_low > 0:
+            return "better"
+        if self.ci_high < 0:
+            return "worse"
+        return "unclear"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "other": self.other, "metric": self.metric, "difference": self.difference,
+                "ci_low": self.ci_low, "ci_high": self.ci_high, "verdict": self.verdict}
+
+
+def compare(a: ModelMetrics, b: ModelMetrics, metric: str = "ndcg_at_k") -> Comparison:
+    """Paired difference of two models scored on the same test users."""
+    diff = a.per_user[metric] - b.per_user[metric]
+    low, high = normal_interval(diff)
+    finite = diff[np.isfinite(diff)]
+    return Comparison(a.model, b.model, metric, float(finite.mean()) if finite.size else float("nan"), low, high)
 
 
 # --------------------------------------------------------------------------------------------
 # scorers
 # --------------------------------------------------------------------------------------------
 def als_scorer(train: InteractionMatrix, params: AlsParams, progress: Progress = no_progress):
-    als = fit_als(train.confidence(params), params, resolve_device(params.gpu), progress)
+    als = fit_on_device(train.confidence(params), params, progress)[0]
     U, V = als.user_factors, als.item_factors
     return lambda rows: U[rows] @ V.T
 
@@ -311,45 +444,75 @@ def content_scorer(store: Store, train: InteractionMatrix):
     return score
 
 
+
+
+def ease_fits(n_items: int, memory_bytes: int = EASE_MEMORY_BYTES) -> bool:
+    """Whether EASE^R's two dense item x item float64 matrices fit in ``memory_bytes``."""
+    return 2 * 8 * n_items * n_items <= memory_bytes
+
+
+def ease_weights(binary: sp.csr_matrix, lam: float) -> np.ndarray:
+    """EASE^R item-item weights: ``B = I - P · diag(1 / diag(P))`` with ``P = (XᵀX + λI)⁻¹``, diagonal 0.
+
+    ``P`` comes from a Cholesky factorisation (LAPACK ``potrf``/``potri``), computed in place: one
+    dense item x item matrix plus blocks.
+    """
+    from scipy.linalg import lapack
+
+    G = (binary.T @ binary).toarray().astype(np.float64).T  # symmetric: the Fortran-ordered view is G itself
+    G[np.diag_indices_from(G)] += lam
+    c, info = lapack.dpotrf(G, lower=False, overwrite_a=True, clean=False)
+    if info == 0:
+        P, info = lapack.dpotri(c, lower=False, overwrite_c=True)
+    if info != 0:  # XᵀX + λI is positive definite for λ > 0; only rounding can get here
+        raise BadInput("EASE^R: the item x item matrix could not be inverted", code="ease_failed", value=lam)
+    n, block = P.shape[0], 1024
+    for start in range(0, n, block):  # potri fills the upper triangle: mirror it
+        end = min(start + block, n)
+        P[start:end, :start] = P[:start, start:end].T
+        diagonal = P[start:end, start:end]
+        P[start:end, start:end] = np.triu(diagonal) + np.triu(diagonal, 1).T
+    P /= -np.diag(P)
+    np.fill_diagonal(P, 0.0)
+    return P
+
+
+def ease_scorer(train: InteractionMatrix, k: int = 10, seed: int = 0) -> tuple[Callable, float]:
+    """EASE^R scorer and its λ, chosen from :data:`EASE_LAMBDAS` by NDCG@k on a random validation split."""
+    X = (train.weights > 0).astype(np.float32).tocsr()
+    inner, valid = holdout_random(InteractionMatrix.from_csr(train.user_ids, train.item_ids, X), 0.2, seed)
+    valid = _sample_users(valid, 2000, seed)
+    Xi = inner.weights
+    lam = EASE_LAMBDAS[0]
+    if valid:
+        found = []
+        for value in EASE_LAMBDAS:
+            B = ease_weights(Xi, value)
+            found.append((ranking_metrics("ease", lambda rows, B=B: Xi[rows] @ B, Xi, valid, k, auc=False).ndcg_at_k, -value))
+        lam = -max(found)[1]
+    B = ease_weights(X, lam)
+    return (lambda rows: X[rows] @ B), lam
+
+
 # --------------------------------------------------------------------------------------------
-# evaluation and search
+# evaluation
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SearchTrial:
-    factors: int
-    regularization: float
-    alpha: float
-    ndcg_at_k: float
-    seconds: float
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    status: Literal["ok", "not_enough_data"]
-    k: int
-    trials: tuple[SearchTrial, ...]
-    best: AlsParams
-    validation: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "k": self.k,
-            "validation": self.validation,
-            "trials": [t.__dict__ for t in self.trials],
-            "best": {"factors": self.best.factors, "regularization": self.best.regularization, "alpha": self.best.alpha},
-        }
-
-
 @dataclass(frozen=True)
 class EvaluationResult:
-    status: Literal["ok", "not_enough_data"]
+    """``status``: ``ok``, ``not_enough_data`` or ``too_few_test_users``; ``reason`` is a code with
+    ``details`` (its numbers) when not ``ok``. ``skipped`` maps a baseline left out to its reason
+    (``{"reason": code, ...}``)."""
+
+    status: Literal["ok", "not_enough_data", "too_few_test_users"]
     k: int
     split: dict[str, Any]
     models: tuple[ModelMetrics, ...]
     params: AlsParams
-    message: str = ""
-    search: SearchResult | None = None
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    tuning: "TuningResult | None" = None
+    skipped: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ease_lambda: float | None = None
     train_users: int = 0
     train_items: int = 0
     train_interactions: int = 0
@@ -360,27 +523,45 @@ class EvaluationResult:
                 return m
         raise KeyError(model)
 
-    def lift(self, metric: str = "ndcg_at_k", model: str = "als", baseline: str = "popularity") -> float:
-        """Relative improvement of ``model`` over ``baseline`` on ``metric`` (0.3 = 30% better)."""
-        base = self.metrics_of(baseline).get(metric)
-        return self.metrics_of(model).get(metric) / base - 1.0 if base else float("inf")
+    def compare(self, model: str = "als", other: str = "popularity", metric: str = "ndcg_at_k") -> Comparison:
+        """``model`` minus ``other`` on ``metric``, paired over the test users, with its 95% interval."""
+        return compare(self.metrics_of(model), self.metrics_of(other), metric)
+
+    def winner(self, metric: str = "ndcg_at_k") -> Comparison | None:
+        """The best model on ``metric`` against the runner-up (``verdict`` ``better``: a clear win)."""
+        ranked = sorted(self.models, key=lambda m: -np.nan_to_num(m.get(metric), nan=-1.0))
+        if len(ranked) < 2:
+            return None
+        return compare(ranked[0], ranked[1], metric)
 
     def table(self):
         import pandas as pd
 
-        return pd.DataFrame([{**{"model": m.model}, **{x: m.get(x) for x in METRICS}, "users": m.users} for m in self.models])
+        rows = []
+        for m in self.models:
+            row = {"model": m.model, **{x: m.get(x) for x in METRICS}, "users": m.users}
+            low, high = m.interval("ndcg_at_k")
+            rows.append({**row, "ndcg_ci_low": low, "ndcg_ci_high": high})
+        return pd.DataFrame(rows)
 
     def to_dict(self) -> dict[str, Any]:
+        winner = self.winner() if self.models else None
         return {
             "status": self.status,
-            "message": self.message,
+            "reason": self.reason,
+            "details": self.details,
             "k": self.k,
             "split": self.split,
             "train": {"users": self.train_users, "items": self.train_items, "interactions": self.train_interactions},
             "params": {"factors": self.params.factors, "regularization": self.params.regularization,
-                       "alpha": self.params.alpha, "iterations": self.params.iterations},
-            "models": {m.model: {**{x: m.get(x) for x in METRICS}, "users": m.users} for m in self.models},
-            "search": self.search.to_dict() if self.search else None,
+                       "alpha": self.params.alpha, "weighting": self.params.weighting, "iterations": self.params.iterations},
+            "interval": "95%, normal approximation over per-user values",
+            "models": {m.model: {**{x: m.get(x) for x in METRICS}, "users": m.users,
+                                 "ci95": {x: list(m.interval(x)) for x in USER_METRICS}} for m in self.models},
+            "winner": winner.to_dict() if winner else None,
+            "skipped": self.skipped,
+            "ease_lambda": self.ease_lambda,
+            "tuning": self.tuning.to_dict() if self.tuning else None,
         }
 
 
@@ -392,57 +573,25 @@ def _sample_users(test: dict[int, np.ndarray], max_users: int | None, seed: int)
     return {int(u): test[int(u)] for u in sorted(keep)}
 
 
-def _not_enough(split: Split) -> str | None:
+def _not_enough(split: Split) -> tuple[str, str, dict[str, Any]] | None:
+    """``(status, reason code, details)`` when the split cannot be evaluated, else ``None``."""
     if split.train.nnz == 0:
-        return "no interactions before the held-out period; use a shorter held-out period or more data"
+        return "not_enough_data", "no_training_interactions", {}
     if split.train.shape[0] < 2 or split.train.shape[1] < 2:
-        return "at least two users and two items are needed to evaluate"
+        return "not_enough_data", "too_small", {"users": split.train.shape[0], "items": split.train.shape[1]}
     if not split.test:
-        return ("no user has a new item in the held-out period that also appears in the training period; "
-                "use a longer held-out period or more data")
+        return "not_enough_data", "no_test_users", {"mode": split.description.get("mode")}
     return None
 
 
-def search_params(store: Store, k: int = 10, grid: dict[str, Sequence] | None = None,
-                  split: SplitSettings = SplitSettings(), base: AlsParams = AlsParams(),
-                  filters: Filters | None = None, max_users: int | None = 5000,
-                  progress: Progress = no_progress, outer: Split | None = None) -> SearchResult:
-    """Grid search over factors x regularization x alpha, picking the best NDCG@k on a validation split.
-
-    The validation split is made inside the training period of the evaluation split (the same rule
-    applied again), so the held-out test data is never used to choose parameters.
-    """
-    grid = {**DEFAULT_GRID, **(grid or {})}
-    outer = outer or split_interactions(store, split, base, filters)
-    if split.mode == "days":
-        inner = split_interactions(store, split, base, filters, until=outer.cutoff) if outer.cutoff else outer
-    else:
-        inner = split_interactions(store, split, base, filters, skip_last=split.last_k)
-    reason = _not_enough(inner)
-    if reason:
-        return SearchResult("not_enough_data", k, (), base, {**inner.description, "reason": reason})
-    test = _sample_users(inner.test, max_users, seed=1)
-    combos = list(itertools.product(grid["factors"], grid["regularization"], grid["alpha"]))
-    trials = []
-    for n, (f, reg, alpha) in enumerate(combos):
-        params = replace(base, factors=int(f), regularization=float(reg), alpha=float(alpha))
-        start = time.perf_counter()
-        scorer = als_scorer(inner.train, params)
-        m = ranking_metrics("als", scorer, inner.train.weights, test, k)
-        trials.append(SearchTrial(int(f), float(reg), float(alpha), m.ndcg_at_k, time.perf_counter() - start))
-        progress((n + 1) / len(combos), f"tried {n + 1}/{len(combos)}")
-    best = max(trials, key=lambda t: (t.ndcg_at_k, -t.factors))
-    best_params = replace(base, factors=best.factors, regularization=best.regularization, alpha=best.alpha)
-    return SearchResult("ok", k, tuple(trials), best_params, {**inner.description, "users": len(test)})
-
-
 def evaluate(store: Store, k: int = 10, split: SplitSettings = SplitSettings(), params: AlsParams = AlsParams(),
-             filters: Filters | None = None, search: bool = False, models: Sequence[str] = MODELS,
+             filters: Filters | None = None, tune: "TuneSettings | None" = None, models: Sequence[str] = MODELS,
              max_users: int | None = 10_000, seed: int = 0, progress: Progress | None = None,
-             actor: Principal | None = None) -> EvaluationResult:
-    """Evaluate ALS against the baselines at ``k`` on a time-based split of the store's events.
+             ease_memory_bytes: int = EASE_MEMORY_BYTES, actor: Principal | None = None) -> EvaluationResult:
+    """Evaluate ALS against the baselines at ``k`` under the ``split`` protocol.
 
-    With ``search=True`` the ALS parameters are first chosen by :func:`search_params`.
+    With ``tune`` the ALS parameters are chosen by :func:`analytics.tuning.search` on a validation
+    split of the training part (the held-out part is never seen), as ``train`` does on all data.
     ``max_users`` caps the number of test users scored (a seeded random sample). Evaluating trains
     models: ``actor`` needs the ``train`` permission (:mod:`analytics.access`).
     """
@@ -456,32 +605,45 @@ def evaluate(store: Store, k: int = 10, split: SplitSettings = SplitSettings(), 
     resolve_device(params.gpu)
     progress(0.0, "splitting")
     outer = split_interactions(store, split, params, filters)
-    reason = _not_enough(outer)
-    if reason:
-        return EvaluationResult("not_enough_data", k, outer.description, (), params, reason)
+    problem = _not_enough(outer)
+    if problem:
+        return EvaluationResult(problem[0], k, outer.description, (), params, problem[1], problem[2])
+    if outer.description["mode"] == "days" and outer.test_users < split.min_test_users:
+        return EvaluationResult("too_few_test_users", k, {**outer.description, "test_users": outer.test_users}, (), params,
+                                "too_few_test_users", {"test_users": outer.test_users, "minimum": split.min_test_users})
     found = None
-    if search:
-        found = search_params(store, k, split=split, base=params, filters=filters, outer=outer,
-                              progress=lambda f, m="": progress(0.1 + 0.5 * f, m))
-        if found.status == "ok":
-            params = found.best
+    if tune is not None and "als" in models:
+        from analytics.tuning import search
+
+        found = search(outer.train, params, tune, progress=lambda f, m="": progress(0.05 + 0.45 * f, m))
+        params = found.params
     test = _sample_users(outer.test, max_users, seed)
-    results = []
+    results, skipped, lam = [], {}, None
     for n, name in enumerate(models):
-        progress(0.6 + 0.4 * n / len(models), f"evaluating {name}")
+        progress(0.5 + 0.5 * n / len(models), f"evaluating {name}")
         if name == "als":
             scorer = als_scorer(outer.train, params)
         elif name == "popularity":
             scorer = popularity_scorer(outer.train)
         elif name == "item_knn":
             scorer = item_knn_scorer(outer.train)
-        else:
+        elif name == "content":
             scorer = content_scorer(store, outer.train)
             if scorer is None:
+                skipped[name] = {"reason": "too_little_catalog_text"}
                 continue
+        else:
+            items = outer.train.shape[1]
+            if not ease_fits(items, ease_memory_bytes):
+                skipped[name] = {"reason": "too_many_items", "items": items,
+                                 "max_items": math.isqrt(ease_memory_bytes // 16),
+                                 "memory_mb": round(ease_memory_bytes / 2**20)}
+                continue
+            scorer, lam = ease_scorer(outer.train, k, seed)
         results.append(ranking_metrics(name, scorer, outer.train.weights, test, k))
     progress(1.0, "evaluated")
     return EvaluationResult(
-        "ok", k, {**outer.description, "test_users": len(test)}, tuple(results), params, search=found,
-        train_users=outer.train.shape[0], train_items=outer.train.shape[1], train_interactions=outer.train.nnz,
+        "ok", k, {**outer.description, "test_users": len(test)}, tuple(results), params, tuning=found,
+        skipped=skipped, ease_lambda=lam, train_users=outer.train.shape[0], train_items=outer.train.shape[1],
+        train_interactions=outer.train.nnz,
     )

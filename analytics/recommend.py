@@ -20,9 +20,17 @@ always with ``use_gpu`` passed explicitly, a fixed seed and BLAS pinned to one t
 saved without pickle (factors and matrix in an ``.npz``, parameters, fingerprint and id maps in a
 ``.json``) under ``<data folder>/models/`` and reused while the data and the parameters are the same.
 
-Single-user scores re-solve that user's factor exactly against the final item factors (Hu et al.,
-section 5), so the per-item contributions of :meth:`TrainedModel.explain` add up to the score.
-Batch calls (:meth:`TrainedModel.recommend_all`, :meth:`TrainedModel.scores`) use the stored factors.
+After implicit's iterations (each solves users, then items) one more exact least-squares pass
+re-solves every user factor against the final item factors (Hu et al., eq. 4), so the stored user
+factors are exactly what a single user's re-solve gives. Every path then scores with the stored
+factors: one user (:meth:`TrainedModel.recommend`), every user (:meth:`TrainedModel.recommend_all`),
+audiences (:meth:`TrainedModel.item_scores`) and the page; a user unseen at training time is folded
+in with the same exact solve. The per-item contributions of :meth:`TrainedModel.explain` (Hu et al.,
+section 5) add up to the score.
+
+By default the factors, regularization, alpha and the re-weighting are chosen by
+:mod:`analytics.tuning` on a validation split of the training data (``get_model(..., tune=...)``);
+the chosen values and the validation score are saved with the model.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -50,6 +58,9 @@ from analytics.progress import Progress, no_progress
 from analytics.query.filters import Filters, filtered_events
 from analytics.store.schema import EVENT_TYPES
 from analytics.store.storage import Store
+
+if TYPE_CHECKING:
+    from analytics.tuning import TuneSettings
 
 GpuMode = Literal["auto", "on", "off"]
 Weighting = Literal["none", "bm25", "tfidf"]
@@ -75,7 +86,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 UNKNOWN_WATCH_RATIO = 0.5
 
 #: Bumped whenever the saved files or the matrix definition change (old models are then retrained).
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2
 
 #: Item kinds that are sold (a video is free to watch); an item with a price > 0 is sold too.
 PURCHASABLE_KINDS = ("course", "ebook", "live", "consult")
@@ -356,19 +367,26 @@ def _new_als(params: AlsParams, use_gpu: bool, num_threads: int = 0):
 
 
 def fit_als(user_items: sp.csr_matrix, params: AlsParams, device: str, progress: Progress = no_progress):
-    """Fit implicit's ALS on ``user_items`` (confidences) and return a CPU model."""
+    """Fit implicit's ALS on ``user_items`` (confidences) and return a CPU model.
+
+    The user factors are then re-solved exactly against the final item factors (one exact
+    least-squares pass, implicit's ``least_squares``), so that batch and single-user scores agree.
+    """
+    from implicit.cpu._als import least_squares
     from threadpoolctl import threadpool_limits
 
     n = params.iterations
+    threads = threads_for(params, user_items.nnz)
 
     def callback(iteration: int, elapsed: float, loss: Any) -> None:
         progress((iteration + 1) / n, f"ALS iteration {iteration + 1}/{n}")
 
     with threadpool_limits(1, "blas"):  # implicit checks the BLAS threads when the model is built
-        model = _new_als(params, use_gpu=device == "gpu", num_threads=threads_for(params, user_items.nnz))
+        model = _new_als(params, use_gpu=device == "gpu", num_threads=threads)
         model.fit(user_items, show_progress=False, callback=callback)
-    if device == "gpu":
-        model = model.to_cpu()
+        if device == "gpu":
+            model = model.to_cpu()
+        least_squares(user_items, model.user_factors, model.item_factors, params.regularization, num_threads=threads)
     return model
 
 
@@ -393,11 +411,17 @@ class Recommendation:
     category: str | None = None
 
     @property
-    def because_text(self) -> str:
-        names = [c.title or c.item for c in self.because[:2] if c.contribution > 0]
-        if not names:
-            return "popular with users like this one"
-        return "because this user engaged with " + " and ".join(names)
+    def reasons(self) -> tuple[Contribution, ...]:
+        """The history items that pull this item up (positive contributions, largest first; distinct items)."""
+        return tuple(c for c in self.because if c.contribution > 0)
+
+    def reason_names(self, n: int = 3) -> list[str]:
+        """Display names of the first ``n`` :attr:`reasons`: the title, with the item id when two share a title
+        (different items can carry the same title), or the id when there is no title."""
+        reasons = self.reasons[:n]
+        titles = [c.title for c in reasons]
+        return [c.title if c.title and titles.count(c.title) == 1 else (f"{c.title} ({c.item})" if c.title else c.item)
+                for c in reasons]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -405,7 +429,6 @@ class Recommendation:
             "title": self.title,
             "score": self.score,
             "because": [{"item": c.item, "title": c.title, "contribution": c.contribution} for c in self.because],
-            "because_text": self.because_text,
         }
 
 
@@ -419,7 +442,7 @@ class Explanation:
 
 @dataclass(frozen=True)
 class ScoredId:
-    """An item (for similar items) or a user (for an audience) with its score."""
+    """An item (for similar items) with its score."""
 
     id: str
     score: float
@@ -430,7 +453,7 @@ class TrainedModel:
 
     def __init__(self, *, params: AlsParams, device: str, fingerprint: str, matrix: InteractionMatrix,
                  user_items: sp.csr_matrix, als, trained_at: str, train_seconds: float,
-                 loaded: bool = False, device_note: str | None = None) -> None:
+                 loaded: bool = False, device_note: str | None = None, tuning: dict[str, Any] | None = None) -> None:
         self.params = params
         self.device = device
         self.device_note = device_note
@@ -445,6 +468,7 @@ class TrainedModel:
         self.trained_at = trained_at
         self.train_seconds = train_seconds
         self.loaded = loaded
+        self.tuning = tuning  # how the parameters were chosen (analytics.tuning.TuningResult.to_dict), or None
         self.store: Store | None = None
         self.catalog: dict[str, dict[str, Any]] = {}
         self._YtY: np.ndarray | None = None
@@ -475,6 +499,7 @@ class TrainedModel:
             "trained_at": self.trained_at,
             "train_seconds": round(self.train_seconds, 3),
             "loaded_from_disk": self.loaded,
+            "tuning": self.tuning,
         }
 
     def set_catalog(self, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -576,19 +601,29 @@ class TrainedModel:
                     mask[j] = False
         return mask
 
+    def item_scores(self, item_id: str) -> np.ndarray:
+        """Every model user's score ``x_u · y_i`` for one item (the audience of an item)."""
+        j = self._item_row(item_id)
+        return (self.user_factors @ self.item_factors[j]).astype(np.float64)
+
     def recommend(self, user_id: str, k: int = 10, filter_seen: bool = True, only_purchasable: bool = False,
                   category: str | None = None, history: Mapping[str, float] | None = None,
                   explain_top: int = 3) -> list[Recommendation]:
         """Top-``k`` items for one user with scores ``x_u · y_i`` and the items that explain them.
 
+        A known user is scored with the stored factor, the same numbers as :meth:`recommend_all`.
         A user unseen at training time is folded in from ``history`` (item -> weight) or, when
-        omitted, from their events in the store (``recalculate_user`` semantics).
+        omitted, from their events in the store (``recalculate_user`` semantics). ``because`` lists
+        up to ``explain_top`` distinct history items, largest contribution first.
         """
         if k < 1:
             raise BadInput("k must be >= 1", code="bad_k", value=k)
         row = self.history_row(user_id, history)
         A, x, cols, conf = self._solve(row)
-        scores = self.item_factors.astype(np.float64) @ x
+        if history is None and str(user_id) in self.user_index:  # the stored factor, as implicit's batch top-N
+            scores = (self.item_factors @ self.user_factors[self.user_index[str(user_id)]]).astype(np.float64)
+        else:  # folded in: the exact solve (its contributions add up to these scores)
+            scores = self.item_factors.astype(np.float64) @ x
         allowed = self.candidate_mask(only_purchasable, category)
         if filter_seen:
             allowed[cols] = False
@@ -597,8 +632,8 @@ class TrainedModel:
             return []
         k = min(k, candidates.size)
         top = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        # contributions s_ij * c_j with s_ij = (A^-1 y_i) · y_j; columns sum to the scores.
+        top = top[np.lexsort((top, -scores[top]))]
+        # contributions s_ij * c_j with s_ij = (A^-1 y_i) · y_j; each column sums to the exact score.
         W = np.linalg.solve(A, self.item_factors[top].astype(np.float64).T)
         contrib = conf[:, None] * (self.item_factors[cols].astype(np.float64) @ W)
         out = []
@@ -610,7 +645,7 @@ class TrainedModel:
             )
             item = str(self.item_ids[j])
             facts = self.catalog.get(item) or {}
-            out.append(Recommendation(item, float(contrib[:, n].sum()), because, facts.get("title"), facts.get("category")))
+            out.append(Recommendation(item, float(scores[j]), because, facts.get("title"), facts.get("category")))
         return out
 
     def explain(self, user_id: str, item_id: str, history: Mapping[str, float] | None = None) -> Explanation:
@@ -663,20 +698,6 @@ class TrainedModel:
         ids, scores = self._als.similar_items(j, N=min(k + 1, len(self.item_ids)))
         return [ScoredId(str(self.item_ids[i]), float(s)) for i, s in zip(ids, scores) if i != j][:k]
 
-    def item_audience(self, item_id: str, k: int = 100, exclude_engaged: bool = True) -> list[ScoredId]:
-        """Users most likely to engage with ``item_id`` (highest ``x_u · y_i``)."""
-        j = self._item_row(item_id)
-        scores = self.user_factors.astype(np.float64) @ self.item_factors[j].astype(np.float64)
-        if exclude_engaged:
-            engaged = self.user_items[:, j].nonzero()[0]
-            scores[engaged] = -np.inf
-        k = min(k, int(np.isfinite(scores).sum()))
-        if k <= 0:
-            return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [ScoredId(str(self.user_ids[u]), float(scores[u])) for u in top]
-
     def scores(self, user_ids: Sequence[str], item_ids: Sequence[str]) -> np.ndarray:
         """Matrix of ``x_u · y_i`` (rows ``user_ids``, columns ``item_ids``) from the stored factors."""
         rows = [self._user_row(u) for u in user_ids]
@@ -709,35 +730,40 @@ def data_fingerprint(store: Store, params: AlsParams, filters: Filters | None = 
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def fit_on_device(user_items: sp.csr_matrix, params: AlsParams, progress: Progress = no_progress):
+    """:func:`fit_als` on the device ``params.gpu`` asks for: ``(model, device, note)``.
+
+    A GPU that fails mid-way: ``"auto"`` retries on the CPU (``note`` says so), ``"on"`` is an error.
+    """
+    device = resolve_device(params.gpu)
+    try:
+        return fit_als(user_items, params, device, progress), device, None
+    except Exception as exc:
+        if device != "gpu":
+            raise
+        if params.gpu == "on":
+            raise BadInput(f"GPU training failed: {exc}; use --gpu auto or off", code="gpu_failed") from exc
+        return fit_als(user_items, params, "cpu", progress), "cpu", f"GPU training failed ({exc}); trained on the CPU instead"
+
+
 def train(matrix: InteractionMatrix, params: AlsParams = AlsParams(), progress: Progress = no_progress,
-          fingerprint: str = "") -> TrainedModel:
+          fingerprint: str = "", tuning: dict[str, Any] | None = None) -> TrainedModel:
     """Train ALS on an interaction matrix; the device follows ``params.gpu`` (see :func:`resolve_device`)."""
     if matrix.nnz == 0:
         raise NotFound(
             "there are no interactions to learn from (only impressions, or no events in the selected period)",
             code="no_interactions",
         )
-    device = resolve_device(params.gpu)
     user_items = matrix.confidence(params)
     progress(0.0, "training")
     start = time.perf_counter()
-    note = None
-    try:
-        als = fit_als(user_items, params, device, progress)
-    except Exception as exc:  # a GPU that fails mid-way: "auto" retries on the CPU, "on" reports it
-        if device != "gpu":
-            raise
-        if params.gpu == "on":
-            raise BadInput(f"GPU training failed: {exc}; use --gpu auto or off", code="gpu_failed") from exc
-        note = f"GPU training failed ({exc}); trained on the CPU instead"
-        device = "cpu"
-        als = fit_als(user_items, params, device, progress)
+    als, device, note = fit_on_device(user_items, params, progress)
     seconds = time.perf_counter() - start
     progress(1.0, "trained")
     return TrainedModel(
         params=params, device=device, fingerprint=fingerprint, matrix=matrix, user_items=user_items, als=als,
         trained_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds"),
-        train_seconds=seconds, device_note=note,
+        train_seconds=seconds, device_note=note, tuning=tuning,
     )
 
 
@@ -769,6 +795,7 @@ def save_model(model: TrainedModel, models_dir: Path, keep: int = 3) -> Path:
         "user_ids": [str(u) for u in model.user_ids],
         "item_ids": [str(i) for i in model.item_ids],
         "weights_sha256": hashlib.sha256(model.matrix.weights.data.tobytes()).hexdigest(),
+        "tuning": model.tuning,
     }
     tmp_meta = meta.with_suffix(".json.tmp")
     tmp_meta.write_text(json.dumps(doc, ensure_ascii=False))
@@ -809,7 +836,8 @@ def load_model(meta_path: Path) -> TrainedModel:
     matrix = InteractionMatrix.from_csr(doc["user_ids"], doc["item_ids"], weights)
     return TrainedModel(params=params, device=doc["device"], fingerprint=doc["fingerprint"], matrix=matrix,
                         user_items=user_items, als=als, trained_at=doc["trained_at"],
-                        train_seconds=float(doc["train_seconds"]), loaded=True, device_note=doc.get("device_note"))
+                        train_seconds=float(doc["train_seconds"]), loaded=True, device_note=doc.get("device_note"),
+                        tuning=doc.get("tuning"))
 
 
 _CACHE: OrderedDict[tuple[str, str], TrainedModel] = OrderedDict()
@@ -850,8 +878,13 @@ def _remember(store: Store, key: tuple[str, str], model: TrainedModel) -> Traine
 
 
 def get_model(store: Store, params: AlsParams = AlsParams(), progress: Progress | None = None,
-              filters: Filters | None = None, force: bool = False, actor: Principal | None = None) -> TrainedModel:
+              filters: Filters | None = None, force: bool = False, tune: "TuneSettings | None" = None,
+              actor: Principal | None = None) -> TrainedModel:
     """The ALS model for the store's current data and ``params``: reused when saved, else trained and saved.
+
+    With ``tune`` (:class:`analytics.tuning.TuneSettings`) the parameters it does not fix are first
+    chosen by :func:`analytics.tuning.tuned_params` (a saved search is reused while the data is
+    unchanged) and the search's summary is saved with the model.
 
     Raises :class:`BadInput` for ``gpu="on"`` without CUDA and :class:`NotFound` when there are
     no interactions to learn from. Reusing a saved model needs no permission; training one needs
@@ -859,16 +892,26 @@ def get_model(store: Store, params: AlsParams = AlsParams(), progress: Progress 
     """
     progress = progress or no_progress
     resolve_device(params.gpu)  # fail early and clearly, even when a saved model exists
+    tuning = None
+    if tune is not None:
+        from analytics.tuning import tuned_params
+
+        found = tuned_params(store, params, tune, filters, progress=lambda f, m="": progress(0.8 * f, m))
+        params, tuning = found.params, found.to_dict()
     if not force:
         model = saved_model(store, params, filters)
         if model is not None:
+            if tuning is not None and model.tuning != tuning:
+                model.tuning = tuning
+                save_model(model, store.data_dir / "models")
             progress(1.0, "loaded")
             return model
     require(actor, "train")
     fp = data_fingerprint(store, params, filters)
-    progress(0.0, "building the interaction matrix")
+    progress(0.8 if tune else 0.0, "building the interaction matrix")
     matrix = build_matrix(store, params, filters)
-    model = train(matrix, params, progress, fingerprint=fp)
+    model = train(matrix, params, progress if tune is None else lambda f, m="": progress(0.8 + 0.2 * f, m),
+                  fingerprint=fp, tuning=tuning)
     save_model(model, store.data_dir / "models")
     return _remember(store, (str(store.path), fp), model)
 
@@ -897,19 +940,30 @@ class UserPanel:
 
 
 def user_history(store: Store, user_id: str, timezone: str = "Asia/Shanghai", limit: int = 200):
-    """The user's latest events, newest first, with local times and item titles (a DataFrame)."""
+    """The user's latest events, newest first, with local times, item titles and the watch ratio of
+    views (:func:`analytics.query.definitions.views_with_ratio`; NULL when it cannot be computed), a DataFrame."""
+    import ibis
+
     from analytics.config import parse_timezone
+    from analytics.query.definitions import latest_items, views_with_ratio
 
     parse_timezone(timezone)
-    return store.query(
-        "SELECT timezone(?, e.event_time::TIMESTAMPTZ)::TIMESTAMP AS time, e.event_type, e.item_id AS item, i.title, "
-        "CASE WHEN coalesce(e.video_seconds, i.duration_seconds) > 0 "
-        "THEN least(greatest(e.watch_seconds, 0) / coalesce(e.video_seconds, i.duration_seconds), 1.0) END AS watch_ratio, "
-        "e.revenue FROM events e LEFT JOIN (SELECT item_id, any_value(title) AS title, any_value(duration_seconds) AS duration_seconds "
-        "FROM items GROUP BY item_id) i ON e.item_id = i.item_id "
-        "WHERE e.user_id = ? ORDER BY e.event_time DESC LIMIT ?",
-        [timezone, str(user_id), int(limit)],
-    ).df()
+    backend = store.ibis()
+    events = backend.table("events")
+    events = events.filter(events.user_id == str(user_id)).mutate(_row=ibis.row_number())
+    items = backend.table("items")
+    views = views_with_ratio(events, items).select("_row", "watch_ratio")
+    catalog = latest_items(items).select(item=items.item_id, title=items.title)
+    rows = events.left_join(views, "_row").left_join(catalog, events.item_id == catalog.item)
+    rows = rows.order_by([ibis.desc(rows.event_time), rows._row]).limit(int(limit))
+    local = rows.event_time.cast("timestamp('UTC')").cast(f"timestamp('{timezone}')")
+    table = rows.select(
+        time=local, event_type=rows.event_type, item=rows.item_id, title=rows.title,
+        watch_ratio=rows.watch_ratio, revenue=rows.revenue,
+    ).to_pyarrow()
+    df = table.to_pandas()
+    df["time"] = df["time"].dt.tz_localize(None) if len(df) and df["time"].dt.tz is not None else df["time"]
+    return df
 
 
 def user_panel(store: Store, model: TrainedModel, user_id: str, k: int = 10, filter_seen: bool = True,

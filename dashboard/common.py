@@ -184,6 +184,14 @@ def download_buttons(df: pd.DataFrame, name: str, filters: Filters | dict | None
     )
 
 
+def model_tune():
+    """The parameter search set on the Recommendations page (on by default), so every page uses the same model."""
+    from analytics.tuning import TuneSettings
+
+    choice = st.session_state.get("rec_tune", {"enabled": True, "budget_seconds": None})
+    return TuneSettings(budget_seconds=choice.get("budget_seconds")) if choice.get("enabled", True) else None
+
+
 def trained_model(params, filters: Filters, force: bool = False):
     """The recommender model for ``params`` and ``filters``: reused when saved, else trained with a
     progress bar; the device it trained on and a summary are shown."""
@@ -194,7 +202,7 @@ def trained_model(params, filters: Filters, force: bool = False):
     def show_progress(fraction: float, message: str = "") -> None:
         slot.progress(min(max(fraction, 0.0), 1.0), text=f"{t('model.training')} {message}")
 
-    model = get_model(get_store(), params, progress=show_progress, filters=filters, force=force, actor=actor())
+    model = get_model(get_store(), params, progress=show_progress, filters=filters, force=force, tune=model_tune(), actor=actor())
     slot.empty()
     s = model.summary()
     st.badge(t("model.device", device=s["device"].upper()), icon=":material/memory:",

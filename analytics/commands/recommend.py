@@ -26,15 +26,29 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("model")
-    g.add_argument("--factors", type=positive_int, default=64, help="latent factors (default 64)")
+    """Model options; factors, regularization, alpha and weighting are tuned unless given (or --no-tune)."""
+    g = p.add_argument_group("model (factors, regularization, alpha and weighting are tuned unless given)")
+    g.add_argument("--factors", type=positive_int, default=None, help="latent factors (fixed; --no-tune default 64)")
     g.add_argument("--iterations", type=positive_int, default=15, help="ALS iterations (default 15)")
-    g.add_argument("--regularization", type=float, default=0.05, help="L2 regularization (default 0.05)")
-    g.add_argument("--alpha", type=float, default=2.0, help="confidence scaling: c = 1 + alpha * weight (default 2)")
+    g.add_argument("--regularization", type=float, default=None, help="L2 regularization (fixed; --no-tune default 0.05)")
+    g.add_argument("--alpha", type=float, default=None, help="confidence scaling: c = 1 + alpha * weight (fixed; --no-tune default 2)")
+    g.add_argument("--weighting", choices=("none", "bm25", "tfidf"), default=None, help="re-weight the matrix (fixed; --no-tune default none)")
+    g.add_argument("--no-tune", action="store_true", help="do not search the parameters; use the given values or the defaults")
+    g.add_argument("--tune-budget", type=positive_float, default=None, metavar="SECONDS",
+                   help="time budget of the parameter search (default 60; a saved search for the same data is reused)")
     g.add_argument("--gpu", choices=("auto", "on", "off"), default="auto", help="train on the GPU: auto (if CUDA), on, off")
     g.add_argument("--half-life", type=float, default=None, metavar="DAYS", help="time decay half-life in days (default: none)")
-    g.add_argument("--weighting", choices=("none", "bm25", "tfidf"), default="none", help="re-weight the matrix")
     g.add_argument("--weight", action="append", default=[], metavar="TYPE=W", help="event type weight, e.g. purchase=10 (repeatable)")
     g.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     add_filter_args(p)
@@ -52,10 +66,19 @@ def params_from_args(args):
             raise BadInput(f"--weight expects TYPE=NUMBER, got {spec!r}", code="bad_weights", value=spec) from None
         if not sep:
             raise BadInput(f"--weight expects TYPE=NUMBER, got {spec!r}", code="bad_weights", value=spec)
-    return AlsParams(
-        factors=args.factors, iterations=args.iterations, regularization=args.regularization, alpha=args.alpha,
-        seed=args.seed, weights=weights or None, half_life_days=args.half_life, weighting=args.weighting, gpu=args.gpu,
-    )
+    given = {name: getattr(args, name) for name in ("factors", "regularization", "alpha", "weighting") if getattr(args, name) is not None}
+    return AlsParams(iterations=args.iterations, seed=args.seed, weights=weights or None, half_life_days=args.half_life,
+                     gpu=args.gpu, **given)
+
+
+def tune_from_args(args):
+    """The search settings (``None`` with ``--no-tune``): the values given on the command line stay fixed."""
+    from analytics.tuning import TuneSettings
+
+    if args.no_tune:
+        return None
+    fixed = {name for name in ("factors", "regularization", "alpha", "weighting") if getattr(args, name) is not None}
+    return TuneSettings(budget_seconds=args.tune_budget, fixed=frozenset(fixed))
 
 
 def filters_or_none(args, ctx):
@@ -69,7 +92,8 @@ def model_from_args(args, ctx):
     """The ALS model for these options (reused when saved, else trained with progress on a terminal)."""
     from analytics.recommend import get_model
 
-    return get_model(ctx.store, params_from_args(args), progress=_progress("train"), filters=filters_or_none(args, ctx))
+    return get_model(ctx.store, params_from_args(args), progress=_progress("train"), filters=filters_or_none(args, ctx),
+                     tune=tune_from_args(args))
 
 
 def register(sub) -> None:
@@ -89,12 +113,15 @@ def register(sub) -> None:
     add_model_args(p)
     p.set_defaults(func=run_recommend)
 
-    p = sub.add_parser("evaluate", help="offline evaluation: ALS against popularity, item-kNN and content baselines")
+    p = sub.add_parser("evaluate", help="offline evaluation: ALS against popularity, item-kNN, content and EASE^R, with intervals")
     p.add_argument("--k", type=positive_int, default=10, help="cut-off for the ranking metrics (default 10)")
-    p.add_argument("--split", choices=("days", "last_k"), default="days", help="hold out the last days, or each user's last items")
-    p.add_argument("--holdout-days", type=float, default=None, help="days held out (default: the period with the latest 20%% of events)")
+    p.add_argument("--split", choices=("auto", "random", "last_k", "days"), default="auto",
+                   help="protocol: random per-user holdout, each user's last items, the last days, or auto (default: "
+                        "the time split when it leaves enough test users, else random)")
+    p.add_argument("--fraction", type=float, default=0.25, help="share of each user's items held out with --split random (default 0.25)")
+    p.add_argument("--holdout-days", type=float, default=None, help="days held out with --split days (default: the period with the latest 20%% of events)")
     p.add_argument("--last-k", type=positive_int, default=1, help="items held out per user with --split last_k")
-    p.add_argument("--search", action="store_true", help="choose factors/regularization/alpha by NDCG@k on a validation split first")
+    p.add_argument("--min-test-users", type=positive_int, default=200, help="the time split refuses with fewer test users (default 200)")
     p.add_argument("--max-users", type=positive_int, default=10_000, help="score at most this many test users (sampled)")
     add_model_args(p)
     p.set_defaults(func=run_evaluate)
@@ -104,21 +131,45 @@ def _progress(label: str, always: bool = False):
     return StderrProgress(label) if always or sys.stderr.isatty() else no_progress
 
 
+def tuning_lines(tuning) -> list[str]:
+    """How the parameters were chosen, in words (``tuning`` is the dict saved with the model)."""
+    if not tuning:
+        return ["  parameters as given (no search)"]
+    if tuning["status"] != "ok":
+        return ["  no search: no user has two items to validate on; parameters as given"]
+    fixed = f"; kept as given: {', '.join(tuning['fixed'])}" if tuning["fixed"] else ""
+    return [
+        f"  chosen by a search: validation NDCG@{tuning['k']} {tuning['validation_ndcg']:.4f} "
+        f"(given values {tuning['given_ndcg']:.4f}); {len(tuning['trials'])} trials in {tuning['seconds']:.1f} s, "
+        f"stopped by the {'time budget' if tuning['stopped'] == 'budget' else 'trial limit'} "
+        f"({tuning['budget_seconds']:g} s); validation: {tuning['validation']}, {tuning['validation_users']:,} users{fixed}",
+    ]
+
+
 def run_train(args, ctx) -> Output:
     from analytics.recommend import get_model
 
-    params = params_from_args(args)
-    model = get_model(ctx.store, params, progress=_progress("train", always=True), filters=filters_or_none(args, ctx),
-                      force=args.force)
+    model = get_model(ctx.store, params_from_args(args), progress=_progress("train", always=True),
+                      filters=filters_or_none(args, ctx), force=args.force, tune=tune_from_args(args))
     s = model.summary()
+    p = model.params
     text = (
         f"ALS model {s['fingerprint']} on {s['device'].upper()}"
         + (f" ({s['device_note']})" if s["device_note"] else "")
         + f"\n  {s['users']:,} users x {s['items']:,} items, {s['interactions']:,} interactions"
-        + f"\n  factors={params.factors} iterations={params.iterations} regularization={params.regularization} alpha={params.alpha}"
+        + f"\n  factors={p.factors} iterations={p.iterations} regularization={p.regularization:.4g} alpha={p.alpha:.4g} weighting={p.weighting}"
+        + "\n" + "\n".join(tuning_lines(model.tuning))
         + ("\n  reused the saved model" if s["loaded_from_disk"] else f"\n  trained in {s['train_seconds']:.2f} s")
     )
     return Output(s, text)
+
+
+def because_words(rec) -> str:
+    """Why an item is recommended, in words: the distinct history items that pull it up."""
+    names = rec.reason_names()
+    if not names:
+        return "liked by users with similar histories"
+    return "because this user engaged with " + ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
 
 
 def run_recommend(args, ctx) -> Output:
@@ -139,28 +190,63 @@ def run_recommend(args, ctx) -> Output:
     }
     lines = [f"top {len(recs)} for {user} ({'known' if payload['known_user'] else 'folded in from their events'}; {model.device})"]
     for n, r in enumerate(recs, 1):
-        lines.append(f"{n:>3}. {r.item:<16} {r.score:8.4f}  {r.title or ''}  — {r.because_text}")
+        lines.append(f"{n:>3}. {r.item:<16} {r.score:8.4f}  {r.title or ''}  — {because_words(r)}")
     return Output(payload, "\n".join(lines))
+
+
+REFUSALS = {
+    "no_training_interactions": "no interactions in the training part; use a shorter held-out period or more data",
+    "too_small": "at least two users and two items are needed to evaluate ({users} users, {items} items)",
+    "no_test_users": "no user has a held-out item to find; use a longer held-out period, another --split or more data",
+    "too_few_test_users": "the time split leaves only {test_users} test users (at least {minimum} needed for averages "
+                          "that mean something); use --split random or last_k, or a longer --holdout-days",
+}
+SKIPS = {
+    "too_little_catalog_text": "content: skipped, fewer than half the items have a title, tags or a category",
+    "too_many_items": "ease: skipped, {items:,} items need more than {memory_mb:,} MB for the item x item matrices "
+                      "(at most {max_items:,} items)",
+}
+CHOICES = {
+    "time_split_has_enough_users": "auto chose the time split: {time_test_users:,} test users",
+    "time_split_too_few_users": "auto chose the random split: the time split would leave {time_test_users:,} test users "
+                                "(needs {minimum:,} and 10% of {training_users:,} training users)",
+}
 
 
 def run_evaluate(args, ctx) -> Output:
     from analytics.evaluation import METRICS, SplitSettings, evaluate
 
-    params = params_from_args(args)
+    settings = SplitSettings(args.split, args.holdout_days, args.last_k, fraction=args.fraction,
+                             min_test_users=args.min_test_users)
     result = evaluate(
-        ctx.store, k=args.k, split=SplitSettings(args.split, args.holdout_days, args.last_k), params=params,
-        filters=filters_or_none(args, ctx), search=args.search, max_users=args.max_users,
-        progress=_progress("evaluate"),
+        ctx.store, k=args.k, split=settings, params=params_from_args(args), filters=filters_or_none(args, ctx),
+        tune=tune_from_args(args), max_users=args.max_users, progress=_progress("evaluate"),
     )
     payload = result.to_dict()
     if result.status != "ok":
-        return Output(payload, f"not enough data to evaluate: {result.message}")
-    head = f"{'model':<11}" + "".join(f"{m.replace('_at_k', '@' + str(args.k)):>14}" for m in METRICS)
-    rows = [f"{m.model:<11}" + "".join(f"{m.get(x):>14.4f}" for x in METRICS) for m in result.models]
-    text = [f"split: {result.split}", f"{result.split.get('test_users')} test users; ALS factors={result.params.factors} "
-            f"regularization={result.params.regularization} alpha={result.params.alpha}", head, *rows]
-    if result.search:
-        text.append("search (validation NDCG):")
-        text += [f"  factors={t.factors:<4} regularization={t.regularization:<6} alpha={t.alpha:<5} ndcg={t.ndcg_at_k:.4f}"
-                 for t in result.search.trials]
+        return Output(payload, f"cannot evaluate: {REFUSALS[result.reason].format(**result.details)}")
+    split = result.split
+    what = {"random": f"random {split.get('fraction', 0):.0%} of each user's items",
+            "last_k": f"each user's last {split.get('last_k')} item(s)",
+            "days": f"the last {split.get('holdout_days')} days (from {split.get('cutoff')})"}[split["mode"]]
+    text = [f"protocol: {split['mode']} — {what}; {split.get('test_users'):,} test users"]
+    if "chosen" in split:
+        text.append("  " + CHOICES[split["chosen"]["why"]].format(**split["chosen"]))
+    p = result.params
+    text.append(f"ALS factors={p.factors} regularization={p.regularization:.4g} alpha={p.alpha:.4g} weighting={p.weighting}"
+                + (" (tuned on a validation split of the training part)" if result.tuning and result.tuning.status == "ok" else ""))
+    head = f"{'model':<11}" + "".join(f"{m.replace('_at_k', '@' + str(args.k)):>14}" for m in METRICS) + f"{'NDCG 95% CI':>20}"
+    rows = []
+    for m in result.models:
+        low, high = m.interval("ndcg_at_k")
+        rows.append(f"{m.model:<11}" + "".join(f"{m.get(x):>14.4f}" for x in METRICS) + f"{f'{low:.4f}–{high:.4f}':>20}")
+    text += [head, *rows]
+    text += ["  " + SKIPS[v["reason"]].format(**v) for v in result.skipped.values()]
+    if result.ease_lambda is not None:
+        text.append(f"  ease: lambda {result.ease_lambda:g} (chosen on a validation split of the training part)")
+    win = result.winner()
+    if win is not None:
+        verdict = "wins clearly" if win.verdict == "better" else "is ahead, but not clearly"
+        text.append(f"{win.model} {verdict} on NDCG@{args.k}: {win.difference:+.4f} over {win.other} "
+                    f"(95% CI {win.ci_low:+.4f} to {win.ci_high:+.4f}, paired over users; normal approximation)")
     return Output(payload, "\n".join(text))

@@ -1,4 +1,5 @@
-"""Recommendations: train (or reuse) ALS, top-N with explanations for one user, evaluation, batch export."""
+"""Recommendations: train (or reuse) ALS, tuned by default; top-N with explanations for one user;
+evaluation against baselines with intervals; batch export."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import streamlit as st  # noqa: E402
 from analytics.access import can  # noqa: E402
 from analytics.evaluation import METRICS, SplitSettings, evaluate  # noqa: E402
 from analytics.recommend import AlsParams, search_users, user_panel  # noqa: E402
+from analytics.tuning import DEFAULT_BUDGET_SECONDS  # noqa: E402
 from dashboard.common import (  # noqa: E402
     actor,
     current_filters,
@@ -20,6 +22,7 @@ from dashboard.common import (  # noqa: E402
     facets,
     get_store,
     guarded,
+    model_tune,
     require_events,
     trained_model,
 )
@@ -30,15 +33,22 @@ st.caption(t("rec.intro"))
 
 
 def _because(rec) -> str:
-    names = [c.title or c.item for c in rec.because[:2] if c.contribution > 0]
-    return t("rec.because", items=t("rec.and").join(names)) if names else t("rec.because_none")
+    """The distinct history items behind a recommendation."""
+    names = rec.reason_names()
+    return t("rec.because", items=t("rec.list_sep").join(names)) if names else t("rec.because_none")
 
 
 def _settings_form() -> tuple[AlsParams, bool]:
     saved = st.session_state.get("rec_params", {})
+    tune = st.session_state.get("rec_tune", {"enabled": True, "budget_seconds": None})
     base = AlsParams(**saved)
     with st.expander(t("rec.settings")):
         with st.form("rec_train_form"):
+            mode = st.radio(t("rec.mode"), ["auto", "manual"], index=0 if tune["enabled"] else 1,
+                            format_func=lambda v: t(f"rec.mode.{v}"), key="rec_mode", horizontal=True)
+            budget = st.number_input(t("rec.tune_budget"), 5.0, 3600.0, float(tune["budget_seconds"] or DEFAULT_BUDGET_SECONDS),
+                                     step=5.0, key="rec_tune_budget")
+            st.caption(t("rec.manual_hint"))
             c1, c2, c3, c4 = st.columns(4)
             factors = c1.number_input(t("rec.factors"), 1, 512, base.factors, key="rec_factors")
             iterations = c2.number_input(t("rec.iterations"), 1, 100, base.iterations, key="rec_iterations")
@@ -56,7 +66,66 @@ def _settings_form() -> tuple[AlsParams, bool]:
             "factors": int(factors), "iterations": int(iterations), "regularization": float(reg), "alpha": float(alpha),
             "half_life_days": float(half_life) or None, "weighting": weighting, "gpu": gpu,
         }
+        default_budget = float(budget) == DEFAULT_BUDGET_SECONDS
+        st.session_state["rec_tune"] = {"enabled": mode == "auto", "budget_seconds": None if default_budget else float(budget)}
     return AlsParams(**st.session_state.get("rec_params", {})), bool(submitted and force)
+
+
+def _tuning_caption(model) -> None:
+    p, tuning = model.params, model.tuning
+    values = dict(factors=p.factors, reg=f"{p.regularization:.3g}", alpha=f"{p.alpha:.3g}", weighting=t(f"rec.weighting.{p.weighting}"))
+    if tuning and tuning["status"] == "ok":
+        st.caption(t("rec.tuned", **values, k=tuning["k"], score=tuning["validation_ndcg"], given=tuning["given_ndcg"],
+                     trials=len(tuning["trials"]), seconds=tuning["seconds"], users=f"{tuning['validation_users']:,}"))
+    else:
+        st.caption(t("rec.not_tuned" if not tuning else "rec.tune_no_data", **values))
+
+
+def _evaluation(store, model, params, filters, may_train: bool) -> None:
+    st.subheader(t("rec.eval.header"))
+    st.caption(t("rec.eval.intro"))
+    e1, e2 = st.columns([1, 3])
+    eval_k = int(e1.number_input(t("rec.eval.k"), 1, 100, 10, key="rec_eval_k"))
+    split_mode = e2.radio(t("rec.eval.split"), ["auto", "random", "last_k", "days"], format_func=lambda v: t(f"rec.eval.split.{v}"),
+                          key="rec_eval_split", horizontal=True)
+    if may_train and st.button(t("rec.eval.run"), key="rec_eval_run"):
+        bar = st.progress(0.0)
+        st.session_state["rec_eval"] = model.fingerprint, evaluate(
+            store, k=eval_k, split=SplitSettings(split_mode), params=params, filters=filters, tune=model_tune(),
+            progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=m), actor=actor(),
+        )
+        bar.empty()
+    kept = st.session_state.get("rec_eval")
+    result = kept[1] if kept is not None and kept[0] == model.fingerprint else None  # same data and model
+    if result is None:
+        return
+    if result.status != "ok":
+        st.info(t(f"rec.eval.refused.{result.reason}", **result.details))
+        return
+    split = result.split
+    st.caption(t(f"rec.eval.protocol.{split['mode']}", users=f"{split['test_users']:,}", fraction=split.get("fraction", 0),
+                 last_k=split.get("last_k"), days=split.get("holdout_days"), cutoff=split.get("cutoff")))
+    if "chosen" in split:
+        st.caption(t(f"rec.eval.chosen.{split['chosen']['why']}", **split["chosen"]))
+    win = result.winner()
+    if win is not None:
+        st.markdown(t(f"rec.eval.winner.{'clear' if win.verdict == 'better' else 'unclear'}", model=win.model, other=win.other,
+                      k=result.k, diff=win.difference, low=win.ci_low, high=win.ci_high))
+    if {"als", "popularity"} <= {m.model for m in result.models}:
+        c = result.compare("als", "popularity")
+        st.caption(t("rec.eval.vs_popularity", k=result.k, diff=c.difference, low=c.ci_low, high=c.ci_high))
+    for name, why in result.skipped.items():
+        st.caption(t(f"rec.eval.skipped.{why['reason']}", model=name, **{k: v for k, v in why.items() if k != "reason"}))
+    metrics_table = result.table()
+    st.dataframe(metrics_table, hide_index=True, width="stretch")
+    fig = go.Figure()
+    shown = [m for m in METRICS if m not in ("novelty",)]
+    for m in result.models:
+        fig.add_trace(go.Bar(name=m.model, x=[x.replace("_at_k", f"@{result.k}") for x in shown], y=[m.get(x) for x in shown]))
+    fig.update_layout(barmode="group", title=t("rec.eval.chart"), yaxis_range=[0, 1])
+    st.plotly_chart(fig, width="stretch")
+    st.caption(t("rec.eval.interval_note"))
+    download_buttons(metrics_table, f"recommender_evaluation_k{result.k}", filters, key="rec_eval")
 
 
 if require_events():
@@ -66,6 +135,7 @@ if require_events():
         may_train = can(actor(), "train")
         params, force = _settings_form() if may_train else (AlsParams(**st.session_state.get("rec_params", {})), False)
         model = trained_model(params, filters, force=force)
+        _tuning_caption(model)
 
         c1, c2 = st.columns([1, 2])
         text = c1.text_input(t("rec.user_search"), key="rec_search")
@@ -92,58 +162,28 @@ if require_events():
                 elif panel.status in ("unknown_user", "nothing_left"):
                     st.info(t(f"rec.{panel.status}"))
                 if panel.recommendations:
+                    why, contributions = t("rec.col.because"), t("rec.col.contributions")
                     table = pd.DataFrame([
                         {
                             t("rec.col.rank"): n,
                             t("rec.col.item"): r.item,
                             t("rec.col.title"): r.title or "",
                             t("rec.col.score"): round(r.score, 4),
-                            t("rec.col.because"): _because(r),
-                            t("rec.col.contributions"): ", ".join(f"{c.title or c.item}: {c.contribution:+.3f}" for c in r.because),
+                            why: _because(r),
+                            contributions: ", ".join(f"{c.title or c.item} ({c.item}): {c.contribution:+.3f}" for c in r.because),
                         }
                         for n, r in enumerate(panel.recommendations, 1)
                     ])
-                    st.dataframe(table, hide_index=True, width="stretch")
+                    st.dataframe(table, hide_index=True, width="stretch", column_config={
+                        why: st.column_config.TextColumn(width="large"),
+                        contributions: st.column_config.TextColumn(width="large"),
+                    })
             with right:
                 st.subheader(t("rec.history", user=panel.user))
                 st.dataframe(panel.history, hide_index=True, width="stretch")
 
         st.divider()
-        st.subheader(t("rec.eval.header"))
-        st.caption(t("rec.eval.intro"))
-        e1, e2, e3 = st.columns(3)
-        eval_k = int(e1.number_input(t("rec.eval.k"), 1, 100, 10, key="rec_eval_k"))
-        split_mode = e2.radio(t("rec.eval.split"), ["days", "last_k"], format_func=lambda v: t(f"rec.eval.split.{v}"),
-                              key="rec_eval_split", horizontal=True)
-        do_search = e3.checkbox(t("rec.eval.search"), value=False, key="rec_eval_search")
-        if may_train and st.button(t("rec.eval.run"), key="rec_eval_run"):
-            bar = st.progress(0.0)
-            st.session_state["rec_eval"] = model.fingerprint, evaluate(
-                store, k=eval_k, split=SplitSettings(split_mode), params=params, filters=filters, search=do_search,
-                progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=m), actor=actor(),
-            )
-            bar.empty()
-        kept = st.session_state.get("rec_eval")
-        result = kept[1] if kept is not None and kept[0] == model.fingerprint else None  # same data and model
-        if result is not None:
-            if result.status != "ok":
-                st.info(t("rec.eval.not_enough", reason=result.message))
-            else:
-                st.caption(t("rec.eval.summary", users=result.split.get("test_users"), factors=result.params.factors,
-                             reg=result.params.regularization, alpha=result.params.alpha, k=result.k,
-                             lift=result.lift("ndcg_at_k")))
-                metrics_table = result.table()
-                st.dataframe(metrics_table, hide_index=True, width="stretch")
-                fig = go.Figure()
-                shown = [m for m in METRICS if m not in ("novelty",)]
-                for m in result.models:
-                    fig.add_trace(go.Bar(name=m.model, x=[x.replace("_at_k", f"@{result.k}") for x in shown], y=[m.get(x) for x in shown]))
-                fig.update_layout(barmode="group", title=t("rec.eval.chart"), yaxis_range=[0, 1])
-                st.plotly_chart(fig, width="stretch")
-                if result.search is not None and result.search.trials:
-                    st.caption(t("rec.eval.trials"))
-                    st.dataframe(pd.DataFrame([tr.__dict__ for tr in result.search.trials]), hide_index=True)
-                download_buttons(metrics_table, f"recommender_evaluation_k{result.k}", filters, key="rec_eval")
+        _evaluation(store, model, params, filters, may_train)
 
         st.divider()
         st.subheader(t("rec.export.header"))

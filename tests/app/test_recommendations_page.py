@@ -52,7 +52,11 @@ def test_user_top_n_with_explanations_and_history(monkeypatch, db):
     assert at.subheader[0].value == "Top 7 for a0"  # 12 items - 5 already seen
     top = at.dataframe[0].value
     assert top["item"].iloc[0] == "x0"
-    assert top["why"].iloc[0].startswith("because this user engaged with Excel lesson")
+    why = top["why"].iloc[0]
+    assert why.startswith("because this user engaged with Excel lesson")
+    names = why.removeprefix("because this user engaged with ").split("; ")
+    assert len(names) == len(set(names)) == 3  # distinct items, none cut off
+    assert "Parameters chosen by a search:" in texts and "Validation NDCG@10" in texts
     history = at.dataframe[1].value
     assert len(history) == 5 and set(history["item"]) == {"x1", "x2", "x3", "x4", "x5"}
     at.checkbox(key="rec_only_purchasable").check().run()
@@ -75,8 +79,18 @@ def test_evaluation_and_export(monkeypatch, db):
     at.button(key="rec_eval_run").click().run()
     assert not at.exception
     table = at.dataframe[-1].value
-    assert set(table["model"]) >= {"als", "popularity", "item_knn"}
-    assert "ALS vs popularity on NDCG@10" in _texts(at)
+    assert set(table["model"]) >= {"als", "popularity", "item_knn", "ease"}
+    assert {"ndcg_ci_low", "ndcg_ci_high"} <= set(table.columns)
+    texts = _texts(at)
+    assert "Protocol: each user's last 1 item(s) held out; 4 test users." in texts
+    assert "ALS minus popularity on NDCG@10" in texts and "95% interval" in texts
+    assert "ranks best on NDCG@10" in texts or "is ahead on NDCG@10" in texts
+    at.radio(key="rec_eval_split").set_value("days")
+    at.button(key="rec_eval_run").click().run()
+    assert "Not evaluated: no user has a held-out item to find." in _texts(at)  # the checkerboard has no later items
+    at.radio(key="rec_eval_split").set_value("auto")
+    at.button(key="rec_eval_run").click().run()
+    assert "so items are held out at random per user" in _texts(at)
     at.button(key="rec_export_run").click().run()
     assert not at.exception
     assert "168 rows ready." in _texts(at)  # top 10 asked, 7 unseen items left for each of 24 users

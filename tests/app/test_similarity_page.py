@@ -15,7 +15,7 @@ SMALL = {"factors": 4, "iterations": 20, "regularization": 0.1, "alpha": 5.0, "g
 
 
 def _app(monkeypatch, db):
-    return open_page(monkeypatch, db, PAGE, state={"rec_params": SMALL})
+    return open_page(monkeypatch, db, PAGE, state={"rec_params": SMALL, "rec_tune": {"enabled": False, "budget_seconds": None}})
 
 
 @pytest.fixture

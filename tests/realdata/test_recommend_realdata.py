@@ -16,6 +16,7 @@ import pytest
 import analytics.recommend as rec
 from analytics.evaluation import SplitSettings, evaluate
 from analytics.recommend import AlsParams, get_model
+from analytics.tuning import TuneSettings
 from analytics.uploads import insert_canonical
 from tests.helpers import DATASETS
 
@@ -81,18 +82,22 @@ def _train_and_explain(store, params: AlsParams = AlsParams(factors=32)) -> None
     user = str(model.user_ids[0])
     recs = model.recommend(user, 10)
     assert len(recs) == 10
+    assert [r.item for r in recs] == model.recommend_all(10).to_pandas().query("user == @user")["item"].tolist()
     for r in recs[:3]:
-        assert r.score == pytest.approx(model.explain(user, r.item).score, rel=1e-9)
+        assert r.score == pytest.approx(model.explain(user, r.item).score, rel=1e-3)
+        assert len({c.item for c in r.because}) == len(r.because)
 
 
 def _als_ahead_of_popularity(store) -> None:
-    for split in (SplitSettings("days"), SplitSettings("last_k")):
-        result = evaluate(store, k=10, split=split, params=AlsParams(factors=32, regularization=1.0),
-                          models=("als", "popularity", "item_knn"), max_users=2000)
-        assert result.status == "ok", result.message
-        table = result.table().to_string()
-        assert result.metrics_of("als").ndcg_at_k > result.metrics_of("popularity").ndcg_at_k, table
+    # a short search keeps this affordable; the figures with the default search are in docs/recommendations.md
+    for split in (SplitSettings("random"), SplitSettings("last_k")):
+        result = evaluate(store, k=10, split=split, tune=TuneSettings(max_trials=8),
+                          models=("als", "popularity"), max_users=2000)
+        assert result.status == "ok", (result.reason, result.details)
+        assert result.compare("als", "popularity").difference > 0, result.table().to_string()
         assert np.isfinite(result.metrics_of("als").auc)
+    days = evaluate(store, k=10, split=SplitSettings("days"), models=("popularity",), max_users=2000)
+    assert days.status == "ok" or (days.status == "too_few_test_users" and days.details["test_users"] < 200)
 
 
 @pytest.mark.slow

@@ -11,9 +11,10 @@ import pytest
 import analytics.recommend as rec
 from analytics.cli import main
 from analytics.store.storage import Store
+from tests.helpers import insert_events
 from tests.unit.test_recommend import checkerboard
 
-FAST = ["--factors", "4", "--iterations", "10", "--regularization", "0.1", "--alpha", "5"]
+FAST = ["--factors", "4", "--iterations", "10", "--regularization", "0.1", "--alpha", "5", "--no-tune"]
 
 
 @pytest.fixture
@@ -43,6 +44,25 @@ def test_train_reports_the_device_and_then_reuses_the_model(db, capsys):
     assert code == 0 and "on CPU" in out and "reused the saved model" in out
 
 
+def test_train_tunes_by_default_and_explicit_values_win(db, capsys):
+    code, out, err = run(capsys, "--db", db, "--json", "train", "--factors", "4", "--iterations", "10")
+    assert code == 0 and "train [" in err  # progress on stderr
+    doc = json.loads(out)
+    tuning = doc["tuning"]
+    assert tuning["status"] == "ok" and tuning["fixed"] == ["factors"] and tuning["trials"]
+    assert {t["factors"] for t in tuning["trials"]} == {4} and doc["params"]["factors"] == 4
+    assert doc["params"]["regularization"] == tuning["chosen"]["regularization"]
+    assert 0.01 <= doc["params"]["regularization"] <= 100
+    rec.clear_cache()
+    code, out, _ = run(capsys, "--db", db, "train", "--factors", "4", "--iterations", "10")
+    assert code == 0 and "chosen by a search: validation NDCG@10" in out and "reused the saved model" in out
+    # recommend with the same options finds the same model (the saved search is reused)
+    code, out, _ = run(capsys, "--db", db, "--json", "recommend", "--user", "a2", "--k", "1", "--factors", "4", "--iterations", "10")
+    assert code == 0 and json.loads(out)["model"] == doc["fingerprint"]
+    code, out, _ = run(capsys, "--db", db, "train", *FAST)
+    assert code == 0 and "parameters as given (no search)" in out
+
+
 def test_recommend_one_user_json(db, capsys):
     code, out, _ = run(capsys, "--db", db, "--json", "recommend", "--user", "a2", "--k", "2", *FAST)
     assert code == 0
@@ -68,8 +88,25 @@ def test_evaluate_json_has_metrics_per_model(db, capsys):
     assert code == 0
     doc = json.loads(out)
     assert doc["status"] == "ok"
-    assert {"als", "popularity", "item_knn", "content"} <= set(doc["models"])
-    assert set(doc["models"]["als"]) >= {"precision_at_k", "recall_at_k", "map_at_k", "ndcg_at_k", "auc", "coverage", "novelty"}
+    assert {"als", "popularity", "item_knn", "content", "ease"} <= set(doc["models"])
+    assert set(doc["models"]["als"]) >= {"precision_at_k", "recall_at_k", "map_at_k", "ndcg_at_k", "auc", "coverage", "novelty", "ci95"}
+    assert doc["winner"]["model"] in doc["models"] and doc["interval"].startswith("95%")
+    code, out, _ = run(capsys, "--db", db, "evaluate", "--k", "3", "--split", "random", *FAST)
+    assert code == 0 and "protocol: random — random 25% of each user's items" in out and "NDCG 95% CI" in out
+    assert "on NDCG@3" in out and "paired over users" in out
+
+
+def test_evaluate_time_split_refuses_with_a_reason(db, capsys):
+    store = Store(db)
+    insert_events(store, {"a0": [("like", 10_000, {"item_id": "x0"})]})  # one late new item: one test user
+    store.close()
+    code, out, _ = run(capsys, "--db", db, "evaluate", "--split", "days", "--holdout-days", "0.01", *FAST)
+    assert code == 0 and out.startswith("cannot evaluate: the time split leaves only")
+    code, out, _ = run(capsys, "--db", db, "--json", "evaluate", "--split", "days", "--holdout-days", "0.01", *FAST)
+    doc = json.loads(out)
+    assert doc["status"] == "too_few_test_users" and doc["details"]["minimum"] == 200
+    code, out, _ = run(capsys, "--db", db, "evaluate", *FAST)
+    assert code == 0 and "auto chose the random split" in out
 
 
 @pytest.mark.parametrize(
@@ -81,6 +118,8 @@ def test_evaluate_json_has_metrics_per_model(db, capsys):
         (["train", "--factors", "0"], "expected a number >= 1"),
         (["recommend", "--user", "ghost"], "no events on items the model knows"),
         (["recommend", "--k", "3"], "one of the arguments --user --all is required"),
+        (["train", "--tune-budget", "0"], "expected a number > 0"),
+        (["evaluate", "--split", "weeks"], "invalid choice"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(db, capsys, monkeypatch, argv, message):

@@ -199,7 +199,7 @@ def test_unknown_items_and_missing_catalog_text(store):
 def test_similar_command_json_and_errors(board, capsys, tmp_path):
     path = board.path
     board.close()
-    fast = ["--factors", "4", "--iterations", "20", "--regularization", "0.1", "--alpha", "5", "--gpu", "off"]
+    fast = ["--factors", "4", "--iterations", "20", "--regularization", "0.1", "--alpha", "5", "--gpu", "off", "--no-tune"]
     assert main(["--db", str(path), "--json", "similar", "--item", "x1", "--k", "3", *fast]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["item"] == "x1" and doc["source"] == "als" and len(doc["items"]) == 3
