@@ -155,10 +155,10 @@ def _buyers(store: Store | None, item_id: str, filters: Filters | None = None) -
     """Users with a purchase of ``item_id`` among the (filtered) events."""
     if store is None:
         return set()
-    backend = store
-    events = filtered_events(backend, filters) if filters else backend.table("events")
+    source = store
+    events = filtered_events(source, filters) if filters else source.table("events")
     bought = events.filter(events.event_type == "purchase", events.item_id == item_id, events.user_id.notnull())
-    return {str(u) for u in bought.select("user_id").distinct().to_pyarrow()["user_id"].to_pylist()}
+    return {str(u) for u in source.to_arrow(bought.select("user_id").distinct())["user_id"].to_pylist()}
 
 
 def item_audience(store: Store | None, model: TrainedModel, item_id: str, k: int = 100,

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -62,16 +61,23 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
-from scipy.stats import rankdata
 
 from analytics.access import Principal, require
 from analytics.errors import BadInput
 from analytics.progress import Progress, no_progress
 from analytics.query.filters import Filters, filtered_events
+from analytics.ranking import (
+    USER_METRICS,
+    ModelMetrics,
+    als_scorer,
+    holdout_random,
+    normal_interval,
+    ranking_metrics,
+    sample_users,
+)
 from analytics.recommend import (
     AlsParams,
     InteractionMatrix,
-    fit_on_device,
     matrix_from_events,
     newest_event_time,
     resolve_device,
@@ -88,8 +94,6 @@ PROTOCOLS: tuple[str, ...] = ("auto", "random", "last_k", "days")
 MODELS: tuple[str, ...] = ("als", "popularity", "item_knn", "content", "ease")
 METRICS: tuple[str, ...] = ("precision_at_k", "recall_at_k", "map_at_k", "ndcg_at_k", "auc", "coverage", "novelty")
 #: Metrics that are means over users (and so have an interval).
-USER_METRICS: tuple[str, ...] = ("precision_at_k", "recall_at_k", "map_at_k", "ndcg_at_k", "auc")
-Z95 = 1.959963984540054
 MIN_TEST_USERS = 200
 #: The λ values tried for EASE^R.
 EASE_LAMBDAS: tuple[float, ...] = (10.0, 50.0, 200.0, 500.0, 2000.0)
@@ -152,32 +156,10 @@ def _relevant(train: InteractionMatrix, users, items) -> dict[int, np.ndarray]:
     return result
 
 
-def holdout_random(matrix: InteractionMatrix, fraction: float = 0.25, seed: int = 0) -> tuple[InteractionMatrix, dict[int, np.ndarray]]:
-    """Hold out ``round(fraction * n)`` (at most ``n - 1``) random items of each user with ``n >= 2`` items.
-
-    Returns the training matrix (same rows and columns) and the held-out columns per user row.
-    """
-    W = matrix.weights.tocsr()
-    counts = np.diff(W.indptr)
-    rows = np.repeat(np.arange(W.shape[0]), counts)
-    order = np.lexsort((np.random.default_rng(seed).random(W.nnz), rows))
-    position = np.empty(W.nnz, dtype=np.int64)
-    position[order] = np.arange(W.nnz) - W.indptr[rows]  # rows is sorted, so rows[order] == rows
-    n_test = np.where(counts >= 2, np.minimum(np.floor(fraction * counts + 0.5), counts - 1), 0).astype(np.int64)
-    held = position < n_test[rows]
-    keep = ~held
-    train = sp.csr_matrix((W.data[keep], W.indices[keep], np.concatenate([[0], np.cumsum(counts - n_test)])),
-                          shape=W.shape, dtype=np.float32)
-    test_rows, test_cols = rows[held], W.indices[held]
-    bounds = np.flatnonzero(np.diff(test_rows)) + 1
-    test = {int(r[0]): np.sort(c) for r, c in zip(np.split(test_rows, bounds), np.split(test_cols, bounds)) if r.size}
-    return InteractionMatrix.from_csr(matrix.user_ids, matrix.item_ids, train), test
-
-
 def _events(store: Store, filters: Filters | None):
-    backend = store.ibis()
+    source = store
     filters = restricting(filters)
-    return backend, (filtered_events(backend, filters) if filters else backend.table("events"))
+    return source, (filtered_events(source, filters) if filters else source.table("events"))
 
 
 def split_interactions(store: Store, settings: SplitSettings = SplitSettings(), params: AlsParams = AlsParams(),
@@ -185,14 +167,14 @@ def split_interactions(store: Store, settings: SplitSettings = SplitSettings(), 
     """Split the store's interactions by ``settings.mode`` (``auto`` resolved by :func:`choose_split`)."""
     if settings.mode == "auto":
         return choose_split(store, settings, params, filters)
-    backend, events = _events(store, filters)
-    bounds = events.aggregate(first=events.event_time.min(), last=events.event_time.max()).to_pyarrow().to_pylist()[0]
+    source, events = _events(store, filters)
+    bounds = source.to_arrow(events.aggregate(first=events.event_time.min(), last=events.event_time.max())).to_pylist()[0]
     first, last = bounds["first"], bounds["last"]
     if first is None:
         return Split(InteractionMatrix.from_arrays([], [], []), {}, None, {"mode": settings.mode})
     span = {"first_event": first.isoformat(sep=" "), "last_event": last.isoformat(sep=" ")}
     if settings.mode == "random":
-        full = matrix_from_events(backend, events, params)
+        full = matrix_from_events(source, events, params)
         train, test = holdout_random(full, settings.fraction, settings.seed)
         return Split(train, test, None, {"mode": "random", "fraction": settings.fraction, "seed": settings.seed, **span})
     if settings.mode == "days":
@@ -200,26 +182,26 @@ def split_interactions(store: Store, settings: SplitSettings = SplitSettings(), 
             holdout = settings.holdout_days
             cutoff = last - dt.timedelta(days=holdout)
         else:  # the period holding the latest 20% of events: robust to a few stray timestamps
-            q = events.aggregate(q=events.event_time.epoch_seconds().quantile(0.8)).to_pyarrow().to_pylist()[0]["q"]
+            q = source.to_arrow(events.aggregate(q=events.event_time.epoch_seconds().quantile(0.8))).to_pylist()[0]["q"]
             cutoff = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=float(q))
             if cutoff > last - dt.timedelta(days=1) and last - first > dt.timedelta(days=2):
                 cutoff = last - dt.timedelta(days=1)  # hold out at least one day when there is room
             holdout = round((last - cutoff).total_seconds() / 86400, 2)
-        train = matrix_from_events(backend, events.filter(events.event_time < cutoff), params)
+        train = matrix_from_events(source, events.filter(events.event_time < cutoff), params)
         later = events.filter(events.event_time >= cutoff)
-        held = summed_weights(backend, later, params).select("user_id", "item_id").to_pyarrow()
+        held = source.to_arrow(summed_weights(source, later, params).select("user_id", "item_id"))
         test = _relevant(train, held["user_id"], held["item_id"])
         return Split(train, test, cutoff, {"mode": "days", "holdout_days": holdout, "cutoff": cutoff.isoformat(sep=" "), **span})
     import ibis
 
     k = settings.last_k
-    ref = newest_event_time(events) if params.half_life_days is not None else None
-    agg = summed_weights(backend, events, params, ref)
+    ref = newest_event_time(source, events) if params.half_life_days is not None else None
+    agg = summed_weights(source, events, params, ref)
     agg = agg.mutate(
         rn=ibis.row_number().over(group_by=agg.user_id, order_by=[ibis.desc(agg.last_time), agg.item_id]),
         n=agg.item_id.count().over(group_by=agg.user_id),
     )
-    table = agg.select("user_id", "item_id", "weight", "rn", "n").to_pyarrow()
+    table = source.to_arrow(agg.select("user_id", "item_id", "weight", "rn", "n"))
     rn = table["rn"].to_numpy()
     n = table["n"].to_numpy()
     is_test = (rn < k) & (n > k)
@@ -249,119 +231,6 @@ def choose_split(store: Store, settings: SplitSettings = SplitSettings(), params
 # --------------------------------------------------------------------------------------------
 # metrics
 # --------------------------------------------------------------------------------------------
-def normal_interval(values: np.ndarray) -> tuple[float, float]:
-    """95% normal-approximation interval of the mean of ``values`` (NaNs left out); NaNs below 2 values."""
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if v.size < 2:
-        return float("nan"), float("nan")
-    half = Z95 * v.std(ddof=1) / math.sqrt(v.size)
-    return float(v.mean() - half), float(v.mean() + half)
-
-
-@dataclass(frozen=True)
-class ModelMetrics:
-    model: str
-    precision_at_k: float
-    recall_at_k: float
-    map_at_k: float
-    ndcg_at_k: float
-    auc: float
-    coverage: float
-    novelty: float
-    users: int
-    seconds: float
-    per_user: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)  # USER_METRICS, test-user order
-
-    def get(self, metric: str) -> float:
-        return float(getattr(self, metric))
-
-    def interval(self, metric: str) -> tuple[float, float]:
-        """95% interval over users of a metric in :data:`USER_METRICS`, clipped to the metric's range [0, 1]."""
-        low, high = normal_interval(self.per_user[metric])
-        return max(low, 0.0), min(high, 1.0)
-
-
-def user_metrics(ranked: Sequence[int], relevant: Sequence[int], k: int) -> dict[str, float]:
-    """Precision, recall, AP and NDCG at ``k`` of one ranked list against a set of relevant ids."""
-    rel = set(int(r) for r in relevant)
-    hits = np.array([int(i) in rel for i in list(ranked)[:k]] + [False] * max(0, k - len(ranked)), dtype=float)
-    n_rel = len(rel)
-    if n_rel == 0:
-        raise BadInput("a user without relevant items cannot be scored", code="no_relevant")
-    positions = np.arange(1, k + 1)
-    precision_at_i = np.cumsum(hits) / positions
-    discounts = 1.0 / np.log2(positions + 1)
-    ideal = discounts[: min(k, n_rel)].sum()
-    return {
-        "precision_at_k": hits.sum() / k,
-        "recall_at_k": hits.sum() / n_rel,
-        "map_at_k": float((precision_at_i * hits).sum() / min(k, n_rel)),
-        "ndcg_at_k": float((hits * discounts).sum() / ideal),
-    }
-
-
-def ranking_metrics(name: str, scorer: Callable[[np.ndarray], np.ndarray], train: sp.csr_matrix,
-                    test: dict[int, np.ndarray], k: int, batch_size: int = 512, auc: bool = True) -> ModelMetrics:
-    """Score every test user with ``scorer`` (rows -> dense user x item scores) and average the metrics.
-
-    ``auc=False`` skips the AUC (a full ranking per user), e.g. while tuning.
-    """
-    start = time.perf_counter()
-    n_users, n_items = train.shape
-    popularity = np.asarray((train > 0).sum(axis=0)).ravel()
-    self_info = -np.log2(np.maximum(popularity, 1) / max(n_users, 1))
-    users = np.array(sorted(test), dtype=np.int64)
-    per_user = {m: np.full(len(users), np.nan) for m in USER_METRICS}
-    novelty_sum, novelty_n = 0.0, 0
-    recommended = np.zeros(n_items, dtype=bool)
-    kk = min(k, n_items)
-    for b in range(0, len(users), batch_size):
-        rows = users[b:b + batch_size]
-        scores = np.asarray(scorer(rows), dtype=np.float64)
-        seen = train[rows]
-        r_idx, c_idx = seen.nonzero()
-        scores[r_idx, c_idx] = -np.inf
-        top = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-        top_scores = np.take_along_axis(scores, top, axis=1)
-        order = np.argsort(-top_scores, axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        top_scores = np.take_along_axis(top_scores, order, axis=1)
-        ranks = rankdata(scores, axis=1) if auc else None  # seen items (-inf) take the lowest ranks
-        n_seen = np.diff(seen.indptr)
-        for n, u in enumerate(rows):
-            at = b + n
-            finite = np.isfinite(top_scores[n])
-            ranked = top[n][finite]
-            for key, value in user_metrics(ranked, test[u], k).items():
-                per_user[key][at] = value
-            recommended[ranked] = True
-            novelty_sum += self_info[ranked].sum()
-            novelty_n += ranked.size
-            n_pos = len(test[u])
-            n_neg = n_items - n_seen[n] - n_pos
-            if auc and n_neg > 0:
-                cand_ranks = ranks[n, test[u]] - n_seen[n]
-                per_user["auc"][at] = (cand_ranks.sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-
-    def mean(metric: str) -> float:
-        v = per_user[metric]
-        v = v[np.isfinite(v)]
-        return float(v.mean()) if v.size else float("nan")
-
-    return ModelMetrics(
-        model=name,
-        precision_at_k=mean("precision_at_k"),
-        recall_at_k=mean("recall_at_k"),
-        map_at_k=mean("map_at_k"),
-        ndcg_at_k=mean("ndcg_at_k"),
-        auc=mean("auc"),
-        coverage=recommended.sum() / n_items if n_items else 0.0,
-        novelty=novelty_sum / novelty_n if novelty_n else float("nan"),
-        users=len(users),
-        seconds=time.perf_counter() - start,
-        per_user=per_user,
-    )
 
 
 @dataclass(frozen=True)
@@ -399,10 +268,6 @@ def compare(a: ModelMetrics, b: ModelMetrics, metric: str = "ndcg_at_k") -> Comp
 # --------------------------------------------------------------------------------------------
 # scorers
 # --------------------------------------------------------------------------------------------
-def als_scorer(train: InteractionMatrix, params: AlsParams, progress: Progress = no_progress):
-    als = fit_on_device(train.confidence(params), params, progress)[0]
-    U, V = als.user_factors, als.item_factors
-    return lambda rows: U[rows] @ V.T
 
 
 def popularity_scorer(train: InteractionMatrix):
@@ -444,8 +309,6 @@ def content_scorer(store: Store, train: InteractionMatrix):
     return score
 
 
-
-
 def ease_fits(n_items: int, memory_bytes: int = EASE_MEMORY_BYTES) -> bool:
     """Whether EASE^R's two dense item x item float64 matrices fit in ``memory_bytes``."""
     return 2 * 8 * n_items * n_items <= memory_bytes
@@ -481,7 +344,7 @@ def ease_scorer(train: InteractionMatrix, k: int = 10, seed: int = 0) -> tuple[C
     """EASE^R scorer and its λ, chosen from :data:`EASE_LAMBDAS` by NDCG@k on a random validation split."""
     X = (train.weights > 0).astype(np.float32).tocsr()
     inner, valid = holdout_random(InteractionMatrix.from_csr(train.user_ids, train.item_ids, X), 0.2, seed)
-    valid = _sample_users(valid, 2000, seed)
+    valid = sample_users(valid, 2000, seed)
     Xi = inner.weights
     lam = EASE_LAMBDAS[0]
     if valid:
@@ -565,14 +428,6 @@ class EvaluationResult:
         }
 
 
-def _sample_users(test: dict[int, np.ndarray], max_users: int | None, seed: int) -> dict[int, np.ndarray]:
-    if max_users is None or len(test) <= max_users:
-        return test
-    rng = np.random.default_rng(seed)
-    keep = rng.choice(np.array(sorted(test)), size=max_users, replace=False)
-    return {int(u): test[int(u)] for u in sorted(keep)}
-
-
 def _not_enough(split: Split) -> tuple[str, str, dict[str, Any]] | None:
     """``(status, reason code, details)`` when the split cannot be evaluated, else ``None``."""
     if split.train.nnz == 0:
@@ -617,7 +472,7 @@ def evaluate(store: Store, k: int = 10, split: SplitSettings = SplitSettings(), 
 
         found = search(outer.train, params, tune, progress=lambda f, m="": progress(0.05 + 0.45 * f, m))
         params = found.params
-    test = _sample_users(outer.test, max_users, seed)
+    test = sample_users(outer.test, max_users, seed)
     results, skipped, lam = [], {}, None
     for n, name in enumerate(models):
         progress(0.5 + 0.5 * n / len(models), f"evaluating {name}")

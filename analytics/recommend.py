@@ -52,7 +52,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from analytics.access import Principal, require
 from analytics.errors import BadInput, NotFound, StorageError
 from analytics.progress import Progress, no_progress
 from analytics.query.filters import Filters, filtered_events
@@ -60,7 +59,7 @@ from analytics.store.schema import EVENT_TYPES
 from analytics.store.storage import Store
 
 if TYPE_CHECKING:
-    from analytics.tuning import TuneSettings
+    pass
 
 GpuMode = Literal["auto", "on", "off"]
 Weighting = Literal["none", "bm25", "tfidf"]
@@ -256,14 +255,14 @@ def apply_weighting(weights: sp.csr_matrix, weighting: Weighting) -> sp.csr_matr
     return out
 
 
-def event_weights(backend, events, params: AlsParams, reference_time: dt.datetime | None = None):
+def event_weights(source, events, params: AlsParams, reference_time: dt.datetime | None = None):
     """ibis: one row per event of ``events`` with its weight (``user_id``, ``item_id``, ``event_time``, ``weight``)."""
     import ibis
 
     from analytics.query.definitions import views_with_ratio
 
     w = params.weight_of
-    items = backend.table("items")
+    items = source.table("items")
     views = views_with_ratio(events, items)
     views = views.select(
         "user_id",
@@ -287,33 +286,33 @@ def event_weights(backend, events, params: AlsParams, reference_time: dt.datetim
     return rows
 
 
-def summed_weights(backend, events, params: AlsParams, reference_time: dt.datetime | None = None):
+def summed_weights(source, events, params: AlsParams, reference_time: dt.datetime | None = None):
     """ibis: ``w_ui`` per (user_id, item_id) with ``last_time``, keeping positive sums only."""
-    rows = event_weights(backend, events, params, reference_time)
+    rows = event_weights(source, events, params, reference_time)
     agg = rows.group_by(["user_id", "item_id"]).aggregate(weight=rows.weight.sum(), last_time=rows.event_time.max())
     return agg.filter(agg.weight > 0)
 
 
-def newest_event_time(events) -> dt.datetime | None:
-    value = events.event_time.max().execute()
+def newest_event_time(source, events) -> dt.datetime | None:
+    value = source.scalar(events.event_time.max())
     if value is None or (hasattr(value, "__class__") and str(value) == "NaT"):
         return None
     return value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
 
 
-def matrix_from_events(backend, events, params: AlsParams) -> InteractionMatrix:
+def matrix_from_events(source, events, params: AlsParams) -> InteractionMatrix:
     """The :class:`InteractionMatrix` of an ibis events expression (decay relative to its newest event)."""
-    ref = newest_event_time(events) if params.half_life_days is not None else None
-    table = summed_weights(backend, events, params, ref).select("user_id", "item_id", "weight").to_pyarrow()
+    ref = newest_event_time(source, events) if params.half_life_days is not None else None
+    table = source.to_arrow(summed_weights(source, events, params, ref).select("user_id", "item_id", "weight"))
     return InteractionMatrix.from_arrays(table["user_id"], table["item_id"], table["weight"].to_numpy())
 
 
 def build_matrix(store: Store, params: AlsParams = AlsParams(), filters: Filters | None = None) -> InteractionMatrix:
     """The interaction matrix of the store's events (restricted by ``filters`` when given)."""
-    backend = store
+    source = store
     filters = restricting(filters)
-    events = filtered_events(backend, filters) if filters else backend.table("events")
-    return matrix_from_events(backend, events, params)
+    events = filtered_events(source, filters) if filters else source.table("events")
+    return matrix_from_events(source, events, params)
 
 
 # --------------------------------------------------------------------------------------------
@@ -565,11 +564,11 @@ class TrainedModel:
     def _history_from_store(self, user_id: str) -> dict[str, float]:
         if self.store is None:
             return {}
-        backend = self.store
-        events = backend.table("events")
+        source = self.store
+        events = source.table("events")
         events = events.filter(events.user_id == user_id)
-        agg = summed_weights(backend, events, self.params, newest_event_time(events) if self.params.half_life_days else None)
-        df = agg.select("item_id", "weight").to_pyarrow()
+        agg = summed_weights(source, events, self.params, newest_event_time(source, events) if self.params.half_life_days else None)
+        df = source.to_arrow(agg.select("item_id", "weight"))
         return dict(zip(df["item_id"].to_pylist(), df["weight"].to_pylist()))
 
     def _solve(self, row: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -877,43 +876,6 @@ def _remember(store: Store, key: tuple[str, str], model: TrainedModel) -> Traine
     return model
 
 
-def get_model(store: Store, params: AlsParams = AlsParams(), progress: Progress | None = None,
-              filters: Filters | None = None, force: bool = False, tune: "TuneSettings | None" = None,
-              actor: Principal | None = None) -> TrainedModel:
-    """The ALS model for the store's current data and ``params``: reused when saved, else trained and saved.
-
-    With ``tune`` (:class:`analytics.tuning.TuneSettings`) the parameters it does not fix are first
-    chosen by :func:`analytics.tuning.tuned_params` (a saved search is reused while the data is
-    unchanged) and the search's summary is saved with the model.
-
-    Raises :class:`BadInput` for ``gpu="on"`` without CUDA and :class:`NotFound` when there are
-    no interactions to learn from. Reusing a saved model needs no permission; training one needs
-    ``actor`` to have the ``train`` permission (:mod:`analytics.access`).
-    """
-    progress = progress or no_progress
-    resolve_device(params.gpu)  # fail early and clearly, even when a saved model exists
-    tuning = None
-    if tune is not None:
-        from analytics.tuning import tuned_params
-
-        found = tuned_params(store, params, tune, filters, progress=lambda f, m="": progress(0.8 * f, m))
-        params, tuning = found.params, found.to_dict()
-    if not force:
-        model = saved_model(store, params, filters)
-        if model is not None:
-            if tuning is not None and model.tuning != tuning:
-                model.tuning = tuning
-                save_model(model, store.data_dir / "models")
-            progress(1.0, "loaded")
-            return model
-    require(actor, "train")
-    fp = data_fingerprint(store, params, filters)
-    progress(0.8 if tune else 0.0, "building the interaction matrix")
-    matrix = build_matrix(store, params, filters)
-    model = train(matrix, params, progress if tune is None else lambda f, m="": progress(0.8 + 0.2 * f, m),
-                  fingerprint=fp, tuning=tuning)
-    save_model(model, store.data_dir / "models")
-    return _remember(store, (str(store.path), fp), model)
 
 
 def clear_cache() -> None:
@@ -948,10 +910,10 @@ def user_history(store: Store, user_id: str, timezone: str = "Asia/Shanghai", li
     from analytics.query.definitions import latest_items, views_with_ratio
 
     parse_timezone(timezone)
-    backend = store.ibis()
-    events = backend.table("events")
+    source = store
+    events = source.table("events")
     events = events.filter(events.user_id == str(user_id)).mutate(_row=ibis.row_number())
-    items = backend.table("items")
+    items = source.table("items")
     views = views_with_ratio(events, items).select("_row", "watch_ratio")
     catalog = latest_items(items).select(item=items.item_id, title=items.title)
     rows = events.left_join(views, "_row").left_join(catalog, events.item_id == catalog.item)
@@ -960,8 +922,8 @@ def user_history(store: Store, user_id: str, timezone: str = "Asia/Shanghai", li
     table = rows.select(
         time=local, event_type=rows.event_type, item=rows.item_id, title=rows.title,
         watch_ratio=rows.watch_ratio, revenue=rows.revenue,
-    ).to_pyarrow()
-    df = table.to_pandas()
+    )
+    df = source.execute(table)
     df["time"] = df["time"].dt.tz_localize(None) if len(df) and df["time"].dt.tz is not None else df["time"]
     return df
 

@@ -1,7 +1,7 @@
 """Self-tuning of the ALS recommender: factors, regularization, alpha and the re-weighting.
 
 The search runs on a *validation split carved from the training data*: each user's items are held
-out at random with probability 20% (:func:`analytics.evaluation.holdout_random`, seeded, users
+out at random with probability 20% (:func:`analytics.ranking.holdout_random`, seeded, users
 with one item stay whole), ALS is fitted on the rest and scored by NDCG@k on the held-out items of
 up to :data:`VALIDATION_USERS` users (seen items never recommended). The final model is then
 trained on all the data with the best values.
@@ -36,14 +36,14 @@ from typing import Any, Literal
 import numpy as np
 
 from analytics.errors import BadInput
-from analytics.evaluation import (
-    _sample_users,
+from analytics.progress import Progress, no_progress
+from analytics.query.filters import Filters
+from analytics.ranking import (
     als_scorer,
     holdout_random,
     ranking_metrics,
+    sample_users,
 )
-from analytics.query.filters import Filters
-from analytics.progress import Progress, no_progress
 from analytics.recommend import (
     MODEL_FORMAT,
     AlsParams,
@@ -178,7 +178,7 @@ def search(matrix: InteractionMatrix, base: AlsParams = AlsParams(), settings: T
     start = time.perf_counter()
     fixed = tuple(sorted(settings.fixed))
     train, valid = holdout_random(matrix, VALIDATION_FRACTION, seed=base.seed)
-    valid = _sample_users(valid, VALIDATION_USERS, seed=base.seed)
+    valid = sample_users(valid, VALIDATION_USERS, seed=base.seed)
     if not valid or matrix.shape[1] < 2:
         return TuningResult("not_enough_data", base, settings.k, None, None, (), settings.budget, 0.0, "no_data", 0, fixed)
     rng = np.random.default_rng(base.seed)

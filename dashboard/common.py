@@ -195,7 +195,7 @@ def model_tune():
 def trained_model(params, filters: Filters, force: bool = False):
     """The recommender model for ``params`` and ``filters``: reused when saved, else trained with a
     progress bar; the device it trained on and a summary are shown."""
-    from analytics.recommend import get_model
+    from analytics.models import get_model
 
     slot = st.empty()
 

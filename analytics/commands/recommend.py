@@ -90,7 +90,7 @@ def filters_or_none(args, ctx):
 
 def model_from_args(args, ctx):
     """The ALS model for these options (reused when saved, else trained with progress on a terminal)."""
-    from analytics.recommend import get_model
+    from analytics.models import get_model
 
     return get_model(ctx.store, params_from_args(args), progress=_progress("train"), filters=filters_or_none(args, ctx),
                      tune=tune_from_args(args))
@@ -147,7 +147,7 @@ def tuning_lines(tuning) -> list[str]:
 
 
 def run_train(args, ctx) -> Output:
-    from analytics.recommend import get_model
+    from analytics.models import get_model
 
     model = get_model(ctx.store, params_from_args(args), progress=_progress("train", always=True),
                       filters=filters_or_none(args, ctx), force=args.force, tune=tune_from_args(args))

@@ -15,7 +15,8 @@ import pytest
 
 import analytics.recommend as rec
 from analytics.evaluation import SplitSettings, evaluate
-from analytics.recommend import AlsParams, get_model
+from analytics.models import get_model
+from analytics.recommend import AlsParams
 from analytics.tuning import TuneSettings
 from analytics.uploads import insert_canonical
 from tests.helpers import DATASETS

@@ -335,7 +335,8 @@ def test_exports_need_analyst():
 
 
 def test_training_needs_analyst_but_a_saved_model_serves_a_viewer(store):
-    from analytics.recommend import AlsParams, clear_cache, get_model
+    from analytics.models import get_model
+    from analytics.recommend import AlsParams, clear_cache
 
     insert_events(store, {f"u{i}": [("view", i), ("like", i + 1, {"item_id": f"v{i % 3}"})] for i in range(12)})
     params = AlsParams(factors=4, iterations=2, gpu="off")

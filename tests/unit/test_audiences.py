@@ -17,7 +17,8 @@ from analytics.audiences import calibrate, item_audience, score_deciles
 from analytics.cli import main
 from analytics.errors import BadInput, NotFound
 from analytics.query.filters import Filters
-from analytics.recommend import AlsParams, get_model
+from analytics.models import get_model
+from analytics.recommend import AlsParams
 from tests.helpers import insert_events
 from tests.unit.test_recommend import checkerboard
 

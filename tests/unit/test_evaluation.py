@@ -18,11 +18,13 @@ from analytics.evaluation import (
     compare,
     ease_weights,
     evaluate,
+    popularity_scorer,
+    split_interactions,
+)
+from analytics.ranking import (
     holdout_random,
     normal_interval,
-    popularity_scorer,
     ranking_metrics,
-    split_interactions,
     user_metrics,
 )
 from analytics.recommend import InteractionMatrix

@@ -15,7 +15,8 @@ import analytics.recommend as rec
 from analytics.cli import main
 from analytics.content import build_content_index
 from analytics.errors import BadInput, NotFound
-from analytics.recommend import AlsParams, get_model
+from analytics.models import get_model
+from analytics.recommend import AlsParams
 from analytics.similarity import (
     choose_items,
     choose_users,

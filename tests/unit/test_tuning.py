@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from analytics.errors import BadInput
-from analytics.evaluation import holdout_random
-from analytics.recommend import AlsParams, InteractionMatrix, build_matrix, clear_cache, get_model
+from analytics.ranking import holdout_random
+from analytics.recommend import (
+    AlsParams,
+    InteractionMatrix,
+    build_matrix,
+    clear_cache,
+    get_model,
+)
 from analytics.tuning import TuneSettings, search, tuned_params
 from tests.helpers import insert_events
 from tests.unit.test_recommend import SMALL, _fresh_cache, board  # noqa: F401 (fixtures)
