@@ -16,10 +16,10 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT.parent) not in sys.path:  # `streamlit run dashboard/app.py` from a checkout
     sys.path.insert(0, str(ROOT.parent))
 
-from dashboard.common import language_switch, sidebar_filters  # noqa: E402
+from dashboard.common import display_settings, sidebar_filters  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 
-# (group, file, title key, icon, url path); the first Manager page is the default.
+# (group, file, title key, icon, url path); every page has its own address, the Overview included.
 PAGES = [
     ("nav.manager", "overview.py", "page.overview", ":material/dashboard:", "overview"),
     ("nav.manager", "funnels.py", "page.funnels", ":material/filter_alt:", "funnels"),
@@ -37,12 +37,19 @@ PAGES = [
 ]
 
 st.set_page_config(page_title="Reelytics", page_icon=":material/insights:", layout="wide")
-language_switch()
+display_settings()
 
 groups: dict[str, list] = {}
 for group, file, title, icon, url in PAGES:
     page = st.Page(ROOT / "views" / file, title=t(title), icon=icon, url_path=url)
     groups.setdefault(t(group), []).append(page)
-nav = st.navigation(groups)
+# Streamlit serves its default page at the root and gives it no path of its own, so a shared link to
+# that page's path would open with a "Page not found" dialog. The default is an unlisted root page
+# that forwards to the Overview (with the filters in the address), so /overview is an ordinary page.
+home = st.Page(ROOT / "views" / "home.py", title=t("page.overview"), default=True, visibility="hidden")
+overview = groups[t("nav.manager")][0]
+st.session_state["home_target"] = overview
+groups[t("nav.manager")].insert(0, home)
+nav = st.navigation(groups, expanded=True)  # every role's pages, no "View more"  # every role's pages, no "View more"
 st.session_state["filters"] = sidebar_filters()
 nav.run()

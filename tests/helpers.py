@@ -90,3 +90,12 @@ def open_page(monkeypatch, db, page: str, *, lang: str | None = None, state: Map
         at.session_state[key] = value
     at.switch_page(str(REPO / "dashboard" / "views" / page))
     return at
+
+
+def shown_table(element):
+    """A page's ``st.dataframe`` as a person reads it: the frame with its headers as shown."""
+    import json
+
+    config = json.loads(element.proto.columns or "{}")
+    frame = element.value
+    return frame.rename(columns={c: (config.get(str(c)) or {}).get("label") or c for c in frame.columns})

@@ -40,12 +40,6 @@ TEXT = {
     "rec.because": {"en": "because this user engaged with {items}", "zh": "因为该用户看过或互动过 {items}"},
     "rec.because_none": {"en": "popular with similar users", "zh": "相似用户也喜欢"},
     "rec.and": {"en": " and ", "zh": " 和 "},
-    "rec.col.rank": {"en": "rank", "zh": "排名"},
-    "rec.col.item": {"en": "item", "zh": "内容"},
-    "rec.col.title": {"en": "title", "zh": "标题"},
-    "rec.col.score": {"en": "score", "zh": "得分"},
-    "rec.col.because": {"en": "why", "zh": "推荐理由"},
-    "rec.col.contributions": {"en": "contributions", "zh": "贡献"},
     "rec.eval.header": {"en": "Offline evaluation", "zh": "离线评估"},
     "rec.eval.intro": {
         "en": "Hold out the latest interactions, train on the rest and measure how well each model finds what users did next. ALS is compared with popularity, item-kNN and content-based TF-IDF.",

@@ -6,42 +6,15 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics.courses import SPLITS, course_completion
-from analytics.export import to_csv_bytes, to_excel_bytes
 from analytics.filters import Filters
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
-from dashboard.i18n import TEXT, t
+from dashboard.format import chart, count, pct, table
+from dashboard.i18n import t
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _completion(db: str, version: str, filters: Filters, by: str, count_starts: bool):
     return course_completion(get_store(), filters, by=by, count_starts=count_starts)
-
-
-LAZY_DOWNLOAD_ROWS = 500
-
-
-def _downloads(df, name: str, filters: Filters, key: str) -> None:
-    """:func:`download_buttons`, but a large table's files are built only when a button is clicked
-    (an Excel file of thousands of rows takes seconds; not on every rerun). Same files."""
-    if len(df) <= LAZY_DOWNLOAD_ROWS:
-        download_buttons(df, name, filters, key=key)
-        return
-    described = filters.describe()
-    c1, c2 = st.columns(2)
-    c1.download_button(t("common.download_csv"), lambda: to_csv_bytes(df, described, title=name),
-                       file_name=f"{name}.csv", mime="text/csv", key=f"dl_csv_{key}")
-    c2.download_button(t("common.download_xlsx"), lambda: to_excel_bytes(df, described, title=name),
-                       file_name=f"{name}.xlsx", key=f"dl_xlsx_{key}",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-
-
-def _labelled(df):
-    """``df`` with column headers in the page language (downloads keep the raw names)."""
-    return df.rename(columns={c: t(f"courses.col.{c}") for c in df.columns if f"courses.col.{c}" in TEXT})
-
-
-def _pct(value) -> str:
-    return "–" if value is None or value != value else f"{value:.1%}"
 
 
 def _step_label(step: int) -> str:
@@ -96,29 +69,29 @@ if require_events():
             )
             row = bought.set_index("course_id").loc[course]
             m = st.columns(4)
-            m[0].metric(t("courses.buyers"), f"{row.buyers:,}", border=True)
-            m[1].metric(t("courses.start_rate"), _pct(row.start_rate), border=True)
-            m[2].metric(t("courses.completion_rate"), _pct(row.completion_rate), border=True)
-            m[3].metric(t("courses.avg_progress"), _pct(row.avg_progress), border=True)
+            m[0].metric(t("courses.buyers"), count(row.buyers), border=True)
+            m[1].metric(t("courses.start_rate"), pct(row.start_rate), border=True)
+            m[2].metric(t("courses.completion_rate"), pct(row.completion_rate), border=True)
+            m[3].metric(t("courses.avg_progress"), pct(row.avg_progress), border=True)
             st.caption(t("courses.lessons_caption", lessons=row.lessons, source=t(f"courses.source.{row.lessons_source}")))
 
             left, right = st.columns(2)
             with left:
                 st.subheader(t("courses.funnel"))
                 funnel = result.funnel[result.funnel.course_id == course]
-                st.plotly_chart(_funnel(funnel), key="crs_funnel")
+                chart(_funnel(funnel), key="crs_funnel")
                 download_buttons(funnel, f"course_funnel_{course}", filters, key="crs_funnel")
             with right:
                 st.subheader(t("courses.stops"))
                 stops = result.stops[result.stops.course_id == course]
-                st.plotly_chart(_stops(stops), key="crs_stops")
+                chart(_stops(stops), key="crs_stops")
 
             st.subheader(t("courses.gaps"))
             gaps = result.gaps[result.gaps.course_id == course]
             if gaps.empty:
                 st.info(t("courses.no_gaps"))
             else:
-                st.dataframe(_labelled(gaps), hide_index=True, width="stretch")
+                table(gaps, key="crs_gaps_table")
 
             st.subheader(t("courses.split", by=t(f"courses.by.{by}")))
             st.caption(t("courses.split_caption"))
@@ -127,15 +100,9 @@ if require_events():
                 g if acquired and isinstance(g, str) else t("courses.unknown") if acquired else t("courses.no_view")
                 for g, acquired in zip(split.group, split.acquired)
             ]
-            st.dataframe(
-                _labelled(split), hide_index=True, width="stretch",
-                column_config={
-                    t(f"courses.col.{c}"): st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")
-                    for c in ("completion_rate", "avg_progress")
-                },
-            )
-            _downloads(result.split, f"course_completion_by_{by}", filters, key="crs_split")
+            table(split, key="crs_split_table")
+            download_buttons(result.split, f"course_completion_by_{by}", filters, key="crs_split")
 
             st.subheader(t("courses.overview"))
-            st.dataframe(_labelled(result.courses), hide_index=True, width="stretch")
-            _downloads(result.courses, "course_completion", filters, key="crs_all")
+            table(result.courses, key="crs_all_table")
+            download_buttons(result.courses, "course_completion", filters, key="crs_all")

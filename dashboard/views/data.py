@@ -15,6 +15,7 @@ from analytics.ingest import ingest_file, preview_file, rejected_rows
 from analytics.schema import EVENT_TYPES, TABLE_COLUMNS
 from analytics.uploads import list_uploads, remove_upload
 from dashboard.common import download_buttons, get_store, guarded, settings
+from dashboard.format import count, table
 from dashboard.i18n import t
 
 KINDS = ("events", "items", "spend")
@@ -115,7 +116,7 @@ def _mapping_editor(auto, kind: str) -> dict[str, str]:
         column_config={
             "source": st.column_config.TextColumn(t("data.col.source")),
             "target": st.column_config.SelectboxColumn(t("data.col.target"), options=_targets(kind), required=True),
-            "confidence": st.column_config.ProgressColumn(t("data.col.confidence"), min_value=0.0, max_value=1.0, format="%.2f"),
+            "confidence": st.column_config.ProgressColumn(t("data.col.confidence"), min_value=0.0, max_value=1.0, format="percent"),
             "example": st.column_config.TextColumn(t("data.col.example")),
         },
         width="stretch",
@@ -133,19 +134,19 @@ def _show_report(report) -> None:
     else:
         st.warning(t("data.nothing", name=report.file_name))
     c = st.columns(4)
-    c[0].metric(t("data.m.read"), f"{report.rows_read:,}")
-    c[1].metric(t("data.m.accepted"), f"{report.rows_accepted:,}")
-    c[2].metric(t("data.m.rejected"), f"{report.rows_rejected:,}")
-    c[3].metric(t("data.m.duplicates"), f"{report.rows_duplicate:,}")
+    c[0].metric(t("data.m.read"), count(report.rows_read))
+    c[1].metric(t("data.m.accepted"), count(report.rows_accepted))
+    c[2].metric(t("data.m.rejected"), count(report.rows_rejected))
+    c[3].metric(t("data.m.duplicates"), count(report.rows_duplicate))
     st.markdown(f"**{t('data.issues')}**")
     if report.issues:
-        st.dataframe(report.issues_frame(), hide_index=True, width="stretch")
+        table(report.issues_frame().rename(columns={"level": "severity"}), key="data_issues_table")
     else:
         st.caption(t("data.no_issues"))
     if report.rows_rejected:
         st.markdown(f"**{t('data.rejected')}**")
         df = rejected_rows(get_store(), report.upload_id) if report.upload_id else report.rejected_frame()
-        st.dataframe(df.head(200), hide_index=True, width="stretch")
+        table(df.head(200), key="data_rejected_table")
         download_buttons(df, f"rejected_rows_{report.upload_id or 'preview'}", None, key="data_rejects_last")
 
 
@@ -208,7 +209,7 @@ with guarded(t("data.next_step")):
         for note in pv.notes:
             st.caption(note)
         st.markdown(f"**{t('data.first_rows')}**")
-        st.dataframe(pv.rows, hide_index=True, width="stretch")
+        table(pv.rows, key="data_preview_table")
         if st.button(t("data.import"), key="data_import", type="primary"):
             bar = st.progress(0.0, text=t("data.importing", name=shown))
             report = ingest_file(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from analytics.filters import Filters
-from analytics.kpis import DIMENSIONS, KPI_BY_NAME, KPIS, format_change, format_value, overview
+from analytics.kpis import DIMENSIONS, KPI_BY_NAME, KPIS, overview
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
+from dashboard.format import table, unit_change, unit_value
 from dashboard.i18n import t
 
 
@@ -25,8 +25,8 @@ def _cards(report) -> None:
             series = [v for v in card.series if v is not None]
             col.metric(
                 t(f"kpi.{card.kpi.name}"),
-                format_value(card.kpi, card.value),
-                delta=format_change(card),
+                unit_value(card.kpi.unit, card.value),
+                delta=unit_change(card.kpi.unit, card.change, card.difference),
                 delta_color="normal" if card.kpi.direction == "up" else "inverse",
                 help=t(f"kpi.help.{card.kpi.name}"),
                 chart_data=series if len(series) > 1 else None,
@@ -40,10 +40,6 @@ def _notes(notes) -> None:
             st.warning(t("ov.note.external_failed", kpi=t(f"kpi.{note.split(':', 1)[1]}")))
         else:
             st.info(t(f"ov.note.{note}"))
-
-
-def _labelled(df: pd.DataFrame) -> pd.DataFrame:
-    return df.rename(columns={k.name: t(f"kpi.{k.name}") for k in KPIS})
 
 
 st.title(t("page.overview"))
@@ -74,11 +70,11 @@ if require_events():
             download_buttons(report.table(), "kpis", period, key="ov_kpis")
 
             st.subheader(t("ov.breakdown"))
-            table = result.breakdown.table
+            breakdown = result.breakdown.table
             _notes(n for n in result.breakdown.notes if n not in report.notes)
-            if len(table):
-                st.dataframe(_labelled(table), hide_index=True, width="stretch")
-                download_buttons(table, f"kpis_by_{by}", period, key="ov_breakdown")
+            if len(breakdown):
+                table(breakdown, key="ov_breakdown_table")
+                download_buttons(breakdown, f"kpis_by_{by}", period, key="ov_breakdown")
             else:
                 st.info(t("common.no_rows"))
 
@@ -94,5 +90,5 @@ if require_events():
                     with col:
                         st.markdown(f"**{t(f'ov.{name}', n=len(frame))}**")
                         shown = frame[list(dict.fromkeys(["video", "title", "creator", rank_by, "views"]))]
-                        st.dataframe(_labelled(shown), hide_index=True, width="stretch")
+                        table(shown, key=f"ov_{name}_table")
                         download_buttons(frame, f"videos_{name}_{rank_by}", period, key=f"ov_{name}")

@@ -13,6 +13,7 @@ import streamlit as st  # noqa: E402
 from analytics.evaluation import METRICS, SplitSettings, evaluate  # noqa: E402
 from analytics.recommend import AlsParams, search_users, user_panel  # noqa: E402
 from dashboard.common import current_filters, download_buttons, facets, get_store, guarded, require_events, trained_model  # noqa: E402
+from dashboard.format import chart, column_label, count, table, value  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 
 st.title(t("page.recommendations"))
@@ -81,21 +82,17 @@ if require_events():
                 elif panel.status in ("unknown_user", "nothing_left"):
                     st.info(t(f"rec.{panel.status}"))
                 if panel.recommendations:
-                    table = pd.DataFrame([
+                    top = pd.DataFrame([
                         {
-                            t("rec.col.rank"): n,
-                            t("rec.col.item"): r.item,
-                            t("rec.col.title"): r.title or "",
-                            t("rec.col.score"): round(r.score, 4),
-                            t("rec.col.because"): _because(r),
-                            t("rec.col.contributions"): ", ".join(f"{c.title or c.item}: {c.contribution:+.3f}" for c in r.because),
+                            "rank": n, "item": r.item, "title": r.title, "score": r.score, "why": _because(r),
+                            "contributions": ", ".join(f"{c.title or c.item}: {c.contribution:+.3f}" for c in r.because),
                         }
                         for n, r in enumerate(panel.recommendations, 1)
                     ])
-                    st.dataframe(table, hide_index=True, width="stretch")
+                    table(top, key="rec_top_table")
             with right:
                 st.subheader(t("rec.history", user=panel.user))
-                st.dataframe(panel.history, hide_index=True, width="stretch")
+                table(panel.history, key="rec_history_table")
 
         st.divider()
         st.subheader(t("rec.eval.header"))
@@ -122,16 +119,16 @@ if require_events():
                              reg=result.params.regularization, alpha=result.params.alpha, k=result.k,
                              lift=result.lift("ndcg_at_k")))
                 metrics_table = result.table()
-                st.dataframe(metrics_table, hide_index=True, width="stretch")
+                table(metrics_table, key="rec_eval_table")
                 fig = go.Figure()
                 shown = [m for m in METRICS if m not in ("novelty",)]
                 for m in result.models:
-                    fig.add_trace(go.Bar(name=m.model, x=[x.replace("_at_k", f"@{result.k}") for x in shown], y=[m.get(x) for x in shown]))
+                    fig.add_trace(go.Bar(name=value("model", m.model), x=[column_label(x).replace("@K", f"@{result.k}") for x in shown], y=[m.get(x) for x in shown]))
                 fig.update_layout(barmode="group", title=t("rec.eval.chart"), yaxis_range=[0, 1])
-                st.plotly_chart(fig, width="stretch")
+                chart(fig, key="rec_eval_chart")
                 if result.search is not None and result.search.trials:
                     st.caption(t("rec.eval.trials"))
-                    st.dataframe(pd.DataFrame([tr.__dict__ for tr in result.search.trials]), hide_index=True)
+                    table(pd.DataFrame([tr.__dict__ for tr in result.search.trials]), key="rec_trials_table")
                 download_buttons(metrics_table, f"recommender_evaluation_k{result.k}", filters, key="rec_eval")
 
         st.divider()
@@ -141,5 +138,5 @@ if require_events():
             st.session_state["rec_export"] = (model.fingerprint, export_k, model.recommend_all(export_k).to_pandas())
         ready = st.session_state.get("rec_export")
         if ready is not None and ready[0] == model.fingerprint:
-            st.caption(t("rec.export.ready", rows=f"{len(ready[2]):,}"))
+            st.caption(t("rec.export.ready", rows=count(len(ready[2]))))
             download_buttons(ready[2], f"recommendations_top{ready[1]}", filters, key="rec_export")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics.filters import Filters
-from analytics.kpis import KPI_BY_NAME, format_value
-from analytics.roi import LEVELS, ROI_KPIS, compute_roi
+from analytics.kpis import KPI_BY_NAME
+from analytics.roi import LEVELS, compute_roi
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
+from dashboard.format import table, unit_value
 from dashboard.i18n import t
 
 
@@ -41,11 +42,10 @@ if require_events():
             st.subheader(t("roi.totals"))
             cols = st.columns(5)
             for col, name in zip(cols, ("spend", "revenue", "new_buyers", "cac", "roas")):
-                col.metric(t(f"kpi.{name}"), format_value(KPI_BY_NAME[name], report.totals.get(name)), border=True)
+                col.metric(t(f"kpi.{name}"), unit_value(KPI_BY_NAME[name].unit, report.totals.get(name)), border=True)
             st.caption(
-                f"{t('roi.roas_with_spend')}: {format_value(KPI_BY_NAME['roas'], report.totals.get('roas_with_spend'))}"
+                f"{t('roi.roas_with_spend')}: {unit_value('multiple', report.totals.get('roas_with_spend'))}"
             )
             st.subheader(t("roi.table"))
-            shown = report.table.rename(columns={k: t(f"kpi.{k}") for k in ROI_KPIS})
-            st.dataframe(shown, hide_index=True, width="stretch")
+            table(report.table, key="roi_table_shown")
             download_buttons(report.table, f"roi_by_{level}", filters, key="roi_table")

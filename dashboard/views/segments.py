@@ -7,6 +7,7 @@ import streamlit as st
 
 from analytics.segments import K_RANGE, segment_users
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events
+from dashboard.format import chart, count, table
 from dashboard.i18n import current_lang, t
 
 st.title(t("page.segments"))
@@ -26,17 +27,16 @@ if require_events():
         else:
             zh = current_lang() == "zh"
             key = "seg.summary.silhouette" if result.chosen_by == "silhouette" else "seg.summary.given"
-            st.caption(t(key, k=result.k, users=f"{result.users_total:,}", score=result.silhouette))
+            st.caption(t(key, k=result.k, users=count(result.users_total), score=result.silhouette))
             for seg in result.segments:
                 st.subheader(t("seg.segment", n=seg.segment, name=seg.name_zh if zh else seg.name))
                 st.markdown(seg.description_zh if zh else seg.description)
             st.subheader(t("seg.table"))
-            table = result.table()
-            table = table.drop(columns=["name" if zh else "name_zh"])
-            st.dataframe(table.round(3), hide_index=True, width="stretch")
+            per_user = {"views": "number", "purchases": "number"}  # averages per user, not counts
+            table(result.table().drop(columns=["name" if zh else "name_zh"]), kinds=per_user, key="seg_table")
             if len(result.silhouette_by_k) > 1:
                 fig = go.Figure(go.Bar(x=[k for k, _ in result.silhouette_by_k], y=[s for _, s in result.silhouette_by_k]))
                 fig.update_layout(title=t("seg.silhouette_chart"), xaxis_type="category", height=300)
-                st.plotly_chart(fig, width="stretch", key="seg_chart")
+                chart(fig, key="seg_chart")
             st.subheader(t("seg.export"))
             download_buttons(result.users, "segments", filters, key="seg_users")

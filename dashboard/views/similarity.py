@@ -16,6 +16,7 @@ from analytics.similarity import (  # noqa: E402
     DEFAULT_CAP, choose_items, choose_users, item_choices, item_heatmap, similar_items, user_heatmap, user_item_heatmap,
 )
 from dashboard.common import current_filters, download_buttons, get_store, guarded, require_events, trained_model  # noqa: E402
+from dashboard.format import chart, table  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 
 st.title(t("page.similarity"))
@@ -94,7 +95,7 @@ if require_events():
             if heatmap.capped:
                 st.warning(t("sim.capped", rows=len(heatmap.row_ids), total_rows=heatmap.total_rows,
                              cols=len(heatmap.col_ids), total_cols=heatmap.total_cols, cap=heatmap.cap))
-            st.plotly_chart(_figure(heatmap), width="stretch", key="sim_chart")
+            chart(_figure(heatmap), key="sim_chart")
             # building an Excel file of up to 200 x 200 cells takes seconds: only when asked for
             if st.checkbox(t("sim.export"), value=False, key="sim_export"):
                 download_buttons(heatmap.to_wide(), f"similarity_{heatmap.kind}", filters, key="sim_heatmap")
@@ -121,10 +122,6 @@ if require_events():
         elif result.status == "no_neighbours":
             st.info(t("sim.list.no_neighbours"))
         if result.items:
-            sources = {"als": t("sim.source.als"), "content": t("sim.source.content")}
             frame = result.to_frame()
-            shown = frame.assign(score=frame["score"].round(4), source=frame["source"].map(sources)).rename(columns={
-                "rank": t("sim.col.rank"), "item": t("sim.col.item"), "title": t("sim.col.title"),
-                "score": t("sim.col.score"), "source": t("sim.col.source")})
-            st.dataframe(shown, hide_index=True, width="stretch")
+            table(frame.rename(columns={"score": "similarity"}), key="sim_list_table")
             download_buttons(frame, f"similar_to_{result.item}", filters, key="sim_list")

@@ -75,7 +75,7 @@ def test_evaluation_and_export(monkeypatch, db):
     at.button(key="rec_eval_run").click().run()
     assert not at.exception
     table = at.dataframe[-1].value
-    assert set(table["model"]) >= {"als", "popularity", "item_knn"}
+    assert set(table["model"]) >= {"ALS", "Most popular", "Similar items (k-NN)"}
     assert "ALS vs popularity on NDCG@10" in _texts(at)
     at.button(key="rec_export_run").click().run()
     assert not at.exception
