@@ -44,10 +44,11 @@ def facets() -> Facets:
 
 
 def _url_setting(key: str, param: str, choices, default: str, label: str, format_func=str) -> None:
-    """A sidebar choice kept in session state and, when not the default, in the ``param`` query parameter."""
+    """A sidebar choice kept in session state and, when not the default, in the ``param`` query parameter;
+    ``label`` is a text key (read after the language is known)."""
     if key not in st.session_state:
         st.session_state[key] = st.query_params.get(param) if st.query_params.get(param) in choices else default
-    st.sidebar.selectbox(label, list(choices), format_func=format_func, key=key)
+    st.sidebar.selectbox(t(label), list(choices), format_func=format_func, key=key)
     if st.session_state[key] != default:
         st.query_params[param] = st.session_state[key]
     elif param in st.query_params:
@@ -56,8 +57,8 @@ def _url_setting(key: str, param: str, choices, default: str, label: str, format
 
 def display_settings() -> None:
     """The sidebar's language and currency, each kept in the URL (``lang``, ``currency``)."""
-    _url_setting("lang", "lang", LANGUAGES, "en", t("sidebar.language"), LANGUAGES.__getitem__)
-    _url_setting("currency", "currency", CURRENCIES, DEFAULT_CURRENCY, t("sidebar.currency"),
+    _url_setting("lang", "lang", LANGUAGES, "en", "sidebar.language", LANGUAGES.__getitem__)
+    _url_setting("currency", "currency", CURRENCIES, DEFAULT_CURRENCY, "sidebar.currency",
                  lambda code: f"{code} ({CURRENCIES[code]})")
 
 

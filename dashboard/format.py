@@ -10,7 +10,6 @@ columns and values: pages pass the raw frame to ``download_buttons``, never a sh
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -19,10 +18,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from analytics.text_output import MISSING, count, multiple, number, pct, signed_pct
+from analytics.text_output import is_missing as _missing
 from dashboard.i18n import TEXT, t
 
-#: How a missing number reads everywhere (tables, cards, captions).
-MISSING = "–"
 
 #: Currencies a person can pick in the sidebar (code -> symbol); the first is the default.
 CURRENCIES: dict[str, str] = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
@@ -113,38 +112,9 @@ def currency_symbol() -> str:
 
 
 # -- single values (cards, captions) -------------------------------------------------------------
-def _missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    try:
-        return math.isnan(float(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def pct(value: float | None, digits: int = 1) -> str:
-    """A rate in [0, 1] as a percentage: ``0.5185`` -> ``51.9%``."""
-    return MISSING if _missing(value) else f"{float(value):.{digits}%}"
-
-
-def signed_pct(value: float | None, digits: int = 1) -> str:
-    """A relative change: ``0.12`` -> ``+12.0%``."""
-    return MISSING if _missing(value) else f"{float(value):+.{digits}%}"
-
-
 def points(value: float | None, digits: int = 1) -> str:
     """A difference of two rates in percentage points: ``0.021`` -> ``+2.1 pp``."""
     return MISSING if _missing(value) else f"{float(value) * 100:+.{digits}f} {t('fmt.pp')}"
-
-
-def count(value: float | None) -> str:
-    """A count with thousands separators: ``12345`` -> ``12,345``."""
-    return MISSING if _missing(value) else f"{round(float(value)):,}"
-
-
-def number(value: float | None, digits: int = 1) -> str:
-    """A plain number with separators and ``digits`` decimals."""
-    return MISSING if _missing(value) else f"{float(value):,.{digits}f}"
 
 
 def money(value: float | None, digits: int = 2) -> str:
@@ -153,11 +123,6 @@ def money(value: float | None, digits: int = 2) -> str:
         return MISSING
     v = float(value)
     return f"{'-' if v < 0 else ''}{currency_symbol()}{abs(v):,.{digits}f}"
-
-
-def multiple(value: float | None) -> str:
-    """A ratio read as "times": ``1.456`` -> ``1.46×``."""
-    return MISSING if _missing(value) else f"{float(value):,.2f}×"
 
 
 def duration(seconds: float | None) -> str:
@@ -255,7 +220,11 @@ NUMBER_FORMATS: dict[str, str] = {
 }
 
 
-def _config(kind: Kind, label: str, help: str | None):
+#: Columns of sentences: given room so that they are not cut off after a few words.
+LONG_TEXT = {"why", "contributions", "message", "reason", "raw"}
+
+
+def _config(kind: Kind, label: str, help: str | None, long_text: bool = False):
     cc = st.column_config
     if kind == "money":
         return cc.NumberColumn(label, help=help, format=f"{currency_symbol()}%,.2f")
@@ -265,7 +234,7 @@ def _config(kind: Kind, label: str, help: str | None):
         return cc.DateColumn(label, help=help, format=TABLE_DATE)
     if kind == "datetime":
         return cc.DatetimeColumn(label, help=help, format=TABLE_DATETIME)
-    return cc.TextColumn(label, help=help)
+    return cc.TextColumn(label, help=help, width="large" if long_text else None)
 
 
 def shown_frame(df: pd.DataFrame, kinds: Mapping[str, Kind] | None = None,
@@ -302,7 +271,7 @@ def shown_frame(df: pd.DataFrame, kinds: Mapping[str, Kind] | None = None,
         if kind == "text" and not pd.api.types.is_numeric_dtype(out[name]):
             out[name] = [MISSING if _missing(v) else v for v in out[name]]
         help_key = f"col.help.{col}"
-        config[col] = _config(kind, column_label(col), t(help_key) if help_key in TEXT else None)
+        config[col] = _config(kind, column_label(col), t(help_key) if help_key in TEXT else None, col in LONG_TEXT)
     return out, config
 
 

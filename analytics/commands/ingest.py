@@ -7,6 +7,7 @@ from pathlib import Path
 from analytics.cli import Output
 from analytics.filters import parse_date
 from analytics.progress import StderrProgress
+from analytics.text_output import table
 
 
 def register(sub) -> None:
@@ -99,7 +100,7 @@ def run_preview(args, ctx) -> Output:
     for c in pv.columns:
         lines.append(f"  {c.source:<24} -> {c.target:<20} {c.confidence:>4.2f}{'  (manual)' if c.manual else ''}  e.g. {c.example}")
     lines += [f"  note: {n}" for n in pv.notes]
-    lines.append(pv.rows.to_string(max_colwidth=30))
+    lines.append(table(pv.rows))
     return Output(pv.to_dict(), "\n".join(lines))
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from analytics.cli import Output, add_filter_args, filters_from_args, to_jsonable
-from analytics.kpis import DIMENSIONS, KPI_BY_NAME, KPIS, breakdown, check_dimension, kpi_report
+from analytics.kpis import DIMENSIONS, KPI_BY_NAME, breakdown, check_dimension, kpi_report
+from analytics.text_output import kpi_kind, signed_pct, table, write
 
 
 def register(sub) -> None:
@@ -21,14 +22,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _fmt(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.2f}"
-
-
 def run(args, ctx) -> Output:
     filters = filters_from_args(args, ctx)
     if args.by is not None:
@@ -43,8 +36,9 @@ def run(args, ctx) -> Output:
         payload["series"] = report.series_frame()
     lines = [f"period {payload['filters']['from']} .. {payload['filters']['to']}  ({report.status})"]
     for card in report.cards():
-        change = "" if card.change is None else f"  {card.change:+.1%}"
-        lines.append(f"  {card.kpi.name:<24} {_fmt(card.value):>16}  prev {_fmt(card.previous):>12}{change}")
+        change = "" if card.change is None else f"  {signed_pct(card.change)}"
+        kind = kpi_kind(card.kpi.name)
+        lines.append(f"  {card.kpi.name:<24} {write(kind, card.value):>16}  prev {write(kind, card.previous):>12}{change}")
     for note in report.notes:
         lines.append(f"  note: {note}")
     if args.by is not None:
@@ -53,5 +47,5 @@ def run(args, ctx) -> Output:
         payload["rows"] = result.table
         payload["breakdown_notes"] = list(result.notes)
         lines.append("")
-        lines.append(result.table.to_string(index=False) if len(result.table) else "(no rows)")
+        lines.append(table(result.table))
     return Output(to_jsonable(payload), "\n".join(lines))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from analytics.cli import Output, add_filter_args, filters_from_args, to_jsonable
 from analytics.roi import LEVELS, compute_roi
+from analytics.text_output import kpi_kind, table, write
 
 
 def register(sub) -> None:
@@ -21,8 +22,8 @@ def run(args, ctx) -> Output:
     report = compute_roi(ctx.store, filters_from_args(args, ctx), args.level)
     payload = to_jsonable(report.to_dict())
     lines = [f"ROI by {report.level} ({report.status})"]
-    lines.append(report.table.to_string(index=False) if len(report.table) else "(no rows)")
-    totals = ", ".join(f"{k}={v if v is None else round(v, 4)}" for k, v in report.totals.items())
+    lines.append(table(report.table, {"rank": "count"}))
+    totals = ", ".join(f"{k}={write('multiple' if k == 'roas_with_spend' else kpi_kind(k), v)}" for k, v in report.totals.items())
     lines.append(f"totals: {totals}")
     if report.missing_spend:
         lines.append("no spend uploaded for: " + "; ".join(" / ".join(str(v) for v in k) for k in report.missing_spend))

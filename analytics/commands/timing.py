@@ -5,6 +5,7 @@ from __future__ import annotations
 from analytics.cli import Output, add_filter_args, filters_from_args
 from analytics.errors import BadInput
 from analytics.timing import OUTCOMES, TimingResult, compute_timing
+from analytics.text_output import number, pct
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -21,12 +22,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _fmt(value, is_rate: bool) -> str:
-    if value is None or value != value:
-        return "-"
-    return f"{value:.1%}" if is_rate else f"{value:,.1f}"
-
-
 def render(result: TimingResult, top: int) -> str:
     if result.status == "no_videos":
         return "no published videos match these filters (items need kind 'video' and published_at)"
@@ -37,11 +32,12 @@ def render(result: TimingResult, top: int) -> str:
         f"{result.credible_level:.0%} credible interval)",
         f"{'rank':>4}  {'when':<10}{'videos':>7}{'raw':>10}{'shrunk':>10}  interval",
     ]
+    show = pct if result.is_rate else number
     for row in result.best(top).itertuples():
         when = f"{WEEKDAY_NAMES[row.weekday]} {row.hour:02d}:00"
         lines.append(
-            f"{int(row.rank):>4}  {when:<10}{row.videos:>7}{_fmt(row.raw, result.is_rate):>10}{_fmt(row.shrunk, result.is_rate):>10}"
-            f"  {_fmt(row.ci_low, result.is_rate)} .. {_fmt(row.ci_high, result.is_rate)}"
+            f"{int(row.rank):>4}  {when:<10}{row.videos:>7}{show(row.raw):>10}{show(row.shrunk):>10}"
+            f"  {show(row.ci_low)} .. {show(row.ci_high)}"
         )
     if result.frequency_correlation is not None:
         lines.append(

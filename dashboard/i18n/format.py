@@ -47,7 +47,7 @@ _COLUMNS = (
     ("why", "Why", "推荐理由"), ("contributions", "Contributions", "贡献"),
     ("time", "Time", "时间"), ("event_time", "Time", "时间"), ("event_type", "Event", "事件"),
     ("watch_ratio", "Watched", "观看比例"), ("revenue", "Revenue", "收入"), ("cohort", "Cohort", "同期群"),
-    ("size", "Users", "人数"), ("spend_status", "Spend", "花费情况"), ("name", "Name", "名称"),
+    ("size", "Users", "人数"), ("spend_status", "Spend data", "花费数据"), ("name", "Name", "名称"),
     ("name_zh", "Name", "名称"), ("share", "Share", "占比"), ("active_days", "Active days", "活跃天数"),
     ("watch_minutes", "Watch minutes", "观看分钟数"), ("views", "Views", "播放数"), ("like_rate", "Like rate", "点赞率"),
     ("interaction_rate", "Interaction rate", "互动率"), ("purchases", "Purchases", "购买数"),

@@ -134,7 +134,7 @@ with tab_analyse:
                     c1, c2 = st.columns([2, 1])
                     metrics = c1.multiselect(
                         t("exp.metrics"), list(EVENT_METRICS), default=["conversion", "ctr"],
-                        format_func=_metric_label, key="exp_metrics",
+                        format_func=_metric_label, key="exp_metrics", placeholder=t("common.choose"),
                     )
                     control = c2.selectbox(
                         t("exp.control"), variants, index=variants.index("control") if "control" in variants else 0,
@@ -173,7 +173,8 @@ with tab_analyse:
                     index=user_choices.index("user_id") if "user_id" in user_choices else 0, key=f"exp_user_col_{sig}",
                 )
                 numeric = metric_columns(result_table, (variant_col, None if user_col == none else user_col))
-                metric_cols = c3.multiselect(t("exp.metric_cols"), numeric, default=numeric, key=f"exp_metric_cols_{sig}")
+                metric_cols = c3.multiselect(t("exp.metric_cols"), numeric, default=numeric, key=f"exp_metric_cols_{sig}",
+                                             placeholder=t("common.choose"))
                 c4, c5 = st.columns(2)
                 arms = variant_values(result_table, variant_col)
                 control = c4.selectbox(

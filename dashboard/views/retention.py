@@ -70,6 +70,7 @@ if require_events():
             fig.add_trace(go.Heatmap(
                 z=[[None if v is None else v for v in row] for row in grid], x=xs, y=ys,
                 text=text, texttemplate="%{text}", colorscale="Blues", hovertemplate="%{y} %{x}: %{text}<extra></extra>",
+                colorbar={"tickformat": ".0%" if is_pct else ",.1f"},
             ))
             fig.update_layout(
                 title=t("ret.heatmap"), xaxis_title=t("ret.axis_period"), yaxis_title=t("ret.axis_cohort"),

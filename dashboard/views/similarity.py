@@ -77,7 +77,7 @@ if require_events():
                 items = choose_items(model, "category", category=category) if category else []
             else:
                 options = choose_items(model, "top", len(model.item_ids))
-                picked = c2.multiselect(t("sim.selection"), options, default=options[:10], key="sim_selection",
+                picked = c2.multiselect(t("sim.selection"), options, default=options[:10], key="sim_selection", placeholder=t("common.choose"),
                                         format_func=lambda i: f"{model.title(i) or i} ({i})")
                 items = choose_items(model, "selection", selection=picked)
         if view in ("user_user", "user_item"):
