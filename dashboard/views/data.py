@@ -15,7 +15,7 @@ from analytics.ingest import ingest_file, preview_file, rejected_rows
 from analytics.schema import EVENT_TYPES, TABLE_COLUMNS
 from analytics.uploads import list_uploads, remove_upload
 from dashboard.common import download_buttons, get_store, guarded, settings
-from dashboard.format import count, table
+from dashboard.format import MISSING, count, table, value
 from dashboard.i18n import t
 
 KINDS = ("events", "items", "spend")
@@ -164,7 +164,7 @@ def _uploads(store) -> None:
         c1, c2 = st.columns([6, 1])
         c1.markdown(
             t(
-                "data.upload_row", id=u.upload_id, name=u.file_name, kind=u.kind, when=f"{u.created_at:%Y-%m-%d %H:%M}",
+                "data.upload_row", id=u.upload_id, name=u.file_name, kind=t(f"data.kind.{u.kind}"), when=f"{u.created_at:%Y-%m-%d %H:%M}",
                 accepted=u.rows_accepted, rejected=u.rows_rejected, dup=u.rows_duplicate,
             )
         )
@@ -202,7 +202,8 @@ with guarded(t("data.next_step")):
         auto = preview_file(path, **options)
         d = auto.detected
         st.caption(
-            t("data.detected", format=d["format"], encoding=d["encoding"] or "-", delimiter=repr(d["delimiter"]) if d["delimiter"] else "-", header=d["header"])
+            t("data.detected", format=d["format"], encoding=d["encoding"] or MISSING, delimiter=repr(d["delimiter"]) if d["delimiter"] else MISSING,
+              header=value("flag", bool(d["header"])))
         )
         overrides = _mapping_editor(auto, kind)
         pv = preview_file(path, **options, mapping=overrides) if overrides else auto

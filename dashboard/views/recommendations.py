@@ -115,7 +115,7 @@ if require_events():
             if result.status != "ok":
                 st.info(t("rec.eval.not_enough", reason=result.message))
             else:
-                st.caption(t("rec.eval.summary", users=result.split.get("test_users"), factors=result.params.factors,
+                st.caption(t("rec.eval.summary", users=count(result.split.get("test_users")), factors=result.params.factors,
                              reg=result.params.regularization, alpha=result.params.alpha, k=result.k,
                              lift=result.lift("ndcg_at_k")))
                 metrics_table = result.table()
