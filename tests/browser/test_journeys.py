@@ -178,7 +178,7 @@ def _page_checks(page, url_path: str, lang: str, headers: list[str], tmp_path: P
         assert t("col.weekday", lang=lang) in headers
     elif url_path == "data":
         _upload_preview(page, lang, tmp_path)
-        assert t("col.user_id", lang=lang) in _headers(page)
+        assert t("col.user_id", lang=lang) in _check_page(page, url_path, lang)
     elif url_path == "experiments":
         assert t("col.chance_to_beat_control", lang=lang) in headers
     elif url_path == "audiences":
