@@ -36,7 +36,8 @@ if require_events():
             table(result.table().drop(columns=["name" if zh else "name_zh"]), kinds=per_user, key="seg_table")
             if len(result.silhouette_by_k) > 1:
                 fig = go.Figure(go.Bar(x=[k for k, _ in result.silhouette_by_k], y=[s for _, s in result.silhouette_by_k]))
-                fig.update_layout(title=t("seg.silhouette_chart"), xaxis_type="category", height=300)
+                fig.update_layout(title=t("seg.silhouette_chart"), xaxis_title=t("seg.k"), yaxis_title=t("seg.silhouette"),
+                                  xaxis_type="category", height=300)
                 chart(fig, key="seg_chart")
             st.subheader(t("seg.export"))
             download_buttons(result.users, "segments", filters, key="seg_users")
