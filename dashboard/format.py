@@ -5,6 +5,9 @@ amounts and codes. Tables keep those raw values (so sorting works) and get their
 ``st.column_config`` (translated header, number format); cards and captions take the strings made
 by :func:`pct`, :func:`count`, :func:`money` and friends. Downloads keep the machine-readable
 columns and values: pages pass the raw frame to ``download_buttons``, never a shown one.
+
+A column's header is the text ``col.<name>`` (or the KPI's name), its help the optional text
+``col.help.<name>`` (say there what a number divides by when it is not obvious).
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ FONT_FAMILY = '"Source Sans Pro", "Source Sans 3", "Noto Sans CJK SC", "Noto San
 
 #: Date formats: plotly (d3) for chart axes and hovers, moment.js for table columns.
 CHART_DATE = "%Y-%m-%d"
-CHART_DATETIME = "%Y-%m-%d %H:%M"
 TABLE_DATE = "YYYY-MM-DD"
 TABLE_DATETIME = "YYYY-MM-DD HH:mm"
 
@@ -276,11 +278,10 @@ def shown_frame(df: pd.DataFrame, kinds: Mapping[str, Kind] | None = None,
 
 
 def table(df: pd.DataFrame, *, kinds: Mapping[str, Kind] | None = None, domains: Mapping[str, str | None] | None = None,
-          key: str | None = None, height: int | Literal["auto"] = "auto") -> None:
+          key: str | None = None) -> None:
     """Show ``df`` as a sortable table with translated headers and values (see :func:`shown_frame`)."""
     shown, config = shown_frame(df, kinds, domains)
-    st.dataframe(shown, column_config=config, hide_index=True, width="stretch", height=height,
-                 placeholder=MISSING, key=key)
+    st.dataframe(shown, column_config=config, hide_index=True, width="stretch", placeholder=MISSING, key=key)
 
 
 # -- charts --------------------------------------------------------------------------------------
