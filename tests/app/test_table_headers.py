@@ -1,7 +1,8 @@
 """Every page, in both languages: tables show readable, translated headers and no raw values.
 
 A person never reads a machine name (``conversion_from_previous``) as a header, nor ``None``,
-``True`` or ``False`` as a value; in Chinese no header is left in English.
+``True`` or ``False`` as a value (in a table, a card or a caption); in Chinese no header is left
+in English.
 """
 
 from __future__ import annotations
@@ -37,3 +38,7 @@ def test_tables_show_readable_headers_and_values(monkeypatch, sample_db_copy, pa
                 shown = {str(v) for v in frame[column].dropna()}
                 assert not shown & RAW_VALUES, (page, column)
             assert frame[column].dtype != bool, (page, column)  # flags read as words
+    texts = [e.value for kind in ("caption", "markdown", "info", "warning", "success", "subheader") for e in getattr(at, kind)]
+    texts += [m.value for m in at.metric]
+    raw = [x for x in texts if re.search(r"\b(None|True|False|nan|NaN|NaT)\b", str(x))]
+    assert raw == [], (page, raw)
