@@ -16,11 +16,11 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT.parent) not in sys.path:  # `streamlit run dashboard/app.py` from a checkout
     sys.path.insert(0, str(ROOT.parent))
 
-from dashboard.common import language_switch, sidebar_filters  # noqa: E402
+from dashboard.common import display_settings, sidebar_filters  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 from dashboard.signin import sign_out_button, signed_in  # noqa: E402
 
-# (group, file, title key, icon, url path); the first Manager page is the default.
+# (group, file, title key, icon, url path); every page has its own address, the Overview included.
 PAGES = [
     ("nav.manager", "overview.py", "page.overview", ":material/dashboard:", "overview"),
     ("nav.manager", "funnels.py", "page.funnels", ":material/filter_alt:", "funnels"),
@@ -39,15 +39,23 @@ PAGES = [
 ]
 
 st.set_page_config(page_title="Reelytics", page_icon=":material/insights:", layout="wide")
-language_switch()
+display_settings()
 principal = signed_in()  # None: the sign-in screen is shown instead
 
 groups: dict[str, list] = {}
 for group, file, title, icon, url in PAGES:
     page = st.Page(ROOT / "views" / file, title=t(title), icon=icon, url_path=url)
     groups.setdefault(t(group), []).append(page)
-# Registered even at the sign-in screen (hidden), so the page in the address opens after sign-in.
-nav = st.navigation(groups, position="sidebar" if principal else "hidden")
+# Streamlit serves its default page at the root and gives it no path of its own, so a shared link to
+# that page's path would open with a "Page not found" dialog. The default is an unlisted root page
+# that forwards to the Overview (with the filters in the address), so /overview is an ordinary page.
+home = st.Page(ROOT / "views" / "home.py", title=t("page.overview"), default=True, visibility="hidden")
+overview = groups[t("nav.manager")][0]
+st.session_state["home_target"] = overview
+groups[t("nav.manager")].insert(0, home)
+# Registered even at the sign-in screen (hidden), so the page in the address opens after sign-in;
+# expanded: every role's pages, no "View more".
+nav = st.navigation(groups, position="sidebar" if principal else "hidden", expanded=True)
 if principal is None:
     st.stop()
 st.session_state["actor"] = principal

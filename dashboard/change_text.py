@@ -4,15 +4,21 @@
 from __future__ import annotations
 
 from analytics.explain import RESERVED, Contributor, Explanation
-from analytics.metrics.kpis import Kpi, format_value
+from analytics.metrics.kpis import Kpi
+from analytics.text_output import kpi_kind, write
 from dashboard.i18n import Lang, t
+
+
+def value_text(kpi: Kpi, value: float | None) -> str:
+    """A KPI value as people read it (the CLI's writer: the same in both faces)."""
+    return write(kpi_kind(kpi.name), value)
 
 
 def change_text(kpi: Kpi, value: float, signed: bool = True) -> str:
     """A change in the KPI's unit: percentage points for ratios."""
     if kpi.unit == "ratio":
         return f"{value * 100:+.2f} pp" if signed else f"{abs(value) * 100:.2f} pp"
-    text = format_value(kpi, value if signed else abs(value))
+    text = value_text(kpi, value if signed else abs(value))
     return f"+{text}" if signed and value > 0 else text
 
 
@@ -26,7 +32,7 @@ def headline(result: Explanation, lang: Lang | None = None) -> str:
     name = t(f"kpi.{kpi.name}", lang)
     if result.status == "no_data":
         return t("ex.no_data", lang, kpi=name)
-    before, after = format_value(kpi, result.previous), format_value(kpi, result.current)
+    before, after = value_text(kpi, result.previous), value_text(kpi, result.current)
     if result.status == "no_change":
         return t("ex.same", lang, kpi=name, before=before)
     key = "ex.rose" if result.change > 0 else "ex.fell"

@@ -18,6 +18,7 @@ from analytics.query import engine
 from analytics.query.facets import Facets, load_facets
 from analytics.query.filters import FIELDS, Filters
 from analytics.store.storage import Store, open_store
+from dashboard.format import CURRENCIES, DEFAULT_CURRENCY, count, value
 from dashboard.i18n import LANGUAGES, t
 
 
@@ -52,21 +53,23 @@ def facets() -> Facets:
     return _facets(str(store.path), store.data_version(), settings().timezone)
 
 
-def language_switch() -> None:
-    """Sidebar language switch, kept in the ``lang`` query parameter."""
-    params = st.query_params
-    if "lang" not in st.session_state:
-        st.session_state["lang"] = params.get("lang", "en") if params.get("lang") in LANGUAGES else "en"
-    st.sidebar.selectbox(
-        t("sidebar.language"),
-        list(LANGUAGES),
-        format_func=LANGUAGES.__getitem__,
-        key="lang",
-    )
-    if st.session_state["lang"] != "en":
-        st.query_params["lang"] = st.session_state["lang"]
-    elif "lang" in st.query_params:
-        del st.query_params["lang"]
+def _url_setting(key: str, param: str, choices, default: str, label: str, format_func=str) -> None:
+    """A sidebar choice kept in session state and, when not the default, in the ``param`` query parameter;
+    ``label`` is a text key (read after the language is known)."""
+    if key not in st.session_state:
+        st.session_state[key] = st.query_params.get(param) if st.query_params.get(param) in choices else default
+    st.sidebar.selectbox(t(label), list(choices), format_func=format_func, key=key)
+    if st.session_state[key] != default:
+        st.query_params[param] = st.session_state[key]
+    elif param in st.query_params:
+        del st.query_params[param]
+
+
+def display_settings() -> None:
+    """The sidebar's language and currency, each kept in the URL (``lang``, ``currency``)."""
+    _url_setting("lang", "lang", LANGUAGES, "en", "sidebar.language", LANGUAGES.__getitem__)
+    _url_setting("currency", "currency", CURRENCIES, DEFAULT_CURRENCY, "sidebar.currency",
+                 lambda code: f"{code} ({CURRENCIES[code]})")
 
 
 def _param_list(name: str) -> list[str]:
@@ -101,14 +104,15 @@ def sidebar_filters() -> Filters:
         options = f.options.get(field.name, ())
         default = [v for v in _param_list(field.key) if v in options]
         choices[field.key] = st.sidebar.multiselect(
-            t(f"sidebar.{field.key}"), options, default=default, key=f"flt_{field.key}"
+            t(f"sidebar.{field.key}"), options, default=default, key=f"flt_{field.key}", placeholder=t("sidebar.all"),
+            format_func=lambda v, key=field.key: value(key, v),
         )
     params = {"from": start.isoformat(), "to": end.isoformat()}
     for name, values in choices.items():
         params[name] = list(values)
-    for key, value in params.items():
-        if value:
-            st.query_params[key] = value
+    for key, wanted in params.items():
+        if wanted:
+            st.query_params[key] = wanted
         elif key in st.query_params:
             del st.query_params[key]
     st.sidebar.caption(t("sidebar.timezone", tz=tz))
@@ -208,8 +212,8 @@ def trained_model(params, filters: Filters, force: bool = False):
     st.badge(t("model.device", device=s["device"].upper()), icon=":material/memory:",
              color="blue" if s["device"] == "gpu" else "gray")
     source = t("model.source.loaded") if s["loaded_from_disk"] else t("model.source.trained", seconds=s["train_seconds"])
-    st.caption(t("model.summary", fingerprint=s["fingerprint"], users=f"{s['users']:,}", items=f"{s['items']:,}",
-                 interactions=f"{s['interactions']:,}", source=source))
+    st.caption(t("model.summary", fingerprint=s["fingerprint"], users=count(s["users"]), items=count(s["items"]),
+                 interactions=count(s["interactions"]), source=source))
     if s["device_note"]:
         st.warning(s["device_note"])
     return model

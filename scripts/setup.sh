@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything Reelytics needs on a Debian machine with Python 3.11.
-#   scripts/setup.sh          runtime: virtualenv in .venv with the app installed
+#   scripts/setup.sh          runtime: virtualenv in .venv with the app installed, a CJK font
 #   scripts/setup.sh --test   also what the tests need: Chromium (browser tests), Java (Spark engine tests)
 # Idempotent: packages already present are not installed again.
 set -euo pipefail
@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 extras=""
 apt_pkgs=()
 python3 -c 'import ensurepip, venv' 2>/dev/null || apt_pkgs+=(python3-venv)
+# Chinese titles, names and the 简体中文 interface need a CJK font (browsers and charts fall back to it)
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || apt_pkgs+=(fonts-noto-cjk)
 if [ "${1:-}" = "--test" ]; then
   extras="[dev]"
   command -v chromium >/dev/null 2>&1 || apt_pkgs+=(chromium)

@@ -99,3 +99,10 @@ def by_path(path: str, fn, *args: Any, **kwargs: Any):
 
     with engine.using(path):
         return fn(*args, **kwargs)
+def shown_table(element):
+    """A page's ``st.dataframe`` as a person reads it: the frame with its headers as shown."""
+    import json
+
+    config = json.loads(element.proto.columns or "{}")
+    frame = element.value
+    return frame.rename(columns={c: (config.get(str(c)) or {}).get("label") or c for c in frame.columns})

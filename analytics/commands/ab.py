@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from analytics.cli import Output, add_filter_args, filters_from_args
 from analytics.errors import BadInput
 from analytics.experiments.analysis import (
@@ -14,6 +12,8 @@ from analytics.experiments.analysis import (
     parse_split,
     plan_experiment,
 )
+from analytics.text_output import MISSING, signed_pct, significant
+from analytics.text_output import pct as percent
 
 
 def register(sub) -> None:
@@ -113,12 +113,6 @@ def _payload(result) -> dict:
     return doc
 
 
-def _fmt(x, pct: bool) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    return f"{x:.2%}" if pct else f"{x:,.4g}"
-
-
 def _text(result, lang: str) -> str:
     from dashboard.experiment_text import notice_text, verdict_lines
 
@@ -130,12 +124,12 @@ def _text(result, lang: str) -> str:
         lines.append(f"\n{m.metric} ({m.kind}, {m.test})")
         lines.append(f"  {'variant':<14}{'n':>9}{'value':>11}{'lift':>9}{'CI':>20}{'p':>11}{'p adj':>11}{'P(beat)':>9}{'loss':>11}")
         for a in m.arms:
-            ci = "-" if a.ci_low is None else f"{a.ci_low:+.1%}..{a.ci_high:+.1%}"
+            ci = MISSING if a.ci_low is None else f"{signed_pct(a.ci_low)}..{signed_pct(a.ci_high)}"
             lines.append(
-                f"  {a.variant:<14}{a.n:>9,}{_fmt(a.value, pct):>11}"
-                f"{('-' if a.lift is None else f'{a.lift:+.1%}'):>9}{ci:>20}"
-                f"{_fmt(a.p_value, False):>11}{_fmt(a.p_value_adjusted, False):>11}"
-                f"{_fmt(a.chance_to_beat_control, True):>9}{_fmt(a.expected_loss, False):>11}"
+                f"  {a.variant:<14}{a.n:>9,}{(percent(a.value, 2) if pct else significant(a.value)):>11}"
+                f"{signed_pct(a.lift):>9}{ci:>20}"
+                f"{significant(a.p_value):>11}{significant(a.p_value_adjusted):>11}"
+                f"{percent(a.chance_to_beat_control, 2):>9}{significant(a.expected_loss):>11}"
             )
     for n in result.notices:
         lines.append(f"warning: {notice_text(n, lang)}")

@@ -34,8 +34,7 @@ def register(sub) -> None:
 
 
 def _text(doc: dict) -> list[str]:
-    from analytics.metrics.kpis import format_value
-    from dashboard.change_text import contributor_text
+    from dashboard.change_text import contributor_text, value_text
 
     window = doc["window"]
     head = (f"{len(doc['alerts'])} alert(s) {window['from']} .. {window['to']} ({doc['status']}, "
@@ -44,9 +43,9 @@ def _text(doc: dict) -> list[str]:
     for a in doc["alerts"]:
         kpi = KPI_BY_NAME[a["kpi"]]
         seg = ", ".join(f"{k}={v}" for k, v in a["segment"].items()) or "all"
-        lines.append(f"  {a['day']}  {a['kpi']:<22} {seg:<26} {format_value(kpi, a['value']):>12}  expected "
-                     f"{format_value(kpi, a['expected'])} [{format_value(kpi, a['low'])} .. "
-                     f"{format_value(kpi, a['high'])}]")
+        lines.append(f"  {a['day']}  {a['kpi']:<22} {seg:<26} {value_text(kpi, a['value']):>12}  expected "
+                     f"{value_text(kpi, a['expected'])} [{value_text(kpi, a['low'])} .. "
+                     f"{value_text(kpi, a['high'])}]")
         for c in a["explanation"]:
             lines.append(f"      {contributor_text(kpi, Contributor(**c), 'en')}")
     return lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 from analytics.cli import Output, add_filter_args, filters_from_args
 from analytics.metrics.completion import retention_curve, video_completion
 from analytics.metrics.courses import SPLITS, course_completion
+from analytics.text_output import pct
 
 
 def register(sub) -> None:
@@ -25,10 +26,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _pct(value) -> str:
-    return "-" if value is None or value != value else f"{value:.1%}"
-
-
 def run(args, ctx) -> Output:
     filters = filters_from_args(args, ctx)
     if args.courses:
@@ -39,8 +36,8 @@ def run(args, ctx) -> Output:
     lines = [
         f"views {s.views:,}  usable {s.usable_views:,}  without duration {s.views_without_duration:,}  "
         f"without watch time {s.views_without_watch_time:,}  capped {s.capped_views:,}",
-        f"hook rate {_pct(s.hook_rate)}  completion rate {_pct(s.completion_rate)}  "
-        f"avg percent watched {_pct(s.avg_percent_watched)}",
+        f"hook rate {pct(s.hook_rate)}  completion rate {pct(s.completion_rate)}  "
+        f"avg percent watched {pct(s.avg_percent_watched)}",
     ]
     if result.status != "ok":
         lines.append(f"status: {result.status}")
@@ -49,8 +46,8 @@ def run(args, ctx) -> Output:
         if len(ranked):
             lines.append(f"top by {by} (>= {result.min_views} usable views):")
             lines += [
-                f"  {r.item_id:<16} hook {_pct(r.hook_rate):>6}  completion {_pct(r.completion_rate):>6}  "
-                f"avg watched {_pct(r.avg_percent_watched):>6}  views {r.usable_views:,}"
+                f"  {r.item_id:<16} hook {pct(r.hook_rate):>6}  completion {pct(r.completion_rate):>6}  "
+                f"avg watched {pct(r.avg_percent_watched):>6}  views {r.usable_views:,}"
                 for r in ranked.itertuples()
             ]
     if args.video:
@@ -61,7 +58,7 @@ def run(args, ctx) -> Output:
             f"typical of {curve.peer_videos} peer videos; status {curve.status}):"
         )
         lines += [
-            f"  {int(r.percent):>3}%  {_pct(r.share):>6}  typical {_pct(r.typical_share):>6}"
+            f"  {int(r.percent):>3}%  {pct(r.share):>6}  typical {pct(r.typical_share):>6}"
             for r in curve.curve.itertuples()
         ]
     return Output(payload, "\n".join(lines))
@@ -72,12 +69,12 @@ def _courses(args, ctx, filters) -> Output:
     lines = [f"status: {result.status}"] if result.status != "ok" else []
     for c in result.courses.itertuples():
         lines.append(
-            f"{c.course_id} ({c.lessons} lessons from {c.lessons_source}): buyers {c.buyers:,}  started {_pct(c.start_rate)}  "
-            f"completed {_pct(c.completion_rate)}"
+            f"{c.course_id} ({c.lessons} lessons from {c.lessons_source}): buyers {c.buyers:,}  started {pct(c.start_rate)}  "
+            f"completed {pct(c.completion_rate)}"
         )
         funnel = result.funnel[result.funnel.course_id == c.course_id]
         lines += [
-            f"  {'purchase' if r.step == 0 else f'lesson {r.step}':<10} {r.learners:>8,}  {_pct(r.conversion_from_first):>6}"
+            f"  {'purchase' if r.step == 0 else f'lesson {r.step}':<10} {r.learners:>8,}  {pct(r.conversion_from_first):>6}"
             for r in funnel.itertuples()
         ]
     split = result.split
@@ -85,7 +82,7 @@ def _courses(args, ctx, filters) -> Output:
         lines.append(f"by acquiring {result.by}:")
         lines += [
             f"  {r.course_id:<12} {('(no promoting view)' if not r.acquired else (r.group or '(none)')):<20} "
-            f"buyers {r.buyers:>6,}  completed {_pct(r.completion_rate)}"
+            f"buyers {r.buyers:>6,}  completed {pct(r.completion_rate)}"
             for r in split.itertuples()
         ]
     return Output(result.to_dict(), "\n".join(lines))

@@ -19,6 +19,7 @@ from analytics.metrics.funnels import (
     parse_step_windows,
     parse_steps,
 )
+from analytics.text_output import pct
 
 
 def register(sub) -> None:
@@ -59,10 +60,6 @@ def spec_from_args(args) -> FunnelSpec:
     )
 
 
-def _pct(v) -> str:
-    return "-" if v is None else f"{v:.1%}"
-
-
 def run(args, ctx) -> Output:
     spec = spec_from_args(args)
     filters = filters_from_args(args, ctx)
@@ -75,12 +72,12 @@ def run(args, ctx) -> Output:
     lines = [f"funnel ({spec.mode}, window {args.window}, {unit}):"]
     for s in result.steps:
         lines.append(
-            f"  {s.step}. {s.label:<28} {s.count:>10,}  from previous {_pct(s.conversion_from_previous):>7}"
-            f"  from first {_pct(s.conversion_from_first):>7} ({s.count:,} of {s.base_from_first:,})"
+            f"  {s.step}. {s.label:<28} {s.count:>10,}  from previous {pct(s.conversion_from_previous):>7}"
+            f"  from first {pct(s.conversion_from_first):>7} ({s.count:,} of {s.base_from_first:,})"
             f"  in progress {s.in_progress:,}"
         )
     lines.append(f"  converted {result.converted:,} of {result.entrants - result.in_progress:,} who could finish "
-                 f"({_pct(result.conversion_rate)}); {result.in_progress:,} still in progress, left out of the rates")
+                 f"({pct(result.conversion_rate)}); {result.in_progress:,} still in progress, left out of the rates")
     open_periods = result.over_time[~result.over_time["complete"]] if len(result.over_time) else result.over_time
     if len(open_periods):
         lines.append(f"  conversion over time: entry {spec.period}s from {open_periods['period_start'].min()} on are "
@@ -92,5 +89,5 @@ def run(args, ctx) -> Output:
         )
     for seg in result.segments:
         sig = "n/a (too small)" if seg.p_value is None else f"p={seg.p_value:.3g}{' *' if seg.significant else ''}"
-        lines.append(f"  {args.by}={seg.segment}: {seg.converted:,}/{seg.entrants:,} {_pct(seg.conversion_rate)} {sig}")
+        lines.append(f"  {args.by}={seg.segment}: {seg.converted:,}/{seg.entrants:,} {pct(seg.conversion_rate)} {sig}")
     return Output(result, "\n".join(lines))

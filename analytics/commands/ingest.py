@@ -108,6 +108,7 @@ def reason_text(reason: str) -> str:
     if code not in REASON_TEXT:  # a reason stored in words by an older version
         return reason
     return REASON_TEXT[code].format(column=column or "")
+from analytics.text_output import table
 
 
 def register(sub) -> None:
@@ -213,7 +214,7 @@ def run_preview(args, ctx) -> Output:
     lines += [f"  note: {issue_text(n.code, n.count, n.params)}" for n in pv.notes]
     rows = pv.rows.copy()
     rows["reason"] = rows["reason"].map(lambda r: reason_text(r) if r else None)
-    lines.append(rows.to_string(max_colwidth=30))
+    lines.append(table(rows))
     return Output(pv.to_dict(), "\n".join(lines))
 
 

@@ -18,6 +18,7 @@ from analytics.query.facets import (
     local_today,
     with_default_period,
 )
+from analytics.text_output import kpi_kind, signed_pct, table, write
 
 
 def register(sub) -> None:
@@ -36,14 +37,6 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, default=None, metavar="N", help="keep the first N rows (with --by)")
     p.add_argument("--series", action="store_true", help="include the daily series of every KPI")
     p.set_defaults(func=run)
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.2f}"
 
 
 _COMPARISON_NOTES = {
@@ -82,8 +75,9 @@ def run(args, ctx) -> Output:
     if period.date_to >= local_today(period.timezone):
         lines.append("  note: the period includes today, which has not ended: its figures will still change")
     for card in report.cards():
-        change = "" if card.change is None else f"  {card.change:+.1%}"
-        lines.append(f"  {card.kpi.name:<24} {_fmt(card.value):>16}  prev {_fmt(card.previous):>12}{change}")
+        change = "" if card.change is None else f"  {signed_pct(card.change)}"
+        kind = kpi_kind(card.kpi.name)
+        lines.append(f"  {card.kpi.name:<24} {write(kind, card.value):>16}  prev {write(kind, card.previous):>12}{change}")
     for note in report.notes:
         lines.append(f"  note: {note}")
     if args.by is not None:
@@ -92,5 +86,5 @@ def run(args, ctx) -> Output:
         payload["rows"] = result.table
         payload["breakdown_notes"] = list(result.notes)
         lines.append("")
-        lines.append(result.table.to_string(index=False) if len(result.table) else "(no rows)")
+        lines.append(table(result.table))
     return Output(to_jsonable(payload), "\n".join(lines))

@@ -11,6 +11,7 @@ from analytics.metrics.retention import (
     RetentionResult,
     compute_retention,
 )
+from analytics.text_output import number, pct
 
 
 def register(sub) -> None:
@@ -32,16 +33,10 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _fmt(value, is_rate: bool) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.1%}" if is_rate else f"{value:,.2f}"
-
-
 def render(result: RetentionResult, day_n: dict[int, float | None], *, cumulative: bool = False, relative: bool = False) -> str:
     lines = []
     for n, v in day_n.items():
-        lines.append(f"D{n} retention: {'-' if v is None else f'{v:.1%}'}")
+        lines.append(f"D{n} retention: {pct(v)}")
     if result.status != "ok":
         lines.append(f"no cohorts ({result.status}) for these filters")
         return "\n".join(lines)
@@ -54,14 +49,15 @@ def render(result: RetentionResult, day_n: dict[int, float | None], *, cumulativ
     grid = result.relative(cumulative) if relative else (result.cumulative if cumulative else result.values)
     as_rate = result.is_rate or relative
     lines.append(f"{result.cohort} cohorts by {result.period}, {result.mode.replace('_', ' ')}, {unit} (times in {result.timezone}; data end {result.data_end})")
+    show = pct if as_rate else (lambda v: number(v, 2))
     width = 8 if as_rate else 11
     head = f"{'cohort':<12}{'size':>8}" + "".join(f"{result.period[0] + str(k):>{width}}" for k in range(result.periods))
     lines.append(head)
     for i, start in enumerate(result.cohorts):
-        cells = "".join(f"{_fmt(v, as_rate):>{width}}" for v in grid[i])
+        cells = "".join(f"{show(v):>{width}}" for v in grid[i])
         lines.append(f"{start.isoformat():<12}{result.sizes[i]:>8}{cells}")
     if not relative:
-        lines.append(f"{'all':<12}{result.users:>8}" + "".join(f"{_fmt(v, as_rate):>{width}}" for v in result.curve(cumulative)))
+        lines.append(f"{'all':<12}{result.users:>8}" + "".join(f"{show(v):>{width}}" for v in result.curve(cumulative)))
     return "\n".join(lines)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from analytics.cli import Output, add_filter_args, filters_from_args, to_jsonable
 from analytics.metrics.kpis import NOTE_NO_SPEND
 from analytics.metrics.roi import LEVELS, compute_roi
+from analytics.text_output import table
 
 
 def register(sub) -> None:
@@ -41,7 +42,7 @@ def run(args, ctx) -> Output:
         return Output(payload, "no events match these filters: nothing to join spend to")
     totals = report.totals
     lines = [f"ROI by {report.level}, ranked by ROAS"]
-    lines.append(report.table.to_string(index=False))
+    lines.append(table(report.table, {"rank": "count"}))
     lines.append(f"totals: spend {_money(totals['spend'])}, net revenue {_money(totals['revenue'])}, "
                  f"new buyers {totals['new_buyers'] or 0:,}, CAC {_money(totals['cac'])}")
     if totals["roas"] is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from analytics.cli import Output, add_filter_args, filters_from_args
 from analytics.errors import BadInput
 from analytics.metrics.timing import OUTCOMES, TimingResult, compute_timing
+from analytics.text_output import number, pct
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -21,10 +22,8 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _fmt(value, is_rate: bool) -> str:
-    if value is None or value != value:
-        return "-"
-    return f"{value:.1%}" if is_rate else f"{value:,.1f}"
+def _value(value, is_rate: bool) -> str:
+    return pct(value) if is_rate else number(value)
 
 
 def _when(row) -> str:
@@ -36,12 +35,12 @@ def render(result: TimingResult, top: int) -> str:
         return "no published videos match these filters (items need kind 'video' and published_at)"
     if result.status == "no_outcomes":
         return f"no video has views in its first 24 hours: nothing to rank by {result.outcome}"
-    average = _fmt(result.average, result.is_rate)
+    average = _value(result.average, result.is_rate)
     first = result.best(1).iloc[0]
     level = f"{result.credible_level:.0%}"
     if result.verdict == "clear_best":
-        verdict = (f"best time to post: {_when(first)} (its {level} interval, {_fmt(first.ci_low, result.is_rate)} .. "
-                   f"{_fmt(first.ci_high, result.is_rate)}, lies above the average {average})")
+        verdict = (f"best time to post: {_when(first)} (its {level} interval, {_value(first.ci_low, result.is_rate)} .. "
+                   f"{_value(first.ci_high, result.is_rate)}, lies above the average {average})")
     else:
         verdict = (f"no clear best time: no publish time's {level} interval lies above the average {average}; "
                    "the ranking below is within noise")
@@ -51,11 +50,12 @@ def render(result: TimingResult, top: int) -> str:
         f"{level} credible interval)",
         f"{'rank':>4}  {'when':<10}{'videos':>7}{'raw':>10}{'shrunk':>10}  interval",
     ]
+    show = pct if result.is_rate else number
     for row in result.best(top).itertuples():
         when = _when(row)
         lines.append(
-            f"{int(row.rank):>4}  {when:<10}{row.videos:>7}{_fmt(row.raw, result.is_rate):>10}{_fmt(row.shrunk, result.is_rate):>10}"
-            f"  {_fmt(row.ci_low, result.is_rate)} .. {_fmt(row.ci_high, result.is_rate)}"
+            f"{int(row.rank):>4}  {when:<10}{row.videos:>7}{show(row.raw):>10}{show(row.shrunk):>10}"
+            f"  {show(row.ci_low)} .. {show(row.ci_high)}"
         )
     if result.frequency_correlation is not None:
         lines.append(

@@ -597,26 +597,3 @@ def overview(
     table = breakdown(source, filters, by)
     videos = table.table if by == "video" else None
     return Overview(report, table, top_bottom_videos(source, filters, rank_by, n, videos=videos))
-
-
-# -- display ---------------------------------------------------------------------------------
-def format_value(kpi: Kpi, value: float | int | None) -> str:
-    """A KPI value as people read it: counts with separators, ratios in percent, "—" when missing."""
-    if value is None:
-        return "—"
-    if kpi.unit == "count":
-        return f"{int(value):,}"
-    if kpi.unit == "ratio":
-        return f"{value:.1%}"
-    if kpi.unit == "multiple":
-        return f"{value:,.2f}×"
-    if kpi.unit == "hours":
-        return f"{value:,.1f}"
-    return f"{value:,.2f}"
-
-
-def format_change(card: KpiCard) -> str | None:
-    """The change against the previous period: percentage points for ratios, relative otherwise."""
-    if card.kpi.unit == "ratio":
-        return None if card.difference is None else f"{card.difference * 100:+.1f} pp"
-    return None if card.change is None else f"{card.change:+.1%}"

@@ -138,6 +138,7 @@ TEXT = {
     "rec.col.score": {"en": "score", "zh": "得分"},
     "rec.col.because": {"en": "why", "zh": "推荐理由"},
     "rec.col.contributions": {"en": "contributions", "zh": "贡献"},
+    "rec.and": {"en": " and ", "zh": " 和 "},
     "rec.eval.header": {"en": "Offline evaluation", "zh": "离线评估"},
     "rec.eval.k": {"en": "Cut-off k", "zh": "截断位置 k"},
     "rec.eval.run": {"en": "Evaluate", "zh": "开始评估"},

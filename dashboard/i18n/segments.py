@@ -23,6 +23,7 @@ TEXT = {
         "en": "The users' behaviour hardly differs under the current filters; there is nothing to split.",
         "zh": "当前筛选条件下用户行为几乎没有差异，无法分群。",
     },
+    "seg.silhouette": {"en": "Silhouette", "zh": "轮廓系数"},
     "seg.silhouette_chart": {"en": "Silhouette by number of segments", "zh": "不同分群数量的轮廓系数"},
     "seg.segment": {"en": "Segment {n}: {name}", "zh": "分群 {n}：{name}"},
     "seg.table": {"en": "Segment averages", "zh": "各分群均值"},

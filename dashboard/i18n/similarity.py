@@ -40,8 +40,8 @@ TEXT = {
         "zh": "按 ALS 内容因子的余弦相似度给出（{n} 位用户与该内容有交互）。",
     },
     "sim.list.cold": {
-        "en": "Cold item: only {n} user(s) interacted with it (fewer than {min}), so its neighbours are content-based (TF-IDF over title, tags and category) and marked “content”.",
-        "zh": "冷启动内容：仅 {n} 位用户与其有交互（少于 {min} 位），因此相似内容基于文本（标题、标签、品类的 TF-IDF）计算，并标记为“文本”。",
+        "en": "Cold item: only {n} user(s) interacted with it (fewer than {min}), so its neighbours are content-based (TF-IDF over title, tags and category) and marked “Similar text”.",
+        "zh": "冷启动内容：仅 {n} 位用户与其有交互（少于 {min} 位），因此相似内容基于文本（标题、标签、品类的 TF-IDF）计算，并标记为“文本相似”。",
     },
     "sim.list.no_catalog": {
         "en": "This item has too few interactions and no catalog text (title, tags, category) to compare with.",
@@ -51,11 +51,4 @@ TEXT = {
         "en": "No catalog item shares a word, tag or category with this item.",
         "zh": "没有任何目录内容与它有相同的词、标签或品类。",
     },
-    "sim.source.als": {"en": "ALS", "zh": "ALS"},
-    "sim.source.content": {"en": "content", "zh": "文本"},
-    "sim.col.rank": {"en": "rank", "zh": "排名"},
-    "sim.col.item": {"en": "item", "zh": "内容"},
-    "sim.col.title": {"en": "title", "zh": "标题"},
-    "sim.col.score": {"en": "similarity", "zh": "相似度"},
-    "sim.col.source": {"en": "source", "zh": "来源"},
 }

@@ -28,7 +28,6 @@ TEXT = {
     "tim.no_outcomes": {"en": "No video has any views in its first 24 hours under these filters, so no publish time can be ranked by this outcome.", "zh": "在当前筛选条件下，没有视频在发布后 24 小时内获得播放，无法按此指标排序发布时间。"},
     "tim.weekday": {"en": "Weekday", "zh": "星期"},
     "tim.hour": {"en": "Hour", "zh": "小时"},
-    "tim.when": {"en": "{day} {hour:02d}:00", "zh": "{day} {hour:02d}:00"},
     "tim.summary": {
         "en": "Times in {tz}. {videos} videos; best: {when} ({value}, interval {low} .. {high}), which lies above the average of {average}.",
         "zh": "时间按 {tz} 显示。共 {videos} 条视频；最佳：{when}（{value}，区间 {low} .. {high}），整个区间高于平均值 {average}。",
@@ -40,11 +39,4 @@ TEXT = {
     "tim.no_clear_best": {"en": "No clear best time", "zh": "没有明确的最佳时间"},
     "tim.table_cells": {"en": "Publish cells", "zh": "发布时段"},
     "tim.table_videos": {"en": "Videos and their first-24-hour outcomes", "zh": "视频及其 24 小时内表现"},
-    "tim.day.0": {"en": "Mon", "zh": "周一"},
-    "tim.day.1": {"en": "Tue", "zh": "周二"},
-    "tim.day.2": {"en": "Wed", "zh": "周三"},
-    "tim.day.3": {"en": "Thu", "zh": "周四"},
-    "tim.day.4": {"en": "Fri", "zh": "周五"},
-    "tim.day.5": {"en": "Sat", "zh": "周六"},
-    "tim.day.6": {"en": "Sun", "zh": "周日"},
 }

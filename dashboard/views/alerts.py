@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics.alerts import MIN_DAILY_DENOMINATOR, MIN_HISTORY_DAYS
-from analytics.metrics.kpis import KPI_BY_NAME, format_value
+from analytics.metrics.kpis import KPI_BY_NAME
 from dashboard.change import (
     cached_alerts,
     cached_explain,
@@ -19,6 +19,7 @@ from dashboard.change import (
     start_digest_writer,
 )
 from dashboard.common import current_filters, download_buttons, guarded, require_events
+from dashboard.format import unit_value
 from dashboard.i18n import t
 
 
@@ -67,10 +68,10 @@ if require_events():
                         t("al.col.day"): [a.day for a in report.alerts],
                         t("al.col.kpi"): [t(f"kpi.{a.kpi}") for a in report.alerts],
                         t("al.col.segment"): [_segment(a.segment) for a in report.alerts],
-                        t("al.col.value"): [format_value(KPI_BY_NAME[a.kpi], a.value) for a in report.alerts],
-                        t("al.col.expected"): [format_value(KPI_BY_NAME[a.kpi], a.expected) for a in report.alerts],
-                        t("al.col.low"): [format_value(KPI_BY_NAME[a.kpi], a.low) for a in report.alerts],
-                        t("al.col.high"): [format_value(KPI_BY_NAME[a.kpi], a.high) for a in report.alerts],
+                        t("al.col.value"): [unit_value(KPI_BY_NAME[a.kpi].unit, a.value) for a in report.alerts],
+                        t("al.col.expected"): [unit_value(KPI_BY_NAME[a.kpi].unit, a.expected) for a in report.alerts],
+                        t("al.col.low"): [unit_value(KPI_BY_NAME[a.kpi].unit, a.low) for a in report.alerts],
+                        t("al.col.high"): [unit_value(KPI_BY_NAME[a.kpi].unit, a.high) for a in report.alerts],
                         t("al.col.z"): [round(a.z, 1) for a in report.alerts],
                     }
                 )

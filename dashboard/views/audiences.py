@@ -20,6 +20,7 @@ from dashboard.common import (  # noqa: E402
     require_events,
     trained_model,
 )
+from dashboard.format import chart, count, number, pct, table  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 
 st.title(t("page.audiences"))
@@ -39,10 +40,10 @@ if require_events():
         include = c3.checkbox(t("aud.include_engaged"), value=False, key="aud_include_engaged")
         result = item_audience(store, model, item, k, exclude_engaged=not include, filters=filters)
         m1, m2, m3, m4 = st.columns(4)
-        m1.metric(t("aud.size"), f"{result.size:,}", t("aud.pool", pool=f"{result.pool:,}"), delta_color="off")
-        m2.metric(t("aud.expected"), f"{result.expected_conversions:,.1f}")
-        m3.metric(t("aud.expected_rate"), f"{result.expected_rate:.1%}")
-        m4.metric(t("aud.base_rate"), f"{result.base_rate:.1%}")
+        m1.metric(t("aud.size"), count(result.size), t("aud.pool", pool=count(result.pool)), delta_color="off")
+        m2.metric(t("aud.expected"), number(result.expected_conversions))
+        m3.metric(t("aud.expected_rate"), pct(result.expected_rate))
+        m4.metric(t("aud.base_rate"), pct(result.base_rate))
         st.caption(t("aud.outcome.purchase") if result.outcome == "purchase" else t("aud.outcome.engagement"))
         st.caption(t("aud.definition"))
         if result.status == "nobody_left":
@@ -50,12 +51,12 @@ if require_events():
         else:
             st.subheader(t("aud.list"))
             frame = result.to_frame()
-            st.dataframe(frame.round({"score": 4, "expected_conversion": 4}), hide_index=True, width="stretch")
+            table(frame, key="aud_list_table")
             download_buttons(frame, f"audience_{result.item}", filters, key="aud_list")
         with st.expander(t("aud.calibration")):
             calibration = result.calibration_frame()
             fig = go.Figure(go.Bar(x=calibration["decile"], y=calibration["conversion_rate"]))
             fig.update_layout(xaxis_title=t("aud.chart.x"), yaxis_title=t("aud.chart.y"), yaxis_tickformat=".0%",
                               xaxis_type="category", height=300)
-            st.plotly_chart(fig, width="stretch", key="aud_chart")
-            st.dataframe(calibration, hide_index=True, width="stretch")
+            chart(fig, key="aud_chart")
+            table(calibration, key="aud_calibration_table")

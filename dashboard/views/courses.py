@@ -14,21 +14,13 @@ from dashboard.common import (
     guarded,
     require_events,
 )
-from dashboard.i18n import TEXT, t
+from dashboard.format import chart, count, pct, table
+from dashboard.i18n import t
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _completion(db: str, version: str, filters: Filters, by: str, count_starts: bool):
     return course_completion(get_store(), filters, by=by, count_starts=count_starts)
-
-
-def _labelled(df):
-    """``df`` with column headers in the page language (downloads keep the raw names)."""
-    return df.rename(columns={c: t(f"courses.col.{c}") for c in df.columns if f"courses.col.{c}" in TEXT})
-
-
-def _pct(value) -> str:
-    return "–" if value is None or value != value else f"{value:.1%}"
 
 
 def _step_label(step: int) -> str:
@@ -83,29 +75,29 @@ if require_events():
             )
             row = bought.set_index("course_id").loc[course]
             m = st.columns(4)
-            m[0].metric(t("courses.buyers"), f"{row.buyers:,}", border=True)
-            m[1].metric(t("courses.start_rate"), _pct(row.start_rate), border=True)
-            m[2].metric(t("courses.completion_rate"), _pct(row.completion_rate), border=True)
-            m[3].metric(t("courses.avg_progress"), _pct(row.avg_progress), border=True)
+            m[0].metric(t("courses.buyers"), count(row.buyers), border=True)
+            m[1].metric(t("courses.start_rate"), pct(row.start_rate), border=True)
+            m[2].metric(t("courses.completion_rate"), pct(row.completion_rate), border=True)
+            m[3].metric(t("courses.avg_progress"), pct(row.avg_progress), border=True)
             st.caption(t("courses.lessons_caption", lessons=row.lessons, source=t(f"courses.source.{row.lessons_source}")))
 
             left, right = st.columns(2)
             with left:
                 st.subheader(t("courses.funnel"))
                 funnel = result.funnel[result.funnel.course_id == course]
-                st.plotly_chart(_funnel(funnel), key="crs_funnel")
+                chart(_funnel(funnel), key="crs_funnel")
                 download_buttons(funnel, f"course_funnel_{course}", filters, key="crs_funnel")
             with right:
                 st.subheader(t("courses.stops"))
                 stops = result.stops[result.stops.course_id == course]
-                st.plotly_chart(_stops(stops), key="crs_stops")
+                chart(_stops(stops), key="crs_stops")
 
             st.subheader(t("courses.gaps"))
             gaps = result.gaps[result.gaps.course_id == course]
             if gaps.empty:
                 st.info(t("courses.no_gaps"))
             else:
-                st.dataframe(_labelled(gaps), hide_index=True, width="stretch")
+                table(gaps, key="crs_gaps_table")
 
             st.subheader(t("courses.split", by=t(f"courses.by.{by}")))
             st.caption(t("courses.split_caption"))
@@ -114,15 +106,9 @@ if require_events():
                 g if acquired and isinstance(g, str) else t("courses.unknown") if acquired else t("courses.no_view")
                 for g, acquired in zip(split.group, split.acquired)
             ]
-            st.dataframe(
-                _labelled(split), hide_index=True, width="stretch",
-                column_config={
-                    t(f"courses.col.{c}"): st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")
-                    for c in ("completion_rate", "avg_progress")
-                },
-            )
+            table(split, key="crs_split_table")
             download_buttons(result.split, f"course_completion_by_{by}", filters, key="crs_split")
 
             st.subheader(t("courses.overview"))
-            st.dataframe(_labelled(result.courses), hide_index=True, width="stretch")
+            table(result.courses, key="crs_all_table")
             download_buttons(result.courses, "course_completion", filters, key="crs_all")

@@ -24,6 +24,7 @@ from analytics.ingest.readers import CHUNK_BYTES, clean_staging
 from analytics.store.schema import EVENT_TYPES, TABLE_COLUMNS
 from analytics.uploads import list_uploads, remove_upload
 from dashboard.common import actor, download_buttons, get_store, guarded, settings
+from dashboard.format import MISSING, count, table, value
 from dashboard.i18n import TEXT, t
 from dashboard.markdown_text import plain
 
@@ -194,7 +195,7 @@ def _mapping_editor(auto, kind: str) -> dict[str, str]:
         column_config={
             "source": st.column_config.TextColumn(t("data.col.source")),
             "target": st.column_config.SelectboxColumn(t("data.col.target"), options=_targets(kind), required=True),
-            "confidence": st.column_config.ProgressColumn(t("data.col.confidence"), min_value=0.0, max_value=1.0, format="%.2f"),
+            "confidence": st.column_config.ProgressColumn(t("data.col.confidence"), min_value=0.0, max_value=1.0, format="percent"),
             "example": st.column_config.TextColumn(t("data.col.example")),
         },
         width="stretch",
@@ -235,19 +236,19 @@ def _show_report(report) -> None:
     else:
         st.warning(t("data.nothing", name=name))
     c = st.columns(4)
-    c[0].metric(t("data.m.read"), f"{report.rows_read:,}")
-    c[1].metric(t("data.m.accepted"), f"{report.rows_accepted:,}")
-    c[2].metric(t("data.m.rejected"), f"{report.rows_rejected:,}")
-    c[3].metric(t("data.m.duplicates"), f"{report.rows_duplicate:,}")
+    c[0].metric(t("data.m.read"), count(report.rows_read))
+    c[1].metric(t("data.m.accepted"), count(report.rows_accepted))
+    c[2].metric(t("data.m.rejected"), count(report.rows_rejected))
+    c[3].metric(t("data.m.duplicates"), count(report.rows_duplicate))
     st.markdown(f"**{t('data.issues')}**")
     if report.issues:
-        st.dataframe(_issues_frame(report.issues), hide_index=True, width="stretch")
+        table(_issues_frame(report.issues), key="data_issues_table")
     else:
         st.caption(t("data.no_issues"))
     if report.rows_rejected:
         st.markdown(f"**{t('data.rejected')}**")
         df = _rejects_frame(rejected_rows(get_store(), report.upload_id) if report.upload_id else report.rejected_frame())
-        st.dataframe(df.head(200), hide_index=True, width="stretch")
+        table(df.head(200), key="data_rejected_table")
         download_buttons(df, f"rejected_rows_{report.upload_id or 'preview'}", None, key="data_rejects_last")
 
 
@@ -266,7 +267,7 @@ def _uploads(store) -> None:
         c1, c2 = st.columns([6, 1])
         c1.text(
             t(
-                "data.upload_row", id=u.upload_id, name=u.file_name, kind=u.kind, when=f"{u.created_at:%Y-%m-%d %H:%M}",
+                "data.upload_row", id=u.upload_id, name=u.file_name, kind=t(f"data.kind.{u.kind}"), when=f"{u.created_at:%Y-%m-%d %H:%M}",
                 accepted=u.rows_accepted, rejected=u.rows_rejected, dup=u.rows_duplicate,
             )
         )
@@ -310,7 +311,8 @@ with _guarded(t("data.next_step")):
         auto = preview_file(path, **options, data_dir=store.data_dir, actor=actor())
         d = auto.detected
         st.caption(
-            t("data.detected", format=d["format"], encoding=d["encoding"] or "-", delimiter=plain(repr(d["delimiter"])) if d["delimiter"] else "-", header=d["header"])
+            t("data.detected", format=d["format"], encoding=d["encoding"] or MISSING,
+              delimiter=plain(repr(d["delimiter"])) if d["delimiter"] else MISSING, header=value("flag", bool(d["header"])))
         )
         overrides = _mapping_editor(auto, kind)
         pv = preview_file(path, **options, mapping=overrides, data_dir=store.data_dir, actor=actor()) if overrides else auto
@@ -318,7 +320,7 @@ with _guarded(t("data.next_step")):
         st.markdown(f"**{t('data.first_rows')}**")
         rows = pv.rows.copy()
         rows["reason"] = rows["reason"].map(reason_text)
-        st.dataframe(rows, hide_index=True, width="stretch")
+        table(rows, key="data_preview_table")
         if st.button(t("data.import"), key="data_import", type="primary"):
             bar = st.progress(0.0, text=t("data.importing", name=plain(shown)))
             report = ingest_file(

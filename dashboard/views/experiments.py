@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -28,6 +26,7 @@ from dashboard.common import (
     require_events,
 )
 from dashboard.experiment_text import notice_text, reason_text, verdict_lines
+from dashboard.format import MISSING, chart, count, points, signed_pct, table
 from dashboard.i18n import current_lang, t
 
 SAMPLE_TABLE = "sample_data/ab_results.csv"
@@ -56,18 +55,6 @@ def _options() -> Options:
     return Options(alpha=alpha, correction=correction, split=parse_split(split), winsorize=0.99 if winsorize else None)
 
 
-def _fmt(x, fmt: str) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    return format(x, fmt)
-
-
-def _chance(x: float | None) -> str:
-    if x is None:
-        return "–"
-    return "> 99.9%" if x > 0.999 else "< 0.1%" if x < 0.001 else f"{x:.1%}"
-
-
 def _render(result) -> None:
     if result.status == "no_experiment":
         st.info("\n\n".join(verdict_lines(result, lang)))
@@ -75,7 +62,7 @@ def _render(result) -> None:
     if result.srm is not None:
         p = f"{result.srm.p_value:.3g}"
         (st.error if result.srm_flagged else st.success)(t("exp.srm_bad" if result.srm_flagged else "exp.srm_ok", p=p))
-    st.caption(t("exp.sizes", sizes=", ".join(f"{v} {n:,}" for v, n in zip(result.variants, result.sizes))))
+    st.caption(t("exp.sizes", sizes=", ".join(f"{v} {count(n)}" for v, n in zip(result.variants, result.sizes))))
     for notice in result.notices:
         if notice.code != "srm":
             st.warning(notice_text(notice, lang))
@@ -92,22 +79,19 @@ def _render(result) -> None:
             notes.append(t("exp.cuped", theta=f"{m.cuped_theta:.3g}"))
         st.caption(" ".join(notes))
         pct = m.kind in ("proportion", "ratio")
-        rows = []
-        for a in m.arms:
-            rows.append({
-                t("exp.col.variant"): a.variant,
-                t("exp.col.n"): a.n,
-                t("exp.col.value"): _fmt(a.value, ".2%" if pct else ",.4g"),
-                t("exp.col.lift"): _fmt(a.lift, "+.1%"),
-                t("exp.col.ci"): "–" if a.ci_low is None else f"{a.ci_low:+.1%} … {a.ci_high:+.1%}",
-                t("exp.col.p"): _fmt(a.p_value, ".4f"),
-                t("exp.col.p_adj"): _fmt(a.p_value_adjusted, ".4f"),
-                t("exp.col.beat"): _chance(a.chance_to_beat_control),
-                t("exp.col.loss"): _fmt(a.expected_loss, ".3g"),
-                t("exp.col.status"): t("exp.status_reason", status=t(f"exp.status.{a.status}"), reason=reason_text(a.reason, lang))
+        arms = pd.DataFrame([
+            {
+                "variant": a.variant, "n": a.n, "value": a.value, "lift": a.lift, "ci_low": a.ci_low, "ci_high": a.ci_high,
+                "p_value": a.p_value, "p_value_adjusted": a.p_value_adjusted,
+                "chance_to_beat_control": a.chance_to_beat_control, "expected_loss": a.expected_loss,
+                "status": t("exp.status_reason", status=t(f"exp.status.{a.status}"), reason=reason_text(a.reason, lang))
                 if a.reason else t(f"exp.status.{a.status}"),
-            })
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+            }
+            for a in m.arms
+        ])
+        rate = "percent" if pct else "number"
+        table(arms, kinds={"value": rate, "expected_loss": rate, "status": "text"}, domains={"status": None},
+              key=f"exp_arms_{m.metric}")
         tested = [a for a in m.arms[1:] if a.status == "ok"]
         if not tested:
             st.info(t("exp.not_enough", metric=_metric_label(m.metric)))
@@ -127,7 +111,7 @@ def _render(result) -> None:
                 xaxis_title=t("exp.lift_axis") if relative else t("exp.diff_axis"),
                 xaxis_tickformat="+.0%" if relative else None,
             )
-            st.plotly_chart(fig, width="stretch", key=f"exp_lift_{m.metric}")
+            chart(fig, key=f"exp_lift_{m.metric}")
             if m.posteriors:
                 post = go.Figure()
                 for variant, dist in m.posteriors:
@@ -137,7 +121,7 @@ def _render(result) -> None:
                     title=t("exp.posterior_chart"), xaxis_title=t("exp.posterior_axis", metric=_metric_label(m.metric)),
                     yaxis_title=t("exp.density"), xaxis_tickformat=".1%" if pct else None,
                 )
-                st.plotly_chart(post, width="stretch", key=f"exp_post_{m.metric}")
+                chart(post, key=f"exp_post_{m.metric}")
     download_buttons(result.to_frame(), "experiment", current_filters() if result.source == "events" else {})
 
 
@@ -158,7 +142,7 @@ with tab_analyse:
                     c1, c2 = st.columns([2, 1])
                     metrics = c1.multiselect(
                         t("exp.metrics"), list(EVENT_METRICS), default=["conversion", "ctr"],
-                        format_func=_metric_label, key="exp_metrics",
+                        format_func=_metric_label, key="exp_metrics", placeholder=t("common.choose"),
                     )
                     control = c2.selectbox(
                         t("exp.control"), variants, index=variants.index("control") if "control" in variants else 0,
@@ -173,17 +157,17 @@ with tab_analyse:
         upload = st.file_uploader(t("exp.upload"), type=["csv", "txt", "xlsx", "xls", "parquet"], key="exp_upload")
         use_sample = st.checkbox(t("exp.use_sample"), key="exp_use_sample")
         with guarded():
-            table = None
+            result_table = None
             if upload is not None:
-                table = read_result_table(upload.getvalue(), upload.name)
+                result_table = read_result_table(upload.getvalue(), upload.name)
             elif use_sample:
                 from pathlib import Path
 
-                table = read_result_table(Path(__file__).resolve().parents[2] / SAMPLE_TABLE)
-            if table is None:
+                result_table = read_result_table(Path(__file__).resolve().parents[2] / SAMPLE_TABLE)
+            if result_table is None:
                 st.info(t("exp.upload_hint"))
             else:
-                columns = [str(c) for c in table.columns]
+                columns = [str(c) for c in result_table.columns]
                 sig = abs(hash(tuple(columns))) % 10**8  # a new table's columns get fresh widgets
                 c1, c2, c3 = st.columns(3)
                 variant_col = c1.selectbox(
@@ -196,10 +180,11 @@ with tab_analyse:
                     t("exp.user_col"), user_choices,
                     index=user_choices.index("user_id") if "user_id" in user_choices else 0, key=f"exp_user_col_{sig}",
                 )
-                numeric = metric_columns(table, (variant_col, None if user_col == none else user_col))
-                metric_cols = c3.multiselect(t("exp.metric_cols"), numeric, default=numeric, key=f"exp_metric_cols_{sig}")
+                numeric = metric_columns(result_table, (variant_col, None if user_col == none else user_col))
+                metric_cols = c3.multiselect(t("exp.metric_cols"), numeric, default=numeric, key=f"exp_metric_cols_{sig}",
+                                             placeholder=t("common.choose"))
                 c4, c5 = st.columns(2)
-                arms = variant_values(table, variant_col)
+                arms = variant_values(result_table, variant_col)
                 control = c4.selectbox(
                     t("exp.control"), arms, index=arms.index("control") if "control" in arms else (0 if arms else None),
                     key=f"exp_table_control_{sig}",
@@ -212,7 +197,7 @@ with tab_analyse:
                     st.info(t("exp.pick_metric"))
                 else:
                     _render(analyse_table(
-                        table, variant_col, metric_cols, control, options,
+                        result_table, variant_col, metric_cols, control, options,
                         user_col=None if user_col == none else user_col,
                         covariate_col=None if covariate == none else covariate,
                     ))
@@ -243,15 +228,15 @@ with tab_plan:
             sd=sd, daily_users=daily or None, source=None if daily else get_store(), filters=current_filters(),
         )
         m1, m2, m3, m4 = st.columns(4)
-        m1.metric(t("exp.plan.n_per_arm"), f"{plan.n_per_arm:,}")
-        m2.metric(t("exp.plan.total"), f"{plan.total_users:,}")
+        m1.metric(t("exp.plan.n_per_arm"), count(plan.n_per_arm))
+        m2.metric(t("exp.plan.total"), count(plan.total_users))
         if plan.detectable_abs is None:
-            m3.metric(t("exp.plan.detectable"), "–")
+            m3.metric(t("exp.plan.detectable"), MISSING)
         elif plan.kind == "proportion":
-            m3.metric(t("exp.plan.detectable"), f"{plan.detectable_rel:+.1%}", f"{plan.detectable_abs * 100:.2f} pp", delta_color="off")
+            m3.metric(t("exp.plan.detectable"), signed_pct(plan.detectable_rel), points(plan.detectable_abs, 2), delta_color="off")
         else:
-            m3.metric(t("exp.plan.detectable"), f"{plan.detectable_rel:+.1%}", f"{plan.detectable_abs:,.3g}", delta_color="off")
-        m4.metric(t("exp.plan.days"), "–" if plan.days_needed is None else f"{plan.days_needed:,}")
+            m3.metric(t("exp.plan.detectable"), signed_pct(plan.detectable_rel), f"{plan.detectable_abs:,.3g}", delta_color="off")
+        m4.metric(t("exp.plan.days"), count(plan.days_needed))
         if plan.days_needed is None:
             st.caption(t("exp.plan.no_traffic"))
         else:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from analytics.metrics.kpis import (
     DIMENSIONS,
     KPI_BY_NAME,
     KPIS,
-    format_change,
-    format_value,
     overview,
 )
 from analytics.query.facets import comparison_coverage, local_today, with_default_period
@@ -24,6 +21,7 @@ from dashboard.common import (
     guarded,
     require_events,
 )
+from dashboard.format import table, unit_change, unit_value
 from dashboard.i18n import t
 
 
@@ -41,8 +39,8 @@ def _cards(report) -> None:
             series = [v for v in card.series if v is not None]
             col.metric(
                 t(f"kpi.{card.kpi.name}"),
-                format_value(card.kpi, card.value),
-                delta=format_change(card),
+                unit_value(card.kpi.unit, card.value),
+                delta=unit_change(card.kpi.unit, card.change, card.difference),
                 delta_color="normal" if card.kpi.direction == "up" else "inverse",
                 help=t(f"kpi.help.{card.kpi.name}"),
                 chart_data=series if len(series) > 1 else None,
@@ -70,10 +68,6 @@ def _period(period: Filters, prev: Filters, is_default: bool) -> None:
         st.info(t("ov.partial_earlier", first=first_day, prev_start=prev.date_from))
     if period.date_to >= local_today(period.timezone):
         st.info(t("ov.today_open"))
-
-
-def _labelled(df: pd.DataFrame) -> pd.DataFrame:
-    return df.rename(columns={k.name: t(f"kpi.{k.name}") for k in KPIS})
 
 
 st.title(t("page.overview"))
@@ -113,11 +107,11 @@ if require_events():
             explain_panel(report)
 
             st.subheader(t("ov.breakdown"))
-            table = result.breakdown.table
+            breakdown = result.breakdown.table
             _notes(n for n in result.breakdown.notes if n not in report.notes)
-            if len(table):
-                st.dataframe(_labelled(table), hide_index=True, width="stretch")
-                download_buttons(table, f"kpis_by_{by}", period, key="ov_breakdown")
+            if len(breakdown):
+                table(breakdown, key="ov_breakdown_table")
+                download_buttons(breakdown, f"kpis_by_{by}", period, key="ov_breakdown")
             else:
                 st.info(t("common.no_rows"))
 
@@ -133,5 +127,5 @@ if require_events():
                     with col:
                         st.markdown(f"**{t(f'ov.{name}', n=len(frame))}**")
                         shown = frame[list(dict.fromkeys(["video", "title", "creator", rank_by, "views"]))]
-                        st.dataframe(_labelled(shown), hide_index=True, width="stretch")
+                        table(shown, key=f"ov_{name}_table")
                         download_buttons(frame, f"videos_{name}_{rank_by}", period, key=f"ov_{name}")

@@ -26,6 +26,7 @@ from dashboard.common import (  # noqa: E402
     require_events,
     trained_model,
 )
+from dashboard.format import count, table  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 
 st.title(t("page.recommendations"))
@@ -162,25 +163,17 @@ if require_events():
                 elif panel.status in ("unknown_user", "nothing_left"):
                     st.info(t(f"rec.{panel.status}"))
                 if panel.recommendations:
-                    why, contributions = t("rec.col.because"), t("rec.col.contributions")
-                    table = pd.DataFrame([
+                    top = pd.DataFrame([
                         {
-                            t("rec.col.rank"): n,
-                            t("rec.col.item"): r.item,
-                            t("rec.col.title"): r.title or "",
-                            t("rec.col.score"): round(r.score, 4),
-                            why: _because(r),
-                            contributions: ", ".join(f"{c.title or c.item} ({c.item}): {c.contribution:+.3f}" for c in r.because),
+                            "rank": n, "item": r.item, "title": r.title, "score": r.score, "why": _because(r),
+                            "contributions": ", ".join(f"{c.title or c.item} ({c.item}): {c.contribution:+.3f}" for c in r.because),
                         }
                         for n, r in enumerate(panel.recommendations, 1)
                     ])
-                    st.dataframe(table, hide_index=True, width="stretch", column_config={
-                        why: st.column_config.TextColumn(width="large"),
-                        contributions: st.column_config.TextColumn(width="large"),
-                    })
+                    table(top, key="rec_top_table")
             with right:
                 st.subheader(t("rec.history", user=panel.user))
-                st.dataframe(panel.history, hide_index=True, width="stretch")
+                table(panel.history, key="rec_history_table")
 
         st.divider()
         _evaluation(store, model, params, filters, may_train)
@@ -192,5 +185,5 @@ if require_events():
             st.session_state["rec_export"] = (model.fingerprint, export_k, model.recommend_all(export_k).to_pandas())
         ready = st.session_state.get("rec_export")
         if ready is not None and ready[0] == model.fingerprint:
-            st.caption(t("rec.export.ready", rows=f"{len(ready[2]):,}"))
+            st.caption(t("rec.export.ready", rows=count(len(ready[2]))))
             download_buttons(ready[2], f"recommendations_top{ready[1]}", filters, key="rec_export")

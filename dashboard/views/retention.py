@@ -19,6 +19,7 @@ from dashboard.common import (
     guarded,
     require_events,
 )
+from dashboard.format import chart, column_label, count, date, number, pct, table
 from dashboard.i18n import t
 
 
@@ -57,18 +58,18 @@ if require_events():
             st.info(t("ret.no_cohorts"))
         else:
             use_cum = cumulative and not is_rate
-            st.caption(t("ret.summary", tz=result.timezone, users=f"{result.users:,}", cohorts=len(result.cohorts), end=result.data_end))
+            st.caption(t("ret.summary", tz=result.timezone, users=count(result.users), cohorts=len(result.cohorts), end=result.data_end))
             m1, m2, m3 = st.columns(3)
-            m1.metric(t("ret.users"), f"{result.users:,}")
-            m2.metric(t("ret.cohort_count"), f"{len(result.cohorts):,}")
-            m3.metric(t("ret.data_end"), str(result.data_end))
+            m1.metric(t("ret.users"), count(result.users))
+            m2.metric(t("ret.cohort_count"), count(len(result.cohorts)))
+            m3.metric(t("ret.data_end"), date(result.data_end))
             grid = result.relative(use_cum) if relative else (result.cumulative if use_cum else result.values)
-            pct = is_rate or relative
-            fmt = (lambda v: f"{v:.1%}") if pct else (lambda v: f"{v:,.1f}")
-            xs = [f"{period[0]}{k}" for k in range(result.periods)]
-            ys = [f"{c.isoformat()} (n={n:,})" for c, n in zip(result.cohorts, result.sizes)]
+            is_pct = is_rate or relative
+            fmt = pct if is_pct else number
+            xs = [column_label(f"{period}_{k}") for k in range(result.periods)]
+            ys = [f"{date(c)} (n={count(n)})" for c, n in zip(result.cohorts, result.sizes)]
             text = [
-                [t("ret.incomplete") if flag else ("–" if v is None else fmt(v)) for v, flag in zip(row, flags)]
+                [t("ret.incomplete") if flag else fmt(v) for v, flag in zip(row, flags)]
                 for row, flags in zip(grid, result.incomplete)
             ]
             fig = go.Figure()
@@ -81,22 +82,23 @@ if require_events():
             fig.add_trace(go.Heatmap(
                 z=[[None if v is None else v for v in row] for row in grid], x=xs, y=ys,
                 text=text, texttemplate="%{text}", colorscale="Blues", hovertemplate="%{y} %{x}: %{text}<extra></extra>",
+                colorbar={"tickformat": ".0%" if is_pct else ",.1f"},
             ))
             fig.update_layout(
                 title=t("ret.heatmap"), xaxis_title=t("ret.axis_period"), yaxis_title=t("ret.axis_cohort"),
                 yaxis_autorange="reversed", height=max(320, 28 * len(ys) + 140),
             )
-            st.plotly_chart(fig, width="stretch")
+            chart(fig, key="ret_heatmap")
             curves = go.Figure()
             for c, row, n in zip(result.cohorts, grid, result.sizes):
-                curves.add_trace(go.Scatter(x=list(range(result.periods)), y=list(row), mode="lines", name=f"{c} (n={n})", opacity=0.35))
+                curves.add_trace(go.Scatter(x=xs, y=list(row), mode="lines", name=f"{date(c)} (n={count(n)})", opacity=0.35))
             overall = result.curve(use_cum)
             if relative and overall and overall[0]:
                 overall = [None if v is None else v / overall[0] for v in overall]
-            curves.add_trace(go.Scatter(x=list(range(result.periods)), y=overall, mode="lines+markers", name=t("ret.curve_all"), line={"width": 4}))
-            curves.update_layout(title=t("ret.curves"), xaxis_title=t("ret.axis_period"), yaxis_tickformat=".0%" if pct else None)
-            st.plotly_chart(curves, width="stretch")
+            curves.add_trace(go.Scatter(x=xs, y=overall, mode="lines+markers", name=t("ret.curve_all"), line={"width": 4}))
+            curves.update_layout(title=t("ret.curves"), xaxis_title=t("ret.axis_period"), yaxis_tickformat=".0%" if is_pct else None)
+            chart(curves, key="ret_curves")
             st.subheader(t("ret.table"))
-            table = result.matrix_frame(cumulative=use_cum, relative=relative)
-            st.dataframe(table, hide_index=True, width="stretch")
+            matrix = result.matrix_frame(cumulative=use_cum, relative=relative)
+            table(matrix, kinds=dict.fromkeys(matrix.columns[2:], "percent" if is_pct else "number"), key="ret_table")
             download_buttons(result.to_frame(), f"retention_{cohort}_{period}_{measure}", filters)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics.metrics.kpis import KPI_BY_NAME, format_value
-from analytics.metrics.roi import LEVELS, ROI_KPIS, compute_roi
+from analytics.metrics.kpis import KPI_BY_NAME
+from analytics.metrics.roi import LEVELS, compute_roi
 from analytics.query.filters import Filters
 from dashboard.common import (
     current_filters,
@@ -14,6 +14,7 @@ from dashboard.common import (
     guarded,
     require_events,
 )
+from dashboard.format import table
 from dashboard.i18n import t
 
 
@@ -36,19 +37,19 @@ def _group_text(keys, level: str) -> str:
 
 def _totals(totals: dict) -> None:
     """The period's totals with the registry's ROAS, and the paid ROAS labelled and explained beside it."""
-    money, roas = KPI_BY_NAME["revenue"], KPI_BY_NAME["roas"]
+    money, roas = "money", "multiple"
     cols = st.columns(6)
     for col, name in zip(cols, ("spend", "revenue", "new_buyers", "cac", "roas")):
-        col.metric(t(f"kpi.{name}"), format_value(KPI_BY_NAME[name], totals.get(name)), border=True,
+        col.metric(t(f"kpi.{name}"), unit_value(KPI_BY_NAME[name].unit, totals.get(name)), border=True,
                    help=t("roi.help.roas") if name == "roas" else None)
-    cols[5].metric(t("roi.paid_roas"), format_value(roas, totals.get("roas_with_spend")), border=True,
+    cols[5].metric(t("roi.paid_roas"), unit_value(roas, totals.get("roas_with_spend")), border=True,
                    help=t("roi.help.paid_roas"))
     if totals.get("roas") is not None and totals.get("roas_with_spend") is not None:
-        st.caption(t("roi.roas_explained", revenue=format_value(money, totals["revenue"]),
-                     spend=format_value(money, totals["spend"]), roas=format_value(roas, totals["roas"]),
-                     paid_revenue=format_value(money, totals["revenue_with_spend"]),
-                     paid_roas=format_value(roas, totals["roas_with_spend"]),
-                     unpaid=format_value(money, totals["revenue_without_spend"])))
+        st.caption(t("roi.roas_explained", revenue=unit_value(money, totals["revenue"]),
+                     spend=unit_value(money, totals["spend"]), roas=unit_value(roas, totals["roas"]),
+                     paid_revenue=unit_value(money, totals["revenue_with_spend"]),
+                     paid_roas=unit_value(roas, totals["roas_with_spend"]),
+                     unpaid=unit_value(money, totals["revenue_without_spend"])))
 
 
 st.title(t("page.roi"))
@@ -72,6 +73,5 @@ if require_events():
             st.subheader(t("roi.totals"))
             _totals(report.totals)
             st.subheader(t("roi.table"))
-            shown = report.table.rename(columns={k: t(f"kpi.{k}") for k in ROI_KPIS})
-            st.dataframe(shown, hide_index=True, width="stretch")
+            table(report.table, key="roi_table_shown")
             download_buttons(report.table, f"roi_by_{level}", filters, key="roi_table")

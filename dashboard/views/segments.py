@@ -13,6 +13,7 @@ from dashboard.common import (
     guarded,
     require_events,
 )
+from dashboard.format import chart, count, table
 from dashboard.i18n import current_lang, t
 from dashboard.segment_text import named_users, segment_description, segment_names
 
@@ -34,17 +35,19 @@ if require_events():
             lang = current_lang()
             names = segment_names(result, lang)
             key = "seg.summary.silhouette" if result.chosen_by == "silhouette" else "seg.summary.given"
-            st.caption(t(key, k=result.k, users=f"{result.users_total:,}", score=result.silhouette))
+            st.caption(t(key, k=result.k, users=count(result.users_total), score=result.silhouette))
             for seg in result.segments:
                 st.subheader(t("seg.segment", n=seg.segment, name=names[seg.segment]))
                 st.markdown(segment_description(seg, result.overall, lang))
             st.subheader(t("seg.table"))
-            table = result.table()
-            table.insert(1, t("seg.col.name"), [names[n] for n in table["segment"]])
-            st.dataframe(table.round(3), hide_index=True, width="stretch")
+            shown = result.table()
+            shown.insert(1, "name", [names[n] for n in shown["segment"]])
+            per_user = {"views": "number", "purchases": "number"}  # averages per user, not counts
+            table(shown, kinds=per_user, key="seg_table")
             if len(result.silhouette_by_k) > 1:
                 fig = go.Figure(go.Bar(x=[k for k, _ in result.silhouette_by_k], y=[s for _, s in result.silhouette_by_k]))
-                fig.update_layout(title=t("seg.silhouette_chart"), xaxis_type="category", height=300)
-                st.plotly_chart(fig, width="stretch", key="seg_chart")
+                fig.update_layout(title=t("seg.silhouette_chart"), xaxis_title=t("seg.k"), yaxis_title=t("seg.silhouette"),
+                                  xaxis_type="category", height=300)
+                chart(fig, key="seg_chart")
             st.subheader(t("seg.export"))
             download_buttons(named_users(result, lang), "segments", filters, key="seg_users")

@@ -30,6 +30,7 @@ from dashboard.common import (  # noqa: E402
     require_events,
     trained_model,
 )
+from dashboard.format import chart, table  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 
 st.title(t("page.similarity"))
@@ -109,7 +110,7 @@ if require_events():
                 items = choose_items(model, "category", category=category) if category else []
             else:
                 options = choose_items(model, "top", len(model.item_ids))
-                picked = c2.multiselect(t("sim.selection"), options, default=options[:10], key="sim_selection",
+                picked = c2.multiselect(t("sim.selection"), options, default=options[:10], key="sim_selection", placeholder=t("common.choose"),
                                         format_func=lambda i: f"{model.title(i) or i} ({i})")
                 items = choose_items(model, "selection", selection=picked)
         if view in ("user_user", "user_item"):
@@ -127,7 +128,7 @@ if require_events():
             if heatmap.capped:
                 st.warning(t("sim.capped", rows=len(heatmap.row_ids), total_rows=heatmap.total_rows,
                              cols=len(heatmap.col_ids), total_cols=heatmap.total_cols, cap=heatmap.cap))
-            st.plotly_chart(_figure(heatmap), width="stretch", key="sim_chart")
+            chart(_figure(heatmap), key="sim_chart")
             # building an Excel file of up to 200 x 200 cells takes seconds: only when asked for
             if st.checkbox(t("sim.export"), value=False, key="sim_export"):
                 download_buttons(heatmap.to_wide(), f"similarity_{heatmap.kind}", filters, key="sim_heatmap")
@@ -154,13 +155,8 @@ if require_events():
         elif result.status == "no_neighbours":
             st.info(t("sim.list.no_neighbours"))
         if result.items:
-            sources = {"als": t("sim.source.als"), "content": t("sim.source.content")}
             frame = result.to_frame()
             # the title first (the id where an item has none), the id beside it
-            shown = frame.assign(title=frame["title"].fillna(frame["item"]), score=frame["score"].round(4),
-                                 source=frame["source"].map(sources))[["rank", "title", "item", "score", "source"]]
-            shown = shown.rename(columns={
-                "rank": t("sim.col.rank"), "item": t("sim.col.item"), "title": t("sim.col.title"),
-                "score": t("sim.col.score"), "source": t("sim.col.source")})
-            st.dataframe(shown, hide_index=True, width="stretch")
+            shown = frame.assign(title=frame["title"].fillna(frame["item"]))[["rank", "title", "item", "score", "source"]]
+            table(shown.rename(columns={"score": "similarity"}), key="sim_list_table")
             download_buttons(frame, f"similar_to_{result.item}", filters, key="sim_list")

@@ -13,6 +13,7 @@ from dashboard.common import (
     guarded,
     require_events,
 )
+from dashboard.format import chart, clock, count, number, pct, table, weekday
 from dashboard.i18n import t
 
 
@@ -26,18 +27,9 @@ st.title(t("page.timing"))
 st.caption(t("tim.intro"))
 
 
-def _day(d: int) -> str:
-    return t(f"tim.day.{d}")
-
-
-def _named_days(frame):
-    """``frame`` with weekday numbers (Monday = 0) shown as names; exports keep the numbers."""
-    return frame.assign(weekday=frame["weekday"].map(_day))
-
-
 def _heatmap(frame, column, title, fmt, extra=None):
     """Weekday x hour heatmap of ``frame[column]``; ``extra`` (a column of text) joins the hover."""
-    days = [_day(d) for d in range(7)]
+    days = [weekday(d) for d in range(7)]
     z = frame.pivot(index="weekday", columns="hour", values=column).reindex(range(7)).to_numpy()
     hover = "%{y} %{x}:00 — %{z:" + fmt + "}"
     custom = None
@@ -58,20 +50,20 @@ if require_events():
         with st.spinner(t("common.working")):
             result = _timing(str(store.path), store.data_version(), filters, outcome)
         is_rate = outcome in RATE_OUTCOMES
-        show = (lambda v: "-" if v != v else f"{v:.1%}") if is_rate else (lambda v: "-" if v != v else f"{v:,.1f}")
+        show = pct if is_rate else number
         if result.status != "ok":
             st.info(t("tim.no_videos" if result.status == "no_videos" else "tim.no_outcomes"))
         left, right = st.columns(2)
         if result.status == "ok":
             best = result.best(10)
             top = best.iloc[0]
-            when = t("tim.when", day=_day(int(top.weekday)), hour=int(top.hour))
+            when = clock(top.weekday, top.hour)
             clear = result.verdict == "clear_best"
             st.caption(t("tim.summary" if clear else "tim.summary_unclear", tz=result.timezone,
-                         videos=f"{result.video_count:,}", when=when, value=show(top.shrunk), low=show(top.ci_low),
+                         videos=count(result.video_count), when=when, value=show(top.shrunk), low=show(top.ci_low),
                          high=show(top.ci_high), average=show(result.average)))
             m1, m2, m3 = st.columns(3)
-            m1.metric(t("tim.videos"), f"{result.video_count:,}")
+            m1.metric(t("tim.videos"), count(result.video_count))
             m2.metric(t("tim.best_when"), when if clear else t("tim.no_clear_best"))
             m3.metric(t("tim.prior_mean"), show(result.average))
             with left:
@@ -81,8 +73,8 @@ if require_events():
                     t("tim.hover", videos=int(r.videos), raw=show(r.raw), low=show(r.ci_low), high=show(r.ci_high))
                     for r in cells.itertuples()
                 ]
-                st.plotly_chart(_heatmap(cells, "shown", t("tim.heatmap"), ".1%" if is_rate else ",.1f", extra), width="stretch")
-            labels = [t("tim.when", day=_day(int(r.weekday)), hour=int(r.hour)) for r in best.itertuples()]
+                chart(_heatmap(cells, "shown", t("tim.heatmap"), ".1%" if is_rate else ",.1f", extra), key="tim_heatmap")
+            labels = [clock(r.weekday, r.hour) for r in best.itertuples()]
             unc = go.Figure()
             unc.add_trace(go.Scatter(
                 x=best["shrunk"], y=labels, mode="markers", name=t("tim.shrunk"), marker={"size": 11},
@@ -92,10 +84,11 @@ if require_events():
             unc.add_vline(x=result.prior.get("mean", 0), line_dash="dot")
             unc.update_layout(title=t("tim.uncertainty"), yaxis_autorange="reversed", xaxis_tickformat=".0%" if is_rate else None, height=380)
             st.subheader(t("tim.best"))
-            st.plotly_chart(unc, width="stretch")
-            st.dataframe(_named_days(best), hide_index=True, width="stretch")
+            chart(unc, key="tim_uncertainty")
+            outcome_kind = "percent" if is_rate else "number"
+            table(best, kinds=dict.fromkeys(("raw", "shrunk", "ci_low", "ci_high"), outcome_kind), key="tim_best_table")
         with right:
-            st.plotly_chart(_heatmap(result.activity, "views_per_day", t("tim.activity"), ",.1f"), width="stretch")
+            chart(_heatmap(result.activity, "views_per_day", t("tim.activity"), ",.1f"), key="tim_activity")
         if result.status == "ok":
             st.subheader(t("tim.frequency"))
             creators = result.creators.dropna(subset=["outcome"]).astype({"videos": int, "videos_per_week": float, "outcome": float})
@@ -104,7 +97,7 @@ if require_events():
                                       hovertemplate="%{text}: %{x:.2f} / %{y}<extra></extra>"))
             sc.update_layout(xaxis_title=t("tim.per_week"), yaxis_title=t(f"tim.outcome.{outcome}"),
                              yaxis_tickformat=".0%" if is_rate else None, height=380)
-            st.plotly_chart(sc, width="stretch")
+            chart(sc, key="tim_frequency")
             if result.frequency_correlation is None:
                 st.caption(t("tim.no_correlation"))
             else:
@@ -114,5 +107,5 @@ if require_events():
             cells = result.cells[result.cells["videos"] > 0]
             download_buttons(cells, f"timing_cells_{outcome}", filters, key="tim_cells")
             st.subheader(t("tim.table_videos"))
-            st.dataframe(_named_days(result.videos), hide_index=True, width="stretch")
+            table(result.videos, key="tim_videos_table")
             download_buttons(result.videos, "timing_videos", filters, key="tim_videos")

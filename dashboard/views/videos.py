@@ -14,21 +14,16 @@ from dashboard.common import (
     guarded,
     require_events,
 )
-from dashboard.i18n import TEXT, t
+from dashboard.format import chart, count, pct, table
+from dashboard.i18n import t
 
 RATE_COLUMNS = ("hook_rate", "completion_rate", "avg_percent_watched")
+AS_VIDEO = {"item_id": "video"}  # every item on this page is a video
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def _report(db: str, version: str, filters: Filters, creator: str | None, video: str | None, min_views: int):
     return video_report(get_store(), filters, creator=creator, video=video, min_views=min_views)
-
-
-def _labelled(df):
-    """``df`` with column headers in the page language (downloads keep the raw names)."""
-    return df.rename(columns={c: t(f"videos.col.{c}") for c in df.columns if f"videos.col.{c}" in TEXT})
-
-
-def _pct(value) -> str:
-    return "–" if value is None or value != value else f"{value:.1%}"
 
 
 def _histogram(hist) -> go.Figure:
@@ -100,23 +95,23 @@ if require_events():
             if result.status == "no_usable_views":
                 st.warning(t("videos.no_usable"))
             m = st.columns(4)
-            m[0].metric(t("videos.views"), f"{s.views:,}", border=True)
-            m[1].metric(t("videos.hook_rate"), _pct(s.hook_rate), border=True)
-            m[2].metric(t("videos.completion_rate"), _pct(s.completion_rate), border=True)
-            m[3].metric(t("videos.avg_watched"), _pct(s.avg_percent_watched), border=True)
+            m[0].metric(t("videos.views"), count(s.views), border=True)
+            m[1].metric(t("videos.hook_rate"), pct(s.hook_rate), border=True)
+            m[2].metric(t("videos.completion_rate"), pct(s.completion_rate), border=True)
+            m[3].metric(t("videos.avg_watched"), pct(s.avg_percent_watched), border=True)
             st.caption(
                 t(
                     "videos.excluded",
-                    no_duration=f"{s.views_without_duration:,}",
-                    no_watch=f"{s.views_without_watch_time:,}",
-                    capped=f"{s.capped_views:,}",
+                    no_duration=count(s.views_without_duration),
+                    no_watch=count(s.views_without_watch_time),
+                    capped=count(s.capped_views),
                 )
             )
 
             left, right = st.columns(2)
             with left:
                 st.subheader(t("videos.histogram"))
-                st.plotly_chart(_histogram(result.histogram), key="vid_hist")
+                chart(_histogram(result.histogram), key="vid_hist")
             with right:
                 st.subheader(t("videos.curve"))
                 curve = report.curve
@@ -130,7 +125,7 @@ if require_events():
                         t("videos.video"), videos, key="vid_video",
                         format_func=lambda v: f"{titles.get(v)} ({v})" if isinstance(titles.get(v), str) else v,
                     )
-                    st.plotly_chart(_curve(curve), key="vid_curve")
+                    chart(_curve(curve), key="vid_curve")
                     if curve.status == "no_peers":
                         st.caption(t("videos.curve_no_peers"))
                     elif curve.status == "no_creator":
@@ -138,7 +133,7 @@ if require_events():
                     else:
                         st.caption(
                             t(
-                                "videos.curve_caption", views=f"{curve.usable_views:,}", peers=curve.peer_videos,
+                                "videos.curve_caption", views=count(curve.usable_views), peers=curve.peer_videos,
                                 creator=curve.creator, bucket=curve.length_bucket,
                             )
                         )
@@ -152,20 +147,14 @@ if require_events():
                     st.info(t("videos.nothing_ranked"))
                     continue
                 st.caption(t("videos.rank_caption", n=result.min_views))
-                st.dataframe(
-                    _labelled(ranked[cols]), hide_index=True, width="stretch",
-                    column_config={
-                        t(f"videos.col.{c}"): st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")
-                        for c in RATE_COLUMNS
-                    },
-                )
+                table(ranked[cols].rename(columns=AS_VIDEO), key=f"vid_{by}_table")
                 download_buttons(result.ranked(by), f"videos_by_{by}", filters, key=f"vid_{by}")
 
             st.subheader(t("videos.creators"))
             creators = result.creators.assign(creator=result.creators.creator.fillna(t("videos.unknown_creator")))
-            st.dataframe(_labelled(creators), hide_index=True, width="stretch")
+            table(creators, key="vid_creators_table")
             download_buttons(result.creators, "completion_by_creator", filters, key="vid_creators")
 
             with st.expander(t("videos.all_videos")):
-                st.dataframe(_labelled(result.videos), hide_index=True, width="stretch")
+                table(result.videos.rename(columns=AS_VIDEO), key="vid_all_table")
                 download_buttons(result.videos, "completion_by_video", filters, key="vid_all")

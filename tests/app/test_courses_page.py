@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analytics.store.storage import Store
-from tests.helpers import insert_events, insert_items, open_page
+from tests.helpers import insert_events, insert_items, open_page, shown_table
 
 PAGE = "courses.py"
 H = 3600
@@ -53,10 +53,10 @@ def test_courses_page_shows_funnel_and_split(monkeypatch, db):
     assert at.selectbox(key="crs_course").value == "c1"
     assert [m.value for m in at.metric] == ["2", "50.0%", "50.0%", "50.0%"]  # b only started lesson 1
     assert "2 lessons (from the catalog)." in [c.value for c in at.caption]
-    gaps = at.dataframe[0].value
+    gaps = shown_table(at.dataframe[0])
     assert list(gaps["To step"]) == [1, 2] and list(gaps["Median hours"]) == [1.0, 2.0]
-    split = at.dataframe[1].value
-    assert list(split["Acquired by"]) == ["douyin", "(no promoting view)"]
+    split = shown_table(at.dataframe[1])
+    assert list(split["Acquired by"]) == ["Douyin", "(no promoting view)"]
     assert list(split["Completed"]) == [1, 0]
 
 
@@ -68,7 +68,7 @@ def test_courses_page_counts_starts_and_splits_by_video(monkeypatch, db):
     assert not at.exception
     assert [m.value for m in at.metric] == ["2", "100.0%", "50.0%", "75.0%"]
     assert at.subheader[3].value == "Completion by acquiring video"
-    assert list(at.dataframe[1].value["Acquired by"]) == ["v1", "(no promoting view)"]
+    assert list(shown_table(at.dataframe[1])["Acquired by"]) == ["v1", "(no promoting view)"]
 
 
 def test_courses_page_in_chinese(monkeypatch, db):
@@ -77,7 +77,7 @@ def test_courses_page_in_chinese(monkeypatch, db):
     at.run()
     assert not at.exception
     assert at.title[0].value == "课程完课" and at.metric[2].label == "完课率"
-    assert "获客来源" in at.dataframe[1].value.columns
+    assert "获客来源" in shown_table(at.dataframe[1]).columns
 
 
 def test_courses_page_without_courses(monkeypatch, tmp_path):

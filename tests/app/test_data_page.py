@@ -38,7 +38,7 @@ def test_page_renders_with_uploader_and_lists_uploads(monkeypatch, db):
     assert not at.exception
     assert at.title[0].value == "Data"
     assert at.get("file_uploader")[0].proto.label == "Upload a file"
-    assert any(m.startswith("#1  first.csv · events") for m in _texts(at))
+    assert any(m.startswith("#1  first.csv · Events (behaviour log)") for m in _texts(at))
 
 
 def test_preview_import_and_report_through_a_data_folder_file(monkeypatch, db):
@@ -46,7 +46,7 @@ def test_preview_import_and_report_through_a_data_folder_file(monkeypatch, db):
     at.run()
     at.text_input(key="data_path").input("new.csv").run()
     assert not at.exception
-    assert at.caption[1].value == "Detected: csv, encoding utf-8, delimiter ',', header row: True."
+    assert at.caption[1].value == "Detected: csv, encoding utf-8, delimiter ',', header row: Yes."
     assert at.button(key="data_import").label == "Import"
     at.button(key="data_import").click().run()
     assert not at.exception

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analytics.store.storage import Store
-from tests.helpers import insert_events, open_page
+from tests.helpers import insert_events, open_page, shown_table
 
 PAGE = "experiments.py"
 
@@ -46,7 +46,7 @@ def test_experiment_from_events_shows_srm_verdict_and_table(monkeypatch, db):
     assert "after Holm correction over 2 comparisons" in verdict
     table = at.dataframe[0].value
     assert list(table["variant"]) == ["control", "treatment"]
-    assert list(table["users"]) == [200, 200]
+    assert list(table["n"]) == [200, 200]
     assert table["status"].iloc[1] == "ok"
     assert "Users per variant: control 200, treatment 200" in [c.value for c in at.main.caption]
 
@@ -58,7 +58,7 @@ def test_experiment_page_in_chinese(monkeypatch, db):
     assert at.title[0].value == "A/B 实验"
     assert at.main.success[0].value.startswith("样本比例检查通过")
     assert "treatment 高于 control" in at.main.info[0].value
-    assert list(at.dataframe[0].value.columns)[:3] == ["版本", "用户数", "取值"]
+    assert list(shown_table(at.dataframe[0]).columns)[:3] == ["实验组", "用户数", "取值"]
     assert at.main.info[0].value.startswith("conversion，treatment 对比 control：treatment 高于 control：+")
     assert "（已对 2 项比较做 Holm 校正）" in at.main.info[0].value
 

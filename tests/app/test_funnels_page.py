@@ -75,7 +75,7 @@ def test_breakdown_and_user_lists(monkeypatch, db):
     assert not at.exception
     seg = at.dataframe[2].value
     assert list(seg["segment"]) == ["douyin", "kuaishou"]
-    assert list(seg["status"]) == ["too_small", "too_small"]
+    assert list(seg["status"]) == ["Too few to test", "Too few to test"]
     at.selectbox(key="fun_list_status").set_value("dropped").run()
     at.selectbox(key="fun_list_step").set_value(1).run()
     assert list(at.dataframe[-1].value["user_id"]) == ["c"]

@@ -7,7 +7,13 @@ import datetime as dt
 import pytest
 
 from analytics.store.storage import Store
-from tests.helpers import insert_events, insert_items, insert_spend, open_page
+from tests.helpers import (
+    insert_events,
+    insert_items,
+    insert_spend,
+    open_page,
+    shown_table,
+)
 
 PAGE = "overview.py"
 DAY = 86400
@@ -88,19 +94,19 @@ def test_overview_shows_cards_breakdown_and_videos(monkeypatch, db):
     assert metrics["Active users"] == "3"
     assert metrics["Views"] == "4"
     assert metrics["Conversion"] == "33.3%"
-    assert metrics["Revenue (net)"] == "100.00"
-    assert metrics["Spend"] == "40.00"
+    assert metrics["Revenue (net)"] == "¥100.00"  # the currency chosen in the sidebar (default CNY)
+    assert metrics["Spend"] == "¥40.00"
     assert metrics["ROAS"] == "2.50×"
-    assert metrics["CAC"] == "40.00"
+    assert metrics["CAC"] == "¥40.00"
     assert metrics["Refund rate"] == "0.0%"
-    breakdown = at.dataframe[0].value
-    assert list(breakdown["channel"]) == ["douyin", "kuaishou"]
+    breakdown = shown_table(at.dataframe[0])
+    assert list(breakdown["Channel"]) == ["Douyin", "Kuaishou"]
     assert list(breakdown["Views"]) == [3, 1]
     assert at.selectbox(key="ov_rank").value == "views"  # ranked by views unless chosen otherwise
-    top = at.dataframe[1].value
-    assert list(top.columns) == ["video", "title", "creator", "Views"]
-    assert list(top["video"]) == ["v1", "v2"] or list(top["video"]) == ["v2", "v1"]
-    assert set(top["title"]) == {"Hook", "=cmd()"}
+    top = shown_table(at.dataframe[1])
+    assert list(top.columns) == ["Video", "Title", "Creator", "Views"]
+    assert list(top["Video"]) == ["v1", "v2"] or list(top["Video"]) == ["v2", "v1"]
+    assert set(top["Title"]) == {"Hook", "=cmd()"}
 
 
 def test_overview_breakdown_by_video_and_rate_ranking(monkeypatch, db):
@@ -128,7 +134,7 @@ def test_overview_states_missing_spend_in_chinese(monkeypatch, db):
     assert at.title[0].value == "总览"
     assert at.main.info[0].value == "本周期没有上传投放花费：花费、获客成本和 ROAS 无法计算（不是零）。请在“数据”页上传花费。"
     metrics = {m.label: m.value for m in at.main.metric}
-    assert metrics["投放花费"] == "—"
+    assert metrics["投放花费"] == "–"
     assert metrics["播放量"] == "1"
 
 

@@ -79,7 +79,7 @@ def test_evaluation_and_export(monkeypatch, db):
     at.button(key="rec_eval_run").click().run()
     assert not at.exception
     table = at.dataframe[-1].value
-    assert set(table["model"]) >= {"als", "popularity", "item_knn", "ease"}
+    assert set(table["model"]) >= {"als", "popularity", "item_knn", "ease"}  # the raw frame
     assert {"ndcg_ci_low", "ndcg_ci_high"} <= set(table.columns)
     texts = _texts(at)
     assert "Protocol: each user's last 1 item(s) held out; 4 test users." in texts

@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 from analytics.store.storage import Store
-from tests.helpers import insert_events, insert_items, insert_spend, open_page
+from tests.helpers import (
+    insert_events,
+    insert_items,
+    insert_spend,
+    open_page,
+    shown_table,
+)
 
 PAGE = "roi.py"
 
@@ -55,10 +61,11 @@ def test_roi_page_ranks_campaigns_and_states_missing_spend(monkeypatch, db):
     table = at.dataframe[0].value
     assert list(table["campaign"]) == ["spring", "autumn", "organic"]
     assert list(table["rank"])[:2] == [1, 2] and pd.isna(table["rank"].iloc[2])
-    assert list(table["ROAS"])[:2] == [4.0, 0.5] and pd.isna(table["ROAS"].iloc[2])
-    assert list(table["spend_status"]) == ["ok", "ok", "no spend uploaded"]
+    assert list(table["roas"])[:2] == [4.0, 0.5] and pd.isna(table["roas"].iloc[2])
+    assert list(table["spend_status"]) == ["Uploaded", "Uploaded", "No spend uploaded"]
+    assert list(shown_table(at.dataframe[0]).columns[:2]) == ["Campaign", "Spend"]
     metrics = {m.label: m.value for m in at.main.metric}
-    assert metrics == {"Spend": "150.00", "Revenue (net)": "260.00", "New buyers": "3", "CAC": "50.00", "ROAS": "1.73×",
+    assert metrics == {"Spend": "¥150.00", "Revenue (net)": "¥260.00", "New buyers": "3", "CAC": "¥50.00", "ROAS": "1.73×",
                        "Paid ROAS (groups with spend)": "1.67×"}
     assert at.main.caption[-1].value == (
         "ROAS = all net revenue 260.00 / spend 150.00 = 1.73×. Paid ROAS counts only the revenue of the groups with "
@@ -74,7 +81,7 @@ def test_roi_page_by_channel_in_chinese(monkeypatch, db):
     assert at.title[0].value == "投放回报"
     assert at.main.warning[0].value == "bilibili 没有上传花费，因此无法计算其获客成本和 ROAS（不按零计算），也不参与排名。"
     table = at.dataframe[0].value
-    assert list(table["channel"]) == ["douyin", "bilibili"]
+    assert list(table["channel"]) == ["抖音", "哔哩哔哩"]
 
 
 def test_roi_page_with_category_filter_says_spend_has_no_category(monkeypatch, db):
@@ -86,7 +93,7 @@ def test_roi_page_with_category_filter_says_spend_has_no_category(monkeypatch, d
     at.run()
     assert not at.exception
     assert at.main.warning[0].value == "Spend has no category: with a category filter spend, CAC and ROAS are not available."
-    assert set(at.dataframe[0].value["spend_status"]) == {"spend has no category"}
+    assert set(at.dataframe[0].value["spend_status"]) == {"Spend has no category"}
 
 
 def test_roi_page_category_without_matching_items_shows_nothing(monkeypatch, db):
@@ -109,7 +116,7 @@ def test_roi_page_without_spend(monkeypatch, tmp_path):
     at.run()
     assert not at.exception
     assert at.main.warning[0].value.startswith("No spend uploaded for this period.")
-    assert at.dataframe[0].value["spend_status"].tolist() == ["no spend uploaded"]
+    assert at.dataframe[0].value["spend_status"].tolist() == ["No spend uploaded"]
 
 
 def test_traffic_without_a_campaign_is_named_in_words(monkeypatch, db):

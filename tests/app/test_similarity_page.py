@@ -6,7 +6,7 @@ import pytest
 
 import analytics.recommend as rec
 from analytics.store.storage import Store
-from tests.helpers import insert_events, insert_items, open_page
+from tests.helpers import insert_events, insert_items, open_page, shown_table
 from tests.unit.test_recommend import checkerboard
 
 PAGE = "similarity.py"
@@ -55,9 +55,9 @@ def test_heatmaps_and_similar_items(monkeypatch, db):
     assert at.selectbox(key="sim_item").value == "x0"  # most users first, ties by id
     assert "Neighbours by the cosine of the ALS item factors (10 users interacted with this item)." in texts
     table = at.dataframe[0].value
-    assert list(table.columns) == ["rank", "title", "item", "similarity", "source"]
+    assert list(shown_table(at.dataframe[0]).columns) == ["Rank", "Title", "Item", "Similarity", "Source"]
     assert table["title"].iloc[0].startswith("Excel lesson x")
-    assert set(table["item"].iloc[:5]) == {"x1", "x2", "x3", "x4", "x5"} and set(table["source"]) == {"ALS"}
+    assert set(table["item"].iloc[:5]) == {"x1", "x2", "x3", "x4", "x5"} and set(table["source"]) == {"Co-engagement (ALS)"}
     for view in ("user_user", "user_item"):
         at.radio(key="sim_view").set_value(view).run()
         assert not at.exception and len(at.get("plotly_chart")) == 1
@@ -78,9 +78,9 @@ def test_cold_item_gets_marked_content_neighbours(monkeypatch, db):
     at.selectbox(key="sim_item").set_value("y_new").run()
     assert not at.exception
     assert ("Cold item: only 1 user(s) interacted with it (fewer than 5), so its neighbours are content-based "
-            "(TF-IDF over title, tags and category) and marked “content”.") in _texts(at)
+            "(TF-IDF over title, tags and category) and marked “Similar text”.") in _texts(at)
     table = at.dataframe[0].value
-    assert set(table["source"]) == {"content"} and table["item"].iloc[0].startswith("y")
+    assert set(table["source"]) == {"Similar text"} and table["item"].iloc[0].startswith("y")
 
 
 def test_the_cap_is_applied_and_said(monkeypatch, sample_db_copy):

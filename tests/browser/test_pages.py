@@ -1,4 +1,4 @@
-"""Every page opens in a real browser over the sample data without an exception."""
+"""Every page opens from its own address in a real browser over the sample data without an exception."""
 
 import pytest
 
@@ -25,6 +25,16 @@ def test_page_opens_without_exception(server, page, url_path):
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000
     )
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator("body").inner_text()[:2000]
+    assert page.get_by_text("Page not found").count() == 0  # a shared link opens its page, no dialog
+    assert f"/{url_path}?" in page.url  # and stays at its own address, with the filters
+
+
+def test_root_address_opens_the_overview_keeping_the_address_parameters(server, page):
+    page.goto(f"{server}/?lang=zh&channel=douyin")
+    page.wait_for_url("**/overview?*")
+    page.get_by_text("总览").first.wait_for()
+    assert "lang=zh" in page.url and "channel=douyin" in page.url
+    assert page.get_by_text("Page not found").count() == 0
 
 
 def test_language_switch_shows_chinese_and_keeps_it_in_the_url(server, page):

@@ -29,7 +29,7 @@ def test_upload_csv_shows_quality_report(server, page, tmp_path):
     # the unknown event type is rejected with its reason and counted, not silently dropped
     rejected = page.locator('[data-testid="stMetric"]').filter(has_text="Rejected")
     assert rejected.locator('[data-testid="stMetricValue"]').inner_text() == "1"
-    page.get_by_text("douyin_export.csv · events").first.wait_for()  # listed among the uploads
+    page.get_by_text("douyin_export.csv · Events (behaviour log)").first.wait_for()  # listed among the uploads
     _no_exception(page)
 
 

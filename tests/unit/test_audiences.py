@@ -16,8 +16,8 @@ import analytics.recommend as rec
 from analytics.audiences import calibrate, item_audience, score_deciles
 from analytics.cli import main
 from analytics.errors import BadInput, NotFound
-from analytics.query.filters import Filters
 from analytics.models import get_model
+from analytics.query.filters import Filters
 from analytics.recommend import AlsParams
 from tests.helpers import insert_events
 from tests.unit.test_recommend import checkerboard

@@ -15,17 +15,13 @@ from hypothesis import strategies as st
 from analytics.errors import BadInput
 from analytics.metrics.kpis import (
     ALL_KPIS,
-    KPI_BY_NAME,
     KPIS,
     NOTE_NO_SPEND,
     NOTE_SPEND_NOT_BY_CATEGORY,
     NOTE_SPEND_NOT_SPLIT,
-    KpiCard,
     breakdown,
     daily_series,
     evaluate,
-    format_change,
-    format_value,
     kpi_report,
     kpi_values,
     overview,
@@ -288,16 +284,6 @@ def test_zero_denominators_give_none_never_infinity():
             for zero in (0, None, float("nan")):
                 assert evaluate({kpi.numerator: 5, kpi.denominator: zero}, [kpi.name])[kpi.name] is None
     assert evaluate({"spend": None}, ["spend"])["spend"] is None
-
-
-def test_display_formats():
-    assert format_value(KPI_BY_NAME["views"], 12345) == "12,345"
-    assert format_value(KPI_BY_NAME["ctr"], 0.0123) == "1.2%"
-    assert format_value(KPI_BY_NAME["roas"], 2.5) == "2.50×"
-    assert format_value(KPI_BY_NAME["revenue"], None) == "—"
-    assert format_change(KpiCard(KPI_BY_NAME["ctr"], 0.03, 0.02, ())) == "+1.0 pp"
-    assert format_change(KpiCard(KPI_BY_NAME["views"], 150, 100, ())) == "+50.0%"
-    assert format_change(KpiCard(KPI_BY_NAME["views"], 150, 0, ())) is None
 
 
 # -- laws for any events ------------------------------------------------------------------------

@@ -309,7 +309,7 @@ def test_cli_retention_text_marks_incomplete_cells(journeys, capsys):
     assert main(["--db", str(journeys.path), "retention", "--periods", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split() == ["cohort", "size", "d0", "d1"]
-    assert lines[4].split() == ["2026-01-15", "1", "100.0%", "-"]
+    assert lines[4].split() == ["2026-01-15", "1", "100.0%", "–"]  # text_output.MISSING
 
 
 @pytest.mark.parametrize(

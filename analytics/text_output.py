@@ -1,0 +1,103 @@
+"""The CLI's human (non-JSON) output: one way to write each kind of number and an aligned table.
+
+``--json`` output does not pass through here: it keeps the raw values. Every command's text output
+uses these functions, so a rate always reads ``51.9%``, a count ``12,345``, an amount ``1,234.50``
+and a missing value ``–``. The dashboard's formatting layer writes single values with the same
+functions (it adds what depends on the page language and the chosen currency).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import pandas as pd
+
+MISSING = "–"
+
+Kind = Literal["count", "percent", "money", "multiple", "number", "text"]
+
+
+def is_missing(value: Any) -> bool:
+    """True for None, NA and NaN: a value to show as :data:`MISSING`."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    """A rate in [0, 1] as a percentage: ``0.5186`` -> ``51.9%``."""
+    return MISSING if is_missing(value) else f"{float(value):.{digits}%}"
+
+
+def signed_pct(value: float | None, digits: int = 1) -> str:
+    """A relative change or lift: ``0.12`` -> ``+12.0%``."""
+    return MISSING if is_missing(value) else f"{float(value):+.{digits}%}"
+
+
+def count(value: float | None) -> str:
+    """A count with separators: ``12345`` -> ``12,345``."""
+    return MISSING if is_missing(value) else f"{round(float(value)):,}"
+
+
+def money(value: float | None) -> str:
+    """An amount with separators and cents: ``1234.5`` -> ``1,234.50``."""
+    return MISSING if is_missing(value) else f"{float(value):,.2f}"
+
+
+def multiple(value: float | None) -> str:
+    """A ratio read as "times": ``1.456`` -> ``1.46×``."""
+    return MISSING if is_missing(value) else f"{float(value):,.2f}×"
+
+
+def number(value: float | None, digits: int = 1) -> str:
+    """A plain number with separators and ``digits`` decimals."""
+    return MISSING if is_missing(value) else f"{float(value):,.{digits}f}"
+
+
+def significant(value: float | None, digits: int = 4) -> str:
+    """A number of unknown scale (a p-value, a mean) to ``digits`` significant digits."""
+    return MISSING if is_missing(value) else f"{float(value):,.{digits}g}"
+
+
+def kpi_kind(name: str) -> Kind:
+    """The kind of a KPI column (``views`` -> count, ``ctr`` -> percent), ``text`` for other columns."""
+    from analytics.metrics.kpis import KPI_BY_NAME
+
+    kpi = KPI_BY_NAME.get(name)
+    if kpi is None:
+        return "text"
+    return {"count": "count", "ratio": "percent", "money": "money", "multiple": "multiple"}.get(kpi.unit, "number")
+
+
+_WRITERS = {"count": count, "percent": pct, "money": money, "multiple": multiple, "number": number}
+
+
+def write(kind: Kind, value: Any) -> str:
+    """``value`` written as its ``kind``."""
+    if kind == "text":
+        return MISSING if is_missing(value) else str(value)
+    return _WRITERS[kind](value)
+
+
+def table(frame: pd.DataFrame, kinds: Mapping[str, Kind] | None = None) -> str:
+    """``frame`` as aligned text columns: numbers right-aligned and written by their kind (given, or
+    the KPI registry's unit), text left-aligned; ``(no rows)`` when empty."""
+    if frame.empty:
+        return "(no rows)"
+    kinds = dict(kinds or {})
+    columns = []
+    for name in frame.columns:
+        kind = kinds.get(str(name)) or kpi_kind(str(name))
+        if kind == "text" and pd.api.types.is_integer_dtype(frame[name]):
+            kind = "count"
+        cells = [write(kind, v) for v in frame[name]]
+        width = max(len(str(name)), *(len(c) for c in cells))
+        right = kind != "text"
+        columns.append([str(name).rjust(width) if right else str(name).ljust(width),
+                        *(c.rjust(width) if right else c.ljust(width) for c in cells)])
+    return "\n".join("  ".join(row).rstrip() for row in zip(*columns))

@@ -1,0 +1,307 @@
+"""How the dashboard shows numbers, dates, table headers, canonical values and charts.
+
+Formatting happens here, once, at the edge: the library hands back floats in [0, 1], counts, money
+amounts and codes. Tables keep those raw values (so sorting works) and get their look from
+``st.column_config`` (translated header, number format); cards and captions take the strings made
+by :func:`pct`, :func:`count`, :func:`money` and friends. Downloads keep the machine-readable
+columns and values: pages pass the raw frame to ``download_buttons``, never a shown one.
+
+A column's header is the text ``col.<name>`` (or the KPI's name), its help the optional text
+``col.help.<name>`` (say there what a number divides by when it is not obvious).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics.text_output import MISSING, count, multiple, number, pct, signed_pct
+from analytics.text_output import is_missing as _missing
+from dashboard.i18n import TEXT, t
+
+#: Currencies a person can pick in the sidebar (code -> symbol); the first is the default.
+CURRENCIES: dict[str, str] = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
+DEFAULT_CURRENCY = "CNY"
+
+#: Fonts for charts: Latin first, then a CJK family so Chinese titles and labels render.
+FONT_FAMILY = '"Source Sans Pro", "Source Sans 3", "Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", sans-serif'
+
+#: Date formats: plotly (d3) for chart axes and hovers, moment.js for table columns.
+CHART_DATE = "%Y-%m-%d"
+TABLE_DATE = "YYYY-MM-DD"
+TABLE_DATETIME = "YYYY-MM-DD HH:mm"
+
+Kind = Literal[
+    "text", "count", "number", "percent", "money", "multiple", "hours", "seconds",
+    "date", "datetime", "rank", "hour", "weekday", "flag",
+]
+
+#: The kind of every column the library returns that a page shows, by its machine name. A page
+#: passes ``kinds=`` for columns whose kind depends on a choice (a rate or a count outcome).
+COLUMN_KINDS: dict[str, Kind] = {
+    # counts
+    **dict.fromkeys(
+        (
+            "users", "size", "count", "entrants", "converted", "in_progress", "dropped", "views", "videos", "buyers",
+            "started", "completed", "learners", "lessons", "n", "orders", "purchasers", "new_buyers", "active_users",
+            "rated_views", "complete_views", "clicks", "purchases", "usable_views", "views_with_watch_time",
+            "views_without_duration", "views_without_watch_time", "capped_views", "hooked_views", "level", "step",
+            "from_step", "to_step", "decile", "segment", "rows", "line", "factors", "lesson",
+        ),
+        "count",
+    ),
+    # rates and shares in [0, 1]
+    **dict.fromkeys(
+        (
+            "conversion_rate", "conversion_from_previous", "conversion_from_first", "expected_conversion",
+            "completion_rate", "start_rate", "avg_progress", "hook_rate", "avg_percent_watched", "share",
+            "like_rate", "interaction_rate", "watch_ratio", "chance_to_beat_control", "lift", "ci_low", "ci_high",
+            "refund_rate", "ctr", "follow_rate", "avg_watch_ratio", "coverage",
+        ),
+        "percent",
+    ),
+    **dict.fromkeys(("revenue", "spend", "cac", "arpu", "arppu", "price"), "money"),
+    "roas": "multiple",
+    **dict.fromkeys(("median_hours", "p90_hours", "watch_hours"), "hours"),
+    **dict.fromkeys(("length_seconds", "seconds_to_convert", "watch_seconds", "video_seconds", "duration_seconds"), "seconds"),
+    **dict.fromkeys(("score", "score_min", "score_max", "similarity", "watch_ratio_sum", "p_value", "p_value_adjusted",
+                     "expected_loss", "value", "raw", "shrunk", "total", "active_days", "watch_minutes", "active_hours",
+                     "videos_per_week", "outcome", "precision_at_k",
+                     "recall_at_k", "map_at_k", "ndcg_at_k", "auc", "novelty", "regularization", "alpha", "seconds",
+                     "z"), "number"),
+    **dict.fromkeys(("rank", "hook_rank", "hold_rank"), "rank"),
+    **dict.fromkeys(("hour", "peak_hour"), "hour"),
+    "weekday": "weekday",
+    **dict.fromkeys(("cohort", "period_start", "date"), "date"),
+    **dict.fromkeys(("time", "event_time", "entry_time", "converted_time", "local_published", "published_at"), "datetime"),
+    **dict.fromkeys(("acquired", "purchasable", "significant"), "flag"),
+}
+
+#: Columns holding canonical values that read differently per language (column -> value domain).
+VALUE_DOMAINS: dict[str, str] = {
+    "event_type": "event", "step_reached": "event", "label": "event",
+    "channel": "channel", "group": "channel",
+    "status": "status", "spend_status": "spend_status",
+    "source": "source", "lessons_source": "lessons_source",
+    "by": "dimension", "kind": "item_kind", "severity": "level", "model": "model",
+}
+
+_PERIOD_COLUMN = re.compile(r"(day|week|month)_(\d+)")
+_SNAKE = re.compile(r"[a-z0-9]+(_[a-z0-9]+)+")
+
+
+def is_code_name(header: str) -> bool:
+    """True for a header that is a machine name (``snake_case``), which no person should read."""
+    return bool(_SNAKE.fullmatch(header))
+
+
+# -- settings ------------------------------------------------------------------------------------
+def currency() -> str:
+    """The currency picked in the sidebar (a code of :data:`CURRENCIES`)."""
+    code = st.session_state.get("currency", DEFAULT_CURRENCY)
+    return code if code in CURRENCIES else DEFAULT_CURRENCY
+
+
+def currency_symbol() -> str:
+    return CURRENCIES[currency()]
+
+
+# -- single values (cards, captions) -------------------------------------------------------------
+def points(value: float | None, digits: int = 1) -> str:
+    """A difference of two rates in percentage points: ``0.021`` -> ``+2.1 pp``."""
+    return MISSING if _missing(value) else f"{float(value) * 100:+.{digits}f} {t('fmt.pp')}"
+
+
+def money(value: float | None, digits: int = 2) -> str:
+    """An amount in the chosen currency: ``1234.5`` -> ``¥1,234.50``."""
+    if _missing(value):
+        return MISSING
+    v = float(value)
+    return f"{'-' if v < 0 else ''}{currency_symbol()}{abs(v):,.{digits}f}"
+
+
+def duration(seconds: float | None) -> str:
+    """A duration in the unit that reads best: ``90`` -> ``1.5 min``, ``7200`` -> ``2.0 h``."""
+    if _missing(seconds):
+        return MISSING
+    s = float(seconds)
+    if s < 60:
+        return t("fmt.seconds", n=f"{s:,.0f}")
+    if s < 3600:
+        return t("fmt.minutes", n=f"{s / 60:,.1f}")
+    if s < 2 * 86400:
+        return t("fmt.hours", n=f"{s / 3600:,.1f}")
+    return t("fmt.days", n=f"{s / 86400:,.1f}")
+
+
+def date(value: dt.date | dt.datetime | None) -> str:
+    """A date (or a datetime's day) as ``YYYY-MM-DD``."""
+    if _missing(value):
+        return MISSING
+    return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+
+
+def weekday(day: int) -> str:
+    """Monday = 0 as the language's short day name."""
+    return t(f"fmt.day.{int(day)}")
+
+
+def clock(day: int, hour: int) -> str:
+    """A weekday and an hour: ``(3, 19)`` -> ``Thu 19:00``."""
+    return t("fmt.when", day=weekday(day), hour=int(hour))
+
+
+def value(domain: str, raw: Any) -> str:
+    """A canonical value (an event type, a channel, a status) in the page language; unknown values
+    are shown as they are (a channel the sample does not know is still a name)."""
+    if _missing(raw):
+        return MISSING
+    if isinstance(raw, bool):
+        return t("val.flag.yes" if raw else "val.flag.no")
+    key = f"val.{domain}.{raw}"
+    if key in TEXT:
+        return t(key)
+    if domain == "event" and isinstance(raw, str) and "[" in raw:  # a step with a condition: "view[cond]"
+        head, _, rest = raw.partition("[")
+        return f"{value('event', head)}[{rest}"
+    return str(raw)
+
+
+def unit_value(unit: str, raw: float | None) -> str:
+    """A value of a KPI unit (``count``, ``ratio``, ``money``, ``multiple``, ``hours``)."""
+    return {"count": count, "ratio": pct, "money": money, "multiple": multiple}.get(unit, number)(raw)
+
+
+def unit_change(unit: str, change: float | None, difference: float | None) -> str | None:
+    """The change of a KPI against the previous period: points for rates, relative otherwise."""
+    if unit == "ratio":
+        return None if _missing(difference) else points(difference)
+    return None if _missing(change) else signed_pct(change)
+
+
+# -- tables --------------------------------------------------------------------------------------
+def column_label(name: str) -> str:
+    """The header a person reads for column ``name``: its text, a KPI's name, or a period."""
+    for key in (f"kpi.{name}", f"col.{name}"):
+        if key in TEXT:
+            return t(key)
+    m = _PERIOD_COLUMN.fullmatch(name)
+    if m:
+        return t(f"col.period.{m.group(1)}", k=int(m.group(2)))
+    if name.startswith("count "):  # a funnel breakdown's users at each step: "count view"
+        return t("col.step_count", step=value("event", name[len("count "):]))
+    return name
+
+
+def column_kind(name: str) -> Kind:
+    if name in COLUMN_KINDS:
+        return COLUMN_KINDS[name]
+    if _PERIOD_COLUMN.fullmatch(name):
+        return "percent"
+    if name.startswith("count "):
+        return "count"
+    from analytics.metrics.kpis import KPI_BY_NAME
+
+    kpi = KPI_BY_NAME.get(name)
+    if kpi is not None:
+        return {"count": "count", "ratio": "percent", "money": "money", "multiple": "multiple"}.get(kpi.unit, "number")
+    return "text"
+
+
+#: ``st.column_config.NumberColumn`` formats (printf-style, or Streamlit's named ones) per kind.
+NUMBER_FORMATS: dict[str, str] = {
+    "count": "%,d", "percent": "percent", "multiple": "%,.2f×", "hours": "%,.1f",
+    "seconds": "%,.0f", "number": "%,.3f", "rank": "%d", "hour": "%02d:00",
+}
+
+
+#: Columns of sentences: given room so that they are not cut off after a few words.
+LONG_TEXT = {"why", "contributions", "message", "reason", "raw"}
+
+
+def _config(kind: Kind, label: str, help: str | None, long_text: bool = False):
+    cc = st.column_config
+    if kind == "money":
+        return cc.NumberColumn(label, help=help, format=f"{currency_symbol()}%,.2f")
+    if kind in NUMBER_FORMATS:
+        return cc.NumberColumn(label, help=help, format=NUMBER_FORMATS[kind])
+    if kind == "date":
+        return cc.DateColumn(label, help=help, format=TABLE_DATE)
+    if kind == "datetime":
+        return cc.DatetimeColumn(label, help=help, format=TABLE_DATETIME)
+    return cc.TextColumn(label, help=help, width="large" if long_text else None)
+
+
+def shown_frame(df: pd.DataFrame, kinds: Mapping[str, Kind] | None = None,
+                domains: Mapping[str, str | None] | None = None) -> tuple[pd.DataFrame, dict]:
+    """``df`` ready for a person: canonical values translated, flags and weekdays in words, and the
+    ``column_config`` (translated headers, number formats) that keeps numbers sortable.
+
+    ``kinds`` overrides :data:`COLUMN_KINDS` for this frame; ``domains`` overrides
+    :data:`VALUE_DOMAINS` (``None`` for a column whose values are already in words)."""
+    kinds = dict(kinds or {})
+    domains = {**VALUE_DOMAINS, **(domains or {})}
+    out = df.copy()
+    config: dict[str, Any] = {}
+    for name in out.columns:
+        col = str(name)
+        kind = kinds.get(col) or column_kind(col)
+        series = out[name]
+        if kind == "flag" or pd.api.types.is_bool_dtype(series):
+            out[name] = [value("flag", v if _missing(v) else bool(v)) for v in series]
+            kind = "text"
+        elif kind == "weekday":
+            out[name] = [MISSING if _missing(v) else weekday(v) for v in series]
+            kind = "text"
+        elif domains.get(col) and not pd.api.types.is_numeric_dtype(series):
+            out[name] = [value(domains[col], v) for v in series]
+        elif kind in ("date", "datetime") and series.dtype == object:
+            out[name] = pd.to_datetime(series, errors="coerce")
+        elif kind not in ("text", "date", "datetime") and not pd.api.types.is_numeric_dtype(series):
+            numbers = pd.to_numeric(series, errors="coerce")
+            if numbers.notna().sum() == series.notna().sum():  # numbers with None among them
+                out[name] = numbers
+            else:  # a name shared with a numeric column elsewhere (the "raw" line of a rejected row)
+                kind = "text"
+        if kind == "text" and not pd.api.types.is_numeric_dtype(out[name]):
+            out[name] = [MISSING if _missing(v) else v for v in out[name]]
+        help_key = f"col.help.{col}"
+        config[col] = _config(kind, column_label(col), t(help_key) if help_key in TEXT else None, col in LONG_TEXT)
+    return out, config
+
+
+def table(df: pd.DataFrame, *, kinds: Mapping[str, Kind] | None = None, domains: Mapping[str, str | None] | None = None,
+          key: str | None = None) -> None:
+    """Show ``df`` as a sortable table with translated headers and values (see :func:`shown_frame`)."""
+    shown, config = shown_frame(df, kinds, domains)
+    st.dataframe(shown, column_config=config, hide_index=True, width="stretch", placeholder=MISSING, key=key)
+
+
+# -- charts --------------------------------------------------------------------------------------
+def _holds_dates(values: Any) -> bool:
+    if values is None:
+        return False
+    if isinstance(values, (pd.Series, pd.Index)):
+        if pd.api.types.is_datetime64_any_dtype(values):
+            return True
+        values = values.tolist()
+    try:
+        first = next((v for v in values if v is not None), None)
+    except TypeError:
+        return False
+    return isinstance(first, (dt.date, pd.Timestamp))
+
+
+def chart(fig: go.Figure, *, key: str | None = None) -> None:
+    """Show a plotly figure in the dashboard's look: a font that holds Chinese, dates as
+    ``YYYY-MM-DD`` (the same in both languages), the full width."""
+    fig.update_layout(font_family=FONT_FAMILY, hoverlabel_font_family=FONT_FAMILY)
+    if any(_holds_dates(getattr(trace, "x", None)) for trace in fig.data):
+        fig.update_xaxes(tickformat=CHART_DATE, hoverformat=CHART_DATE)
+    st.plotly_chart(fig, width="stretch", key=key)

@@ -1,0 +1,25 @@
+"""The CLI's text output: one way to write each kind of number, and aligned tables."""
+
+import pandas as pd
+
+from analytics import text_output as out
+
+
+def test_numbers_read_the_same_in_every_command():
+    assert out.pct(0.5186) == "51.9%" and out.pct(None) == out.pct(float("nan")) == "–"
+    assert out.signed_pct(0.12) == "+12.0%"
+    assert out.count(12345) == "12,345"
+    assert out.money(1234.5) == "1,234.50"
+    assert out.multiple(1.456) == "1.46×"
+    assert out.significant(0.000123456) == "0.0001235"
+
+
+def test_table_writes_kpi_columns_by_their_unit_and_aligns_them():
+    frame = pd.DataFrame({"channel": ["douyin", "kuaishou"], "views": [3462, 7], "ctr": [0.0416, None],
+                          "revenue": [1237.9, 0.0], "roas": [0.343, None]})
+    lines = out.table(frame).splitlines()
+    assert lines[0].split() == ["channel", "views", "ctr", "revenue", "roas"]
+    assert lines[1].split() == ["douyin", "3,462", "4.2%", "1,237.90", "0.34×"]
+    assert lines[2].split() == ["kuaishou", "7", "–", "0.00", "–"]
+    assert len({len(line) for line in lines[1:]}) == 1  # right-aligned numbers line up
+    assert out.table(frame.iloc[:0]) == "(no rows)"
