@@ -1034,7 +1034,7 @@ def load_sample(
     loaded when the store already has events. Events are generated and inserted in blocks of
     4,000 users so memory stays bounded for any size; ``progress`` gets the fraction of blocks done.
     """
-    from analytics.uploads import find_by_sha, insert_canonical, register_upload
+    from analytics.store.uploads import find_by_sha, insert_canonical, register_upload
 
     require(actor, "ingest")
     _check(users, days, seed)

@@ -5,8 +5,8 @@
 Synthesises ``--events`` view events (users uniform, items with Zipf popularity, exponent 1.1,
 watch ratios uniform in (0, 1]) into the ``events`` table of a temporary store, then in this process:
 
-1. **training** — ours: :func:`analytics.recommend.build_matrix` (events table -> weighted matrix,
-   ids mapped) + :func:`analytics.recommend.train` (confidence, 15 iterations, 64 factors, then the
+1. **training** — ours: :func:`analytics.recsys.recommend.build_matrix` (events table -> weighted matrix,
+   ids mapped) + :func:`analytics.recsys.recommend.train` (confidence, 15 iterations, 64 factors, then the
    exact least-squares pass over the users that makes every scoring path agree); peer:
    ``implicit.als.AlternatingLeastSquares.fit`` on the very same CSR confidence matrix with the same
    parameters, threads and seed. The exact pass is timed on its own too, so the ratio without it
@@ -41,9 +41,9 @@ import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
-from analytics.recommend import AlsParams, build_matrix, save_model, threads_for, train  # noqa: E402
+from analytics.recsys.recommend import AlsParams, build_matrix, save_model, threads_for, train  # noqa: E402
 from analytics.store.storage import Store  # noqa: E402
-from analytics.uploads import insert_canonical  # noqa: E402
+from analytics.store.uploads import insert_canonical  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -93,7 +93,7 @@ def bare_fit(user_items, params: AlsParams, num_threads: int):
 
 
 def exact_pass_seconds(model, params: AlsParams) -> float:
-    """Seconds of the exact least-squares pass over the users that :func:`analytics.recommend.fit_als` ends with."""
+    """Seconds of the exact least-squares pass over the users that :func:`analytics.recsys.recommend.fit_als` ends with."""
     from implicit.cpu._als import least_squares
     from threadpoolctl import threadpool_limits
 

@@ -6,7 +6,7 @@
 
 Runs as the dashboard does (one process, the in-memory breakdown index for creator, category,
 video and course; its one-off build time is printed). For each repeat it times
-:func:`analytics.explain.explain` of the last 7 days against the 7 before over all dimensions,
+:func:`analytics.metrics.explain.explain` of the last 7 days against the 7 before over all dimensions,
 and a plain DuckDB ``GROUP BY`` per dimension and period of the KPI's two event counts (no
 distinct users, no decomposition). Prints the median wall time of both, their ratio, the CPU
 time of the explanation and the peak resident memory of the process. Target: 1 s.
@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
 
 from _sample_db import add_sample_args, sample_store  # noqa: E402
 
-from analytics.explain import explain  # noqa: E402
+from analytics.metrics.explain import explain  # noqa: E402
 from analytics.metrics.kpis import DIMENSIONS, resolve_period  # noqa: E402
 from analytics.query.filters import Filters  # noqa: E402
 

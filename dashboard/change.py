@@ -1,6 +1,6 @@
 """The "why did it change" panel and the alerts shared by the Overview and the Alerts page.
 
-The library computes (:mod:`analytics.explain`, :mod:`analytics.alerts`); this module words the
+The library computes (:mod:`analytics.metrics.explain`, :mod:`analytics.metrics.alerts`); this module words the
 results through the UI text (both languages) and draws the waterfall. It also starts, once per
 server process, the thread that writes the daily alerts digest (``REELYTICS_DIGEST=off`` disables it).
 """
@@ -12,8 +12,8 @@ import os
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.alerts import DIGEST_FOLDER, DigestWriter, monitor
-from analytics.explain import Explanation, explain
+from analytics.metrics.alerts import DIGEST_FOLDER, DigestWriter, monitor
+from analytics.metrics.explain import Explanation, explain
 from analytics.metrics.kpis import (
     KPI_BY_NAME,
     KPIS,

@@ -190,7 +190,7 @@ def download_buttons(df: pd.DataFrame, name: str, filters: Filters | dict | None
 
 def model_tune():
     """The parameter search set on the Recommendations page (on by default), so every page uses the same model."""
-    from analytics.tuning import TuneSettings
+    from analytics.recsys.tuning import TuneSettings
 
     choice = st.session_state.get("rec_tune", {"enabled": True, "budget_seconds": None})
     return TuneSettings(budget_seconds=choice.get("budget_seconds")) if choice.get("enabled", True) else None
@@ -199,7 +199,7 @@ def model_tune():
 def trained_model(params, filters: Filters, force: bool = False):
     """The recommender model for ``params`` and ``filters``: reused when saved, else trained with a
     progress bar; the device it trained on and a summary are shown."""
-    from analytics.models import get_model
+    from analytics.recsys.models import get_model
 
     slot = st.empty()
 

@@ -21,8 +21,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.text_output import MISSING, count, multiple, number, pct, signed_pct
-from analytics.text_output import is_missing as _missing
+from analytics.cli.text_output import MISSING, count, multiple, number, pct, signed_pct
+from analytics.cli.text_output import is_missing as _missing
 from dashboard.i18n import TEXT, t
 
 #: Currencies a person can pick in the sidebar (code -> symbol); the first is the default.

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from analytics.store.schema import EVENT_COLUMNS, ITEM_COLUMNS, SPEND_COLUMNS
 from analytics.store.storage import Store
-from analytics.uploads import insert_canonical
+from analytics.store.uploads import insert_canonical
 
 T0 = dt.datetime(2026, 1, 5, 12, 0, 0)  # a Monday, 20:00 in Asia/Shanghai
 

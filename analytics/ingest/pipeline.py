@@ -80,7 +80,7 @@ from analytics.store.storage import (
     Store,
     scratch,
 )
-from analytics.uploads import check_kind, find_by_sha, register_upload
+from analytics.store.uploads import check_kind, find_by_sha, register_upload
 
 #: DuckDB's memory limit while an upload is staged (big temporary tables spill to the data folder's
 #: ``<database>.tmp``); the previous limit is restored afterwards. It applies to the whole database

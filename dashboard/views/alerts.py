@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.alerts import MIN_DAILY_DENOMINATOR, MIN_HISTORY_DAYS
+from analytics.metrics.alerts import MIN_DAILY_DENOMINATOR, MIN_HISTORY_DAYS
 from analytics.metrics.kpis import KPI_BY_NAME
 from dashboard.change import (
     cached_alerts,

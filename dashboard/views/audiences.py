@@ -9,9 +9,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from analytics.audiences import item_audience  # noqa: E402
-from analytics.recommend import AlsParams  # noqa: E402
-from analytics.similarity import choose_items  # noqa: E402
+from analytics.recsys.audiences import item_audience  # noqa: E402
+from analytics.recsys.recommend import AlsParams  # noqa: E402
+from analytics.recsys.similarity import choose_items  # noqa: E402
 from dashboard.common import (  # noqa: E402
     current_filters,
     download_buttons,

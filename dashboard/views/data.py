@@ -22,7 +22,7 @@ from analytics.ingest import ingest_file, preview_file, rejected_rows, workbook_
 from analytics.ingest.quality import split_reason
 from analytics.ingest.readers import CHUNK_BYTES, clean_staging
 from analytics.store.schema import EVENT_TYPES, TABLE_COLUMNS
-from analytics.uploads import list_uploads, remove_upload
+from analytics.store.uploads import list_uploads, remove_upload
 from dashboard.common import actor, download_buttons, get_store, guarded, settings
 from dashboard.format import MISSING, count, table, value
 from dashboard.i18n import TEXT, t

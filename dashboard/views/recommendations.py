@@ -12,9 +12,9 @@ import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from analytics.access import can  # noqa: E402
-from analytics.evaluation import METRICS, SplitSettings, evaluate  # noqa: E402
-from analytics.recommend import AlsParams, search_users, user_panel  # noqa: E402
-from analytics.tuning import DEFAULT_BUDGET_SECONDS  # noqa: E402
+from analytics.recsys.evaluation import METRICS, SplitSettings, evaluate  # noqa: E402
+from analytics.recsys.recommend import AlsParams, search_users, user_panel  # noqa: E402
+from analytics.recsys.tuning import DEFAULT_BUDGET_SECONDS  # noqa: E402
 from dashboard.common import (  # noqa: E402
     actor,
     current_filters,

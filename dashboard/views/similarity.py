@@ -10,9 +10,9 @@ import numpy as np  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from analytics.content import build_content_index  # noqa: E402
-from analytics.recommend import AlsParams  # noqa: E402
-from analytics.similarity import (  # noqa: E402
+from analytics.recsys.content import build_content_index  # noqa: E402
+from analytics.recsys.recommend import AlsParams  # noqa: E402
+from analytics.recsys.similarity import (  # noqa: E402
     DEFAULT_CAP,
     choose_items,
     choose_users,

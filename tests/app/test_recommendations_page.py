@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import analytics.recommend as rec
+import analytics.recsys.recommend as rec
 from analytics.store.storage import Store
 from tests.helpers import open_page
 from tests.unit.test_recommend import checkerboard

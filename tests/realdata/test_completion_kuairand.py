@@ -14,7 +14,7 @@ import pytest
 
 from analytics.metrics.completion import retention_curve, video_completion
 from analytics.store.storage import Store
-from analytics.uploads import insert_canonical
+from analytics.store.uploads import insert_canonical
 from tests.helpers import DATASETS, REPO, open_page
 
 LOG = DATASETS / "kuairand27k_subset" / "processed_standard_kcore_15.tsv"

@@ -13,9 +13,9 @@ import shutil
 
 import pytest
 
-from analytics.alerts import monitor
-from analytics.cli import main
-from analytics.explain import NONE, explain
+from analytics.metrics.alerts import monitor
+from analytics.cli.main import main
+from analytics.metrics.explain import NONE, explain
 from analytics.ingest.pipeline import ingest_file
 from analytics.query.filters import Filters
 from analytics.store.storage import _STORES, Store

@@ -20,7 +20,7 @@ import pytest
 from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps
 from analytics.query.filters import Filters
 from analytics.store.storage import Store
-from analytics.uploads import insert_canonical
+from analytics.store.uploads import insert_canonical
 from tests.helpers import DATASETS
 
 FILE = DATASETS / "taobao_userbehavior_head" / "UserBehavior_head.csv"

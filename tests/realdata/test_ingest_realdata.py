@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from analytics.cli import main as cli
+from analytics.cli.main import main as cli
 from analytics.ingest import ingest_file
 from analytics.store.storage import Store, open_store
 from dashboard.markdown_text import plain

@@ -13,12 +13,12 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-import analytics.recommend as rec
-from analytics.evaluation import SplitSettings, evaluate
-from analytics.models import get_model
-from analytics.recommend import AlsParams
-from analytics.tuning import TuneSettings
-from analytics.uploads import insert_canonical
+import analytics.recsys.recommend as rec
+from analytics.recsys.evaluation import SplitSettings, evaluate
+from analytics.recsys.models import get_model
+from analytics.recsys.recommend import AlsParams
+from analytics.recsys.tuning import TuneSettings
+from analytics.store.uploads import insert_canonical
 from tests.helpers import DATASETS
 
 pytestmark = pytest.mark.realdata

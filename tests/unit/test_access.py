@@ -306,7 +306,7 @@ def test_ingest_and_preview_need_admin(store, tmp_path):
 
 def test_remove_upload_needs_admin(store, tmp_path):
     from analytics.ingest import ingest_file
-    from analytics.uploads import remove_upload
+    from analytics.store.uploads import remove_upload
 
     upload = ingest_file(store, _csv(tmp_path)).upload_id
     with pytest.raises(AccessDenied) as e:
@@ -335,8 +335,8 @@ def test_exports_need_analyst():
 
 
 def test_training_needs_analyst_but_a_saved_model_serves_a_viewer(store):
-    from analytics.models import get_model
-    from analytics.recommend import AlsParams, clear_cache
+    from analytics.recsys.models import get_model
+    from analytics.recsys.recommend import AlsParams, clear_cache
 
     insert_events(store, {f"u{i}": [("view", i), ("like", i + 1, {"item_id": f"v{i % 3}"})] for i in range(12)})
     params = AlsParams(factors=4, iterations=2, gpu="off")

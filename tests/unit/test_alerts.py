@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.alerts import (
+from analytics.metrics.alerts import (
     DIGEST_FOLDER,
     DigestWriter,
     expected_band,
@@ -19,7 +19,7 @@ from analytics.alerts import (
     monitor,
     write_digest,
 )
-from analytics.cli import main
+from analytics.cli.main import main
 from analytics.query.filters import Filters
 from analytics.sample import load_sample, planted_incidents
 from analytics.store.storage import _STORES, Store

@@ -23,7 +23,7 @@ def test_analytics_never_imports_streamlit():
         if any(m == "streamlit" or m.startswith("streamlit.") for m in _imports(p))
     ]
     assert offenders == []
-    code = "import sys, analytics.cli; analytics.cli.build_parser(); print('streamlit' in sys.modules)"
+    code = "import sys, analytics.cli.main; analytics.cli.main.build_parser(); print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip() == "False"
 
@@ -115,10 +115,10 @@ def _under(module: str, *prefixes: str) -> bool:
 def test_layers_import_only_downwards():
     """store <- query <- query.accel <- query.engine <- features <- cli; nothing climbs back up."""
     features = ("analytics.metrics", "analytics.recsys", "analytics.experiments.analysis", "analytics.metrics.funnels",
-                "analytics.metrics.timing", "analytics.metrics.roi", "analytics.recommend", "analytics.evaluation",
-                "analytics.similarity", "analytics.content", "analytics.audiences", "analytics.ingest",
+                "analytics.metrics.timing", "analytics.metrics.roi", "analytics.recsys.recommend", "analytics.recsys.evaluation",
+                "analytics.recsys.similarity", "analytics.recsys.content", "analytics.recsys.audiences", "analytics.ingest",
                 "analytics.sample", "analytics.query.facets")
-    cli = ("analytics.cli", "analytics.commands", "analytics.__main__")
+    cli = ("analytics.cli.main", "analytics.cli.commands", "analytics.__main__")
     rules = {
         "analytics.store": ("analytics.query", *features, *cli),
         "analytics.query": (*features, *cli),

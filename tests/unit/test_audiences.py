@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import analytics.recommend as rec
-from analytics.audiences import calibrate, item_audience, score_deciles
-from analytics.cli import main
+import analytics.recsys.recommend as rec
+from analytics.recsys.audiences import calibrate, item_audience, score_deciles
+from analytics.cli.main import main
 from analytics.errors import BadInput, NotFound
-from analytics.models import get_model
+from analytics.recsys.models import get_model
 from analytics.query.filters import Filters
-from analytics.recommend import AlsParams
+from analytics.recsys.recommend import AlsParams
 from tests.helpers import insert_events
 from tests.unit.test_recommend import checkerboard
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from analytics.cli import main
+from analytics.cli.main import main
 
 
 def test_status_prints_one_json_document(tmp_path, capsys):
@@ -47,7 +47,7 @@ def test_start_up_leaves_scipy_unimported():
 
     code = (
         "import contextlib, io, sys\n"
-        "from analytics import cli\n"
+        "from analytics.cli import main as cli\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    try:\n"
         "        cli.main(['--help'])\n"

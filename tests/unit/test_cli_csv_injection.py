@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analytics.cli import main
+from analytics.cli.main import main
 from analytics.export import FORMULA_PREFIXES, csv_text
 from analytics.store import storage
 
@@ -69,8 +69,8 @@ def test_segments_csv(db, capsys, monkeypatch):
 def test_audience_csv(db, capsys, monkeypatch):
     frame = pd.DataFrame({"rank": range(1, 7), "user": EVIL, "score": [0.5] * 6})
     fake = SimpleNamespace(to_frame=lambda: frame, to_dict=lambda: {"item": "x"})
-    monkeypatch.setattr("analytics.commands.audience.model_from_args", lambda a, c: SimpleNamespace(fingerprint="f", device="cpu"))
-    monkeypatch.setattr("analytics.audiences.item_audience", lambda *a, **k: fake)
+    monkeypatch.setattr("analytics.cli.commands.audience.model_from_args", lambda a, c: SimpleNamespace(fingerprint="f", device="cpu"))
+    monkeypatch.setattr("analytics.recsys.audiences.item_audience", lambda *a, **k: fake)
     assert main(["--db", str(db), "audience", "--item", "x", "--csv"]) == 0
     _assert_safe(capsys.readouterr().out)
 
@@ -78,6 +78,6 @@ def test_audience_csv(db, capsys, monkeypatch):
 def test_recommend_all_csv(db, capsys, monkeypatch):
     table = pa.table({"user": EVIL, "rank": list(range(1, 7)), "item": EVIL[::-1], "score": [0.1] * 6})
     model = SimpleNamespace(recommend_all=lambda k, filter_seen=True: table)
-    monkeypatch.setattr("analytics.commands.recommend.model_from_args", lambda a, c: model)
+    monkeypatch.setattr("analytics.cli.commands.recommend.model_from_args", lambda a, c: model)
     assert main(["--db", str(db), "recommend", "--all", "--k", "3"]) == 0
     _assert_safe(capsys.readouterr().out)

@@ -269,7 +269,7 @@ def test_shared_watch_ratio_is_missing_without_a_watch_time(store):
 def test_cli_prints_json_for_videos_curve_and_courses(two_creators, capsys):
     import json
 
-    from analytics.cli import main
+    from analytics.cli.main import main
 
     db = str(two_creators.path)
     two_creators.close()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from analytics.content import (
+from analytics.recsys.content import (
     build_content_index,
     content_index_from_rows,
     history_scores,

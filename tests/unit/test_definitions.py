@@ -40,7 +40,7 @@ def test_short_video_watched_to_the_end_hooks(store):
 def test_a_catalog_uploaded_twice_counts_each_view_once_with_the_latest_values(store):
     import pyarrow as pa
 
-    from analytics.uploads import insert_canonical
+    from analytics.store.uploads import insert_canonical
 
     with store.transaction() as cur:
         insert_canonical(cur, "items", pa.table({"item_id": ["v1"], "duration_seconds": [10.0]}), upload_id=1)

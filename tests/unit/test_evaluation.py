@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import ndcg_score, roc_auc_score
 
 from analytics.errors import BadInput
-from analytics.evaluation import (
+from analytics.recsys.evaluation import (
     MODELS,
     SplitSettings,
     compare,
@@ -21,14 +21,14 @@ from analytics.evaluation import (
     popularity_scorer,
     split_interactions,
 )
-from analytics.ranking import (
+from analytics.recsys.ranking import (
     holdout_random,
     normal_interval,
     ranking_metrics,
     user_metrics,
 )
-from analytics.recommend import InteractionMatrix
-from analytics.tuning import TuneSettings
+from analytics.recsys.recommend import InteractionMatrix
+from analytics.recsys.tuning import TuneSettings
 from tests.helpers import insert_events
 
 DAY = 86400

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.cli import main
+from analytics.cli.main import main
 from analytics.errors import BadInput
 from analytics.experiments import stats as abstats
 from analytics.experiments.analysis import (

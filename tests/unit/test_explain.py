@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analytics.cli import main
-from analytics.explain import NONE, OTHER, OVERLAP, decompose, explain
+from analytics.cli.main import main
+from analytics.metrics.explain import NONE, OTHER, OVERLAP, decompose, explain
 from analytics.metrics.kpis import KPI_BY_NAME
 from analytics.query.filters import Filters
 from analytics.sample import load_sample, planted_incidents

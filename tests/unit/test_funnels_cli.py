@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from analytics.cli import main
+from analytics.cli.main import main
 from analytics.store.storage import Store
 from tests.helpers import insert_events
 

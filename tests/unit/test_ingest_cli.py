@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from analytics.cli import main
+from analytics.cli.main import main
 from analytics.store import storage
 
 CSV = "user_id,item_id,event_type,event_time\nu1,v1,view,2026-01-05 20:00\nu2,v1,teleport,2026-01-05 20:01\n"
@@ -100,7 +100,7 @@ def test_bad_options_exit_2_with_one_line(env, capsys, monkeypatch, args, messag
 
 
 def test_every_issue_and_reason_code_is_worded_for_the_terminal_and_the_page():
-    from analytics.commands.ingest import ISSUE_TEXT, REASON_TEXT
+    from analytics.cli.commands.ingest import ISSUE_TEXT, REASON_TEXT
     from analytics.ingest import ISSUE_CODES, REASON_CODES
     from dashboard.i18n import TEXT
 

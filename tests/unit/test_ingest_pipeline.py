@@ -13,7 +13,7 @@ import pytest
 
 from analytics.errors import StorageError
 from analytics.ingest import ingest_file, preview_file, rejected_rows
-from analytics.uploads import list_uploads, remove_upload
+from analytics.store.uploads import list_uploads, remove_upload
 from tests.helpers import REPO
 
 

@@ -98,7 +98,7 @@ def test_plain_and_pseudonymised_ids_are_not_mixed(store):
 
 
 def test_removing_every_event_upload_allows_a_new_key(store):
-    from analytics.uploads import remove_upload
+    from analytics.store.uploads import remove_upload
 
     first = ingest_file(store, _file(store, "a.csv", "alice"), pseudonymise_key=KEY)
     remove_upload(store, first.upload_id)

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import analytics.recommend as rec
+import analytics.recsys.recommend as rec
 from analytics.errors import BadInput, NotFound
 from analytics.query.filters import Filters
-from analytics.recommend import (
+from analytics.recsys.recommend import (
     AlsParams,
     InteractionMatrix,
     build_matrix,
@@ -170,7 +170,7 @@ def test_explanations_sum_to_the_score(board):
 
 def test_every_path_scores_alike(board):
     # recommend --user, recommend --all, audiences and the page all read the same stored factors
-    from analytics.audiences import item_audience
+    from analytics.recsys.audiences import item_audience
 
     model = get_model(board, SMALL)
     table = model.recommend_all(3).to_pandas()

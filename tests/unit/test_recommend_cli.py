@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-import analytics.recommend as rec
-from analytics.cli import main
+import analytics.recsys.recommend as rec
+from analytics.cli.main import main
 from analytics.store.storage import Store
 from tests.helpers import insert_events
 from tests.unit.test_recommend import checkerboard

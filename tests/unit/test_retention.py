@@ -289,7 +289,7 @@ def test_local_days_across_a_daylight_saving_change(store):
 def test_cli_retention_json(journeys, capsys):
     import json
 
-    from analytics.cli import main
+    from analytics.cli.main import main
 
     journeys.close()  # the command opens the file itself
     assert main(["--db", str(journeys.path), "--json", "retention", "--periods", "3", "--day", "1", "--day", "30"]) == 0
@@ -303,7 +303,7 @@ def test_cli_retention_json(journeys, capsys):
 
 
 def test_cli_retention_text_marks_incomplete_cells(journeys, capsys):
-    from analytics.cli import main
+    from analytics.cli.main import main
 
     journeys.close()  # the command opens the file itself
     assert main(["--db", str(journeys.path), "retention", "--periods", "2"]) == 0
@@ -322,7 +322,7 @@ def test_cli_retention_text_marks_incomplete_cells(journeys, capsys):
     ],
 )
 def test_cli_retention_bad_options_exit_2_with_one_line(journeys, capsys, argv, message):
-    from analytics.cli import main
+    from analytics.cli.main import main
 
     journeys.close()  # the command opens the file itself
     assert main(["--db", str(journeys.path), *argv]) == 2
@@ -331,7 +331,7 @@ def test_cli_retention_bad_options_exit_2_with_one_line(journeys, capsys, argv, 
 
 
 def test_cli_retention_cumulative_revenue_text(journeys, capsys):
-    from analytics.cli import main
+    from analytics.cli.main import main
 
     journeys.close()  # the command opens the file itself
     assert main(["--db", str(journeys.path), "retention", "--measure", "revenue", "--cumulative", "--periods", "3"]) == 0

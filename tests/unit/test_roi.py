@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from analytics.cli import main
+from analytics.cli.main import main
 from analytics.errors import BadInput
 from analytics.metrics.kpis import kpi_values
 from analytics.metrics.roi import SPEND_MISSING, SPEND_OK, compute_roi

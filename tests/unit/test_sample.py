@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics import sample as S
-from analytics.cli import main
+from analytics.cli.main import main
 from analytics.errors import BadInput
 from analytics.store.schema import (
     EVENT_COLUMNS,
@@ -527,7 +527,7 @@ def test_iter_events_yields_the_generated_events_block_by_block(monkeypatch):
 
 
 def test_a_removed_sample_table_is_loaded_again_on_its_own(store):
-    from analytics.uploads import remove_upload
+    from analytics.store.uploads import remove_upload
 
     first = S.load_sample(store, users=30, days=3, seed=4)
     spend_upload = store.query("SELECT upload_id FROM uploads WHERE kind = 'spend'").scalar()

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import silhouette_score
 
-from analytics.cli import main
+from analytics.cli.main import main
 from analytics.errors import BadInput
 from analytics.query.filters import Filters
 from analytics.recsys.segments import (

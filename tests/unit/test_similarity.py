@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.metrics.pairwise import cosine_similarity
 
-import analytics.recommend as rec
-from analytics.cli import main
-from analytics.content import build_content_index
+import analytics.recsys.recommend as rec
+from analytics.cli.main import main
+from analytics.recsys.content import build_content_index
 from analytics.errors import BadInput, NotFound
-from analytics.models import get_model
-from analytics.recommend import AlsParams
-from analytics.similarity import (
+from analytics.recsys.models import get_model
+from analytics.recsys.recommend import AlsParams
+from analytics.recsys.similarity import (
     choose_items,
     choose_users,
     cosine_matrix,

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from analytics import text_output as out
+from analytics.cli import text_output as out
 
 
 def test_numbers_read_the_same_in_every_command():

@@ -235,7 +235,7 @@ def test_publish_hour_across_a_daylight_saving_change(store):
 def test_cli_timing_json(catalog, capsys):
     import json
 
-    from analytics.cli import main
+    from analytics.cli.main import main
 
     catalog.close()  # the command opens the file itself
     assert main(["--db", str(catalog.path), "--json", "timing", "--outcome", "ctr"]) == 0
@@ -249,7 +249,7 @@ def test_cli_timing_json(catalog, capsys):
 
 
 def test_cli_timing_text(catalog, capsys):
-    from analytics.cli import main
+    from analytics.cli.main import main
 
     catalog.close()  # the command opens the file itself
     assert main(["--db", str(catalog.path), "timing", "--top", "1"]) == 0
@@ -260,7 +260,7 @@ def test_cli_timing_text(catalog, capsys):
 
 
 def test_cli_timing_bad_top(catalog, capsys):
-    from analytics.cli import main
+    from analytics.cli.main import main
 
     catalog.close()  # the command opens the file itself
     assert main(["--db", str(catalog.path), "timing", "--top", "0"]) == 2

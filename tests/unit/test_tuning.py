@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 
 from analytics.errors import BadInput
-from analytics.ranking import holdout_random
-from analytics.recommend import (
+from analytics.recsys.ranking import holdout_random
+from analytics.recsys.recommend import (
     AlsParams,
     InteractionMatrix,
     build_matrix,
     clear_cache,
     get_model,
 )
-from analytics.tuning import TuneSettings, search, tuned_params
+from analytics.recsys.tuning import TuneSettings, search, tuned_params
 from tests.helpers import insert_events
 from tests.unit.test_recommend import SMALL, _fresh_cache, board  # noqa: F401 (fixtures)
 
@@ -108,7 +108,7 @@ def test_bad_settings_are_bad_input():
 def test_the_search_falls_back_to_the_cpu_like_training(board, monkeypatch):
     import implicit.gpu
 
-    import analytics.recommend as rec
+    import analytics.recsys.recommend as rec
 
     monkeypatch.setattr(implicit.gpu, "HAS_CUDA", False)
     with pytest.raises(BadInput, match="CUDA is not available"):

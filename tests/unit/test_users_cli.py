@@ -10,7 +10,7 @@ import pytest
 
 from analytics import access
 from analytics.access import load_users, verify_password
-from analytics.cli import main
+from analytics.cli.main import main
 
 
 @pytest.fixture(autouse=True)

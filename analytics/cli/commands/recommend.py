@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from analytics.access import require
-from analytics.cli import Output, add_filter_args, filters_from_args
+from analytics.cli.main import Output, add_filter_args, filters_from_args
 from analytics.errors import BadInput
 from analytics.export import csv_text
 from analytics.progress import StderrProgress, no_progress
@@ -55,7 +55,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def params_from_args(args):
-    from analytics.recommend import AlsParams
+    from analytics.recsys.recommend import AlsParams
 
     weights = {}
     for spec in args.weight:
@@ -73,7 +73,7 @@ def params_from_args(args):
 
 def tune_from_args(args):
     """The search settings (``None`` with ``--no-tune``): the values given on the command line stay fixed."""
-    from analytics.tuning import TuneSettings
+    from analytics.recsys.tuning import TuneSettings
 
     if args.no_tune:
         return None
@@ -90,7 +90,7 @@ def filters_or_none(args, ctx):
 
 def model_from_args(args, ctx):
     """The ALS model for these options (reused when saved, else trained with progress on a terminal)."""
-    from analytics.models import get_model
+    from analytics.recsys.models import get_model
 
     return get_model(ctx.store, params_from_args(args), progress=_progress("train"), filters=filters_or_none(args, ctx),
                      tune=tune_from_args(args))
@@ -147,7 +147,7 @@ def tuning_lines(tuning) -> list[str]:
 
 
 def run_train(args, ctx) -> Output:
-    from analytics.models import get_model
+    from analytics.recsys.models import get_model
 
     model = get_model(ctx.store, params_from_args(args), progress=_progress("train", always=True),
                       filters=filters_or_none(args, ctx), force=args.force, tune=tune_from_args(args))
@@ -214,7 +214,7 @@ CHOICES = {
 
 
 def run_evaluate(args, ctx) -> Output:
-    from analytics.evaluation import METRICS, SplitSettings, evaluate
+    from analytics.recsys.evaluation import METRICS, SplitSettings, evaluate
 
     settings = SplitSettings(args.split, args.holdout_days, args.last_k, fraction=args.fraction,
                              min_test_users=args.min_test_users)

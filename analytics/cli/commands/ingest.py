@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from analytics.cli import Output
+from analytics.cli.main import Output
 from analytics.progress import StderrProgress
 from analytics.query.filters import parse_date
 
@@ -108,7 +108,7 @@ def reason_text(reason: str) -> str:
     if code not in REASON_TEXT:  # a reason stored in words by an older version
         return reason
     return REASON_TEXT[code].format(column=column or "")
-from analytics.text_output import table
+from analytics.cli.text_output import table
 
 
 def register(sub) -> None:
@@ -219,7 +219,7 @@ def run_preview(args, ctx) -> Output:
 
 
 def run_uploads(args, ctx) -> Output:
-    from analytics.uploads import list_uploads
+    from analytics.store.uploads import list_uploads
 
     ups = list_uploads(ctx.store)
     text = "\n".join(
@@ -231,7 +231,7 @@ def run_uploads(args, ctx) -> Output:
 
 
 def run_remove(args, ctx) -> Output:
-    from analytics.uploads import remove_upload
+    from analytics.store.uploads import remove_upload
 
     removed = remove_upload(ctx.store, args.upload_id)
     text = f"removed upload {args.upload_id}: " + ", ".join(f"{n:,} {t}" for t, n in removed.items() if n) if any(removed.values()) else f"removed upload {args.upload_id}"

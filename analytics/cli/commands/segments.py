@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analytics.access import require
-from analytics.cli import Output, add_filter_args, filters_from_args
+from analytics.cli.main import Output, add_filter_args, filters_from_args
 from analytics.export import csv_text
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from analytics.access import require
-from analytics.cli import Output, filters_from_args
-from analytics.commands.recommend import add_model_args, model_from_args, positive_int
+from analytics.cli.main import Output, filters_from_args
+from analytics.cli.commands.recommend import add_model_args, model_from_args, positive_int
 from analytics.export import csv_text
 
 
@@ -19,7 +19,7 @@ def register(sub) -> None:
 
 
 def run(args, ctx) -> Output:
-    from analytics.audiences import item_audience
+    from analytics.recsys.audiences import item_audience
 
     model = model_from_args(args, ctx)
     result = item_audience(ctx.store, model, args.item, args.k, exclude_engaged=not args.include_engaged,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from analytics.access import Principal, require
 from analytics.progress import Progress, no_progress
 from analytics.query.filters import Filters
-from analytics.recommend import (
+from analytics.recsys.recommend import (
     AlsParams,
     TrainedModel,
     _remember,
@@ -18,7 +18,7 @@ from analytics.recommend import (
     train,
 )
 from analytics.store.storage import Store
-from analytics.tuning import TuneSettings, tuned_params
+from analytics.recsys.tuning import TuneSettings, tuned_params
 
 
 def get_model(store: Store, params: AlsParams = AlsParams(), progress: Progress | None = None,
@@ -26,8 +26,8 @@ def get_model(store: Store, params: AlsParams = AlsParams(), progress: Progress 
               actor: Principal | None = None) -> TrainedModel:
     """The ALS model for the store's current data and ``params``: reused when saved, else trained and saved.
 
-    With ``tune`` (:class:`analytics.tuning.TuneSettings`) the parameters it does not fix are first
-    chosen by :func:`analytics.tuning.tuned_params` (a saved search is reused while the data is
+    With ``tune`` (:class:`analytics.recsys.tuning.TuneSettings`) the parameters it does not fix are first
+    chosen by :func:`analytics.recsys.tuning.tuned_params` (a saved search is reused while the data is
     unchanged) and the search's summary is saved with the model.
 
     Raises :class:`BadInput` for ``gpu="on"`` without CUDA and :class:`NotFound` when there are

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analytics.cli import Output, add_filter_args, filters_from_args
+from analytics.cli.main import Output, add_filter_args, filters_from_args
 from analytics.metrics.retention import (
     COHORTS,
     MEASURES,
@@ -11,7 +11,7 @@ from analytics.metrics.retention import (
     RetentionResult,
     compute_retention,
 )
-from analytics.text_output import number, pct
+from analytics.cli.text_output import number, pct
 
 
 def register(sub) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analytics.cli import Output, add_filter_args, filters_from_args
+from analytics.cli.main import Output, add_filter_args, filters_from_args
 from analytics.errors import StorageError
-from analytics.explain import Contributor
+from analytics.metrics.explain import Contributor
 from analytics.metrics.kpis import KPI_BY_NAME
 
 #: Exit status of ``--fail-on-alert`` when there are alerts (for cron).
@@ -14,7 +14,7 @@ ALERT_EXIT_STATUS = 3
 
 
 def register(sub) -> None:
-    from analytics.alerts import SEGMENT_DIMENSION, Z_THRESHOLD
+    from analytics.metrics.alerts import SEGMENT_DIMENSION, Z_THRESHOLD
 
     p = sub.add_parser(
         "alerts",
@@ -52,7 +52,7 @@ def _text(doc: dict) -> list[str]:
 
 
 def run(args, ctx) -> Output:
-    from analytics.alerts import DIGEST_FOLDER, latest_digest, monitor, write_digest
+    from analytics.metrics.alerts import DIGEST_FOLDER, latest_digest, monitor, write_digest
 
     filters = filters_from_args(args, ctx)
     try:

@@ -2,7 +2,7 @@
 
 The global options may also follow the command (``reelytics ingest FILE --tz UTC``).
 
-Each module in :mod:`analytics.commands` registers its sub-commands with ``register(subparsers)``;
+Each module in :mod:`analytics.cli.commands` registers its sub-commands with ``register(subparsers)``;
 a handler takes ``(args, ctx)`` and returns an :class:`Output`. Exit status: 0 on success, 2 on bad
 input with a one-line reason on stderr (never a traceback for a user error); a command may ask for
 another status after its output (``alerts --fail-on-alert``: 3).
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from analytics import commands
+from analytics.cli import commands
 from analytics.config import Settings, default_db_path, default_timezone, parse_timezone
 from analytics.errors import BadInput, ReelyticsError
 from analytics.progress import end_open_line

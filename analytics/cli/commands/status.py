@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analytics.cli import Output
+from analytics.cli.main import Output
 
 
 def register(sub) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from analytics.cli import Output
+from analytics.cli.main import Output
 from analytics.progress import StderrProgress, no_progress
 
 _ROWS = {"events": "events", "items": "catalog items", "spend": "spend rows"}

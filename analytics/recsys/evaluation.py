@@ -38,10 +38,10 @@ compared *paired* (the same test users): the interval of the mean per-user diffe
 ``winner`` is the model with the highest NDCG@k; it wins *clearly* when the paired interval of its
 lead over the runner-up lies above 0.
 
-Models: ``als`` (this project's ALS; by default tuned by :mod:`analytics.tuning` on a validation
+Models: ``als`` (this project's ALS; by default tuned by :mod:`analytics.recsys.tuning` on a validation
 split carved from the training part only, exactly as ``train`` does), ``popularity`` (items by
 number of training users), ``item_knn`` (cosine item-item, ``implicit.nearest_neighbours.CosineRecommender``,
-K=100), ``content`` (TF-IDF profile of the user's items, :mod:`analytics.content`; only when at
+K=100), ``content`` (TF-IDF profile of the user's items, :mod:`analytics.recsys.content`; only when at
 least half the items have catalog text) and ``ease`` (EASE^R, Steck, "Embarrassingly Shallow
 Autoencoders for Sparse Data", WWW 2019: closed form ``B = I - P · diag(1 / diag(P))``,
 ``P = (XᵀX + λI)⁻¹`` on the binary matrix, diagonal 0; λ chosen from :data:`EASE_LAMBDAS` by NDCG@k
@@ -66,7 +66,7 @@ from analytics.access import Principal, require
 from analytics.errors import BadInput
 from analytics.progress import Progress, no_progress
 from analytics.query.filters import Filters, filtered_events
-from analytics.ranking import (
+from analytics.recsys.ranking import (
     USER_METRICS,
     ModelMetrics,
     als_scorer,
@@ -75,7 +75,7 @@ from analytics.ranking import (
     ranking_metrics,
     sample_users,
 )
-from analytics.recommend import (
+from analytics.recsys.recommend import (
     AlsParams,
     InteractionMatrix,
     matrix_from_events,
@@ -87,7 +87,7 @@ from analytics.recommend import (
 from analytics.store.storage import Store
 
 if TYPE_CHECKING:
-    from analytics.tuning import TuneSettings, TuningResult
+    from analytics.recsys.tuning import TuneSettings, TuningResult
 
 Protocol = Literal["auto", "random", "last_k", "days"]
 PROTOCOLS: tuple[str, ...] = ("auto", "random", "last_k", "days")
@@ -289,7 +289,7 @@ def item_knn_scorer(train: InteractionMatrix, neighbours: int = 100):
 
 def content_scorer(store: Store, train: InteractionMatrix):
     """A TF-IDF profile scorer, or ``None`` when fewer than half the training items have catalog text."""
-    from analytics.content import build_content_index
+    from analytics.recsys.content import build_content_index
 
     index = build_content_index(store)
     if index.status != "ok":
@@ -445,7 +445,7 @@ def evaluate(store: Store, k: int = 10, split: SplitSettings = SplitSettings(), 
              ease_memory_bytes: int = EASE_MEMORY_BYTES, actor: Principal | None = None) -> EvaluationResult:
     """Evaluate ALS against the baselines at ``k`` under the ``split`` protocol.
 
-    With ``tune`` the ALS parameters are chosen by :func:`analytics.tuning.search` on a validation
+    With ``tune`` the ALS parameters are chosen by :func:`analytics.recsys.tuning.search` on a validation
     split of the training part (the held-out part is never seen), as ``train`` does on all data.
     ``max_users`` caps the number of test users scored (a seeded random sample). Evaluating trains
     models: ``actor`` needs the ``train`` permission (:mod:`analytics.access`).
@@ -468,7 +468,7 @@ def evaluate(store: Store, k: int = 10, split: SplitSettings = SplitSettings(), 
                                 "too_few_test_users", {"test_users": outer.test_users, "minimum": split.min_test_users})
     found = None
     if tune is not None and "als" in models:
-        from analytics.tuning import search
+        from analytics.recsys.tuning import search
 
         found = search(outer.train, params, tune, progress=lambda f, m="": progress(0.05 + 0.45 * f, m))
         params = found.params

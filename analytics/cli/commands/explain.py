@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from analytics.cli import Output, add_filter_args, filters_from_args
+from analytics.cli.main import Output, add_filter_args, filters_from_args
 from analytics.errors import BadInput
-from analytics.explain import explain
+from analytics.metrics.explain import explain
 from analytics.metrics.kpis import DIMENSIONS, KPI_BY_NAME
 from analytics.query.filters import parse_date
 

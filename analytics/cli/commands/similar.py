@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from analytics.cli import Output
-from analytics.commands.recommend import add_model_args, model_from_args, positive_int
+from analytics.cli.main import Output
+from analytics.cli.commands.recommend import add_model_args, model_from_args, positive_int
 
 
 def register(sub) -> None:
@@ -17,8 +17,8 @@ def register(sub) -> None:
 
 
 def run(args, ctx) -> Output:
-    from analytics.content import build_content_index
-    from analytics.similarity import similar_items
+    from analytics.recsys.content import build_content_index
+    from analytics.recsys.similarity import similar_items
 
     model = model_from_args(args, ctx)
     result = similar_items(model, build_content_index(ctx.store), args.item, args.k, args.min_interactions)

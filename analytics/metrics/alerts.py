@@ -9,7 +9,7 @@ value of a day is trend + seasonal; the residual scale is the median absolute de
 residuals times 1.4826 (a robust standard deviation). A day of the window outside
 ``expected ± z * scale`` (default :data:`Z_THRESHOLD`) is an alert, with its size and, for the
 :data:`MAX_EXPLAINED` largest, the explanation of the change against the same weekday a week
-earlier (:func:`analytics.explain.explain`).
+earlier (:func:`analytics.metrics.explain.explain`).
 
 False alarms: with Gaussian residuals a point would leave the band with probability
 ``2 * (1 - Phi(z))`` (5.7e-7 at z = 5, :meth:`AlertReport.nominal_false_alarm_rate`), but daily
@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.errors import BadInput
-from analytics.explain import Contributor, explain
+from analytics.metrics.explain import Contributor, explain
 from analytics.metrics.kpis import (
     DIMENSIONS,
     KPI_BY_NAME,

@@ -1,6 +1,6 @@
 """Similarity heatmaps and similar-items lists from the trained ALS model.
 
-Three matrices, all computed from a :class:`analytics.recommend.TrainedModel`'s factors:
+Three matrices, all computed from a :class:`analytics.recsys.recommend.TrainedModel`'s factors:
 
 * **item x item** — cosine similarity of the item factors, ``cos(y_i, y_j) = y_i·y_j / (|y_i| |y_j|)``,
   in [-1, 1] (1 on the diagonal);
@@ -14,7 +14,7 @@ with the most users, and the result says how many were left out.
 Similar-items lists use the cosine of the item factors (implicit's ``similar_items``) for items
 with at least ``min_interactions`` users. An item with fewer users (or none: an item only in the
 catalog) gets content-based neighbours instead — TF-IDF cosine over title, tags and category
-(:mod:`analytics.content`) — and every entry says which source it came from.
+(:mod:`analytics.recsys.content`) — and every entry says which source it came from.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from analytics.content import ContentIndex
+from analytics.recsys.content import ContentIndex
 from analytics.errors import BadInput, NotFound
-from analytics.recommend import TrainedModel
+from analytics.recsys.recommend import TrainedModel
 
 #: Most rows and most columns a heatmap draws (the page states it).
 DEFAULT_CAP = 200
@@ -293,7 +293,7 @@ def similar_items(model: TrainedModel, content: ContentIndex | None, item_id: st
                   min_interactions: int = MIN_INTERACTIONS) -> SimilarItems:
     """The ``k`` items most similar to ``item_id``; content-based when the item is cold.
 
-    ``content`` is the catalog's TF-IDF index (:func:`analytics.content.build_content_index`); it
+    ``content`` is the catalog's TF-IDF index (:func:`analytics.recsys.content.build_content_index`); it
     is only used for cold items and may be ``None`` when none are expected. An id neither in the
     model nor in the catalog raises :class:`NotFound`.
     """

@@ -15,7 +15,7 @@ from scipy.stats import rankdata
 
 from analytics.errors import BadInput
 from analytics.progress import Progress, no_progress
-from analytics.recommend import (
+from analytics.recsys.recommend import (
     AlsParams,
     InteractionMatrix,
     fit_on_device,

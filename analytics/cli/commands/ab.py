@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analytics.cli import Output, add_filter_args, filters_from_args
+from analytics.cli.main import Output, add_filter_args, filters_from_args
 from analytics.errors import BadInput
 from analytics.experiments.analysis import (
     EVENT_METRICS,
@@ -12,8 +12,8 @@ from analytics.experiments.analysis import (
     parse_split,
     plan_experiment,
 )
-from analytics.text_output import MISSING, signed_pct, significant
-from analytics.text_output import pct as percent
+from analytics.cli.text_output import MISSING, signed_pct, significant
+from analytics.cli.text_output import pct as percent
 
 
 def register(sub) -> None:

@@ -1,7 +1,7 @@
 """Self-tuning of the ALS recommender: factors, regularization, alpha and the re-weighting.
 
 The search runs on a *validation split carved from the training data*: each user's items are held
-out at random with probability 20% (:func:`analytics.ranking.holdout_random`, seeded, users
+out at random with probability 20% (:func:`analytics.recsys.ranking.holdout_random`, seeded, users
 with one item stay whole), ALS is fitted on the rest and scored by NDCG@k on the held-out items of
 up to :data:`VALIDATION_USERS` users (seen items never recommended). The final model is then
 trained on all the data with the best values.
@@ -38,13 +38,13 @@ import numpy as np
 from analytics.errors import BadInput
 from analytics.progress import Progress, no_progress
 from analytics.query.filters import Filters
-from analytics.ranking import (
+from analytics.recsys.ranking import (
     als_scorer,
     holdout_random,
     ranking_metrics,
     sample_users,
 )
-from analytics.recommend import (
+from analytics.recsys.recommend import (
     MODEL_FORMAT,
     AlsParams,
     InteractionMatrix,

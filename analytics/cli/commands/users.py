@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from analytics.cli import Output
+from analytics.cli.main import Output
 from analytics.errors import BadInput, NotFound
 
 

@@ -1,6 +1,6 @@
 """Item -> audience: the users most likely to engage with a course or video, as a target list.
 
-Scores are the ALS model's ``x_u · y_i`` from :meth:`analytics.recommend.TrainedModel.item_scores`,
+Scores are the ALS model's ``x_u · y_i`` from :meth:`analytics.recsys.recommend.TrainedModel.item_scores`,
 the same stored factors that every recommendation path scores with. Users who already interacted with the
 item are left out by default (they need no promotion).
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from analytics.errors import BadInput, NotFound
 from analytics.query.filters import Filters, filtered_events
-from analytics.recommend import TrainedModel
+from analytics.recsys.recommend import TrainedModel
 from analytics.store.storage import Store
 
 DECILES = 10

@@ -29,7 +29,7 @@ in with the same exact solve. The per-item contributions of :meth:`TrainedModel.
 section 5) add up to the score.
 
 By default the factors, regularization, alpha and the re-weighting are chosen by
-:mod:`analytics.tuning` on a validation split of the training data (``get_model(..., tune=...)``);
+:mod:`analytics.recsys.tuning` on a validation split of the training data (``get_model(..., tune=...)``);
 the chosen values and the validation score are saved with the model.
 """
 
@@ -467,7 +467,7 @@ class TrainedModel:
         self.trained_at = trained_at
         self.train_seconds = train_seconds
         self.loaded = loaded
-        self.tuning = tuning  # how the parameters were chosen (analytics.tuning.TuningResult.to_dict), or None
+        self.tuning = tuning  # how the parameters were chosen (analytics.recsys.tuning.TuningResult.to_dict), or None
         self.store: Store | None = None
         self.catalog: dict[str, dict[str, Any]] = {}
         self._YtY: np.ndarray | None = None

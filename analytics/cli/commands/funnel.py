@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analytics.cli import Output, add_filter_args, filters_from_args
+from analytics.cli.main import Output, add_filter_args, filters_from_args
 from analytics.export import to_csv_bytes
 from analytics.metrics.funnels import (
     BREAKDOWNS,
@@ -19,7 +19,7 @@ from analytics.metrics.funnels import (
     parse_step_windows,
     parse_steps,
 )
-from analytics.text_output import pct
+from analytics.cli.text_output import pct
 
 
 def register(sub) -> None:
