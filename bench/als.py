@@ -41,7 +41,13 @@ import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
-from analytics.recsys.recommend import AlsParams, build_matrix, save_model, threads_for, train  # noqa: E402
+from analytics.recsys.recommend import (  # noqa: E402
+    AlsParams,
+    build_matrix,
+    save_model,
+    threads_for,
+    train,
+)
 from analytics.store.storage import Store  # noqa: E402
 from analytics.store.uploads import insert_canonical  # noqa: E402
 

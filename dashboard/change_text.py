@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
+from analytics.cli.text_output import kpi_kind, write
 from analytics.metrics.explain import RESERVED, Contributor, Explanation
 from analytics.metrics.kpis import Kpi
-from analytics.cli.text_output import kpi_kind, write
 from dashboard.i18n import Lang, t
 
 

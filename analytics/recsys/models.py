@@ -17,8 +17,8 @@ from analytics.recsys.recommend import (
     saved_model,
     train,
 )
-from analytics.store.storage import Store
 from analytics.recsys.tuning import TuneSettings, tuned_params
+from analytics.store.storage import Store
 
 
 def get_model(store: Store, params: AlsParams = AlsParams(), progress: Progress | None = None,

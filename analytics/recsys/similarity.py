@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from analytics.recsys.content import ContentIndex
 from analytics.errors import BadInput, NotFound
+from analytics.recsys.content import ContentIndex
 from analytics.recsys.recommend import TrainedModel
 
 #: Most rows and most columns a heatmap draws (the page states it).

@@ -13,10 +13,10 @@ import shutil
 
 import pytest
 
-from analytics.metrics.alerts import monitor
 from analytics.cli.main import main
-from analytics.metrics.explain import NONE, explain
 from analytics.ingest.pipeline import ingest_file
+from analytics.metrics.alerts import monitor
+from analytics.metrics.explain import NONE, explain
 from analytics.query.filters import Filters
 from analytics.store.storage import _STORES, Store
 from tests.helpers import DATASETS, open_page

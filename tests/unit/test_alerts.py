@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analytics.cli.main import main
 from analytics.metrics.alerts import (
     DIGEST_FOLDER,
     DigestWriter,
@@ -19,7 +20,6 @@ from analytics.metrics.alerts import (
     monitor,
     write_digest,
 )
-from analytics.cli.main import main
 from analytics.query.filters import Filters
 from analytics.sample import load_sample, planted_incidents
 from analytics.store.storage import _STORES, Store

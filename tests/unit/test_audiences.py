@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import analytics.recsys.recommend as rec
-from analytics.recsys.audiences import calibrate, item_audience, score_deciles
 from analytics.cli.main import main
 from analytics.errors import BadInput, NotFound
-from analytics.recsys.models import get_model
 from analytics.query.filters import Filters
+from analytics.recsys.audiences import calibrate, item_audience, score_deciles
+from analytics.recsys.models import get_model
 from analytics.recsys.recommend import AlsParams
 from tests.helpers import insert_events
 from tests.unit.test_recommend import checkerboard

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from analytics.errors import NotFound
 from analytics.recsys.content import (
     build_content_index,
     content_index_from_rows,
@@ -13,7 +14,6 @@ from analytics.recsys.content import (
     item_tokens,
     similar_by_content,
 )
-from analytics.errors import NotFound
 from tests.helpers import insert_items
 
 

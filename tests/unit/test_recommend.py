@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 import analytics.recsys.recommend as rec
 from analytics.errors import BadInput, NotFound
 from analytics.query.filters import Filters
+from analytics.recsys.models import get_model
 from analytics.recsys.recommend import (
     AlsParams,
     InteractionMatrix,
     build_matrix,
-    get_model,
     user_panel,
 )
 from tests.helpers import insert_events, insert_items

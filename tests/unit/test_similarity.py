@@ -13,8 +13,8 @@ from sklearn.metrics.pairwise import cosine_similarity
 
 import analytics.recsys.recommend as rec
 from analytics.cli.main import main
-from analytics.recsys.content import build_content_index
 from analytics.errors import BadInput, NotFound
+from analytics.recsys.content import build_content_index
 from analytics.recsys.models import get_model
 from analytics.recsys.recommend import AlsParams
 from analytics.recsys.similarity import (

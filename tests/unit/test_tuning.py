@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from analytics.errors import BadInput
+from analytics.recsys.models import get_model
 from analytics.recsys.ranking import holdout_random
 from analytics.recsys.recommend import (
     AlsParams,
     InteractionMatrix,
     build_matrix,
     clear_cache,
-    get_model,
 )
 from analytics.recsys.tuning import TuneSettings, search, tuned_params
 from tests.helpers import insert_events

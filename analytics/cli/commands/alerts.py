@@ -52,7 +52,12 @@ def _text(doc: dict) -> list[str]:
 
 
 def run(args, ctx) -> Output:
-    from analytics.metrics.alerts import DIGEST_FOLDER, latest_digest, monitor, write_digest
+    from analytics.metrics.alerts import (
+        DIGEST_FOLDER,
+        latest_digest,
+        monitor,
+        write_digest,
+    )
 
     filters = filters_from_args(args, ctx)
     try:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from analytics.access import require
+from analytics.cli.commands.recommend import (
+    add_model_args,
+    model_from_args,
+    positive_int,
+)
 from analytics.cli.main import Output, filters_from_args
-from analytics.cli.commands.recommend import add_model_args, model_from_args, positive_int
 from analytics.export import csv_text
 
 

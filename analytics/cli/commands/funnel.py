@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from analytics.cli.main import Output, add_filter_args, filters_from_args
+from analytics.cli.text_output import pct
 from analytics.export import to_csv_bytes
 from analytics.metrics.funnels import (
     BREAKDOWNS,
@@ -19,7 +20,6 @@ from analytics.metrics.funnels import (
     parse_step_windows,
     parse_steps,
 )
-from analytics.cli.text_output import pct
 
 
 def register(sub) -> None:

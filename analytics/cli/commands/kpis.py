@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from analytics.cli.main import Output, add_filter_args, filters_from_args, to_jsonable
+from analytics.cli.text_output import kpi_kind, signed_pct, table, write
 from analytics.errors import BadInput
 from analytics.metrics.kpis import (
     DIMENSIONS,
@@ -18,7 +19,6 @@ from analytics.query.facets import (
     local_today,
     with_default_period,
 )
-from analytics.cli.text_output import kpi_kind, signed_pct, table, write
 
 
 def register(sub) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from analytics.cli.main import Output, add_filter_args, filters_from_args, to_jsonable
+from analytics.cli.text_output import table
 from analytics.metrics.kpis import NOTE_NO_SPEND
 from analytics.metrics.roi import LEVELS, compute_roi
-from analytics.cli.text_output import table
 
 
 def register(sub) -> None:

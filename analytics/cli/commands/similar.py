@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from analytics.cli.commands.recommend import (
+    add_model_args,
+    model_from_args,
+    positive_int,
+)
 from analytics.cli.main import Output
-from analytics.cli.commands.recommend import add_model_args, model_from_args, positive_int
 
 
 def register(sub) -> None:
