@@ -24,15 +24,13 @@ from analytics.errors import BadInput
 from analytics.query.definitions import (
     COMPLETION_THRESHOLD,
     INTERACTION_TYPES,
+    PRODUCT_KINDS,
     latest_items,
     length_seconds,
     watch_ratio,
 )
 from analytics.query.filters import Filters, filtered_events, in_period
 from analytics.query.localtime import local_day
-
-#: Item kinds that are paid products (a purchase or lesson is about them, not about a video).
-PRODUCT_KINDS: Final[tuple[str, ...]] = ("course", "ebook", "live", "consult")
 
 #: Breakdown dimensions (``--by``); ``props.KEY`` groups by an extra column kept at ingest.
 DIMENSIONS: Final[tuple[str, ...]] = ("channel", "campaign", "variant", "creator", "category", "video", "course")

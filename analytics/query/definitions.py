@@ -18,6 +18,8 @@ import ibis
 COMPLETION_THRESHOLD: Final[float] = 0.9
 HOOK_SECONDS: Final[float] = 3.0
 INTERACTION_TYPES: Final[tuple[str, ...]] = ("like", "comment", "share")
+#: Item kinds that are paid products (a purchase or lesson is about them, not about a video).
+PRODUCT_KINDS: Final[tuple[str, ...]] = ("course", "ebook", "live", "consult")
 
 
 def latest_items(items):

@@ -54,6 +54,7 @@ import scipy.sparse as sp
 
 from analytics.errors import BadInput, NotFound, StorageError
 from analytics.progress import Progress, no_progress
+from analytics.query.definitions import PRODUCT_KINDS
 from analytics.query.filters import Filters, filtered_events
 from analytics.store.schema import EVENT_TYPES
 from analytics.store.storage import Store
@@ -88,7 +89,6 @@ UNKNOWN_WATCH_RATIO = 0.5
 MODEL_FORMAT = 2
 
 #: Item kinds that are sold (a video is free to watch); an item with a price > 0 is sold too.
-PURCHASABLE_KINDS = ("course", "ebook", "live", "consult")
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,7 +509,7 @@ class TrainedModel:
                 "title": r.get("title"),
                 "category": r.get("category"),
                 "kind": r.get("kind"),
-                "purchasable": (r.get("kind") in PURCHASABLE_KINDS) or (price is not None and float(price) > 0),
+                "purchasable": (r.get("kind") in PRODUCT_KINDS) or (price is not None and float(price) > 0),
             }
         self.catalog = catalog
 
