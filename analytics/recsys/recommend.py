@@ -905,6 +905,7 @@ def user_history(store: Store, user_id: str, timezone: str = "Asia/Shanghai", li
     """The user's latest events, newest first, with local times, item titles and the watch ratio of
     views (:func:`analytics.query.definitions.views_with_ratio`; NULL when it cannot be computed), a DataFrame."""
     import ibis
+    import pandas as pd
 
     from analytics.config import parse_timezone
     from analytics.query.definitions import latest_items, views_with_ratio
@@ -918,13 +919,13 @@ def user_history(store: Store, user_id: str, timezone: str = "Asia/Shanghai", li
     catalog = latest_items(items).select(item=items.item_id, title=items.title)
     rows = events.left_join(views, "_row").left_join(catalog, events.item_id == catalog.item)
     rows = rows.order_by([ibis.desc(rows.event_time), rows._row]).limit(int(limit))
-    local = rows.event_time.cast("timestamp('UTC')").cast(f"timestamp('{timezone}')")
     table = rows.select(
-        time=local, event_type=rows.event_type, item=rows.item_id, title=rows.title,
+        time=rows.event_time, event_type=rows.event_type, item=rows.item_id, title=rows.title,
         watch_ratio=rows.watch_ratio, revenue=rows.revenue,
     )
     df = source.execute(table)
-    df["time"] = df["time"].dt.tz_localize(None) if len(df) and df["time"].dt.tz is not None else df["time"]
+    if len(df):  # local wall-clock time in the configured zone, as every page shows times
+        df["time"] = pd.to_datetime(df["time"]).dt.tz_localize("UTC").dt.tz_convert(timezone).dt.tz_localize(None)
     return df
 
 
