@@ -38,7 +38,7 @@ def get_model(store: Store, params: AlsParams = AlsParams(), progress: Progress 
     resolve_device(params.gpu)  # fail early and clearly, even when a saved model exists
     tuning = None
     if tune is not None:
-        found = tuned_params(store, params, tune, filters, progress=lambda f, m="": progress(0.8 * f, m))
+        found = tuned_params(store, params, tune, filters, progress=lambda f, m="": progress(0.8 * f, m), actor=actor)
         params, tuning = found.params, found.to_dict()
     if not force:
         model = saved_model(store, params, filters)

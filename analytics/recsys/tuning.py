@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from analytics.access import Principal, require
 from analytics.errors import BadInput
 from analytics.progress import Progress, no_progress
 from analytics.query.filters import Filters
@@ -234,8 +235,12 @@ def search_key(store: Store, base: AlsParams, settings: TuneSettings, filters: F
 
 
 def tuned_params(store: Store, base: AlsParams = AlsParams(), settings: TuneSettings = TuneSettings(),
-                 filters: Filters | None = None, progress: Progress = no_progress) -> TuningResult:
-    """The search for the store's data: the saved one while the data is unchanged, else run and saved."""
+                 filters: Filters | None = None, progress: Progress = no_progress,
+                 actor: Principal | None = None) -> TuningResult:
+    """The search for the store's data: the saved one while the data is unchanged, else run and saved.
+
+    Reusing a saved search needs no permission; running one trains models: ``actor`` needs the
+    ``train`` permission (:mod:`analytics.access`)."""
     folder = store.data_dir / "models"
     path = folder / f"tune-{search_key(store, base, settings, filters)}.json"
     if path.exists():
@@ -246,6 +251,7 @@ def tuned_params(store: Store, base: AlsParams = AlsParams(), settings: TuneSett
         if saved is not None and (settings.budget_seconds is None or saved.budget_seconds == settings.budget):
             progress(1.0, "reused the saved search")
             return saved
+    require(actor, "train")
     progress(0.0, "building the interaction matrix")
     result = search(build_matrix(store, base, filters), base, settings, progress)
     folder.mkdir(parents=True, exist_ok=True)

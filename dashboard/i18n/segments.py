@@ -28,7 +28,6 @@ TEXT = {
     "seg.segment": {"en": "Segment {n}: {name}", "zh": "分群 {n}：{name}"},
     "seg.table": {"en": "Segment averages", "zh": "各分群均值"},
     "seg.export": {"en": "Every user with its segment and features", "zh": "每位用户的分群与特征"},
-    "seg.col.name": {"en": "name", "zh": "名称"},
     # segment names: the strongest trait as a noun, the second as a clause
     "seg.name.typical": {"en": "Typical users", "zh": "普通用户"},
     "seg.name.one": {"en": "{noun}", "zh": "{noun}"},

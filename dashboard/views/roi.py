@@ -14,7 +14,7 @@ from dashboard.common import (
     guarded,
     require_events,
 )
-from dashboard.format import table
+from dashboard.format import table, unit_value
 from dashboard.i18n import t
 
 

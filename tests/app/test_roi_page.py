@@ -68,8 +68,8 @@ def test_roi_page_ranks_campaigns_and_states_missing_spend(monkeypatch, db):
     assert metrics == {"Spend": "¥150.00", "Revenue (net)": "¥260.00", "New buyers": "3", "CAC": "¥50.00", "ROAS": "1.73×",
                        "Paid ROAS (groups with spend)": "1.67×"}
     assert at.main.caption[-1].value == (
-        "ROAS = all net revenue 260.00 / spend 150.00 = 1.73×. Paid ROAS counts only the revenue of the groups with "
-        "uploaded spend: 250.00 / 150.00 = 1.67×. The other 10.00 came from groups without spend, such as organic traffic."
+        "ROAS = all net revenue ¥260.00 / spend ¥150.00 = 1.73×. Paid ROAS counts only the revenue of the groups with "
+        "uploaded spend: ¥250.00 / ¥150.00 = 1.67×. The other ¥10.00 came from groups without spend, such as organic traffic."
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analytics.store.storage import Store
-from tests.helpers import insert_events, open_page
+from tests.helpers import shown_table, insert_events, open_page
 
 PAGE = "segments.py"
 
@@ -71,6 +71,6 @@ def test_page_speaks_chinese(monkeypatch, db):
     assert at.title[0].value == "用户分群"
     assert at.main.subheader[0].value.startswith("分群 1：")
     assert any("全体" in m.value for m in at.main.markdown)
-    table = at.dataframe[0].value
+    table = shown_table(at.dataframe[0])
     assert "name" not in table.columns
-    assert [f"分群 {n}：{name}" for n, name in zip(table["segment"], table["名称"])] == [s.value for s in at.main.subheader][:len(table)]
+    assert [f"分群 {n}：{name}" for n, name in zip(table["分群"], table["名称"])] == [s.value for s in at.main.subheader][:len(table)]
