@@ -49,6 +49,7 @@ COLUMN_KINDS: dict[str, Kind] = {
     **dict.fromkeys(
         (
             "users", "size", "count", "entrants", "converted", "in_progress", "dropped", "views", "videos", "buyers",
+            "base_from_previous", "base_from_first",
             "started", "completed", "learners", "lessons", "n", "orders", "purchasers", "new_buyers", "active_users",
             "rated_views", "complete_views", "clicks", "purchases", "usable_views", "views_with_watch_time",
             "views_without_duration", "views_without_watch_time", "capped_views", "hooked_views", "level", "step",
