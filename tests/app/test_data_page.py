@@ -109,7 +109,7 @@ def test_a_file_name_with_markdown_is_shown_as_text(monkeypatch, db):
     bodies = _markdown_bodies(at)
     assert "Imported 2 rows from \\!\\[x\\]\\(http\\:evil\\) \\*\\*bold\\*\\* \\:red\\[x\\].csv (upload 2)." in bodies
     assert not any("![" in b or "](" in b or "**bold" in b or ":red[" in b for b in bodies)
-    assert any(m.startswith(f"#2  {name} · events") for m in _texts(at))  # st.text: shown as written
+    assert any(m.startswith(f"#2  {name} · Events (behaviour log)") for m in _texts(at))  # st.text: shown as written
 
 
 def test_a_missing_file_name_with_markdown_is_escaped_in_the_error(monkeypatch, db):

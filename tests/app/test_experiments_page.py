@@ -158,4 +158,4 @@ def test_warnings_and_missing_verdicts_in_both_languages(monkeypatch, tmp_path):
     assert not zh.exception
     assert zh.main.warning[0].value == "61 名曝光用户中有 1 名（1.6%）看到了多个版本，已被排除。"
     assert zh.main.info[0].value.startswith("conversion，treatment 对比 control：数据还不足以下结论（30 名用户（至少需要 50））。")
-    assert list(zh.dataframe[0].value["状态"]) == ["对照组：30 名用户（至少需要 50）", "数据不足：30 名用户（至少需要 50）"]
+    assert list(shown_table(zh.dataframe[0])["状态"]) == ["对照组：30 名用户（至少需要 50）", "数据不足：30 名用户（至少需要 50）"]

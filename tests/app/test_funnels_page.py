@@ -60,7 +60,7 @@ def test_conversion_over_time_marks_the_open_entry_days_and_gives_them_no_rate(m
     assert not at.exception
     ot = at.dataframe[1].value
     assert ot["period_start"].astype(str).tolist() == ["2026-01-05", "2026-01-25"]
-    assert ot["complete"].tolist() == [True, False]
+    assert ot["complete"].tolist() == ["Yes", "No"]  # shown in words
     assert ot["conversion_rate"].iloc[0] == pytest.approx(1 / 3) and ot["conversion_rate"].isna().iloc[1]
     assert any(c.value.startswith("Entry days from 2026-01-25 on are incomplete (shaded)") for c in at.main.caption)
     line = json.loads(at.get("plotly_chart")[2].proto.spec)

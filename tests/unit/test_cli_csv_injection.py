@@ -60,7 +60,7 @@ def test_csv_text_neutralises_text_and_keeps_numbers():
 
 def test_segments_csv(db, capsys, monkeypatch):
     users = pd.DataFrame({"user_id": EVIL, "segment": [1] * 6, "views": [1.0] * 6})
-    fake = SimpleNamespace(users=users, to_dict=lambda: {"status": "ok"})
+    fake = SimpleNamespace(users=users, segments=(), to_dict=lambda: {"status": "ok", "segments": []})
     monkeypatch.setattr("analytics.recsys.segments.segment_users", lambda *a, **k: fake)
     assert main(["--db", str(db), "segments", "--csv"]) == 0
     _assert_safe(capsys.readouterr().out)
