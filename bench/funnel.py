@@ -53,7 +53,7 @@ from analytics.metrics.funnels import (  # noqa: E402
     portable_levels,
     step_counts,
 )
-from analytics.metrics.funnels import _unit_levels as unit_levels  # noqa: E402
+from analytics.metrics.funnels.kernels import _unit_levels as unit_levels  # noqa: E402
 from analytics.query import engine  # noqa: E402
 from analytics.query.accel import funnel_order as funnel_fast  # noqa: E402
 from analytics.query.definitions import views_with_ratio  # noqa: E402
@@ -120,6 +120,7 @@ def main() -> None:
 
     spec = FunnelSpec(parse_steps(",".join(STEPS)), window_seconds=WINDOW_SECONDS)
     funnel_fast.clear()
+    engine.keep_in_memory(True)  # ours: as the dashboard process asks
     t0 = time.perf_counter()
     index = funnel_fast.event_index(store)
     build_s = time.perf_counter() - t0
@@ -145,9 +146,9 @@ def main() -> None:
     answered_by("funnel_order", step_counts, store, cspec, cfilters)  # fetches watch_ratio and channel into the index once
     columns_s = time.perf_counter() - t0
     measure({
-        "ours": lambda: answered_by("funnel_order", step_counts, store, spec),
+        "ours": lambda: step_counts(store, spec),  # as the dashboard asks (in-memory accelerators kept)
         "query": lambda: answered_by("portable", step_counts, store, spec),
-        "c_ours": lambda: answered_by("funnel_order", step_counts, store, cspec, cfilters),
+        "c_ours": lambda: step_counts(store, cspec, cfilters),
         "c_query": lambda: answered_by("portable", step_counts, store, cspec, cfilters),
     })
     with tempfile.TemporaryDirectory() as tmp:

@@ -478,7 +478,8 @@ def _labels(source: Source, by: str) -> pd.DataFrame | None:
     if by != "video":
         return None
     items = source.table("items")
-    return source.execute(items.group_by(video=items.item_id).aggregate(title=items.title.max(), creator=items.creator.max()))
+    labels = items.group_by(video=items.item_id).aggregate(title=items.title.max(), creator=items.creator.max())
+    return source.to_arrow(labels).to_pandas()
 
 
 def breakdown(

@@ -80,9 +80,22 @@ class Source:
             raise translated from exc
 
     def table(self, name: str):
-        """The canonical table ``name`` as an ibis table (``events``, ``items``, ``spend``, ...)."""
-        with self._engine_errors():
-            return self._backend().table(name)
+        """The canonical table ``name`` as an ibis table (``events``, ``items``, ``spend``, ...).
+
+        Looked up once per thread (an engine reads a table's schema on every lookup); the schemas
+        change only in migrations, and derived tables are replaced with the same columns."""
+        tables = self._tables()
+        found = tables.get(name)
+        if found is None:
+            with self._engine_errors():
+                found = tables[name] = self._backend().table(name)
+        return found
+
+    def _tables(self) -> dict[str, Any]:
+        tables = getattr(self, "_table_cache", None)
+        if tables is None:
+            tables = self._table_cache = {}
+        return tables
 
     def execute(self, expr) -> "pd.DataFrame":
         """Run an ibis expression (a table) and return a pandas DataFrame."""
@@ -241,6 +254,12 @@ class Store(Source):
 
             backend = self._local.backend = ibis.duckdb.from_connection(self._con.cursor())
         return backend
+
+    def _tables(self) -> dict[str, Any]:
+        tables = getattr(self._local, "tables", None)
+        if tables is None:
+            tables = self._local.tables = {}
+        return tables
 
     def _translate(self, exc: Exception) -> StorageError | None:
         if isinstance(exc, duckdb.Error):
