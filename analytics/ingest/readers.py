@@ -182,15 +182,23 @@ def _unique(headers: list[str]) -> list[str]:
 def confine(path: Path, data_dir: Path | None) -> tuple[Path, bool]:
     """``path`` resolved, and whether its contents may be quoted in errors (it lies in ``data_dir``).
 
-    A path that reaches, through a symbolic link, a file outside the data folder is refused.
+    A path named inside the data folder that reaches, through a symbolic link, a file outside it is
+    refused.
     """
     given = Path(os.path.abspath(path))
     resolved = given.resolve()
     if data_dir is None:
         return resolved, True
-    data_dir = data_dir.resolve()
-    inside = resolved == data_dir or data_dir in resolved.parents
-    if resolved != given and not inside:
+
+    def under(p: Path, folder: Path) -> bool:
+        return p == folder or folder in p.parents
+
+    real_dir = data_dir.resolve()
+    inside = under(resolved, real_dir)
+    # named inside the data folder, but a link leads out of it (a path given outside it is read as
+    # given, whatever links its folders pass through)
+    named_inside = under(given, Path(os.path.abspath(data_dir))) or under(given, real_dir)
+    if named_inside and not inside:
         raise BadInput(
             f"{given.name} is a symbolic link to a file outside the data folder; copy the file instead",
             code="symlink_outside",
