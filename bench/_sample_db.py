@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from analytics.query import engine
 from analytics.store.storage import Store
 
 
@@ -28,3 +29,9 @@ def sample_store(path: Path, args: argparse.Namespace) -> Store:
         load_sample(store, users=args.users, days=args.days, seed=args.seed)
         print(f"built {path.name} in {time.perf_counter() - t0:.1f} s")
     return store
+
+
+def answered_by(path: str, fn, *args):
+    """``fn(*args)`` answered by one path of the query layer (an accelerator's name or "portable")."""
+    with engine.using(path):
+        return fn(*args)

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 import ibis  # noqa: E402
 import psutil  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from _sample_db import add_sample_args, sample_store  # noqa: E402
+from _sample_db import add_sample_args, answered_by, sample_store  # noqa: E402
 
 from analytics.metrics.funnels import (  # noqa: E402
     FunnelSpec,
@@ -64,12 +64,6 @@ STEPS = ("view", "click", "purchase")
 #: The second funnel: a step condition and a channel filter (chDB tests the same per event).
 CONDITION_STEPS = "view[watch_ratio>=0.5],click,purchase"
 CONDITION_CHANNEL = "douyin"
-
-
-def answered_by(path, fn, *args):
-    """``fn(*args)`` answered by one path of the query layer (an accelerator's name or "portable")."""
-    with engine.using(path):
-        return fn(*args)
 
 
 def _time(fn, repeat: int) -> tuple[float, object]:

@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
-from _sample_db import add_sample_args, sample_store  # noqa: E402
+from _sample_db import add_sample_args, answered_by, sample_store  # noqa: E402
 
 from analytics.metrics.kpis import (  # noqa: E402
     breakdown,
@@ -92,12 +92,6 @@ SELECT {gkey}
   sum(refunds) AS refunds, coalesce(sum(gross), 0) - coalesce(sum(refunded), 0) AS revenue
 FROM f {"GROUP BY g" if group else ""}"""
     return sql, [start, end, start, end]
-
-
-def answered_by(path, fn, *args):
-    """``fn(*args)`` answered by one path of the query layer (an accelerator's name or "portable")."""
-    with engine.using(path):
-        return fn(*args)
 
 
 def _spend_sql(group: str | None, period: Filters) -> tuple[str, list]:

@@ -21,7 +21,7 @@ from analytics.metrics.kpis import (
     resolve_period,
 )
 from analytics.query.filters import Filters
-from dashboard.change_text import change_text, contributor_text, headline, value_label  # noqa: F401
+from dashboard.change_text import contributor_text, headline, value_label
 from dashboard.common import get_store, settings
 from dashboard.i18n import t
 

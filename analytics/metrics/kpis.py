@@ -23,6 +23,7 @@ Rules (see the glossary for the full text):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -32,7 +33,6 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
-from analytics.config import parse_timezone
 from analytics.errors import BadInput, ReelyticsError
 from analytics.query import engine
 from analytics.query.components import (  # noqa: F401 - the KPI vocabulary, re-exported for callers
@@ -48,6 +48,7 @@ from analytics.query.components import (  # noqa: F401 - the KPI vocabulary, re-
 )
 from analytics.query.filters import Filters, restrict
 from analytics.query.layer import Components
+from analytics.query.localtime import to_local_day
 from analytics.store.storage import Source
 
 Unit = Literal["count", "hours", "ratio", "money", "multiple"]
@@ -223,18 +224,10 @@ def resolve_period(source: Source, filters: Filters) -> Filters | None:
     first, last = source.span()
     if first is None:
         return None
-    zone = parse_timezone(filters.timezone)
-
-    def local(at: dt.datetime) -> dt.date:
-        return at.replace(tzinfo=dt.timezone.utc).astimezone(zone).date()
-
-    return Filters(
-        filters.date_from or local(first),
-        filters.date_to or local(last),
-        filters.channels,
-        filters.campaigns,
-        filters.categories,
-        filters.timezone,
+    return dataclasses.replace(
+        filters,
+        date_from=filters.date_from or to_local_day(first, filters.timezone),
+        date_to=filters.date_to or to_local_day(last, filters.timezone),
     )
 
 

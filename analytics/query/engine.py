@@ -47,12 +47,18 @@ def keep_in_memory(enabled: bool = True) -> None:
     _keep_in_memory = enabled
 
 
+def _declares(acc: Accelerator, source, query) -> bool:
+    """Whether ``acc`` answers ``query`` exactly: its type, engine, filter fields and own conditions."""
+    return (
+        isinstance(query, acc.query)
+        and source.engine in acc.engines
+        and set(query.filters.active()) <= acc.filter_fields
+        and acc.answers(source, query)
+    )
+
+
 def _may_use(acc: Accelerator, source, query) -> bool:
-    if source.engine not in acc.engines:
-        return False
-    if not set(query.filters.active()) <= acc.filter_fields:
-        return False
-    if not acc.answers(source, query):
+    if not _declares(acc, source, query):
         return False
     return not acc.in_memory or _keep_in_memory or acc.is_ready(source, query)
 
@@ -82,7 +88,7 @@ def ask(source, query):
                 return found
         return _PORTABLE[type(query)](source, query)
     for acc in ACCELERATORS:
-        if isinstance(query, acc.query) and _may_use(acc, source, query):
+        if _may_use(acc, source, query):
             found = acc.answer(source, query)
             if found is not None:
                 return found
@@ -92,16 +98,7 @@ def ask(source, query):
 def paths_for(source, query) -> tuple[str, ...]:
     """Names of every path that may answer ``query`` on ``source`` (building what it needs), the
     portable one last."""
-    names = []
-    for acc in ACCELERATORS:
-        if (
-            isinstance(query, acc.query)
-            and source.engine in acc.engines
-            and set(query.filters.active()) <= acc.filter_fields
-            and acc.answers(source, query)
-        ):
-            names.append(acc.name)
-    return (*names, PORTABLE)
+    return (*(acc.name for acc in ACCELERATORS if _declares(acc, source, query)), PORTABLE)
 
 
 def answer_by(path: str, source, query):
