@@ -61,6 +61,7 @@ from analytics.ingest.quality import (
     IngestReport,
     Issue,
     RejectedRow,
+    SheetPart,
 )
 from analytics.ingest.timestamps import (
     TimeReading,
@@ -119,6 +120,7 @@ class Preview:
     rows: Any  # pandas.DataFrame: the first rows after mapping, with a "reason" column (code or code:column)
     unmapped: tuple[str, ...]
     notes: tuple[Issue, ...]  # info and warning issues known before reading the whole file
+    sheets: tuple[SheetPart, ...] = ()  # every sheet of a workbook read whole: read or why not
 
     @property
     def mapping(self) -> dict[str, str]:
@@ -133,6 +135,7 @@ class Preview:
             "columns": [c.__dict__ for c in self.columns],
             "unmapped": list(self.unmapped),
             "notes": [n.to_dict() for n in self.notes],
+            **({"sheets": [p.to_dict() for p in self.sheets]} if self.sheets else {}),
             "rows": self.rows.astype(object).where(self.rows.notna(), None).to_dict(orient="records"),
         }
 
@@ -158,6 +161,10 @@ def _known(kind: str) -> Callable[[str], bool]:
 def _prepare(path: Path, kind, mapping, encoding, columns, sheet, limits: Limits | None, reveal: bool) -> _Prepared:
     kind = check_kind(kind)
     limits = limits or Limits.from_env()
+    if sheet == readers.ALL_SHEETS:
+        if readers.is_workbook(path):
+            return _prepare_all_sheets(path, kind, mapping, encoding, columns, limits, reveal)
+        sheet = None  # a text or Parquet file has one table
     sniffed = readers.sniff(
         path, encoding=encoding, columns=columns, known=_known(kind), limits=limits, sheet=sheet, reveal=reveal
     )
@@ -168,6 +175,31 @@ def _prepare(path: Path, kind, mapping, encoding, columns, sheet, limits: Limits
             idx = sniffed.headers.index(c.source)
             readings[c.target] = infer_reading(row[idx] for row in sniffed.sample)
     return _Prepared(sniffed, plan, readings, limits)
+
+
+def _prepare_all_sheets(path: Path, kind, mapping, encoding, columns, limits: Limits, reveal: bool) -> _Prepared:
+    """Every sheet whose columns match: the first sheet with data that maps gives the columns and the
+    mapping; the sheets with the same column names (in any order) are read after it."""
+    if columns:
+        raise BadInput(
+            f"reading every sheet of {path.name} needs a header row in each sheet; pick one sheet (--sheet NAME)",
+            code="all_sheets_need_header",
+        )
+    heads = readers.sheet_heads(path, limits)
+    refused: BadInput | None = None
+    for name, first in heads:
+        if first is None:
+            continue
+        try:
+            prep = _prepare(path, kind, mapping, encoding, None, name, limits, reveal)
+        except BadInput as exc:  # e.g. a notes sheet first: the next sheet with data may map
+            refused = refused or exc
+            continue
+        parts = readers.sheet_parts(heads, name)
+        return replace(prep, sniffed=replace(prep.sniffed, sheet=readers.ALL_SHEETS, parts=parts))
+    if refused is not None:
+        raise refused
+    raise BadInput(f"{path.name} has no rows in any sheet", code="empty_file")
 
 
 def _guess_units(plan: Plan, sniffed: readers.Sniffed) -> Plan:
@@ -267,6 +299,7 @@ def preview_file(
         rows=out,
         unmapped=tuple(c.source for c in plan.props),
         notes=prep.notes,
+        sheets=sniffed.parts,
     )
 
 
@@ -613,7 +646,10 @@ def ingest_file(
     path, reveal = readers.confine(Path(path), store.data_dir)
     prep = _prepare(path, kind, mapping, encoding, columns, sheet, limits, reveal)
     name = file_name or path.name
-    sha = sheet_identity(file_sha256(path, progress, 0.0, 0.05), prep.sniffed.sheet if prep.sniffed.format == "xlsx" and len(prep.sniffed.sheets) > 1 else None)
+    sha = sheet_identity(
+        file_sha256(path, progress, 0.0, 0.05),
+        prep.sniffed.sheet if prep.sniffed.format == "xlsx" and len(prep.sniffed.sheets) > 1 else None,
+    )
     base = dict(kind=kind, file_name=name, sha256=sha, mapping=prep.plan.as_dict(), detected=prep.sniffed.describe())
 
     with _ingest_lock(store), store.cursor() as cur:
@@ -635,16 +671,17 @@ def ingest_file(
     return replace(report, seconds=time.monotonic() - started)
 
 
-def _readable_copy(path: Path, prep: _Prepared, store: Store, progress: Progress) -> list[Path]:
+def _readable_copy(path: Path, prep: _Prepared, store: Store, progress: Progress, sheet_rows: list) -> list[Path]:
     """The staged files to read instead of ``path`` (last one is read): a UTF-8 conversion and/or a copy
-    with over-long lines marked. Empty when the file is read as it is."""
+    with over-long lines marked. Empty when the file is read as it is. ``sheet_rows`` receives the
+    data rows of each matching sheet of a workbook read whole."""
     sniffed, made = prep.sniffed, []
     if sniffed.format == "parquet":
         return made
     readable = path
     if sniffed.needs_conversion:
         readable = readers.convert_to_utf8_csv(
-            sniffed, store.staging_dir, lambda f, m="": progress(0.05 + 0.2 * f, m), prep.limits
+            sniffed, store.staging_dir, lambda f, m="": progress(0.05 + 0.2 * f, m), prep.limits, sheet_rows
         )
         made.append(readable)
     long = readers.long_lines(readable, prep.limits.max_line_bytes)
@@ -664,8 +701,9 @@ def _stage_check_insert(
     # transaction below.
     sniffed = prep.sniffed
     made: list[Path] = []
+    sheet_rows: list[tuple[str, int]] = []
     try:
-        made = _readable_copy(path, prep, store, progress)
+        made = _readable_copy(path, prep, store, progress, sheet_rows)
         readable = made[-1] if made else path
         params: dict[str, Any] = {}
         source = _source_sql(
@@ -699,7 +737,9 @@ def _stage_check_insert(
         if existing is not None:
             report = _already(existing, started, base)
         else:
-            report = _check_and_insert(cur, prep, pseudonymise_key, progress, timezone, expected_from, expected_to, base)
+            report = _check_and_insert(
+                cur, prep, pseudonymise_key, progress, timezone, expected_from, expected_to, base, sheet_rows
+            )
     except BaseException:
         cur.execute("ROLLBACK")
         raise
@@ -784,7 +824,9 @@ def _rejection_issues(cur, line_of, csv_rejects, limits: Limits) -> list[Issue]:
     return issues
 
 
-def _check_and_insert(cur, prep: _Prepared, key, progress, timezone, expected_from, expected_to, base) -> IngestReport:
+def _check_and_insert(
+    cur, prep: _Prepared, key, progress, timezone, expected_from, expected_to, base, sheet_rows=()
+) -> IngestReport:
     plan, sniffed = prep.plan, prep.sniffed
     kind = plan.kind
     cols = list(TABLE_COLUMNS[kind])
@@ -828,6 +870,7 @@ def _check_and_insert(cur, prep: _Prepared, key, progress, timezone, expected_fr
             rows_rejected=rows_rejected,
             issues=tuple(issues) + _info_issues(prep),
             rejected=tuple(rejected),
+            sheets=_sheet_counts(cur, prep, sheet_rows, csv_rejects, None),
             **base,
         )
 
@@ -846,6 +889,7 @@ def _check_and_insert(cur, prep: _Prepared, key, progress, timezone, expected_fr
         f"CREATE TEMP TABLE _rx_dupkeys AS SELECT _h FROM (SELECT {row_hash} AS _h FROM _rx_ok) GROUP BY _h HAVING count(*) > 1 "
         f"UNION SELECT {row_hash} FROM ({existing}) WHERE {row_hash} IN (SELECT {row_hash} FROM _rx_ok)"
     )
+    sheets = _sheet_counts(cur, prep, sheet_rows, csv_rejects, existing)
     mapping_doc = {**plan.as_dict(), **({"pseudonym_fingerprint": fp} if fp else {})}
     upload_id = register_upload(
         cur, kind=kind, file_name=base["file_name"], sha256=base["sha256"], rows_accepted=0, mapping=mapping_doc
@@ -886,6 +930,7 @@ def _check_and_insert(cur, prep: _Prepared, key, progress, timezone, expected_fr
         rows_duplicate=duplicates,
         issues=tuple(issues),
         rejected=tuple(rejected),
+        sheets=sheets,
         **base,
     )
     doc = report.to_dict()
@@ -895,6 +940,47 @@ def _check_and_insert(cur, prep: _Prepared, key, progress, timezone, expected_fr
         [int(accepted), rows_rejected, duplicates, json.dumps(doc, ensure_ascii=False, default=str), upload_id],
     )
     return report
+
+
+def _sheet_counts(cur, prep: _Prepared, sheet_rows, csv_rejects, existing: str | None) -> tuple:
+    """Each sheet of a workbook read whole with its own counts (run before the insert): a row is a
+    duplicate when an identical row comes earlier in the file or is already stored (``existing``,
+    None when nothing is inserted), as the insert itself decides."""
+    parts = prep.sniffed.parts
+    if not parts:
+        return ()
+    qcols = ", ".join(f'"{c}"' for c in TABLE_COLUMNS[prep.plan.kind]) + ", props"
+    dups = "SELECT CAST(NULL AS BIGINT) AS _rid WHERE false"
+    if existing is not None:
+        row_hash = f"hash({qcols})"
+        same = " AND ".join(f"d.{c} IS NOT DISTINCT FROM s.{c}" for c in qcols.split(", "))
+        dups = (
+            f"WITH d AS (SELECT _rid, {qcols}, row_number() OVER (PARTITION BY {qcols} ORDER BY _rid) AS _n FROM _rx_ok "
+            f"WHERE {row_hash} IN (SELECT _h FROM _rx_dupkeys)), "
+            f"s AS (SELECT {qcols} FROM ({existing}) WHERE {row_hash} IN (SELECT _h FROM _rx_dupkeys)) "
+            f"SELECT _rid FROM d WHERE _n > 1 UNION ALL SELECT _rid FROM d WHERE _n = 1 AND EXISTS (SELECT 1 FROM s WHERE {same})"
+        )
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _rx_sheet_dups AS {dups}")
+    header = prep.sniffed.header_lines
+    counted: dict[str, SheetPart] = {}
+    start = 0  # data rows (records) before the sheet, the reader's rejected lines included
+    for sheet, n in sheet_rows:
+        lo, hi = start, start + n
+        # the reader's own rejected lines take no row id: row ids count the other records
+        bad_lines = sum(1 for line, *_r in csv_rejects if lo < line - header <= hi)
+        before = sum(1 for line, *_r in csv_rejects if line - header <= lo)
+        span = {"lo": lo - before, "hi": hi - before - bad_lines}
+        rejected_n, = cur.execute(
+            "SELECT count(*) FROM _rx_stage WHERE _reason IS NOT NULL AND rowid >= $lo AND rowid < $hi", span
+        ).fetchone()
+        ok_n, = cur.execute("SELECT count(*) FROM _rx_ok WHERE _rid >= $lo AND _rid < $hi", span).fetchone()
+        dup, = cur.execute("SELECT count(*) FROM _rx_sheet_dups WHERE _rid >= $lo AND _rid < $hi", span).fetchone()
+        counted[sheet] = SheetPart(
+            sheet, "match", rows_read=n, rows_accepted=int(ok_n - dup), rows_rejected=int(rejected_n) + bad_lines,
+            rows_duplicate=int(dup), lines=(lo + header + 1, hi + header) if n else None,
+        )
+        start = hi
+    return tuple(counted.get(p.sheet, p) for p in parts)
 
 
 def _fix_reject_lines(cur, upload_id: int, sniffed: readers.Sniffed, csv_rejects) -> None:

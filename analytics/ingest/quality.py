@@ -97,6 +97,29 @@ class Issue:
 
 
 @dataclass(frozen=True)
+class SheetPart:
+    """One sheet of a workbook read with every matching sheet: ``match`` (read; its counts), ``empty``
+    or ``other_columns`` (not read: the reference sheet's columns it lacks and the columns it adds).
+    ``lines``: the first and last line numbers of its rows in the report (the matching sheets'
+    rows are numbered one after another, after one header line)."""
+
+    sheet: str
+    status: Literal["match", "empty", "other_columns"]
+    missing: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    rows_duplicate: int = 0
+    lines: tuple[int, int] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(missing=list(self.missing), extra=list(self.extra), lines=list(self.lines) if self.lines else None)
+        return out
+
+
+@dataclass(frozen=True)
 class RejectedRow:
     line: int | None
     reason: str  # ``code`` or ``code:column``
@@ -111,7 +134,8 @@ class IngestReport:
     its reason and line in ``issues`` and ``rejected``; ``rows_duplicate`` the rows skipped as exact
     duplicates; ``rows_accepted`` the rows stored. In the long form read = accepted + rejected +
     duplicates; in the wide event form one source row may give several events, and the accepted and
-    duplicate counts are of events.
+    duplicate counts are of events. ``sheets``: a workbook read with every matching sheet, each
+    sheet with its own counts (they add up to the totals) or why it was not read.
     """
 
     status: Status
@@ -129,6 +153,7 @@ class IngestReport:
     rejected: tuple[RejectedRow, ...] = ()
     existing_upload_id: int | None = None
     seconds: float = 0.0
+    sheets: tuple[SheetPart, ...] = ()
 
     @property
     def warnings(self) -> tuple[Issue, ...]:
@@ -161,6 +186,7 @@ class IngestReport:
             "detected": self.detected,
             "rejected_sample": [asdict(r) for r in self.rejected[:20]],
             "seconds": round(self.seconds, 3),
+            **({"sheets": [s.to_dict() for s in self.sheets]} if self.sheets else {}),
         }
 
 

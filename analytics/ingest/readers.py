@@ -21,6 +21,7 @@ from typing import Literal
 
 from analytics.errors import BadInput
 from analytics.ingest.limits import Limits
+from analytics.ingest.quality import SheetPart
 
 Format = Literal["csv", "xlsx", "parquet"]
 SNIFF_BYTES = 1 << 20
@@ -36,6 +37,8 @@ BINARY_NUL_SHARE = 0.01
 LONG_LINE_MARK = "\x00line_too_long\x00"
 #: Bytes of an over-long line kept as its raw text in the rejected rows.
 LONG_LINE_HEAD = 200
+#: ``sheet`` value asking for every sheet of a workbook whose columns match (no sheet name holds ``*``).
+ALL_SHEETS = "*"
 
 # The sniff window is parsed with Python's csv module: let one field fill the whole window.
 csv.field_size_limit(max(csv.field_size_limit(), 2 * SNIFF_BYTES))
@@ -53,8 +56,10 @@ class Sniffed:
     headers: tuple[str, ...]
     sample: tuple[tuple[str | None, ...], ...] = field(default_factory=tuple)  # first data rows, as text
     header_lines: int = 0
-    sheet: str | None = None  # the workbook sheet read
+    sheet: str | None = None  # the workbook sheet read, or ALL_SHEETS
     sheets: tuple[str, ...] = ()  # every sheet of the workbook holding data
+    # ALL_SHEETS: every sheet of the workbook, whether it is read (status "match") and why not
+    parts: tuple[SheetPart, ...] = ()
 
     @property
     def needs_conversion(self) -> bool:
@@ -66,6 +71,11 @@ class Sniffed:
         if self.format == "xlsx":
             out.update(sheet=self.sheet, sheets=list(self.sheets))
         return out
+
+    @property
+    def combined(self) -> tuple[str, ...]:
+        """The sheets read one after another (ALL_SHEETS), in workbook order; empty otherwise."""
+        return tuple(p.sheet for p in self.parts if p.status == "match")
 
 
 def _canonical_encoding(name: str) -> str:
@@ -385,16 +395,46 @@ def _data_rows(ws, deadline: _Deadline):
             yield cells
 
 
-def workbook_sheets(path: Path, limits: Limits | None = None) -> tuple[str, ...]:
-    """The names of the sheets of a workbook that hold at least one non-empty row (``limits``: default
-    from the environment)."""
+def sheet_heads(path: Path, limits: Limits | None = None) -> tuple[tuple[str, list[str] | None], ...]:
+    """Every sheet of a workbook with its first non-empty row as text (None: the sheet holds no data)."""
     limits = limits or Limits.from_env()
     deadline = _Deadline(path.name, limits)
     wb = _open_workbook(path, limits)
     try:
-        return tuple(ws.title for ws in wb.worksheets if next(_data_rows(ws, deadline), None) is not None)
+        return tuple((ws.title, next(_data_rows(ws, deadline), None)) for ws in wb.worksheets)
     finally:
         wb.close()
+
+
+def workbook_sheets(path: Path, limits: Limits | None = None) -> tuple[str, ...]:
+    """The names of the sheets of a workbook that hold at least one non-empty row (``limits``: default
+    from the environment)."""
+    return tuple(name for name, first in sheet_heads(path, limits) if first is not None)
+
+
+def header_cells(first: list[str | None]) -> list[str]:
+    """A header row's names: trailing empty cells dropped, blanks named and repeats numbered."""
+    cells = [c or "" for c in first]
+    while cells and not cells[-1]:
+        cells.pop()
+    return _unique(cells)
+
+
+def sheet_parts(heads, reference: str) -> tuple[SheetPart, ...]:
+    """Which sheets of ``heads`` (from :func:`sheet_heads`) have the columns of the sheet ``reference``
+    (the same names, in any order), and for the others the columns missing and extra."""
+    ref = header_cells(dict(heads)[reference])
+    ref_norm = {normalise(h): h for h in ref}
+    out = []
+    for name, first in heads:
+        if first is None:
+            out.append(SheetPart(name, "empty"))
+            continue
+        own = {normalise(h): h for h in header_cells(first)}
+        missing = tuple(h for n, h in ref_norm.items() if n not in own)
+        extra = tuple(h for n, h in own.items() if n not in ref_norm)
+        out.append(SheetPart(name, "other_columns", missing=missing, extra=extra) if missing or extra else SheetPart(name, "match"))
+    return tuple(out)
 
 
 def _sheet_rows(path: Path, sheet: str, limits: Limits):
@@ -403,6 +443,27 @@ def _sheet_rows(path: Path, sheet: str, limits: Limits):
         yield from _data_rows(wb[sheet], _Deadline(path.name, limits))
     finally:
         wb.close()
+
+
+def _combined_rows(sniffed: Sniffed, limits: Limits, counts: list[tuple[str, int]]):
+    """The header of the first matching sheet, then the data rows of every matching sheet, each row's
+    cells in that header's order; appends (sheet, data rows) to ``counts`` as each sheet ends. Cells
+    beyond a sheet's header are kept at the end of the row (which the reader then rejects)."""
+    order = [normalise(h) for h in sniffed.headers]
+    yield list(sniffed.headers)
+    for sheet in sniffed.combined:
+        rows = _sheet_rows(sniffed.path, sheet, limits)
+        head = header_cells(next(rows))
+        pos = {normalise(h): i for i, h in enumerate(head)}
+        idx = [pos[h] for h in order]
+        n = 0
+        for cells in rows:
+            beyond = cells[len(head):]
+            while beyond and beyond[-1] in (None, ""):
+                beyond.pop()
+            yield [cells[i] if i < len(cells) else None for i in idx] + beyond
+            n += 1
+        counts.append((sheet, n))
 
 
 def _pick_sheet(path: Path, sheet: str | None, limits: Limits, reveal: bool) -> tuple[str, tuple[str, ...]]:
@@ -447,15 +508,22 @@ def _sniff_xlsx(
         has_header = looks_like_header(first, [[c or "" for c in r] for r in rows[1:50]], known)
         if not has_header:
             raise BadInput(f"{path.name} has no header row; give the column names (--columns a,b,c)", code="no_header")
-        while first and not first[-1]:
-            first.pop()
-        headers = _unique(first)
+        headers = header_cells(first)
     _check_columns(path, headers, limits)
     data = rows[1:] if has_header else rows
     if not data:
         raise BadInput(f"{path.name} has a header row but no data rows", code="no_rows")
     sample = tuple(tuple(r[i] if i < len(r) else None for i in range(len(headers))) for r in data)
     return Sniffed(path, "xlsx", None, ",", has_header, tuple(headers), sample, 1 if has_header else 0, sheet, sheets)
+
+
+def is_workbook(path: Path) -> bool:
+    """Whether ``path`` is an existing .xlsx workbook (by its first bytes and name)."""
+    if not path.is_file():
+        return False
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    return head.startswith(b"PK\x03\x04") and detect_format(path, head) == "xlsx"
 
 
 def _sniff_parquet(path: Path, columns: list[str] | None, limits: Limits) -> Sniffed:
@@ -501,19 +569,32 @@ def _staging_file(staging_dir: Path) -> tuple[int, Path]:
     return fd, Path(name)
 
 
-def convert_to_utf8_csv(sniffed: Sniffed, staging_dir: Path, progress=None, limits: Limits | None = None) -> Path:
+def convert_to_utf8_csv(
+    sniffed: Sniffed,
+    staging_dir: Path,
+    progress=None,
+    limits: Limits | None = None,
+    sheet_rows: list[tuple[str, int]] | None = None,
+) -> Path:
     """Stream a legacy-encoded text file or an Excel sheet into a UTF-8 CSV in ``staging_dir``.
 
-    The caller removes the returned file. Memory use is one chunk (text) or one row (Excel).
+    Every matching sheet (:attr:`Sniffed.combined`) is written after one header row, and
+    ``sheet_rows`` receives (sheet, data rows) for each. The caller removes the returned file. Memory
+    use is one chunk (text) or one row (Excel).
     """
     limits = limits or Limits()
     deadline = _Deadline(sniffed.path.name, limits)
     fd, out = _staging_file(staging_dir)
     try:
         if sniffed.format == "xlsx":
+            rows = (
+                _combined_rows(sniffed, limits, sheet_rows if sheet_rows is not None else [])
+                if sniffed.combined
+                else _sheet_rows(sniffed.path, sniffed.sheet or "", limits)
+            )
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 writer = csv.writer(fh, lineterminator="\n")
-                for i, cells in enumerate(_sheet_rows(sniffed.path, sniffed.sheet or "", limits)):
+                for i, cells in enumerate(rows):
                     writer.writerow(["" if c is None else c for c in cells])
                     if progress and i % 20000 == 0:
                         progress(0.0, f"Excel row {i:,}")

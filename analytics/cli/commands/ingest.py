@@ -142,7 +142,11 @@ def _file_args(p) -> None:
     p.add_argument("--map", action="append", default=[], metavar="SRC=DST", help="map a column by hand (repeatable); DST may carry a unit (watch_seconds:ms) or be an event type for a 0/1 flag column, props or ignore")
     p.add_argument("--encoding", default=None, help="text encoding (default: detected; utf-8, gbk, gb18030 ...)")
     p.add_argument("--columns", default=None, metavar="a,b,c", help="column names of a headerless file, in order")
-    p.add_argument("--sheet", default=None, metavar="NAME", help="the sheet of an Excel workbook to read (needed when several sheets hold data)")
+    p.add_argument(
+        "--sheet", default=None, metavar="NAME",
+        help="the sheet of an Excel workbook to read (needed when several sheets hold data); "
+        "'all': every sheet whose columns match the first sheet that maps",
+    )
 
 
 def prepare_file(args, ctx) -> None:
@@ -152,6 +156,7 @@ def prepare_file(args, ctx) -> None:
 
 def _options(args, ctx) -> dict:
     from analytics.ingest.mapping import parse_map_args
+    from analytics.ingest.readers import ALL_SHEETS
 
     columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
     return dict(
@@ -160,8 +165,30 @@ def _options(args, ctx) -> dict:
         timezone=ctx.settings.timezone,
         encoding=args.encoding,
         columns=columns,
-        sheet=args.sheet,
+        sheet=ALL_SHEETS if args.sheet == "all" else args.sheet,
     )
+
+
+def _sheet_lines(parts, counts: bool = True) -> list[str]:
+    """Each sheet of a workbook read whole: its counts and lines (``counts``), or why it is not read."""
+    out = []
+    for p in parts:
+        if p.status == "match" and not counts:
+            out.append(f"  sheet {p.sheet!r}: read")
+        elif p.status == "match":
+            where = f" (lines {p.lines[0]}-{p.lines[1]})" if p.lines else ""
+            out.append(
+                f"  sheet {p.sheet!r}: read {p.rows_read:,}  accepted {p.rows_accepted:,}  rejected {p.rows_rejected:,}  "
+                f"duplicates {p.rows_duplicate:,}{where}"
+            )
+        elif p.status == "empty":
+            out.append(f"  sheet {p.sheet!r}: not read, empty")
+        else:
+            diff = "; ".join(
+                f"{label} {', '.join(map(repr, names))}" for label, names in (("lacks", p.missing), ("adds", p.extra)) if names
+            )
+            out.append(f"  sheet {p.sheet!r}: not read, other columns ({diff})")
+    return out
 
 
 def _issue_lines(issues) -> list[str]:
@@ -195,6 +222,7 @@ def run_ingest(args, ctx) -> Output:
         f"  read {report.rows_read:,}  accepted {report.rows_accepted:,}  rejected {report.rows_rejected:,}  "
         f"duplicates {report.rows_duplicate:,}",
     ]
+    lines += _sheet_lines(report.sheets)
     lines += _issue_lines(report.issues)
     if report.rows_rejected and report.upload_id:
         lines.append(f"  rejected rows: reelytics rejects {report.upload_id}")
@@ -207,7 +235,10 @@ def run_preview(args, ctx) -> Output:
     pv = preview_file(args.file, **_options(args, ctx), rows=args.rows, data_dir=ctx.settings.data_dir)
     d = pv.detected
     lines = [f"{pv.file_name}: {d['format']}, encoding {d['encoding']}, delimiter {d['delimiter']!r}, header {d['header']}"]
-    if d.get("sheet"):
+    if pv.sheets:
+        lines[0] += ", every matching sheet"
+        lines += _sheet_lines(pv.sheets, counts=False)
+    elif d.get("sheet"):
         lines[0] += f", sheet {d['sheet']!r} of {', '.join(map(repr, d['sheets']))}"
     for c in pv.columns:
         lines.append(f"  {c.source:<24} -> {c.target:<20} {c.confidence:>4.2f}{'  (manual)' if c.manual else ''}  e.g. {c.example}")
