@@ -74,10 +74,26 @@ TEXT = {
     },
     "data.sheet": {"en": "Sheet of the workbook", "zh": "工作表"},
     "data.sheet_help": {
-        "en": "Every sheet holding data is listed; one sheet is imported per upload.",
-        "zh": "列出所有含数据的工作表；每次上传导入一个工作表。",
+        "en": "Every sheet holding data is listed. Pick one, or all matching sheets: every sheet with the same "
+        "columns as the first sheet that maps is imported in one upload, with counts per sheet.",
+        "zh": "列出所有含数据的工作表。可选择一个，或选择「所有匹配的工作表」：与第一个可映射工作表列相同的"
+        "所有工作表在一次上传中导入，并分别统计每个工作表。",
     },
     "data.sheet_pick": {"en": "pick a sheet", "zh": "请选择工作表"},
+    "data.sheet_all": {"en": "all matching sheets", "zh": "所有匹配的工作表"},
+    "data.sheets": {"en": "Sheets of the workbook", "zh": "工作簿中的工作表"},
+    "data.col.sheet": {"en": "Sheet", "zh": "工作表"},
+    "data.col.line_range": {"en": "Lines", "zh": "行号范围"},
+    "data.col.sheet_read": {"en": "Imported", "zh": "是否导入"},
+    "data.col.sheet_why": {"en": "Why not", "zh": "未导入原因"},
+    "data.col.accepted": {"en": "Accepted", "zh": "接收"},
+    "data.col.rejected": {"en": "Rejected", "zh": "拒绝"},
+    "data.col.duplicates": {"en": "Duplicates", "zh": "重复"},
+    "data.sheet_status.match": {"en": "yes", "zh": "是"},
+    "data.sheet_status.empty": {"en": "no: the sheet is empty", "zh": "否：工作表为空"},
+    "data.sheet_status.other_columns": {"en": "no: other columns", "zh": "否：列不同"},
+    "data.sheet_lacks": {"en": "lacks {columns}", "zh": "缺少 {columns}"},
+    "data.sheet_adds": {"en": "adds {columns}", "zh": "多出 {columns}"},
     "data.col.level": {"en": "Level", "zh": "级别"},
     "data.col.issue": {"en": "Issue", "zh": "问题"},
     "data.col.count": {"en": "Rows", "zh": "行数"},
@@ -260,6 +276,10 @@ TEXT = {
     "ingest.error.choose_sheet": {
         "en": "The workbook has {count} sheets with data; pick one.",
         "zh": "该工作簿有 {count} 个含数据的工作表；请选择一个。",
+    },
+    "ingest.error.all_sheets_need_header": {
+        "en": "Importing every matching sheet needs a header row in each sheet; pick one sheet instead.",
+        "zh": "导入所有匹配的工作表需要每个工作表都有表头行；请改为选择一个工作表。",
     },
     "ingest.error.no_sheet": {"en": "The workbook has no sheet {sheet} with data.", "zh": "该工作簿没有含数据的工作表 {sheet}。"},
     "ingest.error.conversion_too_slow": {

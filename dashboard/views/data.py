@@ -20,7 +20,7 @@ from analytics.access import can
 from analytics.errors import BadInput, ReelyticsError
 from analytics.ingest import ingest_file, preview_file, rejected_rows, workbook_sheets
 from analytics.ingest.quality import split_reason
-from analytics.ingest.readers import CHUNK_BYTES, clean_staging
+from analytics.ingest.readers import ALL_SHEETS, CHUNK_BYTES, clean_staging
 from analytics.store.schema import EVENT_TYPES, TABLE_COLUMNS
 from analytics.store.uploads import list_uploads, remove_upload
 from dashboard.common import actor, download_buttons, get_store, guarded, settings
@@ -151,8 +151,34 @@ def _sheet(path: Path) -> tuple[bool, str | None]:
     sheets = workbook_sheets(path)
     if len(sheets) < 2:
         return True, None
-    choice = st.selectbox(t("data.sheet"), sheets, index=None, placeholder=t("data.sheet_pick"), key="data_sheet", help=t("data.sheet_help"))
-    return choice is not None, choice
+    every = t("data.sheet_all")
+    choice = st.selectbox(
+        t("data.sheet"), [every, *sheets], index=None, placeholder=t("data.sheet_pick"), key="data_sheet", help=t("data.sheet_help")
+    )
+    return choice is not None, ALL_SHEETS if choice == every else choice
+
+
+def _sheets_frame(parts, counts: bool) -> pd.DataFrame:
+    """Each sheet of a workbook read whole: imported or why not (and its counts after the import);
+    sheet and column names as written."""
+    def why(p) -> str:
+        names = [(k, ", ".join(v)) for k, v in (("data.sheet_lacks", p.missing), ("data.sheet_adds", p.extra)) if v]
+        return "; ".join(t(k, columns=v) for k, v in names)
+
+    frame = {
+        t("data.col.sheet"): [p.sheet for p in parts],
+        t("data.col.sheet_read"): [t(f"data.sheet_status.{p.status}") for p in parts],
+        t("data.col.sheet_why"): [why(p) or None for p in parts],
+    }
+    if counts:
+        frame.update({
+            t("data.m.read"): [p.rows_read for p in parts],
+            t("data.col.accepted"): [p.rows_accepted for p in parts],
+            t("data.col.rejected"): [p.rows_rejected for p in parts],
+            t("data.col.duplicates"): [p.rows_duplicate for p in parts],
+            t("data.col.line_range"): [f"{p.lines[0]}–{p.lines[1]}" if p.lines else None for p in parts],
+        })
+    return pd.DataFrame(frame)
 
 
 def _options(kind: str) -> dict:
@@ -240,6 +266,9 @@ def _show_report(report) -> None:
     c[1].metric(t("data.m.accepted"), count(report.rows_accepted))
     c[2].metric(t("data.m.rejected"), count(report.rows_rejected))
     c[3].metric(t("data.m.duplicates"), count(report.rows_duplicate))
+    if report.sheets:
+        st.markdown(f"**{t('data.sheets')}**")
+        table(_sheets_frame(report.sheets, counts=True), key="data_report_sheets")
     st.markdown(f"**{t('data.issues')}**")
     if report.issues:
         table(_issues_frame(report.issues), key="data_issues_table")
@@ -317,6 +346,9 @@ with _guarded(t("data.next_step")):
         overrides = _mapping_editor(auto, kind)
         pv = preview_file(path, **options, mapping=overrides, data_dir=store.data_dir, actor=actor()) if overrides else auto
         _notes(pv.notes)
+        if pv.sheets:
+            st.markdown(f"**{t('data.sheets')}**")
+            table(_sheets_frame(pv.sheets, counts=False), key="data_preview_sheets")
         st.markdown(f"**{t('data.first_rows')}**")
         rows = pv.rows.copy()
         rows["reason"] = rows["reason"].map(reason_text)

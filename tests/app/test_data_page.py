@@ -154,13 +154,37 @@ def test_a_workbook_with_two_sheets_asks_which_one(monkeypatch, db):
     at.run()
     at.text_input(key="data_path").input("two.xlsx").run()
     assert not at.exception
-    assert at.selectbox(key="data_sheet").options == ["march", "april"]
+    assert at.selectbox(key="data_sheet").options == ["all matching sheets", "march", "april"]
     assert "data_import" not in [b.key for b in at.button]  # nothing read until a sheet is picked
     assert any(m.startswith("#1  first.csv") for m in _texts(at))  # the rest of the page still shows
     at.selectbox(key="data_sheet").select("april").run()
     at.button(key="data_import").click().run()
     assert not at.exception
     assert at.session_state["data_report"].rows_accepted == 2
+
+
+def test_all_matching_sheets_show_which_sheets_are_read_and_their_counts(monkeypatch, db):
+    from tests.unit.test_ingest_bad_input import _book
+
+    _book(db.parent / "book.xlsx")
+    at = _app(monkeypatch, db)
+    at.run()
+    at.text_input(key="data_path").input("book.xlsx").run()
+    at.selectbox(key="data_sheet").select("all matching sheets").run()
+    assert not at.exception
+    sheets = next(d.value for d in at.dataframe if "Why not" in d.value.columns)
+    assert sheets.to_dict("list") == {
+        "Sheet": ["march", "empty", "april", "spend"],
+        "Imported": ["yes", "no: the sheet is empty", "yes", "no: other columns"],
+        "Why not": ["–", "–", "–", "lacks user_id, item_id, event_type, event_time; adds date, channel, cost"],
+    }
+    at.button(key="data_import").click().run()
+    assert not at.exception
+    assert at.success[0].value == "Imported 3 rows from book.xlsx (upload 2)."
+    counts = next(d.value for d in at.dataframe if "Accepted" in d.value.columns)
+    assert counts[["Sheet", "Rows read", "Accepted", "Rejected", "Duplicates"]].values.tolist() == [
+        ["march", 3, 1, 1, 1], ["empty", 0, 0, 0, 0], ["april", 4, 2, 1, 1], ["spend", 0, 0, 0, 0],
+    ]
 
 
 def test_a_symlink_out_of_the_data_folder_and_a_path_out_of_it_are_refused(monkeypatch, db, tmp_path):

@@ -6,6 +6,7 @@ up on every case of the corpus. The files are generated here; none is committed.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import zipfile
 
@@ -528,6 +529,76 @@ def test_a_workbook_with_several_sheets_is_never_read_one_sheet_silently(seeded)
     assert (march.rows_accepted, april.rows_accepted, april.detected["sheet"]) == (1, 1, "april")
     assert ingest_file(seeded, path, sheet="april").status == "already_uploaded"
     assert seeded.query("SELECT list(user_id ORDER BY user_id) FROM events WHERE user_id <> 'old'").scalar() == ["u1", "u2"]
+
+
+def _book(path):
+    """Two sheets with the same columns (in another order), one with other columns, one empty."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    march = wb.active
+    march.title = "march"
+    for row in (["user_id", "item_id", "event_type", "event_time"], ["u1", "v1", "view", "2026-03-01 10:00"],
+                ["u1", "v1", "view", "2026-03-01 10:00"], ["u9", "v1", "teleport", "2026-03-01 11:00"]):
+        march.append(row)
+    wb.create_sheet("empty")
+    april = wb.create_sheet("april")
+    for row in (["Event_Time", "user_id", "event_type", "item_id"], ["2026-04-01 10:00", "u2", "view", "v1"],
+                ["2026-03-01 10:00", "u1", "view", "v1"], ["bad", "u3", "view", "v1"], ["2026-04-02 10:00", "u4", "like", "v1"]):
+        april.append(row)
+    spend = wb.create_sheet("spend")
+    spend.append(["date", "channel", "cost"])
+    spend.append(["2026-03-01", "douyin", 3])
+    wb.save(path)
+
+
+def test_every_matching_sheet_is_read_in_one_upload_and_each_sheet_adds_up(seeded):
+    path = seeded.data_dir / "book.xlsx"
+    _book(path)
+    preview = preview_file(path, sheet="*")
+    assert [(p.sheet, p.status, p.missing, p.extra) for p in preview.sheets] == [
+        ("march", "match", (), ()),
+        ("empty", "empty", (), ()),
+        ("april", "match", (), ()),
+        ("spend", "other_columns", ("user_id", "item_id", "event_type", "event_time"), ("date", "channel", "cost")),
+    ]
+    report = ingest_file(seeded, path, sheet="*")
+    counts = {p.sheet: (p.rows_read, p.rows_accepted, p.rows_rejected, p.rows_duplicate, p.lines) for p in report.sheets}
+    # march: a repeated row and an unknown event type; april: its second row repeats march's first
+    assert counts == {
+        "march": (3, 1, 1, 1, (2, 4)), "empty": (0, 0, 0, 0, None), "april": (4, 2, 1, 1, (5, 8)),
+        "spend": (0, 0, 0, 0, None),
+    }
+    for p in report.sheets:
+        assert p.rows_read == p.rows_accepted + p.rows_rejected + p.rows_duplicate
+    assert (report.rows_read, report.rows_accepted, report.rows_rejected, report.rows_duplicate) == (7, 3, 2, 2)
+    assert [(r.line, r.reason) for r in report.rejected] == [(4, "unknown_event_type:event_type"), (7, "bad_time:event_time")]
+    assert seeded.query("SELECT count(DISTINCT upload_id), list(user_id ORDER BY user_id) FROM events WHERE user_id <> 'old'").rows == (
+        (1, ["u1", "u2", "u4"]),
+    )
+    stored = json.loads(seeded.query("SELECT report FROM uploads WHERE upload_id = ?", [report.upload_id]).scalar())
+    assert [s["sheet"] for s in stored["sheets"]] == ["march", "empty", "april", "spend"]
+    assert ingest_file(seeded, path, sheet="*").status == "already_uploaded"
+
+
+def test_a_failing_all_sheets_upload_leaves_the_database_as_it_was(seeded, monkeypatch):
+    from analytics.ingest import pipeline
+
+    path = seeded.data_dir / "book.xlsx"
+    _book(path)
+    before = snapshot(seeded)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(pipeline, "_fix_reject_lines", broken)  # after the rows of both sheets are inserted
+    with pytest.raises(RuntimeError):
+        ingest_file(seeded, path, sheet="*")
+    assert snapshot(seeded) == before
+    with pytest.raises(BadInput) as err:
+        ingest_file(seeded, path, sheet="*", columns=["user_id", "item_id", "event_type", "event_time"])
+    assert err.value.code == "all_sheets_need_header"
+    assert snapshot(seeded) == before
 
 
 def test_big_integers_from_excel_stay_exact_text(store):

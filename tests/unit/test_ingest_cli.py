@@ -172,3 +172,31 @@ def test_preview_states_how_times_are_read(tmp_path, capsys):
     code, out, _ = run(db, capsys, "preview", str(path))
     assert code == 0
     assert "  note: no value of event_time shows whether dates are day/month or month/day: read as day/month/year; check the preview" in out
+
+
+def test_sheet_all_reads_every_matching_sheet_and_prints_each_sheet(env, capsys):
+    from tests.unit.test_ingest_bad_input import _book
+
+    db, _path = env
+    book = db.parent.parent / "book.xlsx"
+    _book(book)
+    code, out, _ = run(db, capsys, "preview", str(book), "--sheet", "all")
+    assert code == 0
+    assert "  sheet 'march': read\n  sheet 'empty': not read, empty\n  sheet 'april': read\n" in out
+    code, out, _ = run(db, capsys, "ingest", str(book), "--sheet", "all")
+    assert code == 0
+    assert out.splitlines()[:6] == [
+        "Imported 3 rows from book.xlsx as upload 1",
+        "  read 7  accepted 3  rejected 2  duplicates 2",
+        "  sheet 'march': read 3  accepted 1  rejected 1  duplicates 1 (lines 2-4)",
+        "  sheet 'empty': not read, empty",
+        "  sheet 'april': read 4  accepted 2  rejected 1  duplicates 1 (lines 5-8)",
+        (
+            "  sheet 'spend': not read, other columns (lacks 'user_id', 'item_id', 'event_type', 'event_time'; "
+            "adds 'date', 'channel', 'cost')"
+        ),
+    ]
+    code, out, _ = run(db, capsys, "--json", "ingest", str(book), "--sheet", "all")
+    assert json.loads(out)["status"] == "already_uploaded"
+    code, _out, err = run(db, capsys, "ingest", str(book), "--sheet", "all", "--columns", "a,b,c,d")
+    assert code == 2 and len(err.strip().splitlines()) == 1
