@@ -10,6 +10,14 @@ TEXT = {
     "data.kind.items": {"en": "Catalog (videos, courses)", "zh": "内容目录（视频、课程）"},
     "data.kind.spend": {"en": "Ad spend", "zh": "投放花费"},
     "data.upload": {"en": "Upload a file", "zh": "上传文件"},
+    "data.upload_help": {
+        "en": "Up to {mb:,} MB through the browser (the server setting server.maxUploadSize). For larger files, copy "
+        "the file into the data folder and give its name below, or run reelytics ingest FILE on the server.",
+        "zh": "通过浏览器最多上传 {mb:,} MB（服务器设置 server.maxUploadSize）。更大的文件请复制到数据文件夹后在下方填写"
+        "文件名，或在服务器上运行 reelytics ingest FILE。",
+    },
+    "data.staged": {"en": "Uploaded: {name} ({size:,.1f} MB)", "zh": "已上传：{name}（{size:,.1f} MB）"},
+    "data.unstage": {"en": "Discard", "zh": "放弃"},
     "data.path": {"en": "Or the name of a file in the data folder", "zh": "或填写数据文件夹中的文件名"},
     "data.path_help": {
         "en": "For large files copied to the server: the file must be inside the data folder ({folder}).",

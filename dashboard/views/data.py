@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analytics.access import can
 from analytics.errors import BadInput, ReelyticsError
@@ -121,18 +122,41 @@ def _stage_upload(store, uploaded) -> tuple[Path, str]:
     return path, uploaded.name
 
 
+def _forget_upload(uploaded) -> None:
+    """Drop the server's in-memory copy of an upload once it is staged on disk: Streamlit keeps the
+    bytes of every file in a file uploader until the widget is cleared or the session ends."""
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        ctx.uploaded_file_mgr.remove_file(ctx.session_id, uploaded.file_id)
+    uploaded.close()
+
+
 def _chosen_file(store) -> tuple[Path, str, bool] | None:
-    """(path, display name, staged copy?) of the file the person picked, if any."""
+    """(path, display name, staged copy?) of the file the person picked, if any.
+
+    An upload is copied to the staging folder as soon as it arrives, its bytes are dropped from the
+    server's memory, and the uploader starts empty again (a new key): the staged copy is the file."""
+    n = st.session_state.get("data_upload_n", 0)
     uploaded = st.file_uploader(
-        t("data.upload"), type=["csv", "tsv", "txt", "xlsx", "parquet"], key="data_upload"
+        t("data.upload"), type=["csv", "tsv", "txt", "xlsx", "parquet"], key=f"data_upload_{n}",
+        help=t("data.upload_help", mb=st.get_option("server.maxUploadSize")),
     )
-    name = st.text_input(t("data.path"), key="data_path", help=t("data.path_help", folder=plain(store.data_dir)))
     if uploaded is not None:
-        staged = st.session_state.get("data_staged")
-        if staged is None or staged[0] != uploaded.file_id or not Path(staged[1]).exists():
-            path, shown = _stage_upload(store, uploaded)
-            st.session_state["data_staged"] = staged = (uploaded.file_id, str(path), shown)
-        return Path(staged[1]), staged[2], True
+        path, shown = _stage_upload(store, uploaded)
+        _forget_upload(uploaded)
+        del uploaded
+        st.session_state["data_staged"] = (str(path), shown)
+        st.session_state["data_upload_n"] = n + 1
+        st.rerun()
+    name = st.text_input(t("data.path"), key="data_path", help=t("data.path_help", folder=plain(store.data_dir)))
+    staged = st.session_state.get("data_staged")
+    if staged is not None and Path(staged[0]).exists():
+        c1, c2 = st.columns([6, 1])
+        c1.text(t("data.staged", name=staged[1], size=Path(staged[0]).stat().st_size / 2**20))
+        if not c2.button(t("data.unstage"), key="data_unstage"):
+            return Path(staged[0]), staged[1], True
+        Path(staged[0]).unlink(missing_ok=True)
+        st.session_state.pop("data_staged", None)
     if name.strip():
         # Lexically inside the data folder (no "..", no absolute path); a symbolic link out of it is
         # refused by the library with its own code.

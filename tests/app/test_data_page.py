@@ -199,3 +199,28 @@ def test_a_symlink_out_of_the_data_folder_and_a_path_out_of_it_are_refused(monke
     at.text_input(key="data_path").input("../shadow").run()
     assert at.error[0].value == "There is no file ../shadow in the data folder."
     assert not any("root" in e.value for e in at.error)
+
+
+def test_an_upload_is_copied_to_the_staging_folder_and_dropped_from_memory(monkeypatch, db):
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    held_after = []
+    remove = MemoryUploadedFileManager.remove_file
+
+    def spy(self, session_id, file_id):
+        remove(self, session_id, file_id)
+        held_after.append(self._total_bytes)
+
+    monkeypatch.setattr(MemoryUploadedFileManager, "remove_file", spy)
+    at = _app(monkeypatch, db)
+    at.run()
+    at.get("file_uploader")[0].upload("shop.csv", GOOD.encode()).run()
+    assert not at.exception
+    assert held_after == [0]  # the server holds no upload bytes once the file is staged
+    assert at.get("file_uploader")[0].key == "data_upload_1"  # the uploader starts empty again
+    staged = list((db.parent / "staging").glob("upload-*.csv"))
+    assert len(staged) == 1 and staged[0].read_text() == GOOD
+    assert "Uploaded: shop.csv (0.0 MB)" in _texts(at)
+    at.button(key="data_import").click().run()
+    assert at.success[0].value == "Imported 2 rows from shop.csv (upload 2)."
+    assert not staged[0].exists()
