@@ -358,6 +358,8 @@ def test_implausible_times_are_rejected_with_the_configured_range(store, monkeyp
 def test_one_huge_epoch_never_refuses_the_file(store):
     report = ingest_file(store, _write(store, "epochs.csv", ROW_CASES["epoch_out_of_range.csv"][0]))
     assert report.status == "ok" and report.rows_accepted == 2
+    said = json.dumps(report.to_dict(), default=str)  # rejected per row, with no engine text
+    assert "Conversion" not in said and "SELECT" not in said and "Error" not in said
     assert report.issue("epoch_unit").params == {"column": "event_time", "unit": "s"}
 
 
@@ -418,6 +420,47 @@ def test_too_many_columns_is_refused_before_reading(seeded):
         ingest_file(seeded, path)
     assert (err.value.code, err.value.details) == ("too_many_columns", {"columns": 304, "limit": 256})
     assert snapshot(seeded) == before
+
+
+@pytest.mark.parametrize("n", [1_000, 10_000])
+def test_thousands_of_columns_are_refused_from_the_header_with_the_limit(seeded, n):
+    before = snapshot(seeded)
+    header = "user_id,item_id,event_type,event_time," + ",".join(f"x{i}" for i in range(n - 4))
+    path = _write(seeded, f"cols{n}.csv", header + "\n" + ("u1,v1,view,2026-01-05," + ",1" * (n - 5) + "\n") * 3)
+    with pytest.raises(BadInput) as err:
+        preview_file(path)
+    assert (err.value.code, err.value.details) == ("too_many_columns", {"columns": n, "limit": 256})
+    assert f"has {n:,} columns" in err.value.message and "REELYTICS_MAX_COLUMNS" in err.value.message
+    with pytest.raises(BadInput):
+        ingest_file(seeded, path)
+    assert snapshot(seeded) == before
+
+
+def test_a_thousand_columns_allowed_by_the_limit_land_or_are_a_clear_refusal(seeded):
+    # The column limit (256) is what keeps a wide file's memory bounded; raised to 1,000, the staging
+    # may outgrow the upload's memory limit: then a clear refusal, nothing stored, never engine text.
+    before = snapshot(seeded)
+    header = "user_id,item_id,event_type,event_time," + ",".join(f"x{i}" for i in range(996))
+    rows = "".join(f"u{k},v1,view,2026-01-05,{k}" + ",1" * 995 + "\n" for k in range(20))
+    path = _write(seeded, "cols1000.csv", header + "\n" + rows)
+    try:
+        report = ingest_file(seeded, path, limits=Limits(max_columns=1000))
+    except BadInput as exc:
+        assert (exc.code, exc.details) == ("out_of_memory", {"limit": "800MB"})
+        assert "Error" not in exc.message
+        assert snapshot(seeded) == before
+    else:
+        assert (report.rows_read, report.rows_accepted, report.rows_rejected) == (20, 20, 0)
+
+
+def test_a_symlink_to_a_system_file_is_refused_without_its_contents(seeded):
+    link = seeded.data_dir / "accounts.csv"
+    os.symlink("/etc/passwd", link)
+    for call in (lambda: preview_file(link, data_dir=seeded.data_dir), lambda: ingest_file(seeded, link)):
+        with pytest.raises(BadInput) as err:
+            call()
+        said = err.value.message + repr(err.value.details)
+        assert err.value.code == "symlink_outside" and "root" not in said and "/etc" not in said
 
 
 def _bomb(path, unpacked: int) -> None:

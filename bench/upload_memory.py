@@ -1,0 +1,146 @@
+"""Benchmark: peak memory of the dashboard while a file is uploaded through the browser, and of
+``reelytics ingest`` on the command line.
+
+    python bench/upload_memory.py --upload-rows 1400000 --ingest-rows 1000000
+
+Generates event CSVs under bench/out/ (kept between runs; the same generator as bench/ingest.py),
+then:
+
+1. starts ``streamlit run dashboard/app.py`` on 127.0.0.1 over a fresh database and drives Debian's
+   Chromium (Playwright) to the Data page; uploads the CSV through the file uploader, waits until
+   the page shows it staged, then imports it and waits for the report. The server's true peak
+   resident memory is the kernel's high-water mark (``VmHWM`` in ``/proc/PID/status``), read after
+   the page loads, after the upload is staged, and after the import.
+2. runs ``python -m analytics ingest`` on the other CSV into a fresh database in a process of its own
+   and reports its peak RSS (``ru_maxrss`` from ``wait4``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "bench" / "out"
+sys.path.insert(0, str(REPO / "bench"))
+from ingest import generate  # noqa: E402  (bench/ingest.py: the same event generator)
+
+CHROMIUM = Path(os.environ.get("REELYTICS_CHROMIUM", "/usr/bin/chromium"))
+
+
+def csv_of(rows: int) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"events_{rows}.csv"
+    if not path.exists():
+        generate(path, rows)
+    return path
+
+
+def status_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def mib(kib: int) -> str:
+    return f"{kib / 1024:,.0f} MiB"
+
+
+def dashboard_upload(csv: Path, work: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    db = work / "data" / "reelytics.duckdb"
+    db.parent.mkdir(parents=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(work / "server.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env={**os.environ, "REELYTICS_DB": str(db), "OPENBLAS_NUM_THREADS": "1"}, stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                         args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+            page = browser.new_page()
+            page.set_default_timeout(600_000)
+            page.goto(f"{url}/data")
+            page.get_by_text("Upload a file").first.wait_for()
+            loaded = status_kib(server.pid, "VmHWM")
+            t = time.perf_counter()
+            page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(str(csv))
+            page.get_by_text(f"Uploaded: {csv.name}").first.wait_for()
+            page.get_by_role("button", name="Import").wait_for()
+            staged_s = time.perf_counter() - t
+            staged = status_kib(server.pid, "VmHWM")
+            rss_after = status_kib(server.pid, "VmRSS")
+            t = time.perf_counter()
+            page.get_by_role("button", name="Import").click()
+            page.get_by_text("Data-quality report").first.wait_for()
+            imported_s = time.perf_counter() - t
+            imported = status_kib(server.pid, "VmHWM")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    size = csv.stat().st_size
+    print(f"upload file           {csv.name}: {size / 2**20:,.0f} MiB")
+    print(f"dashboard peak RSS    page loaded {mib(loaded)};  upload staged {mib(staged)} ({staged_s:.1f} s, "
+          f"+{(staged - loaded) / 1024:,.0f} MiB = {(staged - loaded) * 1024 / size:.2f} x the file);  "
+          f"after import {mib(imported)} ({imported_s:.1f} s)")
+    print(f"dashboard RSS once the upload is staged {mib(rss_after)}")
+
+
+def cli_ingest(csv: Path, work: Path) -> None:
+    db = work / "cli" / "reelytics.duckdb"
+    db.parent.mkdir(parents=True)
+    t = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "analytics", "--db", str(db), "ingest", str(csv)], cwd=REPO,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    out = proc.stdout.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"reelytics ingest failed:\n{out}")
+    print(f"reelytics ingest      {csv.name}: {csv.stat().st_size / 2**20:,.0f} MiB, "
+          f"{out.splitlines()[1].strip()}")
+    print(f"reelytics ingest peak RSS {mib(usage.ru_maxrss)} ({time.perf_counter() - t:.1f} s)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--upload-rows", type=int, default=1_400_000, help="rows of the uploaded CSV (about 100 MB)")
+    ap.add_argument("--ingest-rows", type=int, default=1_000_000, help="rows of the CSV given to reelytics ingest")
+    args = ap.parse_args()
+    work = OUT / "upload_memory"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        dashboard_upload(csv_of(args.upload_rows), work)
+        cli_ingest(csv_of(args.ingest_rows), work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
