@@ -145,6 +145,9 @@ def _chosen_file(store) -> tuple[Path, str, bool] | None:
         path, shown = _stage_upload(store, uploaded)
         _forget_upload(uploaded)
         del uploaded
+        previous = st.session_state.get("data_staged")
+        if previous is not None and previous[0] != str(path):  # replaced by another file: not kept for a day
+            Path(previous[0]).unlink(missing_ok=True)
         st.session_state["data_staged"] = (str(path), shown)
         st.session_state["data_upload_n"] = n + 1
         st.rerun()

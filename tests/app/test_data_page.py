@@ -221,6 +221,12 @@ def test_an_upload_is_copied_to_the_staging_folder_and_dropped_from_memory(monke
     staged = list((db.parent / "staging").glob("upload-*.csv"))
     assert len(staged) == 1 and staged[0].read_text() == GOOD
     assert "Uploaded: shop.csv (0.0 MB)" in _texts(at)
+    # another file replaces it: the first staged copy is removed at once
+    other = GOOD.replace("u1", "w1")
+    at.get("file_uploader")[0].upload("other.csv", other.encode()).run()
+    assert held_after == [0, 0] and not staged[0].exists()
+    staged = list((db.parent / "staging").glob("upload-*.csv"))
+    assert len(staged) == 1 and staged[0].read_text() == other
     at.button(key="data_import").click().run()
-    assert at.success[0].value == "Imported 2 rows from shop.csv (upload 2)."
+    assert at.success[0].value == "Imported 2 rows from other.csv (upload 2)."
     assert not staged[0].exists()
