@@ -23,18 +23,49 @@ import decimal
 import importlib
 import json
 import math
-import pkgutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from analytics.cli import commands
 from analytics.config import Settings, default_db_path, default_timezone, parse_timezone
 from analytics.errors import BadInput, ReelyticsError
 from analytics.progress import end_open_line
 from analytics.query.filters import FIELDS, Filters, parse_date
-from analytics.store.storage import Store, open_store
+
+if TYPE_CHECKING:
+    from analytics.store.storage import Store
+
+#: Every command: its module in :mod:`analytics.cli.commands` and its line in ``reelytics --help``.
+#: Only the module of the command being run is imported (``reelytics --help`` imports none), so
+#: start-up costs what that command needs; each module imports its heavy libraries when it runs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "ab": ("ab", "analyse an A/B test from events.variant or from a user-level result table"),
+    "ab-plan": ("ab", "sample size per arm, detectable effect and days needed for a planned A/B test"),
+    "alerts": ("alerts", "KPI days outside the band expected from their history (STL), overall and per channel"),
+    "audience": ("audience", "users most likely to engage with an item, with expected conversion"),
+    "completion": ("completion", "video completion (hook, completion, hold, retention curve) or, with --courses, course completion"),
+    "evaluate": ("recommend", "offline evaluation: ALS against popularity, item-kNN, content and EASE^R, with intervals"),
+    "explain": ("explain", "why a KPI changed: contributions per channel, campaign, creator ... (rate and mix for ratios)"),
+    "funnel": ("funnel", "conversion through ordered steps, e.g. view -> click -> purchase"),
+    "ingest": ("ingest", "load a CSV/TSV, Excel or Parquet file into the database"),
+    "kpis": ("kpis", "KPIs of a period with the change against the previous period; --by COL for one row per group"),
+    "preview": ("ingest", "show how a file would be mapped, without loading it"),
+    "recommend": ("recommend", "top-N items for one user (JSON) or for all users (CSV on stdout)"),
+    "rejects": ("ingest", "print the rejected rows of an upload as CSV"),
+    "remove-upload": ("ingest", "remove an upload and every row it brought"),
+    "retention": ("retention", "cohort retention by first-seen or first-purchase day/week"),
+    "roi": ("roi", "spend, purchasers, revenue, CAC, ROAS and revenue per 1,000 views per campaign or channel"),
+    "sample": ("sample", "generate realistic sample data and load it into the database (or write CSVs with --export)"),
+    "segments": ("segments", "cluster users into named segments from their behaviour"),
+    "similar": ("similar", "items most similar to one item (ALS factors; TF-IDF content for cold items)"),
+    "status": ("status", "show the database file, schema version and row counts"),
+    "timing": ("timing", "best time to post: video outcomes by publish weekday x hour with shrinkage"),
+    "train": ("recommend", "train (or reuse) the ALS recommender and print a model summary"),
+    "uploads": ("ingest", "list the uploads, newest first"),
+    "users": ("users", "manage the local users file (sign-in names, roles, password hashes)"),
+}
 
 
 @dataclass(frozen=True)
@@ -58,6 +89,8 @@ class Context:
     @property
     def store(self) -> Store:
         if self._store is None:
+            from analytics.store.storage import open_store
+
             self._store = open_store(self.settings.db_path, read_paths=self.read_paths)
         return self._store
 
@@ -126,17 +159,37 @@ def _add_global_options(parser: argparse.ArgumentParser, *, after_command: bool)
     parser.add_argument("--json", action="store_true", default=default or False, help="print one JSON document")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Commands:
+    """The sub-parsers as a command module sees them: ``add_parser(name, ...)`` gives the parser
+    the command's line from :data:`COMMANDS`."""
+
+    def __init__(self, sub: argparse._SubParsersAction) -> None:
+        self._sub = sub
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return self._sub.add_parser(name, help=COMMANDS[name][1], **kwargs)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every command listed; only ``command``'s module is imported and registers
+    its options (the other commands are names that accept anything, enough to find the command)."""
     parser = _Parser(prog="reelytics", description=__doc__.splitlines()[0])
     _add_global_options(parser, after_command=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        importlib.import_module(f"{commands.__name__}.{info.name}").register(sub)
-    for command in sub.choices.values():  # `reelytics ingest FILE --tz UTC` works as well as `reelytics --tz UTC ingest FILE`
-        _add_global_options(command, after_command=True)
+    module = COMMANDS[command][0] if command in COMMANDS else None
+    if module is not None:
+        importlib.import_module(f"analytics.cli.commands.{module}").register(_Commands(sub))
+    for name, (owner, text) in COMMANDS.items():
+        if owner != module:
+            sub.add_parser(name, help=text, add_help=False)
+    for name in COMMANDS:  # `reelytics ingest FILE --tz UTC` works as well as `reelytics --tz UTC ingest FILE`
+        _add_global_options(sub.choices[name], after_command=True)
     return parser
+
+
+def _command(argv: list[str] | None) -> str | None:
+    """The command named in ``argv`` (``None`` for none), read without importing any command."""
+    return build_parser().parse_known_args(argv)[0].command
 
 
 def _render_text(payload: Any) -> str:
@@ -144,8 +197,8 @@ def _render_text(payload: Any) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     try:
+        parser = build_parser(_command(argv))
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)

@@ -24,7 +24,6 @@ from analytics.query.facets import (
 def register(sub) -> None:
     p = sub.add_parser(
         "kpis",
-        help="KPIs of a period with the change against the previous period; --by COL for one row per group",
         description=f"KPIs are defined in docs/metrics.md. Without --from and --to: the latest {DEFAULT_PERIOD_DAYS} "
         f"complete local days against the {DEFAULT_PERIOD_DAYS} before (fewer when the data is shorter); "
         "--all for the data's whole span.",

@@ -11,7 +11,6 @@ from analytics.metrics.roi import LEVELS, compute_roi
 def register(sub) -> None:
     p = sub.add_parser(
         "roi",
-        help="spend, purchasers, revenue, CAC, ROAS and revenue per 1,000 views per campaign or channel",
         description="Groups without uploaded spend are reported as 'no spend uploaded', never as zero spend.",
     )
     add_filter_args(p)
