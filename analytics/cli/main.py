@@ -18,11 +18,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse
-import datetime as dt
-import decimal
 import importlib
-import json
-import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,7 +69,7 @@ class Output:
     """What a command produced: a JSON document and, for people, text."""
 
     payload: Any
-    text: str | None = None
+    text: str | Callable[[], str] | None = None  # or a function writing it: called only when text is printed
     raw: str | None = None  # printed as is (for CSV on stdout), with or without --json
     exit_status: int = 0  # after printing (``alerts --fail-on-alert`` exits 3 when there are alerts)
 
@@ -98,38 +94,6 @@ class Context:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse exits with 2 too; keep it to one line
         raise BadInput(f"{self.prog}: {message}", code="usage")
-
-
-def to_jsonable(value: Any) -> Any:
-    """Convert results (dataclasses, numpy, pandas, decimals, dates) into JSON values."""
-    import dataclasses
-
-    import numpy as np
-    import pandas as pd
-
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        if hasattr(value, "to_dict"):
-            return to_jsonable(value.to_dict())
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, pd.DataFrame):
-        return [to_jsonable(r) for r in value.to_dict(orient="records")]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return to_jsonable(value.item())
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, (dt.datetime, dt.date, pd.Timestamp)):
-        return value.isoformat()
-    if value is pd.NaT or (value is not None and not isinstance(value, (str, int, bool)) and pd.isna(value)):
-        return None
-    return value
 
 
 def add_filter_args(parser: argparse.ArgumentParser) -> None:
@@ -192,10 +156,6 @@ def _command(argv: list[str] | None) -> str | None:
     return build_parser().parse_known_args(argv)[0].command
 
 
-def _render_text(payload: Any) -> str:
-    return json.dumps(to_jsonable(payload), ensure_ascii=False, indent=2)
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser(_command(argv))
@@ -220,10 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if out.raw is not None:
             sys.stdout.write(out.raw)
-        elif args.json:
-            print(json.dumps(to_jsonable(out.payload), ensure_ascii=False))
+        elif args.json or out.text is None:
+            from analytics.cli.json_output import dumps
+
+            print(dumps(out.payload, indent=None if args.json else 2))
         else:
-            print(out.text if out.text is not None else _render_text(out.payload))
+            print(out.text() if callable(out.text) else out.text)
         sys.stdout.flush()
     except BrokenPipeError:  # `reelytics ... | head`: the reader left, which is not an error
         sys.stdout = open(os.devnull, "w")
