@@ -2,8 +2,10 @@
 
 The global options may also follow the command (``reelytics ingest FILE --tz UTC``).
 
-Each module in :mod:`analytics.cli.commands` registers its sub-commands with ``register(subparsers)``;
-a handler takes ``(args, ctx)`` and returns an :class:`Output`. Exit status: 0 on success, 2 on bad
+Each module in :mod:`analytics.cli.commands` registers its sub-commands with ``register(subparsers)``
+and lists them in :data:`COMMANDS`; only the module of the command being run is imported. A handler
+takes ``(args, ctx)`` and returns an :class:`Output` (``--json`` writes its payload with
+:mod:`analytics.cli.json_output`; text is built only when printed). Exit status: 0 on success, 2 on bad
 input with a one-line reason on stderr (never a traceback for a user error); a command may ask for
 another status after its output (``alerts --fail-on-alert``: 3).
 """
