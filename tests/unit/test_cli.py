@@ -42,7 +42,8 @@ HEAVY = ("pandas", "numpy", "ibis", "duckdb", "pyarrow", "openpyxl", "implicit",
          "plotly")
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["status", "--help"], ["users", "--help"], ["sample", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["status", "--help"], ["users", "--help"], ["sample", "--help"], ["ingest", "--help"],
+                                  ["recommend", "--help"], ["segments", "--help"]])
 def test_help_imports_no_data_library(argv):
     """``reelytics --help`` imports no command module; a command's ``--help`` only what its options need."""
     import subprocess
