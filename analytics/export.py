@@ -8,15 +8,20 @@ as numbers, so a negative revenue stays numeric.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
+import re
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import pandas as pd
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from typing import TYPE_CHECKING, Any
 
 from analytics.access import Principal, require
+from analytics.lazy import LazyModule
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: the CLI imports this module to parse options, not to export
+    pd = LazyModule("pandas")
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -34,8 +39,15 @@ def excel_text(value: Any) -> Any:
     Replaced, not removed, so that ``"\x01=cmd"`` cannot turn into a formula once cleaned.
     """
     if isinstance(value, str):
-        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+        return _illegal_characters().sub("\ufffd", value)
     return value
+
+
+@functools.cache
+def _illegal_characters() -> re.Pattern[str]:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE
 
 
 def safe_frame(df: pd.DataFrame, clean: Callable[[Any], Any] | None = None) -> pd.DataFrame:

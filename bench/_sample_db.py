@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from analytics.query import engine
-from analytics.store.storage import Store
+if TYPE_CHECKING:  # imported when used: bench/cli.py parses these options in a process kept small
+    from analytics.store.storage import Store
 
 
 def add_sample_args(parser: argparse.ArgumentParser, *, repeat: int = 3) -> None:
@@ -21,6 +22,8 @@ def add_sample_args(parser: argparse.ArgumentParser, *, repeat: int = 3) -> None
 
 def sample_store(path: Path, args: argparse.Namespace) -> Store:
     """Open ``path`` and load the sample of ``args`` into it unless it already holds events."""
+    from analytics.store.storage import Store
+
     store = Store(path)
     if store.counts()["events"] == 0:
         from analytics.sample import load_sample
@@ -33,5 +36,7 @@ def sample_store(path: Path, args: argparse.Namespace) -> Store:
 
 def answered_by(path: str, fn, *args):
     """``fn(*args)`` answered by one path of the query layer (an accelerator's name or "portable")."""
+    from analytics.query import engine
+
     with engine.using(path):
         return fn(*args)

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
+from _result import emit, peak_rss_mb, side  # noqa: E402
 from _sample_db import add_sample_args, sample_store  # noqa: E402
 
 from analytics.metrics.completion import (  # noqa: E402
@@ -152,6 +153,9 @@ def main() -> None:
         flag = "ok" if min(w_ours * 1000, idle) <= 500 else "OVER"
         print(f"{name:<40} {w_ours * 1000:9.0f} {c_ours * 1000:6.0f} {w_peer * 1000:9.0f} {c_peer * 1000:6.0f} "
               f"{c_ours / c_peer:6.2f} {idle:11.0f}  {flag} (target 500)")
+        emit("completion", name, side(w_ours, c_ours, peak_rss_mb()), side(w_peer, c_peer),
+             peer_name="hand-written DuckDB SQL, same process", target=("wall_s", 0.5),
+             note="median; peak RSS of the one process")
     print("ratio = CPU time of the ibis query / CPU time of the bare SQL for the same aggregate")
     import resource
 

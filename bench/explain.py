@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from _result import emit, side  # noqa: E402
 from _sample_db import add_sample_args, sample_store  # noqa: E402
 
 from analytics.metrics.explain import explain  # noqa: E402
@@ -91,6 +92,9 @@ def main() -> int:
     print(f"plain group-by (same data)    {base * 1000:8.0f} ms wall")
     print(f"ratio explain / group-by      {wall / base:8.2f}")
     print(f"peak RSS                      {peak:8.0f} MiB")
+    emit("explain", f"explain {args.kpi}, all dimensions", side(wall, statistics.median(cpus), peak), side(base),
+         peer_name="plain DuckDB group-by per dimension and period, same process", target=("wall_s", TARGET_S),
+         note="median; peak RSS of the one process")
     if top is not None:
         print(f"check: {args.kpi} {result.previous:.4f} -> {result.current:.4f}; first: {top.dimension} {top.value} "
               f"{top.effect} {top.contribution:+.5f} ({top.share:.0%})")

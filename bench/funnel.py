@@ -22,8 +22,8 @@ events) under ``data/bench/``, writes its events once to Parquet and loads that 
 Ours run first (their runs interleaved), then chDB's in a block of their own: chDB's background
 threads keep working after a query and would be counted inside our timings otherwise. Wall and
 process CPU time (all threads) are both printed; on a shared machine the CPU time is the steadier
-figure. Asserts all give equal counts per step and prints times and ratios (target: ours <= 1.0x
-chDB). ``chdb`` is a benchmark-only dependency (``pip install .[bench]``).
+figure. Asserts all give equal counts per step and prints times and ratios (target: the dashboard's
+path, the event index, <= 0.8x chDB). ``chdb`` is a benchmark-only dependency (``pip install .[bench]``).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 import ibis  # noqa: E402
 import psutil  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+from _result import emit, peak_rss_mb, side  # noqa: E402
 from _sample_db import add_sample_args, answered_by, sample_store  # noqa: E402
 
 from analytics.metrics.funnels import (  # noqa: E402
@@ -187,7 +188,7 @@ def main() -> None:
     print(f"chDB windowFunnel, prefiltered:   {pre_s:8.3f}         {pre_c:7.3f}   (peer: the faster chDB)")
     print(
         f"ours, step_counts, event index:   {ours_s:8.3f} {ours_s / peer:5.2f}x  {ours_c:7.3f} {ours_c / peer_c:5.2f}x"
-        "  (target <= 1.0x)"
+        "  (target <= 0.8x)"
     )
     print(f"  index built once per data version in {build_s:.2f} s ({index.nbytes / 2**20:,.0f} MiB), like chDB's load")
     print(f"ours, step_counts, one ibis query: {query_s:7.3f} {query_s / peer:5.2f}x  {query_c:7.3f} {query_c / peer_c:5.2f}x")
@@ -204,11 +205,21 @@ def main() -> None:
     cpeer, cpeer_c = min(c["c_plain"], c["c_pre"]), min(cc["c_plain"], cc["c_pre"])
     print(f"chDB windowFunnel (faster form):  {cpeer:8.3f}         {cpeer_c:7.3f}")
     print(f"ours, event index:                {c['c_ours']:8.3f} {c['c_ours'] / cpeer:5.2f}x  {cc['c_ours']:7.3f} "
-          f"{cc['c_ours'] / cpeer_c:5.2f}x  (target <= 1.0x)")
+          f"{cc['c_ours'] / cpeer_c:5.2f}x  (target <= 0.8x)")
     print(f"  watch_ratio and channel fetched into the index once in {columns_s:.2f} s")
     print(f"ours, one ibis query:             {c['c_query']:8.3f} {c['c_query'] / cpeer:5.2f}x  {cc['c_query']:7.3f} "
           f"{cc['c_query'] / cpeer_c:5.2f}x")
     print(f"index now holds {index.nbytes / 2**20:,.0f} MiB")
+    chdb_of = {"": min(("plain", "pre"), key=lambda n: statistics.median(cpu[n])),
+               "c_": min(("c_plain", "c_pre"), key=lambda n: statistics.median(cpu[n]))}
+    for prefix, what in (("", "view, click, purchase; 7d"), ("c_", f"{CONDITION_STEPS}; channel {CONDITION_CHANNEL}")):
+        peer_side = side(statistics.median(times[chdb_of[prefix]]), statistics.median(cpu[chdb_of[prefix]]))
+        for name, label, target in (("ours", "event index (the dashboard's path)", ("ratio", 0.8)),
+                                    ("query", "one ibis query (no index)", None)):
+            emit("funnel", f"funnel {what}: {label}",
+                 side(statistics.median(times[prefix + name]), statistics.median(cpu[prefix + name]), peak_rss_mb()),
+                 peer_side, peer_name="chDB windowFunnel over a Memory table, same process (warm)", target=target,
+                 note=f"{n_events:,} events; median; peak RSS of the one process")
     print(f"peak RSS: {psutil.Process().memory_info().rss / 2**20:,.0f} MiB")
     store.close()
 

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from _result import emit, side
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out"
@@ -80,7 +81,8 @@ def measure(step: str, csv: Path, work: Path) -> dict:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{step} failed with status {proc.returncode}")
-    return {**json.loads(out.strip().splitlines()[-1]), "peak_rss": usage.ru_maxrss * 1024}
+    return {**json.loads(out.strip().splitlines()[-1]), "peak_rss": usage.ru_maxrss * 1024,
+            "cpu": usage.ru_utime + usage.ru_stime}
 
 
 def main() -> None:
@@ -115,6 +117,10 @@ def main() -> None:
     print(f"validated ingest     {full['seconds']:>10.2f} s   peak RSS {mem(full['peak_rss'])}")
     print(f"ratio ingest / bare  {full['seconds'] / bare['seconds']:>10.2f}     (target <= 1.5)")
     print(f"peak RSS of the ingest process {mem(full['peak_rss'])}   (target <= 1.5 GB)")
+    ours, peer = (side(r["seconds"], r["cpu"], r["peak_rss"] / 2**20) for r in (full, bare))
+    emit("ingest", f"validated ingest of a {args.rows:,}-row CSV", ours, peer, peer_name="bare DuckDB CTAS from read_csv",
+         target=("ratio", 1.2), note="one process each")
+    emit("ingest", "peak RSS of the ingest process", ours, target=("peak_rss_mb", 1.5e9 / 2**20), note="target 1.5 GB")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 

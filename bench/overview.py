@@ -27,6 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
+from _result import emit, peak_rss_mb, side  # noqa: E402
 from _sample_db import add_sample_args, answered_by, sample_store  # noqa: E402
 
 from analytics.metrics.kpis import (  # noqa: E402
@@ -158,6 +159,9 @@ def main() -> int:
         sql_txt = f"{sql_ms:13.1f}" if sql_ms is not None else f"{'—':>13}"
         ok = "yes" if lib_ms <= target else "NO"
         print(f"{name:<28}{lib_ms:12.1f}{sql_txt}{ratio}{target:9.0f}  {ok}", flush=True)
+        emit("overview", name.strip(), side(lib_ms / 1000, None, peak_rss_mb()),
+             None if sql_ms is None else side(sql_ms / 1000), peer_name="hand-written DuckDB SQL, same process",
+             target=("wall_s", target / 1000), note="median wall; peak RSS of the one process")
         rows.append((name, lib_ms, sql_ms))
         return out
 

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
+from _result import emit, peak_rss_mb, side  # noqa: E402
 from _sample_db import add_sample_args, sample_store  # noqa: E402
 
 from analytics.metrics.retention import compute_retention, day_n_retention  # noqa: E402
@@ -83,9 +84,10 @@ def main() -> None:
         if name.startswith("peer") or (only and name not in only):
             continue
         fn()  # warm-up
-        q_times, p_times, q_cpu = [], [], []
+        q_times, p_times, q_cpu, p_cpu = [], [], [], []
         for _ in range(args.repeat):
             p_times.append(_once(peer))
+            p_cpu.append(_CPU[-1])
             q_times.append(_once(fn))
             q_cpu.append(_CPU[-1])
         secs, base, cpu = statistics.median(q_times), statistics.median(p_times), statistics.median(q_cpu)
@@ -94,6 +96,9 @@ def main() -> None:
             f"{'yes' if secs <= 0.5 else 'NO':>9}",
             flush=True,
         )
+        emit("retention_timing", name, side(secs, cpu, peak_rss_mb()), side(base, statistics.median(p_cpu)),
+             peer_name="SQL: distinct user-days, same process", target=("wall_s", 0.5),
+             note="median; peak RSS of the one process")
     print(f"peak RSS {proc.memory_info().rss / 2**20:,.0f} MiB")
     store.close()
 

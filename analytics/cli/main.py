@@ -2,8 +2,10 @@
 
 The global options may also follow the command (``reelytics ingest FILE --tz UTC``).
 
-Each module in :mod:`analytics.cli.commands` registers its sub-commands with ``register(subparsers)``;
-a handler takes ``(args, ctx)`` and returns an :class:`Output`. Exit status: 0 on success, 2 on bad
+Each module in :mod:`analytics.cli.commands` registers its sub-commands with ``register(subparsers)``
+and lists them in :data:`COMMANDS`; only the module of the command being run is imported. A handler
+takes ``(args, ctx)`` and returns an :class:`Output` (``--json`` writes its payload with
+:mod:`analytics.cli.json_output`; text is built only when printed). Exit status: 0 on success, 2 on bad
 input with a one-line reason on stderr (never a traceback for a user error); a command may ask for
 another status after its output (``alerts --fail-on-alert``: 3).
 """
@@ -18,23 +20,50 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse
-import datetime as dt
-import decimal
 import importlib
-import json
-import math
-import pkgutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from analytics.cli import commands
 from analytics.config import Settings, default_db_path, default_timezone, parse_timezone
 from analytics.errors import BadInput, ReelyticsError
 from analytics.progress import end_open_line
 from analytics.query.filters import FIELDS, Filters, parse_date
-from analytics.store.storage import Store, open_store
+
+if TYPE_CHECKING:
+    from analytics.store.storage import Store
+
+#: Every command: its module in :mod:`analytics.cli.commands` and its line in ``reelytics --help``.
+#: Only the module of the command being run is imported (``reelytics --help`` imports none), so
+#: start-up costs what that command needs; each module imports its heavy libraries when it runs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "ab": ("ab", "analyse an A/B test from events.variant or from a user-level result table"),
+    "ab-plan": ("ab", "sample size per arm, detectable effect and days needed for a planned A/B test"),
+    "alerts": ("alerts", "KPI days outside the band expected from their history (STL), overall and per channel"),
+    "audience": ("audience", "users most likely to engage with an item, with expected conversion"),
+    "completion": ("completion", "video completion (hook, completion, hold, retention curve) or, with --courses, course completion"),
+    "evaluate": ("recommend", "offline evaluation: ALS against popularity, item-kNN, content and EASE^R, with intervals"),
+    "explain": ("explain", "why a KPI changed: contributions per channel, campaign, creator ... (rate and mix for ratios)"),
+    "funnel": ("funnel", "conversion through ordered steps, e.g. view -> click -> purchase"),
+    "ingest": ("ingest", "load a CSV/TSV, Excel or Parquet file into the database"),
+    "kpis": ("kpis", "KPIs of a period with the change against the previous period; --by COL for one row per group"),
+    "preview": ("ingest", "show how a file would be mapped, without loading it"),
+    "recommend": ("recommend", "top-N items for one user (JSON) or for all users (CSV on stdout)"),
+    "rejects": ("ingest", "print the rejected rows of an upload as CSV"),
+    "remove-upload": ("ingest", "remove an upload and every row it brought"),
+    "retention": ("retention", "cohort retention by first-seen or first-purchase day/week"),
+    "roi": ("roi", "spend, purchasers, revenue, CAC, ROAS and revenue per 1,000 views per campaign or channel"),
+    "sample": ("sample", "generate realistic sample data and load it into the database (or write CSVs with --export)"),
+    "segments": ("segments", "cluster users into named segments from their behaviour"),
+    "similar": ("similar", "items most similar to one item (ALS factors; TF-IDF content for cold items)"),
+    "status": ("status", "show the database file, schema version and row counts"),
+    "timing": ("timing", "best time to post: video outcomes by publish weekday x hour with shrinkage"),
+    "train": ("recommend", "train (or reuse) the ALS recommender and print a model summary"),
+    "uploads": ("ingest", "list the uploads, newest first"),
+    "users": ("users", "manage the local users file (sign-in names, roles, password hashes)"),
+}
 
 
 @dataclass(frozen=True)
@@ -42,7 +71,7 @@ class Output:
     """What a command produced: a JSON document and, for people, text."""
 
     payload: Any
-    text: str | None = None
+    text: str | Callable[[], str] | None = None  # or a function writing it: called only when text is printed
     raw: str | None = None  # printed as is (for CSV on stdout), with or without --json
     exit_status: int = 0  # after printing (``alerts --fail-on-alert`` exits 3 when there are alerts)
 
@@ -58,6 +87,8 @@ class Context:
     @property
     def store(self) -> Store:
         if self._store is None:
+            from analytics.store.storage import open_store
+
             self._store = open_store(self.settings.db_path, read_paths=self.read_paths)
         return self._store
 
@@ -65,38 +96,6 @@ class Context:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse exits with 2 too; keep it to one line
         raise BadInput(f"{self.prog}: {message}", code="usage")
-
-
-def to_jsonable(value: Any) -> Any:
-    """Convert results (dataclasses, numpy, pandas, decimals, dates) into JSON values."""
-    import dataclasses
-
-    import numpy as np
-    import pandas as pd
-
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        if hasattr(value, "to_dict"):
-            return to_jsonable(value.to_dict())
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, pd.DataFrame):
-        return [to_jsonable(r) for r in value.to_dict(orient="records")]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return to_jsonable(value.item())
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, (dt.datetime, dt.date, pd.Timestamp)):
-        return value.isoformat()
-    if value is pd.NaT or (value is not None and not isinstance(value, (str, int, bool)) and pd.isna(value)):
-        return None
-    return value
 
 
 def add_filter_args(parser: argparse.ArgumentParser) -> None:
@@ -126,26 +125,42 @@ def _add_global_options(parser: argparse.ArgumentParser, *, after_command: bool)
     parser.add_argument("--json", action="store_true", default=default or False, help="print one JSON document")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Commands:
+    """The sub-parsers as a command module sees them: ``add_parser(name, ...)`` gives the parser
+    the command's line from :data:`COMMANDS`."""
+
+    def __init__(self, sub: argparse._SubParsersAction) -> None:
+        self._sub = sub
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return self._sub.add_parser(name, help=COMMANDS[name][1], **kwargs)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every command listed; only ``command``'s module is imported and registers
+    its options (the other commands are names that accept anything, enough to find the command)."""
     parser = _Parser(prog="reelytics", description=__doc__.splitlines()[0])
     _add_global_options(parser, after_command=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        importlib.import_module(f"{commands.__name__}.{info.name}").register(sub)
-    for command in sub.choices.values():  # `reelytics ingest FILE --tz UTC` works as well as `reelytics --tz UTC ingest FILE`
-        _add_global_options(command, after_command=True)
+    module = COMMANDS[command][0] if command in COMMANDS else None
+    if module is not None:
+        importlib.import_module(f"analytics.cli.commands.{module}").register(_Commands(sub))
+    for name, (owner, text) in COMMANDS.items():
+        if owner != module:
+            sub.add_parser(name, help=text, add_help=False)
+    for name in COMMANDS:  # `reelytics ingest FILE --tz UTC` works as well as `reelytics --tz UTC ingest FILE`
+        _add_global_options(sub.choices[name], after_command=True)
     return parser
 
 
-def _render_text(payload: Any) -> str:
-    return json.dumps(to_jsonable(payload), ensure_ascii=False, indent=2)
+def _command(argv: list[str] | None) -> str | None:
+    """The command named in ``argv`` (``None`` for none), read without importing any command."""
+    return build_parser().parse_known_args(argv)[0].command
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     try:
+        parser = build_parser(_command(argv))
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
@@ -167,10 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if out.raw is not None:
             sys.stdout.write(out.raw)
-        elif args.json:
-            print(json.dumps(to_jsonable(out.payload), ensure_ascii=False))
+        elif args.json or out.text is None:
+            from analytics.cli.json_output import dumps
+
+            print(dumps(out.payload, indent=None if args.json else 2))
         else:
-            print(out.text if out.text is not None else _render_text(out.payload))
+            print(out.text() if callable(out.text) else out.text)
         sys.stdout.flush()
     except BrokenPipeError:  # `reelytics ... | head`: the reader left, which is not an error
         sys.stdout = open(os.devnull, "w")

@@ -9,10 +9,16 @@ functions (it adds what depends on the page language and the chosen currency).
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
+from analytics.lazy import LazyModule
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: command modules import this one to parse options, not to print
+    pd = LazyModule("pandas")
 
 MISSING = "–"
 
@@ -21,7 +27,10 @@ Kind = Literal["count", "percent", "money", "multiple", "number", "text"]
 
 def is_missing(value: Any) -> bool:
     """True for None, NA and NaN: a value to show as :data:`MISSING`."""
-    if value is None or value is pd.NA or value is pd.NaT:
+    if value is None:
+        return True
+    pandas = sys.modules.get("pandas")  # without pandas loaded nothing can be its NA or NaT
+    if pandas is not None and (value is pandas.NA or value is pandas.NaT):
         return True
     try:
         return math.isnan(float(value))

@@ -445,11 +445,13 @@ def external_values(source: Source, filters: Filters) -> tuple[dict[str, float |
     return values, tuple(notes)
 
 
-def kpi_report(source: Source, filters: Filters, *, external: bool = True) -> KpiReport:
+def kpi_report(source: Source, filters: Filters, *, external: bool = True, series: bool = True) -> KpiReport:
     """KPIs of the filtered period with the previous period of equal length and daily sparklines.
 
     An open date range stands for the data's whole span (first to last local day with events).
-    With ``external`` the report also holds :data:`EXTERNAL_KPIS` (no daily series for those).
+    With ``external`` the report also holds :data:`EXTERNAL_KPIS` (no daily series for those); without
+    ``series`` it holds no daily series (``days`` and ``series`` empty), which saves a query per day
+    grouping when nothing shows them.
     """
     period = resolve_period(source, filters)
     if period is None:
@@ -463,8 +465,8 @@ def kpi_report(source: Source, filters: Filters, *, external: bool = True) -> Kp
         values.update(now)
         before.update(external_values(source, previous)[0])
         notes = notes + failed
-    days, series = daily_series(source, period)
-    return KpiReport("ok", period, previous, values, before, days, series, notes)
+    days, daily = daily_series(source, period) if series else ((), {})
+    return KpiReport("ok", period, previous, values, before, days, daily, notes)
 
 
 def _labels(source: Source, by: str) -> pd.DataFrame | None:

@@ -42,18 +42,19 @@ class Facets:
         raise AttributeError(name)
 
 
-def load_facets(source: Source, timezone: str) -> Facets:
-    """Distinct values of every declared filter field and the local first and last day with events."""
+def load_facets(source: Source, timezone: str, *, options: bool = True) -> Facets:
+    """Distinct values of every declared filter field and the local first and last day with events;
+    with ``options=False`` only the two days (the values take a scan of their own per field)."""
     # Only the two extremes are converted to local time: converting every event is a full scan of work.
     lo, hi = source.span()
     first, last = (None if t is None else to_local_day(t, timezone) for t in (lo, hi))
-    options = {}
-    for f in FIELDS:
+    values_of = {}
+    for f in FIELDS if options else ():
         table = source.table("items" if f.item_column else "events")
         column = f.item_column or f.column
         values = table.filter(table[column].notnull()).select(column).distinct().order_by(column)
-        options[f.name] = tuple(str(v) for v in source.execute(values)[column].tolist())
-    return Facets(first, last, options)
+        values_of[f.name] = tuple(str(v) for v in source.execute(values)[column].tolist())
+    return Facets(first, last, values_of)
 
 
 @dataclass(frozen=True)

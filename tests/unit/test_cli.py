@@ -38,8 +38,14 @@ def test_json_flag_may_follow_the_command(tmp_path, capsys):
     assert not capsys.readouterr().out.startswith("{")
 
 
-def test_start_up_leaves_scipy_unimported():
-    """scipy is imported on first use, so listing the commands stays quick."""
+HEAVY = ("pandas", "numpy", "ibis", "duckdb", "pyarrow", "openpyxl", "implicit", "sklearn", "scipy", "statsmodels",
+         "plotly")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["status", "--help"], ["users", "--help"], ["sample", "--help"], ["ingest", "--help"],
+                                  ["recommend", "--help"], ["segments", "--help"]])
+def test_help_imports_no_data_library(argv):
+    """``reelytics --help`` imports no command module; a command's ``--help`` only what its options need."""
     import subprocess
     import sys
 
@@ -48,15 +54,34 @@ def test_start_up_leaves_scipy_unimported():
     code = (
         "import contextlib, io, sys\n"
         "from analytics.cli import main as cli\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
         "    try:\n"
-        "        cli.main(['--help'])\n"
+        f"        cli.main({argv!r})\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))\n"
+        "assert 'usage: reelytics' in out.getvalue()\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    loaded = set(eval(out.stdout.strip().splitlines()[-1]))
+    assert loaded & set(HEAVY) == set()
+
+
+def test_the_command_index_lists_what_the_command_modules_register():
+    """:data:`COMMANDS` names each command once, with the module that registers it."""
+    import argparse
+    import importlib
+    import pkgutil
+
+    from analytics.cli import commands
+    from analytics.cli.main import COMMANDS, _Commands
+
+    registered = {}
+    for info in pkgutil.iter_modules(commands.__path__):
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(f"{commands.__name__}.{info.name}").register(_Commands(sub))
+        registered.update({name: info.name for name in sub.choices})
+    assert registered == {name: module for name, (module, _) in COMMANDS.items()}
 
 
 def test_global_options_may_follow_the_command(tmp_path, capsys):

@@ -19,7 +19,6 @@ from analytics.experiments.analysis import (
 def register(sub) -> None:
     p = sub.add_parser(
         "ab",
-        help="analyse an A/B test from events.variant or from a user-level result table",
         description="Events: --metric NAME (repeatable) --control NAME. "
         "Table: --table FILE --variant-col C --metric-col M (repeatable) --control NAME.",
     )
@@ -44,10 +43,7 @@ def register(sub) -> None:
     add_filter_args(p)
     p.set_defaults(func=run)
 
-    q = sub.add_parser(
-        "ab-plan",
-        help="sample size per arm, detectable effect and days needed for a planned A/B test",
-    )
+    q = sub.add_parser("ab-plan")
     q.add_argument("--baseline", type=float, required=True, help="baseline rate in (0, 1), or baseline mean with --sd")
     q.add_argument("--mde", type=float, default=None, help="minimum detectable effect, relative (0.1 = +10%%)")
     q.add_argument("--n", type=int, default=None, help="users per arm available (gives the detectable effect)")

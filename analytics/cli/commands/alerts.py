@@ -18,7 +18,6 @@ def register(sub) -> None:
 
     p = sub.add_parser(
         "alerts",
-        help="KPI days outside the band expected from their history (STL), overall and per channel",
         description="Judges --from..--to (default: the last 7 days with data) against the 8 weeks before. "
         "While a dashboard holds the database, prints the latest digest the dashboard wrote instead.",
     )

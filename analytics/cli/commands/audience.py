@@ -13,7 +13,7 @@ from analytics.export import csv_text
 
 
 def register(sub) -> None:
-    p = sub.add_parser("audience", help="users most likely to engage with an item, with expected conversion")
+    p = sub.add_parser("audience")
     p.add_argument("--item", required=True, help="item id (course or video)")
     p.add_argument("--k", type=positive_int, default=100, help="how many users (default 100)")
     p.add_argument("--include-engaged", action="store_true", help="also list users who already interacted with the item")

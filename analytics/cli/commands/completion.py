@@ -11,7 +11,6 @@ from analytics.metrics.courses import SPLITS, course_completion
 def register(sub) -> None:
     p = sub.add_parser(
         "completion",
-        help="video completion (hook, completion, hold, retention curve) or, with --courses, course completion",
     )
     p.add_argument("--video", metavar="ID", help="also print this video's retention curve against its creator's typical curve")
     p.add_argument("--creator", metavar="NAME", help="only videos of this creator")

@@ -14,7 +14,6 @@ from analytics.query.filters import parse_date
 def register(sub) -> None:
     p = sub.add_parser(
         "explain",
-        help="why a KPI changed: contributions per channel, campaign, creator ... (rate and mix for ratios)",
         description="Compares --from..--to with --vs-from..--vs-to (default: the period of equal length "
         "just before). Open dates mean the data's whole span.",
     )

@@ -23,7 +23,7 @@ from analytics.metrics.funnels import (
 
 
 def register(sub) -> None:
-    p = sub.add_parser("funnel", help="conversion through ordered steps, e.g. view -> click -> purchase")
+    p = sub.add_parser("funnel")
     p.add_argument(
         "--steps",
         required=True,

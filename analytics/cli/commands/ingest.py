@@ -112,26 +112,26 @@ from analytics.cli.text_output import table
 
 
 def register(sub) -> None:
-    p = sub.add_parser("ingest", help="load a CSV/TSV, Excel or Parquet file into the database")
+    p = sub.add_parser("ingest")
     _file_args(p)
     p.add_argument("--pseudonymise", action="store_true", help="replace user ids by HMAC-SHA256 pseudonyms (key from $REELYTICS_PSEUDONYM_KEY or $REELYTICS_PSEUDONYM_KEY_FILE)")
     p.add_argument("--expect-from", metavar="YYYY-MM-DD", help="first expected day of the events (local); earlier times are flagged")
     p.add_argument("--expect-to", metavar="YYYY-MM-DD", help="last expected day of the events (local); later times are flagged")
     p.set_defaults(func=run_ingest, prepare=prepare_file)
 
-    p = sub.add_parser("preview", help="show how a file would be mapped, without loading it")
+    p = sub.add_parser("preview")
     _file_args(p)
     p.add_argument("--rows", type=int, default=10, help="rows to show (default 10)")
     p.set_defaults(func=run_preview)
 
-    p = sub.add_parser("uploads", help="list the uploads, newest first")
+    p = sub.add_parser("uploads")
     p.set_defaults(func=run_uploads)
 
-    p = sub.add_parser("remove-upload", help="remove an upload and every row it brought")
+    p = sub.add_parser("remove-upload")
     p.add_argument("upload_id", type=int, metavar="ID")
     p.set_defaults(func=run_remove)
 
-    p = sub.add_parser("rejects", help="print the rejected rows of an upload as CSV")
+    p = sub.add_parser("rejects")
     p.add_argument("upload_id", type=int, metavar="ID")
     p.set_defaults(func=run_rejects)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analytics.cli.main import Output, add_filter_args, filters_from_args, to_jsonable
+from analytics.cli.main import Output, add_filter_args, filters_from_args
 from analytics.cli.text_output import kpi_kind, signed_pct, table, write
 from analytics.errors import BadInput
 from analytics.metrics.kpis import (
@@ -11,6 +11,7 @@ from analytics.metrics.kpis import (
     breakdown,
     check_dimension,
     kpi_report,
+    resolve_period,
 )
 from analytics.query.facets import (
     DEFAULT_PERIOD_DAYS,
@@ -24,7 +25,6 @@ from analytics.query.facets import (
 def register(sub) -> None:
     p = sub.add_parser(
         "kpis",
-        help="KPIs of a period with the change against the previous period; --by COL for one row per group",
         description=f"KPIs are defined in docs/metrics.md. Without --from and --to: the latest {DEFAULT_PERIOD_DAYS} "
         f"complete local days against the {DEFAULT_PERIOD_DAYS} before (fewer when the data is shorter); "
         "--all for the data's whole span.",
@@ -43,9 +43,13 @@ _COMPARISON_NOTES = {
     "none": "no earlier data to compare with: the data starts on {first}, so no change is shown",
     "partial": "the previous period starts on {prev}, but the data starts on {first}: changes compare with fewer days",
 }
+_NO_EVENTS = "no events yet: load data with `reelytics ingest FILE` or `reelytics sample`"
 
 
 def run(args, ctx) -> Output:
+    """The KPI cards of the period against the previous one, or with ``--by`` only the breakdown:
+    each output computes only what it shows (no daily series without ``--series``; no cards, D1
+    retention or course completion with ``--by``)."""
     filters = filters_from_args(args, ctx)
     if args.all and (filters.date_from or filters.date_to):
         raise BadInput("--all is the data's whole span: leave out --from and --to", code="bad_period")
@@ -53,38 +57,57 @@ def run(args, ctx) -> Output:
         check_dimension(args.by)
     if args.sort not in KPI_BY_NAME:
         raise BadInput(f"--sort: unknown KPI {args.sort!r}; use one of {', '.join(KPI_BY_NAME)}", code="bad_kpi")
-    facets = load_facets(ctx.store, filters.timezone)
+    facets = load_facets(ctx.store, filters.timezone, options=False)
     default = None
     if not args.all:
         filters, default = with_default_period(filters, facets, local_today(filters.timezone))
-    report = kpi_report(ctx.store, filters)
+    if args.by is not None:
+        return _breakdown(args, ctx, filters, default is not None)
+    report = kpi_report(ctx.store, filters, series=args.series)
     payload = report.to_dict()
     payload["default_period"] = default is not None
     if args.series:
         payload["series"] = report.series_frame()
     if report.status != "ok":
         payload["comparison"] = None
-        return Output(to_jsonable(payload), "no events yet: load data with `reelytics ingest FILE` or `reelytics sample`")
+        return Output(payload, _NO_EVENTS)
     period, prev = report.filters, report.previous_filters
     coverage = comparison_coverage(period.date_from, period.date_to, facets.first_day)
     payload["comparison"] = coverage
-    how = " (the latest complete days)" if default else ""
-    lines = [f"period {period.date_from} .. {period.date_to}{how}, compared with {prev.date_from} .. {prev.date_to}"]
+    lines = [_period_line(period, default is not None) + f", compared with {prev.date_from} .. {prev.date_to}"]
     if coverage in _COMPARISON_NOTES:
         lines.append("  note: " + _COMPARISON_NOTES[coverage].format(first=facets.first_day, prev=prev.date_from))
-    if period.date_to >= local_today(period.timezone):
-        lines.append("  note: the period includes today, which has not ended: its figures will still change")
+    lines += _today_note(period)
     for card in report.cards():
         change = "" if card.change is None else f"  {signed_pct(card.change)}"
         kind = kpi_kind(card.kpi.name)
         lines.append(f"  {card.kpi.name:<24} {write(kind, card.value):>16}  prev {write(kind, card.previous):>12}{change}")
     for note in report.notes:
         lines.append(f"  note: {note}")
-    if args.by is not None:
-        result = breakdown(ctx.store, filters, args.by, sort=args.sort, limit=args.limit)
-        payload["by"] = result.by
-        payload["rows"] = result.table
-        payload["breakdown_notes"] = list(result.notes)
-        lines.append("")
-        lines.append(table(result.table))
-    return Output(to_jsonable(payload), "\n".join(lines))
+    return Output(payload, "\n".join(lines))
+
+
+def _period_line(period, default: bool) -> str:
+    return f"period {period.date_from} .. {period.date_to}" + (" (the latest complete days)" if default else "")
+
+
+def _today_note(period) -> list[str]:
+    if period.date_to >= local_today(period.timezone):
+        return ["  note: the period includes today, which has not ended: its figures will still change"]
+    return []
+
+
+def _breakdown(args, ctx, filters, default: bool) -> Output:
+    """``kpis --by COL``: one row per group, every registry KPI (no period cards)."""
+    period = resolve_period(ctx.store, filters)
+    if period is None:
+        return Output({"status": "no_data", "by": args.by, "filters": filters.describe(), "rows": [], "notes": [],
+                       "default_period": default}, _NO_EVENTS)
+    result = breakdown(ctx.store, period, args.by, sort=args.sort, limit=args.limit)
+    payload = {**result.to_dict(), "default_period": default}
+
+    def text() -> str:
+        notes = [f"  note: {note}" for note in result.notes]
+        return "\n".join([_period_line(period, default), *_today_note(period), *notes, "", table(result.table)])
+
+    return Output(payload, text)

@@ -97,12 +97,12 @@ def model_from_args(args, ctx):
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train (or reuse) the ALS recommender and print a model summary")
+    p = sub.add_parser("train")
     add_model_args(p)
     p.add_argument("--force", action="store_true", help="retrain even if a saved model matches")
     p.set_defaults(func=run_train)
 
-    p = sub.add_parser("recommend", help="top-N items for one user (JSON) or for all users (CSV on stdout)")
+    p = sub.add_parser("recommend")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", help="user id")
     who.add_argument("--all", action="store_true", help="every user: CSV user,rank,item,score on stdout")
@@ -113,7 +113,7 @@ def register(sub) -> None:
     add_model_args(p)
     p.set_defaults(func=run_recommend)
 
-    p = sub.add_parser("evaluate", help="offline evaluation: ALS against popularity, item-kNN, content and EASE^R, with intervals")
+    p = sub.add_parser("evaluate")
     p.add_argument("--k", type=positive_int, default=10, help="cut-off for the ranking metrics (default 10)")
     p.add_argument("--split", choices=("auto", "random", "last_k", "days"), default="auto",
                    help="protocol: random per-user holdout, each user's last items, the last days, or auto (default: "

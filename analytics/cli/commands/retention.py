@@ -17,7 +17,6 @@ from analytics.metrics.retention import (
 def register(sub) -> None:
     p = sub.add_parser(
         "retention",
-        help="cohort retention by first-seen or first-purchase day/week",
         description="Cohort x period table in local days or ISO weeks; incomplete cells are shown as '-' (null in JSON).",
     )
     add_filter_args(p)

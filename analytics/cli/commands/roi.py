@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analytics.cli.main import Output, add_filter_args, filters_from_args, to_jsonable
+from analytics.cli.main import Output, add_filter_args, filters_from_args
 from analytics.cli.text_output import table
 from analytics.metrics.kpis import NOTE_NO_SPEND
 from analytics.metrics.roi import LEVELS, compute_roi
@@ -11,7 +11,6 @@ from analytics.metrics.roi import LEVELS, compute_roi
 def register(sub) -> None:
     p = sub.add_parser(
         "roi",
-        help="spend, purchasers, revenue, CAC, ROAS and revenue per 1,000 views per campaign or channel",
         description="Groups without uploaded spend are reported as 'no spend uploaded', never as zero spend.",
     )
     add_filter_args(p)
@@ -37,9 +36,13 @@ def _groups(keys, level: str) -> str:
 
 def run(args, ctx) -> Output:
     report = compute_roi(ctx.store, filters_from_args(args, ctx), args.level)
-    payload = to_jsonable(report.to_dict())
+    payload = report.to_dict()
     if report.status == "no_data":
         return Output(payload, "no events match these filters: nothing to join spend to")
+    return Output(payload, lambda: _text(report))
+
+
+def _text(report) -> str:
     totals = report.totals
     lines = [f"ROI by {report.level}, ranked by ROAS"]
     lines.append(table(report.table, {"rank": "count"}))
@@ -59,4 +62,4 @@ def run(args, ctx) -> Output:
                      "CAC and ROAS are not available there (not zero) and those rows are not ranked")
     if report.spend_without_events:
         lines.append(f"spend without any events in the period: {_groups(report.spend_without_events, report.level)}")
-    return Output(payload, "\n".join(lines))
+    return "\n".join(lines)

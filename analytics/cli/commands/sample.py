@@ -12,10 +12,7 @@ _ROWS = {"events": "events", "items": "catalog items", "spend": "spend rows"}
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "sample",
-        help="generate realistic sample data and load it into the database (or write CSVs with --export)",
-    )
+    p = sub.add_parser("sample")
     p.add_argument("--users", type=int, default=2000, help="number of users (default 2000)")
     p.add_argument("--days", type=int, default=60, help="days of activity (default 60)")
     p.add_argument("--start", metavar="YYYY-MM-DD", help="first local day (default 2026-09-01)")

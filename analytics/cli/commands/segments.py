@@ -8,7 +8,7 @@ from analytics.export import csv_text
 
 
 def register(sub) -> None:
-    p = sub.add_parser("segments", help="cluster users into named segments from their behaviour")
+    p = sub.add_parser("segments")
     p.add_argument("--k", type=int, default=None, help="number of segments (default: chosen by silhouette in 2..8)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument("--csv", action="store_true", help="print every user with its segment and features as CSV")

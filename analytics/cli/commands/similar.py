@@ -11,7 +11,7 @@ from analytics.cli.main import Output
 
 
 def register(sub) -> None:
-    p = sub.add_parser("similar", help="items most similar to one item (ALS factors; TF-IDF content for cold items)")
+    p = sub.add_parser("similar")
     p.add_argument("--item", required=True, help="item id")
     p.add_argument("--k", type=positive_int, default=10, help="how many items (default 10)")
     p.add_argument("--min-interactions", type=positive_int, default=5,

@@ -6,7 +6,7 @@ from analytics.cli.main import Output
 
 
 def register(sub) -> None:
-    p = sub.add_parser("status", help="show the database file, schema version and row counts")
+    p = sub.add_parser("status")
     p.set_defaults(func=run)
 
 

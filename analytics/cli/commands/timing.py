@@ -13,7 +13,6 @@ WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 def register(sub) -> None:
     p = sub.add_parser(
         "timing",
-        help="best time to post: video outcomes by publish weekday x hour with shrinkage",
         description="Outcomes in the first 24 h after publishing, by local publish weekday x hour; empirical-Bayes shrinkage.",
     )
     add_filter_args(p)

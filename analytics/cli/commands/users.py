@@ -17,7 +17,7 @@ from analytics.errors import BadInput, NotFound
 
 
 def register(sub) -> None:
-    p = sub.add_parser("users", help="manage the local users file (sign-in names, roles, password hashes)")
+    p = sub.add_parser("users")
     users = p.add_subparsers(dest="users_command", metavar="ACTION", parser_class=type(p))
 
     a = users.add_parser("add", help="add a user; the password is read without echo, or from stdin")

@@ -1,0 +1,162 @@
+"""Benchmark the CLI as people run it: each command a one-shot process, against its target or a
+one-shot chDB process doing the same funnel.
+
+    OPENBLAS_NUM_THREADS=1 python bench/cli.py [--users 55000 --days 60] [--db PATH] [--repeat 3]
+
+Builds (once) a sample database of ``users x days`` with :mod:`analytics.sample` (55,000 users x 60
+days is about 10M events) under ``data/bench/`` and writes its events once to Parquet for chDB. The
+commands run against a copy of the database (the CLI may store what it derives in the file). Each
+run is a fresh process; its wall time, CPU time (user + system, all threads) and true peak RSS
+(``ru_maxrss`` from ``wait4``) are recorded. The cases run interleaved (one run of each in turn,
+``--repeat`` rounds after a warm-up round), medians are printed:
+
+* ``reelytics --help`` (target <= 0.5 s CPU);
+* ``reelytics --json kpis`` (the latest complete 28 days against the 28 before; no target);
+* ``reelytics --json kpis --by video`` (target <= 2 s CPU);
+* ``reelytics --json funnel --steps view,click,purchase --window 7d`` (the funnel of bench/funnel.py)
+  against chDB in a one-shot process reading the Parquet file with ``windowFunnel`` (target <= 1.0x
+  chDB's CPU time). The counts of both are compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = str(Path(__file__).resolve())
+sys.path.insert(0, str(ROOT))
+
+from _result import emit, side
+from _sample_db import add_sample_args
+
+STEPS = ("view", "click", "purchase")
+WINDOW = "7d"
+WINDOW_SECONDS = 7 * 86400
+
+
+def _chdb_child(parquet: str) -> None:
+    """The peer: one process that reads the Parquet file and computes the funnel's counts per step."""
+    import chdb
+
+    conds = ", ".join(f"event_type = '{s}'" for s in STEPS)
+    types = ", ".join(repr(s) for s in STEPS)
+    sql = (
+        f"SELECT level, count() AS n FROM (SELECT user_id, windowFunnel({WINDOW_SECONDS * 1_000_000})"
+        f"(toUInt64(toUnixTimestamp64Micro(event_time)), {conds}) AS level "
+        f"FROM file('{parquet}', Parquet) WHERE event_type IN ({types}) GROUP BY user_id) GROUP BY level"
+    )
+    rows = [line.split(",") for line in str(chdb.query(sql, "CSV")).split()]
+    by_level = {int(level): int(n) for level, n in rows}
+    print(json.dumps([sum(n for lv, n in by_level.items() if lv >= i) for i in range(1, len(STEPS) + 1)]))
+
+
+def run_once(argv: list[str]) -> tuple[dict, str]:
+    """Run ``argv`` as a fresh process: (wall, CPU, peak RSS) and its standard output."""
+    with tempfile.TemporaryFile() as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stderr.close()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {err.strip()[-500:]}")
+        out.seek(0)
+        text = out.read().decode()
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024}, text
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    """Build the sample database and the Parquet file once; print their paths and the event count.
+
+    Runs in a process of its own: the measured commands are started by a parent that stays small,
+    since a child's peak RSS counts the parent's memory it was forked from."""
+    from _sample_db import sample_store
+
+    db = args.db or ROOT / "data" / "bench" / f"sample_{args.users}x{args.days}_s{args.seed}.duckdb"
+    store = sample_store(db, args)
+    events = store.counts()["events"]
+    parquet = db.with_name(f"{db.stem}_funnel_events.parquet")
+    if not parquet.exists():  # the columns the funnel reads, as stored
+        import pyarrow.parquet as pq
+
+        ev = store.table("events")
+        pq.write_table(store.to_arrow(ev.select("user_id", "event_type", "event_time")), parquet)
+    store.close()
+    print(json.dumps({"db": str(db), "parquet": str(parquet), "events": events}))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_sample_args(ap, repeat=3)
+    ap.add_argument("--chdb-child", help=argparse.SUPPRESS)
+    ap.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.chdb_child:
+        return _chdb_child(args.chdb_child)
+    if args.prepare:
+        return _prepare(args)
+
+    argv = sys.argv[1:] if argv is None else argv
+    prepared = subprocess.run([sys.executable, SCRIPT, "--prepare", *argv], capture_output=True, text=True, check=False)
+    if prepared.returncode != 0:
+        raise SystemExit(f"preparing the sample failed: {prepared.stderr.strip()[-800:]}")
+    *built, line = prepared.stdout.strip().splitlines()
+    for said in built:  # "built ... in N s" when the sample was made now
+        print(said)
+    setup = json.loads(line)
+    db, parquet, events = Path(setup["db"]), setup["parquet"], setup["events"]
+    print(f"events: {events:,} ({db.name}); cores: {os.cpu_count()}; load average: {os.getloadavg()[0]:.1f}")
+
+    with tempfile.TemporaryDirectory(prefix="reelytics-bench-cli-") as tmp:
+        copy = Path(tmp) / db.name
+        shutil.copy(db, copy)
+        cli = [sys.executable, "-m", "analytics", "--db", str(copy)]
+        cases = {
+            "help": [sys.executable, "-m", "analytics", "--help"],
+            "kpis": [*cli, "--json", "kpis"],
+            "kpis_by_video": [*cli, "--json", "kpis", "--by", "video"],
+            "funnel": [*cli, "--json", "funnel", "--steps", ",".join(STEPS), "--window", WINDOW],
+            "chdb_funnel": [sys.executable, SCRIPT, "--chdb-child", parquet],
+        }
+        runs: dict[str, list[dict]] = {name: [] for name in cases}
+        outputs: dict[str, str] = {}
+        for round_ in range(args.repeat + 1):  # round 0 warms the file cache and is not counted
+            for name, command in cases.items():  # interleaved: ours, then chDB, in every round
+                figures, outputs[name] = run_once(command)
+                if round_:
+                    runs[name].append(figures)
+
+    ours = json.loads(outputs["funnel"])
+    counts = [s["count"] for s in ours["steps"]]
+    peer_counts = json.loads(outputs["chdb_funnel"])
+    print(f"funnel counts: reelytics {counts}, chDB {peer_counts}")
+    assert counts == peer_counts, "the CLI funnel and chDB count different users per step"
+
+    med = {name: side(*(statistics.median(r[k] for r in rs) for k in ("wall", "cpu", "rss"))) for name, rs in runs.items()}
+    print(f"median of {args.repeat} one-shot runs   wall s    cpu s   peak RSS MiB")
+    for name, figures in med.items():
+        print(f"  {name:<22} {figures['wall_s']:8.2f} {figures['cpu_s']:8.2f} {figures['peak_rss_mb']:10.0f}")
+    note = f"{events:,} events"
+    emit("cli", "reelytics --help", med["help"], target=("cpu_s", 0.5), note="one-shot process")
+    emit("cli", "reelytics --json kpis", med["kpis"], note=f"one-shot process; {note}")
+    emit("cli", "reelytics --json kpis --by video", med["kpis_by_video"], target=("cpu_s", 2.0),
+         note=f"one-shot process; {note}")
+    emit("cli", "reelytics --json funnel (view, click, purchase; 7d)", med["funnel"], med["chdb_funnel"],
+         peer_name="chDB windowFunnel, one-shot process reading Parquet", target=("ratio", 1.0),
+         note=f"one-shot processes; {note}")
+
+
+if __name__ == "__main__":
+    main()
