@@ -168,7 +168,7 @@ def price_rules(csv: Path) -> None:
         lines.append((f"rule: {label}", agg(exprs) - base))
     print(f"rules priced on {csv.name} (CPU seconds, best of 3; a rule's own cost is over a plain scan of the text)")
     for label, seconds in lines:
-        print(f"  {label:<58} {seconds:7.2f}")
+        print(f"  {label:<64} {seconds:7.2f}")
 
 
 def compare(csv: Path, repeat: int) -> None:

@@ -8,13 +8,19 @@
    ``store_rejects`` for ragged lines; ``read_parquet``; Excel and legacy encodings are first streamed
    into a UTF-8 CSV in the staging folder, and lines over the line limit are replaced by a marked row
    so that each is rejected and counted) through one SQL transform into a temporary table of
-   canonical columns with a rejection reason per row (``TRY_CAST``; nothing raises per row).
+   canonical columns with a rejection reason per row (``TRY_CAST``; nothing raises per row) and each
+   row's hash. The streamed pass that finds over-long lines also finds whether the file holds a NUL
+   byte, a line longer than the cell limit or any non-ASCII byte: per-cell tests the file cannot fail
+   are left out of the transform (:func:`_stage_sql`).
 3. **Check**: counts, reasons, warnings (:mod:`analytics.ingest.quality`).
 4. **Insert** rows without a reason that are not already stored (``EXCEPT`` against the table: exact
    duplicates within the file and against earlier uploads are skipped and counted), the rejected rows
    into ``upload_rejects`` and the registry row -- all in the one transaction that also staged the
    file. Any exception rolls back explicitly (:meth:`analytics.store.storage.Store.transaction`); a killed
-   process never commits. The same file content (SHA-256) uploaded again adds nothing.
+   process never commits. The same file content (SHA-256) uploaded again adds nothing. (Inserting
+   straight from the file and deleting the rejected rows and duplicates afterwards would skip the
+   stage, but DuckDB then rewrites every row the transaction inserted when it commits: dearer than
+   the stage as soon as a file holds one rejected row or duplicate.)
 
 Wide event files (no event-type column, e.g. KuaiRand): each source row gives one ``view`` carrying
 the watch time and video length, plus one event of the flag's type at the same time for every flag
