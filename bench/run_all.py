@@ -4,8 +4,8 @@
 
 Each script runs in a process of its own, one after the other (never two at once), with the sizes of
 ``--events`` (default ``10m``, the size the targets are stated for): the sample database of
-:mod:`analytics.sample` (55,000 users x 60 days is about 10M events, 5,500 users about 1M), the
-ingest CSV (10M or 1M rows) and the ALS interactions (5M or 1M). The sample database is built once
+:mod:`analytics.sample` (55,000 users x 60 days is about 10M events, 5,500 users about 1M),
+the ingest CSV (the events of that database, exported once) and the ALS interactions (5M or 1M). The sample database is built once
 under ``data/bench/`` and shared by the scripts that read one. Every script prints its measurements
 as ``RESULT {json}`` lines (bench/_result.py); this script gathers them, with the machine (CPU
 model, cores, memory), the load average before and after each script, the date, the Python and
@@ -33,10 +33,10 @@ OUT = BENCH / "out"
 DAYS = 60
 SEED = 7
 
-#: Per size: users of the sample database, rows of the ingest CSV, ALS interactions / users / items.
+#: Per size: users of the sample database (whose events are also the ingest CSV), ALS interactions / users / items.
 SIZES = {
-    "10m": {"users": 55_000, "csv_rows": 10_000_000, "als": (5_000_000, 100_000, 20_000)},
-    "1m": {"users": 5_500, "csv_rows": 1_000_000, "als": (1_000_000, 20_000, 4_000)},
+    "10m": {"users": 55_000, "als": (5_000_000, 100_000, 20_000)},
+    "1m": {"users": 5_500, "als": (1_000_000, 20_000, 4_000)},
 }
 
 
@@ -52,12 +52,10 @@ def sample_db(size: str) -> Path:
 def arguments(name: str, size: str) -> list[str]:
     """The options that give script ``name`` the data of ``size`` (none for a script not known here)."""
     s = SIZES[size]
-    if name == "ingest":
-        return ["--rows", str(s["csv_rows"])]
     if name == "als":
         events, users, items = s["als"]
         return ["--events", str(events), "--users", str(users), "--items", str(items)]
-    if name in {"cli", "completion", "explain", "funnel", "overview", "retention_timing"}:
+    if name in {"cli", "completion", "explain", "funnel", "ingest", "overview", "retention_timing"}:
         return ["--users", str(s["users"]), "--days", str(DAYS), "--seed", str(SEED), "--db", str(sample_db(size))]
     return []
 
@@ -76,7 +74,7 @@ def datasets(size: str) -> list[str]:
     return [
         (f"sample database ({SIZES[size]['users']:,} users x {DAYS} days, seed {SEED}; cli, completion, explain, "
          f"funnel, overview, retention_timing): {int(events):,} events, {int(items):,} items, {int(spend):,} spend rows"),
-        f"ingest CSV: {SIZES[size]['csv_rows']:,} rows",
+        f"ingest CSV: the {int(events):,} events of the sample database, exported once",
         f"ALS: {events_:,} synthetic interactions ({users:,} users x {items_:,} items)",
     ]
 

@@ -8,13 +8,19 @@
    ``store_rejects`` for ragged lines; ``read_parquet``; Excel and legacy encodings are first streamed
    into a UTF-8 CSV in the staging folder, and lines over the line limit are replaced by a marked row
    so that each is rejected and counted) through one SQL transform into a temporary table of
-   canonical columns with a rejection reason per row (``TRY_CAST``; nothing raises per row).
+   canonical columns with a rejection reason per row (``TRY_CAST``; nothing raises per row) and each
+   row's hash. The streamed pass that finds over-long lines also finds whether the file holds a NUL
+   byte, a line longer than the cell limit or any non-ASCII byte: per-cell tests the file cannot fail
+   are left out of the transform (:func:`_stage_sql`).
 3. **Check**: counts, reasons, warnings (:mod:`analytics.ingest.quality`).
 4. **Insert** rows without a reason that are not already stored (``EXCEPT`` against the table: exact
    duplicates within the file and against earlier uploads are skipped and counted), the rejected rows
    into ``upload_rejects`` and the registry row -- all in the one transaction that also staged the
    file. Any exception rolls back explicitly (:meth:`analytics.store.storage.Store.transaction`); a killed
-   process never commits. The same file content (SHA-256) uploaded again adds nothing.
+   process never commits. The same file content (SHA-256) uploaded again adds nothing. (Inserting
+   straight from the file and deleting the rejected rows and duplicates afterwards would skip the
+   stage, but DuckDB then rewrites every row the transaction inserted when it commits: dearer than
+   the stage as soon as a file holds one rejected row or duplicate.)
 
 Wide event files (no event-type column, e.g. KuaiRand): each source row gives one ``view`` carrying
 the watch time and video length, plus one event of the flag's type at the same time for every flag
@@ -353,9 +359,14 @@ def _row_reason(stage_reason: str) -> str:
     return f"{code}:{column}" if column else code
 
 
-def _stage_sql(prep: _Prepared, source: str, timezone: str, key: bytes | None) -> tuple[str, dict[str, Any]]:
+def _stage_sql(
+    prep: _Prepared, source: str, timezone: str, key: bytes | None, facts: readers.TextFacts | None = None
+) -> tuple[str, dict[str, Any]]:
     """One SELECT over ``source`` (columns c0..cN as text) giving canonical columns, ``_f_<event>`` flags,
-    ``props``, ``_formula`` and ``_reason`` (``code|column|value`` or NULL)."""
+    ``props``, ``_formula`` and ``_reason`` (``code|column|value`` or NULL).
+
+    ``facts`` (of the whole file read as it is) drop the per-cell tests the file cannot fail: no NUL
+    byte, no line longer than the cell limit; in an ASCII file only a space can be trimmed."""
     plan, sniffed, limits = prep.plan, prep.sniffed, prep.limits
     kind = plan.kind
     headers = list(sniffed.headers)
@@ -430,11 +441,13 @@ def _stage_sql(prep: _Prepared, source: str, timezone: str, key: bytes | None) -
     # Whole-row checks first (an over-long line, a NUL byte, an over-long cell), then required values,
     # so that the reason names what is wrong before what follows from it.
     n = len(headers)
-    first: list[tuple[str, str]] = [("starts_with(c0, $longmark)", _reason_sql("line_too_long"))]
-    for i, h in enumerate(headers):
-        first.append((f"strpos(c{i}, chr(0)) > 0", _reason_sql("nul_byte", h)))
-    for i, h in enumerate(headers):
-        first.append((f"strlen(c{i}) > $maxcell", _reason_sql("cell_too_long", h)))
+    first: list[tuple[str, str]] = []
+    if facts is None:
+        first.append(("starts_with(c0, $longmark)", _reason_sql("line_too_long")))
+    if facts is None or facts.has_nul:
+        first += [(f"strpos(c{i}, chr(0)) > 0", _reason_sql("nul_byte", h)) for i, h in enumerate(headers)]
+    if facts is None or facts.longest > limits.max_cell_bytes:
+        first += [(f"strlen(c{i}) > $maxcell", _reason_sql("cell_too_long", h)) for i, h in enumerate(headers)]
     for name in REQUIRED[kind]:
         raw = target_raw.get(name)
         if raw is not None:
@@ -461,7 +474,8 @@ def _stage_sql(prep: _Prepared, source: str, timezone: str, key: bytes | None) -
         select.append("CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS props")
     texts = [target_raw[nm] for nm in _TEXT_COLUMNS if nm in target_raw] + [raw_of(c) for c in props]
     if texts:
-        checks = " OR ".join(f"regexp_matches({t}, '^(?:[=+@\\t\\r]|-[^0-9.])')" for t in texts)
+        # Every character the pattern starts with sorts before 'A': the cheap comparison spares the regex.
+        checks = " OR ".join(f"CASE WHEN {t} < 'A' THEN regexp_matches({t}, '^(?:[=+@\\t\\r]|-[^0-9.])') ELSE false END" for t in texts)
         select.append(f"coalesce({checks}, false) AS _formula")
     else:
         select.append("false AS _formula")
@@ -473,15 +487,20 @@ def _stage_sql(prep: _Prepared, source: str, timezone: str, key: bytes | None) -
     src_cols = ", ".join(f"c{i}" for i in range(n))
     trimmed = ", ".join(f"_r{i}" for i in range(n))
     # Layers, so that each value is trimmed and parsed once: raw text -> parsed -> reason -> output.
-    l1 = f"SELECT {src_cols}, " + ", ".join(f"nullif(trim(c{i}), '') AS _r{i}" for i in range(n)) + f" FROM {source}"
+    if facts is not None and facts.ascii:
+        trims = [f"CASE WHEN starts_with(c{i}, ' ') OR ends_with(c{i}, ' ') THEN nullif(trim(c{i}), '') ELSE c{i} END" for i in range(n)]
+    else:
+        trims = [f"nullif(trim(c{i}), '')" for i in range(n)]
+    l1 = f"SELECT {src_cols}, " + ", ".join(f"{t} AS _r{i}" for i, t in enumerate(trims)) + f" FROM {source}"
     if iso_cols:
         l1 = "SELECT *, " + ", ".join(f"TRY_CAST(_r{i} AS TIMESTAMP) AS _t{i}" for i in iso_cols) + f" FROM ({l1})"
         trimmed += ", " + ", ".join(f"_t{i}" for i in iso_cols)
     l2 = f"SELECT {', '.join(select)}, {trimmed}, {src_cols} FROM ({l1})"
     l3 = f"SELECT *, {reason} AS _reason FROM ({l2})"
+    row_hash = "hash(" + ", ".join(f'"{nm}"' for nm in TABLE_COLUMNS[kind]) + ", props)"
     sql = (
-        f"SELECT * EXCLUDE ({src_cols}, {trimmed}), CASE WHEN _reason IS NOT NULL THEN {raw_line} END AS _raw "
-        f"FROM ({l3})"
+        f"SELECT * EXCLUDE ({src_cols}, {trimmed}), CASE WHEN _reason IS NOT NULL THEN {raw_line} END AS _raw, "
+        f"{row_hash} AS _h FROM ({l3})"
     )
     return sql, params
 
@@ -671,25 +690,29 @@ def ingest_file(
     return replace(report, seconds=time.monotonic() - started)
 
 
-def _readable_copy(path: Path, prep: _Prepared, store: Store, progress: Progress, sheet_rows: list) -> list[Path]:
+def _readable_copy(
+    path: Path, prep: _Prepared, store: Store, progress: Progress, sheet_rows: list
+) -> tuple[list[Path], readers.TextFacts | None]:
     """The staged files to read instead of ``path`` (last one is read): a UTF-8 conversion and/or a copy
-    with over-long lines marked. Empty when the file is read as it is. ``sheet_rows`` receives the
-    data rows of each matching sheet of a workbook read whole."""
+    with over-long lines marked; empty when the file is read as it is. And the facts of the text read,
+    unless over-long lines were marked (or the file is Parquet). ``sheet_rows`` receives the data rows
+    of each matching sheet of a workbook read whole."""
     sniffed, made = prep.sniffed, []
     if sniffed.format == "parquet":
-        return made
+        return made, None
     readable = path
     if sniffed.needs_conversion:
         readable = readers.convert_to_utf8_csv(
             sniffed, store.staging_dir, lambda f, m="": progress(0.05 + 0.2 * f, m), prep.limits, sheet_rows
         )
         made.append(readable)
-    long = readers.long_lines(readable, prep.limits.max_line_bytes)
-    if long:
+    facts = readers.text_facts(readable, prep.limits.max_line_bytes)
+    if facts.long_lines:
         made.append(
-            readers.mark_long_lines(readable, long, len(sniffed.headers), sniffed.delimiter or ",", store.staging_dir)
+            readers.mark_long_lines(readable, facts.long_lines, len(sniffed.headers), sniffed.delimiter or ",", store.staging_dir)
         )
-    return made
+        return made, None
+    return made, facts
 
 
 def _stage_check_insert(
@@ -703,13 +726,13 @@ def _stage_check_insert(
     made: list[Path] = []
     sheet_rows: list[tuple[str, int]] = []
     try:
-        made = _readable_copy(path, prep, store, progress, sheet_rows)
+        made, facts = _readable_copy(path, prep, store, progress, sheet_rows)
         readable = made[-1] if made else path
         params: dict[str, Any] = {}
         source = _source_sql(
             replace(sniffed, format="csv") if sniffed.format == "xlsx" else sniffed, readable, params, prep.limits
         )
-        stage, stage_params = _stage_sql(prep, source, timezone, pseudonymise_key)
+        stage, stage_params = _stage_sql(prep, source, timezone, pseudonymise_key, facts)
         try:
             _run(cur, f"CREATE TEMP TABLE _rx_stage AS {stage}", {**params, **stage_params}, progress, 0.25, 0.85, "reading")
         except PermissionDenied as exc:
@@ -848,16 +871,21 @@ def _check_and_insert(
     rows_rejected = int(total - ok) + len(csv_rejects)
 
     # The accepted rows, in the wide form expanded into one event per flag.
-    ok_sql = f"SELECT {qcols}, props, rowid AS _rid FROM _rx_stage WHERE _reason IS NULL"
+    # ``_h``: the row's hash, computed once (by the stage for source rows).
+    ok_sql = f"SELECT {qcols}, props, rowid AS _rid, _h FROM _rx_stage WHERE _reason IS NULL"
     if plan.wide and plan.flags:
         nulls = {"watch_seconds", "revenue", "lesson"}
         for c in plan.flags:
-            sel = ", ".join(
-                f"'{c.event}' AS event_type" if n == "event_type" else (f'NULL AS "{n}"' if n in nulls else f'"{n}"')
-                for n in cols
-            )
+            values = [
+                f"'{c.event}'" if n == "event_type" else (f"CAST(NULL AS {t})" if n in nulls else f'"{n}"')
+                for n, t in TABLE_COLUMNS[kind].items()
+            ]
+            sel = ", ".join(f'{v} AS "{n}"' for v, n in zip(values, cols, strict=True))
             flag = f"_f_{c.event}_c{sniffed.headers.index(c.source)}"
-            ok_sql += f" UNION ALL SELECT {sel}, props, rowid AS _rid FROM _rx_stage WHERE _reason IS NULL AND \"{flag}\""
+            ok_sql += (
+                f" UNION ALL SELECT {sel}, props, rowid AS _rid, hash({', '.join(values)}, props) AS _h "
+                f"FROM _rx_stage WHERE _reason IS NULL AND \"{flag}\""
+            )
     cur.execute(f"CREATE TEMP VIEW _rx_ok AS {ok_sql}")
 
     if ok == 0:
@@ -885,10 +913,10 @@ def _check_and_insert(
     existing = f'SELECT {qcols}, props FROM "{kind}"'
     if kind == "events":
         existing += " WHERE event_time BETWEEN (SELECT min(event_time) FROM _rx_ok) AND (SELECT max(event_time) FROM _rx_ok)"
-    cur.execute(
-        f"CREATE TEMP TABLE _rx_dupkeys AS SELECT _h FROM (SELECT {row_hash} AS _h FROM _rx_ok) GROUP BY _h HAVING count(*) > 1 "
-        f"UNION SELECT {row_hash} FROM ({existing}) WHERE {row_hash} IN (SELECT {row_hash} FROM _rx_ok)"
-    )
+    dupkeys = "SELECT _h FROM _rx_ok GROUP BY _h HAVING count(*) > 1"
+    if cur.execute(f"SELECT EXISTS ({existing})").fetchone()[0]:
+        dupkeys += f" UNION SELECT {row_hash} FROM ({existing}) WHERE {row_hash} IN (SELECT _h FROM _rx_ok)"
+    cur.execute(f"CREATE TEMP TABLE _rx_dupkeys AS {dupkeys}")
     sheets = _sheet_counts(cur, prep, sheet_rows, csv_rejects, existing)
     mapping_doc = {**plan.as_dict(), **({"pseudonym_fingerprint": fp} if fp else {})}
     upload_id = register_upload(
@@ -897,8 +925,8 @@ def _check_and_insert(
     accepted = _run(
         cur,
         f'INSERT INTO "{kind}" ({qcols}, upload_id, props) SELECT {qcols}, $uid, props FROM ('
-        f"SELECT {qcols}, props FROM _rx_ok WHERE {row_hash} NOT IN (SELECT _h FROM _rx_dupkeys) "
-        f"UNION ALL (SELECT {qcols}, props FROM _rx_ok WHERE {row_hash} IN (SELECT _h FROM _rx_dupkeys) "
+        f"SELECT {qcols}, props FROM _rx_ok WHERE _h NOT IN (SELECT _h FROM _rx_dupkeys) "
+        f"UNION ALL (SELECT {qcols}, props FROM _rx_ok WHERE _h IN (SELECT _h FROM _rx_dupkeys) "
         f"EXCEPT SELECT {qcols}, props FROM ({existing}) WHERE {row_hash} IN (SELECT _h FROM _rx_dupkeys)))",
         {"uid": upload_id},
         progress,

@@ -625,28 +625,49 @@ def convert_to_utf8_csv(
     return out
 
 
-def long_lines(path: Path, max_line_bytes: int) -> list[int]:
-    """Numbers (1-based) of the physical lines of ``path`` longer than ``max_line_bytes``, streamed."""
+@dataclass(frozen=True)
+class TextFacts:
+    """What one streamed pass over a text file finds: the lines over the line limit (numbers, 1-based),
+    the longest line in bytes, and whether any byte is NUL or outside ASCII."""
+
+    long_lines: list[int]
+    longest: int
+    has_nul: bool
+    ascii: bool
+
+
+def text_facts(path: Path, max_line_bytes: int) -> TextFacts:
+    """:class:`TextFacts` of ``path``, streamed (NumPy over 8 MiB chunks)."""
     import numpy as np
 
     found: list[int] = []
     line = 1  # number of the line the chunk starts in
     length = 0  # bytes of that line before the chunk
+    longest, has_nul, ascii_only = 0, False, True
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK_BYTES * 8):
-            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10)
+            arr = np.frombuffer(chunk, dtype=np.uint8)
+            has_nul = has_nul or not arr.all()
+            ascii_only = ascii_only and int(arr.max()) < 0x80
+            ends = np.flatnonzero(arr == 10)
             if len(ends) == 0:
                 length += len(chunk)
                 continue
             sizes = np.diff(ends, prepend=-1)  # bytes of each line ending in this chunk, with the "\n"
             sizes[0] += length
+            longest = max(longest, int(sizes.max()) - 1)
             for k in np.flatnonzero(sizes - 1 > max_line_bytes):
                 found.append(line + int(k))
             line += len(ends)
             length = len(chunk) - int(ends[-1]) - 1
     if length > max_line_bytes:
         found.append(line)
-    return found
+    return TextFacts(found, max(longest, length), has_nul, ascii_only)
+
+
+def long_lines(path: Path, max_line_bytes: int) -> list[int]:
+    """Numbers (1-based) of the physical lines of ``path`` longer than ``max_line_bytes``, streamed."""
+    return text_facts(path, max_line_bytes).long_lines
 
 
 def mark_long_lines(path: Path, lines: list[int], n_fields: int, delimiter: str, staging_dir: Path) -> Path:

@@ -1,0 +1,53 @@
+"""The per-cell tests a file's facts rule out are skipped without changing a stored value or a reason."""
+
+from __future__ import annotations
+
+from analytics.ingest import ingest_file, readers
+from analytics.ingest.limits import Limits
+
+HEADER = "event_time,user_id,event_type,item_id,channel\n"
+
+
+def test_text_facts_find_long_lines_the_longest_line_nul_bytes_and_non_ascii(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"ab\n" + b"x" * 50 + b"\nc\x00d\n\xe4\xb8\xad")
+    facts = readers.text_facts(path, 40)
+    assert (facts.long_lines, facts.longest, facts.has_nul, facts.ascii) == ([2], 50, True, False)
+    path.write_bytes(b"ab\ncd\n")
+    facts = readers.text_facts(path, 40)
+    assert (facts.long_lines, facts.longest, facts.has_nul, facts.ascii) == ([], 2, False, True)
+
+
+def test_cells_are_trimmed_alike_in_ascii_and_non_ascii_files(store):
+    rows = ["2026-01-05 10:00:00, u1 ,view,v1,douyin ", "2026-01-05 10:01:00,u2,view,v2,  "]
+    ascii_file = store.data_dir / "ascii.csv"
+    ascii_file.write_text(HEADER + "\n".join(rows) + "\n")
+    wide_spaces = store.data_dir / "wide.csv"
+    wide_spaces.write_text(HEADER + "\n".join(r.replace("v1", "v3").replace("v2", "v4") for r in rows) + "\n2026-01-05 10:02:00,\u3000u5\u3000,view,v5,\u3000\n")
+    for path in (ascii_file, wide_spaces):
+        report = ingest_file(store, path, timezone="UTC")
+        assert report.rows_rejected == 0
+    got = list(store.query("SELECT item_id, user_id, channel FROM events ORDER BY item_id").rows)
+    assert got == [
+        ("v1", "u1", "douyin"), ("v2", "u2", None), ("v3", "u1", "douyin"), ("v4", "u2", None), ("v5", "u5", None)
+    ]
+
+
+def test_formula_like_cells_are_found_behind_the_cheap_first_character_test(store):
+    rows = ["=cmd|x", "+1", "-x", "@a", "-1", "-.5", "中文", "u9"]
+    path = store.data_dir / "formula.csv"
+    path.write_text(HEADER + "".join(f"2026-01-05 10:0{i}:00,u{i},view,v{i},{c}\n" for i, c in enumerate(rows)))
+    report = ingest_file(store, path, timezone="UTC")
+    issue = report.issue("formula_like")
+    assert issue.count == 4 and issue.lines == (2, 3, 4, 5)
+
+
+def test_a_nul_byte_or_an_over_long_cell_is_still_rejected_when_the_file_holds_one(store):
+    path = store.data_dir / "bad.csv"
+    path.write_bytes(
+        HEADER.encode() + b"2026-01-05 10:00:00,u1,view,v1,a\x00b\n" + b"2026-01-05 10:01:00,u2,view,v2," + b"y" * 100 + b"\n"
+        b"2026-01-05 10:02:00,u3,view,v3,ok\n"
+    )
+    report = ingest_file(store, path, timezone="UTC", limits=Limits(max_cell_bytes=50))
+    assert (report.rows_accepted, report.rows_rejected) == (1, 2)
+    assert {i.code for i in report.issues if i.level == "error"} == {"nul_byte", "cell_too_long"}
