@@ -631,6 +631,10 @@ def ingest_file(
             )
         finally:
             cur.execute("SET memory_limit = ?", [previous_limit])
+        if report.status == "ok":
+            from analytics.query.engine import after_upload
+
+            after_upload(store, report.upload_id, kind)
     progress(1.0, "done")
     return replace(report, seconds=time.monotonic() - started)
 
