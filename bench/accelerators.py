@@ -25,10 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +35,8 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _sample_db import one_shot
 
 ZONE = "Asia/Shanghai"
 UPLOAD_SQL = """
@@ -128,13 +128,9 @@ def _run(args, db: Path, child: str, **extra) -> dict:
     cmd = [sys.executable, __file__, "--child", child, "--child-db", str(db), "--dims", args.dims]
     for k, v in extra.items():
         cmd += [f"--{k.replace('_', '-')}", str(v)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=ROOT)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"child {child} failed ({status})")
-    report = json.loads(out.decode().strip().splitlines()[-1])
-    report["peak_mib"] = usage.ru_maxrss / 1024
+    _, _, peak, out = one_shot(cmd, ROOT)
+    report = json.loads(out.strip().splitlines()[-1])
+    report["peak_mib"] = peak
     return report
 
 
@@ -221,5 +217,4 @@ def _bench(args, work: Path) -> None:
 
 
 if __name__ == "__main__":
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     main()

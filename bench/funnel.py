@@ -19,6 +19,11 @@ events) under ``data/bench/``, writes its events once to Parquet and loads that 
   (``view[watch_ratio>=0.5],click,purchase`` on douyin; chDB tests the same per event, with
   ``watch_ratio`` written to the Parquet file by the library's definition).
 
+With ``--one-shot``, then also a one-shot process against a one-shot process, interleaved (ABAB):
+``reelytics funnel`` (the CLI, using the funnel event order persisted in the database) against a
+chDB process running ``windowFunnel`` over the Parquet file; each child's CPU time (user + system,
+start-up and imports included on both sides) and true peak RSS come from ``wait4``.
+
 Ours run first (their runs interleaved), then chDB's in a block of their own: chDB's background
 threads keep working after a query and would be counted inside our timings otherwise. Wall and
 process CPU time (all threads) are both printed; on a shared machine the CPU time is the steadier
@@ -43,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 import ibis  # noqa: E402
 import psutil  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from _sample_db import add_sample_args, answered_by, sample_store  # noqa: E402
+from _sample_db import add_sample_args, answered_by, one_shot, sample_store  # noqa: E402
 
 from analytics.metrics.funnels import (  # noqa: E402
     FunnelSpec,
@@ -95,6 +100,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_sample_args(ap, repeat=3)
     ap.add_argument("--skip-portable", action="store_true", help="do not time the portable window formulation")
+    ap.add_argument("--one-shot", action="store_true", help="also time the CLI against a chDB process, one-shot each")
     args = ap.parse_args()
     from chdb import session as chdb_session
 
@@ -211,6 +217,42 @@ def main() -> None:
     print(f"index now holds {index.nbytes / 2**20:,.0f} MiB")
     print(f"peak RSS: {psutil.Process().memory_info().rss / 2**20:,.0f} MiB")
     store.close()
+    if args.one_shot:
+        _one_shot(db, parquet, ours, args.repeat)
+
+
+CHDB_ONE_SHOT = """
+import sys, chdb
+conds = ", ".join(f"event_type = '{s}'" for s in sys.argv[2].split(","))
+types = ", ".join(repr(s) for s in sys.argv[2].split(","))
+print(chdb.query(
+    f"SELECT level, count() FROM (SELECT user_id, windowFunnel({sys.argv[3]})(toUInt64(toUnixTimestamp64Micro(event_time)), "
+    f"{conds}) AS level FROM file('{sys.argv[1]}', Parquet) WHERE event_type IN ({types}) GROUP BY user_id) "
+    "GROUP BY level ORDER BY level", "CSV"))
+"""
+
+
+def _one_shot(db: Path, parquet: Path, counts: tuple[int, ...], repeat: int) -> None:
+    import json
+
+    cli = [sys.executable, "-m", "analytics", "--db", str(db), "--json", "funnel", "--steps", ",".join(STEPS),
+           "--window", f"{WINDOW_SECONDS // 86400}d"]
+    chdb = [sys.executable, "-c", CHDB_ONE_SHOT, str(parquet), ",".join(STEPS), str(WINDOW_SECONDS * 1_000_000)]
+    sides: dict[str, list[tuple[float, float, float, str]]] = {"cli": [], "chdb": []}
+    for _ in range(repeat):
+        for name, cmd in (("cli", cli), ("chdb", chdb)):
+            sides[name].append(one_shot(cmd, ROOT))
+    cli_counts = tuple(s["count"] for s in json.loads(sides["cli"][-1][3])["steps"])
+    levels = dict(tuple(map(int, line.split(","))) for line in sides["chdb"][-1][3].split())
+    chdb_counts = tuple(sum(n for lv, n in levels.items() if lv >= i) for i in range(1, len(STEPS) + 1))
+    print(f"\none-shot processes, ABAB x{repeat}: counts  reelytics funnel {cli_counts}  chDB {chdb_counts}")
+    assert cli_counts == chdb_counts == counts, "one-shot funnel counts differ"
+    med = {n: [statistics.median(r[k] for r in runs) for k in range(3)] for n, runs in sides.items()}
+    print("                                   wall s   cpu s  peak MiB")
+    for name, label in (("chdb", "chDB windowFunnel over Parquet"), ("cli", "reelytics funnel (persisted order)")):
+        w, c, p = med[name]
+        print(f"{label:<35}{w:7.2f}{c:8.2f}{p:10,.0f}")
+    print(f"reelytics / chDB: cpu {med['cli'][1] / med['chdb'][1]:.2f}x (target <= 1.0x), wall {med['cli'][0] / med['chdb'][0]:.2f}x")
 
 
 if __name__ == "__main__":

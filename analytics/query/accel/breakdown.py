@@ -223,13 +223,14 @@ def upkeep(store: Store, change: Change) -> None:
             if held != change.before or change.kind == "items":
                 _persist(store, by, timezone, key)
                 continue
+            tables = _tables(by, timezone)
+            added = _persisted_rows(store, by, timezone, change.upload_id) if change.kind == "events" and not change.removed else ()
             with store.transaction() as cur:
-                if change.kind == "events":
-                    for name, expr in zip(_tables(by, timezone), _persisted_rows(store, by, timezone, change.upload_id)):
-                        if change.removed:
-                            cur.execute(f'DELETE FROM "{name}" WHERE upload_id = ?', [change.upload_id])
-                        else:
-                            store.insert_into(cur, name, expr)
+                if change.kind == "events" and change.removed:
+                    for name in tables:
+                        cur.execute(f'DELETE FROM "{name}" WHERE upload_id = ?', [change.upload_id])
+                for name, expr in zip(tables, added):
+                    store.insert_into(cur, name, expr)
                 store.set_meta(cur, meta_key, key)
 
 
