@@ -20,7 +20,7 @@ events) under ``data/bench/``, writes its events once to Parquet and loads that 
   ``watch_ratio`` written to the Parquet file by the library's definition).
 
 With ``--one-shot``, then also a one-shot process against a one-shot process, interleaved (ABAB):
-``reelytics funnel`` (the CLI, using the funnel event order persisted in the database) against a
+``reelytics funnel`` (the CLI, as a one-shot command answers: the portable rows of its funnel) against a
 chDB process running ``windowFunnel`` over the Parquet file; each child's CPU time (user + system,
 start-up and imports included on both sides) and true peak RSS come from ``wait4``.
 
@@ -249,7 +249,7 @@ def _one_shot(db: Path, parquet: Path, counts: tuple[int, ...], repeat: int) -> 
     assert cli_counts == chdb_counts == counts, "one-shot funnel counts differ"
     med = {n: [statistics.median(r[k] for r in runs) for k in range(3)] for n, runs in sides.items()}
     print("                                   wall s   cpu s  peak MiB")
-    for name, label in (("chdb", "chDB windowFunnel over Parquet"), ("cli", "reelytics funnel (persisted order)")):
+    for name, label in (("chdb", "chDB windowFunnel over Parquet"), ("cli", "reelytics funnel")):
         w, c, p = med[name]
         print(f"{label:<35}{w:7.2f}{c:8.2f}{p:10,.0f}")
     print(f"reelytics / chDB: cpu {med['cli'][1] / med['chdb'][1]:.2f}x (target <= 1.0x), wall {med['cli'][0] / med['chdb'][0]:.2f}x")
