@@ -40,3 +40,28 @@ def answered_by(path: str, fn, *args):
 
     with engine.using(path):
         return fn(*args)
+
+
+#: Runs argv[1:] and reports its exit status, CPU time and peak RSS on stderr. A fresh process of its
+#: own starts the measured one: Linux carries the memory high-water mark of the process that forks
+#: across exec, so a child started straight from a large benchmark process would report its size.
+_LAUNCHER = (
+    "import json, os, subprocess, sys; p = subprocess.Popen(sys.argv[1:]); _, status, u = os.wait4(p.pid, 0); "
+    "print(json.dumps([status, u.ru_utime + u.ru_stime, u.ru_maxrss / 1024]), file=sys.stderr)"
+)
+
+
+def one_shot(cmd: list[str], cwd: Path) -> tuple[float, float, float, str]:
+    """Run ``cmd`` in a process of its own: its wall time, CPU time (user + system, all threads),
+    true peak RSS (MiB) and standard output."""
+    import json
+    import subprocess
+    import sys
+
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _LAUNCHER, *cmd], cwd=cwd, capture_output=True, check=True)
+    wall = time.perf_counter() - t0
+    status, cpu, peak = json.loads(done.stderr.decode().strip().splitlines()[-1])
+    if status != 0:
+        raise SystemExit(f"{cmd[:4]} failed ({status}): {done.stderr.decode()[-2000:]}")
+    return wall, cpu, peak, done.stdout.decode()

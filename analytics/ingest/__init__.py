@@ -20,6 +20,7 @@ from analytics.ingest.quality import (
     rejected_rows,
 )
 from analytics.ingest.readers import workbook_sheets
+from analytics.ingest.removal import remove_upload
 
 __all__ = [
     "ISSUE_CODES",
@@ -34,5 +35,6 @@ __all__ = [
     "ingest_file",
     "preview_file",
     "rejected_rows",
+    "remove_upload",
     "workbook_sheets",
 ]

@@ -686,6 +686,10 @@ def ingest_file(
             )
         finally:
             cur.execute("SET memory_limit = ?", [previous_limit])
+        if report.status == "ok":
+            from analytics.query.engine import after_upload
+
+            after_upload(store, report.upload_id, kind, lambda f, m="": progress(0.98 + 0.019 * f, m))
     progress(1.0, "done")
     return replace(report, seconds=time.monotonic() - started)
 

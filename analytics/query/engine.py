@@ -7,7 +7,9 @@ an in-memory structure, either already hold it or may build it (:func:`keep_in_m
 first non-``None`` answer wins; the portable path answers everything else.
 
 Feature modules call :func:`ask` and never choose a path; tests call :func:`answer_by` to run one
-path and :func:`paths_for` to list the paths able to answer a query (the contract suite).
+path and :func:`paths_for` to list the paths able to answer a query (the contract suite). Ingest
+calls :func:`after_upload` right after an upload commits and removes uploads inside
+:func:`removing`, so that every persisted structure follows the data without a page waiting.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from analytics.progress import Progress, no_progress
 from analytics.query.accel.breakdown import BreakdownIndex
 from analytics.query.accel.funnel_order import FunnelOrder
 from analytics.query.accel.rollup import HourlyRollup
 from analytics.query.components import portable_components, portable_sums
 from analytics.query.funnel_events import portable_rows
-from analytics.query.layer import Accelerator, Components, FunnelEvents
+from analytics.query.layer import Accelerator, Change, Components, FunnelEvents
 
 PORTABLE = "portable"
 
@@ -40,9 +43,10 @@ _forced = threading.local()
 
 
 def keep_in_memory(enabled: bool = True) -> None:
-    """Let in-memory accelerators build their structures on first use (a long-lived process such
-    as the dashboard: built once per data version, then every answer is fast). Off by default: a
-    one-shot command uses such a structure only if this process already holds it."""
+    """Let in-memory accelerators build their persisted structures on first use (a long-lived
+    process such as the dashboard: built once, then kept current at ingest). Off by default: a
+    one-shot command uses such a structure only where it is current (held or persisted), since
+    loading it then costs far less than the portable answer, and building it more."""
     global _keep_in_memory
     _keep_in_memory = enabled
 
@@ -109,3 +113,29 @@ def answer_by(path: str, source, query):
         if acc.name == path:
             return acc.answer(source, query)
     raise KeyError(path)
+
+
+def after_upload(source, upload_id: int, kind: str, progress: Progress = no_progress) -> None:
+    """Bring every persisted accelerator structure up to date after upload ``upload_id`` (of
+    ``kind``) committed, in this process: those current just before it are extended with its rows,
+    the others rebuilt; structures never built stay absent. Call it before the next upload."""
+    _upkeep(source, Change(upload_id, kind, False, source.content_version(without_upload=upload_id)), progress)
+
+
+@contextmanager
+def removing(source, upload_id: int, progress: Progress = no_progress) -> Iterator[None]:
+    """Remove upload ``upload_id`` inside the block; after it, the persisted accelerator structures
+    current before drop that upload's rows, the others are rebuilt."""
+    kind = source.query("SELECT kind FROM uploads WHERE upload_id = ?", [upload_id]).scalar() if source.engine == "duckdb" else None
+    before = source.content_version() if kind is not None else ""
+    yield
+    if kind is not None:
+        _upkeep(source, Change(upload_id, kind, True, before), progress)
+
+
+def _upkeep(source, change: Change, progress: Progress) -> None:
+    kept = [acc for acc in ACCELERATORS if source.engine in acc.engines]
+    for done, acc in enumerate(kept):
+        progress(done / len(kept), "accelerators")
+        acc.upkeep(source, change)
+    progress(1.0, "accelerators")

@@ -174,22 +174,32 @@ def portable_rows(source, spec, filters: Filters) -> UnitRows:
     )
 
 
-def _sort_by_unit(p: np.ndarray, unit: np.ndarray, low_bits: int) -> np.ndarray:
-    """``p`` (packed ``time << low_bits | flags``) ordered by (unit, p), units numbered 0..n-1."""
-    if len(p) == 0:
-        return p
+def unit_key(p: np.ndarray, unit: np.ndarray, low_bits: int) -> tuple[np.ndarray, int, int, int] | None:
+    """One int64 key per row ordering ``p`` (packed ``time << low_bits | flags``) by (unit, p),
+    with the time's origin, step and bits; ``None`` when unit, time and flags do not fit 62 bits.
+    Times are made relative to the earliest and divided by their greatest common divisor (exact)."""
     t = p >> low_bits
     t0 = int(t.min())
     step = int(np.gcd.reduce(t - t0)) or 1
     q = (t - t0) // step
     t_bits = max(int(q.max()).bit_length(), 1)
     u_bits = max(int(unit.max()).bit_length(), 1)
-    if u_bits + t_bits + low_bits <= 62:  # one int64 key: unit, time, flags
-        key = (unit << (t_bits + low_bits)) | (q << low_bits) | (p & ((1 << low_bits) - 1))
-        key.sort()
-        q = (key >> low_bits) & ((1 << t_bits) - 1)
-        return ((q * step + t0) << low_bits) | (key & ((1 << low_bits) - 1))
-    return p[np.lexsort((p, unit))]
+    if u_bits + t_bits + low_bits > 62:
+        return None
+    return (unit << (t_bits + low_bits)) | (q << low_bits) | (p & ((1 << low_bits) - 1)), t0, step, t_bits
+
+
+def _sort_by_unit(p: np.ndarray, unit: np.ndarray, low_bits: int) -> np.ndarray:
+    """``p`` (packed ``time << low_bits | flags``) ordered by (unit, p), units numbered 0..n-1."""
+    if len(p) == 0:
+        return p
+    packed = unit_key(p, unit, low_bits)
+    if packed is None:
+        return p[np.lexsort((p, unit))]
+    key, t0, step, t_bits = packed
+    key.sort()
+    q = (key >> low_bits) & ((1 << t_bits) - 1)
+    return ((q * step + t0) << low_bits) | (key & ((1 << low_bits) - 1))
 
 
 def _sort_within_units(p: np.ndarray, starts: np.ndarray, low_bits: int) -> np.ndarray:

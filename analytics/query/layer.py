@@ -11,8 +11,11 @@ some queries faster and must give exactly the portable answer. It declares:
   engine never hands it a query using any other, so a new filter field is answered by the portable
   path until an accelerator declares it;
 * :meth:`Accelerator.answers`: anything else it needs (dimensions, time zones, options);
-* ``in_memory``: whether it holds a structure in this process, built on first use, which the
-  engine builds only where that pays (see :func:`analytics.query.engine.keep_in_memory`).
+* ``in_memory``: whether it holds a structure in this process, loaded on first use from its
+  persisted form (tables in the database keyed by the data version, shared by every process), which
+  the engine builds only where that pays (see :func:`analytics.query.engine.keep_in_memory`);
+* :meth:`Accelerator.upkeep`: how its persisted structure follows a committed upload or removal
+  (:class:`Change`): extended with the new rows, or cut to what the removed upload touched.
 
 Feature modules never name a path: they ask :func:`analytics.query.engine.ask` for a number.
 """
@@ -62,6 +65,18 @@ class UnitRows:
     segment: np.ndarray | None  # breakdown value per row (object array)
 
 
+@dataclass(frozen=True)
+class Change:
+    """A committed upload (``removed`` false) or removal of upload ``upload_id`` of ``kind``;
+    ``before``: the data version (:meth:`~analytics.store.storage.Store.content_version`) just
+    before it, which a persisted structure must carry to be extended instead of rebuilt."""
+
+    upload_id: int
+    kind: str
+    removed: bool
+    before: str
+
+
 class Accelerator:
     """A faster path for one query type that answers only what it can answer exactly."""
 
@@ -76,8 +91,12 @@ class Accelerator:
         raise NotImplementedError
 
     def is_ready(self, source, query) -> bool:
-        """Whether an in-memory structure for ``query`` is already held by this process."""
+        """Whether the structure for ``query`` is held by this process or persisted and current
+        (loading it then costs far less than the portable answer)."""
         return True
+
+    def upkeep(self, source, change: Change) -> None:
+        """Bring every persisted structure that exists up to date after ``change`` (DuckDB only)."""
 
     def answer(self, source, query):
         raise NotImplementedError

@@ -277,6 +277,17 @@ class Store(Source):
 
         cur.execute(f'CREATE OR REPLACE TABLE "{name}" AS {ibis.to_sql(expr, dialect="duckdb")}')
 
+    def insert_into(self, cur, name: str, expr) -> None:
+        """Append the rows of an ibis expression to the table ``name`` (columns matched by name),
+        inside the transaction ``cur``."""
+        import ibis
+
+        cur.execute(f'INSERT INTO "{name}" BY NAME {ibis.to_sql(expr, dialect="duckdb")}')
+
+    def drop_table(self, cur, name: str) -> None:
+        """Drop the table ``name`` if it exists, inside the transaction ``cur``."""
+        cur.execute(f'DROP TABLE IF EXISTS "{name}"')
+
     # -- facts -------------------------------------------------------------------------------
     @property
     def schema_version(self) -> int:
@@ -292,24 +303,48 @@ class Store(Source):
     def is_empty(self) -> bool:
         return all(v == 0 for k, v in self.counts().items() if k != "uploads")
 
-    def data_version(self) -> str:
-        """A token that changes whenever an upload lands or is removed (cache and model key)."""
+    def data_version(self, *, without_upload: int | None = None) -> str:
+        """A token that changes whenever an upload lands or is removed (cache and model key).
+
+        ``without_upload``: the token as it was before that upload (the last one) landed."""
+        where, params = self._without(without_upload)
         n, last, rows = self.query(
-            "SELECT count(*), coalesce(max(upload_id), 0), coalesce(sum(rows_accepted), 0) FROM uploads"
+            f"SELECT count(*), coalesce(max(upload_id), 0), coalesce(sum(rows_accepted), 0) FROM uploads{where}", params
         ).rows[0]
         return f"{n}-{last}-{rows}"
 
-    def content_version(self) -> str:
+    def content_version(self, *, without_upload: int | None = None) -> str:
         """A token that changes whenever the events or the catalog change, through uploads or not
-        (the key of every derived structure: rollups, in-memory indexes)."""
+        (the key of every derived structure: rollups, accelerator tables, in-memory indexes).
+
+        ``without_upload``: the token as it was before that upload (the last one) landed, computed
+        from the rows of every other upload (what an accelerator kept current then was keyed by)."""
+        where, params = self._without(without_upload)
         facts = self.query(
-            "SELECT (SELECT count(*) FROM events), (SELECT max(event_time) FROM events), "
-            "(SELECT count(*) FROM items), (SELECT sum(duration_seconds) FROM items)"
+            f"SELECT (SELECT count(*) FROM events{where}), (SELECT max(event_time) FROM events{where}), "
+            f"(SELECT count(*) FROM items{where}), (SELECT sum(duration_seconds) FROM items{where})",
+            params * 4 if params else None,
         ).rows[0]
-        return "|".join([self.data_version(), *map(str, facts)])
+        return "|".join([self.data_version(without_upload=without_upload), *map(str, facts)])
+
+    @staticmethod
+    def _without(upload_id: int | None) -> tuple[str, list[Any]]:
+        return ("", []) if upload_id is None else (" WHERE upload_id <> ?", [upload_id])
 
     def get_meta(self, key: str) -> str | None:
         return self.query("SELECT value FROM meta WHERE key = ?", [key]).scalar()
+
+    def meta_like(self, prefix: str) -> dict[str, str]:
+        """Every ``meta`` entry whose key starts with ``prefix``."""
+        return dict(self.query("SELECT key, value FROM meta WHERE starts_with(key, ?)", [prefix]).rows)
+
+    @staticmethod
+    def set_meta(cur, key: str, value: str | None) -> None:
+        """Set (or, with ``None``, delete) a ``meta`` entry inside the transaction ``cur``."""
+        if value is None:
+            cur.execute("DELETE FROM meta WHERE key = ?", [key])
+        else:
+            cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 
     def close(self) -> None:
         self._con.close()

@@ -19,11 +19,17 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analytics.access import can
 from analytics.errors import BadInput, ReelyticsError
-from analytics.ingest import ingest_file, preview_file, rejected_rows, workbook_sheets
+from analytics.ingest import (
+    ingest_file,
+    preview_file,
+    rejected_rows,
+    remove_upload,
+    workbook_sheets,
+)
 from analytics.ingest.quality import split_reason
 from analytics.ingest.readers import ALL_SHEETS, CHUNK_BYTES, clean_staging
 from analytics.store.schema import EVENT_TYPES, TABLE_COLUMNS
-from analytics.store.uploads import list_uploads, remove_upload
+from analytics.store.uploads import list_uploads
 from dashboard.common import actor, download_buttons, get_store, guarded, settings
 from dashboard.format import MISSING, count, table, value
 from dashboard.i18n import TEXT, t

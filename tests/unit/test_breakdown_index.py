@@ -80,7 +80,7 @@ PERIODS = [
 def test_index_equals_the_events(shop, by, filters):
     slow = by_path("portable", event_components, shop, filters, (by,))
     fast = by_path("breakdown", event_components, shop, filters, (by,))
-    assert breakdown_index.has_index(shop, by, filters.timezone)
+    assert breakdown_index.is_current(shop, by, filters.timezone)
     assert_same(slow, fast, by)
     sums = by_path("breakdown", event_sums, shop, filters, (by,))
     plain = by_path("portable", event_sums, shop, filters, (by,))
@@ -101,9 +101,9 @@ def test_pages_get_the_same_tables(shop):
 def test_index_is_used_only_when_asked_or_already_built(shop):
     breakdown_index.clear()
     event_components(shop, Filters(), ("video",))
-    assert not breakdown_index.has_index(shop, "video", "Asia/Shanghai")  # a one-shot caller reads the events
+    assert not breakdown_index.is_current(shop, "video", "Asia/Shanghai")  # a one-shot caller reads the events
     by_path("breakdown", event_components, shop, Filters(), ("video",))
-    assert breakdown_index.has_index(shop, "video", "Asia/Shanghai")
+    assert breakdown_index.is_current(shop, "video", "Asia/Shanghai")
 
 
 def test_filters_it_cannot_answer_read_the_events(shop):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -209,33 +210,153 @@ def _fixed_log(n: int = 400, seed: int = 7) -> list[tuple]:
     ]
 
 
+def _sweep(store: Store, cases, groupings=GROUPINGS, funnels=FUNNELS) -> set[str]:
+    """Every grouping (sums or not) and funnel under each filter set of ``cases``, through every path;
+    the names of the accelerators that answered."""
+    used = set()
+    for filters in cases:
+        for by in groupings:
+            for sums_only in (False, True):
+                query = Components(filters, by, sums_only)
+                want = engine.answer_by(engine.PORTABLE, store, query)
+                for path in engine.paths_for(store, query)[:-1]:
+                    got = engine.answer_by(path, store, query)
+                    if got is not None:
+                        used.add(path)
+                        _assert_same_components(want, got, by, sums_only, (path, filters, by))
+        for steps in funnels:
+            spec = FunnelSpec(parse_steps(steps), window_seconds=6 * 3600)
+            want = by_path(engine.PORTABLE, compute_funnel, store, spec, filters)
+            for path in engine.paths_for(store, FunnelEvents(spec, filters))[:-1]:
+                used.add(path)
+                got = by_path(path, compute_funnel, store, spec, filters)
+                assert got.steps == want.steps and got.entries.equals(want.entries), (path, filters, steps)
+    return used
+
+
+PERIOD = {"date_from": T0.date() + dt.timedelta(days=1), "date_to": T0.date() + dt.timedelta(days=3)}
+
+
 def test_every_path_on_one_log_for_every_field_grouping_and_zone():
     """A deterministic sweep: each declared filter field alone, every grouping, sums or not (and a
     second zone without filters)."""
     events = _fixed_log()
-    period = {"date_from": T0.date() + dt.timedelta(days=1), "date_to": T0.date() + dt.timedelta(days=3)}
     filter_sets = [{}, *({f.name: (_values_of(f, events)[0],)} for f in FIELDS)]
+    cases = [*(Filters(timezone="Asia/Shanghai", **PERIOD, **c) for c in filter_sets),
+             Filters(timezone="America/New_York", **PERIOD)]
+    assert _with_log(events, lambda store: _sweep(store, cases)) == {a.name for a in engine.ACCELERATORS}
+
+
+def _upload(store: Store, events) -> int:
+    """``events`` (rows of :func:`_fixed_log`) committed as one registered upload; its id."""
+    from analytics.store.uploads import insert_canonical, register_upload
+
+    columns = ("user_id", "event_type", "event_time", "channel", "campaign", "variant", "item_id", "watch_seconds",
+               "course_id", "revenue")
+    rows = [(u, k, T0 + dt.timedelta(minutes=30 * h), ch, ca, va, it, w if k == "view" else None, co,
+             float(m) if k in ("purchase", "refund") else None) for u, k, h, ch, ca, va, it, w, co, m in events]
+    table = pa.table({c: list(v) for c, v in zip(columns, zip(*rows))})
+    with store.transaction() as cur:
+        upload_id = register_upload(cur, kind="events", file_name="log.csv", sha256=str(len(rows)), rows_accepted=len(rows))
+        insert_canonical(cur, "events", table, upload_id)
+    return upload_id
+
+
+def test_persisted_accelerators_follow_an_append_and_a_removal_without_a_rebuild(monkeypatch):
+    """Every persisted structure, built once, is extended by an upload and cut by a removal (never
+    rebuilt), stays current, is used by a process that holds nothing in memory, and every path
+    still gives the portable answer (before, after the append, after the removal)."""
+    from analytics.ingest import remove_upload
+    from analytics.query.accel import breakdown, funnel_order, rollup
+
+    log = _fixed_log(300)
+    cases = [Filters(timezone="Asia/Shanghai", **PERIOD)]
+    everything = {a.name for a in engine.ACCELERATORS}
+    shapes = [(), ("channel",), ("day",), ("video",), ("course",)], FUNNELS[:3]
+
+    def fresh_process():
+        breakdown.clear()
+        funnel_order.clear()
 
     def check(store):
-        used = set()
-        for zone, chosen in [*(("Asia/Shanghai", c) for c in filter_sets), ("America/New_York", {})]:
-            filters = Filters(timezone=zone, **period, **chosen)
-            for by in GROUPINGS:
-                for sums_only in (False, True):
-                    query = Components(filters, by, sums_only)
-                    want = engine.answer_by(engine.PORTABLE, store, query)
-                    for path in engine.paths_for(store, query)[:-1]:
-                        got = engine.answer_by(path, store, query)
-                        if got is not None:
-                            used.add(path)
-                            _assert_same_components(want, got, by, sums_only, (path, filters, by))
-            for steps in FUNNELS:
-                spec = FunnelSpec(parse_steps(steps), window_seconds=6 * 3600)
-                want = by_path(engine.PORTABLE, compute_funnel, store, spec, filters)
-                for path in engine.paths_for(store, FunnelEvents(spec, filters))[:-1]:
-                    used.add(path)
-                    got = by_path(path, compute_funnel, store, spec, filters)
-                    assert got.steps == want.steps and got.entries.equals(want.entries), (path, filters, steps)
-        return used
+        insert_items(store, ITEMS)
+        first = _upload(store, log[:200])
+        assert _sweep(store, cases, *shapes) == everything  # builds and persists every structure
+        tables = {r[0] for r in store.query("SELECT table_name FROM duckdb_tables()").rows}
+        assert {rollup.ROLLUP_TABLE, funnel_order.EVENTS_TABLE} <= tables
+        assert any(t.startswith("accel_breakdown_touch_") for t in tables)
 
-    assert _with_log(events, check) == {a.name for a in engine.ACCELERATORS}
+        def no_rebuild(*args, **kwargs):
+            raise AssertionError("rebuilt instead of extended")
+
+        refresh = rollup.refresh
+
+        def refresh_without_rebuild(store, *, force=False):
+            assert not refresh(store, force=force), "rebuilt instead of extended"
+            return False
+
+        with monkeypatch.context() as m:
+            for module in (breakdown, funnel_order):
+                m.setattr(module, "_persist", no_rebuild)
+            m.setattr(rollup, "refresh", refresh_without_rebuild)
+            second = _upload(store, log[200:])
+            engine.after_upload(store, second, "events")
+            assert store.query(f"SELECT count(*) FROM {rollup.ROLLUP_TABLE} WHERE upload_id = ?", [second]).scalar() > 0
+            fresh_process()
+            key = store.content_version()
+            assert store.get_meta(rollup.ROLLUP_META_KEY) == key
+            for by in ("video", "course"):
+                assert breakdown.is_current(store, by, "Asia/Shanghai"), by
+            assert funnel_order.is_current(store)
+            engine.ask(store, Components(cases[0], ("video",)))  # a one-shot process loads a persisted part
+            engine.ask(store, FunnelEvents(FunnelSpec(parse_steps(FUNNELS[0])), cases[0]))
+            assert breakdown.nbytes() > 0 and not funnel_order._CACHE  # but not every event's order
+            assert _sweep(store, cases, *shapes) == everything
+            assert funnel_order.event_index(store).order is not None  # two sorted runs merged on load
+
+            fresh_process()
+            remove_upload(store, first)
+            assert store.query(f"SELECT count(*) FROM {rollup.ROLLUP_TABLE} WHERE upload_id = ?", [first]).scalar() == 0
+            assert funnel_order.is_current(store) and breakdown.is_current(store, "video", "Asia/Shanghai")
+            assert _sweep(store, cases, *shapes) == everything
+        return set()
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(Path(folder) / "contract.duckdb")
+        try:
+            check(store)
+        finally:
+            store.close()
+            fresh_process()
+
+
+def test_a_catalog_upload_or_a_stale_structure_is_rebuilt_at_upkeep():
+    """A change the structures cannot follow row by row (a new catalog moves ratios and groups), or a
+    structure that was not current before the change, is rebuilt in the upkeep step."""
+    from analytics.query.accel import rollup
+
+    log = _fixed_log(120)
+    cases = [Filters(timezone="Asia/Shanghai", **PERIOD)]
+
+    def check(store):
+        _upload(store, log[:60])
+        _sweep(store, cases, [(), ("video",)], FUNNELS[:1])  # builds one structure of each
+        with store.transaction() as cur:
+            store.set_meta(cur, rollup.ROLLUP_META_KEY, "stale")
+        second = _upload(store, log[60:])
+        engine.after_upload(store, second, "events")
+        assert store.get_meta(rollup.ROLLUP_META_KEY) == store.content_version()
+        from analytics.store.uploads import insert_canonical, register_upload
+
+        catalog = pa.table({"item_id": ["v1", "v2"], "kind": ["video", "video"], "duration_seconds": [20.0, 45.0],
+                            "category": ["art", "math"], "creator": ["cy", "cy"]})
+        with store.transaction() as cur:
+            items = register_upload(cur, kind="items", file_name="items.csv", sha256="items", rows_accepted=2)
+            insert_canonical(cur, "items", catalog, items)
+        engine.after_upload(store, items, "items")
+        key = store.content_version()
+        assert store.get_meta(rollup.ROLLUP_META_KEY) == key
+        assert all(v == key for v in store.meta_like("accel_").values())
+        return _sweep(store, cases, [(), ("video",), ("day",)], FUNNELS[:2])
+
+    assert _with_log([], check) == {a.name for a in engine.ACCELERATORS}

@@ -262,7 +262,7 @@ def run_uploads(args, ctx) -> Output:
 
 
 def run_remove(args, ctx) -> Output:
-    from analytics.store.uploads import remove_upload
+    from analytics.ingest import remove_upload
 
     removed = remove_upload(ctx.store, args.upload_id)
     text = f"removed upload {args.upload_id}: " + ", ".join(f"{n:,} {t}" for t, n in removed.items() if n) if any(removed.values()) else f"removed upload {args.upload_id}"

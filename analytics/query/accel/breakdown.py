@@ -1,19 +1,25 @@
-"""Accelerator: in-memory KPI breakdowns by creator, category, video and course.
+"""Accelerator: KPI breakdowns by creator, category, video and course, persisted and loaded once.
 
 Per-item breakdowns need distinct users per item (active users, viewers, converted viewers,
 purchasers, new buyers) over millions of user-item pairs, which no single query answers in a few
-hundred milliseconds. Like :mod:`analytics.query.accel.funnel_order`, this module reads the events once per
-data version, dimension and time zone, and keeps two small structures in memory:
+hundred milliseconds. Per dimension and time zone this module keeps two tables in the database,
+keyed in ``meta`` by the data version (:meth:`~analytics.store.storage.Store.content_version`) and
+carrying the upload of every row, so that an upload appends its rows and a removal deletes them
+(:func:`upkeep`):
 
-* the stage-1 sums of :data:`analytics.query.components.USER_COMPONENTS` per (group, local day), as running
-  totals, so the sums over any run of days are one subtraction per group;
+* ``accel_breakdown_sums_*``: the stage-1 sums of :data:`analytics.query.components.USER_COMPONENTS`
+  per (group, local day, upload);
+* ``accel_breakdown_touch_*``: one row per (group, user, local day, upload) with whether it held a
+  view and a purchase.
+
+A process loads them once per data version into two small in-memory structures:
+
+* the stage-1 sums per (group, local day) as running totals, so the sums over any run of days are
+  one subtraction per group (enough for :func:`sums`, the video ranking);
 * one row per (group, user, local day) with the day on which the same user last touched the same
   group (and last viewed it, and last bought in it). A user counts in a period exactly once: on
   the row whose day falls in the period and whose previous day falls before it. Distinct counts
   thus become plain counts of rows, with no hashing of user ids at query time.
-
-The two are built separately: the running totals alone answer :func:`sums` (the video ranking),
-and the second part is built only when :func:`components` needs distinct users.
 
 The stage-1 aggregation is the ibis expression of :mod:`analytics.query.components` (one definition), so
 this accelerator gives the same numbers as the portable path reading the events (tests
@@ -24,6 +30,7 @@ prove it). It answers only what it can answer exactly (:class:`BreakdownIndex`):
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -43,7 +50,7 @@ from analytics.query.components import (
     finish,
 )
 from analytics.query.filters import Filters
-from analytics.query.layer import Accelerator, Components
+from analytics.query.layer import Accelerator, Change, Components
 from analytics.query.localtime import local_day
 from analytics.store.storage import Store
 
@@ -51,6 +58,8 @@ from analytics.store.storage import Store
 INDEX_DIMENSIONS: Final[tuple[str, ...]] = ("creator", "category", "video", "course")
 NONE: Final[int] = np.iinfo(np.int32).min  # "no earlier day"
 MAX_INDEXES: Final[int] = 8  # parts kept at once (least recently used dropped first)
+#: ``meta`` keys of the persisted parts: ``accel_breakdown|<dimension>|<time zone>`` -> data version.
+META_PREFIX: Final[str] = "accel_breakdown|"
 
 #: A float component and the count that is zero exactly when it is (keeps empty sums at 0.0).
 _FLOAT_OF_COUNT: Final[dict[str, str]] = {
@@ -158,39 +167,99 @@ def _codes(column: pa.ChunkedArray, dictionary: pa.Array | None = None) -> tuple
     return np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64), dictionary
 
 
-def _grouped(store: Store, by: str, timezone: str):
-    """The enriched events with ``_key`` (the group) and ``_day`` (local day), and the data's span."""
+def _grouped(store: Store, by: str, timezone: str, upload_id: int | None = None):
+    """The enriched events (of one upload, if given) with ``_key`` (the group) and ``_day`` (local day)."""
     everything = Filters(timezone=timezone)
     lo, hi = store.span()
     e = enriched(store, everything)
-    return e.mutate(_key=dimension(e, by, everything), _day=local_day(e.event_time, timezone, lo, hi)), lo, hi
+    if upload_id is not None:
+        e = e.filter(e.upload_id == upload_id)
+    return e.mutate(_key=dimension(e, by, everything), _day=local_day(e.event_time, timezone, lo, hi))
+
+
+def _tables(by: str, timezone: str) -> tuple[str, str]:
+    """Names of the persisted sums and touch tables of ``by`` and ``timezone``."""
+    slug = hashlib.sha1(f"{by}|{timezone}".encode()).hexdigest()[:12]
+    return f"accel_breakdown_sums_{by}_{slug}", f"accel_breakdown_touch_{by}_{slug}"
+
+
+def _meta_key(by: str, timezone: str) -> str:
+    return f"{META_PREFIX}{by}|{timezone}"
+
+
+def _persisted_rows(store: Store, by: str, timezone: str, upload_id: int | None = None):
+    """The two persisted row sets: stage-1 sums per (group, local day, upload) and who touched
+    (viewed, bought in) which group on which day, per upload. Rows of one group, day (and user)
+    from two uploads are merged when loaded (sums add up, flags are or-ed)."""
+    e = _grouped(store, by, timezone, upload_id)
+    sums = e.group_by("_key", "_day", "upload_id").aggregate(**{name: fn(e) for name, fn in USER_COMPONENTS.items()})
+    touches = e.group_by("_key", "upload_id", _user=e.user_id, _day=e._day).aggregate(
+        _view=(e.event_type == "view").any(), _order=(e.event_type == "purchase").any()
+    )
+    return sums, touches
+
+
+def _persist(store: Store, by: str, timezone: str, key: str) -> None:
+    """Build both persisted tables of ``by`` and ``timezone`` from the events, keyed by ``key``."""
+    with store.transaction() as cur:
+        for name, expr in zip(_tables(by, timezone), _persisted_rows(store, by, timezone)):
+            store.create_table_as(cur, name, expr)
+        store.set_meta(cur, _meta_key(by, timezone), key)
+
+
+def _ensure_persisted(store: Store, by: str, timezone: str, key: str) -> None:
+    if store.get_meta(_meta_key(by, timezone)) != key:
+        _persist(store, by, timezone, key)
+
+
+def upkeep(store: Store, change: Change) -> None:
+    """Keep every persisted part that was current before ``change`` current after it: an events
+    upload's rows are appended, a removed upload's rows deleted; a catalog change (groups and
+    ratios may move) or a part that was not current is rebuilt. Parts never built stay absent."""
+    with _LOCK:
+        key = store.content_version()
+        for meta_key, held in store.meta_like(META_PREFIX).items():
+            _, by, timezone = meta_key.split("|", 2)
+            if held != change.before or change.kind == "items":
+                _persist(store, by, timezone, key)
+                continue
+            tables = _tables(by, timezone)
+            added = _persisted_rows(store, by, timezone, change.upload_id) if change.kind == "events" and not change.removed else ()
+            with store.transaction() as cur:
+                if change.kind == "events" and change.removed:
+                    for name in tables:
+                        cur.execute(f'DELETE FROM "{name}" WHERE upload_id = ?', [change.upload_id])
+                for name, expr in zip(tables, added):
+                    store.insert_into(cur, name, expr)
+                store.set_meta(cur, meta_key, key)
 
 
 def _build_sums(store: Store, token: tuple[Any, ...], by: str, timezone: str) -> _Sums:
-    e, lo, hi = _grouped(store, by, timezone)
+    _ensure_persisted(store, by, timezone, token[0])
+    lo, hi = store.span()
     names = tuple(USER_COMPONENTS)
-    per_day = e.group_by("_key", "_day").aggregate(**{name: fn(e) for name, fn in USER_COMPONENTS.items()})
-    table = store.to_arrow(per_day)
+    table = store.arrow(f'SELECT * FROM "{_tables(by, timezone)[0]}"')
     code, groups = _codes(table.column("_key"))
     day = _local_days(table, "_day")
     day0 = int(day.min()) if len(day) else 0
     n_days = int(day.max()) - day0 + 2 if len(day) else 1
     sum_key = code * n_days + (day - day0)
-    order = np.argsort(sum_key)
-    totals = np.zeros((len(order) + 1, len(names)), dtype=np.float64)
+    order = np.argsort(sum_key, kind="stable")
+    sum_key = sum_key[order]
+    running = np.zeros((len(order), len(names)), dtype=np.float64)
     for k, name in enumerate(names):
         column = np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
-        np.cumsum(np.nan_to_num(column[order]), out=totals[1:, k])
-    return _Sums(token, groups, sum_key[order], names, totals, day0, n_days, _midnight_safe(timezone, lo, hi))
+        np.cumsum(np.nan_to_num(column[order]), out=running[:, k])
+    last = np.ones(len(sum_key), dtype=bool)  # the last row of each (group, day): rows of several uploads
+    last[:-1] = sum_key[1:] != sum_key[:-1]
+    totals = np.zeros((int(last.sum()) + 1, len(names)), dtype=np.float64)
+    totals[1:] = running[last]
+    return _Sums(token, groups, sum_key[last], names, totals, day0, n_days, _midnight_safe(timezone, lo, hi))
 
 
 def _build_touch(store: Store, by: str, timezone: str, sums: _Sums) -> _Touch:
-    e, _, _ = _grouped(store, by, timezone)
-    # who touched, viewed and bought in which group on which day
-    touches = e.group_by("_key", _user=e.user_id, _day=e._day).aggregate(
-        _view=(e.event_type == "view").any(), _order=(e.event_type == "purchase").any()
-    )
-    table = store.to_arrow(touches)
+    _ensure_persisted(store, by, timezone, sums.token[0])
+    table = store.arrow(f'SELECT _key, _user, _day, _view, _order FROM "{_tables(by, timezone)[1]}"')
     code, _ = _codes(table.column("_key"), sums.groups)  # the same events: the same groups
     user, users = _codes(table.column("_user"))
     day = _local_days(table, "_day")
@@ -210,6 +279,13 @@ def _build_touch(store: Store, by: str, timezone: str, sums: _Sums) -> _Touch:
     pair, day, code, user = pair[order], day[order], code[order].astype(np.int32), user[order].astype(np.int32)
     views, orders = views[order], orders[order]
     del order, offset
+    # one row per (group, user, day): rows of several uploads merged
+    head = np.ones(len(pair), dtype=bool)
+    head[1:] = (pair[1:] != pair[:-1]) | (day[1:] != day[:-1])
+    if not head.all():
+        at = np.flatnonzero(head)
+        views, orders = np.logical_or.reduceat(views, at), np.logical_or.reduceat(orders, at)
+        pair, day, code, user = pair[at], day[at], code[at], user[at]
     prev_any = _previous(pair, day, None)
     prev_view = _previous(pair, day, views)
     prev_order = _previous(pair, day, orders)
@@ -263,10 +339,13 @@ def nbytes() -> int:
         return sum(part.nbytes for part in _CACHE.values())
 
 
-def has_index(store: Store, by: str, timezone: str) -> bool:
-    """Whether this process holds an index (current or not) for ``store``, ``by`` and ``timezone``."""
+def is_current(store: Store, by: str, timezone: str) -> bool:
+    """Whether this process holds, or the database keeps, the index of ``by`` and ``timezone`` for
+    the data as it is now (answering then costs a load, never a build from the events)."""
+    key = store.content_version()
     with _LOCK:
-        return (store.path, by, timezone, "sums") in _CACHE
+        held = _CACHE.get((store.path, by, timezone, "sums"))
+    return (held is not None and held.token == (key,)) or store.get_meta(_meta_key(by, timezone)) == key
 
 
 def clear() -> None:
@@ -392,7 +471,10 @@ class BreakdownIndex(Accelerator):
         return len(query.by) == 1 and query.by[0] in INDEX_DIMENSIONS
 
     def is_ready(self, source, query: Components) -> bool:
-        return has_index(source, query.by[0], query.filters.timezone)
+        return is_current(source, query.by[0], query.filters.timezone)
+
+    def upkeep(self, source, change: Change) -> None:
+        upkeep(source, change)
 
     def answer(self, source, query: Components) -> pd.DataFrame | None:
         return (sums if query.sums_only else components)(source, query.filters, query.by[0])

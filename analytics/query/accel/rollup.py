@@ -26,15 +26,26 @@ from analytics.query.components import (
     renamed,
 )
 from analytics.query.filters import Filters, in_period, restrict
-from analytics.query.layer import Accelerator, Components, fields_named
+from analytics.query.layer import Accelerator, Change, Components, fields_named
 from analytics.query.localtime import local_day, whole_hour_offsets
 
-#: Table holding stage 1 per UTC hour, user, channel, campaign and variant.
+#: Table holding stage 1 per UTC hour, user, channel, campaign, variant and upload.
 ROLLUP_TABLE: Final[str] = "kpi_rollup"
 ROLLUP_META_KEY: Final[str] = "kpi_rollup_key"
 #: Dimensions the rollup can group by (``day`` = local day of the hour).
 ROLLUP_DIMENSIONS: Final[tuple[str, ...]] = ("channel", "campaign", "variant", "day")
 _LOCK = threading.Lock()
+
+
+def _stage1(store, upload_id: int | None = None):
+    """Stage 1 per hour, user, channel, campaign, variant and upload (of one upload, if given)."""
+    e = enriched(store, Filters())
+    if upload_id is not None:
+        e = e.filter(e.upload_id == upload_id)
+    return e.group_by(
+        _hour=e.event_time.truncate("h"), user_id=e.user_id, channel=e.channel, campaign=e.campaign,
+        variant=e.variant, upload_id=e.upload_id,
+    ).aggregate(**{name: fn(e) for name, fn in USER_COMPONENTS.items()})
 
 
 def refresh(store, *, force: bool = False) -> bool:
@@ -43,21 +54,41 @@ def refresh(store, *, force: bool = False) -> bool:
         key = store.content_version()
         if not force and store.get_meta(ROLLUP_META_KEY) == key:
             return False
-        e = enriched(store, Filters())
-        expr = e.group_by(
-            _hour=e.event_time.truncate("h"), user_id=e.user_id, channel=e.channel, campaign=e.campaign,
-            variant=e.variant,
-        ).aggregate(**{name: fn(e) for name, fn in USER_COMPONENTS.items()})
         with store.transaction() as cur:
-            store.create_table_as(cur, ROLLUP_TABLE, expr)
-            cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [ROLLUP_META_KEY, key])
+            store.create_table_as(cur, ROLLUP_TABLE, _stage1(store))
+            store.set_meta(cur, ROLLUP_META_KEY, key)
         return True
+
+
+def upkeep(store, change: Change) -> None:
+    """Keep a rollup that was current before ``change`` current after it: the rows of an events
+    upload are aggregated and appended (stage 1 is a sum over rows, and every answer sums the
+    table's rows again, so rows of the same hour, user, ... from two uploads add up exactly); a
+    removed upload's rows are deleted. A catalog change (every watch ratio may change), or a rollup
+    that was not current, is rebuilt whole. Nothing is done where no rollup was ever built."""
+    with _LOCK:
+        held = store.get_meta(ROLLUP_META_KEY)
+        if held is None:
+            return
+        if held == change.before and change.kind != "items":
+            key = store.content_version()
+            with store.transaction() as cur:
+                if change.removed:
+                    cur.execute(f'DELETE FROM "{ROLLUP_TABLE}" WHERE upload_id = ?', [change.upload_id])
+                elif change.kind == "events":
+                    store.insert_into(cur, ROLLUP_TABLE, _stage1(store, change.upload_id))
+                store.set_meta(cur, ROLLUP_META_KEY, key)
+            return
+    refresh(store, force=True)
 
 
 class HourlyRollup(Accelerator):
     name = "rollup"
     query = Components
     filter_fields = fields_named("channel", "campaign")
+
+    def upkeep(self, source, change: Change) -> None:
+        upkeep(source, change)
 
     def answers(self, source, query: Components) -> bool:
         if any(b not in ROLLUP_DIMENSIONS for b in query.by):
