@@ -284,10 +284,6 @@ class Store(Source):
 
         cur.execute(f'INSERT INTO "{name}" BY NAME {ibis.to_sql(expr, dialect="duckdb")}')
 
-    def drop_table(self, cur, name: str) -> None:
-        """Drop the table ``name`` if it exists, inside the transaction ``cur``."""
-        cur.execute(f'DROP TABLE IF EXISTS "{name}"')
-
     # -- facts -------------------------------------------------------------------------------
     @property
     def schema_version(self) -> int:
