@@ -306,3 +306,35 @@ def chart(fig: go.Figure, *, key: str | None = None) -> None:
     if any(_holds_dates(getattr(trace, "x", None)) for trace in fig.data):
         fig.update_xaxes(tickformat=CHART_DATE, hoverformat=CHART_DATE)
     st.plotly_chart(fig, width="stretch", key=key)
+
+
+def over_time(fig: go.Figure, x: Any, y: Any, complete: Any, *, name: str, step_days: int = 1,
+              label: str | None = None, hover: str = "%{y}") -> go.Figure:
+    """Add a series over time to ``fig`` the one way every over-time chart marks incomplete periods.
+
+    ``complete`` is the library's flag per period (a funnel entry period whose window has not
+    closed, a day the data does not cover in full): complete periods are a line; incomplete ones
+    are hollow grey markers off the line (when they have a value at all), on a shaded band
+    labelled ``label`` (default: "incomplete day"), and their hover says so. ``hover`` is the value's
+    plotly hover format.
+    """
+    frame = pd.DataFrame({"x": list(x), "y": list(y), "complete": [bool(c) for c in complete]})
+    done, open_ = frame[frame["complete"]], frame[~frame["complete"]]
+    label = label or t("fmt.incomplete_day")
+    fig.add_trace(go.Scatter(x=done["x"].tolist(), y=done["y"].tolist(), mode="lines+markers", name=name,
+                             hovertemplate=f"%{{x|{CHART_DATE}}}: {hover}<extra>{name}</extra>"))
+    if open_["y"].notna().any():
+        fig.add_trace(go.Scatter(x=open_["x"].tolist(), y=open_["y"].tolist(), mode="markers", name=f"{name} ({label})",
+                                 marker={"symbol": "circle-open", "size": 10, "color": "gray"},
+                                 hovertemplate=f"%{{x|{CHART_DATE}}}: {hover}<extra>{label}</extra>"))
+    step = pd.Timedelta(days=step_days)
+    starts = [pd.Timestamp(v) for v in open_["x"]]
+    run_start = None
+    for i, start in enumerate(starts):  # one shaded band per run of consecutive incomplete periods
+        run_start = start if run_start is None else run_start
+        if i + 1 == len(starts) or starts[i + 1] - start > step:
+            fig.add_vrect(x0=run_start - step / 2, x1=start + step / 2, fillcolor="gray", opacity=0.15, line_width=0,
+                          annotation_text=label, annotation_position="top left")
+            run_start = None
+    fig.update_layout(xaxis_type="date")
+    return fig

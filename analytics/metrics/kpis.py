@@ -33,6 +33,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from analytics.config import parse_timezone
 from analytics.errors import BadInput, ReelyticsError
 from analytics.query import engine
 from analytics.query.components import (  # noqa: F401 - the KPI vocabulary, re-exported for callers
@@ -61,6 +62,10 @@ MIN_VIEWS_FOR_RATES: Final[int] = 30
 NOTE_NO_SPEND: Final[str] = "no_spend"
 NOTE_SPEND_NOT_BY_CATEGORY: Final[str] = "spend_not_by_category"
 NOTE_SPEND_NOT_SPLIT: Final[str] = "spend_not_split"
+
+#: Events are sparse: data that starts within a day's first hour, or ends within its last, still
+#: covers that day (see :func:`complete_days`).
+COVERAGE_SLACK: Final[dt.timedelta] = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -231,6 +236,27 @@ def resolve_period(source: Source, filters: Filters) -> Filters | None:
     )
 
 
+def complete_days(days: Sequence[dt.date], span: tuple[Any, Any], timezone: str) -> tuple[bool, ...]:
+    """Whether the data covers each local day in full: a day is *complete* when the data's first
+    event (``span[0]``, naive UTC) is at most :data:`COVERAGE_SLACK` after its local start and the
+    last (``span[1]``) at most :data:`COVERAGE_SLACK` before its local end.
+
+    An incomplete day (the data starts or ends inside it, or it has not ended yet) keeps its counts
+    but is not a full day: charts mark it and leave it out of rates and alerts.
+    """
+    first, last = span
+    if first is None or last is None:
+        return tuple(False for _ in days)
+    zone = parse_timezone(timezone)
+
+    def utc(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC).replace(tzinfo=None)
+
+    return tuple(
+        first <= utc(d) + COVERAGE_SLACK and utc(d + dt.timedelta(days=1)) - COVERAGE_SLACK <= last for d in days
+    )
+
+
 # -- components, asked of the query layer ----------------------------------------------------
 def event_sums(source, filters: Filters, by: Sequence[str]) -> pd.DataFrame:
     """Only the event-level components (:data:`USER_COMPONENTS`, no distinct users) per group of ``by``.
@@ -291,12 +317,14 @@ def spend_note(filters: Filters, by: Sequence[str] = ()) -> str | None:
 # -- results ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class KpiCard:
-    """One KPI for the period, the previous period and its daily series."""
+    """One KPI for the period, the previous period and its daily series (``complete``: whether the
+    data covers each day of the series in full, see :func:`complete_days`)."""
 
     kpi: Kpi
     value: float | None
     previous: float | None
     series: tuple[float | None, ...]
+    complete: tuple[bool, ...] = ()
 
     @property
     def difference(self) -> float | None:
@@ -314,7 +342,8 @@ class KpiCard:
 
 @dataclass(frozen=True)
 class KpiReport:
-    """KPIs of a period, the previous period of equal length, and daily series."""
+    """KPIs of a period, the previous period of equal length, and daily series; ``complete`` says
+    per day whether the data covers it in full (:func:`complete_days`)."""
 
     status: Status
     filters: Filters
@@ -324,10 +353,15 @@ class KpiReport:
     days: tuple[dt.date, ...]
     series: dict[str, tuple[float | None, ...]]
     notes: tuple[str, ...] = ()
+    complete: tuple[bool, ...] = ()
+
+    @property
+    def incomplete_days(self) -> tuple[dt.date, ...]:
+        return tuple(d for d, done in zip(self.days, self.complete) if not done)
 
     def cards(self) -> list[KpiCard]:
         return [
-            KpiCard(k, self.values.get(k.name), self.previous.get(k.name), self.series.get(k.name, ()))
+            KpiCard(k, self.values.get(k.name), self.previous.get(k.name), self.series.get(k.name, ()), self.complete)
             for k in ALL_KPIS
             if k.name in self.values
         ]
@@ -343,8 +377,9 @@ class KpiReport:
         )
 
     def series_frame(self) -> pd.DataFrame:
-        """Daily series: one row per local day, one column per KPI."""
-        return pd.DataFrame({"day": list(self.days), **{k: list(v) for k, v in self.series.items()}})
+        """Daily series: one row per local day, whether the data covers it in full, one column per KPI."""
+        return pd.DataFrame({"day": list(self.days), "complete": list(self.complete),
+                             **{k: list(v) for k, v in self.series.items()}})
 
     def to_dict(self) -> dict[str, Any]:
         cards = self.cards()
@@ -464,7 +499,8 @@ def kpi_report(source: Source, filters: Filters, *, external: bool = True) -> Kp
         before.update(external_values(source, previous)[0])
         notes = notes + failed
     days, series = daily_series(source, period)
-    return KpiReport("ok", period, previous, values, before, days, series, notes)
+    complete = complete_days(days, source.span(), period.timezone)
+    return KpiReport("ok", period, previous, values, before, days, series, notes, complete)
 
 
 def _labels(source: Source, by: str) -> pd.DataFrame | None:

@@ -84,6 +84,7 @@ _COLUMNS = (
 
 TEXT = {
     "fmt.pp": {"en": "pp", "zh": "个百分点"},
+    "fmt.incomplete_day": {"en": "incomplete day", "zh": "不完整的一天"},
     "fmt.seconds": {"en": "{n} s", "zh": "{n} 秒"},
     "fmt.minutes": {"en": "{n} min", "zh": "{n} 分钟"},
     "fmt.hours": {"en": "{n} h", "zh": "{n} 小时"},

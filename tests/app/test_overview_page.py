@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -67,6 +68,15 @@ def test_overview_opens_on_the_latest_complete_days_against_the_days_before(monk
     metrics = {m.label: m for m in at.main.metric}
     assert metrics["Views"].value == "2"  # bob's and carol's views on the 6th
     assert metrics["Active users"].value == "2"
+    # the data ends at 20:01 on the 6th (local): that day is incomplete, named, and not drawn as a full day
+    assert any(c.value.startswith("Incomplete days") and c.value.endswith("): 2026-01-06. The sparklines leave them "
+               "out; the daily chart shows them as hollow grey points, not as full days.") for c in at.main.caption)
+    assert all(len(m.proto.chart_data) == 0 for m in at.main.metric)
+    daily = json.loads(at.get("plotly_chart")[0].proto.spec)
+    full, partial = daily["data"]
+    assert full["x"] == [] and partial["x"] == ["2026-01-06"] and partial["y"] == [2]  # active users
+    assert partial["marker"]["symbol"] == "circle-open" and "incomplete day" in partial["hovertemplate"]
+    assert [a["text"] for a in daily["layout"]["annotations"]] == ["incomplete day"]  # the shaded day
 
 
 def test_the_default_period_on_the_sample_shows_a_change_on_every_count(monkeypatch, sample_db_copy):
@@ -80,6 +90,9 @@ def test_the_default_period_on_the_sample_shows_a_change_on_every_count(monkeypa
     deltas = {m.label: m.proto.delta for m in at.main.metric}
     for label in ("Active users", "Views", "Watch hours", "Orders", "Revenue (net)"):
         assert deltas[label], label
+    # the sample covers whole local days: every day is drawn, none is called incomplete
+    assert len({m.label: m for m in at.main.metric}["Views"].proto.chart_data) == 14
+    assert not any(c.value.startswith("Incomplete days") for c in at.main.caption)
 
 
 def test_overview_shows_cards_breakdown_and_videos(monkeypatch, db):

@@ -125,6 +125,8 @@ def test_kpis_all_and_chosen_dates_say_when_nothing_earlier_exists(months, capsy
     assert main(["--db", months, "kpis", "--all"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == "  note: no earlier data to compare with: the data starts on 2026-01-01, so no change is shown"
+    # one view a day at noon: the data starts and ends mid-day
+    assert lines[2] == "  note: the data does not cover these days in full (their counts are partial): 2026-01-01, 2026-03-01"
     assert main(["--db", months, "kpis", "--from", "2026-01-11", "--to", "2026-01-20"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith("  active_users")  # 2026-01-01 .. 01-10 is all there: nothing to say

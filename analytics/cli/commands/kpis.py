@@ -74,6 +74,9 @@ def run(args, ctx) -> Output:
         lines.append("  note: " + _COMPARISON_NOTES[coverage].format(first=facets.first_day, prev=prev.date_from))
     if period.date_to >= local_today(period.timezone):
         lines.append("  note: the period includes today, which has not ended: its figures will still change")
+    if report.incomplete_days:
+        days = ", ".join(str(d) for d in report.incomplete_days)
+        lines.append(f"  note: the data does not cover these days in full (their counts are partial): {days}")
     for card in report.cards():
         change = "" if card.change is None else f"  {signed_pct(card.change)}"
         kind = kpi_kind(card.kpi.name)
