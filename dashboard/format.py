@@ -74,7 +74,7 @@ COLUMN_KINDS: dict[str, Kind] = {
     **dict.fromkeys(("score", "score_min", "score_max", "similarity", "watch_ratio_sum", "p_value", "p_value_adjusted",
                      "expected_loss", "value", "raw", "shrunk", "total", "active_days", "watch_minutes", "active_hours",
                      "videos_per_week", "outcome", "precision_at_k",
-                     "recall_at_k", "map_at_k", "ndcg_at_k", "auc", "novelty", "regularization", "alpha", "seconds",
+                     "recall_at_k", "map_at_k", "ndcg_at_k", "ndcg_ci_low", "ndcg_ci_high", "auc", "novelty", "regularization", "alpha", "seconds",
                      "z"), "number"),
     **dict.fromkeys(("rank", "hook_rank", "hold_rank"), "rank"),
     **dict.fromkeys(("hour", "peak_hour"), "hour"),

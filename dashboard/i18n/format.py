@@ -77,6 +77,7 @@ _COLUMNS = (
     ("raw_line", "Raw line", "原始行"), ("interval", "Interval", "区间"),
     ("precision_at_k", "Precision@K", "精确率@K"), ("recall_at_k", "Recall@K", "召回率@K"), ("map_at_k", "MAP@K", "MAP@K"),
     ("ndcg_at_k", "NDCG@K", "NDCG@K"), ("auc", "AUC", "AUC"), ("coverage", "Coverage", "覆盖率"), ("novelty", "Novelty", "新颖度"),
+    ("ndcg_ci_low", "NDCG@K, 95 % low", "NDCG@K 95% 下限"), ("ndcg_ci_high", "NDCG@K, 95 % high", "NDCG@K 95% 上限"),
     ("factors", "Factors", "因子数"), ("regularization", "Regularization", "正则化"), ("alpha", "Alpha", "Alpha"),
     ("seconds", "Seconds", "秒数"),
     ("z", "z", "z 值"), ("significant", "Significant", "显著"),

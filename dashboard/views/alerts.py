@@ -19,12 +19,12 @@ from dashboard.change import (
     start_digest_writer,
 )
 from dashboard.common import current_filters, download_buttons, guarded, require_events
-from dashboard.format import chart, over_time, unit_value
+from dashboard.format import VALUE_DOMAINS, chart, over_time, unit_value, value
 from dashboard.i18n import t
 
 
 def _segment(segment) -> str:
-    return ", ".join(f"{t(f'ov.dim.{k}')}: {v}" for k, v in segment) or t("al.all")
+    return ", ".join(f"{t(f'ov.dim.{k}')}: {value(VALUE_DOMAINS.get(k, k), v)}" for k, v in segment) or t("al.all")
 
 
 def _band_chart(band, kpi) -> go.Figure:
@@ -75,7 +75,8 @@ if require_events():
                         t("al.col.z"): [round(a.z, 1) for a in report.alerts],
                     }
                 )
-                st.dataframe(table, hide_index=True, width="stretch")
+                z_column = st.column_config.NumberColumn(t("al.col.z"), format="%.1f")
+                st.dataframe(table, hide_index=True, width="stretch", column_config={t("al.col.z"): z_column})
                 download_buttons(pd.DataFrame([a.to_dict() for a in report.alerts]).drop(columns="explanation"),
                                  "alerts", report.window, key="al_table")
 

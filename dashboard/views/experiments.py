@@ -26,7 +26,7 @@ from dashboard.common import (
     require_events,
 )
 from dashboard.experiment_text import notice_text, reason_text, verdict_lines
-from dashboard.format import MISSING, chart, count, points, signed_pct, table
+from dashboard.format import MISSING, chart, count, pct, points, signed_pct, table
 from dashboard.i18n import current_lang, t
 
 SAMPLE_TABLE = "sample_data/ab_results.csv"
@@ -46,7 +46,7 @@ def _metric_label(name: str) -> str:
 def _options() -> Options:
     with st.expander(t("exp.settings")):
         c1, c2 = st.columns(2)
-        alpha = c1.selectbox(t("exp.alpha"), [0.05, 0.01, 0.1], key="exp_alpha")
+        alpha = c1.selectbox(t("exp.alpha"), [0.05, 0.01, 0.1], key="exp_alpha", format_func=lambda a: pct(a, 0))
         correction = c2.selectbox(
             t("exp.correction"), ["holm", "bh", "none"], format_func=lambda v: t(f"exp.correction.{v}"), key="exp_correction"
         )
@@ -216,9 +216,9 @@ with tab_plan:
         baseline = c1.number_input(t("exp.plan.baseline_mean"), value=60.0, key="exp_plan_mean")
         sd = c1.number_input(t("exp.plan.sd"), min_value=0.0001, value=90.0, key="exp_plan_sd")
     mde = c2.number_input(t("exp.plan.mde"), -0.99, 10.0, 0.10, step=0.01, format="%.2f", key="exp_plan_mde")
-    alpha = c3.selectbox(t("exp.alpha"), [0.05, 0.01, 0.1], key="exp_plan_alpha")
+    alpha = c3.selectbox(t("exp.alpha"), [0.05, 0.01, 0.1], key="exp_plan_alpha", format_func=lambda a: pct(a, 0))
     c4, c5, c6 = st.columns(3)
-    power = c4.selectbox(t("exp.plan.power"), [0.8, 0.9, 0.95], key="exp_plan_power")
+    power = c4.selectbox(t("exp.plan.power"), [0.8, 0.9, 0.95], key="exp_plan_power", format_func=lambda p: pct(p, 0))
     arms = int(c5.number_input(t("exp.plan.arms"), 2, 10, 2, key="exp_plan_arms"))
     n_have = int(c6.number_input(t("exp.plan.n"), 0, 10**9, 0, step=1000, key="exp_plan_n"))
     daily = st.number_input(t("exp.plan.daily"), 0.0, 1e9, 0.0, step=100.0, key="exp_plan_daily")
