@@ -23,7 +23,7 @@ import streamlit as st
 
 from analytics.cli.text_output import MISSING, count, multiple, number, pct, signed_pct
 from analytics.cli.text_output import is_missing as _missing
-from dashboard.i18n import TEXT, t
+from dashboard.i18n import TEXT, current_lang, t
 
 #: Currencies a person can pick in the sidebar (code -> symbol); the first is the default.
 CURRENCIES: dict[str, str] = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
@@ -299,13 +299,46 @@ def _holds_dates(values: Any) -> bool:
     return isinstance(first, (dt.date, pd.Timestamp))
 
 
+#: plotly.js's own strings in Chinese (mode-bar tooltips, hints) and its date and number words. The
+#: plotly.js bundle that Streamlit ships registers only ``en`` and ``en-US``, so the locale travels
+#: with each chart in plotly's ``config.locales`` (a documented plotly.js option) instead.
+PLOTLY_ZH_CN: dict[str, Any] = {
+    "dictionary": {
+        "Autoscale": "自动缩放", "Box Select": "框选", "Lasso Select": "套索选择", "Pan": "平移", "Zoom": "缩放",
+        "Zoom in": "放大", "Zoom out": "缩小", "Reset axes": "重置坐标轴", "Reset": "重置", "Reset view": "重置视图",
+        "Reset views": "重置视图", "Download plot as a PNG": "下载为 PNG 图片", "Download plot": "下载图表",
+        "Toggle Spike Lines": "显示或隐藏辅助线", "Show closest data on hover": "悬停时显示最近的数据",
+        "Compare data on hover": "悬停时对比数据", "Toggle show closest data on hover": "切换悬停显示最近的数据",
+        "Double-click to zoom back out": "双击还原", "Double-click on legend to isolate one trace": "双击图例只显示这一项",
+        "Taking snapshot - this may take a few seconds": "正在生成图片，请稍候",
+        "Snapshot succeeded": "图片已生成", "Sorry, there was a problem downloading your snapshot!": "抱歉，图片下载失败。",
+        "Produced with Plotly.js": "由 Plotly.js 生成", "Orbital rotation": "轨道旋转", "Turntable rotation": "转台旋转",
+        "Reset camera to default": "重置视角", "Reset camera to last save": "还原到上次保存的视角",
+    },
+    "format": {
+        "days": ["星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"],
+        "shortDays": ["周日", "周一", "周二", "周三", "周四", "周五", "周六"],
+        "months": [f"{n}月" for n in ("一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二")],
+        "shortMonths": [f"{n}月" for n in range(1, 13)],
+        "date": "%Y-%m-%d", "decimal": ".", "thousands": ",",
+    },
+}
+
+
+def chart_config() -> dict[str, Any]:
+    """plotly's ``config`` for a chart in the page language (``{}`` in English, plotly's own)."""
+    if current_lang() != "zh":
+        return {}
+    return {"locale": "zh-CN", "locales": {"zh-CN": PLOTLY_ZH_CN}}
+
+
 def chart(fig: go.Figure, *, key: str | None = None) -> None:
     """Show a plotly figure in the dashboard's look: a font that holds Chinese, dates as
-    ``YYYY-MM-DD`` (the same in both languages), the full width."""
+    ``YYYY-MM-DD`` (the same in both languages), plotly's own words in the page language, the full width."""
     fig.update_layout(font_family=FONT_FAMILY, hoverlabel_font_family=FONT_FAMILY)
     if any(_holds_dates(getattr(trace, "x", None)) for trace in fig.data):
         fig.update_xaxes(tickformat=CHART_DATE, hoverformat=CHART_DATE)
-    st.plotly_chart(fig, width="stretch", key=key)
+    st.plotly_chart(fig, width="stretch", key=key, config=chart_config())
 
 
 def over_time(fig: go.Figure, x: Any, y: Any, complete: Any, *, name: str, step_days: int = 1,

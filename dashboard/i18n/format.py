@@ -104,6 +104,7 @@ TEXT = {
     "val.model.popularity": {"en": "Most popular", "zh": "最热门"},
     "val.model.item_knn": {"en": "Similar items (k-NN)", "zh": "相似内容（k 近邻）"},
     "val.model.content": {"en": "Similar text", "zh": "文本相似"},
+    "val.model.ease": {"en": "EASE", "zh": "EASE 线性模型"},
     "val.level.error": {"en": "Error", "zh": "错误"},
     "val.level.warning": {"en": "Warning", "zh": "警告"},
     "val.level.info": {"en": "Info", "zh": "提示"},
