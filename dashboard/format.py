@@ -34,7 +34,7 @@ FONT_FAMILY = '"Source Sans Pro", "Source Sans 3", "Noto Sans CJK SC", "Noto San
 
 #: Date formats: plotly (d3) for chart axes and hovers, moment.js for table columns.
 CHART_DATE = "%Y-%m-%d"
-TABLE_DATE = "YYYY-MM-DD"
+TABLE_DATE = "YYYY-MM-DD"  # also the date pickers' format
 TABLE_DATETIME = "YYYY-MM-DD HH:mm"
 
 Kind = Literal[
@@ -146,6 +146,13 @@ def date(value: dt.date | dt.datetime | None) -> str:
     if _missing(value):
         return MISSING
     return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+
+
+def local_moment(utc: dt.datetime | None, timezone: str) -> str:
+    """A naive UTC time (as the library returns it) as ``YYYY-MM-DD HH:MM`` in ``timezone``."""
+    if _missing(utc):
+        return MISSING
+    return pd.Timestamp(utc).tz_localize("UTC").tz_convert(timezone).strftime("%Y-%m-%d %H:%M")
 
 
 def weekday(day: int) -> str:

@@ -32,6 +32,7 @@ from dashboard.format import (
     column_label,
     count,
     duration,
+    local_moment,
     over_time,
     pct,
     table,
@@ -115,7 +116,7 @@ if require_events():
                 m3.metric(t("fun.rate"), pct(result.conversion_rate))
                 m4.metric(t("fun.in_progress"), count(result.in_progress))
                 if result.in_progress:
-                    st.warning(t("fun.in_progress_note", n=count(result.in_progress), end=str(result.data_end)))
+                    st.warning(t("fun.in_progress_note", n=count(result.in_progress), end=local_moment(result.data_end, result.timezone)))
 
                 labels = [f"{s.step}. {value('event', s.label)}" for s in result.steps]
                 fig = go.Figure(

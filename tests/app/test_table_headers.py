@@ -14,15 +14,12 @@ import re
 import pytest
 
 from dashboard.format import is_code_name
-from tests.helpers import REPO, open_page, shown_table
+from tests.helpers import RAW_FLOAT, RAW_WORD, REPO, open_page, shown_table
 
 PAGES = sorted(p.name for p in (REPO / "dashboard" / "views").glob("*.py") if p.name != "home.py")
 #: Headers that read the same in both languages (abbreviations, symbols).
 SAME_IN_BOTH = {"ARPU", "ARPPU", "CAC", "AUC", "MAP@K", "NDCG@K", "z"}
 RAW_VALUES = {"None", "True", "False", "nan", "NaT", "<NA>"}
-RAW_WORD = re.compile(r"\b(None|True|False|nan|NaN|NaT)\b")
-#: A number with four or more decimals, as Python prints an unformatted float (not a date or a time).
-RAW_FLOAT = re.compile(r"(?<![\d.:-])\d+\.\d{4,}(?![\d.:-])")
 
 
 def _chart_texts(element) -> list[str]:

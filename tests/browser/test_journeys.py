@@ -20,7 +20,7 @@ import pytest
 
 from dashboard.format import is_code_name
 from dashboard.i18n import t
-from tests.helpers import REPO
+from tests.helpers import RAW_FLOAT, RAW_WORD, REPO
 
 pytestmark = pytest.mark.browser
 SERVER_DB_SOURCE = "sample_db"
@@ -133,6 +133,8 @@ def _check_page(page, url_path: str, lang: str) -> list[str]:
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator("body").inner_text()[:2000]
     assert page.get_by_text("Page not found").count() == 0
     assert "from=" in page.url and "to=" in page.url, page.url  # the filters stay in the address
+    text = page.locator('[data-testid="stMain"]').inner_text()  # cards, captions, notes, choices
+    assert not RAW_WORD.search(text) and not RAW_FLOAT.search(text), (url_path, (RAW_WORD.search(text) or RAW_FLOAT.search(text)))
     headers = _headers(page)
     assert [h for h in headers if is_code_name(h)] == [], (url_path, headers)
     if lang == "zh":
