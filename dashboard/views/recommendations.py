@@ -157,7 +157,8 @@ if require_events():
             category = c6.selectbox(t("rec.category"), categories, format_func=lambda v: v or t("rec.all_categories"), key="rec_category")
             panel = user_panel(store, model, user, k, filter_seen=filter_seen, only_purchasable=only_purchasable,
                                category=category or None, timezone=filters.timezone)
-            left, right = st.columns([3, 2])
+            # one above the other: side by side, the "why" sentences and the history's titles were cut off
+            left, right = st.container(), st.container()
             with left:
                 st.subheader(t("rec.top", n=len(panel.recommendations), user=panel.user))
                 if panel.status == "cold_start":
