@@ -3,7 +3,7 @@
 A person never reads a machine name (``conversion_from_previous``) as a table header, a choice, a
 tab, a card, a chart axis or a legend entry; never ``None``, ``True``, ``False`` or ``nan`` as a
 value (in a table, a card or a caption); never a raw float (``0.5185``): tables format every number
-column, texts round; in Chinese no header is left in English.
+column, texts round; in Chinese no header, event type or channel is left in English.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ import re
 import pytest
 
 from dashboard.format import is_code_name
+from dashboard.i18n import TEXT
 from tests.helpers import RAW_FLOAT, RAW_WORD, REPO, open_page, shown_table
 
 PAGES = sorted(p.name for p in (REPO / "dashboard" / "views").glob("*.py") if p.name != "home.py")
 #: Headers that read the same in both languages (abbreviations, symbols).
 SAME_IN_BOTH = {"ARPU", "ARPPU", "CAC", "AUC", "MAP@K", "NDCG@K", "z"}
 RAW_VALUES = {"None", "True", "False", "nan", "NaT", "<NA>"}
+#: Canonical event types and channels: in Chinese a person reads their translation, never the code.
+CODES = {key.split(".", 2)[2] for key in TEXT if key.startswith(("val.event.", "val.channel."))}
 
 
 def _chart_texts(element) -> list[str]:
@@ -61,6 +64,8 @@ def test_every_page_reads_as_words_and_formatted_numbers(monkeypatch, sample_db_
             if frame[column].dtype == object or str(frame[column].dtype) in ("str", "string"):
                 shown = {str(v) for v in frame[column].dropna()}
                 assert not shown & RAW_VALUES, (page, column)
+                if lang == "zh":
+                    assert not shown & CODES, (page, column, shown & CODES)
             assert frame[column].dtype != bool, (page, column)  # flags read as words
             if frame[column].dtype.kind == "f":  # a float column is shown with a format, never raw
                 assert ((config.get(str(column)) or {}).get("type_config") or {}).get("format"), (page, column)
@@ -71,3 +76,5 @@ def test_every_page_reads_as_words_and_formatted_numbers(monkeypatch, sample_db_
     labels = _choices(at) + [m.label for m in at.metric]
     labels += [x for chart in at.get("plotly_chart") for x in _chart_texts(chart)]
     assert [x for x in labels if is_code_name(x) or x in RAW_VALUES] == [], page
+    if lang == "zh":
+        assert [x for x in labels if x in CODES] == [], page
