@@ -23,6 +23,7 @@ from analytics.metrics.kpis import (
 from analytics.query.filters import Filters
 from dashboard.change_text import contributor_text, headline, value_label
 from dashboard.common import get_store, settings
+from dashboard.format import chart
 from dashboard.i18n import t
 
 #: Bars drawn in the waterfall; the rest are summed into one bar so the chart still adds up.
@@ -88,7 +89,7 @@ def show_explanation(result: Explanation, key: str) -> None:
         st.markdown("\n".join(f"- {line}" for line in lines[:5]))
     else:
         st.caption(t("ex.none_named", dim=t(f"ov.dim.{dim}")))
-    st.plotly_chart(waterfall(result, dim), width="stretch", key=f"{key}_chart")
+    chart(waterfall(result, dim), key=f"{key}_chart")
     st.caption(t("ex.caption"))
 
 

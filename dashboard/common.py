@@ -18,7 +18,7 @@ from analytics.query import engine
 from analytics.query.facets import Facets, load_facets
 from analytics.query.filters import FIELDS, Filters
 from analytics.store.storage import Store, open_store
-from dashboard.format import CURRENCIES, DEFAULT_CURRENCY, count, value
+from dashboard.format import CURRENCIES, DEFAULT_CURRENCY, TABLE_DATE, count, value
 from dashboard.i18n import LANGUAGES, t
 
 
@@ -95,7 +95,7 @@ def sidebar_filters() -> Filters:
     end = _param_date("to") or f.last_day
     start, end = max(min(start, f.last_day), f.first_day), min(max(end, f.first_day), f.last_day)
     picked = st.sidebar.date_input(
-        t("sidebar.dates"), value=(start, end), min_value=f.first_day, max_value=f.last_day, key="flt_dates"
+        t("sidebar.dates"), value=(start, end), min_value=f.first_day, max_value=f.last_day, key="flt_dates", format=TABLE_DATE
     )
     if isinstance(picked, (tuple, list)) and len(picked) == 2:
         start, end = picked

@@ -13,7 +13,7 @@ from analytics.experiments.analysis import (
     Reason,
     Verdict,
 )
-from dashboard.i18n import Lang, t
+from dashboard.i18n import TEXT, Lang, t
 
 #: Warnings repeated after the verdict lines as caveats.
 CAVEATS = ("srm", "not_randomised_by_user", "multi_variant_users", "multiple_testing")
@@ -83,9 +83,15 @@ def notice_text(notice: Notice, lang: Lang) -> str:
     return t(_notice_key(notice), lang, **values)
 
 
+def metric_text(name: str, lang: Lang) -> str:
+    """A metric's name in words (a column of an uploaded table keeps its own name)."""
+    key = f"exp.metric.{name}"
+    return t(key, lang) if key in TEXT else name
+
+
 def verdict_line(v: Verdict, lang: Lang) -> str:
     """One comparison in words: direction, effect with its interval, p-value and chance to beat control."""
-    head = {"metric": v.metric, "variant": v.variant, "control": v.control}
+    head = {"metric": metric_text(v.metric, lang), "variant": v.variant, "control": v.control}
     if v.status == "not_enough_data":
         return t("exp.verdict.not_enough_data", lang, reason=reason_text(v.reason, lang), **head)  # type: ignore[arg-type]
     p = p_text(v.p_value)

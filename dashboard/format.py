@@ -23,7 +23,7 @@ import streamlit as st
 
 from analytics.cli.text_output import MISSING, count, multiple, number, pct, signed_pct
 from analytics.cli.text_output import is_missing as _missing
-from dashboard.i18n import TEXT, t
+from dashboard.i18n import TEXT, current_lang, t
 
 #: Currencies a person can pick in the sidebar (code -> symbol); the first is the default.
 CURRENCIES: dict[str, str] = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
@@ -34,7 +34,7 @@ FONT_FAMILY = '"Source Sans Pro", "Source Sans 3", "Noto Sans CJK SC", "Noto San
 
 #: Date formats: plotly (d3) for chart axes and hovers, moment.js for table columns.
 CHART_DATE = "%Y-%m-%d"
-TABLE_DATE = "YYYY-MM-DD"
+TABLE_DATE = "YYYY-MM-DD"  # also the date pickers' format
 TABLE_DATETIME = "YYYY-MM-DD HH:mm"
 
 Kind = Literal[
@@ -74,7 +74,7 @@ COLUMN_KINDS: dict[str, Kind] = {
     **dict.fromkeys(("score", "score_min", "score_max", "similarity", "watch_ratio_sum", "p_value", "p_value_adjusted",
                      "expected_loss", "value", "raw", "shrunk", "total", "active_days", "watch_minutes", "active_hours",
                      "videos_per_week", "outcome", "precision_at_k",
-                     "recall_at_k", "map_at_k", "ndcg_at_k", "auc", "novelty", "regularization", "alpha", "seconds",
+                     "recall_at_k", "map_at_k", "ndcg_at_k", "ndcg_ci_low", "ndcg_ci_high", "auc", "novelty", "regularization", "alpha", "seconds",
                      "z"), "number"),
     **dict.fromkeys(("rank", "hook_rank", "hold_rank"), "rank"),
     **dict.fromkeys(("hour", "peak_hour"), "hour"),
@@ -146,6 +146,13 @@ def date(value: dt.date | dt.datetime | None) -> str:
     if _missing(value):
         return MISSING
     return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+
+
+def local_moment(utc: dt.datetime | None, timezone: str) -> str:
+    """A naive UTC time (as the library returns it) as ``YYYY-MM-DD HH:MM`` in ``timezone``."""
+    if _missing(utc):
+        return MISSING
+    return pd.Timestamp(utc).tz_localize("UTC").tz_convert(timezone).strftime("%Y-%m-%d %H:%M")
 
 
 def weekday(day: int) -> str:
@@ -299,10 +306,75 @@ def _holds_dates(values: Any) -> bool:
     return isinstance(first, (dt.date, pd.Timestamp))
 
 
+#: plotly.js's own strings in Chinese (mode-bar tooltips, hints) and its date and number words. The
+#: plotly.js bundle that Streamlit ships registers only ``en`` and ``en-US``, so the locale travels
+#: with each chart in plotly's ``config.locales`` (a documented plotly.js option) instead.
+PLOTLY_ZH_CN: dict[str, Any] = {
+    "dictionary": {
+        "Autoscale": "自动缩放", "Box Select": "框选", "Lasso Select": "套索选择", "Pan": "平移", "Zoom": "缩放",
+        "Zoom in": "放大", "Zoom out": "缩小", "Reset axes": "重置坐标轴", "Reset": "重置", "Reset view": "重置视图",
+        "Reset views": "重置视图", "Download plot as a PNG": "下载为 PNG 图片", "Download plot": "下载图表",
+        "Toggle Spike Lines": "显示或隐藏辅助线", "Show closest data on hover": "悬停时显示最近的数据",
+        "Compare data on hover": "悬停时对比数据", "Toggle show closest data on hover": "切换悬停显示最近的数据",
+        "Double-click to zoom back out": "双击还原", "Double-click on legend to isolate one trace": "双击图例只显示这一项",
+        "Taking snapshot - this may take a few seconds": "正在生成图片，请稍候",
+        "Snapshot succeeded": "图片已生成", "Sorry, there was a problem downloading your snapshot!": "抱歉，图片下载失败。",
+        "Produced with Plotly.js": "由 Plotly.js 生成", "Orbital rotation": "轨道旋转", "Turntable rotation": "转台旋转",
+        "Reset camera to default": "重置视角", "Reset camera to last save": "还原到上次保存的视角",
+    },
+    "format": {
+        "days": ["星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"],
+        "shortDays": ["周日", "周一", "周二", "周三", "周四", "周五", "周六"],
+        "months": [f"{n}月" for n in ("一", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二")],
+        "shortMonths": [f"{n}月" for n in range(1, 13)],
+        "date": "%Y-%m-%d", "decimal": ".", "thousands": ",",
+    },
+}
+
+
+def chart_config() -> dict[str, Any]:
+    """plotly's ``config`` for a chart in the page language (``{}`` in English, plotly's own)."""
+    if current_lang() != "zh":
+        return {}
+    return {"locale": "zh-CN", "locales": {"zh-CN": PLOTLY_ZH_CN}}
+
+
 def chart(fig: go.Figure, *, key: str | None = None) -> None:
     """Show a plotly figure in the dashboard's look: a font that holds Chinese, dates as
-    ``YYYY-MM-DD`` (the same in both languages), the full width."""
+    ``YYYY-MM-DD`` (the same in both languages), plotly's own words in the page language, the full width."""
     fig.update_layout(font_family=FONT_FAMILY, hoverlabel_font_family=FONT_FAMILY)
     if any(_holds_dates(getattr(trace, "x", None)) for trace in fig.data):
         fig.update_xaxes(tickformat=CHART_DATE, hoverformat=CHART_DATE)
-    st.plotly_chart(fig, width="stretch", key=key)
+    st.plotly_chart(fig, width="stretch", key=key, config=chart_config())
+
+
+def over_time(fig: go.Figure, x: Any, y: Any, complete: Any, *, name: str, step_days: int = 1,
+              label: str | None = None, hover: str = "%{y}") -> go.Figure:
+    """Add a series over time to ``fig`` the one way every over-time chart marks incomplete periods.
+
+    ``complete`` is the library's flag per period (a funnel entry period whose window has not
+    closed, a day the data does not cover in full): complete periods are a line; incomplete ones
+    are hollow grey markers off the line (when they have a value at all), on a shaded band
+    labelled ``label`` (default: "incomplete day"), and their hover says so. ``hover`` is the value's
+    plotly hover format.
+    """
+    frame = pd.DataFrame({"x": list(x), "y": list(y), "complete": [bool(c) for c in complete]})
+    done, open_ = frame[frame["complete"]], frame[~frame["complete"]]
+    label = label or t("fmt.incomplete_day")
+    fig.add_trace(go.Scatter(x=done["x"].tolist(), y=done["y"].tolist(), mode="lines+markers", name=name,
+                             hovertemplate=f"%{{x|{CHART_DATE}}}: {hover}<extra>{name}</extra>"))
+    if open_["y"].notna().any():
+        fig.add_trace(go.Scatter(x=open_["x"].tolist(), y=open_["y"].tolist(), mode="markers", name=f"{name} ({label})",
+                                 marker={"symbol": "circle-open", "size": 10, "color": "gray"},
+                                 hovertemplate=f"%{{x|{CHART_DATE}}}: {hover}<extra>{label}</extra>"))
+    step = pd.Timedelta(days=step_days)
+    starts = [pd.Timestamp(v) for v in open_["x"]]
+    run_start = None
+    for i, start in enumerate(starts):  # one shaded band per run of consecutive incomplete periods
+        run_start = start if run_start is None else run_start
+        if i + 1 == len(starts) or starts[i + 1] - start > step:
+            fig.add_vrect(x0=run_start - step / 2, x1=start + step / 2, fillcolor="gray", opacity=0.15, line_width=0,
+                          annotation_text=label, annotation_position="top left")
+            run_start = None
+    fig.update_layout(xaxis_type="date")
+    return fig

@@ -9,6 +9,7 @@ Times are naive UTC datetimes or seconds after ``T0``. Rows go straight into the
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,11 @@ from analytics.store.storage import Store
 from analytics.store.uploads import insert_canonical
 
 T0 = dt.datetime(2026, 1, 5, 12, 0, 0)  # a Monday, 20:00 in Asia/Shanghai
+
+#: Values a person must never read: Python's own words for nothing and for flags ...
+RAW_WORD = re.compile(r"\b(None|True|False|nan|NaN|NaT)\b")
+#: ... and a number with four or more decimals, as Python prints an unformatted float (not a date or a time).
+RAW_FLOAT = re.compile(r"(?<![\d.:-])\d+\.\d{4,}(?![\d.:-])")
 
 _ARROW = {
     "TIMESTAMP": pa.timestamp("us"),

@@ -53,6 +53,7 @@ from analytics.metrics.kpis import (
     spend_components,
 )
 from analytics.query.filters import Filters
+from analytics.query.localtime import complete_days
 from analytics.store.storage import Store
 
 Status = Literal["ok", "no_data", "short_history"]
@@ -79,7 +80,9 @@ DIGEST_FOLDER: Final[str] = "digests"
 
 @dataclass(frozen=True)
 class Band:
-    """One monitored series: ``frame`` has ``day value expected low high judged`` (history and window)."""
+    """One monitored series: ``frame`` has ``day value expected low high complete judged`` (history
+    and window; a day the data does not cover in full is never judged, see
+    :func:`analytics.query.localtime.complete_days`)."""
 
     kpi: str
     segment: tuple[tuple[str, str], ...]
@@ -231,6 +234,7 @@ def monitor(
         return AlertReport("no_data", filters, z)
     history = dataclasses.replace(window, date_from=window.date_from - dt.timedelta(days=HISTORY_DAYS))
     days = list(pd.date_range(history.date_from, history.date_to, freq="D").date)
+    complete = pd.Series(complete_days(days, store.span(), window.timezone), index=days)
     groups: list[tuple[tuple[tuple[str, str], ...], pd.DataFrame]] = [((), _daily(store, history, ()))]
     for dim in segments:
         per_value = _daily(store, history, (dim,))
@@ -241,12 +245,14 @@ def monitor(
     for segment, comps in groups:
         for kpi in chosen:
             values, judged = _series(comps, days, kpi)
-            band = expected_band(values, z)
+            band = expected_band(values.where(complete), z)  # a partial day would bend the fit
             if band is None or not band["scale"].iloc[0] > 0:
                 continue
+            band["value"] = values
             if kpi.unit in _NON_NEGATIVE_UNITS:
                 band["low"] = band["low"].clip(lower=0)
-            band["judged"] = judged & (band.index >= window.date_from)
+            band["complete"] = complete
+            band["judged"] = judged & complete & (band.index >= window.date_from)
             bands.append(Band(kpi.name, segment, band.rename_axis("day").reset_index()))
             points += int(band["judged"].sum())
             out = band[band["judged"] & ((band["value"] < band["low"]) | (band["value"] > band["high"]))]

@@ -33,6 +33,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from analytics.config import parse_timezone
 from analytics.errors import BadInput, ReelyticsError
 from analytics.query import engine
 from analytics.query.components import (  # noqa: F401 - the KPI vocabulary, re-exported for callers
@@ -48,7 +49,7 @@ from analytics.query.components import (  # noqa: F401 - the KPI vocabulary, re-
 )
 from analytics.query.filters import Filters, restrict
 from analytics.query.layer import Components
-from analytics.query.localtime import to_local_day
+from analytics.query.localtime import complete_days, to_local_day
 from analytics.store.storage import Source
 
 Unit = Literal["count", "hours", "ratio", "money", "multiple"]
@@ -61,7 +62,6 @@ MIN_VIEWS_FOR_RATES: Final[int] = 30
 NOTE_NO_SPEND: Final[str] = "no_spend"
 NOTE_SPEND_NOT_BY_CATEGORY: Final[str] = "spend_not_by_category"
 NOTE_SPEND_NOT_SPLIT: Final[str] = "spend_not_split"
-
 
 @dataclass(frozen=True)
 class Kpi:
@@ -291,12 +291,14 @@ def spend_note(filters: Filters, by: Sequence[str] = ()) -> str | None:
 # -- results ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class KpiCard:
-    """One KPI for the period, the previous period and its daily series."""
+    """One KPI for the period, the previous period and its daily series (``complete``: whether the
+    data covers each day of the series in full, see :func:`complete_days`)."""
 
     kpi: Kpi
     value: float | None
     previous: float | None
     series: tuple[float | None, ...]
+    complete: tuple[bool, ...] = ()
 
     @property
     def difference(self) -> float | None:
@@ -314,7 +316,8 @@ class KpiCard:
 
 @dataclass(frozen=True)
 class KpiReport:
-    """KPIs of a period, the previous period of equal length, and daily series."""
+    """KPIs of a period, the previous period of equal length, and daily series; ``complete`` says
+    per day whether the data covers it in full (:func:`complete_days`)."""
 
     status: Status
     filters: Filters
@@ -324,10 +327,15 @@ class KpiReport:
     days: tuple[dt.date, ...]
     series: dict[str, tuple[float | None, ...]]
     notes: tuple[str, ...] = ()
+    complete: tuple[bool, ...] = ()
+
+    @property
+    def incomplete_days(self) -> tuple[dt.date, ...]:
+        return tuple(d for d, done in zip(self.days, self.complete) if not done)
 
     def cards(self) -> list[KpiCard]:
         return [
-            KpiCard(k, self.values.get(k.name), self.previous.get(k.name), self.series.get(k.name, ()))
+            KpiCard(k, self.values.get(k.name), self.previous.get(k.name), self.series.get(k.name, ()), self.complete)
             for k in ALL_KPIS
             if k.name in self.values
         ]
@@ -343,8 +351,9 @@ class KpiReport:
         )
 
     def series_frame(self) -> pd.DataFrame:
-        """Daily series: one row per local day, one column per KPI."""
-        return pd.DataFrame({"day": list(self.days), **{k: list(v) for k, v in self.series.items()}})
+        """Daily series: one row per local day, whether the data covers it in full, one column per KPI."""
+        return pd.DataFrame({"day": list(self.days), "complete": list(self.complete),
+                             **{k: list(v) for k, v in self.series.items()}})
 
     def to_dict(self) -> dict[str, Any]:
         cards = self.cards()
@@ -407,11 +416,16 @@ def kpi_values(source: Source, filters: Filters) -> dict[str, float | None]:
     return _values(source, filters)[0]
 
 
-def daily_series(source: Source, filters: Filters) -> tuple[tuple[dt.date, ...], dict[str, tuple[float | None, ...]]]:
-    """Every KPI per local day of the (closed) period; days without events have counts 0, rates None."""
+def period_days(filters: Filters) -> tuple[dt.date, ...]:
+    """Every local day of the (closed) period."""
     if not (filters.date_from and filters.date_to):
         raise BadInput("a daily series needs both a start and an end date", code="no_period")
-    days = tuple(pd.date_range(filters.date_from, filters.date_to, freq="D").date)
+    return tuple(pd.date_range(filters.date_from, filters.date_to, freq="D").date)
+
+
+def daily_series(source: Source, filters: Filters) -> tuple[tuple[dt.date, ...], dict[str, tuple[float | None, ...]]]:
+    """Every KPI per local day of the (closed) period; days without events have counts 0, rates None."""
+    days = period_days(filters)
     comps = event_components(source, filters, ("day",))
     comps["day"] = pd.to_datetime(comps["day"]).dt.date
     comps = comps.set_index("day").reindex(list(days))
@@ -465,8 +479,9 @@ def kpi_report(source: Source, filters: Filters, *, external: bool = True, serie
         values.update(now)
         before.update(external_values(source, previous)[0])
         notes = notes + failed
-    days, daily = daily_series(source, period) if series else ((), {})
-    return KpiReport("ok", period, previous, values, before, days, daily, notes)
+    days, daily = daily_series(source, period) if series else (period_days(period), {})
+    complete = complete_days(days, source.span(), period.timezone)
+    return KpiReport("ok", period, previous, values, before, days, daily, notes, complete)
 
 
 def _labels(source: Source, by: str) -> pd.DataFrame | None:

@@ -16,7 +16,7 @@ from typing import Literal
 
 from analytics.config import parse_timezone
 from analytics.query.filters import FIELDS, Filters
-from analytics.query.localtime import to_local_day
+from analytics.query.localtime import complete_days, to_local_day
 from analytics.store.storage import Source
 
 #: Length of the default period in days (and of the period it is compared with).
@@ -35,6 +35,8 @@ class Facets:
     first_day: dt.date | None
     last_day: dt.date | None
     options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The first and last event time (naive UTC), or ``(None, None)`` when not known.
+    span: tuple = (None, None)
 
     def __getattr__(self, name: str) -> tuple[str, ...]:
         if name in {f.name for f in FIELDS}:
@@ -54,7 +56,7 @@ def load_facets(source: Source, timezone: str, *, options: bool = True) -> Facet
         column = f.item_column or f.column
         values = table.filter(table[column].notnull()).select(column).distinct().order_by(column)
         values_of[f.name] = tuple(str(v) for v in source.execute(values)[column].tolist())
-    return Facets(first, last, values_of)
+    return Facets(first, last, values_of, (lo, hi))
 
 
 @dataclass(frozen=True)
@@ -93,19 +95,22 @@ def local_today(timezone: str, now: dt.datetime | None = None) -> dt.date:
     return (now or dt.datetime.now(dt.timezone.utc)).astimezone(zone).date()
 
 
-def default_period(first_day: dt.date, last_day: dt.date, today: dt.date, days: int = DEFAULT_PERIOD_DAYS) -> Period:
+def default_period(
+    first_day: dt.date, last_day: dt.date, today: dt.date, days: int = DEFAULT_PERIOD_DAYS, *, last_covered: bool = True
+) -> Period:
     """The latest ``days`` complete local days compared with the ``days`` before, or the longest
     period the data allows to compare in full.
 
-    The last complete day is the earlier of the data's last day and yesterday (``today`` is the
-    local date in the configured zone). With ``n`` complete days of data the period is the last
+    The last complete day is the earlier of the data's last day (the day before it when the data
+    ends inside it: ``last_covered`` false) and yesterday (``today`` is the local date in the
+    configured zone). With ``n`` complete days of data the period is the last
     ``days`` of them when ``n >= 2 * days``, else the last ``n // 2`` (so that the previous period
     is covered too); a single complete day has nothing before it (``comparison == "none"``). When no
     day has ended yet (every event is from today) the period is the data's span, today included.
     """
     if days < 1:
         raise ValueError("a default period needs at least one day")
-    end = min(last_day, today - dt.timedelta(days=1))
+    end = min(last_day if last_covered else last_day - dt.timedelta(days=1), today - dt.timedelta(days=1))
     if end < first_day:
         return Period(first_day, last_day, "none")
     available = (end - first_day).days + 1
@@ -121,5 +126,6 @@ def with_default_period(filters: Filters, facets: Facets, today: dt.date) -> tup
     """
     if filters.date_from or filters.date_to or facets.first_day is None or facets.last_day is None:
         return filters, None
-    period = default_period(facets.first_day, facets.last_day, today)
+    covered = facets.span[1] is None or complete_days((facets.last_day,), facets.span, filters.timezone)[0]
+    period = default_period(facets.first_day, facets.last_day, today, last_covered=covered)
     return dataclasses.replace(filters, date_from=period.date_from, date_to=period.date_to), period

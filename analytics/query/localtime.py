@@ -9,6 +9,8 @@ every ibis engine runs (DuckDB and Spark alike) without a time-zone database of 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import Any, Final
 
 import ibis
 
@@ -76,3 +78,29 @@ def to_local_day(at: dt.datetime, timezone: str) -> dt.date:
 def whole_hour_offsets(timezone: str, start: dt.datetime | None, end: dt.datetime | None) -> bool:
     """Whether every UTC offset of ``timezone`` between ``start`` and ``end`` is a whole number of hours."""
     return all(offset % 3600 == 0 for _, offset in utc_offsets(timezone, start, end))
+
+
+#: Events are sparse: data that starts within a day's first hour, or ends within its last, still
+#: covers that day (see :func:`complete_days`).
+COVERAGE_SLACK: Final[dt.timedelta] = dt.timedelta(hours=1)
+
+
+def complete_days(days: Sequence[dt.date], span: tuple[Any, Any], timezone: str) -> tuple[bool, ...]:
+    """Whether the data covers each local day in full: a day is *complete* when the data's first
+    event (``span[0]``, naive UTC) is at most :data:`COVERAGE_SLACK` after its local start and the
+    last (``span[1]``) at most :data:`COVERAGE_SLACK` before its local end.
+
+    An incomplete day (the data starts or ends inside it, or it has not ended yet) keeps its counts
+    but is not a full day: charts mark it and leave it out of rates and alerts.
+    """
+    first, last = span
+    if first is None or last is None:
+        return tuple(False for _ in days)
+    zone = parse_timezone(timezone)
+
+    def utc(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC).replace(tzinfo=None)
+
+    return tuple(
+        first <= utc(d) + COVERAGE_SLACK and utc(d + dt.timedelta(days=1)) - COVERAGE_SLACK <= last for d in days
+    )

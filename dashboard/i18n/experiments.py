@@ -33,7 +33,7 @@ TEXT = {
     "exp.correction": {"en": "Multiple-testing correction", "zh": "多重检验校正"},
     "exp.correction.holm": {"en": "Holm (family-wise error)", "zh": "Holm（控制族错误率）"},
     "exp.correction.bh": {"en": "Benjamini-Hochberg (false discovery rate)", "zh": "Benjamini-Hochberg（控制错误发现率）"},
-    "exp.correction.none": {"en": "None", "zh": "不校正"},
+    "exp.correction.none": {"en": "No correction", "zh": "不校正"},
     "exp.split": {"en": "Intended split (e.g. control=50,treatment=50; empty = equal)", "zh": "预期分流比例（如 control=50,treatment=50；留空为均分）"},
     "exp.winsorize": {"en": "Winsorise continuous metrics at the 99th percentile", "zh": "连续指标按第 99 百分位缩尾"},
     "exp.srm_ok": {"en": "Sample ratio check passed (chi-square p = {p}): the arms match the intended split.", "zh": "样本比例检查通过（卡方检验 p = {p}）：各组人数符合预期分流。"},

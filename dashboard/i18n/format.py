@@ -77,6 +77,7 @@ _COLUMNS = (
     ("raw_line", "Raw line", "原始行"), ("interval", "Interval", "区间"),
     ("precision_at_k", "Precision@K", "精确率@K"), ("recall_at_k", "Recall@K", "召回率@K"), ("map_at_k", "MAP@K", "MAP@K"),
     ("ndcg_at_k", "NDCG@K", "NDCG@K"), ("auc", "AUC", "AUC"), ("coverage", "Coverage", "覆盖率"), ("novelty", "Novelty", "新颖度"),
+    ("ndcg_ci_low", "NDCG@K, 95 % low", "NDCG@K 95% 下限"), ("ndcg_ci_high", "NDCG@K, 95 % high", "NDCG@K 95% 上限"),
     ("factors", "Factors", "因子数"), ("regularization", "Regularization", "正则化"), ("alpha", "Alpha", "Alpha"),
     ("seconds", "Seconds", "秒数"),
     ("z", "z", "z 值"), ("significant", "Significant", "显著"),
@@ -84,6 +85,7 @@ _COLUMNS = (
 
 TEXT = {
     "fmt.pp": {"en": "pp", "zh": "个百分点"},
+    "fmt.incomplete_day": {"en": "incomplete day", "zh": "不完整的一天"},
     "fmt.seconds": {"en": "{n} s", "zh": "{n} 秒"},
     "fmt.minutes": {"en": "{n} min", "zh": "{n} 分钟"},
     "fmt.hours": {"en": "{n} h", "zh": "{n} 小时"},
@@ -102,6 +104,7 @@ TEXT = {
     "val.model.popularity": {"en": "Most popular", "zh": "最热门"},
     "val.model.item_knn": {"en": "Similar items (k-NN)", "zh": "相似内容（k 近邻）"},
     "val.model.content": {"en": "Similar text", "zh": "文本相似"},
+    "val.model.ease": {"en": "EASE", "zh": "EASE 线性模型"},
     "val.level.error": {"en": "Error", "zh": "错误"},
     "val.level.warning": {"en": "Warning", "zh": "警告"},
     "val.level.info": {"en": "Info", "zh": "提示"},

@@ -52,8 +52,8 @@ TEXT = {
     "rec.weighting.bm25": {"en": "BM25", "zh": "BM25"},
     "rec.weighting.tfidf": {"en": "TF-IDF", "zh": "TF-IDF"},
     "rec.tuned": {
-        "en": "Parameters chosen by a search: {factors} factors, regularization {reg}, alpha {alpha}, re-weighting {weighting}. Validation NDCG@{k} {score:.4f} (the starting values: {given:.4f}); {trials} trials in {seconds:.0f} s on a random 20% of each user's items ({users} users).",
-        "zh": "参数由搜索选出：{factors} 个因子、正则化 {reg}、alpha {alpha}、权重调整 {weighting}。验证集 NDCG@{k} 为 {score:.4f}（初始参数：{given:.4f}）；在每位用户随机 20% 的内容上（{users} 位用户）{seconds:.0f} 秒内尝试了 {trials} 组。",
+        "en": "Parameters chosen by a search: {factors} factors, regularization {reg}, alpha {alpha}, re-weighting {weighting}. Validation NDCG@{k} {score:.3f} (the starting values: {given:.3f}); {trials} trials in {seconds:.0f} s on a random 20% of each user's items ({users} users).",
+        "zh": "参数由搜索选出：{factors} 个因子、正则化 {reg}、alpha {alpha}、权重调整 {weighting}。验证集 NDCG@{k} 为 {score:.3f}（初始参数：{given:.3f}）；在每位用户随机 20% 的内容上（{users} 位用户）{seconds:.0f} 秒内尝试了 {trials} 组。",
     },
     "rec.not_tuned": {
         "en": "Parameters as set: {factors} factors, regularization {reg}, alpha {alpha}, re-weighting {weighting}.",
@@ -109,16 +109,16 @@ TEXT = {
         "zh": "未评估：没有用户有可找回的留出内容。",
     },
     "rec.eval.winner.clear": {
-        "en": "**{model}** ranks best on NDCG@{k}: {diff:+.4f} over {other} (95% interval {low:+.4f} to {high:+.4f}), a clear lead.",
-        "zh": "NDCG@{k} 最好的是 **{model}**：比 {other} 高 {diff:+.4f}（95% 区间 {low:+.4f} 至 {high:+.4f}），领先明确。",
+        "en": "**{model}** ranks best on NDCG@{k}: {diff:+.3f} over {other} (95% interval {low:+.3f} to {high:+.3f}), a clear lead.",
+        "zh": "NDCG@{k} 最好的是 **{model}**：比 {other} 高 {diff:+.3f}（95% 区间 {low:+.3f} 至 {high:+.3f}），领先明确。",
     },
     "rec.eval.winner.unclear": {
-        "en": "**{model}** is ahead on NDCG@{k} by {diff:+.4f} over {other}, but the 95% interval ({low:+.4f} to {high:+.4f}) includes no difference: no clear winner.",
-        "zh": "NDCG@{k} 上 **{model}** 比 {other} 高 {diff:+.4f}，但 95% 区间（{low:+.4f} 至 {high:+.4f}）包含零：没有明确的胜者。",
+        "en": "**{model}** is ahead on NDCG@{k} by {diff:+.3f} over {other}, but the 95% interval ({low:+.3f} to {high:+.3f}) includes no difference: no clear winner.",
+        "zh": "NDCG@{k} 上 **{model}** 比 {other} 高 {diff:+.3f}，但 95% 区间（{low:+.3f} 至 {high:+.3f}）包含零：没有明确的胜者。",
     },
     "rec.eval.vs_popularity": {
-        "en": "ALS minus popularity on NDCG@{k}: {diff:+.4f} (95% interval {low:+.4f} to {high:+.4f}).",
-        "zh": "NDCG@{k} 上 ALS 减去热门：{diff:+.4f}（95% 区间 {low:+.4f} 至 {high:+.4f}）。",
+        "en": "ALS minus popularity on NDCG@{k}: {diff:+.3f} (95% interval {low:+.3f} to {high:+.3f}).",
+        "zh": "NDCG@{k} 上 ALS 减去热门：{diff:+.3f}（95% 区间 {low:+.3f} 至 {high:+.3f}）。",
     },
     "rec.eval.skipped.too_little_catalog_text": {
         "en": "{model} skipped: fewer than half the items have a title, tags or a category.",

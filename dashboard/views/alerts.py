@@ -19,12 +19,12 @@ from dashboard.change import (
     start_digest_writer,
 )
 from dashboard.common import current_filters, download_buttons, guarded, require_events
-from dashboard.format import unit_value
+from dashboard.format import VALUE_DOMAINS, chart, over_time, unit_value, value
 from dashboard.i18n import t
 
 
 def _segment(segment) -> str:
-    return ", ".join(f"{t(f'ov.dim.{k}')}: {v}" for k, v in segment) or t("al.all")
+    return ", ".join(f"{t(f'ov.dim.{k}')}: {value(VALUE_DOMAINS.get(k, k), v)}" for k, v in segment) or t("al.all")
 
 
 def _band_chart(band, kpi) -> go.Figure:
@@ -36,7 +36,7 @@ def _band_chart(band, kpi) -> go.Figure:
     fig.add_trace(go.Scatter(x=days, y=frame["low"] * scale, fill="tonexty", line={"width": 0},
                              fillcolor="rgba(99,110,250,0.15)", name=t("al.legend.band")))
     fig.add_trace(go.Scatter(x=days, y=frame["expected"] * scale, line={"dash": "dot"}, name=t("al.legend.expected")))
-    fig.add_trace(go.Scatter(x=days, y=frame["value"] * scale, mode="lines+markers", name=t("al.legend.value")))
+    over_time(fig, days, frame["value"] * scale, frame["complete"], name=t("al.legend.value"), hover="%{y:,.2f}")
     out = frame[frame["judged"] & ((frame["value"] < frame["low"]) | (frame["value"] > frame["high"]))]
     fig.add_trace(go.Scatter(x=out["day"], y=out["value"] * scale, mode="markers", name=t("al.legend.alert"),
                              marker={"size": 12, "color": "red", "symbol": "x"}))
@@ -75,7 +75,8 @@ if require_events():
                         t("al.col.z"): [round(a.z, 1) for a in report.alerts],
                     }
                 )
-                st.dataframe(table, hide_index=True, width="stretch")
+                z_column = st.column_config.NumberColumn(t("al.col.z"), format="%.1f")
+                st.dataframe(table, hide_index=True, width="stretch", column_config={t("al.col.z"): z_column})
                 download_buttons(pd.DataFrame([a.to_dict() for a in report.alerts]).drop(columns="explanation"),
                                  "alerts", report.window, key="al_table")
 
@@ -92,7 +93,7 @@ if require_events():
             if band is None:
                 st.info(t("al.no_band"))
             else:
-                st.plotly_chart(_band_chart(band, kpi), width="stretch", key="al_chart")
+                chart(_band_chart(band, kpi), key="al_chart")
                 days = [a.day for a in report.alerts if a.kpi == kpi_name and a.segment == segment]
                 if days:
                     day = st.selectbox(t("al.col.day"), days, format_func=dt.date.isoformat, key="al_day")

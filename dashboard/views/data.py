@@ -31,7 +31,7 @@ from analytics.ingest.readers import ALL_SHEETS, CHUNK_BYTES, clean_staging
 from analytics.store.schema import EVENT_TYPES, TABLE_COLUMNS
 from analytics.store.uploads import list_uploads
 from dashboard.common import actor, download_buttons, get_store, guarded, settings
-from dashboard.format import MISSING, count, table, value
+from dashboard.format import MISSING, column_label, count, table, value
 from dashboard.i18n import TEXT, t
 from dashboard.markdown_text import plain
 
@@ -49,6 +49,17 @@ def _targets(kind: str) -> list[str]:
     if kind == "events":
         out += [f"flag:{e}" for e in EVENT_TYPES]
     return out + ["props", "ignore"]
+
+
+def _target_label(target: str) -> str:
+    """A mapping target as a person reads it (the stored mapping keeps the canonical name)."""
+    if target in ("props", "ignore"):
+        return t(f"data.target.{target}")
+    if target.startswith("flag:"):
+        return t("data.target.flag", event=value("event", target[len("flag:"):]))
+    name, _, unit = target.partition(":")
+    label = column_label(name)
+    return t(f"data.target.unit.{unit}", field=label) if unit else label
 
 
 # -- wording of the library's codes ------------------------------------------------------------
@@ -253,7 +264,8 @@ def _mapping_editor(auto, kind: str) -> dict[str, str]:
         disabled=["source", "confidence", "example"],
         column_config={
             "source": st.column_config.TextColumn(t("data.col.source")),
-            "target": st.column_config.SelectboxColumn(t("data.col.target"), options=_targets(kind), required=True),
+            "target": st.column_config.SelectboxColumn(t("data.col.target"), options=_targets(kind), required=True,
+                                                      format_func=_target_label),
             "confidence": st.column_config.ProgressColumn(t("data.col.confidence"), min_value=0.0, max_value=1.0, format="percent"),
             "example": st.column_config.TextColumn(t("data.col.example")),
         },

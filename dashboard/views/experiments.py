@@ -25,8 +25,13 @@ from dashboard.common import (
     guarded,
     require_events,
 )
-from dashboard.experiment_text import notice_text, reason_text, verdict_lines
-from dashboard.format import MISSING, chart, count, points, signed_pct, table
+from dashboard.experiment_text import (
+    metric_text,
+    notice_text,
+    reason_text,
+    verdict_lines,
+)
+from dashboard.format import MISSING, chart, count, pct, points, signed_pct, table
 from dashboard.i18n import current_lang, t
 
 SAMPLE_TABLE = "sample_data/ab_results.csv"
@@ -36,17 +41,10 @@ st.caption(t("exp.intro"))
 lang = current_lang()
 
 
-def _metric_label(name: str) -> str:
-    key = f"exp.metric.{name}"
-    from dashboard.i18n import TEXT
-
-    return t(key) if key in TEXT else name
-
-
 def _options() -> Options:
     with st.expander(t("exp.settings")):
         c1, c2 = st.columns(2)
-        alpha = c1.selectbox(t("exp.alpha"), [0.05, 0.01, 0.1], key="exp_alpha")
+        alpha = c1.selectbox(t("exp.alpha"), [0.05, 0.01, 0.1], key="exp_alpha", format_func=lambda a: pct(a, 0))
         correction = c2.selectbox(
             t("exp.correction"), ["holm", "bh", "none"], format_func=lambda v: t(f"exp.correction.{v}"), key="exp_correction"
         )
@@ -71,7 +69,7 @@ def _render(result) -> None:
     st.caption(t("exp.correction_used", name=t(f"exp.correction.{result.correction}"), alpha=result.alpha))
     conf = f"{1 - result.alpha:.0%}"
     for m in result.metrics:
-        st.subheader(_metric_label(m.metric))
+        st.subheader(metric_text(m.metric, lang))
         notes = [t("exp.test_used", test=t(f"exp.test.{m.kind}"), kind=t(f"exp.kind.{m.kind}"))]
         if m.winsorized_at is not None:
             notes.append(t("exp.winsorized", cap=f"{m.winsorized_at:,.4g}"))
@@ -94,7 +92,7 @@ def _render(result) -> None:
               key=f"exp_arms_{m.metric}")
         tested = [a for a in m.arms[1:] if a.status == "ok"]
         if not tested:
-            st.info(t("exp.not_enough", metric=_metric_label(m.metric)))
+            st.info(t("exp.not_enough", metric=metric_text(m.metric, lang)))
         else:
             relative = all(a.lift is not None for a in tested)
             y = [a.lift if relative else a.diff for a in tested]
@@ -118,7 +116,7 @@ def _render(result) -> None:
                     xs, ys = dist.curve()
                     post.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=variant, fill="tozeroy", opacity=0.5))
                 post.update_layout(
-                    title=t("exp.posterior_chart"), xaxis_title=t("exp.posterior_axis", metric=_metric_label(m.metric)),
+                    title=t("exp.posterior_chart"), xaxis_title=t("exp.posterior_axis", metric=metric_text(m.metric, lang)),
                     yaxis_title=t("exp.density"), xaxis_tickformat=".1%" if pct else None,
                 )
                 chart(post, key=f"exp_post_{m.metric}")
@@ -142,7 +140,7 @@ with tab_analyse:
                     c1, c2 = st.columns([2, 1])
                     metrics = c1.multiselect(
                         t("exp.metrics"), list(EVENT_METRICS), default=["conversion", "ctr"],
-                        format_func=_metric_label, key="exp_metrics", placeholder=t("common.choose"),
+                        format_func=lambda m: metric_text(m, lang), key="exp_metrics", placeholder=t("common.choose"),
                     )
                     control = c2.selectbox(
                         t("exp.control"), variants, index=variants.index("control") if "control" in variants else 0,
@@ -216,9 +214,9 @@ with tab_plan:
         baseline = c1.number_input(t("exp.plan.baseline_mean"), value=60.0, key="exp_plan_mean")
         sd = c1.number_input(t("exp.plan.sd"), min_value=0.0001, value=90.0, key="exp_plan_sd")
     mde = c2.number_input(t("exp.plan.mde"), -0.99, 10.0, 0.10, step=0.01, format="%.2f", key="exp_plan_mde")
-    alpha = c3.selectbox(t("exp.alpha"), [0.05, 0.01, 0.1], key="exp_plan_alpha")
+    alpha = c3.selectbox(t("exp.alpha"), [0.05, 0.01, 0.1], key="exp_plan_alpha", format_func=lambda a: pct(a, 0))
     c4, c5, c6 = st.columns(3)
-    power = c4.selectbox(t("exp.plan.power"), [0.8, 0.9, 0.95], key="exp_plan_power")
+    power = c4.selectbox(t("exp.plan.power"), [0.8, 0.9, 0.95], key="exp_plan_power", format_func=lambda p: pct(p, 0))
     arms = int(c5.number_input(t("exp.plan.arms"), 2, 10, 2, key="exp_plan_arms"))
     n_have = int(c6.number_input(t("exp.plan.n"), 0, 10**9, 0, step=1000, key="exp_plan_n"))
     daily = st.number_input(t("exp.plan.daily"), 0.0, 1e9, 0.0, step=100.0, key="exp_plan_daily")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -28,7 +27,17 @@ from dashboard.common import (
     guarded,
     require_events,
 )
-from dashboard.format import chart, column_label, count, duration, pct, table, value
+from dashboard.format import (
+    chart,
+    column_label,
+    count,
+    duration,
+    local_moment,
+    over_time,
+    pct,
+    table,
+    value,
+)
 from dashboard.i18n import t
 
 
@@ -45,17 +54,9 @@ def _step_bases(steps) -> None:
 
 def _over_time_chart(ot, period: str) -> go.Figure:
     """Rates of complete periods as a line; incomplete periods shaded, without a rate."""
-    done = ot[ot["complete"]]
-    fig = go.Figure(go.Scatter(x=done["period_start"], y=done["conversion_rate"], mode="lines+markers",
-                               name=t("fun.over_time_rate")))
-    open_periods = ot[~ot["complete"]]
-    if len(open_periods):
-        step = pd.Timedelta(days=7 if period == "week" else 1)
-        first = pd.Timestamp(open_periods["period_start"].min())
-        last = pd.Timestamp(open_periods["period_start"].max()) + step
-        fig.add_vrect(x0=first - step / 2, x1=last - step / 2, fillcolor="gray", opacity=0.15, line_width=0,
-                      annotation_text=t("fun.over_time_open"), annotation_position="top left")
-    fig.update_layout(xaxis_type="date", yaxis_tickformat=".0%", yaxis_range=[0, 1.05], height=300)
+    fig = over_time(go.Figure(), ot["period_start"], ot["conversion_rate"], ot["complete"], name=t("fun.over_time_rate"),
+                    step_days=7 if period == "week" else 1, label=t("fun.over_time_open"), hover="%{y:.1%}")
+    fig.update_layout(yaxis_tickformat=".0%", yaxis_range=[0, 1.05], height=300)
     return fig
 
 
@@ -115,7 +116,7 @@ if require_events():
                 m3.metric(t("fun.rate"), pct(result.conversion_rate))
                 m4.metric(t("fun.in_progress"), count(result.in_progress))
                 if result.in_progress:
-                    st.warning(t("fun.in_progress_note", n=count(result.in_progress), end=str(result.data_end)))
+                    st.warning(t("fun.in_progress_note", n=count(result.in_progress), end=local_moment(result.data_end, result.timezone)))
 
                 labels = [f"{s.step}. {value('event', s.label)}" for s in result.steps]
                 fig = go.Figure(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from analytics.metrics.kpis import (
@@ -21,7 +22,15 @@ from dashboard.common import (
     guarded,
     require_events,
 )
-from dashboard.format import table, unit_change, unit_value
+from dashboard.format import (
+    chart,
+    currency_symbol,
+    date,
+    over_time,
+    table,
+    unit_change,
+    unit_value,
+)
 from dashboard.i18n import t
 
 
@@ -36,7 +45,8 @@ def _cards(report) -> None:
     for start in range(0, len(cards), per_row):
         cols = st.columns(per_row)
         for col, card in zip(cols, cards[start : start + per_row]):
-            series = [v for v in card.series if v is not None]
+            # a day the data does not cover in full is not drawn as a full day (see _daily)
+            series = [v for v, done in zip(card.series, card.complete) if done and v is not None]
             col.metric(
                 t(f"kpi.{card.kpi.name}"),
                 unit_value(card.kpi.unit, card.value),
@@ -46,6 +56,26 @@ def _cards(report) -> None:
                 chart_data=series if len(series) > 1 else None,
                 border=True,
             )
+
+
+#: Plotly number formats of the daily chart per KPI unit (money gets the currency symbol).
+_AXIS_FORMATS = {"count": ",d", "ratio": ".1%", "money": ",.2f", "multiple": ".2f", "hours": ",.1f"}
+
+
+def _daily(report) -> None:
+    """Say which days are incomplete and draw one KPI per day, incomplete days marked."""
+    incomplete = report.incomplete_days
+    if incomplete:
+        st.caption(t("ov.incomplete_days", days=", ".join(date(d) for d in incomplete)))
+    names = list(report.series)
+    name = st.selectbox(t("ov.daily_kpi"), names, format_func=lambda k: t(f"kpi.{k}"), key="ov_daily")
+    kpi = KPI_BY_NAME[name]
+    fmt = _AXIS_FORMATS.get(kpi.unit, ",.2f")
+    fig = over_time(go.Figure(), report.days, report.series[name], report.complete, name=t(f"kpi.{name}"),
+                    hover=f"%{{y:{fmt}}}")
+    fig.update_layout(yaxis_tickformat=fmt, yaxis_tickprefix=currency_symbol() if kpi.unit == "money" else "",
+                      height=280, showlegend=False, margin={"t": 30, "b": 10})
+    chart(fig, key="ov_daily_chart")
 
 
 def _notes(notes) -> None:
@@ -99,6 +129,7 @@ if require_events():
             st.caption(t("ov.cards_caption"))
             _notes(report.notes)
             _cards(report)
+            _daily(report)
             download_buttons(report.table(), "kpis", period, key="ov_kpis")
             start_digest_writer()
             alerts = cached_alerts(filters)

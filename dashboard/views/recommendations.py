@@ -26,7 +26,7 @@ from dashboard.common import (  # noqa: E402
     require_events,
     trained_model,
 )
-from dashboard.format import count, table  # noqa: E402
+from dashboard.format import chart, column_label, count, table, value  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 
 st.title(t("page.recommendations"))
@@ -57,7 +57,8 @@ def _settings_form() -> tuple[AlsParams, bool]:
             alpha = c4.number_input(t("rec.alpha"), 0.01, 1000.0, float(base.alpha), key="rec_alpha")
             c5, c6, c7 = st.columns(3)
             half_life = c5.number_input(t("rec.half_life"), 0.0, 3650.0, float(base.half_life_days or 0.0), key="rec_half_life")
-            weighting = c6.selectbox(t("rec.weighting"), ["none", "bm25", "tfidf"], index=["none", "bm25", "tfidf"].index(base.weighting), key="rec_weighting")
+            weighting = c6.selectbox(t("rec.weighting"), ["none", "bm25", "tfidf"], index=["none", "bm25", "tfidf"].index(base.weighting),
+                                     format_func=lambda v: t(f"rec.weighting.{v}"), key="rec_weighting")
             gpu = c7.radio(t("rec.gpu"), ["auto", "on", "off"], index=["auto", "on", "off"].index(base.gpu),
                            format_func=lambda v: t(f"rec.gpu.{v}"), key="rec_gpu", horizontal=True)
             force = st.checkbox(t("rec.retrain"), value=False, key="rec_force")
@@ -110,21 +111,22 @@ def _evaluation(store, model, params, filters, may_train: bool) -> None:
         st.caption(t(f"rec.eval.chosen.{split['chosen']['why']}", **split["chosen"]))
     win = result.winner()
     if win is not None:
-        st.markdown(t(f"rec.eval.winner.{'clear' if win.verdict == 'better' else 'unclear'}", model=win.model, other=win.other,
+        st.markdown(t(f"rec.eval.winner.{'clear' if win.verdict == 'better' else 'unclear'}", model=value("model", win.model), other=value("model", win.other),
                       k=result.k, diff=win.difference, low=win.ci_low, high=win.ci_high))
     if {"als", "popularity"} <= {m.model for m in result.models}:
         c = result.compare("als", "popularity")
         st.caption(t("rec.eval.vs_popularity", k=result.k, diff=c.difference, low=c.ci_low, high=c.ci_high))
     for name, why in result.skipped.items():
-        st.caption(t(f"rec.eval.skipped.{why['reason']}", model=name, **{k: v for k, v in why.items() if k != "reason"}))
+        st.caption(t(f"rec.eval.skipped.{why['reason']}", model=value("model", name), **{k: v for k, v in why.items() if k != "reason"}))
     metrics_table = result.table()
-    st.dataframe(metrics_table, hide_index=True, width="stretch")
+    table(metrics_table, key="rec_eval_table")
     fig = go.Figure()
     shown = [m for m in METRICS if m not in ("novelty",)]
     for m in result.models:
-        fig.add_trace(go.Bar(name=m.model, x=[x.replace("_at_k", f"@{result.k}") for x in shown], y=[m.get(x) for x in shown]))
+        fig.add_trace(go.Bar(name=value("model", m.model), x=[column_label(x).replace("@K", f"@{result.k}") for x in shown],
+                             y=[m.get(x) for x in shown]))
     fig.update_layout(barmode="group", title=t("rec.eval.chart"), yaxis_range=[0, 1])
-    st.plotly_chart(fig, width="stretch")
+    chart(fig, key="rec_eval_chart")
     st.caption(t("rec.eval.interval_note"))
     download_buttons(metrics_table, f"recommender_evaluation_k{result.k}", filters, key="rec_eval")
 
@@ -155,7 +157,8 @@ if require_events():
             category = c6.selectbox(t("rec.category"), categories, format_func=lambda v: v or t("rec.all_categories"), key="rec_category")
             panel = user_panel(store, model, user, k, filter_seen=filter_seen, only_purchasable=only_purchasable,
                                category=category or None, timezone=filters.timezone)
-            left, right = st.columns([3, 2])
+            # one above the other: side by side, the "why" sentences and the history's titles were cut off
+            left, right = st.container(), st.container()
             with left:
                 st.subheader(t("rec.top", n=len(panel.recommendations), user=panel.user))
                 if panel.status == "cold_start":

@@ -38,7 +38,7 @@ def _group_text(keys, level: str) -> str:
 def _totals(totals: dict) -> None:
     """The period's totals with the registry's ROAS, and the paid ROAS labelled and explained beside it."""
     money, roas = "money", "multiple"
-    cols = st.columns(6)
+    cols = [*st.columns(3), *st.columns(3)]  # two rows: six cards in one row cut money and labels off
     for col, name in zip(cols, ("spend", "revenue", "new_buyers", "cac", "roas")):
         col.metric(t(f"kpi.{name}"), unit_value(KPI_BY_NAME[name].unit, totals.get(name)), border=True,
                    help=t("roi.help.roas") if name == "roas" else None)

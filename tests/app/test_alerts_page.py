@@ -38,7 +38,7 @@ def test_alerts_page_lists_the_ctr_collapse_with_its_band(monkeypatch, db):
     assert not at.exception
     assert at.title[0].value == "Alerts"
     table = at.main.dataframe[0].value
-    collapse = table[(table["KPI"] == "Click-through rate") & (table["Segment"] == "Channel: kuaishou")]
+    collapse = table[(table["KPI"] == "Click-through rate") & (table["Segment"] == "Channel: Kuaishou")]
     assert sorted(str(d) for d in collapse["Day"]) == ["2026-10-13", "2026-10-14", "2026-10-15"]
     at.selectbox(key="al_kpi").set_value("ctr").run()
     at.selectbox(key="al_segment").set_value((("channel", "kuaishou"),)).run()

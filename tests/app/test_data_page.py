@@ -7,6 +7,7 @@ import pytest
 
 from analytics.ingest import ingest_file
 from analytics.store.storage import Store, open_store
+from dashboard.format import is_code_name
 from tests.helpers import open_page
 
 PAGE = "data.py"
@@ -230,3 +231,20 @@ def test_an_upload_is_copied_to_the_staging_folder_and_dropped_from_memory(monke
     at.button(key="data_import").click().run()
     assert at.success[0].value == "Imported 2 rows from other.csv (upload 2)."
     assert not staged[0].exists()
+
+
+@pytest.mark.parametrize(("lang", "time_label", "ignore"), [("en", "Time", "Ignore"), ("zh", "时间", "忽略")])
+def test_the_mapping_editor_offers_readable_targets_and_keeps_canonical_names(monkeypatch, db, lang, time_label, ignore):
+    import json
+
+    at = _app(monkeypatch, db, lang=lang)
+    at.run()
+    at.text_input(key="data_path").input("new.csv").run()
+    assert not at.exception
+    editor = next(e for e in at.dataframe if "target" in json.loads(e.proto.columns or "{}"))
+    options = json.loads(editor.proto.columns)["target"]["type_config"]["options"]
+    labels = {o["value"]: o["label"] for o in options}
+    assert labels["event_time"] == time_label and labels["ignore"] == ignore
+    assert labels["flag:like"] == ("Flag (0/1): like" if lang == "en" else "标记列（0/1）：点赞")
+    assert not [v for v in labels.values() if is_code_name(v)]
+    assert list(editor.value["target"]) == ["user_id", "item_id", "event_type", "event_time"]  # stored canonical

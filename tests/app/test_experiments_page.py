@@ -42,7 +42,7 @@ def test_experiment_from_events_shows_srm_verdict_and_table(monkeypatch, db):
     assert at.title[0].value == "Experiments"
     assert at.main.success[0].value.startswith("Sample ratio check passed (chi-square p = 1)")
     verdict = at.main.info[0].value
-    assert verdict.startswith("conversion, treatment vs control: treatment is higher than control: +")
+    assert verdict.startswith("Conversion, treatment vs control: treatment is higher than control: +")
     assert "after Holm correction over 2 comparisons" in verdict
     table = at.dataframe[0].value
     assert list(table["variant"]) == ["control", "treatment"]
@@ -59,7 +59,7 @@ def test_experiment_page_in_chinese(monkeypatch, db):
     assert at.main.success[0].value.startswith("样本比例检查通过")
     assert "treatment 高于 control" in at.main.info[0].value
     assert list(shown_table(at.dataframe[0]).columns)[:3] == ["实验组", "用户数", "取值"]
-    assert at.main.info[0].value.startswith("conversion，treatment 对比 control：treatment 高于 control：+")
+    assert at.main.info[0].value.startswith("转化率，treatment 对比 control：treatment 高于 control：+")
     assert "（已对 2 项比较做 Holm 校正）" in at.main.info[0].value
 
 
@@ -119,7 +119,7 @@ def test_page_on_the_sample_data(monkeypatch, sample_db_copy):
     tables = [d.value for d in at.dataframe]
     assert len(tables) == 2  # conversion and CTR
     assert [list(t["variant"]) for t in tables] == [["control", "treatment"]] * 2
-    assert at.main.info[0].value.startswith("conversion, treatment vs control: ")
+    assert at.main.info[0].value.startswith("Conversion, treatment vs control: ")
 
 
 def test_empty_database_still_offers_tables_and_the_planner(monkeypatch, tmp_path):
@@ -147,7 +147,7 @@ def test_warnings_and_missing_verdicts_in_both_languages(monkeypatch, tmp_path):
     assert not at.exception
     assert at.main.warning[0].value == "1 of 61 exposed users (1.6%) saw more than one variant and were excluded."
     assert at.main.info[0].value.startswith(
-        "conversion, treatment vs control: not enough data for a verdict yet (30 users (need 50)). Keep the test running."
+        "Conversion, treatment vs control: not enough data for a verdict yet (30 users (need 50)). Keep the test running."
     )
     assert at.main.info[0].value.endswith(
         "Caveats: 1 of 61 exposed users (1.6%) saw more than one variant and were excluded."
@@ -157,5 +157,5 @@ def test_warnings_and_missing_verdicts_in_both_languages(monkeypatch, tmp_path):
     zh.run()
     assert not zh.exception
     assert zh.main.warning[0].value == "61 名曝光用户中有 1 名（1.6%）看到了多个版本，已被排除。"
-    assert zh.main.info[0].value.startswith("conversion，treatment 对比 control：数据还不足以下结论（30 名用户（至少需要 50））。")
+    assert zh.main.info[0].value.startswith("转化率，treatment 对比 control：数据还不足以下结论（30 名用户（至少需要 50））。")
     assert list(shown_table(zh.dataframe[0])["状态"]) == ["对照组：30 名用户（至少需要 50）", "数据不足：30 名用户（至少需要 50）"]

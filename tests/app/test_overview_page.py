@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -56,17 +57,36 @@ def test_overview_opens_on_the_latest_complete_days_against_the_days_before(monk
     at.run()
     assert not at.exception
     assert at.radio(key="ov_scope").value == "latest"
+    # the data ends at 20:01 on the 6th (local): that day is not complete, so the default is the 5th
     assert at.main.caption[0].value == (
-        "Period 2026-01-06 to 2026-01-06, the latest complete days, compared with 2026-01-05 to 2026-01-05, "
+        "Period 2026-01-05 to 2026-01-05, the latest complete days, compared with 2026-01-04 to 2026-01-04, "
         "as many days just before. Choose dates in the sidebar for another period."
     )
-    # the day before is covered by the data, so the only note is about spend (uploaded for the 5th only)
+    assert any(i.value.startswith("No earlier data to compare with") for i in at.main.info)
+
+
+def test_an_incomplete_day_is_named_and_not_drawn_as_a_full_day(monkeypatch, db):
+    at = _app(monkeypatch, db)
+    at.query_params["from"] = "2026-01-06"
+    at.query_params["to"] = "2026-01-06"
+    at.run()
+    assert not at.exception
+    # spend was uploaded for the 5th only
     assert [i.value for i in at.main.info] == [
         "No spend uploaded for this period: spend, CAC and ROAS are not available (not zero). Upload spend on the Data page."
     ]
     metrics = {m.label: m for m in at.main.metric}
     assert metrics["Views"].value == "2"  # bob's and carol's views on the 6th
     assert metrics["Active users"].value == "2"
+    # the data ends at 20:01 on the 6th (local): that day is incomplete, named, and not drawn as a full day
+    assert any(c.value.startswith("Incomplete days") and c.value.endswith("): 2026-01-06. The sparklines leave them "
+               "out; the daily chart shows them as hollow grey points, not as full days.") for c in at.main.caption)
+    assert all(len(m.proto.chart_data) == 0 for m in at.main.metric)
+    daily = json.loads(at.get("plotly_chart")[0].proto.spec)
+    full, partial = daily["data"]
+    assert full["x"] == [] and partial["x"] == ["2026-01-06"] and partial["y"] == [2]  # active users
+    assert partial["marker"]["symbol"] == "circle-open" and "incomplete day" in partial["hovertemplate"]
+    assert [a["text"] for a in daily["layout"]["annotations"]] == ["incomplete day"]  # the shaded day
 
 
 def test_the_default_period_on_the_sample_shows_a_change_on_every_count(monkeypatch, sample_db_copy):
@@ -80,6 +100,9 @@ def test_the_default_period_on_the_sample_shows_a_change_on_every_count(monkeypa
     deltas = {m.label: m.proto.delta for m in at.main.metric}
     for label in ("Active users", "Views", "Watch hours", "Orders", "Revenue (net)"):
         assert deltas[label], label
+    # the sample covers whole local days: every day is drawn, none is called incomplete
+    assert len({m.label: m for m in at.main.metric}["Views"].proto.chart_data) == 14
+    assert not any(c.value.startswith("Incomplete days") for c in at.main.caption)
 
 
 def test_overview_shows_cards_breakdown_and_videos(monkeypatch, db):
@@ -129,6 +152,8 @@ def test_overview_breakdown_by_video_and_rate_ranking(monkeypatch, db):
 def test_overview_states_missing_spend_in_chinese(monkeypatch, db):
     at = _app(monkeypatch, db, lang="zh")
     at.query_params["channel"] = ["kuaishou"]  # the sidebar reads its filters from the URL
+    at.query_params["from"] = "2026-01-06"
+    at.query_params["to"] = "2026-01-06"
     at.run()
     assert not at.exception
     assert at.title[0].value == "总览"

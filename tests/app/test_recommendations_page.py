@@ -6,7 +6,7 @@ import pytest
 
 import analytics.recsys.recommend as rec
 from analytics.store.storage import Store
-from tests.helpers import open_page
+from tests.helpers import open_page, shown_table
 from tests.unit.test_recommend import checkerboard
 
 PAGE = "recommendations.py"
@@ -78,9 +78,9 @@ def test_evaluation_and_export(monkeypatch, db):
     at.radio(key="rec_eval_split").set_value("last_k")
     at.button(key="rec_eval_run").click().run()
     assert not at.exception
-    table = at.dataframe[-1].value
-    assert set(table["model"]) >= {"als", "popularity", "item_knn", "ease"}  # the raw frame
-    assert {"ndcg_ci_low", "ndcg_ci_high"} <= set(table.columns)
+    table = shown_table(at.dataframe[-1])  # the models and headers in words; the download keeps the codes
+    assert set(table["Model"]) >= {"ALS", "Most popular", "Similar items (k-NN)", "EASE"}
+    assert {"NDCG@K, 95 % low", "NDCG@K, 95 % high"} <= set(table.columns)
     texts = _texts(at)
     assert "Protocol: each user's last 1 item(s) held out; 4 test users." in texts
     assert "ALS minus popularity on NDCG@10" in texts and "95% interval" in texts

@@ -20,7 +20,7 @@ import pytest
 
 from dashboard.format import is_code_name
 from dashboard.i18n import t
-from tests.helpers import REPO
+from tests.helpers import RAW_FLOAT, RAW_WORD, REPO
 
 pytestmark = pytest.mark.browser
 SERVER_DB_SOURCE = "sample_db"
@@ -106,7 +106,8 @@ def _headers(page) -> list[str]:
     """Every visible table's headers as drawn (tables are drawn when scrolled into view)."""
     headers = []
     for frame in page.locator('[data-testid="stDataFrame"]').all():
-        if not frame.is_visible():  # inside a closed expander
+        # skip a table inside a closed expander; one further down the page is drawn once scrolled to
+        if frame.evaluate("e => Boolean(e.closest('details:not([open])'))"):
             continue
         frame.scroll_into_view_if_needed()
         cells = frame.locator('th[role="columnheader"]')
@@ -133,6 +134,8 @@ def _check_page(page, url_path: str, lang: str) -> list[str]:
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator("body").inner_text()[:2000]
     assert page.get_by_text("Page not found").count() == 0
     assert "from=" in page.url and "to=" in page.url, page.url  # the filters stay in the address
+    text = page.locator('[data-testid="stMain"]').inner_text()  # cards, captions, notes, choices
+    assert not RAW_WORD.search(text) and not RAW_FLOAT.search(text), (url_path, (RAW_WORD.search(text) or RAW_FLOAT.search(text)))
     headers = _headers(page)
     assert [h for h in headers if is_code_name(h)] == [], (url_path, headers)
     if lang == "zh":
@@ -158,6 +161,12 @@ def _page_checks(page, url_path: str, lang: str, headers: list[str], tmp_path: P
         assert PERCENT.match(_metric(page, t("kpi.conversion", lang=lang)))
         assert _metric(page, t("kpi.revenue", lang=lang)).startswith("¥")
         assert t("col.channel", lang=lang) in headers and t("kpi.views", lang=lang) in headers
+        if lang == "zh":  # plotly's own words too: each chart carries its locale (dashboard.format.chart_config)
+            buttons = page.locator(".js-plotly-plot .modebar-btn")
+            titles = buttons.evaluate_all("bs => bs.map(b => b.getAttribute('data-title'))")
+            english = {x for x in titles if x and x.isascii()}
+            # Streamlit adds its own "Fullscreen" button with an English title (docs/guide/README.md)
+            assert "下载为 PNG 图片" in titles and english <= {"Fullscreen", "Close fullscreen"}, titles
     elif url_path == "funnels":
         assert PERCENT.match(_metric(page, t("fun.rate", lang=lang)))
         assert t("col.conversion_from_previous", lang=lang) in headers

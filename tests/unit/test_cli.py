@@ -134,12 +134,13 @@ def test_kpis_default_to_the_latest_28_complete_days_against_the_28_before(month
     assert main(["--db", months, "--json", "kpis"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["default_period"] is True and out["comparison"] == "full"
-    assert (out["filters"]["from"], out["filters"]["to"]) == ("2026-02-02", "2026-03-01")
-    assert (out["previous_period"]["from"], out["previous_period"]["to"]) == ("2026-01-05", "2026-02-01")
-    assert out["kpis"]["views"] == 56 and out["previous"]["views"] == 28 + 2  # b starts on Jan 31
+    # the data ends at noon on Mar 1: that day is not covered in full, so the period ends on Feb 28
+    assert (out["filters"]["from"], out["filters"]["to"]) == ("2026-02-01", "2026-02-28")
+    assert (out["previous_period"]["from"], out["previous_period"]["to"]) == ("2026-01-04", "2026-01-31")
+    assert out["kpis"]["views"] == 56 and out["previous"]["views"] == 28 + 1  # b starts on Jan 31
     assert main(["--db", months, "kpis"]) == 0
     text = capsys.readouterr().out
-    assert text.startswith("period 2026-02-02 .. 2026-03-01 (the latest complete days), compared with 2026-01-05 .. 2026-02-01\n")
+    assert text.startswith("period 2026-02-01 .. 2026-02-28 (the latest complete days), compared with 2026-01-04 .. 2026-01-31\n")
 
 
 def test_kpis_all_and_chosen_dates_say_when_nothing_earlier_exists(months, capsys):
@@ -150,6 +151,8 @@ def test_kpis_all_and_chosen_dates_say_when_nothing_earlier_exists(months, capsy
     assert main(["--db", months, "kpis", "--all"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == "  note: no earlier data to compare with: the data starts on 2026-01-01, so no change is shown"
+    # one view a day at noon: the data starts and ends mid-day
+    assert lines[2] == "  note: the data does not cover these days in full (their counts are partial): 2026-01-01, 2026-03-01"
     assert main(["--db", months, "kpis", "--from", "2026-01-11", "--to", "2026-01-20"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith("  active_users")  # 2026-01-01 .. 01-10 is all there: nothing to say

@@ -121,7 +121,7 @@ def test_every_code_the_library_can_emit_has_its_words():
     for status in statuses:
         v = _verdict(status, reason=Reason("too_few_users", 30, 50) if status == "not_enough_data" else None)
         en, zh = verdict_line(v, "en"), verdict_line(v, "zh")
-        assert en.startswith("conversion, treatment vs control: ") and zh.startswith("conversion，treatment 对比 control：")
+        assert en.startswith("Conversion, treatment vs control: ") and zh.startswith("转化率，treatment 对比 control：")
         assert "{" not in en + zh and en != zh
     assert len({verdict_line(_verdict(s), "en") for s in statuses if s != "not_enough_data"}) == len(statuses) - 1
 
@@ -164,14 +164,14 @@ def test_absolute_differences_when_the_control_is_zero():
     rate = _verdict("no_difference", relative=False, value=0.015, control_value=0.0, effect=0.015, ci_low=-0.002,
                     ci_high=0.032, p_value=0.081, p_adjusted=False, chance_to_beat_control=0.96)
     assert verdict_line(rate, "en") == (
-        "conversion, treatment vs control: no clear difference: +1.50 pp (1.50% vs 0.00%; 95% CI -0.20 pp to +3.20 pp; "
+        "Conversion, treatment vs control: no clear difference: +1.50 pp (1.50% vs 0.00%; 95% CI -0.20 pp to +3.20 pp; "
         "p = 0.081; chance to beat control 96.0%). The data are consistent with no effect and with effects as large as "
         "the ends of the interval."
     )
     mean = _verdict("lower", kind="mean", relative=False, value=-2.5, control_value=0.0, effect=-2.5, ci_low=-4.0,
                     ci_high=-1.0, p_value=0.00002, correction="bh", chance_to_beat_control=0.0004)
     assert verdict_line(mean, "en").startswith(
-        "conversion, treatment vs control: treatment is lower than control: -2.5 (-2.5 vs 0; 95% CI -4 to -1; "
+        "Conversion, treatment vs control: treatment is lower than control: -2.5 (-2.5 vs 0; 95% CI -4 to -1; "
         "p < 0.0001 after Benjamini-Hochberg correction over 3 comparisons; chance to beat control < 0.1%). "
     )
     assert "-2.5（-2.5 vs 0；95% 置信区间 -4 至 -1；p < 0.0001（已对 3 项比较做 Benjamini-Hochberg 校正）" in verdict_line(mean, "zh")

@@ -383,11 +383,11 @@ def test_cli_ab_events_and_plan(tmp_path, capsys):
     assert main(["--db", str(db), "ab", "--metric", "conversion,ctr"]) == 0
     out = capsys.readouterr().out
     assert "conversion (proportion, two-proportion z-test)" in out and "SRM p-value" in out
-    assert "conversion, treatment vs control: treatment is higher than control: +" in out
-    assert "ctr, treatment vs control: not enough data for a verdict yet (0 events counted (need 5))." in out
+    assert "Conversion, treatment vs control: treatment is higher than control: +" in out
+    assert "CTR (clicks / views), treatment vs control: not enough data for a verdict yet (0 events counted (need 5))." in out
     assert main(["--db", str(db), "ab", "--metric", "conversion", "--min-users", "500", "--lang", "zh"]) == 0
     out = capsys.readouterr().out
-    assert "conversion，treatment 对比 control：数据还不足以下结论（100 名用户（至少需要 500））。请继续运行实验。" in out
+    assert "转化率，treatment 对比 control：数据还不足以下结论（100 名用户（至少需要 500））。请继续运行实验。" in out
     assert main(["--db", str(db), "--json", "ab", "--metric", "conversion", "--min-users", "500"]) == 0
     reason = json.loads(capsys.readouterr().out)["variants"][1]["reason"]
     assert reason == {"code": "too_few_users", "count": 100, "need": 500, "of_control": False,

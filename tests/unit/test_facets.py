@@ -100,3 +100,11 @@ def test_open_dates_get_the_default_period_and_chosen_dates_are_kept():
     assert with_default_period(chosen, facets, D(2026, 12, 6)) == (chosen, None)
     empty = Facets(None, None)
     assert with_default_period(Filters(), empty, D(2026, 12, 6)) == (Filters(), None)
+
+
+def test_data_ending_inside_a_day_leaves_that_day_out_of_the_default_period():
+    covered = Facets(D(2026, 9, 1), D(2026, 10, 30), span=(dt.datetime(2026, 9, 1), dt.datetime(2026, 10, 30, 23, 30)))
+    cut = Facets(D(2026, 9, 1), D(2026, 10, 30), span=(dt.datetime(2026, 9, 1), dt.datetime(2026, 10, 30, 12)))
+    assert with_default_period(Filters(timezone="UTC"), covered, D(2026, 12, 6))[0].date_to == D(2026, 10, 30)
+    closed, period = with_default_period(Filters(timezone="UTC"), cut, D(2026, 12, 6))
+    assert (closed.date_from, closed.date_to, period.days) == (D(2026, 10, 2), D(2026, 10, 29), 28)

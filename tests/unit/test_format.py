@@ -90,3 +90,32 @@ def test_every_table_column_has_both_languages():
     headers = [k for k in TEXT if k.startswith(("col.", "val.", "fmt."))]
     assert headers and all(set(TEXT[k]) == {"en", "zh"} for k in headers)
     assert all(f"col.{name}" in TEXT or f"kpi.{name}" in TEXT for name in fmt.COLUMN_KINDS)
+
+
+def test_over_time_draws_incomplete_periods_apart_one_band_per_run(lang):
+    import plotly.graph_objects as go
+
+    lang("zh")
+    days = [dt.date(2026, 9, d) for d in range(1, 6)]
+    fig = fmt.over_time(go.Figure(), days, [1, 2, 3, 4, 5], [False, True, True, True, False], name="播放数")
+    full, partial = fig.data
+    assert list(full.x) == days[1:4] and full.mode == "lines+markers"
+    assert list(partial.x) == [days[0], days[4]] and list(partial.y) == [1, 5]
+    assert partial.marker.symbol == "circle-open" and "不完整的一天" in partial.hovertemplate
+    assert [a.text for a in fig.layout.annotations] == ["不完整的一天", "不完整的一天"]  # the first day and the last
+    assert len(fig.layout.shapes) == 2
+    # a period without a value (a funnel rate not given yet) is shaded but draws no point
+    fig = fmt.over_time(go.Figure(), days[:2], [0.5, None], [True, False], name="rate", label="window open")
+    assert len(fig.data) == 1 and [a.text for a in fig.layout.annotations] == ["window open"]
+
+
+def test_charts_carry_plotly_words_in_the_page_language(lang):
+    lang("en")
+    assert fmt.chart_config() == {}
+    lang("zh")
+    config = fmt.chart_config()
+    assert config["locale"] == "zh-CN"
+    words = config["locales"]["zh-CN"]
+    assert words["dictionary"]["Download plot as a PNG"] == "下载为 PNG 图片"
+    assert len(words["format"]["months"]) == len(words["format"]["shortMonths"]) == 12
+    assert fmt.local_moment(dt.datetime(2026, 1, 25, 12, 0), "Asia/Shanghai") == "2026-01-25 20:00"

@@ -29,6 +29,7 @@ from analytics.metrics.kpis import (
     top_bottom_videos,
 )
 from analytics.query.filters import Filters
+from analytics.query.localtime import complete_days
 from analytics.store.storage import Store
 from tests.helpers import T0, by_path, insert_events, insert_items, insert_spend
 
@@ -148,6 +149,29 @@ def test_open_dates_use_the_data_span(shop):
     assert (report.previous_filters.date_from, report.previous_filters.date_to) == (dt.date(2025, 12, 30), dt.date(2026, 1, 2))
     assert report.values["orders"] == 4
     assert report.values["new_buyers"] == 3  # with the whole span every purchaser is new
+
+
+def test_a_day_is_complete_when_the_data_covers_all_of_it():
+    days = (dt.date(2026, 9, 1), dt.date(2026, 9, 2), dt.date(2026, 9, 3))
+    # local midnight to midnight in Asia/Shanghai (events from 00:31 to 23:59:57): every day covered
+    span = (dt.datetime(2026, 8, 31, 16, 31), dt.datetime(2026, 9, 3, 15, 59, 57))
+    assert complete_days(days, span, "Asia/Shanghai") == (True, True, True)
+    # the same data read in UTC starts at 16:31 and ends at 15:59: its first and last days are partial
+    assert complete_days((dt.date(2026, 8, 31), *days), span, "UTC") == (False, True, True, False)
+    # the data ends mid-day, or a day lies outside the data: not complete
+    assert complete_days(days, (span[0], dt.datetime(2026, 9, 3, 4)), "Asia/Shanghai") == (True, True, False)
+    assert complete_days((dt.date(2026, 9, 4),), span, "Asia/Shanghai") == (False,)
+    assert complete_days(days, (None, None), "UTC") == (False, False, False)
+
+
+def test_the_report_flags_days_the_data_does_not_cover(shop):
+    report = kpi_report(shop, PERIOD, external=False)
+    assert report.days == (JAN5, JAN6)
+    # the data runs from Jan 3 20:00 to the early hours of Jan 6 (local): Jan 6 is not covered
+    assert report.complete == (True, False)
+    assert report.incomplete_days == (JAN6,)
+    assert list(report.series_frame()["complete"]) == list(report.complete)
+    assert all(c.complete == report.complete for c in report.cards())
 
 
 def test_daily_series_uses_local_days(shop):

@@ -78,6 +78,9 @@ def run(args, ctx) -> Output:
     if coverage in _COMPARISON_NOTES:
         lines.append("  note: " + _COMPARISON_NOTES[coverage].format(first=facets.first_day, prev=prev.date_from))
     lines += _today_note(period)
+    if report.incomplete_days:
+        days = ", ".join(str(d) for d in report.incomplete_days)
+        lines.append(f"  note: the data does not cover these days in full (their counts are partial): {days}")
     for card in report.cards():
         change = "" if card.change is None else f"  {signed_pct(card.change)}"
         kind = kpi_kind(card.kpi.name)
