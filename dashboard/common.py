@@ -4,7 +4,8 @@ errors, exports."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pandas as pd
@@ -43,14 +44,43 @@ def get_store() -> Store:
     return _store_for(str(settings().db_path.resolve()))
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _facets(db: str, version: str, timezone: str) -> Facets:
-    return load_facets(_store_for(db), timezone)
+#: Bounds of each page function's share of the result cache: entries (the least recently used
+#: goes first), pickled bytes, and age (an entry of an older data version is never read again).
+RESULTS_KEPT = 32
+RESULTS_BYTES = "256MB"
+RESULTS_TTL = "6h"
+
+
+def shared(fn: Callable) -> Callable:
+    """``fn(store, *args)`` as a page calls it, ``call(*args)``: one result per database, data
+    version and arguments for the whole server process, whichever session asks.
+
+    Every session reads the same entry; an upload or a removal changes the data version, so the
+    next call computes afresh. Sessions asking for an entry being computed wait for that one
+    computation (``st.cache_data`` holds a lock per entry while it computes), so heavy work, the
+    accelerator builds it triggers included, runs once."""
+
+    def compute(db: str, version: str, *args, **kwargs):
+        return fn(_store_for(db), *args, **kwargs)
+
+    # st.cache_data tells functions apart by module and name: one cache per wrapped function
+    compute.__module__, compute.__qualname__ = fn.__module__, fn.__qualname__
+    cached = st.cache_data(show_spinner=False, max_entries=RESULTS_KEPT, max_size=RESULTS_BYTES, ttl=RESULTS_TTL)(compute)
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        store = get_store()
+        return cached(str(store.path), store.data_version(), *args, **kwargs)
+
+    call.clear = cached.clear
+    return call
+
+
+_facets = shared(load_facets)
 
 
 def facets() -> Facets:
-    store = get_store()
-    return _facets(str(store.path), store.data_version(), settings().timezone)
+    return _facets(settings().timezone)
 
 
 def _url_setting(key: str, param: str, choices, default: str, label: str, format_func=str) -> None:

@@ -24,12 +24,14 @@ from analytics.store.schema import EVENT_TYPES
 from dashboard.common import (
     current_filters,
     download_buttons,
-    get_store,
     guarded,
     require_events,
+    shared,
 )
 from dashboard.format import chart, column_label, count, duration, pct, table, value
 from dashboard.i18n import t
+
+_funnel = shared(compute_funnel)
 
 
 def _step_bases(steps) -> None:
@@ -105,7 +107,7 @@ if require_events():
                 period=period,
             )
             with st.spinner(t("common.working")):  # the first funnel after an upload builds the event index
-                result = compute_funnel(get_store(), spec, filters)
+                result = _funnel(spec, filters)
             if result.status != "ok":
                 st.info(t("fun.no_entrants"))
             else:
