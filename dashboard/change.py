@@ -90,8 +90,12 @@ def show_explanation(result: Explanation, key: str) -> None:
 
 
 def explain_panel(report: KpiReport) -> None:
-    """The Overview's panel: pick a KPI card, see why it moved against the previous period."""
-    with st.expander(t("ex.title")):
+    """The Overview's panel: pick a KPI card, see why it moved against the previous period (computed
+    only while the panel is open)."""
+    panel = st.expander(t("ex.title"), key="ov_explain_open", on_change="rerun")
+    if not panel.open:
+        return
+    with panel:
         cards = [c for c in report.cards() if c.kpi.name in KPI_BY_NAME]
         moved = max(cards, key=lambda c: abs(c.change or 0), default=None)
         names = [k.name for k in KPIS]
