@@ -31,7 +31,6 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("REELYTICS_DIGEST", "off")
-os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")  # no "missing ScriptRunContext" lines
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -91,6 +90,9 @@ def main() -> int:
         db.parent.mkdir()
         shutil.copy(args.db, db)
         os.environ["REELYTICS_DB"] = str(db)
+        import streamlit.logger
+
+        streamlit.logger.set_log_level("error")  # no "missing ScriptRunContext" lines between the figures
         from dashboard.common import get_store
 
         store = get_store()

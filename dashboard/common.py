@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -226,6 +227,31 @@ def model_tune():
     return TuneSettings(budget_seconds=choice.get("budget_seconds")) if choice.get("enabled", True) else None
 
 
+_FLIGHTS: dict[object, tuple[threading.Lock, int]] = {}
+_FLIGHTS_LOCK = threading.Lock()
+
+
+@contextmanager
+def single_flight(key) -> Iterator[None]:
+    """One caller at a time per ``key`` across the sessions of the process: a second caller waits
+    until the first is done (and then finds what it saved). For work whose result is not a value
+    :func:`shared` can keep, such as a trained model."""
+    with _FLIGHTS_LOCK:
+        lock, callers = _FLIGHTS.get(key, (None, 0))
+        lock = lock or threading.Lock()
+        _FLIGHTS[key] = (lock, callers + 1)
+    try:
+        with lock:
+            yield
+    finally:
+        with _FLIGHTS_LOCK:
+            lock, callers = _FLIGHTS[key]
+            if callers == 1:
+                del _FLIGHTS[key]
+            else:
+                _FLIGHTS[key] = (lock, callers - 1)
+
+
 def trained_model(params, filters: Filters, force: bool = False):
     """The recommender model for ``params`` and ``filters``: reused when saved, else trained with a
     progress bar; the device it trained on and a summary are shown."""
@@ -236,7 +262,10 @@ def trained_model(params, filters: Filters, force: bool = False):
     def show_progress(fraction: float, message: str = "") -> None:
         slot.progress(min(max(fraction, 0.0), 1.0), text=f"{t('model.training')} {message}")
 
-    model = get_model(get_store(), params, progress=show_progress, filters=filters, force=force, tune=model_tune(), actor=actor())
+    store, tune = get_store(), model_tune()
+    # sessions asking for the same model at once: one trains (or tunes), the others then load it
+    with single_flight(("model", str(store.path), store.data_version(), repr(params), repr(filters), repr(tune))):
+        model = get_model(store, params, progress=show_progress, filters=filters, force=force, tune=tune, actor=actor())
     slot.empty()
     s = model.summary()
     st.badge(t("model.device", device=s["device"].upper()), icon=":material/memory:",

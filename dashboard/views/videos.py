@@ -70,8 +70,12 @@ if require_events():
         # are drawn afterwards, with options taken from its result.
         creator = st.session_state.get("vid_creator") or None
         min_views = int(st.session_state.get("vid_min_views", 5))
+        asked = st.session_state.get("vid_video")
         with st.spinner(t("common.working")):
-            report = _report(filters, creator=creator, video=st.session_state.get("vid_video"), min_views=min_views)
+            # the default curve's report first: every session and rerun showing the default shares it
+            report = _report(filters, creator=creator, min_views=min_views)
+            if asked is not None and report.curve is not None and asked != report.curve.item_id:
+                report = _report(filters, creator=creator, video=asked, min_views=min_views)
         result = report.completion
         with controls:
             c1, c2 = st.columns(2)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from analytics.ingest import ingest_file
-from dashboard.common import get_store, shared
+from dashboard.common import _FLIGHTS, get_store, shared, single_flight
 
 COMPUTED: list[tuple[str, int]] = []
 STARTED = threading.Event()
@@ -52,3 +52,34 @@ def test_sessions_asking_at_once_share_one_computation_and_an_upload_recomputes(
     assert [version for version, _ in COMPUTED[1:]] == [COMPUTED[0][0], get_store().data_version()]
     assert COMPUTED[0][0] != COMPUTED[-1][0]
     assert len(COMPUTED) == 3
+
+
+def test_single_flight_lets_one_caller_per_key_in_at_a_time():
+    inside: list[str] = []
+    overlaps: list[tuple[str, ...]] = []
+    first_in, release = threading.Event(), threading.Event()
+
+    def work(key: str, name: str, hold: bool) -> None:
+        with single_flight(key):
+            inside.append(name)
+            if len(inside) > 1:
+                overlaps.append(tuple(inside))
+            if hold:
+                first_in.set()
+                release.wait()
+            inside.remove(name)
+
+    first = threading.Thread(target=work, args=("model", "first", True))
+    first.start()
+    first_in.wait()
+    other_key = threading.Thread(target=work, args=("other", "other key", False))
+    other_key.start()
+    other_key.join()  # another key is not held up by the first
+    same_key = threading.Thread(target=work, args=("model", "same key", False))
+    same_key.start()
+    same_key.join(0.3)  # time for it to reach the lock while the first holds it
+    release.set()
+    first.join()
+    same_key.join()
+    assert overlaps == [("first", "other key")]
+    assert _FLIGHTS == {}  # nothing kept once every caller is done
