@@ -26,6 +26,7 @@ import ast
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -109,6 +110,7 @@ class Session:
         if self.page is None:
             context = await self.browser.new_context(viewport={"width": 1400, "height": 1000})
             self.page = await context.new_page()
+            self.page.set_default_timeout(LOAD_TIMEOUT_S * 1000)  # navigation and clicks wait as long as a load
             await self.page.goto(f"{self.url}/{path}")
         else:
             await self.page.locator(f'[data-testid="stSidebarNav"] a[href$="/{path}"]').first.click()
@@ -220,6 +222,8 @@ def main() -> int:
     if not CHROMIUM.exists():
         raise SystemExit(f"Chromium not found at {CHROMIUM} (set REELYTICS_CHROMIUM)")
     deadline = time.monotonic() + args.budget
+    # a stopped run still stops its server and browser (the finally blocks run)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     print(f"CPUs {os.cpu_count()}  load {os.getloadavg()[0]:.1f}  budget {args.budget:g} s")
     for source in args.db:
         asyncio.run(_run_db(source, args.sessions, deadline, CHROMIUM))

@@ -48,7 +48,7 @@ def get_store() -> Store:
 #: Bounds of each page function's share of the result cache: entries (the least recently used
 #: goes first), pickled bytes, and age (an entry of an older data version is never read again).
 RESULTS_KEPT = 32
-RESULTS_BYTES = "256MB"
+RESULTS_BYTES = "128MB"
 RESULTS_TTL = "6h"
 
 
@@ -73,7 +73,6 @@ def shared(fn: Callable) -> Callable:
         store = get_store()
         return cached(str(store.path), store.data_version(), *args, **kwargs)
 
-    call.clear = cached.clear
     return call
 
 
