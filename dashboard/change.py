@@ -22,7 +22,7 @@ from analytics.metrics.kpis import (
 )
 from analytics.query.filters import Filters
 from dashboard.change_text import contributor_text, headline, value_label
-from dashboard.common import get_store, settings
+from dashboard.common import get_store, settings, shared
 from dashboard.format import chart
 from dashboard.i18n import t
 
@@ -59,14 +59,11 @@ def waterfall(result: Explanation, dimension: str) -> go.Figure:
     return fig
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _explain(db: str, version: str, kpi: str, current: Filters, previous: Filters | None) -> Explanation:
-    return explain(get_store(), kpi, current, previous)
+_explain = shared(explain)
 
 
 def cached_explain(kpi: str, current: Filters, previous: Filters | None = None) -> Explanation:
-    store = get_store()
-    return _explain(str(store.path), store.data_version(), kpi, current, previous)
+    return _explain(kpi, current, previous)
 
 
 def show_explanation(result: Explanation, key: str) -> None:
@@ -94,8 +91,12 @@ def show_explanation(result: Explanation, key: str) -> None:
 
 
 def explain_panel(report: KpiReport) -> None:
-    """The Overview's panel: pick a KPI card, see why it moved against the previous period."""
-    with st.expander(t("ex.title")):
+    """The Overview's panel: pick a KPI card, see why it moved against the previous period (computed
+    only while the panel is open)."""
+    panel = st.expander(t("ex.title"), key="ov_explain_open", on_change="rerun")
+    if not panel.open:
+        return
+    with panel:
         cards = [c for c in report.cards() if c.kpi.name in KPI_BY_NAME]
         moved = max(cards, key=lambda c: abs(c.change or 0), default=None)
         names = [k.name for k in KPIS]
@@ -104,16 +105,14 @@ def explain_panel(report: KpiReport) -> None:
         show_explanation(cached_explain(kpi, report.filters, report.previous_filters), "ov_explain")
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _alerts(db: str, version: str, filters: Filters, explained: bool):
-    store = get_store()
+@shared
+def _alerts(store, filters: Filters, explained: bool):
     return monitor(store, resolve_period(store, filters) or filters, explain_alerts=explained)
 
 
 def cached_alerts(filters: Filters, explained: bool = False):
     """The alerts of the sidebar period (the whole period, not only its last week)."""
-    store = get_store()
-    return _alerts(str(store.path), store.data_version(), filters, explained)
+    return _alerts(filters, explained)
 
 
 def digest_folder():

@@ -4,7 +4,9 @@ errors, exports."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import functools
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pandas as pd
@@ -43,14 +45,42 @@ def get_store() -> Store:
     return _store_for(str(settings().db_path.resolve()))
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _facets(db: str, version: str, timezone: str) -> Facets:
-    return load_facets(_store_for(db), timezone)
+#: Bounds of each page function's share of the result cache: entries (the least recently used
+#: goes first), pickled bytes, and age (an entry of an older data version is never read again).
+RESULTS_KEPT = 32
+RESULTS_BYTES = "128MB"
+RESULTS_TTL = "6h"
+
+
+def shared(fn: Callable) -> Callable:
+    """``fn(store, *args)`` as a page calls it, ``call(*args)``: one result per database, data
+    version and arguments for the whole server process, whichever session asks.
+
+    Every session reads the same entry; an upload or a removal changes the data version, so the
+    next call computes afresh. Sessions asking for an entry being computed wait for that one
+    computation (``st.cache_data`` holds a lock per entry while it computes), so heavy work, the
+    accelerator builds it triggers included, runs once."""
+
+    def compute(db: str, version: str, *args, **kwargs):
+        return fn(_store_for(db), *args, **kwargs)
+
+    # st.cache_data tells functions apart by module and name: one cache per wrapped function
+    compute.__module__, compute.__qualname__ = fn.__module__, fn.__qualname__
+    cached = st.cache_data(show_spinner=False, max_entries=RESULTS_KEPT, max_size=RESULTS_BYTES, ttl=RESULTS_TTL)(compute)
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        store = get_store()
+        return cached(str(store.path), store.data_version(), *args, **kwargs)
+
+    return call
+
+
+_facets = shared(load_facets)
 
 
 def facets() -> Facets:
-    store = get_store()
-    return _facets(str(store.path), store.data_version(), settings().timezone)
+    return _facets(settings().timezone)
 
 
 def _url_setting(key: str, param: str, choices, default: str, label: str, format_func=str) -> None:
@@ -196,6 +226,31 @@ def model_tune():
     return TuneSettings(budget_seconds=choice.get("budget_seconds")) if choice.get("enabled", True) else None
 
 
+_FLIGHTS: dict[object, tuple[threading.Lock, int]] = {}
+_FLIGHTS_LOCK = threading.Lock()
+
+
+@contextmanager
+def single_flight(key) -> Iterator[None]:
+    """One caller at a time per ``key`` across the sessions of the process: a second caller waits
+    until the first is done (and then finds what it saved). For work whose result is not a value
+    :func:`shared` can keep, such as a trained model."""
+    with _FLIGHTS_LOCK:
+        lock, callers = _FLIGHTS.get(key, (None, 0))
+        lock = lock or threading.Lock()
+        _FLIGHTS[key] = (lock, callers + 1)
+    try:
+        with lock:
+            yield
+    finally:
+        with _FLIGHTS_LOCK:
+            lock, callers = _FLIGHTS[key]
+            if callers == 1:
+                del _FLIGHTS[key]
+            else:
+                _FLIGHTS[key] = (lock, callers - 1)
+
+
 def trained_model(params, filters: Filters, force: bool = False):
     """The recommender model for ``params`` and ``filters``: reused when saved, else trained with a
     progress bar; the device it trained on and a summary are shown."""
@@ -206,7 +261,10 @@ def trained_model(params, filters: Filters, force: bool = False):
     def show_progress(fraction: float, message: str = "") -> None:
         slot.progress(min(max(fraction, 0.0), 1.0), text=f"{t('model.training')} {message}")
 
-    model = get_model(get_store(), params, progress=show_progress, filters=filters, force=force, tune=model_tune(), actor=actor())
+    store, tune = get_store(), model_tune()
+    # sessions asking for the same model at once: one trains (or tunes), the others then load it
+    with single_flight(("model", str(store.path), store.data_version(), repr(params), repr(filters), repr(tune))):
+        model = get_model(store, params, progress=show_progress, filters=filters, force=force, tune=tune, actor=actor())
     slot.empty()
     s = model.summary()
     st.badge(t("model.device", device=s["device"].upper()), icon=":material/memory:",

@@ -246,6 +246,13 @@ def _config(kind: Kind, label: str, help: str | None, long_text: bool = False):
     return cc.TextColumn(label, help=help, width="large" if long_text else None)
 
 
+def _in_words(series: pd.Series, domain: str) -> list[str]:
+    """:func:`value` of every cell, worded once per distinct value (a table may hold thousands of rows)."""
+    codes, distinct = pd.factorize(series)
+    words = [value(domain, v) for v in distinct.tolist()] + [MISSING]  # code -1: a missing cell
+    return [words[c] for c in codes]
+
+
 def shown_frame(df: pd.DataFrame, kinds: Mapping[str, Kind] | None = None,
                 domains: Mapping[str, str | None] | None = None) -> tuple[pd.DataFrame, dict]:
     """``df`` ready for a person: canonical values translated, flags and weekdays in words, and the
@@ -262,13 +269,13 @@ def shown_frame(df: pd.DataFrame, kinds: Mapping[str, Kind] | None = None,
         kind = kinds.get(col) or column_kind(col)
         series = out[name]
         if kind == "flag" or pd.api.types.is_bool_dtype(series):
-            out[name] = [value("flag", v if _missing(v) else bool(v)) for v in series]
+            out[name] = _in_words(series.map(lambda v: v if _missing(v) else bool(v)), "flag")
             kind = "text"
         elif kind == "weekday":
             out[name] = [MISSING if _missing(v) else weekday(v) for v in series]
             kind = "text"
         elif domains.get(col) and not pd.api.types.is_numeric_dtype(series):
-            out[name] = [value(domains[col], v) for v in series]
+            out[name] = _in_words(series, domains[col])
         elif kind in ("date", "datetime") and series.dtype == object:
             out[name] = pd.to_datetime(series, errors="coerce")
         elif kind not in ("text", "date", "datetime") and not pd.api.types.is_numeric_dtype(series):

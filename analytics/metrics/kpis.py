@@ -33,7 +33,6 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
-from analytics.config import parse_timezone
 from analytics.errors import BadInput, ReelyticsError
 from analytics.query import engine
 from analytics.query.components import (  # noqa: F401 - the KPI vocabulary, re-exported for callers

@@ -6,21 +6,17 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics.metrics.courses import SPLITS, course_completion
-from analytics.query.filters import Filters
 from dashboard.common import (
     current_filters,
     download_buttons,
-    get_store,
     guarded,
     require_events,
+    shared,
 )
 from dashboard.format import chart, count, pct, table
 from dashboard.i18n import t
 
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _completion(db: str, version: str, filters: Filters, by: str, count_starts: bool):
-    return course_completion(get_store(), filters, by=by, count_starts=count_starts)
+_completion = shared(course_completion)
 
 
 def _step_label(step: int) -> str:
@@ -59,9 +55,8 @@ if require_events():
         by = c2.radio(t("courses.by"), SPLITS, index=1, horizontal=True, key="crs_by",
                       format_func=lambda b: t(f"courses.by.{b}"))
         count_starts = c3.checkbox(t("courses.count_starts"), key="crs_starts")
-        store = get_store()
         with st.spinner(t("common.working")):
-            result = _completion(str(store.path), store.data_version(), filters, by, count_starts)
+            result = _completion(filters, by=by, count_starts=count_starts)
         if result.status == "no_courses":
             st.info(t("courses.no_courses"))
         elif result.status == "no_buyers":

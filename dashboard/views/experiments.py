@@ -21,9 +21,9 @@ from analytics.experiments.analysis import (
 from dashboard.common import (
     current_filters,
     download_buttons,
-    get_store,
     guarded,
     require_events,
+    shared,
 )
 from dashboard.experiment_text import (
     metric_text,
@@ -33,6 +33,15 @@ from dashboard.experiment_text import (
 )
 from dashboard.format import MISSING, chart, count, pct, points, signed_pct, table
 from dashboard.i18n import current_lang, t
+
+_variants = shared(list_variants)
+_analysis = shared(analyse_events)
+
+
+@shared
+def _plan(store, baseline: float, mde: float | None, **options):
+    """The plan; the daily users are measured from the events unless given."""
+    return plan_experiment(baseline, mde, source=None if options.get("daily_users") else store, **options)
 
 SAMPLE_TABLE = "sample_data/ab_results.csv"
 
@@ -133,7 +142,7 @@ with tab_analyse:
         if require_events():
             filters = current_filters()
             with guarded():
-                variants = [v for v, _ in list_variants(get_store(), filters)]
+                variants = [v for v, _ in _variants(filters)]
                 if not variants:
                     st.info(t("exp.no_variants"))
                 else:
@@ -150,7 +159,7 @@ with tab_analyse:
                     if not metrics:
                         st.info(t("exp.pick_metric"))
                     else:
-                        _render(analyse_events(get_store(), filters, metrics, control, options))
+                        _render(_analysis(filters, metrics, control, options))
     else:
         upload = st.file_uploader(t("exp.upload"), type=["csv", "txt", "xlsx", "xls", "parquet"], key="exp_upload")
         use_sample = st.checkbox(t("exp.use_sample"), key="exp_use_sample")
@@ -221,9 +230,9 @@ with tab_plan:
     n_have = int(c6.number_input(t("exp.plan.n"), 0, 10**9, 0, step=1000, key="exp_plan_n"))
     daily = st.number_input(t("exp.plan.daily"), 0.0, 1e9, 0.0, step=100.0, key="exp_plan_daily")
     with guarded():
-        plan = plan_experiment(
+        plan = _plan(
             baseline, None if n_have else mde, alpha=alpha, power=power, arms=arms, n_per_arm=n_have or None,
-            sd=sd, daily_users=daily or None, source=None if daily else get_store(), filters=current_filters(),
+            sd=sd, daily_users=daily or None, filters=current_filters(),
         )
         m1, m2, m3, m4 = st.columns(4)
         m1.metric(t("exp.plan.n_per_arm"), count(plan.n_per_arm))

@@ -23,9 +23,9 @@ from analytics.store.schema import EVENT_TYPES
 from dashboard.common import (
     current_filters,
     download_buttons,
-    get_store,
     guarded,
     require_events,
+    shared,
 )
 from dashboard.format import (
     chart,
@@ -39,6 +39,8 @@ from dashboard.format import (
     value,
 )
 from dashboard.i18n import t
+
+_funnel = shared(compute_funnel)
 
 
 def _step_bases(steps) -> None:
@@ -106,7 +108,7 @@ if require_events():
                 period=period,
             )
             with st.spinner(t("common.working")):  # the first funnel after an upload builds the event index
-                result = compute_funnel(get_store(), spec, filters)
+                result = _funnel(spec, filters)
             if result.status != "ok":
                 st.info(t("fun.no_entrants"))
             else:

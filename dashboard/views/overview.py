@@ -18,9 +18,9 @@ from dashboard.common import (
     current_filters,
     download_buttons,
     facets,
-    get_store,
     guarded,
     require_events,
+    shared,
 )
 from dashboard.format import (
     chart,
@@ -33,10 +33,7 @@ from dashboard.format import (
 )
 from dashboard.i18n import t
 
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _overview(db: str, version: str, filters: Filters, by: str, rank_by: str):
-    return overview(get_store(), filters, by, rank_by)
+_overview = shared(overview)
 
 
 def _cards(report) -> None:
@@ -116,9 +113,8 @@ if require_events():
         rank_by = c2.selectbox(
             t("ov.rank_by"), ranks, index=ranks.index("views"), format_func=lambda k: t(f"kpi.{k}"), key="ov_rank"
         )
-        store = get_store()
         with st.spinner(t("common.working")):  # the first breakdown after an upload builds its index
-            result = _overview(str(store.path), store.data_version(), filters, by, rank_by)
+            result = _overview(filters, by, rank_by)
         report = result.report
         if report.status != "ok":
             st.info(t("common.no_rows"))

@@ -15,18 +15,14 @@ from analytics.metrics.retention import (
 from dashboard.common import (
     current_filters,
     download_buttons,
-    get_store,
     guarded,
     require_events,
+    shared,
 )
 from dashboard.format import chart, column_label, count, date, number, pct, table
 from dashboard.i18n import t
 
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _retention(db: str, version: str, filters, **options):
-    """One library call, cached per database version, filters and options (view toggles are free)."""
-    return compute_retention(get_store(), filters, **options)
+_retention = shared(compute_retention)  # view toggles are free: they do not reach the call
 
 
 st.title(t("page.retention"))
@@ -48,10 +44,9 @@ if require_events():
     cumulative = c7.checkbox(t("ret.cumulative"), value=False, key="ret_cumulative", disabled=is_rate)
     filters = current_filters()
     with guarded():
-        store = get_store()
         with st.spinner(t("common.working")):
             result = _retention(
-                str(store.path), store.data_version(), filters, cohort=cohort, period=period,
+                filters, cohort=cohort, period=period,
                 mode=mode if is_rate else "on", measure=measure, periods=periods,
             )
         if result.status != "ok":

@@ -6,21 +6,17 @@ import streamlit as st
 
 from analytics.metrics.kpis import KPI_BY_NAME
 from analytics.metrics.roi import LEVELS, compute_roi
-from analytics.query.filters import Filters
 from dashboard.common import (
     current_filters,
     download_buttons,
-    get_store,
     guarded,
     require_events,
+    shared,
 )
 from dashboard.format import table, unit_value
 from dashboard.i18n import t
 
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _roi(db: str, version: str, filters: Filters, level: str):
-    return compute_roi(get_store(), filters, level)
+_roi = shared(compute_roi)
 
 
 def _group_text(keys, level: str) -> str:
@@ -58,9 +54,8 @@ if require_events():
     filters = current_filters()
     with guarded():
         level = st.selectbox(t("roi.level"), list(LEVELS), format_func=lambda v: t(f"roi.level.{v}"), key="roi_level")
-        store = get_store()
         with st.spinner(t("common.working")):
-            report = _roi(str(store.path), store.data_version(), filters, level)
+            report = _roi(filters, level)
         if report.status == "no_data":
             st.info(t("common.no_rows"))
         else:

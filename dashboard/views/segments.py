@@ -9,24 +9,25 @@ from analytics.recsys.segments import K_RANGE, segment_users
 from dashboard.common import (
     current_filters,
     download_buttons,
-    get_store,
     guarded,
     require_events,
+    shared,
 )
 from dashboard.format import chart, count, table
 from dashboard.i18n import current_lang, t
 from dashboard.segment_text import named_users, segment_description, segment_names
 
+_segments = shared(segment_users)
+
 st.title(t("page.segments"))
 st.caption(t("seg.intro"))
 
 if require_events():
-    store = get_store()
     filters = current_filters()
     with guarded():
         choices = [0, *range(K_RANGE[0], K_RANGE[1] + 1)]
         k = st.selectbox(t("seg.k"), choices, key="seg_k", format_func=lambda v: t("seg.k.auto") if v == 0 else str(v))
-        result = segment_users(store, filters, k=k or None)
+        result = _segments(filters, k=k or None)
         if result.status == "not_enough_users":
             st.info(t("seg.not_enough_users", n=result.users_total))
         elif result.status == "no_variation":

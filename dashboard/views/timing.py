@@ -9,18 +9,14 @@ from analytics.metrics.timing import OUTCOMES, RATE_OUTCOMES, compute_timing
 from dashboard.common import (
     current_filters,
     download_buttons,
-    get_store,
     guarded,
     require_events,
+    shared,
 )
 from dashboard.format import chart, clock, count, number, pct, table, weekday
 from dashboard.i18n import t
 
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _timing(db: str, version: str, filters, outcome: str):
-    """One library call, cached per database version, filters and outcome."""
-    return compute_timing(get_store(), filters, outcome=outcome)
+_timing = shared(compute_timing)
 
 
 st.title(t("page.timing"))
@@ -46,9 +42,8 @@ if require_events():
     outcome = st.selectbox(t("tim.outcome"), OUTCOMES, format_func=lambda v: t(f"tim.outcome.{v}"), key="tim_outcome")
     filters = current_filters()
     with guarded():
-        store = get_store()
         with st.spinner(t("common.working")):
-            result = _timing(str(store.path), store.data_version(), filters, outcome)
+            result = _timing(filters, outcome=outcome)
         is_rate = outcome in RATE_OUTCOMES
         show = pct if is_rate else number
         if result.status != "ok":

@@ -6,13 +6,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics.metrics.completion import video_report
-from analytics.query.filters import Filters
 from dashboard.common import (
     current_filters,
     download_buttons,
-    get_store,
     guarded,
     require_events,
+    shared,
 )
 from dashboard.format import chart, count, pct, table
 from dashboard.i18n import t
@@ -21,9 +20,7 @@ RATE_COLUMNS = ("hook_rate", "completion_rate", "avg_percent_watched")
 AS_VIDEO = {"item_id": "video"}  # every item on this page is a video
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _report(db: str, version: str, filters: Filters, creator: str | None, video: str | None, min_views: int):
-    return video_report(get_store(), filters, creator=creator, video=video, min_views=min_views)
+_report = shared(video_report)
 
 
 def _histogram(hist) -> go.Figure:
@@ -73,9 +70,12 @@ if require_events():
         # are drawn afterwards, with options taken from its result.
         creator = st.session_state.get("vid_creator") or None
         min_views = int(st.session_state.get("vid_min_views", 5))
-        store = get_store()
+        asked = st.session_state.get("vid_video")
         with st.spinner(t("common.working")):
-            report = _report(str(store.path), store.data_version(), filters, creator, st.session_state.get("vid_video"), min_views)
+            # the default curve's report first: every session and rerun showing the default shares it
+            report = _report(filters, creator=creator, min_views=min_views)
+            if asked is not None and report.curve is not None and asked != report.curve.item_id:
+                report = _report(filters, creator=creator, video=asked, min_views=min_views)
         result = report.completion
         with controls:
             c1, c2 = st.columns(2)

@@ -70,6 +70,9 @@ def test_overview_counts_alerts_and_explains_a_card(monkeypatch, db):
     at.run()
     assert not at.exception
     assert any("KPI alerts in this period" in i.value for i in at.main.info)
+    assert "ov_explain_kpi" not in [s.key for s in at.selectbox]  # the explanation is computed only when its panel is opened
+    at.session_state["ov_explain_open"] = True
+    at.run()
     at.selectbox(key="ov_explain_kpi").set_value("ctr").run()
     assert not at.exception
     lines = [m.value for m in at.main.markdown]

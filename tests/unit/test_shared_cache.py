@@ -1,0 +1,85 @@
+"""The dashboard's shared result cache: one computation for every session asking at once, a new one
+after an upload (the data version is part of the key)."""
+
+from __future__ import annotations
+
+import threading
+
+from analytics.ingest import ingest_file
+from dashboard.common import _FLIGHTS, get_store, shared, single_flight
+
+COMPUTED: list[tuple[str, int]] = []
+STARTED = threading.Event()
+RELEASE = threading.Event()
+
+
+def _events(store, x: int) -> tuple[int, int]:
+    """A computation that holds still until released, so a second caller arrives while it runs."""
+    COMPUTED.append((store.data_version(), x))
+    STARTED.set()
+    RELEASE.wait()
+    return store.counts()["events"], x
+
+
+def test_sessions_asking_at_once_share_one_computation_and_an_upload_recomputes(monkeypatch, tmp_path):
+    monkeypatch.setenv("REELYTICS_DB", str(tmp_path / "data" / "cache.duckdb"))
+    events = shared(_events)
+    answers: dict[str, tuple[int, int]] = {}
+
+    def session(name: str) -> None:
+        answers[name] = events(7)
+
+    first = threading.Thread(target=session, args=("first",))
+    first.start()
+    STARTED.wait()
+    second = threading.Thread(target=session, args=("second",))  # asks while the first computes
+    second.start()
+    second.join(0.3)  # time for the second to reach the cache while the first still computes
+    RELEASE.set()
+    first.join()
+    second.join()
+    assert answers == {"first": (0, 7), "second": (0, 7)}
+    assert len(COMPUTED) == 1
+
+    assert events(7) == (0, 7)  # a later visit reads the same entry
+    assert events(8) == (0, 8)  # other arguments: another entry
+    assert len(COMPUTED) == 2
+
+    csv = tmp_path / "data" / "new.csv"
+    csv.write_text("user_id,item_id,event_type,event_time\nu1,v1,view,2026-01-05 20:00\n")
+    ingest_file(get_store(), csv)  # an upload: a new data version
+    assert events(7) == (1, 7)
+    assert [version for version, _ in COMPUTED[1:]] == [COMPUTED[0][0], get_store().data_version()]
+    assert COMPUTED[0][0] != COMPUTED[-1][0]
+    assert len(COMPUTED) == 3
+
+
+def test_single_flight_lets_one_caller_per_key_in_at_a_time():
+    inside: list[str] = []
+    overlaps: list[tuple[str, ...]] = []
+    first_in, release = threading.Event(), threading.Event()
+
+    def work(key: str, name: str, hold: bool) -> None:
+        with single_flight(key):
+            inside.append(name)
+            if len(inside) > 1:
+                overlaps.append(tuple(inside))
+            if hold:
+                first_in.set()
+                release.wait()
+            inside.remove(name)
+
+    first = threading.Thread(target=work, args=("model", "first", True))
+    first.start()
+    first_in.wait()
+    other_key = threading.Thread(target=work, args=("other", "other key", False))
+    other_key.start()
+    other_key.join()  # another key is not held up by the first
+    same_key = threading.Thread(target=work, args=("model", "same key", False))
+    same_key.start()
+    same_key.join(0.3)  # time for it to reach the lock while the first holds it
+    release.set()
+    first.join()
+    same_key.join()
+    assert overlaps == [("first", "other key")]
+    assert _FLIGHTS == {}  # nothing kept once every caller is done
