@@ -17,7 +17,8 @@ from analytics.export import to_csv_bytes, to_excel_bytes
 from analytics.query import engine
 from analytics.query.facets import Facets, load_facets
 from analytics.query.filters import FIELDS, Filters
-from analytics.store.storage import Store, open_store
+from analytics.store.sources import open_source
+from analytics.store.storage import Source, Store, open_store
 from dashboard.format import CURRENCIES, DEFAULT_CURRENCY, count, value
 from dashboard.i18n import LANGUAGES, t
 
@@ -38,14 +39,28 @@ def actor() -> Principal:
     return st.session_state["actor"]
 
 
-def get_store() -> Store:
-    """The process-wide store (one DuckDB connection per process)."""
-    return _store_for(str(settings().db_path.resolve()))
+def get_store() -> Source:
+    """The source the pages read: the process-wide DuckDB store (one connection per process) or, when
+    the engine setting is ``spark`` (``REELYTICS_ENGINE``; docs/scale-out.md), Spark over the Parquet
+    dataset (one session per dataset and process)."""
+    current = settings()
+    if current.engine == "spark":
+        return open_source(current)
+    return _store_for(str(current.db_path.resolve()))
+
+
+def duckdb_only() -> bool:
+    """On Spark, say that this page works on the DuckDB store and return False; True on DuckDB."""
+    current = settings()
+    if current.engine == "spark":
+        st.info(t("common.duckdb_only"))
+        return False
+    return True
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _facets(db: str, version: str, timezone: str) -> Facets:
-    return load_facets(_store_for(db), timezone)
+    return load_facets(get_store(), timezone)
 
 
 def facets() -> Facets:
@@ -116,6 +131,8 @@ def sidebar_filters() -> Filters:
         elif key in st.query_params:
             del st.query_params[key]
     st.sidebar.caption(t("sidebar.timezone", tz=tz))
+    if settings().engine == "spark":
+        st.sidebar.caption(t("sidebar.spark", url=settings().spark_url, data=settings().parquet_location))
     st.sidebar.caption(t("sidebar.share"))
     # Dates equal to the data's span are not a restriction: keep them open so new data shows up.
     return Filters(

@@ -86,8 +86,8 @@ class Context:
         """The DuckDB store (refused on Spark, unless the command reads it to serve Spark)."""
         if self.settings.engine == "spark" and not self.serves_spark:
             raise BadInput(
-                f"reelytics {self.command} works on the DuckDB store and does not run on Spark; "
-                "run it with --engine duckdb",
+                f"reelytics {self.command} works on the DuckDB store and does not run on Spark; run it with "
+                "--engine duckdb (then reelytics export --parquet gives Spark the new data)",
                 code="not_on_spark",
                 command=self.command,
             )

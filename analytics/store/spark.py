@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics.errors import BadInput, StorageError
-from analytics.store.parquet import DATASET_TABLES, is_dataset
+from analytics.store.parquet import DATASET_TABLES, MARKER, is_dataset
 from analytics.store.schema import TABLE_COLUMNS
 from analytics.store.storage import IbisSource
 
@@ -68,6 +68,15 @@ class SparkSource(IbisSource):
         self.data = data
         self.url = url
 
+    @property
+    def path(self) -> str:
+        """Where the data is (the dataset's folder or lake URL), as :attr:`Store.path` for DuckDB."""
+        return self.data
+
+
+#: Open sources by (location, Spark URL, dataset identity): a dataset replaced in place gets new views.
+_SOURCES: dict[tuple[str, str, Any], SparkSource] = {}
+
 
 def check_spark_url(url: str) -> str:
     """``url`` if it is a Spark URL this library opens; bad input otherwise."""
@@ -100,10 +109,34 @@ def dataset_location(data: str) -> str:
     return str(folder)
 
 
+def dataset_identity(location: str) -> Any:
+    """What changes when a local dataset is replaced (its marker folder is new); ``None`` for a lake URL,
+    whose replacement a running process does not see (open the source again in a new process)."""
+    if is_lake_url(location):
+        return None
+    marker = os.stat(Path(location) / MARKER)
+    return marker.st_ino, marker.st_mtime_ns
+
+
 def open_spark_source(data: str, url: str = "local[2]") -> SparkSource:
-    """A source over the Parquet dataset at ``data`` (folder or lake URL) on the Spark at ``url``."""
+    """A source over the Parquet dataset at ``data`` (folder or lake URL) on the Spark at ``url``.
+
+    The source of one dataset is opened once per process (and again when the dataset was replaced)."""
     check_spark_url(url)
     location = dataset_location(str(data))
+    key = (location, url, dataset_identity(location))
+    with _LOCK:
+        found = _SOURCES.get(key)
+    if found is None:
+        found = _open(location, url)
+        with _LOCK:
+            for stale in [k for k in _SOURCES if k[:2] == key[:2]]:
+                del _SOURCES[stale]
+            _SOURCES[key] = found
+    return found
+
+
+def _open(location: str, url: str) -> SparkSource:
     session = _new_session(url)
     import ibis
 
