@@ -176,12 +176,16 @@ def _new_session(url: str) -> Any:
                     code="no_java",
                 )
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            given = _LOCAL.fullmatch(url).group(2)  # local: 1 thread; local[*]: one per core
+            threads = 1 if given is None else (os.cpu_count() or 1) if given == "*" else int(given)
             application = (
                 SparkSession.builder.master(url)
                 .appName("reelytics")
                 .config("spark.ui.enabled", "false")
                 .config("spark.ui.showConsoleProgress", "false")
                 .config("spark.sql.session.timeZone", "UTC")
+                # one machine: a few shuffle partitions per thread, not the cluster default of 200
+                .config("spark.sql.shuffle.partitions", str(2 * threads))
                 .getOrCreate()
             )
             application.sparkContext.setLogLevel("ERROR")
