@@ -120,7 +120,7 @@ def _copy_table(store: Store, table: str, target: Path, facts: dict[str, str]) -
         partitioned = table == "events" and rows > 0  # an empty table still gets a file: its schema
         if partitioned:
             select = f'SELECT *, CAST("event_time" AS DATE) AS {PARTITION} FROM ({select})'
-        reader = cur.execute(select, params).fetch_record_batch()
+        reader = cur.execute(select, params).to_arrow_reader()
         with _writer(target) as con:
             con.register("_rows", reader)
             if partitioned:

@@ -114,7 +114,7 @@ def _export(db) -> None:
 
 
 @pytest.fixture(scope="module")
-def sample_cli(sample_db, tmp_path_factory, spark):
+def sample_cli(sample_db, tmp_path_factory):
     """A copy of the sample database with its Parquet dataset next to it (the default --spark-data)."""
     db = tmp_path_factory.mktemp("cli_engines") / "sample.duckdb"
     shutil.copy(sample_db, db)
@@ -138,7 +138,7 @@ def _filled(argv: list[str], db) -> list[str]:
 
 
 @pytest.mark.parametrize("argv", SAMPLE_COMMANDS, ids=" ".join)
-def test_every_analytic_command_gives_the_same_json_on_spark(sample_cli, argv):
+def test_every_analytic_command_gives_the_same_json_on_spark(sample_cli, spark, argv):
     _same_on_both_engines(sample_cli, _filled(argv, sample_cli))
 
 
@@ -164,7 +164,7 @@ def test_spark_connect_gives_the_same_json(sample_cli, spark_connect_url):
         _same_on_both_engines(sample_cli, argv, "--spark-url", spark_connect_url)
 
 
-def test_store_commands_are_refused_on_spark_with_one_line(sample_cli):
+def test_store_commands_are_refused_on_spark_with_one_line(sample_cli):  # before Spark starts
     for argv in (["ingest", "x.csv"], ["uploads"], ["train"]):
         status, _, err = _run(sample_cli, "spark", argv)
         assert status == 2
