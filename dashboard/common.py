@@ -19,7 +19,8 @@ from analytics.export import to_csv_bytes, to_excel_bytes
 from analytics.query import engine
 from analytics.query.facets import Facets, load_facets
 from analytics.query.filters import FIELDS, Filters
-from analytics.store.storage import Store, open_store
+from analytics.store.sources import open_source
+from analytics.store.storage import Source, Store, open_store
 from dashboard.format import CURRENCIES, DEFAULT_CURRENCY, TABLE_DATE, count, value
 from dashboard.i18n import LANGUAGES, t
 
@@ -40,9 +41,23 @@ def actor() -> Principal:
     return st.session_state["actor"]
 
 
-def get_store() -> Store:
-    """The process-wide store (one DuckDB connection per process)."""
-    return _store_for(str(settings().db_path.resolve()))
+def get_store() -> Source:
+    """The source the pages read: the process-wide DuckDB store (one connection per process) or, when
+    the engine setting is ``spark`` (``REELYTICS_ENGINE``; docs/scale-out.md), Spark over the Parquet
+    dataset (one session per dataset and process)."""
+    current = settings()
+    if current.engine == "spark":
+        return open_source(current)
+    return _store_for(str(current.db_path.resolve()))
+
+
+def duckdb_only() -> bool:
+    """On Spark, say that this page works on the DuckDB store and return False; True on DuckDB."""
+    current = settings()
+    if current.engine == "spark":
+        st.info(t("common.duckdb_only"))
+        return False
+    return True
 
 
 #: Bounds of each page function's share of the result cache: entries (the least recently used
@@ -61,8 +76,8 @@ def shared(fn: Callable) -> Callable:
     computation (``st.cache_data`` holds a lock per entry while it computes), so heavy work, the
     accelerator builds it triggers included, runs once."""
 
-    def compute(db: str, version: str, *args, **kwargs):
-        return fn(_store_for(db), *args, **kwargs)
+    def compute(where: str, version: str, *args, **kwargs):
+        return fn(get_store(), *args, **kwargs)  # ``where`` (the source's location) keys the entry
 
     # st.cache_data tells functions apart by module and name: one cache per wrapped function
     compute.__module__, compute.__qualname__ = fn.__module__, fn.__qualname__
@@ -70,8 +85,8 @@ def shared(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        store = get_store()
-        return cached(str(store.path), store.data_version(), *args, **kwargs)
+        source = get_store()
+        return cached(f"{source.engine}:{source.path}", source.data_version(), *args, **kwargs)
 
     return call
 
@@ -146,6 +161,8 @@ def sidebar_filters() -> Filters:
         elif key in st.query_params:
             del st.query_params[key]
     st.sidebar.caption(t("sidebar.timezone", tz=tz))
+    if settings().engine == "spark":
+        st.sidebar.caption(t("sidebar.spark", url=settings().spark_url, data=settings().parquet_location))
     st.sidebar.caption(t("sidebar.share"))
     # Dates equal to the data's span are not a restriction: keep them open so new data shows up.
     return Filters(

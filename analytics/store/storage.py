@@ -112,6 +112,48 @@ class Source:
         with self._engine_errors():
             return expr.to_pandas()
 
+    def counts(self) -> dict[str, int]:
+        """Row counts of the canonical tables and the uploads registry."""
+        tables = ("events", "items", "spend", "uploads")
+        row = self.execute(self._one_row({t: self.table(t).count() for t in tables})).iloc[0]
+        return {t: int(row[t]) for t in tables}
+
+    def is_empty(self) -> bool:
+        return all(v == 0 for k, v in self.counts().items() if k != "uploads")
+
+    def data_version(self, *, without_upload: int | None = None) -> str:
+        """A token that changes whenever an upload lands or is removed (cache and model key).
+
+        ``without_upload``: the token as it was before that upload (the last one) landed."""
+        uploads = self.table("uploads")
+        if without_upload is not None:
+            uploads = uploads.filter(uploads.upload_id != without_upload)
+        row = self.execute(
+            uploads.aggregate(
+                n=uploads.count(),
+                last=uploads.upload_id.max().fill_null(0),
+                rows=uploads.rows_accepted.sum().fill_null(0),
+            )
+        ).iloc[0]
+        return f"{int(row['n'])}-{int(row['last'])}-{int(row['rows'])}"
+
+    def get_meta(self, key: str) -> str | None:
+        """A value of the ``meta`` table (``schema_version``, accelerator keys, ...)."""
+        meta = self.table("meta")
+        found = self.execute(meta.filter(meta.key == key).select("value").limit(1))
+        return None if found.empty else str(found["value"].iloc[0])
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.get_meta("schema_version"))
+
+    @staticmethod
+    def _one_row(values: dict[str, Any]):
+        """One row holding scalar expressions of several tables."""
+        import ibis
+
+        return ibis.memtable({"one": [1]}).select(**values)
+
     def span(self) -> tuple[Any, Any]:
         """First and last ``event_time`` of every event (naive UTC; ``None`` without events)."""
         events = self.table("events")
@@ -285,30 +327,6 @@ class Store(Source):
         cur.execute(f'INSERT INTO "{name}" BY NAME {ibis.to_sql(expr, dialect="duckdb")}')
 
     # -- facts -------------------------------------------------------------------------------
-    @property
-    def schema_version(self) -> int:
-        return int(self.query("SELECT value FROM meta WHERE key = 'schema_version'").scalar())
-
-    def counts(self) -> dict[str, int]:
-        """Row counts of the canonical tables and the uploads registry."""
-        return {
-            t: int(self.query(f'SELECT count(*) FROM "{t}"').scalar())
-            for t in ("events", "items", "spend", "uploads")
-        }
-
-    def is_empty(self) -> bool:
-        return all(v == 0 for k, v in self.counts().items() if k != "uploads")
-
-    def data_version(self, *, without_upload: int | None = None) -> str:
-        """A token that changes whenever an upload lands or is removed (cache and model key).
-
-        ``without_upload``: the token as it was before that upload (the last one) landed."""
-        where, params = self._without(without_upload)
-        n, last, rows = self.query(
-            f"SELECT count(*), coalesce(max(upload_id), 0), coalesce(sum(rows_accepted), 0) FROM uploads{where}", params
-        ).rows[0]
-        return f"{n}-{last}-{rows}"
-
     def content_version(self, *, without_upload: int | None = None) -> str:
         """A token that changes whenever the events or the catalog change, through uploads or not
         (the key of every derived structure: rollups, accelerator tables, in-memory indexes).
@@ -326,9 +344,6 @@ class Store(Source):
     @staticmethod
     def _without(upload_id: int | None) -> tuple[str, list[Any]]:
         return ("", []) if upload_id is None else (" WHERE upload_id <> ?", [upload_id])
-
-    def get_meta(self, key: str) -> str | None:
-        return self.query("SELECT value FROM meta WHERE key = ?", [key]).scalar()
 
     def meta_like(self, prefix: str) -> dict[str, str]:
         """Every ``meta`` entry whose key starts with ``prefix``."""

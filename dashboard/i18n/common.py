@@ -13,8 +13,15 @@ TEXT = {
     "sidebar.category": {"en": "Category", "zh": "品类"},
     "sidebar.db": {"en": "Database: {path}", "zh": "数据库：{path}"},
     "sidebar.timezone": {"en": "Times in {tz}", "zh": "时间按 {tz} 显示"},
+    "sidebar.spark": {"en": "Computed by Apache Spark ({url}) over {data}", "zh": "由 Apache Spark（{url}）基于 {data} 计算"},
     "sidebar.share": {"en": "Filters are kept in the address bar: copy it to share this view.", "zh": "筛选条件保存在地址栏中，复制链接即可分享当前视图。"},
     "common.no_data": {"en": "No events yet. Load the sample data (`reelytics sample`) or upload a file on the Data page.", "zh": "暂无事件数据。请加载示例数据（`reelytics sample`）或在“数据”页上传文件。"},
+    "common.duckdb_only": {
+        "en": "This page works on the DuckDB database, and this dashboard runs on Spark (read-only analytics). "
+        "Upload, remove and train with the DuckDB engine, then run `reelytics export --parquet` to refresh the Parquet data.",
+        "zh": "此页面需要 DuckDB 数据库，而当前看板运行在 Spark 上（只读分析）。请用 DuckDB 引擎上传、删除和训练，"
+        "再运行 `reelytics export --parquet` 更新 Parquet 数据。",
+    },
     "common.no_rows": {"en": "Nothing matches the current filters.", "zh": "当前筛选条件下没有数据。"},
     "common.working": {"en": "Computing…", "zh": "正在计算…"},
     "common.details": {"en": "Details", "zh": "详情"},

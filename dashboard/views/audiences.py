@@ -15,6 +15,7 @@ from analytics.recsys.similarity import choose_items  # noqa: E402
 from dashboard.common import (  # noqa: E402
     current_filters,
     download_buttons,
+    duckdb_only,
     get_store,
     guarded,
     require_events,
@@ -26,7 +27,7 @@ from dashboard.i18n import t  # noqa: E402
 st.title(t("page.audiences"))
 st.caption(t("aud.intro"))
 
-if require_events():
+if duckdb_only() and require_events():
     store = get_store()
     filters = current_filters()
     with guarded():

@@ -30,7 +30,14 @@ from analytics.ingest.quality import split_reason
 from analytics.ingest.readers import ALL_SHEETS, CHUNK_BYTES, clean_staging
 from analytics.store.schema import EVENT_TYPES, TABLE_COLUMNS
 from analytics.store.uploads import list_uploads
-from dashboard.common import actor, download_buttons, get_store, guarded, settings
+from dashboard.common import (
+    actor,
+    download_buttons,
+    duckdb_only,
+    get_store,
+    guarded,
+    settings,
+)
 from dashboard.format import MISSING, column_label, count, table, value
 from dashboard.i18n import TEXT, t
 from dashboard.markdown_text import plain
@@ -366,6 +373,8 @@ def _uploads(store) -> None:
 
 st.title(t("page.data"))
 st.caption(t("data.intro"))
+if not duckdb_only():
+    st.stop()
 store = get_store()
 clean_staging(store.staging_dir)
 if not can(actor(), "ingest"):

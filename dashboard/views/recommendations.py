@@ -19,6 +19,7 @@ from dashboard.common import (  # noqa: E402
     actor,
     current_filters,
     download_buttons,
+    duckdb_only,
     facets,
     get_store,
     guarded,
@@ -131,7 +132,7 @@ def _evaluation(store, model, params, filters, may_train: bool) -> None:
     download_buttons(metrics_table, f"recommender_evaluation_k{result.k}", filters, key="rec_eval")
 
 
-if require_events():
+if duckdb_only() and require_events():
     store = get_store()
     filters = current_filters()
     with guarded():

@@ -25,6 +25,7 @@ from analytics.recsys.similarity import (  # noqa: E402
 from dashboard.common import (  # noqa: E402
     current_filters,
     download_buttons,
+    duckdb_only,
     get_store,
     guarded,
     require_events,
@@ -85,7 +86,7 @@ def _figure(heatmap):
     return fig
 
 
-if require_events():
+if duckdb_only() and require_events():
     store = get_store()
     filters = current_filters()
     with guarded():

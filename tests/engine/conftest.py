@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 
 import pytest
 
@@ -16,22 +17,44 @@ pytestmark = pytest.mark.engine
 
 @pytest.fixture(scope="session")
 def spark():
+    """The one Spark application of the test run (local[2], loopback, UI off); it also serves Spark
+    Connect on a free loopback port (:func:`spark_connect_url`)."""
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.fail("Java not found: run scripts/setup.sh --test (installs Debian's default-jre-headless)")
     from pyspark.sql import SparkSession
 
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     session = (
         SparkSession.builder.master("local[2]")
         .appName("reelytics-engine-tests")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.driver.memory", "1g")
+        .config("spark.plugins", "org.apache.spark.sql.connect.SparkConnectPlugin")
+        .config("spark.connect.grpc.binding.address", "127.0.0.1")
+        .config("spark.connect.grpc.binding.port", str(_CONNECT_PORT))
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+_CONNECT_PORT = _free_port()
+
+
+@pytest.fixture(scope="session")
+def spark_connect_url(spark) -> str:
+    """``sc://127.0.0.1:PORT``: the Spark Connect server of the test run's Spark application."""
+    return f"sc://127.0.0.1:{_CONNECT_PORT}"
 
 
 def _engines(store, spark):

@@ -57,13 +57,13 @@ def run(args, ctx) -> Output:
         check_dimension(args.by)
     if args.sort not in KPI_BY_NAME:
         raise BadInput(f"--sort: unknown KPI {args.sort!r}; use one of {', '.join(KPI_BY_NAME)}", code="bad_kpi")
-    facets = load_facets(ctx.store, filters.timezone, options=False)
+    facets = load_facets(ctx.source, filters.timezone, options=False)
     default = None
     if not args.all:
         filters, default = with_default_period(filters, facets, local_today(filters.timezone))
     if args.by is not None:
         return _breakdown(args, ctx, filters, default is not None)
-    report = kpi_report(ctx.store, filters, series=args.series)
+    report = kpi_report(ctx.source, filters, series=args.series)
     payload = report.to_dict()
     payload["default_period"] = default is not None
     if args.series:
@@ -102,11 +102,11 @@ def _today_note(period) -> list[str]:
 
 def _breakdown(args, ctx, filters, default: bool) -> Output:
     """``kpis --by COL``: one row per group, every registry KPI (no period cards)."""
-    period = resolve_period(ctx.store, filters)
+    period = resolve_period(ctx.source, filters)
     if period is None:
         return Output({"status": "no_data", "by": args.by, "filters": filters.describe(), "rows": [], "notes": [],
                        "default_period": default}, _NO_EVENTS)
-    result = breakdown(ctx.store, period, args.by, sort=args.sort, limit=args.limit)
+    result = breakdown(ctx.source, period, args.by, sort=args.sort, limit=args.limit)
     payload = {**result.to_dict(), "default_period": default}
 
     def text() -> str:
