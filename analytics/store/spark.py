@@ -1,0 +1,121 @@
+"""Apache Spark as a source: the canonical tables read from a Parquet dataset, queried through ibis.
+
+:func:`open_spark_source` takes the dataset written by ``reelytics export --parquet DIR`` (a local
+folder or a lake URL such as ``s3a://bucket/reelytics``) and a Spark URL: ``local[N]`` runs Spark
+in this process (Java 17), ``sc://host:port`` connects to a Spark Connect server of a cluster. Every
+source gets a session of its own (its own temporary views over the dataset) on the one Spark
+application of the process. pyspark is imported here only, when a Spark source is opened.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from analytics.errors import BadInput, StorageError
+from analytics.store.parquet import DATASET_TABLES, PARTITION, is_dataset, table_columns
+from analytics.store.storage import IbisSource
+
+#: The Spark URLs understood: ``local``, ``local[N]``, ``local[*]`` and ``sc://host:port``.
+_LOCAL = re.compile(r"local(\[(\d+|\*)\])?")
+_CONNECT = re.compile(r"sc://[^/\s]+(/.*)?")
+_LAKE = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+_LOCK = threading.Lock()
+
+
+class SparkSource(IbisSource):
+    """The canonical tables of one Parquet dataset on a Spark session."""
+
+    def __init__(self, backend, session, data: str, url: str) -> None:
+        super().__init__(backend, "spark")
+        self.session = session
+        self.data = data
+        self.url = url
+
+
+def check_spark_url(url: str) -> str:
+    """``url`` if it is a Spark URL this library opens; bad input otherwise."""
+    if _LOCAL.fullmatch(url) or _CONNECT.fullmatch(url):
+        return url
+    raise BadInput(
+        f"unknown Spark URL {url!r}; use local[N] (Spark in this process) or sc://host:port (Spark Connect)",
+        code="bad_spark_url",
+        value=url,
+    )
+
+
+def dataset_location(data: str) -> str:
+    """The dataset's location as Spark reads it: a lake URL as given, a local folder made absolute
+    (and checked: it must hold a dataset written by ``export --parquet``)."""
+    if _LAKE.match(data):
+        return data.rstrip("/")
+    folder = Path(data).expanduser().resolve()
+    if not is_dataset(folder):
+        raise BadInput(
+            f"no Reelytics Parquet dataset at {folder}; write one with: reelytics export --parquet {folder}",
+            code="no_parquet_dataset",
+            path=str(folder),
+        )
+    return str(folder)
+
+
+def open_spark_source(data: str, url: str = "local[2]") -> SparkSource:
+    """A source over the Parquet dataset at ``data`` (folder or lake URL) on the Spark at ``url``."""
+    check_spark_url(url)
+    location = dataset_location(str(data))
+    session = _new_session(url)
+    import ibis
+
+    source = SparkSource(ibis.pyspark.connect(session), session, location, url)
+    with source._engine_errors():
+        for table in DATASET_TABLES:
+            frame = session.read.parquet(f"{location}/{table}")
+            columns = table_columns(table)
+            frame = frame.select(*columns) if columns is not None else frame.drop(PARTITION)
+            frame.createOrReplaceTempView(table)
+    return source
+
+
+def _new_session(url: str) -> Any:
+    """A fresh session (its own temporary views) on the process's Spark application for ``url``."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise StorageError(
+            "the Spark engine needs pyspark: pip install 'reelytics[spark]'", code="no_pyspark"
+        ) from exc
+    with _LOCK:
+        if _CONNECT.fullmatch(url):
+            try:
+                session = SparkSession.builder.remote(url).create()
+            except Exception as exc:  # the client raises its own kinds for an unreachable server
+                raise StorageError(
+                    f"cannot reach Spark Connect at {url}: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
+                    code="spark_unreachable",
+                    url=url,
+                ) from exc
+        else:
+            if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+                raise StorageError(
+                    "Spark in this process needs Java 17 (install a JRE, or set JAVA_HOME); "
+                    "or connect to a cluster with --spark-url sc://host:port",
+                    code="no_java",
+                )
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            application = (
+                SparkSession.builder.master(url)
+                .appName("reelytics")
+                .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
+                .config("spark.sql.session.timeZone", "UTC")
+                .getOrCreate()
+            )
+            application.sparkContext.setLogLevel("ERROR")
+            session = application.newSession()
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    return session
