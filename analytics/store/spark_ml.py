@@ -46,10 +46,10 @@ def fit_spark_als(source: Source, ratings, *, rank: int, iterations: int, regula
     ``alphabetAsc``), the order of :class:`analytics.recsys.recommend.InteractionMatrix`. Spark's
     confidence is ``1 + alpha * weight`` (Hu et al. 2008), as the implicit model's.
     """
+    session = spark_session(source)
     from pyspark.ml.feature import StringIndexer
     from pyspark.ml.recommendation import ALS
 
-    session = spark_session(source)
     with source._engine_errors():
         df = session.sql(source._backend().compile(ratings.select("user_id", "item_id", "weight"))).cache()
         pairs = df.toArrow()

@@ -8,19 +8,22 @@ from analytics.errors import BadInput
 from analytics.recsys.recommend import AlsParams, build_matrix
 from analytics.recsys.scale_out import train_on_source
 
-PARAMS = AlsParams(factors=8, iterations=3, regularization=0.1, alpha=2.0, gpu="off")
+PARAMS = AlsParams(factors=8, iterations=2, regularization=0.1, alpha=2.0, gpu="off")
+
+
+def _same_matrix(a, b) -> None:
+    assert list(a.user_ids) == list(b.user_ids) and list(a.item_ids) == list(b.item_ids)
+    assert (a.weights.indptr == b.weights.indptr).all() and (a.weights.indices == b.weights.indices).all()
+    assert a.weights.dtype == b.weights.dtype == np.float32
+    assert (a.weights.data == b.weights.data).all()
 
 
 def test_the_matrix_aggregated_on_spark_is_the_duckdb_one(sample_engines):
     duck, spark = sample_engines
-    params = AlsParams(half_life_days=30.0)  # the decay too: both engines age events the same way
-    for p in (AlsParams(), params):
-        a, b = build_matrix(duck, p), build_matrix(spark, p)
-        assert a.nnz > 1000
-        assert list(a.user_ids) == list(b.user_ids) and list(a.item_ids) == list(b.item_ids)
-        assert (a.weights.indptr == b.weights.indptr).all() and (a.weights.indices == b.weights.indices).all()
-        assert a.weights.dtype == b.weights.dtype == np.float32
-        assert (a.weights.data == b.weights.data).all()
+    params = AlsParams(half_life_days=30.0)  # with the decay: both engines age events the same way
+    a = build_matrix(duck, params)
+    assert a.nnz > 1000
+    _same_matrix(a, build_matrix(spark, params))
 
 
 def _seen(model, user):
@@ -33,6 +36,7 @@ def test_spark_ml_als_serves_like_the_implicit_model(sample_engines):
     implicit_model = train_on_source(duck, PARAMS)
     spark_model = train_on_source(spark, PARAMS, kind="spark-als")
     assert spark_model.device == "spark"
+    _same_matrix(spark_model.matrix, implicit_model.matrix)  # the weights Spark ML trained on
     assert list(spark_model.user_ids) == list(implicit_model.user_ids)
     assert list(spark_model.item_ids) == list(implicit_model.item_ids)
     assert spark_model.user_factors.shape == implicit_model.user_factors.shape
@@ -58,12 +62,9 @@ def test_spark_ml_als_serves_like_the_implicit_model(sample_engines):
         assert table_row["item"] == top.item
 
 
-def test_spark_ml_als_needs_spark_and_plain_weights(sample_engines):
-    duck, spark = sample_engines
-    with pytest.raises(BadInput) as off_spark:
-        train_on_source(duck, PARAMS, kind="spark-als")
-    assert off_spark.value.code == "not_spark"
-    with pytest.raises(BadInput):
-        train_on_source(spark, AlsParams(weighting="bm25"), kind="spark-als")
-    with pytest.raises(BadInput):
-        train_on_source(spark, PARAMS, kind="spark")
+def test_spark_ml_als_needs_spark_and_plain_weights(store):
+    for kind, params, code in (("spark-als", PARAMS, "not_spark"), ("spark-als", AlsParams(weighting="bm25"), "bad_als_params"),
+                               ("spark", PARAMS, "bad_model_kind")):
+        with pytest.raises(BadInput) as refused:
+            train_on_source(store, params, kind=kind)
+        assert refused.value.code == code
