@@ -1,4 +1,5 @@
-"""Command-line interface: ``reelytics [--db PATH] [--tz ZONE] [--json] COMMAND ...`` (also ``python -m analytics``).
+"""Command-line interface: ``reelytics [--db PATH] [--tz ZONE] [--engine duckdb|spark] [--json] COMMAND ...``
+(also ``python -m analytics``).
 
 The global options may also follow the command (``reelytics ingest FILE --tz UTC``).
 
@@ -6,6 +7,11 @@ Each module in :mod:`analytics.cli.commands` registers its sub-commands with ``r
 a handler takes ``(args, ctx)`` and returns an :class:`Output`. Exit status: 0 on success, 2 on bad
 input with a one-line reason on stderr (never a traceback for a user error); a command may ask for
 another status after its output (``alerts --fail-on-alert``: 3).
+
+Analytic commands read ``ctx.source``: the DuckDB store, or with ``--engine spark`` Apache Spark over
+the Parquet dataset (``--spark-data``, written by ``export --parquet``) at ``--spark-url``. A command
+that works on the DuckDB store itself reads ``ctx.store``, which a Spark run refuses with one line,
+unless the command declares ``set_defaults(serves_spark=True)`` (it reads the store to serve Spark).
 """
 
 from __future__ import annotations
@@ -30,11 +36,21 @@ from pathlib import Path
 from typing import Any, Callable
 
 from analytics.cli import commands
-from analytics.config import Settings, default_db_path, default_timezone, parse_timezone
+from analytics.config import (
+    ENGINES,
+    Settings,
+    check_engine,
+    default_db_path,
+    default_engine,
+    default_spark_url,
+    default_timezone,
+    parse_timezone,
+)
 from analytics.errors import BadInput, ReelyticsError
 from analytics.progress import end_open_line
 from analytics.query.filters import FIELDS, Filters, parse_date
-from analytics.store.storage import Store, open_store
+from analytics.store.sources import open_source
+from analytics.store.storage import Source, Store, open_store
 
 
 @dataclass(frozen=True)
@@ -49,14 +65,32 @@ class Output:
 
 @dataclass
 class Context:
-    """What a handler needs: settings and a lazily opened store."""
+    """What a handler needs: settings and a lazily opened source or store."""
 
     settings: Settings
     read_paths: list[Path] = field(default_factory=list)
+    command: str = ""
+    serves_spark: bool = False  # the command reads the DuckDB store to serve Spark (export --parquet)
     _store: Store | None = None
+    _source: Source | None = None
+
+    @property
+    def source(self) -> Source:
+        """The source of analytic queries: the DuckDB store or, with ``--engine spark``, Spark."""
+        if self._source is None:
+            self._source = open_source(self.settings, read_paths=self.read_paths)
+        return self._source
 
     @property
     def store(self) -> Store:
+        """The DuckDB store (refused on Spark, unless the command reads it to serve Spark)."""
+        if self.settings.engine == "spark" and not self.serves_spark:
+            raise BadInput(
+                f"reelytics {self.command} works on the DuckDB store and does not run on Spark; "
+                "run it with --engine duckdb",
+                code="not_on_spark",
+                command=self.command,
+            )
         if self._store is None:
             self._store = open_store(self.settings.db_path, read_paths=self.read_paths)
         return self._store
@@ -118,11 +152,18 @@ def filters_from_args(args: argparse.Namespace, ctx: Context) -> Filters:
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
-    """``--db``, ``--tz`` and ``--json``: before the command they set the defaults; after it, a
-    given option overrides them (an absent one leaves them alone, hence ``SUPPRESS``)."""
+    """``--db``, ``--tz``, the engine options and ``--json``: before the command they set the defaults;
+    after it, a given option overrides them (an absent one leaves them alone, hence ``SUPPRESS``)."""
     default = argparse.SUPPRESS if after_command else None
     parser.add_argument("--db", type=Path, default=default, help="database file (default: $REELYTICS_DB or data/reelytics.duckdb)")
     parser.add_argument("--tz", default=default, help="time zone for local times (default: $REELYTICS_TZ or Asia/Shanghai)")
+    parser.add_argument("--engine", default=default, metavar="|".join(ENGINES),
+                        help="engine of analytic commands (default: $REELYTICS_ENGINE or duckdb; see docs/scale-out.md)")
+    parser.add_argument("--spark-url", default=default, metavar="URL",
+                        help="local[N] or sc://host:port (default: $REELYTICS_SPARK_URL or local[2])")
+    parser.add_argument("--spark-data", default=default, metavar="DIR|URL",
+                        help="the Parquet dataset Spark reads (default: $REELYTICS_SPARK_DATA or the parquet folder "
+                        "next to the database, written by export --parquet)")
     parser.add_argument("--json", action="store_true", default=default or False, help="print one JSON document")
 
 
@@ -152,7 +193,14 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         tz = args.tz or default_timezone()
         parse_timezone(tz)
-        ctx = Context(Settings(db_path=args.db or default_db_path(), timezone=tz))
+        settings = Settings(
+            db_path=args.db or default_db_path(),
+            timezone=tz,
+            engine=check_engine(args.engine or default_engine()),
+            spark_url=args.spark_url or default_spark_url(),
+            spark_data=args.spark_data,
+        )
+        ctx = Context(settings, command=args.command, serves_spark=getattr(args, "serves_spark", False))
         prepare: Callable[[argparse.Namespace, Context], None] | None = getattr(args, "prepare", None)
         if prepare:
             prepare(args, ctx)

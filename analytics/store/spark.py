@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from analytics.errors import BadInput, StorageError
-from analytics.store.parquet import DATASET_TABLES, PARTITION, is_dataset, table_columns
+from analytics.store.parquet import DATASET_TABLES, is_dataset
+from analytics.store.schema import TABLE_COLUMNS
 from analytics.store.storage import IbisSource
 
 #: The Spark URLs understood: ``local``, ``local[N]``, ``local[*]`` and ``sc://host:port``.
@@ -26,6 +27,36 @@ _CONNECT = re.compile(r"sc://[^/\s]+(/.*)?")
 _LAKE = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 _LOCK = threading.Lock()
+
+#: Spark SQL types of the DuckDB column types of the canonical tables.
+_SPARK_TYPES = {
+    "TIMESTAMP": "TIMESTAMP_NTZ",
+    "VARCHAR": "STRING",
+    "DOUBLE": "DOUBLE",
+    "DECIMAL(18,2)": "DECIMAL(18,2)",
+    "INTEGER": "INT",
+    "DATE": "DATE",
+}
+
+#: The columns of each table of a dataset as Spark reads them, with their Spark types (declared, so
+#: no file is read to infer them; a file that disagrees fails the query that reads it).
+SPARK_COLUMNS: dict[str, dict[str, str]] = {
+    **{
+        table: {
+            **{c: _SPARK_TYPES[t] for c, t in columns.items()},
+            "upload_id": "INT",
+            "props": "MAP<STRING, STRING>",
+        }
+        for table, columns in TABLE_COLUMNS.items()
+    },
+    "uploads": {
+        "upload_id": "INT", "kind": "STRING", "file_name": "STRING", "file_sha256": "STRING",
+        "created_at": "TIMESTAMP_NTZ", "rows_accepted": "BIGINT", "rows_rejected": "BIGINT",
+        "rows_duplicate": "BIGINT", "mapping": "STRING", "report": "STRING",
+    },
+    "upload_rejects": {"upload_id": "INT", "line": "BIGINT", "reason": "STRING", "raw": "STRING"},
+    "meta": {"key": "STRING", "value": "STRING"},
+}
 
 
 class SparkSource(IbisSource):
@@ -49,10 +80,15 @@ def check_spark_url(url: str) -> str:
     )
 
 
+def is_lake_url(data: str) -> bool:
+    """Whether ``data`` names a dataset by URL (``s3a://``, ``hdfs://``, ``abfss://``, ...), not a local folder."""
+    return _LAKE.match(data) is not None
+
+
 def dataset_location(data: str) -> str:
     """The dataset's location as Spark reads it: a lake URL as given, a local folder made absolute
     (and checked: it must hold a dataset written by ``export --parquet``)."""
-    if _LAKE.match(data):
+    if is_lake_url(data):
         return data.rstrip("/")
     folder = Path(data).expanduser().resolve()
     if not is_dataset(folder):
@@ -74,10 +110,10 @@ def open_spark_source(data: str, url: str = "local[2]") -> SparkSource:
     source = SparkSource(ibis.pyspark.connect(session), session, location, url)
     with source._engine_errors():
         for table in DATASET_TABLES:
-            frame = session.read.parquet(f"{location}/{table}")
-            columns = table_columns(table)
-            frame = frame.select(*columns) if columns is not None else frame.drop(PARTITION)
-            frame.createOrReplaceTempView(table)
+            columns = SPARK_COLUMNS[table]
+            schema = ", ".join(f"`{c}` {t}" for c, t in columns.items())
+            frame = session.read.schema(schema).parquet(f"{location}/{table}")
+            frame.select(*columns).createOrReplaceTempView(table)  # without the partition column
     return source
 
 

@@ -112,6 +112,44 @@ class Source:
         with self._engine_errors():
             return expr.to_pandas()
 
+    def counts(self) -> dict[str, int]:
+        """Row counts of the canonical tables and the uploads registry."""
+        tables = ("events", "items", "spend", "uploads")
+        row = self.execute(self._one_row({t: self.table(t).count() for t in tables})).iloc[0]
+        return {t: int(row[t]) for t in tables}
+
+    def is_empty(self) -> bool:
+        return all(v == 0 for k, v in self.counts().items() if k != "uploads")
+
+    def data_version(self) -> str:
+        """A token that changes whenever an upload lands or is removed (cache and model key)."""
+        uploads = self.table("uploads")
+        row = self.execute(
+            uploads.aggregate(
+                n=uploads.count(),
+                last=uploads.upload_id.max().fill_null(0),
+                rows=uploads.rows_accepted.sum().fill_null(0),
+            )
+        ).iloc[0]
+        return f"{int(row['n'])}-{int(row['last'])}-{int(row['rows'])}"
+
+    def get_meta(self, key: str) -> str | None:
+        """A value of the ``meta`` table (``schema_version``, accelerator keys, ...)."""
+        meta = self.table("meta")
+        found = self.execute(meta.filter(meta.key == key).select("value").limit(1))
+        return None if found.empty else str(found["value"].iloc[0])
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.get_meta("schema_version"))
+
+    @staticmethod
+    def _one_row(values: dict[str, Any]):
+        """One row holding scalar expressions of several tables."""
+        import ibis
+
+        return ibis.memtable({"one": [1]}).select(**values)
+
     def span(self) -> tuple[Any, Any]:
         """First and last ``event_time`` of every event (naive UTC; ``None`` without events)."""
         events = self.table("events")
@@ -278,27 +316,6 @@ class Store(Source):
         cur.execute(f'CREATE OR REPLACE TABLE "{name}" AS {ibis.to_sql(expr, dialect="duckdb")}')
 
     # -- facts -------------------------------------------------------------------------------
-    @property
-    def schema_version(self) -> int:
-        return int(self.query("SELECT value FROM meta WHERE key = 'schema_version'").scalar())
-
-    def counts(self) -> dict[str, int]:
-        """Row counts of the canonical tables and the uploads registry."""
-        return {
-            t: int(self.query(f'SELECT count(*) FROM "{t}"').scalar())
-            for t in ("events", "items", "spend", "uploads")
-        }
-
-    def is_empty(self) -> bool:
-        return all(v == 0 for k, v in self.counts().items() if k != "uploads")
-
-    def data_version(self) -> str:
-        """A token that changes whenever an upload lands or is removed (cache and model key)."""
-        n, last, rows = self.query(
-            "SELECT count(*), coalesce(max(upload_id), 0), coalesce(sum(rows_accepted), 0) FROM uploads"
-        ).rows[0]
-        return f"{n}-{last}-{rows}"
-
     def content_version(self) -> str:
         """A token that changes whenever the events or the catalog change, through uploads or not
         (the key of every derived structure: rollups, in-memory indexes)."""
@@ -307,9 +324,6 @@ class Store(Source):
             "(SELECT count(*) FROM items), (SELECT sum(duration_seconds) FROM items)"
         ).rows[0]
         return "|".join([self.data_version(), *map(str, facts)])
-
-    def get_meta(self, key: str) -> str | None:
-        return self.query("SELECT value FROM meta WHERE key = ?", [key]).scalar()
 
     def close(self) -> None:
         self._con.close()

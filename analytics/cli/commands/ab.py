@@ -89,7 +89,7 @@ def run(args, ctx) -> Output:
         if args.variant_col or args.metric_col or args.covariate_col or args.user_col:
             raise BadInput("--variant-col/--metric-col/--user-col/--covariate-col need --table", code="usage")
         metrics = [m for arg in (args.metric or ["conversion"]) for m in arg.split(",") if m.strip()]
-        result = analyse_events(ctx.store, filters_from_args(args, ctx), metrics, args.control, options)
+        result = analyse_events(ctx.source, filters_from_args(args, ctx), metrics, args.control, options)
     return Output(_payload(result), _text(result, args.lang))
 
 
@@ -140,8 +140,8 @@ def _text(result, lang: str) -> str:
 
 def run_plan(args, ctx) -> Output:
     store = None
-    if args.daily_users is None and ctx.settings.db_path.exists():
-        store = ctx.store
+    if args.daily_users is None and (ctx.settings.engine == "spark" or ctx.settings.db_path.exists()):
+        store = ctx.source
     plan = plan_experiment(
         args.baseline, args.mde, alpha=args.alpha, power=args.power, arms=args.arms, n_per_arm=args.n,
         sd=args.sd, daily_users=args.daily_users, source=store, filters=filters_from_args(args, ctx),

@@ -61,7 +61,7 @@ def run(args, ctx) -> Output:
 
     filters = filters_from_args(args, ctx)
     try:
-        store = ctx.store
+        store = ctx.source
     except StorageError as exc:
         found = latest_digest(ctx.settings.data_dir / DIGEST_FOLDER) if exc.code == "db_locked" else None
         if found is None:

@@ -30,7 +30,7 @@ def run(args, ctx) -> Output:
     filters = filters_from_args(args, ctx)
     if args.courses:
         return _courses(args, ctx, filters)
-    result = video_completion(ctx.store, filters, creator=args.creator, min_views=args.min_views)
+    result = video_completion(ctx.source, filters, creator=args.creator, min_views=args.min_views)
     payload = result.to_dict()
     s = result.summary
     lines = [
@@ -51,7 +51,7 @@ def run(args, ctx) -> Output:
                 for r in ranked.itertuples()
             ]
     if args.video:
-        curve = retention_curve(ctx.store, args.video, filters, step=args.step)
+        curve = retention_curve(ctx.source, args.video, filters, step=args.step)
         payload["curve"] = curve.to_dict()
         lines.append(
             f"retention of {curve.item_id} ({curve.length_bucket or 'unknown length'}, {curve.usable_views:,} usable views, "
@@ -65,7 +65,7 @@ def run(args, ctx) -> Output:
 
 
 def _courses(args, ctx, filters) -> Output:
-    result = course_completion(ctx.store, filters, by=args.by, course=args.course, count_starts=args.count_starts)
+    result = course_completion(ctx.source, filters, by=args.by, course=args.course, count_starts=args.count_starts)
     lines = [f"status: {result.status}"] if result.status != "ok" else []
     for c in result.courses.itertuples():
         lines.append(

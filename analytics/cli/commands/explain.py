@@ -36,7 +36,7 @@ def run(args, ctx) -> Output:
         previous = dataclasses.replace(
             current, date_from=parse_date(args.vs_from, "--vs-from"), date_to=parse_date(args.vs_to, "--vs-to")
         )
-    result = explain(ctx.store, args.kpi, current, previous, args.by or None)
+    result = explain(ctx.source, args.kpi, current, previous, args.by or None)
     p, q = result.current_period, result.previous_period
     from dashboard.change_text import contributor_text, headline
 

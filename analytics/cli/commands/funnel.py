@@ -63,7 +63,7 @@ def spec_from_args(args) -> FunnelSpec:
 def run(args, ctx) -> Output:
     spec = spec_from_args(args)
     filters = filters_from_args(args, ctx)
-    result = compute_funnel(ctx.store, spec, filters)
+    result = compute_funnel(ctx.source, spec, filters)
     if args.list_status:
         users = result.users(args.list_status, args.at_step)
         title = f"funnel {args.list_status} " + " > ".join(spec.labels)

@@ -53,11 +53,11 @@ def run(args, ctx) -> Output:
         check_dimension(args.by)
     if args.sort not in KPI_BY_NAME:
         raise BadInput(f"--sort: unknown KPI {args.sort!r}; use one of {', '.join(KPI_BY_NAME)}", code="bad_kpi")
-    facets = load_facets(ctx.store, filters.timezone)
+    facets = load_facets(ctx.source, filters.timezone)
     default = None
     if not args.all:
         filters, default = with_default_period(filters, facets, local_today(filters.timezone))
-    report = kpi_report(ctx.store, filters)
+    report = kpi_report(ctx.source, filters)
     payload = report.to_dict()
     payload["default_period"] = default is not None
     if args.series:
@@ -81,7 +81,7 @@ def run(args, ctx) -> Output:
     for note in report.notes:
         lines.append(f"  note: {note}")
     if args.by is not None:
-        result = breakdown(ctx.store, filters, args.by, sort=args.sort, limit=args.limit)
+        result = breakdown(ctx.source, filters, args.by, sort=args.sort, limit=args.limit)
         payload["by"] = result.by
         payload["rows"] = result.table
         payload["breakdown_notes"] = list(result.notes)

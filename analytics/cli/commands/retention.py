@@ -66,7 +66,7 @@ def run(args, ctx) -> Output:
 
     filters = filters_from_args(args, ctx)
     result = compute_retention(
-        ctx.store,
+        ctx.source,
         filters,
         cohort=args.cohort,
         period=args.period,
@@ -74,7 +74,7 @@ def run(args, ctx) -> Output:
         measure=args.measure,
         periods=args.periods,
     )
-    day_n = {n: day_n_retention(ctx.store, filters, n) for n in args.day}
+    day_n = {n: day_n_retention(ctx.source, filters, n) for n in args.day}
     payload = {**result.to_dict(), "filters": filters.describe()}
     if day_n:
         payload["day_n"] = {f"d{n}": v for n, v in day_n.items()}

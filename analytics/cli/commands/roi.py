@@ -36,7 +36,7 @@ def _groups(keys, level: str) -> str:
 
 
 def run(args, ctx) -> Output:
-    report = compute_roi(ctx.store, filters_from_args(args, ctx), args.level)
+    report = compute_roi(ctx.source, filters_from_args(args, ctx), args.level)
     payload = to_jsonable(report.to_dict())
     if report.status == "no_data":
         return Output(payload, "no events match these filters: nothing to join spend to")

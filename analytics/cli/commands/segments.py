@@ -37,7 +37,7 @@ def run(args, ctx) -> Output:
     from dashboard.i18n import t
     from dashboard.segment_text import named_users, segment_description, segment_names
 
-    result = segment_users(ctx.store, filters_from_args(args, ctx), k=args.k, seed=args.seed)
+    result = segment_users(ctx.source, filters_from_args(args, ctx), k=args.k, seed=args.seed)
     payload = _payload(result)
     if args.csv:
         require(None, "export")

@@ -69,6 +69,6 @@ def run(args, ctx) -> Output:
     if args.top < 1:
         raise BadInput(f"--top must be at least 1, got {args.top}", code="bad_top", value=args.top)
     filters = filters_from_args(args, ctx)
-    result = compute_timing(ctx.store, filters, outcome=args.outcome)
+    result = compute_timing(ctx.source, filters, outcome=args.outcome)
     payload = {**result.to_dict(), "filters": filters.describe()}
     return Output(payload, render(result, args.top))
