@@ -42,6 +42,7 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--driver-memory 4g pyspark-shell")  # local[N]: the JVM heap
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -119,6 +120,8 @@ def child(case: str, db: Path, parquet: Path, url: str, cutoff: dt.date, factors
     out["train_s"] = time.perf_counter() - t0
     out["cpu_s"] = own_cpu() - cpu0
     out["jvm_cpu_s"] = jvm_cpu() - jvm0
+    print(f"{case}: trained in {out['train_s']:.1f} s wall, cpu {out['cpu_s']:.1f} + jvm {out['jvm_cpu_s']:.1f} s",
+          flush=True)
     out["users"], out["items"], out["pairs"] = len(model.user_ids), len(model.item_ids), model.matrix.nnz
 
     # quality: train on the events up to the cutoff day, score the first-time items after it
@@ -134,6 +137,38 @@ def child(case: str, db: Path, parquet: Path, url: str, cutoff: dt.date, factors
     out["peak_tree_rss_mb"] = meter.stop() / 2**20
     out["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
+
+
+def run_child(cmd: list[str]) -> dict:
+    """Run a child, echo its progress lines as they come, return its result."""
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as child_process:
+        result = None
+        for line in child_process.stdout:
+            if line.startswith("RESULT "):
+                result = json.loads(line[7:])
+            else:
+                print("  " + line.rstrip(), flush=True)
+    if result is None:
+        sys.exit(f"{cmd[3]} failed (exit status {child_process.returncode})")
+    return result
+
+
+
+def prepare(original: Path, work: Path) -> Path:
+    """A copy of the database in ``work`` and its Parquet export in ``work/parquet`` (kept when there)."""
+    from analytics.store.parquet import export_parquet
+    from analytics.store.storage import Store
+
+    db = work / "copy.duckdb"
+    if not (work / "parquet").exists():
+        work.mkdir(parents=True, exist_ok=True)
+        shutil.copy(original, db)
+        t0 = time.perf_counter()
+        store = Store(db)
+        rows = export_parquet(store, work / "parquet")
+        store.close()
+        print(f"{rows.get('events'):,} events; Parquet export {time.perf_counter() - t0:.1f} s", flush=True)
+    return db
 
 
 def cutoff_day(db: Path) -> dt.date:
@@ -155,6 +190,8 @@ def main() -> None:
     ap.add_argument("--factors", type=int, default=64)
     ap.add_argument("--iterations", type=int, default=15)
     ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--work", type=Path, default=None,
+                    help="folder for the copy and the Parquet, kept and reused when given (default: a temporary one)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--parquet", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--cutoff", help=argparse.SUPPRESS)
@@ -165,31 +202,18 @@ def main() -> None:
         print("RESULT " + json.dumps(result))
         return
 
-    from analytics.store.parquet import export_parquet
-    from analytics.store.storage import Store
-
-    work = Path(tempfile.mkdtemp(prefix="als-scale-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="als-scale-"))
     try:
-        db = work / "copy.duckdb"
-        shutil.copy(args.db, db)
-        t0 = time.perf_counter()
-        store = Store(db)
-        rows = export_parquet(store, work / "parquet")
-        store.close()
-        print(f"exported {rows.get('events')} events as Parquet in {time.perf_counter() - t0:.1f} s")
+        db = prepare(args.db, work)
         cutoff = cutoff_day(db)
-        print(f"quality split: train on events up to {cutoff} (UTC), test on first-time items after it")
+        print(f"quality split: train on events up to {cutoff} (UTC), test on first-time items after it", flush=True)
         results: dict[str, list[dict]] = {c: [] for c in args.cases.split(",")}
         for r in range(args.rounds):
             for case, done_runs in results.items():
                 cmd = [sys.executable, __file__, "--child", case, "--db", str(db), "--parquet", str(work / "parquet"),
                        "--spark-url", args.spark_url, "--cutoff", cutoff.isoformat(), "--factors", str(args.factors),
                        "--iterations", str(args.iterations)]
-                done = subprocess.run(cmd, check=False, capture_output=True, text=True)
-                line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
-                if line is None:
-                    sys.exit(f"{case} failed:\n{done.stderr[-3000:]}")
-                res = json.loads(line[7:])
+                res = run_child(cmd)
                 done_runs.append(res)
                 print(f"round {r + 1} {case}: train {res['train_s']:.1f} s wall, cpu {res['cpu_s']:.1f} + jvm "
                       f"{res['jvm_cpu_s']:.1f} s, peak tree RSS {res['peak_tree_rss_mb']:.0f} MB", flush=True)
@@ -210,7 +234,8 @@ def main() -> None:
                   f"{runs[0]['users']} users, {runs[0]['items']} items, {runs[0]['pairs']} pairs, "
                   f"{runs[0]['test_users']} test users")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ The database is copied into a temporary folder (the original is only read) and e
 alternately (DuckDB, Spark, DuckDB, Spark, ...): DuckDB on the copy, Spark on a source over the
 Parquet (:func:`analytics.store.spark.open_spark_source`). A child opens its engine (timed: for
 Spark the JVM's start and the Parquet footers), runs a trivial query (Spark's fixed cost per query:
-planning and scheduling a job), then each analytic query once to warm up and once timed:
+planning and scheduling a job), then each analytic query twice, the second run timed (``--no-warm-up``:
+the first run, once):
 
 * KPIs overview (every KPI of the whole span), KPIs by video (the breakdown),
 * a 3-step funnel (view, click, purchase within 7 days, users),
@@ -29,7 +30,6 @@ import math
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,13 +37,12 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--driver-memory 4g pyspark-shell")  # local[N]: the JVM heap
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _sample_db import answered_by
-from als_scale import TreeMeter, jvm_cpu, own_cpu
+from als_scale import TreeMeter, jvm_cpu, own_cpu, prepare, run_child
 
 ENGINES = ("duckdb", "spark")
 
@@ -76,7 +75,7 @@ def queries():
     }
 
 
-def child(engine: str, db: Path, parquet: Path, url: str) -> dict:
+def child(engine: str, db: Path, parquet: Path, url: str, warm: bool) -> dict:
     meter = TreeMeter()
     from analytics.metrics.kpis import resolve_period
     from analytics.query.filters import Filters
@@ -98,12 +97,14 @@ def child(engine: str, db: Path, parquet: Path, url: str) -> dict:
     source.scalar(items.count())
     out["trivial_s"] = time.perf_counter() - t0
     period = resolve_period(source, Filters(timezone="Asia/Shanghai"))
+    print(f"{engine}: opened in {out['open_s']:.1f} s, trivial query {out['trivial_s']:.2f} s", flush=True)
     for name, fn in queries().items():
-        answered_by("portable", fn, source, period)  # warm-up
-        cpu0, jvm0, t0 = own_cpu(), jvm_cpu(), time.perf_counter()
-        answer = answered_by("portable", fn, source, period)
-        out["queries"][name] = {"wall_s": time.perf_counter() - t0, "cpu_s": own_cpu() - cpu0 + jvm_cpu() - jvm0,
-                                "answer": json.loads(json.dumps(answer, default=str))}
+        for run in range(1 + warm):
+            cpu0, jvm0, t0 = own_cpu(), jvm_cpu(), time.perf_counter()
+            answer = answered_by("portable", fn, source, period)
+            wall, cpu = time.perf_counter() - t0, own_cpu() - cpu0 + jvm_cpu() - jvm0
+            print(f"{engine}: {name} {'warm' if run else 'first'} run {wall:.2f} s wall, {cpu:.2f} s cpu", flush=True)
+        out["queries"][name] = {"wall_s": wall, "cpu_s": cpu, "answer": json.loads(json.dumps(answer, default=str))}
     out["peak_tree_rss_mb"] = meter.stop() / 2**20
     return out
 
@@ -113,35 +114,25 @@ def main() -> None:
     ap.add_argument("--db", type=Path, required=True, help="sample database (only read: it is copied)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--spark-url", default="local[2]")
+    ap.add_argument("--no-warm-up", action="store_true", help="time each query's first run (default: run it twice, time the second)")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="folder for the copy and the Parquet, kept and reused when given (default: a temporary one)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--parquet", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print("RESULT " + json.dumps(child(args.child, args.db, args.parquet, args.spark_url)))
+        print("RESULT " + json.dumps(child(args.child, args.db, args.parquet, args.spark_url, not args.no_warm_up)))
         return
 
-    from analytics.store.parquet import export_parquet
-    from analytics.store.storage import Store
-
-    work = Path(tempfile.mkdtemp(prefix="scale-out-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="scale-out-"))
     try:
-        db = work / "copy.duckdb"
-        shutil.copy(args.db, db)
-        t0 = time.perf_counter()
-        store = Store(db)
-        rows = export_parquet(store, work / "parquet")
-        store.close()
-        print(f"{rows.get('events'):,} events; Parquet export {time.perf_counter() - t0:.1f} s", flush=True)
+        db = prepare(args.db, work)
         runs: dict[str, list[dict]] = {e: [] for e in ENGINES}
         for r in range(args.rounds):
             for engine in ENGINES:
                 cmd = [sys.executable, __file__, "--child", engine, "--db", str(db), "--parquet", str(work / "parquet"),
-                       "--spark-url", args.spark_url]
-                done = subprocess.run(cmd, check=False, capture_output=True, text=True)
-                line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
-                if line is None:
-                    sys.exit(f"{engine} failed:\n{done.stderr[-3000:]}")
-                res = json.loads(line[7:])
+                       "--spark-url", args.spark_url] + (["--no-warm-up"] if args.no_warm_up else [])
+                res = run_child(cmd)
                 runs[engine].append(res)
                 print(f"round {r + 1} {engine}: open {res['open_s']:.1f} s, trivial query {res['trivial_s']:.2f} s, "
                       + ", ".join(f"{q} {v['wall_s']:.2f}" for q, v in res["queries"].items())
@@ -169,7 +160,8 @@ def main() -> None:
                   f"{s_cpu / max(d_cpu, 1e-9):.1f}x | {'yes' if same else 'NO'}")
         print(f"all six | {total['duckdb']:.2f} | | {total['spark']:.2f} | | {total['spark'] / total['duckdb']:.1f}x | |")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

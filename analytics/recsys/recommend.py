@@ -880,8 +880,11 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 4
 
 
-def _catalog_rows(store: Store) -> list[dict[str, Any]]:
-    return store.query("SELECT item_id, kind, title, category, price FROM items WHERE item_id IS NOT NULL").records()
+def catalog_rows(source) -> list[dict[str, Any]]:
+    """The catalog facts a model serves with (kind, title, category, price), on any engine."""
+    items = source.table("items")
+    rows = items.filter(items.item_id.notnull()).select("item_id", "kind", "title", "category", "price")
+    return source.to_arrow(rows).to_pylist()
 
 
 def saved_model(store: Store, params: AlsParams = AlsParams(), filters: Filters | None = None) -> TrainedModel | None:
@@ -904,7 +907,7 @@ def saved_model(store: Store, params: AlsParams = AlsParams(), filters: Filters 
 
 def _remember(store: Store, key: tuple[str, str], model: TrainedModel) -> TrainedModel:
     model.store = store
-    model.set_catalog(_catalog_rows(store))
+    model.set_catalog(catalog_rows(store))
     with _CACHE_LOCK:
         _CACHE[key] = model
         while len(_CACHE) > _CACHE_SIZE:

@@ -33,6 +33,7 @@ from analytics.recsys.recommend import (
     TrainedModel,
     als_with_factors,
     build_matrix,
+    catalog_rows,
     exact_user_pass,
     interaction_weights,
     matrix_from_pairs,
@@ -42,28 +43,46 @@ from analytics.recsys.recommend import (
     train,
     utc_now,
 )
+from analytics.recsys.tuning import TuneSettings, search
 from analytics.store.spark_ml import fit_spark_als
 
 ModelKind = Literal["als", "spark-als"]
 MODEL_KINDS: tuple[str, ...] = ("als", "spark-als")
 
 
-def train_on_source(source, params: AlsParams | None = None, kind: ModelKind = "als", filters: Filters | None = None,
-                    progress: Progress = no_progress) -> TrainedModel:
-    """A model of ``kind`` trained on the events of ``source`` (a DuckDB store or a Spark source).
+def check_model_kind(kind: str) -> ModelKind:
+    """``kind`` if it is one of :data:`MODEL_KINDS`; :class:`BadInput` otherwise."""
+    if kind not in MODEL_KINDS:
+        raise BadInput(f"unknown model {kind!r}; use {' or '.join(MODEL_KINDS)}", code="bad_model_kind", value=kind)
+    return kind  # type: ignore[return-value]
 
-    Raises :class:`BadInput` for an unknown kind, for ``spark-als`` off Spark or with a re-weighting,
-    and :class:`analytics.errors.NotFound` when there are no interactions to learn from.
+
+def train_on_source(source, params: AlsParams | None = None, kind: ModelKind = "als", filters: Filters | None = None,
+                    progress: Progress = no_progress, tune: TuneSettings | None = None) -> TrainedModel:
+    """A model of ``kind`` trained on the events of ``source`` (a DuckDB store or a Spark source),
+    ready to serve (the catalog read from the source); it is not saved.
+
+    With ``tune`` (``als`` only) the parameters it does not fix are first chosen by
+    :func:`analytics.recsys.tuning.search` on the collected matrix. Raises :class:`BadInput` for an
+    unknown kind, for ``spark-als`` off Spark, tuned or with a re-weighting, and
+    :class:`analytics.errors.NotFound` when there are no interactions to learn from.
     """
     params = params or AlsParams()
-    if kind not in MODEL_KINDS:
-        raise BadInput(f"the model must be one of {', '.join(MODEL_KINDS)}", code="bad_model_kind", value=kind)
-    if kind == "als":
+    if check_model_kind(kind) == "als":
         progress(0.0, "building the interaction matrix")
-        return train(build_matrix(source, params, filters), params, progress)
+        matrix = build_matrix(source, params, filters)
+        tuning = None
+        if tune is not None:
+            found = search(matrix, params, tune, lambda f, m="": progress(0.8 * f, m))
+            params, tuning = found.params, found.to_dict()
+        return _serving(source, train(matrix, params, progress, tuning=tuning))
     if params.weighting != "none":
         raise BadInput("Spark ML ALS takes the summed weights as they are: use --weighting none", code="bad_als_params",
                        value=params.weighting)
+    if tune is not None:
+        raise BadInput("Spark ML ALS is trained with the given values (its regularization is scaled per user and "
+                       "item, so a search made with implicit does not carry over): use --no-tune",
+                       code="bad_tune")
     progress(0.0, "training Spark ML ALS")
     start = time.perf_counter()
     weights = interaction_weights(source, source_events(source, filters), params)
@@ -77,5 +96,13 @@ def train_on_source(source, params: AlsParams | None = None, kind: ModelKind = "
     als = als_with_factors(params, fitted.user_factors, fitted.item_factors, matrix.nnz)
     exact_user_pass(user_items, als, params, threads_for(params, matrix.nnz))
     progress(1.0, "trained")
-    return TrainedModel(params=params, device="spark", fingerprint="", matrix=matrix, user_items=user_items, als=als,
-                        trained_at=utc_now(), train_seconds=time.perf_counter() - start)
+    return _serving(source, TrainedModel(params=params, device="spark", fingerprint="", matrix=matrix,
+                                         user_items=user_items, als=als, trained_at=utc_now(),
+                                         train_seconds=time.perf_counter() - start))
+
+
+def _serving(source, model: TrainedModel) -> TrainedModel:
+    """``model`` with the source it folds new users in from and the catalog it filters kinds with."""
+    model.store = source
+    model.set_catalog(catalog_rows(source))
+    return model

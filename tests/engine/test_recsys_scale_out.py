@@ -50,7 +50,6 @@ def test_spark_ml_als_serves_like_the_implicit_model(sample_engines):
         assert all(r["item"] not in _seen(model, r["user"]) for r in rows)  # already-seen items excluded
 
     for model in (implicit_model, spark_model):
-        model.set_catalog(duck.query("SELECT item_id, kind, title, category, price FROM items").records())
         user = str(model.user_ids[0])
         recs = model.recommend(user, k=5, only_purchasable=True)
         assert recs and all(model.catalog[r.item]["purchasable"] for r in recs)
