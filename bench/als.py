@@ -1,6 +1,6 @@
-"""Benchmark the ALS recommender against bare ``implicit`` (and optionally Spark ML ALS) on 5M interactions.
+"""Benchmark the ALS recommender against bare ``implicit`` on 5M interactions.
 
-    OPENBLAS_NUM_THREADS=1 python bench/als.py [--users 100000 --items 20000 --events 5000000] [--spark]
+    OPENBLAS_NUM_THREADS=1 python bench/als.py [--users 100000 --items 20000 --events 5000000]
 
 Synthesises ``--events`` view events (users uniform, items with Zipf popularity, exponent 1.1,
 watch ratios uniform in (0, 1]) into the ``events`` table of a temporary store, then in this process:
@@ -15,8 +15,7 @@ watch ratios uniform in (0, 1]) into the ``events`` table of a temporary store, 
 2. **batch top-10 for all users** — ours: :meth:`TrainedModel.recommend_all` (ids mapped back to
    strings, one table); peer: bare ``model.recommend(userids, user_items[userids], N=10)`` on all
    users (target ratio <= 1.1).
-3. with ``--spark``: ``pyspark.ml.recommendation.ALS(implicitPrefs=True)`` on ``local[2]`` with the
-   same rank, iterations, regularization and alpha on the same (user, item, weight) triples.
+Spark ML's ALS and training from events on Spark are measured by ``bench/als_scale.py``.
 
 Prints times, ratios and the process RSS (psutil). Not a test: run it by hand.
 """
@@ -119,31 +118,6 @@ def bare_recommend(model, user_items, k: int):
         return model.recommend(userids, user_items[userids], N=k)
 
 
-def spark_fit(matrix, params: AlsParams) -> float:
-    from pyspark.ml.recommendation import ALS
-    from pyspark.sql import SparkSession
-
-    spark = (SparkSession.builder.master("local[2]").appName("als-bench")
-             .config("spark.driver.memory", "8g").config("spark.sql.shuffle.partitions", "4")
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false").getOrCreate())
-    spark.sparkContext.setLogLevel("ERROR")
-    try:
-        coo = matrix.weights.tocoo()
-        import pandas as pd
-
-        df = spark.createDataFrame(pd.DataFrame({"user": coo.row.astype("int32"), "item": coo.col.astype("int32"),
-                                                 "rating": coo.data.astype("float32")})).repartition(4).cache()
-        df.count()
-        als = ALS(rank=params.factors, maxIter=params.iterations, regParam=params.regularization, alpha=params.alpha,
-                  implicitPrefs=True, userCol="user", itemCol="item", ratingCol="rating", seed=params.seed,
-                  coldStartStrategy="drop")
-        seconds, model = timed(lambda: als.fit(df))
-        model.userFactors.count()
-        return seconds
-    finally:
-        spark.stop()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--users", type=int, default=100_000)
@@ -156,7 +130,6 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--repeat", type=int, default=3, help="runs of the top-k comparison (median)")
     ap.add_argument("--train-repeat", type=int, default=2, help="runs of the training comparison (median)")
-    ap.add_argument("--spark", action="store_true", help="also time Spark ML ALS(implicitPrefs=True) on local[2]")
     args = ap.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="als-bench-"))
@@ -224,13 +197,6 @@ def main() -> None:
              peer_name="bare implicit model.recommend(all users)", target=("ratio", 1.1),
              note="median wall, runs alternated; peak RSS of the one process")
 
-        if args.spark:
-            try:
-                t_spark = spark_fit(matrix, params)
-                print(f"spark     ALS(implicitPrefs=True) local[2] fit: {t_spark:8.2f} s; "
-                      f"ratio spark / ours = {t_spark / ours_train:.1f}x")
-            except Exception as exc:  # Java or Spark missing: say so and go on
-                print(f"spark     skipped: {type(exc).__name__}: {exc}")
         store.close()
         print(f"done {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; peak-ish rss {rss_mb():,.0f} MB")
     finally:

@@ -65,7 +65,7 @@ import scipy.sparse as sp
 from analytics.access import Principal, require
 from analytics.errors import BadInput
 from analytics.progress import Progress, no_progress
-from analytics.query.filters import Filters, filtered_events
+from analytics.query.filters import Filters
 from analytics.recsys.ranking import (
     USER_METRICS,
     ModelMetrics,
@@ -81,7 +81,7 @@ from analytics.recsys.recommend import (
     matrix_from_events,
     newest_event_time,
     resolve_device,
-    restricting,
+    source_events,
     summed_weights,
 )
 from analytics.store.storage import Store
@@ -157,9 +157,7 @@ def _relevant(train: InteractionMatrix, users, items) -> dict[int, np.ndarray]:
 
 
 def _events(store: Store, filters: Filters | None):
-    source = store
-    filters = restricting(filters)
-    return source, (filtered_events(source, filters) if filters else source.table("events"))
+    return store, source_events(store, filters)
 
 
 def split_interactions(store: Store, settings: SplitSettings = SplitSettings(), params: AlsParams = AlsParams(),

@@ -300,19 +300,33 @@ def newest_event_time(source, events) -> dt.datetime | None:
     return value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
 
 
-def matrix_from_events(source, events, params: AlsParams) -> InteractionMatrix:
-    """The :class:`InteractionMatrix` of an ibis events expression (decay relative to its newest event)."""
+def interaction_weights(source, events, params: AlsParams):
+    """ibis: ``user_id``, ``item_id``, ``weight`` (``w_ui`` > 0) of an events expression, decay relative
+    to its newest event; the one query every engine runs for the interaction matrix."""
     ref = newest_event_time(source, events) if params.half_life_days is not None else None
-    table = source.to_arrow(summed_weights(source, events, params, ref).select("user_id", "item_id", "weight"))
+    return summed_weights(source, events, params, ref).select("user_id", "item_id", "weight")
+
+
+def matrix_from_pairs(table: pa.Table) -> InteractionMatrix:
+    """The :class:`InteractionMatrix` of collected (``user_id``, ``item_id``, ``weight``) rows."""
     return InteractionMatrix.from_arrays(table["user_id"], table["item_id"], table["weight"].to_numpy())
 
 
-def build_matrix(store: Store, params: AlsParams = AlsParams(), filters: Filters | None = None) -> InteractionMatrix:
-    """The interaction matrix of the store's events (restricted by ``filters`` when given)."""
-    source = store
+def matrix_from_events(source, events, params: AlsParams) -> InteractionMatrix:
+    """The :class:`InteractionMatrix` of an ibis events expression, aggregated on the source's engine."""
+    return matrix_from_pairs(source.to_arrow(interaction_weights(source, events, params)))
+
+
+def source_events(source, filters: Filters | None):
+    """The events ``filters`` restrict (every event when they restrict nothing), as ibis."""
     filters = restricting(filters)
-    events = filtered_events(source, filters) if filters else source.table("events")
-    return matrix_from_events(source, events, params)
+    return filtered_events(source, filters) if filters else source.table("events")
+
+
+def build_matrix(source, params: AlsParams = AlsParams(), filters: Filters | None = None) -> InteractionMatrix:
+    """The interaction matrix of a source's events (restricted by ``filters`` when given), aggregated on
+    its engine (DuckDB, or Spark for an :class:`analytics.store.storage.IbisSource`) and collected as COO."""
+    return matrix_from_events(source, source_events(source, filters), params)
 
 
 # --------------------------------------------------------------------------------------------
@@ -371,7 +385,6 @@ def fit_als(user_items: sp.csr_matrix, params: AlsParams, device: str, progress:
     The user factors are then re-solved exactly against the final item factors (one exact
     least-squares pass, implicit's ``least_squares``), so that batch and single-user scores agree.
     """
-    from implicit.cpu._als import least_squares
     from threadpoolctl import threadpool_limits
 
     n = params.iterations
@@ -385,8 +398,17 @@ def fit_als(user_items: sp.csr_matrix, params: AlsParams, device: str, progress:
         model.fit(user_items, show_progress=False, callback=callback)
         if device == "gpu":
             model = model.to_cpu()
-        least_squares(user_items, model.user_factors, model.item_factors, params.regularization, num_threads=threads)
+        exact_user_pass(user_items, model, params, threads)
     return model
+
+
+def exact_user_pass(user_items: sp.csr_matrix, als, params: AlsParams, threads: int = 1) -> None:
+    """Re-solve every user factor of ``als`` exactly against its item factors (Hu et al. 2008, eq. 4)."""
+    from implicit.cpu._als import least_squares
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"):
+        least_squares(user_items, als.user_factors, als.item_factors, params.regularization, num_threads=threads)
 
 
 # --------------------------------------------------------------------------------------------
@@ -748,11 +770,7 @@ def fit_on_device(user_items: sp.csr_matrix, params: AlsParams, progress: Progre
 def train(matrix: InteractionMatrix, params: AlsParams = AlsParams(), progress: Progress = no_progress,
           fingerprint: str = "", tuning: dict[str, Any] | None = None) -> TrainedModel:
     """Train ALS on an interaction matrix; the device follows ``params.gpu`` (see :func:`resolve_device`)."""
-    if matrix.nnz == 0:
-        raise NotFound(
-            "there are no interactions to learn from (only impressions, or no events in the selected period)",
-            code="no_interactions",
-        )
+    require_interactions(matrix)
     user_items = matrix.confidence(params)
     progress(0.0, "training")
     start = time.perf_counter()
@@ -761,9 +779,22 @@ def train(matrix: InteractionMatrix, params: AlsParams = AlsParams(), progress: 
     progress(1.0, "trained")
     return TrainedModel(
         params=params, device=device, fingerprint=fingerprint, matrix=matrix, user_items=user_items, als=als,
-        trained_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds"),
-        train_seconds=seconds, device_note=note, tuning=tuning,
+        trained_at=utc_now(), train_seconds=seconds, device_note=note, tuning=tuning,
     )
+
+
+def require_interactions(matrix: InteractionMatrix) -> None:
+    """:class:`NotFound` when ``matrix`` holds no interaction to learn from."""
+    if matrix.nnz == 0:
+        raise NotFound(
+            "there are no interactions to learn from (only impressions, or no events in the selected period)",
+            code="no_interactions",
+        )
+
+
+def utc_now() -> str:
+    """The time a model is trained: naive UTC, to the second."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def model_paths(models_dir: Path, fingerprint: str) -> tuple[Path, Path]:
@@ -806,10 +837,22 @@ def save_model(model: TrainedModel, models_dir: Path, keep: int = 3) -> Path:
     return meta
 
 
+def als_with_factors(params: AlsParams, user_factors: np.ndarray, item_factors: np.ndarray, nnz: int):
+    """An ``implicit.cpu.als.AlternatingLeastSquares`` holding given factors (it serves, it is not fitted)."""
+    import implicit.cpu.als
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"):
+        als = implicit.cpu.als.AlternatingLeastSquares(
+            factors=params.factors, regularization=params.regularization, alpha=1.0,
+            iterations=params.iterations, random_state=params.seed, num_threads=threads_for(params, nnz),
+        )
+    als.user_factors, als.item_factors = user_factors, item_factors
+    return als
+
+
 def load_model(meta_path: Path) -> TrainedModel:
     """Rebuild a saved model (no pickle): ``implicit.cpu.als.AlternatingLeastSquares`` with its factors."""
-    import implicit.cpu.als
-
     try:
         doc = json.loads(Path(meta_path).read_text())
         if doc.get("format") != MODEL_FORMAT:
@@ -822,14 +865,7 @@ def load_model(meta_path: Path) -> TrainedModel:
     except (OSError, ValueError, KeyError) as exc:
         raise StorageError(f"the saved model {Path(meta_path).name} cannot be read: {exc}", code="bad_model") from exc
     params = AlsParams.from_dict(doc["params"])
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, "blas"):
-        als = implicit.cpu.als.AlternatingLeastSquares(
-            factors=params.factors, regularization=params.regularization, alpha=1.0,
-            iterations=params.iterations, random_state=params.seed, num_threads=threads_for(params, user_items.nnz),
-        )
-    als.user_factors, als.item_factors = user_factors, item_factors
+    als = als_with_factors(params, user_factors, item_factors, user_items.nnz)
     weights = user_items.copy()
     weights.data = ((weights.data - 1.0) / params.alpha).astype(np.float32)  # w after any re-weighting
     matrix = InteractionMatrix.from_csr(doc["user_ids"], doc["item_ids"], weights)
@@ -844,8 +880,11 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 4
 
 
-def _catalog_rows(store: Store) -> list[dict[str, Any]]:
-    return store.query("SELECT item_id, kind, title, category, price FROM items WHERE item_id IS NOT NULL").records()
+def catalog_rows(source) -> list[dict[str, Any]]:
+    """The catalog facts a model serves with (kind, title, category, price), on any engine."""
+    items = source.table("items")
+    rows = items.filter(items.item_id.notnull()).select("item_id", "kind", "title", "category", "price")
+    return source.to_arrow(rows).to_pylist()
 
 
 def saved_model(store: Store, params: AlsParams = AlsParams(), filters: Filters | None = None) -> TrainedModel | None:
@@ -868,7 +907,7 @@ def saved_model(store: Store, params: AlsParams = AlsParams(), filters: Filters 
 
 def _remember(store: Store, key: tuple[str, str], model: TrainedModel) -> TrainedModel:
     model.store = store
-    model.set_catalog(_catalog_rows(store))
+    model.set_catalog(catalog_rows(store))
     with _CACHE_LOCK:
         _CACHE[key] = model
         while len(_CACHE) > _CACHE_SIZE:

@@ -25,8 +25,9 @@ def register(sub) -> None:
 def run(args, ctx) -> Output:
     from analytics.recsys.audiences import item_audience
 
+    store = ctx.store  # the DuckDB store (refused on Spark before any training)
     model = model_from_args(args, ctx)
-    result = item_audience(ctx.store, model, args.item, args.k, exclude_engaged=not args.include_engaged,
+    result = item_audience(store, model, args.item, args.k, exclude_engaged=not args.include_engaged,
                            filters=filters_from_args(args, ctx))
     payload = {**result.to_dict(), "model": model.fingerprint, "device": model.device}
     if args.csv:

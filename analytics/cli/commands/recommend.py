@@ -48,6 +48,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tune-budget", type=positive_float, default=None, metavar="SECONDS",
                    help="time budget of the parameter search (default 60; a saved search for the same data is reused)")
     g.add_argument("--gpu", choices=("auto", "on", "off"), default="auto", help="train on the GPU: auto (if CUDA), on, off")
+    g.add_argument("--model", default="als", metavar="als|spark-als",
+                   help="als (default): implicit ALS in this process (on Spark: the matrix aggregated there, then "
+                        "trained here); spark-als: Spark ML ALS trained on Spark (--engine spark; no search)")
     g.add_argument("--half-life", type=float, default=None, metavar="DAYS", help="time decay half-life in days (default: none)")
     g.add_argument("--weight", action="append", default=[], metavar="TYPE=W", help="event type weight, e.g. purchase=10 (repeatable)")
     g.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
@@ -72,10 +75,11 @@ def params_from_args(args):
 
 
 def tune_from_args(args):
-    """The search settings (``None`` with ``--no-tune``): the values given on the command line stay fixed."""
+    """The search settings (``None`` with ``--no-tune`` or ``--model spark-als``): the values given on
+    the command line stay fixed."""
     from analytics.recsys.tuning import TuneSettings
 
-    if args.no_tune:
+    if args.no_tune or args.model == "spark-als":
         return None
     fixed = {name for name in ("factors", "regularization", "alpha", "weighting") if getattr(args, name) is not None}
     return TuneSettings(budget_seconds=args.tune_budget, fixed=frozenset(fixed))
@@ -88,11 +92,21 @@ def filters_or_none(args, ctx):
     return filters if restricted else None
 
 
-def model_from_args(args, ctx):
-    """The ALS model for these options (reused when saved, else trained with progress on a terminal)."""
+def model_from_args(args, ctx, force: bool = False, always_progress: bool = False):
+    """The model for these options: on DuckDB reused when saved, else trained and saved; on Spark
+    trained from the events there (``--model``: :mod:`analytics.recsys.scale_out`), not saved."""
+    from analytics.recsys.scale_out import check_model_kind, train_on_source
+
+    kind = check_model_kind(args.model)
+    progress = _progress("train", always=always_progress)
+    filters = filters_or_none(args, ctx)
+    if ctx.settings.engine == "spark":
+        return train_on_source(ctx.source, params_from_args(args), kind, filters, progress, tune_from_args(args))
+    if kind != "als":
+        raise BadInput(f"--model {args.model} trains on Spark: add --engine spark", code="not_spark", value=args.model)
     from analytics.recsys.models import get_model
 
-    return get_model(ctx.store, params_from_args(args), progress=_progress("train"), filters=filters_or_none(args, ctx),
+    return get_model(ctx.store, params_from_args(args), progress=progress, filters=filters, force=force,
                      tune=tune_from_args(args))
 
 
@@ -147,10 +161,7 @@ def tuning_lines(tuning) -> list[str]:
 
 
 def run_train(args, ctx) -> Output:
-    from analytics.recsys.models import get_model
-
-    model = get_model(ctx.store, params_from_args(args), progress=_progress("train", always=True),
-                      filters=filters_or_none(args, ctx), force=args.force, tune=tune_from_args(args))
+    model = model_from_args(args, ctx, force=args.force, always_progress=True)
     s = model.summary()
     p = model.params
     text = (

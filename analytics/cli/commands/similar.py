@@ -24,8 +24,9 @@ def run(args, ctx) -> Output:
     from analytics.recsys.content import build_content_index
     from analytics.recsys.similarity import similar_items
 
+    store = ctx.store  # the DuckDB store (refused on Spark before any training)
     model = model_from_args(args, ctx)
-    result = similar_items(model, build_content_index(ctx.store), args.item, args.k, args.min_interactions)
+    result = similar_items(model, build_content_index(store), args.item, args.k, args.min_interactions)
     payload = {**result.to_dict(), "model": model.fingerprint, "device": model.device}
     how = ("ALS item factors, cosine" if result.source == "als"
            else f"content (title, tags, category): only {result.interactions} user(s) interacted with it")
