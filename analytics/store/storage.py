@@ -328,8 +328,11 @@ class Store(Source):
 
     # -- facts -------------------------------------------------------------------------------
     def content_version(self, *, without_upload: int | None = None) -> str:
-        """A token that changes whenever the events or the catalog change, through uploads or not
-        (the key of every derived structure: rollups, accelerator tables, in-memory indexes).
+        """A token that changes whenever the events or the catalog change (the key of every derived
+        structure: rollups, accelerator tables, in-memory indexes). Every write of the library goes
+        through an upload, which changes :meth:`data_version`; a write outside uploads changes the
+        token only when it changes a table's row count, the latest event time or the catalog's
+        durations.
 
         ``without_upload``: the token as it was before that upload (the last one) landed, computed
         from the rows of every other upload (what an accelerator kept current then was keyed by)."""

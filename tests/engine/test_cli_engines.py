@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import math
+import os
 import shutil
 
 import pytest
@@ -159,12 +160,21 @@ def test_an_uploaded_real_file_gives_the_same_json_on_spark(tmp_path, spark):
 
 def test_spark_connect_gives_the_same_json(sample_cli, spark_connect_url):
     """Through a Spark Connect server on loopback (the test run's own, started with the session)."""
-    for argv in (["kpis", "--all", "--by", "channel"], ["funnel", "--steps", STEPS, "--mode", "strict"], ["retention"]):
-        _same_on_both_engines(sample_cli, argv, "--spark-url", spark_connect_url)
+    try:
+        for argv in (["kpis", "--all", "--by", "channel"], ["funnel", "--steps", STEPS, "--mode", "strict"], ["retention"]):
+            _same_on_both_engines(sample_cli, argv, "--spark-url", spark_connect_url)
+    finally:
+        # A Spark Connect client marks the whole process as remote (SPARK_CONNECT_MODE_ENABLED), which
+        # would send the later tests' classic session through Connect: close the client, clear the mark.
+        from analytics.store import spark as spark_store
+
+        for key in [k for k in spark_store._SOURCES if str(k[1]).startswith("sc://")]:
+            spark_store._SOURCES.pop(key).session.stop()
+        os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
 
 
 def test_store_commands_are_refused_on_spark_with_one_line(sample_cli):  # before Spark starts
-    for argv in (["ingest", "x.csv"], ["uploads"], ["train"]):
+    for argv in (["ingest", "x.csv"], ["uploads"], ["rejects", "1"]):
         status, _, err = _run(sample_cli, "spark", argv)
         assert status == 2
         assert err.strip().count("\n") == 0 and "does not run on Spark" in err and "export --parquet" in err
