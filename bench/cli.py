@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -37,7 +36,7 @@ SCRIPT = str(Path(__file__).resolve())
 sys.path.insert(0, str(ROOT))
 
 from _result import emit, side
-from _sample_db import add_sample_args
+from _sample_db import add_sample_args, one_shot
 
 STEPS = ("view", "click", "purchase")
 WINDOW = "7d"
@@ -58,23 +57,6 @@ def _chdb_child(parquet: str) -> None:
     rows = [line.split(",") for line in str(chdb.query(sql, "CSV")).split()]
     by_level = {int(level): int(n) for level, n in rows}
     print(json.dumps([sum(n for lv, n in by_level.items() if lv >= i) for i in range(1, len(STEPS) + 1)]))
-
-
-def run_once(argv: list[str]) -> tuple[dict, str]:
-    """Run ``argv`` as a fresh process: (wall, CPU, peak RSS) and its standard output."""
-    with tempfile.TemporaryFile() as out:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, cwd=ROOT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        err = proc.stderr.read().decode(errors="replace")
-        proc.stderr.close()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {err.strip()[-500:]}")
-        out.seek(0)
-        text = out.read().decode()
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024}, text
 
 
 def _prepare(args: argparse.Namespace) -> None:
@@ -134,7 +116,8 @@ def main(argv: list[str] | None = None) -> None:
         outputs: dict[str, str] = {}
         for round_ in range(args.repeat + 1):  # round 0 warms the file cache and is not counted
             for name, command in cases.items():  # interleaved: ours, then chDB, in every round
-                figures, outputs[name] = run_once(command)
+                wall, cpu, rss, outputs[name] = one_shot(command, ROOT)
+                figures = {"wall": wall, "cpu": cpu, "rss": rss}
                 if round_:
                     runs[name].append(figures)
 

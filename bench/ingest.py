@@ -32,7 +32,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +44,9 @@ from analytics.store.schema import EVENT_COLUMNS
 
 sys.path.insert(0, str(REPO / "bench"))
 from _result import emit, side as result_side  # noqa: E402
+from _sample_db import one_shot  # noqa: E402
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 TARGET_RATIO = 1.2
 TARGET_RSS = 1.5e9
@@ -98,21 +100,14 @@ def measure(side: str, csv: Path, work: Path) -> dict:
         cmd = [sys.executable, "-c", BARE, str(csv), str(db), ddl]
     else:
         cmd = [sys.executable, "-m", "analytics", "--db", str(db), "--tz", "UTC", "--json", "ingest", str(csv)]
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    out = proc.stdout.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"the {side} side failed with status {os.waitstatus_to_exitcode(status)}")
+    wall, cpu, peak_mib, out = one_shot(cmd, REPO)
     if side == "bare":
         rows = {"rows": int(out.strip())}
     else:
         report = json.loads(out)
         rows = {k: report[k] for k in ("rows_read", "rows_accepted", "rows_rejected", "rows_duplicate")}
     shutil.rmtree(work, ignore_errors=True)
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss * 1024, **rows}
+    return {"wall": wall, "cpu": cpu, "rss": peak_mib * 2**20, **rows}
 
 
 def price_rules(csv: Path) -> None:
