@@ -57,11 +57,24 @@ def arguments(name: str, size: str) -> list[str]:
         return ["--events", str(events), "--users", str(users), "--items", str(items)]
     if name in {"cli", "completion", "explain", "funnel", "ingest", "overview", "retention_timing"}:
         return ["--users", str(s["users"]), "--days", str(DAYS), "--seed", str(SEED), "--db", str(sample_db(size))]
+    if name in {"accelerators", "pages"}:
+        return ["--db", str(sample_db(size))]
+    if name in {"als_scale", "scale_out"}:  # Spark beside DuckDB: one round each
+        return ["--db", str(sample_db(size)), "--rounds", "1"]
+    if name == "load":  # the sessions target is stated at 1M events; a 10M run measures both sizes
+        sizes = ["1m", size] if size != "1m" else ["1m"]
+        return [arg for each in sizes for arg in ("--db", str(sample_db(each)))]
     return []
 
 
-def datasets(size: str) -> list[str]:
-    """The size of each data set, counted (the sample database is built here when missing)."""
+def needed(names: list[str], size: str) -> list[str]:
+    """The sizes whose sample database the scripts ``names`` read (built before the first runs)."""
+    return sorted({size} | ({"1m"} if "load" in names else set()))
+
+
+def datasets(size: str, main: bool = True) -> list[str]:
+    """The size of each data set, counted (the sample database is built here when missing); with
+    ``main`` false, only the sample database's line (a size read by the load benchmark alone)."""
     code = (
         "import argparse, sys; sys.path.insert(0, 'bench'); from _sample_db import sample_store; "
         f"s = sample_store(__import__('pathlib').Path({str(sample_db(size))!r}), "
@@ -71,6 +84,8 @@ def datasets(size: str) -> list[str]:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     events, items, spend = out.stdout.split()[-3:]
     events_, users, items_ = SIZES[size]["als"]
+    if not main:
+        return [f"sample database ({SIZES[size]['users']:,} users x {DAYS} days, seed {SEED}; load): {int(events):,} events"]
     return [
         (f"sample database ({SIZES[size]['users']:,} users x {DAYS} days, seed {SEED}; cli, completion, explain, "
          f"funnel, overview, retention_timing): {int(events):,} events, {int(items):,} items, {int(spend):,} spend rows"),
@@ -197,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.only or scripts()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     started, load_before = dt.datetime.now(dt.UTC), os.getloadavg()
-    facts = datasets(args.events)
+    facts = [fact for each in needed(names, args.events) for fact in datasets(each, main=each == args.events)]
     runs = [run(name, args.events) for name in names]
     args.out.write_text(markdown(args.events, runs, started, load_before, os.getloadavg(), facts), encoding="utf-8")
     print(f"wrote {args.out}")
