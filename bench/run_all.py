@@ -57,7 +57,7 @@ def arguments(name: str, size: str) -> list[str]:
         return ["--events", str(events), "--users", str(users), "--items", str(items)]
     if name in {"cli", "completion", "explain", "funnel", "ingest", "overview", "retention_timing"}:
         return ["--users", str(s["users"]), "--days", str(DAYS), "--seed", str(SEED), "--db", str(sample_db(size))]
-    if name in {"accelerators", "pages"}:
+    if name in {"accelerators", "pages", "upload_memory"}:
         return ["--db", str(sample_db(size))]
     if name in {"als_scale", "scale_out"}:  # Spark beside DuckDB: one round each
         return ["--db", str(sample_db(size)), "--rounds", "1"]

@@ -1,10 +1,10 @@
 """Benchmark: peak memory of the dashboard while a file is uploaded through the browser, and of
 ``reelytics ingest`` on the command line.
 
-    python bench/upload_memory.py --upload-rows 1400000 --ingest-rows 1000000
+    python bench/upload_memory.py --db SAMPLE.duckdb --upload-rows 1400000 --ingest-rows 1000000
 
-Generates event CSVs under bench/out/ (kept between runs; the same generator as bench/ingest.py),
-then:
+Writes event CSVs under bench/out/ (kept between runs): the first rows of the sample database's
+events, as bench/ingest.py exports them; then:
 
 1. starts ``streamlit run dashboard/app.py`` on 127.0.0.1 over a fresh database and drives Debian's
    Chromium (Playwright) to the Data page; uploads the CSV through the file uploader, waits until
@@ -30,16 +30,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out"
 sys.path.insert(0, str(REPO / "bench"))
-from ingest import generate  # bench/ingest.py: the same event generator
+from _result import emit, side
 
 CHROMIUM = Path(os.environ.get("REELYTICS_CHROMIUM", "/usr/bin/chromium"))
 
 
-def csv_of(rows: int) -> Path:
+def csv_of(db: Path, rows: int) -> Path:
+    """The first ``rows`` events of the sample database ``db`` as a CSV (written once, then reused)."""
+    import duckdb
+
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"events_{rows}.csv"
+    path = OUT / f"{db.stem}_events_{rows}.csv"
     if not path.exists():
-        generate(path, rows)
+        part = path.with_suffix(".part")
+        con = duckdb.connect(str(db), read_only=True)
+        con.execute(f"COPY (SELECT * EXCLUDE (upload_id, props) FROM events ORDER BY event_time LIMIT {int(rows)}) "
+                    f"TO '{part}' (HEADER, DELIMITER ',', FORMAT csv)")
+        con.close()
+        part.rename(path)
     return path
 
 
@@ -108,6 +116,10 @@ def dashboard_upload(csv: Path, work: Path) -> None:
           f"+{(staged - loaded) / 1024:,.0f} MiB = {(staged - loaded) * 1024 / size:.2f} x the file);  "
           f"after import {mib(imported)} ({imported_s:.1f} s)")
     print(f"dashboard RSS once the upload is staged {mib(rss_after)}")
+    note = f"{csv.name}, {size / 2**20:,.0f} MiB, through the Data page"
+    emit("upload_memory", "dashboard, page loaded", side(None, None, loaded / 1024), note=note)
+    emit("upload_memory", "dashboard, upload staged", side(staged_s, None, staged / 1024), note=note)
+    emit("upload_memory", "dashboard, after the import", side(imported_s, None, imported / 1024), note=note)
 
 
 def cli_ingest(csv: Path, work: Path) -> None:
@@ -124,11 +136,15 @@ def cli_ingest(csv: Path, work: Path) -> None:
         raise SystemExit(f"reelytics ingest failed:\n{out}")
     print(f"reelytics ingest      {csv.name}: {csv.stat().st_size / 2**20:,.0f} MiB, "
           f"{out.splitlines()[1].strip()}")
-    print(f"reelytics ingest peak RSS {mib(usage.ru_maxrss)} ({time.perf_counter() - t:.1f} s)")
+    wall = time.perf_counter() - t
+    print(f"reelytics ingest peak RSS {mib(usage.ru_maxrss)} ({wall:.1f} s)")
+    emit("upload_memory", "reelytics ingest", side(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024),
+         target=("peak_rss_mb", 1536), note=f"{csv.name}, {csv.stat().st_size / 2**20:,.0f} MiB, one process")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", type=Path, required=True, help="sample database whose events make the CSVs (only read)")
     ap.add_argument("--upload-rows", type=int, default=1_400_000, help="rows of the uploaded CSV (about 100 MB)")
     ap.add_argument("--ingest-rows", type=int, default=1_000_000, help="rows of the CSV given to reelytics ingest")
     args = ap.parse_args()
@@ -136,8 +152,8 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
-        dashboard_upload(csv_of(args.upload_rows), work)
-        cli_ingest(csv_of(args.ingest_rows), work)
+        dashboard_upload(csv_of(args.db, args.upload_rows), work)
+        cli_ingest(csv_of(args.db, args.ingest_rows), work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
