@@ -19,10 +19,7 @@ import pyarrow.compute as pc
 
 from analytics.query.definitions import views_with_ratio
 from analytics.query.filters import Filters, filtered_events
-from analytics.query.layer import UnitRows
-
-#: Catalog columns a funnel can be broken down by (the others are event columns).
-ITEM_BREAKDOWNS: tuple[str, ...] = ("category", "creator", "kind")
+from analytics.query.layer import ITEM_BREAKDOWNS, UnitRows
 
 
 def _condition_expr(table, cond):
