@@ -15,8 +15,10 @@ A process loads the user codes and the packed integers once per data version (a 
 the uploads' sorted runs) into numpy arrays (17 bytes an event, plus the order of the merge when
 there are several uploads), reads any further column the first time a funnel needs it (4 bytes an
 event for a text column, 8 for a number) and answers such funnels without reading the events. Only a
-process that keeps accelerators in memory (the dashboard) loads it: a one-shot process answers one
-funnel from the portable rows, which costs less than loading every event (bench/accelerators.py).
+process that keeps accelerators in memory (the dashboard) builds or loads it whole; a process that
+does not hold it reads, from the persisted tables when they are current, only one funnel's part
+(:func:`_partial`: the steps' types inside its time bounds, the columns it tests: integers, no
+event text), which costs less than the portable rows; without them it answers from the portable rows.
 
 It produces exactly the rows :func:`analytics.query.funnel_events.portable_rows` would (tests prove
 both paths give the same funnels); the portable definition stays
