@@ -157,18 +157,14 @@ class Source:
     def span(self) -> tuple[Any, Any]:
         """First and last ``event_time`` of every event (naive UTC; ``None`` without events)."""
         events = self.table("events")
-        row = self.to_arrow(events.aggregate(lo=events.event_time.min(), hi=events.event_time.max())).to_pylist()[0]
+        row = self.execute(events.aggregate(lo=events.event_time.min(), hi=events.event_time.max())).iloc[0]
         return _py_time(row["lo"]), _py_time(row["hi"])
 
 
 def _py_time(value: Any):
-    """A ``datetime`` (``None`` stays ``None``; a pandas timestamp becomes a plain one)."""
-    return value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+    import pandas as pd
 
-
-def _text(value: str) -> str:
-    """``value`` as a quoted SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
 
 class IbisSource(Source):
@@ -221,11 +217,9 @@ class Store(Source):
     # -- connection set-up -------------------------------------------------------------------
     def _lock_down(self, read_paths: Sequence[Path]) -> None:
         con = self._con
-        # quoted SQL text, not parameters: DuckDB's Python client imports pandas to bind any
-        # parameter, and every command opens the store (a funnel never needs pandas otherwise)
-        con.execute(f"SET allowed_directories = [{_text(str(self.data_dir) + '/')}]")
+        con.execute("SET allowed_directories = ?", [[str(self.data_dir) + "/"]])
         if read_paths:
-            con.execute(f"SET allowed_paths = [{', '.join(_text(str(p)) for p in read_paths)}]")
+            con.execute("SET allowed_paths = ?", [[str(p) for p in read_paths]])
         # Sessions compute in UTC; local zones are applied explicitly where a person reads times.
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_external_access = false")
@@ -242,8 +236,6 @@ class Store(Source):
                     code="schema_too_new",
                     version=version,
                 )
-            if version == SCHEMA_VERSION:
-                return
             for statements in MIGRATIONS[version:]:
                 for sql in statements:
                     cur.execute(sql)
