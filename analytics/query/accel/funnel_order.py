@@ -224,7 +224,8 @@ def event_index(store: Store, token: tuple[Any, ...] | None = None) -> EventInde
 
 def is_current(store: Store) -> bool:
     """Whether the database keeps the index of the data as it is now."""
-    return store.get_meta(META_KEY) == store.content_version()
+    held = store.get_meta(META_KEY)
+    return held is not None and held == store.content_version()
 
 
 def is_held(store: Store) -> bool:
