@@ -24,6 +24,10 @@ import os
 # multi-threaded BLAS under it slows training down (training also pins BLAS with threadpoolctl).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+# numpy (read once, at its import) asks the kernel for huge pages for every large array; a one-shot
+# command frees its arrays soon after, and zeroing whole 2 MiB pages on first touch cost about a
+# fifth of the CPU time of a 10M-event funnel (bench/cli.py). Regular pages are zeroed where written.
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 import argparse
 import importlib

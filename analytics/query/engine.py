@@ -20,23 +20,70 @@ from contextlib import contextmanager
 from typing import Any
 
 from analytics.progress import Progress, no_progress
-from analytics.query.accel.breakdown import BreakdownIndex
-from analytics.query.accel.funnel_order import FunnelOrder
-from analytics.query.accel.rollup import HourlyRollup
-from analytics.query.components import portable_components, portable_sums
-from analytics.query.funnel_events import portable_rows
 from analytics.query.layer import Accelerator, Change, Components, FunnelEvents
 
 PORTABLE = "portable"
 
-#: The meaning of each query type: its portable path (runs on every engine).
-_PORTABLE: dict[type, Callable[[Any, Any], Any]] = {
-    Components: lambda source, q: (portable_sums if q.sums_only else portable_components)(source, q.filters, q.by),
-    FunnelEvents: lambda source, q: portable_rows(source, q.spec, q.filters),
-}
 
-#: Accelerators per query type, fastest first.
-ACCELERATORS: tuple[Accelerator, ...] = (BreakdownIndex(), HourlyRollup(), FunnelOrder())
+# Each query type's paths are imported when a query of that type is first asked: a funnel loads
+# neither the KPI accelerators nor what they import (pandas), a KPI query not the funnel order.
+def _components_portable(source, q: Components):
+    from analytics.query.components import portable_components, portable_sums
+
+    return (portable_sums if q.sums_only else portable_components)(source, q.filters, q.by)
+
+
+def _funnel_portable(source, q: FunnelEvents):
+    from analytics.query.funnel_events import portable_rows
+
+    return portable_rows(source, q.spec, q.filters)
+
+
+def _components_accelerators() -> tuple[Accelerator, ...]:
+    from analytics.query.accel.breakdown import BreakdownIndex
+    from analytics.query.accel.rollup import HourlyRollup
+
+    return (BreakdownIndex(), HourlyRollup())
+
+
+def _funnel_accelerators() -> tuple[Accelerator, ...]:
+    from analytics.query.accel.funnel_order import FunnelOrder
+
+    return (FunnelOrder(),)
+
+
+#: The meaning of each query type: its portable path (runs on every engine).
+_PORTABLE: dict[type, Callable[[Any, Any], Any]] = {Components: _components_portable, FunnelEvents: _funnel_portable}
+
+#: The accelerators of each query type, fastest first (:data:`ACCELERATORS`: all of them).
+_DECLARED: dict[type, Callable[[], tuple[Accelerator, ...]]] = {
+    Components: _components_accelerators,
+    FunnelEvents: _funnel_accelerators,
+}
+_loaded: dict[type, tuple[Accelerator, ...]] = {}
+_load_lock = threading.Lock()
+
+
+def _accelerators(query_type: type) -> tuple[Accelerator, ...]:
+    """The accelerators declared for ``query_type`` (imported on first use)."""
+    found = _loaded.get(query_type)
+    if found is None:
+        with _load_lock:
+            found = _loaded.get(query_type)
+            if found is None:
+                found = _loaded[query_type] = _DECLARED[query_type]()
+    return found
+
+
+def _every_accelerator() -> tuple[Accelerator, ...]:
+    return tuple(acc for query_type in _DECLARED for acc in _accelerators(query_type))
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ACCELERATORS":  # every accelerator, fastest first within each query type (imports them all)
+        return _every_accelerator()
+    raise AttributeError(name)
+
 
 _keep_in_memory = False
 _forced = threading.local()
@@ -72,7 +119,7 @@ def using(path: str) -> Iterator[None]:
     """Within the block (this thread), answer by the path named ``path`` wherever it can answer
     (building what it needs) and by the portable path elsewhere; ``"portable"`` never accelerates.
     For the contract tests and the benchmarks, which compare paths; features never choose."""
-    if path != PORTABLE and path not in {a.name for a in ACCELERATORS}:
+    if path != PORTABLE and path not in {a.name for a in _every_accelerator()}:
         raise KeyError(path)
     before = getattr(_forced, "path", None)
     _forced.path = path
@@ -91,7 +138,7 @@ def ask(source, query):
             if found is not None:
                 return found
         return _PORTABLE[type(query)](source, query)
-    for acc in ACCELERATORS:
+    for acc in _accelerators(type(query)):
         if _may_use(acc, source, query):
             found = acc.answer(source, query)
             if found is not None:
@@ -102,14 +149,14 @@ def ask(source, query):
 def paths_for(source, query) -> tuple[str, ...]:
     """Names of every path that may answer ``query`` on ``source`` (building what it needs), the
     portable one last."""
-    return (*(acc.name for acc in ACCELERATORS if _declares(acc, source, query)), PORTABLE)
+    return (*(acc.name for acc in _accelerators(type(query)) if _declares(acc, source, query)), PORTABLE)
 
 
 def answer_by(path: str, source, query):
     """The answer of one named path (``None`` where an accelerator finds it cannot answer exactly)."""
     if path == PORTABLE:
         return _PORTABLE[type(query)](source, query)
-    for acc in ACCELERATORS:
+    for acc in _accelerators(type(query)):
         if acc.name == path:
             return acc.answer(source, query)
     raise KeyError(path)
@@ -134,7 +181,7 @@ def removing(source, upload_id: int, progress: Progress = no_progress) -> Iterat
 
 
 def _upkeep(source, change: Change, progress: Progress) -> None:
-    kept = [acc for acc in ACCELERATORS if source.engine in acc.engines]
+    kept = [acc for acc in _every_accelerator() if source.engine in acc.engines]
     for done, acc in enumerate(kept):
         progress(done / len(kept), "accelerators")
         acc.upkeep(source, change)

@@ -19,10 +19,7 @@ import pyarrow.compute as pc
 
 from analytics.query.definitions import views_with_ratio
 from analytics.query.filters import Filters, filtered_events
-from analytics.query.layer import UnitRows
-
-#: Catalog columns a funnel can be broken down by (the others are event columns).
-ITEM_BREAKDOWNS: tuple[str, ...] = ("category", "creator", "kind")
+from analytics.query.layer import ITEM_BREAKDOWNS, UnitRows
 
 
 def _condition_expr(table, cond):
@@ -97,9 +94,14 @@ def _annotated(source, spec, filters: Filters):
     types = sorted({s.event_type for s in spec.steps})
     if spec.mode != "strict":  # strict needs every event to find interruptions
         ev = ev.filter(ev.event_type.isin(types))
-    bits = ibis.literal(0, type="int64")
+    plain: dict[str, int] = {}  # steps without conditions: one CASE on the type gives their bits
     for i, step in enumerate(spec.steps):
-        bits = bits + ibis.ifelse(_step_expr(ev, step), 1 << i, 0)
+        if not step.conditions:
+            plain[step.event_type] = plain.get(step.event_type, 0) | 1 << i
+    bits = ev.event_type.cases(*plain.items(), else_=0).cast("int64") if plain else ibis.literal(0, type="int64")
+    for i, step in enumerate(spec.steps):
+        if step.conditions:
+            bits = bits + ibis.ifelse(_step_expr(ev, step), 1 << i, 0)
     entry = ev.event_time < end if end is not None else ibis.literal(True)
     ev = ev.mutate(t=_epoch_us(ev.event_time, source), steps=bits, entry=entry)
     if spec.mode == "strict":

@@ -23,12 +23,13 @@ Feature modules never name a path: they ask :func:`analytics.query.engine.ask` f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
-
-import numpy as np
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from analytics.query.filters import FIELDS, FilterField, Filters
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class Components:
     filters: Filters
     by: tuple[str, ...] = ()
     sums_only: bool = False
+
+
+#: Catalog columns a funnel can be broken down by (the others are event columns).
+ITEM_BREAKDOWNS: tuple[str, ...] = ("category", "creator", "kind")
 
 
 @dataclass(frozen=True)

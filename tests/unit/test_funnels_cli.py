@@ -101,3 +101,30 @@ def test_text_says_what_rates_divide_by_and_which_entry_days_are_open(tmp_path, 
     doc = json.loads(capsys.readouterr().out)
     assert [(r["complete"], r["conversion_rate"]) for r in doc["over_time"]] == [(True, 0.5), (False, None)]
     assert [(s["base_from_previous"], s["base_from_first"]) for s in doc["steps"]] == [(3, 3), (2, 2)]
+
+
+def test_funnel_help_loads_no_data_library_and_the_funnel_path_no_pandas():
+    """``funnel --help`` imports no data library; the modules that compute a funnel import no pandas
+    (it is imported only when a result is read as a DataFrame)."""
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from analytics.cli import main as cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        cli.main(['funnel', '--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "helped = sorted({m.split('.')[0] for m in sys.modules})\n"
+        "import analytics.cli.commands.funnel, analytics.metrics.funnels.compute, analytics.query.engine\n"
+        "import analytics.query.funnel_events, analytics.query.accel.funnel_order\n"
+        "print(json.dumps([helped, sorted({m.split('.')[0] for m in sys.modules})]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    helped, computing = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(helped) & {"pandas", "numpy", "ibis", "duckdb", "pyarrow", "scipy"} == set()
+    assert "numpy" in computing and "pandas" not in computing

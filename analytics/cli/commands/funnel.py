@@ -15,7 +15,6 @@ from analytics.metrics.funnels import (
     STATUSES,
     TOUCHES,
     FunnelSpec,
-    compute_funnel,
     parse_duration,
     parse_step_windows,
     parse_steps,
@@ -61,6 +60,8 @@ def spec_from_args(args) -> FunnelSpec:
 
 
 def run(args, ctx) -> Output:
+    from analytics.metrics.funnels import compute_funnel
+
     spec = spec_from_args(args)
     filters = filters_from_args(args, ctx)
     result = compute_funnel(ctx.source, spec, filters)
@@ -68,6 +69,10 @@ def run(args, ctx) -> Output:
         users = result.users(args.list_status, args.at_step)
         title = f"funnel {args.list_status} " + " > ".join(spec.labels)
         return Output(None, raw=to_csv_bytes(users, filters.describe(), title=title).decode("utf-8-sig"))
+    return Output(result, lambda: _text(args, spec, result))
+
+
+def _text(args, spec: FunnelSpec, result) -> str:
     unit = "users" if spec.count == "users" else "entries"
     lines = [f"funnel ({spec.mode}, window {args.window}, {unit}):"]
     for s in result.steps:
@@ -78,9 +83,9 @@ def run(args, ctx) -> Output:
         )
     lines.append(f"  converted {result.converted:,} of {result.entrants - result.in_progress:,} who could finish "
                  f"({pct(result.conversion_rate)}); {result.in_progress:,} still in progress, left out of the rates")
-    open_periods = result.over_time[~result.over_time["complete"]] if len(result.over_time) else result.over_time
-    if len(open_periods):
-        lines.append(f"  conversion over time: entry {spec.period}s from {open_periods['period_start'].min()} on are "
+    open_periods = [p["period_start"] for p in result.over_time_table.to_pylist() if not p["complete"]]
+    if open_periods:
+        lines.append(f"  conversion over time: entry {spec.period}s from {min(open_periods)} on are "
                      "incomplete (window still open at the end of the data) and get no rate")
     if result.median_seconds_to_convert is not None:
         lines.append(
@@ -90,4 +95,4 @@ def run(args, ctx) -> Output:
     for seg in result.segments:
         sig = "n/a (too small)" if seg.p_value is None else f"p={seg.p_value:.3g}{' *' if seg.significant else ''}"
         lines.append(f"  {args.by}={seg.segment}: {seg.converted:,}/{seg.entrants:,} {pct(seg.conversion_rate)} {sig}")
-    return Output(result, "\n".join(lines))
+    return "\n".join(lines)

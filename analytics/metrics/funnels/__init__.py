@@ -29,21 +29,6 @@ sorted lists per user) or, for plain event-type steps, from the in-memory event 
 window functions (it runs on DuckDB and Spark); tests prove all paths give the same levels.
 """
 
-from analytics.metrics.funnels.compute import (  # noqa: F401 - the package's public names
-    compute_funnel,
-    data_end,
-    fetch_rows,
-    step_counts,
-)
-from analytics.metrics.funnels.portable import (  # noqa: F401 - the package's public names
-    portable_levels,
-)
-from analytics.metrics.funnels.result import (  # noqa: F401 - the package's public names
-    FunnelResult,
-    SegmentRow,
-    StepRow,
-    two_proportion_z,
-)
 from analytics.metrics.funnels.spec import (  # noqa: F401 - the package's public names
     BREAKDOWNS,
     COUNTS,
@@ -74,3 +59,24 @@ from analytics.metrics.funnels.spec import (  # noqa: F401 - the package's publi
     parse_step_windows,
     parse_steps,
 )
+
+#: The names of the computing modules, imported on first use: the CLI reads the spec's choices to
+#: parse its options without loading numpy, Arrow or the query layer.
+_LAZY = {
+    "compute_funnel": "compute", "data_end": "compute", "fetch_rows": "compute", "step_counts": "compute",
+    "portable_levels": "portable",
+    "FunnelResult": "result", "SegmentRow": "result", "StepRow": "result", "two_proportion_z": "result",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -1,13 +1,18 @@
-"""Computing a funnel: its events from the query layer, the kernels, and the result tables."""
+"""Computing a funnel: its events from the query layer, the kernels, and the result tables.
+
+The result tables are built with numpy and Arrow (one row per user or entry, a few rows per
+period); pandas is imported only when a caller reads them as DataFrames (:class:`FunnelResult`).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from analytics.config import parse_timezone
 from analytics.metrics.funnels.kernels import _entries_totals, _unit_levels
@@ -18,10 +23,20 @@ from analytics.metrics.funnels.result import (
     _rate,
     two_proportion_z,
 )
-from analytics.metrics.funnels.spec import NO_VALUE, SIGNIFICANCE_LEVEL, FunnelSpec
+from analytics.metrics.funnels.spec import (
+    NO_VALUE,
+    SIGNIFICANCE_LEVEL,
+    STATUSES,
+    FunnelSpec,
+)
 from analytics.query import engine
 from analytics.query.filters import Filters
 from analytics.query.layer import FunnelEvents, UnitRows
+from analytics.query.localtime import utc_offsets
+
+CONVERTED, DROPPED, IN_PROGRESS = (STATUSES.index(s) for s in ("converted", "dropped", "in_progress"))
+_DAY_US = 86_400_000_000
+_EPOCH = dt.datetime(1970, 1, 1)
 
 
 # -- the public entry points ----------------------------------------------------------------------
@@ -30,136 +45,212 @@ def data_end(source) -> dt.datetime | None:
     return source.span()[1]
 
 
-def _entries_frame(rows: UnitRows, spec: FunnelSpec, end_of_data: dt.datetime | None) -> pd.DataFrame:
+def _us(moment: dt.datetime) -> int:
+    return int((moment - _EPOCH) / dt.timedelta(microseconds=1))
+
+
+@dataclass(frozen=True)
+class _Entries:
+    """One row per user (or entry, with totals), sorted by user and entry time."""
+
+    user_id: pa.Array
+    hold_value: pa.Array | None
+    level: np.ndarray  # int64, 1..k
+    status: np.ndarray  # int8: index in STATUSES
+    entry_t: np.ndarray  # µs since 1970 (UTC)
+    reach_t: np.ndarray  # µs since 1970 (UTC) of the furthest step; meaningful where converted
+    segment: np.ndarray | None  # breakdown value per row (text)
+
+    def __len__(self) -> int:
+        return len(self.level)
+
+
+def _entries(rows: UnitRows, spec: FunnelSpec, end_of_data: dt.datetime | None) -> _Entries:
     k = len(spec.steps)
     window_us = spec.window_seconds * 1_000_000
-    end_us = (
-        int((end_of_data - dt.datetime(1970, 1, 1)) / dt.timedelta(microseconds=1)) if end_of_data is not None else None
-    )
     if spec.count == "totals":
         units, level, start_row, reach_row = _entries_totals(rows, spec)
-        start_t = rows.t[start_row] if len(start_row) else np.zeros(0, dtype=np.int64)
+        start_t = rows.t[start_row]
         open_t = start_t
     else:
         lv = _unit_levels(rows, spec)
         units = np.flatnonzero(lv.level > 0)
         level, start_row, reach_row = lv.level[units], lv.start_row[units], lv.reach_row[units]
-        start_t = rows.t[start_row] if len(units) else np.zeros(0, dtype=np.int64)
+        start_t = rows.t[start_row]
         open_t = lv.last_start_t[units]
-    reach_t = rows.t[reach_row] if len(units) else np.zeros(0, dtype=np.int64)
-    completed = level == k
-    in_progress = ~completed & ((open_t + window_us > end_us) if end_us is not None else False)
-    keys = rows.keys.take(pa.array(units, type=pa.int64())) if len(units) else rows.keys.slice(0, 0)
-    df = pd.DataFrame({"user_id": keys.column("user_id").to_pylist()})
-    if spec.hold is not None:
-        df["hold_value"] = keys.column("hold_value").to_pylist()
-    df["level"] = level.astype(np.int64)
-    df["step_reached"] = [spec.labels[i - 1] for i in level]
-    df["status"] = np.where(completed, "converted", np.where(in_progress, "in_progress", "dropped"))
-    df["entry_time"] = pd.Series(np.asarray(start_t, dtype=np.int64).astype("datetime64[us]"))
-    df["converted_time"] = pd.Series(np.asarray(reach_t, dtype=np.int64).astype("datetime64[us]")).where(completed)
-    df["seconds_to_convert"] = np.where(completed, (reach_t - start_t) / 1e6, np.nan)
+    reach_t = rows.t[reach_row]
+    status = np.full(len(units), DROPPED, dtype=np.int8)
+    if end_of_data is not None:
+        status[open_t + window_us > _us(end_of_data)] = IN_PROGRESS
+    status[level == k] = CONVERTED
+    keys = rows.keys.take(pa.array(units, type=pa.int64()))
+    segment = None
     if spec.breakdown is not None:
-        row = start_row if spec.touch == "first" else reach_row
-        values = rows.segment[row] if len(row) else np.array([], dtype=object)
-        df["segment"] = [NO_VALUE if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values]
+        values = rows.segment[start_row if spec.touch == "first" else reach_row]
+        segment = np.array(
+            [NO_VALUE if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values], dtype=object
+        )
+    user_id = keys.column("user_id").combine_chunks()
+    hold_value = keys.column("hold_value").combine_chunks() if spec.hold is not None else None
+    order = None
     if spec.hold is not None and spec.count == "users":
         # one row per user: the held value that went furthest, then converted earliest
-        done = df["converted_time"].notna().to_numpy()
-        reached = np.where(done, df["converted_time"].to_numpy().astype("datetime64[us]").astype(np.int64), np.iinfo(np.int64).max)
-        df = df.assign(_rt=reached, _et=df["entry_time"])
-        df = df.sort_values(["user_id", "level", "_rt", "_et", "hold_value"], ascending=[True, False, True, True, True])
-        user_open = df.groupby("user_id")["status"].transform(lambda s: (s == "in_progress").any())
-        df.loc[(df["status"] == "dropped") & user_open, "status"] = "in_progress"
-        df = df.drop_duplicates("user_id", keep="first").drop(columns=["_rt", "_et"])
-    return df.sort_values(["user_id", "entry_time"], kind="stable").reset_index(drop=True)
+        done = status == CONVERTED
+        by = pa.table({
+            "u": user_id, "l": pa.array(-level), "r": pa.array(np.where(done, reach_t, np.iinfo(np.int64).max)),
+            "e": pa.array(start_t), "h": hold_value,
+        })
+        order = pc.sort_indices(by, sort_keys=[(c, "ascending") for c in by.column_names]).to_numpy()
+        ids = user_id.take(order)
+        first = np.ones(len(order), dtype=bool)
+        if len(order) > 1:
+            first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
+        heads = np.flatnonzero(first)
+        user_open = np.maximum.reduceat(status[order] == IN_PROGRESS, heads) if len(heads) else np.zeros(0, dtype=bool)
+        order = order[heads]
+        status = status.copy()
+        status[order[(status[order] == DROPPED) & user_open]] = IN_PROGRESS
+    if order is not None:
+        level, status, start_t, reach_t = level[order], status[order], start_t[order], reach_t[order]
+        user_id, hold_value = user_id.take(order), hold_value.take(order)
+        segment = None if segment is None else segment[order]
+    # by user, then entry time; stable, so one user's entries at one instant keep the units' order
+    final = pc.sort_indices(pa.table({"u": user_id, "e": start_t}), sort_keys=[("u", "ascending"), ("e", "ascending")])
+    final = final.to_numpy()
+    return _Entries(
+        user_id=user_id.take(final),
+        hold_value=None if hold_value is None else hold_value.take(final),
+        level=np.asarray(level[final], dtype=np.int64),
+        status=status[final],
+        entry_t=start_t[final],
+        reach_t=reach_t[final],
+        segment=None if segment is None else segment[final],
+    )
 
 
-def _step_rows(entries: pd.DataFrame, spec: FunnelSpec) -> tuple[StepRow, ...]:
-    level = entries["level"].to_numpy()
-    open_ = (entries["status"] == "in_progress").to_numpy()
-    counts = [int((level >= i).sum()) for i in range(1, len(spec.steps) + 1)]
+def _step_rows(e: _Entries, spec: FunnelSpec) -> tuple[StepRow, ...]:
+    k = len(spec.steps)
+    open_ = e.status == IN_PROGRESS
+    reached = np.bincount(e.level, minlength=k + 1)  # stopped at each level
+    still = np.bincount(e.level[open_], minlength=k + 1)  # of them, still in progress
+    counts = np.cumsum(reached[::-1])[::-1]  # reached at least each level
     out = []
     for i, label in enumerate(spec.labels, start=1):
-        in_prog = int((open_ & (level == i)).sum())
-        dropped = int((~open_ & (level == i)).sum()) if i < len(spec.steps) else 0
+        in_prog = int(still[i])
+        dropped = int(reached[i] - still[i]) if i < k else 0
         if i == 1:
-            base_prev = base_first = counts[0]
+            base_prev = base_first = int(counts[1])
         else:
-            base_prev = counts[i - 2] - int((open_ & (level == i - 1)).sum())
-            base_first = counts[0] - int((open_ & (level < i)).sum())
-        out.append(StepRow(i, label, counts[i - 1], _rate(counts[i - 1], base_prev), _rate(counts[i - 1], base_first),
+            base_prev = int(counts[i - 1] - still[i - 1])
+            base_first = int(counts[1] - still[1:i].sum())
+        out.append(StepRow(i, label, int(counts[i]), _rate(int(counts[i]), base_prev), _rate(int(counts[i]), base_first),
                            in_prog, dropped, base_prev, base_first))
     return tuple(out)
 
 
-def _over_time(
-    entries: pd.DataFrame, spec: FunnelSpec, timezone: str, end_of_data: dt.datetime | None, entry_end: dt.datetime | None
-) -> pd.DataFrame:
+def _local_us(t: np.ndarray, timezone: str) -> np.ndarray:
+    """Naive-UTC µs as naive local wall-clock µs in ``timezone`` (:mod:`analytics.query.localtime`)."""
+    if not len(t):
+        return t
+    lo, hi = (_EPOCH + dt.timedelta(microseconds=int(v)) for v in (t.min(), t.max()))
+    offsets = utc_offsets(timezone, lo, hi)
+    since = np.array([_us(s) for s, _ in offsets[1:]], dtype=np.int64)
+    seconds = np.array([o for _, o in offsets], dtype=np.int64)
+    return t + seconds[np.searchsorted(since, t, side="right")] * 1_000_000
+
+
+def _over_time(e: _Entries, spec: FunnelSpec, timezone: str, end_of_data: dt.datetime | None,
+               entry_end: dt.datetime | None) -> pa.Table:
     """Conversion by local entry day or week; a period is ``complete`` once the window of its last
     possible entry (its end, or the date filter's end if sooner) has closed by ``end_of_data``.
 
     Incomplete periods keep their counts but get no ``conversion_rate``: their converters are in
     but most of their non-converters are still in progress, so a rate would lean toward 100 %.
     """
-    cols = ["period_start", "entrants", "converted", "in_progress", "conversion_rate", "complete"]
-    if entries.empty:
-        return pd.DataFrame(columns=cols)
-    local = entries["entry_time"].dt.tz_localize("UTC").dt.tz_convert(timezone).dt.tz_localize(None)
-    day = local.dt.normalize()
-    start = day - pd.to_timedelta(day.dt.day_of_week, unit="D") if spec.period == "week" else day
-    g = entries.assign(
-        period_start=start.dt.date,
-        _conv=entries["status"] == "converted",
-        _open=entries["status"] == "in_progress",
-    ).groupby("period_start")
-    df = pd.DataFrame({"entrants": g.size(), "converted": g["_conv"].sum(), "in_progress": g["_open"].sum()}).reset_index()
+    day = _local_us(e.entry_t, timezone) // _DAY_US  # days since 1970-01-01, a Thursday
+    first_day = day - (day + 3) % 7 if spec.period == "week" else day
+    periods, period = np.unique(first_day, return_inverse=True)
+    n = len(periods)
+    entrants = np.bincount(period, minlength=n)
+    converted = np.bincount(period, weights=e.status == CONVERTED, minlength=n).astype(np.int64)
+    in_progress = np.bincount(period, weights=e.status == IN_PROGRESS, minlength=n).astype(np.int64)
+    starts = [dt.date(1970, 1, 1) + dt.timedelta(days=int(d)) for d in periods]
     zone = parse_timezone(timezone)
     length = dt.timedelta(days=7 if spec.period == "week" else 1)
     window = dt.timedelta(seconds=spec.window_seconds)
 
-    def closed(first_day: dt.date) -> bool:
-        local_end = dt.datetime.combine(first_day + length, dt.time(), tzinfo=zone)
+    def closed(first: dt.date) -> bool:
+        local_end = dt.datetime.combine(first + length, dt.time(), tzinfo=zone)
         last_entry = local_end.astimezone(dt.timezone.utc).replace(tzinfo=None)
         if entry_end is not None:
             last_entry = min(last_entry, entry_end)
         return end_of_data is not None and last_entry + window <= end_of_data
 
-    df["complete"] = [closed(d) for d in df["period_start"]]
-    df["conversion_rate"] = [
-        _rate(int(c), int(e - o)) if done else None
-        for c, e, o, done in zip(df["converted"], df["entrants"], df["in_progress"], df["complete"])
-    ]
-    return df[cols].astype({"entrants": "int64", "converted": "int64", "in_progress": "int64", "complete": bool})
+    complete = [closed(d) for d in starts]
+    rate = [_rate(int(c), int(a - o)) if done else None for c, a, o, done in zip(converted, entrants, in_progress, complete)]
+    return pa.table({
+        "period_start": pa.array(starts, type=pa.date32()),
+        "entrants": pa.array(entrants, type=pa.int64()),
+        "converted": pa.array(converted, type=pa.int64()),
+        "in_progress": pa.array(in_progress, type=pa.int64()),
+        "conversion_rate": pa.array(rate, type=pa.float64()),
+        "complete": pa.array(complete, type=pa.bool_()),
+    })
 
 
-def _segments(entries: pd.DataFrame, spec: FunnelSpec) -> tuple[SegmentRow, ...]:
-    if spec.breakdown is None or entries.empty:
+def _segments(e: _Entries, spec: FunnelSpec) -> tuple[SegmentRow, ...]:
+    if spec.breakdown is None or not len(e):
         return ()
     k = len(spec.steps)
-    total_closed = int((entries["status"] != "in_progress").sum())
-    total_conv = int((entries["status"] == "converted").sum())
+    values, seg = np.unique(e.segment, return_inverse=True)
+    n = len(values)
+    conv = np.bincount(seg, weights=e.status == CONVERTED, minlength=n).astype(np.int64)
+    open_ = np.bincount(seg, weights=e.status == IN_PROGRESS, minlength=n).astype(np.int64)
+    size = np.bincount(seg, minlength=n)
+    reached = [np.bincount(seg, weights=e.level >= i, minlength=n).astype(np.int64) for i in range(1, k + 1)]
+    total_closed = int(len(e) - open_.sum())
+    total_conv = int(conv.sum())
     out = []
-    for value, part in entries.groupby("segment", sort=True):
-        conv = int((part["status"] == "converted").sum())
-        open_ = int((part["status"] == "in_progress").sum())
-        closed = len(part) - open_
-        rest_closed, rest_conv = total_closed - closed, total_conv - conv
-        counts = tuple(int((part["level"] >= i).sum()) for i in range(1, k + 1))
+    for g, value in enumerate(values):
+        closed = int(size[g] - open_[g])
+        rest_closed, rest_conv = total_closed - closed, total_conv - int(conv[g])
         if closed >= spec.min_segment and rest_closed >= spec.min_segment:
-            z, p = two_proportion_z(conv, closed, rest_conv, rest_closed)
+            z, p = two_proportion_z(int(conv[g]), closed, rest_conv, rest_closed)
             status = "ok"
         else:
             z = p = None
             status = "too_small"
         out.append(
             SegmentRow(
-                str(value), len(part), conv, open_, _rate(conv, closed), counts, z, p,
-                None if p is None else bool(p < SIGNIFICANCE_LEVEL), status,
+                str(value), int(size[g]), int(conv[g]), int(open_[g]), _rate(int(conv[g]), closed),
+                tuple(int(r[g]) for r in reached), z, p, None if p is None else bool(p < SIGNIFICANCE_LEVEL), status,
             )
         )
     out.sort(key=lambda s: (-s.entrants, s.segment))
     return tuple(out)
+
+
+def _entry_table(e: _Entries, spec: FunnelSpec, timezone: str) -> pa.Table:
+    """One row per user or entry; entry and conversion times naive local (for display and export)."""
+    done = e.status == CONVERTED
+    local = _local_us(np.concatenate([e.entry_t, e.reach_t]), timezone)
+    entry_local, reach_local = local[: len(e)], local[len(e):]
+    columns = {"user_id": e.user_id}
+    if e.hold_value is not None:
+        columns["hold_value"] = e.hold_value
+    labels = pa.array(spec.labels)
+    status = pa.array(STATUSES)
+    columns |= {
+        "level": pa.array(e.level, type=pa.int64()),
+        "step_reached": labels.take(pa.array(e.level - 1)),
+        "status": status.take(pa.array(e.status.astype(np.int64))),
+        "entry_time": pa.array(entry_local, type=pa.timestamp("us")),
+        "converted_time": pa.array(reach_local, type=pa.timestamp("us"), mask=~done),
+        "seconds_to_convert": pa.array((e.reach_t - e.entry_t) / 1e6, type=pa.float64(), mask=~done),
+    }
+    if e.segment is not None:
+        columns["segment"] = pa.array(e.segment, type=pa.string())
+    return pa.table(columns)
 
 
 def fetch_rows(source, spec: FunnelSpec, filters: Filters | None = None) -> UnitRows:
@@ -174,7 +265,7 @@ def step_counts(source, spec: FunnelSpec, filters: Filters | None = None) -> tup
     if spec.count == "users" and spec.hold is None:
         level = _unit_levels(rows, spec, levels_only=True).level
     else:
-        level = _entries_frame(rows, spec, None)["level"].to_numpy()
+        level = _entries(rows, spec, None).level
     return tuple(int((level >= i).sum()) for i in range(1, len(spec.steps) + 1))
 
 
@@ -191,35 +282,26 @@ def compute_funnel(source, spec: FunnelSpec, filters: Filters | None = None) -> 
     parse_timezone(filters.timezone)
     end_of_data = data_end(source)
     rows = fetch_rows(source, spec, filters)
-    entries = _entries_frame(rows, spec, end_of_data)
-    steps = _step_rows(entries, spec)
-    seconds = entries["seconds_to_convert"].dropna().to_numpy(dtype=float)
-    open_ = int((entries["status"] == "in_progress").sum())
-    converted = int((entries["status"] == "converted").sum())
-    local_entries = entries.copy()
+    e = _entries(rows, spec, end_of_data)
+    done = e.status == CONVERTED
+    seconds = (e.reach_t[done] - e.entry_t[done]) / 1e6
+    open_ = int((e.status == IN_PROGRESS).sum())
+    converted = int(done.sum())
     return FunnelResult(
-        status="ok" if len(entries) else "no_entrants",
+        status="ok" if len(e) else "no_entrants",
         spec=spec,
-        steps=steps,
-        entrants=len(entries),
+        steps=_step_rows(e, spec),
+        entrants=len(e),
         converted=converted,
         in_progress=open_,
-        conversion_rate=_rate(converted, len(entries) - open_),
+        conversion_rate=_rate(converted, len(e) - open_),
         median_seconds_to_convert=float(np.quantile(seconds, 0.5)) if len(seconds) else None,
         p90_seconds_to_convert=float(np.quantile(seconds, 0.9)) if len(seconds) else None,
-        seconds_to_convert=tuple(float(s) for s in seconds),
-        segments=_segments(entries, spec),
-        over_time=_over_time(entries, spec, filters.timezone, end_of_data, filters.utc_bounds()[1]),
-        entries=_localise(local_entries, filters.timezone),
+        seconds_to_convert=tuple(seconds.tolist()),
+        segments=_segments(e, spec),
+        over_time_table=_over_time(e, spec, filters.timezone, end_of_data, filters.utc_bounds()[1]),
+        entry_table=_entry_table(e, spec, filters.timezone),
         data_end=end_of_data,
         timezone=filters.timezone,
         filters=filters.describe(),
     )
-
-
-def _localise(entries: pd.DataFrame, timezone: str) -> pd.DataFrame:
-    """Entry and conversion times in the configured zone (naive local, for display and export)."""
-    out = entries.copy()
-    for col in ("entry_time", "converted_time"):
-        out[col] = out[col].dt.tz_localize("UTC").dt.tz_convert(timezone).dt.tz_localize(None)
-    return out

@@ -6,12 +6,18 @@ import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import pandas as pd
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
 from analytics.errors import BadInput
+from analytics.lazy import LazyModule
 from analytics.metrics.funnels.spec import STATUSES, FunnelSpec, Status
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+else:  # imported on first use: a funnel is computed and written as JSON without pandas
+    pd = LazyModule("pandas")
 
 
 # -- results --------------------------------------------------------------------------------------
@@ -55,7 +61,12 @@ class SegmentRow:
 
 @dataclass(frozen=True)
 class FunnelResult:
-    """The funnel over the filtered data; ``status`` is ``no_entrants`` when nobody did step 1."""
+    """The funnel over the filtered data; ``status`` is ``no_entrants`` when nobody did step 1.
+
+    ``over_time_table`` (one row per entry day or week) and ``entry_table`` (one row per user, or
+    per entry with totals; times naive local) are Arrow tables; :attr:`over_time` and
+    :attr:`entries` give them as DataFrames (built on first use).
+    """
 
     status: Literal["ok", "no_entrants"]
     spec: FunnelSpec
@@ -68,11 +79,22 @@ class FunnelResult:
     p90_seconds_to_convert: float | None
     seconds_to_convert: tuple[float, ...]
     segments: tuple[SegmentRow, ...]
-    over_time: pd.DataFrame
-    entries: pd.DataFrame
+    over_time_table: pa.Table
+    entry_table: pa.Table
     data_end: dt.datetime | None
     timezone: str
     filters: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def over_time(self) -> pd.DataFrame:
+        """period_start, entrants, converted, in_progress, conversion_rate, complete."""
+        return self.over_time_table.to_pandas()
+
+    @cached_property
+    def entries(self) -> pd.DataFrame:
+        """user_id[, hold_value], level, step_reached, status, entry_time, converted_time,
+        seconds_to_convert[, segment]."""
+        return self.entry_table.to_pandas()
 
     def steps_frame(self) -> pd.DataFrame:
         return pd.DataFrame([dataclasses.asdict(s) for s in self.steps])
@@ -122,7 +144,7 @@ class FunnelResult:
             "segments": [
                 {**{k: v for k, v in dataclasses.asdict(s).items()}, "counts": list(s.counts)} for s in self.segments
             ],
-            "over_time": self.over_time,
+            "over_time": self.over_time_table.to_pylist(),
             "data_end": self.data_end,
             "timezone": self.timezone,
             "filters": self.filters,

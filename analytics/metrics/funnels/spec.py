@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
 from analytics.errors import BadInput
-from analytics.query.funnel_events import ITEM_BREAKDOWNS
+from analytics.query.layer import ITEM_BREAKDOWNS
 from analytics.store.schema import EVENT_TYPES
 
 Mode = Literal["sequential", "strict", "any"]

@@ -15,8 +15,10 @@ A process loads the user codes and the packed integers once per data version (a 
 the uploads' sorted runs) into numpy arrays (17 bytes an event, plus the order of the merge when
 there are several uploads), reads any further column the first time a funnel needs it (4 bytes an
 event for a text column, 8 for a number) and answers such funnels without reading the events. Only a
-process that keeps accelerators in memory (the dashboard) loads it: a one-shot process answers one
-funnel from the portable rows, which costs less than loading every event (bench/accelerators.py).
+process that keeps accelerators in memory (the dashboard) builds or loads it whole; a process that
+does not hold it reads, from the persisted tables when they are current, only one funnel's part
+(:func:`_partial`: the steps' types inside its time bounds, the columns it tests: integers, no
+event text), which costs less than the portable rows; without them it answers from the portable rows.
 
 It produces exactly the rows :func:`analytics.query.funnel_events.portable_rows` would (tests prove
 both paths give the same funnels); the portable definition stays
@@ -156,8 +158,36 @@ def _build(store: Store, token: tuple[Any, ...]) -> EventIndex:
     """Load the persisted tables (built first when not current): users, packed times and types."""
     if store.get_meta(META_KEY) != token[0]:
         _persist(store, token[0])
+    return _load(store, token, store.arrow(f"SELECT u, p FROM {EVENTS_TABLE}"))
+
+
+def _partial(store: Store, spec, filters: Filters) -> EventIndex:
+    """The part of the persisted (current) tables one funnel can use, read without the rest: the
+    rows of the steps' event types (every type in strict mode, which looks for interruptions)
+    inside the funnel's time bounds, with the columns its steps and filters test."""
+    start, end = filters.utc_bounds()
+    where = []
+    if spec.mode != "strict":
+        codes = sorted({EVENT_TYPES.index(step.event_type) for step in spec.steps})
+        where.append(f"p & {OTHER} IN ({', '.join(map(str, codes))})")
+    if start is not None:
+        where.append(f"p >= {_us(start) << TYPE_BITS}")
+    if end is not None:
+        where.append(f"p < {(_us(end) + spec.window_seconds * 1_000_000) << TYPE_BITS}")
+    names = sorted({c.column for step in spec.steps for c in step.conditions} | {f.column for f in filters.active()})
+    for name in names:
+        _check_column(name)
+    columns = "".join(f', "{name}"' for name in names)
+    table = store.arrow(f"SELECT u, p{columns} FROM {EVENTS_TABLE}" + (f" WHERE {' AND '.join(where)}" if where else ""))
+    index = _load(store, ("partial",), table.select(["u", "p"]))
+    for name in names:
+        index.columns[name] = _as_column(name, table.column(name), index.order)
+    return index
+
+
+def _load(store: Store, token: tuple[Any, ...], table: pa.Table) -> EventIndex:
+    """An index of the persisted rows in ``table`` (user code ``u``, packed ``p``) and every user."""
     users = store.arrow(f"SELECT _uid FROM {USERS_TABLE} ORDER BY code").column(0).combine_chunks()
-    table = store.arrow(f"SELECT u, p FROM {EVENTS_TABLE}")
     unit = np.asarray(table.column("u").to_numpy(), dtype=np.int64)
     p = np.asarray(table.column("p").to_numpy(), dtype=np.int64)
     del table
@@ -194,7 +224,8 @@ def event_index(store: Store, token: tuple[Any, ...] | None = None) -> EventInde
 
 def is_current(store: Store) -> bool:
     """Whether the database keeps the index of the data as it is now."""
-    return store.get_meta(META_KEY) == store.content_version()
+    held = store.get_meta(META_KEY)
+    return held is not None and held == store.content_version()
 
 
 def is_held(store: Store) -> bool:
@@ -225,18 +256,25 @@ def _column(store: Store, index: EventIndex, name: str):
         cached = index.columns.get(name)
         if cached is not None:
             return cached
-        if name not in (*TEXT_COLUMNS, *NUMBER_COLUMNS, "watch_ratio"):
-            raise ValueError(f"not an indexed column: {name}")
-        column = store.arrow(f'SELECT "{name}" AS v FROM {EVENTS_TABLE}').column("v")
-        if name in TEXT_COLUMNS:
-            encoded = pc.dictionary_encode(column).combine_chunks()
-            codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32)
-            out = (codes if index.order is None else codes[index.order], encoded.dictionary.to_pylist())
-        else:
-            values = np.asarray(column.to_numpy(), dtype=np.float64)
-            out = values if index.order is None else values[index.order]
-        index.columns[name] = out
+        _check_column(name)
+        out = index.columns[name] = _as_column(name, store.arrow(f'SELECT "{name}" AS v FROM {EVENTS_TABLE}').column("v"),
+                                               index.order)
         return out
+
+
+def _check_column(name: str) -> None:
+    if name not in (*TEXT_COLUMNS, *NUMBER_COLUMNS, "watch_ratio"):
+        raise ValueError(f"not an indexed column: {name}")
+
+
+def _as_column(name: str, column: pa.ChunkedArray, order: np.ndarray | None):
+    """A persisted column in the index's row order: ``(codes, values)`` for text, else float64."""
+    if name in TEXT_COLUMNS:
+        encoded = pc.dictionary_encode(column).combine_chunks()
+        codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32)
+        return codes if order is None else codes[order], encoded.dictionary.to_pylist()
+    values = np.asarray(column.to_numpy(), dtype=np.float64)
+    return values if order is None else values[order]
 
 
 def _text_in(store: Store, index: EventIndex, name: str, values) -> np.ndarray:
@@ -352,13 +390,15 @@ class FunnelOrder(Accelerator):
         return query.spec.hold is None and query.spec.breakdown is None
 
     def is_ready(self, source, query: FunnelEvents) -> bool:
-        # Held in memory only: a one-shot process loading every event's user, time and type (and a
-        # text column) spends more than the portable query of one funnel's events (measured at 10M
-        # events: 2.5 s against 1.3 s CPU, bench/accelerators.py); the dashboard loads it once.
-        return is_held(source)
+        # Held in memory, or persisted and current: a process that does not hold it reads only the
+        # funnel's rows of it (loading every event's user, time and type would cost a one-shot
+        # process more than the portable query of one funnel's events).
+        return is_held(source) or is_current(source)
 
     def upkeep(self, source, change: Change) -> None:
         upkeep(source, change)
 
     def answer(self, source, query: FunnelEvents) -> UnitRows:
+        if not is_held(source) and is_current(source):
+            return _cut(source, query.spec, query.filters, _partial(source, query.spec, query.filters))
         return fetch_rows(source, query.spec, query.filters)
