@@ -802,6 +802,8 @@ class _HashSet:
     def add(self, hashes) -> None:
         import numpy as np
 
+        if not len(hashes):
+            return
         level = _distinct(np.sort(hashes))
         while self.levels and len(self.levels[-1]) <= 2 * len(level):
             level = _distinct(np.sort(np.concatenate([self.levels.pop(), level])))
