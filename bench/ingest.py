@@ -21,8 +21,8 @@ before and after (on a loaded machine the CPU ratio is the steadier figure).
 
 ``--rules`` then prices the validation, in this process on the same file: DuckDB's typed read into a
 table (the bare side's work), the file read as text, the ingest's whole row transform (every rule, and
-again without the per-cell tests the file's facts rule out), the transform written to the temporary
-stage, and each rule's expression alone over the text columns (CPU seconds, best of three).
+again without the per-cell tests the file's facts rule out), the transform written to a
+table, and each rule's expression alone over the text columns (CPU seconds, best of three).
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def price_rules(csv: Path) -> None:
             "SELECT count(_reason), count(_h), count(event_time), count(watch_seconds), count(user_id) FROM (" + stage + ")",
             {**params, **sp})))
     stage, sp = pipeline._stage_sql(prep, source, "UTC", None, facts)
-    lines.append(("the transform written to the stage table", cpu(f"CREATE OR REPLACE TEMP TABLE _stage AS {stage}", {**params, **sp})))
+    lines.append(("the transform written to a table", cpu(f"CREATE OR REPLACE TEMP TABLE _stage AS {stage}", {**params, **sp})))
     each = {
         "trim every cell": [f"nullif(trim(c{i}), '')" for i in range(n)],
         "trim guarded (ASCII file)": [f"CASE WHEN starts_with(c{i}, ' ') OR ends_with(c{i}, ' ') THEN trim(c{i}) ELSE c{i} END" for i in range(n)],

@@ -4,23 +4,26 @@
    map the headers (:mod:`analytics.ingest.mapping`); a missing required column, too many columns or
    a workbook over the size limits stops here (:class:`BadInput`). Each time column's epoch unit and
    date order are decided from the sniffed values (:func:`analytics.ingest.timestamps.infer_reading`).
-2. **Stage**: one DuckDB statement streams the file (``read_csv`` with every column as text and
+2. **Read once**: one DuckDB statement streams the file (``read_csv`` with every column as text and
    ``store_rejects`` for ragged lines; ``read_parquet``; Excel and legacy encodings are first streamed
    into a UTF-8 CSV in the staging folder, and lines over the line limit are replaced by a marked row
-   so that each is rejected and counted) through one SQL transform into a temporary table of
-   canonical columns with a rejection reason per row (``TRY_CAST``; nothing raises per row) and each
-   row's hash. The streamed pass that finds over-long lines also finds whether the file holds a NUL
-   byte, a line longer than the cell limit or any non-ASCII byte: per-cell tests the file cannot fail
-   are left out of the transform (:func:`_stage_sql`).
-3. **Check**: counts, reasons, warnings (:mod:`analytics.ingest.quality`).
-4. **Insert** rows without a reason that are not already stored (``EXCEPT`` against the table: exact
-   duplicates within the file and against earlier uploads are skipped and counted), the rejected rows
-   into ``upload_rejects`` and the registry row -- all in the one transaction that also staged the
-   file. Any exception rolls back explicitly (:meth:`analytics.store.storage.Store.transaction`); a killed
-   process never commits. The same file content (SHA-256) uploaded again adds nothing. (Inserting
-   straight from the file and deleting the rejected rows and duplicates afterwards would skip the
-   stage, but DuckDB then rewrites every row the transaction inserted when it commits: dearer than
-   the stage as soon as a file holds one rejected row or duplicate.)
+   so that each is rejected and counted) through one SQL transform giving canonical columns, a
+   rejection reason per row (``TRY_CAST``; nothing raises per row), each row's hash and its warning
+   flags. The streamed pass that finds over-long lines also finds whether the file holds a NUL byte, a
+   line longer than the cell limit or any non-ASCII byte: per-cell tests the file cannot fail are left
+   out of the transform (:func:`_stage_sql`).
+3. **Insert as it streams**, in one transaction: the rows arrive in Arrow batches of
+   :data:`BATCH_ROWS`, in file order (a row's position is its line); each batch's accepted rows whose
+   hash is new (not in the table, not earlier in the file: sorted NumPy arrays of 8-byte hashes) go
+   straight into the table by a second cursor; the rejected rows (with their reason and raw line) and
+   the accepted rows whose hash was seen before are kept aside. Nothing is written and read back, and
+   no inserted row is ever deleted (DuckDB would rewrite every row of the transaction at commit).
+4. **Check**: after the pass, the rows kept aside are compared column by column with the stored rows
+   and each other: exact duplicates (within the file and against earlier uploads) are skipped and
+   counted, the others inserted; counts, reasons and warnings (:mod:`analytics.ingest.quality`); the
+   rejected rows go into ``upload_rejects`` and the registry row is written -- all in the one
+   transaction. Any exception rolls back explicitly (:meth:`analytics.store.storage.Store.transaction`);
+   a killed process never commits. The same file content (SHA-256) uploaded again adds nothing.
 
 Wide event files (no event-type column, e.g. KuaiRand): each source row gives one ``view`` carrying
 the watch time and video length, plus one event of the flag's type at the same time for every flag
@@ -39,7 +42,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +92,12 @@ from analytics.store.storage import (
 )
 from analytics.store.uploads import check_kind, find_by_sha, register_upload
 
-#: DuckDB's memory limit while an upload is staged (big temporary tables spill to the data folder's
+#: DuckDB's memory limit while an upload runs (what outgrows it spills to the data folder's
 #: ``<database>.tmp``); the previous limit is restored afterwards. It applies to the whole database
 #: instance for the duration of the upload.
 INGEST_MEMORY_LIMIT = "800MB"
+#: Rows per batch of the streamed pass (the rows of one batch are in memory at once, as Arrow).
+BATCH_ROWS = 1 << 18
 #: Event times before this or after tomorrow are flagged when no expected range is given.
 EXPECTED_START = dt.datetime(2000, 1, 1)
 #: Characters of a rejected value kept as the example in the report.
@@ -532,8 +537,9 @@ def _used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if re.search(rf"\${re.escape(k)}\b", sql)}
 
 
-def _run(cur, sql: str, params: dict[str, Any], progress: Progress, lo: float, hi: float, message: str):
-    """Execute one long statement in a worker thread, reporting DuckDB's query progress."""
+def _run(cur, sql: str, params: dict[str, Any], poll: Callable[[], None]):
+    """Execute one long statement in a worker thread; ``poll`` reports progress from this thread
+    every 0.2 s meanwhile (a dashboard's progress bar may only be updated from its own thread)."""
     box: dict[str, Any] = {}
     params = _used(sql, params)
 
@@ -548,19 +554,13 @@ def _run(cur, sql: str, params: dict[str, Any], progress: Progress, lo: float, h
     try:
         while worker.is_alive():
             worker.join(0.2)
-            try:
-                pct = cur.query_progress()
-            except EngineError:
-                pct = -1
-            if pct >= 0:
-                progress(lo + (hi - lo) * min(pct, 100.0) / 100.0, message)
+            poll()
     except BaseException:
         cur.interrupt()
         worker.join()
         raise
     if "error" in box:
         raise box["error"]
-    progress(hi, message)
     return box.get("result")
 
 
@@ -722,10 +722,7 @@ def _readable_copy(
 def _stage_check_insert(
     cur, store, path, prep, name, base, pseudonymise_key, progress, timezone, expected_from, expected_to, started
 ) -> IngestReport:
-    """Stage the file into temporary tables, then check and insert in one transaction."""
-    # Staging writes only temporary tables of this cursor (outside any transaction, so that
-    # their row ids follow the file order); the canonical tables change only in the
-    # transaction below.
+    """Read the file once and insert its accepted rows as they stream by, in one transaction."""
     sniffed = prep.sniffed
     made: list[Path] = []
     sheet_rows: list[tuple[str, int]] = []
@@ -737,42 +734,199 @@ def _stage_check_insert(
             replace(sniffed, format="csv") if sniffed.format == "xlsx" else sniffed, readable, params, prep.limits
         )
         stage, stage_params = _stage_sql(prep, source, timezone, pseudonymise_key, facts)
-        try:
-            _run(cur, f"CREATE TEMP TABLE _rx_stage AS {stage}", {**params, **stage_params}, progress, 0.25, 0.85, "reading")
-        except PermissionDenied as exc:
-            raise BadInput(
-                f"the database may not read {name}: only files inside the data folder or handed to it can be read",
-                code="file_not_allowed",
-                path=name,
-            ) from exc
-        except OutOfMemory as exc:
-            raise BadInput(
-                f"{name} needs more memory than the upload may use ({INGEST_MEMORY_LIMIT}); split the file or remove columns",
-                code="out_of_memory",
-                limit=INGEST_MEMORY_LIMIT,
-            ) from exc
-        except EngineError as exc:
-            # The engine's text may quote the file: only its kind is passed on.
-            raise BadInput(f"cannot read {name} as a table", code="unreadable_file", error=type(exc).__name__) from exc
+        start, end = _utc_bounds(expected_from, expected_to, timezone)
+        sql = _stream_sql(prep, stage)
+        params.update(stage_params, ws=start, we=end, wr=WATCH_RATIO_WARNING)
+        with store.cursor() as reader:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                existing = find_by_sha(cur, prep.plan.kind, base["sha256"])
+                if existing is not None:
+                    report = _already(existing, started, base)
+                else:
+                    report = _check_and_insert(
+                        cur, reader, prep, sql, params, pseudonymise_key, progress, base, sheet_rows,
+                        (timezone, expected_from, expected_to, start),
+                    )
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            # DuckDB turns a COMMIT after a failed statement into a silent rollback; none failed here.
+            cur.execute("COMMIT" if report.status == "ok" else "ROLLBACK")
     finally:
         for f in made:
             f.unlink(missing_ok=True)
-
-    cur.execute("BEGIN TRANSACTION")
-    try:
-        existing = find_by_sha(cur, prep.plan.kind, base["sha256"])
-        if existing is not None:
-            report = _already(existing, started, base)
-        else:
-            report = _check_and_insert(
-                cur, prep, pseudonymise_key, progress, timezone, expected_from, expected_to, base, sheet_rows
-            )
-    except BaseException:
-        cur.execute("ROLLBACK")
-        raise
-    # DuckDB turns a COMMIT after a failed statement into a silent rollback; none failed here.
-    cur.execute("COMMIT" if report.status == "ok" else "ROLLBACK")
     return report
+
+
+def _stream_sql(prep: _Prepared, stage: str) -> str:
+    """The stage (:func:`_stage_sql`) as the streamed rows: a wide file's source row followed by one
+    row per truthy flag (``_k``: 0 for the source row, n for the n-th flag; only accepted rows expand),
+    and each row's warning flags (``_w_range``, ``_w_watch``; events only)."""
+    plan = prep.plan
+    kind = plan.kind
+    cols = list(TABLE_COLUMNS[kind])
+    if plan.wide and plan.flags:
+        headers = prep.sniffed.headers
+        flags = [f'"_f_{c.event}_c{headers.index(c.source)}"' for c in plan.flags]
+        ks = ", ".join(f"CASE WHEN _reason IS NULL AND {f} THEN {i} END" for i, f in enumerate(flags, start=1))
+        inner = f"SELECT *, unnest([0] || list_filter([{ks}], x -> x IS NOT NULL)) AS _k FROM ({stage})"
+        event = "CASE _k WHEN 0 THEN event_type " + " ".join(
+            f"WHEN {i} THEN {_lit(c.event)}" for i, c in enumerate(plan.flags, start=1)
+        ) + " END"
+        values = {c: f'"{c}"' for c in cols}
+        values["event_type"] = event
+        for c in ("watch_seconds", "revenue", "lesson"):
+            values[c] = f'CASE WHEN _k = 0 THEN "{c}" END'
+        select = ", ".join(f'{v} AS "{c}"' for c, v in values.items())
+        row_hash = f"CASE WHEN _k = 0 THEN _h ELSE hash({', '.join(values.values())}, props) END"
+        stage = f"SELECT {select}, props, _formula, _reason, _raw, {row_hash} AS _h, _k FROM ({inner})"
+    else:
+        qcols = ", ".join(f'"{c}"' for c in cols)
+        stage = f"SELECT {qcols}, props, _formula, _reason, _raw, _h FROM ({stage})"
+    if kind != "events":
+        return stage
+    return (
+        "SELECT *, coalesce(event_time < $ws OR event_time >= $we, false) AS _w_range, "
+        "coalesce(event_type = 'view' AND video_seconds > 0 AND watch_seconds > $wr * video_seconds, false) AS _w_watch "
+        f"FROM ({stage})"
+    )
+
+
+class _HashSet:
+    """The 64-bit row hashes seen so far, as a few sorted NumPy arrays (merged as they pile up)."""
+
+    def __init__(self) -> None:
+        self.levels: list[Any] = []
+
+    def add(self, hashes) -> None:
+        import numpy as np
+
+        if not len(hashes):
+            return
+        level = _distinct(np.sort(hashes))
+        while self.levels and len(self.levels[-1]) <= 2 * len(level):
+            level = _distinct(np.sort(np.concatenate([self.levels.pop(), level])))
+        self.levels.append(level)
+
+    def repeats(self, hashes):
+        """A mask of ``hashes`` already seen or repeating an earlier one of ``hashes``; then adds them."""
+        import numpy as np
+
+        ordered = np.sort(hashes)
+        values = [ordered[1:][ordered[1:] == ordered[:-1]]]
+        for level in self.levels:
+            at = np.minimum(np.searchsorted(level, ordered), len(level) - 1)
+            values.append(ordered[level[at] == ordered])
+        found = np.unique(np.concatenate(values))
+        mask = np.zeros(len(hashes), dtype=bool)
+        if len(found):
+            hit = np.flatnonzero(np.isin(hashes, found))
+            seen_before = np.isin(hashes[hit], np.concatenate(values[1:])) if len(values) > 1 else np.zeros(len(hit), bool)
+            _, first = np.unique(hashes[hit], return_index=True)
+            mask[hit] = True
+            mask[hit[first]] = seen_before[first]  # the first of a repeat in this batch is new unless seen before
+        self.add(ordered)
+        return mask
+
+
+def _distinct(ordered):
+    """The distinct values of a sorted NumPy array."""
+    import numpy as np
+
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
+
+
+@dataclass
+class _Stream:
+    """What the streamed pass collects besides the rows it inserts (all small unless the file is)."""
+
+    rows: int = 0  # source rows read (the reader's own rejected lines aside)
+    ok: int = 0  # accepted rows, a wide file's flag events included
+    batches: int = 0
+    rejected: list = field(default_factory=list)  # Arrow tables (_rid, _reason, _raw)
+    held: list = field(default_factory=list)  # accepted rows whose hash was seen before: resolved after the pass
+    kept: list = field(default_factory=list)  # accepted rows (for events, the purchases) the warnings read
+    ok_rids: list = field(default_factory=list)  # row ids of accepted rows (workbooks read whole: counts per sheet)
+    warned: dict = field(default_factory=dict)  # warning column -> [count, first row ids]
+    error: BaseException | None = None
+
+
+def _stream(rd, kind: str, wide: bool, seen: _HashSet, out_cols: list[str], state: _Stream, sheets: bool):
+    """The accepted, new rows of each batch of ``rd``; everything else is collected into ``state``."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    warn_cols = ["_formula"] + (["_w_range", "_w_watch"] if kind == "events" else [])
+    try:
+        for batch in rd:
+            n = batch.num_rows
+            source = batch.column("_k").to_numpy(zero_copy_only=False) == 0 if wide else None
+            rid = state.rows + (np.cumsum(source) - 1 if wide else np.arange(n))
+            state.rows += int(source.sum()) if wide else n
+            ok = batch.column("_reason").is_null().to_numpy(zero_copy_only=False)
+            if ok.size and not ok.all():
+                bad = ~ok
+                state.rejected.append(pa.table({
+                    "_rid": rid[bad], "_reason": batch.column("_reason").filter(bad), "_raw": batch.column("_raw").filter(bad),
+                }))
+            for col in warn_cols:
+                hit = ok & batch.column(col).to_numpy(zero_copy_only=False)
+                if col != "_w_watch" and wide:
+                    hit &= source  # formula and time warnings name source rows
+                count, first = state.warned.setdefault(col, [0, []])
+                if hit.any():
+                    state.warned[col] = [count + int(hit.sum()), (first + rid[hit][:5].tolist())[:5]]
+            everything = bool(ok.all())
+            ok_rid = rid if everything else rid[ok]
+            accepted = batch if everything else batch.filter(ok)
+            state.ok += len(ok_rid)
+            if sheets:
+                state.ok_rids.append(ok_rid)
+            if kind == "events":
+                purchases = pc.equal(accepted.column("event_type"), "purchase").to_numpy(zero_copy_only=False)
+                if purchases.any():
+                    state.kept.append(pa.table({
+                        "_rid": ok_rid[purchases], "user_id": accepted.column("user_id").filter(purchases),
+                        "event_time": accepted.column("event_time").filter(purchases),
+                    }))
+            else:
+                state.kept.append(accepted.select(out_cols).append_column("_rid", pa.array(ok_rid)))
+            held = seen.repeats(accepted.column("_h").to_numpy(zero_copy_only=False))
+            if held.any():
+                state.held.append(accepted.filter(held).select(out_cols + ["_h"]).append_column("_rid", pa.array(ok_rid[held])))
+                accepted = accepted.filter(~held)
+            state.batches += 1
+            yield accepted.select(out_cols)
+    except BaseException as exc:
+        state.error = exc
+        raise
+
+
+def _read_stream(reader, sql: str, params: dict[str, Any], name: str):
+    """Start the streamed read of the file (cursor ``reader``): an Arrow batch reader."""
+    try:
+        return reader.execute(sql, _used(sql, params)).to_arrow_reader(BATCH_ROWS)
+    except PermissionDenied as exc:
+        raise BadInput(
+            f"the database may not read {name}: only files inside the data folder or handed to it can be read",
+            code="file_not_allowed",
+            path=name,
+        ) from exc
+    except EngineError as exc:
+        raise _read_error(exc, name) from exc
+
+
+def _read_error(exc: BaseException, name: str) -> BadInput:
+    if isinstance(exc, OutOfMemory):
+        return BadInput(
+            f"{name} needs more memory than the upload may use ({INGEST_MEMORY_LIMIT}); split the file or remove columns",
+            code="out_of_memory",
+            limit=INGEST_MEMORY_LIMIT,
+        )
+    # The engine's text may quote the file: only its kind is passed on.
+    return BadInput(f"cannot read {name} as a table", code="unreadable_file", error=type(exc).__name__)
 
 
 def _already(existing: int, started: float, base: dict[str, Any]) -> IngestReport:
@@ -814,13 +968,13 @@ def _rejection_issues(cur, line_of, csv_rejects, limits: Limits) -> list[Issue]:
     """One error issue per reason code, with its count, example lines and the first example's parameters."""
     issues: list[Issue] = []
     for code, n, rids, examples in cur.execute(
-        "SELECT split_part(_reason, '|', 1) AS code, count(*), list(rowid ORDER BY rowid)[1:5], "
-        "list(_reason ORDER BY rowid)[1:1] FROM _rx_stage WHERE _reason IS NOT NULL GROUP BY code ORDER BY 2 DESC, 1"
+        "SELECT split_part(_reason, '|', 1) AS code, count(*), list(_rid ORDER BY _rid)[1:5], "
+        "list(_reason ORDER BY _rid)[1:1] FROM _rx_rejected GROUP BY code ORDER BY 2 DESC, 1"
     ).fetchall():
         _code, column, value = examples[0].split("|", 2)
         if code == "unknown_event_type":
             counted = cur.execute(
-                "SELECT split_part(_reason, '|', 3) r, count(*) FROM _rx_stage WHERE _reason LIKE 'unknown_event_type|%' "
+                "SELECT split_part(_reason, '|', 3) r, count(*) FROM _rx_rejected WHERE _reason LIKE 'unknown_event_type|%' "
                 "GROUP BY r ORDER BY 2 DESC, 1 LIMIT 10"
             ).fetchall()
             params: dict[str, Any] = {"values": [[r, int(c)] for r, c in counted]}
@@ -851,49 +1005,94 @@ def _rejection_issues(cur, line_of, csv_rejects, limits: Limits) -> list[Issue]:
     return issues
 
 
-def _check_and_insert(
-    cur, prep: _Prepared, key, progress, timezone, expected_from, expected_to, base, sheet_rows=()
-) -> IngestReport:
+def _row_ddl(kind: str) -> str:
+    """The columns of a row of ``kind`` (and its ``props``) as DDL."""
+    return ", ".join(f'"{c}" {t}' for c, t in TABLE_COLUMNS[kind].items()) + ", props MAP(VARCHAR, VARCHAR)"
+
+
+def _temp_table(cur, name: str, parts: list, columns: str) -> None:
+    """A temporary table ``name`` (``columns``: its DDL) holding the Arrow tables ``parts``."""
+    import pyarrow as pa
+
+    cur.execute(f"CREATE TEMP TABLE {name} ({columns})")
+    if parts:
+        tables = [pa.Table.from_batches([p]) if isinstance(p, pa.RecordBatch) else p for p in parts]
+        cur.register("_rx_arrow", pa.concat_tables(tables, promote_options="permissive"))
+        cur.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _rx_arrow")
+        cur.unregister("_rx_arrow")
+
+
+def _check_and_insert(cur, reader, prep: _Prepared, sql, params, key, progress, base, sheet_rows, when) -> IngestReport:
+    """Stream the file's rows (cursor ``reader``) into the table (cursor ``cur``, in its transaction):
+    accepted rows whose hash is new go straight in; the rejected rows and the rows whose hash was seen
+    before (in the file or the table) are kept aside; the latter are compared column by column after
+    the pass, and those no stored row equals are inserted then (exact duplicates are skipped)."""
     plan, sniffed = prep.plan, prep.sniffed
     kind = plan.kind
     cols = list(TABLE_COLUMNS[kind])
     qcols = ", ".join(f'"{c}"' for c in cols)
-    line_of, csv_rejects = _line_mapper(cur, sniffed)
+    row_hash = f"hash({qcols}, props)"
+    timezone, expected_from, expected_to, start = when
+    fp = privacy.check_key_matches(cur, key) if kind == "events" else None
+    mapping_doc = {**plan.as_dict(), **({"pseudonym_fingerprint": fp} if fp else {})}
+    upload_id = register_upload(
+        cur, kind=kind, file_name=base["file_name"], sha256=base["sha256"], rows_accepted=0, mapping=mapping_doc
+    )
 
-    total, ok = cur.execute("SELECT count(*), count(*) FILTER (WHERE _reason IS NULL) FROM _rx_stage").fetchone()
+    seen = _HashSet()
+    if cur.execute(f'SELECT EXISTS (SELECT 1 FROM "{kind}")').fetchone()[0]:
+        seen.add(cur.execute(f'SELECT {row_hash} AS h FROM "{kind}"').fetchnumpy()["h"])
+    state = _Stream()
+    rd = _read_stream(reader, sql, params, base["file_name"])
+    import pyarrow as pa
+
+    out_cols = cols + ["props"]
+    rows = pa.RecordBatchReader.from_batches(
+        pa.schema([rd.schema.field(c) for c in out_cols]),
+        _stream(rd, kind, plan.wide and bool(plan.flags), seen, out_cols, state, bool(sniffed.parts)),
+    )
+
+    def poll() -> None:
+        try:
+            pct = reader.query_progress()
+        except EngineError:
+            pct = -1
+        if pct >= 0:
+            progress(0.25 + 0.6 * min(pct, 100.0) / 100.0, "storing" if state.batches else "reading")
+
+    progress(0.25, "reading")
+    cur.register("_rx_rows", rows)
+    try:
+        inserted = _run(
+            cur, f'INSERT INTO "{kind}" ({qcols}, upload_id, props) SELECT {qcols}, $uid, props FROM _rx_rows',
+            {"uid": upload_id}, poll,
+        )[0][0]
+    except BaseException as exc:
+        if state.error is not None and isinstance(state.error, EngineError):
+            raise _read_error(state.error, base["file_name"]) from state.error
+        if state.error is not None:
+            raise state.error from exc
+        raise
+    finally:
+        cur.unregister("_rx_rows")
+    progress(0.85, "storing")
+
+    line_of, csv_rejects = _line_mapper(reader, sniffed)
+    _temp_table(cur, "_rx_rejected", state.rejected, "_rid BIGINT, _reason VARCHAR, _raw VARCHAR")
     issues = _rejection_issues(cur, line_of, csv_rejects, prep.limits)
     rejected: list[RejectedRow] = [
         RejectedRow(line_of(int(r[0])), _row_reason(r[1]), r[2])
-        for r in cur.execute(
-            "SELECT rowid, _reason, _raw FROM _rx_stage WHERE _reason IS NOT NULL ORDER BY rowid LIMIT ?", [REJECTS_IN_REPORT]
-        ).fetchall()
+        for r in cur.execute("SELECT _rid, _reason, _raw FROM _rx_rejected ORDER BY _rid LIMIT ?", [REJECTS_IN_REPORT]).fetchall()
     ]
     for line, etype, _msg, raw in csv_rejects[:REJECTS_IN_REPORT]:
         rejected.append(RejectedRow(line, _csv_error(etype)[1], (raw or "")[:2000]))
     rejected.sort(key=lambda r: r.line or 0)
-    rows_read = int(total) + len(csv_rejects)
-    rows_rejected = int(total - ok) + len(csv_rejects)
+    n_rejected = sum(len(t) for t in state.rejected)
+    rows_read = state.rows + len(csv_rejects)
+    rows_rejected = n_rejected + len(csv_rejects)
 
-    # The accepted rows, in the wide form expanded into one event per flag.
-    # ``_h``: the row's hash, computed once (by the stage for source rows).
-    ok_sql = f"SELECT {qcols}, props, rowid AS _rid, _h FROM _rx_stage WHERE _reason IS NULL"
-    if plan.wide and plan.flags:
-        nulls = {"watch_seconds", "revenue", "lesson"}
-        for c in plan.flags:
-            values = [
-                f"'{c.event}'" if n == "event_type" else (f"CAST(NULL AS {t})" if n in nulls else f'"{n}"')
-                for n, t in TABLE_COLUMNS[kind].items()
-            ]
-            sel = ", ".join(f'{v} AS "{n}"' for v, n in zip(values, cols, strict=True))
-            flag = f"_f_{c.event}_c{sniffed.headers.index(c.source)}"
-            ok_sql += (
-                f" UNION ALL SELECT {sel}, props, rowid AS _rid, hash({', '.join(values)}, props) AS _h "
-                f"FROM _rx_stage WHERE _reason IS NULL AND \"{flag}\""
-            )
-    cur.execute(f"CREATE TEMP VIEW _rx_ok AS {ok_sql}")
-
-    if ok == 0:
-        if total == 0 and not csv_rejects:
+    if state.ok == 0:
+        if state.rows == 0 and not csv_rejects:
             raise BadInput(f"{base['file_name']} has no data rows", code="no_rows")
         return IngestReport(
             status="nothing_accepted",
@@ -902,53 +1101,38 @@ def _check_and_insert(
             rows_rejected=rows_rejected,
             issues=tuple(issues) + _info_issues(prep),
             rejected=tuple(rejected),
-            sheets=_sheet_counts(cur, prep, sheet_rows, csv_rejects, None),
+            sheets=_sheet_counts(cur, prep, sheet_rows, csv_rejects, state),
             **base,
         )
 
+    # The rows kept aside: a duplicate when an equal row is stored (earlier uploads, or this one's
+    # rows inserted above) or comes earlier among them; the others are inserted now.
     progress(0.87, "checking")
-    issues += _warnings(cur, kind, line_of, timezone, expected_from, expected_to)
-    fp = privacy.check_key_matches(cur, key) if kind == "events" else None
-
-    # Insert new rows. Exact duplicates (within the file or already stored) are skipped: a row whose
-    # hash is unique in the file and absent from the stored rows cannot have a duplicate; only rows
-    # sharing a hash are compared column by column (EXCEPT), which keeps the hash table 8 bytes wide.
-    row_hash = f"hash({qcols}, props)"
-    existing = f'SELECT {qcols}, props FROM "{kind}"'
-    if kind == "events":
-        existing += " WHERE event_time BETWEEN (SELECT min(event_time) FROM _rx_ok) AND (SELECT max(event_time) FROM _rx_ok)"
-    dupkeys = "SELECT _h FROM _rx_ok GROUP BY _h HAVING count(*) > 1"
-    if cur.execute(f"SELECT EXISTS ({existing})").fetchone()[0]:
-        dupkeys += f" UNION SELECT {row_hash} FROM ({existing}) WHERE {row_hash} IN (SELECT _h FROM _rx_ok)"
-    cur.execute(f"CREATE TEMP TABLE _rx_dupkeys AS {dupkeys}")
-    sheets = _sheet_counts(cur, prep, sheet_rows, csv_rejects, existing)
-    mapping_doc = {**plan.as_dict(), **({"pseudonym_fingerprint": fp} if fp else {})}
-    upload_id = register_upload(
-        cur, kind=kind, file_name=base["file_name"], sha256=base["sha256"], rows_accepted=0, mapping=mapping_doc
+    _temp_table(cur, "_rx_held", state.held, f"{_row_ddl(kind)}, _h UBIGINT, _rid BIGINT")
+    same = " AND ".join(f"d.{c} IS NOT DISTINCT FROM s.{c}" for c in [*[f'"{c}"' for c in cols], "props"])
+    first = f'"{cols[0]}"'
+    cur.execute(
+        f"CREATE TEMP TABLE _rx_dups AS WITH d AS (SELECT *, row_number() OVER (PARTITION BY {qcols}, props ORDER BY _rid) AS _n "
+        f"FROM _rx_held), s AS (SELECT {qcols}, props FROM \"{kind}\" WHERE {first} IN (SELECT {first} FROM _rx_held) "
+        f"AND {row_hash} IN (SELECT _h FROM _rx_held)) "
+        f"SELECT *, _n > 1 OR EXISTS (SELECT 1 FROM s WHERE {same}) AS _dup FROM d"
     )
-    accepted = _run(
-        cur,
-        f'INSERT INTO "{kind}" ({qcols}, upload_id, props) SELECT {qcols}, $uid, props FROM ('
-        f"SELECT {qcols}, props FROM _rx_ok WHERE _h NOT IN (SELECT _h FROM _rx_dupkeys) "
-        f"UNION ALL (SELECT {qcols}, props FROM _rx_ok WHERE _h IN (SELECT _h FROM _rx_dupkeys) "
-        f"EXCEPT SELECT {qcols}, props FROM ({existing}) WHERE {row_hash} IN (SELECT _h FROM _rx_dupkeys)))",
+    accepted = int(inserted) + cur.execute(
+        f'INSERT INTO "{kind}" ({qcols}, upload_id, props) SELECT {qcols}, $uid, props FROM _rx_dups WHERE NOT _dup ORDER BY _rid',
         {"uid": upload_id},
-        progress,
-        0.9,
-        0.98,
-        "storing",
-    )[0][0]
-    candidates = cur.execute("SELECT count(*) FROM _rx_ok").fetchone()[0]
-    duplicates = int(candidates - accepted)
+    ).fetchone()[0]
+    duplicates = int(state.ok - accepted)
+    sheets = _sheet_counts(cur, prep, sheet_rows, csv_rejects, state)
+    issues += _warnings(cur, kind, line_of, state, upload_id, timezone, expected_from, expected_to, start)
     if duplicates:
         issues.append(Issue("duplicates_skipped", "warning", duplicates))
     issues += list(_info_issues(prep))
 
     cur.execute(
-        "INSERT INTO upload_rejects SELECT $uid, rowid + 1, "
+        "INSERT INTO upload_rejects SELECT $uid, _rid + 1, "
         "CASE WHEN split_part(_reason, '|', 2) = '' THEN split_part(_reason, '|', 1) "
         "ELSE split_part(_reason, '|', 1) || ':' || split_part(_reason, '|', 2) END, _raw "
-        "FROM _rx_stage WHERE _reason IS NOT NULL",
+        "FROM _rx_rejected ORDER BY _rid",
         {"uid": upload_id},
     )
     if csv_rejects or sniffed.format != "parquet":
@@ -957,7 +1141,7 @@ def _check_and_insert(
         status="ok",
         upload_id=upload_id,
         rows_read=rows_read,
-        rows_accepted=int(accepted),
+        rows_accepted=accepted,
         rows_rejected=rows_rejected,
         rows_duplicate=duplicates,
         issues=tuple(issues),
@@ -969,30 +1153,22 @@ def _check_and_insert(
     doc.pop("rejected_sample", None)
     cur.execute(
         "UPDATE uploads SET rows_accepted = ?, rows_rejected = ?, rows_duplicate = ?, report = ? WHERE upload_id = ?",
-        [int(accepted), rows_rejected, duplicates, json.dumps(doc, ensure_ascii=False, default=str), upload_id],
+        [accepted, rows_rejected, duplicates, json.dumps(doc, ensure_ascii=False, default=str), upload_id],
     )
+    progress(0.98, "storing")  # everything written, not committed yet
     return report
 
 
-def _sheet_counts(cur, prep: _Prepared, sheet_rows, csv_rejects, existing: str | None) -> tuple:
-    """Each sheet of a workbook read whole with its own counts (run before the insert): a row is a
-    duplicate when an identical row comes earlier in the file or is already stored (``existing``,
-    None when nothing is inserted), as the insert itself decides."""
+def _sheet_counts(cur, prep: _Prepared, sheet_rows, csv_rejects, state: _Stream) -> tuple:
+    """Each sheet of a workbook read whole with its own counts: a row is a duplicate when an identical
+    row comes earlier in the file or is already stored, as the insert itself decides."""
     parts = prep.sniffed.parts
     if not parts:
         return ()
-    qcols = ", ".join(f'"{c}"' for c in TABLE_COLUMNS[prep.plan.kind]) + ", props"
-    dups = "SELECT CAST(NULL AS BIGINT) AS _rid WHERE false"
-    if existing is not None:
-        row_hash = f"hash({qcols})"
-        same = " AND ".join(f"d.{c} IS NOT DISTINCT FROM s.{c}" for c in qcols.split(", "))
-        dups = (
-            f"WITH d AS (SELECT _rid, {qcols}, row_number() OVER (PARTITION BY {qcols} ORDER BY _rid) AS _n FROM _rx_ok "
-            f"WHERE {row_hash} IN (SELECT _h FROM _rx_dupkeys)), "
-            f"s AS (SELECT {qcols} FROM ({existing}) WHERE {row_hash} IN (SELECT _h FROM _rx_dupkeys)) "
-            f"SELECT _rid FROM d WHERE _n > 1 UNION ALL SELECT _rid FROM d WHERE _n = 1 AND EXISTS (SELECT 1 FROM s WHERE {same})"
-        )
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE _rx_sheet_dups AS {dups}")
+    import numpy as np
+
+    ok_rids = np.concatenate(state.ok_rids) if state.ok_rids else np.zeros(0, dtype=np.int64)
+    has_dups = cur.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_rx_dups' AND temporary").fetchone()[0]
     header = prep.sniffed.header_lines
     counted: dict[str, SheetPart] = {}
     start = 0  # data rows (records) before the sheet, the reader's rejected lines included
@@ -1002,11 +1178,9 @@ def _sheet_counts(cur, prep: _Prepared, sheet_rows, csv_rejects, existing: str |
         bad_lines = sum(1 for line, *_r in csv_rejects if lo < line - header <= hi)
         before = sum(1 for line, *_r in csv_rejects if line - header <= lo)
         span = {"lo": lo - before, "hi": hi - before - bad_lines}
-        rejected_n, = cur.execute(
-            "SELECT count(*) FROM _rx_stage WHERE _reason IS NOT NULL AND rowid >= $lo AND rowid < $hi", span
-        ).fetchone()
-        ok_n, = cur.execute("SELECT count(*) FROM _rx_ok WHERE _rid >= $lo AND _rid < $hi", span).fetchone()
-        dup, = cur.execute("SELECT count(*) FROM _rx_sheet_dups WHERE _rid >= $lo AND _rid < $hi", span).fetchone()
+        rejected_n, = cur.execute("SELECT count(*) FROM _rx_rejected WHERE _rid >= $lo AND _rid < $hi", span).fetchone()
+        ok_n = int(np.count_nonzero((ok_rids >= span["lo"]) & (ok_rids < span["hi"])))
+        dup = cur.execute("SELECT count(*) FROM _rx_dups WHERE _dup AND _rid >= $lo AND _rid < $hi", span).fetchone()[0] if has_dups else 0
         counted[sheet] = SheetPart(
             sheet, "match", rows_read=n, rows_accepted=int(ok_n - dup), rows_rejected=int(rejected_n) + bad_lines,
             rows_duplicate=int(dup), lines=(lo + header + 1, hi + header) if n else None,
@@ -1032,59 +1206,55 @@ def _fix_reject_lines(cur, upload_id: int, sniffed: readers.Sniffed, csv_rejects
         cur.execute("UPDATE upload_rejects SET line = line + $h WHERE upload_id = $uid", {"h": header, "uid": upload_id})
 
 
-def _warnings(cur, kind, line_of, timezone, expected_from, expected_to) -> list[Issue]:
+def _warnings(cur, kind, line_of, state: _Stream, upload_id, timezone, expected_from, expected_to, start) -> list[Issue]:
     out: list[Issue] = []
 
-    def add(code: str, sql: str, params=None, **issue_params) -> None:
-        n, rids = cur.execute(sql, params or {}).fetchone()
+    def found(code: str, n: int, rids, **issue_params) -> None:
         if n:
             out.append(Issue(code, "warning", int(n), tuple(line_of(int(r)) for r in (rids or [])), issue_params))
 
-    add(
-        "formula_like",
-        "SELECT count(*), list(rowid ORDER BY rowid)[1:5] FROM _rx_stage WHERE _reason IS NULL AND _formula",
-    )
+    def add(code: str, sql: str, params=None, **issue_params) -> None:
+        found(code, *cur.execute(sql, params or {}).fetchone(), **issue_params)
+
+    found("formula_like", *state.warned.get("_formula", (0, [])))
+    if kind != "events":
+        _temp_table(cur, "_rx_ok", state.kept, f"{_row_ddl(kind)}, _rid BIGINT")
     if kind == "items":
         add(
             "item_repeated",
             "WITH ids AS (SELECT item_id FROM _rx_ok GROUP BY item_id HAVING count(DISTINCT (title, kind, creator, category, "
             "tags, duration_seconds, price, lessons, course_id, published_at)) > 1 "
-            "UNION SELECT item_id FROM items WHERE item_id IN (SELECT item_id FROM _rx_ok)) "
+            "UNION SELECT item_id FROM items WHERE upload_id <> $uid AND item_id IN (SELECT item_id FROM _rx_ok)) "
             "SELECT count(*), list(_rid ORDER BY _rid)[1:5] FROM _rx_ok WHERE item_id IN (SELECT item_id FROM ids)",
+            {"uid": upload_id},
         )
     if kind == "spend":
         add(
             "spend_repeated",
             "WITH k AS (SELECT date, channel, campaign FROM _rx_ok GROUP BY ALL HAVING count(*) > 1 "
             "UNION SELECT s.date, s.channel, s.campaign FROM spend s SEMI JOIN _rx_ok o "
-            "ON s.date = o.date AND s.channel IS NOT DISTINCT FROM o.channel AND s.campaign IS NOT DISTINCT FROM o.campaign) "
+            "ON s.date = o.date AND s.channel IS NOT DISTINCT FROM o.channel AND s.campaign IS NOT DISTINCT FROM o.campaign "
+            "WHERE s.upload_id <> $uid) "
             "SELECT count(*), list(o._rid ORDER BY o._rid)[1:5] FROM _rx_ok o SEMI JOIN k "
             "ON o.date = k.date AND o.channel IS NOT DISTINCT FROM k.channel AND o.campaign IS NOT DISTINCT FROM k.campaign",
+            {"uid": upload_id},
         )
     if kind != "events":
         return out
-    add(
-        "watch_far_above_video",
-        "SELECT count(*), list(_rid ORDER BY _rid)[1:5] FROM _rx_ok WHERE event_type = 'view' AND video_seconds > 0 "
-        "AND watch_seconds > $r * video_seconds",
-        {"r": WATCH_RATIO_WARNING},
-        ratio=WATCH_RATIO_WARNING,
-    )
-    add(
-        "purchase_without_view",
-        "WITH buyers AS (SELECT DISTINCT user_id FROM _rx_ok WHERE event_type = 'purchase'), "
-        "v AS (SELECT user_id, min(event_time) AS t FROM (SELECT user_id, event_time FROM _rx_ok WHERE event_type = 'view' "
-        "UNION ALL SELECT user_id, event_time FROM events WHERE event_type = 'view' AND user_id IN (SELECT user_id FROM buyers)) "
-        "GROUP BY user_id) "
-        "SELECT count(*), list(p._rid ORDER BY p._rid)[1:5] FROM _rx_ok p LEFT JOIN v USING (user_id) "
-        "WHERE p.event_type = 'purchase' AND (v.t IS NULL OR v.t > p.event_time)",
-    )
-    start, end = _utc_bounds(expected_from, expected_to, timezone)
-    add(
+    found("watch_far_above_video", *state.warned.get("_w_watch", (0, [])), ratio=WATCH_RATIO_WARNING)
+    if state.kept:
+        # Every view is in the table now: this upload's, and the earlier ones'.
+        _temp_table(cur, "_rx_purchases", state.kept, "_rid BIGINT, user_id VARCHAR, event_time TIMESTAMP")
+        add(
+            "purchase_without_view",
+            "WITH v AS (SELECT user_id, min(event_time) AS t FROM events WHERE event_type = 'view' "
+            "AND user_id IN (SELECT user_id FROM _rx_purchases) GROUP BY user_id) "
+            "SELECT count(*), list(p._rid ORDER BY p._rid)[1:5] FROM _rx_purchases p LEFT JOIN v USING (user_id) "
+            "WHERE v.t IS NULL OR v.t > p.event_time",
+        )
+    found(
         "time_out_of_range",
-        "SELECT count(*), list(rowid ORDER BY rowid)[1:5] FROM _rx_stage WHERE _reason IS NULL "
-        "AND (event_time < $s OR event_time >= $e)",
-        {"s": start, "e": end},
+        *state.warned.get("_w_range", (0, [])),
         start=str(expected_from or start.date()),
         end=str(expected_to) if expected_to else None,
         timezone=timezone,

@@ -647,8 +647,8 @@ def text_facts(path: Path, max_line_bytes: int) -> TextFacts:
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK_BYTES * 8):
             arr = np.frombuffer(chunk, dtype=np.uint8)
-            has_nul = has_nul or not arr.all()
-            ascii_only = ascii_only and int(arr.max()) < 0x80
+            has_nul = has_nul or b"\0" in chunk
+            ascii_only = ascii_only and chunk.isascii()
             ends = np.flatnonzero(arr == 10)
             if len(ends) == 0:
                 length += len(chunk)

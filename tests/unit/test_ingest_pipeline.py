@@ -240,3 +240,60 @@ def test_a_killed_process_leaves_earlier_data_exactly_as_it_was(tmp_path):
         assert store.query("SELECT file_name FROM uploads").rows == (("a.csv",),)
     finally:
         store.close()
+
+
+def test_batches_of_the_streamed_pass_keep_lines_duplicates_and_flags_exact(store, monkeypatch):
+    """Rows streamed in batches of three: duplicates across batches and within one, a rejected row,
+    a wide row's flag events split over a batch boundary, and a row equal to one already stored."""
+    from analytics.ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "BATCH_ROWS", 3)
+    first = write(store, "first.csv", "user_id,item_id,event_type,event_time\nold,v9,view,2026-01-01 08:00\n")
+    ingest_file(store, first)
+    path = write(
+        store,
+        "events.csv",
+        """
+        user_id,item_id,event_type,event_time
+        u1,v1,view,2026-01-05 10:00
+        u2,v1,view,2026-01-05 10:01
+        u1,v1,view,2026-01-05 10:00
+        u3,v1,nonsense,2026-01-05 10:02
+        u4,v1,view,2026-01-05 10:03
+        u4,v1,view,2026-01-05 10:03
+        old,v9,view,2026-01-01 08:00
+        u5,v1,view,2026-01-05 10:04
+        """,
+    )
+    report = ingest_file(store, path)
+    assert (report.rows_read, report.rows_accepted, report.rows_rejected, report.rows_duplicate) == (8, 4, 1, 3)
+    assert report.issue("unknown_event_type").lines == (5,)
+    assert store.query("SELECT user_id, count(*) FROM events GROUP BY ALL ORDER BY 1").rows == (
+        ("old", 1), ("u1", 1), ("u2", 1), ("u4", 1), ("u5", 1),
+    )
+    assert rejected_rows(store, report.upload_id)["line"].tolist() == [5]
+
+    wide = write(
+        store,
+        "wide.csv",
+        "user_id,video_id,is_like,is_follow,timestamp\n"
+        + "".join(f"w{i},v1,1,1,2026-01-06 10:0{i}\n" for i in range(4))
+        + "w0,v1,1,1,2026-01-06 10:00\n",
+    )
+    report = ingest_file(store, wide)
+    assert (report.rows_read, report.rows_accepted, report.rows_duplicate) == (5, 12, 3)
+    assert dict(store.query("SELECT event_type, count(*) FROM events WHERE user_id LIKE 'w%' GROUP BY ALL").rows) == {
+        "view": 4, "like": 4, "follow": 4,
+    }
+
+
+def test_the_hash_set_holds_back_every_repeat_but_the_first():
+    import numpy as np
+
+    from analytics.ingest.pipeline import _HashSet
+
+    seen = _HashSet()
+    seen.add(np.array([7], dtype=np.uint64))
+    assert seen.repeats(np.array([5, 6, 5, 7], dtype=np.uint64)).tolist() == [False, False, True, True]
+    assert seen.repeats(np.array([6, 8, 8], dtype=np.uint64)).tolist() == [True, False, True]
+    assert seen.repeats(np.array([], dtype=np.uint64)).tolist() == []
