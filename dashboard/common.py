@@ -3,11 +3,15 @@ errors, exports."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -21,7 +25,14 @@ from analytics.query.facets import Facets, load_facets
 from analytics.query.filters import FIELDS, Filters
 from analytics.store.sources import open_source
 from analytics.store.storage import Source, Store, open_store
-from dashboard.format import CURRENCIES, DEFAULT_CURRENCY, TABLE_DATE, count, value
+from dashboard.format import (
+    CURRENCIES,
+    DEFAULT_CURRENCY,
+    TABLE_DATE,
+    count,
+    local_moment,
+    value,
+)
 from dashboard.i18n import LANGUAGES, t
 
 
@@ -86,9 +97,141 @@ def shared(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def call(*args, **kwargs):
         source = get_store()
-        return cached(f"{source.engine}:{source.path}", source.data_version(), *args, **kwargs)
+        return cached(f"{source.engine}:{source.path}", data_version(), *args, **kwargs)
 
     return call
+
+
+#: The data version read in this script run (a page asks the cache several times per run; reading
+#: the version is a query). Outside a script run the version is read on every call.
+_RUN = threading.local()
+
+
+def begin_run() -> None:
+    """Start a script run (the router calls it first): the data version is read again, once."""
+    _RUN.active, _RUN.version = True, None
+
+
+def data_changed() -> None:
+    """An upload or a removal landed during this run: later calls read the new data version."""
+    _RUN.version = None
+
+
+def data_version() -> str:
+    """The source's data version (:meth:`Source.data_version`), read once per script run."""
+    if not getattr(_RUN, "active", False):
+        return get_store().data_version()
+    if _RUN.version is None:
+        _RUN.version = get_store().data_version()
+    return _RUN.version
+
+
+@dataclass(frozen=True)
+class Latest:
+    """A result of :func:`latest`: ``value`` was computed at ``computed_at`` (naive UTC) on the data
+    version ``version``; ``updating``: the data changed since and the new result is being computed."""
+
+    value: Any
+    version: str
+    computed_at: dt.datetime
+    updating: bool
+
+
+@dataclass
+class _Slot:
+    value: Any = None
+    version: str | None = None
+    computed_at: dt.datetime | None = None
+    pending: str | None = None  # the data version being computed
+    done: threading.Event = dataclasses.field(default_factory=threading.Event)
+    error: tuple[str, BaseException] | None = None  # (data version, what its computation raised)
+
+
+_LATEST: dict[str, OrderedDict[tuple, _Slot]] = {}
+_LATEST_LOCK = threading.Lock()
+_RUNNING: set[threading.Thread] = set()
+
+
+def latest(fn: Callable) -> Callable[..., Latest]:
+    """``fn(store, *args)`` as a page calls it, ``call(*args)``: like :func:`shared`, one result per
+    database and arguments for the whole server process, but after an upload or a removal the
+    previous result is served at once (``updating=True``; the page says so with
+    :func:`as_of_note`) while one background computation for the new data version runs; the first
+    request for some arguments waits for it. For pages whose work after an upload takes seconds
+    (the alerts monitor, the Overview). The value is shared, not copied: pages only read it."""
+    name = f"{fn.__module__}.{fn.__qualname__}"
+
+    def compute(source: Source, slot: _Slot, version: str, done: threading.Event, args, kwargs) -> None:
+        try:
+            value = fn(source, *args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the sessions waiting for it
+            with _LATEST_LOCK:
+                slot.error = (version, exc)
+        else:
+            with _LATEST_LOCK:  # kept even if a newer version is pending: it is the newest result so far
+                slot.value, slot.version, slot.computed_at = value, version, dt.datetime.now(dt.UTC).replace(tzinfo=None)
+                slot.error = None
+        finally:
+            with _LATEST_LOCK:
+                if slot.pending == version:
+                    slot.pending = None
+                _RUNNING.discard(threading.current_thread())
+            done.set()
+
+    def get(args, kwargs, wait: bool) -> Latest | None:
+        source, version = get_store(), data_version()
+        key = (f"{source.engine}:{source.path}", repr(args), repr(sorted(kwargs.items())))
+        with _LATEST_LOCK:
+            slots = _LATEST.setdefault(name, OrderedDict())
+            slot = slots.setdefault(key, _Slot())
+            slots.move_to_end(key)
+            while len(slots) > RESULTS_KEPT:
+                slots.popitem(last=False)
+            if slot.version == version:
+                return Latest(slot.value, version, slot.computed_at, False)
+            if slot.error is not None and slot.error[0] == version:
+                raise slot.error[1]
+            if slot.pending != version:  # one computation per data version, whoever asks
+                slot.pending, slot.done = version, threading.Event()
+                worker = threading.Thread(target=compute, args=(source, slot, version, slot.done, args, kwargs),
+                                          name=f"reelytics-latest-{fn.__qualname__}", daemon=True)
+                _RUNNING.add(worker)
+                worker.start()
+            if slot.version is not None:
+                return Latest(slot.value, slot.version, slot.computed_at, True)
+            done = slot.done
+        if not wait:
+            return None
+        done.wait()
+        return get(args, kwargs, wait)
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs) -> Latest:
+        return get(args, kwargs, True)
+
+    def peek(*args, **kwargs) -> Latest | None:
+        """Like ``call`` but never waits: ``None`` while no result exists yet (its computation starts)."""
+        return get(args, kwargs, False)
+
+    call.peek = peek
+    return call
+
+
+def wait_for_updates() -> None:
+    """Wait until every background computation of :func:`latest` has finished (benchmarks)."""
+    while True:
+        with _LATEST_LOCK:
+            running = list(_RUNNING)
+        if not running:
+            return
+        for worker in running:
+            worker.join()
+
+
+def as_of_note(result: Latest) -> None:
+    """Say that a result predates the latest data while its update is computed."""
+    if result.updating:
+        st.info(t("common.as_of", when=local_moment(result.computed_at, settings().timezone)), icon=":material/update:")
 
 
 _facets = shared(load_facets)
@@ -280,7 +423,7 @@ def trained_model(params, filters: Filters, force: bool = False):
 
     store, tune = get_store(), model_tune()
     # sessions asking for the same model at once: one trains (or tunes), the others then load it
-    with single_flight(("model", str(store.path), store.data_version(), repr(params), repr(filters), repr(tune))):
+    with single_flight(("model", str(store.path), data_version(), repr(params), repr(filters), repr(tune))):
         model = get_model(store, params, progress=show_progress, filters=filters, force=force, tune=tune, actor=actor())
     slot.empty()
     s = model.summary()
