@@ -22,7 +22,7 @@ from analytics.metrics.kpis import (
 )
 from analytics.query.filters import Filters
 from dashboard.change_text import contributor_text, headline, value_label
-from dashboard.common import Latest, get_store, latest, settings, shared
+from dashboard.common import get_store, settings, shared
 from dashboard.format import chart
 from dashboard.i18n import t
 
@@ -105,16 +105,14 @@ def explain_panel(report: KpiReport) -> None:
         show_explanation(cached_explain(kpi, report.filters, report.previous_filters), "ov_explain")
 
 
-@latest
+@shared
 def _alerts(store, filters: Filters, explained: bool):
     return monitor(store, resolve_period(store, filters) or filters, explain_alerts=explained)
 
 
-def cached_alerts(filters: Filters, explained: bool = False, *, wait: bool = True) -> Latest | None:
-    """The alerts of the sidebar period (the whole period, not only its last week); after an upload
-    the previous report while the new one is computed. Without ``wait``, ``None`` until a first
-    report exists (its computation runs in the background)."""
-    return _alerts(filters, explained) if wait else _alerts.peek(filters, explained)
+def cached_alerts(filters: Filters, explained: bool = False):
+    """The alerts of the sidebar period (the whole period, not only its last week)."""
+    return _alerts(filters, explained)
 
 
 def digest_folder():

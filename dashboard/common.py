@@ -3,15 +3,12 @@ errors, exports."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -78,38 +75,109 @@ RESULTS_BYTES = "128MB"
 RESULTS_TTL = "6h"
 
 
+class _Gone(Exception):
+    """The entry of an older data version was asked for and is no longer kept."""
+
+
+#: Per cached call (function, source, arguments): the newest data version whose entry is complete and
+#: when it was computed (approximately: when it was first seen complete). Bounded like the entries.
+_KNOWN: OrderedDict[tuple, tuple[str, dt.datetime]] = OrderedDict()
+_KNOWN_KEPT = 4096
+_UPDATING: dict[tuple, str] = {}  # call -> data version being computed in the background
+_FAILED: dict[tuple, str] = {}  # call -> data version whose background computation raised
+_RUNNING: set[threading.Thread] = set()
+_LOCK = threading.Lock()
+
+
 def shared(fn: Callable) -> Callable:
     """``fn(store, *args)`` as a page calls it, ``call(*args)``: one result per database, data
     version and arguments for the whole server process, whichever session asks.
 
-    Every session reads the same entry; an upload or a removal changes the data version, so the
-    next call computes afresh. Sessions asking for an entry being computed wait for that one
-    computation (``st.cache_data`` holds a lock per entry while it computes), so heavy work, the
-    accelerator builds it triggers included, runs once."""
+    Every session reads the same entry; an upload or a removal changes the data version. A page
+    (a script run) asking again after that gets the previous version's entry at once while one
+    background computation for the new version runs (stale while revalidate; the router then shows
+    :func:`stale_note`); a run after it finished reads the new entry. A call outside a script run,
+    or with no earlier entry, computes (or waits for) the current version. Sessions asking for an
+    entry being computed wait for that one computation (``st.cache_data`` holds a lock per entry
+    while it computes), so heavy work, the accelerator builds it triggers included, runs once."""
+    name = f"{fn.__module__}.{fn.__qualname__}"
 
     def compute(where: str, version: str, *args, **kwargs):
-        return fn(get_store(), *args, **kwargs)  # ``where`` (the source's location) keys the entry
+        source = get_store()  # ``where`` (the source's location) keys the entry
+        if source.data_version() != version:  # an older version's entry that was dropped: not recomputed
+            raise _Gone
+        return fn(source, *args, **kwargs)
 
     # st.cache_data tells functions apart by module and name: one cache per wrapped function
     compute.__module__, compute.__qualname__ = fn.__module__, fn.__qualname__
     cached = st.cache_data(show_spinner=False, max_entries=RESULTS_KEPT, max_size=RESULTS_BYTES, ttl=RESULTS_TTL)(compute)
 
+    def fresh(key: tuple, where: str, version: str, args, kwargs):
+        value = cached(where, version, *args, **kwargs)
+        with _LOCK:
+            if _KNOWN.get(key, ("",))[0] != version:
+                _KNOWN[key] = (version, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+            _KNOWN.move_to_end(key)
+            while len(_KNOWN) > _KNOWN_KEPT:
+                _KNOWN.popitem(last=False)
+        return value
+
+    def refresh(key: tuple, where: str, version: str, args, kwargs) -> None:
+        try:
+            fresh(key, where, version, args, kwargs)
+        except _Gone:
+            pass  # the data changed again meanwhile: a later run asks for the newer version
+        except Exception:  # noqa: BLE001 - the next run computes in the foreground and shows the error
+            with _LOCK:
+                _FAILED[key] = version
+        finally:
+            with _LOCK:
+                if _UPDATING.get(key) == version:
+                    del _UPDATING[key]
+                _RUNNING.discard(threading.current_thread())
+
     @functools.wraps(fn)
     def call(*args, **kwargs):
         source = get_store()
-        return cached(f"{source.engine}:{source.path}", data_version(), *args, **kwargs)
+        where, version = f"{source.engine}:{source.path}", data_version()
+        key = (name, where, repr(args), repr(sorted(kwargs.items())))
+        with _LOCK:
+            known = _KNOWN.get(key)
+            stale = (known is not None and known[0] != version and getattr(_RUN, "active", False)
+                     and _FAILED.get(key) != version)
+            if stale and _UPDATING.get(key) != version:  # one background computation per version
+                _UPDATING[key] = version
+                worker = threading.Thread(target=refresh, args=(key, where, version, args, kwargs),
+                                          name=f"reelytics-refresh-{fn.__qualname__}", daemon=True)
+                _RUNNING.add(worker)
+                worker.start()
+        if stale:
+            try:
+                value = cached(where, known[0], *args, **kwargs)
+            except _Gone:
+                pass
+            else:
+                _RUN.stale = min(known[1], getattr(_RUN, "stale", None) or known[1])
+                return value
+        while True:
+            try:
+                return fresh(key, where, version, args, kwargs)
+            except _Gone:  # an upload landed since this run read the version: read it again
+                data_changed()
+                version = data_version()
 
     return call
 
 
 #: The data version read in this script run (a page asks the cache several times per run; reading
-#: the version is a query). Outside a script run the version is read on every call.
+#: the version is a query) and the oldest earlier-version result it showed. Outside a script run
+#: the version is read on every call.
 _RUN = threading.local()
 
 
 def begin_run() -> None:
     """Start a script run (the router calls it first): the data version is read again, once."""
-    _RUN.active, _RUN.version = True, None
+    _RUN.active, _RUN.version, _RUN.stale = True, None, None
 
 
 def data_changed() -> None:
@@ -126,112 +194,28 @@ def data_version() -> str:
     return _RUN.version
 
 
-@dataclass(frozen=True)
-class Latest:
-    """A result of :func:`latest`: ``value`` was computed at ``computed_at`` (naive UTC) on the data
-    version ``version``; ``updating``: the data changed since and the new result is being computed."""
-
-    value: Any
-    version: str
-    computed_at: dt.datetime
-    updating: bool
+def stale_since() -> dt.datetime | None:
+    """When the oldest earlier-version result this run showed was computed (naive UTC), or ``None``."""
+    return getattr(_RUN, "stale", None)
 
 
-@dataclass
-class _Slot:
-    value: Any = None
-    version: str | None = None
-    computed_at: dt.datetime | None = None
-    pending: str | None = None  # the data version being computed
-    done: threading.Event = dataclasses.field(default_factory=threading.Event)
-    error: tuple[str, BaseException] | None = None  # (data version, what its computation raised)
-
-
-_LATEST: dict[str, OrderedDict[tuple, _Slot]] = {}
-_LATEST_LOCK = threading.Lock()
-_RUNNING: set[threading.Thread] = set()
-
-
-def latest(fn: Callable) -> Callable[..., Latest]:
-    """``fn(store, *args)`` as a page calls it, ``call(*args)``: like :func:`shared`, one result per
-    database and arguments for the whole server process, but after an upload or a removal the
-    previous result is served at once (``updating=True``; the page says so with
-    :func:`as_of_note`) while one background computation for the new data version runs; the first
-    request for some arguments waits for it. For pages whose work after an upload takes seconds
-    (the alerts monitor, the Overview). The value is shared, not copied: pages only read it."""
-    name = f"{fn.__module__}.{fn.__qualname__}"
-
-    def compute(source: Source, slot: _Slot, version: str, done: threading.Event, args, kwargs) -> None:
-        try:
-            value = fn(source, *args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - handed to the sessions waiting for it
-            with _LATEST_LOCK:
-                slot.error = (version, exc)
-        else:
-            with _LATEST_LOCK:  # kept even if a newer version is pending: it is the newest result so far
-                slot.value, slot.version, slot.computed_at = value, version, dt.datetime.now(dt.UTC).replace(tzinfo=None)
-                slot.error = None
-        finally:
-            with _LATEST_LOCK:
-                if slot.pending == version:
-                    slot.pending = None
-                _RUNNING.discard(threading.current_thread())
-            done.set()
-
-    def get(args, kwargs, wait: bool) -> Latest | None:
-        source, version = get_store(), data_version()
-        key = (f"{source.engine}:{source.path}", repr(args), repr(sorted(kwargs.items())))
-        with _LATEST_LOCK:
-            slots = _LATEST.setdefault(name, OrderedDict())
-            slot = slots.setdefault(key, _Slot())
-            slots.move_to_end(key)
-            while len(slots) > RESULTS_KEPT:
-                slots.popitem(last=False)
-            if slot.version == version:
-                return Latest(slot.value, version, slot.computed_at, False)
-            if slot.error is not None and slot.error[0] == version:
-                raise slot.error[1]
-            if slot.pending != version:  # one computation per data version, whoever asks
-                slot.pending, slot.done = version, threading.Event()
-                worker = threading.Thread(target=compute, args=(source, slot, version, slot.done, args, kwargs),
-                                          name=f"reelytics-latest-{fn.__qualname__}", daemon=True)
-                _RUNNING.add(worker)
-                worker.start()
-            if slot.version is not None:
-                return Latest(slot.value, slot.version, slot.computed_at, True)
-            done = slot.done
-        if not wait:
-            return None
-        done.wait()
-        return get(args, kwargs, wait)
-
-    @functools.wraps(fn)
-    def call(*args, **kwargs) -> Latest:
-        return get(args, kwargs, True)
-
-    def peek(*args, **kwargs) -> Latest | None:
-        """Like ``call`` but never waits: ``None`` while no result exists yet (its computation starts)."""
-        return get(args, kwargs, False)
-
-    call.peek = peek
-    return call
+def stale_note(slot) -> None:
+    """In ``slot`` (a placeholder above the page), say that this run showed results from before
+    the latest upload while their update is computed."""
+    since = stale_since()
+    if since is not None:
+        slot.info(t("common.as_of", when=local_moment(since, settings().timezone)), icon=":material/update:")
 
 
 def wait_for_updates() -> None:
-    """Wait until every background computation of :func:`latest` has finished (benchmarks)."""
+    """Wait until every background computation of :func:`shared` has finished (tests, benchmarks)."""
     while True:
-        with _LATEST_LOCK:
+        with _LOCK:
             running = list(_RUNNING)
         if not running:
             return
         for worker in running:
             worker.join()
-
-
-def as_of_note(result: Latest) -> None:
-    """Say that a result predates the latest data while its update is computed."""
-    if result.updating:
-        st.info(t("common.as_of", when=local_moment(result.computed_at, settings().timezone)), icon=":material/update:")
 
 
 _facets = shared(load_facets)

@@ -18,13 +18,7 @@ from dashboard.change import (
     show_explanation,
     start_digest_writer,
 )
-from dashboard.common import (
-    as_of_note,
-    current_filters,
-    download_buttons,
-    guarded,
-    require_events,
-)
+from dashboard.common import current_filters, download_buttons, guarded, require_events
 from dashboard.format import VALUE_DOMAINS, chart, over_time, unit_value, value
 from dashboard.i18n import t
 
@@ -57,9 +51,7 @@ if require_events():
     filters = current_filters()
     with guarded():
         with st.spinner(t("common.working")):
-            found = cached_alerts(filters)
-        as_of_note(found)
-        report = found.value
+            report = cached_alerts(filters)
         st.caption(t("al.caption", z=f"{report.z:g}", min_den=f"{MIN_DAILY_DENOMINATOR:,.0f}"))
         if report.status == "short_history":
             st.info(t("al.short_history", days=MIN_HISTORY_DAYS))

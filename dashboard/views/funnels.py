@@ -21,12 +21,11 @@ from analytics.metrics.funnels import (
 )
 from analytics.store.schema import EVENT_TYPES
 from dashboard.common import (
-    as_of_note,
     current_filters,
     download_buttons,
     guarded,
-    latest,
     require_events,
+    shared,
 )
 from dashboard.format import (
     chart,
@@ -41,7 +40,7 @@ from dashboard.format import (
 )
 from dashboard.i18n import t
 
-_funnel = latest(compute_funnel)
+_funnel = shared(compute_funnel)
 
 
 def _step_bases(steps) -> None:
@@ -109,9 +108,7 @@ if require_events():
                 period=period,
             )
             with st.spinner(t("common.working")):  # the first funnel after an upload builds the event index
-                found = _funnel(spec, filters)
-            as_of_note(found)
-            result = found.value
+                result = _funnel(spec, filters)
             if result.status != "ok":
                 st.info(t("fun.no_entrants"))
             else:

@@ -15,13 +15,12 @@ from analytics.query.facets import comparison_coverage, local_today, with_defaul
 from analytics.query.filters import Filters
 from dashboard.change import cached_alerts, explain_panel, start_digest_writer
 from dashboard.common import (
-    as_of_note,
     current_filters,
     download_buttons,
     facets,
     guarded,
-    latest,
     require_events,
+    shared,
 )
 from dashboard.format import (
     chart,
@@ -34,7 +33,7 @@ from dashboard.format import (
 )
 from dashboard.i18n import t
 
-_overview = latest(overview)
+_overview = shared(overview)
 
 
 def _cards(report) -> None:
@@ -115,9 +114,7 @@ if require_events():
             t("ov.rank_by"), ranks, index=ranks.index("views"), format_func=lambda k: t(f"kpi.{k}"), key="ov_rank"
         )
         with st.spinner(t("common.working")):  # the first breakdown after an upload builds its index
-            found = _overview(filters, by, rank_by)
-        as_of_note(found)
-        result = found.value
+            result = _overview(filters, by, rank_by)
         report = result.report
         if report.status != "ok":
             st.info(t("common.no_rows"))
@@ -131,9 +128,9 @@ if require_events():
             _daily(report)
             download_buttons(report.table(), "kpis", period, key="ov_kpis")
             start_digest_writer()
-            alerts = cached_alerts(filters, wait=False)  # a line of the page: never waited for
-            if alerts is not None and alerts.value.alerts:
-                st.info(t("ov.alerts", n=len(alerts.value.alerts)), icon=":material/notifications_active:")
+            alerts = cached_alerts(filters)
+            if alerts.alerts:
+                st.info(t("ov.alerts", n=len(alerts.alerts)), icon=":material/notifications_active:")
             explain_panel(report)
 
             st.subheader(t("ov.breakdown"))

@@ -1,6 +1,7 @@
 """After an upload the Overview shows its previous result at once, says so in both languages, and
-shows the new figures once their background computation is done. (Each view is a new session: the
-result is shared by the process, and AppTest cannot rerun a Chinese page with a radio button.)"""
+shows the new figures once their background computation is done (the router says so above the
+page). Each view is a new session (the result is shared by the process, and AppTest cannot rerun a
+Chinese page with a radio button)."""
 
 from __future__ import annotations
 
