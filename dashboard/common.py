@@ -395,9 +395,17 @@ def single_flight(key) -> Iterator[None]:
                 _FLIGHTS[key] = (lock, callers - 1)
 
 
+#: The newest model per (database, parameters, filters, tuning): its data version, when it was
+#: trained or loaded (naive UTC), and the model. After an upload a page gets it at once while the
+#: model of the new data is trained in the background (as :func:`shared` does for results).
+_MODELS: OrderedDict[tuple, tuple[str, dt.datetime, object]] = OrderedDict()
+_MODELS_KEPT = 4
+
+
 def trained_model(params, filters: Filters, force: bool = False):
     """The recommender model for ``params`` and ``filters``: reused when saved, else trained with a
-    progress bar; the device it trained on and a summary are shown."""
+    progress bar; the device it trained on and a summary are shown. After an upload the model of
+    the previous data serves while the new one trains in the background (the router says so)."""
     from analytics.recsys.models import get_model
 
     slot = st.empty()
@@ -405,10 +413,48 @@ def trained_model(params, filters: Filters, force: bool = False):
     def show_progress(fraction: float, message: str = "") -> None:
         slot.progress(min(max(fraction, 0.0), 1.0), text=f"{t('model.training')} {message}")
 
-    store, tune = get_store(), model_tune()
-    # sessions asking for the same model at once: one trains (or tunes), the others then load it
-    with single_flight(("model", str(store.path), data_version(), repr(params), repr(filters), repr(tune))):
-        model = get_model(store, params, progress=show_progress, filters=filters, force=force, tune=tune, actor=actor())
+    store, tune, who, version = get_store(), model_tune(), actor(), data_version()
+    call = (str(store.path), repr(params), repr(filters), repr(tune))
+
+    def fetch(progress=None):
+        # sessions asking for the same model at once: one trains (or tunes), the others then load it
+        with single_flight(("model", *call, version)):
+            model = get_model(store, params, progress=progress, filters=filters, force=force, tune=tune, actor=who)
+        with _LOCK:
+            if _MODELS.get(call, ("",))[0] != version or force:
+                _MODELS[call] = (version, dt.datetime.now(dt.UTC).replace(tzinfo=None), model)
+            _MODELS.move_to_end(call)
+            while len(_MODELS) > _MODELS_KEPT:
+                _MODELS.popitem(last=False)
+        return model
+
+    def refresh() -> None:
+        try:
+            fetch()
+        except Exception:  # noqa: BLE001 - the next run trains in the foreground and shows the error
+            with _LOCK:
+                _FAILED[("model", *call)] = version
+        finally:
+            with _LOCK:
+                _UPDATING.pop(("model", *call), None)
+                _RUNNING.discard(threading.current_thread())
+
+    with _LOCK:
+        known = _MODELS.get(call)
+        if known is not None and known[0] == version and not force:
+            model = known[2]
+        elif known is not None and not force and getattr(_RUN, "active", False) and _FAILED.get(("model", *call)) != version:
+            model = known[2]  # the previous data's model while this data's trains, once
+            _RUN.stale = min(known[1], getattr(_RUN, "stale", None) or known[1])
+            if _UPDATING.get(("model", *call)) != version:
+                _UPDATING[("model", *call)] = version
+                worker = threading.Thread(target=refresh, name="reelytics-refresh-model", daemon=True)
+                _RUNNING.add(worker)
+                worker.start()
+        else:
+            model = None
+    if model is None:
+        model = fetch(show_progress)
     slot.empty()
     s = model.summary()
     st.badge(t("model.device", device=s["device"].upper()), icon=":material/memory:",
