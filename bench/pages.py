@@ -24,6 +24,7 @@ first view after an upload <= 3 s.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import resource
 import shutil
@@ -70,7 +71,9 @@ def _session(page: str):
 
 
 def _upload(store, folder: Path, n: int) -> None:
-    """One new event of a user already in the data, in the middle of its span: a new data version."""
+    """One new event of a user already in the data, in the middle of its span (``n`` seconds later for
+    the ``n``-th upload, so that no upload repeats an event: a duplicate is not imported and changes
+    nothing): a new data version."""
     from analytics.ingest import ingest_file
 
     user, item, moment = store.query(
@@ -78,8 +81,12 @@ def _upload(store, folder: Path, n: int) -> None:
         "FROM events WHERE event_type = 'view' LIMIT 1"
     ).rows[0]
     path = folder / f"upload_{n}.csv"
+    moment += dt.timedelta(seconds=n)
     path.write_text(f"user_id,item_id,event_type,event_time\n{user},{item},view,{moment:%Y-%m-%d %H:%M:%S}\n")
+    before = store.data_version()
     ingest_file(store, path, timezone="UTC")
+    if store.data_version() == before:
+        raise SystemExit("the upload changed nothing: no new data version")
 
 
 def main() -> int:
