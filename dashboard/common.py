@@ -323,15 +323,12 @@ def guarded(next_step: str | None = None) -> Iterator[None]:
         show_error(exc, next_step)
 
 
-#: Above this many rows the export files are built only when a button is clicked: writing an Excel
-#: file of thousands of rows takes seconds, and a page reruns on every widget change.
-LAZY_DOWNLOAD_ROWS = 500
-
-
 def download_buttons(df: pd.DataFrame, name: str, filters: Filters | dict | None = None, key: str | None = None) -> None:
     """CSV and Excel download buttons for ``df``; the applied filters are written into the files.
 
-    Shown only to a role that may export."""
+    Shown only to a role that may export. The files are built only when a button is clicked: a page
+    reruns on every widget change and every visit, and writing even a small Excel file costs tens of
+    milliseconds of server CPU per table."""
     who = actor()
     if not can(who, "export"):
         return
@@ -344,18 +341,17 @@ def download_buttons(df: pd.DataFrame, name: str, filters: Filters | dict | None
     def xlsx_bytes() -> bytes:
         return to_excel_bytes(df, described, title=name, actor=who)
 
-    lazy = len(df) > LAZY_DOWNLOAD_ROWS
     c1, c2 = st.columns(2)
     c1.download_button(
         t("common.download_csv"),
-        csv_bytes if lazy else csv_bytes(),
+        csv_bytes,
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"dl_csv_{key}",
     )
     c2.download_button(
         t("common.download_xlsx"),
-        xlsx_bytes if lazy else xlsx_bytes(),
+        xlsx_bytes,
         file_name=f"{name}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"dl_xlsx_{key}",
