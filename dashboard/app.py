@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT.parent) not in sys.path:  # `streamlit run dashboard/app.py` from a checkout
     sys.path.insert(0, str(ROOT.parent))
 
-from dashboard.common import display_settings, sidebar_filters  # noqa: E402
+from dashboard.common import begin_run, display_settings, sidebar_filters, stale_note  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 from dashboard.signin import sign_out_button, signed_in  # noqa: E402
 
@@ -38,6 +38,7 @@ PAGES = [
     ("nav.marketer", "segments.py", "page.segments", ":material/category:", "segments"),
 ]
 
+begin_run()
 st.set_page_config(page_title="Reelytics", page_icon=":material/insights:", layout="wide")
 display_settings()
 principal = signed_in()  # None: the sign-in screen is shown instead
@@ -61,4 +62,8 @@ if principal is None:
 st.session_state["actor"] = principal
 sign_out_button(principal)
 st.session_state["filters"] = sidebar_filters()
-nav.run()
+above = st.empty()  # above the page: says when it shows results from before the latest upload
+try:
+    nav.run()
+finally:
+    stale_note(above)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -21,7 +22,14 @@ from analytics.query.facets import Facets, load_facets
 from analytics.query.filters import FIELDS, Filters
 from analytics.store.sources import open_source
 from analytics.store.storage import Source, Store, open_store
-from dashboard.format import CURRENCIES, DEFAULT_CURRENCY, TABLE_DATE, count, value
+from dashboard.format import (
+    CURRENCIES,
+    DEFAULT_CURRENCY,
+    TABLE_DATE,
+    count,
+    local_moment,
+    value,
+)
 from dashboard.i18n import LANGUAGES, t
 
 
@@ -67,28 +75,147 @@ RESULTS_BYTES = "128MB"
 RESULTS_TTL = "6h"
 
 
+class _Gone(Exception):
+    """The entry of an older data version was asked for and is no longer kept."""
+
+
+#: Per cached call (function, source, arguments): the newest data version whose entry is complete and
+#: when it was computed (approximately: when it was first seen complete). Bounded like the entries.
+_KNOWN: OrderedDict[tuple, tuple[str, dt.datetime]] = OrderedDict()
+_KNOWN_KEPT = 4096
+_UPDATING: dict[tuple, str] = {}  # call -> data version being computed in the background
+_FAILED: dict[tuple, str] = {}  # call -> data version whose background computation raised
+_RUNNING: set[threading.Thread] = set()
+_LOCK = threading.Lock()
+
+
 def shared(fn: Callable) -> Callable:
     """``fn(store, *args)`` as a page calls it, ``call(*args)``: one result per database, data
     version and arguments for the whole server process, whichever session asks.
 
-    Every session reads the same entry; an upload or a removal changes the data version, so the
-    next call computes afresh. Sessions asking for an entry being computed wait for that one
-    computation (``st.cache_data`` holds a lock per entry while it computes), so heavy work, the
-    accelerator builds it triggers included, runs once."""
+    Every session reads the same entry; an upload or a removal changes the data version. A page
+    (a script run) asking again after that gets the previous version's entry at once while one
+    background computation for the new version runs (stale while revalidate; the router then shows
+    :func:`stale_note`); a run after it finished reads the new entry. A call outside a script run,
+    or with no earlier entry, computes (or waits for) the current version. Sessions asking for an
+    entry being computed wait for that one computation (``st.cache_data`` holds a lock per entry
+    while it computes), so heavy work, the accelerator builds it triggers included, runs once."""
+    name = f"{fn.__module__}.{fn.__qualname__}"
 
     def compute(where: str, version: str, *args, **kwargs):
-        return fn(get_store(), *args, **kwargs)  # ``where`` (the source's location) keys the entry
+        source = get_store()  # ``where`` (the source's location) keys the entry
+        if source.data_version() != version:  # an older version's entry that was dropped: not recomputed
+            raise _Gone
+        return fn(source, *args, **kwargs)
 
     # st.cache_data tells functions apart by module and name: one cache per wrapped function
     compute.__module__, compute.__qualname__ = fn.__module__, fn.__qualname__
     cached = st.cache_data(show_spinner=False, max_entries=RESULTS_KEPT, max_size=RESULTS_BYTES, ttl=RESULTS_TTL)(compute)
 
+    def fresh(key: tuple, where: str, version: str, args, kwargs):
+        value = cached(where, version, *args, **kwargs)
+        with _LOCK:
+            if _KNOWN.get(key, ("",))[0] != version:
+                _KNOWN[key] = (version, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+            _KNOWN.move_to_end(key)
+            while len(_KNOWN) > _KNOWN_KEPT:
+                _KNOWN.popitem(last=False)
+        return value
+
+    def refresh(key: tuple, where: str, version: str, args, kwargs) -> None:
+        try:
+            fresh(key, where, version, args, kwargs)
+        except _Gone:
+            pass  # the data changed again meanwhile: a later run asks for the newer version
+        except Exception:  # noqa: BLE001 - the next run computes in the foreground and shows the error
+            with _LOCK:
+                _FAILED[key] = version
+        finally:
+            with _LOCK:
+                if _UPDATING.get(key) == version:
+                    del _UPDATING[key]
+                _RUNNING.discard(threading.current_thread())
+
     @functools.wraps(fn)
     def call(*args, **kwargs):
         source = get_store()
-        return cached(f"{source.engine}:{source.path}", source.data_version(), *args, **kwargs)
+        where, version = f"{source.engine}:{source.path}", data_version()
+        key = (name, where, repr(args), repr(sorted(kwargs.items())))
+        with _LOCK:
+            known = _KNOWN.get(key)
+            stale = (known is not None and known[0] != version and getattr(_RUN, "active", False)
+                     and _FAILED.get(key) != version)
+            if stale and _UPDATING.get(key) != version:  # one background computation per version
+                _UPDATING[key] = version
+                worker = threading.Thread(target=refresh, args=(key, where, version, args, kwargs),
+                                          name=f"reelytics-refresh-{fn.__qualname__}", daemon=True)
+                _RUNNING.add(worker)
+                worker.start()
+        if stale:
+            try:
+                value = cached(where, known[0], *args, **kwargs)
+            except _Gone:
+                pass
+            else:
+                _RUN.stale = min(known[1], getattr(_RUN, "stale", None) or known[1])
+                return value
+        while True:
+            try:
+                return fresh(key, where, version, args, kwargs)
+            except _Gone:  # an upload landed since this run read the version: read it again
+                data_changed()
+                version = data_version()
 
     return call
+
+
+#: The data version read in this script run (a page asks the cache several times per run; reading
+#: the version is a query) and the oldest earlier-version result it showed. Outside a script run
+#: the version is read on every call.
+_RUN = threading.local()
+
+
+def begin_run() -> None:
+    """Start a script run (the router calls it first): the data version is read again, once."""
+    _RUN.active, _RUN.version, _RUN.stale = True, None, None
+
+
+def data_changed() -> None:
+    """An upload or a removal landed during this run: later calls read the new data version."""
+    _RUN.version = None
+
+
+def data_version() -> str:
+    """The source's data version (:meth:`Source.data_version`), read once per script run."""
+    if not getattr(_RUN, "active", False):
+        return get_store().data_version()
+    if _RUN.version is None:
+        _RUN.version = get_store().data_version()
+    return _RUN.version
+
+
+def stale_since() -> dt.datetime | None:
+    """When the oldest earlier-version result this run showed was computed (naive UTC), or ``None``."""
+    return getattr(_RUN, "stale", None)
+
+
+def stale_note(slot) -> None:
+    """In ``slot`` (a placeholder above the page), say that this run showed results from before
+    the latest upload while their update is computed."""
+    since = stale_since()
+    if since is not None:
+        slot.info(t("common.as_of", when=local_moment(since, settings().timezone)), icon=":material/update:")
+
+
+def wait_for_updates() -> None:
+    """Wait until every background computation of :func:`shared` has finished (tests, benchmarks)."""
+    while True:
+        with _LOCK:
+            running = list(_RUNNING)
+        if not running:
+            return
+        for worker in running:
+            worker.join()
 
 
 _facets = shared(load_facets)
@@ -196,15 +323,12 @@ def guarded(next_step: str | None = None) -> Iterator[None]:
         show_error(exc, next_step)
 
 
-#: Above this many rows the export files are built only when a button is clicked: writing an Excel
-#: file of thousands of rows takes seconds, and a page reruns on every widget change.
-LAZY_DOWNLOAD_ROWS = 500
-
-
 def download_buttons(df: pd.DataFrame, name: str, filters: Filters | dict | None = None, key: str | None = None) -> None:
     """CSV and Excel download buttons for ``df``; the applied filters are written into the files.
 
-    Shown only to a role that may export."""
+    Shown only to a role that may export. The files are built only when a button is clicked: a page
+    reruns on every widget change and every visit, and writing even a small Excel file costs tens of
+    milliseconds of server CPU per table."""
     who = actor()
     if not can(who, "export"):
         return
@@ -217,18 +341,17 @@ def download_buttons(df: pd.DataFrame, name: str, filters: Filters | dict | None
     def xlsx_bytes() -> bytes:
         return to_excel_bytes(df, described, title=name, actor=who)
 
-    lazy = len(df) > LAZY_DOWNLOAD_ROWS
     c1, c2 = st.columns(2)
     c1.download_button(
         t("common.download_csv"),
-        csv_bytes if lazy else csv_bytes(),
+        csv_bytes,
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"dl_csv_{key}",
     )
     c2.download_button(
         t("common.download_xlsx"),
-        xlsx_bytes if lazy else xlsx_bytes(),
+        xlsx_bytes,
         file_name=f"{name}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"dl_xlsx_{key}",
@@ -268,9 +391,17 @@ def single_flight(key) -> Iterator[None]:
                 _FLIGHTS[key] = (lock, callers - 1)
 
 
+#: The newest model per (database, parameters, filters, tuning): its data version, when it was
+#: trained or loaded (naive UTC), and the model. After an upload a page gets it at once while the
+#: model of the new data is trained in the background (as :func:`shared` does for results).
+_MODELS: OrderedDict[tuple, tuple[str, dt.datetime, object]] = OrderedDict()
+_MODELS_KEPT = 4
+
+
 def trained_model(params, filters: Filters, force: bool = False):
     """The recommender model for ``params`` and ``filters``: reused when saved, else trained with a
-    progress bar; the device it trained on and a summary are shown."""
+    progress bar; the device it trained on and a summary are shown. After an upload the model of
+    the previous data serves while the new one trains in the background (the router says so)."""
     from analytics.recsys.models import get_model
 
     slot = st.empty()
@@ -278,10 +409,48 @@ def trained_model(params, filters: Filters, force: bool = False):
     def show_progress(fraction: float, message: str = "") -> None:
         slot.progress(min(max(fraction, 0.0), 1.0), text=f"{t('model.training')} {message}")
 
-    store, tune = get_store(), model_tune()
-    # sessions asking for the same model at once: one trains (or tunes), the others then load it
-    with single_flight(("model", str(store.path), store.data_version(), repr(params), repr(filters), repr(tune))):
-        model = get_model(store, params, progress=show_progress, filters=filters, force=force, tune=tune, actor=actor())
+    store, tune, who, version = get_store(), model_tune(), actor(), data_version()
+    call = (str(store.path), repr(params), repr(filters), repr(tune))
+
+    def fetch(progress=None):
+        # sessions asking for the same model at once: one trains (or tunes), the others then load it
+        with single_flight(("model", *call, version)):
+            model = get_model(store, params, progress=progress, filters=filters, force=force, tune=tune, actor=who)
+        with _LOCK:
+            if _MODELS.get(call, ("",))[0] != version or force:
+                _MODELS[call] = (version, dt.datetime.now(dt.UTC).replace(tzinfo=None), model)
+            _MODELS.move_to_end(call)
+            while len(_MODELS) > _MODELS_KEPT:
+                _MODELS.popitem(last=False)
+        return model
+
+    def refresh() -> None:
+        try:
+            fetch()
+        except Exception:  # noqa: BLE001 - the next run trains in the foreground and shows the error
+            with _LOCK:
+                _FAILED[("model", *call)] = version
+        finally:
+            with _LOCK:
+                _UPDATING.pop(("model", *call), None)
+                _RUNNING.discard(threading.current_thread())
+
+    with _LOCK:
+        known = _MODELS.get(call)
+        if known is not None and known[0] == version and not force:
+            model = known[2]
+        elif known is not None and not force and getattr(_RUN, "active", False) and _FAILED.get(("model", *call)) != version:
+            model = known[2]  # the previous data's model while this data's trains, once
+            _RUN.stale = min(known[1], getattr(_RUN, "stale", None) or known[1])
+            if _UPDATING.get(("model", *call)) != version:
+                _UPDATING[("model", *call)] = version
+                worker = threading.Thread(target=refresh, name="reelytics-refresh-model", daemon=True)
+                _RUNNING.add(worker)
+                worker.start()
+        else:
+            model = None
+    if model is None:
+        model = fetch(show_progress)
     slot.empty()
     s = model.summary()
     st.badge(t("model.device", device=s["device"].upper()), icon=":material/memory:",

@@ -125,17 +125,19 @@ class Source:
         """A token that changes whenever an upload lands or is removed (cache and model key).
 
         ``without_upload``: the token as it was before that upload (the last one) landed."""
+        row = self.execute(self._data_version_query(without_upload)).iloc[0]
+        return f"{int(row['n'])}-{int(row['last'])}-{int(row['rows'])}"
+
+    def _data_version_query(self, without_upload: int | None = None):
+        """The one definition of the data version: uploads, the last upload id, rows accepted."""
         uploads = self.table("uploads")
         if without_upload is not None:
             uploads = uploads.filter(uploads.upload_id != without_upload)
-        row = self.execute(
-            uploads.aggregate(
-                n=uploads.count(),
-                last=uploads.upload_id.max().fill_null(0),
-                rows=uploads.rows_accepted.sum().fill_null(0),
-            )
-        ).iloc[0]
-        return f"{int(row['n'])}-{int(row['last'])}-{int(row['rows'])}"
+        return uploads.aggregate(
+            n=uploads.count(),
+            last=uploads.upload_id.max().fill_null(0),
+            rows=uploads.rows_accepted.sum().fill_null(0),
+        )
 
     def get_meta(self, key: str) -> str | None:
         """A value of the ``meta`` table (``schema_version``, accelerator keys, ...)."""
@@ -327,6 +329,19 @@ class Store(Source):
         cur.execute(f'INSERT INTO "{name}" BY NAME {ibis.to_sql(expr, dialect="duckdb")}')
 
     # -- facts -------------------------------------------------------------------------------
+    def data_version(self, *, without_upload: int | None = None) -> str:
+        """:meth:`Source.data_version`, its query compiled to SQL once per store: compiling the ibis
+        expression costs several times more than running it, and the dashboard asks on every run."""
+        if without_upload is not None:
+            return super().data_version(without_upload=without_upload)
+        sql = getattr(self, "_data_version_sql", None)
+        if sql is None:
+            import ibis
+
+            sql = self._data_version_sql = ibis.to_sql(self._data_version_query(), dialect="duckdb")
+        n, last, rows = self.query(sql).rows[0]
+        return f"{int(n)}-{int(last)}-{int(rows)}"
+
     def content_version(self, *, without_upload: int | None = None) -> str:
         """A token that changes whenever the events or the catalog change (the key of every derived
         structure: rollups, accelerator tables, in-memory indexes). Every write of the library goes

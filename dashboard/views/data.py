@@ -32,6 +32,7 @@ from analytics.store.schema import EVENT_TYPES, TABLE_COLUMNS
 from analytics.store.uploads import list_uploads
 from dashboard.common import (
     actor,
+    data_changed,
     download_buttons,
     duckdb_only,
     get_store,
@@ -359,6 +360,7 @@ def _uploads(store) -> None:
             y, n = st.columns(2)
             if y.button(t("data.confirm_yes"), key="data_rm_yes", type="primary"):
                 removed = remove_upload(store, u.upload_id, actor=actor())
+                data_changed()
                 st.session_state.pop("data_confirm", None)
                 st.session_state["data_removed"] = (u.upload_id, sum(removed.values()))
                 st.rerun()
@@ -414,6 +416,7 @@ with _guarded(t("data.next_step")):
                 progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=f"{plain(shown)}: {m}"), **expect,
             )
             bar.empty()
+            data_changed()
             st.session_state["data_report"] = report
             if staged:
                 path.unlink(missing_ok=True)

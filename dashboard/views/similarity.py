@@ -24,6 +24,7 @@ from analytics.recsys.similarity import (  # noqa: E402
 )
 from dashboard.common import (  # noqa: E402
     current_filters,
+    data_version,
     download_buttons,
     duckdb_only,
     get_store,
@@ -136,7 +137,7 @@ if duckdb_only() and require_events():
 
         st.divider()
         st.subheader(t("sim.list.header"))
-        content = _content_index(str(store.path), store.data_version())
+        content = _content_index(str(store.path), data_version())
         options = item_choices(model, content)
         c1, c2 = st.columns([3, 1])
 

@@ -83,3 +83,34 @@ def test_single_flight_lets_one_caller_per_key_in_at_a_time():
     same_key.join()
     assert overlaps == [("first", "other key")]
     assert _FLIGHTS == {}  # nothing kept once every caller is done
+
+
+def test_a_page_run_after_an_upload_gets_the_previous_entry_while_one_update_runs(monkeypatch, tmp_path):
+    from dashboard.common import begin_run, stale_since, wait_for_updates
+
+    monkeypatch.setenv("REELYTICS_DB", str(tmp_path / "data" / "stale.duckdb"))
+    calls: list[str] = []
+
+    def events(store, x: int) -> int:
+        calls.append(store.data_version())
+        return store.counts()["events"] + x
+
+    cached = shared(events)
+    begin_run()  # as the router starts every script run
+    assert cached(1) == 1 and stale_since() is None
+    csv = tmp_path / "data" / "new.csv"
+    csv.write_text("user_id,item_id,event_type,event_time\nu1,v1,view,2026-01-05 20:00\n")
+    ingest_file(get_store(), csv)
+    try:
+        begin_run()  # a run after the upload: the previous entry at once, said to be stale
+        assert cached(1) == 1 and stale_since() is not None
+        assert cached(1) == 1  # asked again in the same run: still one update
+        wait_for_updates()
+        assert calls == [calls[0], get_store().data_version()]
+        begin_run()  # the update is done: the new entry
+        assert cached(1) == 2 and stale_since() is None
+        assert cached(2) == 3  # other arguments: no earlier entry, computed at once
+    finally:
+        from dashboard import common
+
+        common._RUN.active = False  # this thread is no script run for the tests after it

@@ -76,3 +76,19 @@ def test_database_held_by_another_process_gives_a_clear_error(tmp_path):
     finally:
         holder.stdin.close()
         holder.wait()
+
+
+def test_the_stores_compiled_data_version_is_the_portable_one(tmp_path):
+    from analytics.ingest import ingest_file
+    from analytics.store.storage import Source
+
+    store = Store(tmp_path / "version.duckdb")
+    try:
+        assert store.data_version() == Source.data_version(store) == "0-0-0"
+        csv = tmp_path / "one.csv"
+        csv.write_text("user_id,item_id,event_type,event_time\nu1,v1,view,2026-01-05 20:00\n")
+        ingest_file(store, csv)
+        assert store.data_version() == Source.data_version(store) == "1-1-1"
+        assert store.data_version(without_upload=1) == Source.data_version(store, without_upload=1) == "0-0-0"
+    finally:
+        store.close()
