@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from analytics.progress import Progress, no_progress
-from analytics.query.accel.breakdown import BreakdownIndex
+from analytics.query.accel.breakdown import BreakdownIndex, BreakdownTables
 from analytics.query.accel.funnel_order import FunnelOrder
 from analytics.query.accel.rollup import HourlyRollup
 from analytics.query.components import portable_components, portable_sums
@@ -36,7 +36,7 @@ _PORTABLE: dict[type, Callable[[Any, Any], Any]] = {
 }
 
 #: Accelerators per query type, fastest first.
-ACCELERATORS: tuple[Accelerator, ...] = (BreakdownIndex(), HourlyRollup(), FunnelOrder())
+ACCELERATORS: tuple[Accelerator, ...] = (BreakdownIndex(), BreakdownTables(), HourlyRollup(), FunnelOrder())
 
 _keep_in_memory = False
 _forced = threading.local()
