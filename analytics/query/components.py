@@ -161,12 +161,17 @@ def new_buyers(first, filters: Filters):
     return first.select(_new_user=first.user_id)
 
 
-def group_components(source, per_user, keys: Sequence[str], new, buyers, components=GROUP_COMPONENTS) -> pd.DataFrame:
-    """Stage 2: :data:`GROUP_COMPONENTS` (or only ``components``) per group of ``keys`` over the per-user rows.
+def group_components(source, per_user, keys: Sequence[str], new, buyers) -> pd.DataFrame:
+    """Stage 2: :data:`GROUP_COMPONENTS` per group of ``keys`` over the per-user rows.
 
     ``new``: users who are new buyers; ``buyers``: users with a purchase anywhere in the period
     (a join, not a window), needed only when grouping.
     """
+    return source.execute(_stage2(per_user, keys, new, buyers, GROUP_COMPONENTS))
+
+
+def _stage2(per_user, keys: Sequence[str], new, buyers, components):
+    """The ibis expression of ``components`` per group of ``keys`` over the per-user rows."""
     u = per_user.left_join(new, per_user.user_id == new._new_user)
     if keys:
         u = u.left_join(buyers, u.user_id == buyers._buyer_user)
@@ -174,7 +179,7 @@ def group_components(source, per_user, keys: Sequence[str], new, buyers, compone
     else:
         u = u.mutate(_buyer=u.orders > 0, _new=u._new_user.notnull())
     metrics = {name: fn(u) for name, fn in components.items()}
-    return source.execute(u.group_by(*keys).aggregate(**metrics) if keys else u.aggregate(**metrics))
+    return u.group_by(*keys).aggregate(**metrics) if keys else u.aggregate(**metrics)
 
 
 def renamed(df: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
@@ -195,18 +200,19 @@ def portable_components(source, filters: Filters, by: Sequence[str]) -> pd.DataF
     purchases = filtered_events(source, filters)
     buyers = purchases.filter(purchases.event_type == "purchase").select(_buyer_user=purchases.user_id).distinct()
     new = new_buyers(first_purchases(source), filters)
-    counts = group_components(source, per_user, list(keys), new, buyers, USER_COUNTS)
-    sums = _sums(source, e, keys)
+    counts = _stage2(per_user, list(keys), new, buyers, USER_COUNTS)
+    sums = _sums(e, keys)
     if not keys:
-        return finish(pd.concat([counts, sums], axis=1))
-    return finish(renamed(counts.merge(sums, on=list(keys), how="left"), by))
+        return finish(source.execute(counts.cross_join(sums)))
+    both = counts.left_join(sums, [counts[k].identical_to(sums[k]) for k in keys]).drop(*(f"{k}_right" for k in keys))
+    return finish(renamed(source.execute(both), by))
 
 
 def portable_sums(source, filters: Filters, by: Sequence[str]) -> pd.DataFrame:
     """Only the stage-1 sums (:data:`USER_COMPONENTS`, no distinct users) per group of ``by``:
     one aggregation without the user grain, enough for KPIs built from event counts and sums."""
     e = enriched(source, filters)
-    return finish(renamed(_sums(source, e, _keys(e, filters, by)), by))
+    return finish(renamed(source.execute(_sums(e, _keys(e, filters, by))), by))
 
 
 def _keys(e, filters: Filters, by: Sequence[str]) -> dict[str, Any]:
@@ -215,7 +221,7 @@ def _keys(e, filters: Filters, by: Sequence[str]) -> dict[str, Any]:
     return {f"_g{i}": dimension(e, b, filters, start, end) for i, b in enumerate(by)}
 
 
-def _sums(source, e, keys: dict[str, Any]) -> pd.DataFrame:
-    """The stage-1 sums of the enriched events ``e`` per group of ``keys`` (one row without)."""
+def _sums(e, keys: dict[str, Any]):
+    """The ibis expression of the stage-1 sums of the enriched events ``e`` per group of ``keys`` (one row without)."""
     sums = {name: fn(e) for name, fn in USER_COMPONENTS.items()}
-    return source.execute(e.group_by(**keys).aggregate(**sums) if keys else e.aggregate(**sums))
+    return e.group_by(**keys).aggregate(**sums) if keys else e.aggregate(**sums)
