@@ -150,19 +150,16 @@ KPIS: Final[tuple[Kpi, ...]] = (
 
 
 # -- KPIs defined by other modules (one implementation each, there) -----------------------------
-def _day_n(n: int) -> Callable[[Source, Filters], float | None]:
-    def compute(source: Source, filters: Filters) -> float | None:
-        from analytics.metrics.retention import day_n_retention
+def _retention(source: Source, filters: Filters) -> dict[str, float | None]:
+    from analytics.metrics.retention import day_n_retentions
 
-        return day_n_retention(source, filters, n)
-
-    return compute
+    return {f"d{n}_retention": value for n, value in day_n_retentions(source, filters, (1, 7, 30)).items()}
 
 
-def _course_completion(source: Source, filters: Filters) -> float | None:
+def _course_completion(source: Source, filters: Filters) -> dict[str, float | None]:
     from analytics.metrics.courses import completion_rate
 
-    return completion_rate(source, filters)
+    return {"course_completion": completion_rate(source, filters)}
 
 
 #: KPIs whose definition lives in another module; the Overview shows them without a sparkline and
@@ -179,11 +176,11 @@ EXTERNAL_KPIS: Final[tuple[Kpi, ...]] = (
         "buyer-course pairs that reached the last lesson / buyer-course pairs (purchases in the period)", "up",
         "analytics.metrics.courses.completion_rate"),
 )
-EXTERNAL_COMPUTE: Final[dict[str, Callable[[Source, Filters], float | None]]] = {
-    "d1_retention": _day_n(1),
-    "d7_retention": _day_n(7),
-    "d30_retention": _day_n(30),
-    "course_completion": _course_completion,
+#: How the external KPIs are computed: each computation gives the values of the KPIs it names (the
+#: three retention days in one query).
+EXTERNAL_COMPUTE: Final[dict[tuple[str, ...], Callable[[Source, Filters], dict[str, float | None]]]] = {
+    ("d1_retention", "d7_retention", "d30_retention"): _retention,
+    ("course_completion",): _course_completion,
 }
 
 KPI_BY_NAME: Final[dict[str, Kpi]] = {k.name: k for k in KPIS}
@@ -447,14 +444,14 @@ def external_values(source: Source, filters: Filters) -> tuple[dict[str, float |
     """
     values: dict[str, float | None] = {}
     notes: list[str] = []
-    for name, compute in EXTERNAL_COMPUTE.items():
+    for names, compute in EXTERNAL_COMPUTE.items():
         try:
-            values[name] = compute(source, filters)
+            values.update(compute(source, filters))
         except ReelyticsError:
             raise
         except Exception:  # noqa: BLE001 - reported as a note, see docstring
-            values[name] = None
-            notes.append(f"external_failed:{name}")
+            values.update(dict.fromkeys(names))
+            notes.extend(f"external_failed:{name}" for name in names)
     return values, tuple(notes)
 
 

@@ -26,6 +26,7 @@ All queries are ibis expressions (engine-neutral); only small aggregates reach p
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -103,25 +104,34 @@ def day_n_retention(source, filters: Filters, n: int) -> float | None:
         with ``first_day + n <= data_end`` (the last local day holding any event) and returned users
         have an event on local day ``first_day + n``; ``None`` when no user is eligible.
     """
-    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        raise BadInput(f"the retention day must be a whole number >= 0, got {n!r}", code="bad_day", value=n)
+    return day_n_retentions(source, filters, (n,))[n]
+
+
+def day_n_retentions(source, filters: Filters, days: Sequence[int]) -> dict[int, float | None]:
+    """:func:`day_n_retention` for each n of ``days``, in one query (one pass over the user-days)."""
+    for n in days:
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise BadInput(f"the retention day must be a whole number >= 0, got {n!r}", code="bad_day", value=n)
     frame = _local_events(source, filters)
-    if frame.events is None:
-        return None
+    if frame.events is None or not days:
+        return {n: None for n in days}
     ud = _user_days(frame.events)
     ud = ud.mutate(first_day=ud.local_day.min().over(ibis.window(group_by=ud.user_id)))
     preds = _in_range(ud.first_day, filters)
-    preds.append(ud.first_day <= frame.data_end - dt.timedelta(days=n))
+    preds.append(ud.first_day <= frame.data_end - dt.timedelta(days=min(days)))
     ud = ud.filter(*preds)
-    back = ud.local_day.delta(ud.first_day, unit="day") == n
-    agg = source.execute(ud.aggregate(
-        eligible=ud.user_id.nunique(),
-        returned=ibis.ifelse(back, ud.user_id, ibis.null("string")).nunique(),
-    )).iloc[0]
-    eligible = int(agg["eligible"])
-    if eligible == 0:
-        return None
-    return float(agg["returned"]) / eligible
+    after = ud.local_day.delta(ud.first_day, unit="day")
+    metrics = {}
+    for n in dict.fromkeys(days):
+        observable = ud.first_day <= frame.data_end - dt.timedelta(days=n)
+        metrics[f"eligible_{n}"] = ibis.ifelse(observable, ud.user_id, ibis.null("string")).nunique()
+        metrics[f"returned_{n}"] = ibis.ifelse(observable & (after == n), ud.user_id, ibis.null("string")).nunique()
+    agg = source.execute(ud.aggregate(**metrics)).iloc[0]
+    out: dict[int, float | None] = {}
+    for n in days:
+        eligible = int(agg[f"eligible_{n}"])
+        out[n] = float(agg[f"returned_{n}"]) / eligible if eligible else None
+    return out
 
 
 # -- cohort table -----------------------------------------------------------------------------

@@ -59,13 +59,18 @@ USER_COMPONENTS: Final[dict[str, Callable[[Any], Any]]] = {
     "refunded_amount": lambda e: e.revenue.cast("float64").abs().sum(where=_is(e, "refund")),
 }
 
-#: Stage 2: per group, over the per-user rows ``u`` (with the flags ``_buyer`` and ``_new``).
-GROUP_COMPONENTS: Final[dict[str, Callable[[Any], Any]]] = {
+#: Stage 2, the distinct users: per group, over the per-user rows ``u`` (with the flags ``_buyer``
+#: and ``_new``); they read only the stage-1 ``views`` and ``orders``.
+USER_COUNTS: Final[dict[str, Callable[[Any], Any]]] = {
     "active_users": lambda u: u.count(),
     "viewers": lambda u: u.count(where=u.views > 0),
     "converted_viewers": lambda u: u.count(where=(u.views > 0) & u._buyer),
     "purchasers": lambda u: u.count(where=u.orders > 0),
     "new_buyers": lambda u: u.count(where=(u.orders > 0) & u._new),
+}
+#: Stage 2: per group, over the per-user rows ``u``: the distinct users and the sums of stage 1.
+GROUP_COMPONENTS: Final[dict[str, Callable[[Any], Any]]] = {
+    **USER_COUNTS,
     **{name: (lambda u, name=name: u[name].sum()) for name in USER_COMPONENTS},
 }
 EVENT_COMPONENTS: Final[tuple[str, ...]] = tuple(GROUP_COMPONENTS)
@@ -162,14 +167,19 @@ def group_components(source, per_user, keys: Sequence[str], new, buyers) -> pd.D
     ``new``: users who are new buyers; ``buyers``: users with a purchase anywhere in the period
     (a join, not a window), needed only when grouping.
     """
+    return source.execute(_stage2(per_user, keys, new, buyers, GROUP_COMPONENTS))
+
+
+def _stage2(per_user, keys: Sequence[str], new, buyers, components):
+    """The ibis expression of ``components`` per group of ``keys`` over the per-user rows."""
     u = per_user.left_join(new, per_user.user_id == new._new_user)
     if keys:
         u = u.left_join(buyers, u.user_id == buyers._buyer_user)
         u = u.mutate(_buyer=u._buyer_user.notnull(), _new=u._new_user.notnull())
     else:
         u = u.mutate(_buyer=u.orders > 0, _new=u._new_user.notnull())
-    metrics = {name: fn(u) for name, fn in GROUP_COMPONENTS.items()}
-    return source.execute(u.group_by(*keys).aggregate(**metrics) if keys else u.aggregate(**metrics))
+    metrics = {name: fn(u) for name, fn in components.items()}
+    return u.group_by(*keys).aggregate(**metrics) if keys else u.aggregate(**metrics)
 
 
 def renamed(df: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
@@ -179,25 +189,39 @@ def renamed(df: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
 
 # -- the portable path -----------------------------------------------------------------------
 def portable_components(source, filters: Filters, by: Sequence[str]) -> pd.DataFrame:
-    """Component values per group of ``by`` (one row without grouping), from the events."""
+    """Component values per group of ``by`` (one row without grouping), from the events: the sums of
+    stage 1 per group directly, and only the distinct users at the user grain (the per-user rows
+    then carry two counts instead of every sum)."""
     e = enriched(source, filters)
-    start, end = filters.utc_bounds()
-    keys = {f"_g{i}": dimension(e, b, filters, start, end) for i, b in enumerate(by)}
+    keys = _keys(e, filters, by)
     per_user = e.group_by(**keys, user_id=e.user_id).aggregate(
-        **{name: fn(e) for name, fn in USER_COMPONENTS.items()}
+        **{name: USER_COMPONENTS[name](e) for name in ("views", "orders")}
     )
     purchases = filtered_events(source, filters)
     buyers = purchases.filter(purchases.event_type == "purchase").select(_buyer_user=purchases.user_id).distinct()
     new = new_buyers(first_purchases(source), filters)
-    return finish(renamed(group_components(source, per_user, list(keys), new, buyers), by))
+    counts = _stage2(per_user, list(keys), new, buyers, USER_COUNTS)
+    sums = _sums(e, keys)
+    if not keys:
+        return finish(source.execute(counts.cross_join(sums)))
+    both = counts.left_join(sums, [counts[k].identical_to(sums[k]) for k in keys]).drop(*(f"{k}_right" for k in keys))
+    return finish(renamed(source.execute(both), by))
 
 
 def portable_sums(source, filters: Filters, by: Sequence[str]) -> pd.DataFrame:
     """Only the stage-1 sums (:data:`USER_COMPONENTS`, no distinct users) per group of ``by``:
     one aggregation without the user grain, enough for KPIs built from event counts and sums."""
     e = enriched(source, filters)
+    return finish(renamed(source.execute(_sums(e, _keys(e, filters, by))), by))
+
+
+def _keys(e, filters: Filters, by: Sequence[str]) -> dict[str, Any]:
+    """The group expressions ``_g0, _g1, ...`` of ``by`` over the enriched events ``e``."""
     start, end = filters.utc_bounds()
-    keys = {f"_g{i}": dimension(e, b, filters, start, end) for i, b in enumerate(by)}
+    return {f"_g{i}": dimension(e, b, filters, start, end) for i, b in enumerate(by)}
+
+
+def _sums(e, keys: dict[str, Any]):
+    """The ibis expression of the stage-1 sums of the enriched events ``e`` per group of ``keys`` (one row without)."""
     sums = {name: fn(e) for name, fn in USER_COMPONENTS.items()}
-    df = source.execute(e.group_by(**keys).aggregate(**sums) if keys else e.aggregate(**sums))
-    return finish(renamed(df, by))
+    return e.group_by(**keys).aggregate(**sums) if keys else e.aggregate(**sums)

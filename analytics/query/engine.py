@@ -40,10 +40,10 @@ def _funnel_portable(source, q: FunnelEvents):
 
 
 def _components_accelerators() -> tuple[Accelerator, ...]:
-    from analytics.query.accel.breakdown import BreakdownIndex
+    from analytics.query.accel.breakdown import BreakdownIndex, BreakdownTables
     from analytics.query.accel.rollup import HourlyRollup
 
-    return (BreakdownIndex(), HourlyRollup())
+    return (BreakdownIndex(), BreakdownTables(), HourlyRollup())
 
 
 def _funnel_accelerators() -> tuple[Accelerator, ...]:

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from analytics.errors import BadInput
-from analytics.metrics.retention import day_n_retention
+from analytics.metrics.retention import day_n_retention, day_n_retentions
 from analytics.query.filters import Filters
 from analytics.query.localtime import utc_offsets
 from tests.helpers import insert_events
@@ -40,6 +40,10 @@ def test_day_n_retention_hand_computed(small):
     assert day_n_retention(small, SH, 7) == 0.0
     # day 0 is the first-seen day itself
     assert day_n_retention(small, SH, 0) == 1.0
+
+
+def test_several_days_in_one_query_equal_each_day_alone(small):
+    assert day_n_retentions(small, SH, (30, 1, 7, 2)) == {1: pytest.approx(1 / 3), 2: pytest.approx(1 / 3), 7: 0.0, 30: None}
 
 
 def test_day_n_retention_is_none_when_no_user_is_observable(small, store):

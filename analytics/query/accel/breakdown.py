@@ -2,28 +2,29 @@
 
 Per-item breakdowns need distinct users per item (active users, viewers, converted viewers,
 purchasers, new buyers) over millions of user-item pairs, which no single query answers in a few
-hundred milliseconds. Per dimension and time zone this module keeps two tables in the database,
-keyed in ``meta`` by the data version (:meth:`~analytics.store.storage.Store.content_version`) and
-carrying the upload of every row, so that an upload appends its rows and a removal deletes them
-(:func:`upkeep`):
+hundred milliseconds. Per dimension and time zone this module keeps three tables in the database,
+keyed in ``meta`` by the data version (:meth:`~analytics.store.storage.Store.content_version`), so
+that an upload appends its rows and a removal deletes them (:func:`upkeep`):
 
 * ``accel_breakdown_sums_*``: the stage-1 sums of :data:`analytics.query.components.USER_COMPONENTS`
   per (group, local day, upload);
 * ``accel_breakdown_touch_*``: one row per (group, user, local day, upload) with whether it held a
-  view and a purchase.
+  view and a purchase;
+* ``accel_breakdown_seen_*``: derived from the touches, one row per (group, user, local day) with
+  the day on which the same user last touched the same group before (and last viewed it, and last
+  bought in it). A user counts in a period exactly once: on the row whose day falls in the period
+  and whose previous day falls before it. Distinct counts thus become plain counts of rows, with
+  no hashing of user ids at query time. An upload or a removal derives these rows again for the
+  (group, user) pairs it touched.
 
-A process loads them once per data version into two small in-memory structures:
-
-* the stage-1 sums per (group, local day) as running totals, so the sums over any run of days are
-  one subtraction per group (enough for :func:`sums`, the video ranking);
-* one row per (group, user, local day) with the day on which the same user last touched the same
-  group (and last viewed it, and last bought in it). A user counts in a period exactly once: on
-  the row whose day falls in the period and whose previous day falls before it. Distinct counts
-  thus become plain counts of rows, with no hashing of user ids at query time.
+Two paths read them. :class:`BreakdownIndex` loads them once per data version into a process (the
+dashboard): the stage-1 sums per (group, local day) as running totals, so the sums over any run of
+days are one subtraction per group, and the seen rows sorted by day, so a period is a slice.
+:class:`BreakdownTables` counts the same rows in DuckDB without loading them (a one-shot command).
 
 The stage-1 aggregation is the ibis expression of :mod:`analytics.query.components` (one definition), so
 this accelerator gives the same numbers as the portable path reading the events (tests
-prove it). It answers only what it can answer exactly (:class:`BreakdownIndex`): no list filter
+prove it). It answers only what it can answer exactly: no list filter
 (it declares none), and a time zone whose clock never jumps across midnight within the data.
 """
 
@@ -60,7 +61,11 @@ NONE: Final[int] = np.iinfo(np.int32).min  # "no earlier day"
 MAX_INDEXES: Final[int] = 8  # parts kept at once (least recently used dropped first)
 #: ``meta`` keys of the persisted parts: ``accel_breakdown|<dimension>|<time zone>`` -> data version.
 META_PREFIX: Final[str] = "accel_breakdown|"
+#: The layout of the persisted tables, part of each ``meta`` value (2: with the seen table).
+LAYOUT: Final[str] = "2"
 
+#: The distinct-user counts (stage 2 components that are not sums of stage 1).
+_COUNT_NAMES: Final[tuple[str, ...]] = ("active_users", "viewers", "converted_viewers", "purchasers", "new_buyers")
 #: A float component and the count that is zero exactly when it is (keeps empty sums at 0.0).
 _FLOAT_OF_COUNT: Final[dict[str, str]] = {
     "watch_seconds": "views",
@@ -128,25 +133,9 @@ def _token(store: Store) -> tuple[Any, ...]:
 
 
 def _local_days(table: pa.Table, column: str) -> np.ndarray:
-    return np.asarray(table.column(column).cast(pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int32)
-
-
-def _previous(pair: np.ndarray, day: np.ndarray, flag: np.ndarray | None) -> np.ndarray:
-    """For rows sorted by (pair, day): the day of the pair's previous row (with ``flag``), else NONE."""
-    n = len(pair)
-    out = np.full(n, NONE, dtype=np.int32)
-    if n < 2:
-        return out
-    idx = np.arange(n)
-    marks = idx if flag is None else np.where(flag, idx, -1)
-    last = np.maximum.accumulate(marks)  # last flagged row at or before each row
-    before = np.empty(n, dtype=np.int64)
-    before[0] = -1
-    before[1:] = last[:-1]
-    ok = before >= 0
-    ok[ok] = pair[before[ok]] == pair[ok]
-    out[ok] = day[before[ok]]
-    return out
+    """Local days as day numbers (NULL: :data:`NONE`, no earlier day)."""
+    days = pc.fill_null(table.column(column).cast(pa.int32()), NONE)
+    return np.asarray(days.to_numpy(zero_copy_only=False), dtype=np.int32)
 
 
 def _by_day(day: np.ndarray, day0: int, n_days: int, *columns: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -177,14 +166,38 @@ def _grouped(store: Store, by: str, timezone: str, upload_id: int | None = None)
     return e.mutate(_key=dimension(e, by, everything), _day=local_day(e.event_time, timezone, lo, hi))
 
 
-def _tables(by: str, timezone: str) -> tuple[str, str]:
-    """Names of the persisted sums and touch tables of ``by`` and ``timezone``."""
+def _tables(by: str, timezone: str) -> tuple[str, str, str]:
+    """Names of the persisted sums, touch and seen tables of ``by`` and ``timezone``."""
     slug = hashlib.sha1(f"{by}|{timezone}".encode()).hexdigest()[:12]
-    return f"accel_breakdown_sums_{by}_{slug}", f"accel_breakdown_touch_{by}_{slug}"
+    return tuple(f"accel_breakdown_{part}_{by}_{slug}" for part in ("sums", "touch", "seen"))  # type: ignore[return-value]
+
+
+def _seen_sql(touch: str, pairs: str | None = None) -> str:
+    """The seen rows derived from the touch table (of the (group, user) pairs in the table
+    ``pairs`` only, if given): one row per (group, user, local day), the rows of every upload
+    merged, with the latest earlier day on which the same user touched (viewed, bought in) the same
+    group, NULL for none. Stored, so that no reader derives it again."""
+    only = "" if pairs is None else (
+        f' SEMI JOIN "{pairs}" AS p ON t._key IS NOT DISTINCT FROM p._key AND t._user IS NOT DISTINCT FROM p._user'
+    )
+    return (
+        "SELECT _key, _user, _day, _view, _order, max(_day) OVER w AS _prev, "
+        "max(CASE WHEN _view THEN _day END) OVER w AS _prev_view, "
+        "max(CASE WHEN _order THEN _day END) OVER w AS _prev_order "
+        f'FROM (SELECT t._key, t._user, t._day, bool_or(t._view) AS _view, bool_or(t._order) AS _order FROM "{touch}" AS t{only} '
+        "GROUP BY t._key, t._user, t._day) "
+        "WINDOW w AS (PARTITION BY _key, _user ORDER BY _day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+    )
 
 
 def _meta_key(by: str, timezone: str) -> str:
     return f"{META_PREFIX}{by}|{timezone}"
+
+
+def _stamp(version: str) -> str:
+    """The ``meta`` value of parts of this :data:`LAYOUT` built for data version ``version`` (parts
+    of an older layout are never current: they are rebuilt, not read)."""
+    return f"{LAYOUT}:{version}"
 
 
 def _persisted_rows(store: Store, by: str, timezone: str, upload_id: int | None = None):
@@ -200,15 +213,17 @@ def _persisted_rows(store: Store, by: str, timezone: str, upload_id: int | None 
 
 
 def _persist(store: Store, by: str, timezone: str, key: str) -> None:
-    """Build both persisted tables of ``by`` and ``timezone`` from the events, keyed by ``key``."""
+    """Build the persisted tables of ``by`` and ``timezone`` from the events, keyed by ``key``."""
+    sums, touch, seen = _tables(by, timezone)
     with store.transaction() as cur:
-        for name, expr in zip(_tables(by, timezone), _persisted_rows(store, by, timezone)):
+        for name, expr in zip((sums, touch), _persisted_rows(store, by, timezone)):
             store.create_table_as(cur, name, expr)
-        store.set_meta(cur, _meta_key(by, timezone), key)
+        cur.execute(f'CREATE OR REPLACE TABLE "{seen}" AS {_seen_sql(touch)}')
+        store.set_meta(cur, _meta_key(by, timezone), _stamp(key))
 
 
 def _ensure_persisted(store: Store, by: str, timezone: str, key: str) -> None:
-    if store.get_meta(_meta_key(by, timezone)) != key:
+    if store.get_meta(_meta_key(by, timezone)) != _stamp(key):
         _persist(store, by, timezone, key)
 
 
@@ -220,18 +235,35 @@ def upkeep(store: Store, change: Change) -> None:
         key = store.content_version()
         for meta_key, held in store.meta_like(META_PREFIX).items():
             _, by, timezone = meta_key.split("|", 2)
-            if held != change.before or change.kind == "items":
+            if held != _stamp(change.before) or change.kind == "items":
                 _persist(store, by, timezone, key)
                 continue
-            tables = _tables(by, timezone)
+            sums, touch, seen = _tables(by, timezone)
             added = _persisted_rows(store, by, timezone, change.upload_id) if change.kind == "events" and not change.removed else ()
             with store.transaction() as cur:
-                if change.kind == "events" and change.removed:
-                    for name in tables:
-                        cur.execute(f'DELETE FROM "{name}" WHERE upload_id = ?', [change.upload_id])
-                for name, expr in zip(tables, added):
-                    store.insert_into(cur, name, expr)
-                store.set_meta(cur, meta_key, key)
+                if change.kind == "events":
+                    _upkeep_rows(cur, store, (sums, touch, seen), change, added)
+                store.set_meta(cur, meta_key, _stamp(key))
+
+
+def _upkeep_rows(cur, store: Store, tables: tuple[str, str, str], change: Change, added) -> None:
+    """Append (or delete) the rows of ``change``'s upload, then derive the seen rows again for the
+    (group, user) pairs that upload touched (their earlier days may have moved)."""
+    sums, touch, seen = tables
+    pairs = "accel_breakdown_pairs"
+    touched = f'CREATE OR REPLACE TEMP TABLE "{pairs}" AS SELECT DISTINCT _key, _user FROM "{touch}" WHERE upload_id = ?'
+    if change.removed:
+        cur.execute(touched, [change.upload_id])
+        for name in (sums, touch):
+            cur.execute(f'DELETE FROM "{name}" WHERE upload_id = ?', [change.upload_id])
+    else:
+        for name, expr in zip((sums, touch), added):
+            store.insert_into(cur, name, expr)
+        cur.execute(touched, [change.upload_id])
+    cur.execute(f'DELETE FROM "{seen}" AS s WHERE EXISTS (SELECT 1 FROM "{pairs}" AS p '
+                "WHERE p._key IS NOT DISTINCT FROM s._key AND p._user IS NOT DISTINCT FROM s._user)")
+    cur.execute(f'INSERT INTO "{seen}" {_seen_sql(touch, pairs)}')
+    cur.execute(f'DROP TABLE "{pairs}"')
 
 
 def _build_sums(store: Store, token: tuple[Any, ...], by: str, timezone: str) -> _Sums:
@@ -259,46 +291,24 @@ def _build_sums(store: Store, token: tuple[Any, ...], by: str, timezone: str) ->
 
 def _build_touch(store: Store, by: str, timezone: str, sums: _Sums) -> _Touch:
     _ensure_persisted(store, by, timezone, sums.token[0])
-    table = store.arrow(f'SELECT _key, _user, _day, _view, _order FROM "{_tables(by, timezone)[1]}"')
+    table = store.arrow(f'SELECT _key, _user, _day, _view, _order, _prev, _prev_view, _prev_order FROM "{_tables(by, timezone)[2]}"')
     code, _ = _codes(table.column("_key"), sums.groups)  # the same events: the same groups
     user, users = _codes(table.column("_user"))
-    day = _local_days(table, "_day")
+    code, user = code.astype(np.int32), user.astype(np.int32)
+    day, prev, prev_view, prev_order = (_local_days(table, c) for c in ("_day", "_prev", "_prev_view", "_prev_order"))
     views = np.asarray(table.column("_view").to_numpy(zero_copy_only=False), dtype=bool)
     orders = np.asarray(table.column("_order").to_numpy(zero_copy_only=False), dtype=bool)
     del table
-    n_users = len(users)
-    day0, n_days = sums.day0, sums.n_days
-
-    # the previous touch of the same group by the same user: sort by (group, user, day)
-    offset = (day - day0).astype(np.int64)
-    pair = code * max(n_users, 1) + user
-    if len(pair) and int(pair.max()) < np.iinfo(np.int64).max // n_days:
-        order = np.argsort(pair * n_days + offset)
-    else:
-        order = np.lexsort((offset, pair))
-    pair, day, code, user = pair[order], day[order], code[order].astype(np.int32), user[order].astype(np.int32)
-    views, orders = views[order], orders[order]
-    del order, offset
-    # one row per (group, user, day): rows of several uploads merged
-    head = np.ones(len(pair), dtype=bool)
-    head[1:] = (pair[1:] != pair[:-1]) | (day[1:] != day[:-1])
-    if not head.all():
-        at = np.flatnonzero(head)
-        views, orders = np.logical_or.reduceat(views, at), np.logical_or.reduceat(orders, at)
-        pair, day, code, user = pair[at], day[at], code[at], user[at]
-    prev_any = _previous(pair, day, None)
-    prev_view = _previous(pair, day, views)
-    prev_order = _previous(pair, day, orders)
-    del pair
-    first_purchase = np.full(max(n_users, 1), np.iinfo(np.int32).max, dtype=np.int32)
+    first_purchase = np.full(max(len(users), 1), np.iinfo(np.int32).max, dtype=np.int32)
     np.minimum.at(first_purchase, user[orders], day[orders])
+    day0, n_days = sums.day0, sums.n_days
     return _Touch(
         groups=sums.groups,
-        touch=_by_day(day, day0, n_days, code, prev_any),
+        touch=_by_day(day, day0, n_days, code, prev),
         view=_by_day(day[views], day0, n_days, code[views], user[views], prev_view[views]),
         order=_by_day(day[orders], day0, n_days, code[orders], user[orders], prev_order[orders]),
         first_purchase=first_purchase,
-        n_users=n_users,
+        n_users=len(users),
     )
 
 
@@ -341,11 +351,20 @@ def nbytes() -> int:
 
 def is_current(store: Store, by: str, timezone: str) -> bool:
     """Whether this process holds, or the database keeps, the index of ``by`` and ``timezone`` for
-    the data as it is now (answering then costs a load, never a build from the events)."""
-    key = store.content_version()
+    the data as it is now (answering then costs a load or a query, never a build from the events)."""
+    return _held(store, by, timezone) or _persisted(store, by, timezone)
+
+
+def _held(store: Store, by: str, timezone: str) -> bool:
+    """Whether this process holds the index of ``by`` and ``timezone`` for the data as it is now."""
     with _LOCK:
         held = _CACHE.get((store.path, by, timezone, "sums"))
-    return (held is not None and held.token == (key,)) or store.get_meta(_meta_key(by, timezone)) == key
+    return held is not None and held.token == _token(store)
+
+
+def _persisted(store: Store, by: str, timezone: str) -> bool:
+    """Whether the database keeps the tables of ``by`` and ``timezone`` for the data as it is now."""
+    return store.get_meta(_meta_key(by, timezone)) == _stamp(store.content_version())
 
 
 def clear() -> None:
@@ -385,12 +404,10 @@ def _period_sums(index: _Sums, first: int, last: int) -> np.ndarray:
     return index.totals[j] - index.totals[i]
 
 
-def _frame(index: _Sums, by: str, sums: np.ndarray, counts: dict[str, np.ndarray] | None) -> pd.DataFrame:
-    data: dict[str, Any] = {by: index.groups.to_pylist()}
-    for k, name in enumerate(index.sum_names):
-        data[name] = sums[:, k]
-    df = pd.DataFrame(data)
-    for name in index.sum_names:
+def _frame(by: str, groups: list[Any], sums: dict[str, np.ndarray], counts: dict[str, np.ndarray] | None) -> pd.DataFrame:
+    """The components of each group from its stage-1 ``sums`` and, unless sums only, its distinct-user ``counts``."""
+    df = pd.DataFrame({by: groups, **sums})
+    for name in sums:
         if name not in _FLOAT_OF_COUNT:
             df[name] = np.rint(df[name]).astype(np.int64)
     for name, count in _FLOAT_OF_COUNT.items():
@@ -400,10 +417,15 @@ def _frame(index: _Sums, by: str, sums: np.ndarray, counts: dict[str, np.ndarray
             df[name] = values
         df = df[df["active_users"] > 0]
     else:  # groups with a non-zero sum in the period
-        df = df[(df[list(index.sum_names)] != 0).any(axis=1)]
+        df = df[(df[list(sums)] != 0).any(axis=1)]
     df = finish(df.reset_index(drop=True))
     df.loc[df["views_with_length"] == 0, "watch_ratio_sum"] = np.nan
-    return df
+    return df if counts is None else df[[by, *EVENT_COMPONENTS, "revenue"]]
+
+
+def _index_frame(index: _Sums, by: str, first: int, last: int, counts: dict[str, np.ndarray] | None) -> pd.DataFrame:
+    totals = _period_sums(index, first, last)
+    return _frame(by, index.groups.to_pylist(), {name: totals[:, k] for k, name in enumerate(index.sum_names)}, counts)
 
 
 def sums(store: Store, filters: Filters, by: str) -> pd.DataFrame | None:
@@ -416,7 +438,7 @@ def sums(store: Store, filters: Filters, by: str) -> pd.DataFrame | None:
     if not index.exact:
         return None
     first, last = _period(index, filters)
-    return _frame(index, by, _period_sums(index, first, last), None)
+    return _index_frame(index, by, first, last, None)
 
 
 def components(store: Store, filters: Filters, by: str) -> pd.DataFrame | None:
@@ -455,13 +477,65 @@ def components(store: Store, filters: Filters, by: str) -> pd.DataFrame | None:
         "purchasers": purchasers,
         "new_buyers": new_buyers,
     }
-    df = _frame(index, by, _period_sums(index, first, last), counts)
-    return df[[by, *EVENT_COMPONENTS, "revenue"]]
+    return _index_frame(index, by, first, last, counts)
+
+
+#: The distinct-user counts of a period from the seen rows (``$first``/``$last``: the period's local
+#: days): a user counts in a group on the row whose day is in the period and whose previous day of
+#: that kind is not, the same rule as the in-memory index.
+_COUNTS_SQL: Final[str] = """
+WITH p AS (
+    SELECT _key, _user, _order,
+        coalesce(_prev < $first, true) AS _new_touch,
+        _view AND coalesce(_prev_view < $first, true) AS _new_view,
+        _order AND coalesce(_prev_order < $first, true) AS _new_order
+    FROM "{seen}" WHERE _day BETWEEN $first AND $last
+),
+buyers AS (SELECT DISTINCT _user FROM p WHERE _order),
+new AS (SELECT _user FROM "{seen}" WHERE _order GROUP BY _user HAVING min(_day) BETWEEN $first AND $last),
+counts AS (
+    SELECT _key, count(*) FILTER (WHERE _new_touch) AS active_users, count(*) FILTER (WHERE _new_view) AS viewers,
+        count(*) FILTER (WHERE _new_order) AS purchasers
+    FROM p GROUP BY _key
+),
+converted AS (SELECT _key, count(*) AS converted_viewers FROM p SEMI JOIN buyers USING (_user) WHERE _new_view GROUP BY _key),
+new_buyers AS (SELECT _key, count(*) AS new_buyers FROM p SEMI JOIN new USING (_user) WHERE _new_order GROUP BY _key)
+SELECT c._key, c.active_users, c.viewers, coalesce(v.converted_viewers, 0) AS converted_viewers, c.purchasers,
+    coalesce(n.new_buyers, 0) AS new_buyers
+FROM counts AS c
+LEFT JOIN converted AS v ON c._key IS NOT DISTINCT FROM v._key
+LEFT JOIN new_buyers AS n ON c._key IS NOT DISTINCT FROM n._key
+"""
+
+
+def from_tables(store: Store, filters: Filters, by: str, sums_only: bool) -> pd.DataFrame | None:
+    """What :func:`components` (or :func:`sums`) gives, queried in DuckDB from the persisted tables
+    without loading them into this process (built first where they are not current); ``None`` when
+    the index cannot answer exactly."""
+    lo, hi = store.span()
+    if not _midnight_safe(filters.timezone, lo, hi):
+        return None
+    with _LOCK:
+        _ensure_persisted(store, by, filters.timezone, store.content_version())
+    sums_table, _, seen = _tables(by, filters.timezone)
+    period = {"first": filters.date_from or dt.date.min, "last": filters.date_to or dt.date.max}
+    totals = ", ".join(
+        f"coalesce(sum({name}), 0){'' if name in _FLOAT_OF_COUNT else '::BIGINT'} AS {name}" for name in USER_COMPONENTS
+    )
+    sql = f'SELECT _key, {totals} FROM "{sums_table}" WHERE _day BETWEEN $first AND $last GROUP BY _key'
+    if not sums_only:
+        sql = (f"SELECT c.*, s.* EXCLUDE (_key) FROM ({_COUNTS_SQL.format(seen=seen)}) AS c "
+               f"LEFT JOIN ({sql}) AS s ON c._key IS NOT DISTINCT FROM s._key")
+    table = store.arrow(sql, period)
+    column = lambda name: np.asarray(table.column(name).to_numpy(zero_copy_only=False))
+    counts = None if sums_only else {name: column(name) for name in _COUNT_NAMES}
+    return _frame(by, table.column("_key").to_pylist(), {name: column(name).astype(np.float64) for name in USER_COMPONENTS}, counts)
 
 
 class BreakdownIndex(Accelerator):
-    """Answers one-dimension breakdowns by creator, category, video or course without list filters;
-    ``None`` from :meth:`answer` (a clock change across midnight in the data) sends the query on."""
+    """Answers one-dimension breakdowns by creator, category, video or course without list filters,
+    from the index held in this process; ``None`` from :meth:`answer` (a clock change across
+    midnight in the data) sends the query on."""
 
     name = "breakdown"
     query = Components
@@ -471,10 +545,27 @@ class BreakdownIndex(Accelerator):
         return len(query.by) == 1 and query.by[0] in INDEX_DIMENSIONS
 
     def is_ready(self, source, query: Components) -> bool:
-        return is_current(source, query.by[0], query.filters.timezone)
+        return _held(source, query.by[0], query.filters.timezone)
 
     def upkeep(self, source, change: Change) -> None:
         upkeep(source, change)
 
     def answer(self, source, query: Components) -> pd.DataFrame | None:
         return (sums if query.sums_only else components)(source, query.filters, query.by[0])
+
+
+class BreakdownTables(BreakdownIndex):
+    """The same answers queried in DuckDB from the index's persisted tables, for a process that does
+    not hold the index (a one-shot command): ready where the tables are current; they are built
+    only where the engine builds in-memory structures (they are the index's)."""
+
+    name = "breakdown_tables"
+
+    def is_ready(self, source, query: Components) -> bool:
+        return _persisted(source, query.by[0], query.filters.timezone)
+
+    def upkeep(self, source, change: Change) -> None:
+        """Nothing: the tables are the index's, kept by :class:`BreakdownIndex`."""
+
+    def answer(self, source, query: Components) -> pd.DataFrame | None:
+        return from_tables(source, query.filters, query.by[0], query.sums_only)
