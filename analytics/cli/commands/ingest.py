@@ -53,6 +53,7 @@ ISSUE_TEXT = {
     "wide_form": "no event type column: each row is a view, plus one event per truthy flag ({flags})",
     "date_order_proven": "{column}: dates read as {order}",
     "epoch_unit": "{column}: numbers read as epoch {unit}",
+    "not_checked_on_spark": "not checked on Spark: {checks} (they need the DuckDB store)",
 }
 ORDER_TEXT = {"dmy": "day/month/year", "mdy": "month/day/year"}
 UNIT_TEXT = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
