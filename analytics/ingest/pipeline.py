@@ -810,6 +810,21 @@ def _line_mapper(cur, sniffed: readers.Sniffed) -> tuple[Callable[[int], int], l
     return line_of, csv_rejects
 
 
+def rejection_params(stage_reason: str, limits: Limits) -> dict[str, Any]:
+    """The parameters of the error issue whose first example is the stage's ``code|column|value``
+    (``unknown_event_type`` takes the counted values instead)."""
+    code, column, value = stage_reason.split("|", 2)
+    wanted = ISSUE_CODES.get(code, ())
+    params = {k: v for k, v in {"column": column, "example": value}.items() if k in wanted}
+    if code == "implausible_time":
+        params.update(start=limits.plausible_from.isoformat(), end=limits.plausible_to.isoformat())
+    elif code == "cell_too_long":
+        params["limit"] = limits.max_cell_bytes
+    elif code == "line_too_long":
+        params["limit"] = limits.max_line_bytes
+    return params
+
+
 def _rejection_issues(cur, line_of, csv_rejects, limits: Limits) -> list[Issue]:
     """One error issue per reason code, with its count, example lines and the first example's parameters."""
     issues: list[Issue] = []
@@ -817,7 +832,6 @@ def _rejection_issues(cur, line_of, csv_rejects, limits: Limits) -> list[Issue]:
         "SELECT split_part(_reason, '|', 1) AS code, count(*), list(rowid ORDER BY rowid)[1:5], "
         "list(_reason ORDER BY rowid)[1:1] FROM _rx_stage WHERE _reason IS NOT NULL GROUP BY code ORDER BY 2 DESC, 1"
     ).fetchall():
-        _code, column, value = examples[0].split("|", 2)
         if code == "unknown_event_type":
             counted = cur.execute(
                 "SELECT split_part(_reason, '|', 3) r, count(*) FROM _rx_stage WHERE _reason LIKE 'unknown_event_type|%' "
@@ -825,14 +839,7 @@ def _rejection_issues(cur, line_of, csv_rejects, limits: Limits) -> list[Issue]:
             ).fetchall()
             params: dict[str, Any] = {"values": [[r, int(c)] for r, c in counted]}
         else:
-            wanted = ISSUE_CODES.get(code, ())
-            params = {k: v for k, v in {"column": column, "example": value}.items() if k in wanted}
-            if code == "implausible_time":
-                params.update(start=limits.plausible_from.isoformat(), end=limits.plausible_to.isoformat())
-            elif code == "cell_too_long":
-                params["limit"] = limits.max_cell_bytes
-            elif code == "line_too_long":
-                params["limit"] = limits.max_line_bytes
+            params = rejection_params(examples[0], limits)
         issues.append(Issue(code, "error", int(n), tuple(line_of(r) for r in rids), params))
     by_code: dict[str, list[int]] = {}
     for line, etype, _msg, _raw in csv_rejects:
