@@ -353,6 +353,13 @@ def _reason_sql(code: str, column: str | None = None, value: str | None = None) 
     return f"{head} || coalesce(left({value}, {EXAMPLE_CHARS}), '')" if value else head
 
 
+#: The stage's ``_reason`` (``code|column|value``) as stored in ``upload_rejects``: ``code`` or ``code:column``.
+STORED_REASON_SQL = (
+    "CASE WHEN split_part(_reason, '|', 2) = '' THEN split_part(_reason, '|', 1) "
+    "ELSE split_part(_reason, '|', 1) || ':' || split_part(_reason, '|', 2) END"
+)
+
+
 def _row_reason(stage_reason: str) -> str:
     """The stage's ``code|column|value`` as a stored reason: ``code`` or ``code:column``."""
     code, column, _value = stage_reason.split("|", 2)
@@ -952,10 +959,7 @@ def _check_and_insert(
     issues += list(_info_issues(prep))
 
     cur.execute(
-        "INSERT INTO upload_rejects SELECT $uid, rowid + 1, "
-        "CASE WHEN split_part(_reason, '|', 2) = '' THEN split_part(_reason, '|', 1) "
-        "ELSE split_part(_reason, '|', 1) || ':' || split_part(_reason, '|', 2) END, _raw "
-        "FROM _rx_stage WHERE _reason IS NOT NULL",
+        f"INSERT INTO upload_rejects SELECT $uid, rowid + 1, {STORED_REASON_SQL}, _raw FROM _rx_stage WHERE _reason IS NOT NULL",
         {"uid": upload_id},
     )
     if csv_rejects or sniffed.format != "parquet":
