@@ -205,8 +205,13 @@ def run_ingest(args, ctx) -> Output:
 
     key = key_from_env() if args.pseudonymise else None
     progress = None if args.json else StderrProgress(f"ingest {args.file.name}")
-    report = ingest_file(
-        ctx.store,
+    ingest, target = ingest_file, None
+    if ctx.settings.engine == "spark":  # into the Parquet dataset Spark reads (docs/scale-out.md)
+        from analytics.ingest.on_spark import ingest_on_spark as ingest
+
+        target = ctx.source
+    report = ingest(
+        target or ctx.store,
         args.file,
         **_options(args, ctx),
         pseudonymise_key=key,
