@@ -206,9 +206,9 @@ def _check(staged, prep, base: dict[str, Any], limits: Limits, canonical: list[s
     ).iloc[0]
     total, accepted_rows, n_ragged = (int(counts[k] or 0) for k in ("total", "ok", "ragged"))
     bad = t.filter(t._reason.notnull() & ~ragged)
-    by_code = source.execute(bad.group_by("_code").aggregate(n=bad.count(), first=bad._rid.min()))
+    # per code: its rows and the reason of its first row (the example, as the DuckDB ingest gives it)
+    by_code = source.execute(bad.group_by("_code").aggregate(n=bad.count(), first=bad._reason.argmin(bad._rid)))
     by_code = by_code.sort_values(["n", "_code"], ascending=[False, True])
-    firsts = dict(source.execute(bad.filter(bad._rid.isin([int(r) for r in by_code["first"]])).select("_rid", "_reason")).values)
     issues: list[Issue] = []
     for code, n, first in by_code[["_code", "n", "first"]].itertuples(index=False):
         if code == "unknown_event_type":
@@ -217,7 +217,7 @@ def _check(staged, prep, base: dict[str, Any], limits: Limits, canonical: list[s
             counted = counted.sort_values(["n", "_value"], ascending=[False, True]).head(10)
             params: dict[str, Any] = {"values": [[v, int(c)] for v, c in counted[["_value", "n"]].itertuples(index=False)]}
         else:
-            params = rejection_params(firsts[first], limits)
+            params = rejection_params(first, limits)
         issues.append(Issue(code, "error", int(n), (), params))
     if n_ragged:
         issues.append(Issue("ragged_row", "error", n_ragged))
