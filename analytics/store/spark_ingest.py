@@ -57,7 +57,8 @@ class Staged:
     table: Any
 
     def close(self) -> None:
-        self.source.session.catalog.dropTempView(self.view)
+        for view in (self.view, f"{self.view}_new"):
+            self.source.session.catalog.dropTempView(view)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

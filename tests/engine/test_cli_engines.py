@@ -171,7 +171,7 @@ def test_spark_connect_gives_the_same_json(sample_cli, spark_connect_url):
 
 
 def test_store_commands_are_refused_on_spark_with_one_line(sample_cli):  # before Spark starts
-    for argv in (["preview", "x.csv"], ["uploads"], ["rejects", "1"]):
+    for argv in (["remove-upload", "1"], ["uploads"], ["rejects", "1"]):
         status, _, err = _run(sample_cli, "spark", argv)
         assert status == 2
         assert err.strip().count("\n") == 0 and "does not run on Spark" in err and "export --parquet" in err
