@@ -358,6 +358,13 @@ def _reason_sql(code: str, column: str | None = None, value: str | None = None) 
     return f"{head} || coalesce(left({value}, {EXAMPLE_CHARS}), '')" if value else head
 
 
+#: The stage's ``_reason`` (``code|column|value``) as stored in ``upload_rejects``: ``code`` or ``code:column``.
+STORED_REASON_SQL = (
+    "CASE WHEN split_part(_reason, '|', 2) = '' THEN split_part(_reason, '|', 1) "
+    "ELSE split_part(_reason, '|', 1) || ':' || split_part(_reason, '|', 2) END"
+)
+
+
 def _row_reason(stage_reason: str) -> str:
     """The stage's ``code|column|value`` as a stored reason: ``code`` or ``code:column``."""
     code, column, _value = stage_reason.split("|", 2)
@@ -964,6 +971,21 @@ def _line_mapper(cur, sniffed: readers.Sniffed) -> tuple[Callable[[int], int], l
     return line_of, csv_rejects
 
 
+def rejection_params(stage_reason: str, limits: Limits) -> dict[str, Any]:
+    """The parameters of the error issue whose first example is the stage's ``code|column|value``
+    (``unknown_event_type`` takes the counted values instead)."""
+    code, column, value = stage_reason.split("|", 2)
+    wanted = ISSUE_CODES.get(code, ())
+    params = {k: v for k, v in {"column": column, "example": value}.items() if k in wanted}
+    if code == "implausible_time":
+        params.update(start=limits.plausible_from.isoformat(), end=limits.plausible_to.isoformat())
+    elif code == "cell_too_long":
+        params["limit"] = limits.max_cell_bytes
+    elif code == "line_too_long":
+        params["limit"] = limits.max_line_bytes
+    return params
+
+
 def _rejection_issues(cur, line_of, csv_rejects, limits: Limits) -> list[Issue]:
     """One error issue per reason code, with its count, example lines and the first example's parameters."""
     issues: list[Issue] = []
@@ -971,7 +993,6 @@ def _rejection_issues(cur, line_of, csv_rejects, limits: Limits) -> list[Issue]:
         "SELECT split_part(_reason, '|', 1) AS code, count(*), list(_rid ORDER BY _rid)[1:5], "
         "list(_reason ORDER BY _rid)[1:1] FROM _rx_rejected GROUP BY code ORDER BY 2 DESC, 1"
     ).fetchall():
-        _code, column, value = examples[0].split("|", 2)
         if code == "unknown_event_type":
             counted = cur.execute(
                 "SELECT split_part(_reason, '|', 3) r, count(*) FROM _rx_rejected WHERE _reason LIKE 'unknown_event_type|%' "
@@ -979,14 +1000,7 @@ def _rejection_issues(cur, line_of, csv_rejects, limits: Limits) -> list[Issue]:
             ).fetchall()
             params: dict[str, Any] = {"values": [[r, int(c)] for r, c in counted]}
         else:
-            wanted = ISSUE_CODES.get(code, ())
-            params = {k: v for k, v in {"column": column, "example": value}.items() if k in wanted}
-            if code == "implausible_time":
-                params.update(start=limits.plausible_from.isoformat(), end=limits.plausible_to.isoformat())
-            elif code == "cell_too_long":
-                params["limit"] = limits.max_cell_bytes
-            elif code == "line_too_long":
-                params["limit"] = limits.max_line_bytes
+            params = rejection_params(examples[0], limits)
         issues.append(Issue(code, "error", int(n), tuple(line_of(r) for r in rids), params))
     by_code: dict[str, list[int]] = {}
     for line, etype, _msg, _raw in csv_rejects:
@@ -1129,10 +1143,7 @@ def _check_and_insert(cur, reader, prep: _Prepared, sql, params, key, progress, 
     issues += list(_info_issues(prep))
 
     cur.execute(
-        "INSERT INTO upload_rejects SELECT $uid, _rid + 1, "
-        "CASE WHEN split_part(_reason, '|', 2) = '' THEN split_part(_reason, '|', 1) "
-        "ELSE split_part(_reason, '|', 1) || ':' || split_part(_reason, '|', 2) END, _raw "
-        "FROM _rx_rejected ORDER BY _rid",
+        f"INSERT INTO upload_rejects SELECT $uid, _rid + 1, {STORED_REASON_SQL}, _raw FROM _rx_rejected ORDER BY _rid",
         {"uid": upload_id},
     )
     if csv_rejects or sniffed.format != "parquet":

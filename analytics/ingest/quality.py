@@ -65,6 +65,7 @@ ISSUE_CODES: dict[str, tuple[str, ...]] = {
     "wide_form": ("flags",),  # [[column, event], ...]
     "date_order_proven": ("column", "order"),
     "epoch_unit": ("column", "unit"),
+    "not_checked_on_spark": ("checks",),  # [code, ...]: warnings an ingest on Spark does not compute
 }
 
 #: Reasons of single rejected rows (``upload_rejects.reason`` is ``code`` or ``code:column``).

@@ -314,9 +314,16 @@ def _add_rates(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+#: Significant decimals of a rate when ranking: rates equal in exact arithmetic tie on every engine
+#: (engines add a sum's terms in different orders, so its last bits differ).
+RANK_DECIMALS = 12
+
+
 def _rank(df: pd.DataFrame, rate: str, eligible: pd.Series) -> pd.Series:
-    """Dense 1-based rank by ``rate`` (higher first; ties broken by more views, then item id)."""
-    order = df[eligible].sort_values([rate, "usable_views", "item_id"], ascending=[False, False, True])
+    """Dense 1-based rank by ``rate`` to :data:`RANK_DECIMALS` decimals (higher first; ties broken by
+    more views, then item id)."""
+    order = df[eligible].assign(_rate=df[rate].round(RANK_DECIMALS))
+    order = order.sort_values(["_rate", "usable_views", "item_id"], ascending=[False, False, True])
     ranks = pd.Series(np.nan, index=df.index)
     ranks[order.index] = np.arange(1, len(order) + 1, dtype=float)
     return ranks

@@ -12,19 +12,24 @@ money, ``props`` as a string map). DuckDB writes the files (``COPY ... (FORMAT p
 PARTITION_BY ...)``) on a connection of its own that may write only into the new folder, reading the
 store's rows as a stream, so the store's own connection stays locked down.
 
-A directory is replaced whole (:func:`replace_directory`): the new dataset is written next to it and
-renamed into place, so a reader sees the old dataset or the new one, never half of one (see
-``docs/scale-out.md`` for what a file system does not guarantee).
+A dataset is versioned (:func:`replace_directory`): ``DIR`` is a symbolic link to its current version,
+a hidden folder ``.DIR.v-TOKEN`` next to it. A new version (an export, or an ingest on Spark,
+:mod:`analytics.store.spark_ingest`) is written completely into a new folder and switched to by one
+rename of a new link over ``DIR``, so a reader sees the old dataset or the new one, never half of one;
+writers of one dataset take its lock file ``.DIR.lock`` in turn (see ``docs/scale-out.md`` for what a
+file system does not guarantee).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -35,11 +40,16 @@ from analytics.store.storage import Store
 #: The tables of a dataset, in the order they are written, with the registry and the meta facts.
 DATASET_TABLES: tuple[str, ...] = (*TABLE_COLUMNS, "uploads", "upload_rejects", "meta")
 
+#: The facts of the exported database in ``meta`` (an ingest on Spark drops them from its version).
+EXPORT_FACTS = ("data_version", "content_version")
+
 #: The folder whose presence marks a directory as a Reelytics Parquet dataset.
 MARKER = "meta"
 
 #: The partition column of ``events`` (the UTC date of ``event_time``); not a column of the table.
 PARTITION = "event_date"
+
+T = TypeVar("T")
 
 
 def table_columns(table: str) -> tuple[str, ...] | None:
@@ -68,15 +78,15 @@ def export_parquet(store: Store, directory: str | Path) -> dict[str, int]:
             written[table] = _copy_table(store, table, target, facts)
         return written
 
-    return replace_directory(Path(directory), write)
+    directory = Path(directory)
+    with dataset_lock(directory):
+        return replace_directory(directory, write)
 
 
-def replace_directory(directory: Path, write: Callable[[Path], dict[str, int]]) -> dict[str, int]:
-    """Run ``write(new_folder)`` and swap the new folder into ``directory`` by renames.
-
-    The new dataset is complete before anything is renamed; a failure leaves the old dataset as it
-    was and removes the unfinished one."""
-    directory = directory.expanduser().resolve()
+def _checked(directory: Path) -> Path:
+    """``directory`` made absolute (a link to it is kept, not followed); refused when it is a file or a
+    folder of other files."""
+    directory = Path(os.path.abspath(directory.expanduser()))
     if directory.exists() and not directory.is_dir():
         raise BadInput(f"{directory} is a file, not a folder", code="parquet_not_dir", path=str(directory))
     if directory.is_dir() and any(directory.iterdir()) and not is_dataset(directory):
@@ -85,20 +95,65 @@ def replace_directory(directory: Path, write: Callable[[Path], dict[str, int]]) 
             code="parquet_not_dataset",
             path=str(directory),
         )
+    return directory
+
+
+@contextmanager
+def dataset_lock(directory: Path) -> Iterator[None]:
+    """Hold the lock of the dataset at ``directory`` (its file ``.NAME.lock`` next to it): one writer
+    at a time among the processes of one machine (an advisory ``flock``; see docs/scale-out.md)."""
+    directory = _checked(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
+    with open(directory.parent / f".{directory.name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def current_version(directory: Path) -> Path | None:
+    """The folder holding the current version of the dataset at ``directory`` (``None``: none yet)."""
+    directory = Path(os.path.abspath(directory.expanduser()))
+    return Path(os.path.realpath(directory)) if is_dataset(directory) else None
+
+
+def replace_directory(directory: Path, write: Callable[[Path], T]) -> T:
+    """Run ``write(new_version)`` and switch ``directory`` to the new version by one rename.
+
+    The caller holds :func:`dataset_lock`. The new version is complete before the switch: a link to
+    it is renamed over ``directory`` (atomic on a POSIX file system). A failure leaves the dataset as
+    it was and removes the unfinished version. After the switch, the version just replaced is kept
+    (queries still reading it finish) and older ones are deleted; so is any version a crashed writer
+    left unfinished. A folder written by an older export (not a link) is moved to a version first."""
+    directory = _checked(directory)
+    parent, name = directory.parent, directory.name
+    parent.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:12]
-    new = directory.parent / f".{directory.name}.new-{token}"
-    old = directory.parent / f".{directory.name}.old-{token}"
+    new = parent / f".{name}.v-{token}"
     new.mkdir()
     try:
         written = write(new)
+        previous = current_version(directory)
+        if directory.is_dir() and not directory.is_symlink():
+            previous = None
+            if any(directory.iterdir()):  # a dataset of an older export: becomes a version
+                previous = parent / f".{name}.v-{uuid.uuid4().hex[:12]}"
+                os.rename(directory, previous)
+            else:
+                directory.rmdir()
+        link = parent / f".{name}.link-{token}"
+        os.symlink(new.name, link)
+        os.replace(link, directory)  # the switch
     except BaseException:
         shutil.rmtree(new, ignore_errors=True)
         raise
-    if directory.exists():
-        os.rename(directory, old)
-    os.rename(new, directory)
-    shutil.rmtree(old, ignore_errors=True)
+    keep = {new.name, previous.name if previous is not None else None}
+    for stale in parent.glob(f".{name}.v-*"):
+        if stale.name not in keep:
+            shutil.rmtree(stale, ignore_errors=True)
+    for stale in parent.glob(f".{name}.link-*"):
+        stale.unlink(missing_ok=True)
     return written
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,7 @@ def dataset_location(data: str) -> str:
     (and checked: it must hold a dataset written by ``export --parquet``)."""
     if is_lake_url(data):
         return data.rstrip("/")
-    folder = Path(data).expanduser().resolve()
+    folder = Path(os.path.abspath(Path(data).expanduser()))  # the link to the current version is kept
     if not is_dataset(folder):
         raise BadInput(
             f"no Reelytics Parquet dataset at {folder}; write one with: reelytics export --parquet {folder}",
@@ -110,12 +111,14 @@ def dataset_location(data: str) -> str:
 
 
 def dataset_identity(location: str) -> Any:
-    """What changes when a local dataset is replaced (its marker folder is new); ``None`` for a lake URL,
-    whose replacement a running process does not see (open the source again in a new process)."""
+    """What changes when a local dataset is replaced (its current version, and that version's marker
+    folder); ``None`` for a lake URL, whose replacement a running process does not see (open the source
+    again in a new process)."""
     if is_lake_url(location):
         return None
-    marker = os.stat(Path(location) / MARKER)
-    return marker.st_ino, marker.st_mtime_ns
+    version = os.path.realpath(location)
+    marker = os.stat(Path(version) / MARKER)
+    return version, marker.st_ino, marker.st_mtime_ns
 
 
 def open_spark_source(data: str, url: str = "local[2]") -> SparkSource:
@@ -141,13 +144,21 @@ def _open(location: str, url: str) -> SparkSource:
     import ibis
 
     source = SparkSource(ibis.pyspark.connect(session), session, location, url)
+    # A local dataset is read from its current version's folder: a later version switched in by a
+    # writer does not move the files under the queries of this source.
+    version = location if is_lake_url(location) else os.path.realpath(location)
     with source._engine_errors():
         for table in DATASET_TABLES:
-            columns = SPARK_COLUMNS[table]
-            schema = ", ".join(f"`{c}` {t}" for c, t in columns.items())
-            frame = session.read.schema(schema).parquet(f"{location}/{table}")
-            frame.select(*columns).createOrReplaceTempView(table)  # without the partition column
+            read_table(session, version, table).createOrReplaceTempView(table)
     return source
+
+
+def read_table(session, version: str, table: str):
+    """A Spark DataFrame of one table of the dataset version at ``version``, with its declared columns
+    (without the partition column)."""
+    columns = SPARK_COLUMNS[table]
+    schema = ", ".join(f"`{c}` {t}" for c, t in columns.items())
+    return session.read.schema(schema).parquet(f"{version}/{table}").select(*columns)
 
 
 def _new_session(url: str) -> Any:
@@ -176,6 +187,7 @@ def _new_session(url: str) -> Any:
                     code="no_java",
                 )
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers (ingest) run this Python
             given = _LOCAL.fullmatch(url).group(2)  # local: 1 thread; local[*]: one per core
             threads = 1 if given is None else (os.cpu_count() or 1) if given == "*" else int(given)
             application = (

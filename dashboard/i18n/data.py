@@ -235,6 +235,10 @@ TEXT = {
     },
     "ingest.issue.date_order_proven": {"en": "{column}: dates read as {order}", "zh": "{column}：日期按 {order} 读取"},
     "ingest.issue.epoch_unit": {"en": "{column}: numbers read as epoch {unit}", "zh": "{column}：数字按 Unix 时间戳（{unit}）读取"},
+    "ingest.issue.not_checked_on_spark": {
+        "en": "not checked on Spark: {checks} (they need the DuckDB store)",
+        "zh": "在 Spark 上未检查：{checks}（需要 DuckDB 数据库）",
+    },
     # Reasons of single rejected rows: one per code of analytics.ingest.quality.REASON_CODES.
     "ingest.reason.missing_value": {"en": "missing {column}", "zh": "缺少 {column}"},
     "ingest.reason.bad_time": {"en": "cannot read {column}", "zh": "无法识别 {column}"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 
 import pytest
 
@@ -24,6 +25,7 @@ def spark():
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Python workers (ingest on Spark) run this Python
     session = (
         SparkSession.builder.master("local[2]")
         .appName("reelytics-engine-tests")
@@ -100,3 +102,12 @@ def _spark_schema(columns):
         "DATE": T.DateType(),
     }
     return T.StructType([T.StructField(c, mapping[t], True) for c, t in columns.items()])
+
+
+def forget_store(db) -> None:
+    """Close and forget the process's store of ``db`` (a test's database, opened through the CLI)."""
+    from analytics.store import storage
+
+    opened = storage._STORES.pop(db.resolve(), None)
+    if opened is not None:
+        opened.close()

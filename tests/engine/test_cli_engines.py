@@ -20,6 +20,7 @@ import pytest
 
 from analytics.cli.main import main
 from analytics.store import storage
+from tests.engine.conftest import forget_store
 from tests.helpers import DATASETS
 
 REES46 = DATASETS / "rees46_head" / "2019-Oct-sample.csv"
@@ -120,9 +121,7 @@ def sample_cli(sample_db, tmp_path_factory):
     shutil.copy(sample_db, db)
     _export(db)
     yield db
-    opened = storage._STORES.pop(db.resolve(), None)
-    if opened is not None:
-        opened.close()
+    forget_store(db)
 
 
 def _filled(argv: list[str], db) -> list[str]:
@@ -153,9 +152,7 @@ def test_an_uploaded_real_file_gives_the_same_json_on_spark(tmp_path, spark):
         for argv in REAL_COMMANDS:
             _same_on_both_engines(db, argv)
     finally:
-        opened = storage._STORES.pop(db.resolve(), None)
-        if opened is not None:
-            opened.close()
+        forget_store(db)
 
 
 def test_spark_connect_gives_the_same_json(sample_cli, spark_connect_url):
@@ -174,7 +171,7 @@ def test_spark_connect_gives_the_same_json(sample_cli, spark_connect_url):
 
 
 def test_store_commands_are_refused_on_spark_with_one_line(sample_cli):  # before Spark starts
-    for argv in (["ingest", "x.csv"], ["uploads"], ["rejects", "1"]):
+    for argv in (["remove-upload", "1"], ["uploads"], ["rejects", "1"]):
         status, _, err = _run(sample_cli, "spark", argv)
         assert status == 2
         assert err.strip().count("\n") == 0 and "does not run on Spark" in err and "export --parquet" in err
@@ -198,7 +195,11 @@ def test_export_replaces_a_dataset_whole_and_never_a_foreign_folder(sample_cli, 
     for _ in range(2):  # the second export replaces the first
         status, _, err = _run(sample_cli, "duckdb", ["export", "--parquet", str(target)])
         assert status == 0, err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pq"]  # nothing left behind
+    # nothing left behind: the link, its lock, the current version and the one it replaced
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names[-1] == "pq" and target.is_symlink() and names[0] == ".pq.lock"
+    assert len(names) == 4 and all(n.startswith(".pq.v-") for n in names[1:3])
+    assert os.path.realpath(target) in {str(tmp_path / n) for n in names[1:3]}
     assert sorted(p.name for p in target.iterdir()) == ["events", "items", "meta", "spend", "upload_rejects", "uploads"]
     foreign = tmp_path / "mine"
     foreign.mkdir()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from analytics.cli.main import Output
@@ -34,7 +35,7 @@ def run(args, ctx) -> Output:
             code="parquet_not_local",
             path=target,
         )
-    target = str(Path(target).expanduser().resolve())
+    target = os.path.abspath(Path(target).expanduser())  # a dataset's link is kept, not followed to its version
     written = export_parquet(ctx.store, target)
     payload = {"parquet": target, "rows": written}
     text = f"wrote {target}\n" + "\n".join(f"  {k:<15} {v:>12,}" for k, v in written.items())

@@ -53,6 +53,7 @@ ISSUE_TEXT = {
     "wide_form": "no event type column: each row is a view, plus one event per truthy flag ({flags})",
     "date_order_proven": "{column}: dates read as {order}",
     "epoch_unit": "{column}: numbers read as epoch {unit}",
+    "not_checked_on_spark": "not checked on Spark: {checks} (they need the DuckDB store)",
 }
 ORDER_TEXT = {"dmy": "day/month/year", "mdy": "month/day/year"}
 UNIT_TEXT = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
@@ -204,8 +205,13 @@ def run_ingest(args, ctx) -> Output:
 
     key = key_from_env() if args.pseudonymise else None
     progress = None if args.json else StderrProgress(f"ingest {args.file.name}")
-    report = ingest_file(
-        ctx.store,
+    ingest, target = ingest_file, None
+    if ctx.settings.engine == "spark":  # into the Parquet dataset Spark reads (docs/scale-out.md)
+        from analytics.ingest.on_spark import ingest_on_spark as ingest
+
+        target = ctx.source
+    report = ingest(
+        target or ctx.store,
         args.file,
         **_options(args, ctx),
         pseudonymise_key=key,
