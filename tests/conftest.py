@@ -26,7 +26,10 @@ def pytest_xdist_make_scheduler(config, log):
     """Spread over workers (``-n``, as scripts/test.sh runs) whole files, so module fixtures (servers,
     trained models, sample databases) are built once, and all of tests/engine as one unit, so the run
     starts one Spark application. Units go out in collection order: the slow app, browser and engine
-    files first, the many short unit files last, so both workers finish at about the same time."""
+    files first, the many short unit files last, so both workers finish at about the same time.
+    An explicit ``--dist`` other than the default keeps xdist's own scheduler."""
+    if config.option.dist != "load":
+        return None
     from xdist.scheduler import LoadScopeScheduling
 
     config.option.loadscopereorder = False
