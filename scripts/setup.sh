@@ -36,7 +36,6 @@ have="$(cat "$stamp" 2>/dev/null || true)"
 # an install with the test extras also serves the runtime
 if [ "$have" != "$want" ] && ! { [ -z "$extras" ] && [ "${have%%\[*}" = "$want" ]; }; then
   echo "Installing Python packages into .venv ($extras)"
-  .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".$extras"
   echo "$want" > "$stamp"
 fi

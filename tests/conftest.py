@@ -21,6 +21,27 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 from analytics.store.storage import Store  # noqa: E402
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Spread over workers (``-n``, as scripts/test.sh runs) whole files, so module fixtures (servers,
+    trained models, sample databases) are built once, and all of tests/engine as one unit, so the run
+    starts one Spark application. Units go out in collection order: the slow app, browser and engine
+    files first, the many short unit files last, so both workers finish at about the same time.
+    An explicit ``--dist`` other than the default keeps xdist's own scheduler."""
+    if config.option.dist != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/engine" if path.startswith("tests/engine/") else path
+
+    return FileScheduling(config, log)
+
+
 @pytest.fixture(autouse=True)
 def _one_shot_query_layer():
     """Every test starts as a one-shot process (pages switch in-memory accelerators on for good)."""
@@ -75,3 +96,22 @@ def sample_store(sample_db_copy) -> Store:
     s = Store(sample_db_copy)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def incidents_db(tmp_path_factory):
+    """Path of a DuckDB file loaded with ``load_sample(**INCIDENTS_SAMPLE)``, built once.
+
+    The alerts and explain tests find its planted incidents. Like :func:`sample_db`, open only a
+    private copy of the file.
+    """
+    from analytics.sample import load_sample
+    from tests.helpers import INCIDENTS_SAMPLE
+
+    path = tmp_path_factory.mktemp("incidents") / "incidents.duckdb"
+    s = Store(path)
+    try:
+        load_sample(s, **INCIDENTS_SAMPLE)
+    finally:
+        s.close()
+    return path

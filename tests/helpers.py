@@ -21,6 +21,8 @@ from analytics.store.storage import Store
 from analytics.store.uploads import insert_canonical
 
 T0 = dt.datetime(2026, 1, 5, 12, 0, 0)  # a Monday, 20:00 in Asia/Shanghai
+#: The sample with its planted incidents that the alerts and explain tests share (``incidents_db``).
+INCIDENTS_SAMPLE = {"users": 12000, "days": 60, "seed": 7}
 
 #: Values a person must never read: Python's own words for nothing and for flags ...
 RAW_WORD = re.compile(r"\b(None|True|False|nan|NaN|NaT)\b")

@@ -23,8 +23,8 @@ from analytics.metrics.alerts import (
 from analytics.query.filters import Filters
 from analytics.sample import load_sample, planted_incidents
 from analytics.store.storage import _STORES, Store
+from tests.helpers import INCIDENTS_SAMPLE as SAMPLE
 
-SAMPLE = {"users": 12000, "days": 60, "seed": 7}
 #: The last 30 days of the sample: every incident lies inside, with 30 days of history before.
 WINDOW = Filters(dt.date(2026, 10, 1), dt.date(2026, 10, 30))
 #: Share of judged points outside the band on the incident-free sample (docs/explain.md quotes it).
@@ -48,13 +48,15 @@ def test_a_short_history_gives_no_band():
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory):
+def stores(tmp_path_factory, incidents_db):
+    import shutil
+
     folder = tmp_path_factory.mktemp("alerts")
-    out = {}
-    for name, incidents in (("incidents", True), ("clean", False)):
-        s = Store(folder / name / "db.duckdb")
-        load_sample(s, **SAMPLE, incidents=incidents)
-        out[name] = s
+    (folder / "incidents").mkdir()
+    shutil.copy(incidents_db, folder / "incidents" / "db.duckdb")
+    out = {"incidents": Store(folder / "incidents" / "db.duckdb")}
+    out["clean"] = Store(folder / "clean" / "db.duckdb")
+    load_sample(out["clean"], **SAMPLE, incidents=False)
     yield out
     for s in out.values():
         s.close()
@@ -143,11 +145,10 @@ def test_alerts_json_and_exit_status(stores, tmp_path, capsys):
     _STORES.clear()
 
 
-def test_while_another_process_holds_the_database_the_cli_reads_the_digest(tmp_path, capsys):
-    db = tmp_path / "data" / "held.duckdb"
+def test_while_another_process_holds_the_database_the_cli_reads_the_digest(sample_db_copy, capsys):
+    db = sample_db_copy
     s = Store(db)
-    load_sample(s, users=300, days=28, seed=7)
-    writer = DigestWriter(s, tmp_path / "data" / DIGEST_FOLDER, "Asia/Shanghai")
+    writer = DigestWriter(s, db.parent / DIGEST_FOLDER, "Asia/Shanghai")
     written = writer.run_once()
     assert written is not None and writer.run_once() is None  # one digest per day
     s.close()

@@ -14,12 +14,12 @@ from analytics.cli.main import main
 from analytics.metrics.explain import NONE, OTHER, OVERLAP, decompose, explain
 from analytics.metrics.kpis import KPI_BY_NAME
 from analytics.query.filters import Filters
-from analytics.sample import load_sample, planted_incidents
+from analytics.sample import planted_incidents
 from analytics.store.storage import Store
+from tests.helpers import INCIDENTS_SAMPLE as SAMPLE
 
 CTR = KPI_BY_NAME["ctr"]
 VIEWS = KPI_BY_NAME["views"]
-SAMPLE = {"users": 12000, "days": 60, "seed": 7}
 
 
 def _segments(rows):
@@ -116,9 +116,12 @@ def test_contributions_sum_exactly_to_the_change(rows):
 
 # -- the planted incidents ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def incidents_store(tmp_path_factory):
-    s = Store(tmp_path_factory.mktemp("explain") / "incidents.duckdb")
-    load_sample(s, **SAMPLE)
+def incidents_store(tmp_path_factory, incidents_db):
+    import shutil
+
+    path = tmp_path_factory.mktemp("explain") / "incidents.duckdb"
+    shutil.copy(incidents_db, path)
+    s = Store(path)
     yield s
     s.close()
 
