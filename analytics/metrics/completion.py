@@ -322,7 +322,8 @@ RANK_DECIMALS = 12
 def _rank(df: pd.DataFrame, rate: str, eligible: pd.Series) -> pd.Series:
     """Dense 1-based rank by ``rate`` to :data:`RANK_DECIMALS` decimals (higher first; ties broken by
     more views, then item id)."""
-    order = df[eligible].assign(_rate=df[rate].round(RANK_DECIMALS))
+    order = df[eligible]
+    order = order.assign(_rate=order[rate].round(RANK_DECIMALS))  # (the eligible rows' own: an empty frame takes any index)
     order = order.sort_values(["_rate", "usable_views", "item_id"], ascending=[False, False, True])
     ranks = pd.Series(np.nan, index=df.index)
     ranks[order.index] = np.arange(1, len(order) + 1, dtype=float)
