@@ -62,7 +62,7 @@ def arguments(name: str, size: str) -> list[str]:
     if name in {"als_scale", "scale_out"}:  # Spark beside DuckDB: one round each
         return ["--db", str(sample_db(size)), "--rounds", "1"]
     if name == "load":  # the sessions target is stated at 1M events, whatever the run's size
-        return ["--db", str(sample_db("1m")), "--budget", "900"]
+        return ["--db", str(sample_db("1m")), "--budget", "600"]
     return []
 
 
