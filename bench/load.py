@@ -42,6 +42,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from _result import emit, side  # bench/_result.py, after the path is set
 
 from dashboard.i18n import t  # noqa: E402
 
@@ -205,6 +207,11 @@ async def _run_db(source: Path, sessions: list[int], deadline: float, chromium: 
                           f"{spent:>13.1f} {spent / (len(loads) + len(opened)):>11.2f} "
                           f"{_peak_rss_mib(proc.pid):>13.0f} {os.getloadavg()[0]:>5.1f}"
                           + (f"  failed: {', '.join(failures)}" if failures else ""), flush=True)
+                    emit("load", f"{n} session(s) at once: median page", side(statistics.median(loads)),
+                         target=("wall_s", TARGET_S) if n == 8 else None,
+                         note=(f"{source.name}; {len(loads)} loads, p95 {p95:.2f} s; server CPU per view "
+                               f"{spent / (len(loads) + len(opened)):.2f} s; load average {os.getloadavg()[0]:.1f}; "
+                               "the sessions' Chromium shares the machine"))
                     slow = sorted(((statistics.median(v), p) for p, v in times.items()), reverse=True)[:3]
                     print(f"{'':>8} slowest pages (median s): " + ", ".join(f"{p} {m:.2f}" for m, p in slow))
                 await browser.close()

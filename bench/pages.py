@@ -38,6 +38,8 @@ os.environ.setdefault("REELYTICS_DIGEST", "off")
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from _result import emit, side  # bench/_result.py, after the path is set
 
 APP = ROOT / "dashboard" / "app.py"
 VIEWS = ROOT / "dashboard" / "views"
@@ -136,6 +138,10 @@ def main() -> int:
                 flags.append("after upload")
             if flags:
                 misses.append(page)
+            note = f"{counts['events']:,} events; AppTest, server side"
+            emit("pages", f"{page}: first view after an upload", side(first[0], first[1]), target=("wall_s", UPLOAD_TARGET_S),
+                 note=f"{note}; the upload's CPU (upkeep included) {upload:.1f} s, the background update's {update:.1f} s")
+            emit("pages", f"{page}: warm rerun", side(warm[0], warm[1]), target=("wall_s", WARM_TARGET_S), note=note)
             print(f"{page:<16} {upload:>10.1f} {first[0]:>15.2f} {first[1]:>6.1f} {update:>10.1f} {warm[0]:>8.2f} "
                   f"{warm[1]:>6.1f} {other[0]:>14.2f} {other[1]:>6.1f}  "
                   f"{'over: ' + ', '.join(flags) if flags else 'ok'}", flush=True)
