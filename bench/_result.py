@@ -9,6 +9,7 @@ both sides have it, else wall time) and the target with whether it was met.
 from __future__ import annotations
 
 import json
+import math
 import resource
 import sys
 from typing import Any, Literal
@@ -53,3 +54,16 @@ def emit(bench: str, name: str, ours: dict[str, float | None], peer: dict[str, f
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 4)
+
+def same_answer(a, b, rel: float = 1e-9) -> bool:
+    """Equal answers, floats within ``rel`` of each other (the engines sum in different orders), as
+    the engine contract tests compare them (bench/scale_out.py, bench/cli.py)."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_answer(a[k], b[k], rel) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_answer(x, y, rel) for x, y in zip(a, b))
+    return a == b

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import statistics
@@ -41,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = str(Path(__file__).resolve())
 sys.path.insert(0, str(ROOT))
 
-from _result import emit, side
+from _result import emit, same_answer, side
 from _sample_db import add_sample_args, one_shot
 
 STEPS = ("view", "click", "purchase")
@@ -95,16 +94,6 @@ def _state(store) -> list[str]:
     version = store.content_version()
     return sorted(key for key, value in store.meta_like("").items() if value.endswith(version) and key != "schema_version")
 
-
-def _same(a, b) -> bool:
-    """Whether two JSON documents are equal, numbers up to a relative 1e-9 (sums added in another order)."""
-    if isinstance(a, float) or isinstance(b, float):
-        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return a == b
 
 
 def _prepare(args: argparse.Namespace) -> None:
@@ -187,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
                 if round_:
                     runs[name].append(figures)
         for name in ("kpis", "kpis_by_video"):
-            assert _same(json.loads(outputs[name]), json.loads(outputs[f"{name}_persisted"])), f"{name}: the two states differ"
+            assert same_answer(json.loads(outputs[name]), json.loads(outputs[f"{name}_persisted"])), f"{name}: the two states differ"
 
     ours = json.loads(outputs["funnel"])
     counts = [s["count"] for s in ours["steps"]]

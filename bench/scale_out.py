@@ -41,24 +41,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _result import same_answer
 from _sample_db import answered_by
 from als_scale import TreeMeter, jvm_cpu, own_cpu, prepare, run_child
 
 ENGINES = ("duckdb", "spark")
 
-
-def same_answer(a, b, rel: float = 1e-9) -> bool:
-    """Equal answers, floats within ``rel`` of each other (the engines sum in different orders), as
-    the engine contract tests compare them."""
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if isinstance(a, float) or isinstance(b, float):
-        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same_answer(a[k], b[k], rel) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same_answer(x, y, rel) for x, y in zip(a, b))
-    return a == b
 
 
 def queries():
