@@ -320,13 +320,17 @@ def _cut(store: Store, spec, filters: Filters, index: EventIndex) -> UnitRows:
     for i, step in enumerate(spec.steps):
         if not step.conditions:
             lut[EVENT_TYPES.index(step.event_type)] |= 1 << i
-    bits_all = lut[index.type_code]
+    keep = np.zeros(len(index.t), dtype=bool)  # rows of some step (compared per type: cheaper than a lookup)
+    for code in np.flatnonzero(lut).tolist():
+        keep |= index.type_code == code
+    matches = []  # (step, rows meeting it) of the steps with conditions
     for i, step in enumerate(spec.steps):
         if step.conditions:
             match = index.type_code == EVENT_TYPES.index(step.event_type)
             for cond in step.conditions:
                 match &= _condition(store, index, cond)
-            bits_all |= match.astype(np.uint8) << i
+            matches.append((i, match))
+            keep |= match
     lo = _us(start) if start is not None else None
     hi = _us(end) + spec.window_seconds * 1_000_000 if end is not None else None
     in_time = _in_filters(store, index, filters)
@@ -339,23 +343,21 @@ def _cut(store: Store, spec, filters: Filters, index: EventIndex) -> UnitRows:
     prev_all = None
     if spec.mode == "strict":
         prev_all = _previous_instants(index, in_time)
-    keep = bits_all != 0
     if in_time is not None:
         keep &= in_time
     rows = np.flatnonzero(keep)
+    bits = lut[index.type_code[rows]]
+    for i, match in matches:
+        bits |= match[rows].astype(np.uint8) << i
     t = index.t[rows]
-    unit = index.unit[rows]
-    edge = np.ones(len(rows), dtype=bool)
-    if len(rows):
-        np.not_equal(unit[1:], unit[:-1], out=edge[1:])
-    heads = np.flatnonzero(edge)
-    starts = np.append(heads, len(rows)).astype(np.int64)
-    kept_units = unit[heads].astype(np.int64)
+    at = np.searchsorted(rows, index.starts)  # each user's first kept row
+    kept_units = np.flatnonzero(at[1:] > at[:-1])
+    starts = np.append(at[kept_units], len(rows))
     return UnitRows(
         keys=pa.table({"user_id": index.user_ids.take(pa.array(kept_units, type=pa.int64()))}),
         starts=starts,
         t=t,
-        bits=bits_all[rows].astype(np.int64),
+        bits=bits,
         entry=t < _us(end) if end is not None else np.ones(len(rows), dtype=bool),
         prev_t=None if prev_all is None else prev_all[rows],
         segment=None,
