@@ -50,11 +50,11 @@ from analytics.metrics.funnels import (  # noqa: E402
     FunnelSpec,
     compute_funnel,
     fetch_rows,
+    kernels,
     parse_steps,
     portable_levels,
     step_counts,
 )
-from analytics.metrics.funnels.kernels import _unit_levels as unit_levels  # noqa: E402
 from analytics.query import engine  # noqa: E402
 from analytics.query.accel import funnel_order as funnel_fast  # noqa: E402
 from analytics.query.definitions import views_with_ratio  # noqa: E402
@@ -154,6 +154,7 @@ def main() -> None:
             f"channel, watch_ratio FROM file('{parquet}', Parquet)"
         )
         load_s = time.perf_counter() - t0
+        chdb_threads = int(sess.query("SELECT getSetting('max_threads')", "CSV").bytes().decode().strip())
         measure({
             "plain": lambda: _chdb_counts(sess, "ev", prefilter=False),
             "pre": lambda: _chdb_counts(sess, "ev", prefilter=True),
@@ -165,7 +166,7 @@ def main() -> None:
     ours_c, query_c, plain_c, pre_c = (statistics.median(cpu[n]) for n in ("ours", "query", "plain", "pre"))
     ours, query, plain, pre = out["ours"], out["query"], out["plain"], out["pre"]
     fetch_s, rows = _time(lambda: answered_by("portable", fetch_rows, store, spec), 1)
-    kernel_s, _ = _time(lambda: unit_levels(rows, spec), 1)
+    kernel_s, _ = _time(lambda: kernels._unit_levels(rows, spec), 1)
     full_s, full = _time(lambda: answered_by("funnel_order", compute_funnel, store, spec), 1)
     full_counts = tuple(s.count for s in full.steps)
 
@@ -183,6 +184,8 @@ def main() -> None:
         assert portable == ours, "portable formulation differs"
     peer, peer_c = min(plain_s, pre_s), min(plain_c, pre_c)
     print(f"chDB load from Parquet (not timed below): {load_s:.2f} s")
+    print(f"threads: chDB max_threads {chdb_threads}; ours: units split over {kernels.WORKERS} threads "
+          f"from {kernels.PARALLEL_ROWS:,} rows (cpu time counts every thread of both)")
     print(f"median of {args.repeat} runs:                wall s  ratio   cpu s  ratio (cpu: all threads of the process)")
     print(f"chDB windowFunnel, plain:         {plain_s:8.3f}         {plain_c:7.3f}")
     print(f"chDB windowFunnel, prefiltered:   {pre_s:8.3f}         {pre_c:7.3f}   (peer: the faster chDB)")
