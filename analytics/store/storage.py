@@ -8,7 +8,9 @@ connection, a cursor or a backend. :class:`Store` is the embedded DuckDB source 
 :class:`IbisSource` runs the same expressions on any other ibis backend (Apache Spark).
 
 One connection per process (:func:`open_store`), a cursor per unit of work (:meth:`Store.cursor`),
-every value bound as a parameter. Query-time access to files is locked down: the connection may
+every value bound as a parameter (but for the store's own set-up statements, written with quoted
+literals: DuckDB's Python client imports pandas to bind any parameter, which a one-shot command that
+binds none never pays). Query-time access to files is locked down: the connection may
 read only the data folder and the files it was opened for (DuckDB ``allowed_directories`` /
 ``allowed_paths`` with ``enable_external_access = false``). DuckDB errors surface as
 :class:`~analytics.errors.StorageError`.
@@ -212,9 +214,9 @@ class Store(Source):
     # -- connection set-up -------------------------------------------------------------------
     def _lock_down(self, read_paths: Sequence[Path]) -> None:
         con = self._con
-        con.execute("SET allowed_directories = ?", [[str(self.data_dir) + "/"]])
+        con.execute(f"SET allowed_directories = {_text_list([str(self.data_dir) + '/'])}")
         if read_paths:
-            con.execute("SET allowed_paths = ?", [[str(p) for p in read_paths]])
+            con.execute(f"SET allowed_paths = {_text_list([str(p) for p in read_paths])}")
         # Sessions compute in UTC; local zones are applied explicitly where a person reads times.
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_external_access = false")
@@ -234,9 +236,7 @@ class Store(Source):
             for statements in MIGRATIONS[version:]:
                 for sql in statements:
                     cur.execute(sql)
-            cur.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-            )
+            cur.execute(f"INSERT OR REPLACE INTO meta VALUES ('schema_version', '{int(SCHEMA_VERSION)}')")
 
     # -- units of work -----------------------------------------------------------------------
     @contextmanager
@@ -278,6 +278,12 @@ class Store(Source):
         with self.cursor() as cur:
             rel = cur.execute(sql, params) if params is not None else cur.execute(sql)
             return rel.to_arrow_table()
+
+    def numpy(self, sql: str) -> dict[str, Any]:
+        """Run one read query and return its columns as numpy arrays (masked where a column holds
+        NULLs): for integer columns, no Arrow in between, and no pandas imported."""
+        with self.cursor() as cur:
+            return cur.execute(sql).fetchnumpy()
 
     def _backend(self):
         """This thread's ibis DuckDB backend over its own cursor of the connection (never handed out).
@@ -360,6 +366,11 @@ class Store(Source):
 
     def close(self) -> None:
         self._con.close()
+
+
+def _text_list(values: Sequence[str]) -> str:
+    """A DuckDB list literal of text values (each quoted, its quotes doubled)."""
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
 #: DuckDB exception types that a DuckDB-specific step (the ingest staging SQL) tells apart.
