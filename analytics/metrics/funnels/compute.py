@@ -1,14 +1,19 @@
 """Computing a funnel: its events from the query layer, the kernels, and the result tables.
 
-The result tables are built with numpy and Arrow (one row per user or entry, a few rows per
-period); pandas is imported only when a caller reads them as DataFrames (:class:`FunnelResult`).
+The counts, rates and periods are computed with numpy; the one-row-per-user table is built with
+Arrow when first read (:class:`FunnelResult`), and pandas is imported only when a caller reads a
+table as a DataFrame. Arrow values are made and read through :mod:`analytics.query.arrays`
+(pyarrow's own conversions import pandas), so a funnel answered from the persisted funnel order and
+written as JSON imports neither pandas nor ibis.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +35,7 @@ from analytics.metrics.funnels.spec import (
     FunnelSpec,
 )
 from analytics.query import engine
+from analytics.query.arrays import to_arrow, to_numpy
 from analytics.query.filters import Filters
 from analytics.query.layer import FunnelEvents, UnitRows
 from analytics.query.localtime import utc_offsets
@@ -83,7 +89,7 @@ def _entries(rows: UnitRows, spec: FunnelSpec, end_of_data: dt.datetime | None) 
     if end_of_data is not None:
         status[open_t + window_us > _us(end_of_data)] = IN_PROGRESS
     status[level == k] = CONVERTED
-    keys = rows.keys.take(pa.array(units, type=pa.int64()))
+    keys = rows.keys.take(to_arrow(units))
     segment = None
     if spec.breakdown is not None:
         values = rows.segment[start_row if spec.touch == "first" else reach_row]
@@ -97,10 +103,10 @@ def _entries(rows: UnitRows, spec: FunnelSpec, end_of_data: dt.datetime | None) 
         # one row per user: the held value that went furthest, then converted earliest
         done = status == CONVERTED
         by = pa.table({
-            "u": user_id, "l": pa.array(-level), "r": pa.array(np.where(done, reach_t, np.iinfo(np.int64).max)),
-            "e": pa.array(start_t), "h": hold_value,
+            "u": user_id, "l": to_arrow(-level), "r": to_arrow(np.where(done, reach_t, np.iinfo(np.int64).max)),
+            "e": to_arrow(start_t), "h": hold_value,
         })
-        order = pc.sort_indices(by, sort_keys=[(c, "ascending") for c in by.column_names]).to_numpy()
+        order = to_numpy(pc.sort_indices(by, sort_keys=[(c, "ascending") for c in by.column_names]))
         ids = user_id.take(order)
         first = np.ones(len(order), dtype=bool)
         if len(order) > 1:
@@ -112,14 +118,14 @@ def _entries(rows: UnitRows, spec: FunnelSpec, end_of_data: dt.datetime | None) 
         status[order[(status[order] == DROPPED) & user_open]] = IN_PROGRESS
     if order is not None:
         level, status, start_t, reach_t = level[order], status[order], start_t[order], reach_t[order]
-        user_id, hold_value = user_id.take(order), hold_value.take(order)
+        user_id, hold_value = user_id.take(to_arrow(order)), hold_value.take(to_arrow(order))
         segment = None if segment is None else segment[order]
     # by user, then entry time; stable, so one user's entries at one instant keep the units' order
-    final = pc.sort_indices(pa.table({"u": user_id, "e": start_t}), sort_keys=[("u", "ascending"), ("e", "ascending")])
-    final = final.to_numpy()
+    final = pc.sort_indices(pa.table({"u": user_id, "e": to_arrow(start_t)}), sort_keys=[("u", "ascending"), ("e", "ascending")])
+    final, taken = to_numpy(final), final
     return _Entries(
-        user_id=user_id.take(final),
-        hold_value=None if hold_value is None else hold_value.take(final),
+        user_id=user_id.take(taken),
+        hold_value=None if hold_value is None else hold_value.take(taken),
         level=np.asarray(level[final], dtype=np.int64),
         status=status[final],
         entry_t=start_t[final],
@@ -160,8 +166,8 @@ def _local_us(t: np.ndarray, timezone: str) -> np.ndarray:
 
 
 def _over_time(e: _Entries, spec: FunnelSpec, timezone: str, end_of_data: dt.datetime | None,
-               entry_end: dt.datetime | None) -> pa.Table:
-    """Conversion by local entry day or week; a period is ``complete`` once the window of its last
+               entry_end: dt.datetime | None) -> tuple[dict[str, Any], ...]:
+    """Conversion by local entry day or week (one row per period, Python values); a period is ``complete`` once the window of its last
     possible entry (its end, or the date filter's end if sooner) has closed by ``end_of_data``.
 
     Incomplete periods keep their counts but get no ``conversion_rate``: their converters are in
@@ -181,21 +187,17 @@ def _over_time(e: _Entries, spec: FunnelSpec, timezone: str, end_of_data: dt.dat
 
     def closed(first: dt.date) -> bool:
         local_end = dt.datetime.combine(first + length, dt.time(), tzinfo=zone)
-        last_entry = local_end.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        last_entry = local_end.astimezone(dt.UTC).replace(tzinfo=None)
         if entry_end is not None:
             last_entry = min(last_entry, entry_end)
         return end_of_data is not None and last_entry + window <= end_of_data
 
     complete = [closed(d) for d in starts]
-    rate = [_rate(int(c), int(a - o)) if done else None for c, a, o, done in zip(converted, entrants, in_progress, complete)]
-    return pa.table({
-        "period_start": pa.array(starts, type=pa.date32()),
-        "entrants": pa.array(entrants, type=pa.int64()),
-        "converted": pa.array(converted, type=pa.int64()),
-        "in_progress": pa.array(in_progress, type=pa.int64()),
-        "conversion_rate": pa.array(rate, type=pa.float64()),
-        "complete": pa.array(complete, type=pa.bool_()),
-    })
+    return tuple(
+        {"period_start": first, "entrants": int(a), "converted": int(c), "in_progress": int(o),
+         "conversion_rate": _rate(int(c), int(a - o)) if done else None, "complete": done}
+        for first, a, c, o, done in zip(starts, entrants, converted, in_progress, complete)
+    )
 
 
 def _segments(e: _Entries, spec: FunnelSpec) -> tuple[SegmentRow, ...]:
@@ -299,8 +301,8 @@ def compute_funnel(source, spec: FunnelSpec, filters: Filters | None = None) -> 
         p90_seconds_to_convert=float(np.quantile(seconds, 0.9)) if len(seconds) else None,
         seconds_to_convert=tuple(seconds.tolist()),
         segments=_segments(e, spec),
-        over_time_table=_over_time(e, spec, filters.timezone, end_of_data, filters.utc_bounds()[1]),
-        entry_table=_entry_table(e, spec, filters.timezone),
+        over_time_rows=_over_time(e, spec, filters.timezone, end_of_data, filters.utc_bounds()[1]),
+        entry_source=functools.partial(_entry_table, e, spec, filters.timezone),
         data_end=end_of_data,
         timezone=filters.timezone,
         filters=filters.describe(),
