@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from analytics.config import parse_timezone
 from analytics.metrics.funnels.kernels import _entries_totals, _unit_levels
@@ -57,10 +56,11 @@ def _us(moment: dt.datetime) -> int:
 
 @dataclass(frozen=True)
 class _Entries:
-    """One row per user (or entry, with totals), sorted by user and entry time."""
+    """One row per user (or entry, with totals), in the order of the rows' units: ``unit`` (a row of
+    ``keys``) names its user; :func:`_entry_table` orders them by user and entry time."""
 
-    user_id: pa.Array
-    hold_value: pa.Array | None
+    keys: pa.Table  # the rows' units: user_id[, hold_value]
+    unit: np.ndarray  # int64: each entry's unit
     level: np.ndarray  # int64, 1..k
     status: np.ndarray  # int8: index in STATUSES
     entry_t: np.ndarray  # µs since 1970 (UTC)
@@ -89,25 +89,25 @@ def _entries(rows: UnitRows, spec: FunnelSpec, end_of_data: dt.datetime | None) 
     if end_of_data is not None:
         status[open_t + window_us > _us(end_of_data)] = IN_PROGRESS
     status[level == k] = CONVERTED
-    keys = rows.keys.take(to_arrow(units))
     segment = None
     if spec.breakdown is not None:
         values = rows.segment[start_row if spec.touch == "first" else reach_row]
         segment = np.array(
             [NO_VALUE if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values], dtype=object
         )
-    user_id = keys.column("user_id").combine_chunks()
-    hold_value = keys.column("hold_value").combine_chunks() if spec.hold is not None else None
-    order = None
     if spec.hold is not None and spec.count == "users":
         # one row per user: the held value that went furthest, then converted earliest
+        import pyarrow.compute as pc
+
+        held = rows.keys.take(to_arrow(units))
+        user_id = held.column("user_id").combine_chunks()
         done = status == CONVERTED
         by = pa.table({
             "u": user_id, "l": to_arrow(-level), "r": to_arrow(np.where(done, reach_t, np.iinfo(np.int64).max)),
-            "e": to_arrow(start_t), "h": hold_value,
+            "e": to_arrow(start_t), "h": held.column("hold_value"),
         })
         order = to_numpy(pc.sort_indices(by, sort_keys=[(c, "ascending") for c in by.column_names]))
-        ids = user_id.take(order)
+        ids = user_id.take(to_arrow(order))
         first = np.ones(len(order), dtype=bool)
         if len(order) > 1:
             first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
@@ -116,21 +116,16 @@ def _entries(rows: UnitRows, spec: FunnelSpec, end_of_data: dt.datetime | None) 
         order = order[heads]
         status = status.copy()
         status[order[(status[order] == DROPPED) & user_open]] = IN_PROGRESS
-    if order is not None:
-        level, status, start_t, reach_t = level[order], status[order], start_t[order], reach_t[order]
-        user_id, hold_value = user_id.take(to_arrow(order)), hold_value.take(to_arrow(order))
+        units, level, status, start_t, reach_t = units[order], level[order], status[order], start_t[order], reach_t[order]
         segment = None if segment is None else segment[order]
-    # by user, then entry time; stable, so one user's entries at one instant keep the units' order
-    final = pc.sort_indices(pa.table({"u": user_id, "e": to_arrow(start_t)}), sort_keys=[("u", "ascending"), ("e", "ascending")])
-    final, taken = to_numpy(final), final
     return _Entries(
-        user_id=user_id.take(taken),
-        hold_value=None if hold_value is None else hold_value.take(taken),
-        level=np.asarray(level[final], dtype=np.int64),
-        status=status[final],
-        entry_t=start_t[final],
-        reach_t=reach_t[final],
-        segment=None if segment is None else segment[final],
+        keys=rows.keys,
+        unit=np.asarray(units, dtype=np.int64),
+        level=np.asarray(level, dtype=np.int64),
+        status=status,
+        entry_t=start_t,
+        reach_t=reach_t,
+        segment=segment,
     )
 
 
@@ -233,25 +228,33 @@ def _segments(e: _Entries, spec: FunnelSpec) -> tuple[SegmentRow, ...]:
 
 
 def _entry_table(e: _Entries, spec: FunnelSpec, timezone: str) -> pa.Table:
-    """One row per user or entry; entry and conversion times naive local (for display and export)."""
-    done = e.status == CONVERTED
-    local = _local_us(np.concatenate([e.entry_t, e.reach_t]), timezone)
+    """One row per user or entry, by user and then entry time (one user's entries at one instant in
+    the units' order); entry and conversion times naive local (for display and export)."""
+    import pyarrow.compute as pc
+
+    keys = e.keys.take(to_arrow(e.unit))
+    order = pc.sort_indices(pa.table({"u": keys.column("user_id"), "e": to_arrow(e.entry_t)}),
+                            sort_keys=[("u", "ascending"), ("e", "ascending")])
+    keys, order = keys.take(order), to_numpy(order)
+    level, status, entry_t, reach_t = e.level[order], e.status[order], e.entry_t[order], e.reach_t[order]
+    done = status == CONVERTED
+    local = _local_us(np.concatenate([entry_t, reach_t]), timezone)
     entry_local, reach_local = local[: len(e)], local[len(e):]
-    columns = {"user_id": e.user_id}
-    if e.hold_value is not None:
-        columns["hold_value"] = e.hold_value
+    columns = {"user_id": keys.column("user_id")}
+    if spec.hold is not None:
+        columns["hold_value"] = keys.column("hold_value")
     labels = pa.array(spec.labels)
-    status = pa.array(STATUSES)
+    statuses = pa.array(STATUSES)
     columns |= {
-        "level": pa.array(e.level, type=pa.int64()),
-        "step_reached": labels.take(pa.array(e.level - 1)),
-        "status": status.take(pa.array(e.status.astype(np.int64))),
+        "level": pa.array(level, type=pa.int64()),
+        "step_reached": labels.take(pa.array(level - 1)),
+        "status": statuses.take(pa.array(status.astype(np.int64))),
         "entry_time": pa.array(entry_local, type=pa.timestamp("us")),
         "converted_time": pa.array(reach_local, type=pa.timestamp("us"), mask=~done),
-        "seconds_to_convert": pa.array((e.reach_t - e.entry_t) / 1e6, type=pa.float64(), mask=~done),
+        "seconds_to_convert": pa.array((reach_t - entry_t) / 1e6, type=pa.float64(), mask=~done),
     }
     if e.segment is not None:
-        columns["segment"] = pa.array(e.segment, type=pa.string())
+        columns["segment"] = pa.array(e.segment[order], type=pa.string())
     return pa.table(columns)
 
 

@@ -35,9 +35,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from analytics.query.arrays import to_arrow, to_numpy, unit_key
+from analytics.query.arrays import take_text, to_numpy, unit_key
 from analytics.query.filters import FIELDS, Filters, matching_items
 from analytics.query.layer import Accelerator, Change, FunnelEvents, UnitRows
 from analytics.store.schema import EVENT_TYPES
@@ -149,9 +148,9 @@ def _sort_order(unit: np.ndarray, p: np.ndarray) -> np.ndarray | None:
     """The order that sorts rows by (user, time, type); ``None`` when they already are. Runs
     already sorted (one per upload) are merged in linear time by the stable sort."""
     step = np.diff(unit)
-    if bool(np.all((step > 0) | ((step == 0) & (p[1:] >= p[:-1])))):  # one upload: already sorted
+    if step.min(initial=0) >= 0 and bool(np.all(step[p[1:] < p[:-1]] > 0)):  # one upload: already sorted
         return None
-    packed = unit_key(p, unit, TYPE_BITS)
+    packed = unit_key(p, unit.astype(np.int64), TYPE_BITS)
     return np.lexsort((p, unit)) if packed is None else np.argsort(packed[0], kind="stable")
 
 
@@ -197,7 +196,7 @@ def _partial(store: Store, spec, filters: Filters) -> EventIndex:
 def _load(store: Store, token: tuple[Any, ...], unit: np.ndarray, p: np.ndarray) -> EventIndex:
     """An index of the persisted rows (user codes ``unit`` and packed ``p``, in stored order) and every user."""
     users = store.arrow(f"SELECT _uid FROM {USERS_TABLE} ORDER BY code").column(0).combine_chunks()
-    unit = np.asarray(unit, dtype=np.int64)
+    unit = np.asarray(unit, dtype=np.int32)
     p = np.asarray(p, dtype=np.int64)
     order = _sort_order(unit, p)
     if order is not None:
@@ -210,8 +209,8 @@ def _load(store: Store, token: tuple[Any, ...], unit: np.ndarray, p: np.ndarray)
         user_ids=users,
         starts=starts,
         t=p >> TYPE_BITS,
-        type_code=(p & OTHER).astype(np.int8),
-        unit=unit.astype(np.int32),
+        type_code=np.bitwise_and(p, OTHER, out=np.empty(len(p), dtype=np.int8), casting="unsafe"),
+        unit=unit,
         order=order,
     )
 
@@ -277,6 +276,8 @@ def _check_column(name: str) -> None:
 
 def _as_column(name: str, column: pa.ChunkedArray, order: np.ndarray | None):
     """A persisted column in the index's row order: ``(codes, values)`` for text, else float64."""
+    import pyarrow.compute as pc
+
     if name in TEXT_COLUMNS:
         encoded = pc.dictionary_encode(column).combine_chunks()
         codes = np.asarray(to_numpy(encoded.indices.fill_null(-1)), dtype=np.int32)
@@ -350,21 +351,22 @@ def _cut(store: Store, spec, filters: Filters, index: EventIndex) -> UnitRows:
     keep = bits_all != 0
     if in_time is not None:
         keep &= in_time
-    rows = np.flatnonzero(keep)
+    # every row kept (a funnel's part read from the persisted order): the index's arrays, not copies
+    rows = slice(None) if keep.all() else np.flatnonzero(keep)
     t = index.t[rows]
     unit = index.unit[rows]
-    edge = np.ones(len(rows), dtype=bool)
-    if len(rows):
+    edge = np.ones(len(t), dtype=bool)
+    if len(t):
         np.not_equal(unit[1:], unit[:-1], out=edge[1:])
     heads = np.flatnonzero(edge)
-    starts = np.append(heads, len(rows)).astype(np.int64)
+    starts = np.append(heads, len(t)).astype(np.int64)
     kept_units = unit[heads].astype(np.int64)
     return UnitRows(
-        keys=pa.table({"user_id": index.user_ids.take(to_arrow(kept_units))}),
+        keys=pa.table({"user_id": take_text(index.user_ids, kept_units)}),
         starts=starts,
         t=t,
         bits=bits_all[rows].astype(np.int64),
-        entry=t < _us(end) if end is not None else np.ones(len(rows), dtype=bool),
+        entry=t < _us(end) if end is not None else np.ones(len(t), dtype=bool),
         prev_t=None if prev_all is None else prev_all[rows],
         segment=None,
     )
