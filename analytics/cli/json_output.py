@@ -5,6 +5,10 @@ Tables are converted a column at a time (numpy or Arrow turns a whole column int
 once), never cell by cell; the structure around them (dicts, lists, dataclasses) is walked once.
 Missing values, NaN and infinities become ``null``, timestamps and dates ISO-8601 text, decimals
 numbers; everything else keeps its raw value (no rounding, no units).
+
+numpy, pandas and Arrow are not imported here: a value is one of their types only when its library
+is already loaded (``sys.modules``), so a command whose result holds none of them writes its JSON
+without importing them.
 """
 
 from __future__ import annotations
@@ -14,12 +18,11 @@ import datetime as dt
 import decimal
 import json
 import math
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Object columns whose values Arrow converts exactly (anything else goes value by value, so that
 #: a column mixing ints and floats keeps each as it was).
@@ -33,7 +36,8 @@ def dumps(value: Any, indent: int | None = None) -> str:
 
 def jsonable(value: Any) -> Any:
     """``value`` as JSON values: dicts, lists, str, int, float, bool and ``None``."""
-    if isinstance(value, pd.DataFrame):
+    pd, np = sys.modules.get("pandas"), sys.modules.get("numpy")
+    if pd is not None and isinstance(value, pd.DataFrame):
         return records(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         if hasattr(value, "to_dict"):
@@ -43,7 +47,7 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
         return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
+    if np is not None and isinstance(value, np.ndarray):
         return jsonable(value.tolist())
     return _scalar(value)
 
@@ -51,17 +55,20 @@ def jsonable(value: Any) -> Any:
 def _scalar(value: Any) -> Any:
     if value is None or isinstance(value, (str, bool, int)):
         return value
-    if isinstance(value, np.generic):
+    pd, np = sys.modules.get("pandas"), sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.generic):
         return _scalar(value.item())
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, decimal.Decimal):
         return _scalar(float(value))
     if isinstance(value, (dt.datetime, dt.date)):  # pd.Timestamp is a datetime
-        return value.isoformat() if value is not pd.NaT else None
-    if isinstance(value, (list, tuple, set, dict, np.ndarray)) or dataclasses.is_dataclass(value):
+        return None if pd is not None and value is pd.NaT else value.isoformat()
+    if isinstance(value, (list, tuple, set, dict)) or dataclasses.is_dataclass(value) or (
+        np is not None and isinstance(value, np.ndarray)
+    ):
         return jsonable(value)
-    if pd.isna(value):
+    if pd is not None and pd.isna(value):
         return None
     return value
 
@@ -74,6 +81,11 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _column(values: pd.Series) -> list[Any]:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     dtype = values.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
         return values.tolist()

@@ -195,14 +195,21 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, (owner, text) in COMMANDS.items():
         if owner != module:
             sub.add_parser(name, help=text, add_help=False)
-    for name in COMMANDS:  # `reelytics ingest FILE --tz UTC` works as well as `reelytics --tz UTC ingest FILE`
+    # `reelytics ingest FILE --tz UTC` works as well as `reelytics --tz UTC ingest FILE` (only the
+    # command being run parses its arguments; the others are names in the help)
+    for name in COMMANDS if module is None else [n for n, (owner, _) in COMMANDS.items() if owner == module]:
         _add_global_options(sub.choices[name], after_command=True)
     return parser
 
 
 def _command(argv: list[str] | None) -> str | None:
-    """The command named in ``argv`` (``None`` for none), read without importing any command."""
-    return build_parser().parse_known_args(argv)[0].command
+    """The command named in ``argv`` (``None`` for none): the first word after the global options,
+    read without importing any command or building every command's parser."""
+    parser = _Parser(prog="reelytics", add_help=False)
+    _add_global_options(parser, after_command=False)
+    parser.add_argument("command", nargs="?")
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser.parse_known_args(argv)[0].command
 
 
 def main(argv: list[str] | None = None) -> int:

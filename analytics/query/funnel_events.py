@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analytics.query.arrays import unit_key
 from analytics.query.definitions import views_with_ratio
 from analytics.query.filters import Filters, filtered_events
 from analytics.query.layer import ITEM_BREAKDOWNS, UnitRows
@@ -174,21 +175,6 @@ def portable_rows(source, spec, filters: Filters) -> UnitRows:
         prev_t=prev_t,
         segment=segment,
     )
-
-
-def unit_key(p: np.ndarray, unit: np.ndarray, low_bits: int) -> tuple[np.ndarray, int, int, int] | None:
-    """One int64 key per row ordering ``p`` (packed ``time << low_bits | flags``) by (unit, p),
-    with the time's origin, step and bits; ``None`` when unit, time and flags do not fit 62 bits.
-    Times are made relative to the earliest and divided by their greatest common divisor (exact)."""
-    t = p >> low_bits
-    t0 = int(t.min())
-    step = int(np.gcd.reduce(t - t0)) or 1
-    q = (t - t0) // step
-    t_bits = max(int(q.max()).bit_length(), 1)
-    u_bits = max(int(unit.max()).bit_length(), 1)
-    if u_bits + t_bits + low_bits > 62:
-        return None
-    return (unit << (t_bits + low_bits)) | (q << low_bits) | (p & ((1 << low_bits) - 1)), t0, step, t_bits
 
 
 def _sort_by_unit(p: np.ndarray, unit: np.ndarray, low_bits: int) -> np.ndarray:

@@ -12,9 +12,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Final
 
-import ibis
-
 from analytics.config import parse_timezone
+from analytics.lazy import LazyModule
+
+ibis = LazyModule("ibis")  # only :func:`local_time` builds expressions; the rest is plain Python
 
 
 def utc_offsets(timezone: str, start: dt.datetime | None, end: dt.datetime | None) -> list[tuple[dt.datetime | None, int]]:
@@ -27,9 +28,9 @@ def utc_offsets(timezone: str, start: dt.datetime | None, end: dt.datetime | Non
     zone = parse_timezone(timezone)
 
     def offset(at: dt.datetime) -> int:
-        return int(at.replace(tzinfo=dt.timezone.utc).astimezone(zone).utcoffset().total_seconds())
+        return int(at.replace(tzinfo=dt.UTC).astimezone(zone).utcoffset().total_seconds())
 
-    start = start or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    start = start or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     end = max(end or start, start)
     lo = start - dt.timedelta(days=1)
     out: list[tuple[dt.datetime | None, int]] = [(None, offset(lo))]
@@ -72,7 +73,7 @@ def local_day(ts, timezone: str, start: dt.datetime | None, end: dt.datetime | N
 def to_local_day(at: dt.datetime, timezone: str) -> dt.date:
     """The local calendar day of one naive-UTC instant."""
     zone = parse_timezone(timezone)
-    return at.replace(tzinfo=dt.timezone.utc).astimezone(zone).date()
+    return at.replace(tzinfo=dt.UTC).astimezone(zone).date()
 
 
 def whole_hour_offsets(timezone: str, start: dt.datetime | None, end: dt.datetime | None) -> bool:

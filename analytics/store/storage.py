@@ -8,7 +8,9 @@ connection, a cursor or a backend. :class:`Store` is the embedded DuckDB source 
 :class:`IbisSource` runs the same expressions on any other ibis backend (Apache Spark).
 
 One connection per process (:func:`open_store`), a cursor per unit of work (:meth:`Store.cursor`),
-every value bound as a parameter. Query-time access to files is locked down: the connection may
+every value bound as a parameter (but for the store's own set-up statements, written with quoted
+literals: DuckDB's Python client imports pandas to bind any parameter, which a one-shot command that
+binds none never pays). Query-time access to files is locked down: the connection may
 read only the data folder and the files it was opened for (DuckDB ``allowed_directories`` /
 ``allowed_paths`` with ``enable_external_access = false``). DuckDB errors surface as
 :class:`~analytics.errors.StorageError`.
@@ -16,6 +18,7 @@ read only the data folder and the files it was opened for (DuckDB ``allowed_dire
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -97,12 +100,12 @@ class Source:
             tables = self._table_cache = {}
         return tables
 
-    def execute(self, expr) -> "pd.DataFrame":
+    def execute(self, expr) -> pd.DataFrame:
         """Run an ibis expression (a table) and return a pandas DataFrame."""
         with self._engine_errors():
             return expr.to_pandas()
 
-    def to_arrow(self, expr) -> "pa.Table":
+    def to_arrow(self, expr) -> pa.Table:
         """Run an ibis table expression and return a ``pyarrow.Table``."""
         with self._engine_errors():
             return expr.to_pyarrow()
@@ -112,61 +115,53 @@ class Source:
         with self._engine_errors():
             return expr.to_pandas()
 
+    def _rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run one query written in the SQL every engine reads (tables by name, literals inline) and
+        return its rows as tuples of Python values."""
+        with self._engine_errors():
+            table = self._backend().sql(sql).to_pyarrow()
+        return list(zip(*(column.to_pylist() for column in table.columns)))
+
     def counts(self) -> dict[str, int]:
         """Row counts of the canonical tables and the uploads registry."""
-        tables = ("events", "items", "spend", "uploads")
-        row = self.execute(self._one_row({t: self.table(t).count() for t in tables})).iloc[0]
-        return {t: int(row[t]) for t in tables}
+        (row,) = self._rows("SELECT " + ", ".join(f"(SELECT count(*) FROM {t}) AS {t}" for t in _COUNTED))
+        return {t: int(n) for t, n in zip(_COUNTED, row)}
 
     def is_empty(self) -> bool:
         return all(v == 0 for k, v in self.counts().items() if k != "uploads")
 
     def data_version(self, *, without_upload: int | None = None) -> str:
-        """A token that changes whenever an upload lands or is removed (cache and model key).
+        """A token that changes whenever an upload lands or is removed (cache and model key): the
+        number of uploads, the last upload id and the rows they accepted.
 
         ``without_upload``: the token as it was before that upload (the last one) landed."""
-        row = self.execute(self._data_version_query(without_upload)).iloc[0]
-        return f"{int(row['n'])}-{int(row['last'])}-{int(row['rows'])}"
-
-    def _data_version_query(self, without_upload: int | None = None):
-        """The one definition of the data version: uploads, the last upload id, rows accepted."""
-        uploads = self.table("uploads")
-        if without_upload is not None:
-            uploads = uploads.filter(uploads.upload_id != without_upload)
-        return uploads.aggregate(
-            n=uploads.count(),
-            last=uploads.upload_id.max().fill_null(0),
-            rows=uploads.rows_accepted.sum().fill_null(0),
+        where = "" if without_upload is None else f" WHERE upload_id <> {int(without_upload)}"
+        ((n, last, rows),) = self._rows(
+            f"SELECT count(*), coalesce(max(upload_id), 0), coalesce(sum(rows_accepted), 0) FROM uploads{where}"
         )
+        return f"{int(n)}-{int(last)}-{int(rows)}"
 
     def get_meta(self, key: str) -> str | None:
         """A value of the ``meta`` table (``schema_version``, accelerator keys, ...)."""
-        meta = self.table("meta")
-        found = self.execute(meta.filter(meta.key == key).select("value").limit(1))
-        return None if found.empty else str(found["value"].iloc[0])
+        if not _META_KEY.fullmatch(key):
+            raise ValueError(f"not a meta key: {key!r}")
+        found = self._rows(f"SELECT value FROM meta WHERE key = '{key}' LIMIT 1")
+        return None if not found else str(found[0][0])
 
     @property
     def schema_version(self) -> int:
         return int(self.get_meta("schema_version"))
 
-    @staticmethod
-    def _one_row(values: dict[str, Any]):
-        """One row holding scalar expressions of several tables."""
-        import ibis
-
-        return ibis.memtable({"one": [1]}).select(**values)
-
     def span(self) -> tuple[Any, Any]:
         """First and last ``event_time`` of every event (naive UTC; ``None`` without events)."""
-        events = self.table("events")
-        row = self.execute(events.aggregate(lo=events.event_time.min(), hi=events.event_time.max())).iloc[0]
-        return _py_time(row["lo"]), _py_time(row["hi"])
+        ((lo, hi),) = self._rows("SELECT min(event_time), max(event_time) FROM events")
+        return lo, hi
 
 
-def _py_time(value: Any):
-    import pandas as pd
-
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+#: The tables :meth:`Source.counts` counts.
+_COUNTED = ("events", "items", "spend", "uploads")
+#: What a ``meta`` key may hold (keys are the library's own names; they are written into the SQL).
+_META_KEY = re.compile(r"[\w|/:.+ -]+")
 
 
 class IbisSource(Source):
@@ -219,9 +214,9 @@ class Store(Source):
     # -- connection set-up -------------------------------------------------------------------
     def _lock_down(self, read_paths: Sequence[Path]) -> None:
         con = self._con
-        con.execute("SET allowed_directories = ?", [[str(self.data_dir) + "/"]])
+        con.execute(f"SET allowed_directories = {_text_list([str(self.data_dir) + '/'])}")
         if read_paths:
-            con.execute("SET allowed_paths = ?", [[str(p) for p in read_paths]])
+            con.execute(f"SET allowed_paths = {_text_list([str(p) for p in read_paths])}")
         # Sessions compute in UTC; local zones are applied explicitly where a person reads times.
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_external_access = false")
@@ -241,9 +236,7 @@ class Store(Source):
             for statements in MIGRATIONS[version:]:
                 for sql in statements:
                     cur.execute(sql)
-            cur.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-            )
+            cur.execute(f"INSERT OR REPLACE INTO meta VALUES ('schema_version', '{int(SCHEMA_VERSION)}')")
 
     # -- units of work -----------------------------------------------------------------------
     @contextmanager
@@ -285,6 +278,12 @@ class Store(Source):
         with self.cursor() as cur:
             rel = cur.execute(sql, params) if params is not None else cur.execute(sql)
             return rel.to_arrow_table()
+
+    def numpy(self, sql: str) -> dict[str, Any]:
+        """Run one read query and return its columns as numpy arrays (masked where a column holds
+        NULLs): for integer columns, no Arrow in between, and no pandas imported."""
+        with self.cursor() as cur:
+            return cur.execute(sql).fetchnumpy()
 
     def _backend(self):
         """This thread's ibis DuckDB backend over its own cursor of the connection (never handed out).
@@ -328,20 +327,10 @@ class Store(Source):
 
         cur.execute(f'INSERT INTO "{name}" BY NAME {ibis.to_sql(expr, dialect="duckdb")}')
 
+    def _rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return list(self.query(sql).rows)
+
     # -- facts -------------------------------------------------------------------------------
-    def data_version(self, *, without_upload: int | None = None) -> str:
-        """:meth:`Source.data_version`, its query compiled to SQL once per store: compiling the ibis
-        expression costs several times more than running it, and the dashboard asks on every run."""
-        if without_upload is not None:
-            return super().data_version(without_upload=without_upload)
-        sql = getattr(self, "_data_version_sql", None)
-        if sql is None:
-            import ibis
-
-            sql = self._data_version_sql = ibis.to_sql(self._data_version_query(), dialect="duckdb")
-        n, last, rows = self.query(sql).rows[0]
-        return f"{int(n)}-{int(last)}-{int(rows)}"
-
     def content_version(self, *, without_upload: int | None = None) -> str:
         """A token that changes whenever the events or the catalog change (the key of every derived
         structure: rollups, accelerator tables, in-memory indexes). Every write of the library goes
@@ -377,6 +366,11 @@ class Store(Source):
 
     def close(self) -> None:
         self._con.close()
+
+
+def _text_list(values: Sequence[str]) -> str:
+    """A DuckDB list literal of text values (each quoted, its quotes doubled)."""
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
 #: DuckDB exception types that a DuckDB-specific step (the ingest staging SQL) tells apart.

@@ -128,3 +128,37 @@ def test_funnel_help_loads_no_data_library_and_the_funnel_path_no_pandas():
     helped, computing = json.loads(out.stdout.strip().splitlines()[-1])
     assert set(helped) & {"pandas", "numpy", "ibis", "duckdb", "pyarrow", "scipy"} == set()
     assert "numpy" in computing and "pandas" not in computing
+
+
+def test_a_persisted_funnel_order_answers_without_pandas_or_ibis(db):
+    """With the funnel order persisted and current, the one-shot ``funnel --json`` imports neither pandas
+    nor ibis (the store, the accelerator's part, the kernel and the JSON writer need only DuckDB, numpy
+    and Arrow) and writes, byte for byte, what the portable path wrote before the order was persisted."""
+    import subprocess
+    import sys
+
+    from analytics.query.accel import funnel_order
+    from tests.helpers import REPO
+
+    argv = ["--db", db, "--json", "funnel", "--steps", "view,click,purchase", "--window", "7d"]
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print(sorted(m for m in ('ibis', 'pandas') if m in sys.modules), file=sys.stderr))\n"
+        "from analytics.cli.main import main\n"
+        f"sys.exit(main({argv!r}))\n"
+    )
+
+    def one_shot() -> tuple[str, list[str]]:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+        return done.stdout, eval(done.stderr.strip().splitlines()[-1])
+
+    portable, loaded = one_shot()  # nothing persisted: a one-shot command never builds the order
+    assert loaded == ["ibis", "pandas"]
+    store = Store(db)
+    funnel_order.event_index(store)  # as the dashboard's first funnel leaves it
+    assert funnel_order.is_current(store)
+    store.close()
+    funnel_order.clear()
+    persisted, loaded = one_shot()
+    assert loaded == []
+    assert persisted == portable

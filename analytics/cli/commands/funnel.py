@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from analytics.cli.main import Output, add_filter_args, filters_from_args
 from analytics.cli.text_output import pct
-from analytics.export import to_csv_bytes
 from analytics.metrics.funnels import (
     BREAKDOWNS,
     COUNTS,
@@ -66,6 +65,8 @@ def run(args, ctx) -> Output:
     filters = filters_from_args(args, ctx)
     result = compute_funnel(ctx.source, spec, filters)
     if args.list_status:
+        from analytics.export import to_csv_bytes
+
         users = result.users(args.list_status, args.at_step)
         title = f"funnel {args.list_status} " + " > ".join(spec.labels)
         return Output(None, raw=to_csv_bytes(users, filters.describe(), title=title).decode("utf-8-sig"))
@@ -83,7 +84,7 @@ def _text(args, spec: FunnelSpec, result) -> str:
         )
     lines.append(f"  converted {result.converted:,} of {result.entrants - result.in_progress:,} who could finish "
                  f"({pct(result.conversion_rate)}); {result.in_progress:,} still in progress, left out of the rates")
-    open_periods = [p["period_start"] for p in result.over_time_table.to_pylist() if not p["complete"]]
+    open_periods = [p["period_start"] for p in result.over_time_rows if not p["complete"]]
     if open_periods:
         lines.append(f"  conversion over time: entry {spec.period}s from {min(open_periods)} on are "
                      "incomplete (window still open at the end of the data) and get no rate")

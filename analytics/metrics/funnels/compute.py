@@ -1,18 +1,22 @@
 """Computing a funnel: its events from the query layer, the kernels, and the result tables.
 
-The result tables are built with numpy and Arrow (one row per user or entry, a few rows per
-period); pandas is imported only when a caller reads them as DataFrames (:class:`FunnelResult`).
+The counts, rates and periods are computed with numpy; the one-row-per-user table is built with
+Arrow when first read (:class:`FunnelResult`), and pandas is imported only when a caller reads a
+table as a DataFrame. Arrow values are made and read through :mod:`analytics.query.arrays`
+(pyarrow's own conversions import pandas), so a funnel answered from the persisted funnel order and
+written as JSON imports neither pandas nor ibis.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from analytics.config import parse_timezone
 from analytics.metrics.funnels.kernels import _entries_totals, _unit_levels
@@ -30,6 +34,7 @@ from analytics.metrics.funnels.spec import (
     FunnelSpec,
 )
 from analytics.query import engine
+from analytics.query.arrays import to_arrow, to_numpy
 from analytics.query.filters import Filters
 from analytics.query.layer import FunnelEvents, UnitRows
 from analytics.query.localtime import utc_offsets
@@ -51,10 +56,11 @@ def _us(moment: dt.datetime) -> int:
 
 @dataclass(frozen=True)
 class _Entries:
-    """One row per user (or entry, with totals), sorted by user and entry time."""
+    """One row per user (or entry, with totals), in the order of the rows' units: ``unit`` (a row of
+    ``keys``) names its user; :func:`_entry_table` orders them by user and entry time."""
 
-    user_id: pa.Array
-    hold_value: pa.Array | None
+    keys: pa.Table  # the rows' units: user_id[, hold_value]
+    unit: np.ndarray  # int64: each entry's unit
     level: np.ndarray  # int64, 1..k
     status: np.ndarray  # int8: index in STATUSES
     entry_t: np.ndarray  # µs since 1970 (UTC)
@@ -83,25 +89,25 @@ def _entries(rows: UnitRows, spec: FunnelSpec, end_of_data: dt.datetime | None) 
     if end_of_data is not None:
         status[open_t + window_us > _us(end_of_data)] = IN_PROGRESS
     status[level == k] = CONVERTED
-    keys = rows.keys.take(pa.array(units, type=pa.int64()))
     segment = None
     if spec.breakdown is not None:
         values = rows.segment[start_row if spec.touch == "first" else reach_row]
         segment = np.array(
             [NO_VALUE if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values], dtype=object
         )
-    user_id = keys.column("user_id").combine_chunks()
-    hold_value = keys.column("hold_value").combine_chunks() if spec.hold is not None else None
-    order = None
     if spec.hold is not None and spec.count == "users":
         # one row per user: the held value that went furthest, then converted earliest
+        import pyarrow.compute as pc
+
+        held = rows.keys.take(to_arrow(units))
+        user_id = held.column("user_id").combine_chunks()
         done = status == CONVERTED
         by = pa.table({
-            "u": user_id, "l": pa.array(-level), "r": pa.array(np.where(done, reach_t, np.iinfo(np.int64).max)),
-            "e": pa.array(start_t), "h": hold_value,
+            "u": user_id, "l": to_arrow(-level), "r": to_arrow(np.where(done, reach_t, np.iinfo(np.int64).max)),
+            "e": to_arrow(start_t), "h": held.column("hold_value"),
         })
-        order = pc.sort_indices(by, sort_keys=[(c, "ascending") for c in by.column_names]).to_numpy()
-        ids = user_id.take(order)
+        order = to_numpy(pc.sort_indices(by, sort_keys=[(c, "ascending") for c in by.column_names]))
+        ids = user_id.take(to_arrow(order))
         first = np.ones(len(order), dtype=bool)
         if len(order) > 1:
             first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
@@ -110,21 +116,16 @@ def _entries(rows: UnitRows, spec: FunnelSpec, end_of_data: dt.datetime | None) 
         order = order[heads]
         status = status.copy()
         status[order[(status[order] == DROPPED) & user_open]] = IN_PROGRESS
-    if order is not None:
-        level, status, start_t, reach_t = level[order], status[order], start_t[order], reach_t[order]
-        user_id, hold_value = user_id.take(order), hold_value.take(order)
+        units, level, status, start_t, reach_t = units[order], level[order], status[order], start_t[order], reach_t[order]
         segment = None if segment is None else segment[order]
-    # by user, then entry time; stable, so one user's entries at one instant keep the units' order
-    final = pc.sort_indices(pa.table({"u": user_id, "e": start_t}), sort_keys=[("u", "ascending"), ("e", "ascending")])
-    final = final.to_numpy()
     return _Entries(
-        user_id=user_id.take(final),
-        hold_value=None if hold_value is None else hold_value.take(final),
-        level=np.asarray(level[final], dtype=np.int64),
-        status=status[final],
-        entry_t=start_t[final],
-        reach_t=reach_t[final],
-        segment=None if segment is None else segment[final],
+        keys=rows.keys,
+        unit=np.asarray(units, dtype=np.int64),
+        level=np.asarray(level, dtype=np.int64),
+        status=status,
+        entry_t=start_t,
+        reach_t=reach_t,
+        segment=segment,
     )
 
 
@@ -160,8 +161,8 @@ def _local_us(t: np.ndarray, timezone: str) -> np.ndarray:
 
 
 def _over_time(e: _Entries, spec: FunnelSpec, timezone: str, end_of_data: dt.datetime | None,
-               entry_end: dt.datetime | None) -> pa.Table:
-    """Conversion by local entry day or week; a period is ``complete`` once the window of its last
+               entry_end: dt.datetime | None) -> tuple[dict[str, Any], ...]:
+    """Conversion by local entry day or week (one row per period, Python values); a period is ``complete`` once the window of its last
     possible entry (its end, or the date filter's end if sooner) has closed by ``end_of_data``.
 
     Incomplete periods keep their counts but get no ``conversion_rate``: their converters are in
@@ -181,21 +182,17 @@ def _over_time(e: _Entries, spec: FunnelSpec, timezone: str, end_of_data: dt.dat
 
     def closed(first: dt.date) -> bool:
         local_end = dt.datetime.combine(first + length, dt.time(), tzinfo=zone)
-        last_entry = local_end.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        last_entry = local_end.astimezone(dt.UTC).replace(tzinfo=None)
         if entry_end is not None:
             last_entry = min(last_entry, entry_end)
         return end_of_data is not None and last_entry + window <= end_of_data
 
     complete = [closed(d) for d in starts]
-    rate = [_rate(int(c), int(a - o)) if done else None for c, a, o, done in zip(converted, entrants, in_progress, complete)]
-    return pa.table({
-        "period_start": pa.array(starts, type=pa.date32()),
-        "entrants": pa.array(entrants, type=pa.int64()),
-        "converted": pa.array(converted, type=pa.int64()),
-        "in_progress": pa.array(in_progress, type=pa.int64()),
-        "conversion_rate": pa.array(rate, type=pa.float64()),
-        "complete": pa.array(complete, type=pa.bool_()),
-    })
+    return tuple(
+        {"period_start": first, "entrants": int(a), "converted": int(c), "in_progress": int(o),
+         "conversion_rate": _rate(int(c), int(a - o)) if done else None, "complete": done}
+        for first, a, c, o, done in zip(starts, entrants, converted, in_progress, complete)
+    )
 
 
 def _segments(e: _Entries, spec: FunnelSpec) -> tuple[SegmentRow, ...]:
@@ -231,25 +228,33 @@ def _segments(e: _Entries, spec: FunnelSpec) -> tuple[SegmentRow, ...]:
 
 
 def _entry_table(e: _Entries, spec: FunnelSpec, timezone: str) -> pa.Table:
-    """One row per user or entry; entry and conversion times naive local (for display and export)."""
-    done = e.status == CONVERTED
-    local = _local_us(np.concatenate([e.entry_t, e.reach_t]), timezone)
+    """One row per user or entry, by user and then entry time (one user's entries at one instant in
+    the units' order); entry and conversion times naive local (for display and export)."""
+    import pyarrow.compute as pc
+
+    keys = e.keys.take(to_arrow(e.unit))
+    order = pc.sort_indices(pa.table({"u": keys.column("user_id"), "e": to_arrow(e.entry_t)}),
+                            sort_keys=[("u", "ascending"), ("e", "ascending")])
+    keys, order = keys.take(order), to_numpy(order)
+    level, status, entry_t, reach_t = e.level[order], e.status[order], e.entry_t[order], e.reach_t[order]
+    done = status == CONVERTED
+    local = _local_us(np.concatenate([entry_t, reach_t]), timezone)
     entry_local, reach_local = local[: len(e)], local[len(e):]
-    columns = {"user_id": e.user_id}
-    if e.hold_value is not None:
-        columns["hold_value"] = e.hold_value
+    columns = {"user_id": keys.column("user_id")}
+    if spec.hold is not None:
+        columns["hold_value"] = keys.column("hold_value")
     labels = pa.array(spec.labels)
-    status = pa.array(STATUSES)
+    statuses = pa.array(STATUSES)
     columns |= {
-        "level": pa.array(e.level, type=pa.int64()),
-        "step_reached": labels.take(pa.array(e.level - 1)),
-        "status": status.take(pa.array(e.status.astype(np.int64))),
+        "level": pa.array(level, type=pa.int64()),
+        "step_reached": labels.take(pa.array(level - 1)),
+        "status": statuses.take(pa.array(status.astype(np.int64))),
         "entry_time": pa.array(entry_local, type=pa.timestamp("us")),
         "converted_time": pa.array(reach_local, type=pa.timestamp("us"), mask=~done),
-        "seconds_to_convert": pa.array((e.reach_t - e.entry_t) / 1e6, type=pa.float64(), mask=~done),
+        "seconds_to_convert": pa.array((reach_t - entry_t) / 1e6, type=pa.float64(), mask=~done),
     }
     if e.segment is not None:
-        columns["segment"] = pa.array(e.segment, type=pa.string())
+        columns["segment"] = pa.array(e.segment[order], type=pa.string())
     return pa.table(columns)
 
 
@@ -299,8 +304,8 @@ def compute_funnel(source, spec: FunnelSpec, filters: Filters | None = None) -> 
         p90_seconds_to_convert=float(np.quantile(seconds, 0.9)) if len(seconds) else None,
         seconds_to_convert=tuple(seconds.tolist()),
         segments=_segments(e, spec),
-        over_time_table=_over_time(e, spec, filters.timezone, end_of_data, filters.utc_bounds()[1]),
-        entry_table=_entry_table(e, spec, filters.timezone),
+        over_time_rows=_over_time(e, spec, filters.timezone, end_of_data, filters.utc_bounds()[1]),
+        entry_source=functools.partial(_entry_table, e, spec, filters.timezone),
         data_end=end_of_data,
         timezone=filters.timezone,
         filters=filters.describe(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -63,9 +64,11 @@ class SegmentRow:
 class FunnelResult:
     """The funnel over the filtered data; ``status`` is ``no_entrants`` when nobody did step 1.
 
-    ``over_time_table`` (one row per entry day or week) and ``entry_table`` (one row per user, or
-    per entry with totals; times naive local) are Arrow tables; :attr:`over_time` and
-    :attr:`entries` give them as DataFrames (built on first use).
+    ``over_time_rows`` holds one row per entry day or week (Python values, as the JSON writes
+    them); :attr:`over_time_table` gives them as an Arrow table. :attr:`entry_table` (one row per
+    user, or per entry with totals; times naive local) is built by ``entry_source`` when first
+    read. :attr:`over_time` and :attr:`entries` give both as DataFrames. Nothing of Arrow or pandas
+    is built until read, so a result written as JSON costs neither.
     """
 
     status: Literal["ok", "no_entrants"]
@@ -79,11 +82,28 @@ class FunnelResult:
     p90_seconds_to_convert: float | None
     seconds_to_convert: tuple[float, ...]
     segments: tuple[SegmentRow, ...]
-    over_time_table: pa.Table
-    entry_table: pa.Table
+    over_time_rows: tuple[dict[str, Any], ...]
+    entry_source: Callable[[], pa.Table] = field(compare=False, repr=False)
     data_end: dt.datetime | None
     timezone: str
     filters: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def over_time_table(self) -> pa.Table:
+        """period_start, entrants, converted, in_progress, conversion_rate, complete."""
+        import pyarrow as pa
+
+        schema = pa.schema([
+            ("period_start", pa.date32()), ("entrants", pa.int64()), ("converted", pa.int64()),
+            ("in_progress", pa.int64()), ("conversion_rate", pa.float64()), ("complete", pa.bool_()),
+        ])
+        return pa.Table.from_pylist(list(self.over_time_rows), schema=schema)
+
+    @cached_property
+    def entry_table(self) -> pa.Table:
+        """user_id[, hold_value], level, step_reached, status, entry_time, converted_time,
+        seconds_to_convert[, segment]."""
+        return self.entry_source()
 
     @cached_property
     def over_time(self) -> pd.DataFrame:
@@ -144,7 +164,7 @@ class FunnelResult:
             "segments": [
                 {**{k: v for k, v in dataclasses.asdict(s).items()}, "counts": list(s.counts)} for s in self.segments
             ],
-            "over_time": self.over_time_table.to_pylist(),
+            "over_time": [dict(row) for row in self.over_time_rows],
             "data_end": self.data_end,
             "timezone": self.timezone,
             "filters": self.filters,

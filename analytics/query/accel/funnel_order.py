@@ -35,11 +35,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from analytics.query.definitions import views_with_ratio
+from analytics.query.arrays import take_text, to_numpy, unit_key
 from analytics.query.filters import FIELDS, Filters, matching_items
-from analytics.query.funnel_events import unit_key
 from analytics.query.layer import Accelerator, Change, FunnelEvents, UnitRows
 from analytics.store.schema import EVENT_TYPES
 from analytics.store.storage import Store
@@ -90,6 +88,8 @@ def _token(store: Store) -> tuple[Any, ...]:
 def _events_sql(store: Store, upload_id: int | None) -> str:
     """SELECT of the persisted rows (of one upload, if given) in their stored order."""
     import ibis
+
+    from analytics.query.definitions import views_with_ratio
 
     only = "" if upload_id is None else f" AND upload_id = {int(upload_id)}"
     events = store.sql_table(f"SELECT rowid AS _r, * FROM events WHERE {_EVENT_ROWS}{only}")
@@ -148,9 +148,9 @@ def _sort_order(unit: np.ndarray, p: np.ndarray) -> np.ndarray | None:
     """The order that sorts rows by (user, time, type); ``None`` when they already are. Runs
     already sorted (one per upload) are merged in linear time by the stable sort."""
     step = np.diff(unit)
-    if bool(np.all((step > 0) | ((step == 0) & (p[1:] >= p[:-1])))):  # one upload: already sorted
+    if step.min(initial=0) >= 0 and bool(np.all(step[p[1:] < p[:-1]] > 0)):  # one upload: already sorted
         return None
-    packed = unit_key(p, unit, TYPE_BITS)
+    packed = unit_key(p, unit.astype(np.int64), TYPE_BITS)
     return np.lexsort((p, unit)) if packed is None else np.argsort(packed[0], kind="stable")
 
 
@@ -158,18 +158,22 @@ def _build(store: Store, token: tuple[Any, ...]) -> EventIndex:
     """Load the persisted tables (built first when not current): users, packed times and types."""
     if store.get_meta(META_KEY) != token[0]:
         _persist(store, token[0])
-    return _load(store, token, store.arrow(f"SELECT u, p FROM {EVENTS_TABLE}"))
+    rows = store.numpy(f"SELECT u, p FROM {EVENTS_TABLE}")
+    return _load(store, token, rows["u"], rows["p"])
 
 
 def _partial(store: Store, spec, filters: Filters) -> EventIndex:
     """The part of the persisted (current) tables one funnel can use, read without the rest: the
     rows of the steps' event types (every type in strict mode, which looks for interruptions)
-    inside the funnel's time bounds, with the columns its steps and filters test."""
+    inside the funnel's time bounds, with the columns its steps and filters test.
+
+    DuckDB picks the rows (a one-shot process then holds and converts only those: about half the
+    CPU time, with the page faults, of reading every row and picking them in numpy)."""
     start, end = filters.utc_bounds()
     where = []
     if spec.mode != "strict":
-        codes = sorted({EVENT_TYPES.index(step.event_type) for step in spec.steps})
-        where.append(f"p & {OTHER} IN ({', '.join(map(str, codes))})")
+        codes = sum(1 << c for c in {EVENT_TYPES.index(step.event_type) for step in spec.steps})
+        where.append(f"(1::BIGINT << (p & {OTHER})) & {codes} <> 0")  # the type's bit (cheaper than IN)
     if start is not None:
         where.append(f"p >= {_us(start) << TYPE_BITS}")
     if end is not None:
@@ -178,19 +182,22 @@ def _partial(store: Store, spec, filters: Filters) -> EventIndex:
     for name in names:
         _check_column(name)
     columns = "".join(f', "{name}"' for name in names)
-    table = store.arrow(f"SELECT u, p{columns} FROM {EVENTS_TABLE}" + (f" WHERE {' AND '.join(where)}" if where else ""))
-    index = _load(store, ("partial",), table.select(["u", "p"]))
+    sql = f"SELECT u, p{columns} FROM {EVENTS_TABLE}" + (f" WHERE {' AND '.join(where)}" if where else "")
+    if not names:  # integers only: straight into numpy
+        rows = store.numpy(sql)
+        return _load(store, ("partial",), rows["u"], rows["p"])
+    table = store.arrow(sql)  # text columns are dictionary-encoded from Arrow
+    index = _load(store, ("partial",), to_numpy(table.column("u")), to_numpy(table.column("p")))
     for name in names:
         index.columns[name] = _as_column(name, table.column(name), index.order)
     return index
 
 
-def _load(store: Store, token: tuple[Any, ...], table: pa.Table) -> EventIndex:
-    """An index of the persisted rows in ``table`` (user code ``u``, packed ``p``) and every user."""
+def _load(store: Store, token: tuple[Any, ...], unit: np.ndarray, p: np.ndarray) -> EventIndex:
+    """An index of the persisted rows (user codes ``unit`` and packed ``p``, in stored order) and every user."""
     users = store.arrow(f"SELECT _uid FROM {USERS_TABLE} ORDER BY code").column(0).combine_chunks()
-    unit = np.asarray(table.column("u").to_numpy(), dtype=np.int64)
-    p = np.asarray(table.column("p").to_numpy(), dtype=np.int64)
-    del table
+    unit = np.asarray(unit, dtype=np.int32)
+    p = np.asarray(p, dtype=np.int64)
     order = _sort_order(unit, p)
     if order is not None:
         unit, p = unit[order], p[order]
@@ -202,8 +209,8 @@ def _load(store: Store, token: tuple[Any, ...], table: pa.Table) -> EventIndex:
         user_ids=users,
         starts=starts,
         t=p >> TYPE_BITS,
-        type_code=(p & OTHER).astype(np.int8),
-        unit=unit.astype(np.int32),
+        type_code=np.bitwise_and(p, OTHER, out=np.empty(len(p), dtype=np.int8), casting="unsafe"),
+        unit=unit,
         order=order,
     )
 
@@ -269,11 +276,13 @@ def _check_column(name: str) -> None:
 
 def _as_column(name: str, column: pa.ChunkedArray, order: np.ndarray | None):
     """A persisted column in the index's row order: ``(codes, values)`` for text, else float64."""
+    import pyarrow.compute as pc
+
     if name in TEXT_COLUMNS:
         encoded = pc.dictionary_encode(column).combine_chunks()
-        codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32)
+        codes = np.asarray(to_numpy(encoded.indices.fill_null(-1)), dtype=np.int32)
         return codes if order is None else codes[order], encoded.dictionary.to_pylist()
-    values = np.asarray(column.to_numpy(), dtype=np.float64)
+    values = to_numpy(pc.fill_null(column.cast(pa.float64()), float("nan")))
     return values if order is None else values[order]
 
 
@@ -345,20 +354,23 @@ def _cut(store: Store, spec, filters: Filters, index: EventIndex) -> UnitRows:
         prev_all = _previous_instants(index, in_time)
     if in_time is not None:
         keep &= in_time
-    rows = np.flatnonzero(keep)
+    if keep.all():  # every row kept (a funnel's part read from the persisted order): the index's arrays, not copies
+        rows, at, n = slice(None), index.starts, len(index.t)
+    else:
+        rows = np.flatnonzero(keep)
+        at, n = np.searchsorted(rows, index.starts), len(rows)  # each user's first kept row
     bits = lut[index.type_code[rows]]
     for i, match in matches:
         bits |= match[rows].astype(np.uint8) << i
     t = index.t[rows]
-    at = np.searchsorted(rows, index.starts)  # each user's first kept row
     kept_units = np.flatnonzero(at[1:] > at[:-1])
-    starts = np.append(at[kept_units], len(rows))
+    starts = np.append(at[kept_units], n)
     return UnitRows(
-        keys=pa.table({"user_id": index.user_ids.take(pa.array(kept_units, type=pa.int64()))}),
+        keys=pa.table({"user_id": take_text(index.user_ids, kept_units)}),
         starts=starts,
         t=t,
         bits=bits,
-        entry=t < _us(end) if end is not None else np.ones(len(rows), dtype=bool),
+        entry=t < _us(end) if end is not None else np.ones(n, dtype=bool),
         prev_t=None if prev_all is None else prev_all[rows],
         segment=None,
     )
