@@ -13,13 +13,18 @@ A column's header is the text ``col.<name>`` (or the KPI's name), its help the o
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.dataframe.lazy_df_source import AUTO_LAZY_ROW_THRESHOLD
+from streamlit.dataframe_util import convert_pandas_df_to_arrow_table
 
 from analytics.cli.text_output import MISSING, count, multiple, number, pct, signed_pct
 from analytics.cli.text_output import is_missing as _missing
@@ -291,11 +296,52 @@ def shown_frame(df: pd.DataFrame, kinds: Mapping[str, Kind] | None = None,
     return out, config
 
 
+#: Tables already made, by content, overrides, language and currency (the least recently used goes
+#: first): a page shows the same results on every rerun and to every session, and wording a table
+#: cell by cell, then converting it to Arrow, costs more than hashing it.
+_SHOWN: OrderedDict[tuple, tuple[Any, dict]] = OrderedDict()
+_SHOWN_KEPT = 256
+_SHOWN_LOCK = threading.Lock()
+
+
+def _shown_key(df: pd.DataFrame, kinds, domains) -> tuple | None:
+    """What :func:`shown_frame` depends on, or ``None`` for a frame whose cells cannot be hashed."""
+    try:
+        cells = pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes()
+    except TypeError:  # lists, dicts: shown without the memo
+        return None
+    return (hashlib.blake2b(cells, digest_size=16).digest(), tuple(map(str, df.columns)), tuple(map(str, df.dtypes)),
+            str(df.index.dtype), repr(sorted((kinds or {}).items())), repr(sorted((domains or {}).items())),
+            current_lang(), currency())
+
+
+def _made(df: pd.DataFrame, kinds, domains) -> tuple[Any, dict]:
+    """:func:`shown_frame` as ``st.dataframe`` receives it: a table small enough to be sent whole
+    (not in lazy chunks) as the very Arrow table Streamlit would convert it to, else the frame."""
+    shown, config = shown_frame(df, kinds, domains)
+    if len(shown) <= AUTO_LAZY_ROW_THRESHOLD and not isinstance(shown.columns, pd.MultiIndex):
+        return convert_pandas_df_to_arrow_table(shown), config
+    return shown, config
+
+
 def table(df: pd.DataFrame, *, kinds: Mapping[str, Kind] | None = None, domains: Mapping[str, str | None] | None = None,
           key: str | None = None) -> None:
     """Show ``df`` as a sortable table with translated headers and values (see :func:`shown_frame`)."""
-    shown, config = shown_frame(df, kinds, domains)
-    st.dataframe(shown, column_config=config, hide_index=True, width="stretch", placeholder=MISSING, key=key)
+    memo = _shown_key(df, kinds, domains)
+    with _SHOWN_LOCK:
+        made = _SHOWN.get(memo) if memo is not None else None
+        if made is not None:
+            _SHOWN.move_to_end(memo)
+    if made is None:
+        made = _made(df, kinds, domains)
+        if memo is not None:
+            with _SHOWN_LOCK:
+                _SHOWN[memo] = made
+                while len(_SHOWN) > _SHOWN_KEPT:
+                    _SHOWN.popitem(last=False)
+    data, config = made
+    # shared between reruns and sessions: Streamlit reads both (it copies the column config), never writes them
+    st.dataframe(data, column_config=config, hide_index=True, width="stretch", placeholder=MISSING, key=key)
 
 
 # -- charts --------------------------------------------------------------------------------------
@@ -349,7 +395,9 @@ def chart_config() -> dict[str, Any]:
 def chart(fig: go.Figure, *, key: str | None = None) -> None:
     """Show a plotly figure in the dashboard's look: a font that holds Chinese, dates as
     ``YYYY-MM-DD`` (the same in both languages), plotly's own words in the page language, the full width."""
-    fig.update_layout(font_family=FONT_FAMILY, hoverlabel_font_family=FONT_FAMILY)
+    layout = fig.layout  # set one by one: update_layout validates and batches, several times the cost
+    layout.font.family = FONT_FAMILY
+    layout.hoverlabel.font.family = FONT_FAMILY
     if any(_holds_dates(getattr(trace, "x", None)) for trace in fig.data):
         fig.update_xaxes(tickformat=CHART_DATE, hoverformat=CHART_DATE)
     st.plotly_chart(fig, width="stretch", key=key, config=chart_config())
