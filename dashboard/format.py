@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -304,15 +305,45 @@ _SHOWN_KEPT = 256
 _SHOWN_LOCK = threading.Lock()
 
 
+def _cells_digest(df: pd.DataFrame) -> bytes | None:
+    """A digest of ``df``'s index, column names, types and cells, or ``None`` for cells that cannot be
+    hashed. Arrow-backed columns (text) are read as their Arrow buffers (with each chunk's offset and
+    length, which with the buffers fix its values) and numpy columns as their bytes: no cell becomes a
+    Python object."""
+    digest = hashlib.blake2b(digest_size=16)
+    index = df.index
+    if isinstance(index, pd.RangeIndex):
+        digest.update(repr((index.start, index.stop, index.step)).encode())
+    else:
+        try:
+            digest.update(pd.util.hash_pandas_object(index).to_numpy().tobytes())
+        except TypeError:
+            return None
+    for name, column in df.items():
+        digest.update(repr((str(name), str(column.dtype))).encode())
+        values = column.array
+        if hasattr(values, "__arrow_array__"):
+            chunks = values.__arrow_array__()
+            for chunk in getattr(chunks, "chunks", [chunks]):
+                digest.update(repr((chunk.offset, len(chunk))).encode())
+                for buffer in chunk.buffers():
+                    digest.update(b"-" if buffer is None else buffer)
+        elif isinstance(column.dtype, np.dtype) and column.dtype.kind in "biufcmM":
+            digest.update(np.ascontiguousarray(column.to_numpy()).tobytes())
+        else:
+            try:
+                digest.update(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes())
+            except TypeError:  # lists, dicts: shown without the memo
+                return None
+    return digest.digest()
+
+
 def _shown_key(df: pd.DataFrame, kinds, domains) -> tuple | None:
     """What :func:`shown_frame` depends on, or ``None`` for a frame whose cells cannot be hashed."""
-    try:
-        cells = pd.util.hash_pandas_object(df, index=True).to_numpy().tobytes()
-    except TypeError:  # lists, dicts: shown without the memo
+    cells = _cells_digest(df)
+    if cells is None:
         return None
-    return (hashlib.blake2b(cells, digest_size=16).digest(), tuple(map(str, df.columns)), tuple(map(str, df.dtypes)),
-            str(df.index.dtype), repr(sorted((kinds or {}).items())), repr(sorted((domains or {}).items())),
-            current_lang(), currency())
+    return (cells, repr(sorted((kinds or {}).items())), repr(sorted((domains or {}).items())), current_lang(), currency())
 
 
 def _made(df: pd.DataFrame, kinds, domains) -> tuple[Any, dict]:
