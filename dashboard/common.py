@@ -99,7 +99,11 @@ def shared(fn: Callable) -> Callable:
     :func:`stale_note`); a run after it finished reads the new entry. A call outside a script run,
     or with no earlier entry, computes (or waits for) the current version. Sessions asking for an
     entry being computed wait for that one computation (``st.cache_data`` holds a lock per entry
-    while it computes), so heavy work, the accelerator builds it triggers included, runs once."""
+    while it computes), so heavy work, the accelerator builds it triggers included, runs once.
+
+    A keyword argument whose name starts with ``_`` is passed on but is no part of the key (as in
+    ``st.cache_data``): an object another argument already identifies, such as a model by its
+    fingerprint."""
     name = f"{fn.__module__}.{fn.__qualname__}"
 
     def compute(where: str, version: str, *args, **kwargs):
@@ -140,7 +144,7 @@ def shared(fn: Callable) -> Callable:
     def call(*args, **kwargs):
         source = get_store()
         where, version = f"{source.engine}:{source.path}", data_version()
-        key = (name, where, repr(args), repr(sorted(kwargs.items())))
+        key = (name, where, repr(args), repr(sorted((k, v) for k, v in kwargs.items() if not k.startswith("_"))))
         with _LOCK:
             known = _KNOWN.get(key)
             stale = (known is not None and known[0] != version and getattr(_RUN, "active", False)

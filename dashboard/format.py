@@ -13,13 +13,19 @@ A column's header is the text ``col.<name>`` (or the KPI's name), its help the o
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.dataframe.lazy_df_source import AUTO_LAZY_ROW_THRESHOLD
+from streamlit.dataframe_util import convert_pandas_df_to_arrow_table
 
 from analytics.cli.text_output import MISSING, count, multiple, number, pct, signed_pct
 from analytics.cli.text_output import is_missing as _missing
@@ -291,11 +297,82 @@ def shown_frame(df: pd.DataFrame, kinds: Mapping[str, Kind] | None = None,
     return out, config
 
 
+#: Tables already made, by content, overrides, language and currency (the least recently used goes
+#: first): a page shows the same results on every rerun and to every session, and wording a table
+#: cell by cell, then converting it to Arrow, costs more than hashing it.
+_SHOWN: OrderedDict[tuple, tuple[Any, dict]] = OrderedDict()
+_SHOWN_KEPT = 256
+_SHOWN_LOCK = threading.Lock()
+
+
+def _cells_digest(df: pd.DataFrame) -> bytes | None:
+    """A digest of ``df``'s index, column names, types and cells, or ``None`` for cells that cannot be
+    hashed. Arrow-backed columns (text) are read as their Arrow buffers (with each chunk's offset and
+    length, which with the buffers fix its values) and numpy columns as their bytes: no cell becomes a
+    Python object."""
+    digest = hashlib.blake2b(digest_size=16)
+    index = df.index
+    if isinstance(index, pd.RangeIndex):
+        digest.update(repr((index.start, index.stop, index.step)).encode())
+    else:
+        try:
+            digest.update(pd.util.hash_pandas_object(index).to_numpy().tobytes())
+        except TypeError:
+            return None
+    for name, column in df.items():
+        digest.update(repr((str(name), str(column.dtype))).encode())
+        values = column.array
+        if hasattr(values, "__arrow_array__"):
+            chunks = values.__arrow_array__()
+            for chunk in getattr(chunks, "chunks", [chunks]):
+                digest.update(repr((chunk.offset, len(chunk))).encode())
+                for buffer in chunk.buffers():
+                    digest.update(b"-" if buffer is None else buffer)
+        elif isinstance(column.dtype, np.dtype) and column.dtype.kind in "biufcmM":
+            digest.update(np.ascontiguousarray(column.to_numpy()).tobytes())
+        else:
+            try:
+                digest.update(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes())
+            except TypeError:  # lists, dicts: shown without the memo
+                return None
+    return digest.digest()
+
+
+def _shown_key(df: pd.DataFrame, kinds, domains) -> tuple | None:
+    """What :func:`shown_frame` depends on, or ``None`` for a frame whose cells cannot be hashed."""
+    cells = _cells_digest(df)
+    if cells is None:
+        return None
+    return (cells, repr(sorted((kinds or {}).items())), repr(sorted((domains or {}).items())), current_lang(), currency())
+
+
+def _made(df: pd.DataFrame, kinds, domains) -> tuple[Any, dict]:
+    """:func:`shown_frame` as ``st.dataframe`` receives it: a table small enough to be sent whole
+    (not in lazy chunks) as the very Arrow table Streamlit would convert it to, else the frame."""
+    shown, config = shown_frame(df, kinds, domains)
+    if len(shown) <= AUTO_LAZY_ROW_THRESHOLD and not isinstance(shown.columns, pd.MultiIndex):
+        return convert_pandas_df_to_arrow_table(shown), config
+    return shown, config
+
+
 def table(df: pd.DataFrame, *, kinds: Mapping[str, Kind] | None = None, domains: Mapping[str, str | None] | None = None,
           key: str | None = None) -> None:
     """Show ``df`` as a sortable table with translated headers and values (see :func:`shown_frame`)."""
-    shown, config = shown_frame(df, kinds, domains)
-    st.dataframe(shown, column_config=config, hide_index=True, width="stretch", placeholder=MISSING, key=key)
+    memo = _shown_key(df, kinds, domains)
+    with _SHOWN_LOCK:
+        made = _SHOWN.get(memo) if memo is not None else None
+        if made is not None:
+            _SHOWN.move_to_end(memo)
+    if made is None:
+        made = _made(df, kinds, domains)
+        if memo is not None:
+            with _SHOWN_LOCK:
+                _SHOWN[memo] = made
+                while len(_SHOWN) > _SHOWN_KEPT:
+                    _SHOWN.popitem(last=False)
+    data, config = made
+    # shared between reruns and sessions: Streamlit reads both (it copies the column config), never writes them
+    st.dataframe(data, column_config=config, hide_index=True, width="stretch", placeholder=MISSING, key=key)
 
 
 # -- charts --------------------------------------------------------------------------------------
@@ -349,7 +426,9 @@ def chart_config() -> dict[str, Any]:
 def chart(fig: go.Figure, *, key: str | None = None) -> None:
     """Show a plotly figure in the dashboard's look: a font that holds Chinese, dates as
     ``YYYY-MM-DD`` (the same in both languages), plotly's own words in the page language, the full width."""
-    fig.update_layout(font_family=FONT_FAMILY, hoverlabel_font_family=FONT_FAMILY)
+    layout = fig.layout  # set one by one: update_layout validates and batches, several times the cost
+    layout.font.family = FONT_FAMILY
+    layout.hoverlabel.font.family = FONT_FAMILY
     if any(_holds_dates(getattr(trace, "x", None)) for trace in fig.data):
         fig.update_xaxes(tickformat=CHART_DATE, hoverformat=CHART_DATE)
     st.plotly_chart(fig, width="stretch", key=key, config=chart_config())

@@ -25,10 +25,22 @@ from dashboard.common import (  # noqa: E402
     guarded,
     model_tune,
     require_events,
+    shared,
     trained_model,
 )
 from dashboard.format import chart, column_label, count, table, value  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
+
+
+def _user_panel(store, fingerprint: str, user: str, k: int, filter_seen: bool, only_purchasable: bool,
+                category: str | None, timezone: str, *, _model):
+    """:func:`user_panel` of the model ``_model`` (the one ``fingerprint`` names): its history query
+    reads every event of the user, so every session and rerun asking the same shares one answer."""
+    return user_panel(store, _model, user, k, filter_seen=filter_seen, only_purchasable=only_purchasable,
+                      category=category, timezone=timezone)
+
+
+_panel = shared(_user_panel)
 
 st.title(t("page.recommendations"))
 st.caption(t("rec.intro"))
@@ -156,8 +168,8 @@ if duckdb_only() and require_events():
             only_purchasable = c5.checkbox(t("rec.only_purchasable"), value=False, key="rec_only_purchasable")
             categories = [""] + list(facets().categories)
             category = c6.selectbox(t("rec.category"), categories, format_func=lambda v: v or t("rec.all_categories"), key="rec_category")
-            panel = user_panel(store, model, user, k, filter_seen=filter_seen, only_purchasable=only_purchasable,
-                               category=category or None, timezone=filters.timezone)
+            panel = _panel(model.fingerprint, user, k, filter_seen, only_purchasable, category or None,
+                           filters.timezone, _model=model)
             # one above the other: side by side, the "why" sentences and the history's titles were cut off
             left, right = st.container(), st.container()
             with left:

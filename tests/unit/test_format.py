@@ -119,3 +119,33 @@ def test_charts_carry_plotly_words_in_the_page_language(lang):
     assert words["dictionary"]["Download plot as a PNG"] == "下载为 PNG 图片"
     assert len(words["format"]["months"]) == len(words["format"]["shortMonths"]) == 12
     assert fmt.local_moment(dt.datetime(2026, 1, 25, 12, 0), "Asia/Shanghai") == "2026-01-25 20:00"
+
+
+def test_a_table_is_made_once_per_content_language_and_currency(lang, monkeypatch):
+    """Equal frames (a cached result unpickled anew on every rerun) share one made table; a changed
+    cell, header, type, index, language or currency makes another."""
+    lang("en")
+    frame = pd.DataFrame({"video": ["v1", "v2", None], "views": [3, 2, 1], "hook_rate": [0.5, None, 0.25],
+                          "event_type": ["view", "click", "view"], "time": pd.to_datetime(["2024-01-01"] * 3)})
+    key = fmt._shown_key(frame, None, None)
+    assert key == fmt._shown_key(frame.copy(), None, None)
+    changed = frame.copy()
+    changed.loc[1, "video"] = "v3"
+    variants = [changed, frame.rename(columns={"views": "users"}), frame.astype({"views": "float64"}),
+                frame.set_axis([5, 6, 7]), frame.iloc[1:], frame.iloc[:2]]
+    assert all(fmt._shown_key(v, None, None) != key for v in variants)
+    assert fmt._shown_key(frame, {"views": "number"}, None) != key
+    lang("zh")
+    assert fmt._shown_key(frame, None, None) != key
+    lang("en", "USD")
+    assert fmt._shown_key(frame, None, None) != key
+    assert fmt._shown_key(pd.DataFrame({"cells": [[1], [2]]}), None, None) is None  # unhashable: not kept
+
+    made = []
+    monkeypatch.setattr(fmt, "_SHOWN", type(fmt._SHOWN)())
+    monkeypatch.setattr(fmt, "shown_frame", lambda df, kinds, domains: made.append(len(df)) or (df, {}))
+    monkeypatch.setattr(fmt.st, "dataframe", lambda *args, **kwargs: None)
+    fmt.table(frame)
+    fmt.table(frame.copy())
+    fmt.table(changed)
+    assert made == [3, 3]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from analytics.ingest import ingest_file
-from dashboard.common import _FLIGHTS, get_store, shared, single_flight
+from dashboard.common import _FLIGHTS, _KNOWN, get_store, shared, single_flight
 
 COMPUTED: list[tuple[str, int]] = []
 STARTED = threading.Event()
@@ -114,3 +114,27 @@ def test_a_page_run_after_an_upload_gets_the_previous_entry_while_one_update_run
         from dashboard import common
 
         common._RUN.active = False  # this thread is no script run for the tests after it
+
+
+def _scaled(store, x: int, *, _by) -> int:
+    COMPUTED.append(("scaled", x))
+    return x * _by.factor
+
+
+class _Unhashed:
+    """An object another argument identifies (as a model by its fingerprint); equal to nothing else."""
+
+    def __init__(self, factor: int):
+        self.factor = factor
+
+
+def test_an_underscore_keyword_is_passed_on_but_is_no_part_of_the_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("REELYTICS_DB", str(tmp_path / "data" / "cache.duckdb"))
+    scaled = shared(_scaled)
+    COMPUTED.clear()
+    assert scaled(3, _by=_Unhashed(2)) == 6
+    assert scaled(3, _by=_Unhashed(5)) == 6  # the same key: the entry computed with the first object
+    assert scaled(4, _by=_Unhashed(5)) == 20
+    assert COMPUTED == [("scaled", 3), ("scaled", 4)]
+    # one known entry per key (what an upload's stale-while-revalidate looks up), not one per object
+    assert sorted(key[2] for key in _KNOWN if key[0].endswith("._scaled")) == ["(3,)", "(4,)"]
