@@ -61,8 +61,9 @@ def arguments(name: str, size: str) -> list[str]:
         return ["--db", str(sample_db(size))]
     if name in {"als_scale", "scale_out"}:  # Spark beside DuckDB: one round each
         return ["--db", str(sample_db(size)), "--rounds", "1"]
-    if name == "load":  # the sessions target is stated at 1M events, whatever the run's size
-        return ["--db", str(sample_db("1m")), "--budget", "600"]
+    if name == "load":  # the sessions target is stated at 1M events; the run's size after it
+        sizes = ["1m"] + ([size] if size != "1m" else [])
+        return [arg for each in sizes for arg in ("--db", str(sample_db(each)))] + ["--budget", "600"]
     return []
 
 
@@ -87,7 +88,7 @@ def datasets(size: str, main: bool = True) -> list[str]:
         return [f"sample database ({SIZES[size]['users']:,} users x {DAYS} days, seed {SEED}; load): {int(events):,} events"]
     return [
         (f"sample database ({SIZES[size]['users']:,} users x {DAYS} days, seed {SEED}; cli, completion, explain, "
-         f"funnel, overview, retention_timing): {int(events):,} events, {int(items):,} items, {int(spend):,} spend rows"),
+         f"funnel, load, overview, retention_timing): {int(events):,} events, {int(items):,} items, {int(spend):,} spend rows"),
         f"ingest CSV: the {int(events):,} events of the sample database, exported once",
         f"ALS: {events_:,} synthetic interactions ({users:,} users x {items_:,} items)",
     ]
