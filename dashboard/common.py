@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -87,6 +88,20 @@ _UPDATING: dict[tuple, str] = {}  # call -> data version being computed in the b
 _FAILED: dict[tuple, str] = {}  # call -> data version whose background computation raised
 _RUNNING: set[threading.Thread] = set()
 _LOCK = threading.Lock()
+REFRESH_THREAD = "reelytics-refresh-"  # the name of every background update's thread starts so
+
+
+class _QuietRefreshes(logging.Filter):
+    """Drops Streamlit's "missing ScriptRunContext" warning from the background updates' threads:
+    they use the result cache outside a page run on purpose and draw nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not threading.current_thread().name.startswith(REFRESH_THREAD)
+
+
+_CONTEXT_LOG = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
+if not any(isinstance(f, _QuietRefreshes) for f in _CONTEXT_LOG.filters):
+    _CONTEXT_LOG.addFilter(_QuietRefreshes())
 
 
 def shared(fn: Callable) -> Callable:
@@ -152,7 +167,7 @@ def shared(fn: Callable) -> Callable:
             if stale and _UPDATING.get(key) != version:  # one background computation per version
                 _UPDATING[key] = version
                 worker = threading.Thread(target=refresh, args=(key, where, version, args, kwargs),
-                                          name=f"reelytics-refresh-{fn.__qualname__}", daemon=True)
+                                          name=f"{REFRESH_THREAD}{fn.__qualname__}", daemon=True)
                 _RUNNING.add(worker)
                 worker.start()
         if stale:
@@ -448,7 +463,7 @@ def trained_model(params, filters: Filters, force: bool = False):
             _RUN.stale = min(known[1], getattr(_RUN, "stale", None) or known[1])
             if _UPDATING.get(("model", *call)) != version:
                 _UPDATING[("model", *call)] = version
-                worker = threading.Thread(target=refresh, name="reelytics-refresh-model", daemon=True)
+                worker = threading.Thread(target=refresh, name=f"{REFRESH_THREAD}model", daemon=True)
                 _RUNNING.add(worker)
                 worker.start()
         else:

@@ -138,3 +138,22 @@ def test_an_underscore_keyword_is_passed_on_but_is_no_part_of_the_key(monkeypatc
     assert COMPUTED == [("scaled", 3), ("scaled", 4)]
     # one known entry per key (what an upload's stale-while-revalidate looks up), not one per object
     assert sorted(key[2] for key in _KNOWN if key[0].endswith("._scaled")) == ["(3,)", "(4,)"]
+
+
+def test_streamlit_s_missing_context_warning_is_dropped_only_in_background_updates(caplog):
+    from streamlit.runtime.scriptrunner_utils.script_run_context import (
+        get_script_run_ctx,
+    )
+
+    from dashboard.common import REFRESH_THREAD
+
+    def ask() -> None:
+        get_script_run_ctx()  # warns when the thread has no page run's context
+
+    caplog.set_level("WARNING", logger="streamlit.runtime.scriptrunner_utils.script_run_context")
+    for name in (f"{REFRESH_THREAD}test", "another-thread"):
+        worker = threading.Thread(target=ask, name=name)
+        worker.start()
+        worker.join()
+    warned = [r.getMessage() for r in caplog.records if "missing ScriptRunContext" in r.getMessage()]
+    assert len(warned) == 1 and "another-thread" in warned[0]
