@@ -15,7 +15,9 @@
 3. **Insert as it streams**, in one transaction: the rows arrive in Arrow batches of
    :data:`BATCH_ROWS`, in file order (a row's position is its line); each batch's accepted rows whose
    hash is new (not in the table, not earlier in the file: sorted NumPy arrays of 8-byte hashes) go
-   straight into the table by a second cursor; the rejected rows (with their reason and raw line) and
+   straight into the table by a second cursor, planned without DuckDB's insertion order so that each
+   row group is compressed as it is written (the table holds each batch's rows in file order, the
+   batches in the order the insert took them); the rejected rows (with their reason and raw line) and
    the accepted rows whose hash was seen before are kept aside. Nothing is written and read back, and
    no inserted row is ever deleted (DuckDB would rewrite every row of the transaction at commit).
 4. **Check**: after the pass, the rows kept aside are compared column by column with the stored rows
@@ -693,6 +695,7 @@ def ingest_file(
             )
         finally:
             cur.execute("SET memory_limit = ?", [previous_limit])
+            cur.execute("RESET preserve_insertion_order")
         if report.status == "ok":
             from analytics.query.engine import after_upload
 
@@ -1076,6 +1079,11 @@ def _check_and_insert(cur, reader, prep: _Prepared, sql, params, key, progress, 
 
     progress(0.25, "reading")
     cur.register("_rx_rows", rows)
+    # The read above was planned in file order (a row's position is its line). The insert is planned
+    # without that order (a setting of the whole database instance, restored after it; after a failure,
+    # by ingest_file once the transaction is rolled back): DuckDB then compresses each row group as it
+    # writes it, instead of writing it once and compressing it again at the next checkpoint.
+    cur.execute("SET preserve_insertion_order = false")
     try:
         inserted = _run(
             cur, f'INSERT INTO "{kind}" ({qcols}, upload_id, props) SELECT {qcols}, $uid, props FROM _rx_rows',
@@ -1089,6 +1097,7 @@ def _check_and_insert(cur, reader, prep: _Prepared, sql, params, key, progress, 
         raise
     finally:
         cur.unregister("_rx_rows")
+    cur.execute("RESET preserve_insertion_order")
     progress(0.85, "storing")
 
     line_of, csv_rejects = _line_mapper(reader, sniffed)

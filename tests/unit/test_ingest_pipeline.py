@@ -209,6 +209,26 @@ def test_an_error_while_storing_leaves_the_database_unchanged(store, monkeypatch
     assert (store.query("SELECT * FROM events").rows, store.query("SELECT upload_id FROM uploads").rows) == before
 
 
+def test_the_insertion_order_setting_comes_back_after_an_upload_succeeds_or_fails(store, monkeypatch):
+    """The streamed insert runs without DuckDB's insertion order, a setting of the whole database instance."""
+    from analytics.ingest import pipeline
+
+    settings = "SELECT current_setting('preserve_insertion_order')"
+    before = store.query(settings).rows
+    assert before == ((True,),)
+    ingest_file(store, write(store, "a.csv", "user_id,item_id,event_type,event_time\nu1,v1,view,2026-01-05\n"))
+    assert store.query(settings).rows == before
+
+    def broken(self, hashes):
+        raise RuntimeError("broken while streaming")
+
+    monkeypatch.setattr(pipeline._HashSet, "repeats", broken)
+    with pytest.raises(RuntimeError, match="broken while streaming"):
+        ingest_file(store, write(store, "b.csv", "user_id,item_id,event_type,event_time\nu2,v1,view,2026-01-05\n"))
+    assert store.query(settings).rows == before
+    assert store.query("SELECT user_id FROM events").rows == (("u1",),)
+
+
 def test_a_killed_process_leaves_earlier_data_exactly_as_it_was(tmp_path):
     """The child process is killed (SIGKILL) after its rows are inserted but before COMMIT."""
     db = tmp_path / "data" / "k.duckdb"
