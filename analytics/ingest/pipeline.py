@@ -694,7 +694,10 @@ def ingest_file(
                 cur, store, path, prep, name, base, pseudonymise_key, progress, timezone, expected_from, expected_to, started
             )
         finally:
-            cur.execute("SET memory_limit = ?", [previous_limit])
+            # the default back exactly (the printed value is rounded), any other limit as printed
+            cur.execute("RESET memory_limit")
+            if cur.execute("SELECT current_setting('memory_limit')").fetchone()[0] != previous_limit:
+                cur.execute("SET memory_limit = ?", [previous_limit])
             cur.execute("RESET preserve_insertion_order")
         if report.status == "ok":
             from analytics.query.engine import after_upload
