@@ -33,6 +33,8 @@ def dumps(value: Any, indent: int | None = None) -> str:
 
 def jsonable(value: Any) -> Any:
     """``value`` as JSON values: dicts, lists, str, int, float, bool and ``None``."""
+    if isinstance(value, pa.Table):
+        return arrow_records(value)
     if isinstance(value, pd.DataFrame):
         return records(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -73,6 +75,13 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in range(len(frame))]
 
 
+def arrow_records(table: pa.Table) -> list[dict[str, Any]]:
+    """One dict per row of an Arrow table; each column converted in one pass."""
+    names = [str(c) for c in table.column_names]
+    columns = [_arrow_values(column) for column in table.columns]
+    return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in range(table.num_rows)]
+
+
 def _column(values: pd.Series) -> list[Any]:
     dtype = values.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
@@ -89,6 +98,10 @@ def _column(values: pd.Series) -> list[Any]:
         array = pa.array(values, from_pandas=True)  # None, NaN, NaT and NA all become null
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
         return [_scalar(v) for v in values.tolist()]
+    return _arrow_values(array)
+
+
+def _arrow_values(array: pa.Array | pa.ChunkedArray) -> list[Any]:
     if pa.types.is_floating(array.type):
         array = pc.if_else(pc.is_finite(array), array, None)
     out = array.to_pylist()
