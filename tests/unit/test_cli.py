@@ -67,6 +67,25 @@ def test_help_imports_no_data_library(argv):
     assert loaded & set(HEAVY) == set()
 
 
+def test_the_kpis_command_and_its_breakdown_path_import_no_pandas():
+    """The KPI command, the KPI feature module and the accelerators of its queries (breakdown
+    index and tables, rollup, catalog labels) import pandas only where a path builds a DataFrame,
+    so a breakdown answered from the persisted tables can run without it."""
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    code = (
+        "import sys\n"
+        "import analytics.cli.commands.kpis, analytics.metrics.kpis, analytics.query.engine\n"
+        "import analytics.query.accel.breakdown, analytics.query.accel.rollup, analytics.query.accel.catalog\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
 def test_the_command_index_lists_what_the_command_modules_register():
     """:data:`COMMANDS` names each command once, with the module that registers it."""
     import argparse
