@@ -34,6 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analytics.columns import from_numpy, to_numpy
 from analytics.errors import BadInput, ReelyticsError
 from analytics.lazy import LazyModule
 from analytics.query import engine
@@ -513,7 +514,7 @@ def _labels(source: Source) -> pa.Table:
 def _kpi_array(kpi: Kpi, values: np.ndarray) -> pa.Array:
     """A KPI column as Arrow: integers for counts, floats otherwise, null where it has no value."""
     missing = np.isnan(values)
-    return pa.array(np.where(missing, 0, values).astype(np.int64) if kpi.unit == "count" else values, mask=missing)
+    return from_numpy(np.where(missing, 0, values).astype(np.int64) if kpi.unit == "count" else values, missing)
 
 
 def breakdown(
@@ -541,8 +542,8 @@ def breakdown(
     else:
         notes.append(note)
     if by == "video":
-        comps = comps.filter(pc.greater(comps["views"], 0))
-    values = {name: np.asarray(column.to_numpy(zero_copy_only=False), dtype="float64")
+        comps = comps.filter(from_numpy(to_numpy(comps["views"].cast(pa.float64())) > 0))
+    values = {name: to_numpy(column.cast(pa.float64()), np.nan)
               for name, column in zip(comps.column_names, comps.columns) if name != by}
     columns: dict[str, Any] = {by: comps[by]}
     if by == "video":

@@ -42,6 +42,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analytics.columns import from_numpy, to_numpy
 from analytics.query.components import (
     EVENT_COMPONENTS,
     USER_COMPONENTS,
@@ -413,7 +414,7 @@ def _frame(by: str, groups: pa.Array | pa.ChunkedArray, sums: dict[str, np.ndarr
         keep = np.zeros(len(groups), dtype=bool)
         for values in sums.values():
             keep |= values != 0
-    columns: dict[str, Any] = {by: pc.filter(groups, pa.array(keep))}
+    columns: dict[str, Any] = {by: pc.filter(groups, from_numpy(keep))}
     for name, values in (counts or {}).items():
         columns[name] = values[keep]
     for name, values in sums.items():
@@ -424,7 +425,7 @@ def _frame(by: str, groups: pa.Array | pa.ChunkedArray, sums: dict[str, np.ndarr
     columns["revenue"] = columns["gross_revenue"] - columns["refunded_amount"]
     columns["watch_ratio_sum"] = np.where(columns["views_with_length"] == 0, np.nan, columns["watch_ratio_sum"])
     names = [by, *EVENT_COMPONENTS, "revenue"] if counts is not None else list(columns)
-    return pa.table({name: columns[name] for name in names})
+    return pa.Table.from_arrays([columns[by], *(from_numpy(columns[name]) for name in names[1:])], names=names)
 
 
 def _index_frame(index: _Sums, by: str, first: int, last: int, counts: dict[str, np.ndarray] | None) -> pa.Table:
@@ -531,9 +532,9 @@ def from_tables(store: Store, filters: Filters, by: str, sums_only: bool) -> pa.
         sql = (f"SELECT c.*, s.* EXCLUDE (_key) FROM ({_COUNTS_SQL.format(seen=seen)}) AS c "
                f"LEFT JOIN ({sql}) AS s ON c._key IS NOT DISTINCT FROM s._key")
     table = store.arrow(sql, period)
-    column = lambda name: np.asarray(table.column(name).to_numpy(zero_copy_only=False))
-    counts = None if sums_only else {name: column(name) for name in _COUNT_NAMES}
-    return _frame(by, table.column("_key"), {name: column(name).astype(np.float64) for name in USER_COMPONENTS}, counts)
+    counts = None if sums_only else {name: to_numpy(table.column(name)) for name in _COUNT_NAMES}
+    sums = {name: to_numpy(table.column(name)).astype(np.float64) for name in USER_COMPONENTS}
+    return _frame(by, table.column("_key"), sums, counts)
 
 
 class BreakdownIndex(Accelerator):
