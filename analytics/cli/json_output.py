@@ -103,7 +103,7 @@ def _column(values: pd.Series) -> list[Any]:
 
 def _arrow_values(array: pa.Array | pa.ChunkedArray) -> list[Any]:
     if pa.types.is_floating(array.type):
-        array = pc.if_else(pc.is_finite(array), array, None)
+        array = pc.if_else(pc.is_finite(array), array, pa.nulls(len(array), array.type))
     out = array.to_pylist()
     if pa.types.is_timestamp(array.type) or pa.types.is_date(array.type):
         return [None if v is None else v.isoformat() for v in out]
