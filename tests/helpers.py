@@ -114,3 +114,13 @@ def shown_table(element):
     config = json.loads(element.proto.columns or "{}")
     frame = element.value
     return frame.rename(columns={c: (config.get(str(c)) or {}).get("label") or c for c in frame.columns})
+
+
+def loads_pandas(code: str) -> bool:
+    """Whether running ``code`` in a fresh interpreter at the repository root imports pandas."""
+    import subprocess
+    import sys
+
+    probe = f"{code}\nimport sys\nprint('pandas' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True)
+    return out.stdout.strip().splitlines()[-1] == "True"

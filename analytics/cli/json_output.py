@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 #: Object columns whose values Arrow converts exactly (anything else goes value by value, so that
 #: a column mixing ints and floats keeps each as it was).
@@ -36,7 +37,9 @@ def dumps(value: Any, indent: int | None = None) -> str:
 
 def jsonable(value: Any) -> Any:
     """``value`` as JSON values: dicts, lists, str, int, float, bool and ``None``."""
-    pd, np = sys.modules.get("pandas"), sys.modules.get("numpy")
+    pd, np, pa = sys.modules.get("pandas"), sys.modules.get("numpy"), sys.modules.get("pyarrow")
+    if pa is not None and isinstance(value, pa.Table):
+        return arrow_records(value)
     if pd is not None and isinstance(value, pd.DataFrame):
         return records(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -80,11 +83,17 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in range(len(frame))]
 
 
+def arrow_records(table: pa.Table) -> list[dict[str, Any]]:
+    """One dict per row of an Arrow table; each column converted in one pass."""
+    names = [str(c) for c in table.column_names]
+    columns = [_arrow_values(column) for column in table.columns]
+    return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in range(table.num_rows)]
+
+
 def _column(values: pd.Series) -> list[Any]:
     import numpy as np
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     dtype = values.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
@@ -101,8 +110,15 @@ def _column(values: pd.Series) -> list[Any]:
         array = pa.array(values, from_pandas=True)  # None, NaN, NaT and NA all become null
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
         return [_scalar(v) for v in values.tolist()]
+    return _arrow_values(array)
+
+
+def _arrow_values(array: pa.Array | pa.ChunkedArray) -> list[Any]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if pa.types.is_floating(array.type):
-        array = pc.if_else(pc.is_finite(array), array, None)
+        array = pc.if_else(pc.is_finite(array), array, pa.nulls(len(array), array.type))
     out = array.to_pylist()
     if pa.types.is_timestamp(array.type) or pa.types.is_date(array.type):
         return [None if v is None else v.isoformat() for v in out]

@@ -28,12 +28,15 @@ import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from analytics.columns import from_numpy, to_numpy
 from analytics.errors import BadInput, ReelyticsError
+from analytics.lazy import LazyModule
 from analytics.query import engine
 from analytics.query.components import (  # noqa: F401 - the KPI vocabulary, re-exported for callers
     DIMENSIONS,
@@ -47,9 +50,14 @@ from analytics.query.components import (  # noqa: F401 - the KPI vocabulary, re-
     finish,
 )
 from analytics.query.filters import Filters, restrict
-from analytics.query.layer import Components
+from analytics.query.layer import Components, ItemLabels
 from analytics.query.localtime import complete_days, to_local_day
 from analytics.store.storage import Source
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: a breakdown answered from persisted tables needs no DataFrame
+    pd = LazyModule("pandas")
 
 Unit = Literal["count", "hours", "ratio", "money", "multiple"]
 Direction = Literal["up", "down"]
@@ -91,8 +99,8 @@ class Kpi:
 
 def _float(value: Any) -> float:
     try:
-        return float(value) if value is not None and value is not pd.NA else math.nan
-    except (TypeError, ValueError):
+        return float(value) if value is not None else math.nan
+    except (TypeError, ValueError):  # pandas' NA among them
         return math.nan
 
 
@@ -101,10 +109,12 @@ def _numbers(components: Mapping[str, Any], name: str, n: int) -> np.ndarray:
     if name not in components:
         return np.full(n, np.nan)
     values = components[name]
-    if isinstance(values, pd.Series):
-        out = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    else:
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iufb":
+        out = values.astype("float64")
+    elif isinstance(values, (list, tuple, np.ndarray)):
         out = np.array([_float(v) for v in values], dtype="float64")
+    else:  # a pandas Series
+        out = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     return np.where(np.isfinite(out), out, np.nan)
 
 
@@ -234,7 +244,7 @@ def event_sums(source, filters: Filters, by: Sequence[str]) -> pd.DataFrame:
     Enough for KPIs built from event counts and sums (views, rates per view, orders, revenue), and
     much cheaper for fine groups such as videos (groups with nothing but zero sums may be absent).
     """
-    return engine.ask(source, Components(filters, tuple(by), sums_only=True))
+    return _frame_of(engine.ask(source, Components(filters, tuple(by), sums_only=True)))
 
 
 def event_components(source, filters: Filters, by: Sequence[str] = ()) -> pd.DataFrame:
@@ -245,7 +255,17 @@ def event_components(source, filters: Filters, by: Sequence[str] = ()) -> pd.Dat
     grouping by ``day``. The query layer picks the path (hourly rollup, in-memory breakdown index or
     the events); all give the same numbers.
     """
-    return engine.ask(source, Components(filters, tuple(by)))
+    return _frame_of(engine.ask(source, Components(filters, tuple(by))))
+
+
+def _frame_of(answer) -> pd.DataFrame:
+    """A query layer's answer (a DataFrame, or an Arrow table where no path needed pandas) as a DataFrame."""
+    return answer.to_pandas() if isinstance(answer, pa.Table) else answer
+
+
+def _table_of(answer) -> pa.Table:
+    """A query layer's answer (an Arrow table, or a DataFrame) as an Arrow table."""
+    return answer if isinstance(answer, pa.Table) else pa.Table.from_pandas(answer, preserve_index=False)
 
 
 def spend_components(source, filters: Filters, by: Sequence[str] = ()) -> pd.DataFrame | None:
@@ -366,17 +386,23 @@ class KpiReport:
 
 @dataclass(frozen=True)
 class Breakdown:
-    """KPIs per group of one dimension."""
+    """KPIs per group of one dimension: ``rows``, an Arrow table (missing values null)."""
 
     status: Status
     by: str
     filters: Filters
-    table: pd.DataFrame = field(repr=False)
+    rows: pa.Table = field(repr=False)
     notes: tuple[str, ...] = ()
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The rows as a DataFrame of Python values (ints stay ints, missing values ``None``)."""
+        return pd.DataFrame({name: pd.Series(column.to_pylist(), dtype=object)
+                             for name, column in zip(self.rows.column_names, self.rows.columns)})
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "by": self.by, "filters": self.filters.describe(),
-                "rows": self.table, "notes": list(self.notes)}
+                "rows": self.rows, "notes": list(self.notes)}
 
 
 @dataclass(frozen=True)
@@ -480,12 +506,15 @@ def kpi_report(source: Source, filters: Filters, *, external: bool = True, serie
     return KpiReport("ok", period, previous, values, before, days, daily, notes, complete)
 
 
-def _labels(source: Source, by: str) -> pd.DataFrame | None:
-    if by != "video":
-        return None
-    items = source.table("items")
-    labels = items.group_by(video=items.item_id).aggregate(title=items.title.max(), creator=items.creator.max())
-    return source.to_arrow(labels).to_pandas()
+def _labels(source: Source) -> pa.Table:
+    """Each video's catalog title and creator (``video``, ``title``, ``creator``)."""
+    return engine.ask(source, ItemLabels()).rename_columns(["video", "title", "creator"])
+
+
+def _kpi_array(kpi: Kpi, values: np.ndarray) -> pa.Array:
+    """A KPI column as Arrow: integers for counts, floats otherwise, null where it has no value."""
+    missing = np.isnan(values)
+    return from_numpy(np.where(missing, 0, values).astype(np.int64) if kpi.unit == "count" else values, missing)
 
 
 def breakdown(
@@ -493,14 +522,15 @@ def breakdown(
 ) -> Breakdown:
     """Every KPI per value of ``by`` (channel, campaign, variant, creator, category, video, course, props.KEY).
 
-    Rows are ordered by ``sort`` (a KPI name, descending, ``None`` last). ``video`` keeps only
-    items with at least one view and adds the catalog title and creator. Spend, CAC and ROAS are
-    filled only for channel and campaign (the dimensions spend rows carry).
+    Rows are ordered by ``sort`` (a KPI name, descending, ``None`` last; ties by the group value).
+    ``video`` keeps only items with at least one view and adds the catalog title and creator. Spend,
+    CAC and ROAS are filled only for channel and campaign (the dimensions spend rows carry). Computed
+    on Arrow columns: where the query layer answers from persisted tables, no DataFrame is built.
     """
     check_dimension(by)
     if sort not in KPI_BY_NAME:
         raise BadInput(f"unknown KPI {sort!r} to sort by", code="bad_kpi", value=sort)
-    comps = event_components(source, filters, (by,))
+    comps = _table_of(engine.ask(source, Components(filters, (by,))))
     notes: list[str] = []
     note = spend_note(filters, (by,))
     if note is None:
@@ -508,33 +538,32 @@ def breakdown(
         if spend is None or not len(spend):
             notes.append(NOTE_NO_SPEND)
         else:
-            comps = comps.merge(spend, on=by, how="outer")
-            comps = finish(comps)
+            comps = _table_of(finish(comps.to_pandas().merge(spend, on=by, how="outer")))
     else:
         notes.append(note)
     if by == "video":
-        comps = comps[comps["views"] > 0]
-    comps = comps.reset_index(drop=True)
-    table = pd.concat([comps[[by]], evaluate_frame(comps)], axis=1)
-    labels = _labels(source, by)
-    if labels is not None:
-        table = table.merge(labels, on="video", how="left")
-        table = table[["video", "title", "creator"] + [k.name for k in KPIS]]
+        comps = comps.filter(from_numpy(to_numpy(comps["views"].cast(pa.float64())) > 0))
+    values = {name: to_numpy(column.cast(pa.float64()), np.nan)
+              for name, column in zip(comps.column_names, comps.columns) if name != by}
+    columns: dict[str, Any] = {by: comps[by]}
+    if by == "video":
+        labels = _labels(source)
+        at = pc.index_in(comps[by], value_set=labels["video"])
+        columns.update(title=labels["title"].take(at), creator=labels["creator"].take(at))
+    columns.update({k.name: _kpi_array(k, k.column(values, comps.num_rows)) for k in KPIS})
+    rows = pa.table(columns)
     # Ties keep a fixed order (by the group value) so the same data always gives the same table.
-    table = table.sort_values(by, na_position="last", kind="stable")
-    table = table.sort_values(sort, ascending=False, na_position="last", kind="stable").reset_index(drop=True)
-    if limit is not None:
-        table = table.head(limit)
-    table = as_objects(table)
-    status: Status = "ok" if len(table) else "no_data"
-    return Breakdown(status, by, filters, table, tuple(notes))
+    order = pc.sort_indices(rows, sort_keys=[(sort, "descending", "at_end"), (by, "ascending", "at_end")])
+    rows = rows.take(order if limit is None else order[:limit])
+    status: Status = "ok" if rows.num_rows else "no_data"
+    return Breakdown(status, by, filters, rows, tuple(notes))
 
 
 def _video_table(source: Source, filters: Filters, comps: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     comps = comps[comps["views"] > 0]
     comps = comps.reset_index(drop=True)
     table = pd.concat([comps[["video"]], evaluate_frame(comps, names)], axis=1)
-    table = table.merge(_labels(source, "video"), on="video", how="left")
+    table = table.merge(_labels(source).to_pandas(), on="video", how="left")
     return table[["video", "title", "creator", *dict.fromkeys(names)]]
 
 

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import Any, Final
-
-import ibis
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Final
 
 from analytics.errors import BadInput
+from analytics.lazy import LazyModule
 from analytics.query.definitions import (
     COMPLETION_THRESHOLD,
     INTERACTION_TYPES,
@@ -31,6 +29,13 @@ from analytics.query.definitions import (
 )
 from analytics.query.filters import Filters, filtered_events, in_period
 from analytics.query.localtime import local_day
+
+if TYPE_CHECKING:
+    import ibis
+    import pandas as pd
+else:  # imported on first use: a breakdown answered from persisted tables builds no expression and no frame
+    ibis = LazyModule("ibis")
+    pd = LazyModule("pandas")
 
 #: Breakdown dimensions (``--by``); ``props.KEY`` groups by an extra column kept at ingest.
 DIMENSIONS: Final[tuple[str, ...]] = ("channel", "campaign", "variant", "creator", "category", "video", "course")
@@ -101,6 +106,12 @@ def catalog(source):
         _item_course=items.course_id.max(),
         _title=items.title.max(),
     )
+
+
+def item_labels(source):
+    """The portable :class:`~analytics.query.layer.ItemLabels`: each item's title and creator (Arrow)."""
+    items = source.table("items")
+    return source.to_arrow(items.group_by("item_id").aggregate(title=items.title.max(), creator=items.creator.max()))
 
 
 def enriched(source, filters: Filters):

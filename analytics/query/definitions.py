@@ -11,9 +11,14 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import ibis
+from analytics.lazy import LazyModule
+
+if TYPE_CHECKING:
+    import ibis
+else:  # imported on first use, when an expression is built
+    ibis = LazyModule("ibis")
 
 COMPLETION_THRESHOLD: Final[float] = 0.9
 HOOK_SECONDS: Final[float] = 3.0

@@ -20,7 +20,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from analytics.progress import Progress, no_progress
-from analytics.query.layer import Accelerator, Change, Components, FunnelEvents
+from analytics.query.layer import (
+    Accelerator,
+    Change,
+    Components,
+    FunnelEvents,
+    ItemLabels,
+)
 
 PORTABLE = "portable"
 
@@ -39,6 +45,12 @@ def _funnel_portable(source, q: FunnelEvents):
     return portable_rows(source, q.spec, q.filters)
 
 
+def _labels_portable(source, q: ItemLabels):
+    from analytics.query.components import item_labels
+
+    return item_labels(source)
+
+
 def _components_accelerators() -> tuple[Accelerator, ...]:
     from analytics.query.accel.breakdown import BreakdownIndex, BreakdownTables
     from analytics.query.accel.rollup import HourlyRollup
@@ -52,13 +64,24 @@ def _funnel_accelerators() -> tuple[Accelerator, ...]:
     return (FunnelOrder(),)
 
 
+def _labels_accelerators() -> tuple[Accelerator, ...]:
+    from analytics.query.accel.catalog import CatalogLabels
+
+    return (CatalogLabels(),)
+
+
 #: The meaning of each query type: its portable path (runs on every engine).
-_PORTABLE: dict[type, Callable[[Any, Any], Any]] = {Components: _components_portable, FunnelEvents: _funnel_portable}
+_PORTABLE: dict[type, Callable[[Any, Any], Any]] = {
+    Components: _components_portable,
+    FunnelEvents: _funnel_portable,
+    ItemLabels: _labels_portable,
+}
 
 #: The accelerators of each query type, fastest first (:data:`ACCELERATORS`: all of them).
 _DECLARED: dict[type, Callable[[], tuple[Accelerator, ...]]] = {
     Components: _components_accelerators,
     FunnelEvents: _funnel_accelerators,
+    ItemLabels: _labels_accelerators,
 }
 _loaded: dict[type, tuple[Accelerator, ...]] = {}
 _load_lock = threading.Lock()

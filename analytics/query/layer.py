@@ -22,7 +22,7 @@ Feature modules never name a path: they ask :func:`analytics.query.engine.ask` f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from analytics.query.filters import FIELDS, FilterField, Filters
@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Components:
-    """KPI components per group of ``by`` under ``filters`` (a DataFrame, one row without ``by``).
+    """KPI components per group of ``by`` under ``filters``: a table, one row without ``by`` (a
+    DataFrame, or an Arrow table where the path builds no DataFrame: the breakdown index and its
+    persisted tables; callers read either, see :mod:`analytics.metrics.kpis`).
 
     ``sums_only``: only the stage-1 sums (no distinct users); groups with nothing but zero sums may
     then be absent.
@@ -43,6 +45,15 @@ class Components:
     filters: Filters
     by: tuple[str, ...] = ()
     sums_only: bool = False
+
+
+@dataclass(frozen=True)
+class ItemLabels:
+    """Each catalog item's title and creator: an Arrow table (``item_id``, ``title``, ``creator``),
+    one row per item id (the largest value of each, over every catalog upload). No filter applies:
+    ``filters`` stays empty (every query carries its filters to the engine)."""
+
+    filters: Filters = field(default_factory=Filters)
 
 
 #: Catalog columns a funnel can be broken down by (the others are event columns).

@@ -98,6 +98,29 @@ def test_pages_get_the_same_tables(shop):
     pd.testing.assert_frame_equal(fast.top, slow.top, check_dtype=False)
 
 
+def test_a_breakdown_from_the_persisted_tables_builds_no_frame_and_no_catalog_expression(shop, monkeypatch):
+    """As a one-shot command asks it: the components come from the persisted tables as an Arrow
+    table, the labels from the catalog in SQL; no portable path and no ibis expression over the
+    catalog (the store's own bookkeeping may still read ``meta`` and ``events``)."""
+    import pyarrow as pa
+
+    from analytics.query import components, engine
+    from analytics.query.layer import Components
+
+    by_path("breakdown", event_components, shop, Filters(), ("video",))  # the dashboard built the index
+    breakdown_index.clear()  # a fresh process holds nothing
+    asked: list[str] = []
+    table = Store.table
+    monkeypatch.setattr(Store, "table", lambda self, name: asked.append(name) or table(self, name))
+    monkeypatch.setattr(components, "enriched", lambda *a: pytest.fail("the portable path answered"))
+    period = Filters(JAN5, JAN7)
+    assert isinstance(engine.ask(shop, Components(period, ("video",))), pa.Table)
+    result = breakdown(shop, period, "video")
+    assert isinstance(result.rows, pa.Table) and result.rows.num_rows > 0
+    assert set(asked) <= {"meta", "events"}
+    assert breakdown_index.nbytes() == 0
+
+
 def test_index_is_used_only_when_asked_or_already_built(shop):
     breakdown_index.clear()
     event_components(shop, Filters(), ("video",))

@@ -67,6 +67,18 @@ def test_help_imports_no_data_library(argv):
     assert loaded & set(HEAVY) == set()
 
 
+def test_the_kpis_command_and_its_breakdown_path_import_no_pandas():
+    """The KPI command, the KPI feature module and the accelerators of its queries (breakdown
+    index and tables, rollup, catalog labels) import pandas only where a path builds a DataFrame,
+    so a breakdown answered from the persisted tables can run without it."""
+    from tests.helpers import loads_pandas
+
+    assert not loads_pandas(
+        "import analytics.cli.commands.kpis, analytics.metrics.kpis, analytics.query.engine\n"
+        "import analytics.query.accel.breakdown, analytics.query.accel.rollup, analytics.query.accel.catalog"
+    )
+
+
 def test_the_command_index_lists_what_the_command_modules_register():
     """:data:`COMMANDS` names each command once, with the module that registers it."""
     import argparse

@@ -10,6 +10,7 @@ import zoneinfo
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from analytics.cli import json_output
@@ -28,6 +29,8 @@ def recursive_jsonable(value):
         return [recursive_jsonable(v) for v in value]
     if isinstance(value, pd.DataFrame):
         return [recursive_jsonable(r) for r in value.to_dict(orient="records")]
+    if isinstance(value, pa.Table):
+        return [recursive_jsonable(r) for r in value.to_pylist()]
     if isinstance(value, np.ndarray):
         return recursive_jsonable(value.tolist())
     if isinstance(value, np.generic):
@@ -67,8 +70,16 @@ def test_every_column_kind_gives_the_bytes_of_the_recursive_writer():
         "lists": pd.Series([[1, math.nan], [], None], dtype=object),
         3: ["non-text", "column", "name"],
     })
+    arrow = pa.table({
+        "int": pa.array([1, None, 3], pa.int64()),
+        "float": pa.array([0.1, math.nan, math.inf]),
+        "nulls": pa.array([0.5, None, -0.0]),
+        "text": pa.array(["a", None, "=1+1 中文"], pa.large_string()),
+        "day": [dt.date(2026, 1, 5), None, dt.date(2026, 12, 31)],
+        "naive": pa.array([dt.datetime(2026, 1, 5, 8), None, dt.datetime(2026, 2, 1, 0, 0, 1, 500000)]),
+    })
     payload = {"rows": frame, "empty": frame.head(0), "n": np.int64(4), "x": np.float32(0.5), "when": dt.date(2026, 1, 5),
-               "nested": [{"t": frame.iloc[:1, :3]}], "nan": math.nan}
+               "nested": [{"t": frame.iloc[:1, :3]}], "nan": math.nan, "arrow": arrow, "arrow_empty": arrow.slice(0, 0)}
     assert json_output.dumps(payload) == old_bytes(payload)
 
 

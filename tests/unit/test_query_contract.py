@@ -24,7 +24,7 @@ from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps
 from analytics.query import engine
 from analytics.query.components import DIMENSIONS, USER_COMPONENTS
 from analytics.query.filters import FIELDS, Filters
-from analytics.query.layer import Components, FunnelEvents
+from analytics.query.layer import Components, FunnelEvents, ItemLabels
 from analytics.store.storage import Store
 from tests.helpers import T0, by_path, insert_events, insert_items
 
@@ -94,8 +94,8 @@ def queries(draw, events):
     return Filters(first, last, timezone=draw(st.sampled_from(ZONES)), **chosen)
 
 
-def _normal(df: pd.DataFrame, by: tuple[str, ...], sums_only: bool) -> pd.DataFrame:
-    df = df.copy()
+def _normal(df: pd.DataFrame | pa.Table, by: tuple[str, ...], sums_only: bool) -> pd.DataFrame:
+    df = df.to_pandas() if isinstance(df, pa.Table) else df.copy()
     if sums_only:  # groups with nothing but zero sums may be absent from an accelerator's answer
         df = df[(df[list(USER_COMPONENTS)].fillna(0) != 0).any(axis=1)]
     for b in by:
@@ -190,9 +190,19 @@ def test_every_accelerator_meets_the_contract_cases():
                 seen |= set(engine.paths_for(store, Components(Filters(T0.date(), T0.date()), by, sums_only)))
         for steps in FUNNELS:
             seen |= set(engine.paths_for(store, FunnelEvents(FunnelSpec(parse_steps(steps)), Filters())))
-        return seen
+        return seen | set(engine.paths_for(store, ItemLabels()))
 
     assert _with_log(events, check) == {a.name for a in engine.ACCELERATORS} | {engine.PORTABLE}
+
+
+def test_every_path_gives_the_portable_item_labels():
+    """The catalog labels (one row per item id, the largest title and creator over its uploads)."""
+    def check(store):
+        insert_items(store, [{**ITEMS[0], "title": "Later"}, {"item_id": "v9", "kind": "video", "title": None}])
+        assert len(engine.answer_by(engine.PORTABLE, store, ItemLabels())) == len(ITEMS) + 1
+        return _labels_paths(store)
+
+    assert _with_log([("u1", "view", 1, None, None, None, "v1", 30.0, None, 1)], check) == {"catalog_sql"}
 
 
 def _fixed_log(n: int = 400, seed: int = 7) -> list[tuple]:
@@ -231,7 +241,16 @@ def _sweep(store: Store, cases, groupings=GROUPINGS, funnels=FUNNELS) -> set[str
                 used.add(path)
                 got = by_path(path, compute_funnel, store, spec, filters)
                 assert got.steps == want.steps and got.entries.equals(want.entries), (path, filters, steps)
-    return used
+    return used | _labels_paths(store)
+
+
+def _labels_paths(store: Store) -> set[str]:
+    """Every path of the catalog labels, checked against the portable one; their names."""
+    want = engine.answer_by(engine.PORTABLE, store, ItemLabels()).sort_by("item_id").to_pylist()
+    paths = set(engine.paths_for(store, ItemLabels())[:-1])
+    for path in paths:
+        assert engine.answer_by(path, store, ItemLabels()).sort_by("item_id").to_pylist() == want, path
+    return paths
 
 
 PERIOD = {"date_from": T0.date() + dt.timedelta(days=1), "date_to": T0.date() + dt.timedelta(days=3)}

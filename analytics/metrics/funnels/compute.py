@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from analytics.columns import from_numpy, to_numpy
 from analytics.config import parse_timezone
 from analytics.metrics.funnels.kernels import _entries_totals, _unit_levels
 from analytics.metrics.funnels.result import (
@@ -34,7 +35,6 @@ from analytics.metrics.funnels.spec import (
     FunnelSpec,
 )
 from analytics.query import engine
-from analytics.query.arrays import to_arrow, to_numpy
 from analytics.query.filters import Filters
 from analytics.query.layer import FunnelEvents, UnitRows
 from analytics.query.localtime import utc_offsets
@@ -99,15 +99,15 @@ def _entries(rows: UnitRows, spec: FunnelSpec, end_of_data: dt.datetime | None) 
         # one row per user: the held value that went furthest, then converted earliest
         import pyarrow.compute as pc
 
-        held = rows.keys.take(to_arrow(units))
+        held = rows.keys.take(from_numpy(units))
         user_id = held.column("user_id").combine_chunks()
         done = status == CONVERTED
         by = pa.table({
-            "u": user_id, "l": to_arrow(-level), "r": to_arrow(np.where(done, reach_t, np.iinfo(np.int64).max)),
-            "e": to_arrow(start_t), "h": held.column("hold_value"),
+            "u": user_id, "l": from_numpy(-level), "r": from_numpy(np.where(done, reach_t, np.iinfo(np.int64).max)),
+            "e": from_numpy(start_t), "h": held.column("hold_value"),
         })
         order = to_numpy(pc.sort_indices(by, sort_keys=[(c, "ascending") for c in by.column_names]))
-        ids = user_id.take(to_arrow(order))
+        ids = user_id.take(from_numpy(order))
         first = np.ones(len(order), dtype=bool)
         if len(order) > 1:
             first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
@@ -232,8 +232,8 @@ def _entry_table(e: _Entries, spec: FunnelSpec, timezone: str) -> pa.Table:
     the units' order); entry and conversion times naive local (for display and export)."""
     import pyarrow.compute as pc
 
-    keys = e.keys.take(to_arrow(e.unit))
-    order = pc.sort_indices(pa.table({"u": keys.column("user_id"), "e": to_arrow(e.entry_t)}),
+    keys = e.keys.take(from_numpy(e.unit))
+    order = pc.sort_indices(pa.table({"u": keys.column("user_id"), "e": from_numpy(e.entry_t)}),
                             sort_keys=[("u", "ascending"), ("e", "ascending")])
     keys, order = keys.take(order), to_numpy(order)
     level, status, entry_t, reach_t = e.level[order], e.status[order], e.entry_t[order], e.reach_t[order]

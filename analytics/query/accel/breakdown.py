@@ -39,16 +39,15 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analytics.columns import from_numpy, to_numpy
 from analytics.query.components import (
     EVENT_COMPONENTS,
     USER_COMPONENTS,
     dimension,
     enriched,
-    finish,
 )
 from analytics.query.filters import Filters
 from analytics.query.layer import Accelerator, Change, Components
@@ -404,31 +403,37 @@ def _period_sums(index: _Sums, first: int, last: int) -> np.ndarray:
     return index.totals[j] - index.totals[i]
 
 
-def _frame(by: str, groups: list[Any], sums: dict[str, np.ndarray], counts: dict[str, np.ndarray] | None) -> pd.DataFrame:
-    """The components of each group from its stage-1 ``sums`` and, unless sums only, its distinct-user ``counts``."""
-    df = pd.DataFrame({by: groups, **sums})
-    for name in sums:
-        if name not in _FLOAT_OF_COUNT:
-            df[name] = np.rint(df[name]).astype(np.int64)
-    for name, count in _FLOAT_OF_COUNT.items():
-        df.loc[df[count] == 0, name] = 0.0
+def _frame(by: str, groups: pa.Array | pa.ChunkedArray, sums: dict[str, np.ndarray],
+           counts: dict[str, np.ndarray] | None) -> pa.Table:
+    """The components of each group (an Arrow table: no pandas on this path) from its stage-1
+    ``sums`` and, unless sums only, its distinct-user ``counts``: the columns and values of the
+    portable answer (counts as integers, ``watch_ratio_sum`` NaN without a view with a length)."""
     if counts is not None:
-        for name, values in counts.items():
-            df[name] = values
-        df = df[df["active_users"] > 0]
+        keep = counts["active_users"] > 0
     else:  # groups with a non-zero sum in the period
-        df = df[(df[list(sums)] != 0).any(axis=1)]
-    df = finish(df.reset_index(drop=True))
-    df.loc[df["views_with_length"] == 0, "watch_ratio_sum"] = np.nan
-    return df if counts is None else df[[by, *EVENT_COMPONENTS, "revenue"]]
+        keep = np.zeros(len(groups), dtype=bool)
+        for values in sums.values():
+            keep |= values != 0
+    columns: dict[str, Any] = {by: pc.filter(groups, from_numpy(keep))}
+    for name, values in (counts or {}).items():
+        columns[name] = values[keep]
+    for name, values in sums.items():
+        values = np.nan_to_num(values[keep], nan=0.0) if name != "watch_ratio_sum" else values[keep]
+        columns[name] = values if name in _FLOAT_OF_COUNT else np.rint(values).astype(np.int64)
+    for name, count in _FLOAT_OF_COUNT.items():
+        columns[name] = np.where(columns[count] == 0, 0.0, columns[name])
+    columns["revenue"] = columns["gross_revenue"] - columns["refunded_amount"]
+    columns["watch_ratio_sum"] = np.where(columns["views_with_length"] == 0, np.nan, columns["watch_ratio_sum"])
+    names = [by, *EVENT_COMPONENTS, "revenue"] if counts is not None else list(columns)
+    return pa.Table.from_arrays([columns[by], *(from_numpy(columns[name]) for name in names[1:])], names=names)
 
 
-def _index_frame(index: _Sums, by: str, first: int, last: int, counts: dict[str, np.ndarray] | None) -> pd.DataFrame:
+def _index_frame(index: _Sums, by: str, first: int, last: int, counts: dict[str, np.ndarray] | None) -> pa.Table:
     totals = _period_sums(index, first, last)
-    return _frame(by, index.groups.to_pylist(), {name: totals[:, k] for k, name in enumerate(index.sum_names)}, counts)
+    return _frame(by, index.groups, {name: totals[:, k] for k, name in enumerate(index.sum_names)}, counts)
 
 
-def sums(store: Store, filters: Filters, by: str) -> pd.DataFrame | None:
+def sums(store: Store, filters: Filters, by: str) -> pa.Table | None:
     """What the portable sums-only components give for ``(by,)``: stage-1 sums per group.
 
     Groups whose every sum is zero in the period (only impressions, say) are left out; callers
@@ -441,7 +446,7 @@ def sums(store: Store, filters: Filters, by: str) -> pd.DataFrame | None:
     return _index_frame(index, by, first, last, None)
 
 
-def components(store: Store, filters: Filters, by: str) -> pd.DataFrame | None:
+def components(store: Store, filters: Filters, by: str) -> pa.Table | None:
     """What the portable components give for ``(by,)``, from the index
     (``None`` when it cannot answer exactly)."""
     index = _sums_index(store, by, filters.timezone)
@@ -508,7 +513,7 @@ LEFT JOIN new_buyers AS n ON c._key IS NOT DISTINCT FROM n._key
 """
 
 
-def from_tables(store: Store, filters: Filters, by: str, sums_only: bool) -> pd.DataFrame | None:
+def from_tables(store: Store, filters: Filters, by: str, sums_only: bool) -> pa.Table | None:
     """What :func:`components` (or :func:`sums`) gives, queried in DuckDB from the persisted tables
     without loading them into this process (built first where they are not current); ``None`` when
     the index cannot answer exactly."""
@@ -527,9 +532,9 @@ def from_tables(store: Store, filters: Filters, by: str, sums_only: bool) -> pd.
         sql = (f"SELECT c.*, s.* EXCLUDE (_key) FROM ({_COUNTS_SQL.format(seen=seen)}) AS c "
                f"LEFT JOIN ({sql}) AS s ON c._key IS NOT DISTINCT FROM s._key")
     table = store.arrow(sql, period)
-    column = lambda name: np.asarray(table.column(name).to_numpy(zero_copy_only=False))
-    counts = None if sums_only else {name: column(name) for name in _COUNT_NAMES}
-    return _frame(by, table.column("_key").to_pylist(), {name: column(name).astype(np.float64) for name in USER_COMPONENTS}, counts)
+    counts = None if sums_only else {name: to_numpy(table.column(name)) for name in _COUNT_NAMES}
+    sums = {name: to_numpy(table.column(name)).astype(np.float64) for name in USER_COMPONENTS}
+    return _frame(by, table.column("_key"), sums, counts)
 
 
 class BreakdownIndex(Accelerator):
@@ -550,7 +555,7 @@ class BreakdownIndex(Accelerator):
     def upkeep(self, source, change: Change) -> None:
         upkeep(source, change)
 
-    def answer(self, source, query: Components) -> pd.DataFrame | None:
+    def answer(self, source, query: Components) -> pa.Table | None:
         return (sums if query.sums_only else components)(source, query.filters, query.by[0])
 
 
@@ -567,5 +572,5 @@ class BreakdownTables(BreakdownIndex):
     def upkeep(self, source, change: Change) -> None:
         """Nothing: the tables are the index's, kept by :class:`BreakdownIndex`."""
 
-    def answer(self, source, query: Components) -> pd.DataFrame | None:
+    def answer(self, source, query: Components) -> pa.Table | None:
         return from_tables(source, query.filters, query.by[0], query.sums_only)

@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from analytics.query.arrays import take_text, to_numpy, unit_key
+from analytics.columns import take_text, to_numpy
+from analytics.query.arrays import unit_key
 from analytics.query.filters import FIELDS, Filters, matching_items
 from analytics.query.layer import Accelerator, Change, FunnelEvents, UnitRows
 from analytics.store.schema import EVENT_TYPES
