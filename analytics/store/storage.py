@@ -18,6 +18,7 @@ read only the data folder and the files it was opened for (DuckDB ``allowed_dire
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -269,15 +270,14 @@ class Store(Source):
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Result:
         """Run one read query with bound parameters and return its rows."""
         with self.cursor() as cur:
-            rel = cur.execute(sql, params) if params is not None else cur.execute(sql)
+            rel = _execute(cur, sql, params)
             columns = tuple(d[0] for d in rel.description or ())
             return Result(columns, tuple(rel.fetchall()))
 
     def arrow(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None):
         """Run one read query and return a ``pyarrow.Table``."""
         with self.cursor() as cur:
-            rel = cur.execute(sql, params) if params is not None else cur.execute(sql)
-            return rel.to_arrow_table()
+            return _execute(cur, sql, params).to_arrow_table()
 
     def numpy(self, sql: str) -> dict[str, Any]:
         """Run one read query and return its columns as numpy arrays (masked where a column holds
@@ -366,6 +366,44 @@ class Store(Source):
 
     def close(self) -> None:
         self._con.close()
+
+
+def _execute(cur, sql: str, params: Sequence[Any] | dict[str, Any] | None):
+    """Run ``sql`` on a cursor of its own with ``params`` bound to its ``?`` or ``$name`` placeholders.
+
+    DuckDB's Python client imports pandas to bind any parameter (half a second of a one-shot command
+    that otherwise needs none). When every value is a number, a boolean, a date, a naive time or
+    ``None``, the statement is prepared and executed with the values as typed literals instead: the
+    same types as bound values, and no caller's text reaches the SQL. Any other value (text) is bound."""
+    if params is None:
+        return cur.execute(sql)
+    values = params.values() if isinstance(params, dict) else params
+    literals = [_typed_literal(v) for v in values]
+    if any(lit is None for lit in literals):
+        return cur.execute(sql, params)
+    if isinstance(params, dict):
+        literals = [f"{name} := {lit}" for name, lit in zip(params, literals)]
+    cur.execute(f"PREPARE reelytics_statement AS {sql}")  # the cursor is this statement's alone
+    return cur.execute(f"EXECUTE reelytics_statement({', '.join(literals)})")
+
+
+def _typed_literal(value: Any) -> str | None:
+    """``value`` as a DuckDB literal of the type binding it gives, for the types no text can
+    enter; ``None`` for any other value."""
+    kind = type(value)  # exact types: a subclass (an enum, a pandas timestamp) is bound
+    if value is None:
+        return "NULL"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return f"'{value!r}'::DOUBLE"
+    if kind is dt.datetime:
+        return None if value.tzinfo is not None else f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if kind is dt.date:
+        return f"DATE '{value.isoformat()}'"
+    return None
 
 
 def _text_list(values: Sequence[str]) -> str:

@@ -92,3 +92,29 @@ def test_the_stores_compiled_data_version_is_the_portable_one(tmp_path):
         assert store.data_version(without_upload=1) == Source.data_version(store, without_upload=1) == "0-0-0"
     finally:
         store.close()
+
+
+def test_numbers_and_dates_reach_a_query_as_the_values_and_types_binding_gives_without_pandas(store, tmp_path):
+    import datetime as dt
+    import math
+
+    from tests.helpers import loads_pandas
+
+    values = [1, -5, 2**40, 2**70, 0.1, -0.0, 1e300, float("nan"), float("inf"), True, False, None,
+              dt.date(2026, 1, 2), dt.datetime(2026, 1, 2, 3, 4, 5, 123456), "it's text"]
+    sql = "SELECT ? AS x, typeof(?) AS t"
+    for value in values:
+        with store.cursor() as cur:
+            bound = cur.execute(sql, [value, value]).fetchall()[0]  # DuckDB's own binding
+        got = store.query(sql, [value, value]).rows[0]
+        assert got[1] == bound[1], value
+        assert got[0] == bound[0] or (isinstance(value, float) and math.isnan(got[0]) and math.isnan(bound[0])), value
+    assert store.query("SELECT $a + $b, $c", {"a": 2, "b": 3, "c": dt.date(2026, 5, 1)}).rows == ((5, dt.date(2026, 5, 1)),)
+    assert store.arrow("SELECT ? + 1 AS n", [41]).column("n").to_pylist() == [42]
+    db = tmp_path / "data" / "probe.duckdb"
+    assert not loads_pandas(
+        "from analytics.store.storage import Store\n"
+        f"s = Store({str(db)!r})\n"
+        "import datetime as dt\n"
+        "s.query('SELECT ?, ?, ?', [1, 2.5, dt.date(2026, 1, 1)]); s.arrow('SELECT $n AS n', {'n': 3})"
+    )
