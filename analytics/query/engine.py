@@ -21,11 +21,13 @@ from typing import Any
 
 from analytics.progress import Progress, no_progress
 from analytics.query.layer import (
+    _KEEP,
     Accelerator,
     Change,
     Components,
     FunnelEvents,
     ItemLabels,
+    keeps_in_memory,
 )
 
 PORTABLE = "portable"
@@ -108,7 +110,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-_keep_in_memory = False
 _forced = threading.local()
 
 
@@ -117,8 +118,7 @@ def keep_in_memory(enabled: bool = True) -> None:
     process such as the dashboard: built once, then kept current at ingest). Off by default: a
     one-shot command uses such a structure only where it is current (held or persisted), since
     loading it then costs far less than the portable answer, and building it more."""
-    global _keep_in_memory
-    _keep_in_memory = enabled
+    _KEEP["in_memory"] = enabled
 
 
 def _declares(acc: Accelerator, source, query) -> bool:
@@ -134,7 +134,7 @@ def _declares(acc: Accelerator, source, query) -> bool:
 def _may_use(acc: Accelerator, source, query) -> bool:
     if not _declares(acc, source, query):
         return False
-    return not acc.in_memory or _keep_in_memory or acc.is_ready(source, query)
+    return not acc.in_memory or keeps_in_memory() or acc.is_ready(source, query)
 
 
 @contextmanager

@@ -93,6 +93,15 @@ class Change:
     before: str
 
 
+_KEEP = {"in_memory": False}  # set by analytics.query.engine.keep_in_memory, read by accelerators
+
+
+def keeps_in_memory() -> bool:
+    """Whether this process keeps in-memory accelerator structures (loads or builds them whole on
+    first use): see :func:`analytics.query.engine.keep_in_memory`."""
+    return _KEEP["in_memory"]
+
+
 class Accelerator:
     """A faster path for one query type that answers only what it can answer exactly."""
 

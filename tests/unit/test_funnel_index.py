@@ -125,6 +125,24 @@ def test_a_process_not_holding_the_index_reads_only_the_funnels_rows_of_the_pers
     same(store, FunnelSpec(parse_steps("view,click"), mode="strict"), Filters())
 
 
+def test_a_process_keeping_accelerators_loads_the_persisted_index_whole_once(store):
+    """The dashboard (which keeps accelerators in memory) cuts every funnel from the whole index,
+    loaded from the persisted order once per data version, rather than reading each funnel's part."""
+    from analytics.query import engine
+
+    insert_events(store, {"a": [("view", 0), ("click", 60)], "b": [("view", 5), ("purchase", 90)]})
+    spec = FunnelSpec(parse_steps("view,click"))
+    funnel_fast.event_index(store)  # persisted
+    funnel_fast.clear()
+    engine.keep_in_memory(True)
+    try:
+        assert [s.count for s in compute_funnel(store, spec).steps] == [2, 1]
+        assert funnel_fast.is_held(store)  # loaded whole, kept for the next funnel
+    finally:
+        engine.keep_in_memory(False)
+        funnel_fast.clear()
+
+
 def test_an_unknown_column_is_a_programming_error(store):
     insert_events(store, {"a": [("view", 0)]})
     with pytest.raises(ValueError):

@@ -39,7 +39,13 @@ import pyarrow as pa
 from analytics.columns import take_text, to_numpy
 from analytics.query.arrays import unit_key
 from analytics.query.filters import FIELDS, Filters, matching_items
-from analytics.query.layer import Accelerator, Change, FunnelEvents, UnitRows
+from analytics.query.layer import (
+    Accelerator,
+    Change,
+    FunnelEvents,
+    UnitRows,
+    keeps_in_memory,
+)
 from analytics.store.schema import EVENT_TYPES
 from analytics.store.storage import Store
 
@@ -292,7 +298,11 @@ def _text_in(store: Store, index: EventIndex, name: str, values) -> np.ndarray:
     codes, dictionary = _column(store, index, name)
     values = set(values)
     wanted = [i for i, v in enumerate(dictionary) if v in values]
-    return np.isin(codes, np.asarray(wanted, dtype=np.int32))
+    if len(wanted) == 1:
+        return codes == wanted[0]
+    table = np.zeros(len(dictionary) + 1, dtype=bool)  # the last entry answers NULL's code, -1
+    table[wanted] = True
+    return table[codes]
 
 
 def _condition(store: Store, index: EventIndex, cond) -> np.ndarray:
@@ -302,11 +312,11 @@ def _condition(store: Store, index: EventIndex, cond) -> np.ndarray:
         equal = _text_in(store, index, cond.column, [cond.value])
         return equal if cond.op == "=" else (codes >= 0) & ~equal
     values = _column(store, index, cond.column)
-    known = ~np.isnan(values)
-    with np.errstate(invalid="ignore"):
-        ops = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less,
-               "=": np.equal, "!=": np.not_equal}
-        return ops[cond.op](values, float(cond.value)) & known
+    with np.errstate(invalid="ignore"):  # NaN (NULL) compares false, but unequal to everything
+        ops = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less, "=": np.equal}
+        if cond.op == "!=":
+            return np.not_equal(values, float(cond.value)) & ~np.isnan(values)
+        return ops[cond.op](values, float(cond.value))
 
 
 def _in_filters(store: Store, index: EventIndex, filters: Filters) -> np.ndarray | None:
@@ -414,6 +424,8 @@ class FunnelOrder(Accelerator):
         upkeep(source, change)
 
     def answer(self, source, query: FunnelEvents) -> UnitRows:
-        if not is_held(source) and is_current(source):
+        # A process that keeps accelerators (the dashboard) loads the index whole once per data
+        # version; any other reads one funnel's part of the persisted order.
+        if not keeps_in_memory() and not is_held(source) and is_current(source):
             return _cut(source, query.spec, query.filters, _partial(source, query.spec, query.filters))
         return fetch_rows(source, query.spec, query.filters)
