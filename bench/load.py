@@ -66,6 +66,7 @@ from dashboard.i18n import t
 
 CHROMIUM = Path(os.environ.get("REELYTICS_CHROMIUM", "/usr/bin/chromium"))
 TARGET_S = 1.0
+TARGET_EVENTS = 2_000_000  # the target is stated at about 1M events: it applies to databases up to this size
 #: A page not rendered after this many seconds counts as a failed load (and stops nothing else).
 LOAD_TIMEOUT_S = 600
 #: JavaScript: the page titled ``title`` is rendered and its script has finished.
@@ -81,6 +82,17 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _events(db: Path) -> int:
+    """The number of events in the database ``db`` (before the server opens it)."""
+    from analytics.store.storage import Store
+
+    store = Store(db)
+    try:
+        return store.counts()["events"]
+    finally:
+        store.close()
 
 
 def _start_server(db: Path, log: Path) -> tuple[subprocess.Popen, str]:
@@ -286,6 +298,7 @@ async def _run_db(source: Path, sessions: list[int], deadline: float, driver: st
         db = Path(tmp) / "data" / "reelytics.duckdb"
         db.parent.mkdir()
         shutil.copy(source, db)
+        events = _events(db)
         proc, url = _start_server(db, Path(tmp) / "server.log")
         server = psutil.Process(proc.pid)
         pages = _pages()
@@ -332,8 +345,9 @@ async def _run_db(source: Path, sessions: list[int], deadline: float, driver: st
                           f"{spent:>13.1f} {per_view:>11.2f} "
                           f"{_peak_rss_mib(proc.pid):>13.0f} {os.getloadavg()[0]:>5.1f}"
                           + (f"  failed: {', '.join(failures)}" if failures else ""), flush=True)
-                    emit("load", f"{n} session(s) at once: median page ({driver})", side(statistics.median(loads)),
-                         target=("wall_s", TARGET_S) if n == 8 else None,
+                    emit("load", f"{n} session(s) at once on {events:,} events: median page ({driver})",
+                         side(statistics.median(loads)),
+                         target=("wall_s", TARGET_S) if n == 8 and events <= TARGET_EVENTS else None,
                          note=(f"{source.name}; driver {driver}, {what}; {len(loads)} loads, p95 {p95:.2f} s; "
                                f"server CPU per view {per_view:.2f} s; load average {os.getloadavg()[0]:.1f}"))
                     slow = sorted(((statistics.median(v), p) for p, v in times.items()), reverse=True)[:3]
