@@ -18,8 +18,9 @@ pytestmark = pytest.mark.browser
 SERVER_DB_SOURCE = "sample_db"
 SESSIONS = 8
 NEW_VIEWS = 40
-#: Views of a page that may still show the figures from before the upload (a bound, not a timing).
-STALE_VIEWS_AT_MOST = 120
+#: Views of a page (a second apart) that may still show the figures from before the upload: a bound
+#: that ends a stuck update, far above what the update takes on a machine busy with other tests.
+STALE_VIEWS_AT_MOST = 600
 
 
 def _routes() -> list[tuple[str, str]]:
@@ -42,9 +43,12 @@ def last_event(sample_db, tmp_path_factory) -> dt.datetime:
 
 
 def _finished(page) -> None:
-    """Wait until the page's script has run: its title is drawn and Streamlit's running status is gone."""
+    """Wait until the page's script has run: its title is drawn and the app says no script runs.
+    (Streamlit's running status appears only a moment after a run starts: its absence says nothing
+    about a run still drawing the page's later parts, the note of figures from before an upload
+    among them.)"""
     page.locator('[data-testid="stMain"] h1').first.wait_for()
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(state="attached")
 
 
 def _check(page, url: str, title_key: str) -> None:

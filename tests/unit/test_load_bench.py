@@ -3,6 +3,7 @@
 import asyncio
 import importlib.util
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -58,7 +59,9 @@ def _msg(**fields) -> ForwardMsg:
 def _read(messages, title="Overview"):
     session = load.WebsocketSession("http://127.0.0.1:1")
     session.ws = _Socket(messages)
-    asyncio.run(session._read_run(title))
+    # a thread of its own: a browser test of the same worker may hold an event loop in this one
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, session._read_run(title)).result()
     return session
 
 
