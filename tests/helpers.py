@@ -82,6 +82,17 @@ DATASETS = REPO.parent / "shared" / "datasets"
 APP = REPO / "dashboard" / "app.py"
 
 
+#: The app's root while a script runs. Streamlit's status widget appears only a moment after a run
+#: starts, so its absence does not say that the run is over; the root's script state does.
+SCRIPT_RUNNING = '[data-testid="stApp"]:not([data-test-script-state="notRunning"])'
+
+
+def wait_for_run(page, timeout: float | None = None) -> None:
+    """Wait (in a real browser) until the page's title is drawn and no script runs."""
+    page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=timeout)
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(state="attached", timeout=timeout)
+
+
 def open_page(monkeypatch, db, page: str, *, lang: str | None = None, state: Mapping[str, Any] | None = None):
     """An AppTest of the whole app (router, sidebar, page) over database ``db``, switched to ``page``.
 

@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from dashboard.i18n import t
-from tests.helpers import REPO
+from tests.helpers import REPO, wait_for_run
 
 pytestmark = pytest.mark.browser
 SERVER_DB_SOURCE = "sample_db"
@@ -42,15 +42,6 @@ def last_event(sample_db, tmp_path_factory) -> dt.datetime:
         store.close()
 
 
-def _finished(page) -> None:
-    """Wait until the page's script has run: its title is drawn and the app says no script runs.
-    (Streamlit's running status appears only a moment after a run starts: its absence says nothing
-    about a run still drawing the page's later parts, the note of figures from before an upload
-    among them.)"""
-    page.locator('[data-testid="stMain"] h1').first.wait_for()
-    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(state="attached")
-
-
 def _check(page, url: str, title_key: str) -> None:
     body = page.locator("body")
     assert page.locator('[data-testid="stException"]').count() == 0, (url, body.inner_text()[:1500])
@@ -78,7 +69,7 @@ def test_eight_readers_and_one_upload_at_once(server, browser, tmp_path, last_ev
             p.set_default_timeout(120_000)
         # Before: the views of the default period.
         readers[0].goto(f"{server}/overview")
-        _finished(readers[0])
+        wait_for_run(readers[0])
         before = _views(readers[0])
 
         # Each reader walks its share of the pages (together: every page), all at the same time as the upload.
@@ -98,7 +89,7 @@ def test_eight_readers_and_one_upload_at_once(server, browser, tmp_path, last_ev
             if step == 0:
                 admin.get_by_role("button", name=t("data.import")).click()
             for page, (url, key) in walking:
-                _finished(page)
+                wait_for_run(page)
                 _check(page, url, key)
         admin.get_by_text(f"Imported {NEW_VIEWS} rows from late_views.csv").first.wait_for()
         _check(admin, "data", "page.data")
@@ -109,7 +100,7 @@ def test_eight_readers_and_one_upload_at_once(server, browser, tmp_path, last_ev
         for page in (readers[0], readers[-1]):
             for _view in range(STALE_VIEWS_AT_MOST):
                 page.goto(f"{server}/overview")
-                _finished(page)
+                wait_for_run(page)
                 _check(page, "overview", "page.overview")
                 if not _stale(page):
                     break

@@ -20,7 +20,7 @@ import pytest
 
 from dashboard.format import is_code_name
 from dashboard.i18n import t
-from tests.helpers import RAW_FLOAT, RAW_WORD, REPO
+from tests.helpers import RAW_FLOAT, RAW_WORD, REPO, SCRIPT_RUNNING
 
 pytestmark = pytest.mark.browser
 SERVER_DB_SOURCE = "sample_db"
@@ -79,12 +79,12 @@ def _settle(page) -> None:
     page.wait_for_function(
         """() => {
             const busy = document.querySelector(
-                '[data-testid="stStatusWidget"], [data-testid="stSpinner"], [data-stale="true"]');
+                '[data-testid="stStatusWidget"], [data-testid="stSpinner"], [data-stale="true"], RUNNING');
             const size = document.querySelector('[data-testid="stMain"]').innerHTML.length;
             const s = window.__settle;
             if (busy || size !== s.size) { s.size = size; s.since = Date.now(); return false; }
             return Date.now() - s.since > 1500;
-        }""",
+        }""".replace("RUNNING", SCRIPT_RUNNING),
         polling=250,
         timeout=300_000,
     )

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, wait_for_run
 
 pytestmark = pytest.mark.browser
 SERVER_DB_SOURCE = "sample_db"
@@ -19,10 +19,7 @@ def _routed_pages():
 def test_page_opens_without_exception(server, page, url_path):
     page.goto(f"{server}/{url_path}")
     page.locator('[data-testid="stSidebarNav"]').first.wait_for()
-    page.locator('[data-testid="stMain"] h1').first.wait_for()
-    # let the page finish running: the app says whether a script runs (Streamlit's status widget
-    # appears only a moment after a run starts, so its absence does not say the run is over)
-    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(state="attached", timeout=120_000)
+    wait_for_run(page, timeout=120_000)
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator("body").inner_text()[:2000]
     assert page.get_by_text("Page not found").count() == 0  # a shared link opens its page, no dialog
     assert f"/{url_path}?" in page.url  # and stays at its own address, with the filters
