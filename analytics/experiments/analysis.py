@@ -44,6 +44,7 @@ import dataclasses
 import datetime as dt
 import io
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,7 @@ import pandas as pd
 from analytics.config import parse_timezone
 from analytics.errors import BadInput
 from analytics.experiments import stats as abstats
+from analytics.ingest.mapping import guess_column
 from analytics.query.definitions import is_complete, views_with_ratio
 from analytics.query.filters import Filters, filtered_events
 
@@ -642,12 +644,41 @@ def _is_boolean_words(values: pd.Series) -> bool:
     return not words.empty and bool(words.isin(list(BOOLEAN_WORDS)).all())
 
 
+#: Targets of the header mapping that name an identifier: never a metric.
+_ID_TARGETS = frozenset({"user_id", "item_id", "course_id"})
+
+
+def _guessed(columns: Sequence[Any], target: str) -> str | None:
+    """The column whose header the ingest mapping reads as ``target`` (the best score, then the leftmost)."""
+    scored = [(guess_column(str(c), "events"), str(c)) for c in columns]
+    hits = [(g.confidence, -i, c) for i, (g, c) in enumerate(scored) if g.target == target]
+    return max(hits)[2] if hits else None
+
+
+def guess_variant_column(columns: Sequence[Any]) -> str | None:
+    """The variant column named as the ingest mapping names one (``variant``, ``group``, ``test group``, ``实验组`` ...)."""
+    return _guessed(columns, "variant")
+
+
+def guess_user_column(columns: Sequence[Any]) -> str | None:
+    """The user id column named as the ingest mapping names one (``user_id``, ``userid``, ``uid``, ``用户ID`` ...)."""
+    return _guessed(columns, "user_id")
+
+
+def _unnamed(column: Any) -> bool:
+    """A column with no header (pandas names it ``Unnamed: N``), such as a saved row index."""
+    return re.fullmatch(r"Unnamed: \d+", str(column).strip()) is not None
+
+
 def metric_columns(table: pd.DataFrame, exclude: Sequence[str | None] = ()) -> list[str]:
-    """Columns usable as metrics: numeric, boolean, or holding only true/false-like words."""
+    """Columns usable as metrics: numeric, boolean, or holding only true/false-like words; never an
+    identifier (a header the ingest mapping reads as a user, item or course id) nor a column without
+    a header."""
     skip = {str(c) for c in exclude if c is not None}
     return [
         str(c) for c in table.columns
-        if str(c) not in skip and (pd.api.types.is_numeric_dtype(table[c]) or _is_boolean_words(table[c]))
+        if str(c) not in skip and not _unnamed(c) and guess_column(str(c), "events").target not in _ID_TARGETS
+        and (pd.api.types.is_numeric_dtype(table[c]) or _is_boolean_words(table[c]))
     ]
 
 
@@ -670,7 +701,7 @@ def _is_binary(values: pd.Series) -> bool:
 
 def user_data_from_table(
     table: pd.DataFrame,
-    variant_col: str,
+    variant_col: str | None,
     metric_cols: Sequence[str] | None = None,
     user_col: str | None = None,
     covariate_col: str | None = None,
@@ -679,17 +710,27 @@ def user_data_from_table(
 
     Args:
         table: one row per user (repeated rows are combined, see the module docstring).
-        variant_col: the column naming each row's variant.
-        metric_cols: metric columns (default: every numeric column other than user, variant, covariate).
-        user_col: the user id column (default ``user_id`` when present; otherwise every row is a user).
+        variant_col: the column naming each row's variant (``None``: :func:`guess_variant_column`).
+        metric_cols: metric columns (default: :func:`metric_columns` other than user, variant, covariate).
+        user_col: the user id column (default: :func:`guess_user_column`; ``""``, or no such column:
+            every row is a user).
         covariate_col: a pre-period covariate for CUPED (continuous metrics only).
 
     Raises :class:`BadInput` for missing or non-numeric columns and fewer than two variants.
     """
     df = table.copy()
     df.columns = [str(c).strip() for c in df.columns]
-    if user_col is None and "user_id" in df.columns:
-        user_col = "user_id"
+    if variant_col is None:
+        variant_col = guess_variant_column(df.columns)
+        if variant_col is None:
+            raise BadInput(
+                "no column of the table is named like a variant (variant, group, arm, 实验组 ...); "
+                f"name it (--variant-col); its columns are {', '.join(df.columns)}",
+                code="no_variant_column",
+            )
+    if user_col is None:
+        user_col = guess_user_column(df.columns)
+    user_col = user_col or None
     for col, option in ((variant_col, "variant"), (user_col, "user"), (covariate_col, "covariate")):
         if col is not None and col not in df.columns:
             raise BadInput(
@@ -783,7 +824,7 @@ def user_data_from_table(
 
 def analyse_table(
     source: str | Path | bytes | pd.DataFrame,
-    variant_col: str,
+    variant_col: str | None = None,
     metric_cols: Sequence[str] | None = None,
     control: str | None = None,
     options: Options | None = None,

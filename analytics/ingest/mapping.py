@@ -51,7 +51,7 @@ ALIASES: dict[str, dict[str, list[str]]] = {
         ],
         "item_id": [
             "itemid", "item", "video_id", "videoid", "product_id", "content_id", "sku_id", "goods_id", "photo_id",
-            "视频id", "作品id", "内容id", "商品id", "视频", "作品",
+            "movie_id", "视频id", "作品id", "内容id", "商品id", "视频", "作品",
         ],
         "course_id": ["course", "courseid", "课程id", "课程", "关联课程"],
         "watch_seconds": [
@@ -60,7 +60,9 @@ ALIASES: dict[str, dict[str, list[str]]] = {
         ],
         "video_seconds": ["video_duration", "duration", "video_length", "length", "视频时长", "时长", "视频长度"],
         **_COMMON_TEXT,
-        "variant": ["group", "ab_group", "experiment_group", "bucket", "arm", "实验组", "分组", "版本", "实验分组"],
+        "variant": [
+            "group", "ab_group", "experiment_group", "test_group", "treatment_group", "variation", "bucket", "arm", "实验组", "分组", "版本", "实验分组",
+        ],
         "revenue": [
             "amount", "pay_amount", "order_amount", "paid_amount", "gmv", "income",
             "金额", "支付金额", "实付金额", "收入", "订单金额", "成交金额",
@@ -118,7 +120,7 @@ EVENT_ALIASES: dict[str, str] = {
     **dict.fromkeys(["favourite", "fav", "collect", "bookmark", "收藏"], "favorite"),
     **dict.fromkeys(["clicks", "点击"], "click"),
     **dict.fromkeys(["cart", "addtocart", "add-to-cart", "add to cart", "加购", "加入购物车"], "add_to_cart"),
-    **dict.fromkeys(["buy", "order", "pay", "paid", "购买", "下单", "支付"], "purchase"),
+    **dict.fromkeys(["buy", "order", "pay", "paid", "transaction", "购买", "下单", "支付"], "purchase"),
     **dict.fromkeys(["退款"], "refund"),
     **dict.fromkeys(["start_lesson", "开始学习"], "lesson_start"),
     **dict.fromkeys(["complete_lesson", "lesson_completed", "完成课时"], "lesson_complete"),
@@ -211,17 +213,35 @@ class Plan:
         return {c.source: c.label for c in self.columns}
 
 
+def _compact(normalised: str) -> str:
+    """A normalised header without its underscores: ``visitorid`` and ``visitor_id``, ``userId`` and
+    ``user_id`` are one name."""
+    return normalised.replace("_", "")
+
+
 def _alias_index(kind: str) -> dict[str, tuple[str, float]]:
+    """Normalised header -> (target, score): the canonical names, their aliases, and the compact form
+    (:func:`_compact`) of each, unless two targets share a compact form."""
     index: dict[str, tuple[str, float]] = {}
     for target, aliases in ALIASES[kind].items():
         for alias in aliases:
             index.setdefault(normalise_header(alias), (target, 0.9))
     for target in TABLE_COLUMNS[kind]:
         index[target] = (target, 1.0)
+    compact: dict[str, set[str]] = {}
+    for name, (target, _score) in index.items():
+        compact.setdefault(_compact(name), set()).add(target)
+    for name, targets in compact.items():
+        if len(targets) == 1 and name not in index:
+            index[name] = (next(iter(targets)), 0.9)
     return index
 
 
-_FLAG_INDEX = {normalise_header(a): ev for ev, aliases in FLAG_ALIASES.items() for a in aliases}
+_FLAG_INDEX = {
+    form: ev for ev, aliases in FLAG_ALIASES.items() for a in aliases
+    for form in (normalise_header(a), _compact(normalise_header(a)))
+}
+_PERSONAL_FORMS = PERSONAL | {_compact(p) for p in PERSONAL}
 
 
 def guess_column(name: str, kind: str) -> ColumnMap:
@@ -230,7 +250,7 @@ def guess_column(name: str, kind: str) -> ColumnMap:
     base, unit = split_unit(norm)
     index = _alias_index(kind)
     for candidate, cand_unit in ((norm, None), (base, unit)):
-        hit = index.get(candidate)
+        hit = index.get(candidate) or index.get(_compact(candidate))
         if hit is None:
             continue
         target, score = hit
@@ -242,9 +262,11 @@ def guess_column(name: str, kind: str) -> ColumnMap:
         if target in DURATION_COLUMNS:
             return ColumnMap(name, target, cand_unit or "s", confidence=score)
         return ColumnMap(name, target, None, confidence=score)
-    if kind == "events" and (norm in _FLAG_INDEX or base in _FLAG_INDEX):
-        return ColumnMap(name, "flag", event=_FLAG_INDEX.get(norm) or _FLAG_INDEX[base], confidence=0.8)
-    if norm in PERSONAL or base in PERSONAL:
+    forms = (norm, base, _compact(norm), _compact(base))
+    flag = next((_FLAG_INDEX[f] for f in forms if f in _FLAG_INDEX), None)
+    if kind == "events" and flag is not None:
+        return ColumnMap(name, "flag", event=flag, confidence=0.8)
+    if any(f in _PERSONAL_FORMS for f in forms):
         return ColumnMap(name, "ignore", confidence=0.9)
     return ColumnMap(name, "props", confidence=0.0)
 

@@ -215,10 +215,18 @@ def _prepare_all_sheets(path: Path, kind, mapping, encoding, columns, limits: Li
     raise BadInput(f"{path.name} has no rows in any sheet", code="empty_file")
 
 
+#: A duration column with no unit in its header is read as milliseconds when its median is above
+#: this many: a median view or video of more than an hour is rare in these logs, while a median of
+#: more than 3.6 s is usual in milliseconds (short videos).
+MS_MEDIAN_ABOVE = 3600
+
+
 def _guess_units(plan: Plan, sniffed: readers.Sniffed) -> Plan:
-    """A duration column with no unit in its header whose median is above 20,000 is read as milliseconds."""
+    """Duration columns with no unit in their header (and no manual unit) are read as milliseconds
+    when they hold whole numbers only and one of them has a median above :data:`MS_MEDIAN_ABOVE`;
+    the others of the file then are too (one export, one unit: a watch time's median may be small)."""
     cols = list(plan.columns)
-    notes = list(plan.notes)
+    medians: dict[int, float] = {}
     for i, c in enumerate(cols):
         if c.target not in DURATION_COLUMNS or c.manual or c.unit != "s":
             continue
@@ -232,9 +240,18 @@ def _guess_units(plan: Plan, sniffed: readers.Sniffed) -> Plan:
             except (TypeError, ValueError):
                 continue
         values = [v for v in values if math.isfinite(v)]
-        if len(values) >= 5 and statistics.median(values) > 20000:
-            cols[i] = replace(c, unit="ms", confidence=0.6)
-            notes.append(Issue("read_as_ms", "info", params={"column": c.source, "median": statistics.median(values)}))
+        if len(values) >= 5 and all(v == int(v) for v in values):
+            medians[i] = statistics.median(values)
+    decided = max(medians, key=lambda i: medians[i], default=None)
+    if decided is None or medians[decided] <= MS_MEDIAN_ABOVE:
+        return plan
+    notes = list(plan.notes)
+    for i, median in medians.items():
+        cols[i] = replace(cols[i], unit="ms", confidence=0.6)
+        if i == decided:
+            notes.append(Issue("read_as_ms", "info", params={"column": cols[i].source, "median": median}))
+        else:
+            notes.append(Issue("read_as_ms_like", "info", params={"column": cols[i].source, "like": cols[decided].source}))
     return replace(plan, columns=tuple(cols), notes=tuple(notes))
 
 

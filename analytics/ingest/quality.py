@@ -62,6 +62,7 @@ ISSUE_CODES: dict[str, tuple[str, ...]] = {
     "personal_not_stored": ("columns",),
     "also_looks_like": ("column", "target", "used"),
     "read_as_ms": ("column", "median"),
+    "read_as_ms_like": ("column", "like"),
     "wide_form": ("flags",),  # [[column, event], ...]
     "date_order_proven": ("column", "order"),
     "epoch_unit": ("column", "unit"),

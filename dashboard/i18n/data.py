@@ -229,6 +229,10 @@ TEXT = {
         "en": "{column} has no unit in its name and a median of {median:,.0f}: read as milliseconds (map it as ...:s to keep seconds)",
         "zh": "{column} 列名未注明单位且中位数为 {median:,.0f}：按毫秒读取（如需按秒，请映射为 ...:s）",
     },
+    "ingest.issue.read_as_ms_like": {
+        "en": "{column} has no unit in its name: read as milliseconds like {like} (map it as ...:s to keep seconds)",
+        "zh": "{column} 列名未注明单位：与 {like} 一样按毫秒读取（如需按秒，请映射为 ...:s）",
+    },
     "ingest.issue.wide_form": {
         "en": "No event type column: each row is a view, plus one event per truthy flag ({flags})",
         "zh": "没有行为类型列：每行记为一次观看，每个为真的标记列再加一个事件（{flags}）",

@@ -11,6 +11,8 @@ from analytics.experiments.analysis import (
     Options,
     analyse_events,
     analyse_table,
+    guess_user_column,
+    guess_variant_column,
     list_variants,
     metric_columns,
     parse_split,
@@ -177,15 +179,17 @@ with tab_analyse:
                 columns = [str(c) for c in result_table.columns]
                 sig = abs(hash(tuple(columns))) % 10**8  # a new table's columns get fresh widgets
                 c1, c2, c3 = st.columns(3)
+                guessed_variant = guess_variant_column(columns)
                 variant_col = c1.selectbox(
-                    t("exp.variant_col"), columns, index=columns.index("variant") if "variant" in columns else 0,
+                    t("exp.variant_col"), columns, index=columns.index(guessed_variant) if guessed_variant else 0,
                     key=f"exp_variant_col_{sig}",
                 )
                 none = t("exp.none")
                 user_choices = [none, *[c for c in columns if c != variant_col]]
+                guessed_user = guess_user_column(user_choices[1:])
                 user_col = c2.selectbox(
                     t("exp.user_col"), user_choices,
-                    index=user_choices.index("user_id") if "user_id" in user_choices else 0, key=f"exp_user_col_{sig}",
+                    index=user_choices.index(guessed_user) if guessed_user else 0, key=f"exp_user_col_{sig}",
                 )
                 numeric = metric_columns(result_table, (variant_col, None if user_col == none else user_col))
                 metric_cols = c3.multiselect(t("exp.metric_cols"), numeric, default=numeric, key=f"exp_metric_cols_{sig}",
@@ -205,7 +209,7 @@ with tab_analyse:
                 else:
                     _render(analyse_table(
                         result_table, variant_col, metric_cols, control, options,
-                        user_col=None if user_col == none else user_col,
+                        user_col="" if user_col == none else user_col,
                         covariate_col=None if covariate == none else covariate,
                     ))
 

@@ -261,6 +261,27 @@ def test_bad_tables_are_refused(table, kwargs, code, message):
     assert err.value.code == code
 
 
+def test_a_table_s_variant_user_and_metric_columns_are_found_by_their_names():
+    # the shape of a published marketing A/B export: a saved row index without a header, spaced names
+    table = pd.DataFrame({
+        "Unnamed: 0": range(120), "user id": [1069124 + i for i in range(120)], "test group": ["ad", "psa"] * 60,
+        "converted": [True, False, False] * 40, "total ads": [3, 10, 7, 1] * 30,
+    })
+    result = analyse_table(table)
+    assert [m.metric for m in result.metrics] == ["converted", "total ads"]
+    assert result.sizes == (60, 60) and "no_user_column" not in [n.code for n in result.notices]
+    repeated = pd.concat([table, table.assign(converted=False)])  # the user column is used: rows of one user combine
+    assert user_data_from_table(repeated, None).repeated_rows == 120
+    as_rows = user_data_from_table(repeated, None, user_col="")  # "" says: every row is a user
+    assert len(as_rows.frame) == 240 and "no_user_column" in [n.code for n in as_rows.notices]
+
+
+def test_a_table_without_a_column_named_like_a_variant_needs_one_named():
+    with pytest.raises(BadInput, match="named like a variant") as err:
+        analyse_table(pd.DataFrame({"userid": [1, 2], "version": ["a", "b"], "m": [1, 2]}))
+    assert err.value.code == "no_variant_column"
+
+
 def test_unknown_control_in_a_table():
     with pytest.raises(BadInput, match="there is no variant 'B'"):
         analyse_table(SAMPLE_TABLE, "variant", ["converted"], "B")
@@ -402,7 +423,7 @@ def test_cli_ab_events_and_plan(tmp_path, capsys):
     [
         (["ab", "--metric", "bogus"], "unknown experiment metric 'bogus'"),
         (["ab", "--table", "missing.csv", "--variant-col", "v"], "there is no file 'missing.csv'"),
-        (["ab", "--table", "x.csv"], "--table needs --variant-col"),
+        (["ab", "--table", "x.csv"], "there is no file 'x.csv'"),  # the variant column is found by its name
         (["ab", "--variant-col", "v"], "need --table"),
         (["ab", "--table", "x.csv", "--variant-col", "v", "--from", "2026-01-01"], "filter events, not a --table"),
         (["ab-plan", "--baseline", "1.5", "--mde", "0.1"], "baseline rate must lie strictly between 0 and 1"),

@@ -60,6 +60,33 @@ def test_english_and_chinese_event_headers(header, target, unit):
 
 
 @pytest.mark.parametrize(
+    "header,target",
+    [
+        ("visitorid", "user_id"),  # visitor_id written without its underscore
+        ("userId", "user_id"),
+        ("movieId", "item_id"),
+        ("eventType", "event_type"),
+        ("videoDuration", "video_seconds"),
+        ("Test Group", "variant"),
+        ("isLike", "flag"),
+        ("phoneNumber", "ignore"),
+        ("realName", "ignore"),
+        ("transactionid", "props"),
+    ],
+)
+def test_headers_match_their_alias_with_or_without_underscores(header, target):
+    assert guess_column(header, "events").target == target
+
+
+def test_an_event_file_in_the_retail_log_shape_maps_without_help():
+    plan = plan_mapping(["timestamp", "visitorid", "event", "itemid", "transactionid"], "events")
+    assert plan.as_dict() == {
+        "timestamp": "event_time", "visitorid": "user_id", "event": "event_type", "itemid": "item_id", "transactionid": "props",
+    }
+    assert EVENT_ALIASES["transaction"] == "purchase" and EVENT_ALIASES["addtocart"] == "add_to_cart"
+
+
+@pytest.mark.parametrize(
     "kind,header,target",
     [
         ("items", "标题", "title"),

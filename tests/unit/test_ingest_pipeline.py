@@ -174,6 +174,37 @@ def test_preview_touches_no_database_and_shows_mapped_rows(tmp_path):
     assert pv.rows["event_time"].iloc[0] == dt.datetime(2026, 1, 5, 12, 0)
 
 
+def _log_with_durations(tmp_path, play, video, name="log.csv"):
+    path = tmp_path / name
+    rows = [f"u{i},v{i % 3},2026-01-05 20:{i:02d},{p},{v}" for i, (p, v) in enumerate(zip(play, video))]
+    path.write_text("user_id,item_id,event_time,play_duration,video_duration\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_unitless_durations_of_one_file_share_the_milliseconds_found_in_one_of_them(tmp_path):
+    # a short-video log in milliseconds: most views are skipped (small median), the videos run 5-60 s
+    path = _log_with_durations(tmp_path, [800, 1200, 2500, 900, 4000, 30000], [5000, 9000, 12000, 15000, 30000, 60000])
+    pv = preview_file(path)
+    assert pv.mapping["play_duration"] == "watch_seconds:ms" and pv.mapping["video_duration"] == "video_seconds:ms"
+    notes = {i.code: i.params for i in pv.notes}
+    assert notes["read_as_ms"] == {"column": "video_duration", "median": 13500.0}
+    assert notes["read_as_ms_like"] == {"column": "play_duration", "like": "video_duration"}
+    assert list(pv.rows["video_seconds"][:2]) == [5.0, 9.0]
+
+
+@pytest.mark.parametrize(
+    "play,video",
+    [
+        ([30, 45, 60, 90, 120, 200], [60, 120, 180, 300, 600, 900]),  # seconds: lessons of up to 15 minutes
+        ([3000.5, 4000.25, 5000.5, 6000.5, 7000.5, 8000.5], [9000.5, 9000.5, 9000.5, 9000.5, 9000.5, 9000.5]),  # fractions
+    ],
+)
+def test_durations_stay_seconds_when_their_medians_are_small_or_they_hold_fractions(tmp_path, play, video):
+    pv = preview_file(_log_with_durations(tmp_path, play, video))
+    assert pv.mapping["play_duration"] == "watch_seconds" and pv.mapping["video_duration"] == "video_seconds"
+    assert not {"read_as_ms", "read_as_ms_like"} & {i.code for i in pv.notes}
+
+
 def test_remove_upload_and_rejected_rows(store):
     path = write(store, "r.csv", "user_id,item_id,event_type,event_time\nu1,v1,view,2026-01-05\nu2,v1,nope,2026-01-05\n")
     report = ingest_file(store, path)

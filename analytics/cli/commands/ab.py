@@ -20,7 +20,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "ab",
         description="Events: --metric NAME (repeatable) --control NAME. "
-        "Table: --table FILE --variant-col C --metric-col M (repeatable) --control NAME.",
+        "Table: --table FILE [--variant-col C] [--metric-col M (repeatable)] --control NAME.",
     )
     p.add_argument(
         "--metric", action="append", default=[],
@@ -28,9 +28,9 @@ def register(sub) -> None:
     )
     p.add_argument("--control", default=None, help="the control variant (default: control / 对照组 / 对照 / baseline / A if present, else the first A-Z)")
     p.add_argument("--table", default=None, metavar="FILE", help="user-level result table (CSV, Excel or Parquet)")
-    p.add_argument("--variant-col", default=None, help="variant column of --table")
-    p.add_argument("--metric-col", action="append", default=[], help="metric column of --table (repeatable; default all numeric)")
-    p.add_argument("--user-col", default=None, help="user id column of --table (default user_id when present)")
+    p.add_argument("--variant-col", default=None, help="variant column of --table (default: the column named variant, group, arm, test group, 实验组 ...)")
+    p.add_argument("--metric-col", action="append", default=[], help="metric column of --table (repeatable; default every numeric or true/false column but ids and unnamed ones)")
+    p.add_argument("--user-col", default=None, help="user id column of --table (default: the column named user_id, userid, uid, 用户ID ...)")
     p.add_argument("--covariate-col", default=None, help="pre-period covariate column of --table for CUPED")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
     p.add_argument("--correction", choices=("holm", "bh", "none"), default="holm", help="multiple-testing correction (default holm)")
@@ -71,8 +71,6 @@ def _options(args) -> Options:
 def run(args, ctx) -> Output:
     options = _options(args)
     if args.table:
-        if not args.variant_col:
-            raise BadInput("--table needs --variant-col", code="usage")
         if args.metric:
             raise BadInput("--metric is for events; name table columns with --metric-col", code="usage")
         if args.date_from or args.date_to or args.channel or args.campaign or args.category:

@@ -50,6 +50,7 @@ ISSUE_TEXT = {
     "also_looks_like": "{column!r} also looks like {target}; {used!r} was used and {column!r} kept in props",
     "read_as_ms": "{column!r} has no unit in its name and a median of {median:,.0f}: read as milliseconds "
     "(map it as ...:s to keep seconds)",
+    "read_as_ms_like": "{column!r} has no unit in its name: read as milliseconds like {like!r} (map it as ...:s to keep seconds)",
     "wide_form": "no event type column: each row is a view, plus one event per truthy flag ({flags})",
     "date_order_proven": "{column}: dates read as {order}",
     "epoch_unit": "{column}: numbers read as epoch {unit}",
