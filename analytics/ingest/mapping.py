@@ -7,7 +7,8 @@ split off. The result is looked up in the alias lists below (English and Chinese
 * 1.0 -- the header is the canonical name itself (``user_id``);
 * 0.9 -- a known alias (``视频ID`` -> ``item_id``); ``time_ms`` style epoch names score 0.95 for
   ``event_time`` so they win over a text ``timestamp`` column (0.85);
-* 0.8 -- a 0/1 flag column in the "wide" form (``is_follow`` -> one extra ``follow`` event).
+* 0.8 -- a 0/1 flag column in the "wide" form (``is_follow`` -> one extra ``follow`` event);
+* 0.7 -- an event's ``price`` as its ``revenue`` (counted on purchases only), so a paid amount wins.
 
 When two columns claim the same target, the higher score wins and the other is kept in ``props``.
 Personal columns (phone, nickname, e-mail ...) are dropped unless mapped on purpose.
@@ -30,6 +31,10 @@ DURATION_COLUMNS = frozenset({"watch_seconds", "video_seconds", "duration_second
 #: Canonical columns parsed as points in time.
 TIME_COLUMNS = frozenset({"event_time", "published_at"})
 
+#: An event's price: its revenue when it is a purchase (e-commerce logs such as REES46 carry the price
+#: on every event), scored below the amount aliases so that a paid amount wins when a file has both.
+PRICE_ALIASES = ("price", "价格", "售价")
+
 _COMMON_TEXT = {
     "channel": ["channel", "platform", "source", "traffic_source", "渠道", "平台", "来源", "流量来源"],
     "campaign": ["campaign", "campaign_id", "campaign_name", "ad_campaign", "plan", "投放计划", "计划", "推广计划", "活动"],
@@ -51,14 +56,14 @@ ALIASES: dict[str, dict[str, list[str]]] = {
         ],
         "item_id": [
             "itemid", "item", "video_id", "videoid", "product_id", "content_id", "sku_id", "goods_id", "photo_id",
-            "movie_id", "视频id", "作品id", "内容id", "商品id", "视频", "作品",
+            "aweme_id", "bvid", "note_id", "movie_id", "视频id", "作品id", "内容id", "商品id", "视频", "作品",
         ],
         "course_id": ["course", "courseid", "课程id", "课程", "关联课程"],
         "watch_seconds": [
             "watch_time", "play_time", "play_duration", "watch_duration", "view_duration", "watched",
             "观看时长", "播放时长", "观看秒数", "观看时间",
         ],
-        "video_seconds": ["video_duration", "duration", "video_length", "length", "视频时长", "时长", "视频长度"],
+        "video_seconds": ["video_duration", "duration", "video_length", "length", "视频时长", "时长", "视频长度", "作品时长"],
         **_COMMON_TEXT,
         "variant": [
             "group", "ab_group", "experiment_group", "test_group", "treatment_group", "variation", "bucket", "arm", "实验组", "分组", "版本", "实验分组",
@@ -66,6 +71,7 @@ ALIASES: dict[str, dict[str, list[str]]] = {
         "revenue": [
             "amount", "pay_amount", "order_amount", "paid_amount", "gmv", "income",
             "金额", "支付金额", "实付金额", "收入", "订单金额", "成交金额",
+            *PRICE_ALIASES,
         ],
         "lesson": ["lesson_index", "lesson_no", "lesson_number", "chapter", "课时", "第几课", "课时序号", "章节"],
     },
@@ -76,7 +82,7 @@ ALIASES: dict[str, dict[str, list[str]]] = {
         "creator": ["author", "author_id", "uploader", "作者", "创作者", "博主", "达人"],
         "category": ["category_id", "category_name", "分类", "品类", "类目"],
         "tags": ["tag", "labels", "keywords", "标签", "关键词"],
-        "duration_seconds": ["duration", "video_duration", "length", "时长", "视频时长"],
+        "duration_seconds": ["duration", "video_duration", "length", "时长", "视频时长", "作品时长"],
         "price": ["售价", "价格", "定价"],
         "lessons": ["lesson_count", "num_lessons", "课时数"],
         "course_id": ["promoted_course", "课程id", "关联课程"],
@@ -259,6 +265,8 @@ def guess_column(name: str, kind: str) -> ColumnMap:
                 score = 0.95
             elif candidate in ("timestamp", "ts", "时间戳"):
                 score = 0.85
+        elif target == "revenue" and candidate in PRICE_ALIASES:
+            score = 0.7
         if target in DURATION_COLUMNS:
             return ColumnMap(name, target, cand_unit or "s", confidence=score)
         return ColumnMap(name, target, None, confidence=score)

@@ -101,6 +101,8 @@ def test_rees46_utc_suffixed_times(tmp_path):
     assert (report.rows_accepted, report.rows_rejected) == (1_000, 0)
     assert _types(store) == {"view": 987, "purchase": 10, "add_to_cart": 3}
     assert store.query("SELECT min(event_time) FROM events").scalar() == dt.datetime(2019, 10, 1, 0, 0)  # not shifted
+    assert report.mapping["price"] == "revenue"  # the price a purchase carries is its revenue
+    assert store.query("SELECT sum(revenue)::DOUBLE FROM events WHERE event_type = 'purchase'").scalar() == pytest.approx(2387.84)
     assert store.query("SELECT props['user_session'] FROM events WHERE user_id = '541312140' LIMIT 1").scalar() == (
         "72d76fde-8bb3-4e00-8c23-a032dfed738c"
     )

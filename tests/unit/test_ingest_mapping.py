@@ -207,3 +207,10 @@ def test_canonical_names_survive_case_space_and_bom(column, pad):
 @given(st.sampled_from(["watch_time", "play_time", "观看时长", "duration"]), st.sampled_from(["_ms", "(ms)", "（毫秒）", "毫秒"]))
 def test_millisecond_suffixes_are_recognised(base, suffix):
     assert split_unit(normalise_header(base + suffix)) == (normalise_header(base), "ms")
+
+
+def test_an_event_price_is_its_revenue_unless_the_file_has_a_paid_amount():
+    assert plan_mapping(["user_id", "item_id", "event_type", "event_time", "price"], "events").as_dict()["price"] == "revenue"
+    both = plan_mapping(["user_id", "item_id", "event_type", "event_time", "price", "pay_amount"], "events")
+    assert both.as_dict()["pay_amount"] == "revenue" and both.as_dict()["price"] == "props"
+    assert plan_mapping(["item_id", "price"], "items").as_dict()["price"] == "price"
