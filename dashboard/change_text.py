@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from analytics.cli.text_output import kpi_kind, write
 from analytics.metrics.explain import RESERVED, Contributor, Explanation
 from analytics.metrics.kpis import Kpi
 from dashboard.i18n import Lang, t
+from dashboard.numbers import kpi_kind, write
 
 
 def value_text(kpi: Kpi, value: float | None) -> str:

@@ -27,9 +27,9 @@ import streamlit as st
 from streamlit.dataframe.lazy_df_source import AUTO_LAZY_ROW_THRESHOLD
 from streamlit.dataframe_util import convert_pandas_df_to_arrow_table
 
-from analytics.cli.text_output import MISSING, count, multiple, number, pct, signed_pct
-from analytics.cli.text_output import is_missing as _missing
 from dashboard.i18n import TEXT, current_lang, t
+from dashboard.numbers import MISSING, count, multiple, number, pct, signed_pct
+from dashboard.numbers import is_missing as _missing
 
 #: Currencies a person can pick in the sidebar (code -> symbol); the first is the default.
 CURRENCIES: dict[str, str] = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}

@@ -1,96 +1,22 @@
-"""The CLI's human (non-JSON) output: one way to write each kind of number and an aligned table.
+"""The CLI's human (non-JSON) output: an aligned table, its numbers written by :mod:`dashboard.numbers`.
 
 ``--json`` output does not pass through here: it keeps the raw values. Every command's text output
-uses these functions, so a rate always reads ``51.9%``, a count ``12,345``, an amount ``1,234.50``
-and a missing value ``–``. The dashboard's formatting layer writes single values with the same
-functions (it adds what depends on the page language and the chosen currency).
+writes its numbers with :mod:`dashboard.numbers` (the dashboard writes single values with the same
+functions), so a rate always reads ``51.9%``, a count ``12,345`` and a missing value ``–``.
 """
 
 from __future__ import annotations
 
-import math
-import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
 from analytics.lazy import LazyModule
+from dashboard.numbers import Kind, kpi_kind, write
 
 if TYPE_CHECKING:
     import pandas as pd
 else:  # imported on first use: command modules import this one to parse options, not to print
     pd = LazyModule("pandas")
-
-MISSING = "–"
-
-Kind = Literal["count", "percent", "money", "multiple", "number", "text"]
-
-
-def is_missing(value: Any) -> bool:
-    """True for None, NA and NaN: a value to show as :data:`MISSING`."""
-    if value is None:
-        return True
-    pandas = sys.modules.get("pandas")  # without pandas loaded nothing can be its NA or NaT
-    if pandas is not None and (value is pandas.NA or value is pandas.NaT):
-        return True
-    try:
-        return math.isnan(float(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def pct(value: float | None, digits: int = 1) -> str:
-    """A rate in [0, 1] as a percentage: ``0.5186`` -> ``51.9%``."""
-    return MISSING if is_missing(value) else f"{float(value):.{digits}%}"
-
-
-def signed_pct(value: float | None, digits: int = 1) -> str:
-    """A relative change or lift: ``0.12`` -> ``+12.0%``."""
-    return MISSING if is_missing(value) else f"{float(value):+.{digits}%}"
-
-
-def count(value: float | None) -> str:
-    """A count with separators: ``12345`` -> ``12,345``."""
-    return MISSING if is_missing(value) else f"{round(float(value)):,}"
-
-
-def money(value: float | None) -> str:
-    """An amount with separators and cents: ``1234.5`` -> ``1,234.50``."""
-    return MISSING if is_missing(value) else f"{float(value):,.2f}"
-
-
-def multiple(value: float | None) -> str:
-    """A ratio read as "times": ``1.456`` -> ``1.46×``."""
-    return MISSING if is_missing(value) else f"{float(value):,.2f}×"
-
-
-def number(value: float | None, digits: int = 1) -> str:
-    """A plain number with separators and ``digits`` decimals."""
-    return MISSING if is_missing(value) else f"{float(value):,.{digits}f}"
-
-
-def significant(value: float | None, digits: int = 4) -> str:
-    """A number of unknown scale (a p-value, a mean) to ``digits`` significant digits."""
-    return MISSING if is_missing(value) else f"{float(value):,.{digits}g}"
-
-
-def kpi_kind(name: str) -> Kind:
-    """The kind of a KPI column (``views`` -> count, ``ctr`` -> percent), ``text`` for other columns."""
-    from analytics.metrics.kpis import KPI_BY_NAME
-
-    kpi = KPI_BY_NAME.get(name)
-    if kpi is None:
-        return "text"
-    return {"count": "count", "ratio": "percent", "money": "money", "multiple": "multiple"}.get(kpi.unit, "number")
-
-
-_WRITERS = {"count": count, "percent": pct, "money": money, "multiple": multiple, "number": number}
-
-
-def write(kind: Kind, value: Any) -> str:
-    """``value`` written as its ``kind``."""
-    if kind == "text":
-        return MISSING if is_missing(value) else str(value)
-    return _WRITERS[kind](value)
 
 
 def table(frame: pd.DataFrame, kinds: Mapping[str, Kind] | None = None) -> str:

@@ -1,17 +1,18 @@
-"""The CLI's text output: one way to write each kind of number, and aligned tables."""
+"""One way to write each kind of number (dashboard.numbers), and the CLI's aligned tables."""
 
 import pandas as pd
 
 from analytics.cli import text_output as out
+from dashboard import numbers
 
 
 def test_numbers_read_the_same_in_every_command():
-    assert out.pct(0.5186) == "51.9%" and out.pct(None) == out.pct(float("nan")) == "–"
-    assert out.signed_pct(0.12) == "+12.0%"
-    assert out.count(12345) == "12,345"
-    assert out.money(1234.5) == "1,234.50"
-    assert out.multiple(1.456) == "1.46×"
-    assert out.significant(0.000123456) == "0.0001235"
+    assert numbers.pct(0.5186) == "51.9%" and numbers.pct(None) == numbers.pct(float("nan")) == "–"
+    assert numbers.signed_pct(0.12) == "+12.0%"
+    assert numbers.count(12345) == "12,345"
+    assert numbers.money(1234.5) == "1,234.50"
+    assert numbers.multiple(1.456) == "1.46×"
+    assert numbers.significant(0.000123456) == "0.0001235"
 
 
 def test_table_writes_kpi_columns_by_their_unit_and_aligns_them():

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from analytics.cli.main import Output, add_filter_args, filters_from_args
-from analytics.cli.text_output import MISSING, signed_pct, significant
-from analytics.cli.text_output import pct as percent
 from analytics.errors import BadInput
 from analytics.experiments.analysis import (
     EVENT_METRICS,
@@ -14,6 +12,8 @@ from analytics.experiments.analysis import (
     parse_split,
     plan_experiment,
 )
+from dashboard.numbers import MISSING, signed_pct, significant
+from dashboard.numbers import pct as percent
 
 
 def register(sub) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from analytics.cli.main import Output, add_filter_args, filters_from_args
-from analytics.cli.text_output import pct
 from analytics.metrics.completion import retention_curve, video_completion
 from analytics.metrics.courses import SPLITS, course_completion
+from dashboard.numbers import pct
 
 
 def register(sub) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from analytics.cli.main import Output, add_filter_args, filters_from_args
-from analytics.cli.text_output import pct
 from analytics.metrics.funnels import (
     BREAKDOWNS,
     COUNTS,
@@ -18,6 +17,7 @@ from analytics.metrics.funnels import (
     parse_step_windows,
     parse_steps,
 )
+from dashboard.numbers import pct
 
 
 def register(sub) -> None:

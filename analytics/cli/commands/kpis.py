@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analytics.cli.main import Output, add_filter_args, filters_from_args
-from analytics.cli.text_output import kpi_kind, signed_pct, table, write
+from analytics.cli.text_output import table
 from analytics.errors import BadInput
 from analytics.metrics.kpis import (
     DIMENSIONS,
@@ -20,6 +20,7 @@ from analytics.query.facets import (
     local_today,
     with_default_period,
 )
+from dashboard.numbers import kpi_kind, signed_pct, write
 
 
 def register(sub) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from analytics.cli.main import Output, add_filter_args, filters_from_args
-from analytics.cli.text_output import number, pct
 from analytics.metrics.retention import (
     COHORTS,
     MEASURES,
@@ -12,6 +11,7 @@ from analytics.metrics.retention import (
     RetentionResult,
     compute_retention,
 )
+from dashboard.numbers import number, pct
 
 
 def register(sub) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from analytics.cli.main import Output, add_filter_args, filters_from_args
-from analytics.cli.text_output import number, pct
 from analytics.errors import BadInput
 from analytics.metrics.timing import OUTCOMES, TimingResult, compute_timing
+from dashboard.numbers import number, pct
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
