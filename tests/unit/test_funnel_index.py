@@ -185,7 +185,7 @@ def test_users_split_over_threads_give_the_same_levels(events, workers, mode):
             split = kernels._unit_levels(rows, spec, workers=workers)
         finally:
             kernels.PARALLEL_ROWS = original
-        for name in ("level", "start_row", "reach_row", "last_start_t"):
+        for name in ("level", "start_row", "reach_row"):
             assert np.array_equal(getattr(split, name), getattr(serial, name)), name
 
 

@@ -336,6 +336,25 @@ def test_entrants_whose_window_is_open_are_in_progress_not_drop_offs(store):
     assert set(r.users("converted", step=2)["user_id"]) == {"a", "c", "e"}
 
 
+def test_a_user_still_active_is_judged_by_the_window_of_their_entry(store):
+    # Ten users view every day for 20 days; two buy, on day 1. A later view opens a new window at the
+    # end of the data for everyone, but each non-buyer's entry (day 0) closed long ago without a
+    # purchase: they are drop-offs, and the rate is 2 of 10, not 2 of the 2 whose outcome is "final".
+    insert_events(store, {
+        f"u{i}": [("view", day * D) for day in range(20)] + ([("purchase", D + 60)] if i < 2 else [])
+        for i in range(10)
+    })
+    r = compute_funnel(store, spec(["view", "purchase"]))
+    assert (r.entrants, r.converted, r.in_progress) == (10, 2, 0)
+    assert r.conversion_rate == 0.2 and r.steps[1].conversion_from_previous == 0.2
+    assert len(r.users("dropped", step=1)) == 8
+    # one who first viewed within the last week is still in progress (and a buyer among them counts)
+    insert_events(store, {"late": [("view", 18 * D)], "late_buyer": [("view", 18 * D), ("purchase", 19 * D)]})
+    r = compute_funnel(store, spec(["view", "purchase"]))
+    assert (r.entrants, r.converted, r.in_progress) == (12, 3, 1)
+    assert list(r.users("in_progress")["user_id"]) == ["late"]
+
+
 def test_time_to_convert_median_and_p90(store):
     gaps = [60, 120, 180, 240, 3600]
     insert_events(store, {f"u{i}": [("view", 0), ("click", g)] for i, g in enumerate(gaps)})

@@ -87,7 +87,9 @@ def ref_unit(events: list[Ev], all_events: list[Ev], spec: FunnelSpec, entry_end
 
 
 def ref_users(log: dict[str, list[Ev]], spec: FunnelSpec, entry_end=float("inf")):
-    """Per user: level (max over held values) and whether the best unit is still in progress."""
+    """Per user: level (max over held values) and the status of the reported unit: the held value
+    that went furthest, then completed earliest, then started earliest; in progress when it has not
+    completed and the window of its entry (the start of its best chain) is open at the data's end."""
     data_end = max(e.t for evs in log.values() for e in evs)
     out = {}
     for user, events in log.items():
@@ -98,19 +100,20 @@ def ref_users(log: dict[str, list[Ev]], spec: FunnelSpec, entry_end=float("inf")
                     units.setdefault(e.course, []).append(e)
         else:
             units = {None: events}
-        levels, open_ = [], False
-        for unit_events in units.values():
-            level, _, _ = ref_unit(unit_events, events, spec, entry_end)
-            levels.append(level)
-            if spec.mode == "any":
-                starts = [e.t for e in unit_events if e.t < entry_end and any(matches(e, s) for s in spec.steps)]
+        reported = []
+        for value, unit_events in units.items():
+            level, done, start = ref_unit(unit_events, events, spec, entry_end)
+            if level > 0:
+                converted = level == len(spec.steps)
+                reported.append((-level, done if converted else float("inf"), start, "" if value is None else str(value)))
+        if reported:
+            level, _, start, _ = min(reported)
+            level = -level
+            if level == len(spec.steps):
+                status = "converted"
             else:
-                starts = [e.t for e in unit_events if e.t < entry_end and matches(e, spec.steps[0])]
-            if 0 < level < len(spec.steps) and starts and max(starts) + spec.window_seconds > data_end:
-                open_ = True
-        level = max(levels, default=0)
-        if level > 0:
-            out[user] = (level, "converted" if level == len(spec.steps) else ("in_progress" if open_ else "dropped"))
+                status = "in_progress" if start + spec.window_seconds > data_end else "dropped"
+            out[user] = (level, status)
     return out
 
 

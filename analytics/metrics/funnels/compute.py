@@ -77,17 +77,17 @@ def _entries(rows: UnitRows, spec: FunnelSpec, end_of_data: dt.datetime | None) 
     if spec.count == "totals":
         units, level, start_row, reach_row = _entries_totals(rows, spec)
         start_t = rows.t[start_row]
-        open_t = start_t
     else:
         lv = _unit_levels(rows, spec)
         units = np.flatnonzero(lv.level > 0)
         level, start_row, reach_row = lv.level[units], lv.start_row[units], lv.reach_row[units]
         start_t = rows.t[start_row]
-        open_t = lv.last_start_t[units]
     reach_t = rows.t[reach_row]
+    # In progress: not converted, and the window of its entry (the start of the chain that reached
+    # its level first; in totals mode, each entry's own) is still open at the end of the data.
     status = np.full(len(units), DROPPED, dtype=np.int8)
     if end_of_data is not None:
-        status[open_t + window_us > _us(end_of_data)] = IN_PROGRESS
+        status[start_t + window_us > _us(end_of_data)] = IN_PROGRESS
     status[level == k] = CONVERTED
     segment = None
     if spec.breakdown is not None:
@@ -111,11 +111,7 @@ def _entries(rows: UnitRows, spec: FunnelSpec, end_of_data: dt.datetime | None) 
         first = np.ones(len(order), dtype=bool)
         if len(order) > 1:
             first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
-        heads = np.flatnonzero(first)
-        user_open = np.maximum.reduceat(status[order] == IN_PROGRESS, heads) if len(heads) else np.zeros(0, dtype=bool)
-        order = order[heads]
-        status = status.copy()
-        status[order[(status[order] == DROPPED) & user_open]] = IN_PROGRESS
+        order = order[np.flatnonzero(first)]  # its status is that row's: its entry's window
         units, level, status, start_t, reach_t = units[order], level[order], status[order], start_t[order], reach_t[order]
         segment = None if segment is None else segment[order]
     return _Entries(

@@ -22,12 +22,12 @@ from analytics.query.layer import UnitRows
 # -- the kernels: the rows reaching each level, vectorised over all units --------------------------
 @dataclass(frozen=True)
 class _Levels:
-    """Per unit: furthest level (0..k), the start row and the row that reached that level."""
+    """Per unit: furthest level (0..k), the start row and the row that reached that level (of the
+    chain that reached it first: the unit's entry)."""
 
     level: np.ndarray
     start_row: np.ndarray
     reach_row: np.ndarray
-    last_start_t: np.ndarray  # latest time an entry could have started (in-progress check)
 
 
 class _Peers:
@@ -119,9 +119,8 @@ def _extend(rows: UnitRows, peers: _Peers, spec: FunnelSpec, prev: tuple[np.ndar
     return q[ok], g[ok]
 
 
-def _chain_levels(rows: UnitRows, spec: FunnelSpec) -> tuple[list[_Reached], np.ndarray]:
-    """Per level j (1..k), the rows reaching it (:data:`_Reached`); and the rows that may start an
-    entry (sorted)."""
+def _chain_levels(rows: UnitRows, spec: FunnelSpec) -> list[_Reached]:
+    """Per level j (1..k), the rows reaching it (:data:`_Reached`)."""
     peers = _Peers(rows)
     if spec.mode == "any":
         return _any_levels(rows, spec, peers)
@@ -131,10 +130,10 @@ def _chain_levels(rows: UnitRows, spec: FunnelSpec) -> tuple[list[_Reached], np.
     for i in range(1, len(spec.steps)):
         level = _extend(rows, peers, spec, level, i)
         out.append((*level, None))
-    return out, first
+    return out
 
 
-def _any_levels(rows: UnitRows, spec: FunnelSpec, peers: _Peers) -> tuple[list[_Reached], np.ndarray]:
+def _any_levels(rows: UnitRows, spec: FunnelSpec, peers: _Peers) -> list[_Reached]:
     """``any`` mode: a row (of a step up to level j) starts a chain reaching level j when, from its
     instant on in its unit, each of the first j steps has a row inside the window; the chain is
     completed by the latest of those rows (the first of each step)."""
@@ -166,7 +165,7 @@ def _any_levels(rows: UnitRows, spec: FunnelSpec, peers: _Peers) -> tuple[list[_
             last_t = np.maximum(last_t, ts)
         ok &= (last_t - tc) <= spec.window_seconds * 1_000_000
         out.append((cand[ok], cand[ok], last[ok]))
-    return out, cand
+    return out
 
 
 #: Rows from which the users-mode kernel splits the units over threads (numpy releases the GIL).
@@ -216,7 +215,6 @@ def _unit_levels(rows: UnitRows, spec: FunnelSpec, workers: int | None = None, *
         np.concatenate([r.level for r in results]),
         rows_of("start_row"),
         rows_of("reach_row"),
-        np.concatenate([r.last_start_t for r in results]),
     )
 
 
@@ -225,14 +223,13 @@ def _unit_levels_serial(rows: UnitRows, spec: FunnelSpec, levels_only: bool = Fa
     level = np.zeros(n_units, dtype=np.int64)
     empty = np.zeros(0, dtype=np.int64)
     if levels_only:
-        start_row = reach_row = last_start_t = empty
+        start_row = reach_row = empty
     else:
         start_row = np.full(n_units, -1, dtype=np.int64)
         reach_row = np.full(n_units, -1, dtype=np.int64)
-        last_start_t = np.full(n_units, np.iinfo(np.int64).min, dtype=np.int64)
     if len(rows.t) == 0:
-        return _Levels(level, start_row, reach_row, empty if levels_only else last_start_t)
-    levels, eligible = _chain_levels(rows, spec)
+        return _Levels(level, start_row, reach_row)
+    levels = _chain_levels(rows, spec)
     for j, (reached, start, reach) in enumerate(levels, start=1):
         at = np.searchsorted(reached, rows.starts)  # each unit's first row reaching level j
         has = at[1:] > at[:-1]
@@ -241,11 +238,7 @@ def _unit_levels_serial(rows: UnitRows, spec: FunnelSpec, levels_only: bool = Fa
             first = at[:-1][has]
             start_row[has] = start[first]
             reach_row[has] = (reached if reach is None else reach)[first]
-    if not levels_only:
-        at = np.searchsorted(eligible, rows.starts)  # each unit's last row that may start an entry
-        has = at[1:] > at[:-1]
-        last_start_t[has] = rows.t[eligible[at[1:][has] - 1]]
-    return _Levels(level, start_row, reach_row, last_start_t)
+    return _Levels(level, start_row, reach_row)
 
 
 def _first_later(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, value: np.ndarray) -> np.ndarray:

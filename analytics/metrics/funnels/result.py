@@ -26,7 +26,7 @@ else:  # imported on first use: a funnel is computed and written as JSON without
 class StepRow:
     """One step: how many reached it and the conversion rates (in [0, 1], None without a base).
 
-    ``in_progress``: entrants stopped at this step whose window is still open at the data's end;
+    ``in_progress``: entrants stopped at this step whose entry's window is still open at the data's end;
     ``dropped``: entrants stopped at this step whose window has closed. Rates leave in-progress
     entrants out of their denominators: ``base_from_previous`` and ``base_from_first`` are those
     denominators (the previous step's / first step's count less the entrants still in progress
