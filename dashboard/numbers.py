@@ -64,10 +64,11 @@ def significant(value: float | None, digits: int = 4) -> str:
 
 
 def kpi_kind(name: str) -> Kind:
-    """The kind of a KPI column (``views`` -> count, ``ctr`` -> percent), ``text`` for other columns."""
-    from analytics.metrics.kpis import KPI_BY_NAME
+    """The kind of a KPI column (``views`` -> count, ``ctr`` -> percent, ``d1_retention`` -> percent),
+    ``text`` for other columns."""
+    from analytics.metrics.kpis import ALL_KPIS
 
-    kpi = KPI_BY_NAME.get(name)
+    kpi = next((k for k in ALL_KPIS if k.name == name), None)
     if kpi is None:
         return "text"
     return {"count": "count", "ratio": "percent", "money": "money", "multiple": "multiple"}.get(kpi.unit, "number")

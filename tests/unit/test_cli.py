@@ -173,3 +173,10 @@ def test_kpis_all_and_chosen_dates_say_when_nothing_earlier_exists(months, capsy
     assert lines[1] == "  note: the previous period starts on 2025-12-20, but the data starts on 2026-01-01: changes compare with fewer days"
     assert main(["--db", months, "kpis", "--all", "--from", "2026-01-05"]) == 2
     assert "--all is the data's whole span" in capsys.readouterr().err
+
+
+def test_kpis_text_writes_the_retention_and_course_kpis_as_percentages(months, capsys):
+    assert main(["--db", months, "kpis", "--all"]) == 0
+    rows = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("  ") and "note:" not in line}
+    assert rows["d1_retention"] == "100.0%" and rows["d7_retention"] == "100.0%"  # both users came back
+    assert rows["course_completion"] == "–"
