@@ -356,7 +356,17 @@ def _lit(text: str) -> str:
 
 
 def _num(raw: str) -> str:
-    return f"coalesce(TRY_CAST({raw} AS DOUBLE), TRY_CAST(regexp_replace({raw}, '[,¥￥$元\\s]', '', 'g') AS DOUBLE))"
+    """A number written with a currency sign, spaces, thousands separators (``1,234.50``) or a decimal
+    comma (``12,5``: no thousands grouping can end in fewer than three digits); a comma in any other
+    place (``1.234,5``, ``1,2,3``) reads as no number, so the row is rejected rather than misread.
+    ``1,234`` is read as thousands."""
+    s = f"regexp_replace({raw}, '[¥￥$元\\s]', '', 'g')"
+    return (
+        f"coalesce(TRY_CAST({raw} AS DOUBLE), CASE "
+        f"WHEN regexp_full_match({s}, '[+-]?\\d{{1,3}}(,\\d{{3}})+(\\.\\d*)?') THEN TRY_CAST(replace({s}, ',', '') AS DOUBLE) "
+        f"WHEN regexp_full_match({s}, '[+-]?\\d+,\\d+') THEN TRY_CAST(replace({s}, ',', '.') AS DOUBLE) "
+        f"ELSE TRY_CAST({s} AS DOUBLE) END)"
+    )
 
 
 def _alias_case(raw: str, aliases: dict[str, str]) -> str:

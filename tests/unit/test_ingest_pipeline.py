@@ -205,6 +205,23 @@ def test_durations_stay_seconds_when_their_medians_are_small_or_they_hold_fracti
     assert not {"read_as_ms", "read_as_ms_like"} & {i.code for i in pv.notes}
 
 
+def test_numbers_with_separators_currency_and_decimal_commas_are_read_or_rejected_never_misread(store):
+    path = write(store, "n.csv", """
+        user_id;item_id;event_type;event_time;watch_seconds;revenue
+        u1;v1;view;2026-03-01 12:00;12,5;
+        u2;v1;view;2026-03-01 12:00;1,234;
+        u3;v1;purchase;2026-03-01 12:00;;¥1,234.50
+        u4;v1;purchase;2026-03-01 12:00;;0,99
+        u5;v1;view;2026-03-01 12:00;1.234,5;
+        u6;v1;view;2026-03-01 12:00;1,2,3;
+        """)
+    report = ingest_file(store, path)
+    assert (report.rows_accepted, report.rows_rejected) == (4, 2)
+    assert report.issue("bad_number").lines == (6, 7)
+    rows = dict(store.query("SELECT user_id, coalesce(watch_seconds, revenue::DOUBLE) FROM events").rows)
+    assert rows == {"u1": 12.5, "u2": 1234.0, "u3": 1234.5, "u4": 0.99}
+
+
 def test_remove_upload_and_rejected_rows(store):
     path = write(store, "r.csv", "user_id,item_id,event_type,event_time\nu1,v1,view,2026-01-05\nu2,v1,nope,2026-01-05\n")
     report = ingest_file(store, path)
