@@ -89,6 +89,25 @@ def comparison_coverage(date_from: dt.date, date_to: dt.date, first_day: dt.date
     return "partial" if first_day <= previous_to else "none"
 
 
+#: Where a period stands against the data and the clock: it holds none of the data's days, it has
+#: not begun yet, or it includes today (which has not ended: its figures will still change).
+PeriodNote = Literal["outside_data", "not_begun", "includes_today"]
+
+
+def period_notes(date_from: dt.date, date_to: dt.date, facets: Facets, today: dt.date) -> tuple[PeriodNote, ...]:
+    """What a reader of ``date_from .. date_to`` must know about where it stands (:data:`PeriodNote`)."""
+    notes: list[PeriodNote] = []
+    if facets.first_day is not None and facets.last_day is not None and (
+        date_to < facets.first_day or date_from > facets.last_day
+    ):
+        notes.append("outside_data")
+    if date_from > today:
+        notes.append("not_begun")
+    elif date_to >= today:
+        notes.append("includes_today")
+    return tuple(notes)
+
+
 def local_today(timezone: str, now: dt.datetime | None = None) -> dt.date:
     """Today's date in ``timezone`` (``now``: an aware datetime, for tests; default the clock)."""
     zone = parse_timezone(timezone)

@@ -76,9 +76,14 @@ TEXT = {
         "en": "The previous period starts on {prev_start}, but the data starts on {first}: changes compare with fewer days and may overstate growth.",
         "zh": "上一周期从 {prev_start} 开始，但数据从 {first} 才开始：对比的天数较少，变化可能被高估。",
     },
-    "ov.today_open": {
+    "ov.position.includes_today": {
         "en": "The period includes today, which has not ended yet: its figures will still change.",
         "zh": "统计周期包含今天，今天尚未结束：数字仍会变化。",
+    },
+    "ov.position.not_begun": {"en": "The period has not begun yet.", "zh": "统计周期尚未开始。"},
+    "ov.position.outside_data": {
+        "en": "The data covers {first} to {last}: this period holds none of it.",
+        "zh": "数据覆盖 {first} 至 {last}：此统计周期内没有数据。",
     },
     "ov.cards": {"en": "Key figures", "zh": "核心指标"},
     "ov.incomplete_days": {

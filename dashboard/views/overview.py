@@ -11,7 +11,12 @@ from analytics.metrics.kpis import (
     KPIS,
     overview,
 )
-from analytics.query.facets import comparison_coverage, local_today, with_default_period
+from analytics.query.facets import (
+    comparison_coverage,
+    local_today,
+    period_notes,
+    with_default_period,
+)
 from analytics.query.filters import Filters
 from dashboard.change import cached_alerts, explain_panel, start_digest_writer
 from dashboard.common import (
@@ -93,8 +98,8 @@ def _period(period: Filters, prev: Filters, is_default: bool) -> None:
         st.info(t("ov.no_earlier", first=first_day))
     elif coverage == "partial":
         st.info(t("ov.partial_earlier", first=first_day, prev_start=prev.date_from))
-    if period.date_to >= local_today(period.timezone):
-        st.info(t("ov.today_open"))
+    for note in period_notes(period.date_from, period.date_to, facets(), local_today(period.timezone)):
+        st.info(t(f"ov.position.{note}", first=first_day, last=facets().last_day))
 
 
 st.title(t("page.overview"))

@@ -180,3 +180,23 @@ def test_kpis_text_writes_the_retention_and_course_kpis_as_percentages(months, c
     rows = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("  ") and "note:" not in line}
     assert rows["d1_retention"] == "100.0%" and rows["d7_retention"] == "100.0%"  # both users came back
     assert rows["course_completion"] == "–"
+
+
+def test_kpis_of_a_period_outside_the_data_say_so_instead_of_calling_its_days_partial(months, capsys):
+    assert main(["--db", months, "kpis", "--from", "2025-06-01", "--to", "2025-06-02"]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if "note:" in line]
+    assert "  note: the data covers 2026-01-01 .. 2026-03-01: this period holds none of it" in notes
+    assert not [n for n in notes if "partial" in n or "today" in n]
+
+
+def test_where_a_period_stands_against_the_data_and_today():
+    import datetime as dt
+
+    from analytics.query.facets import Facets, period_notes
+
+    facets = Facets(dt.date(2026, 1, 1), dt.date(2026, 3, 1))
+    day = dt.date
+    assert period_notes(day(2026, 2, 1), day(2026, 2, 28), facets, day(2026, 3, 5)) == ()
+    assert period_notes(day(2026, 2, 1), day(2026, 3, 5), facets, day(2026, 3, 5)) == ("includes_today",)
+    assert period_notes(day(2026, 4, 1), day(2026, 4, 2), facets, day(2026, 3, 5)) == ("outside_data", "not_begun")
+    assert period_notes(day(2025, 4, 1), day(2025, 4, 2), facets, day(2026, 3, 5)) == ("outside_data",)

@@ -18,6 +18,7 @@ from analytics.query.facets import (
     comparison_coverage,
     load_facets,
     local_today,
+    period_notes,
     with_default_period,
 )
 from dashboard.numbers import kpi_kind, signed_pct, write
@@ -63,7 +64,7 @@ def run(args, ctx) -> Output:
     if not args.all:
         filters, default = with_default_period(filters, facets, local_today(filters.timezone))
     if args.by is not None:
-        return _breakdown(args, ctx, filters, default is not None)
+        return _breakdown(args, ctx, filters, default is not None, facets)
     report = kpi_report(ctx.source, filters, series=args.series)
     payload = report.to_dict()
     payload["default_period"] = default is not None
@@ -78,8 +79,9 @@ def run(args, ctx) -> Output:
     lines = [_period_line(period, default is not None) + f", compared with {prev.date_from} .. {prev.date_to}"]
     if coverage in _COMPARISON_NOTES:
         lines.append("  note: " + _COMPARISON_NOTES[coverage].format(first=facets.first_day, prev=prev.date_from))
-    lines += _today_note(period)
-    if report.incomplete_days:
+    notes = period_notes(period.date_from, period.date_to, facets, local_today(period.timezone))
+    lines += _position_lines(notes, facets)
+    if report.incomplete_days and "outside_data" not in notes:
         days = ", ".join(str(d) for d in report.incomplete_days)
         lines.append(f"  note: the data does not cover these days in full (their counts are partial): {days}")
     for card in report.cards():
@@ -95,13 +97,18 @@ def _period_line(period, default: bool) -> str:
     return f"period {period.date_from} .. {period.date_to}" + (" (the latest complete days)" if default else "")
 
 
-def _today_note(period) -> list[str]:
-    if period.date_to >= local_today(period.timezone):
-        return ["  note: the period includes today, which has not ended: its figures will still change"]
-    return []
+_POSITION_NOTES = {
+    "outside_data": "the data covers {first} .. {last}: this period holds none of it",
+    "not_begun": "the period has not begun yet",
+    "includes_today": "the period includes today, which has not ended: its figures will still change",
+}
 
 
-def _breakdown(args, ctx, filters, default: bool) -> Output:
+def _position_lines(notes, facets) -> list[str]:
+    return [f"  note: {_POSITION_NOTES[n].format(first=facets.first_day, last=facets.last_day)}" for n in notes]
+
+
+def _breakdown(args, ctx, filters, default: bool, facets) -> Output:
     """``kpis --by COL``: one row per group, every registry KPI (no period cards)."""
     period = resolve_period(ctx.source, filters)
     if period is None:
@@ -112,6 +119,7 @@ def _breakdown(args, ctx, filters, default: bool) -> Output:
 
     def text() -> str:
         notes = [f"  note: {note}" for note in result.notes]
-        return "\n".join([_period_line(period, default), *_today_note(period), *notes, "", table(result.table)])
+        position = _position_lines(period_notes(period.date_from, period.date_to, facets, local_today(period.timezone)), facets)
+        return "\n".join([_period_line(period, default), *position, *notes, "", table(result.table)])
 
     return Output(payload, text)
