@@ -113,14 +113,15 @@ def _text(result, lang: str) -> str:
     lines = []
     if result.srm is not None:
         lines.append(f"SRM p-value {result.srm.p_value:.3g}" + ("  ** MISMATCH **" if result.srm_flagged else "  ok"))
+    width = max([14, *(len(str(a.variant)) + 1 for m in result.metrics for a in m.arms)])  # the longest name
     for m in result.metrics:
         pct = m.kind in ("proportion", "ratio")
         lines.append(f"\n{m.metric} ({m.kind}, {m.test})")
-        lines.append(f"  {'variant':<14}{'n':>9}{'value':>11}{'lift':>9}{'CI':>20}{'p':>11}{'p adj':>11}{'P(beat)':>9}{'loss':>11}")
+        lines.append(f"  {'variant':<{width}}{'n':>9}{'value':>11}{'lift':>9}{'CI':>20}{'p':>11}{'p adj':>11}{'P(beat)':>9}{'loss':>11}")
         for a in m.arms:
             ci = MISSING if a.ci_low is None else f"{signed_pct(a.ci_low)}..{signed_pct(a.ci_high)}"
             lines.append(
-                f"  {a.variant:<14}{a.n:>9,}{(percent(a.value, 2) if pct else significant(a.value)):>11}"
+                f"  {a.variant:<{width}}{a.n:>9,}{(percent(a.value, 2) if pct else significant(a.value)):>11}"
                 f"{signed_pct(a.lift):>9}{ci:>20}"
                 f"{significant(a.p_value):>11}{significant(a.p_value_adjusted):>11}"
                 f"{percent(a.chance_to_beat_control, 2):>9}{significant(a.expected_loss):>11}"
