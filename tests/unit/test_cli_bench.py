@@ -49,3 +49,25 @@ def test_results_md_lists_every_measurement_with_its_target(capsys):
     assert "load average (1, 5, 15 min): 1.00, 0.50, 0.20 before, 2.00, 1.00, 0.50 after" in page
     assert "Failed: `Traceback: boom`" in page and "No RESULT lines." in page
     assert "- sample: 9 events" in page
+
+
+def test_the_cli_bench_measures_as_sampled_without_what_other_benchmarks_persisted(sample_db_copy, capsys):
+    from analytics.query import engine
+    from analytics.query.accel import funnel_order
+    from analytics.store.storage import Store
+
+    store = Store(sample_db_copy)
+    engine.keep_in_memory(True)
+    try:
+        funnel_order.event_index(store)  # as bench/funnel.py leaves the shared sample
+    finally:
+        engine.keep_in_memory(False)
+        funnel_order.clear()
+    cli = _bench_module("cli")
+    assert cli._state(store) and funnel_order.is_current(store)
+    store.close()
+    cli._forget_child(str(sample_db_copy))
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"state": []}
+    store = Store(sample_db_copy)
+    assert not funnel_order.is_current(store) and cli._state(store) == []
+    store.close()
