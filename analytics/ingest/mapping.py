@@ -16,6 +16,7 @@ Personal columns (phone, nickname, e-mail ...) are dropped unless mapped on purp
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -225,9 +226,11 @@ def _compact(normalised: str) -> str:
     return normalised.replace("_", "")
 
 
+@functools.cache
 def _alias_index(kind: str) -> dict[str, tuple[str, float]]:
     """Normalised header -> (target, score): the canonical names, their aliases, and the compact form
-    (:func:`_compact`) of each, unless two targets share a compact form."""
+    (:func:`_compact`) of each, unless two targets share a compact form. Built once per kind (every
+    header of every upload, and every column of an A/B table, is looked up in it); read only."""
     index: dict[str, tuple[str, float]] = {}
     for target, aliases in ALIASES[kind].items():
         for alias in aliases:

@@ -92,14 +92,14 @@ def _period(period: Filters, prev: Filters, is_default: bool) -> None:
     """Which period the cards show, against which, and what the comparison can and cannot say."""
     dates = {"start": period.date_from, "end": period.date_to, "prev_start": prev.date_from, "prev_end": prev.date_to}
     st.caption(t("ov.period_default", **dates) if is_default else t("ov.period", **dates))
-    first_day = facets().first_day
-    coverage = comparison_coverage(period.date_from, period.date_to, first_day)
+    span = facets()
+    coverage = comparison_coverage(period.date_from, period.date_to, span.first_day)
     if coverage == "none":
-        st.info(t("ov.no_earlier", first=first_day))
+        st.info(t("ov.no_earlier", first=span.first_day))
     elif coverage == "partial":
-        st.info(t("ov.partial_earlier", first=first_day, prev_start=prev.date_from))
-    for note in period_notes(period.date_from, period.date_to, facets(), local_today(period.timezone)):
-        st.info(t(f"ov.position.{note}", first=first_day, last=facets().last_day))
+        st.info(t("ov.partial_earlier", first=span.first_day, prev_start=prev.date_from))
+    for note in period_notes(period.date_from, period.date_to, span, local_today(period.timezone)):
+        st.info(t(f"ov.position.{note}", first=span.first_day, last=span.last_day))
 
 
 st.title(t("page.overview"))
