@@ -61,9 +61,9 @@ def _components_accelerators() -> tuple[Accelerator, ...]:
 
 
 def _funnel_accelerators() -> tuple[Accelerator, ...]:
-    from analytics.query.accel.funnel_order import FunnelOrder
+    from analytics.query.accel.funnel_order import FunnelOrder, FunnelScan
 
-    return (FunnelOrder(),)
+    return (FunnelOrder(), FunnelScan())
 
 
 def _labels_accelerators() -> tuple[Accelerator, ...]:

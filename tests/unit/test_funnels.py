@@ -497,3 +497,38 @@ def test_the_event_index_follows_every_change_of_the_data(store):
     assert answers(spec("view,click", mode="strict", count="totals"), Filters(date_to=dt.date(2026, 1, 9)))
     assert not answers(spec("view,click", hold="course_id"), Filters())
     assert not answers(spec("view,click", breakdown="channel"), Filters())
+
+
+def test_a_process_without_the_funnel_order_reads_a_funnels_part_from_the_events(store):
+    """Without a held or persisted order, a one-shot process reads the funnel's part from ``events``
+    (funnel_scan) for every funnel that tests no catalog-derived watch ratio, with the same answer
+    as the portable path, and builds nothing."""
+    from analytics.query import engine
+    from analytics.query.accel import funnel_order
+    from analytics.query.layer import FunnelEvents
+
+    insert_items(store, [{"item_id": "v1", "kind": "video", "category": "math", "duration_seconds": 60.0}])
+    insert_events(store, {
+        "a": [("view", 0, {"channel": "douyin", "item_id": "v1", "watch_seconds": 50.0}), ("click", 10, {"item_id": "v1"})],
+        "b": [("view", 5, {"channel": "kuaishou", "item_id": "v1"}), ("purchase", 20, {"revenue": 9.0})],
+        "c": [("click", 1), ("view", 2, {"channel": "douyin"})],
+        "d": [("view", 4 * H), ("click", 4 * H + 1)],  # at the first instant of 2026-01-06 in Asia/Shanghai
+    })
+    far_end(store)
+
+    def paths(s, f=None):
+        return engine.paths_for(store, FunnelEvents(s, f or Filters()))
+
+    assert paths(spec("view[channel=douyin],click"), Filters(categories=("math",))) == (
+        "funnel_order", "funnel_scan", "portable")
+    assert "funnel_scan" not in paths(spec("view[watch_ratio>=0.5],click"))
+    assert "funnel_scan" not in paths(spec("view,click", hold="course_id"))
+    assert "funnel_scan" not in paths(spec("view,click", breakdown="channel"))
+    for s, f in [(spec("view,click"), Filters()), (spec("view[channel=douyin],click"), Filters(categories=("math",))),
+                 (spec("view,purchase[revenue>5]", mode="strict"), Filters(channels=("kuaishou",))),
+                 (spec("view,click"), Filters(dt.date(2026, 1, 6), dt.date(2026, 1, 6))),  # d enters at its start
+                 (spec("like,share"), Filters())]:  # no event of the steps at all
+        want = by_path("portable", compute_funnel, store, s, f)
+        got = by_path("funnel_scan", compute_funnel, store, s, f)
+        assert got.steps == want.steps and got.entries.equals(want.entries), (s, f)
+    assert not funnel_order.is_current(store)  # nothing built or persisted

@@ -130,10 +130,11 @@ def test_funnel_help_loads_no_data_library_and_the_funnel_path_no_pandas():
     assert "numpy" in computing and "pandas" not in computing
 
 
-def test_a_persisted_funnel_order_answers_without_pandas_or_ibis(db):
-    """With the funnel order persisted and current, the one-shot ``funnel --json`` imports neither pandas
-    nor ibis (the store, the accelerator's part, the kernel and the JSON writer need only DuckDB, numpy
-    and Arrow) and writes, byte for byte, what the portable path wrote before the order was persisted."""
+def test_a_one_shot_funnel_imports_neither_pandas_nor_ibis_and_writes_the_portable_answer(db):
+    """The one-shot ``funnel --json`` imports neither pandas nor ibis, whether the funnel order was
+    never built (its part read from ``events``) or is persisted and current (its part read from the
+    order): the store, the accelerator's part, the kernel and the JSON writer need only DuckDB, numpy
+    and Arrow. Both write, byte for byte, what the portable ibis path writes."""
     import subprocess
     import sys
 
@@ -141,20 +142,26 @@ def test_a_persisted_funnel_order_answers_without_pandas_or_ibis(db):
     from tests.helpers import REPO
 
     argv = ["--db", db, "--json", "funnel", "--steps", "view,click,purchase", "--window", "7d"]
-    code = (
-        "import atexit, sys\n"
-        "atexit.register(lambda: print(sorted(m for m in ('ibis', 'pandas') if m in sys.modules), file=sys.stderr))\n"
-        "from analytics.cli.main import main\n"
-        f"sys.exit(main({argv!r}))\n"
-    )
 
-    def one_shot() -> tuple[str, list[str]]:
+    def one_shot(path: str | None = None) -> tuple[str, list[str]]:
+        code = (
+            "import atexit, contextlib, sys\n"
+            "atexit.register(lambda: print(sorted(m for m in ('ibis', 'pandas') if m in sys.modules), file=sys.stderr))\n"
+            "from analytics.cli.main import main\n"
+            "from analytics.query import engine\n"
+            f"with engine.using({path!r}) if {path!r} else contextlib.nullcontext():\n"
+            f"    sys.exit(main({argv!r}))\n"
+        )
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
         return done.stdout, eval(done.stderr.strip().splitlines()[-1])
 
-    portable, loaded = one_shot()  # nothing persisted: a one-shot command never builds the order
+    portable, loaded = one_shot("portable")
     assert loaded == ["ibis", "pandas"]
+    scanned, loaded = one_shot()  # nothing persisted: a one-shot command never builds the order
+    assert loaded == []
+    assert scanned == portable
     store = Store(db)
+    assert not funnel_order.is_current(store)
     funnel_order.event_index(store)  # as the dashboard's first funnel leaves it
     assert funnel_order.is_current(store)
     store.close()

@@ -18,7 +18,10 @@ event for a text column, 8 for a number) and answers such funnels without readin
 process that keeps accelerators in memory (the dashboard) builds or loads it whole; a process that
 does not hold it reads, from the persisted tables when they are current, only one funnel's part
 (:func:`_partial`: the steps' types inside its time bounds, the columns it tests: integers, no
-event text), which costs less than the portable rows; without them it answers from the portable rows.
+event text), which costs less than the portable rows. Without them, :class:`FunnelScan` reads the
+same part straight from ``events`` (:func:`_scan`) with one SQL statement, for funnels that test
+no catalog-derived ``watch_ratio``; a one-shot command then builds no ibis expression and imports
+neither ibis nor pandas.
 
 It produces exactly the rows :func:`analytics.query.funnel_events.portable_rows` would (tests prove
 both paths give the same funnels); the portable definition stays
@@ -101,14 +104,19 @@ def _events_sql(store: Store, upload_id: int | None) -> str:
     only = "" if upload_id is None else f" AND upload_id = {int(upload_id)}"
     events = store.sql_table(f"SELECT rowid AS _r, * FROM events WHERE {_EVENT_ROWS}{only}")
     views = views_with_ratio(events, store.table("items")).select(_vr="_r", watch_ratio="watch_ratio")
-    code = "CASE e.event_type " + " ".join(f"WHEN '{e}' THEN {i}" for i, e in enumerate(EVENT_TYPES)) + f" ELSE {OTHER} END"
     columns = ", ".join([*(f'e."{c}"' for c in TEXT_COLUMNS), *(f'e."{c}"::DOUBLE AS "{c}"' for c in NUMBER_COLUMNS)])
     return (
-        f"SELECT e.upload_id, u.code AS u, epoch_us(e.event_time) * {1 << TYPE_BITS} + {code} AS p, {columns}, "
+        f"SELECT e.upload_id, u.code AS u, {_packed_sql('e.')} AS p, {columns}, "
         f"w.watch_ratio FROM (SELECT rowid AS _r, * FROM events WHERE {_EVENT_ROWS}{only}) e "
         f"JOIN {USERS_TABLE} u ON u._uid = e.user_id LEFT JOIN ({ibis.to_sql(views, dialect='duckdb')}) w ON w._vr = e._r "
         "ORDER BY e.upload_id, u, p"
     )
+
+
+def _packed_sql(prefix: str = "") -> str:
+    """An event's time (µs since 1970) and type code packed in one integer, as the index keeps them."""
+    code = " ".join(f"WHEN '{e}' THEN {i}" for i, e in enumerate(EVENT_TYPES))
+    return f"epoch_us({prefix}event_time) * {1 << TYPE_BITS} + CASE {prefix}event_type {code} ELSE {OTHER} END"
 
 
 def _new_users_sql(upload_id: int | None) -> str:
@@ -166,7 +174,11 @@ def _build(store: Store, token: tuple[Any, ...]) -> EventIndex:
     if store.get_meta(META_KEY) != token[0]:
         _persist(store, token[0])
     rows = store.numpy(f"SELECT u, p FROM {EVENTS_TABLE}")
-    return _load(store, token, rows["u"], rows["p"])
+    return _load(token, _persisted_users(store), rows["u"], rows["p"])
+
+
+def _persisted_users(store: Store) -> pa.Array:
+    return store.arrow(f"SELECT _uid FROM {USERS_TABLE} ORDER BY code").column(0).combine_chunks()
 
 
 def _partial(store: Store, spec, filters: Filters) -> EventIndex:
@@ -179,35 +191,105 @@ def _partial(store: Store, spec, filters: Filters) -> EventIndex:
     start, end = filters.utc_bounds()
     where = []
     if spec.mode != "strict":
-        codes = sum(1 << c for c in {EVENT_TYPES.index(step.event_type) for step in spec.steps})
+        codes = sum(1 << c for c in _step_codes(spec))
         where.append(f"(1::BIGINT << (p & {OTHER})) & {codes} <> 0")  # the type's bit (cheaper than IN)
     if start is not None:
         where.append(f"p >= {_us(start) << TYPE_BITS}")
     if end is not None:
         where.append(f"p < {(_us(end) + spec.window_seconds * 1_000_000) << TYPE_BITS}")
+    names = _tested_columns(spec, filters)
+    columns = "".join(f', "{name}"' for name in names)
+    sql = f"SELECT u, p{columns} FROM {EVENTS_TABLE}" + (f" WHERE {' AND '.join(where)}" if where else "")
+    return _part_index(store, sql, _persisted_users(store), names)
+
+
+def _scan(store: Store, spec, filters: Filters) -> EventIndex:
+    """The same part as :func:`_partial`, read straight from ``events`` where no order is persisted:
+    DuckDB picks the rows, packs each one's time and type and gathers them per user (one list each,
+    so every user id reaches Python once and no event's text does)."""
+    start, end = filters.utc_bounds()
+    where = [_EVENT_ROWS]
+    if spec.mode != "strict":
+        where.append("event_type IN (" + ", ".join(f"'{EVENT_TYPES[c]}'" for c in sorted(_step_codes(spec))) + ")")
+    if start is not None:
+        where.append(f"event_time >= TIMESTAMP '{start.isoformat(sep=' ')}'")
+    if end is not None:
+        limit = end + dt.timedelta(seconds=spec.window_seconds)
+        where.append(f"event_time < TIMESTAMP '{limit.isoformat(sep=' ')}'")
+    names = _tested_columns(spec, filters)
+    if "watch_ratio" in names:
+        raise ValueError("watch_ratio is derived from the catalog: read it from the persisted order")
+    columns = "".join(f', "{n}"' if n in TEXT_COLUMNS else f', "{n}"::DOUBLE AS "{n}"' for n in names)
+    fields = ", ".join(f"'{n}': \"{n}\"" for n in ["p", *names])
+    table = store.arrow(
+        f"SELECT user_id, list({{{fields}}}) AS r FROM (SELECT user_id, {_packed_sql()} AS p{columns} FROM events "
+        f"WHERE {' AND '.join(where)}) GROUP BY user_id"
+    )
+    lists = table.column("r").combine_chunks()
+    rows = lists.flatten()
+    users = table.column("user_id").combine_chunks()
+    unit = np.repeat(np.arange(len(users), dtype=np.int32), np.diff(to_numpy(lists.offsets)))
+    p = np.asarray(to_numpy(rows.field("p")), dtype=np.int64)
+    if not names:  # no order of rows to keep: sorted by value
+        unit, p = _sorted(unit, p)
+        return _index(("partial",), users, unit, p, None)
+    index = _load(("partial",), users, unit, p)
+    for name in names:
+        index.columns[name] = _as_column(name, pa.chunked_array([rows.field(name)]), index.order)
+    return index
+
+
+def _step_codes(spec) -> set[int]:
+    return {EVENT_TYPES.index(step.event_type) for step in spec.steps}
+
+
+def _tested_columns(spec, filters: Filters) -> list[str]:
+    """The columns a funnel's steps and list filters test, checked against those the index keeps."""
     names = sorted({c.column for step in spec.steps for c in step.conditions} | {f.column for f in filters.active()})
     for name in names:
         _check_column(name)
-    columns = "".join(f', "{name}"' for name in names)
-    sql = f"SELECT u, p{columns} FROM {EVENTS_TABLE}" + (f" WHERE {' AND '.join(where)}" if where else "")
+    return names
+
+
+def _part_index(store: Store, sql: str, users: pa.Array, names: list[str]) -> EventIndex:
+    """The index of one funnel's part: ``sql`` gives each row's user code ``u``, packed ``p`` and the
+    columns ``names``; ``users`` are the ids by code."""
     if not names:  # integers only: straight into numpy
         rows = store.numpy(sql)
-        return _load(store, ("partial",), rows["u"], rows["p"])
+        return _load(("partial",), users, rows["u"], rows["p"])
     table = store.arrow(sql)  # text columns are dictionary-encoded from Arrow
-    index = _load(store, ("partial",), to_numpy(table.column("u")), to_numpy(table.column("p")))
+    index = _load(("partial",), users, to_numpy(table.column("u")), to_numpy(table.column("p")))
     for name in names:
         index.columns[name] = _as_column(name, table.column(name), index.order)
     return index
 
 
-def _load(store: Store, token: tuple[Any, ...], unit: np.ndarray, p: np.ndarray) -> EventIndex:
-    """An index of the persisted rows (user codes ``unit`` and packed ``p``, in stored order) and every user."""
-    users = store.arrow(f"SELECT _uid FROM {USERS_TABLE} ORDER BY code").column(0).combine_chunks()
+def _load(token: tuple[Any, ...], users: pa.Array, unit: np.ndarray, p: np.ndarray) -> EventIndex:
+    """An index of rows with user codes ``unit`` and packed ``p`` (in any order), ``users`` the ids by code."""
     unit = np.asarray(unit, dtype=np.int32)
     p = np.asarray(p, dtype=np.int64)
     order = _sort_order(unit, p)
     if order is not None:
         unit, p = unit[order], p[order]
+    return _index(token, users, unit, p, order)
+
+
+def _sorted(unit: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``unit`` and ``p`` sorted by (user, time, type), as one sort of one packed integer where they fit."""
+    if len(p) == 0:
+        return unit, p
+    packed = unit_key(p, unit.astype(np.int64), TYPE_BITS)
+    if packed is None:
+        order = np.lexsort((p, unit))
+        return unit[order], p[order]
+    key, t0, step, t_bits = packed
+    key.sort()
+    q = (key >> TYPE_BITS) & ((1 << t_bits) - 1)
+    return (key >> (t_bits + TYPE_BITS)).astype(np.int32), ((q * step + t0) << TYPE_BITS) | (key & OTHER)
+
+
+def _index(token: tuple[Any, ...], users: pa.Array, unit: np.ndarray, p: np.ndarray, order: np.ndarray | None) -> EventIndex:
+    """The index of rows sorted by (user, time, type); ``order``: their positions in the rows as read."""
     lengths = np.bincount(unit, minlength=len(users)) if len(unit) else np.zeros(len(users), dtype=np.int64)
     starts = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
@@ -429,3 +511,23 @@ class FunnelOrder(Accelerator):
         if not keeps_in_memory() and not is_held(source) and is_current(source):
             return _cut(source, query.spec, query.filters, _partial(source, query.spec, query.filters))
         return fetch_rows(source, query.spec, query.filters)
+
+
+class FunnelScan(Accelerator):
+    """One funnel's part read from ``events`` and cut as the order's part is, where no order is held
+    or persisted (a one-shot command on a database whose order was never built)."""
+
+    name = "funnel_scan"
+    query = FunnelEvents
+    filter_fields = FunnelOrder.filter_fields
+
+    def answers(self, source, query: FunnelEvents) -> bool:
+        spec = query.spec
+        return (
+            spec.hold is None
+            and spec.breakdown is None
+            and all(c.column != "watch_ratio" for step in spec.steps for c in step.conditions)
+        )
+
+    def answer(self, source, query: FunnelEvents) -> UnitRows:
+        return _cut(source, query.spec, query.filters, _scan(source, query.spec, query.filters))
