@@ -45,15 +45,18 @@ ALIASES: dict[str, dict[str, list[str]]] = {
     "events": {
         "event_time": [
             "time", "timestamp", "ts", "datetime", "date_time", "event_timestamp", "created_at", "occurred_at",
-            "时间", "事件时间", "行为时间", "发生时间", "时间戳", "日期时间",
+            "ctime", "action_time", "behavior_time", "behaviour_time", "log_time", "server_time", "client_time",
+            "时间", "事件时间", "行为时间", "发生时间", "时间戳", "日期时间", "操作时间", "上报时间",
         ],
         "user_id": [
             "userid", "user", "uid", "visitor_id", "viewer_id", "customer_id", "member_id", "buyer_id", "openid",
+            "mid",  # Bilibili's user id
             "用户id", "用户", "用户编号", "观众id", "买家id", "会员id",
         ],
         "event_type": [
-            "event", "behavior_type", "behaviour_type", "behavior", "behaviour", "action", "action_type",
-            "行为类型", "行为", "事件类型", "事件", "动作", "操作",
+            "event", "event_name", "event_action", "behavior_type", "behaviour_type", "behavior", "behaviour",
+            "action", "action_type", "action_name", "interaction", "interaction_type",
+            "行为类型", "行为", "事件类型", "事件", "事件名称", "动作", "操作", "互动类型",
         ],
         "item_id": [
             "itemid", "item", "video_id", "videoid", "product_id", "content_id", "sku_id", "goods_id", "photo_id",
@@ -119,9 +122,12 @@ PERSONAL = frozenset(
 EVENT_ALIASES: dict[str, str] = {
     **{e: e for e in EVENT_TYPES},
     **dict.fromkeys(["impressions", "exposure", "show", "expose", "imp", "曝光", "展现", "展示"], "impression"),
-    **dict.fromkeys(["views", "play", "plays", "pv", "watch", "播放", "观看", "浏览", "查看"], "view"),
+    **dict.fromkeys([
+        "views", "play", "plays", "pv", "watch", "video_play", "play_video", "video_view", "view_video", "watch_video",
+        "播放", "观看", "浏览", "查看", "视频播放",
+    ], "view"),
     **dict.fromkeys(["likes", "thumbs_up", "upvote", "digg", "点赞", "赞"], "like"),
-    **dict.fromkeys(["comments", "评论"], "comment"),
+    **dict.fromkeys(["comments", "reply", "danmaku", "评论", "回复", "弹幕"], "comment"),
     **dict.fromkeys(["shares", "forward", "repost", "分享", "转发"], "share"),
     **dict.fromkeys(["subscribe", "关注"], "follow"),
     **dict.fromkeys(["favourite", "fav", "collect", "bookmark", "收藏"], "favorite"),
@@ -321,8 +327,32 @@ def parse_map_args(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def plan_mapping(headers: list[str], kind: str, manual: dict[str, str] | None = None, *, reveal: bool = True) -> Plan:
+#: An events file whose headers name no event type: the column whose sampled values are event types
+#: (this share of its non-empty values at least, of two types or more) is taken as the event type.
+EVENT_VALUES_SHARE = 0.5
+
+
+def _event_column_by_values(headers: list[str], guesses: dict[str, ColumnMap], sample) -> str | None:
+    """The header of the column left to ``props`` whose sampled values are most often event types
+    (:data:`EVENT_VALUES_SHARE`, two distinct types or more); ``None`` when no column is."""
+    best, best_share = None, 0.0
+    for i, h in enumerate(headers):
+        if guesses[h].target != "props":
+            continue
+        values = [str(row[i]).strip().lower() for row in sample if i < len(row) and row[i] not in (None, "")]
+        types = [EVENT_ALIASES[v] for v in values if v in EVENT_ALIASES]
+        share = len(types) / len(values) if values else 0.0
+        if share >= EVENT_VALUES_SHARE and len(set(types)) >= 2 and share > best_share:
+            best, best_share = h, share
+    return best
+
+
+def plan_mapping(
+    headers: list[str], kind: str, manual: dict[str, str] | None = None, *, reveal: bool = True, sample=()
+) -> Plan:
     """Map every header for ``kind``; ``manual`` ({source: target}) overrides the automatic guess.
+    ``sample`` (the first rows, as text) lets an events file without an event-type header find that
+    column by its values (:func:`_event_column_by_values`, noted as ``event_type_by_values``).
 
     Raises :class:`BadInput` when a manual source is not in the file or a required column is missing;
     the message lists the file's columns only when ``reveal`` (a file inside the data folder).
@@ -346,6 +376,12 @@ def plan_mapping(headers: list[str], kind: str, manual: dict[str, str] | None = 
         resolved[header] = ColumnMap(header, target, unit, event, confidence=1.0, manual=True)
 
     guesses = {h: resolved.get(h) or guess_column(h, kind) for h in headers}
+    notes: list[Issue] = []
+    if kind == "events" and all(g.target != "event_type" for g in guesses.values()):
+        found = _event_column_by_values(headers, guesses, sample)
+        if found is not None:
+            guesses[found] = ColumnMap(found, "event_type", confidence=0.6)
+            notes.append(Issue("event_type_by_values", "info", params={"column": found}))
     # One source per canonical target: manual first, then the best score, then the leftmost.
     best: dict[str, str] = {}
     for h in headers:
@@ -359,7 +395,6 @@ def plan_mapping(headers: list[str], kind: str, manual: dict[str, str] | None = 
         c = guesses[cur]
         if (g.manual, g.confidence) > (c.manual, c.confidence):
             best[g.target] = h
-    notes: list[Issue] = []
     final: list[ColumnMap] = []
     for h in headers:
         g = guesses[h]

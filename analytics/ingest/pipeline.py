@@ -181,7 +181,7 @@ def _prepare(path: Path, kind, mapping, encoding, columns, sheet, limits: Limits
     sniffed = readers.sniff(
         path, encoding=encoding, columns=columns, known=_known(kind), limits=limits, sheet=sheet, reveal=reveal
     )
-    plan = _guess_units(plan_mapping(list(sniffed.headers), kind, mapping, reveal=reveal), sniffed)
+    plan = _guess_units(plan_mapping(list(sniffed.headers), kind, mapping, reveal=reveal, sample=sniffed.sample), sniffed)
     readings = {}
     for c in plan.columns:
         if c.target in TIME_COLUMNS or c.target == "date":
@@ -361,11 +361,50 @@ def _num(raw: str) -> str:
     place (``1.234,5``, ``1,2,3``) reads as no number, so the row is rejected rather than misread.
     ``1,234`` is read as thousands."""
     s = f"regexp_replace({raw}, '[¥￥$元\\s]', '', 'g')"
-    return (
-        f"coalesce(TRY_CAST({raw} AS DOUBLE), CASE "
+    return (  # an empty cell (NULL) leaves the CASE at once: most cells of a sparse column are
+        f"coalesce(TRY_CAST({raw} AS DOUBLE), CASE WHEN {raw} IS NULL THEN NULL "
         f"WHEN regexp_full_match({s}, '[+-]?\\d{{1,3}}(,\\d{{3}})+(\\.\\d*)?') THEN TRY_CAST(replace({s}, ',', '') AS DOUBLE) "
         f"WHEN regexp_full_match({s}, '[+-]?\\d+,\\d+') THEN TRY_CAST(replace({s}, ',', '.') AS DOUBLE) "
         f"ELSE TRY_CAST({s} AS DOUBLE) END)"
+    )
+
+
+#: Units a duration value may write after its number (``12秒``, ``1.5 min``, ``500ms``), in seconds.
+_VALUE_UNITS = (
+    ("秒|s|sec|secs|second|seconds", 1.0),
+    ("毫秒|ms", 0.001),
+    ("分钟|分|min|mins|minute|minutes", 60.0),
+    ("小时|h|hr|hrs|hour|hours", 3600.0),
+)
+
+
+def _seconds(raw: str, unit: str) -> str:
+    """A duration in seconds: a number in the column's ``unit`` (:func:`_num`), or a value that writes
+    its own unit: ``12秒``, ``12 s``, ``1.5min``, ``500ms``, ``1分30秒``, ``01:30`` (m:ss), ``1:02:03`` (h:mm:ss)."""
+    t = f"lower(trim({raw}))"
+    number = r"(\d+(?:\.\d+)?)"
+
+    def part(pattern: str, group: int) -> str:
+        return f"TRY_CAST(regexp_extract({t}, '{pattern}', {group}) AS DOUBLE)"
+
+    whens = [
+        f"WHEN regexp_full_match({t}, '{number}\\s*(?:{names})') THEN {part(number, 1)} * {factor}"
+        for names, factor in _VALUE_UNITS
+    ]
+    minutes_seconds = r"(\d+)分(?:钟)?(\d+(?:\.\d+)?)秒"
+    whens.append(
+        f"WHEN regexp_full_match({t}, '{minutes_seconds}') THEN {part(minutes_seconds, 1)} * 60 + {part(minutes_seconds, 2)}"
+    )
+    clock = r"(\d+):([0-5]\d)(?::([0-5]\d(?:\.\d+)?))?"
+    whens.append(
+        f"WHEN regexp_full_match({t}, '{clock}') THEN CASE WHEN regexp_extract({t}, '{clock}', 3) = '' "
+        f"THEN {part(clock, 1)} * 60 + {part(clock, 2)} "
+        f"ELSE {part(clock, 1)} * 3600 + {part(clock, 2)} * 60 + {part(clock, 3)} END"
+    )
+    factor = _UNIT_FACTOR[unit]
+    return (
+        f"coalesce(TRY_CAST({raw} AS DOUBLE) {factor}, CASE WHEN {raw} IS NULL THEN NULL {' '.join(whens)} "
+        f"ELSE {_num(raw)} {factor} END)"
     )
 
 
@@ -465,7 +504,9 @@ def _stage_sql(
             parsed[name] = f"coalesce({_alias_case(raw, KIND_ALIASES)}, CASE WHEN {raw} IS NULL THEN 'video' END)"
             reasons.append((unreadable, _reason_sql("unknown_kind", name, raw)))
         elif ctype == "DOUBLE" or ctype.startswith("DECIMAL") or ctype == "INTEGER":
-            if ctype == "DOUBLE":
+            if name in DURATION_COLUMNS:
+                parsed[name] = f"({_seconds(raw, unit.get(name) or 's')})"
+            elif ctype == "DOUBLE":
                 parsed[name] = f"({_num(raw)} {_UNIT_FACTOR[unit.get(name) or 's']})"
             elif ctype.startswith("DECIMAL"):
                 parsed[name] = f"TRY_CAST(round({_num(raw)}, 2) AS DECIMAL(18,2))"

@@ -61,6 +61,7 @@ ISSUE_CODES: dict[str, tuple[str, ...]] = {
     "kept_in_props": ("columns",),
     "personal_not_stored": ("columns",),
     "also_looks_like": ("column", "target", "used"),
+    "event_type_by_values": ("column",),
     "read_as_ms": ("column", "median"),
     "read_as_ms_like": ("column", "like"),
     "wide_form": ("flags",),  # [[column, event], ...]

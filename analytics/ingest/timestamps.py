@@ -134,15 +134,25 @@ OFFSET_RE = r"(?:\d[Zz]|\sUTC|\sGMT|\d:\d\d(?::\d\d(?:\.\d+)?)?\s*[+-]\d\d(?::?\
 
 
 def _offset_time(v: str) -> str:
-    """Text ending in an offset -> naive UTC: `` UTC``/`` GMT`` read as ``+00:00``, and a time without
+    """Text ending in an offset -> naive UTC: `` UTC``/`` GMT`` read as ``+00:00``, ``z`` as ``Z``, and a time without
     seconds (``12:00+08:00``) given ``:00`` seconds, which DuckDB's cast needs."""
-    z = f"regexp_replace({v}, '\\s(?:UTC|GMT)$', '+00:00')"
+    z = f"regexp_replace(regexp_replace({v}, '\\s(?:UTC|GMT)$', '+00:00'), 'z$', 'Z')"
     padded = f"regexp_replace({z}, '^(.*[ T]\\d{{1,2}}:\\d\\d)(\\s*(?:[+-]\\d|[Zz]$))', '\\1:00\\2')"
     return f"CAST(coalesce(TRY_CAST({z} AS TIMESTAMPTZ), TRY_CAST({padded} AS TIMESTAMPTZ)) AS TIMESTAMP)"
 
 
 def has_offset_sql(v: str) -> str:
     return f"regexp_matches({v}, '{OFFSET_RE}')"
+
+
+def plainly_local_sql(v: str) -> str:
+    """A test cheaper than :data:`OFFSET_RE` that is true only of text without an offset: no ``+``,
+    no ``-`` after a ``:`` (an offset's sign follows the time), no ``Z``, ``UTC`` or ``GMT`` at the end.
+    Text it does not clear is tested with the expression."""
+    return (
+        f"NOT (contains({v}, '+') OR {v} LIKE '%:%-%' OR {v} LIKE '%Z' OR {v} LIKE '%z' "
+        f"OR {v} LIKE '%UTC' OR {v} LIKE '%GMT')"
+    )
 
 
 #: Where a zone's offset is checked to be constant, local times convert by plain arithmetic.
@@ -207,7 +217,10 @@ def time_sql(
         f"WHEN {has_offset_sql(v)} THEN {_offset_time(v)} "
         f"ELSE {to_utc(local)} END"
     )
-    return f"CASE WHEN NOT {has_offset_sql(v)} AND {iso} IS NOT NULL THEN {to_utc(iso)} ELSE {general} END"
+    return (
+        f"CASE WHEN {iso} IS NOT NULL AND {plainly_local_sql(v)} THEN {to_utc(iso)} "
+        f"WHEN {iso} IS NOT NULL AND NOT {has_offset_sql(v)} THEN {to_utc(iso)} ELSE {general} END"
+    )
 
 
 def date_sql(

@@ -225,6 +225,10 @@ TEXT = {
         "en": "{column} also looks like {target}; {used} was used and {column} kept in props",
         "zh": "{column} 看起来也像 {target}；已使用 {used}，{column} 保留为属性",
     },
+    "ingest.issue.event_type_by_values": {
+        "en": "No column is named as the event type; {column} holds event types, so it is read as one (map another column as event_type to change it)",
+        "zh": "没有列名表明行为类型；{column} 列的值是行为类型，因此按行为类型读取（如需改用其他列，请将其映射为 event_type）",
+    },
     "ingest.issue.read_as_ms": {
         "en": "{column} has no unit in its name and a median of {median:,.0f}: read as milliseconds (map it as ...:s to keep seconds)",
         "zh": "{column} 列名未注明单位且中位数为 {median:,.0f}：按毫秒读取（如需按秒，请映射为 ...:s）",

@@ -72,6 +72,11 @@ def test_english_and_chinese_event_headers(header, target, unit):
         ("phoneNumber", "ignore"),
         ("realName", "ignore"),
         ("transactionid", "props"),
+        ("eventName", "event_type"),  # TikTok-style exports
+        ("event_name", "event_type"),
+        ("mid", "user_id"),  # Bilibili
+        ("ctime", "event_time"),
+        ("操作时间", "event_time"),
     ],
 )
 def test_headers_match_their_alias_with_or_without_underscores(header, target):
@@ -214,3 +219,25 @@ def test_an_event_price_is_its_revenue_unless_the_file_has_a_paid_amount():
     both = plan_mapping(["user_id", "item_id", "event_type", "event_time", "price", "pay_amount"], "events")
     assert both.as_dict()["pay_amount"] == "revenue" and both.as_dict()["price"] == "props"
     assert plan_mapping(["item_id", "price"], "items").as_dict()["price"] == "price"
+
+
+def test_an_events_file_without_an_event_type_header_finds_that_column_by_its_values():
+    headers = ["user_id", "video_id", "what", "status", "time", "watch_time_ms"]
+    sample = [
+        ("u1", "v1", "video_play", "paid", "2026-01-05", "3000"),
+        ("u1", "v1", "Like", "paid", "2026-01-05", ""),
+        ("u2", "v2", "share", "pending", "2026-01-05", ""),
+        ("u2", "v2", "coin", "paid", "2026-01-05", ""),  # unknown: rejected at ingest, not a reason to miss the column
+    ]
+    plan = plan_mapping(headers, "events", sample=sample)
+    assert plan.source_for("event_type").source == "what" and not plan.wide
+    assert [(i.code, i.params) for i in plan.notes] == [("event_type_by_values", {"column": "what"})]
+    # one event type only (a payment status), or below half of the values: not taken, the file stays wide
+    for column in (3, 2):
+        rows = [r[:2] + (r[column],) + r[3:] for r in sample[:1]] + [r[:2] + ("x",) + r[3:] for r in sample[1:]]
+        assert plan_mapping(headers, "events", sample=rows).wide
+    assert plan_mapping(headers, "events").wide  # no sample: headers alone decide
+    # a column named as the event type is never second-guessed
+    named = plan_mapping(["user_id", "item_id", "event", "what", "time"], "events",
+                         sample=[("u1", "v1", "x", "view", "t"), ("u2", "v1", "y", "like", "t")])
+    assert named.source_for("event_type").source == "event" and not named.notes

@@ -222,6 +222,24 @@ def test_numbers_with_separators_currency_and_decimal_commas_are_read_or_rejecte
     assert rows == {"u1": 12.5, "u2": 1234.0, "u3": 1234.5, "u4": 0.99}
 
 
+def test_durations_that_write_their_own_unit_are_read_in_seconds(store):
+    path = write(store, "d.csv", """
+        user_id,item_id,event_type,event_time,观看时长,作品时长
+        u1,v1,view,2026-03-01 12:00,12秒,60秒
+        u2,v1,view,2026-03-01 12:00,12.5 s,1.5min
+        u3,v1,view,2026-03-01 12:00,500ms,1分30秒
+        u4,v1,view,2026-03-01 12:00,00:45,1:02:03
+        u5,v1,view,2026-03-01 12:00,12,60
+        u6,v1,view,2026-03-01 12:00,-5秒,60
+        u7,v1,view,2026-03-01 12:00,1:75,60
+        """)
+    report = ingest_file(store, path)
+    assert (report.rows_accepted, report.rows_rejected) == (5, 2)
+    assert report.issue("bad_number").lines == (7, 8)
+    rows = {u: (w, v) for u, w, v in store.query("SELECT user_id, watch_seconds, video_seconds FROM events").rows}
+    assert rows == {"u1": (12.0, 60.0), "u2": (12.5, 90.0), "u3": (0.5, 90.0), "u4": (45.0, 3723.0), "u5": (12.0, 60.0)}
+
+
 def test_remove_upload_and_rejected_rows(store):
     path = write(store, "r.csv", "user_id,item_id,event_type,event_time\nu1,v1,view,2026-01-05\nu2,v1,nope,2026-01-05\n")
     report = ingest_file(store, path)

@@ -81,6 +81,9 @@ CASES = [
     ("2026-01-05 12:00 GMT", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),
     ("2026-01-05 12:00:00 GMT", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),
     ("2026-01-05T20:00+08:00", "UTC", dt.datetime(2026, 1, 5, 12, 0)),
+    ("2026-01-05T07:00:00-05:00", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),  # a sign after the time
+    ("2026-01-05 07:00-0500", "UTC", dt.datetime(2026, 1, 5, 12, 0)),
+    ("2026-01-05T12:00:00.250z", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0, 0, 250000)),
     ("15/01/2026 10:00", "UTC", dt.datetime(2026, 1, 15, 10, 0)),  # proves day-first
     ("01/15/2026 10:00", "UTC", dt.datetime(2026, 1, 15, 10, 0)),  # proves month-first
     ("15.01.2026", "UTC", dt.datetime(2026, 1, 15)),

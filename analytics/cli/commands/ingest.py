@@ -48,6 +48,8 @@ ISSUE_TEXT = {
     "kept_in_props": "kept as properties: {columns}",
     "personal_not_stored": "personal columns not stored: {columns}",
     "also_looks_like": "{column!r} also looks like {target}; {used!r} was used and {column!r} kept in props",
+    "event_type_by_values": "no column is named as the event type; {column!r} holds event types, so it is read as one "
+    "(map another column as event_type to change it)",
     "read_as_ms": "{column!r} has no unit in its name and a median of {median:,.0f}: read as milliseconds "
     "(map it as ...:s to keep seconds)",
     "read_as_ms_like": "{column!r} has no unit in its name: read as milliseconds like {like!r} (map it as ...:s to keep seconds)",
