@@ -569,7 +569,9 @@ def _stage_sql(
     src_cols = ", ".join(f"c{i}" for i in range(n))
     trimmed = ", ".join(f"_r{i}" for i in range(n))
     # Layers, so that each value is trimmed and parsed once: raw text -> parsed -> reason -> output.
-    if facts is not None and facts.ascii:
+    if facts is not None and facts.ascii and not facts.spaced:  # no space touches a cell's edge: nothing to trim
+        trims = [f"c{i}" for i in range(n)]
+    elif facts is not None and facts.ascii:
         trims = [f"CASE WHEN starts_with(c{i}, ' ') OR ends_with(c{i}, ' ') THEN nullif(trim(c{i}), '') ELSE c{i} END" for i in range(n)]
     else:
         trims = [f"nullif(trim(c{i}), '')" for i in range(n)]
@@ -875,16 +877,34 @@ def _stream_sql(prep: _Prepared, stage: str) -> str:
 
 
 class _HashSet:
-    """The 64-bit row hashes seen so far, as a few sorted NumPy arrays (merged as they pile up)."""
+    """The 64-bit row hashes seen so far: a few sorted NumPy arrays (merged as they pile up), and a
+    bitmap of their top bits in front of them, so that only the hashes whose bit is already set
+    (the repeats, and a few percent of the others) are searched in the arrays.
 
-    def __init__(self) -> None:
+    ``expected``: about how many hashes will be added (sizes the bitmap at 8 bits or more each, from
+    1 MiB up to 128 MiB; more hashes than that only make more of them searched)."""
+
+    def __init__(self, expected: int = 0) -> None:
+        import numpy as np
+
+        bits = 1 << max(23, min(30, int(8 * max(expected, 1)).bit_length()))
         self.levels: list[Any] = []
+        self.shift = np.uint64(64 - (bits.bit_length() - 1))
+        self.bitmap = np.zeros(bits // 64, dtype=np.uint64)
+
+    def _bits(self, hashes):
+        import numpy as np
+
+        top = hashes >> self.shift
+        return top >> np.uint64(6), np.left_shift(np.uint64(1), top & np.uint64(63))
 
     def add(self, hashes) -> None:
         import numpy as np
 
         if not len(hashes):
             return
+        word, bit = self._bits(hashes)
+        np.bitwise_or.at(self.bitmap, word, bit)
         level = _distinct(np.sort(hashes))
         while self.levels and len(self.levels[-1]) <= 2 * len(level):
             level = _distinct(np.sort(np.concatenate([self.levels.pop(), level])))
@@ -896,9 +916,11 @@ class _HashSet:
 
         ordered = np.sort(hashes)
         values = [ordered[1:][ordered[1:] == ordered[:-1]]]
+        word, bit = self._bits(ordered)
+        maybe = ordered[(self.bitmap[word] & bit) != 0]  # sorted: a subset of the sorted hashes
         for level in self.levels:
-            at = np.minimum(np.searchsorted(level, ordered), len(level) - 1)
-            values.append(ordered[level[at] == ordered])
+            at = np.minimum(np.searchsorted(level, maybe), len(level) - 1)
+            values.append(maybe[level[at] == maybe])
         found = np.unique(np.concatenate(values))
         mask = np.zeros(len(hashes), dtype=bool)
         if len(found):
@@ -909,6 +931,14 @@ class _HashSet:
             mask[hit[first]] = seen_before[first]  # the first of a repeat in this batch is new unless seen before
         self.add(ordered)
         return mask
+
+
+def _rows_about(prep: _Prepared) -> int:
+    """About how many rows the file holds (more, rather than fewer: 32 bytes a row), to size the hash set."""
+    try:
+        return prep.sniffed.path.stat().st_size // 32
+    except OSError:
+        return 0
 
 
 def _distinct(ordered):
@@ -1127,8 +1157,9 @@ def _check_and_insert(cur, reader, prep: _Prepared, sql, params, key, progress, 
         cur, kind=kind, file_name=base["file_name"], sha256=base["sha256"], rows_accepted=0, mapping=mapping_doc
     )
 
-    seen = _HashSet()
-    if cur.execute(f'SELECT EXISTS (SELECT 1 FROM "{kind}")').fetchone()[0]:
+    stored = cur.execute(f'SELECT count(*) FROM "{kind}"').fetchone()[0]
+    seen = _HashSet(stored + _rows_about(prep))
+    if stored:
         seen.add(cur.execute(f'SELECT {row_hash} AS h FROM "{kind}"').fetchnumpy()["h"])
     state = _Stream()
     rd = _read_stream(reader, sql, params, base["file_name"])

@@ -628,12 +628,20 @@ def convert_to_utf8_csv(
 @dataclass(frozen=True)
 class TextFacts:
     """What one streamed pass over a text file finds: the lines over the line limit (numbers, 1-based),
-    the longest line in bytes, and whether any byte is NUL or outside ASCII."""
+    the longest line in bytes, whether any byte is NUL or outside ASCII, and whether a cell may start
+    or end with a space (a space next to a delimiter, a quote or a line end; ``False`` in an ASCII
+    file: no cell needs trimming. Other files may hold wider spaces, which the trim also removes)."""
 
     long_lines: list[int]
     longest: int
     has_nul: bool
     ascii: bool
+    spaced: bool = True
+
+
+#: Bytes a cell's first or last character can touch: every delimiter the reader accepts, the quote
+#: and the line ends.
+_CELL_EDGES = b",;|\t\n\r\""
 
 
 def text_facts(path: Path, max_line_bytes: int) -> TextFacts:
@@ -643,12 +651,18 @@ def text_facts(path: Path, max_line_bytes: int) -> TextFacts:
     found: list[int] = []
     line = 1  # number of the line the chunk starts in
     length = 0  # bytes of that line before the chunk
-    longest, has_nul, ascii_only = 0, False, True
+    longest, has_nul, ascii_only, spaced = 0, False, True, False
+    edge = np.zeros(256, dtype=bool)
+    edge[list(_CELL_EDGES)] = True
+    last = 10  # the byte before the chunk: the file starts a line
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK_BYTES * 8):
             arr = np.frombuffer(chunk, dtype=np.uint8)
             has_nul = has_nul or b"\0" in chunk
             ascii_only = ascii_only and chunk.isascii()
+            if not spaced:
+                spaced = _space_at_an_edge(arr, last, edge)
+            last = int(arr[-1])
             ends = np.flatnonzero(arr == 10)
             if len(ends) == 0:
                 length += len(chunk)
@@ -662,7 +676,21 @@ def text_facts(path: Path, max_line_bytes: int) -> TextFacts:
             length = len(chunk) - int(ends[-1]) - 1
     if length > max_line_bytes:
         found.append(line)
-    return TextFacts(found, max(longest, length), has_nul, ascii_only)
+    return TextFacts(found, max(longest, length), has_nul, ascii_only, spaced)
+
+
+def _space_at_an_edge(arr, before_first: int, edge) -> bool:
+    """Whether a space in the bytes ``arr`` touches a cell's edge (``edge``: a lookup table of bytes);
+    ``before_first`` is the byte before them. A space ending the chunk counts (its next byte is unseen)."""
+    import numpy as np
+
+    at = np.flatnonzero(arr == 32)
+    if not len(at):
+        return False
+    if at[-1] == len(arr) - 1:
+        return True
+    before = arr[at[at > 0] - 1]
+    return bool(edge[before].any() or (at[0] == 0 and edge[before_first]) or edge[arr[at + 1]].any())
 
 
 def long_lines(path: Path, max_line_bytes: int) -> list[int]:

@@ -18,18 +18,35 @@ def test_text_facts_find_long_lines_the_longest_line_nul_bytes_and_non_ascii(tmp
     assert (facts.long_lines, facts.longest, facts.has_nul, facts.ascii) == ([], 2, False, True)
 
 
+def test_text_facts_say_whether_a_space_touches_a_cells_edge(tmp_path):
+    path = tmp_path / "f.csv"
+    for content, spaced in [
+        (b"a,b\n2026-01-05 10:00,x y\n", False),  # spaces inside cells only
+        (b"a,b\n1, 2\n", True), (b"a,b\n1 ,2\n", True), (b"a;b\n1; 2\n", True), (b"a\tb\n1\t 2\n", True),
+        (b"a,b\n1,2 \n", True), (b"a,b\n1,2 \r\n", True), (b' a,b\n', True), (b'a,b\n" x",2\n', True),
+        (b"a,b\n1,2\n ", True),  # a space ending the file
+    ]:
+        path.write_bytes(content)
+        assert readers.text_facts(path, 40).spaced is spaced, content
+    path.write_bytes(b"a,b\n" + b"1,2\n" * (readers.CHUNK_BYTES * 8 // 4) + b"1, 2\n")  # past the first chunk
+    assert readers.text_facts(path, 40).spaced
+
+
 def test_cells_are_trimmed_alike_in_ascii_and_non_ascii_files(store):
     rows = ["2026-01-05 10:00:00, u1 ,view,v1,douyin ", "2026-01-05 10:01:00,u2,view,v2,  "]
     ascii_file = store.data_dir / "ascii.csv"
     ascii_file.write_text(HEADER + "\n".join(rows) + "\n")
     wide_spaces = store.data_dir / "wide.csv"
     wide_spaces.write_text(HEADER + "\n".join(r.replace("v1", "v3").replace("v2", "v4") for r in rows) + "\n2026-01-05 10:02:00,\u3000u5\u3000,view,v5,\u3000\n")
-    for path in (ascii_file, wide_spaces):
+    no_ascii_space = store.data_dir / "ideographic.csv"  # a wide space at an edge, no ASCII space at one
+    no_ascii_space.write_text(HEADER + "2026-01-05T10:03:00,\u3000u6\u3000,view,v6,douyin\n")
+    for path in (ascii_file, wide_spaces, no_ascii_space):
         report = ingest_file(store, path, timezone="UTC")
         assert report.rows_rejected == 0
     got = list(store.query("SELECT item_id, user_id, channel FROM events ORDER BY item_id").rows)
     assert got == [
-        ("v1", "u1", "douyin"), ("v2", "u2", None), ("v3", "u1", "douyin"), ("v4", "u2", None), ("v5", "u5", None)
+        ("v1", "u1", "douyin"), ("v2", "u2", None), ("v3", "u1", "douyin"), ("v4", "u2", None), ("v5", "u5", None),
+        ("v6", "u6", "douyin"),
     ]
 
 

@@ -386,3 +386,26 @@ def test_the_hash_set_holds_back_every_repeat_but_the_first():
     assert seen.repeats(np.array([5, 6, 5, 7], dtype=np.uint64)).tolist() == [False, False, True, True]
     assert seen.repeats(np.array([6, 8, 8], dtype=np.uint64)).tolist() == [True, False, True]
     assert seen.repeats(np.array([], dtype=np.uint64)).tolist() == []
+
+
+def test_the_hash_sets_bitmap_only_saves_searches_never_changes_the_answer():
+    """Hashes whose top bits collide (so the bitmap says "maybe") and hashes far apart, through a
+    small bitmap and a large one, give the answer of a plain Python set."""
+    import numpy as np
+
+    from analytics.ingest.pipeline import _HashSet
+
+    rng = np.random.default_rng(3)
+    close = (np.uint64(5) << np.uint64(58)) + rng.integers(0, 1000, 3000).astype(np.uint64)  # one top-bits bucket
+    spread = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64)
+    batches = np.array_split(np.concatenate([close, spread, close[:500], spread[::7]]), 9)
+    for expected in (0, 10**8):
+        seen, plain, stored = _HashSet(expected), set(), spread[:100]
+        seen.add(stored)
+        plain.update(stored.tolist())
+        for batch in batches:
+            want = []
+            for h in batch.tolist():
+                want.append(h in plain)
+                plain.add(h)
+            assert seen.repeats(batch).tolist() == want
