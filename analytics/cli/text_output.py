@@ -36,3 +36,42 @@ def table(frame: pd.DataFrame, kinds: Mapping[str, Kind] | None = None) -> str:
         columns.append([str(name).rjust(width) if right else str(name).ljust(width),
                         *(c.rjust(width) if right else c.ljust(width) for c in cells)])
     return "\n".join("  ".join(row).rstrip() for row in zip(*columns))
+
+
+NO_EVENTS = "no events yet: load data with `reelytics ingest FILE` or `reelytics sample`"
+#: What the text says when the previous period is not covered by the data in full
+#: (:func:`analytics.query.facets.comparison_coverage`).
+COMPARISON_NOTES = {
+    "none": "no earlier data to compare with: the data starts on {first}, so no change is shown",
+    "after": "the compared period holds none of the data ({first} .. {last}), so no change is shown",
+    "partial": "the previous period starts on {prev}, but the data starts on {first}: changes compare with fewer days",
+}
+#: Where a period stands (:data:`analytics.query.facets.PeriodNote`).
+POSITION_NOTES = {
+    "outside_data": "the data covers {first} .. {last}: this period holds none of it",
+    "not_begun": "the period has not begun yet",
+    "includes_today": "the period includes today, which has not ended: its figures will still change",
+}
+
+
+def period_line(period, default: bool) -> str:
+    """``period FROM .. TO``, saying when it is the default (the latest complete days)."""
+    return f"period {period.date_from} .. {period.date_to}" + (" (the latest complete days)" if default else "")
+
+
+def period_notes_lines(period, facets) -> list[str]:
+    """One ``note:`` line for each :func:`~analytics.query.facets.period_notes` of ``period``."""
+    from analytics.query.facets import local_today, period_notes
+
+    notes = period_notes(period.date_from, period.date_to, facets, local_today(period.timezone))
+    return [f"  note: {POSITION_NOTES[n].format(first=facets.first_day, last=facets.last_day)}" for n in notes]
+
+
+def comparison_line(coverage: str, facets, previous) -> list[str]:
+    """The ``note:`` line for a previous period the data does not cover in full (none when it does)."""
+    if coverage not in COMPARISON_NOTES:
+        return []
+    if coverage == "none" and facets.last_day is not None and previous.date_from > facets.last_day:
+        coverage = "after"
+    return ["  note: " + COMPARISON_NOTES[coverage].format(first=facets.first_day, last=facets.last_day,
+                                                           prev=previous.date_from)]

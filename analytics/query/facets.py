@@ -83,10 +83,14 @@ class Period:
 def comparison_coverage(date_from: dt.date, date_to: dt.date, first_day: dt.date) -> Comparison:
     """How much of the period of equal length before ``date_from .. date_to`` lies on or after ``first_day``."""
     length = (date_to - date_from).days + 1
-    previous_from, previous_to = date_from - dt.timedelta(days=length), date_from - dt.timedelta(days=1)
-    if first_day <= previous_from:
-        return "full"
-    return "partial" if first_day <= previous_to else "none"
+    return coverage(date_from - dt.timedelta(days=length), date_from - dt.timedelta(days=1), first_day)
+
+
+def coverage(date_from: dt.date, date_to: dt.date, first_day: dt.date, last_day: dt.date | None = None) -> Comparison:
+    """How much of ``date_from .. date_to`` the data's days (``first_day`` .. ``last_day``) cover."""
+    if date_to < first_day or (last_day is not None and date_from > last_day):
+        return "none"
+    return "partial" if date_from < first_day else "full"
 
 
 #: Where a period stands against the data and the clock: it holds none of the data's days, it has

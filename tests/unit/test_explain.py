@@ -191,3 +191,40 @@ def test_cli_rejects_bad_input_with_one_line(tmp_path, capsys, argv, message):
     assert main(["--db", str(tmp_path / "d" / "x.duckdb"), "explain", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def _cli(store: Store, capsys, *argv: str) -> tuple[int, str]:
+    db = str(store.path)
+    store.close()
+    from analytics.store.storage import _STORES
+
+    try:
+        code = main(["--db", db, *argv])
+    finally:
+        _STORES.clear()
+    return code, capsys.readouterr().out
+
+
+def test_cli_explains_the_period_kpis_shows_and_never_a_change_from_before_the_data(store, capsys):
+    """Without dates, `explain` compares the latest complete days with the days before, as `kpis`
+    and the Overview do; a compared period the data does not reach gives a note, not a change."""
+    from tests.helpers import insert_events
+
+    insert_events(store, {f"u{i}": [("view", d * 86400 + i * 60) for d in range(20)] for i in range(6)})
+    code, kpis_out = _cli(store, capsys, "--json", "kpis")
+    kpis = json.loads(kpis_out)
+    store = Store(store.path)
+    code, out = _cli(store, capsys, "--json", "explain", "--kpi", "views")
+    doc = json.loads(out)
+    assert code == 0 and doc["default_period"] and doc["comparison"] == "full"
+    assert (doc["periods"]["current"]["from"], doc["periods"]["current"]["to"]) == (
+        kpis["filters"]["from"], kpis["filters"]["to"])
+    store = Store(store.path)
+    code, text = _cli(store, capsys, "explain", "--kpi", "views", "--all")
+    assert code == 0 and "no earlier data to compare with" in text
+    assert "rose" not in text and "fell" not in text  # the period before the data is not a zero to compare with
+
+
+def test_cli_explain_on_an_empty_database_says_how_to_load_data(store, capsys):
+    code, text = _cli(store, capsys, "explain", "--kpi", "views")
+    assert code == 0 and text.startswith("no events yet")

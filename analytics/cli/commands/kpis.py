@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from analytics.cli.main import Output, add_filter_args, filters_from_args
-from analytics.cli.text_output import table
+from analytics.cli.text_output import (
+    NO_EVENTS,
+    comparison_line,
+    period_line,
+    period_notes_lines,
+    table,
+)
 from analytics.errors import BadInput
 from analytics.metrics.kpis import (
     DIMENSIONS,
@@ -41,11 +47,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-_COMPARISON_NOTES = {
-    "none": "no earlier data to compare with: the data starts on {first}, so no change is shown",
-    "partial": "the previous period starts on {prev}, but the data starts on {first}: changes compare with fewer days",
-}
-_NO_EVENTS = "no events yet: load data with `reelytics ingest FILE` or `reelytics sample`"
 
 
 def run(args, ctx) -> Output:
@@ -72,15 +73,14 @@ def run(args, ctx) -> Output:
         payload["series"] = report.series_frame()
     if report.status != "ok":
         payload["comparison"] = None
-        return Output(payload, _NO_EVENTS)
+        return Output(payload, NO_EVENTS)
     period, prev = report.filters, report.previous_filters
     coverage = comparison_coverage(period.date_from, period.date_to, facets.first_day)
     payload["comparison"] = coverage
-    lines = [_period_line(period, default is not None) + f", compared with {prev.date_from} .. {prev.date_to}"]
-    if coverage in _COMPARISON_NOTES:
-        lines.append("  note: " + _COMPARISON_NOTES[coverage].format(first=facets.first_day, prev=prev.date_from))
+    lines = [period_line(period, default is not None) + f", compared with {prev.date_from} .. {prev.date_to}"]
+    lines += comparison_line(coverage, facets, prev)
     notes = period_notes(period.date_from, period.date_to, facets, local_today(period.timezone))
-    lines += _position_lines(notes, facets)
+    lines += period_notes_lines(period, facets)
     if report.incomplete_days and "outside_data" not in notes:
         days = ", ".join(str(d) for d in report.incomplete_days)
         lines.append(f"  note: the data does not cover these days in full (their counts are partial): {days}")
@@ -93,33 +93,17 @@ def run(args, ctx) -> Output:
     return Output(payload, "\n".join(lines))
 
 
-def _period_line(period, default: bool) -> str:
-    return f"period {period.date_from} .. {period.date_to}" + (" (the latest complete days)" if default else "")
-
-
-_POSITION_NOTES = {
-    "outside_data": "the data covers {first} .. {last}: this period holds none of it",
-    "not_begun": "the period has not begun yet",
-    "includes_today": "the period includes today, which has not ended: its figures will still change",
-}
-
-
-def _position_lines(notes, facets) -> list[str]:
-    return [f"  note: {_POSITION_NOTES[n].format(first=facets.first_day, last=facets.last_day)}" for n in notes]
-
-
 def _breakdown(args, ctx, filters, default: bool, facets) -> Output:
     """``kpis --by COL``: one row per group, every registry KPI (no period cards)."""
     period = resolve_period(ctx.source, filters)
     if period is None:
         return Output({"status": "no_data", "by": args.by, "filters": filters.describe(), "rows": [], "notes": [],
-                       "default_period": default}, _NO_EVENTS)
+                       "default_period": default}, NO_EVENTS)
     result = breakdown(ctx.source, period, args.by, sort=args.sort, limit=args.limit)
     payload = {**result.to_dict(), "default_period": default}
 
     def text() -> str:
         notes = [f"  note: {note}" for note in result.notes]
-        position = _position_lines(period_notes(period.date_from, period.date_to, facets, local_today(period.timezone)), facets)
-        return "\n".join([_period_line(period, default), *position, *notes, "", table(result.table)])
+        return "\n".join([period_line(period, default), *period_notes_lines(period, facets), *notes, "", table(result.table)])
 
     return Output(payload, text)
