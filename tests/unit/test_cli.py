@@ -200,3 +200,19 @@ def test_where_a_period_stands_against_the_data_and_today():
     assert period_notes(day(2026, 2, 1), day(2026, 3, 5), facets, day(2026, 3, 5)) == ("includes_today",)
     assert period_notes(day(2026, 4, 1), day(2026, 4, 2), facets, day(2026, 3, 5)) == ("outside_data", "not_begun")
     assert period_notes(day(2025, 4, 1), day(2025, 4, 2), facets, day(2026, 3, 5)) == ("outside_data",)
+
+
+@pytest.mark.parametrize("argv", [
+    ["kpis"], ["kpis", "--by", "video"], ["explain", "--kpi", "ctr"], ["alerts"], ["retention"],
+])
+def test_commands_over_an_empty_database_say_how_to_load_data(tmp_path, capsys, argv):
+    assert main(["--db", str(tmp_path / "d" / "x.duckdb"), *argv]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("no events yet: load data with `reelytics ingest FILE`"), out
+    assert "None" not in out
+
+
+def test_course_completion_without_courses_is_worded(tmp_path, capsys):
+    assert main(["--db", str(tmp_path / "d" / "x.duckdb"), "completion", "--courses"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("no course found") and "no_courses" not in out

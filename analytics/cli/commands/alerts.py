@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from analytics.cli.main import Output, add_filter_args, filters_from_args
+from analytics.cli.text_output import NO_EVENTS
 from analytics.errors import StorageError
 from analytics.metrics.explain import Contributor
 from analytics.metrics.kpis import KPI_BY_NAME
@@ -33,12 +34,17 @@ def register(sub) -> None:
 
 
 def _text(doc: dict) -> list[str]:
+    from analytics.metrics.alerts import MIN_HISTORY_DAYS
     from dashboard.change_text import contributor_text, value_text
 
     window = doc["window"]
-    head = (f"{len(doc['alerts'])} alert(s) {window['from']} .. {window['to']} ({doc['status']}, "
-            f"band: expected ± {doc['z']:g} robust scales, {doc['points']} days judged)")
+    if doc["status"] == "no_data":
+        return [NO_EVENTS]
+    head = (f"{len(doc['alerts'])} alert(s) {window['from']} .. {window['to']} "
+            f"(band: expected ± {doc['z']:g} robust scales, {doc['points']} days judged)")
     lines = [head]
+    if doc["status"] == "short_history":
+        lines.append(f"  note: no series has {MIN_HISTORY_DAYS} days of values yet, so no day is judged")
     for a in doc["alerts"]:
         kpi = KPI_BY_NAME[a["kpi"]]
         seg = ", ".join(f"{k}={v}" for k, v in a["segment"].items()) or "all"

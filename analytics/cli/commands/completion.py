@@ -63,9 +63,16 @@ def run(args, ctx) -> Output:
     return Output(payload, "\n".join(lines))
 
 
+_COURSE_STATUS = {
+    "no_courses": "no course found: add catalog items of kind course (`reelytics ingest FILE --kind items`) "
+    "or lesson events",
+    "no_buyers": "no course purchase matches these filters",
+}
+
+
 def _courses(args, ctx, filters) -> Output:
     result = course_completion(ctx.source, filters, by=args.by, course=args.course, count_starts=args.count_starts)
-    lines = [f"status: {result.status}"] if result.status != "ok" else []
+    lines = [_COURSE_STATUS[result.status]] if result.status in _COURSE_STATUS else []
     for c in result.courses.itertuples():
         lines.append(
             f"{c.course_id} ({c.lessons} lessons from {c.lessons_source}): buyers {c.buyers:,}  started {pct(c.start_rate)}  "

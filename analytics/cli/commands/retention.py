@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from analytics.cli.main import Output, add_filter_args, filters_from_args
+from analytics.cli.text_output import NO_EVENTS
 from analytics.metrics.retention import (
     COHORTS,
     MEASURES,
@@ -36,8 +37,12 @@ def render(result: RetentionResult, day_n: dict[int, float | None], *, cumulativ
     lines = []
     for n, v in day_n.items():
         lines.append(f"D{n} retention: {pct(v)}")
+    if result.status == "no_data":
+        lines.append(NO_EVENTS)
+        return "\n".join(lines)
     if result.status != "ok":
-        lines.append(f"no cohorts ({result.status}) for these filters")
+        lines.append("no user starts a cohort in the selected range: widen the dates, or use --cohort first_seen "
+                     "when there are no purchases")
         return "\n".join(lines)
     cumulative = cumulative and not result.is_rate
     unit = {"users": "share of cohort", "watch_seconds": "watch seconds per member", "revenue": "net revenue per member"}[result.measure]
@@ -47,7 +52,8 @@ def render(result: RetentionResult, day_n: dict[int, float | None], *, cumulativ
         unit = f"{unit}, relative to period 0"
     grid = result.relative(cumulative) if relative else (result.cumulative if cumulative else result.values)
     as_rate = result.is_rate or relative
-    lines.append(f"{result.cohort} cohorts by {result.period}, {result.mode.replace('_', ' ')}, {unit} (times in {result.timezone}; data end {result.data_end})")
+    mode = {"on": "active on period k", "on_or_after": "active on period k or later"}[result.mode]
+    lines.append(f"{result.cohort} cohorts by {result.period}, {mode}, {unit} (times in {result.timezone}; data end {result.data_end})")
     show = pct if as_rate else (lambda v: number(v, 2))
     width = 8 if as_rate else 11
     head = f"{'cohort':<12}{'size':>8}" + "".join(f"{result.period[0] + str(k):>{width}}" for k in range(result.periods))
