@@ -82,7 +82,10 @@ ALIASES: dict[str, dict[str, list[str]]] = {
     "items": {
         "item_id": ["id", "itemid", "item", "video_id", "product_id", "content_id", "视频id", "作品id", "商品id", "内容id"],
         "kind": ["type", "item_type", "content_type", "类型", "内容类型"],
-        "title": ["name", "video_title", "caption", "标题", "名称", "视频标题"],
+        "title": [
+            "name", "video_title", "caption", "course_name", "course_title",
+            "标题", "名称", "视频标题", "作品标题", "作品名称", "视频名称", "课程名称", "笔记标题",
+        ],
         "creator": ["author", "author_id", "uploader", "作者", "创作者", "博主", "达人"],
         "category": ["category_id", "category_name", "分类", "品类", "类目"],
         "tags": ["tag", "labels", "keywords", "标签", "关键词"],
@@ -147,6 +150,21 @@ KIND_ALIASES: dict[str, str] = {
     **dict.fromkeys(["电子书", "e-book", "book", "书"], "ebook"),
     **dict.fromkeys(["直播", "livestream", "live_stream"], "live"),
     **dict.fromkeys(["咨询", "consultation", "consulting"], "consult"),
+}
+
+#: The platforms' channel codes (the dashboard words them in both languages), and the names exports
+#: write for them (lower-cased, trimmed). Any other channel value is kept as written.
+CHANNELS: tuple[str, ...] = ("douyin", "kuaishou", "bilibili", "wechat_channels", "xiaohongshu", "wechat", "weibo", "organic")
+CHANNEL_ALIASES: dict[str, str] = {
+    **dict.fromkeys(["抖音", "抖音app", "抖音短视频"], "douyin"),
+    **dict.fromkeys(["快手", "快手app"], "kuaishou"),
+    **dict.fromkeys(["哔哩哔哩", "b站", "bili", "bilibili视频"], "bilibili"),
+    **dict.fromkeys(["微信视频号", "视频号", "wechat channels", "wechat_video"], "wechat_channels"),
+    **dict.fromkeys(["小红书", "xhs", "rednote"], "xiaohongshu"),
+    **dict.fromkeys(["微信", "weixin"], "wechat"),
+    **dict.fromkeys(["微博", "新浪微博"], "weibo"),
+    **dict.fromkeys(["自然流量", "自然", "natural"], "organic"),
+    **{c: c for c in CHANNELS},
 }
 
 _UNIT_SUFFIXES: list[tuple[re.Pattern[str], Unit]] = [

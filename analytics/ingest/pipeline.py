@@ -54,6 +54,8 @@ from analytics.errors import BadInput
 from analytics.ingest import readers
 from analytics.ingest.limits import Limits
 from analytics.ingest.mapping import (
+    CHANNEL_ALIASES,
+    CHANNELS,
     DURATION_COLUMNS,
     EVENT_ALIASES,
     KIND_ALIASES,
@@ -500,6 +502,9 @@ def _stage_sql(
         elif name == "event_type":
             parsed[name] = _alias_case(raw, EVENT_ALIASES)
             reasons.append((unreadable, _reason_sql("unknown_event_type", name, raw)))
+        elif name == "channel":  # a platform's name in any language or case becomes its code; others stay
+            known = ", ".join(_lit(c) for c in CHANNELS)
+            parsed[name] = f"CASE WHEN {raw} IN ({known}) THEN {raw} ELSE coalesce({_alias_case(raw, CHANNEL_ALIASES)}, {raw}) END"
         elif name == "kind":
             parsed[name] = f"coalesce({_alias_case(raw, KIND_ALIASES)}, CASE WHEN {raw} IS NULL THEN 'video' END)"
             reasons.append((unreadable, _reason_sql("unknown_kind", name, raw)))

@@ -195,8 +195,8 @@ def test_gbk_file_with_chinese_headers_and_values(store):
     import datetime as dt
 
     assert rows == (
-        ("张三", "视频1", "view", dt.datetime(2026, 1, 5, 12, 0), 12.5, "抖音"),
-        ("李四", "视频1", "purchase", dt.datetime(2026, 1, 5, 12, 5), None, "快手"),
+        ("张三", "视频1", "view", dt.datetime(2026, 1, 5, 12, 0), 12.5, "douyin"),  # the platform's channel code
+        ("李四", "视频1", "purchase", dt.datetime(2026, 1, 5, 12, 5), None, "kuaishou"),
     )
     assert not any(f.name.startswith("ingest-") for f in store.staging_dir.iterdir())  # converted copy removed
 

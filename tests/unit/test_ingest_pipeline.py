@@ -122,7 +122,7 @@ def test_spend_upload(store):
     path = write(store, "spend.csv", "日期,渠道,投放计划,消耗\n2026-01-05,抖音,spring,120.5\n2026/01/06,抖音,spring,80\n")
     report = ingest_file(store, path, kind="spend")
     assert report.rows_accepted == 2
-    assert store.query("SELECT date, channel, spend FROM spend ORDER BY date").rows[0][:2] == (dt.date(2026, 1, 5), "抖音")
+    assert store.query("SELECT date, channel, spend FROM spend ORDER BY date").rows[0][:2] == (dt.date(2026, 1, 5), "douyin")
 
 
 def test_repeated_spend_days_are_flagged(store):
@@ -409,3 +409,24 @@ def test_the_hash_sets_bitmap_only_saves_searches_never_changes_the_answer():
                 want.append(h in plain)
                 plain.add(h)
             assert seen.repeats(batch).tolist() == want
+
+
+def test_a_platforms_name_in_either_language_is_stored_as_its_channel_code(store):
+    from analytics.ingest.mapping import CHANNELS
+    from dashboard.i18n.format import _CHANNELS
+
+    assert set(CHANNELS) == set(_CHANNELS)  # every code the ingest writes is worded by the dashboard
+    path = write(store, "c.csv", """
+        user_id,item_id,event_type,event_time,channel
+        u1,v1,view,2026-03-01 12:00,抖音
+        u2,v1,view,2026-03-01 12:00, Douyin
+        u3,v1,view,2026-03-01 12:00,douyin
+        u4,v1,view,2026-03-01 12:00,B站
+        u5,v1,view,2026-03-01 12:00,小红书
+        u6,v1,view,2026-03-01 12:00,TikTok
+        u7,v1,view,2026-03-01 12:00,
+        """)
+    assert ingest_file(store, path).rows_accepted == 7
+    rows = dict(store.query("SELECT user_id, channel FROM events").rows)
+    assert rows == {"u1": "douyin", "u2": "douyin", "u3": "douyin", "u4": "bilibili", "u5": "xiaohongshu",
+                    "u6": "TikTok", "u7": None}
