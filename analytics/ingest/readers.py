@@ -103,26 +103,47 @@ def detect_format(path: Path, head: bytes) -> Format:
 
 
 def detect_encoding(head: bytes, complete: bool) -> str:
-    """UTF-8 (with or without BOM) when the bytes decode as such, else GB18030 (a superset of GBK)."""
+    """UTF-8 (with or without BOM) when the bytes decode as such; else GB18030 (a superset of GBK)
+    when they decode as it and read like Chinese text (:func:`_reads_as_gbk`); else Windows-1252 (a
+    superset of Latin-1: Western European exports) when they decode as that."""
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=complete)
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        codecs.getincrementaldecoder("gb18030")().decode(head, final=complete)
-        return "gb18030"
-    except UnicodeDecodeError:
-        raise BadInput(
-            "cannot tell the text encoding of the file (not UTF-8, GBK or GB18030); pass --encoding",
-            code="bad_encoding",
-        ) from None
+    for encoding in ("utf-8", "gb18030", "cp1252"):
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(head, final=complete)
+        except UnicodeDecodeError:
+            continue
+        if encoding != "gb18030" or _reads_as_gbk(head):
+            return encoding
+    raise BadInput(
+        "cannot tell the text encoding of the file (not UTF-8, GBK, GB18030 or Windows-1252); pass --encoding",
+        code="bad_encoding",
+    )
 
 
+def _reads_as_gbk(head: bytes) -> bool:
+    """Whether the double-byte characters of ``head`` read as GBK read like Chinese text: most of the
+    common characters (GB2312) have a second byte above 0x80, while Western text in Windows-1252 that
+    happens to decode as GBK pairs an accented letter with the ASCII byte after it (``é_``)."""
+    high = ascii_after = 0
+    i, n = 0, len(head)
+    while i < n:
+        b = head[i]
+        if b < 0x81:
+            i += 1
+            continue
+        second = head[i + 1] if i + 1 < n else 0
+        if 0x30 <= second <= 0x39:  # a four-byte GB18030 sequence
+            i += 4
+            continue
+        if second >= 0x81:
+            high += 1
+        else:
+            ascii_after += 1
+        i += 2
+    return high >= ascii_after
 def _looks_binary(head: bytes, encoding: str) -> bool:
     if encoding == "utf-16":
         return False

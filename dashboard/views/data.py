@@ -44,7 +44,7 @@ from dashboard.i18n import TEXT, t
 from dashboard.markdown_text import plain
 
 KINDS = ("events", "items", "spend")
-ENCODINGS = ("auto", "utf-8", "gbk", "gb18030", "utf-16", "latin-1")
+ENCODINGS = ("auto", "utf-8", "gbk", "gb18030", "utf-16", "cp1252", "latin-1")
 DURATIONS = {"watch_seconds", "video_seconds", "duration_seconds"}
 
 

@@ -208,6 +208,21 @@ def test_gb18030_only_characters_round_trip(store):
     assert store.query("SELECT user_id FROM events").scalar() == "𠀀用户"
 
 
+def test_a_western_european_export_is_read_as_windows_1252_not_as_gbk(store):
+    """Accented Latin letters followed by ASCII also decode as GBK (``é_`` is one Chinese character),
+    so they would be stored as nonsense; such a file reads as Windows-1252. GBK text, traditional
+    characters (GBK's extension areas, second bytes in the ASCII range) included, stays GBK."""
+    text = "user_id,item_id,event_type,event_time,campaign\nu1,café_video,view,2026-01-05,Noël\nu2,naïve,like,2026-01-05,Ça va\n"
+    report = ingest_file(store, _write(store, "latin.csv", text.encode("cp1252")))
+    assert report.detected["encoding"] == "cp1252" and report.rows_accepted == 2
+    got = store.query("SELECT item_id, campaign FROM events ORDER BY user_id").rows
+    assert got == (("café_video", "Noël"), ("naïve", "Ça va"))
+    from analytics.ingest.readers import detect_encoding
+
+    assert detect_encoding("用户,張三們這裡,購買\n".encode("gbk"), True) == "gb18030"
+    assert detect_encoding("用户,张三,购买\n".encode("gbk"), True) == "gb18030"
+
+
 def test_utf16_with_bom_is_converted(store):
     path = _write(store, "u16.csv", ("\ufeff" + GOOD.replace("u1", "用户")).encode("utf-16-le"))
     report = ingest_file(store, path)
