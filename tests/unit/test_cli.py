@@ -216,3 +216,15 @@ def test_course_completion_without_courses_is_worded(tmp_path, capsys):
     assert main(["--db", str(tmp_path / "d" / "x.duckdb"), "completion", "--courses"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("no course found") and "no_courses" not in out
+
+
+def test_every_note_of_the_kpi_report_is_worded_in_the_text():
+    from analytics.cli.commands.kpis import _note_text
+    from analytics.metrics import kpis
+
+    notes = [getattr(kpis, n) for n in dir(kpis) if n.startswith("NOTE_")]
+    notes += [f"external_failed:{k.name}" for k in kpis.EXTERNAL_KPIS]
+    assert len(notes) >= 7
+    for note in notes:
+        text = _note_text(note)
+        assert " " in text and "_failed" not in text and text != note, note

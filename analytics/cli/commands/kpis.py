@@ -88,9 +88,26 @@ def run(args, ctx) -> Output:
         change = "" if card.change is None else f"  {signed_pct(card.change)}"
         kind = kpi_kind(card.kpi.name)
         lines.append(f"  {card.kpi.name:<24} {write(kind, card.value):>16}  prev {write(kind, card.previous):>12}{change}")
-    for note in report.notes:
-        lines.append(f"  note: {note}")
+    lines += [f"  note: {_note_text(note)}" for note in report.notes]
     return Output(payload, "\n".join(lines))
+
+
+#: The KPI report's notes (:mod:`analytics.metrics.kpis`), in words.
+_NOTES = {
+    "no_spend": "no spend uploaded for this period: spend, CAC and ROAS are not available (not zero); "
+    "load it with `reelytics ingest FILE --kind spend`",
+    "spend_not_by_category": "spend has no category: with a category filter, spend, CAC and ROAS are not available",
+    "spend_not_split": "spend is split only by channel and campaign: this breakdown leaves spend, CAC and ROAS empty",
+    "external_failed": "{kpi} could not be computed; `reelytics {command}` shows the details",
+}
+_NOTE_COMMANDS = {"course_completion": "completion --courses"}
+
+
+def _note_text(note: str) -> str:
+    code, _, kpi = note.partition(":")
+    if code == "external_failed":
+        return _NOTES[code].format(kpi=kpi, command=_NOTE_COMMANDS.get(kpi, "retention"))
+    return _NOTES.get(code, note)
 
 
 def _breakdown(args, ctx, filters, default: bool, facets) -> Output:
@@ -103,7 +120,7 @@ def _breakdown(args, ctx, filters, default: bool, facets) -> Output:
     payload = {**result.to_dict(), "default_period": default}
 
     def text() -> str:
-        notes = [f"  note: {note}" for note in result.notes]
+        notes = [f"  note: {_note_text(note)}" for note in result.notes]
         return "\n".join([period_line(period, default), *period_notes_lines(period, facets), *notes, "", table(result.table)])
 
     return Output(payload, text)
