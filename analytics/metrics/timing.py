@@ -6,6 +6,9 @@ Definitions (docs/metrics.md "Timing" repeats them for people):
   filter keeps videos published on those local days; the category filter uses the video's category;
   channel / campaign filters apply to the events counted.
 * **Publish cell**: local weekday (Monday = 0) x local hour of ``published_at`` in the configured zone.
+* **Covered videos**: only videos whose first 24 hours the data covers are ranked: published on or
+  after the start of the local day of the first event (exports cover whole days) and 24 hours or more
+  before the last event. The others' outcomes are unknown, not zero; they are left out and counted.
 * **Outcomes in the first 24 hours** (events with ``published_at <= event_time < published_at + 24 h``):
   ``views`` (view events of the video), ``completion`` (complete views / views with a usable length,
   see :mod:`analytics.query.definitions`), ``ctr`` (clicks on the video / views), ``purchases`` (viewers of
@@ -40,6 +43,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from analytics.config import parse_timezone
 from analytics.errors import BadInput
 from analytics.lazy import LazyModule
 from analytics.query.definitions import (
@@ -213,8 +217,20 @@ def _videos(source, filters: Filters, offsets_for):
     )
 
 
+def _day_start(moment: dt.datetime, timezone: str) -> dt.datetime:
+    """The start (naive UTC) of the local day of ``moment`` (naive UTC): exports cover whole days, so
+    the data is taken to cover the day of its first event from its start."""
+    zone = parse_timezone(timezone)
+    local = moment.replace(tzinfo=dt.UTC).astimezone(zone)
+    midnight = dt.datetime.combine(local.date(), dt.time(), tzinfo=zone)
+    return midnight.astimezone(dt.UTC).replace(tzinfo=None)
+
+
 def video_outcomes(source, filters: Filters):
-    """One row per video with its publish cell and first-24-hour outcomes (an ibis expression), or None."""
+    """One row per video with its publish cell and first-24-hour outcomes (an ibis expression), or None.
+    ``observed``: whether the data covers the video's first 24 hours (published on or after the start
+    of the first event's local day, 24 hours or more before the last event); the outcomes of the
+    others are unknown, not zero."""
     vids = _videos(source, filters, lambda lo, hi: utc_offsets(filters.timezone, lo, hi))
     if vids is None:
         return None
@@ -256,12 +272,19 @@ def video_outcomes(source, filters: Filters):
     )
     purchases = pb.group_by("video_id").aggregate(purchases=pb.user_id.nunique())
     out = vids.left_join(per_video, "video_id").left_join(purchases, "video_id")
+    lo, hi = source.span()
+    if lo is None:
+        observed = ibis.literal(False)
+    else:
+        start = _day_start(lo, filters.timezone)
+        observed = (out.published_at >= start) & (out.published_at + ibis.interval(hours=24) <= hi)
     out = out.select(
         "video_id",
         "creator",
         "local_published",
         "weekday",
         "hour",
+        observed=observed,
         views=out.views.fill_null(0),
         rated_views=out.rated_views.fill_null(0),
         complete_views=out.complete_views.fill_null(0),
@@ -318,7 +341,7 @@ class TimingResult:
     ``videos``: one row per video (the export).
     """
 
-    status: Literal["ok", "no_videos", "no_outcomes"]
+    status: Literal["ok", "no_videos", "not_covered", "no_outcomes"]
     outcome: str
     timezone: str
     prior: dict[str, float] = field(default_factory=dict)
@@ -329,6 +352,9 @@ class TimingResult:
     frequency_correlation: float | None = None
     frequency_p_value: float | None = None
     credible_level: float = CREDIBLE_LEVEL
+    #: videos left out because the data does not cover their first 24 hours (published before the
+    #: first event's day, or less than 24 hours before the last event): their outcomes are unknown, not zero
+    unobserved: int = 0
 
     @property
     def is_rate(self) -> bool:
@@ -365,6 +391,7 @@ class TimingResult:
             "outcome": self.outcome,
             "timezone": self.timezone,
             "videos": self.video_count,
+            "unobserved_videos": self.unobserved,
             "credible_level": self.credible_level,
             "verdict": self.verdict,
             "average": self.average,
@@ -465,17 +492,23 @@ def compute_timing(source, filters: Filters, *, outcome: Outcome = "views") -> T
 
     Returns:
         :class:`TimingResult`; status ``no_videos`` when no published video matches (the audience
-        activity is still filled in), ``no_outcomes`` when no cell can be ranked (for rates: no
-        video has a view in its first 24 hours).
+        activity is still filled in), ``not_covered`` when videos match but the data covers the
+        first 24 hours of none (:attr:`TimingResult.unobserved` counts those left out, in every
+        status), ``no_outcomes`` when no cell can be ranked (for rates: no video has a view in its
+        first 24 hours).
     """
     if outcome not in OUTCOMES:
         raise BadInput(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}", code="bad_outcome", value=outcome)
     activity = audience_activity(source, filters)
     expr = video_outcomes(source, filters)
     videos = source.execute(expr) if expr is not None else pd.DataFrame()
+    unobserved = 0 if videos.empty else int((~videos["observed"].astype(bool)).sum())
+    if unobserved:
+        videos = videos[videos["observed"].astype(bool)]
     if videos.empty:
-        return TimingResult("no_videos", outcome, filters.timezone, activity=activity)
-    videos = videos.sort_values(["local_published", "video_id"]).reset_index(drop=True)
+        status = "not_covered" if unobserved else "no_videos"
+        return TimingResult(status, outcome, filters.timezone, activity=activity, unobserved=unobserved)
+    videos = videos.drop(columns="observed").sort_values(["local_published", "video_id"]).reset_index(drop=True)
     for col in ("weekday", "hour", "views", "rated_views", "complete_views", "clicks", "purchases"):
         videos[col] = videos[col].astype(int)
     cells, prior = _cells_frame(videos, outcome)
@@ -491,4 +524,5 @@ def compute_timing(source, filters: Filters, *, outcome: Outcome = "views") -> T
         videos=videos,
         frequency_correlation=rho,
         frequency_p_value=p,
+        unobserved=unobserved,
     )

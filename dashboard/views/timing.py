@@ -47,7 +47,10 @@ if require_events():
         is_rate = outcome in RATE_OUTCOMES
         show = pct if is_rate else number
         if result.status != "ok":
-            st.info(t("tim.no_videos" if result.status == "no_videos" else "tim.no_outcomes"))
+            st.info(t(f"tim.{result.status}", videos=count(result.unobserved)))
+        left_out = result.unobserved and result.status != "not_covered"
+        if left_out and result.status != "ok":
+            st.caption(t("tim.unobserved", videos=count(result.unobserved)))
         left, right = st.columns(2)
         if result.status == "ok":
             best = result.best(10)
@@ -57,6 +60,8 @@ if require_events():
             st.caption(t("tim.summary" if clear else "tim.summary_unclear", tz=result.timezone,
                          videos=count(result.video_count), when=when, value=show(top.shrunk), low=show(top.ci_low),
                          high=show(top.ci_high), average=show(result.average)))
+            if left_out:
+                st.caption(t("tim.unobserved", videos=count(result.unobserved)))
             m1, m2, m3 = st.columns(3)
             m1.metric(t("tim.videos"), count(result.video_count))
             m2.metric(t("tim.best_when"), when if clear else t("tim.no_clear_best"))

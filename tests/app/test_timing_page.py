@@ -84,6 +84,7 @@ def clear_db(tmp_path):
             journeys.setdefault(f"u{i}_{u}", []).append(("view", at + dt.timedelta(minutes=5), {"item_id": f"v{i}"}))
     insert_items(s, items)
     insert_events(s, journeys)
+    insert_events(s, {"z": [("impression", T0 + dt.timedelta(days=60))]})  # the data covers every first day
     s.close()
     return path
 
@@ -125,7 +126,7 @@ def test_timing_page_when_no_video_has_views(monkeypatch, tmp_path):
     path = tmp_path / "data" / "noviews.duckdb"
     s = Store(path)
     insert_items(s, [{"item_id": "v1", "kind": "video", "published_at": T0}])
-    insert_events(s, {"a": [("like", 60)]})
+    insert_events(s, {"a": [("like", 60)], "z": [("impression", 2 * 86400)]})
     s.close()
     at = _app(monkeypatch, path)
     at.run()

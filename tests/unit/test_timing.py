@@ -55,9 +55,16 @@ def catalog(store):
             "c": [("view", H + 10, {"item_id": "v2", "watch_seconds": 9.5}), ("purchase", H + 20, {"item_id": "v2"})],
             # an impression before publication is ignored
             "f": [("view", -60, {"watch_seconds": 10})],
+            # the data reaches past every video's first 24 hours (v3's end: 37 h)
+            "z": [("impression", 38 * H, {"item_id": "v9"})],
         },
     )
     return store
+
+
+def _covered(store, first: dt.datetime, last: dt.datetime) -> None:
+    """Impressions (counted by no outcome) at ``first`` and ``last``: the data covers the hours between."""
+    insert_events(store, {"zz": [("impression", first, {"item_id": "x"}), ("impression", last, {"item_id": "x"})]})
 
 
 def test_first_24_hour_outcomes_per_video_hand_computed(catalog):
@@ -225,6 +232,7 @@ def test_publish_hour_across_a_daylight_saving_change(store):
         ],
     )
     insert_events(store, {"a": [("view", dt.datetime(2026, 3, 9, 5))]})
+    _covered(store, dt.datetime(2026, 3, 1), dt.datetime(2026, 3, 11))
     v = compute_timing(store, Filters(timezone="America/New_York")).videos
     assert v[["weekday", "hour"]].values.tolist() == [[0, 0], [0, 0]]
 
@@ -270,6 +278,7 @@ def test_cli_timing_bad_top(catalog, capsys):
 def test_videos_without_views_cannot_be_ranked(store):
     insert_items(store, [{"item_id": "v1", "kind": "video", "published_at": T0}])
     insert_events(store, {"a": [("like", 60)]})
+    _covered(store, T0, T0 + dt.timedelta(days=2))
     r = compute_timing(store, SH, outcome="ctr")
     assert r.status == "no_outcomes" and r.video_count == 1 and r.best().empty
 
@@ -298,6 +307,7 @@ def test_first_24_hour_counts_match_a_reference(store, events):
         extra = {"item_id": item, "course_id": "c1" if etype == "purchase" else None, "watch_seconds": 10.0}
         journeys.setdefault(user, []).append((etype, hours * H + i, extra))
     insert_events(store, journeys)
+    _covered(store, T0 - dt.timedelta(hours=7), T0 + dt.timedelta(hours=50))
     got = compute_timing(store, SH).videos.set_index("video_id")
     for video, pub in published.items():
         start = (pub - T0).total_seconds()
@@ -351,7 +361,30 @@ def test_a_cell_far_above_the_rest_is_a_clear_best(store):
             journeys.setdefault(f"u{i}_{u}", []).append(("view", at + dt.timedelta(minutes=5), {"item_id": f"v{i}"}))
     insert_items(store, items)
     insert_events(store, journeys)
+    _covered(store, T0, T0 + dt.timedelta(days=60))
     r = compute_timing(store, SH, outcome="views")
     top = r.best(1).iloc[0]
     assert (int(top.weekday), int(top.hour)) == (3, 19)
     assert r.verdict == "clear_best" and top.ci_low > r.average
+
+
+def test_videos_whose_first_24_hours_the_data_does_not_cover_are_left_out_not_counted_as_zero(store):
+    """A video published before the first event, or less than a day before the last, has outcomes the
+    data cannot tell (its window is cut): it is left out and counted, never ranked with zeros."""
+    insert_items(store, [
+        {"item_id": "early", "kind": "video", "published_at": T0 - dt.timedelta(days=3)},
+        {"item_id": "mid", "kind": "video", "published_at": T0 + dt.timedelta(hours=1)},
+        {"item_id": "late", "kind": "video", "published_at": T0 + dt.timedelta(days=4)},
+    ])
+    insert_events(store, {"a": [("view", 2 * H, {"item_id": "mid"}), ("view", 4 * 86400 + H, {"item_id": "late"})],
+                          "b": [("view", 0, {"item_id": "early"}), ("like", 4 * 86400 + 2 * H)]})
+    r = compute_timing(store, SH, outcome="views")
+    assert list(r.videos["video_id"]) == ["mid"] and r.unobserved == 2
+    assert r.to_dict()["unobserved_videos"] == 2
+    store.query("DELETE FROM items WHERE item_id = 'mid'")
+    gone = compute_timing(store, SH, outcome="views")
+    assert (gone.status, gone.unobserved, gone.video_count) == ("not_covered", 2, 0)
+    from analytics.cli.commands.timing import render
+
+    assert "do not cover" not in render(gone, 5) and "does not cover the first 24 hours" in render(gone, 5)
+    assert "2 videos left out: the data does not cover their first 24 hours" in render(r, 5)

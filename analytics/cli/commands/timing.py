@@ -32,8 +32,13 @@ def _when(row) -> str:
 def render(result: TimingResult, top: int) -> str:
     if result.status == "no_videos":
         return "no published videos match these filters (items need kind 'video' and published_at)"
+    if result.status == "not_covered":
+        return (f"{result.unobserved:,} published videos match, but the data does not cover the first 24 hours of any "
+                "(published before the day of the first event, or less than a day before the last): nothing to rank")
+    left_out = ([f"note: {result.unobserved:,} videos left out: the data does not cover their first 24 hours "
+                 "(their outcomes are unknown, not zero)"] if result.unobserved else [])
     if result.status == "no_outcomes":
-        return f"no video has views in its first 24 hours: nothing to rank by {result.outcome}"
+        return "\n".join([f"no video has views in its first 24 hours: nothing to rank by {result.outcome}", *left_out])
     average = _value(result.average, result.is_rate)
     first = result.best(1).iloc[0]
     level = f"{result.credible_level:.0%}"
@@ -45,8 +50,9 @@ def render(result: TimingResult, top: int) -> str:
                    "the ranking below is within noise")
     lines = [
         verdict,
-        f"publish times ranked by {result.outcome} in the first 24 h ({result.video_count} videos; times in {result.timezone}; "
+        f"publish times ranked by {result.outcome} in the first 24 h ({result.video_count:,} videos; times in {result.timezone}; "
         f"{level} credible interval)",
+        *left_out,
         f"{'rank':>4}  {'when':<10}{'videos':>7}{'raw':>10}{'shrunk':>10}  interval",
     ]
     show = pct if result.is_rate else number
