@@ -607,7 +607,7 @@ def analyse_events(
 
 # -- from a table --------------------------------------------------------------------------------
 def read_result_table(source: str | Path | bytes | pd.DataFrame, name: str | None = None) -> pd.DataFrame:
-    """Read a user-level result table (CSV in UTF-8 / GBK / GB18030, Excel or Parquet) with pandas.
+    """Read a user-level result table (CSV in any encoding an upload reads, Excel or Parquet) with pandas.
 
     These tables are small (one row per user), so they are read in Python and never handed to the
     database. ``name`` gives the file name (for its extension) when ``source`` is bytes.
@@ -627,12 +627,10 @@ def read_result_table(source: str | Path | bytes | pd.DataFrame, name: str | Non
             return pd.read_excel(io.BytesIO(data))
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(io.BytesIO(data))
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                return pd.read_csv(io.BytesIO(data), encoding=encoding, sep=None, engine="python")
-            except UnicodeDecodeError:
-                continue
-        raise BadInput("the table is neither UTF-8 nor GBK/GB18030 text", code="bad_encoding")
+        from analytics.ingest.readers import detect_encoding
+
+        encoding = detect_encoding(data, complete=True)  # as an upload's: UTF-8, GBK/GB18030, Windows-1252, UTF-16
+        return pd.read_csv(io.BytesIO(data), encoding=encoding, sep=None, engine="python")
     except BadInput:
         raise
     except Exception as exc:  # pandas raises many types for a malformed file

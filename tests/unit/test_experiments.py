@@ -306,6 +306,10 @@ def test_tables_read_from_csv_gbk_excel_and_parquet(tmp_path):
     assert read_result_table(gbk.read_bytes(), "upload.csv")["分组"].tolist() == ["对照", "实验"]
     with pytest.raises(BadInput, match="there is no file"):
         read_result_table(tmp_path / "missing.csv")
+    western = pd.DataFrame({"user": [1, 2], "groupe": ["contrôle", "variante_é"], "converti": [0, 1]})
+    latin = tmp_path / "w.csv"
+    latin.write_bytes(western.to_csv(index=False).encode("cp1252"))  # é_ also decodes as GBK
+    assert read_result_table(latin).to_dict("list") == western.to_dict("list")
 
 
 def test_winsorising_and_cuped_shrink_the_interval():
