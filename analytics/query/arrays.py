@@ -1,4 +1,4 @@
-"""The order key of the funnel rows, (unit, packed time) in one integer, shared by the portable
+"""The order key of the funnel rows, (unit, packed time) in one integer, and the sort by it, shared by the portable
 funnel rows (:mod:`analytics.query.funnel_events`) and the funnel order accelerator
 (:mod:`analytics.query.accel.funnel_order`), which must not import each other. Conversions between
 numpy and Arrow are in :mod:`analytics.columns`."""
@@ -21,3 +21,18 @@ def unit_key(p: np.ndarray, unit: np.ndarray, low_bits: int) -> tuple[np.ndarray
     if u_bits + t_bits + low_bits > 62:
         return None
     return (unit << (t_bits + low_bits)) | (q << low_bits) | (p & ((1 << low_bits) - 1)), t0, step, t_bits
+
+
+def sort_by_unit(unit: np.ndarray, p: np.ndarray, low_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """``unit`` (int64) and ``p`` (packed ``time << low_bits | flags``) ordered by (unit, p): one sort of
+    the key of :func:`unit_key` where it fits, else a two-key sort."""
+    if len(p) == 0:
+        return unit, p
+    packed = unit_key(p, unit, low_bits)
+    if packed is None:
+        order = np.lexsort((p, unit))
+        return unit[order], p[order]
+    key, t0, step, t_bits = packed
+    key.sort()
+    q = (key >> low_bits) & ((1 << t_bits) - 1)
+    return key >> (t_bits + low_bits), ((q * step + t0) << low_bits) | (key & ((1 << low_bits) - 1))

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analytics.query.arrays import unit_key
+from analytics.query.arrays import sort_by_unit
 from analytics.query.definitions import views_with_ratio
 from analytics.query.filters import Filters, filtered_events
 from analytics.query.layer import ITEM_BREAKDOWNS, UnitRows
@@ -134,7 +134,7 @@ def portable_rows(source, spec, filters: Filters) -> UnitRows:
         users = pc.dictionary_encode(flat_rows.column("user_id")).combine_chunks()
         unit = users.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         lengths = np.bincount(unit, minlength=len(users.dictionary)) if len(unit) else np.zeros(0, dtype=np.int64)
-        p = _sort_by_unit(np.asarray(flat_rows.column("p").to_numpy(), dtype=np.int64), unit, k + 1)
+        p = sort_by_unit(unit, np.asarray(flat_rows.column("p").to_numpy(), dtype=np.int64), k + 1)[1]
         starts = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=starts[1:])
         return UnitRows(
@@ -177,41 +177,7 @@ def portable_rows(source, spec, filters: Filters) -> UnitRows:
     )
 
 
-def _sort_by_unit(p: np.ndarray, unit: np.ndarray, low_bits: int) -> np.ndarray:
-    """``p`` (packed ``time << low_bits | flags``) ordered by (unit, p), units numbered 0..n-1."""
-    if len(p) == 0:
-        return p
-    packed = unit_key(p, unit, low_bits)
-    if packed is None:
-        return p[np.lexsort((p, unit))]
-    key, t0, step, t_bits = packed
-    key.sort()
-    q = (key >> low_bits) & ((1 << t_bits) - 1)
-    return ((q * step + t0) << low_bits) | (key & ((1 << low_bits) - 1))
-
-
 def _sort_within_units(p: np.ndarray, starts: np.ndarray, low_bits: int) -> np.ndarray:
-    """Sort packed ``time << low_bits | flags`` values inside each unit's slice.
-
-    Times are made relative to the earliest and divided by their greatest common divisor (exact:
-    whole-second data needs 23 bits for two months), so that ``unit, time, flags`` usually fit one
-    int64 and a single vectorised sort does it; otherwise a two-key sort.
-    """
-    if len(p) == 0:
-        return p
+    """Sort packed ``time << low_bits | flags`` values inside each unit's slice (:func:`sort_by_unit`)."""
     unit = np.repeat(np.arange(len(starts) - 1, dtype=np.int64), np.diff(starts))
-    t = p >> low_bits
-    flags = p & ((1 << low_bits) - 1)
-    t0 = int(t.min())
-    off = t - t0
-    step = int(np.gcd.reduce(off)) or 1
-    q = off // step
-    t_bits = max(int(q.max()).bit_length(), 1)
-    u_bits = max(int(len(starts) - 1).bit_length(), 1)
-    if u_bits + t_bits + low_bits <= 62:
-        key = (unit << (t_bits + low_bits)) | (q << low_bits) | flags
-        key.sort()
-        q = (key >> low_bits) & ((1 << t_bits) - 1)
-        return ((q * step + t0) << low_bits) | (key & ((1 << low_bits) - 1))
-    order = np.lexsort((p, unit))
-    return p[order]
+    return sort_by_unit(unit, p, low_bits)[1]

@@ -40,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from analytics.columns import take_text, to_numpy
-from analytics.query.arrays import unit_key
+from analytics.query.arrays import sort_by_unit, unit_key
 from analytics.query.filters import FIELDS, Filters, matching_items
 from analytics.query.layer import (
     Accelerator,
@@ -231,8 +231,8 @@ def _scan(store: Store, spec, filters: Filters) -> EventIndex:
     unit = np.repeat(np.arange(len(users), dtype=np.int32), np.diff(to_numpy(lists.offsets)))
     p = np.asarray(to_numpy(rows.field("p")), dtype=np.int64)
     if not names:  # no order of rows to keep: sorted by value
-        unit, p = _sorted(unit, p)
-        return _index(("partial",), users, unit, p, None)
+        unit, p = sort_by_unit(unit.astype(np.int64), p, TYPE_BITS)
+        return _index(("partial",), users, unit.astype(np.int32), p, None)
     index = _load(("partial",), users, unit, p)
     for name in names:
         index.columns[name] = _as_column(name, pa.chunked_array([rows.field(name)]), index.order)
@@ -272,20 +272,6 @@ def _load(token: tuple[Any, ...], users: pa.Array, unit: np.ndarray, p: np.ndarr
     if order is not None:
         unit, p = unit[order], p[order]
     return _index(token, users, unit, p, order)
-
-
-def _sorted(unit: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``unit`` and ``p`` sorted by (user, time, type), as one sort of one packed integer where they fit."""
-    if len(p) == 0:
-        return unit, p
-    packed = unit_key(p, unit.astype(np.int64), TYPE_BITS)
-    if packed is None:
-        order = np.lexsort((p, unit))
-        return unit[order], p[order]
-    key, t0, step, t_bits = packed
-    key.sort()
-    q = (key >> TYPE_BITS) & ((1 << t_bits) - 1)
-    return (key >> (t_bits + TYPE_BITS)).astype(np.int32), ((q * step + t0) << TYPE_BITS) | (key & OTHER)
 
 
 def _index(token: tuple[Any, ...], users: pa.Array, unit: np.ndarray, p: np.ndarray, order: np.ndarray | None) -> EventIndex:
