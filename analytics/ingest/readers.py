@@ -144,6 +144,8 @@ def _reads_as_gbk(head: bytes) -> bool:
             ascii_after += 1
         i += 2
     return high >= ascii_after
+
+
 def _looks_binary(head: bytes, encoding: str) -> bool:
     if encoding == "utf-16":
         return False

@@ -502,9 +502,10 @@ def compute_timing(source, filters: Filters, *, outcome: Outcome = "views") -> T
     activity = audience_activity(source, filters)
     expr = video_outcomes(source, filters)
     videos = source.execute(expr) if expr is not None else pd.DataFrame()
-    unobserved = 0 if videos.empty else int((~videos["observed"].astype(bool)).sum())
+    observed = videos["observed"].astype(bool) if not videos.empty else None
+    unobserved = 0 if observed is None else int((~observed).sum())
     if unobserved:
-        videos = videos[videos["observed"].astype(bool)]
+        videos = videos[observed]
     if videos.empty:
         status = "not_covered" if unobserved else "no_videos"
         return TimingResult(status, outcome, filters.timezone, activity=activity, unobserved=unobserved)

@@ -101,9 +101,7 @@ PeriodNote = Literal["outside_data", "not_begun", "includes_today"]
 def period_notes(date_from: dt.date, date_to: dt.date, facets: Facets, today: dt.date) -> tuple[PeriodNote, ...]:
     """What a reader of ``date_from .. date_to`` must know about where it stands (:data:`PeriodNote`)."""
     notes: list[PeriodNote] = []
-    if facets.first_day is not None and facets.last_day is not None and (
-        date_to < facets.first_day or date_from > facets.last_day
-    ):
+    if facets.first_day is not None and coverage(date_from, date_to, facets.first_day, facets.last_day) == "none":
         notes.append("outside_data")
     if date_from > today:
         notes.append("not_begun")

@@ -200,7 +200,15 @@ def _partial(store: Store, spec, filters: Filters) -> EventIndex:
     names = _tested_columns(spec, filters)
     columns = "".join(f', "{name}"' for name in names)
     sql = f"SELECT u, p{columns} FROM {EVENTS_TABLE}" + (f" WHERE {' AND '.join(where)}" if where else "")
-    return _part_index(store, sql, _persisted_users(store), names)
+    users = _persisted_users(store)
+    if not names:  # integers only: straight into numpy
+        rows = store.numpy(sql)
+        return _load(("partial",), users, rows["u"], rows["p"])
+    table = store.arrow(sql)  # text columns are dictionary-encoded from Arrow
+    index = _load(("partial",), users, to_numpy(table.column("u")), to_numpy(table.column("p")))
+    for name in names:
+        index.columns[name] = _as_column(name, table.column(name), index.order)
+    return index
 
 
 def _scan(store: Store, spec, filters: Filters) -> EventIndex:
@@ -228,10 +236,10 @@ def _scan(store: Store, spec, filters: Filters) -> EventIndex:
     lists = table.column("r").combine_chunks()
     rows = lists.flatten()
     users = table.column("user_id").combine_chunks()
-    unit = np.repeat(np.arange(len(users), dtype=np.int32), np.diff(to_numpy(lists.offsets)))
+    unit = np.repeat(np.arange(len(users), dtype=np.int64), np.diff(to_numpy(lists.offsets)))
     p = np.asarray(to_numpy(rows.field("p")), dtype=np.int64)
     if not names:  # no order of rows to keep: sorted by value
-        unit, p = sort_by_unit(unit.astype(np.int64), p, TYPE_BITS)
+        unit, p = sort_by_unit(unit, p, TYPE_BITS)
         return _index(("partial",), users, unit.astype(np.int32), p, None)
     index = _load(("partial",), users, unit, p)
     for name in names:
@@ -249,19 +257,6 @@ def _tested_columns(spec, filters: Filters) -> list[str]:
     for name in names:
         _check_column(name)
     return names
-
-
-def _part_index(store: Store, sql: str, users: pa.Array, names: list[str]) -> EventIndex:
-    """The index of one funnel's part: ``sql`` gives each row's user code ``u``, packed ``p`` and the
-    columns ``names``; ``users`` are the ids by code."""
-    if not names:  # integers only: straight into numpy
-        rows = store.numpy(sql)
-        return _load(("partial",), users, rows["u"], rows["p"])
-    table = store.arrow(sql)  # text columns are dictionary-encoded from Arrow
-    index = _load(("partial",), users, to_numpy(table.column("u")), to_numpy(table.column("p")))
-    for name in names:
-        index.columns[name] = _as_column(name, table.column(name), index.order)
-    return index
 
 
 def _load(token: tuple[Any, ...], users: pa.Array, unit: np.ndarray, p: np.ndarray) -> EventIndex:
