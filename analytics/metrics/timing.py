@@ -6,9 +6,10 @@ Definitions (docs/metrics.md "Timing" repeats them for people):
   filter keeps videos published on those local days; the category filter uses the video's category;
   channel / campaign filters apply to the events counted.
 * **Publish cell**: local weekday (Monday = 0) x local hour of ``published_at`` in the configured zone.
-* **Covered videos**: only videos whose first 24 hours the data covers are ranked: published on or
-  after the start of the local day of the first event (exports cover whole days) and 24 hours or more
-  before the last event. The others' outcomes are unknown, not zero; they are left out and counted.
+* **Covered videos**: only videos whose first 24 hours the data covers are ranked, by the rule that
+  says which days are complete (:func:`~analytics.query.localtime.covered_span`: from the first event
+  less an hour to the last event plus an hour). The others' outcomes are unknown, not zero; they are
+  left out and counted.
 * **Outcomes in the first 24 hours** (events with ``published_at <= event_time < published_at + 24 h``):
   ``views`` (view events of the video), ``completion`` (complete views / views with a usable length,
   see :mod:`analytics.query.definitions`), ``ctr`` (clicks on the video / views), ``purchases`` (viewers of
@@ -43,7 +44,6 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from analytics.config import parse_timezone
 from analytics.errors import BadInput
 from analytics.lazy import LazyModule
 from analytics.query.definitions import (
@@ -53,7 +53,7 @@ from analytics.query.definitions import (
     watch_ratio,
 )
 from analytics.query.filters import Filters, filtered_events
-from analytics.query.localtime import local_time, utc_offsets
+from analytics.query.localtime import covered_span, local_time, utc_offsets
 
 stats = LazyModule("scipy.stats")
 
@@ -217,20 +217,10 @@ def _videos(source, filters: Filters, offsets_for):
     )
 
 
-def _day_start(moment: dt.datetime, timezone: str) -> dt.datetime:
-    """The start (naive UTC) of the local day of ``moment`` (naive UTC): exports cover whole days, so
-    the data is taken to cover the day of its first event from its start."""
-    zone = parse_timezone(timezone)
-    local = moment.replace(tzinfo=dt.UTC).astimezone(zone)
-    midnight = dt.datetime.combine(local.date(), dt.time(), tzinfo=zone)
-    return midnight.astimezone(dt.UTC).replace(tzinfo=None)
-
-
 def video_outcomes(source, filters: Filters):
     """One row per video with its publish cell and first-24-hour outcomes (an ibis expression), or None.
-    ``observed``: whether the data covers the video's first 24 hours (published on or after the start
-    of the first event's local day, 24 hours or more before the last event); the outcomes of the
-    others are unknown, not zero."""
+    ``observed``: whether the data covers the video's first 24 hours (:func:`~analytics.query.localtime.covered_span`,
+    the rule that says which days are complete); the outcomes of the others are unknown, not zero."""
     vids = _videos(source, filters, lambda lo, hi: utc_offsets(filters.timezone, lo, hi))
     if vids is None:
         return None
@@ -272,12 +262,11 @@ def video_outcomes(source, filters: Filters):
     )
     purchases = pb.group_by("video_id").aggregate(purchases=pb.user_id.nunique())
     out = vids.left_join(per_video, "video_id").left_join(purchases, "video_id")
-    lo, hi = source.span()
-    if lo is None:
+    covered = covered_span(source.span())
+    if covered is None:
         observed = ibis.literal(False)
     else:
-        start = _day_start(lo, filters.timezone)
-        observed = (out.published_at >= start) & (out.published_at + ibis.interval(hours=24) <= hi)
+        observed = (out.published_at >= covered[0]) & (out.published_at + ibis.interval(hours=24) <= covered[1])
     out = out.select(
         "video_id",
         "creator",
@@ -352,8 +341,8 @@ class TimingResult:
     frequency_correlation: float | None = None
     frequency_p_value: float | None = None
     credible_level: float = CREDIBLE_LEVEL
-    #: videos left out because the data does not cover their first 24 hours (published before the
-    #: first event's day, or less than 24 hours before the last event): their outcomes are unknown, not zero
+    #: videos left out because the data does not cover their first 24 hours (published before the data
+    #: begins, or less than a day before it ends): their outcomes are unknown, not zero
     unobserved: int = 0
 
     @property

@@ -86,6 +86,15 @@ def whole_hour_offsets(timezone: str, start: dt.datetime | None, end: dt.datetim
 COVERAGE_SLACK: Final[dt.timedelta] = dt.timedelta(hours=1)
 
 
+def covered_span(span: tuple[Any, Any]) -> tuple[dt.datetime, dt.datetime] | None:
+    """The instants the data covers (naive UTC): from its first event (``span[0]``) less
+    :data:`COVERAGE_SLACK` to its last (``span[1]``) plus it; ``None`` without events."""
+    first, last = span
+    if first is None or last is None:
+        return None
+    return first - COVERAGE_SLACK, last + COVERAGE_SLACK
+
+
 def complete_days(days: Sequence[dt.date], span: tuple[Any, Any], timezone: str) -> tuple[bool, ...]:
     """Whether the data covers each local day in full: a day is *complete* when the data's first
     event (``span[0]``, naive UTC) is at most :data:`COVERAGE_SLACK` after its local start and the
@@ -94,14 +103,13 @@ def complete_days(days: Sequence[dt.date], span: tuple[Any, Any], timezone: str)
     An incomplete day (the data starts or ends inside it, or it has not ended yet) keeps its counts
     but is not a full day: charts mark it and leave it out of rates and alerts.
     """
-    first, last = span
-    if first is None or last is None:
+    covered = covered_span(span)
+    if covered is None:
         return tuple(False for _ in days)
+    lo, hi = covered
     zone = parse_timezone(timezone)
 
     def utc(day: dt.date) -> dt.datetime:
         return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC).replace(tzinfo=None)
 
-    return tuple(
-        first <= utc(d) + COVERAGE_SLACK and utc(d + dt.timedelta(days=1)) - COVERAGE_SLACK <= last for d in days
-    )
+    return tuple(lo <= utc(d) and utc(d + dt.timedelta(days=1)) <= hi for d in days)

@@ -25,8 +25,8 @@ TEXT = {
     "tim.no_correlation": {"en": "Too few creators (or no variation) for a correlation.", "zh": "创作者太少（或没有差异），无法计算相关性。"},
     "tim.no_videos": {"en": "No published videos match these filters: the catalog needs items of kind 'video' with a publish time (published_at). Audience activity is shown below.", "zh": "没有符合筛选条件的已发布视频：目录中需要类型为 video 且带发布时间（published_at）的条目。下方仍显示观众活跃度。"},
     "tim.not_covered": {
-        "en": "{videos} published videos match, but the data does not cover the first 24 hours of any of them (published before the day of the first event, or less than a day before the last), so no publish time can be ranked. Audience activity is shown below.",
-        "zh": "有 {videos} 条已发布视频符合条件，但数据未覆盖其中任何一条发布后的 24 小时（发布早于第一条事件所在的那一天，或距最后一条事件不足一天），无法对发布时间排序。下方仍显示观众活跃度。",
+        "en": "{videos} published videos match, but the data does not cover the first 24 hours of any of them (published before the data begins, or less than a day before it ends), so no publish time can be ranked. Audience activity is shown below.",
+        "zh": "有 {videos} 条已发布视频符合条件，但数据未覆盖其中任何一条发布后的 24 小时（发布早于数据开始，或距数据结束不足一天），无法对发布时间排序。下方仍显示观众活跃度。",
     },
     "tim.unobserved": {
         "en": "{videos} videos are left out: the data does not cover their first 24 hours, so their outcomes are unknown, not zero.",

@@ -34,7 +34,7 @@ def render(result: TimingResult, top: int) -> str:
         return "no published videos match these filters (items need kind 'video' and published_at)"
     if result.status == "not_covered":
         return (f"{result.unobserved:,} published videos match, but the data does not cover the first 24 hours of any "
-                "(published before the day of the first event, or less than a day before the last): nothing to rank")
+                "(published before the data begins, or less than a day before it ends): nothing to rank")
     left_out = ([f"note: {result.unobserved:,} videos left out: the data does not cover their first 24 hours "
                  "(their outcomes are unknown, not zero)"] if result.unobserved else [])
     if result.status == "no_outcomes":
