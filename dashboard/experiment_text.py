@@ -14,6 +14,7 @@ from analytics.experiments.analysis import (
     Verdict,
 )
 from dashboard.i18n import TEXT, Lang, t
+from dashboard.numbers import p_value
 
 #: Warnings repeated after the verdict lines as caveats.
 CAVEATS = ("srm", "not_randomised_by_user", "multi_variant_users", "multiple_testing")
@@ -28,7 +29,8 @@ def p_text(p: float | None) -> str:
     """``p = 0.012``, ``p = 0.0050`` or ``p < 0.0001``."""
     if p is None:
         return "p = n/a"
-    return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}" if p < 0.01 else f"p = {p:.3f}"
+    written = p_value(p)
+    return f"p {written[0]} {written[1:]}" if written.startswith("<") else f"p = {written}"
 
 
 def _value(kind: MetricKind, x: float | None) -> str:
@@ -69,7 +71,7 @@ def notice_text(notice: Notice, lang: Lang) -> str:
         values = {
             "sizes": ", ".join(f"{v} {n:,}" for v, n in zip(p["variants"], p["observed"])),
             "expected": ", ".join(f"{e:,.0f}" for e in p["expected"]),
-            "p": f"{p['p_value']:.2g}",
+            "p": p_text(p["p_value"]),
             "threshold": p["threshold"],
         }
     elif notice.code == "multi_variant_users":

@@ -63,6 +63,14 @@ def significant(value: float | None, digits: int = 4) -> str:
     return MISSING if is_missing(value) else f"{float(value):,.{digits}g}"
 
 
+def p_value(value: float | None) -> str:
+    """A p-value: ``0.592``, ``0.0050`` or ``<0.0001`` (never ``0``: a test cannot prove certainty)."""
+    if is_missing(value):
+        return MISSING
+    p = float(value)
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}" if p < 0.01 else f"{p:.3f}"
+
+
 def kpi_kind(name: str) -> Kind:
     """The kind of a KPI column (``views`` -> count, ``ctr`` -> percent, ``d1_retention`` -> percent),
     ``text`` for other columns."""

@@ -653,9 +653,29 @@ def _guessed(columns: Sequence[Any], target: str) -> str | None:
     return max(hits)[2] if hits else None
 
 
-def guess_variant_column(columns: Sequence[Any]) -> str | None:
-    """The variant column named as the ingest mapping names one (``variant``, ``group``, ``test group``, ``实验组`` ...)."""
-    return _guessed(columns, "variant")
+#: A text column read as the variant when no header names one: this many distinct labels at most,
+#: each on this share of the rows at least (an A/B test has a few arms, each with its users).
+VARIANT_MAX_ARMS, VARIANT_MIN_SHARE = 8, 0.01
+
+
+def guess_variant_column(table: pd.DataFrame) -> str | None:
+    """The variant column: the one named as the ingest mapping names one (``variant``, ``group``,
+    ``test group``, ``实验组`` ...); else the only text column, other than an identifier, that holds
+    2 to :data:`VARIANT_MAX_ARMS` labels, each on :data:`VARIANT_MIN_SHARE` of the rows or more
+    (Cookie Cats' ``version``: ``gate_30`` / ``gate_40``); else ``None``."""
+    named = _guessed(table.columns, "variant")
+    if named is not None:
+        return named
+    found = []
+    for c in table.columns:
+        values = table[c]
+        if (_unnamed(c) or pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+                or _is_boolean_words(values) or guess_column(str(c), "events").target in _ID_TARGETS):
+            continue
+        shares = _variant_labels(values).dropna().value_counts(normalize=True)
+        if 2 <= len(shares) <= VARIANT_MAX_ARMS and shares.min() >= VARIANT_MIN_SHARE:
+            found.append(str(c))
+    return found[0] if len(found) == 1 else None
 
 
 def guess_user_column(columns: Sequence[Any]) -> str | None:
@@ -719,10 +739,11 @@ def user_data_from_table(
     df = table.copy()
     df.columns = [str(c).strip() for c in df.columns]
     if variant_col is None:
-        variant_col = guess_variant_column(df.columns)
+        variant_col = guess_variant_column(df)
         if variant_col is None:
             raise BadInput(
-                "no column of the table is named like a variant (variant, group, arm, 实验组 ...); "
+                "no column of the table is named like a variant (variant, group, arm, 实验组 ...), and no single "
+                "text column holds a few arms; "
                 f"name it (--variant-col); its columns are {', '.join(df.columns)}",
                 code="no_variant_column",
             )

@@ -36,8 +36,8 @@ TEXT = {
     "exp.correction.none": {"en": "No correction", "zh": "不校正"},
     "exp.split": {"en": "Intended split (e.g. control=50,treatment=50; empty = equal)", "zh": "预期分流比例（如 control=50,treatment=50；留空为均分）"},
     "exp.winsorize": {"en": "Winsorise continuous metrics at the 99th percentile", "zh": "连续指标按第 99 百分位缩尾"},
-    "exp.srm_ok": {"en": "Sample ratio check passed (chi-square p = {p}): the arms match the intended split.", "zh": "样本比例检查通过（卡方检验 p = {p}）：各组人数符合预期分流。"},
-    "exp.srm_bad": {"en": "Sample ratio mismatch (chi-square p = {p} < 0.001). Do not trust these results until the cause is found.", "zh": "样本比例失衡（卡方检验 p = {p} < 0.001）。找到原因之前请不要相信这些结果。"},
+    "exp.srm_ok": {"en": "Sample ratio check passed (chi-square {p}): the arms match the intended split.", "zh": "样本比例检查通过（卡方检验 {p}）：各组人数符合预期分流。"},
+    "exp.srm_bad": {"en": "Sample ratio mismatch (chi-square {p}, under the alarm level 0.001). Do not trust these results until the cause is found.", "zh": "样本比例失衡（卡方检验 {p}，低于报警阈值 0.001）。找到原因之前请不要相信这些结果。"},
     "exp.sizes": {"en": "Users per variant: {sizes}", "zh": "各版本用户数：{sizes}"},
     "exp.verdict": {"en": "Verdict", "zh": "结论"},
     "exp.correction_used": {"en": "Correction across comparisons: {name}; alpha = {alpha}.", "zh": "多重比较校正：{name}；alpha = {alpha}。"},
@@ -116,8 +116,8 @@ TEXT = {
     "exp.reason.of_control": {"en": "control: {reason}", "zh": "对照组：{reason}"},
     # warnings and caveats
     "exp.notice.srm": {
-        "en": "Sample ratio mismatch: the arms hold {sizes} users, expected {expected} (chi-square p = {p} < {threshold}). Assignment or logging is probably broken; do not trust the results until the cause is found.",
-        "zh": "样本比例失衡（SRM）：各组用户数为 {sizes}，预期为 {expected}（卡方检验 p = {p} < {threshold}）。分组或埋点很可能有问题；找到原因之前不要相信这些结果。",
+        "en": "Sample ratio mismatch: the arms hold {sizes} users, expected {expected} (chi-square {p}, under the alarm level {threshold}). Assignment or logging is probably broken; do not trust the results until the cause is found.",
+        "zh": "样本比例失衡（SRM）：各组用户数为 {sizes}，预期为 {expected}（卡方检验 {p}，低于报警阈值 {threshold}）。分组或埋点很可能有问题；找到原因之前不要相信这些结果。",
     },
     "exp.notice.multi_variant_users": {
         "en": "{excluded} of {users} exposed users ({share}) saw more than one variant and were excluded.",

@@ -30,6 +30,7 @@ from dashboard.common import (
 from dashboard.experiment_text import (
     metric_text,
     notice_text,
+    p_text,
     reason_text,
     verdict_lines,
 )
@@ -69,7 +70,7 @@ def _render(result) -> None:
         st.info("\n\n".join(verdict_lines(result, lang)))
         return
     if result.srm is not None:
-        p = f"{result.srm.p_value:.3g}"
+        p = p_text(result.srm.p_value)
         (st.error if result.srm_flagged else st.success)(t("exp.srm_bad" if result.srm_flagged else "exp.srm_ok", p=p))
     st.caption(t("exp.sizes", sizes=", ".join(f"{v} {count(n)}" for v, n in zip(result.variants, result.sizes))))
     for notice in result.notices:
@@ -179,7 +180,7 @@ with tab_analyse:
                 columns = [str(c) for c in result_table.columns]
                 sig = abs(hash(tuple(columns))) % 10**8  # a new table's columns get fresh widgets
                 c1, c2, c3 = st.columns(3)
-                guessed_variant = guess_variant_column(columns)
+                guessed_variant = guess_variant_column(result_table)
                 variant_col = c1.selectbox(
                     t("exp.variant_col"), columns, index=columns.index(guessed_variant) if guessed_variant else 0,
                     key=f"exp_variant_col_{sig}",

@@ -21,6 +21,7 @@ from analytics.experiments.analysis import (
 )
 from dashboard.experiment_text import (
     notice_text,
+    p_text,
     reason_text,
     verdict_line,
     verdict_lines,
@@ -35,9 +36,9 @@ NOTICES = [
         Notice("srm", {"variants": ["control", "treatment"], "observed": [1493, 1507], "expected": [2700.0, 300.0],
                        "p_value": 0.0, "threshold": 0.001}),
         "Sample ratio mismatch: the arms hold control 1,493, treatment 1,507 users, expected 2,700, 300 "
-        "(chi-square p = 0 < 0.001). Assignment or logging is probably broken; do not trust the results until "
+        "(chi-square p < 0.0001, under the alarm level 0.001). Assignment or logging is probably broken; do not trust the results until "
         "the cause is found.",
-        "样本比例失衡（SRM）：各组用户数为 control 1,493, treatment 1,507，预期为 2,700, 300（卡方检验 p = 0 < 0.001）。"
+        "样本比例失衡（SRM）：各组用户数为 control 1,493, treatment 1,507，预期为 2,700, 300（卡方检验 p < 0.0001，低于报警阈值 0.001）。"
         "分组或埋点很可能有问题；找到原因之前不要相信这些结果。",
     ),
     (
@@ -192,3 +193,11 @@ def test_the_renderers_import_no_streamlit():
     code = "import sys, dashboard.experiment_text, dashboard.segment_text; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_p_values_are_written_to_their_precision_and_never_as_zero():
+    from dashboard.numbers import p_value
+
+    assert [p_value(p) for p in (0.5917, 1.0, 0.00503, 0.0, 3e-9, None)] == [
+        "0.592", "1.000", "0.0050", "<0.0001", "<0.0001", "–"]
+    assert [p_text(p) for p in (0.0123, 0.0, None)] == ["p = 0.012", "p < 0.0001", "p = n/a"]

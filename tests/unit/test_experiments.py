@@ -19,6 +19,7 @@ from analytics.experiments.analysis import (
     analyse,
     analyse_events,
     analyse_table,
+    guess_variant_column,
     list_variants,
     parse_split,
     plan_experiment,
@@ -276,10 +277,24 @@ def test_a_table_s_variant_user_and_metric_columns_are_found_by_their_names():
     assert len(as_rows.frame) == 240 and "no_user_column" in [n.code for n in as_rows.notices]
 
 
-def test_a_table_without_a_column_named_like_a_variant_needs_one_named():
+def test_a_table_without_a_column_named_like_a_variant_takes_its_one_text_column_of_a_few_arms():
+    rng = np.random.default_rng(4)
+    version = rng.choice(["gate_30", "gate_40"], 400)
+    cookie_cats = pd.DataFrame({  # Cookie Cats' layout: the arm is in "version"
+        "userid": np.arange(400), "version": version, "sum_gamerounds": rng.integers(0, 200, 400),
+        "retention_1": rng.random(400) < 0.45, "retention_7": rng.random(400) < 0.2,
+    })
+    assert guess_variant_column(cookie_cats) == "version"
+    result = analyse_table(cookie_cats)
+    assert result.variants == ("gate_30", "gate_40") and result.sizes == tuple(np.unique(version, return_counts=True)[1])
+    assert [m.metric for m in result.metrics] == ["sum_gamerounds", "retention_1", "retention_7"]
+    # two text columns of a few labels each: which one is the arm is not guessed
     with pytest.raises(BadInput, match="named like a variant") as err:
-        analyse_table(pd.DataFrame({"userid": [1, 2], "version": ["a", "b"], "m": [1, 2]}))
+        analyse_table(cookie_cats.assign(country=rng.choice(["cn", "us"], 400)))
     assert err.value.code == "no_variant_column"
+    # a label on fewer than 1 % of the rows, or too many labels, is not an arm
+    assert guess_variant_column(cookie_cats.assign(version=["gate_30"] * 398 + ["gate_40"] * 2)) is None
+    assert guess_variant_column(cookie_cats.assign(version=[f"v{i % 9}" for i in range(400)])) is None
 
 
 def test_unknown_control_in_a_table():
@@ -397,6 +412,22 @@ def test_cli_ab_table_prints_the_spec_json(tmp_path, capsys):
     assert not (tmp_path / "d" / "x.duckdb").exists()  # --table never opens the store
 
 
+def test_cli_ab_table_text_writes_p_values_and_losses_for_a_person(tmp_path, capsys):
+    rng = np.random.default_rng(8)
+    arm = np.repeat(["control", "treatment"], [3000, 1000])  # a 3:1 split read as 1:1: a certain mismatch
+    table = pd.DataFrame({"group": arm, "converted": rng.random(4000) < np.where(arm == "control", 0.05, 0.20)})
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False)
+    assert main(["ab", "--table", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Sample ratio check: p < 0.0001  ** MISMATCH **")
+    treatment = next(line.split() for line in out.splitlines() if line.strip().startswith("treatment"))
+    # variant n value lift CI p p-adj P(beat) loss: a p-value too small to write is "<0.0001", never 0,
+    # and a proportion's expected loss reads in percent like its value
+    assert treatment[5:7] == ["<0.0001", "<0.0001"] and treatment[-1].endswith("%")
+    assert "chi-square p < 0.0001, under the alarm level 0.001" in out
+
+
 def test_cli_ab_events_and_plan(tmp_path, capsys):
     db = tmp_path / "d" / "x.duckdb"
     s = Store(db)
@@ -407,7 +438,7 @@ def test_cli_ab_events_and_plan(tmp_path, capsys):
     assert doc["variants"][1]["variant"] == "treatment" and doc["variants"][1]["lift"] > 0
     assert main(["--db", str(db), "ab", "--metric", "conversion,ctr"]) == 0
     out = capsys.readouterr().out
-    assert "conversion (proportion, two-proportion z-test)" in out and "SRM p-value" in out
+    assert "conversion (proportion, two-proportion z-test)" in out and "Sample ratio check: p = " in out
     assert "Conversion, treatment vs control: treatment is higher than control: +" in out
     assert "CTR (clicks / views), treatment vs control: not enough data for a verdict yet (0 events counted (need 5))." in out
     assert main(["--db", str(db), "ab", "--metric", "conversion", "--min-users", "500", "--lang", "zh"]) == 0

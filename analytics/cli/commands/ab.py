@@ -12,7 +12,7 @@ from analytics.experiments.analysis import (
     parse_split,
     plan_experiment,
 )
-from dashboard.numbers import MISSING, signed_pct, significant
+from dashboard.numbers import MISSING, p_value, signed_pct, significant
 from dashboard.numbers import pct as percent
 
 
@@ -108,23 +108,27 @@ def _payload(result) -> dict:
 
 
 def _text(result, lang: str) -> str:
-    from dashboard.experiment_text import notice_text, verdict_lines
+    from dashboard.experiment_text import notice_text, p_text, verdict_lines
 
     lines = []
     if result.srm is not None:
-        lines.append(f"SRM p-value {result.srm.p_value:.3g}" + ("  ** MISMATCH **" if result.srm_flagged else "  ok"))
+        lines.append(f"Sample ratio check: {p_text(result.srm.p_value)}" + ("  ** MISMATCH **" if result.srm_flagged else "  ok"))
     width = max([14, *(len(str(a.variant)) + 1 for m in result.metrics for a in m.arms)])  # the longest name
     for m in result.metrics:
         pct = m.kind in ("proportion", "ratio")
+
+        def value(x, pct=pct):  # a value and its expected loss read in the metric's own unit
+            return percent(x, 2) if pct else significant(x)
+
         lines.append(f"\n{m.metric} ({m.kind}, {m.test})")
         lines.append(f"  {'variant':<{width}}{'n':>9}{'value':>11}{'lift':>9}{'CI':>20}{'p':>11}{'p adj':>11}{'P(beat)':>9}{'loss':>11}")
         for a in m.arms:
             ci = MISSING if a.ci_low is None else f"{signed_pct(a.ci_low)}..{signed_pct(a.ci_high)}"
             lines.append(
-                f"  {a.variant:<{width}}{a.n:>9,}{(percent(a.value, 2) if pct else significant(a.value)):>11}"
+                f"  {a.variant:<{width}}{a.n:>9,}{value(a.value):>11}"
                 f"{signed_pct(a.lift):>9}{ci:>20}"
-                f"{significant(a.p_value):>11}{significant(a.p_value_adjusted):>11}"
-                f"{percent(a.chance_to_beat_control, 2):>9}{significant(a.expected_loss):>11}"
+                f"{p_value(a.p_value):>11}{p_value(a.p_value_adjusted):>11}"
+                f"{percent(a.chance_to_beat_control, 2):>9}{value(a.expected_loss):>11}"
             )
     for n in result.notices:
         lines.append(f"warning: {notice_text(n, lang)}")
