@@ -10,6 +10,10 @@ split off. The result is looked up in the alias lists below (English and Chinese
 * 0.8 -- a 0/1 flag column in the "wide" form (``is_follow`` -> one extra ``follow`` event);
 * 0.7 -- an event's ``price`` as its ``revenue`` (counted on purchases only), so a paid amount wins.
 
+Events may also name a ``quantity`` (``Quantity``, ``qty``, ``数量``): it is not stored, but multiplies
+the row's revenue (a unit price times the units bought), and a negative quantity makes an order line
+without an event type a refund.
+
 When two columns claim the same target, the higher score wins and the other is kept in ``props``.
 Personal columns (phone, nickname, e-mail ...) are dropped unless mapped on purpose.
 """
@@ -34,7 +38,10 @@ TIME_COLUMNS = frozenset({"event_time", "published_at"})
 
 #: An event's price: its revenue when it is a purchase (e-commerce logs such as REES46 carry the price
 #: on every event), scored below the amount aliases so that a paid amount wins when a file has both.
-PRICE_ALIASES = ("price", "价格", "售价")
+PRICE_ALIASES = ("price", "unit_price", "价格", "售价", "单价")
+
+#: Events: the units a row bought. Not stored: it multiplies the row's revenue (see the module docstring).
+QUANTITY = "quantity"
 
 _COMMON_TEXT = {
     "channel": ["channel", "platform", "source", "traffic_source", "渠道", "平台", "来源", "流量来源"],
@@ -46,7 +53,10 @@ ALIASES: dict[str, dict[str, list[str]]] = {
         "event_time": [
             "time", "timestamp", "ts", "datetime", "date_time", "event_timestamp", "created_at", "occurred_at",
             "ctime", "action_time", "behavior_time", "behaviour_time", "log_time", "server_time", "client_time",
+            "order_time", "order_date", "invoice_date", "invoice_time", "purchase_time", "purchase_date",
+            "transaction_time", "transaction_date", "pay_time", "paid_at",
             "时间", "事件时间", "行为时间", "发生时间", "时间戳", "日期时间", "操作时间", "上报时间",
+            "下单时间", "订单时间", "支付时间", "付款时间", "成交时间",
         ],
         "user_id": [
             "userid", "user", "uid", "visitor_id", "viewer_id", "customer_id", "member_id", "buyer_id", "openid",
@@ -60,7 +70,8 @@ ALIASES: dict[str, dict[str, list[str]]] = {
         ],
         "item_id": [
             "itemid", "item", "video_id", "videoid", "product_id", "content_id", "sku_id", "goods_id", "photo_id",
-            "aweme_id", "bvid", "note_id", "movie_id", "视频id", "作品id", "内容id", "商品id", "视频", "作品",
+            "aweme_id", "bvid", "note_id", "movie_id", "stock_code", "sku", "product_code",
+            "视频id", "作品id", "内容id", "商品id", "视频", "作品", "商品编码", "货号",
         ],
         "course_id": ["course", "courseid", "课程id", "课程", "关联课程"],
         "watch_seconds": [
@@ -78,6 +89,7 @@ ALIASES: dict[str, dict[str, list[str]]] = {
             *PRICE_ALIASES,
         ],
         "lesson": ["lesson_index", "lesson_no", "lesson_number", "chapter", "课时", "第几课", "课时序号", "章节"],
+        QUANTITY: [QUANTITY, "qty", "units", "数量", "购买数量", "商品数量", "件数"],
     },
     "items": {
         "item_id": ["id", "itemid", "item", "video_id", "product_id", "content_id", "视频id", "作品id", "商品id", "内容id"],
@@ -218,8 +230,20 @@ class Plan:
 
     kind: str
     columns: tuple[ColumnMap, ...]
-    wide: bool = False  # no event_type column: each row is a view plus one event per truthy flag
+    wide: bool = False  # no event_type column: every row is one event (:attr:`row_event`), plus its flags
     notes: tuple[Issue, ...] = field(default_factory=tuple)  # info issues about the mapping
+
+    @property
+    def row_event(self) -> str | None:
+        """The event each row of a file without an event type column is: an order line (an amount, a
+        price or a quantity, and no flag or watch time) is a ``purchase`` (a ``refund`` where its
+        quantity is negative); any other row (KuaiRand's flags and watch time, MovieLens' ratings) a
+        ``view``. ``None`` when the file has an event type column."""
+        if not self.wide:
+            return None
+        targets = {c.target for c in self.columns}
+        order_line = bool(targets & {"revenue", QUANTITY}) and not self.flags and "watch_seconds" not in targets
+        return "purchase" if order_line else "view"
 
     def source_for(self, target: str) -> ColumnMap | None:
         for c in self.columns:
@@ -316,7 +340,7 @@ def parse_target(text: str, kind: str) -> tuple[str, Unit | None, str | None]:
         raise BadInput(f"unknown unit {unit!r} in --map target {raw!r}; use :s, :ms or :min", code="bad_map", value=raw)
     if target in ("props", "ignore", "-"):
         return ("ignore" if target == "-" else target), None, None
-    if target in TABLE_COLUMNS[kind]:
+    if target in TABLE_COLUMNS[kind] or (kind == "events" and target == QUANTITY):
         if unit and target not in DURATION_COLUMNS:
             raise BadInput(f"{target} takes no unit (only durations do)", code="bad_map", value=raw)
         return target, (unit or ("s" if target in DURATION_COLUMNS else None)), None
@@ -325,7 +349,7 @@ def parse_target(text: str, kind: str) -> tuple[str, Unit | None, str | None]:
         if event not in EVENT_TYPES:
             raise BadInput(f"unknown event type {event!r} in --map {raw!r}", code="bad_map", value=raw)
         return "flag", None, event
-    allowed = ", ".join(TABLE_COLUMNS[kind])
+    allowed = ", ".join([*TABLE_COLUMNS[kind], *([QUANTITY] if kind == "events" else [])])
     extra = "; or an event type (a 0/1 flag column)" if kind == "events" else ""
     raise BadInput(
         f"unknown target column {target!r} for {kind}; use one of {allowed}, props, ignore{extra}",
@@ -427,7 +451,7 @@ def plan_mapping(
 
     mapped = {c.target for c in final}
     has_flags = any(c.target == "flag" for c in final)
-    wide = kind == "events" and "event_type" not in mapped and (has_flags or "watch_seconds" in mapped)
+    wide = kind == "events" and "event_type" not in mapped
     if kind == "events" and "event_type" in mapped and has_flags:
         final = [ColumnMap(c.source, "props") if c.target == "flag" and not c.manual else c for c in final]
         if any(c.target == "flag" for c in final):

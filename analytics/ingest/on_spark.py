@@ -19,7 +19,8 @@ Spark (:mod:`analytics.store.spark_ingest`):
    rows and the registry row land in a new version of the dataset, switched to by one rename; any
    failure before the switch leaves the dataset as it was.
 
-Not on Spark (refused with one line): Excel and Parquet files, the wide event form, pseudonymising.
+Not on Spark (refused with one line): Excel and Parquet files, an events file without an event type column
+(the wide form, order lines), pseudonymising.
 """
 
 from __future__ import annotations
@@ -112,9 +113,9 @@ def ingest_on_spark(
     prep = _prepare(path, kind, mapping, encoding, columns, sheet, limits, True)
     sniffed = prep.sniffed
     if sniffed.format != "csv" or prep.plan.wide:
-        what = "the wide event form (flag columns)" if prep.plan.wide else f"a {sniffed.format} file"
+        what = "an events file without an event type column" if prep.plan.wide else f"a {sniffed.format} file"
         raise BadInput(
-            f"an ingest on Spark reads delimited text files in the long form, not {what}; ingest it with --engine duckdb",
+            f"an ingest on Spark reads delimited text files with an event type column, not {what}; ingest it with --engine duckdb",
             code="spark_ingest_unsupported",
             format=sniffed.format,
         )

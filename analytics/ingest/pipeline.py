@@ -59,6 +59,7 @@ from analytics.ingest.mapping import (
     DURATION_COLUMNS,
     EVENT_ALIASES,
     KIND_ALIASES,
+    QUANTITY,
     TIME_COLUMNS,
     ColumnMap,
     Plan,
@@ -345,8 +346,16 @@ def _mapped_targets(plan: Plan) -> set[str]:
 
 
 def _plan_notes(plan: Plan) -> tuple[Issue, ...]:
-    if plan.wide:
+    """How the rows of a file without an event type column are read (:attr:`Plan.row_event`)."""
+    if plan.flags:
         return (Issue("wide_form", "info", params={"flags": [[c.source, c.event] for c in plan.flags]}),)
+    if plan.row_event == "purchase":
+        quantity = plan.source_for(QUANTITY)
+        if quantity is None:
+            return (Issue("rows_are_purchases", "info"),)
+        return (Issue("rows_are_purchases_by_quantity", "info", params={"quantity": quantity.source}),)
+    if plan.row_event == "view":
+        return (Issue("rows_are_views", "info"),)
     return ()
 
 # ---------------------------------------------------------------------------------------------
@@ -475,11 +484,19 @@ def _stage_sql(
     reasons: list[tuple[str, str]] = []  # (condition, 'code|column|value' expression)
     iso_cols: list[str] = []  # source columns parsed as times: TRY_CAST(... AS TIMESTAMP) computed once
 
+    quantity = target_raw.get(QUANTITY)  # multiplies the revenue; negative: an order line is a refund
+    if quantity is not None:
+        reasons.append((f"NOT isfinite({_num(quantity)})", _reason_sql("non_finite", QUANTITY, quantity)))
+        reasons.append((f"{quantity} IS NOT NULL AND {_num(quantity)} IS NULL", _reason_sql("bad_number", QUANTITY, quantity)))
     for name, ctype in TABLE_COLUMNS[kind].items():
         raw = target_raw.get(name)
         if raw is None:
             if kind == "events" and name == "event_type" and plan.wide:
-                parsed[name] = "'view'"
+                row_event = _lit(plan.row_event or "view")
+                parsed[name] = (
+                    f"CASE WHEN {_num(quantity)} < 0 THEN 'refund' ELSE {row_event} END"
+                    if quantity is not None and plan.row_event == "purchase" else row_event
+                )
             elif kind == "items" and name == "kind":
                 parsed[name] = "'video'"
             else:
@@ -514,7 +531,8 @@ def _stage_sql(
             elif ctype == "DOUBLE":
                 parsed[name] = f"({_num(raw)} {_UNIT_FACTOR[unit.get(name) or 's']})"
             elif ctype.startswith("DECIMAL"):
-                parsed[name] = f"TRY_CAST(round({_num(raw)}, 2) AS DECIMAL(18,2))"
+                amount = _num(raw) if quantity is None or name != "revenue" else f"{_num(raw)} * coalesce({_num(quantity)}, 1)"
+                parsed[name] = f"TRY_CAST(round({amount}, 2) AS DECIMAL(18,2))"
             else:
                 parsed[name] = f"TRY_CAST({_num(raw)} AS INTEGER)"
             reasons.append((f"NOT isfinite({_num(raw)})", _reason_sql("non_finite", name, raw)))
@@ -1370,14 +1388,15 @@ def _warnings(cur, kind, line_of, state: _Stream, upload_id, timezone, expected_
         return out
     found("watch_far_above_video", *state.warned.get("_w_watch", (0, [])), ratio=WATCH_RATIO_WARNING)
     if state.kept:
-        # Every view is in the table now: this upload's, and the earlier ones'.
+        # Every view is in the table now: this upload's, and the earlier ones'. A database without any
+        # view (an order export on its own) has nothing to compare with: no warning.
         _temp_table(cur, "_rx_purchases", state.kept, "_rid BIGINT, user_id VARCHAR, event_time TIMESTAMP")
         add(
             "purchase_without_view",
             "WITH v AS (SELECT user_id, min(event_time) AS t FROM events WHERE event_type = 'view' "
             "AND user_id IN (SELECT user_id FROM _rx_purchases) GROUP BY user_id) "
             "SELECT count(*), list(p._rid ORDER BY p._rid)[1:5] FROM _rx_purchases p LEFT JOIN v USING (user_id) "
-            "WHERE v.t IS NULL OR v.t > p.event_time",
+            "WHERE (v.t IS NULL OR v.t > p.event_time) AND EXISTS (SELECT 1 FROM events WHERE event_type = 'view')",
         )
     found(
         "time_out_of_range",

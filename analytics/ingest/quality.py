@@ -65,6 +65,9 @@ ISSUE_CODES: dict[str, tuple[str, ...]] = {
     "read_as_ms": ("column", "median"),
     "read_as_ms_like": ("column", "like"),
     "wide_form": ("flags",),  # [[column, event], ...]
+    "rows_are_views": (),  # no event type column, no flag: every row is a view
+    "rows_are_purchases": (),  # an amount and no event type column: every row is a purchase
+    "rows_are_purchases_by_quantity": ("quantity",),  # ... its revenue times the quantity; negative: a refund
     "date_order_proven": ("column", "order"),
     "epoch_unit": ("column", "unit"),
     "not_checked_on_spark": ("checks",),  # [code, ...]: warnings an ingest on Spark does not compute

@@ -241,6 +241,20 @@ TEXT = {
         "en": "No event type column: each row is a view, plus one event per truthy flag ({flags})",
         "zh": "没有行为类型列：每行记为一次观看，每个为真的标记列再加一个事件（{flags}）",
     },
+    "ingest.issue.rows_are_views": {
+        "en": "No event type column: each row is read as a view (map a column as event type if the file has one)",
+        "zh": "没有行为类型列：每行按一次观看读取（如文件中有行为类型列，请将其映射为行为类型）",
+    },
+    "ingest.issue.rows_are_purchases": {
+        "en": "No event type column, but amounts: each row is read as a purchase (map a column as event type if the file has one)",
+        "zh": "没有行为类型列，但有金额：每行按一次购买读取（如文件中有行为类型列，请将其映射为行为类型）",
+    },
+    "ingest.issue.rows_are_purchases_by_quantity": {
+        "en": "No event type column, but order lines: each row is read as a purchase of its price times {quantity}, "
+        "or as a refund where {quantity} is negative (map a column as event type if the file has one)",
+        "zh": "没有行为类型列，但有订单明细：每行按一次购买读取，金额为单价乘以 {quantity}；{quantity} 为负数的行按退款读取"
+        "（如文件中有行为类型列，请将其映射为行为类型）",
+    },
     "ingest.issue.date_order_proven": {"en": "{column}: dates read as {order}", "zh": "{column}：日期按 {order} 读取"},
     "ingest.issue.epoch_unit": {"en": "{column}: numbers read as epoch {unit}", "zh": "{column}：数字按 Unix 时间戳（{unit}）读取"},
     "ingest.issue.not_checked_on_spark": {

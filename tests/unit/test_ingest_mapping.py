@@ -115,13 +115,36 @@ def test_epoch_time_column_wins_over_a_text_timestamp():
     assert [n.params for n in plan.notes] == [{"column": "timestamp", "target": "event_time", "used": "time_ms"}]
 
 
-def test_wide_form_needs_flags_or_watch_time_when_there_is_no_event_type():
+def test_a_file_without_an_event_type_reads_each_row_as_one_event():
     plan = plan_mapping(["user_id", "video_id", "time_ms", "is_follow", "is_forward", "is_click"], "events")
-    assert plan.wide
+    assert plan.wide and plan.row_event == "view"
     assert {c.source: c.event for c in plan.flags} == {"is_follow": "follow", "is_forward": "share"}
     assert plan.as_dict()["is_click"] == "props"
-    with pytest.raises(BadInput, match="event_type"):
-        plan_mapping(["user_id", "video_id", "time_ms"], "events")
+    # MovieLens' ratings: interactions without a type are views
+    ratings = plan_mapping(["userId", "movieId", "rating", "timestamp"], "events")
+    assert ratings.row_event == "view" and ratings.as_dict()["rating"] == "props"
+    # Online Retail's order lines: an amount or a quantity and no flag make each row a purchase
+    retail = plan_mapping(
+        ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"], "events"
+    )
+    assert retail.row_event == "purchase"
+    assert {k: v for k, v in retail.as_dict().items() if v != "props"} == {
+        "StockCode": "item_id", "Quantity": "quantity", "InvoiceDate": "event_time", "UnitPrice": "revenue",
+        "CustomerID": "user_id",
+    }
+    assert plan_mapping(["uid", "sku", "下单时间", "实付金额"], "events").row_event == "purchase"
+    # a watch time or a flag says the rows are views, whatever else the file holds
+    assert plan_mapping(["user_id", "video_id", "time", "price", "play_time_ms"], "events").row_event == "view"
+    assert plan_mapping(["user_id", "item_id", "event_type", "event_time", "price"], "events").row_event is None
+    with pytest.raises(BadInput, match="event_time"):  # still a log: a user, an item and a time
+        plan_mapping(["user_id", "video_id", "rating"], "events")
+
+
+def test_quantity_is_a_manual_target_of_events_only():
+    plan = plan_mapping(["u", "i", "t", "n", "amount"], "events", {"u": "user_id", "i": "item_id", "t": "event_time", "n": "quantity"})
+    assert plan.as_dict()["n"] == "quantity" and plan.row_event == "purchase"
+    with pytest.raises(BadInput, match="unknown target column 'quantity' for spend"):
+        plan_mapping(["date", "channel", "spend", "n"], "spend", {"n": "quantity"})
 
 
 def test_manual_map_makes_any_column_a_flag_and_overrides_the_guess():

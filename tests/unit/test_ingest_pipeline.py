@@ -84,6 +84,36 @@ def test_wide_rows_become_a_view_plus_one_event_per_truthy_flag(store):
     assert report.issue("units_converted") is not None
 
 
+def test_order_lines_are_purchases_of_price_times_quantity_and_returns_are_refunds(store):
+    path = write(
+        store,
+        "Online Retail.csv",
+        """
+        InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
+        536365,85123A,WHITE HANGING HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom
+        536365,71053,WHITE METAL LANTERN,6,12/1/2010 8:26,3.39,17850,United Kingdom
+        536366,22633,HAND WARMER,,12/1/2010 8:28,1.85,17850,United Kingdom
+        C536379,D,Discount,-1,12/1/2010 9:41,27.50,14527,United Kingdom
+        536380,22961,JAM MAKING SET,24,12/13/2010 9:41,1.45,,United Kingdom
+        536381,22961,JAM MAKING SET,two,12/13/2010 9:42,1.45,14527,United Kingdom
+        """,
+    )
+    report = ingest_file(store, path)
+    assert (report.rows_read, report.rows_accepted) == (6, 4)
+    assert dict(rejected_rows(store, report.upload_id)[["line", "reason"]].itertuples(index=False)) == {
+        6: "missing_value:user_id", 7: "bad_number:quantity",
+    }
+    rows = store.query("SELECT item_id, event_type, revenue, props['InvoiceNo'] FROM events ORDER BY event_time, item_id").rows
+    assert [(r[0], r[1], float(r[2]), r[3]) for r in rows] == [
+        ("71053", "purchase", 20.34, "536365"), ("85123A", "purchase", 15.3, "536365"),
+        ("22633", "purchase", 1.85, "536366"),  # no quantity: the price once
+        ("D", "refund", -27.5, "C536379"),
+    ]
+    codes = [i.code for i in report.issues]
+    assert "rows_are_purchases_by_quantity" in codes and report.issue("rows_are_purchases_by_quantity").params == {"quantity": "Quantity"}
+    assert "purchase_without_view" not in codes  # no view stored at all: nothing to compare with
+
+
 def test_a_manual_flag_map_adds_likes(store):
     path = write(store, "labels.csv", "uid,vid,t,label\na,v1,1700000000,1\nb,v1,1700000000,0\n")
     ingest_file(store, path, mapping={"uid": "user_id", "vid": "item_id", "t": "event_time", "label": "like"})

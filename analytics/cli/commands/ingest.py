@@ -54,6 +54,12 @@ ISSUE_TEXT = {
     "(map it as ...:s to keep seconds)",
     "read_as_ms_like": "{column!r} has no unit in its name: read as milliseconds like {like!r} (map it as ...:s to keep seconds)",
     "wide_form": "no event type column: each row is a view, plus one event per truthy flag ({flags})",
+    "rows_are_views": "no event type column: each row is read as a view (map a column as event_type if the file has one)",
+    "rows_are_purchases": "no event type column, but amounts: each row is read as a purchase "
+    "(map a column as event_type if the file has one)",
+    "rows_are_purchases_by_quantity": "no event type column, but order lines: each row is read as a purchase of "
+    "its price times {quantity!r}, or as a refund where {quantity!r} is negative (map a column as event_type if "
+    "the file has one)",
     "date_order_proven": "{column}: dates read as {order}",
     "epoch_unit": "{column}: numbers read as epoch {unit}",
     "not_checked_on_spark": "not checked on Spark: {checks} (they need the DuckDB store)",
