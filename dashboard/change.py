@@ -21,7 +21,12 @@ from analytics.metrics.kpis import (
     resolve_period,
 )
 from analytics.query.filters import Filters
-from dashboard.change_text import contributor_text, headline, value_label
+from dashboard.change_text import (
+    contributor_text,
+    digest_markdown,
+    headline,
+    value_label,
+)
 from dashboard.common import get_store, settings, shared
 from dashboard.format import chart
 from dashboard.i18n import t
@@ -123,7 +128,7 @@ def digest_folder():
 def _digest_writer(db: str) -> DigestWriter | None:
     if os.environ.get("REELYTICS_DIGEST", "").lower() == "off":
         return None
-    writer = DigestWriter(get_store(), digest_folder(), settings().timezone)
+    writer = DigestWriter(get_store(), digest_folder(), settings().timezone, digest_markdown)
     writer.start()
     return writer
 

@@ -1,12 +1,15 @@
-"""Explanations of a KPI's change in words, in either language, for the Overview, the Alerts page and
-``reelytics explain`` (no Streamlit here: the CLI uses it too)."""
+"""Explanations of a KPI's change and its alerts in words, in either language, for the Overview, the
+Alerts page, ``reelytics explain`` and ``reelytics alerts``, and the daily alert digest (no Streamlit
+here: the CLI uses it too)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from analytics.metrics.explain import RESERVED, Contributor, Explanation
-from analytics.metrics.kpis import Kpi
-from dashboard.i18n import Lang, t
-from dashboard.numbers import kpi_kind, write
+from analytics.metrics.kpis import KPI_BY_NAME, Kpi
+from dashboard.i18n import Lang, t, word
+from dashboard.numbers import MISSING, kpi_kind, write
 
 
 def value_text(kpi: Kpi, value: float | None) -> str:
@@ -39,10 +42,20 @@ def headline(result: Explanation, lang: Lang | None = None) -> str:
     return t(key, lang, kpi=name, change=change_text(kpi, result.change, signed=False), before=before, after=after)
 
 
+def dimension_text(dimension: str, lang: Lang | None = None) -> str:
+    """A breakdown dimension in words (``channel`` -> "Channel"); a property key as written."""
+    return dimension if dimension.startswith("props.") else t(f"ov.dim.{dimension}", lang)
+
+
+def segment_text(segment, lang: Lang | None = None) -> str:
+    """An alert's series: "Channel: Douyin", or "all" for the whole data (``segment``: pairs or a dict)."""
+    pairs = segment.items() if isinstance(segment, dict) else segment
+    return ", ".join(f"{dimension_text(k, lang)}: {word(k, v, lang)}" for k, v in pairs) or t("al.all", lang)
+
+
 def contributor_text(kpi: Kpi, c: Contributor, lang: Lang | None = None) -> str:
     """e.g. "-0.59 pp of it is channel kuaishou's own CTR (121 % of the change)"."""
-    where = t("ex.where", lang, dim=t(f"ov.dim.{c.dimension}", lang) if not c.dimension.startswith("props.") else c.dimension,
-              value=value_label(c.value, lang))
+    where = t("ex.where", lang, dim=dimension_text(c.dimension, lang), value=value_label(c.value, lang))
     amount = change_text(kpi, c.contribution)
     if c.effect == "rate":
         text = t("ex.rate", lang, change=amount, where=where, kpi=t(f"kpi.{kpi.name}", lang))
@@ -52,3 +65,25 @@ def contributor_text(kpi: Kpi, c: Contributor, lang: Lang | None = None) -> str:
     else:
         text = t("ex.total", lang, change=amount, where=where)
     return text if c.share is None else t("ex.share", lang, text=text, share=f"{c.share:.0%}")
+
+
+def digest_markdown(doc: dict[str, Any], lang: Lang = "en") -> str:
+    """The alert digest (the ``alerts --json`` document) as Markdown: a heading, the band, and one
+    table row per alert with its top contributor."""
+    from analytics.metrics.alerts import MIN_HISTORY_DAYS
+
+    window = doc["window"]
+    lines = [t("al.digest.title", lang, start=window["from"] or MISSING, end=window["to"] or MISSING), "",
+             t("al.digest.summary", lang, n=len(doc["alerts"]), z=f"{doc['z']:g}", points=f"{doc['points']:,}"), ""]
+    if doc["status"] == "short_history":
+        lines += [t("al.short_history", lang, days=MIN_HISTORY_DAYS), ""]
+    if doc["alerts"]:
+        heads = [t(f"al.col.{c}", lang) for c in ("day", "kpi", "segment", "value", "expected", "low", "high", "cause")]
+        lines += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+        for a in doc["alerts"]:
+            kpi = KPI_BY_NAME[a["kpi"]]
+            cause = contributor_text(kpi, Contributor(**a["explanation"][0]), lang) if a["explanation"] else MISSING
+            cells = [a["day"], t(f"kpi.{kpi.name}", lang), segment_text(a["segment"], lang),
+                     *(value_text(kpi, a[k]) for k in ("value", "expected", "low", "high")), cause]
+            lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"

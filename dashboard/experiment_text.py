@@ -14,7 +14,7 @@ from analytics.experiments.analysis import (
     Verdict,
 )
 from dashboard.i18n import TEXT, Lang, t
-from dashboard.numbers import p_value
+from dashboard.numbers import p_text
 
 #: Warnings repeated after the verdict lines as caveats.
 CAVEATS = ("srm", "not_randomised_by_user", "multi_variant_users", "multiple_testing")
@@ -23,14 +23,6 @@ CAVEATS = ("srm", "not_randomised_by_user", "multi_variant_users", "multiple_tes
 def chance_text(x: float) -> str:
     """A probability as a percentage that never rounds to a certainty it is not."""
     return "> 99.9%" if x > 0.999 else "< 0.1%" if x < 0.001 else f"{x:.1%}"
-
-
-def p_text(p: float | None) -> str:
-    """``p = 0.012``, ``p = 0.0050`` or ``p < 0.0001``."""
-    if p is None:
-        return "p = n/a"
-    written = p_value(p)
-    return f"p {written[0]} {written[1:]}" if written.startswith("<") else f"p = {written}"
 
 
 def _value(kind: MetricKind, x: float | None) -> str:

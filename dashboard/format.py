@@ -27,7 +27,7 @@ import streamlit as st
 from streamlit.dataframe.lazy_df_source import AUTO_LAZY_ROW_THRESHOLD
 from streamlit.dataframe_util import convert_pandas_df_to_arrow_table
 
-from dashboard.i18n import TEXT, current_lang, t
+from dashboard.i18n import TEXT, column_text, current_lang, t, word
 from dashboard.numbers import MISSING, count, multiple, number, pct, signed_pct
 from dashboard.numbers import is_missing as _missing
 
@@ -172,19 +172,8 @@ def clock(day: int, hour: int) -> str:
 
 
 def value(domain: str, raw: Any) -> str:
-    """A canonical value (an event type, a channel, a status) in the page language; unknown values
-    are shown as they are (a channel the sample does not know is still a name)."""
-    if _missing(raw):
-        return MISSING
-    if isinstance(raw, bool):
-        return t("val.flag.yes" if raw else "val.flag.no")
-    key = f"val.{domain}.{raw}"
-    if key in TEXT:
-        return t(key)
-    if domain == "event" and isinstance(raw, str) and "[" in raw:  # a step with a condition: "view[cond]"
-        head, _, rest = raw.partition("[")
-        return f"{value('event', head)}[{rest}"
-    return str(raw)
+    """A canonical value (an event type, a channel, a status) in the page language (:func:`word`)."""
+    return word(domain, raw)
 
 
 def unit_value(unit: str, raw: float | None) -> str:
@@ -202,9 +191,9 @@ def unit_change(unit: str, change: float | None, difference: float | None) -> st
 # -- tables --------------------------------------------------------------------------------------
 def column_label(name: str) -> str:
     """The header a person reads for column ``name``: its text, a KPI's name, or a period."""
-    for key in (f"kpi.{name}", f"col.{name}"):
-        if key in TEXT:
-            return t(key)
+    text = column_text(name)
+    if text is not None:
+        return text
     m = _PERIOD_COLUMN.fullmatch(name)
     if m:
         return t(f"col.period.{m.group(1)}", k=int(m.group(2)))

@@ -71,6 +71,14 @@ def p_value(value: float | None) -> str:
     return "<0.0001" if p < 1e-4 else f"{p:.4f}" if p < 0.01 else f"{p:.3f}"
 
 
+def p_text(value: float | None) -> str:
+    """A p-value in a sentence: ``p = 0.012``, ``p = 0.0050`` or ``p < 0.0001``."""
+    if is_missing(value):
+        return "p = n/a"
+    written = p_value(value)
+    return f"p {written[0]} {written[1:]}" if written.startswith("<") else f"p = {written}"
+
+
 def kpi_kind(name: str) -> Kind:
     """The kind of a KPI column (``views`` -> count, ``ctr`` -> percent, ``d1_retention`` -> percent),
     ``text`` for other columns."""

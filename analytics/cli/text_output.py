@@ -20,8 +20,9 @@ else:  # imported on first use: command modules import this one to parse options
 
 
 def table(frame: pd.DataFrame, kinds: Mapping[str, Kind] | None = None) -> str:
-    """``frame`` as aligned text columns: numbers right-aligned and written by their kind (given, or
-    the KPI registry's unit), text left-aligned; ``(no rows)`` when empty."""
+    """``frame`` as aligned text columns under their words (:func:`header`): numbers right-aligned
+    and written by their kind (given, or the KPI registry's unit), text left-aligned; ``(no rows)``
+    when empty."""
     if frame.empty:
         return "(no rows)"
     kinds = dict(kinds or {})
@@ -31,11 +32,20 @@ def table(frame: pd.DataFrame, kinds: Mapping[str, Kind] | None = None) -> str:
         if kind == "text" and pd.api.types.is_integer_dtype(frame[name]):
             kind = "count"
         cells = [write(kind, v) for v in frame[name]]
-        width = max(len(str(name)), *(len(c) for c in cells))
+        head = header(str(name))
+        width = max(len(head), *(len(c) for c in cells))
         right = kind != "text"
-        columns.append([str(name).rjust(width) if right else str(name).ljust(width),
+        columns.append([head.rjust(width) if right else head.ljust(width),
                         *(c.rjust(width) if right else c.ljust(width) for c in cells)])
     return "\n".join("  ".join(row).rstrip() for row in zip(*columns))
+
+
+def header(name: str) -> str:
+    """The words of the library's column ``name`` (``active_users`` -> ``Active users``), the name
+    itself for a column without words (a property key, a metric column of an uploaded table)."""
+    from dashboard.i18n import column_text
+
+    return column_text(name, "en") or name
 
 
 NO_EVENTS = "no events yet: load data with `reelytics ingest FILE` or `reelytics sample`"

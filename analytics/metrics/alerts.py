@@ -20,7 +20,7 @@ whose denominator is below :data:`MIN_DAILY_DENOMINATOR` are not judged (too few
 from a change); a series needs :data:`MIN_HISTORY_DAYS` days with values.
 
 Digest: :func:`write_digest` writes the alerts as JSON (the CLI's ``alerts --json`` document) and
-as a Markdown table into a folder; :class:`DigestWriter` is a thread that a long-running process
+as a Markdown table (worded by the caller) into a folder; :class:`DigestWriter` is a thread that a long-running process
 (the dashboard) starts to write one digest a day, because DuckDB lets only one process open the
 database while the dashboard serves it. docs/explain.md describes the set-up.
 """
@@ -32,7 +32,7 @@ import datetime as dt
 import json
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -249,8 +249,8 @@ def monitor(
             if band is None or not band["scale"].iloc[0] > 0:
                 continue
             band["value"] = values
-            if kpi.unit in _NON_NEGATIVE_UNITS:
-                band["low"] = band["low"].clip(lower=0)
+            if kpi.unit in _NON_NEGATIVE_UNITS:  # a count, an amount or a rate is never below zero: nor is its expectation
+                band[["expected", "low"]] = band[["expected", "low"]].clip(lower=0)
             band["complete"] = complete
             band["judged"] = judged & complete & (band.index >= window.date_from)
             bands.append(Band(kpi.name, segment, band.rename_axis("day").reset_index()))
@@ -286,40 +286,13 @@ def _explained(store: Store, window: Filters, alert: Alert) -> Alert:
 
 
 # -- the digest --------------------------------------------------------------------------------
-def _cell(value: float, kpi: Kpi) -> str:
-    if kpi.unit == "ratio":
-        return f"{value:.2%}"
-    return f"{value:,.0f}" if kpi.unit == "count" else f"{value:,.2f}"
-
-
-def digest_markdown(report: AlertReport) -> str:
-    """The alerts as a Markdown table (one row per alert; the cause is the top contributor)."""
-    w = report.window
-    summary = (f"status: {report.status}; alerts: {len(report.alerts)}; judged points: {report.points}; "
-               f"band: expected ± {report.z:g} robust scales")
-    lines = [f"# Reelytics alerts {w.date_from} .. {w.date_to}", "", summary, ""]
-    if report.alerts:
-        lines += ["| day | KPI | segment | value | expected | band | top contributor |",
-                  "|---|---|---|---|---|---|---|"]
-        for a in report.alerts:
-            kpi = KPI_BY_NAME[a.kpi]
-            seg = ", ".join(f"{k}={v}" for k, v in a.segment) or "all"
-            cause = ""
-            if a.explanation:
-                c = a.explanation[0]
-                share = "" if c.share is None else f" ({c.share:.0%}, {c.effect})"
-                cause = f"{c.dimension}={c.value}{share}"
-            lines.append(f"| {a.day} | {a.kpi} | {seg} | {_cell(a.value, kpi)} | {_cell(a.expected, kpi)} | "
-                         f"{_cell(a.low, kpi)} .. {_cell(a.high, kpi)} | {cause} |")
-    return "\n".join(lines) + "\n"
-
-
 def digest_paths(folder: Path, day: dt.date) -> dict[str, Path]:
     return {"json": folder / f"alerts-{day.isoformat()}.json", "markdown": folder / f"alerts-{day.isoformat()}.md"}
 
 
-def write_digest(report: AlertReport, folder: str | Path) -> dict[str, Path]:
-    """Write ``alerts-<last day>.json`` (the ``alerts --json`` document) and ``.md`` into ``folder``.
+def write_digest(report: AlertReport, folder: str | Path, markdown: Callable[[dict[str, Any]], str]) -> dict[str, Path]:
+    """Write ``alerts-<last day>.json`` (the ``alerts --json`` document) and ``.md`` into ``folder``;
+    ``markdown`` words the document (the presentation layer's, :func:`dashboard.change_text.digest_markdown`).
 
     Each file is written to a temporary name and renamed, so a reader never sees half a digest.
     """
@@ -327,7 +300,8 @@ def write_digest(report: AlertReport, folder: str | Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     day = report.window.date_to or dt.date.today()
     paths = digest_paths(folder, day)
-    texts = {"json": json.dumps(report.to_dict(), ensure_ascii=False, indent=1), "markdown": digest_markdown(report)}
+    doc = report.to_dict()
+    texts = {"json": json.dumps(doc, ensure_ascii=False, indent=1), "markdown": markdown(doc)}
     for kind, path in paths.items():
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(texts[kind], encoding="utf-8")
@@ -357,11 +331,12 @@ class DigestWriter(threading.Thread):
         store: Store,
         folder: str | Path,
         timezone: str,
+        markdown: Callable[[dict[str, Any]], str],
         interval_seconds: float = 3600.0,
         first_delay_seconds: float = 60.0,
     ) -> None:
         super().__init__(name="reelytics-digest", daemon=True)
-        self.store, self.folder, self.timezone = store, Path(folder), timezone
+        self.store, self.folder, self.timezone, self.markdown = store, Path(folder), timezone, markdown
         self.interval_seconds, self.first_delay_seconds = interval_seconds, first_delay_seconds
         self.last_error: Exception | None = None
         self._stop = threading.Event()
@@ -372,7 +347,7 @@ class DigestWriter(threading.Thread):
         if period is None or digest_paths(self.folder, period.date_to)["json"].exists():
             return None
         window = Filters(period.date_to, period.date_to, timezone=self.timezone)
-        return write_digest(monitor(self.store, window), self.folder)
+        return write_digest(monitor(self.store, window), self.folder, self.markdown)
 
     def run(self) -> None:
         self._stop.wait(self.first_delay_seconds)

@@ -43,3 +43,30 @@ def t(key: str, lang: Lang | None = None, **values: object) -> str:
     entry = TEXT[key]
     text = entry[lang or current_lang()]
     return text.format(**values) if values else text
+
+
+def column_text(name: str, lang: Lang | None = None) -> str | None:
+    """The header a person reads for the library's column ``name`` (a KPI's name, or a column's
+    text), or ``None`` when it has none."""
+    for key in (f"kpi.{name}", f"col.{name}"):
+        if key in TEXT:
+            return t(key, lang)
+    return None
+
+
+def word(domain: str, raw: object, lang: Lang | None = None) -> str:
+    """A canonical value (an event type, a channel, a status) in words; unknown values are shown as
+    they are (a channel the sample does not know is still a name), a missing one as ``–``."""
+    from dashboard.numbers import MISSING, is_missing
+
+    if is_missing(raw):
+        return MISSING
+    if isinstance(raw, bool):
+        return t("val.flag.yes" if raw else "val.flag.no", lang)
+    key = f"val.{domain}.{raw}"
+    if key in TEXT:
+        return t(key, lang)
+    if domain == "event" and isinstance(raw, str) and "[" in raw:  # a step with a condition: "view[cond]"
+        head, _, rest = raw.partition("[")
+        return f"{word('event', head, lang)}[{rest}"
+    return str(raw)

@@ -18,13 +18,10 @@ from dashboard.change import (
     show_explanation,
     start_digest_writer,
 )
+from dashboard.change_text import segment_text
 from dashboard.common import current_filters, download_buttons, guarded, require_events
-from dashboard.format import VALUE_DOMAINS, chart, over_time, unit_value, value
+from dashboard.format import chart, over_time, unit_value
 from dashboard.i18n import t
-
-
-def _segment(segment) -> str:
-    return ", ".join(f"{t(f'ov.dim.{k}')}: {value(VALUE_DOMAINS.get(k, k), v)}" for k, v in segment) or t("al.all")
 
 
 def _band_chart(band, kpi) -> go.Figure:
@@ -67,7 +64,7 @@ if require_events():
                     {
                         t("al.col.day"): [a.day for a in report.alerts],
                         t("al.col.kpi"): [t(f"kpi.{a.kpi}") for a in report.alerts],
-                        t("al.col.segment"): [_segment(a.segment) for a in report.alerts],
+                        t("al.col.segment"): [segment_text(a.segment) for a in report.alerts],
                         t("al.col.value"): [unit_value(KPI_BY_NAME[a.kpi].unit, a.value) for a in report.alerts],
                         t("al.col.expected"): [unit_value(KPI_BY_NAME[a.kpi].unit, a.expected) for a in report.alerts],
                         t("al.col.low"): [unit_value(KPI_BY_NAME[a.kpi].unit, a.low) for a in report.alerts],
@@ -87,7 +84,7 @@ if require_events():
             kpis = list(dict.fromkeys(k for k, _ in series))
             kpi_name = c1.selectbox(t("al.chart_kpi"), kpis, format_func=lambda k: t(f"kpi.{k}"), key="al_kpi")
             segments = [s for k, s in series if k == kpi_name]
-            segment = c2.selectbox(t("al.chart_segment"), segments, format_func=_segment, key="al_segment")
+            segment = c2.selectbox(t("al.chart_segment"), segments, format_func=segment_text, key="al_segment")
             band = report.band(kpi_name, dict(segment))
             kpi = KPI_BY_NAME[kpi_name]
             if band is None:

@@ -30,12 +30,12 @@ from dashboard.common import (
 from dashboard.experiment_text import (
     metric_text,
     notice_text,
-    p_text,
     reason_text,
     verdict_lines,
 )
 from dashboard.format import MISSING, chart, count, pct, points, signed_pct, table
 from dashboard.i18n import current_lang, t
+from dashboard.numbers import p_text
 
 _variants = shared(list_variants)
 _analysis = shared(analyse_events)

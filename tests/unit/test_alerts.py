@@ -23,6 +23,7 @@ from analytics.metrics.alerts import (
 from analytics.query.filters import Filters
 from analytics.sample import load_sample, planted_incidents
 from analytics.store.storage import _STORES, Store
+from dashboard.change_text import digest_markdown
 from tests.helpers import INCIDENTS_SAMPLE as SAMPLE
 
 #: The last 30 days of the sample: every incident lies inside, with 30 days of history before.
@@ -138,7 +139,13 @@ def test_alerts_json_and_exit_status(stores, tmp_path, capsys):
     capsys.readouterr()
     path, saved = latest_digest(tmp_path / "digests")
     assert path.name == "alerts-2026-10-15.json" and saved["alerts"] == doc["alerts"]
-    assert "| 2026-10-13 | ctr | channel=kuaishou |" in path.with_suffix(".md").read_text(encoding="utf-8")
+    markdown = path.with_suffix(".md").read_text(encoding="utf-8")
+    # the digest is for people: KPI, series and values in words, never machine names
+    assert markdown.startswith("# Reelytics alerts 2026-10-13 .. 2026-10-15\n")
+    assert "| 2026-10-13 | Click-through rate | Channel: Kuaishou | " in markdown
+    assert "ctr" not in markdown and "channel=" not in markdown
+    zh = digest_markdown(saved, "zh")
+    assert zh.startswith("# Reelytics 告警 2026-10-13 至 2026-10-15\n") and "| 日期 | 指标 | 分组 |" in zh
     quiet = ["--db", db, "alerts", "--from", "2026-10-01", "--to", "2026-10-03", "--kpi", "views", "--no-explain",
              "--segment", "variant", "--fail-on-alert"]
     assert main(quiet) == 0
@@ -148,7 +155,7 @@ def test_alerts_json_and_exit_status(stores, tmp_path, capsys):
 def test_while_another_process_holds_the_database_the_cli_reads_the_digest(sample_db_copy, capsys):
     db = sample_db_copy
     s = Store(db)
-    writer = DigestWriter(s, db.parent / DIGEST_FOLDER, "Asia/Shanghai")
+    writer = DigestWriter(s, db.parent / DIGEST_FOLDER, "Asia/Shanghai", digest_markdown)
     written = writer.run_once()
     assert written is not None and writer.run_once() is None  # one digest per day
     s.close()
@@ -173,7 +180,7 @@ def test_while_another_process_holds_the_database_the_cli_reads_the_digest(sampl
 def test_write_digest_replaces_the_files_whole(tmp_path, stores):
     report = monitor(stores["incidents"], Filters(dt.date(2026, 10, 13), dt.date(2026, 10, 13)), ["ctr"],
                      explain_alerts=False)
-    paths = write_digest(report, tmp_path)
+    paths = write_digest(report, tmp_path, digest_markdown)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alerts-2026-10-13.json", "alerts-2026-10-13.md"]
     assert json.loads(paths["json"].read_text(encoding="utf-8"))["alerts"] == report.to_dict()["alerts"]
 

@@ -1,6 +1,7 @@
 """The CLI contract: JSON on --json, exit 0 on success, 2 with one line on stderr for bad input."""
 
 import json
+import re
 
 import pytest
 
@@ -167,7 +168,7 @@ def test_kpis_all_and_chosen_dates_say_when_nothing_earlier_exists(months, capsy
     assert lines[2] == "  note: the data does not cover these days in full (their counts are partial): 2026-01-01, 2026-03-01"
     assert main(["--db", months, "kpis", "--from", "2026-01-11", "--to", "2026-01-20"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1].startswith("  active_users")  # 2026-01-01 .. 01-10 is all there: nothing to say
+    assert lines[1].startswith("  Active users")  # 2026-01-01 .. 01-10 is all there: nothing to say
     assert main(["--db", months, "kpis", "--from", "2026-01-05", "--to", "2026-01-20"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == "  note: the previous period starts on 2025-12-20, but the data starts on 2026-01-01: changes compare with fewer days"
@@ -177,9 +178,13 @@ def test_kpis_all_and_chosen_dates_say_when_nothing_earlier_exists(months, capsy
 
 def test_kpis_text_writes_the_retention_and_course_kpis_as_percentages(months, capsys):
     assert main(["--db", months, "kpis", "--all"]) == 0
-    rows = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("  ") and "note:" not in line}
-    assert rows["d1_retention"] == "100.0%" and rows["d7_retention"] == "100.0%"  # both users came back
-    assert rows["course_completion"] == "–"
+    cells = [re.split(r"\s{2,}", line.strip()) for line in capsys.readouterr().out.splitlines()
+             if line.startswith("  ") and "note:" not in line]
+    rows = {c[0]: c[1:] for c in cells}
+    assert rows["D1 retention"][0] == "100.0%" and rows["D7 retention"][0] == "100.0%"  # both users came back
+    assert rows["Course completion"][0] == "–"
+    # the data starts with the period: the previous one has no figures, not zeros
+    assert rows["Views"] == ["90", "prev", "–"] and "active_users" not in rows
 
 
 def test_kpis_of_a_period_outside_the_data_say_so_instead_of_calling_its_days_partial(months, capsys):

@@ -21,7 +21,6 @@ from analytics.experiments.analysis import (
 )
 from dashboard.experiment_text import (
     notice_text,
-    p_text,
     reason_text,
     verdict_line,
     verdict_lines,
@@ -196,7 +195,7 @@ def test_the_renderers_import_no_streamlit():
 
 
 def test_p_values_are_written_to_their_precision_and_never_as_zero():
-    from dashboard.numbers import p_value
+    from dashboard.numbers import p_text, p_value
 
     assert [p_value(p) for p in (0.5917, 1.0, 0.00503, 0.0, 3e-9, None)] == [
         "0.592", "1.000", "0.0050", "<0.0001", "<0.0001", "–"]

@@ -1,5 +1,7 @@
 """One way to write each kind of number (dashboard.numbers), and the CLI's aligned tables."""
 
+import re
+
 import pandas as pd
 
 from analytics.cli import text_output as out
@@ -19,7 +21,9 @@ def test_table_writes_kpi_columns_by_their_unit_and_aligns_them():
     frame = pd.DataFrame({"channel": ["douyin", "kuaishou"], "views": [3462, 7], "ctr": [0.0416, None],
                           "revenue": [1237.9, 0.0], "roas": [0.343, None]})
     lines = out.table(frame).splitlines()
-    assert lines[0].split() == ["channel", "views", "ctr", "revenue", "roas"]
+    # the headers are words, never the machine names (a column without words keeps its name)
+    assert re.split(r"\s{2,}", lines[0].strip()) == ["Channel", "Views", "Click-through rate", "Revenue (net)", "ROAS"]
+    assert out.table(pd.DataFrame({"props.level": ["a"]})).splitlines()[0] == "props.level"
     assert lines[1].split() == ["douyin", "3,462", "4.2%", "1,237.90", "0.34×"]
     assert lines[2].split() == ["kuaishou", "7", "–", "0.00", "–"]
     assert len({len(line) for line in lines[1:]}) == 1  # right-aligned numbers line up

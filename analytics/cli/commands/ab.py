@@ -12,7 +12,7 @@ from analytics.experiments.analysis import (
     parse_split,
     plan_experiment,
 )
-from dashboard.numbers import MISSING, p_value, signed_pct, significant
+from dashboard.numbers import MISSING, p_text, p_value, signed_pct, significant
 from dashboard.numbers import pct as percent
 
 
@@ -108,7 +108,7 @@ def _payload(result) -> dict:
 
 
 def _text(result, lang: str) -> str:
-    from dashboard.experiment_text import notice_text, p_text, verdict_lines
+    from dashboard.experiment_text import notice_text, verdict_lines
 
     lines = []
     if result.srm is not None:

@@ -34,8 +34,9 @@ def register(sub) -> None:
 
 
 def _text(doc: dict) -> list[str]:
+    from analytics.cli.text_output import header
     from analytics.metrics.alerts import MIN_HISTORY_DAYS
-    from dashboard.change_text import contributor_text, value_text
+    from dashboard.change_text import contributor_text, segment_text, value_text
 
     window = doc["window"]
     if doc["status"] == "no_data":
@@ -47,8 +48,8 @@ def _text(doc: dict) -> list[str]:
         lines.append(f"  note: no series has {MIN_HISTORY_DAYS} days of values yet, so no day is judged")
     for a in doc["alerts"]:
         kpi = KPI_BY_NAME[a["kpi"]]
-        seg = ", ".join(f"{k}={v}" for k, v in a["segment"].items()) or "all"
-        lines.append(f"  {a['day']}  {a['kpi']:<22} {seg:<26} {value_text(kpi, a['value']):>12}  expected "
+        seg = segment_text(a["segment"], "en")
+        lines.append(f"  {a['day']}  {header(a['kpi']):<24} {seg:<26} {value_text(kpi, a['value']):>12}  expected "
                      f"{value_text(kpi, a['expected'])} [{value_text(kpi, a['low'])} .. "
                      f"{value_text(kpi, a['high'])}]")
         for c in a["explanation"]:
@@ -81,7 +82,9 @@ def run(args, ctx) -> Output:
     doc = report.to_dict()
     lines = _text(doc)
     if args.digest is not None:
-        paths = write_digest(report, args.digest)
+        from dashboard.change_text import digest_markdown
+
+        paths = write_digest(report, args.digest, digest_markdown)
         lines.append("digest: " + ", ".join(str(p) for p in paths.values()))
     status = ALERT_EXIT_STATUS if args.fail_on_alert and report.alerts else 0
     return Output(doc, "\n".join(lines), exit_status=status)

@@ -6,6 +6,7 @@ from analytics.cli.main import Output, add_filter_args, filters_from_args
 from analytics.cli.text_output import (
     NO_EVENTS,
     comparison_line,
+    header,
     period_line,
     period_notes_lines,
     table,
@@ -27,7 +28,7 @@ from analytics.query.facets import (
     period_notes,
     with_default_period,
 )
-from dashboard.numbers import kpi_kind, signed_pct, write
+from dashboard.numbers import MISSING, kpi_kind, signed_pct, write
 
 
 def register(sub) -> None:
@@ -87,7 +88,9 @@ def run(args, ctx) -> Output:
     for card in report.cards():
         change = "" if card.change is None else f"  {signed_pct(card.change)}"
         kind = kpi_kind(card.kpi.name)
-        lines.append(f"  {card.kpi.name:<24} {write(kind, card.value):>16}  prev {write(kind, card.previous):>12}{change}")
+        # a previous period the data does not reach has no figures: "–", not a zero that reads as measured
+        previous = MISSING if coverage == "none" else write(kind, card.previous)
+        lines.append(f"  {header(card.kpi.name):<26} {write(kind, card.value):>16}  prev {previous:>12}{change}")
     lines += [f"  note: {_note_text(note)}" for note in report.notes]
     return Output(payload, "\n".join(lines))
 

@@ -53,7 +53,8 @@ def render(result: RetentionResult, day_n: dict[int, float | None], *, cumulativ
     grid = result.relative(cumulative) if relative else (result.cumulative if cumulative else result.values)
     as_rate = result.is_rate or relative
     mode = {"on": "active on period k", "on_or_after": "active on period k or later"}[result.mode]
-    lines.append(f"{result.cohort} cohorts by {result.period}, {mode}, {unit} (times in {result.timezone}; data end {result.data_end})")
+    cohort = {"first_seen": "first-seen", "first_purchase": "first-purchase"}[result.cohort]
+    lines.append(f"{cohort} cohorts by {result.period}, {mode}, {unit} (times in {result.timezone}; data end {result.data_end})")
     show = pct if as_rate else (lambda v: number(v, 2))
     width = 8 if as_rate else 11
     head = f"{'cohort':<12}{'size':>8}" + "".join(f"{result.period[0] + str(k):>{width}}" for k in range(result.periods))

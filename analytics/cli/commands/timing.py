@@ -5,7 +5,7 @@ from __future__ import annotations
 from analytics.cli.main import Output, add_filter_args, filters_from_args
 from analytics.errors import BadInput
 from analytics.metrics.timing import OUTCOMES, TimingResult, compute_timing
-from dashboard.numbers import number, pct
+from dashboard.numbers import number, p_text, pct
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -65,7 +65,7 @@ def render(result: TimingResult, top: int) -> str:
     if result.frequency_correlation is not None:
         lines.append(
             f"posting frequency vs {result.outcome} across {len(result.creators)} creators: Spearman rho "
-            f"{result.frequency_correlation:+.2f} (p = {result.frequency_p_value:.3g})"
+            f"{result.frequency_correlation:+.2f} ({p_text(result.frequency_p_value)})"
         )
     return "\n".join(lines)
 
