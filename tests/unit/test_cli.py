@@ -6,6 +6,8 @@ import re
 import pytest
 
 from analytics.cli.main import main
+from analytics.store.storage import Store
+from tests.helpers import insert_events
 
 
 def test_status_prints_one_json_document(tmp_path, capsys):
@@ -221,6 +223,20 @@ def test_course_completion_without_courses_is_worded(tmp_path, capsys):
     assert main(["--db", str(tmp_path / "d" / "x.duckdb"), "completion", "--courses"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("no course found") and "no_courses" not in out
+
+
+def test_video_completion_statuses_are_worded_in_the_text(tmp_path, capsys):
+    assert main(["--db", str(tmp_path / "e" / "empty.duckdb"), "completion"]) == 0
+    assert "No video views match the current filters." in capsys.readouterr().out
+    db = tmp_path / "d" / "x.duckdb"
+    s = Store(db)
+    insert_events(s, {"u1": [("view", 0)]})  # a view without watch time or length
+    s.close()
+    assert main(["--db", str(db), "completion", "--video", "v1"]) == 0
+    out = capsys.readouterr().out
+    assert "Views were found, but none has both a watch time and a usable video length" in out
+    assert "No video has a usable view for a retention curve." in out
+    assert "status" not in out and "no_usable_views" not in out
 
 
 def test_every_note_of_the_kpi_report_is_worded_in_the_text():

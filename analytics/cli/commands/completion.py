@@ -26,6 +26,8 @@ def register(sub) -> None:
 
 
 def run(args, ctx) -> Output:
+    from dashboard.i18n import t
+
     filters = filters_from_args(args, ctx)
     if args.courses:
         return _courses(args, ctx, filters)
@@ -38,8 +40,8 @@ def run(args, ctx) -> Output:
         f"hook rate {pct(s.hook_rate)}  completion rate {pct(s.completion_rate)}  "
         f"avg percent watched {pct(s.avg_percent_watched)}",
     ]
-    if result.status != "ok":
-        lines.append(f"status: {result.status}")
+    if result.status != "ok":  # worded as on the Videos page
+        lines.append(t({"no_views": "videos.no_views", "no_usable_views": "videos.no_usable"}[result.status], "en"))
     for by in ("hook", "hold"):
         ranked = result.ranked(by, args.top)
         if len(ranked):
@@ -54,8 +56,10 @@ def run(args, ctx) -> Output:
         payload["curve"] = curve.to_dict()
         lines.append(
             f"retention of {curve.item_id} ({curve.length_bucket or 'unknown length'}, {curve.usable_views:,} usable views, "
-            f"typical of {curve.peer_videos} peer videos; status {curve.status}):"
+            f"typical of {curve.peer_videos} peer videos):"
         )
+        if curve.status != "ok":
+            lines.append("  " + t(_CURVE_STATUS[curve.status], "en"))
         lines += [
             f"  {int(r.percent):>3}%  {pct(r.share):>6}  typical {pct(r.typical_share):>6}"
             for r in curve.curve.itertuples()
@@ -63,6 +67,7 @@ def run(args, ctx) -> Output:
     return Output(payload, "\n".join(lines))
 
 
+_CURVE_STATUS = {"no_usable_views": "videos.no_curve", "no_peers": "videos.curve_no_peers", "no_creator": "videos.curve_no_creator"}
 _COURSE_STATUS = {
     "no_courses": "no course found: add catalog items of kind course (`reelytics ingest FILE --kind items`) "
     "or lesson events",

@@ -6,6 +6,7 @@ from analytics.cli.main import Output, add_filter_args, filters_from_args
 from analytics.cli.text_output import table
 from analytics.metrics.kpis import NOTE_NO_SPEND
 from analytics.metrics.roi import LEVELS, compute_roi
+from dashboard.numbers import money
 
 
 def register(sub) -> None:
@@ -16,10 +17,6 @@ def register(sub) -> None:
     add_filter_args(p)
     p.add_argument("--level", default="campaign", choices=list(LEVELS), help="group by campaign, channel or both")
     p.set_defaults(func=run)
-
-
-def _money(value) -> str:
-    return "-" if value is None else f"{value:,.2f}"
 
 
 def _groups(keys, level: str) -> str:
@@ -46,14 +43,14 @@ def _text(report) -> str:
     totals = report.totals
     lines = [f"ROI by {report.level}, ranked by ROAS"]
     lines.append(table(report.table, {"rank": "count"}))
-    lines.append(f"totals: spend {_money(totals['spend'])}, net revenue {_money(totals['revenue'])}, "
-                 f"new buyers {totals['new_buyers'] or 0:,}, CAC {_money(totals['cac'])}")
+    lines.append(f"totals: spend {money(totals['spend'])}, net revenue {money(totals['revenue'])}, "
+                 f"new buyers {totals['new_buyers'] or 0:,}, CAC {money(totals['cac'])}")
     if totals["roas"] is not None:
         lines.append(f"ROAS {totals['roas']:.2f}x = all net revenue / all spend")
     if totals["roas_with_spend"] is not None:
         lines.append(f"paid ROAS {totals['roas_with_spend']:.2f}x = net revenue of the groups with spend "
-                     f"({_money(totals['revenue_with_spend'])}) / all spend; the other "
-                     f"{_money(totals['revenue_without_spend'])} came from groups without spend")
+                     f"({money(totals['revenue_with_spend'])}) / all spend; the other "
+                     f"{money(totals['revenue_without_spend'])} came from groups without spend")
     if report.status == "no_spend":
         lines.append("no spend uploaded for this period" if NOTE_NO_SPEND in report.notes
                      else "spend has no category: with --category, spend, CAC and ROAS are not available")
