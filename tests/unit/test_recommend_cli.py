@@ -94,6 +94,8 @@ def test_evaluate_json_has_metrics_per_model(db, capsys):
     code, out, _ = run(capsys, "--db", db, "evaluate", "--k", "3", "--split", "random", *FAST)
     assert code == 0 and "protocol: random — random 25% of each user's items" in out and "NDCG 95% CI" in out
     assert "on NDCG@3" in out and "paired over users" in out
+    # models and measures in words, as on the Recommendations page
+    assert "Most popular" in out and "Precision@3" in out and "popularity " not in out and "precision_at_k" not in out
 
 
 def test_evaluate_time_split_refuses_with_a_reason(db, capsys):

@@ -246,11 +246,16 @@ def run_evaluate(args, ctx) -> Output:
     p = result.params
     text.append(f"ALS factors={p.factors} regularization={p.regularization:.4g} alpha={p.alpha:.4g} weighting={p.weighting}"
                 + (" (tuned on a validation split of the training part)" if result.tuning and result.tuning.status == "ok" else ""))
-    head = f"{'model':<11}" + "".join(f"{m.replace('_at_k', '@' + str(args.k)):>14}" for m in METRICS) + f"{'NDCG 95% CI':>20}"
+    from analytics.cli.text_output import header
+    from dashboard.i18n import word
+
+    names = {m.model: word("model", m.model, "en") for m in result.models}
+    width = max(12, *(len(n) + 2 for n in names.values()))
+    head = f"{'Model':<{width}}" + "".join(f"{header(m).replace('@K', f'@{args.k}'):>14}" for m in METRICS) + f"{'NDCG 95% CI':>20}"
     rows = []
     for m in result.models:
         low, high = m.interval("ndcg_at_k")
-        rows.append(f"{m.model:<11}" + "".join(f"{m.get(x):>14.4f}" for x in METRICS) + f"{f'{low:.4f}–{high:.4f}':>20}")
+        rows.append(f"{names[m.model]:<{width}}" + "".join(f"{m.get(x):>14.4f}" for x in METRICS) + f"{f'{low:.4f}–{high:.4f}':>20}")
     text += [head, *rows]
     text += ["  " + SKIPS[v["reason"]].format(**v) for v in result.skipped.values()]
     if result.ease_lambda is not None:
@@ -258,6 +263,7 @@ def run_evaluate(args, ctx) -> Output:
     win = result.winner()
     if win is not None:
         verdict = "wins clearly" if win.verdict == "better" else "is ahead, but not clearly"
-        text.append(f"{win.model} {verdict} on NDCG@{args.k}: {win.difference:+.4f} over {win.other} "
+        text.append(f"{word('model', win.model, 'en')} {verdict} on NDCG@{args.k}: {win.difference:+.4f} over "
+                    f"{word('model', win.other, 'en')} "
                     f"(95% CI {win.ci_low:+.4f} to {win.ci_high:+.4f}, paired over users; normal approximation)")
     return Output(payload, "\n".join(text))
