@@ -12,7 +12,8 @@ split off. The result is looked up in the alias lists below (English and Chinese
 
 Events may also name a ``quantity`` (``Quantity``, ``qty``, ``数量``): it is not stored, but multiplies
 the row's revenue (a unit price times the units bought), and a negative quantity makes an order line
-without an event type a refund.
+without an event type a refund. An ``order_status`` (``订单状态``, ``payment_status``) of such a line
+is not stored either: a refunded order adds a refund of its amount, an unpaid one is rejected.
 
 When two columns claim the same target, the higher score wins and the other is kept in ``props``.
 Personal columns (phone, nickname, e-mail ...) are dropped unless mapped on purpose.
@@ -42,10 +43,28 @@ PRICE_ALIASES = ("price", "unit_price", "价格", "售价", "单价")
 
 #: Events: the units a row bought. Not stored: it multiplies the row's revenue (see the module docstring).
 QUANTITY = "quantity"
+#: Events: an order line's status. Not stored: it says whether the order was paid, and refunded.
+ORDER_STATUS = "order_status"
+#: Order statuses (lower-cased, trimmed) that are not a purchase: a full refund (the order is stored as
+#: its purchase and a refund of its amount) or an order never paid (rejected, ``unpaid_order``). Any
+#: other status (paid, completed, shipped, 已支付, 已完成 ...) is a purchase.
+ORDER_STATUS_ALIASES: dict[str, str] = {
+    **dict.fromkeys([
+        "refunded", "refund", "returned", "fully_refunded", "已退款", "退款成功", "全额退款", "已退货", "退货成功",
+    ], "refund"),
+    **dict.fromkeys([
+        "unpaid", "pending", "pending_payment", "awaiting_payment", "cancelled", "canceled", "closed", "voided",
+        "failed", "expired", "待支付", "待付款", "未支付", "未付款", "已关闭", "已取消", "交易关闭", "订单关闭",
+        "超时关闭", "支付失败", "已失效",
+    ], "unpaid"),
+}
 
 _COMMON_TEXT = {
     "channel": ["channel", "platform", "source", "traffic_source", "渠道", "平台", "来源", "流量来源"],
-    "campaign": ["campaign", "campaign_id", "campaign_name", "ad_campaign", "plan", "投放计划", "计划", "推广计划", "活动"],
+    "campaign": [
+        "campaign", "campaign_id", "campaign_name", "ad_campaign", "plan", "投放计划", "计划", "推广计划", "活动",
+        "计划名称", "广告计划", "计划id", "推广计划名称",
+    ],
 }
 
 ALIASES: dict[str, dict[str, list[str]]] = {
@@ -84,12 +103,16 @@ ALIASES: dict[str, dict[str, list[str]]] = {
             "group", "ab_group", "experiment_group", "test_group", "treatment_group", "variation", "bucket", "arm", "实验组", "分组", "版本", "实验分组",
         ],
         "revenue": [
-            "amount", "pay_amount", "order_amount", "paid_amount", "gmv", "income",
-            "金额", "支付金额", "实付金额", "收入", "订单金额", "成交金额",
+            "amount", "pay_amount", "order_amount", "paid_amount", "payment_amount", "total_amount", "gmv", "income",
+            "金额", "支付金额", "实付金额", "收入", "订单金额", "成交金额", "应付金额", "订单应付金额", "实收金额",
+            "实付款", "付款金额", "实际支付金额", "订单实付金额",
             *PRICE_ALIASES,
         ],
         "lesson": ["lesson_index", "lesson_no", "lesson_number", "chapter", "课时", "第几课", "课时序号", "章节"],
         QUANTITY: [QUANTITY, "qty", "units", "数量", "购买数量", "商品数量", "件数"],
+        ORDER_STATUS: [
+            ORDER_STATUS, "payment_status", "financial_status", "订单状态", "交易状态", "支付状态", "付款状态",
+        ],
     },
     "items": {
         "item_id": ["id", "itemid", "item", "video_id", "product_id", "content_id", "视频id", "作品id", "商品id", "内容id"],
@@ -98,7 +121,7 @@ ALIASES: dict[str, dict[str, list[str]]] = {
             "name", "video_title", "caption", "course_name", "course_title",
             "标题", "名称", "视频标题", "作品标题", "作品名称", "视频名称", "课程名称", "笔记标题",
         ],
-        "creator": ["author", "author_id", "uploader", "作者", "创作者", "博主", "达人"],
+        "creator": ["author", "author_id", "uploader", "teacher", "instructor", "作者", "创作者", "博主", "达人", "讲师", "老师"],
         "category": ["category_id", "category_name", "分类", "品类", "类目"],
         "tags": ["tag", "labels", "keywords", "标签", "关键词"],
         "duration_seconds": ["duration", "video_duration", "length", "时长", "视频时长", "作品时长"],
@@ -107,7 +130,7 @@ ALIASES: dict[str, dict[str, list[str]]] = {
         "course_id": ["promoted_course", "课程id", "关联课程"],
         "published_at": [
             "publish_time", "published", "upload_dt", "upload_time", "upload_date", "created_at", "release_time",
-            "发布时间", "上传时间", "发布日期",
+            "发布时间", "上传时间", "发布日期", "上架时间", "上线时间",
         ],
     },
     "spend": {
@@ -191,6 +214,10 @@ _UNIT_SUFFIXES: list[tuple[re.Pattern[str], Unit]] = [
 ]
 
 
+#: A currency written after an amount's header (``消耗(元)``, ``spend (USD)``): not part of its name.
+_CURRENCY_SUFFIX = re.compile(r"(?:_|\s)*[\(（]\s*(?:元|¥|￥|rmb|cny|usd|\$|yuan|人民币)\s*[\)）]$")
+
+
 def normalise_header(name: str) -> str:
     """Lower case, BOM and outer space removed, runs of space/./- turned into ``_``."""
     text = name.replace("\ufeff", "").strip().lower()
@@ -236,13 +263,14 @@ class Plan:
     @property
     def row_event(self) -> str | None:
         """The event each row of a file without an event type column is: an order line (an amount, a
-        price or a quantity, and no flag or watch time) is a ``purchase`` (a ``refund`` where its
-        quantity is negative); any other row (KuaiRand's flags and watch time, MovieLens' ratings) a
-        ``view``. ``None`` when the file has an event type column."""
+        price, a quantity or an order status, and no flag or watch time) is a ``purchase`` (a
+        ``refund`` where its quantity is negative); any other row (KuaiRand's flags and watch time,
+        MovieLens' ratings) a ``view``. ``None`` when the file has an event type column."""
         if not self.wide:
             return None
         targets = {c.target for c in self.columns}
-        order_line = bool(targets & {"revenue", QUANTITY}) and not self.flags and "watch_seconds" not in targets
+        order_line = (bool(targets & {"revenue", QUANTITY, ORDER_STATUS}) and not self.flags
+                      and "watch_seconds" not in targets)
         return "purchase" if order_line else "view"
 
     def source_for(self, target: str) -> ColumnMap | None:
@@ -306,7 +334,7 @@ def guess_column(name: str, kind: str) -> ColumnMap:
     norm = normalise_header(name)
     base, unit = split_unit(norm)
     index = _alias_index(kind)
-    for candidate, cand_unit in ((norm, None), (base, unit)):
+    for candidate, cand_unit in ((norm, None), (base, unit), (_CURRENCY_SUFFIX.sub("", norm), None)):
         hit = index.get(candidate) or index.get(_compact(candidate))
         if hit is None:
             continue
@@ -340,7 +368,7 @@ def parse_target(text: str, kind: str) -> tuple[str, Unit | None, str | None]:
         raise BadInput(f"unknown unit {unit!r} in --map target {raw!r}; use :s, :ms or :min", code="bad_map", value=raw)
     if target in ("props", "ignore", "-"):
         return ("ignore" if target == "-" else target), None, None
-    if target in TABLE_COLUMNS[kind] or (kind == "events" and target == QUANTITY):
+    if target in TABLE_COLUMNS[kind] or (kind == "events" and target in (QUANTITY, ORDER_STATUS)):
         if unit and target not in DURATION_COLUMNS:
             raise BadInput(f"{target} takes no unit (only durations do)", code="bad_map", value=raw)
         return target, (unit or ("s" if target in DURATION_COLUMNS else None)), None
@@ -349,7 +377,7 @@ def parse_target(text: str, kind: str) -> tuple[str, Unit | None, str | None]:
         if event not in EVENT_TYPES:
             raise BadInput(f"unknown event type {event!r} in --map {raw!r}", code="bad_map", value=raw)
         return "flag", None, event
-    allowed = ", ".join([*TABLE_COLUMNS[kind], *([QUANTITY] if kind == "events" else [])])
+    allowed = ", ".join([*TABLE_COLUMNS[kind], *([QUANTITY, ORDER_STATUS] if kind == "events" else [])])
     extra = "; or an event type (a 0/1 flag column)" if kind == "events" else ""
     raise BadInput(
         f"unknown target column {target!r} for {kind}; use one of {allowed}, props, ignore{extra}",
@@ -449,7 +477,22 @@ def plan_mapping(
             g = ColumnMap(h, "props")
         final.append(g)
 
+    if kind == "events" and ORDER_STATUS in {c.target for c in final} and (
+        any(c.target in ("event_type", "flag", "watch_seconds") for c in final)
+    ):  # an order status is read on order lines only; elsewhere it is one more property
+        if any(c.target == ORDER_STATUS and c.manual for c in final):
+            raise BadInput(
+                f"{ORDER_STATUS} is read on order lines only: a file without an event type, flags or a watch time",
+                code="bad_map",
+            )
+        final = [ColumnMap(c.source, "props") if c.target == ORDER_STATUS else c for c in final]
     mapped = {c.target for c in final}
+    if kind == "items" and "item_id" not in mapped and "course_id" in mapped:
+        # a course catalog names its id as a course id (课程ID): that is the item id of each row
+        final = [ColumnMap(c.source, "item_id", confidence=c.confidence, manual=c.manual) if c.target == "course_id" else c
+                 for c in final]
+        notes.append(Issue("course_id_as_item_id", "info", params={"column": best["course_id"]}))
+        mapped = {c.target for c in final}
     has_flags = any(c.target == "flag" for c in final)
     wide = kind == "events" and "event_type" not in mapped
     if kind == "events" and "event_type" in mapped and has_flags:

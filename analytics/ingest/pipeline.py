@@ -59,6 +59,8 @@ from analytics.ingest.mapping import (
     DURATION_COLUMNS,
     EVENT_ALIASES,
     KIND_ALIASES,
+    ORDER_STATUS,
+    ORDER_STATUS_ALIASES,
     QUANTITY,
     TIME_COLUMNS,
     ColumnMap,
@@ -350,10 +352,12 @@ def _plan_notes(plan: Plan) -> tuple[Issue, ...]:
     if plan.flags:
         return (Issue("wide_form", "info", params={"flags": [[c.source, c.event] for c in plan.flags]}),)
     if plan.row_event == "purchase":
-        quantity = plan.source_for(QUANTITY)
-        if quantity is None:
-            return (Issue("rows_are_purchases", "info"),)
-        return (Issue("rows_are_purchases_by_quantity", "info", params={"quantity": quantity.source}),)
+        quantity, status = plan.source_for(QUANTITY), plan.source_for(ORDER_STATUS)
+        notes = [Issue("rows_are_purchases", "info") if quantity is None
+                 else Issue("rows_are_purchases_by_quantity", "info", params={"quantity": quantity.source})]
+        if status is not None:
+            notes.append(Issue("order_status_read", "info", params={"column": status.source}))
+        return tuple(notes)
     if plan.row_event == "view":
         return (Issue("rows_are_views", "info"),)
     return ()
@@ -485,6 +489,10 @@ def _stage_sql(
     iso_cols: list[str] = []  # source columns parsed as times: TRY_CAST(... AS TIMESTAMP) computed once
 
     quantity = target_raw.get(QUANTITY)  # multiplies the revenue; negative: an order line is a refund
+    status = target_raw.get(ORDER_STATUS)  # an order line's: unpaid rejects it, refunded adds a refund
+    if status is not None:
+        unpaid = ", ".join(_lit(v) for v, e in ORDER_STATUS_ALIASES.items() if e == "unpaid")
+        reasons.append((f"lower({status}) IN ({unpaid})", _reason_sql("unpaid_order", ORDER_STATUS, status)))
     if quantity is not None:
         reasons.append((f"NOT isfinite({_num(quantity)})", _reason_sql("non_finite", QUANTITY, quantity)))
         reasons.append((f"{quantity} IS NOT NULL AND {_num(quantity)} IS NULL", _reason_sql("bad_number", QUANTITY, quantity)))
@@ -568,6 +576,9 @@ def _stage_sql(
     if plan.wide:
         for c in plan.flags:
             select.append(f"{_truthy(raw_of(c))} AS \"_f_{c.event}_{col[c.source]}\"")
+    if status is not None:
+        refunded = ", ".join(_lit(v) for v, e in ORDER_STATUS_ALIASES.items() if e == "refund")
+        select.append(f"coalesce(lower({status}) IN ({refunded}), false) AS {_REFUNDED}")
     props = plan.props
     if props:
         entries = []
@@ -865,25 +876,40 @@ def _stage_check_insert(
     return report
 
 
+#: The stage's column saying that an order line's status is a refund (:data:`ORDER_STATUS_ALIASES`).
+_REFUNDED = '"_f_refund_status"'
+
+
+def _added_events(prep: _Prepared) -> list[tuple[str, str, bool]]:
+    """The events one source row may add after its own: ``(event, stage column that says so, keeps
+    the row's amounts)``. A wide file's truthy flags (no watch time, no revenue), and an order line's
+    refunded status (a refund of the order's amount)."""
+    plan, headers = prep.plan, prep.sniffed.headers
+    added = [(c.event, f"_f_{c.event}_c{headers.index(c.source)}", False) for c in plan.flags] if plan.wide else []
+    if plan.row_event == "purchase" and plan.source_for(ORDER_STATUS) is not None:
+        added.append(("refund", _REFUNDED.strip('"'), True))
+    return added
+
+
 def _stream_sql(prep: _Prepared, stage: str) -> str:
-    """The stage (:func:`_stage_sql`) as the streamed rows: a wide file's source row followed by one
-    row per truthy flag (``_k``: 0 for the source row, n for the n-th flag; only accepted rows expand),
-    and each row's warning flags (``_w_range``, ``_w_watch``; events only)."""
+    """The stage (:func:`_stage_sql`) as the streamed rows: a source row followed by one row per event
+    it adds (:func:`_added_events`; ``_k``: 0 for the source row, n for the n-th added event; only
+    accepted rows expand), and each row's warning flags (``_w_range``, ``_w_watch``; events only)."""
     plan = prep.plan
     kind = plan.kind
     cols = list(TABLE_COLUMNS[kind])
-    if plan.wide and plan.flags:
-        headers = prep.sniffed.headers
-        flags = [f'"_f_{c.event}_c{headers.index(c.source)}"' for c in plan.flags]
-        ks = ", ".join(f"CASE WHEN _reason IS NULL AND {f} THEN {i} END" for i, f in enumerate(flags, start=1))
+    added = _added_events(prep)
+    if added:
+        ks = ", ".join(f'CASE WHEN _reason IS NULL AND "{f}" THEN {i} END' for i, (_e, f, _keep) in enumerate(added, start=1))
         inner = f"SELECT *, unnest([0] || list_filter([{ks}], x -> x IS NOT NULL)) AS _k FROM ({stage})"
         event = "CASE _k WHEN 0 THEN event_type " + " ".join(
-            f"WHEN {i} THEN {_lit(c.event)}" for i, c in enumerate(plan.flags, start=1)
+            f"WHEN {i} THEN {_lit(e)}" for i, (e, _f, _keep) in enumerate(added, start=1)
         ) + " END"
+        kept = ", ".join(["0", *(str(i) for i, (_e, _f, keep) in enumerate(added, start=1) if keep)])
         values = {c: f'"{c}"' for c in cols}
         values["event_type"] = event
         for c in ("watch_seconds", "revenue", "lesson"):
-            values[c] = f'CASE WHEN _k = 0 THEN "{c}" END'
+            values[c] = f'CASE WHEN _k IN ({kept}) THEN "{c}" END'
         select = ", ".join(f'{v} AS "{c}"' for c, v in values.items())
         row_hash = f"CASE WHEN _k = 0 THEN _h ELSE hash({', '.join(values.values())}, props) END"
         stage = f"SELECT {select}, props, _formula, _reason, _raw, {row_hash} AS _h, _k FROM ({inner})"
@@ -1191,7 +1217,7 @@ def _check_and_insert(cur, reader, prep: _Prepared, sql, params, key, progress, 
     out_cols = cols + ["props"]
     rows = pa.RecordBatchReader.from_batches(
         pa.schema([rd.schema.field(c) for c in out_cols]),
-        _stream(rd, kind, plan.wide and bool(plan.flags), seen, out_cols, state, bool(sniffed.parts)),
+        _stream(rd, kind, bool(_added_events(prep)), seen, out_cols, state, bool(sniffed.parts)),
     )
 
     def poll() -> None:

@@ -38,6 +38,7 @@ ISSUE_CODES: dict[str, tuple[str, ...]] = {
     "bad_number": ("column", "example"),
     "non_finite": ("column", "example"),
     "negative_duration": ("column", "example"),
+    "unpaid_order": ("column", "example"),  # an order line whose status says it was never paid
     "nul_byte": ("column",),
     "cell_too_long": ("column", "limit"),
     "line_too_long": ("limit",),
@@ -62,12 +63,14 @@ ISSUE_CODES: dict[str, tuple[str, ...]] = {
     "personal_not_stored": ("columns",),
     "also_looks_like": ("column", "target", "used"),
     "event_type_by_values": ("column",),
+    "course_id_as_item_id": ("column",),  # a catalog whose only id is named as a course id
     "read_as_ms": ("column", "median"),
     "read_as_ms_like": ("column", "like"),
     "wide_form": ("flags",),  # [[column, event], ...]
     "rows_are_views": (),  # no event type column, no flag: every row is a view
     "rows_are_purchases": (),  # an amount and no event type column: every row is a purchase
-    "rows_are_purchases_by_quantity": ("quantity",),  # ... its revenue times the quantity; negative: a refund
+    "rows_are_purchases_by_quantity": ("quantity",),
+    "order_status_read": ("column",),  # refunded orders add a refund, unpaid ones are rejected  # ... its revenue times the quantity; negative: a refund
     "date_order_proven": ("column", "order"),
     "epoch_unit": ("column", "unit"),
     "not_checked_on_spark": ("checks",),  # [code, ...]: warnings an ingest on Spark does not compute
@@ -76,7 +79,7 @@ ISSUE_CODES: dict[str, tuple[str, ...]] = {
 #: Reasons of single rejected rows (``upload_rejects.reason`` is ``code`` or ``code:column``).
 REASON_CODES = (
     "missing_value", "bad_time", "implausible_time", "unknown_event_type", "unknown_kind", "bad_number",
-    "non_finite", "negative_duration", "nul_byte", "cell_too_long", "line_too_long", "too_few_fields",
+    "non_finite", "negative_duration", "unpaid_order", "nul_byte", "cell_too_long", "line_too_long", "too_few_fields",
     "too_many_fields", "bad_encoding", "bad_quotes", "unreadable_row",
 )
 

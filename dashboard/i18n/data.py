@@ -159,6 +159,10 @@ TEXT = {
         "en": "{n:,} row(s) rejected: negative duration (e.g. {column} {example})",
         "zh": "{n:,} 行被拒绝：时长为负（例如 {column} {example}）",
     },
+    "ingest.issue.unpaid_order": {
+        "en": "{n:,} order(s) not stored: never paid (e.g. {column} {example})",
+        "zh": "{n:,} 笔订单未导入：未支付（例如 {column} {example}）",
+    },
     "ingest.issue.nul_byte": {
         "en": "{n:,} row(s) rejected: a NUL byte inside a cell ({column})",
         "zh": "{n:,} 行被拒绝：单元格中含有 NUL 字节（{column}）",
@@ -229,6 +233,10 @@ TEXT = {
         "en": "No column is named as the event type; {column} holds event types, so it is read as one (map another column as event_type to change it)",
         "zh": "没有列名表明行为类型；{column} 列的值是行为类型，因此按行为类型读取（如需改用其他列，请将其映射为 event_type）",
     },
+    "ingest.issue.course_id_as_item_id": {
+        "en": "The catalog names no item id: {column}, a course id, is read as each row's item id",
+        "zh": "目录中没有内容 ID 列：{column}（课程 ID）按每行的内容 ID 读取",
+    },
     "ingest.issue.read_as_ms": {
         "en": "{column} has no unit in its name and a median of {median:,.0f}: read as milliseconds (map it as ...:s to keep seconds)",
         "zh": "{column} 列名未注明单位且中位数为 {median:,.0f}：按毫秒读取（如需按秒，请映射为 ...:s）",
@@ -248,6 +256,10 @@ TEXT = {
     "ingest.issue.rows_are_purchases": {
         "en": "No event type column, but amounts: each row is read as a purchase (map a column as event type if the file has one)",
         "zh": "没有行为类型列，但有金额：每行按一次购买读取（如文件中有行为类型列，请将其映射为行为类型）",
+    },
+    "ingest.issue.order_status_read": {
+        "en": "{column} is read as each order's status: a refunded order adds a refund of its amount, an unpaid one is not stored",
+        "zh": "{column} 按订单状态读取：已退款的订单另记一笔等额退款，未支付的订单不导入",
     },
     "ingest.issue.rows_are_purchases_by_quantity": {
         "en": "No event type column, but order lines: each row is read as a purchase of its price times {quantity}, "
@@ -270,6 +282,7 @@ TEXT = {
     "ingest.reason.bad_number": {"en": "cannot read {column} as a number", "zh": "{column} 不是数字"},
     "ingest.reason.non_finite": {"en": "{column} is not a finite number", "zh": "{column} 不是有限数值"},
     "ingest.reason.negative_duration": {"en": "negative {column}", "zh": "{column} 为负"},
+    "ingest.reason.unpaid_order": {"en": "order not paid ({column})", "zh": "订单未支付（{column}）"},
     "ingest.reason.nul_byte": {"en": "NUL byte in {column}", "zh": "{column} 含 NUL 字节"},
     "ingest.reason.cell_too_long": {"en": "{column} too long", "zh": "{column} 过长"},
     "ingest.reason.line_too_long": {"en": "line too long", "zh": "行过长"},

@@ -73,7 +73,7 @@ _COLUMNS = (
     ("watch_seconds", "Watch time (s)", "观看时长（秒）"), ("video_seconds", "Video length (s)", "视频时长（秒）"),
     ("duration_seconds", "Length (s)", "时长（秒）"), ("published_at", "Published", "发布时间"),
     ("purchasable", "For sale", "可购买"), ("date", "Date", "日期"), ("lines", "Lines", "行号"), ("props", "Extra columns", "其他列"),
-    ("lesson", "Lesson", "课时"), ("tags", "Tags", "标签"), ("price", "Price", "价格"), ("quantity", "Quantity", "数量"),
+    ("lesson", "Lesson", "课时"), ("tags", "Tags", "标签"), ("price", "Price", "价格"), ("quantity", "Quantity", "数量"), ("order_status", "Order status", "订单状态"),
     ("raw_line", "Raw line", "原始行"), ("interval", "Interval", "区间"),
     ("precision_at_k", "Precision@K", "精确率@K"), ("recall_at_k", "Recall@K", "召回率@K"), ("map_at_k", "MAP@K", "MAP@K"),
     ("ndcg_at_k", "NDCG@K", "NDCG@K"), ("auc", "AUC", "AUC"), ("coverage", "Coverage", "覆盖率"), ("novelty", "Novelty", "新颖度"),

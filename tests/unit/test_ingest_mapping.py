@@ -140,6 +140,30 @@ def test_a_file_without_an_event_type_reads_each_row_as_one_event():
         plan_mapping(["user_id", "video_id", "rating"], "events")
 
 
+def test_an_order_status_is_read_on_order_lines_only():
+    orders = plan_mapping(["订单编号", "商品ID", "订单应付金额", "下单时间", "买家ID", "订单状态"], "events")
+    assert orders.row_event == "purchase" and orders.as_dict()["订单状态"] == "order_status"
+    assert orders.as_dict()["订单应付金额"] == "revenue"
+    logged = plan_mapping(["user_id", "item_id", "event_type", "event_time", "order_status"], "events")
+    assert logged.as_dict()["order_status"] == "props"  # a log with event types says refunds itself
+    with pytest.raises(BadInput, match="order lines only"):
+        plan_mapping(["user_id", "item_id", "event_type", "event_time", "s"], "events", {"s": "order_status"})
+
+
+def test_exports_name_amounts_with_their_currency_and_catalogs_their_id_as_a_course_id():
+    spend = plan_mapping(["日期", "计划名称", "消耗(元)", "展示数", "平台"], "spend")
+    assert {k: v for k, v in spend.as_dict().items() if v != "props"} == {
+        "日期": "date", "计划名称": "campaign", "消耗(元)": "spend", "平台": "channel"}
+    assert plan_mapping(["user_id", "item_id", "event", "time", "金额（元）"], "events").as_dict()["金额（元）"] == "revenue"
+    courses = plan_mapping(["课程ID", "课程名称", "类型", "售价", "课时数", "讲师", "上架时间"], "items")
+    assert courses.as_dict() == {"课程ID": "item_id", "课程名称": "title", "类型": "kind", "售价": "price",
+                                 "课时数": "lessons", "讲师": "creator", "上架时间": "published_at"}
+    assert [n.code for n in courses.notes] == ["course_id_as_item_id"]
+    # a catalog with an item id keeps the course id as the course each video promotes
+    promos = plan_mapping(["视频ID", "标题", "关联课程"], "items")
+    assert promos.as_dict()["关联课程"] == "course_id" and not promos.notes
+
+
 def test_quantity_is_a_manual_target_of_events_only():
     plan = plan_mapping(["u", "i", "t", "n", "amount"], "events", {"u": "user_id", "i": "item_id", "t": "event_time", "n": "quantity"})
     assert plan.as_dict()["n"] == "quantity" and plan.row_event == "purchase"

@@ -114,6 +114,30 @@ def test_order_lines_are_purchases_of_price_times_quantity_and_returns_are_refun
     assert "purchase_without_view" not in codes  # no view stored at all: nothing to compare with
 
 
+def test_an_order_export_reads_its_status_refunded_orders_add_a_refund_unpaid_ones_are_rejected(store):
+    path = write(
+        store,
+        "orders.csv",
+        """
+        订单编号,商品ID,订单应付金额,下单时间,买家ID,订单状态
+        1001,c001,¥199.00,2026-11-01 10:00:00,u1,已完成
+        1002,c001,99.00,2026-11-01 11:00:00,u2,已退款
+        1003,c002,299.00,2026-11-02 09:00:00,u3,已关闭
+        1004,c002,299.00,2026-11-02 09:30:00,u3,PAID
+        """,
+    )
+    report = ingest_file(store, path)
+    assert (report.rows_read, report.rows_accepted) == (4, 4)  # 3 paid orders, and the refund of one of them
+    assert dict(rejected_rows(store, report.upload_id)[["line", "reason"]].itertuples(index=False)) == {4: "unpaid_order:order_status"}
+    rows = store.query("SELECT user_id, event_type, revenue FROM events ORDER BY event_time, event_type").rows
+    assert [(u, e, float(r)) for u, e, r in rows] == [
+        ("u1", "purchase", 199.0), ("u2", "purchase", 99.0), ("u2", "refund", 99.0), ("u3", "purchase", 299.0),
+    ]
+    assert report.issue("order_status_read").params == {"column": "订单状态"}
+    assert report.issue("unpaid_order").params["example"] == "已关闭"
+    assert store.query("SELECT count(*) FROM events WHERE props['订单状态'] IS NOT NULL").rows[0] == (0,)  # read, not kept
+
+
 def test_a_manual_flag_map_adds_likes(store):
     path = write(store, "labels.csv", "uid,vid,t,label\na,v1,1700000000,1\nb,v1,1700000000,0\n")
     ingest_file(store, path, mapping={"uid": "user_id", "vid": "item_id", "t": "event_time", "label": "like"})

@@ -23,6 +23,7 @@ ISSUE_TEXT = {
     "bad_number": "{n:,} row(s) rejected: a number cannot be read (e.g. {column} {example!r})",
     "non_finite": "{n:,} row(s) rejected: not a finite number (e.g. {column} {example!r})",
     "negative_duration": "{n:,} row(s) rejected: negative duration (e.g. {column} {example!r})",
+    "unpaid_order": "{n:,} order(s) not stored: never paid (e.g. {column} {example!r})",
     "nul_byte": "{n:,} row(s) rejected: a NUL byte inside a cell ({column})",
     "cell_too_long": "{n:,} row(s) rejected: a cell longer than {limit:,} bytes ({column})",
     "line_too_long": "{n:,} row(s) rejected: a line longer than {limit:,} bytes",
@@ -50,6 +51,7 @@ ISSUE_TEXT = {
     "also_looks_like": "{column!r} also looks like {target}; {used!r} was used and {column!r} kept in props",
     "event_type_by_values": "no column is named as the event type; {column!r} holds event types, so it is read as one "
     "(map another column as event_type to change it)",
+    "course_id_as_item_id": "the catalog names no item id: {column!r}, a course id, is read as each row's item id",
     "read_as_ms": "{column!r} has no unit in its name and a median of {median:,.0f}: read as milliseconds "
     "(map it as ...:s to keep seconds)",
     "read_as_ms_like": "{column!r} has no unit in its name: read as milliseconds like {like!r} (map it as ...:s to keep seconds)",
@@ -57,6 +59,8 @@ ISSUE_TEXT = {
     "rows_are_views": "no event type column: each row is read as a view (map a column as event_type if the file has one)",
     "rows_are_purchases": "no event type column, but amounts: each row is read as a purchase "
     "(map a column as event_type if the file has one)",
+    "order_status_read": "{column!r} is read as each order's status: a refunded order adds a refund of its amount, "
+    "an unpaid one is not stored",
     "rows_are_purchases_by_quantity": "no event type column, but order lines: each row is read as a purchase of "
     "its price times {quantity!r}, or as a refund where {quantity!r} is negative (map a column as event_type if "
     "the file has one)",
@@ -77,6 +81,7 @@ REASON_TEXT = {
     "bad_number": "cannot read {column} as a number",
     "non_finite": "{column} is not a finite number",
     "negative_duration": "negative {column}",
+    "unpaid_order": "order not paid ({column})",
     "nul_byte": "NUL byte in {column}",
     "cell_too_long": "{column} too long",
     "line_too_long": "line too long",
