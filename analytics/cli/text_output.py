@@ -7,6 +7,7 @@ functions), so a rate always reads ``51.9%``, a count ``12,345`` and a missing v
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -33,11 +34,21 @@ def table(frame: pd.DataFrame, kinds: Mapping[str, Kind] | None = None) -> str:
             kind = "count"
         cells = [write(kind, v) for v in frame[name]]
         head = header(str(name))
-        width = max(len(head), *(len(c) for c in cells))
+        width = max(shown_width(head), *(shown_width(c) for c in cells))
         right = kind != "text"
-        columns.append([head.rjust(width) if right else head.ljust(width),
-                        *(c.rjust(width) if right else c.ljust(width) for c in cells)])
+        columns.append([pad(c, width, right) for c in (head, *cells)])
     return "\n".join("  ".join(row).rstrip() for row in zip(*columns))
+
+
+def shown_width(text: str) -> int:
+    """The columns ``text`` takes in a terminal: a Chinese character (wide or full-width) takes two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def pad(text: str, width: int, right: bool = False) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (:func:`shown_width`), right-aligned or left."""
+    fill = " " * max(0, width - shown_width(text))
+    return fill + text if right else text + fill
 
 
 def header(name: str) -> str:

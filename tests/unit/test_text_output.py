@@ -28,3 +28,9 @@ def test_table_writes_kpi_columns_by_their_unit_and_aligns_them():
     assert lines[2].split() == ["kuaishou", "7", "–", "0.00", "–"]
     assert len({len(line) for line in lines[1:]}) == 1  # right-aligned numbers line up
     assert out.table(frame.iloc[:0]) == "(no rows)"
+
+
+def test_table_aligns_chinese_text_by_the_columns_it_takes():
+    lines = out.table(pd.DataFrame({"campaign": ["计划A", "plan_b"], "views": [12, 3456]})).splitlines()
+    assert [out.shown_width(line) for line in lines] == [15, 15, 15]  # every row ends in the same column
+    assert lines[1] == "计划A        12" and out.shown_width("计划A") == 5
