@@ -123,7 +123,7 @@ def reason_text(reason: str) -> str:
     if code not in REASON_TEXT:  # a reason stored in words by an older version
         return reason
     return REASON_TEXT[code].format(column=column or "")
-from analytics.cli.text_output import table
+from analytics.cli.text_output import pad, table
 
 
 def register(sub) -> None:
@@ -261,7 +261,7 @@ def run_preview(args, ctx) -> Output:
     elif d.get("sheet"):
         lines[0] += f", sheet {d['sheet']!r} of {', '.join(map(repr, d['sheets']))}"
     for c in pv.columns:
-        lines.append(f"  {c.source:<24} -> {c.target:<20} {c.confidence:>4.2f}{'  (manual)' if c.manual else ''}  e.g. {c.example}")
+        lines.append(f"  {pad(c.source, 24)} -> {c.target:<20} {c.confidence:>4.2f}{'  (manual)' if c.manual else ''}  e.g. {c.example}")
     lines += [f"  note: {issue_text(n.code, n.count, n.params)}" for n in pv.notes]
     rows = pv.rows.copy()
     rows["reason"] = rows["reason"].map(lambda r: reason_text(r) if r else None)
