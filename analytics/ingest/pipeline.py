@@ -139,10 +139,22 @@ class Preview:
     unmapped: tuple[str, ...]
     notes: tuple[Issue, ...]  # info and warning issues known before reading the whole file
     sheets: tuple[SheetPart, ...] = ()  # every sheet of a workbook read whole: read or why not
+    timezone: str = "UTC"  # the zone local times of the file were read in
 
     @property
     def mapping(self) -> dict[str, str]:
         return {c.source: c.target for c in self.columns}
+
+    def local_rows(self):
+        """:attr:`rows` with their times (stored in UTC) as local times of :attr:`timezone`, as a person
+        wrote them in the file and reads them on every page."""
+        import pandas as pd
+
+        out = self.rows.copy()
+        for name in TIME_COLUMNS & set(out.columns):
+            times = pd.to_datetime(out[name], errors="coerce")
+            out[name] = times.dt.tz_localize("UTC").dt.tz_convert(self.timezone).dt.tz_localize(None)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -335,6 +347,7 @@ def preview_file(
         unmapped=tuple(c.source for c in plan.props),
         notes=prep.notes,
         sheets=sniffed.parts,
+        timezone=timezone,
     )
 
 

@@ -47,6 +47,7 @@ TEXT = {
     "data.col.confidence": {"en": "Confidence", "zh": "置信度"},
     "data.col.example": {"en": "Example", "zh": "示例"},
     "data.first_rows": {"en": "First rows after mapping", "zh": "映射后的前几行"},
+    "data.first_rows_zone": {"en": "Times in {zone}, the zone the file's local times are read in.", "zh": "时间按 {zone} 时区显示（文件中的本地时间按此时区读取）。"},
     "data.import": {"en": "Import", "zh": "导入"},
     "data.importing": {"en": "Importing {name} ...", "zh": "正在导入 {name} ……"},
     "data.imported": {"en": "Imported {n:,} rows from {name} (upload {id}).", "zh": "已导入 {n:,} 行，来自 {name}（上传 {id}）。"},

@@ -407,7 +407,8 @@ with _guarded(t("data.next_step")):
             st.markdown(f"**{t('data.sheets')}**")
             table(_sheets_frame(pv.sheets, counts=False), key="data_preview_sheets")
         st.markdown(f"**{t('data.first_rows')}**")
-        rows = pv.rows.copy()
+        st.caption(t("data.first_rows_zone", zone=plain(pv.timezone)))
+        rows = pv.local_rows()
         rows["reason"] = rows["reason"].map(reason_text)
         table(rows, key="data_preview_table")
         if st.button(t("data.import"), key="data_import", type="primary"):

@@ -225,7 +225,8 @@ def test_preview_touches_no_database_and_shows_mapped_rows(tmp_path):
     assert pv.mapping == {"用户ID": "user_id", "视频ID": "item_id", "行为类型": "event_type", "时间": "event_time", "phone": "ignore"}
     assert list(pv.rows["event_type"]) == ["like", None]
     assert list(pv.rows["reason"]) == [None, "unknown_event_type:event_type"]
-    assert pv.rows["event_time"].iloc[0] == dt.datetime(2026, 1, 5, 12, 0)
+    assert pv.rows["event_time"].iloc[0] == dt.datetime(2026, 1, 5, 12, 0)  # stored in UTC
+    assert pv.local_rows()["event_time"].iloc[0] == dt.datetime(2026, 1, 5, 20, 0)  # shown as written
 
 
 def _log_with_durations(tmp_path, play, video, name="log.csv"):

@@ -263,8 +263,9 @@ def run_preview(args, ctx) -> Output:
     for c in pv.columns:
         lines.append(f"  {pad(c.source, 24)} -> {c.target:<20} {c.confidence:>4.2f}{'  (manual)' if c.manual else ''}  e.g. {c.example}")
     lines += [f"  note: {issue_text(n.code, n.count, n.params)}" for n in pv.notes]
-    rows = pv.rows.copy()
+    rows = pv.local_rows()
     rows["reason"] = rows["reason"].map(lambda r: reason_text(r) if r else None)
+    lines.append(f"first rows (times in {pv.timezone}):")
     lines.append(table(rows))
     return Output(pv.to_dict(), "\n".join(lines))
 
