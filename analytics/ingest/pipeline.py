@@ -591,7 +591,7 @@ def _stage_sql(
             select.append(f"{_truthy(raw_of(c))} AS \"_f_{c.event}_{col[c.source]}\"")
     if status is not None:
         refunded = ", ".join(_lit(v) for v, e in ORDER_STATUS_ALIASES.items() if e == "refund")
-        select.append(f"coalesce(lower({status}) IN ({refunded}), false) AS {_REFUNDED}")
+        select.append(f'coalesce(lower({status}) IN ({refunded}), false) AS "{_REFUNDED}"')
     props = plan.props
     if props:
         entries = []
@@ -890,7 +890,7 @@ def _stage_check_insert(
 
 
 #: The stage's column saying that an order line's status is a refund (:data:`ORDER_STATUS_ALIASES`).
-_REFUNDED = '"_f_refund_status"'
+_REFUNDED = "_f_refund_status"
 
 
 def _added_events(prep: _Prepared) -> list[tuple[str, str, bool]]:
@@ -900,7 +900,7 @@ def _added_events(prep: _Prepared) -> list[tuple[str, str, bool]]:
     plan, headers = prep.plan, prep.sniffed.headers
     added = [(c.event, f"_f_{c.event}_c{headers.index(c.source)}", False) for c in plan.flags] if plan.wide else []
     if plan.row_event == "purchase" and plan.source_for(ORDER_STATUS) is not None:
-        added.append(("refund", _REFUNDED.strip('"'), True))
+        added.append(("refund", _REFUNDED, True))
     return added
 
 
