@@ -417,6 +417,17 @@ def _event_column_by_values(headers: list[str], guesses: dict[str, ColumnMap], s
     return best
 
 
+def _kind_the_headers_fit(headers: list[str], kind: str) -> str | None:
+    """Another kind whose required columns the headers all name (a catalog or a spend file loaded as
+    events), or ``None``. A file naming a user is a log: never offered as a catalog or spend."""
+    has_user = any(guess_column(h, "events").target == "user_id" for h in headers)
+    for other in ALIASES:
+        targets = {guess_column(h, other).target for h in headers}
+        if other != kind and all(c in targets for c in REQUIRED[other]) and (other == "events" or not has_user):
+            return other
+    return None
+
+
 def plan_mapping(
     headers: list[str], kind: str, manual: dict[str, str] | None = None, *, reveal: bool = True, sample=()
 ) -> Plan:
@@ -504,6 +515,7 @@ def plan_mapping(
             )
     missing = [c for c in REQUIRED[kind] if c not in mapped and not (wide and c == "event_type")]
     if missing:
+        other = _kind_the_headers_fit(headers, kind)
         raise BadInput(
             f"required column(s) missing for {kind}: {', '.join(missing)}. "
             + (
@@ -511,10 +523,12 @@ def plan_mapping(
                 if reveal
                 else f"Found {len(headers)} column(s) (not listed: the file is outside the data folder; `preview` shows them). "
             )
+            + (f"The columns look like a file of {other}: load it with --kind {other}. " if other else "")
             + "Map them with --map SRC=DST (or in the mapping table); if everything sits in one column, "
             "the file may use a delimiter other than , ; tab or |.",
             code="missing_columns",
             missing=missing,
+            **({"looks_like": other} if other else {}),
             **({"columns": headers} if reveal else {"found": len(headers)}),
         )
     return Plan(kind, tuple(final), wide, tuple(notes))

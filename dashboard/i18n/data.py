@@ -9,6 +9,8 @@ TEXT = {
     "data.kind.events": {"en": "Events (behaviour log)", "zh": "行为事件日志"},
     "data.kind.items": {"en": "Catalog (videos, courses)", "zh": "内容目录（视频、课程）"},
     "data.kind.spend": {"en": "Ad spend", "zh": "投放花费"},
+    "data.looks_like": {"en": "The columns look like this kind of file: {kind}. Choose it above.",
+                        "zh": "这些列看起来属于另一类文件：{kind}。请在上方选择该类型。"},
     "data.upload": {"en": "Upload a file", "zh": "上传文件"},
     "data.upload_help": {
         "en": "Up to {mb:,} MB through the browser (the server setting server.maxUploadSize). For larger files, copy "

@@ -115,6 +115,8 @@ def _show_error(exc: ReelyticsError, next_step: str) -> None:
         message = t(key, **{k: _value(k, v) for k, v in exc.details.items()}) if key in TEXT else plain(exc.message)
     except (KeyError, ValueError, IndexError):
         message = plain(exc.message)
+    if exc.details.get("looks_like") in KINDS:  # a catalog or a spend file chosen as another kind
+        message += " " + t("data.looks_like", kind=t(f"data.kind.{exc.details['looks_like']}"))
     st.error(message)
     if exc.details:
         with st.expander(t("common.details")):

@@ -120,6 +120,18 @@ def test_a_missing_file_name_with_markdown_is_escaped_in_the_error(monkeypatch, 
     assert at.error[0].value == "There is no file \\<img src=x\\>\\!\\[a\\]\\(b\\) in the data folder."
 
 
+@pytest.mark.parametrize(("lang", "told"), [
+    (None, "The columns look like this kind of file: Ad spend. Choose it above."),
+    ("zh", "这些列看起来属于另一类文件：投放花费。请在上方选择该类型。"),
+])
+def test_a_spend_file_read_as_events_is_told_its_kind(monkeypatch, db, lang, told):
+    (db.parent / "spend.csv").write_text("日期,计划名称,消耗(元)\n2026-01-05,A,12.5\n", encoding="utf-8")
+    at = _app(monkeypatch, db, lang=lang)
+    at.run()
+    at.text_input(key="data_path").input("spend.csv").run()
+    assert not at.exception and at.error[0].value.endswith(told)
+
+
 def test_issues_and_rejected_rows_are_worded_in_chinese(monkeypatch, db):
     (db.parent / "bad.csv").write_text(
         "user_id,item_id,event_type,event_time,watch_seconds\n"

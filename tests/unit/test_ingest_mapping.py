@@ -164,6 +164,17 @@ def test_exports_name_amounts_with_their_currency_and_catalogs_their_id_as_a_cou
     assert promos.as_dict()["关联课程"] == "course_id" and not promos.notes
 
 
+def test_a_catalog_or_spend_file_loaded_as_events_is_told_its_kind():
+    with pytest.raises(BadInput, match="look like a file of items: load it with --kind items") as err:
+        plan_mapping(["video_id", "author_id", "video_duration", "upload_dt", "tag"], "events")
+    assert err.value.details["looks_like"] == "items"
+    with pytest.raises(BadInput, match="--kind spend") as err:
+        plan_mapping(["日期", "计划名称", "消耗(元)"], "events")
+    with pytest.raises(BadInput) as err:  # a log without its time is a log, not a catalog
+        plan_mapping(["user_id", "video_id", "duration"], "events")
+    assert "looks_like" not in err.value.details and "--kind" not in str(err.value)
+
+
 def test_quantity_is_a_manual_target_of_events_only():
     plan = plan_mapping(["u", "i", "t", "n", "amount"], "events", {"u": "user_id", "i": "item_id", "t": "event_time", "n": "quantity"})
     assert plan.as_dict()["n"] == "quantity" and plan.row_event == "purchase"
