@@ -137,6 +137,8 @@ def test_audience_command_json_csv_and_errors(board, capsys):
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert len(rows) == 3 and list(rows[0]) == ["rank", "user", "score", "decile", "expected_conversion"]
     assert main(["--db", path, "audience", "--item", "x0", "--k", "2", *FAST]) == 0
-    assert "audience for x0 Excel lesson x0: 2 of 14 candidate users" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "audience for x0 Excel lesson x0: 2 of 14 candidate users" in out
+    assert out.splitlines()[2].split() == ["Rank", "User", "Score", "Decile", "Expected", "conversion"]
     assert main(["--db", path, "audience", "--item", "ghost", *FAST]) == 2
     assert "item 'ghost' is not in the model" in capsys.readouterr().err

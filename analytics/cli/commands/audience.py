@@ -41,6 +41,8 @@ def run(args, ctx) -> Output:
     ]
     if result.status == "nobody_left":
         lines.append("  every user in the model already interacted with this item (use --include-engaged)")
+    if result.users:
+        lines.append(f"{'Rank':>5} {'User':<16} {'Score':>8}  {'Decile':>6}  {'Expected conversion':>19}")
     for m in result.users:
-        lines.append(f"{m.rank:>4}. {m.user:<16} {m.score:8.4f}  decile {m.decile:>2}  {m.expected_conversion:6.1%}")
+        lines.append(f"{m.rank:>4}. {m.user:<16} {m.score:8.4f}  {m.decile:>6}  {m.expected_conversion:>19.1%}")
     return Output(payload, "\n".join(lines))
