@@ -417,6 +417,60 @@ def _event_column_by_values(headers: list[str], guesses: dict[str, ColumnMap], s
     return best
 
 
+#: A column of a file without a header row is named by its values when this share of its sampled
+#: non-empty values reads as one kind (event types, times, identifiers).
+HEADLESS_SHARE = 0.9
+_ID_VALUE = re.compile(r"[A-Za-z0-9_\-:]{1,64}")
+_TIME_TEXT = re.compile(r"\d{4}[-/年]\d{1,2}[-/月]\d{1,2}")
+
+
+#: Epochs a log's times are read as when a file has no header: seconds or milliseconds of 1995 .. 2100.
+_EPOCH_SPANS = ((7.8e8, 4.2e9), (7.8e11, 4.2e12))
+
+
+def _time_spread(values: list[str]) -> float | None:
+    """How a column reads as the times of a log: 0 for dates written as text, else the spread of its
+    epochs relative to their size (a log spans days or months: a small fraction; identifiers spread
+    over their whole range); ``None`` when the values are neither."""
+    if sum(_TIME_TEXT.match(v) is not None for v in values) >= HEADLESS_SHARE * len(values):
+        return 0.0
+    numbers = [float(v) for v in values if v.isdigit()]
+    if len(numbers) < HEADLESS_SHARE * len(values):
+        return None
+    low, high = min(numbers), max(numbers)
+    if not any(a <= low and high < b for a, b in _EPOCH_SPANS):
+        return None
+    return (high - low) / low
+
+
+def name_headless_columns(rows: list[list[str]]) -> list[str] | None:
+    """Names for the columns of an events file without a header row, from the values of its first
+    ``rows``: the column of event types (most of its values are, :data:`EVENT_VALUES_SHARE`), the
+    column of times (dates as text, or epochs of one narrow span: :func:`_time_spread`), and, of the
+    columns of identifiers, the first as ``user_id`` and the second as ``item_id`` (UserBehavior's
+    ``user, item, category, behaviour, time``; YooChoose's ``session, time, item, category``;
+    MovieLens' ``user, item, rating, time``). The others are ``column_N``. ``None`` when no time and
+    two identifier columns are found."""
+    width = max((len(r) for r in rows), default=0)
+    columns = [[r[i].strip() for r in rows if i < len(r) and r[i] and r[i].strip()] for i in range(width)]
+    names: list[str | None] = [None] * width
+    events = [(sum(v.lower() in EVENT_ALIASES for v in vs) / len(vs), i) for i, vs in enumerate(columns) if vs]
+    share, at = max(events, default=(0.0, -1))
+    if share >= EVENT_VALUES_SHARE:
+        names[at] = "event_type"
+    spreads = [(spread, i) for i, vs in enumerate(columns)
+               if vs and names[i] is None and (spread := _time_spread(vs)) is not None and spread < 0.1]
+    if spreads:
+        names[min(spreads)[1]] = "event_time"
+    ids = iter(("user_id", "item_id"))
+    for i, vs in enumerate(columns):
+        if names[i] is None and vs and sum(bool(_ID_VALUE.fullmatch(v)) for v in vs) >= HEADLESS_SHARE * len(vs):
+            names[i] = next(ids, None)
+    if not {"event_time", "user_id", "item_id"} <= set(names):
+        return None
+    return [n or f"column_{i + 1}" for i, n in enumerate(names)]
+
+
 def _kind_the_headers_fit(headers: list[str], kind: str) -> str | None:
     """Another kind whose required columns the headers all name (a catalog or a spend file loaded as
     events), or ``None``. A file naming a user is a log: never offered as a catalog or spend."""

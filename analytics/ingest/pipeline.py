@@ -66,6 +66,7 @@ from analytics.ingest.mapping import (
     ColumnMap,
     Plan,
     guess_column,
+    name_headless_columns,
     normalise_header,
     plan_mapping,
     split_unit,
@@ -181,7 +182,9 @@ class _Prepared:
 
     @property
     def notes(self) -> tuple[Issue, ...]:
-        return self.plan.notes + _plan_notes(self.plan) + _reading_notes(self.plan, self.readings)
+        named = (Issue("columns_named_by_values", "info", params={"columns": list(self.sniffed.headers)}),
+                 ) if self.sniffed.named_by_values else ()
+        return named + self.plan.notes + _plan_notes(self.plan) + _reading_notes(self.plan, self.readings)
 
 
 def _known(kind: str) -> Callable[[str], bool]:
@@ -196,7 +199,8 @@ def _prepare(path: Path, kind, mapping, encoding, columns, sheet, limits: Limits
             return _prepare_all_sheets(path, kind, mapping, encoding, columns, limits, reveal)
         sheet = None  # a text or Parquet file has one table
     sniffed = readers.sniff(
-        path, encoding=encoding, columns=columns, known=_known(kind), limits=limits, sheet=sheet, reveal=reveal
+        path, encoding=encoding, columns=columns, known=_known(kind), limits=limits, sheet=sheet, reveal=reveal,
+        name_headless=name_headless_columns if kind == "events" and not mapping else None,
     )
     plan = _guess_units(plan_mapping(list(sniffed.headers), kind, mapping, reveal=reveal, sample=sniffed.sample), sniffed)
     readings = {}

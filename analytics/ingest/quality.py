@@ -63,6 +63,7 @@ ISSUE_CODES: dict[str, tuple[str, ...]] = {
     "personal_not_stored": ("columns",),
     "also_looks_like": ("column", "target", "used"),
     "event_type_by_values": ("column",),
+    "columns_named_by_values": ("columns",),  # a file without a header row: its columns' names, in order
     "course_id_as_item_id": ("column",),  # a catalog whose only id is named as a course id
     "read_as_ms": ("column", "median"),
     "read_as_ms_like": ("column", "like"),

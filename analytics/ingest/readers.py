@@ -60,6 +60,7 @@ class Sniffed:
     sheets: tuple[str, ...] = ()  # every sheet of the workbook holding data
     # ALL_SHEETS: every sheet of the workbook, whether it is read (status "match") and why not
     parts: tuple[SheetPart, ...] = ()
+    named_by_values: bool = False  # no header row: the columns were named from their values
 
     @property
     def needs_conversion(self) -> bool:
@@ -260,11 +261,14 @@ def sniff(
     limits: Limits | None = None,
     sheet: str | None = None,
     reveal: bool = True,
+    name_headless: Callable[[list[list[str]]], list[str] | None] | None = None,
 ) -> Sniffed:
     """Sniff ``path``: format, encoding, delimiter, header row and the first rows as text.
 
     ``sheet`` names the sheet of a workbook (needed when several hold data); ``reveal`` says whether
-    an error may quote the file's contents (only for files inside the data folder).
+    an error may quote the file's contents (only for files inside the data folder); ``name_headless``
+    names the columns of a text file without a header row from its first rows (``None``: it cannot,
+    and the file is refused with ``no_header``).
     """
     limits = limits or Limits()
     if not path.exists() or not path.is_file():
@@ -308,19 +312,21 @@ def sniff(
         has_header = bool(first) and [normalise(c) for c in first] == [normalise(c) for c in columns]
     else:
         has_header = looks_like_header(rows[0], rows[1:50], known)
-        if not has_header:
+        named = None if has_header or name_headless is None else name_headless(rows[:SAMPLE_ROWS])
+        if not has_header and named is None:
             raise BadInput(
                 f"{path.name} has no header row; give the column names in order (--columns a,b,c)",
                 code="no_header",
                 **({"first_row": ",".join(rows[0])[:200]} if reveal else {}),
             )
-        headers = _unique(rows[0])
+        headers = _unique(named or rows[0])
     _check_columns(path, headers, limits)
     data = rows[1:] if has_header else rows
     if has_header and not any(any(c.strip() for c in r) for r in data) and complete:
         raise BadInput(f"{path.name} has a header row but no data rows", code="no_rows")
     sample = tuple(tuple(r[i] if i < len(r) else None for i in range(len(headers))) for r in data[:SAMPLE_ROWS])
-    return Sniffed(path, "csv", enc, delim, has_header, tuple(headers), sample, 1 if has_header else 0)
+    return Sniffed(path, "csv", enc, delim, has_header, tuple(headers), sample, 1 if has_header else 0,
+                   named_by_values=not columns and not has_header)
 
 
 def _parse(lines: list[str], delim: str, limits: Limits) -> list[list[str]]:

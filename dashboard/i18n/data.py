@@ -236,6 +236,10 @@ TEXT = {
         "en": "No column is named as the event type; {column} holds event types, so it is read as one (map another column as event_type to change it)",
         "zh": "没有列名表明行为类型；{column} 列的值是行为类型，因此按行为类型读取（如需改用其他列，请将其映射为 event_type）",
     },
+    "ingest.issue.columns_named_by_values": {
+        "en": "The file has no header row; its columns were named by their values: {columns}",
+        "zh": "文件没有表头行；已根据各列的值为其命名：{columns}",
+    },
     "ingest.issue.course_id_as_item_id": {
         "en": "The catalog names no item id: {column}, a course id, is read as each row's item id",
         "zh": "目录中没有内容 ID 列：{column}（课程 ID）按每行的内容 ID 读取",

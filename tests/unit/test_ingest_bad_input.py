@@ -53,7 +53,8 @@ ERRORS = [
     # '#' is no delimiter we try: everything lands in one column and the required ones are missing.
     ("hash_delim.csv", "user_id#item_id#event_type#event_time\nu1#v1#view#2026-01-05\n", {}, "missing_columns", "delimiter"),
     ("no_user.csv", "item_id,event_type,event_time\nv1,view,2026-01-05\n", {}, "missing_columns", "required column(s) missing for events: user_id"),
-    ("headerless.csv", "1,2,pv,1511544070\n", {}, "no_header", "--columns"),
+    # no header row and no column of times to name the others by: the names must be given
+    ("headerless.csv", "1,2,pv,3\n", {}, "no_header", "--columns"),
     ("bad_map.csv", GOOD, {"mapping": {"nope": "user_id"}}, "bad_map", "not in the file"),
     ("bad_target.csv", GOOD, {"mapping": {"user_id": "userz"}}, "bad_map", "unknown target column"),
     ("bad_tz.csv", GOOD, {"timezone": "Mars/Base"}, "bad_timezone", "unknown time zone"),

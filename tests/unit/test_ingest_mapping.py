@@ -175,6 +175,20 @@ def test_a_catalog_or_spend_file_loaded_as_events_is_told_its_kind():
     assert "looks_like" not in err.value.details and "--kind" not in str(err.value)
 
 
+def test_the_columns_of_a_file_without_a_header_are_named_by_their_values():
+    from analytics.ingest.mapping import name_headless_columns
+
+    taobao = [["1", "2268318", "2520377", "pv", "1511544070"], ["1", "2333346", "2520771", "buy", "1511561733"],
+              ["100", "4365585", "2520377", "cart", "1511596146"]]
+    assert name_headless_columns(taobao) == ["user_id", "item_id", "column_3", "event_type", "event_time"]
+    yoochoose = [["1", "2014-04-07T10:51:09.277Z", "214536502", "0"], ["2", "2014-04-07T13:56:37.614Z", "214662742", "S"]]
+    assert name_headless_columns(yoochoose) == ["user_id", "event_time", "item_id", "column_4"]
+    ratings = [["196", "242", "3", "881250949"], ["186", "302", "3", "891717742"]]  # MovieLens' u.data
+    assert name_headless_columns(ratings) == ["user_id", "item_id", "column_3", "event_time"]
+    assert name_headless_columns([["1", "2", "pv", "3"]]) is None  # no time: not guessed
+    assert name_headless_columns([["a b", "2026-01-05", "1.5"]]) is None  # no two identifiers
+
+
 def test_quantity_is_a_manual_target_of_events_only():
     plan = plan_mapping(["u", "i", "t", "n", "amount"], "events", {"u": "user_id", "i": "item_id", "t": "event_time", "n": "quantity"})
     assert plan.as_dict()["n"] == "quantity" and plan.row_event == "purchase"

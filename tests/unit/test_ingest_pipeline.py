@@ -138,6 +138,21 @@ def test_an_order_export_reads_its_status_refunded_orders_add_a_refund_unpaid_on
     assert store.query("SELECT count(*) FROM events WHERE props['订单状态'] IS NOT NULL").rows[0] == (0,)  # read, not kept
 
 
+def test_a_log_without_a_header_row_is_read_with_columns_named_by_their_values(store):
+    path = store.data_dir / "UserBehavior.csv"
+    path.write_text("1,2268318,2520377,pv,1511544070\n1,2268318,2520377,buy,1511561733\n7,4365585,2520377,cart,1511596146\n")
+    report = ingest_file(store, path)
+    assert (report.rows_read, report.rows_accepted) == (3, 3)
+    assert report.issue("columns_named_by_values").params == {
+        "columns": ["user_id", "item_id", "column_3", "event_type", "event_time"]}
+    rows = store.query("SELECT user_id, item_id, event_type, props['column_3'] FROM events ORDER BY event_time").rows
+    assert [tuple(r) for r in rows] == [("1", "2268318", "view", "2520377"), ("1", "2268318", "purchase", "2520377"),
+                                        ("7", "4365585", "add_to_cart", "2520377")]
+    named = ingest_file(store, path, columns=["u", "i", "c", "b", "t"],
+                        mapping={"u": "user_id", "i": "item_id", "b": "event_type", "t": "event_time"})
+    assert named.issue("columns_named_by_values") is None  # names given: nothing guessed
+
+
 def test_a_manual_flag_map_adds_likes(store):
     path = write(store, "labels.csv", "uid,vid,t,label\na,v1,1700000000,1\nb,v1,1700000000,0\n")
     ingest_file(store, path, mapping={"uid": "user_id", "vid": "item_id", "t": "event_time", "label": "like"})

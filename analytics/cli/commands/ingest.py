@@ -51,6 +51,8 @@ ISSUE_TEXT = {
     "also_looks_like": "{column!r} also looks like {target}; {used!r} was used and {column!r} kept in props",
     "event_type_by_values": "no column is named as the event type; {column!r} holds event types, so it is read as one "
     "(map another column as event_type to change it)",
+    "columns_named_by_values": "the file has no header row; its columns were named by their values: {columns} "
+    "(give --columns a,b,c to name them yourself)",
     "course_id_as_item_id": "the catalog names no item id: {column!r}, a course id, is read as each row's item id",
     "read_as_ms": "{column!r} has no unit in its name and a median of {median:,.0f}: read as milliseconds "
     "(map it as ...:s to keep seconds)",
