@@ -17,6 +17,13 @@ Definitions (glossary: docs/metrics.md, "Video and course completion"):
 * **time between lessons** = per learner, hours from the first event of lesson k-1 (the purchase
   for k = 1) to the first event of lesson k itself, when both exist and are in that order; median
   and p90 (linear interpolation).
+* **still learning**: a course's ``days_to_complete`` is the number of days within which
+  :data:`COMPLETION_QUANTILE` of its completers reached the last lesson after their purchase (the
+  completers of every course together when the course has fewer than :data:`MIN_COMPLETERS`);
+  ``recent_buyers`` are its buyers who bought less than that before the data's last event. They
+  are counted in the rates like everyone (the rates describe the cohort as it stands), and the
+  report says how many there are, since their completion may still rise. Both are null when too
+  few buyers completed to tell.
 * **acquiring view** = the buyer's last ``view`` at or before the purchase of a video promoting
   ``c`` (``coalesce(events.course_id, items.course_id) = c``); its video, channel and variant split
   the buyers. Buyers without such a view form the group "no promoting view" (``acquired = False``).
@@ -36,6 +43,9 @@ from analytics.metrics.completion import catalog
 from analytics.query.filters import Filters, filtered_events
 from analytics.store.storage import Source
 
+#: ``days_to_complete``: the share of completers who completed within it, and the completers needed.
+COMPLETION_QUANTILE, MIN_COMPLETERS = 0.9, 5
+
 SplitBy = Literal["video", "channel", "variant"]
 SPLITS: tuple[str, ...] = ("video", "channel", "variant")
 Status = Literal["ok", "no_courses", "no_buyers"]
@@ -46,7 +56,8 @@ class CourseCompletion:
     """Course completion tables.
 
     * ``courses``: course_id, title, lessons, lessons_source, buyers, started, completed,
-      start_rate, completion_rate, avg_progress (mean share of lessons reached), in [0, 1].
+      start_rate, completion_rate, avg_progress (mean share of lessons reached), in [0, 1];
+      days_to_complete and recent_buyers (see "still learning" in the module docstring).
     * ``funnel``: course_id, step (0 = purchase, k = lesson k), learners,
       conversion_from_previous, conversion_from_first.
     * ``stops``: course_id, last_lesson (0..lessons), learners, share.
@@ -241,7 +252,8 @@ def _course_completion(source, events, lessons, filters, by, course, count_start
         "ok",
         by,
         count_starts,
-        _courses_table(course_list, learners),
+        _courses_table(course_list, learners).merge(
+            _still_learning(source, reached, learners), on="course_id", how="left", validate="one_to_one"),
         _funnel_table(course_list, learners),
         _stops_table(course_list, learners),
         gaps,
@@ -283,6 +295,33 @@ def _courses_table(course_list: pd.DataFrame, learners: pd.DataFrame) -> pd.Data
     cols = ["course_id", "title", "lessons", "lessons_source", "buyers", "started", "completed",
             "start_rate", "completion_rate", "avg_progress"]
     return out[cols].sort_values(["buyers", "course_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def _still_learning(source, reached, learners: pd.DataFrame) -> pd.DataFrame:
+    """Per course: ``days_to_complete`` and ``recent_buyers`` (module docstring, "still learning")."""
+    courses = pd.Index(learners["course"].unique(), name="course_id")
+    out = pd.DataFrame({"days_to_complete": np.nan, "recent_buyers": pd.array([pd.NA] * len(courses), dtype="Int64")},
+                       index=courses)
+    done = learners[learners["completed"]]
+    _, last_event = source.span()
+    if done.empty or last_event is None:
+        return out.reset_index()
+    finals = source.execute(reached).merge(done[["user_id", "course", "lessons", "purchased_at"]], on=["user_id", "course"])
+    finals = finals[finals["lesson"] >= finals["lessons"]]
+    took = finals.groupby(["user_id", "course"]).agg(at=("reached_at", "min"), bought=("purchased_at", "first"))
+    took["days"] = (took["at"] - took["bought"]).dt.total_seconds() / 86400
+    took = took.reset_index()
+    pooled = took["days"].quantile(COMPLETION_QUANTILE) if len(took) >= MIN_COMPLETERS else np.nan
+    per_course = took.groupby("course")["days"].agg(["size", lambda d: d.quantile(COMPLETION_QUANTILE)])
+    for course in courses:
+        own = per_course.loc[course] if course in per_course.index else None
+        days = own.iloc[1] if own is not None and own.iloc[0] >= MIN_COMPLETERS else pooled
+        if np.isnan(days):
+            continue
+        since = learners.loc[learners["course"] == course, "purchased_at"]
+        out.loc[course, "days_to_complete"] = float(days)
+        out.loc[course, "recent_buyers"] = int((since > pd.Timestamp(last_event) - pd.Timedelta(days=float(days))).sum())
+    return out.reset_index()
 
 
 def _lesson_grid(course_list: pd.DataFrame, learners: pd.DataFrame) -> pd.DataFrame:

@@ -6,6 +6,12 @@ TEXT = {
         "zh": "所选时间段内购买课程的学员以及他们学到了第几课；购买后任何时间的学习都计入。指标定义见 docs/metrics.md。",
     },
     "courses.course": {"en": "Course", "zh": "课程"},
+    "courses.still_learning": {
+        "en": "{recent} of {buyers} buyers bought less than {days} days before the data ends, the time 90% of "
+              "those who completed took: some of them are still learning, so the completion rate may still rise.",
+        "zh": "{buyers} 名购买者中有 {recent} 名在数据结束前不到 {days} 天内购买（90% 的完课者在这段时间内完课）："
+              "其中一些人仍在学习，完课率可能还会上升。",
+    },
     "courses.by": {"en": "Split buyers by the acquiring", "zh": "按获客来源拆分"},
     "courses.by.video": {"en": "video", "zh": "视频"},
     "courses.by.channel": {"en": "channel", "zh": "渠道"},

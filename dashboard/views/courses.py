@@ -13,8 +13,9 @@ from dashboard.common import (
     require_events,
     shared,
 )
-from dashboard.format import chart, count, pct, table
+from dashboard.format import chart, count, number, pct, table
 from dashboard.i18n import t
+from dashboard.numbers import is_missing
 
 _completion = shared(course_completion)
 
@@ -75,6 +76,9 @@ if require_events():
             m[2].metric(t("courses.completion_rate"), pct(row.completion_rate), border=True)
             m[3].metric(t("courses.avg_progress"), pct(row.avg_progress), border=True)
             st.caption(t("courses.lessons_caption", lessons=row.lessons, source=t(f"courses.source.{row.lessons_source}")))
+            if not is_missing(row.recent_buyers) and row.recent_buyers > 0:
+                st.info(t("courses.still_learning", recent=count(row.recent_buyers), buyers=count(row.buyers),
+                          days=number(row.days_to_complete, 0)))
 
             left, right = st.columns(2)
             with left:

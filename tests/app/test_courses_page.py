@@ -98,3 +98,28 @@ def test_courses_page_on_the_sample(monkeypatch, sample_db_copy):
     assert not at.exception
     assert len(at.metric) == 4 and at.metric[0].label == "Buyers"
     assert len(at.dataframe) == 3
+    overview = shown_table(at.dataframe[2])
+    assert {"Days to complete (90% of completers)", "Buyers still within that time"} <= set(overview.columns)
+
+
+@pytest.mark.parametrize(("lang", "said"), [
+    ("en", "2 of 7 buyers bought less than 8 days before the data ends, the time 90% of those who completed took: "
+           "some of them are still learning, so the completion rate may still rise."),
+    ("zh", "7 名购买者中有 2 名在数据结束前不到 8 天内购买（90% 的完课者在这段时间内完课）：其中一些人仍在学习，完课率可能还会上升。"),
+])
+def test_courses_page_says_when_recent_buyers_may_still_complete(monkeypatch, tmp_path, lang, said):
+    path = tmp_path / "data" / "recent.duckdb"
+    s = Store(path)
+    insert_items(s, [{"item_id": "k1", "kind": "course", "title": "Sketching", "lessons": 1}])
+    day = 24 * H
+    journeys = {f"u{d}": [("purchase", 0, {"item_id": "k1"}), ("lesson_complete", d * day, {"item_id": "k1", "lesson": 1})]
+                for d in (1, 2, 3, 4, 10)}  # 90% of completers took 7.6 days
+    journeys |= {"late5": [("purchase", 5 * day, {"item_id": "k1"})], "late8": [("purchase", 8 * day, {"item_id": "k1"})]}
+    insert_events(s, journeys)
+    s.close()
+    at = _app(monkeypatch, path)
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception
+    assert said in [i.value for i in at.info]
+

@@ -86,6 +86,31 @@ def test_courses_table_by_hand(school):
     assert completion_rate(school) == pytest.approx((1 + 1) / (3 + 1))
 
 
+def test_recent_buyers_are_counted_against_the_time_completers_took(store):
+    day = 86400
+    insert_items(store, [{"item_id": "k1", "kind": "course", "lessons": 1}, {"item_id": "k2", "kind": "course", "lessons": 2}])
+    journeys = {  # five completers of k1 bought on day 0 and took 1, 2, 3, 4 and 10 days
+        f"u{d}": [("purchase", 0, {"item_id": "k1"}), ("lesson_complete", d * day, {"item_id": "k1", "lesson": 1})]
+        for d in (1, 2, 3, 4, 10)
+    }
+    journeys["late5"] = [("purchase", 5 * day, {"item_id": "k1"})]
+    journeys["late8"] = [("purchase", 8 * day, {"item_id": "k1"})]
+    journeys["k2buyer"] = [("purchase", 9 * day, {"item_id": "k2"})]
+    insert_events(store, journeys)
+    c = course_completion(store).courses.set_index("course_id")
+    # 90% of completers took 4 + 0.6 * (10 - 4) = 7.6 days; the data ends on day 10, so buyers after day 2.4
+    # are still within that time: late5 and late8 (the completers bought on day 0)
+    assert c.loc["k1", "days_to_complete"] == pytest.approx(7.6)
+    assert (c.loc["k1", "buyers"], c.loc["k1", "recent_buyers"]) == (7, 2)
+    # k2 has no completer of its own: the completers of every course tell
+    assert c.loc["k2", "days_to_complete"] == pytest.approx(7.6) and c.loc["k2", "recent_buyers"] == 1
+
+
+def test_too_few_completers_say_nothing_about_recent_buyers(school):
+    c = course_completion(school).courses
+    assert c["days_to_complete"].isna().all() and c["recent_buyers"].isna().all()
+
+
 def test_completion_rate_without_buyers(school):
     day = (T0 + dt.timedelta(hours=8)).date() + dt.timedelta(days=1)
     assert completion_rate(school, Filters(date_from=day, date_to=day)) is None

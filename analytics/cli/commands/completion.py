@@ -5,7 +5,7 @@ from __future__ import annotations
 from analytics.cli.main import Output, add_filter_args, filters_from_args
 from analytics.metrics.completion import retention_curve, video_completion
 from analytics.metrics.courses import SPLITS, course_completion
-from dashboard.numbers import pct
+from dashboard.numbers import count, is_missing, number, pct
 
 
 def register(sub) -> None:
@@ -76,6 +76,8 @@ _COURSE_STATUS = {
 
 
 def _courses(args, ctx, filters) -> Output:
+    from dashboard.i18n import t
+
     result = course_completion(ctx.source, filters, by=args.by, course=args.course, count_starts=args.count_starts)
     lines = [_COURSE_STATUS[result.status]] if result.status in _COURSE_STATUS else []
     for c in result.courses.itertuples():
@@ -83,6 +85,8 @@ def _courses(args, ctx, filters) -> Output:
             f"{c.course_id} ({c.lessons} lessons from {c.lessons_source}): buyers {c.buyers:,}  started {pct(c.start_rate)}  "
             f"completed {pct(c.completion_rate)}"
         )
+        if not is_missing(c.recent_buyers) and c.recent_buyers > 0:
+            lines.append(f"  note: {t('courses.still_learning', 'en', recent=count(c.recent_buyers), buyers=count(c.buyers), days=number(c.days_to_complete, 0))}")
         funnel = result.funnel[result.funnel.course_id == c.course_id]
         lines += [
             f"  {'purchase' if r.step == 0 else f'lesson {r.step}':<10} {r.learners:>8,}  {pct(r.conversion_from_first):>6}"
