@@ -32,7 +32,7 @@ Definitions (glossary: docs/metrics.md, "Video and course completion"):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import ibis
 import numpy as np
@@ -193,20 +193,30 @@ def _flag_learners(learners: pd.DataFrame, n_lessons: pd.Series) -> pd.DataFrame
     return learners
 
 
-def completion_rate(source: Source, filters: Filters | None = None, *, count_starts: bool = False) -> float | None:
+class CompletionRate(NamedTuple):
+    """The Overview's course completion: the rate, its buyer-course pairs, and those of them still
+    learning (``recent_buyers`` summed over the courses that can tell; module docstring)."""
+
+    rate: float | None
+    buyers: int
+    recent_buyers: int
+
+
+def completion_rate(source: Source, filters: Filters | None = None, *, count_starts: bool = False) -> CompletionRate:
     """Completed buyer-course pairs / buyer-course pairs (the Overview's course completion KPI).
 
     The same cohort and rule as :func:`course_completion`, without its acquisition split and
-    gaps; ``None`` without courses or buyers.
+    gaps; the rate is ``None`` without courses or buyers.
     """
     course_list, buyers, reached = _cohort(source, _lessons(source, count_starts), filters or Filters(), None)
     if buyers is None:
-        return None
+        return CompletionRate(None, 0, 0)
     learners = source.execute(_per_buyer(buyers, reached))
     if learners.empty:
-        return None
+        return CompletionRate(None, 0, 0)
     learners = _flag_learners(learners, course_list.set_index("course_id")["lessons"])
-    return float(learners["completed"].sum()) / len(learners)
+    recent = _still_learning(source, reached, learners)["recent_buyers"].sum()
+    return CompletionRate(float(learners["completed"].sum()) / len(learners), len(learners), int(recent))
 
 
 def _course_completion(source, events, lessons, filters, by, course, count_starts) -> CourseCompletion:

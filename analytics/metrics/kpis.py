@@ -69,6 +69,9 @@ MIN_VIEWS_FOR_RATES: Final[int] = 30
 NOTE_NO_SPEND: Final[str] = "no_spend"
 NOTE_SPEND_NOT_BY_CATEGORY: Final[str] = "spend_not_by_category"
 NOTE_SPEND_NOT_SPLIT: Final[str] = "spend_not_split"
+#: ``course_still_learning:RECENT:BUYERS``: RECENT of the period's BUYERS (buyer-course pairs) bought
+#: less than the time completers took before the data ends (analytics.metrics.courses, "still learning").
+NOTE_COURSE_STILL_LEARNING: Final[str] = "course_still_learning"
 
 @dataclass(frozen=True)
 class Kpi:
@@ -160,16 +163,19 @@ KPIS: Final[tuple[Kpi, ...]] = (
 
 
 # -- KPIs defined by other modules (one implementation each, there) -----------------------------
-def _retention(source: Source, filters: Filters) -> dict[str, float | None]:
+def _retention(source: Source, filters: Filters) -> tuple[dict[str, float | None], tuple[str, ...]]:
     from analytics.metrics.retention import day_n_retentions
 
-    return {f"d{n}_retention": value for n, value in day_n_retentions(source, filters, (1, 7, 30)).items()}
+    return {f"d{n}_retention": value for n, value in day_n_retentions(source, filters, (1, 7, 30)).items()}, ()
 
 
-def _course_completion(source: Source, filters: Filters) -> dict[str, float | None]:
+def _course_completion(source: Source, filters: Filters) -> tuple[dict[str, float | None], tuple[str, ...]]:
+    """Course completion, noted (:data:`NOTE_COURSE_STILL_LEARNING`) when some of its buyers may still complete."""
     from analytics.metrics.courses import completion_rate
 
-    return {"course_completion": completion_rate(source, filters)}
+    done = completion_rate(source, filters)
+    note = (f"{NOTE_COURSE_STILL_LEARNING}:{done.recent_buyers}:{done.buyers}",) if done.recent_buyers else ()
+    return {"course_completion": done.rate}, note
 
 
 #: KPIs whose definition lives in another module; the Overview shows them without a sparkline and
@@ -187,8 +193,8 @@ EXTERNAL_KPIS: Final[tuple[Kpi, ...]] = (
         "analytics.metrics.courses.completion_rate"),
 )
 #: How the external KPIs are computed: each computation gives the values of the KPIs it names (the
-#: three retention days in one query).
-EXTERNAL_COMPUTE: Final[dict[tuple[str, ...], Callable[[Source, Filters], dict[str, float | None]]]] = {
+#: three retention days in one query) and its notes.
+EXTERNAL_COMPUTE: Final[dict[tuple[str, ...], Callable[[Source, Filters], tuple[dict[str, float | None], tuple[str, ...]]]]] = {
     ("d1_retention", "d7_retention", "d30_retention"): _retention,
     ("course_completion",): _course_completion,
 }
@@ -472,7 +478,9 @@ def external_values(source: Source, filters: Filters) -> tuple[dict[str, float |
     notes: list[str] = []
     for names, compute in EXTERNAL_COMPUTE.items():
         try:
-            values.update(compute(source, filters))
+            computed, said = compute(source, filters)
+            values.update(computed)
+            notes.extend(said)
         except ReelyticsError:
             raise
         except Exception:  # noqa: BLE001 - reported as a note, see docstring

@@ -99,6 +99,12 @@ TEXT = {
                                       "zh": "投放花费没有品类信息：按品类筛选时无法计算花费、获客成本和 ROAS。"},
     "ov.note.spend_not_split": {"en": "Spend is split only by channel and campaign; this breakdown leaves spend, CAC and ROAS empty.",
                                 "zh": "投放花费只能按渠道和投放计划拆分；此拆分中花费、获客成本和 ROAS 为空。"},
+    "ov.note.course_still_learning": {
+        "en": "Course completion: {recent} of the period's {buyers} course buyers bought less than the time most completers "
+              "took before the data ends; some are still learning, so the rate may still rise (Course completion page).",
+        "zh": "课程完课率：本周期 {buyers} 名课程购买者中有 {recent} 名的购买时间距数据结束不足大多数完课者所用的时间；"
+              "其中一些人仍在学习，完课率可能还会上升（见课程完课页面）。",
+    },
     "ov.note.external_failed": {"en": "{kpi} could not be computed; its page shows the details.",
                                 "zh": "{kpi} 暂时无法计算，请查看其对应页面。"},
     "ov.breakdown": {"en": "Breakdown", "zh": "维度拆分"},

@@ -9,6 +9,7 @@ from analytics.metrics.kpis import (
     DIMENSIONS,
     KPI_BY_NAME,
     KPIS,
+    NOTE_COURSE_STILL_LEARNING,
     overview,
 )
 from analytics.query.facets import (
@@ -29,6 +30,7 @@ from dashboard.common import (
 )
 from dashboard.format import (
     chart,
+    count,
     currency_symbol,
     date,
     over_time,
@@ -84,6 +86,9 @@ def _notes(notes) -> None:
     for note in notes:
         if note.startswith("external_failed:"):
             st.warning(t("ov.note.external_failed", kpi=t(f"kpi.{note.split(':', 1)[1]}")))
+        elif note.startswith(f"{NOTE_COURSE_STILL_LEARNING}:"):
+            _, recent, buyers = note.split(":")
+            st.info(t("ov.note.course_still_learning", recent=count(int(recent)), buyers=count(int(buyers))))
         else:
             st.info(t(f"ov.note.{note}"))
 

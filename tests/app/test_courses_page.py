@@ -103,8 +103,8 @@ def test_courses_page_on_the_sample(monkeypatch, sample_db_copy):
 
 
 @pytest.mark.parametrize(("lang", "said"), [
-    ("en", "2 of 7 buyers bought less than 8 days before the data ends, the time 90% of those who completed took: "
-           "some of them are still learning, so the completion rate may still rise."),
+    ("en", ("2 of 7 buyers bought less than 8 days before the data ends, the time 90% of those who completed took: "
+            "some of them are still learning, so the completion rate may still rise.")),
     ("zh", "7 名购买者中有 2 名在数据结束前不到 8 天内购买（90% 的完课者在这段时间内完课）：其中一些人仍在学习，完课率可能还会上升。"),
 ])
 def test_courses_page_says_when_recent_buyers_may_still_complete(monkeypatch, tmp_path, lang, said):

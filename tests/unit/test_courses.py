@@ -83,7 +83,7 @@ def test_courses_table_by_hand(school):
     # erin: lesson 4 of 4 reached (lesson >= k counts for every k <= 4)
     assert c.loc["c2", "completed"] == 1
     # the Overview's KPI: completed pairs over buyer-course pairs, c1 and c2 together
-    assert completion_rate(school) == pytest.approx((1 + 1) / (3 + 1))
+    assert completion_rate(school).rate == pytest.approx((1 + 1) / (3 + 1))
 
 
 def test_recent_buyers_are_counted_against_the_time_completers_took(store):
@@ -104,6 +104,12 @@ def test_recent_buyers_are_counted_against_the_time_completers_took(store):
     assert (c.loc["k1", "buyers"], c.loc["k1", "recent_buyers"]) == (7, 2)
     # k2 has no completer of its own: the completers of every course tell
     assert c.loc["k2", "days_to_complete"] == pytest.approx(7.6) and c.loc["k2", "recent_buyers"] == 1
+    # the Overview's KPI: 5 of 8 pairs completed, 3 still learning, and the KPI report says so
+    assert completion_rate(store) == (5 / 8, 8, 3)
+    from analytics.metrics.kpis import kpi_report
+
+    report = kpi_report(store, Filters(), series=False)
+    assert report.values["course_completion"] == pytest.approx(5 / 8) and "course_still_learning:3:8" in report.notes
 
 
 def test_too_few_completers_say_nothing_about_recent_buyers(school):
@@ -113,7 +119,7 @@ def test_too_few_completers_say_nothing_about_recent_buyers(school):
 
 def test_completion_rate_without_buyers(school):
     day = (T0 + dt.timedelta(hours=8)).date() + dt.timedelta(days=1)
-    assert completion_rate(school, Filters(date_from=day, date_to=day)) is None
+    assert completion_rate(school, Filters(date_from=day, date_to=day)).rate is None
 
 
 def test_funnel_and_stops_by_hand(school):
@@ -167,7 +173,7 @@ def test_date_filter_picks_the_purchase_cohort(school):
 
 def test_no_courses_and_bad_split(store):
     assert course_completion(store).status == "no_courses"
-    assert completion_rate(store) is None
+    assert completion_rate(store).rate is None
     with pytest.raises(BadInput):
         course_completion(store, by="campaign")
 

@@ -15,6 +15,7 @@ from analytics.errors import BadInput
 from analytics.metrics.kpis import (
     DIMENSIONS,
     KPI_BY_NAME,
+    NOTE_COURSE_STILL_LEARNING,
     breakdown,
     check_dimension,
     kpi_report,
@@ -102,14 +103,20 @@ _NOTES = {
     "spend_not_by_category": "spend has no category: with a category filter, spend, CAC and ROAS are not available",
     "spend_not_split": "spend is split only by channel and campaign: this breakdown leaves spend, CAC and ROAS empty",
     "external_failed": "{kpi} could not be computed; `reelytics {command}` shows the details",
+    NOTE_COURSE_STILL_LEARNING: "course completion: {recent:,} of the period's {buyers:,} course buyers bought less than "
+    "the time most completers took before the data ends; some are still learning, so the rate may still rise "
+    "(`reelytics completion --courses`)",
 }
 _NOTE_COMMANDS = {"course_completion": "completion --courses"}
 
 
 def _note_text(note: str) -> str:
-    code, _, kpi = note.partition(":")
+    code, _, rest = note.partition(":")
     if code == "external_failed":
-        return _NOTES[code].format(kpi=kpi, command=_NOTE_COMMANDS.get(kpi, "retention"))
+        return _NOTES[code].format(kpi=rest, command=_NOTE_COMMANDS.get(rest, "retention"))
+    if code == NOTE_COURSE_STILL_LEARNING:
+        recent, _, buyers = rest.partition(":")
+        return _NOTES[code].format(recent=int(recent), buyers=int(buyers))
     return _NOTES.get(code, note)
 
 
