@@ -8,7 +8,7 @@ from typing import Any
 
 from analytics.metrics.explain import RESERVED, Contributor, Explanation
 from analytics.metrics.kpis import KPI_BY_NAME, Kpi
-from dashboard.i18n import Lang, t, word
+from dashboard.i18n import Lang, t, value
 from dashboard.numbers import MISSING, kpi_kind, write
 
 
@@ -50,7 +50,7 @@ def dimension_text(dimension: str, lang: Lang | None = None) -> str:
 def segment_text(segment, lang: Lang | None = None) -> str:
     """An alert's series: "Channel: Douyin", or "all" for the whole data (``segment``: pairs or a dict)."""
     pairs = segment.items() if isinstance(segment, dict) else segment
-    return ", ".join(f"{dimension_text(k, lang)}: {word(k, v, lang)}" for k, v in pairs) or t("al.all", lang)
+    return ", ".join(f"{dimension_text(k, lang)}: {value(k, v, lang)}" for k, v in pairs) or t("al.all", lang)
 
 
 def contributor_text(kpi: Kpi, c: Contributor, lang: Lang | None = None) -> str:

@@ -27,7 +27,14 @@ import streamlit as st
 from streamlit.dataframe.lazy_df_source import AUTO_LAZY_ROW_THRESHOLD
 from streamlit.dataframe_util import convert_pandas_df_to_arrow_table
 
-from dashboard.i18n import TEXT, column_text, current_lang, t, word
+from dashboard.i18n import (  # re-exported for the pages
+    PERIOD_COLUMN,
+    TEXT,
+    column_label,
+    current_lang,
+    t,
+    value,
+)
 from dashboard.numbers import MISSING, count, multiple, number, pct, signed_pct
 from dashboard.numbers import is_missing as _missing
 
@@ -99,7 +106,6 @@ VALUE_DOMAINS: dict[str, str] = {
     "by": "dimension", "kind": "item_kind", "severity": "level", "model": "model",
 }
 
-_PERIOD_COLUMN = re.compile(r"(day|week|month)_(\d+)")
 _SNAKE = re.compile(r"[a-z0-9]+(_[a-z0-9]+)+")
 
 
@@ -171,11 +177,6 @@ def clock(day: int, hour: int) -> str:
     return t("fmt.when", day=weekday(day), hour=int(hour))
 
 
-def value(domain: str, raw: Any) -> str:
-    """A canonical value (an event type, a channel, a status) in the page language (:func:`word`)."""
-    return word(domain, raw)
-
-
 def unit_value(unit: str, raw: float | None) -> str:
     """A value of a KPI unit (``count``, ``ratio``, ``money``, ``multiple``, ``hours``)."""
     return {"count": count, "ratio": pct, "money": money, "multiple": multiple}.get(unit, number)(raw)
@@ -189,23 +190,10 @@ def unit_change(unit: str, change: float | None, difference: float | None) -> st
 
 
 # -- tables --------------------------------------------------------------------------------------
-def column_label(name: str) -> str:
-    """The header a person reads for column ``name``: its text, a KPI's name, or a period."""
-    text = column_text(name)
-    if text is not None:
-        return text
-    m = _PERIOD_COLUMN.fullmatch(name)
-    if m:
-        return t(f"col.period.{m.group(1)}", k=int(m.group(2)))
-    if name.startswith("count "):  # a funnel breakdown's users at each step: "count view"
-        return t("col.step_count", step=value("event", name[len("count "):]))
-    return name
-
-
 def column_kind(name: str) -> Kind:
     if name in COLUMN_KINDS:
         return COLUMN_KINDS[name]
-    if _PERIOD_COLUMN.fullmatch(name):
+    if PERIOD_COLUMN.fullmatch(name):
         return "percent"
     if name.startswith("count "):
         return "count"

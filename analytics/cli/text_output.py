@@ -52,11 +52,11 @@ def pad(text: str, width: int, right: bool = False) -> str:
 
 
 def header(name: str) -> str:
-    """The words of the library's column ``name`` (``active_users`` -> ``Active users``), the name
-    itself for a column without words (a property key, a metric column of an uploaded table)."""
-    from dashboard.i18n import column_text
+    """The words of the library's column ``name`` (``active_users`` -> ``Active users``), as the
+    dashboard heads it (:func:`dashboard.i18n.column_label`), in English."""
+    from dashboard.i18n import column_label
 
-    return column_text(name, "en") or name
+    return column_label(name, "en")
 
 
 NO_EVENTS = "no events yet: load data with `reelytics ingest FILE` or `reelytics sample`"

@@ -402,6 +402,12 @@ def parse_map_args(items: list[str] | None) -> dict[str, str]:
 EVENT_VALUES_SHARE = 0.5
 
 
+def _event_types_in(values: list[str]) -> tuple[float, int]:
+    """The share of ``values`` (non-empty text) that are event types, and how many types they are."""
+    types = [EVENT_ALIASES[v] for v in (str(x).strip().lower() for x in values) if v in EVENT_ALIASES]
+    return (len(types) / len(values) if values else 0.0), len(set(types))
+
+
 def _event_column_by_values(headers: list[str], guesses: dict[str, ColumnMap], sample) -> str | None:
     """The header of the column left to ``props`` whose sampled values are most often event types
     (:data:`EVENT_VALUES_SHARE`, two distinct types or more); ``None`` when no column is."""
@@ -409,10 +415,8 @@ def _event_column_by_values(headers: list[str], guesses: dict[str, ColumnMap], s
     for i, h in enumerate(headers):
         if guesses[h].target != "props":
             continue
-        values = [str(row[i]).strip().lower() for row in sample if i < len(row) and row[i] not in (None, "")]
-        types = [EVENT_ALIASES[v] for v in values if v in EVENT_ALIASES]
-        share = len(types) / len(values) if values else 0.0
-        if share >= EVENT_VALUES_SHARE and len(set(types)) >= 2 and share > best_share:
+        share, kinds = _event_types_in([row[i] for row in sample if i < len(row) and row[i] not in (None, "")])
+        if share >= EVENT_VALUES_SHARE and kinds >= 2 and share > best_share:
             best, best_share = h, share
     return best
 
@@ -454,7 +458,7 @@ def name_headless_columns(rows: list[list[str]]) -> list[str] | None:
     width = max((len(r) for r in rows), default=0)
     columns = [[r[i].strip() for r in rows if i < len(r) and r[i] and r[i].strip()] for i in range(width)]
     names: list[str | None] = [None] * width
-    events = [(sum(v.lower() in EVENT_ALIASES for v in vs) / len(vs), i) for i, vs in enumerate(columns) if vs]
+    events = [(_event_types_in(vs)[0], i) for i, vs in enumerate(columns) if vs]
     share, at = max(events, default=(0.0, -1))
     if share >= EVENT_VALUES_SHARE:
         names[at] = "event_type"

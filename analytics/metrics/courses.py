@@ -310,28 +310,21 @@ def _courses_table(course_list: pd.DataFrame, learners: pd.DataFrame) -> pd.Data
 def _still_learning(source, reached, learners: pd.DataFrame) -> pd.DataFrame:
     """Per course: ``days_to_complete`` and ``recent_buyers`` (module docstring, "still learning")."""
     courses = pd.Index(learners["course"].unique(), name="course_id")
-    out = pd.DataFrame({"days_to_complete": np.nan, "recent_buyers": pd.array([pd.NA] * len(courses), dtype="Int64")},
-                       index=courses)
     done = learners[learners["completed"]]
     _, last_event = source.span()
-    if done.empty or last_event is None:
-        return out.reset_index()
-    finals = source.execute(reached).merge(done[["user_id", "course", "lessons", "purchased_at"]], on=["user_id", "course"])
-    finals = finals[finals["lesson"] >= finals["lessons"]]
-    took = finals.groupby(["user_id", "course"]).agg(at=("reached_at", "min"), bought=("purchased_at", "first"))
-    took["days"] = (took["at"] - took["bought"]).dt.total_seconds() / 86400
-    took = took.reset_index()
-    pooled = took["days"].quantile(COMPLETION_QUANTILE) if len(took) >= MIN_COMPLETERS else np.nan
-    per_course = took.groupby("course")["days"].agg(["size", lambda d: d.quantile(COMPLETION_QUANTILE)])
-    for course in courses:
-        own = per_course.loc[course] if course in per_course.index else None
-        days = own.iloc[1] if own is not None and own.iloc[0] >= MIN_COMPLETERS else pooled
-        if np.isnan(days):
-            continue
-        since = learners.loc[learners["course"] == course, "purchased_at"]
-        out.loc[course, "days_to_complete"] = float(days)
-        out.loc[course, "recent_buyers"] = int((since > pd.Timestamp(last_event) - pd.Timedelta(days=float(days))).sum())
-    return out.reset_index()
+    days = pd.Series(np.nan, index=courses)
+    if not done.empty and last_event is not None:
+        finals = source.execute(reached).merge(done[["user_id", "course", "lessons", "purchased_at"]], on=["user_id", "course"])
+        finals = finals[finals["lesson"] >= finals["lessons"]]
+        took = finals.groupby(["user_id", "course"]).agg(at=("reached_at", "min"), bought=("purchased_at", "first"))
+        took = ((took["at"] - took["bought"]).dt.total_seconds() / 86400).groupby(level="course")
+        own = took.quantile(COMPLETION_QUANTILE).where(took.size() >= MIN_COMPLETERS)
+        pooled = took.obj.quantile(COMPLETION_QUANTILE) if len(took.obj) >= MIN_COMPLETERS else np.nan
+        days = own.reindex(courses).fillna(pooled)
+    cutoff = pd.Timestamp(last_event) - pd.to_timedelta(learners["course"].map(days), unit="D")
+    recent = (learners["purchased_at"] > cutoff).groupby(learners["course"]).sum().reindex(courses)
+    return pd.DataFrame({"days_to_complete": days, "recent_buyers": recent.astype("Int64").where(days.notna())},
+                        index=courses).reset_index()
 
 
 def _lesson_grid(course_list: pd.DataFrame, learners: pd.DataFrame) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from typing import Literal
 
 Lang = Literal["en", "zh"]
@@ -45,16 +46,26 @@ def t(key: str, lang: Lang | None = None, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-def column_text(name: str, lang: Lang | None = None) -> str | None:
-    """The header a person reads for the library's column ``name`` (a KPI's name, or a column's
-    text), or ``None`` when it has none."""
+#: A cohort table's period columns: ``day_3``, ``week_1``, ``month_2``.
+PERIOD_COLUMN = re.compile(r"(day|week|month)_(\d+)")
+
+
+def column_label(name: str, lang: Lang | None = None) -> str:
+    """The header a person reads for the library's column ``name``: a KPI's name, a column's text,
+    a cohort period (``day_3``), a funnel breakdown's users at a step (``count view``), else the name
+    itself (a property key, a metric column of an uploaded table)."""
     for key in (f"kpi.{name}", f"col.{name}"):
         if key in TEXT:
             return t(key, lang)
-    return None
+    m = PERIOD_COLUMN.fullmatch(name)
+    if m:
+        return t(f"col.period.{m.group(1)}", lang, k=int(m.group(2)))
+    if name.startswith("count "):  # a funnel breakdown's users at each step: "count view"
+        return t("col.step_count", lang, step=value("event", name[len("count "):], lang))
+    return name
 
 
-def word(domain: str, raw: object, lang: Lang | None = None) -> str:
+def value(domain: str, raw: object, lang: Lang | None = None) -> str:
     """A canonical value (an event type, a channel, a status) in words; unknown values are shown as
     they are (a channel the sample does not know is still a name), a missing one as ``–``."""
     from dashboard.numbers import MISSING, is_missing
@@ -68,5 +79,5 @@ def word(domain: str, raw: object, lang: Lang | None = None) -> str:
         return t(key, lang)
     if domain == "event" and isinstance(raw, str) and "[" in raw:  # a step with a condition: "view[cond]"
         head, _, rest = raw.partition("[")
-        return f"{word('event', head, lang)}[{rest}"
+        return f"{value('event', head, lang)}[{rest}"
     return str(raw)

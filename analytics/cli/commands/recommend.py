@@ -247,9 +247,9 @@ def run_evaluate(args, ctx) -> Output:
     text.append(f"ALS factors={p.factors} regularization={p.regularization:.4g} alpha={p.alpha:.4g} weighting={p.weighting}"
                 + (" (tuned on a validation split of the training part)" if result.tuning and result.tuning.status == "ok" else ""))
     from analytics.cli.text_output import header
-    from dashboard.i18n import word
+    from dashboard.i18n import value
 
-    names = {m.model: word("model", m.model, "en") for m in result.models}
+    names = {m.model: value("model", m.model, "en") for m in result.models}
     width = max(12, *(len(n) + 2 for n in names.values()))
     head = f"{'Model':<{width}}" + "".join(f"{header(m).replace('@K', f'@{args.k}'):>14}" for m in METRICS) + f"{'NDCG 95% CI':>20}"
     rows = []
@@ -263,7 +263,7 @@ def run_evaluate(args, ctx) -> Output:
     win = result.winner()
     if win is not None:
         verdict = "wins clearly" if win.verdict == "better" else "is ahead, but not clearly"
-        text.append(f"{word('model', win.model, 'en')} {verdict} on NDCG@{args.k}: {win.difference:+.4f} over "
-                    f"{word('model', win.other, 'en')} "
+        text.append(f"{value('model', win.model, 'en')} {verdict} on NDCG@{args.k}: {win.difference:+.4f} over "
+                    f"{value('model', win.other, 'en')} "
                     f"(95% CI {win.ci_low:+.4f} to {win.ci_high:+.4f}, paired over users; normal approximation)")
     return Output(payload, "\n".join(text))
