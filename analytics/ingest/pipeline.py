@@ -9,15 +9,17 @@
    into a UTF-8 CSV in the staging folder, and lines over the line limit are replaced by a marked row
    so that each is rejected and counted) through one SQL transform giving canonical columns, a
    rejection reason per row (``TRY_CAST``; nothing raises per row), each row's hash and its warning
-   flags. The streamed pass that finds over-long lines also finds whether the file holds a NUL byte, a
-   line longer than the cell limit or any non-ASCII byte: per-cell tests the file cannot fail are left
-   out of the transform (:func:`_stage_sql`).
+   flags. Each number and time is parsed once, for its value and its checks alike. The streamed pass
+   that finds over-long lines also finds whether the file holds a NUL byte, a line longer than the
+   cell limit, any non-ASCII byte or a cell that may start like a formula: per-cell tests the file
+   cannot fail are left out of the transform (:func:`_stage_sql`).
 3. **Insert as it streams**, in one transaction: the rows arrive in Arrow batches of
    :data:`BATCH_ROWS`, in file order (a row's position is its line); each batch's accepted rows whose
    hash is new (not in the table, not earlier in the file: sorted NumPy arrays of 8-byte hashes) go
    straight into the table by a second cursor, planned without DuckDB's insertion order so that each
    row group is compressed as it is written (the table holds each batch's rows in file order, the
-   batches in the order the insert took them); the rejected rows (with their reason and raw line) and
+   batches in the order the insert took them); ``props`` travels only when the file keeps columns
+   there, and DuckDB runs one worker thread (:data:`INGEST_THREADS`); the rejected rows (with their reason and raw line) and
    the accepted rows whose hash was seen before are kept aside. Nothing is written and read back, and
    no inserted row is ever deleted (DuckDB would rewrite every row of the transaction at commit).
 4. **Check**: after the pass, the rows kept aside are compared column by column with the stored rows
@@ -104,6 +106,11 @@ from analytics.store.uploads import check_kind, find_by_sha, register_upload
 #: ``<database>.tmp``); the previous limit is restored afterwards. It applies to the whole database
 #: instance for the duration of the upload.
 INGEST_MEMORY_LIMIT = "800MB"
+#: DuckDB's worker threads while an upload runs (restored afterwards; the whole instance, like the
+#: memory limit). The streamed pass is a chain -- the read and transform, the Arrow batches in Python,
+#: the insert -- each link on a thread of its own; more DuckDB workers only contend with that chain:
+#: on the 10M-row bench file one worker takes about a sixth less CPU and less wall time than two.
+INGEST_THREADS = 1
 #: Rows per batch of the streamed pass (the rows of one batch are in memory at once, as Arrow).
 BATCH_ROWS = 1 << 18
 #: Event times before this or after tomorrow are flagged when no expected range is given.
@@ -410,9 +417,11 @@ _VALUE_UNITS = (
 )
 
 
-def _seconds(raw: str, unit: str) -> str:
-    """A duration in seconds: a number in the column's ``unit`` (:func:`_num`), or a value that writes
-    its own unit: ``12秒``, ``12 s``, ``1.5min``, ``500ms``, ``1分30秒``, ``01:30`` (m:ss), ``1:02:03`` (h:mm:ss)."""
+def _seconds(raw: str, unit: str, parsed: str) -> str:
+    """A duration in seconds: a number in the column's ``unit`` (``parsed``: :func:`_num` of ``raw``,
+    computed once), or a value that writes its own unit: ``12秒``, ``12 s``, ``1.5min``, ``500ms``,
+    ``1分30秒``, ``01:30`` (m:ss), ``1:02:03`` (h:mm:ss). No text is both a number and a duration with a
+    unit, so the number is tried first."""
     t = f"lower(trim({raw}))"
     number = r"(\d+(?:\.\d+)?)"
 
@@ -434,10 +443,7 @@ def _seconds(raw: str, unit: str) -> str:
         f"ELSE {part(clock, 1)} * 3600 + {part(clock, 2)} * 60 + {part(clock, 3)} END"
     )
     factor = _UNIT_FACTOR[unit]
-    return (
-        f"coalesce(TRY_CAST({raw} AS DOUBLE) {factor}, CASE WHEN {raw} IS NULL THEN NULL {' '.join(whens)} "
-        f"ELSE {_num(raw)} {factor} END)"
-    )
+    return f"coalesce({parsed} {factor}, CASE WHEN {raw} IS NULL THEN NULL {' '.join(whens)} END)"
 
 
 def _alias_case(raw: str, aliases: dict[str, str]) -> str:
@@ -478,7 +484,8 @@ def _stage_sql(
     ``props``, ``_formula`` and ``_reason`` (``code|column|value`` or NULL).
 
     ``facts`` (of the whole file read as it is) drop the per-cell tests the file cannot fail: no NUL
-    byte, no line longer than the cell limit; in an ASCII file only a space can be trimmed."""
+    byte, no line longer than the cell limit, no cell that may start like a formula; in an ASCII file
+    only a space can be trimmed."""
     plan, sniffed, limits = prep.plan, prep.sniffed, prep.limits
     kind = plan.kind
     headers = list(sniffed.headers)
@@ -499,11 +506,16 @@ def _stage_sql(
     def raw_of(c: ColumnMap) -> str:
         return f"_r{col[c.source][1:]}"
 
+    def num(raw: str) -> str:  # the number a raw column holds, parsed once (layer 1)
+        numbers.add(raw[2:])
+        return f"_n{raw[2:]}"
+
     target_raw = {c.target: raw_of(c) for c in plan.columns if c.target not in ("flag", "props", "ignore")}
     unit = {c.target: c.unit for c in plan.columns}
     parsed: dict[str, str] = {}
     reasons: list[tuple[str, str]] = []  # (condition, 'code|column|value' expression)
     iso_cols: list[str] = []  # source columns parsed as times: TRY_CAST(... AS TIMESTAMP) computed once
+    numbers: set[str] = set()  # source columns parsed as numbers: _num(...) computed once
 
     quantity = target_raw.get(QUANTITY)  # multiplies the revenue; negative: an order line is a refund
     status = target_raw.get(ORDER_STATUS)  # an order line's: unpaid rejects it, refunded adds a refund
@@ -511,15 +523,15 @@ def _stage_sql(
         unpaid = ", ".join(_lit(v) for v, e in ORDER_STATUS_ALIASES.items() if e == "unpaid")
         reasons.append((f"lower({status}) IN ({unpaid})", _reason_sql("unpaid_order", ORDER_STATUS, status)))
     if quantity is not None:
-        reasons.append((f"NOT isfinite({_num(quantity)})", _reason_sql("non_finite", QUANTITY, quantity)))
-        reasons.append((f"{quantity} IS NOT NULL AND {_num(quantity)} IS NULL", _reason_sql("bad_number", QUANTITY, quantity)))
+        reasons.append((f"NOT isfinite({num(quantity)})", _reason_sql("non_finite", QUANTITY, quantity)))
+        reasons.append((f"{quantity} IS NOT NULL AND {num(quantity)} IS NULL", _reason_sql("bad_number", QUANTITY, quantity)))
     for name, ctype in TABLE_COLUMNS[kind].items():
         raw = target_raw.get(name)
         if raw is None:
             if kind == "events" and name == "event_type" and plan.wide:
                 row_event = _lit(plan.row_event or "view")
                 parsed[name] = (
-                    f"CASE WHEN {_num(quantity)} < 0 THEN 'refund' ELSE {row_event} END"
+                    f"CASE WHEN {num(quantity)} < 0 THEN 'refund' ELSE {row_event} END"
                     if quantity is not None and plan.row_event == "purchase" else row_event
                 )
             elif kind == "items" and name == "kind":
@@ -552,15 +564,15 @@ def _stage_sql(
             reasons.append((unreadable, _reason_sql("unknown_kind", name, raw)))
         elif ctype == "DOUBLE" or ctype.startswith("DECIMAL") or ctype == "INTEGER":
             if name in DURATION_COLUMNS:
-                parsed[name] = f"({_seconds(raw, unit.get(name) or 's')})"
+                parsed[name] = f"({_seconds(raw, unit.get(name) or 's', num(raw))})"
             elif ctype == "DOUBLE":
-                parsed[name] = f"({_num(raw)} {_UNIT_FACTOR[unit.get(name) or 's']})"
+                parsed[name] = f"({num(raw)} {_UNIT_FACTOR[unit.get(name) or 's']})"
             elif ctype.startswith("DECIMAL"):
-                amount = _num(raw) if quantity is None or name != "revenue" else f"{_num(raw)} * coalesce({_num(quantity)}, 1)"
+                amount = num(raw) if quantity is None or name != "revenue" else f"{num(raw)} * coalesce({num(quantity)}, 1)"
                 parsed[name] = f"TRY_CAST(round({amount}, 2) AS DECIMAL(18,2))"
             else:
-                parsed[name] = f"TRY_CAST({_num(raw)} AS INTEGER)"
-            reasons.append((f"NOT isfinite({_num(raw)})", _reason_sql("non_finite", name, raw)))
+                parsed[name] = f"TRY_CAST({num(raw)} AS INTEGER)"
+            reasons.append((f"NOT isfinite({num(raw)})", _reason_sql("non_finite", name, raw)))
             reasons.append((unreadable, _reason_sql("bad_number", name, raw)))
             if name in DURATION_COLUMNS:
                 reasons.append((f"\"{name}\" < 0", _reason_sql("negative_duration", name, raw)))
@@ -606,7 +618,7 @@ def _stage_sql(
     else:
         select.append("CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS props")
     texts = [target_raw[nm] for nm in _TEXT_COLUMNS if nm in target_raw] + [raw_of(c) for c in props]
-    if texts:
+    if texts and (facts is None or facts.formula_start):
         # Every character the pattern starts with sorts before 'A': the cheap comparison spares the regex.
         checks = " OR ".join(f"CASE WHEN {t} < 'A' THEN regexp_matches({t}, '^(?:[=+@\\t\\r]|-[^0-9.])') ELSE false END" for t in texts)
         select.append(f"coalesce({checks}, false) AS _formula")
@@ -627,9 +639,10 @@ def _stage_sql(
     else:
         trims = [f"nullif(trim(c{i}), '')" for i in range(n)]
     l1 = f"SELECT {src_cols}, " + ", ".join(f"{t} AS _r{i}" for i, t in enumerate(trims)) + f" FROM {source}"
-    if iso_cols:
-        l1 = "SELECT *, " + ", ".join(f"TRY_CAST(_r{i} AS TIMESTAMP) AS _t{i}" for i in iso_cols) + f" FROM ({l1})"
-        trimmed += ", " + ", ".join(f"_t{i}" for i in iso_cols)
+    once = [f"TRY_CAST(_r{i} AS TIMESTAMP) AS _t{i}" for i in iso_cols] + [f"{_num(f'_r{i}')} AS _n{i}" for i in sorted(numbers)]
+    if once:
+        l1 = "SELECT *, " + ", ".join(once) + f" FROM ({l1})"
+        trimmed += ", " + ", ".join([f"_t{i}" for i in iso_cols] + [f"_n{i}" for i in sorted(numbers)])
     l2 = f"SELECT {', '.join(select)}, {trimmed}, {src_cols} FROM ({l1})"
     l3 = f"SELECT *, {reason} AS _reason FROM ({l2})"
     row_hash = "hash(" + ", ".join(f'"{nm}"' for nm in TABLE_COLUMNS[kind]) + ", props)"
@@ -808,8 +821,11 @@ def ingest_file(
             return _already(existing, started, base)
         cur.execute("SET enable_progress_bar = true")
         cur.execute("SET enable_progress_bar_print = false")
-        previous_limit = cur.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        previous_limit, previous_threads = cur.execute(
+            "SELECT current_setting('memory_limit'), current_setting('threads')"
+        ).fetchone()
         cur.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
+        cur.execute(f"SET threads = {INGEST_THREADS}")
         try:
             report = _stage_check_insert(
                 cur, store, path, prep, name, base, pseudonymise_key, progress, timezone, expected_from, expected_to, started
@@ -819,6 +835,7 @@ def ingest_file(
             cur.execute("RESET memory_limit")
             if cur.execute("SELECT current_setting('memory_limit')").fetchone()[0] != previous_limit:
                 cur.execute("SET memory_limit = ?", [previous_limit])
+            cur.execute(f"SET threads = {int(previous_threads)}")
             cur.execute("RESET preserve_insertion_order")
         if report.status == "ok":
             from analytics.query.engine import after_upload
@@ -908,6 +925,11 @@ def _added_events(prep: _Prepared) -> list[tuple[str, str, bool]]:
     return added
 
 
+def _carries_props(prep: _Prepared) -> bool:
+    """Whether the streamed rows carry ``props`` (NULL in every row of a file that keeps no column there)."""
+    return bool(prep.plan.props)
+
+
 def _stream_sql(prep: _Prepared, stage: str) -> str:
     """The stage (:func:`_stage_sql`) as the streamed rows: a source row followed by one row per event
     it adds (:func:`_added_events`; ``_k``: 0 for the source row, n for the n-th added event; only
@@ -916,6 +938,9 @@ def _stream_sql(prep: _Prepared, stage: str) -> str:
     kind = plan.kind
     cols = list(TABLE_COLUMNS[kind])
     added = _added_events(prep)
+    # ``props`` only when the file keeps columns there: a column of NULL maps costs as much to pass
+    # through Arrow as a column of values.
+    carried = ", props" if _carries_props(prep) else ""
     if added:
         ks = ", ".join(f'CASE WHEN _reason IS NULL AND "{f}" THEN {i} END' for i, (_e, f, _keep) in enumerate(added, start=1))
         inner = f"SELECT *, unnest([0] || list_filter([{ks}], x -> x IS NOT NULL)) AS _k FROM ({stage})"
@@ -929,10 +954,10 @@ def _stream_sql(prep: _Prepared, stage: str) -> str:
             values[c] = f'CASE WHEN _k IN ({kept}) THEN "{c}" END'
         select = ", ".join(f'{v} AS "{c}"' for c, v in values.items())
         row_hash = f"CASE WHEN _k = 0 THEN _h ELSE hash({', '.join(values.values())}, props) END"
-        stage = f"SELECT {select}, props, _formula, _reason, _raw, {row_hash} AS _h, _k FROM ({inner})"
+        stage = f"SELECT {select}{carried}, _formula, _reason, _raw, {row_hash} AS _h, _k FROM ({inner})"
     else:
         qcols = ", ".join(f'"{c}"' for c in cols)
-        stage = f"SELECT {qcols}, props, _formula, _reason, _raw, _h FROM ({stage})"
+        stage = f"SELECT {qcols}{carried}, _formula, _reason, _raw, _h FROM ({stage})"
     if kind != "events":
         return stage
     return (
@@ -964,16 +989,19 @@ class _HashSet:
         top = hashes >> self.shift
         return top >> np.uint64(6), np.left_shift(np.uint64(1), top & np.uint64(63))
 
-    def add(self, hashes) -> None:
+    def add(self, hashes, ordered: bool = False) -> None:
+        """Add ``hashes`` (``ordered``: already sorted)."""
         import numpy as np
 
         if not len(hashes):
             return
-        word, bit = self._bits(hashes)
-        np.bitwise_or.at(self.bitmap, word, bit)
-        level = _distinct(np.sort(hashes))
+        level = _distinct(hashes if ordered else np.sort(hashes))
+        word, bit = self._bits(level)  # sorted hashes: their words in order, each word's bits OR-ed at once
+        first = np.flatnonzero(np.concatenate(([True], word[1:] != word[:-1])))
+        self.bitmap[word[first]] |= np.bitwise_or.reduceat(bit, first)
         while self.levels and len(self.levels[-1]) <= 2 * len(level):
-            level = _distinct(np.sort(np.concatenate([self.levels.pop(), level])))
+            # two sorted runs: the stable sort (a merge sort) merges them in one linear pass
+            level = _distinct(np.sort(np.concatenate([self.levels.pop(), level]), kind="stable"))
         self.levels.append(level)
 
     def repeats(self, hashes):
@@ -995,7 +1023,7 @@ class _HashSet:
             _, first = np.unique(hashes[hit], return_index=True)
             mask[hit] = True
             mask[hit[first]] = seen_before[first]  # the first of a repeat in this batch is new unless seen before
-        self.add(ordered)
+        self.add(ordered, ordered=True)
         return mask
 
 
@@ -1231,7 +1259,7 @@ def _check_and_insert(cur, reader, prep: _Prepared, sql, params, key, progress, 
     rd = _read_stream(reader, sql, params, base["file_name"])
     import pyarrow as pa
 
-    out_cols = cols + ["props"]
+    out_cols = cols + (["props"] if _carries_props(prep) else [])
     rows = pa.RecordBatchReader.from_batches(
         pa.schema([rd.schema.field(c) for c in out_cols]),
         _stream(rd, kind, bool(_added_events(prep)), seen, out_cols, state, bool(sniffed.parts)),
@@ -1254,7 +1282,9 @@ def _check_and_insert(cur, reader, prep: _Prepared, sql, params, key, progress, 
     cur.execute("SET preserve_insertion_order = false")
     try:
         inserted = _run(
-            cur, f'INSERT INTO "{kind}" ({qcols}, upload_id, props) SELECT {qcols}, $uid, props FROM _rx_rows',
+            cur,
+            f'INSERT INTO "{kind}" ({qcols}, upload_id, props) SELECT {qcols}, $uid, '
+            f'{"props" if _carries_props(prep) else "NULL"} FROM _rx_rows',
             {"uid": upload_id}, poll,
         )[0][0]
     except BaseException as exc:

@@ -659,18 +659,24 @@ class TextFacts:
     """What one streamed pass over a text file finds: the lines over the line limit (numbers, 1-based),
     the longest line in bytes, whether any byte is NUL or outside ASCII, and whether a cell may start
     or end with a space (a space next to a delimiter, a quote or a line end; ``False`` in an ASCII
-    file: no cell needs trimming. Other files may hold wider spaces, which the trim also removes)."""
+    file: no cell needs trimming. Other files may hold wider spaces, which the trim also removes), and
+    whether a cell may start with a character a spreadsheet reads as a formula (one of ``=+@-``, a tab
+    or a carriage return after a delimiter, a quote, a line start or a space; after any non-ASCII byte
+    too, which may end a wide space)."""
 
     long_lines: list[int]
     longest: int
     has_nul: bool
     ascii: bool
     spaced: bool = True
+    formula_start: bool = True
 
 
 #: Bytes a cell's first or last character can touch: every delimiter the reader accepts, the quote
 #: and the line ends.
 _CELL_EDGES = b",;|\t\n\r\""
+#: Characters that make a spreadsheet read a cell as a formula when they start it.
+_FORMULA_STARTS = b"=+@-\t\r"
 
 
 def text_facts(path: Path, max_line_bytes: int) -> TextFacts:
@@ -680,9 +686,12 @@ def text_facts(path: Path, max_line_bytes: int) -> TextFacts:
     found: list[int] = []
     line = 1  # number of the line the chunk starts in
     length = 0  # bytes of that line before the chunk
-    longest, has_nul, ascii_only, spaced = 0, False, True, False
+    longest, has_nul, ascii_only, spaced, formula = 0, False, True, False, False
     edge = np.zeros(256, dtype=bool)
     edge[list(_CELL_EDGES)] = True
+    before_formula = edge.copy()  # a space may be trimmed, a non-ASCII byte may end a wide space
+    before_formula[32] = True
+    before_formula[128:] = True
     last = 10  # the byte before the chunk: the file starts a line
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK_BYTES * 8):
@@ -691,6 +700,8 @@ def text_facts(path: Path, max_line_bytes: int) -> TextFacts:
             ascii_only = ascii_only and chunk.isascii()
             if not spaced:
                 spaced = _space_at_an_edge(arr, last, edge)
+            if not formula:
+                formula = _formula_start(chunk, arr, last, before_formula)
             last = int(arr[-1])
             ends = np.flatnonzero(arr == 10)
             if len(ends) == 0:
@@ -705,7 +716,21 @@ def text_facts(path: Path, max_line_bytes: int) -> TextFacts:
             length = len(chunk) - int(ends[-1]) - 1
     if length > max_line_bytes:
         found.append(line)
-    return TextFacts(found, max(longest, length), has_nul, ascii_only, spaced)
+    return TextFacts(found, max(longest, length), has_nul, ascii_only, spaced, formula)
+
+
+def _formula_start(chunk: bytes, arr, before_first: int, before) -> bool:
+    """Whether a byte of :data:`_FORMULA_STARTS` in ``chunk`` (``arr``: its bytes as NumPy) follows a
+    byte in ``before`` (a lookup table); ``before_first`` is the byte before the chunk."""
+    import numpy as np
+
+    for c in _FORMULA_STARTS:
+        if c not in chunk:  # a byte search, far cheaper than a pass of NumPy
+            continue
+        at = np.flatnonzero(arr == c)
+        if (at[0] == 0 and before[before_first]) or before[arr[at[at > 0] - 1]].any():
+            return True
+    return False
 
 
 def _space_at_an_edge(arr, before_first: int, edge) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analytics.ingest import ingest_file, readers
+from analytics.ingest import ingest_file, pipeline, readers
 from analytics.ingest.limits import Limits
 
 HEADER = "event_time,user_id,event_type,item_id,channel\n"
@@ -30,6 +30,32 @@ def test_text_facts_say_whether_a_space_touches_a_cells_edge(tmp_path):
         assert readers.text_facts(path, 40).spaced is spaced, content
     path.write_bytes(b"a,b\n" + b"1,2\n" * (readers.CHUNK_BYTES * 8 // 4) + b"1, 2\n")  # past the first chunk
     assert readers.text_facts(path, 40).spaced
+
+
+def test_text_facts_say_whether_a_cell_may_start_like_a_formula(tmp_path):
+    path = tmp_path / "f.csv"
+    for content, formula in [
+        (b"a,b\n2026-01-05 10:00,x-y\n", False),  # a dash inside a date and a word only
+        (b"a,b\n1,=x\n", True), (b"a,b\n+1,2\n", True), (b'a,b\n"@x",2\n', True), (b"a;b\n1;-x\n", True),
+        (b"a,b\n1, =x\n", True),  # behind a space the trim removes
+        ("a,b\n1,\u3000=x\n".encode(), True),  # behind a wide space
+        (b"a,b\n1,\r\n", True), (b"=a,b\n", True),
+    ]:
+        path.write_bytes(content)
+        assert readers.text_facts(path, 40).formula_start is formula, content
+    path.write_bytes(b"a,b\n" + b"1,2\n" * (readers.CHUNK_BYTES * 8 // 4) + b"1,-x\n")  # past the first chunk
+    assert readers.text_facts(path, 40).formula_start
+
+
+def test_a_file_that_cannot_hold_a_formula_gets_no_formula_test_and_the_same_rows(store):
+    clean = store.data_dir / "clean.csv"
+    clean.write_text(HEADER + "2026-01-05 10:00:00,u1,view,v1,douyin\n2026-01-05 10:01:00,u2,view,v2,x-y\n")
+    report = ingest_file(store, clean, timezone="UTC")
+    assert report.rows_accepted == 2 and report.issue("formula_like") is None
+    facts = readers.text_facts(clean, 1000)
+    prep = pipeline._prepare(clean, "events", None, None, None, None, Limits(), True)
+    assert "false AS _formula" in pipeline._stage_sql(prep, "src", "UTC", None, facts)[0]
+    assert "false AS _formula" not in pipeline._stage_sql(prep, "src", "UTC", None, None)[0]
 
 
 def test_cells_are_trimmed_alike_in_ascii_and_non_ascii_files(store):
