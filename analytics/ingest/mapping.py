@@ -41,6 +41,14 @@ TIME_COLUMNS = frozenset({"event_time", "published_at"})
 #: on every event), scored below the amount aliases so that a paid amount wins when a file has both.
 PRICE_ALIASES = ("price", "unit_price", "价格", "售价", "单价")
 
+#: A web page as an event's item (an analytics export that names no product or video): scored below
+#: every item id alias, so that a file naming both keeps its item id.
+PAGE_ALIASES = ("url", "page_url", "page_location", "page_path", "current_url", "pathname")
+
+#: Containers an analytics export writes before a property's name (``properties.revenue``,
+#: ``items.item_id``, PostHog's ``$current_url``): a header is looked up again without them.
+_CONTAINER_PREFIX = re.compile(r"^(?:(?:properties|property|props|event_params|params|context|traits|ecommerce|items|traffic_source)_+|\$+)")
+
 #: Events: the units a row bought. Not stored: it multiplies the row's revenue (see the module docstring).
 QUANTITY = "quantity"
 #: Events: an order line's status. Not stored: it says whether the order was paid, and refunded.
@@ -79,7 +87,9 @@ ALIASES: dict[str, dict[str, list[str]]] = {
         ],
         "user_id": [
             "userid", "user", "uid", "visitor_id", "viewer_id", "customer_id", "member_id", "buyer_id", "openid",
-            "mid",  # Bilibili's user id
+            "unionid", "mid",  # Bilibili's user id
+            # analytics exports name an anonymous visitor: GA4, Mixpanel and PostHog, Segment, devices
+            "user_pseudo_id", "distinct_id", "anonymous_id", "device_id", "client_id", "cookie_id", "设备id",
             "用户id", "用户", "用户编号", "观众id", "买家id", "会员id",
         ],
         "event_type": [
@@ -91,6 +101,7 @@ ALIASES: dict[str, dict[str, list[str]]] = {
             "itemid", "item", "video_id", "videoid", "product_id", "content_id", "sku_id", "goods_id", "photo_id",
             "aweme_id", "bvid", "note_id", "movie_id", "stock_code", "sku", "product_code",
             "视频id", "作品id", "内容id", "商品id", "视频", "作品", "商品编码", "货号",
+            *PAGE_ALIASES,
         ],
         "course_id": ["course", "courseid", "课程id", "课程", "关联课程"],
         "watch_seconds": [
@@ -105,7 +116,7 @@ ALIASES: dict[str, dict[str, list[str]]] = {
         "revenue": [
             "amount", "pay_amount", "order_amount", "paid_amount", "payment_amount", "total_amount", "gmv", "income",
             "金额", "支付金额", "实付金额", "收入", "订单金额", "成交金额", "应付金额", "订单应付金额", "实收金额",
-            "实付款", "付款金额", "实际支付金额", "订单实付金额",
+            "实付款", "付款金额", "实际支付金额", "订单实付金额", "purchase_revenue",
             *PRICE_ALIASES,
         ],
         "lesson": ["lesson_index", "lesson_no", "lesson_number", "chapter", "课时", "第几课", "课时序号", "章节"],
@@ -162,17 +173,28 @@ EVENT_ALIASES: dict[str, str] = {
     **dict.fromkeys(["impressions", "exposure", "show", "expose", "imp", "曝光", "展现", "展示"], "impression"),
     **dict.fromkeys([
         "views", "play", "plays", "pv", "watch", "video_play", "play_video", "video_view", "view_video", "watch_video",
-        "播放", "观看", "浏览", "查看", "视频播放",
+        "video_start", "播放", "观看", "浏览", "查看", "视频播放",
+        # web and app analytics exports (GA4, Segment, Mixpanel, PostHog): a page or product seen
+        "page_view", "pageview", "$pageview", "page viewed", "screen_view", "$screen", "view_item", "item_view",
+        "product_view", "product viewed", "viewed product",
     ], "view"),
     **dict.fromkeys(["likes", "thumbs_up", "upvote", "digg", "点赞", "赞"], "like"),
     **dict.fromkeys(["comments", "reply", "danmaku", "评论", "回复", "弹幕"], "comment"),
     **dict.fromkeys(["shares", "forward", "repost", "分享", "转发"], "share"),
     **dict.fromkeys(["subscribe", "关注"], "follow"),
-    **dict.fromkeys(["favourite", "fav", "collect", "bookmark", "收藏"], "favorite"),
-    **dict.fromkeys(["clicks", "点击"], "click"),
-    **dict.fromkeys(["cart", "addtocart", "add-to-cart", "add to cart", "加购", "加入购物车"], "add_to_cart"),
-    **dict.fromkeys(["buy", "order", "pay", "paid", "transaction", "购买", "下单", "支付"], "purchase"),
-    **dict.fromkeys(["退款"], "refund"),
+    **dict.fromkeys([
+        "favourite", "fav", "collect", "bookmark", "收藏", "add_to_wishlist", "product added to wishlist", "wishlist",
+    ], "favorite"),
+    **dict.fromkeys(["clicks", "点击", "select_item", "select_content", "product clicked"], "click"),
+    **dict.fromkeys([
+        "cart", "addtocart", "add-to-cart", "add to cart", "加购", "加入购物车", "product added", "added to cart",
+        "add_to_basket", "add to basket",
+    ], "add_to_cart"),
+    **dict.fromkeys([
+        "buy", "order", "pay", "paid", "transaction", "购买", "下单", "支付", "order completed", "order_completed",
+        "completed order", "checkout completed", "purchase_completed", "ecommerce_purchase",
+    ], "purchase"),
+    **dict.fromkeys(["退款", "order refunded", "refunded"], "refund"),
     **dict.fromkeys(["start_lesson", "开始学习"], "lesson_start"),
     **dict.fromkeys(["complete_lesson", "lesson_completed", "完成课时"], "lesson_complete"),
 }
@@ -329,12 +351,22 @@ _FLAG_INDEX = {
 _PERSONAL_FORMS = PERSONAL | {_compact(p) for p in PERSONAL}
 
 
+def _uncontained(norm: str) -> list[tuple[str, Unit | None]]:
+    """``norm`` without the containers an analytics export writes before a property's name, each
+    prefix in turn (``properties_$current_url`` -> ``$current_url`` -> ``current_url``), with its unit."""
+    out: list[tuple[str, Unit | None]] = []
+    while (stripped := _CONTAINER_PREFIX.sub("", norm, count=1)) != norm and stripped:
+        norm = stripped
+        out += [(norm, None), split_unit(norm)]
+    return out
+
+
 def guess_column(name: str, kind: str) -> ColumnMap:
     """The automatic mapping of one header (see the module docstring for the scores)."""
     norm = normalise_header(name)
     base, unit = split_unit(norm)
     index = _alias_index(kind)
-    for candidate, cand_unit in ((norm, None), (base, unit), (_CURRENCY_SUFFIX.sub("", norm), None)):
+    for candidate, cand_unit in ((norm, None), (base, unit), (_CURRENCY_SUFFIX.sub("", norm), None), *_uncontained(norm)):
         hit = index.get(candidate) or index.get(_compact(candidate))
         if hit is None:
             continue
@@ -346,6 +378,8 @@ def guess_column(name: str, kind: str) -> ColumnMap:
                 score = 0.85
         elif target == "revenue" and candidate in PRICE_ALIASES:
             score = 0.7
+        elif target == "item_id" and candidate in PAGE_ALIASES:
+            score = 0.6
         if target in DURATION_COLUMNS:
             return ColumnMap(name, target, cand_unit or "s", confidence=score)
         return ColumnMap(name, target, None, confidence=score)
@@ -477,8 +511,9 @@ def name_headless_columns(rows: list[list[str]]) -> list[str] | None:
 
 def _kind_the_headers_fit(headers: list[str], kind: str) -> str | None:
     """Another kind whose required columns the headers all name (a catalog or a spend file loaded as
-    events), or ``None``. A file naming a user is a log: never offered as a catalog or spend."""
-    has_user = any(guess_column(h, "events").target == "user_id" for h in headers)
+    events), or ``None``. A file naming a user or an event type is a log: never offered as a catalog
+    or spend."""
+    has_user = any(guess_column(h, "events").target in ("user_id", "event_type") for h in headers)
     for other in ALIASES:
         targets = {guess_column(h, other).target for h in headers}
         if other != kind and all(c in targets for c in REQUIRED[other]) and (other == "events" or not has_user):

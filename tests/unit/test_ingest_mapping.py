@@ -173,6 +173,29 @@ def test_a_catalog_or_spend_file_loaded_as_events_is_told_its_kind():
     with pytest.raises(BadInput) as err:  # a log without its time is a log, not a catalog
         plan_mapping(["user_id", "video_id", "duration"], "events")
     assert "looks_like" not in err.value.details and "--kind" not in str(err.value)
+    with pytest.raises(BadInput) as err:  # a log naming its event type (and no known user) is no catalog either
+        plan_mapping(["event_timestamp", "event_name", "visitor", "item_id"], "events")
+    assert "looks_like" not in err.value.details
+
+
+def test_analytics_exports_map_their_visitor_their_properties_and_pages():
+    # GA4 (flattened BigQuery export), Segment / Mixpanel, PostHog
+    ga4 = plan_mapping(["event_date", "event_timestamp", "event_name", "user_pseudo_id", "items.item_id",
+                        "ecommerce.purchase_revenue", "traffic_source.source"], "events").as_dict()
+    assert ga4 == {"event_date": "props", "event_timestamp": "event_time", "event_name": "event_type",
+                   "user_pseudo_id": "user_id", "items.item_id": "item_id", "ecommerce.purchase_revenue": "revenue",
+                   "traffic_source.source": "channel"}
+    segment = plan_mapping(["timestamp", "event", "anonymous_id", "user_id", "properties.product_id",
+                            "properties_revenue"], "events").as_dict()
+    assert segment == {"timestamp": "event_time", "event": "event_type", "anonymous_id": "props", "user_id": "user_id",
+                       "properties.product_id": "item_id", "properties_revenue": "revenue"}
+    posthog = plan_mapping(["uuid", "event", "timestamp", "distinct_id", "properties.$current_url"], "events")
+    assert posthog.as_dict()["distinct_id"] == "user_id"
+    assert posthog.as_dict()["properties.$current_url"] == "item_id"
+    # a page is the item only where the file names no product or video
+    both = plan_mapping(["time", "user", "event", "page_url", "product_id"], "events").as_dict()
+    assert (both["product_id"], both["page_url"]) == ("item_id", "props")
+    assert guess_column("item_name", "events").target == "props"  # only whole containers are left out
 
 
 def test_the_columns_of_a_file_without_a_header_are_named_by_their_values():

@@ -153,6 +153,26 @@ def test_a_log_without_a_header_row_is_read_with_columns_named_by_their_values(s
     assert named.issue("columns_named_by_values") is None  # names given: nothing guessed
 
 
+def test_an_analytics_export_loads_with_its_own_event_names_and_microsecond_times(store):
+    # GA4's flattened export: microseconds since the epoch, its own event names, a pseudonymous visitor
+    path = store.data_dir / "ga4.csv"
+    t0 = 1_612_069_510_766_593
+    names = ["page_view", "view_item", "select_item", "add_to_cart", "purchase", "session_start"]
+    path.write_text(
+        "event_timestamp,event_name,user_pseudo_id,items.item_id,ecommerce.purchase_revenue\n"
+        + "".join(f"{t0 + i * 1_000_000},{n},1026454.4271112504,9195,{'45.0' if n == 'purchase' else ''}\n"
+                  for i, n in enumerate(names))
+        + f"{t0 + 10_000_000},Order Completed,1026454.4271112504,9195,12.5\n{t0 + 11_000_000},$pageview,7,p/1,\n"
+    )
+    report = ingest_file(store, path, timezone="UTC")
+    assert (report.rows_accepted, report.rows_rejected) == (7, 1)
+    assert report.issue("unknown_event_type").params["values"] == [["session_start", 1]]
+    got = store.query("SELECT event_type, event_time, revenue FROM events ORDER BY event_time").rows
+    assert [r[0] for r in got] == ["view", "view", "click", "add_to_cart", "purchase", "purchase", "view"]
+    assert got[0][1] == dt.datetime(2021, 1, 31, 5, 5, 10, 766593)
+    assert [float(r[2]) for r in got if r[2] is not None] == [45.0, 12.5]
+
+
 def test_a_manual_flag_map_adds_likes(store):
     path = write(store, "labels.csv", "uid,vid,t,label\na,v1,1700000000,1\nb,v1,1700000000,0\n")
     ingest_file(store, path, mapping={"uid": "user_id", "vid": "item_id", "t": "event_time", "label": "like"})
