@@ -37,6 +37,7 @@ from dashboard.i18n import (  # re-exported for the pages
 )
 from dashboard.numbers import MISSING, count, multiple, number, pct, signed_pct
 from dashboard.numbers import is_missing as _missing
+from dashboard.numbers import text as text_cell
 
 #: Currencies a person can pick in the sidebar (code -> symbol); the first is the default.
 CURRENCIES: dict[str, str] = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
@@ -268,7 +269,7 @@ def shown_frame(df: pd.DataFrame, kinds: Mapping[str, Kind] | None = None,
             else:  # a name shared with a numeric column elsewhere (the "raw" line of a rejected row)
                 kind = "text"
         if kind == "text" and not pd.api.types.is_numeric_dtype(out[name]):
-            out[name] = [MISSING if _missing(v) else v for v in out[name]]
+            out[name] = [MISSING if _missing(v) else text_cell(v) if isinstance(v, Mapping) else v for v in out[name]]
         help_key = f"col.help.{col}"
         config[col] = _config(kind, column_label(col), t(help_key) if help_key in TEXT else None, col in LONG_TEXT)
     return out, config

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Mapping
 from typing import Any, Literal
 
 MISSING = "–"
@@ -96,5 +97,13 @@ _WRITERS = {"count": count, "percent": pct, "money": money, "multiple": multiple
 def write(kind: Kind, value: Any) -> str:
     """``value`` written as its ``kind``."""
     if kind == "text":
-        return MISSING if is_missing(value) else str(value)
+        return text(value)
     return _WRITERS[kind](value)
+
+
+def text(value: Any) -> str:
+    """A text cell as a person reads it: :data:`MISSING` for nothing, a row's extra columns (a mapping,
+    such as ``props``) as ``name: value; name: value`` in their order."""
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}: {text(v)}" for k, v in value.items()) or MISSING
+    return MISSING if is_missing(value) else str(value)

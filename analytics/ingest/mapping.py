@@ -47,7 +47,7 @@ PAGE_ALIASES = ("url", "page_url", "page_location", "page_path", "current_url", 
 
 #: Containers an analytics export writes before a property's name (``properties.revenue``,
 #: ``items.item_id``, PostHog's ``$current_url``): a header is looked up again without them.
-_CONTAINER_PREFIX = re.compile(r"^(?:(?:properties|property|props|event_params|params|context|traits|ecommerce|items|traffic_source)_+|\$+)")
+_CONTAINER_PREFIX = re.compile(r"^(?:(?:properties|property|props|event_properties|user_properties|event_params|params|context|traits|ecommerce|items|traffic_source)_+|\$+)")
 
 #: Events: the units a row bought. Not stored: it multiplies the row's revenue (see the module docstring).
 QUANTITY = "quantity"
@@ -173,7 +173,7 @@ EVENT_ALIASES: dict[str, str] = {
     **dict.fromkeys(["impressions", "exposure", "show", "expose", "imp", "曝光", "展现", "展示"], "impression"),
     **dict.fromkeys([
         "views", "play", "plays", "pv", "watch", "video_play", "play_video", "video_view", "view_video", "watch_video",
-        "video_start", "播放", "观看", "浏览", "查看", "视频播放",
+        "video_start", "video played", "video_played", "video playback started", "播放", "观看", "浏览", "查看", "视频播放",
         # web and app analytics exports (GA4, Segment, Mixpanel, PostHog): a page or product seen
         "page_view", "pageview", "$pageview", "page viewed", "screen_view", "$screen", "view_item", "item_view",
         "product_view", "product viewed", "viewed product",

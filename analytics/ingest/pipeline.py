@@ -882,7 +882,7 @@ def _stage_check_insert(
         readable = made[-1] if made else path
         params: dict[str, Any] = {}
         source = _source_sql(
-            replace(sniffed, format="csv") if sniffed.format == "xlsx" else sniffed, readable, params, prep.limits
+            replace(sniffed, format="csv") if sniffed.format in ("xlsx", "json") else sniffed, readable, params, prep.limits
         )
         stage, stage_params = _stage_sql(prep, source, timezone, pseudonymise_key, facts)
         start, end = _utc_bounds(expected_from, expected_to, timezone)

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Literal
 
 from analytics.errors import BadInput
+from analytics.ingest import json_records
 from analytics.ingest.limits import Limits
 from analytics.ingest.quality import SheetPart
 
-Format = Literal["csv", "xlsx", "parquet"]
+Format = Literal["csv", "xlsx", "parquet", "json"]
 SNIFF_BYTES = 1 << 20
 CHUNK_BYTES = 1 << 20
 DELIMITERS = (",", "\t", ";", "|")
@@ -61,10 +62,11 @@ class Sniffed:
     # ALL_SHEETS: every sheet of the workbook, whether it is read (status "match") and why not
     parts: tuple[SheetPart, ...] = ()
     named_by_values: bool = False  # no header row: the columns were named from their values
+    json_paths: tuple[tuple[str, ...], ...] = ()  # JSON records: each column's keys (json_records)
 
     @property
     def needs_conversion(self) -> bool:
-        return self.format == "xlsx" or (self.format == "csv" and self.encoding not in NATIVE_ENCODINGS)
+        return self.format in ("xlsx", "json") or (self.format == "csv" and self.encoding not in NATIVE_ENCODINGS)
 
     def describe(self) -> dict[str, object]:
         delim = {"\t": "tab"}.get(self.delimiter or "", self.delimiter)
@@ -100,6 +102,8 @@ def detect_format(path: Path, head: bytes) -> Format:
         raise BadInput(
             f"{path.name} is an old .xls workbook; save it as .xlsx or CSV and upload again", code="xls_unsupported"
         )
+    if json_records.looks_like_json(path, head):
+        return "json"
     return "csv"
 
 
@@ -283,6 +287,8 @@ def sniff(
         return _sniff_parquet(path, columns, limits)
     if fmt == "xlsx":
         return _sniff_xlsx(path, columns, known, limits, sheet, reveal)
+    if fmt == "json":
+        return _sniff_json(path, columns, limits)
     bom16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     if _looks_binary(head, "utf-16" if bom16 or (encoding or "").lower().startswith("utf-16") else ""):
         raise BadInput(f"{path.name} looks like a binary file, not text, Excel or Parquet", code="binary_file")
@@ -574,6 +580,18 @@ def _sniff_parquet(path: Path, columns: list[str] | None, limits: Limits) -> Sni
     return Sniffed(path, "parquet", None, None, True, tuple(_unique(names)), tuple(sample), 0)
 
 
+def _sniff_json(path: Path, columns: list[str] | None, limits: Limits) -> Sniffed:
+    """JSON records (:mod:`analytics.ingest.json_records`): one column per leaf, named by its keys."""
+    paths, sample, records = json_records.read_head(path, SAMPLE_ROWS)
+    if not records or not paths:
+        raise BadInput(f"{path.name} has no records", code="no_rows")
+    names = [json_records.header(p) for p in paths]
+    _check_columns(path, names, limits)
+    if columns and len(columns) == len(names):
+        names = columns
+    return Sniffed(path, "json", None, ",", True, tuple(_unique(names)), tuple(sample), 0, json_paths=tuple(paths))
+
+
 class _Deadline:
     """Raises :class:`BadInput` once a conversion has run longer than the limit."""
 
@@ -615,7 +633,12 @@ def convert_to_utf8_csv(
     deadline = _Deadline(sniffed.path.name, limits)
     fd, out = _staging_file(staging_dir)
     try:
-        if sniffed.format == "xlsx":
+        if sniffed.format == "json":
+            os.close(fd)
+            if progress:
+                progress(0.0, "reading JSON records")
+            json_records.write_csv(sniffed.path, list(sniffed.json_paths), out)
+        elif sniffed.format == "xlsx":
             rows = (
                 _combined_rows(sniffed, limits, sheet_rows if sheet_rows is not None else [])
                 if sniffed.combined

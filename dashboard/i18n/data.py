@@ -13,9 +13,11 @@ TEXT = {
                         "zh": "这些列看起来属于另一类文件：{kind}。请在上方选择该类型。"},
     "data.upload": {"en": "Upload a file", "zh": "上传文件"},
     "data.upload_help": {
-        "en": "Up to {mb:,} MB through the browser (the server setting server.maxUploadSize). For larger files, copy "
+        "en": "CSV or other delimited text, Excel, Parquet, or JSON records (one object per line, or one array). "
+        "Up to {mb:,} MB through the browser (the server setting server.maxUploadSize). For larger files, copy "
         "the file into the data folder and give its name below, or run reelytics ingest FILE on the server.",
-        "zh": "通过浏览器最多上传 {mb:,} MB（服务器设置 server.maxUploadSize）。更大的文件请复制到数据文件夹后在下方填写"
+        "zh": "支持 CSV 等分隔符文本、Excel、Parquet 和 JSON 记录（每行一个对象，或一个数组）。"
+        "通过浏览器最多上传 {mb:,} MB（服务器设置 server.maxUploadSize）。更大的文件请复制到数据文件夹后在下方填写"
         "文件名，或在服务器上运行 reelytics ingest FILE。",
     },
     "data.staged": {"en": "Uploaded: {name} ({size:,.1f} MB)", "zh": "已上传：{name}（{size:,.1f} MB）"},
@@ -38,6 +40,12 @@ TEXT = {
         "en": "Detected: {format}, encoding {encoding}, delimiter {delimiter}, header row: {header}.",
         "zh": "识别结果：{format}，编码 {encoding}，分隔符 {delimiter}，表头：{header}。",
     },
+    "data.detected_sheet": {"en": "Detected: {format}, header row: {header}.", "zh": "识别结果：{format}，表头：{header}。"},
+    "data.detected_plain": {"en": "Detected: {format}.", "zh": "识别结果：{format}。"},
+    "data.format.csv": {"en": "delimited text", "zh": "分隔符文本"},
+    "data.format.xlsx": {"en": "Excel workbook", "zh": "Excel 工作簿"},
+    "data.format.parquet": {"en": "Parquet", "zh": "Parquet"},
+    "data.format.json": {"en": "JSON records (one column per key path)", "zh": "JSON 记录（每个键路径一列）"},
     "data.mapping": {"en": "Column mapping (change a target to override)", "zh": "列映射（可修改目标列）"},
     "data.col.source": {"en": "File column", "zh": "文件列"},
     "data.col.target": {"en": "Maps to", "zh": "映射到"},

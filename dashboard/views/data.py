@@ -166,7 +166,7 @@ def _chosen_file(store) -> tuple[Path, str, bool] | None:
     server's memory, and the uploader starts empty again (a new key): the staged copy is the file."""
     n = st.session_state.get("data_upload_n", 0)
     uploaded = st.file_uploader(
-        t("data.upload"), type=["csv", "tsv", "txt", "xlsx", "parquet"], key=f"data_upload_{n}",
+        t("data.upload"), type=["csv", "tsv", "txt", "xlsx", "parquet", "json", "jsonl", "ndjson"], key=f"data_upload_{n}",
         help=t("data.upload_help", mb=st.get_option("server.maxUploadSize")),
     )
     if uploaded is not None:
@@ -398,10 +398,16 @@ with _guarded(t("data.next_step")):
         st.subheader(t("data.preview"))
         auto = preview_file(path, **options, data_dir=store.data_dir, actor=actor())
         d = auto.detected
-        st.caption(
-            t("data.detected", format=d["format"], encoding=d["encoding"] or MISSING,
-              delimiter=plain(repr(d["delimiter"])) if d["delimiter"] else MISSING, header=value("flag", bool(d["header"])))
-        )
+        fmt = t(f"data.format.{d['format']}")
+        if d["format"] == "csv":
+            detected = t("data.detected", format=fmt, encoding=d["encoding"] or MISSING,
+                         delimiter=plain(repr(d["delimiter"])) if d["delimiter"] else MISSING,
+                         header=value("flag", bool(d["header"])))
+        elif d["format"] == "xlsx":
+            detected = t("data.detected_sheet", format=fmt, header=value("flag", bool(d["header"])))
+        else:
+            detected = t("data.detected_plain", format=fmt)
+        st.caption(detected)
         overrides = _mapping_editor(auto, kind)
         pv = preview_file(path, **options, mapping=overrides, data_dir=store.data_dir, actor=actor()) if overrides else auto
         _notes(pv.notes)

@@ -47,7 +47,7 @@ def test_preview_import_and_report_through_a_data_folder_file(monkeypatch, db):
     at.run()
     at.text_input(key="data_path").input("new.csv").run()
     assert not at.exception
-    assert at.caption[1].value == "Detected: csv, encoding utf-8, delimiter ',', header row: Yes."
+    assert at.caption[1].value == "Detected: delimited text, encoding utf-8, delimiter ',', header row: Yes."
     assert at.button(key="data_import").label == "Import"
     at.button(key="data_import").click().run()
     assert not at.exception
@@ -55,6 +55,26 @@ def test_preview_import_and_report_through_a_data_folder_file(monkeypatch, db):
     assert [m.value for m in at.metric] == ["3", "2", "1", "0"]
     assert any(m.startswith("#2  new.csv") for m in _texts(at))
     assert open_store(db).query("SELECT count(*) FROM events WHERE upload_id = 2").scalar() == 2
+
+
+@pytest.mark.parametrize("lang,detected", [
+    ("en", "Detected: JSON records (one column per key path)."), ("zh", "识别结果：JSON 记录（每个键路径一列）。"),
+])
+def test_a_json_export_previews_its_extra_columns_in_words_and_imports(monkeypatch, db, lang, detected):
+    folder = db.parent
+    (folder / "export.jsonl").write_text(
+        '{"event": "page_view", "properties": {"time": 1767600000, "distinct_id": "u9", "video_id": "v9", "$os": "iOS"}}\n'
+    )
+    at = _app(monkeypatch, db, lang=lang)
+    at.run()
+    at.text_input(key="data_path").input("export.jsonl").run()
+    assert not at.exception
+    assert at.caption[1].value == detected
+    shown = at.dataframe[-1].value
+    assert "properties.$os: iOS" in shown.astype(str).to_numpy().ravel().tolist()
+    at.button(key="data_import").click().run()
+    assert not at.exception
+    assert list(open_store(db).query("SELECT user_id, event_type FROM events WHERE upload_id = 2").rows) == [("u9", "view")]
 
 
 def test_remove_an_upload_after_confirmation(monkeypatch, db):

@@ -76,7 +76,7 @@ def test_preview_shows_the_mapping(env, capsys):
     db, path = env
     code, out, _ = run(db, capsys, "preview", str(path), "--rows", "2")
     assert code == 0
-    assert out.splitlines()[0] == "export.csv: csv, encoding utf-8, delimiter ',', header True"
+    assert out.splitlines()[0] == "export.csv: delimited text, encoding utf-8, delimiter ',', header row"
     assert "  user_id                  -> user_id              1.00  e.g. u1" in out
 
 

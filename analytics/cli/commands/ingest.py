@@ -251,12 +251,22 @@ def run_ingest(args, ctx) -> Output:
     return Output(report.to_dict(), "\n".join(lines))
 
 
+def _detected_words(d: dict) -> list[str]:
+    """How the file was read, in words: its format, and for text its encoding, delimiter and header."""
+    words = [{"csv": "delimited text", "xlsx": "Excel workbook", "parquet": "Parquet", "json": "JSON records"}.get(d["format"], d["format"])]
+    if d["format"] == "csv":
+        words += [f"encoding {d['encoding']}", f"delimiter {d['delimiter']!r}"]
+    if d["format"] in ("csv", "xlsx"):
+        words.append("header row" if d["header"] else "no header row (columns named by their values or by --columns)")
+    return words
+
+
 def run_preview(args, ctx) -> Output:
     from analytics.ingest import preview_file
 
     pv = preview_file(args.file, **_options(args, ctx), rows=args.rows, data_dir=ctx.settings.data_dir)
     d = pv.detected
-    lines = [f"{pv.file_name}: {d['format']}, encoding {d['encoding']}, delimiter {d['delimiter']!r}, header {d['header']}"]
+    lines = [f"{pv.file_name}: " + ", ".join(_detected_words(d))]
     if pv.sheets:
         lines[0] += ", every matching sheet"
         lines += _sheet_lines(pv.sheets, counts=False)
