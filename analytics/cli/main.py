@@ -67,7 +67,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "write the tables as Parquet (partitioned by date) for Apache Spark or a data lake"),
     "explain": ("explain", "why a KPI changed: contributions per channel, campaign, creator ... (rate and mix for ratios)"),
     "funnel": ("funnel", "conversion through ordered steps, e.g. view -> click -> purchase"),
-    "ingest": ("ingest", "load a CSV/TSV, Excel or Parquet file into the database"),
+    "ingest": ("ingest", "load a CSV/TSV, Excel, Parquet or JSON file into the database"),
     "kpis": ("kpis", "KPIs of a period with the change against the previous period; --by COL for one row per group"),
     "preview": ("ingest", "show how a file would be mapped, without loading it"),
     "recommend": ("recommend", "top-N items for one user (JSON) or for all users (CSV on stdout)"),

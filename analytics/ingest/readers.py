@@ -97,7 +97,7 @@ def detect_format(path: Path, head: bytes) -> Format:
     if head.startswith(b"PK\x03\x04"):
         if path.suffix.lower() in (".xlsx", ".xlsm") or b"[Content_Types].xml" in head[:2000] or b"xl/" in head:
             return "xlsx"
-        raise BadInput(f"{path.name} is a zip archive, not a CSV, Excel or Parquet file", code="binary_file")
+        raise BadInput(f"{path.name} is a zip archive, not a CSV, Excel, Parquet or JSON file", code="binary_file")
     if path.suffix.lower() == ".xls" or head.startswith(b"\xd0\xcf\x11\xe0"):
         raise BadInput(
             f"{path.name} is an old .xls workbook; save it as .xlsx or CSV and upload again", code="xls_unsupported"
