@@ -36,18 +36,6 @@ def looks_like_json(path: Path, head: bytes) -> bool:
         return False
 
 
-def _connect(path: Path, out: Path | None = None):
-    """An in-memory DuckDB that may read ``path`` (and write ``out``) and nothing else."""
-    import duckdb
-
-    con = duckdb.connect()
-    allowed = [str(path.resolve())] + ([str(out.resolve())] if out else [])
-    con.execute("SET allowed_paths = [" + ", ".join("'" + p.replace("'", "''") + "'" for p in allowed) + "]")
-    con.execute("SET enable_external_access = false")
-    con.execute("SET enable_progress_bar = false")
-    return con
-
-
 def _records(con, path: Path):
     return con.sql("SELECT json FROM read_json_objects($path, format = 'auto')", params={"path": str(path)})
 
@@ -91,36 +79,32 @@ def _bad_json(path: Path, exc: Exception) -> BadInput:
 def read_head(path: Path, rows: int) -> tuple[list[tuple[str, ...]], list[tuple[str | None, ...]], int]:
     """The leaves of the records (key paths, over the whole file), the first ``rows`` records as text,
     and the number of records."""
-    import duckdb
+    from analytics.store.storage import BadData, file_reader
 
-    con = _connect(path)
     try:
-        con.register("r", _records(con, path))
-        found = con.execute("SELECT json_group_structure(json), count(*) FROM r").fetchone()
-        structure = json.loads(found[0]) if found[0] else None
-        if found[1] and not isinstance(structure, dict):
-            raise BadInput(f"{path.name} holds JSON, but not one object per record", code="bad_json", error="not objects")
-        paths = _leaves(structure or {})
-        sample = con.execute(_select(paths) + f" LIMIT {int(rows)}").fetchall() if paths else []
-    except duckdb.InvalidInputException as exc:
+        with file_reader(path) as con:
+            con.register("r", _records(con, path))
+            found = con.execute("SELECT json_group_structure(json), count(*) FROM r").fetchone()
+            structure = json.loads(found[0]) if found[0] else None
+            if found[1] and not isinstance(structure, dict):
+                raise BadInput(f"{path.name} holds JSON, but not one object per record", code="bad_json", error="not objects")
+            paths = _leaves(structure or {})
+            sample = con.execute(_select(paths) + f" LIMIT {int(rows)}").fetchall() if paths else []
+    except BadData as exc:
         raise _bad_json(path, exc) from exc
-    finally:
-        con.close()
     return paths, [tuple(row) for row in sample], int(found[1])
 
 
 def write_csv(path: Path, paths: list[tuple[str, ...]], out: Path) -> None:
     """Write every record of ``path`` into ``out`` as a UTF-8 CSV, one column per leaf of ``paths``
     (:func:`read_head`) under one header row."""
-    import duckdb
+    from analytics.store.storage import BadData, file_reader
 
-    con = _connect(path, out)
     try:
-        con.register("r", _records(con, path))
-        # written in place (the staged file exists already: no temporary file beside it, which the
-        # connection could not write)
-        con.execute(f"COPY ({_select(paths)}) TO $out (FORMAT csv, HEADER, USE_TMP_FILE false)", {"out": str(out)})
-    except duckdb.InvalidInputException as exc:
+        with file_reader(path, out) as con:
+            con.register("r", _records(con, path))
+            # written in place (the staged file exists already: no temporary file beside it, which the
+            # connection could not write)
+            con.execute(f"COPY ({_select(paths)}) TO $out (FORMAT csv, HEADER, USE_TMP_FILE false)", {"out": str(out)})
+    except BadData as exc:
         raise _bad_json(path, exc) from exc
-    finally:
-        con.close()

@@ -416,6 +416,7 @@ EngineError = duckdb.Error
 PermissionDenied = duckdb.PermissionException
 OutOfMemory = duckdb.OutOfMemoryException
 MissingTable = duckdb.CatalogException
+BadData = duckdb.InvalidInputException
 
 
 @contextmanager
@@ -431,6 +432,22 @@ def scratch(tables: dict[str, Any]) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
     except duckdb.Error as exc:
         raise StorageError(f"database error: {exc}", code="db_error") from exc
+    finally:
+        con.close()
+
+
+@contextmanager
+def file_reader(read: Path, write: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A throw-away in-memory DuckDB that may read the file ``read`` (and write the file ``write``) and
+    no other: for turning a file into one an upload reads (JSON records into a CSV). DuckDB's own
+    errors pass through: the caller words what a bad file is."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET allowed_paths = {_text_list([str(p.resolve()) for p in (read, write) if p is not None])}")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET TimeZone = 'UTC'")
+        yield con
     finally:
         con.close()
 
