@@ -112,8 +112,9 @@ def ingest_on_spark(
     path = Path(path).expanduser().resolve()
     prep = _prepare(path, kind, mapping, encoding, columns, sheet, limits, True)
     sniffed = prep.sniffed
-    if sniffed.format != "csv" or prep.plan.wide:
-        what = "an events file without an event type column" if prep.plan.wide else f"a {sniffed.format} file"
+    if sniffed.format != "csv" or prep.plan.wide or sniffed.titles:
+        what = ("an events file without an event type column" if prep.plan.wide
+                else "a file with title lines above its header row" if sniffed.titles else f"a {sniffed.format} file")
         raise BadInput(
             f"an ingest on Spark reads delimited text files with an event type column, not {what}; ingest it with --engine duckdb",
             code="spark_ingest_unsupported",

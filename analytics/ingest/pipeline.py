@@ -191,7 +191,10 @@ class _Prepared:
     def notes(self) -> tuple[Issue, ...]:
         named = (Issue("columns_named_by_values", "info", params={"columns": list(self.sniffed.headers)}),
                  ) if self.sniffed.named_by_values else ()
-        return named + self.plan.notes + _plan_notes(self.plan) + _reading_notes(self.plan, self.readings)
+        titles = self.sniffed.titles
+        skipped = (Issue("title_lines_skipped", "info", len(titles), tuple(range(1, len(titles) + 1)),
+                         {"lines": len(titles), "title": next((x for x in titles if x), "")}),) if titles else ()
+        return named + skipped + self.plan.notes + _plan_notes(self.plan) + _reading_notes(self.plan, self.readings)
 
 
 def _known(kind: str) -> Callable[[str], bool]:
@@ -665,8 +668,9 @@ def _source_sql(sniffed: readers.Sniffed, path: Path, params: dict[str, Any], li
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
     params["csv_delim"] = sniffed.delimiter or ","
     header = "true" if sniffed.has_header else "false"
+    skip = f"skip={len(sniffed.titles)}, " if sniffed.titles else ""
     return (
-        f"read_csv($path, delim=$csv_delim, quote='\"', escape='\"', header={header}, auto_detect=false, "
+        f"read_csv($path, delim=$csv_delim, quote='\"', escape='\"', header={header}, {skip}auto_detect=false, "
         f"columns={columns}, store_rejects=true, rejects_table='_rx_csv_rejects', rejects_scan='_rx_csv_scan', "
         f"max_line_size={limits.max_line_bytes}, buffer_size={max(4 * limits.max_line_bytes, 16 << 20)}, null_padding=false)"
     )

@@ -63,6 +63,7 @@ class Sniffed:
     parts: tuple[SheetPart, ...] = ()
     named_by_values: bool = False  # no header row: the columns were named from their values
     json_paths: tuple[tuple[str, ...], ...] = ()  # JSON records: each column's keys (json_records)
+    titles: tuple[str, ...] = ()  # the lines above the header row (a report's title, an export date), skipped
 
     @property
     def needs_conversion(self) -> bool:
@@ -312,6 +313,8 @@ def sniff(
         )
     delim = sniff_delimiter([ln for ln in lines[:200] if len(ln) <= limits.max_line_bytes])
     rows = _parse(lines, delim, limits)
+    titles = () if columns else _titles(rows)
+    rows = rows[len(titles):]
     if columns:
         headers = _unique(columns)
         first = rows[0] if rows else []
@@ -331,8 +334,30 @@ def sniff(
     if has_header and not any(any(c.strip() for c in r) for r in data) and complete:
         raise BadInput(f"{path.name} has a header row but no data rows", code="no_rows")
     sample = tuple(tuple(r[i] if i < len(r) else None for i in range(len(headers))) for r in data[:SAMPLE_ROWS])
-    return Sniffed(path, "csv", enc, delim, has_header, tuple(headers), sample, 1 if has_header else 0,
-                   named_by_values=not columns and not has_header)
+    return Sniffed(path, "csv", enc, delim, has_header, tuple(headers), sample, len(titles) + (1 if has_header else 0),
+                   named_by_values=not columns and not has_header, titles=titles)
+
+
+#: Lines above a header row that an export may write (a report's title, its date range, a blank line).
+MAX_TITLE_LINES = 10
+
+
+def title_rows(rows: list[list[str | None]]) -> int:
+    """How many leading ``rows`` are title lines above the header: rows with at most one non-empty cell
+    (a report's title, an export date, a blank line), on one line each, before the first row with two
+    or more -- at most :data:`MAX_TITLE_LINES`. None in a file of one column (no row has two cells)."""
+    for i, row in enumerate(rows[: MAX_TITLE_LINES + 1]):
+        filled = [c for c in row if c is not None and str(c).strip()]
+        if len(filled) >= 2:
+            return i
+        if any("\n" in str(c) or "\r" in str(c) for c in filled):
+            return 0
+    return 0
+
+
+def _titles(rows: list[list[str | None]]) -> tuple[str, ...]:
+    """The text of each title line above the header (:func:`title_rows`), cut to 200 characters."""
+    return tuple(" ".join(str(c).strip() for c in r if c is not None and str(c).strip())[:200] for r in rows[: title_rows(rows)])
 
 
 def _parse(lines: list[str], delim: str, limits: Limits) -> list[list[str]]:
@@ -535,6 +560,8 @@ def _sniff_xlsx(
         rows.append(cells)
         if len(rows) > SAMPLE_ROWS:
             break
+    titles = () if columns else _titles(rows)
+    rows = rows[len(titles):]
     first = [c or "" for c in rows[0]]
     if columns:
         headers = _unique(columns)
@@ -549,7 +576,8 @@ def _sniff_xlsx(
     if not data:
         raise BadInput(f"{path.name} has a header row but no data rows", code="no_rows")
     sample = tuple(tuple(r[i] if i < len(r) else None for i in range(len(headers))) for r in data)
-    return Sniffed(path, "xlsx", None, ",", has_header, tuple(headers), sample, 1 if has_header else 0, sheet, sheets)
+    return Sniffed(path, "xlsx", None, ",", has_header, tuple(headers), sample, len(titles) + (1 if has_header else 0), sheet,
+                   sheets, titles=titles)
 
 
 def is_workbook(path: Path) -> bool:

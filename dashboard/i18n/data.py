@@ -248,6 +248,10 @@ TEXT = {
         "en": "The file has no header row; its columns were named by their values: {columns}",
         "zh": "文件没有表头行；已根据各列的值为其命名：{columns}",
     },
+    "ingest.issue.title_lines_skipped": {
+        "en": "{lines} line(s) above the header row were skipped as a title: {title}",
+        "zh": "表头行上方的 {lines} 行作为标题跳过：{title}",
+    },
     "ingest.issue.course_id_as_item_id": {
         "en": "The catalog names no item id: {column}, a course id, is read as each row's item id",
         "zh": "目录中没有内容 ID 列：{column}（课程 ID）按每行的内容 ID 读取",

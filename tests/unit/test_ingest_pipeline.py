@@ -43,6 +43,48 @@ def test_excel_with_chinese_headers_and_real_datetimes(store):
     assert float(rows[1][3]) == 99.9 and rows[1][4] is None
 
 
+def test_title_lines_above_the_header_are_skipped_and_lines_keep_their_numbers(store):
+    path = store.data_dir / "titled.csv"
+    path.write_text(
+        "抖音创作者服务中心 数据导出 2024-03-01 至 2024-03-07,,,\n\n"  # a title (cells left empty) and a blank line
+        "用户ID,作品ID,行为类型,时间\nu1,v1,播放,2024-03-01 10:00:00\nu2,v1,播放,bad time\n"
+    )
+    report = ingest_file(store, path, timezone="UTC")
+    assert (report.rows_read, report.rows_accepted, report.rows_rejected) == (2, 1, 1)
+    assert report.issue("bad_time").lines == (5,)
+    note = report.issue("title_lines_skipped")
+    assert note.params == {"lines": 2, "title": "抖音创作者服务中心 数据导出 2024-03-01 至 2024-03-07"}
+    assert report.mapping["用户ID"] == "user_id"
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["巨量引擎 订单数据"])
+    ws.append(["用户ID", "视频ID", "行为类型", "时间"])
+    ws.append(["u9", "v9", "播放", dt.datetime(2026, 1, 5, 20, 0)])
+    ws.append(["u9", "v9", "支付", "not a time"])
+    book = store.data_dir / "titled.xlsx"
+    wb.save(book)
+    report = ingest_file(store, book, timezone="UTC")
+    assert (report.rows_accepted, report.rows_rejected) == (1, 1)
+    assert report.issue("bad_time").lines == (4,)  # the sheet's row
+    assert report.issue("title_lines_skipped").params["title"] == "巨量引擎 订单数据"
+
+
+@pytest.mark.parametrize("rows,titles", [
+    ([["Report"], [], ["a", "b"], ["1", "2"]], 2),
+    ([["Report", "", ""], ["a", "b", "c"]], 1),
+    ([["a", "b"], ["1", "2"]], 0),
+    ([["id"], ["1"], ["2"]], 0),  # a file of one column has no title line
+    ([["t"]] * 11 + [["a", "b"]], 0),  # more than ten lines above: no title, the file is read as it is
+])
+def test_title_rows(rows, titles):
+    from analytics.ingest.readers import title_rows
+
+    assert title_rows(rows) == titles
+
+
 def test_parquet_with_typed_columns(store):
     table = pa.table(
         {

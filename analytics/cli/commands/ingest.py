@@ -53,6 +53,7 @@ ISSUE_TEXT = {
     "(map another column as event_type to change it)",
     "columns_named_by_values": "the file has no header row; its columns were named by their values: {columns} "
     "(give --columns a,b,c to name them yourself)",
+    "title_lines_skipped": "{lines} line(s) above the header row were skipped as a title: {title!r}",
     "course_id_as_item_id": "the catalog names no item id: {column!r}, a course id, is read as each row's item id",
     "read_as_ms": "{column!r} has no unit in its name and a median of {median:,.0f}: read as milliseconds "
     "(map it as ...:s to keep seconds)",
