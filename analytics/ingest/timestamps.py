@@ -9,10 +9,13 @@ Rules, in order, for a trimmed text value ``v`` (the result is a naive UTC ``TIM
    too large for any time is NULL, never an engine error;
 3. text with an offset (ending in ``Z``, `` UTC`` or `` GMT``, or a ``+``/``-`` after the date part as in
    ``+08:00``, ``-0500``): that instant;
-4. other text (``2024-01-05 20:00:00``, ``2024/01/05 20:00``, ``2024年1月5日 20:00``, and day/month/year
-   or month/day/year with ``/``, ``.`` or ``-`` in the column's order): local time in the configured
-   zone (default Asia/Shanghai), converted to UTC. Non-existent or ambiguous local times (DST changes)
-   follow DuckDB's ICU rules.
+   An e-mail or HTTP date (``Mon, 05 Jan 2026 12:00:00 GMT``) is read too; a zone's abbreviation
+   (``CST`` names three zones) is not guessed;
+4. other text (``2024-01-05 20:00:00``, ``2024/01/05 20:00``, ``2024年1月5日 20:00``, ``2024年1月5日 20时00分``,
+   ``20240105 20:00``, a month's name as in ``Jan 5, 2024 8:00 PM`` or ``05-Jan-2024``, a 12-hour clock
+   with AM/PM, and day/month/year or month/day/year with ``/``, ``.`` or ``-`` in the column's order):
+   local time in the configured zone (default Asia/Shanghai), converted to UTC. Non-existent or
+   ambiguous local times (DST changes) follow DuckDB's ICU rules.
 
 Anything else is NULL, and the row is rejected with the code ``bad_time``.
 """
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+_CLOCKS = ("%H:%M:%S", "%H:%M", "%I:%M:%S %p", "%I:%M %p")  # 24-hour, then 12-hour with AM/PM
 LOCAL_FORMATS = (
     "%Y/%m/%d %H:%M:%S",
     "%Y/%m/%d %H:%M",
@@ -36,8 +40,26 @@ LOCAL_FORMATS = (
     "%Y.%m.%d",
     "%Y年%m月%d日 %H:%M:%S",
     "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日 %H时%M分%S秒",
+    "%Y年%m月%d日 %H时%M分",
     "%Y年%m月%d日",
+    "%Y%m%d %H:%M:%S",
+    "%Y%m%d %H:%M",
+    "%Y-%m-%d %I:%M:%S %p",
+    "%Y-%m-%d %I:%M %p",
+    "%Y/%m/%d %I:%M:%S %p",
+    "%Y/%m/%d %I:%M %p",
+    # a month's name: "Mar 1, 2024 10:00 AM", "March 1, 2024", "01-Mar-2024 10:00", "1 March 2024"
+    *(f"{day} {clock}" for day in ("%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d %b %Y", "%d %B %Y") for clock in _CLOCKS),
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%d-%b-%Y",
+    "%d %b %Y",
+    "%d %B %Y",
 )
+#: Text with an offset that is not ISO: an e-mail or HTTP date ("Fri, 01 Mar 2024 10:00:00 GMT"),
+#: read once its zone is written as a number.
+OFFSET_FORMATS = ("%a, %d %b %Y %H:%M:%S%z", "%a, %d %b %Y %H:%M%z", "%d %b %Y %H:%M:%S%z")
 COMPACT_FORMATS = ("%Y%m%d%H%M%S", "%Y%m%d")
 EpochUnit = Literal["s", "ms", "us", "ns"]
 DateOrder = Literal["dmy", "mdy"]
@@ -73,7 +95,7 @@ class TimeReading:
         out = []
         for sep in "/.-":
             base = f"{day}{sep}{month}{sep}%Y"
-            out += [f"{base} %H:%M:%S", f"{base} %H:%M", base]
+            out += [*(f"{base} {clock}" for clock in _CLOCKS), base]
         return LOCAL_FORMATS + tuple(out)
 
 
@@ -134,11 +156,15 @@ OFFSET_RE = r"(?:\d[Zz]|\sUTC|\sGMT|\d:\d\d(?::\d\d(?:\.\d+)?)?\s*[+-]\d\d(?::?\
 
 
 def _offset_time(v: str) -> str:
-    """Text ending in an offset -> naive UTC: `` UTC``/`` GMT`` read as ``+00:00``, ``z`` as ``Z``, and a time without
-    seconds (``12:00+08:00``) given ``:00`` seconds, which DuckDB's cast needs."""
-    z = f"regexp_replace(regexp_replace({v}, '\\s(?:UTC|GMT)$', '+00:00'), 'z$', 'Z')"
+    """Text ending in an offset -> naive UTC: `` UTC``/`` GMT`` read as ``+00:00``, ``z`` as ``Z``, a space before
+    the offset left out (``10:00:00 +08:00``), and a time without seconds (``12:00+08:00``) given ``:00``
+    seconds, which DuckDB's cast needs; else an e-mail or HTTP date (:data:`OFFSET_FORMATS`)."""
+    z = f"regexp_replace(regexp_replace(regexp_replace({v}, '\\s(?:UTC|GMT)$', '+00:00'), 'z$', 'Z'), '\\s+([+-]\\d\\d(?::?\\d\\d)?)$', '\\1')"
     padded = f"regexp_replace({z}, '^(.*[ T]\\d{{1,2}}:\\d\\d)(\\s*(?:[+-]\\d|[Zz]$))', '\\1:00\\2')"
-    return f"CAST(coalesce(TRY_CAST({z} AS TIMESTAMPTZ), TRY_CAST({padded} AS TIMESTAMPTZ)) AS TIMESTAMP)"
+    return (
+        f"CAST(coalesce(TRY_CAST({z} AS TIMESTAMPTZ), TRY_CAST({padded} AS TIMESTAMPTZ), "
+        f"try_strptime({z}, {_fmt_list(OFFSET_FORMATS)})) AS TIMESTAMP)"
+    )
 
 
 def has_offset_sql(v: str) -> str:
@@ -228,7 +254,9 @@ def date_sql(
 ) -> str:
     """SQL turning VARCHAR ``value`` into a DATE: a plain date as is, a time as its local calendar day."""
     v = f"trim({value})"
-    days = ("%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d") + tuple(f for f in reading.formats if "%H" not in f and "%Y" not in f[:2])
+    days = ("%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d") + tuple(
+        f for f in reading.formats if "%H" not in f and "%I" not in f and "%Y" not in f[:2]
+    )
     local = time_sql(value, tz_param, offset_param=offset_param, reading=reading)
     return (
         f"coalesce(TRY_CAST({v} AS DATE), try_strptime({v}, {_fmt_list(days)})::DATE, "
@@ -269,11 +297,18 @@ def parse_time(text: str, timezone: str = "Asia/Shanghai", reading: TimeReading 
         except OverflowError:  # beyond Python's year 9999
             return None
     if re.search(OFFSET_RE, v):
-        iso = re.sub(r"\s(UTC|GMT)$", "+00:00", v).replace("z", "Z")
+        iso = re.sub(r"\s+([+-]\d\d(?::?\d\d)?)$", r"\1", re.sub(r"\s(UTC|GMT)$", "+00:00", v).replace("z", "Z"))
         try:
             d = dt.datetime.fromisoformat(iso)
         except ValueError:
-            return None
+            for f in OFFSET_FORMATS:
+                try:
+                    d = dt.datetime.strptime(iso, f)
+                    break
+                except ValueError:
+                    continue
+            else:
+                return None
         return d.astimezone(dt.timezone.utc).replace(tzinfo=None)
     try:
         return local(dt.datetime.fromisoformat(v))

@@ -90,6 +90,19 @@ CASES = [
     ("99999999999999999999999", "UTC", None),  # no time can hold it: NULL, not an engine error
     ("1511544070.5", "UTC", dt.datetime(2017, 11, 24, 17, 21, 10, 500000)),
     ("  2026-01-05 20:00:00  ", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),
+    # exports from spreadsheets, US tools, mail and HTTP headers, Chinese reports
+    ("2026-01-05 20:00:00 +08:00", "UTC", dt.datetime(2026, 1, 5, 12, 0)),  # a space before the offset
+    ("Mon, 05 Jan 2026 12:00:00 GMT", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),
+    ("Mon, 05 Jan 2026 20:00:00 +0800", "UTC", dt.datetime(2026, 1, 5, 12, 0)),
+    ("Jan 5, 2026 8:00 PM", "UTC", dt.datetime(2026, 1, 5, 20, 0)),
+    ("January 5, 2026", "UTC", dt.datetime(2026, 1, 5)),
+    ("05-Jan-2026 20:00", "UTC", dt.datetime(2026, 1, 5, 20, 0)),
+    ("5 January 2026 20:00:00", "UTC", dt.datetime(2026, 1, 5, 20, 0)),
+    ("01/15/2026 08:00:00 PM", "UTC", dt.datetime(2026, 1, 15, 20, 0)),  # proves month-first, 12-hour clock
+    ("2026-01-05 08:00 AM", "UTC", dt.datetime(2026, 1, 5, 8, 0)),
+    ("20260105 20:00:00", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),
+    ("2026年1月5日 20时00分", "Asia/Shanghai", dt.datetime(2026, 1, 5, 12, 0)),
+    ("2026-01-05 20:00:00 CST", "UTC", None),  # CST names three zones: not guessed
     ("yesterday", "Asia/Shanghai", None),
     ("2026-13-45", "Asia/Shanghai", None),
     ("", "Asia/Shanghai", None),
