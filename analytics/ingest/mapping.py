@@ -68,10 +68,13 @@ ORDER_STATUS_ALIASES: dict[str, str] = {
 }
 
 _COMMON_TEXT = {
-    "channel": ["channel", "platform", "source", "traffic_source", "渠道", "平台", "来源", "流量来源"],
+    "channel": [
+        "channel", "platform", "source", "traffic_source", "渠道", "平台", "来源", "流量来源", "媒体", "投放平台", "投放渠道",
+        "媒体渠道",
+    ],
     "campaign": [
         "campaign", "campaign_id", "campaign_name", "ad_campaign", "plan", "投放计划", "计划", "推广计划", "活动",
-        "计划名称", "广告计划", "计划id", "推广计划名称",
+        "计划名称", "广告计划", "计划id", "推广计划名称", "广告计划名称", "广告系列", "广告系列名称",
     ],
 }
 
@@ -145,9 +148,9 @@ ALIASES: dict[str, dict[str, list[str]]] = {
         ],
     },
     "spend": {
-        "date": ["day", "stat_date", "日期", "时间"],
+        "date": ["day", "stat_date", "reporting_starts", "日期", "时间"],  # Meta's ads report: Reporting starts
         **_COMMON_TEXT,
-        "spend": ["cost", "amount", "花费", "消耗", "投放金额", "费用", "消费"],
+        "spend": ["cost", "amount", "amount_spent", "total_cost", "花费", "消耗", "投放金额", "费用", "消费", "总消耗", "总花费"],
     },
 }
 

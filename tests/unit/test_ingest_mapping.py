@@ -178,6 +178,13 @@ def test_a_catalog_or_spend_file_loaded_as_events_is_told_its_kind():
     assert "looks_like" not in err.value.details
 
 
+def test_ads_reports_map_their_day_campaign_and_cost():
+    meta = plan_mapping(["Reporting starts", "Campaign name", "Amount spent (USD)", "Impressions"], "spend").as_dict()
+    assert meta == {"Reporting starts": "date", "Campaign name": "campaign", "Amount spent (USD)": "spend", "Impressions": "props"}
+    ocean = plan_mapping(["日期", "媒体", "广告计划名称", "总消耗(元)"], "spend").as_dict()
+    assert ocean == {"日期": "date", "媒体": "channel", "广告计划名称": "campaign", "总消耗(元)": "spend"}
+
+
 def test_analytics_exports_map_their_visitor_their_properties_and_pages():
     # GA4 (flattened BigQuery export), Segment / Mixpanel, PostHog
     ga4 = plan_mapping(["event_date", "event_timestamp", "event_name", "user_pseudo_id", "items.item_id",
