@@ -21,13 +21,13 @@ JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 
 
 def looks_like_json(path: Path, head: bytes) -> bool:
-    """Whether ``path`` holds JSON records: a ``.json``/``.jsonl``/``.ndjson`` name, or a text whose
-    first character is ``{`` or ``[`` and whose first line is a JSON object or opens an array."""
+    """Whether ``path`` holds JSON records: a ``.json``/``.jsonl``/``.ndjson`` name, or a text that opens
+    an array of objects (``[`` then ``{``) or whose first line is a JSON object."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if path.suffix.lower() in JSON_SUFFIXES:
         return True
     if text[:1] == b"[":
-        return True
+        return text[1:].lstrip(b" \t\r\n")[:1] in (b"{", b"]")
     if text[:1] != b"{":
         return False
     try:

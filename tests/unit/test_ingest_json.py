@@ -69,7 +69,8 @@ def test_broken_json_is_refused_with_its_place_and_not_its_folder(store):
     "name,content,fmt",
     [
         ("a.csv", b'{"a": 1}\n', "json"),  # an object on the first line, whatever the name
-        ("a.txt", b"[\n", "json"),
+        ("a.txt", b"[\n  {", "json"),
+        ("a.csv", b"[user],[item]\nu1,v1\n", "csv"),  # a bracketed header is no array
         ("a.jsonl", b"", "json"),
         ("a.csv", b"{a},b\n1,2\n", "csv"),  # a header that starts with a brace is no JSON
         ("a.csv", b"a,b\n1,2\n", "csv"),
