@@ -6,6 +6,7 @@ CLI's text output (:mod:`analytics.cli.text_output`). A rate always reads ``51.9
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import sys
 from collections.abc import Mapping
@@ -106,4 +107,8 @@ def text(value: Any) -> str:
     such as ``props``) as ``name: value; name: value`` in their order."""
     if isinstance(value, Mapping):
         return "; ".join(f"{k}: {text(v)}" for k, v in value.items()) or MISSING
-    return MISSING if is_missing(value) else str(value)
+    if is_missing(value):
+        return MISSING
+    if isinstance(value, dt.datetime):  # pandas' Timestamp too: a fraction of a second to the millisecond, if any
+        return value.isoformat(sep=" ", timespec="milliseconds" if value.microsecond else "seconds")
+    return str(value)

@@ -17,6 +17,16 @@ def test_numbers_read_the_same_in_every_command():
     assert numbers.significant(0.000123456) == "0.0001235"
 
 
+def test_text_cells_write_extra_columns_and_times_as_a_person_reads_them():
+    import datetime as dt
+
+    assert numbers.text({"properties.$os": "iOS", "coupon": None}) == "properties.$os: iOS; coupon: –"
+    assert numbers.text({}) == numbers.text(None) == "–"
+    assert numbers.text(pd.Timestamp("2024-03-01 18:00:00.123")) == "2024-03-01 18:00:00.123"
+    assert numbers.text(dt.datetime(2024, 3, 1, 18, 0)) == "2024-03-01 18:00:00"
+    assert numbers.text("u1") == "u1"
+
+
 def test_table_writes_kpi_columns_by_their_unit_and_aligns_them():
     frame = pd.DataFrame({"channel": ["douyin", "kuaishou"], "views": [3462, 7], "ctr": [0.0416, None],
                           "revenue": [1237.9, 0.0], "roas": [0.343, None]})
