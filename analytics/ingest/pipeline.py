@@ -642,10 +642,10 @@ def _stage_sql(
     else:
         trims = [f"nullif(trim(c{i}), '')" for i in range(n)]
     l1 = f"SELECT {src_cols}, " + ", ".join(f"{t} AS _r{i}" for i, t in enumerate(trims)) + f" FROM {source}"
-    once = [f"TRY_CAST(_r{i} AS TIMESTAMP) AS _t{i}" for i in iso_cols] + [f"{_num(f'_r{i}')} AS _n{i}" for i in sorted(numbers)]
+    once = {f"_t{i}": f"TRY_CAST(_r{i} AS TIMESTAMP)" for i in iso_cols} | {f"_n{i}": _num(f"_r{i}") for i in sorted(numbers)}
     if once:
-        l1 = "SELECT *, " + ", ".join(once) + f" FROM ({l1})"
-        trimmed += ", " + ", ".join([f"_t{i}" for i in iso_cols] + [f"_n{i}" for i in sorted(numbers)])
+        l1 = "SELECT *, " + ", ".join(f"{expr} AS {name}" for name, expr in once.items()) + f" FROM ({l1})"
+        trimmed += ", " + ", ".join(once)
     l2 = f"SELECT {', '.join(select)}, {trimmed}, {src_cols} FROM ({l1})"
     l3 = f"SELECT *, {reason} AS _reason FROM ({l2})"
     row_hash = "hash(" + ", ".join(f'"{nm}"' for nm in TABLE_COLUMNS[kind]) + ", props)"

@@ -343,21 +343,24 @@ MAX_TITLE_LINES = 10
 
 
 def title_rows(rows: list[list[str | None]]) -> int:
-    """How many leading ``rows`` are title lines above the header: rows with at most one non-empty cell
-    (a report's title, an export date, a blank line), on one line each, before the first row with two
-    or more -- at most :data:`MAX_TITLE_LINES`. None in a file of one column (no row has two cells)."""
-    for i, row in enumerate(rows[: MAX_TITLE_LINES + 1]):
-        filled = [c for c in row if c is not None and str(c).strip()]
-        if len(filled) >= 2:
-            return i
-        if any("\n" in str(c) or "\r" in str(c) for c in filled):
-            return 0
-    return 0
+    """How many leading ``rows`` are title lines above the header (:func:`_titles`)."""
+    return len(_titles(rows))
 
 
 def _titles(rows: list[list[str | None]]) -> tuple[str, ...]:
-    """The text of each title line above the header (:func:`title_rows`), cut to 200 characters."""
-    return tuple(" ".join(str(c).strip() for c in r if c is not None and str(c).strip())[:200] for r in rows[: title_rows(rows)])
+    """The text of each title line above the header, cut to 200 characters: leading rows with at most
+    one non-empty cell (a report's title, an export date, a blank line), on one line each, before the
+    first row with two or more -- at most :data:`MAX_TITLE_LINES`. None in a file of one column (no row
+    has two cells)."""
+    texts = []
+    for row in rows[: MAX_TITLE_LINES + 1]:
+        filled = [str(c).strip() for c in row if c is not None and str(c).strip()]
+        if len(filled) >= 2:
+            return tuple(texts)
+        if any("\n" in c or "\r" in c for c in filled):
+            return ()
+        texts.append(" ".join(filled)[:200])
+    return ()
 
 
 def _parse(lines: list[str], delim: str, limits: Limits) -> list[list[str]]:

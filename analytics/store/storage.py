@@ -419,14 +419,22 @@ MissingTable = duckdb.CatalogException
 BadData = duckdb.InvalidInputException
 
 
+def _throwaway(allowed: Sequence[Path] = ()) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB locked down like a store: UTC, no file or network access but ``allowed``."""
+    con = duckdb.connect()
+    if allowed:
+        con.execute(f"SET allowed_paths = {_text_list([str(p.resolve()) for p in allowed])}")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_external_access = false")
+    return con
+
+
 @contextmanager
 def scratch(tables: dict[str, Any]) -> Iterator[duckdb.DuckDBPyConnection]:
     """A throw-away in-memory DuckDB holding only ``tables`` (Arrow tables by name), locked down like a
     store (UTC, no file or network access): for checking rows before they reach any database."""
-    con = duckdb.connect()
+    con = _throwaway()
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_external_access = false")
         for name, table in tables.items():
             con.register(name, table)
         yield con
@@ -441,12 +449,9 @@ def file_reader(read: Path, write: Path | None = None) -> Iterator[duckdb.DuckDB
     """A throw-away in-memory DuckDB that may read the file ``read`` (and write the file ``write``) and
     no other: for turning a file into one an upload reads (JSON records into a CSV). DuckDB's own
     errors pass through: the caller words what a bad file is."""
-    con = duckdb.connect()
+    con = _throwaway([p for p in (read, write) if p is not None])
     try:
-        con.execute(f"SET allowed_paths = {_text_list([str(p.resolve()) for p in (read, write) if p is not None])}")
-        con.execute("SET enable_external_access = false")
         con.execute("SET enable_progress_bar = false")
-        con.execute("SET TimeZone = 'UTC'")
         yield con
     finally:
         con.close()

@@ -254,7 +254,9 @@ def run_ingest(args, ctx) -> Output:
 
 def _detected_words(d: dict) -> list[str]:
     """How the file was read, in words: its format, and for text its encoding, delimiter and header."""
-    words = [{"csv": "delimited text", "xlsx": "Excel workbook", "parquet": "Parquet", "json": "JSON records"}.get(d["format"], d["format"])]
+    from dashboard.i18n import t
+
+    words = [t(f"data.format.{d['format']}", "en")]  # the Data page's words for the format
     if d["format"] == "csv":
         words += [f"encoding {d['encoding']}", f"delimiter {d['delimiter']!r}"]
     if d["format"] in ("csv", "xlsx"):
