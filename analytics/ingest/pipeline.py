@@ -15,12 +15,12 @@
    cannot fail are left out of the transform (:func:`_stage_sql`).
 3. **Insert as it streams**, in one transaction: the rows arrive in Arrow batches of
    :data:`BATCH_ROWS`, in file order (a row's position is its line); each batch's accepted rows whose
-   hash is new (not in the table, not earlier in the file: sorted NumPy arrays of 8-byte hashes) go
-   straight into the table by a second cursor, planned without DuckDB's insertion order so that each
+   hash is surely new (not in the table, not earlier in the file: a Bloom filter of the 8-byte hashes,
+   :class:`_SeenFilter`) go straight into the table by a second cursor, planned without DuckDB's insertion order so that each
    row group is compressed as it is written (the table holds each batch's rows in file order, the
    batches in the order the insert took them); ``props`` travels only when the file keeps columns
    there, and DuckDB runs one worker thread (:data:`INGEST_THREADS`); the rejected rows (with their reason and raw line) and
-   the accepted rows whose hash was seen before are kept aside. Nothing is written and read back, and
+   the accepted rows whose hash may have been seen before are kept aside. Nothing is written and read back, and
    no inserted row is ever deleted (DuckDB would rewrite every row of the transaction at commit).
 4. **Check**: after the pass, the rows kept aside are compared column by column with the stored rows
    and each other: exact duplicates (within the file and against earlier uploads) are skipped and
@@ -937,7 +937,8 @@ def _carries_props(prep: _Prepared) -> bool:
 def _stream_sql(prep: _Prepared, stage: str) -> str:
     """The stage (:func:`_stage_sql`) as the streamed rows: a source row followed by one row per event
     it adds (:func:`_added_events`; ``_k``: 0 for the source row, n for the n-th added event; only
-    accepted rows expand), and each row's warning flags (``_w_range``, ``_w_watch``; events only)."""
+    accepted rows expand), each row's warning flags (``_w_range``, ``_w_watch``) and whether it is a purchase
+    (``_purchase``; the warnings read the purchases; events only)."""
     plan = prep.plan
     kind = plan.kind
     cols = list(TABLE_COLUMNS[kind])
@@ -966,32 +967,36 @@ def _stream_sql(prep: _Prepared, stage: str) -> str:
         return stage
     return (
         "SELECT *, coalesce(event_time < $ws OR event_time >= $we, false) AS _w_range, "
-        "coalesce(event_type = 'view' AND video_seconds > 0 AND watch_seconds > $wr * video_seconds, false) AS _w_watch "
+        "coalesce(event_type = 'view' AND video_seconds > 0 AND watch_seconds > $wr * video_seconds, false) AS _w_watch, "
+        "coalesce(event_type = 'purchase', false) AS _purchase "
         f"FROM ({stage})"
     )
 
 
-class _HashSet:
-    """The 64-bit row hashes seen so far: a few sorted NumPy arrays (merged as they pile up), and a
-    bitmap of their top bits in front of them, so that only the hashes whose bit is already set
-    (the repeats, and a few percent of the others) are searched in the arrays.
+class _SeenFilter:
+    """A blocked Bloom filter of the 64-bit row hashes seen so far: each hash sets two bits of one
+    64-bit word, the word chosen by its top bits. A hash with both bits set *may* have been seen; one
+    with a bit unset was not. So every repeat is caught, and a few of the others (at 8 bits or more a
+    hash, under one percent) are caught with them: the rows caught are kept aside and compared
+    column by column after the pass, which decides.
 
-    ``expected``: about how many hashes will be added (sizes the bitmap at 8 bits or more each, from
-    1 MiB up to 128 MiB; more hashes than that only make more of them searched)."""
+    ``expected``: about how many hashes will be added (sizes the filter at 8 bits or more each, from
+    1 MiB up to 128 MiB; more hashes than that only make more rows kept aside)."""
 
     def __init__(self, expected: int = 0) -> None:
         import numpy as np
 
         bits = 1 << max(23, min(30, int(8 * max(expected, 1)).bit_length()))
-        self.levels: list[Any] = []
-        self.shift = np.uint64(64 - (bits.bit_length() - 1))
-        self.bitmap = np.zeros(bits // 64, dtype=np.uint64)
+        self.shift = np.uint64(64 - ((bits // 64).bit_length() - 1))
+        self.words = np.zeros(bits // 64, dtype=np.uint64)
 
-    def _bits(self, hashes):
+    def _locate(self, hashes):
+        """Each hash's word and its two bits there (from bits the word's index does not use)."""
         import numpy as np
 
-        top = hashes >> self.shift
-        return top >> np.uint64(6), np.left_shift(np.uint64(1), top & np.uint64(63))
+        one, six = np.uint64(1), np.uint64(6)
+        low = np.uint64(63)
+        return hashes >> self.shift, (one << (hashes & low)) | (one << ((hashes >> six) & low))
 
     def add(self, hashes, ordered: bool = False) -> None:
         """Add ``hashes`` (``ordered``: already sorted)."""
@@ -999,34 +1004,22 @@ class _HashSet:
 
         if not len(hashes):
             return
-        level = _distinct(hashes if ordered else np.sort(hashes))
-        word, bit = self._bits(level)  # sorted hashes: their words in order, each word's bits OR-ed at once
+        word, bits = self._locate(hashes if ordered else np.sort(hashes))
+        # sorted hashes: their words in order, so each word's bits are OR-ed at once
         first = np.flatnonzero(np.concatenate(([True], word[1:] != word[:-1])))
-        self.bitmap[word[first]] |= np.bitwise_or.reduceat(bit, first)
-        while self.levels and len(self.levels[-1]) <= 2 * len(level):
-            # two sorted runs: the stable sort (a merge sort) merges them in one linear pass
-            level = _distinct(np.sort(np.concatenate([self.levels.pop(), level]), kind="stable"))
-        self.levels.append(level)
+        self.words[word[first]] |= np.bitwise_or.reduceat(bits, first)
 
-    def repeats(self, hashes):
-        """A mask of ``hashes`` already seen or repeating an earlier one of ``hashes``; then adds them."""
+    def maybe_seen(self, hashes):
+        """A mask of ``hashes`` that may have been added before or repeat another of ``hashes``
+        (every copy of such a repeat); then adds them."""
         import numpy as np
 
+        word, bits = self._locate(hashes)
+        mask = (self.words[word] & bits) == bits
         ordered = np.sort(hashes)
-        values = [ordered[1:][ordered[1:] == ordered[:-1]]]
-        word, bit = self._bits(ordered)
-        maybe = ordered[(self.bitmap[word] & bit) != 0]  # sorted: a subset of the sorted hashes
-        for level in self.levels:
-            at = np.minimum(np.searchsorted(level, maybe), len(level) - 1)
-            values.append(maybe[level[at] == maybe])
-        found = np.unique(np.concatenate(values))
-        mask = np.zeros(len(hashes), dtype=bool)
-        if len(found):
-            hit = np.flatnonzero(np.isin(hashes, found))
-            seen_before = np.isin(hashes[hit], np.concatenate(values[1:])) if len(values) > 1 else np.zeros(len(hit), bool)
-            _, first = np.unique(hashes[hit], return_index=True)
-            mask[hit] = True
-            mask[hit[first]] = seen_before[first]  # the first of a repeat in this batch is new unless seen before
+        repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+        if len(repeated):
+            mask |= np.isin(hashes, repeated)
         self.add(ordered, ordered=True)
         return mask
 
@@ -1039,13 +1032,6 @@ def _rows_about(prep: _Prepared) -> int:
         return 0
 
 
-def _distinct(ordered):
-    """The distinct values of a sorted NumPy array."""
-    import numpy as np
-
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
-
-
 @dataclass
 class _Stream:
     """What the streamed pass collects besides the rows it inserts (all small unless the file is)."""
@@ -1054,18 +1040,17 @@ class _Stream:
     ok: int = 0  # accepted rows, a wide file's flag events included
     batches: int = 0
     rejected: list = field(default_factory=list)  # Arrow tables (_rid, _reason, _raw)
-    held: list = field(default_factory=list)  # accepted rows whose hash was seen before: resolved after the pass
+    held: list = field(default_factory=list)  # accepted rows whose hash may have been seen: resolved after the pass
     kept: list = field(default_factory=list)  # accepted rows (for events, the purchases) the warnings read
     ok_rids: list = field(default_factory=list)  # row ids of accepted rows (workbooks read whole: counts per sheet)
     warned: dict = field(default_factory=dict)  # warning column -> [count, first row ids]
     error: BaseException | None = None
 
 
-def _stream(rd, kind: str, wide: bool, seen: _HashSet, out_cols: list[str], state: _Stream, sheets: bool):
+def _stream(rd, kind: str, wide: bool, seen: _SeenFilter, out_cols: list[str], state: _Stream, sheets: bool):
     """The accepted, new rows of each batch of ``rd``; everything else is collected into ``state``."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     warn_cols = ["_formula"] + (["_w_range", "_w_watch"] if kind == "events" else [])
     try:
@@ -1094,7 +1079,7 @@ def _stream(rd, kind: str, wide: bool, seen: _HashSet, out_cols: list[str], stat
             if sheets:
                 state.ok_rids.append(ok_rid)
             if kind == "events":
-                purchases = pc.equal(accepted.column("event_type"), "purchase").to_numpy(zero_copy_only=False)
+                purchases = accepted.column("_purchase").to_numpy(zero_copy_only=False)
                 if purchases.any():
                     state.kept.append(pa.table({
                         "_rid": ok_rid[purchases], "user_id": accepted.column("user_id").filter(purchases),
@@ -1102,7 +1087,7 @@ def _stream(rd, kind: str, wide: bool, seen: _HashSet, out_cols: list[str], stat
                     }))
             else:
                 state.kept.append(accepted.select(out_cols).append_column("_rid", pa.array(ok_rid)))
-            held = seen.repeats(accepted.column("_h").to_numpy(zero_copy_only=False))
+            held = seen.maybe_seen(accepted.column("_h").to_numpy(zero_copy_only=False))
             if held.any():
                 state.held.append(accepted.filter(held).select(out_cols + ["_h"]).append_column("_rid", pa.array(ok_rid[held])))
                 accepted = accepted.filter(~held)
@@ -1240,9 +1225,10 @@ def _temp_table(cur, name: str, parts: list, columns: str) -> None:
 
 def _check_and_insert(cur, reader, prep: _Prepared, sql, params, key, progress, base, sheet_rows, when) -> IngestReport:
     """Stream the file's rows (cursor ``reader``) into the table (cursor ``cur``, in its transaction):
-    accepted rows whose hash is new go straight in; the rejected rows and the rows whose hash was seen
-    before (in the file or the table) are kept aside; the latter are compared column by column after
-    the pass, and those no stored row equals are inserted then (exact duplicates are skipped)."""
+    accepted rows whose hash is surely new go straight in; the rejected rows and the rows whose hash
+    may have been seen before (in the file or the table; :class:`_SeenFilter`) are kept aside; the
+    latter are compared column by column after the pass, and those no stored row equals are inserted
+    then (exact duplicates are skipped)."""
     plan, sniffed = prep.plan, prep.sniffed
     kind = plan.kind
     cols = list(TABLE_COLUMNS[kind])
@@ -1256,7 +1242,7 @@ def _check_and_insert(cur, reader, prep: _Prepared, sql, params, key, progress, 
     )
 
     stored = cur.execute(f'SELECT count(*) FROM "{kind}"').fetchone()[0]
-    seen = _HashSet(stored + _rows_about(prep))
+    seen = _SeenFilter(stored + _rows_about(prep))
     if stored:
         seen.add(cur.execute(f'SELECT {row_hash} AS h FROM "{kind}"').fetchnumpy()["h"])
     state = _Stream()
