@@ -715,12 +715,21 @@ def file_sha256(path: Path, progress: Progress = no_progress, lo: float = 0.0, h
     h = hashlib.sha256()
     total = max(path.stat().st_size, 1)
     done = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(readers.CHUNK_BYTES * 4):
-            h.update(chunk)
-            done += len(chunk)
-            progress(lo + (hi - lo) * done / total, "checksum")
+    for chunk in readers.chunks(path):
+        h.update(chunk)
+        done += len(chunk)
+        progress(lo + (hi - lo) * done / total, "checksum")
     return h.hexdigest()
+
+
+def _checksum(path: Path, prep: _Prepared, progress: Progress) -> tuple[str, readers.TextFacts | None]:
+    """The SHA-256 of ``path`` and, for a text file read as it is, the facts of its text from the same
+    read (:func:`analytics.ingest.readers.text_facts`); ``None`` for a file read through a copy."""
+    if prep.sniffed.format != "csv" or prep.sniffed.needs_conversion:
+        return file_sha256(path, progress, 0.0, 0.05), None
+    digest = hashlib.sha256()
+    facts = readers.text_facts(path, prep.limits.max_line_bytes, digest, lambda f: progress(0.05 * f, "checksum"))
+    return digest.hexdigest(), facts
 
 
 #: DuckDB's CSV error types -> (issue code, stored reason).
@@ -812,10 +821,8 @@ def ingest_file(
     path, reveal = readers.confine(Path(path), store.data_dir)
     prep = _prepare(path, kind, mapping, encoding, columns, sheet, limits, reveal)
     name = file_name or path.name
-    sha = sheet_identity(
-        file_sha256(path, progress, 0.0, 0.05),
-        prep.sniffed.sheet if prep.sniffed.format == "xlsx" and len(prep.sniffed.sheets) > 1 else None,
-    )
+    checksum, facts = _checksum(path, prep, progress)
+    sha = sheet_identity(checksum, prep.sniffed.sheet if prep.sniffed.format == "xlsx" and len(prep.sniffed.sheets) > 1 else None)
     base = dict(kind=kind, file_name=name, sha256=sha, mapping=prep.plan.as_dict(), detected=prep.sniffed.describe())
 
     with _ingest_lock(store), store.cursor() as cur:
@@ -832,7 +839,8 @@ def ingest_file(
         cur.execute(f"SET threads = {INGEST_THREADS}")
         try:
             report = _stage_check_insert(
-                cur, store, path, prep, name, base, pseudonymise_key, progress, timezone, expected_from, expected_to, started
+                cur, store, path, prep, facts, name, base, pseudonymise_key, progress, timezone, expected_from, expected_to,
+                started,
             )
         finally:
             # the default back exactly (the printed value is rounded), any other limit as printed
@@ -850,12 +858,12 @@ def ingest_file(
 
 
 def _readable_copy(
-    path: Path, prep: _Prepared, store: Store, progress: Progress, sheet_rows: list
+    path: Path, prep: _Prepared, facts: readers.TextFacts | None, store: Store, progress: Progress, sheet_rows: list
 ) -> tuple[list[Path], readers.TextFacts | None]:
     """The staged files to read instead of ``path`` (last one is read): a UTF-8 conversion and/or a copy
-    with over-long lines marked; empty when the file is read as it is. And the facts of the text read,
-    unless over-long lines were marked (or the file is Parquet). ``sheet_rows`` receives the data rows
-    of each matching sheet of a workbook read whole."""
+    with over-long lines marked; empty when the file is read as it is. And the facts of the text read
+    (``facts``: those of ``path``, when already known), unless over-long lines were marked (or the file
+    is Parquet). ``sheet_rows`` receives the data rows of each matching sheet of a workbook read whole."""
     sniffed, made = prep.sniffed, []
     if sniffed.format == "parquet":
         return made, None
@@ -865,7 +873,9 @@ def _readable_copy(
             sniffed, store.staging_dir, lambda f, m="": progress(0.05 + 0.2 * f, m), prep.limits, sheet_rows
         )
         made.append(readable)
-    facts = readers.text_facts(readable, prep.limits.max_line_bytes)
+        facts = None
+    if facts is None:
+        facts = readers.text_facts(readable, prep.limits.max_line_bytes)
     if facts.long_lines:
         made.append(
             readers.mark_long_lines(readable, facts.long_lines, len(sniffed.headers), sniffed.delimiter or ",", store.staging_dir)
@@ -875,14 +885,14 @@ def _readable_copy(
 
 
 def _stage_check_insert(
-    cur, store, path, prep, name, base, pseudonymise_key, progress, timezone, expected_from, expected_to, started
+    cur, store, path, prep, facts, name, base, pseudonymise_key, progress, timezone, expected_from, expected_to, started
 ) -> IngestReport:
     """Read the file once and insert its accepted rows as they stream by, in one transaction."""
     sniffed = prep.sniffed
     made: list[Path] = []
     sheet_rows: list[tuple[str, int]] = []
     try:
-        made, facts = _readable_copy(path, prep, store, progress, sheet_rows)
+        made, facts = _readable_copy(path, prep, facts, store, progress, sheet_rows)
         readable = made[-1] if made else path
         params: dict[str, Any] = {}
         source = _source_sql(
@@ -1048,7 +1058,9 @@ class _Stream:
 
 
 def _stream(rd, kind: str, wide: bool, seen: _SeenFilter, out_cols: list[str], state: _Stream, sheets: bool):
-    """The accepted, new rows of each batch of ``rd``; everything else is collected into ``state``."""
+    """Each batch of ``rd`` as the insert reads it: ``out_cols`` and ``_keep``, true for the accepted
+    rows whose hash is surely new (no row is copied out of a batch for the insert); everything else is
+    collected into ``state``."""
     import numpy as np
     import pyarrow as pa
 
@@ -1060,7 +1072,8 @@ def _stream(rd, kind: str, wide: bool, seen: _SeenFilter, out_cols: list[str], s
             rid = state.rows + (np.cumsum(source) - 1 if wide else np.arange(n))
             state.rows += int(source.sum()) if wide else n
             ok = batch.column("_reason").is_null().to_numpy(zero_copy_only=False)
-            if ok.size and not ok.all():
+            everything = bool(ok.all())
+            if not everything:
                 bad = ~ok
                 state.rejected.append(pa.table({
                     "_rid": rid[bad], "_reason": batch.column("_reason").filter(bad), "_raw": batch.column("_raw").filter(bad),
@@ -1072,27 +1085,30 @@ def _stream(rd, kind: str, wide: bool, seen: _SeenFilter, out_cols: list[str], s
                 count, first = state.warned.setdefault(col, [0, []])
                 if hit.any():
                     state.warned[col] = [count + int(hit.sum()), (first + rid[hit][:5].tolist())[:5]]
-            everything = bool(ok.all())
             ok_rid = rid if everything else rid[ok]
-            accepted = batch if everything else batch.filter(ok)
             state.ok += len(ok_rid)
             if sheets:
                 state.ok_rids.append(ok_rid)
             if kind == "events":
-                purchases = accepted.column("_purchase").to_numpy(zero_copy_only=False)
+                purchases = ok & batch.column("_purchase").to_numpy(zero_copy_only=False)
                 if purchases.any():
                     state.kept.append(pa.table({
-                        "_rid": ok_rid[purchases], "user_id": accepted.column("user_id").filter(purchases),
-                        "event_time": accepted.column("event_time").filter(purchases),
+                        "_rid": rid[purchases], "user_id": batch.column("user_id").filter(purchases),
+                        "event_time": batch.column("event_time").filter(purchases),
                     }))
             else:
+                accepted = batch if everything else batch.filter(ok)
                 state.kept.append(accepted.select(out_cols).append_column("_rid", pa.array(ok_rid)))
-            held = seen.maybe_seen(accepted.column("_h").to_numpy(zero_copy_only=False))
+            hashes = batch.column("_h").to_numpy(zero_copy_only=False)
+            if everything:
+                held = seen.maybe_seen(hashes)
+            else:
+                held = np.zeros(n, dtype=bool)
+                held[ok] = seen.maybe_seen(hashes[ok])
             if held.any():
-                state.held.append(accepted.filter(held).select(out_cols + ["_h"]).append_column("_rid", pa.array(ok_rid[held])))
-                accepted = accepted.filter(~held)
+                state.held.append(batch.filter(held).select(out_cols + ["_h"]).append_column("_rid", pa.array(rid[held])))
             state.batches += 1
-            yield accepted.select(out_cols)
+            yield batch.select(out_cols).append_column("_keep", pa.array(ok & ~held))
     except BaseException as exc:
         state.error = exc
         raise
@@ -1251,7 +1267,7 @@ def _check_and_insert(cur, reader, prep: _Prepared, sql, params, key, progress, 
 
     out_cols = cols + (["props"] if _carries_props(prep) else [])
     rows = pa.RecordBatchReader.from_batches(
-        pa.schema([rd.schema.field(c) for c in out_cols]),
+        pa.schema([rd.schema.field(c) for c in out_cols] + [pa.field("_keep", pa.bool_())]),
         _stream(rd, kind, bool(_added_events(prep)), seen, out_cols, state, bool(sniffed.parts)),
     )
 
@@ -1274,7 +1290,7 @@ def _check_and_insert(cur, reader, prep: _Prepared, sql, params, key, progress, 
         inserted = _run(
             cur,
             f'INSERT INTO "{kind}" ({qcols}, upload_id, props) SELECT {qcols}, $uid, '
-            f'{"props" if _carries_props(prep) else "NULL"} FROM _rx_rows',
+            f'{"props" if _carries_props(prep) else "NULL"} FROM _rx_rows WHERE _keep',
             {"uid": upload_id}, poll,
         )[0][0]
     except BaseException as exc:

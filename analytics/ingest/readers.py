@@ -733,8 +733,19 @@ _CELL_EDGES = b",;|\t\n\r\""
 _FORMULA_STARTS = b"=+@-\t\r"
 
 
-def text_facts(path: Path, max_line_bytes: int) -> TextFacts:
-    """:class:`TextFacts` of ``path``, streamed (NumPy over 8 MiB chunks)."""
+def chunks(path: Path, size: int = CHUNK_BYTES * 8):
+    """The bytes of ``path`` in chunks of ``size``, read into one reused buffer (a fresh buffer a chunk
+    costs the kernel a page fault and a cleared page every 4 KiB): each chunk is valid until the next."""
+    buf = bytearray(size)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buf):
+            yield buf if n == size else buf[:n]
+
+
+def text_facts(path: Path, max_line_bytes: int, digest=None, progress: Callable[[float], None] | None = None) -> TextFacts:
+    """:class:`TextFacts` of ``path``, streamed (NumPy over 8 MiB chunks). ``digest`` (a :mod:`hashlib`
+    object) is fed every chunk on the way, so that one read gives the file's checksum too;
+    ``progress`` receives the share of the file read."""
     import numpy as np
 
     found: list[int] = []
@@ -747,27 +758,32 @@ def text_facts(path: Path, max_line_bytes: int) -> TextFacts:
     before_formula[32] = True
     before_formula[128:] = True
     last = 10  # the byte before the chunk: the file starts a line
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK_BYTES * 8):
-            arr = np.frombuffer(chunk, dtype=np.uint8)
-            has_nul = has_nul or b"\0" in chunk
-            ascii_only = ascii_only and chunk.isascii()
-            if not spaced:
-                spaced = _space_at_an_edge(arr, last, edge)
-            if not formula:
-                formula = _formula_start(chunk, arr, last, before_formula)
-            last = int(arr[-1])
-            ends = np.flatnonzero(arr == 10)
-            if len(ends) == 0:
-                length += len(chunk)
-                continue
-            sizes = np.diff(ends, prepend=-1)  # bytes of each line ending in this chunk, with the "\n"
-            sizes[0] += length
-            longest = max(longest, int(sizes.max()) - 1)
-            for k in np.flatnonzero(sizes - 1 > max_line_bytes):
-                found.append(line + int(k))
-            line += len(ends)
-            length = len(chunk) - int(ends[-1]) - 1
+    total, done = max(path.stat().st_size, 1), 0
+    for chunk in chunks(path):
+        if digest is not None:
+            digest.update(chunk)
+        if progress is not None:
+            done += len(chunk)
+            progress(done / total)
+        arr = np.frombuffer(chunk, dtype=np.uint8)
+        has_nul = has_nul or b"\0" in chunk
+        ascii_only = ascii_only and chunk.isascii()
+        if not spaced:
+            spaced = _space_at_an_edge(arr, last, edge)
+        if not formula:
+            formula = _formula_start(chunk, arr, last, before_formula)
+        last = int(arr[-1])
+        ends = np.flatnonzero(arr == 10)
+        if len(ends) == 0:
+            length += len(chunk)
+            continue
+        sizes = np.diff(ends, prepend=-1)  # bytes of each line ending in this chunk, with the "\n"
+        sizes[0] += length
+        longest = max(longest, int(sizes.max()) - 1)
+        for k in np.flatnonzero(sizes - 1 > max_line_bytes):
+            found.append(line + int(k))
+        line += len(ends)
+        length = len(chunk) - int(ends[-1]) - 1
     if length > max_line_bytes:
         found.append(line)
     return TextFacts(found, max(longest, length), has_nul, ascii_only, spaced, formula)
