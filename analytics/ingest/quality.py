@@ -13,11 +13,12 @@ row's ``reason`` is ``code`` or ``code:column`` (:func:`split_reason`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from analytics.store.storage import Store
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: an upload needs none
+    import pandas as pd
 
 Level = Literal["error", "warning", "info"]
 Status = Literal["ok", "already_uploaded", "nothing_accepted"]
@@ -178,6 +179,8 @@ class IngestReport:
         return next((i for i in self.issues if i.code == code), None)
 
     def rejected_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame([asdict(r) for r in self.rejected], columns=["line", "reason", "raw"])
 
     def to_dict(self) -> dict[str, Any]:
