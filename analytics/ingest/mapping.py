@@ -49,10 +49,19 @@ PAGE_ALIASES = ("url", "page_url", "page_location", "page_path", "current_url", 
 #: ``items.item_id``, PostHog's ``$current_url``): a header is looked up again without them.
 _CONTAINER_PREFIX = re.compile(r"^(?:(?:properties|property|props|event_properties|user_properties|event_params|params|context|traits|ecommerce|items|traffic_source)_+|\$+)")
 
+#: Events: the id of an anonymous visitor (a web or app analytics export's ``anonymous_id``,
+#: ``distinct_id``, ``user_pseudo_id`` ...) in a file that also names a user id: each row's user is its
+#: user id, or this id where the user id is empty; it is also kept in ``props``.
+ANONYMOUS_ID = "anonymous_id"
+#: Headers that name an anonymous visitor (GA4, Mixpanel and PostHog, Segment, devices): the user of
+#: a file without a user id, else :data:`ANONYMOUS_ID`.
+VISITOR_ALIASES = ("user_pseudo_id", "distinct_id", "anonymous_id", "device_id", "client_id", "cookie_id", "设备id")
 #: Events: the units a row bought. Not stored: it multiplies the row's revenue (see the module docstring).
 QUANTITY = "quantity"
 #: Events: an order line's status. Not stored: it says whether the order was paid, and refunded.
 ORDER_STATUS = "order_status"
+#: Events: the targets a column may have besides the table's columns, read to make them.
+EXTRA_TARGETS = (ANONYMOUS_ID, QUANTITY, ORDER_STATUS)
 #: Order statuses (lower-cased, trimmed) that are not a purchase: a full refund (the order is stored as
 #: its purchase and a refund of its amount) or an order never paid (rejected, ``unpaid_order``). Any
 #: other status (paid, completed, shipped, 已支付, 已完成 ...) is a purchase.
@@ -91,8 +100,7 @@ ALIASES: dict[str, dict[str, list[str]]] = {
         "user_id": [
             "userid", "user", "uid", "visitor_id", "viewer_id", "customer_id", "member_id", "buyer_id", "openid",
             "unionid", "mid",  # Bilibili's user id
-            # analytics exports name an anonymous visitor: GA4, Mixpanel and PostHog, Segment, devices
-            "user_pseudo_id", "distinct_id", "anonymous_id", "device_id", "client_id", "cookie_id", "设备id",
+            *VISITOR_ALIASES,
             "用户id", "用户", "用户编号", "观众id", "买家id", "会员id",
         ],
         "event_type": [
@@ -313,6 +321,11 @@ class Plan:
         return tuple(c for c in self.columns if c.target == "props")
 
     @property
+    def kept_in_props(self) -> tuple[ColumnMap, ...]:
+        """The columns whose values go into ``props``: those mapped there, and an anonymous visitor's id."""
+        return tuple(c for c in self.columns if c.target in ("props", ANONYMOUS_ID))
+
+    @property
     def ignored(self) -> tuple[ColumnMap, ...]:
         return tuple(c for c in self.columns if c.target == "ignore")
 
@@ -364,6 +377,13 @@ def _uncontained(norm: str) -> list[tuple[str, Unit | None]]:
     return out
 
 
+def _names_a_visitor(name: str) -> bool:
+    """Whether the header ``name`` names an anonymous visitor (:data:`VISITOR_ALIASES`)."""
+    norm = normalise_header(name)
+    visitors = {_compact(a) for a in VISITOR_ALIASES}
+    return any(_compact(f) in visitors for f in (norm, *(f for f, _unit in _uncontained(norm))))
+
+
 def guess_column(name: str, kind: str) -> ColumnMap:
     """The automatic mapping of one header (see the module docstring for the scores)."""
     norm = normalise_header(name)
@@ -383,6 +403,8 @@ def guess_column(name: str, kind: str) -> ColumnMap:
             score = 0.7
         elif target == "item_id" and candidate in PAGE_ALIASES:
             score = 0.6
+        elif target == "user_id" and candidate in VISITOR_ALIASES:
+            score = 0.85  # a user id, when the file names one too, wins
         if target in DURATION_COLUMNS:
             return ColumnMap(name, target, cand_unit or "s", confidence=score)
         return ColumnMap(name, target, None, confidence=score)
@@ -405,7 +427,7 @@ def parse_target(text: str, kind: str) -> tuple[str, Unit | None, str | None]:
         raise BadInput(f"unknown unit {unit!r} in --map target {raw!r}; use :s, :ms or :min", code="bad_map", value=raw)
     if target in ("props", "ignore", "-"):
         return ("ignore" if target == "-" else target), None, None
-    if target in TABLE_COLUMNS[kind] or (kind == "events" and target in (QUANTITY, ORDER_STATUS)):
+    if target in TABLE_COLUMNS[kind] or (kind == "events" and target in EXTRA_TARGETS):
         if unit and target not in DURATION_COLUMNS:
             raise BadInput(f"{target} takes no unit (only durations do)", code="bad_map", value=raw)
         return target, (unit or ("s" if target in DURATION_COLUMNS else None)), None
@@ -414,7 +436,7 @@ def parse_target(text: str, kind: str) -> tuple[str, Unit | None, str | None]:
         if event not in EVENT_TYPES:
             raise BadInput(f"unknown event type {event!r} in --map {raw!r}", code="bad_map", value=raw)
         return "flag", None, event
-    allowed = ", ".join([*TABLE_COLUMNS[kind], *([QUANTITY, ORDER_STATUS] if kind == "events" else [])])
+    allowed = ", ".join([*TABLE_COLUMNS[kind], *(EXTRA_TARGETS if kind == "events" else [])])
     extra = "; or an event type (a 0/1 flag column)" if kind == "events" else ""
     raise BadInput(
         f"unknown target column {target!r} for {kind}; use one of {allowed}, props, ignore{extra}",
@@ -580,8 +602,14 @@ def plan_mapping(
                 raise BadInput(
                     f"two columns are mapped to {g.target}: {best[g.target]!r} and {h!r}", code="bad_map", column=h
                 )
-            notes.append(Issue("also_looks_like", "info", params={"column": h, "target": g.target, "used": best[g.target]}))
-            g = ColumnMap(h, "props")
+            if g.target == "user_id" and _names_a_visitor(h) and ANONYMOUS_ID not in best:
+                # an analytics export's visitor id, beside its user id: the user of the rows without one
+                best[ANONYMOUS_ID] = h
+                notes.append(Issue("user_id_or_visitor", "info", params={"column": h, "used": best["user_id"]}))
+                g = ColumnMap(h, ANONYMOUS_ID, confidence=g.confidence)
+            else:
+                notes.append(Issue("also_looks_like", "info", params={"column": h, "target": g.target, "used": best[g.target]}))
+                g = ColumnMap(h, "props")
         final.append(g)
 
     if kind == "events" and ORDER_STATUS in {c.target for c in final} and (

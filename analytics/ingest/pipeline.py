@@ -56,6 +56,7 @@ from analytics.errors import BadInput
 from analytics.ingest import readers
 from analytics.ingest.limits import Limits
 from analytics.ingest.mapping import (
+    ANONYMOUS_ID,
     CHANNEL_ALIASES,
     CHANNELS,
     DURATION_COLUMNS,
@@ -520,6 +521,8 @@ def _stage_sql(
     iso_cols: list[str] = []  # source columns parsed as times: TRY_CAST(... AS TIMESTAMP) computed once
     numbers: set[str] = set()  # source columns parsed as numbers: _num(...) computed once
 
+    if ANONYMOUS_ID in target_raw and "user_id" in target_raw:  # the visitor where the user id is empty
+        target_raw["user_id"] = f"coalesce({target_raw['user_id']}, {target_raw[ANONYMOUS_ID]})"
     quantity = target_raw.get(QUANTITY)  # multiplies the revenue; negative: an order line is a refund
     status = target_raw.get(ORDER_STATUS)  # an order line's: unpaid rejects it, refunded adds a refund
     if status is not None:
@@ -611,7 +614,7 @@ def _stage_sql(
     if status is not None:
         refunded = ", ".join(_lit(v) for v, e in ORDER_STATUS_ALIASES.items() if e == "refund")
         select.append(f'coalesce(lower({status}) IN ({refunded}), false) AS "{_REFUNDED}"')
-    props = plan.props
+    props = plan.kept_in_props
     if props:
         entries = []
         for i, c in enumerate(props):
@@ -941,7 +944,7 @@ def _added_events(prep: _Prepared) -> list[tuple[str, str, bool]]:
 
 def _carries_props(prep: _Prepared) -> bool:
     """Whether the streamed rows carry ``props`` (NULL in every row of a file that keeps no column there)."""
-    return bool(prep.plan.props)
+    return bool(prep.plan.kept_in_props)
 
 
 def _stream_sql(prep: _Prepared, stage: str) -> str:

@@ -66,6 +66,7 @@ ISSUE_CODES: dict[str, tuple[str, ...]] = {
     "event_type_by_values": ("column",),
     "columns_named_by_values": ("columns",),  # a file without a header row: its columns' names, in order
     "title_lines_skipped": ("lines", "title"),  # lines above the header row (a report's title): how many, the first text
+    "user_id_or_visitor": ("column", "used"),  # an anonymous visitor's id: the user where the user id is empty
     "course_id_as_item_id": ("column",),  # a catalog whose only id is named as a course id
     "read_as_ms": ("column", "median"),
     "read_as_ms_like": ("column", "like"),

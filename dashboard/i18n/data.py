@@ -252,6 +252,10 @@ TEXT = {
         "en": "{lines} line(s) above the header row were skipped as a title: {title}",
         "zh": "表头行上方的 {lines} 行作为标题跳过：{title}",
     },
+    "ingest.issue.user_id_or_visitor": {
+        "en": "Rows without a user id take the visitor id in {column} as their user ({used} is the user id); {column} is also kept as a property",
+        "zh": "没有用户ID的行以 {column} 中的访客ID作为用户（{used} 为用户ID）；{column} 也保留为属性",
+    },
     "ingest.issue.course_id_as_item_id": {
         "en": "The catalog names no item id: {column}, a course id, is read as each row's item id",
         "zh": "目录中没有内容 ID 列：{column}（课程 ID）按每行的内容 ID 读取",

@@ -75,6 +75,7 @@ _COLUMNS = (
     ("purchasable", "For sale", "可购买"), ("date", "Date", "日期"), ("lines", "Lines", "行号"), ("props", "Extra columns", "其他列"),
     ("lesson", "Lesson", "课时"), ("tags", "Tags", "标签"), ("price", "Price", "价格"), ("quantity", "Quantity", "数量"), ("days_to_complete", "Days to complete (90% of completers)", "完课用时（90% 完课者，天）"),
     ("recent_buyers", "Buyers still within that time", "仍在该用时内的购买者"), ("order_status", "Order status", "订单状态"),
+    ("anonymous_id", "Visitor id (the user where the user id is empty)", "访客ID（用户ID为空时作为用户）"),
     ("raw_line", "Raw line", "原始行"), ("interval", "Interval", "区间"),
     ("precision_at_k", "Precision@K", "精确率@K"), ("recall_at_k", "Recall@K", "召回率@K"), ("map_at_k", "MAP@K", "MAP@K"),
     ("ndcg_at_k", "NDCG@K", "NDCG@K"), ("auc", "AUC", "AUC"), ("coverage", "Coverage", "覆盖率"), ("novelty", "Novelty", "新颖度"),

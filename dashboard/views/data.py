@@ -26,7 +26,7 @@ from analytics.ingest import (
     remove_upload,
     workbook_sheets,
 )
-from analytics.ingest.mapping import ORDER_STATUS, QUANTITY
+from analytics.ingest.mapping import EXTRA_TARGETS
 from analytics.ingest.quality import split_reason
 from analytics.ingest.readers import ALL_SHEETS, CHUNK_BYTES, clean_staging
 from analytics.store.schema import EVENT_TYPES, TABLE_COLUMNS
@@ -56,7 +56,7 @@ def _targets(kind: str) -> list[str]:
         if c in DURATIONS:
             out += [f"{c}:ms", f"{c}:min"]
     if kind == "events":
-        out += [QUANTITY, ORDER_STATUS, *(f"flag:{e}" for e in EVENT_TYPES)]
+        out += [*EXTRA_TARGETS, *(f"flag:{e}" for e in EVENT_TYPES)]
     return out + ["props", "ignore"]
 
 

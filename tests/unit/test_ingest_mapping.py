@@ -194,7 +194,7 @@ def test_analytics_exports_map_their_visitor_their_properties_and_pages():
                    "traffic_source.source": "channel"}
     segment = plan_mapping(["timestamp", "event", "anonymous_id", "user_id", "properties.product_id",
                             "properties_revenue"], "events").as_dict()
-    assert segment == {"timestamp": "event_time", "event": "event_type", "anonymous_id": "props", "user_id": "user_id",
+    assert segment == {"timestamp": "event_time", "event": "event_type", "anonymous_id": "anonymous_id", "user_id": "user_id",
                        "properties.product_id": "item_id", "properties_revenue": "revenue"}
     posthog = plan_mapping(["uuid", "event", "timestamp", "distinct_id", "properties.$current_url"], "events")
     assert posthog.as_dict()["distinct_id"] == "user_id"
@@ -203,6 +203,27 @@ def test_analytics_exports_map_their_visitor_their_properties_and_pages():
     both = plan_mapping(["time", "user", "event", "page_url", "product_id"], "events").as_dict()
     assert (both["product_id"], both["page_url"]) == ("item_id", "props")
     assert guess_column("item_name", "events").target == "props"  # only whole containers are left out
+
+
+def test_a_visitor_id_beside_a_user_id_is_the_user_of_the_rows_without_one():
+    # GA4 writes user_id only for signed-in visitors, user_pseudo_id always; Segment userId and anonymousId
+    for headers, user, visitor in (
+        (["event_timestamp", "event_name", "user_pseudo_id", "user_id", "item_id"], "user_id", "user_pseudo_id"),
+        (["timestamp", "event", "properties.anonymous_id", "uid", "item_id"], "uid", "properties.anonymous_id"),
+        (["ts", "event", "userId", "deviceId", "item_id"], "userId", "deviceId"),
+    ):
+        plan = plan_mapping(headers, "events")
+        assert (plan.as_dict()[user], plan.as_dict()[visitor]) == ("user_id", "anonymous_id")
+        assert [n.params for n in plan.notes if n.code == "user_id_or_visitor"] == [{"column": visitor, "used": user}]
+        assert visitor in [c.source for c in plan.kept_in_props] and visitor not in [c.source for c in plan.props]
+    # two user ids that name no visitor: the other one is kept in props, as before
+    two = plan_mapping(["time", "event", "uid", "customer_id", "item_id"], "events")
+    assert (two.as_dict()["customer_id"], [n.code for n in two.notes]) == ("props", ["also_looks_like"])
+    # mapped by hand, a visitor column is what the map says
+    manual = plan_mapping(["time", "event", "anonymous_id", "user_id", "item_id"], "events", {"anonymous_id": "props"})
+    assert manual.as_dict()["anonymous_id"] == "props" and not manual.notes
+    assert plan_mapping(["time", "event", "anonymous_id", "user_id", "item_id"], "events",
+                        {"user_id": "anonymous_id", "anonymous_id": "user_id"}).as_dict()["user_id"] == "anonymous_id"
 
 
 def test_the_columns_of_a_file_without_a_header_are_named_by_their_values():

@@ -216,6 +216,27 @@ def test_an_analytics_export_loads_with_its_own_event_names_and_microsecond_time
     assert [float(r[2]) for r in got if r[2] is not None] == [45.0, 12.5]
 
 
+def test_a_web_exports_anonymous_rows_take_the_visitor_id_as_their_user(store):
+    # Segment: userId only once the visitor signed in, anonymousId always
+    path = write(store, "segment.csv", """
+        timestamp,event,anonymous_id,user_id,properties.product_id
+        2024-03-01T08:00:00Z,Page Viewed,anon0,,p13
+        2024-03-01T08:05:00Z,Product Viewed,anon1,user1,p12
+        2024-03-01T08:06:00Z,Order Completed,anon1,user1,p12
+        2024-03-01T08:07:00Z,Product Viewed,,,p12
+        """)
+    report = ingest_file(store, path, timezone="UTC")
+    assert (report.rows_accepted, report.rows_rejected) == (3, 1)
+    assert report.issue("missing_value").lines == (5,)
+    assert report.issue("user_id_or_visitor").params == {"column": "anonymous_id", "used": "user_id"}
+    rows = store.query("SELECT user_id, event_type, props['anonymous_id'] FROM events ORDER BY event_time").rows
+    assert rows == (("anon0", "view", "anon0"), ("user1", "view", "anon1"), ("user1", "purchase", "anon1"))
+    # mapped by hand to props, the visitor id is only a property: the anonymous row has no user
+    again = write(store, "segment2.csv", path.read_text().replace("p13", "p14"))
+    report = ingest_file(store, again, timezone="UTC", mapping={"anonymous_id": "props"})
+    assert (report.rows_accepted, report.rows_rejected, report.rows_duplicate) == (0, 2, 2)  # user1's rows are stored
+
+
 def test_a_manual_flag_map_adds_likes(store):
     path = write(store, "labels.csv", "uid,vid,t,label\na,v1,1700000000,1\nb,v1,1700000000,0\n")
     ingest_file(store, path, mapping={"uid": "user_id", "vid": "item_id", "t": "event_time", "label": "like"})

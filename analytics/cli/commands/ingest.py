@@ -54,6 +54,8 @@ ISSUE_TEXT = {
     "columns_named_by_values": "the file has no header row; its columns were named by their values: {columns} "
     "(give --columns a,b,c to name them yourself)",
     "title_lines_skipped": "{lines} line(s) above the header row were skipped as a title: {title!r}",
+    "user_id_or_visitor": "rows without a user id take the visitor id in {column!r} as their user ({used!r} is the user "
+    "id); {column!r} is also kept in props",
     "course_id_as_item_id": "the catalog names no item id: {column!r}, a course id, is read as each row's item id",
     "read_as_ms": "{column!r} has no unit in its name and a median of {median:,.0f}: read as milliseconds "
     "(map it as ...:s to keep seconds)",
