@@ -340,6 +340,10 @@ def _compact(normalised: str) -> str:
     return normalised.replace("_", "")
 
 
+#: :data:`VISITOR_ALIASES` without their underscores (``anonymousId``, ``deviceId``).
+_VISITOR_FORMS = frozenset(_compact(a) for a in VISITOR_ALIASES)
+
+
 @functools.cache
 def _alias_index(kind: str) -> dict[str, tuple[str, float]]:
     """Normalised header -> (target, score): the canonical names, their aliases, and the compact form
@@ -380,8 +384,7 @@ def _uncontained(norm: str) -> list[tuple[str, Unit | None]]:
 def _names_a_visitor(name: str) -> bool:
     """Whether the header ``name`` names an anonymous visitor (:data:`VISITOR_ALIASES`)."""
     norm = normalise_header(name)
-    visitors = {_compact(a) for a in VISITOR_ALIASES}
-    return any(_compact(f) in visitors for f in (norm, *(f for f, _unit in _uncontained(norm))))
+    return any(_compact(f) in _VISITOR_FORMS for f in (norm, *(f for f, _unit in _uncontained(norm))))
 
 
 def guess_column(name: str, kind: str) -> ColumnMap:
@@ -403,7 +406,7 @@ def guess_column(name: str, kind: str) -> ColumnMap:
             score = 0.7
         elif target == "item_id" and candidate in PAGE_ALIASES:
             score = 0.6
-        elif target == "user_id" and candidate in VISITOR_ALIASES:
+        elif target == "user_id" and _compact(candidate) in _VISITOR_FORMS:
             score = 0.85  # a user id, when the file names one too, wins
         if target in DURATION_COLUMNS:
             return ColumnMap(name, target, cand_unit or "s", confidence=score)

@@ -211,6 +211,7 @@ def test_a_visitor_id_beside_a_user_id_is_the_user_of_the_rows_without_one():
         (["event_timestamp", "event_name", "user_pseudo_id", "user_id", "item_id"], "user_id", "user_pseudo_id"),
         (["timestamp", "event", "properties.anonymous_id", "uid", "item_id"], "uid", "properties.anonymous_id"),
         (["ts", "event", "userId", "deviceId", "item_id"], "userId", "deviceId"),
+        (["timestamp", "event", "anonymousId", "userId", "properties.product_id"], "userId", "anonymousId"),  # Segment's JSON
     ):
         plan = plan_mapping(headers, "events")
         assert (plan.as_dict()[user], plan.as_dict()[visitor]) == ("user_id", "anonymous_id")
