@@ -19,6 +19,9 @@ Rules (see the glossary for the full text):
 * spend comes only from uploaded spend rows: without any row for the period (or a group) spend,
   CAC and ROAS are ``None`` with the note ``no_spend``, never zero. Spend has no category, so with
   a category filter they are ``None`` with the note ``spend_not_by_category``.
+* what the data never records is not measured as zero: where no event of the whole store is a like,
+  comment or share, a follow, a click, or a view with a watch time (:data:`RECORDED_BY`; many
+  exports hold none), the KPIs counting it are ``None`` with the note ``not_recorded:KIND``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -50,7 +53,7 @@ from analytics.query.components import (  # noqa: F401 - the KPI vocabulary, re-
     finish,
 )
 from analytics.query.filters import Filters, restrict
-from analytics.query.layer import Components, ItemLabels
+from analytics.query.layer import Components, ItemLabels, Recorded
 from analytics.query.localtime import complete_days, to_local_day
 from analytics.store.storage import Source
 
@@ -67,6 +70,18 @@ Status = Literal["ok", "no_data"]
 MIN_VIEWS_FOR_RATES: Final[int] = 30
 
 NOTE_NO_SPEND: Final[str] = "no_spend"
+#: ``not_recorded:KIND``: the data holds no record of KIND (:data:`RECORDED_BY`), so its KPIs have no value.
+NOTE_NOT_RECORDED: Final[str] = "not_recorded"
+#: What a log may not record at all (an export without follows, clicks or watch times:
+#: :data:`analytics.query.components.RECORDS`), and the components that count it. Where no event of
+#: the store is such a record, every KPI whose numerator is one of them has no value: not measured,
+#: rather than measured as zero.
+RECORDED_BY: Final[dict[str, tuple[str, ...]]] = {
+    "interactions": ("interactions",),
+    "follows": ("follows",),
+    "clicks": ("clicks",),
+    "watch_time": ("watch_seconds", "watch_ratio_sum", "complete_views"),
+}
 NOTE_SPEND_NOT_BY_CATEGORY: Final[str] = "spend_not_by_category"
 NOTE_SPEND_NOT_SPLIT: Final[str] = "spend_not_split"
 #: ``course_still_learning:RECENT:BUYERS``: RECENT of the period's BUYERS (buyer-course pairs) bought
@@ -85,10 +100,13 @@ class Kpi:
     denominator: str | None = None
     scale: float = 1.0
 
-    def column(self, components: Mapping[str, Any], n: int = 1) -> np.ndarray:
+    def column(self, components: Mapping[str, Any], n: int = 1, unrecorded: Collection[str] = ()) -> np.ndarray:
         """The KPI for each of ``n`` groups from their component values (a DataFrame, or a mapping
         of equally long sequences): floats, NaN where it has no value (a missing numerator, a
-        missing or zero denominator). The one implementation of the formula."""
+        missing or zero denominator, a numerator among ``unrecorded`` components: what the data
+        never records, :func:`not_recorded`). The one implementation of the formula."""
+        if self.numerator in unrecorded:
+            return np.full(n, np.nan)
         num = _numbers(components, self.numerator, n)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if self.denominator is None:
@@ -203,8 +221,11 @@ KPI_BY_NAME: Final[dict[str, Kpi]] = {k.name: k for k in KPIS}
 ALL_KPIS: Final[tuple[Kpi, ...]] = KPIS + EXTERNAL_KPIS
 
 
-def evaluate_frame(components: pd.DataFrame, names: Sequence[str] | None = None) -> pd.DataFrame:
-    """Every KPI (or those in ``names``) for every row of a frame of component values.
+def evaluate_frame(
+    components: pd.DataFrame, names: Sequence[str] | None = None, unrecorded: Collection[str] = ()
+) -> pd.DataFrame:
+    """Every KPI (or those in ``names``) for every row of a frame of component values (none for a
+    KPI counting ``unrecorded`` components).
 
     Nullable integers (``Int64``) for counts, floats otherwise, missing where a KPI has no value;
     :func:`as_objects` turns such a table into plain Python values and ``None``.
@@ -212,7 +233,7 @@ def evaluate_frame(components: pd.DataFrame, names: Sequence[str] | None = None)
     out = pd.DataFrame(index=components.index)
     for k in KPIS:
         if names is None or k.name in names:
-            values = pd.Series(k.column(components, len(components)), index=components.index)
+            values = pd.Series(k.column(components, len(components), unrecorded), index=components.index)
             out[k.name] = values.astype("Int64") if k.unit == "count" else values
     return out
 
@@ -222,10 +243,35 @@ def as_objects(table: pd.DataFrame) -> pd.DataFrame:
     return table.astype(object).where(table.notna(), None)
 
 
-def evaluate(components: Mapping[str, Any], names: Sequence[str] | None = None) -> dict[str, float | None]:
-    """Every KPI (or those in ``names``) from one group's component values."""
+def evaluate(
+    components: Mapping[str, Any], names: Sequence[str] | None = None, unrecorded: Collection[str] = ()
+) -> dict[str, float | None]:
+    """Every KPI (or those in ``names``) from one group's component values (none for a KPI counting
+    ``unrecorded`` components)."""
     one = {k: (v,) for k, v in components.items()}
-    return {k.name: _scalar(k, k.column(one)[0]) for k in KPIS if names is None or k.name in names}
+    return {k.name: _scalar(k, k.column(one, 1, unrecorded)[0]) for k in KPIS if names is None or k.name in names}
+
+
+def not_recorded(source: Source) -> tuple[str, ...]:
+    """The kinds of :data:`RECORDED_BY` of which no event of the store holds any, whatever the filters
+    (an export without follows, clicks or watch times): their KPIs are not measured."""
+    held = engine.ask(source, Recorded())
+    return tuple(kind for kind in RECORDED_BY if kind not in held)
+
+
+def unrecorded_components(kinds: Sequence[str]) -> frozenset[str]:
+    """The components counting the ``kinds`` of :data:`RECORDED_BY` (from :func:`not_recorded`)."""
+    return frozenset(c for kind in kinds for c in RECORDED_BY[kind])
+
+
+def kpis_counting(kind: str) -> tuple[str, ...]:
+    """The KPIs whose numerator counts ``kind`` of :data:`RECORDED_BY` (those without a value when the data records none)."""
+    return tuple(k.name for k in KPIS if k.numerator in RECORDED_BY[kind])
+
+
+def _unrecorded_notes(kinds: Sequence[str], names: Collection[str]) -> tuple[str, ...]:
+    """A ``not_recorded:KIND`` note for each of ``kinds`` that leaves one of the KPIs ``names`` without a value."""
+    return tuple(f"{NOTE_NOT_RECORDED}:{kind}" for kind in kinds if set(kpis_counting(kind)) & set(names))
 
 
 # -- periods ---------------------------------------------------------------------------------
@@ -427,7 +473,8 @@ class VideoRanking:
 
 
 # -- public functions ------------------------------------------------------------------------
-def _values(source: Source, filters: Filters) -> tuple[dict[str, float | None], tuple[str, ...]]:
+def _values(source: Source, filters: Filters, kinds: Sequence[str]) -> tuple[dict[str, float | None], tuple[str, ...]]:
+    """Every KPI of the period, and its notes (``kinds``: what the data does not record, :func:`not_recorded`)."""
     comps = event_components(source, filters).iloc[0].to_dict()
     note = spend_note(filters)
     if note is None:
@@ -436,12 +483,12 @@ def _values(source: Source, filters: Filters) -> tuple[dict[str, float | None], 
             comps["spend"] = spend["spend"].iloc[0]
         else:
             note = NOTE_NO_SPEND
-    return evaluate(comps), ((note,) if note else ())
+    return evaluate(comps, unrecorded=unrecorded_components(kinds)), ((note,) if note else ())
 
 
 def kpi_values(source: Source, filters: Filters) -> dict[str, float | None]:
     """Every KPI over ``filters`` (open dates mean all data): ``{name: value or None}``."""
-    return _values(source, filters)[0]
+    return _values(source, filters, not_recorded(source))[0]
 
 
 def period_days(filters: Filters) -> tuple[dt.date, ...]:
@@ -451,8 +498,11 @@ def period_days(filters: Filters) -> tuple[dt.date, ...]:
     return tuple(pd.date_range(filters.date_from, filters.date_to, freq="D").date)
 
 
-def daily_series(source: Source, filters: Filters) -> tuple[tuple[dt.date, ...], dict[str, tuple[float | None, ...]]]:
-    """Every KPI per local day of the (closed) period; days without events have counts 0, rates None."""
+def daily_series(
+    source: Source, filters: Filters, kinds: Sequence[str] = ()
+) -> tuple[tuple[dt.date, ...], dict[str, tuple[float | None, ...]]]:
+    """Every KPI per local day of the (closed) period; days without events have counts 0, rates None
+    (``kinds``: what the data does not record, :func:`not_recorded`: those KPIs have no value)."""
     days = period_days(filters)
     comps = event_components(source, filters, ("day",))
     comps["day"] = pd.to_datetime(comps["day"]).dt.date
@@ -463,7 +513,7 @@ def daily_series(source: Source, filters: Filters) -> tuple[tuple[dt.date, ...],
         if spend is not None and len(spend):
             spend["day"] = pd.to_datetime(spend["day"]).dt.date
             comps["spend"] = spend.set_index("day")["spend"].reindex(list(days))
-    values = as_objects(evaluate_frame(comps.reindex(list(days))))
+    values = as_objects(evaluate_frame(comps.reindex(list(days)), unrecorded=unrecorded_components(kinds)))
     series = {k.name: tuple(values[k.name]) for k in KPIS}
     return days, series
 
@@ -502,14 +552,16 @@ def kpi_report(source: Source, filters: Filters, *, external: bool = True, serie
         names = ALL_KPIS if external else KPIS
         return KpiReport("no_data", filters, None, {k.name: None for k in names}, {}, (), {})
     previous = period.previous_period()
-    values, notes = _values(source, period)
-    before, _ = _values(source, previous)
+    kinds = not_recorded(source)
+    values, notes = _values(source, period, kinds)
+    before, _ = _values(source, previous, kinds)
+    notes = notes + _unrecorded_notes(kinds, values)
     if external:
         now, failed = external_values(source, period)
         values.update(now)
         before.update(external_values(source, previous)[0])
         notes = notes + failed
-    days, daily = daily_series(source, period) if series else (period_days(period), {})
+    days, daily = daily_series(source, period, kinds) if series else (period_days(period), {})
     complete = complete_days(days, source.span(), period.timezone)
     return KpiReport("ok", period, previous, values, before, days, daily, notes, complete)
 
@@ -558,7 +610,10 @@ def breakdown(
         labels = _labels(source)
         at = pc.index_in(comps[by], value_set=labels["video"])
         columns.update(title=labels["title"].take(at), creator=labels["creator"].take(at))
-    columns.update({k.name: _kpi_array(k, k.column(values, comps.num_rows)) for k in KPIS})
+    kinds = not_recorded(source)
+    notes += _unrecorded_notes(kinds, KPI_BY_NAME)
+    missing = unrecorded_components(kinds)
+    columns.update({k.name: _kpi_array(k, k.column(values, comps.num_rows, missing)) for k in KPIS})
     rows = pa.table(columns)
     # Ties keep a fixed order (by the group value) so the same data always gives the same table.
     order = pc.sort_indices(rows, sort_keys=[(sort, "descending", "at_end"), (by, "ascending", "at_end")])
@@ -570,7 +625,7 @@ def breakdown(
 def _video_table(source: Source, filters: Filters, comps: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     comps = comps[comps["views"] > 0]
     comps = comps.reset_index(drop=True)
-    table = pd.concat([comps[["video"]], evaluate_frame(comps, names)], axis=1)
+    table = pd.concat([comps[["video"]], evaluate_frame(comps, names, unrecorded_components(not_recorded(source)))], axis=1)
     table = table.merge(_labels(source).to_pandas(), on="video", how="left")
     return table[["video", "title", "creator", *dict.fromkeys(names)]]
 

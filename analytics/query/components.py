@@ -48,6 +48,15 @@ def _is(e, event_type: str):
     return e.event_type == event_type
 
 
+#: What a log may not record at all (many exports hold no follows, clicks or watch times): whether
+#: an event is a record of each kind. The components counting a kind count these events.
+RECORDS: Final[dict[str, Callable[[Any], Any]]] = {
+    "interactions": lambda e: e.event_type.isin(list(INTERACTION_TYPES)),
+    "follows": lambda e: _is(e, "follow"),
+    "clicks": lambda e: _is(e, "click"),
+    "watch_time": lambda e: _is(e, "view") & (e.watch_seconds > 0),
+}
+
 #: Stage 1: per group and user, over the enriched events ``e``.
 USER_COMPONENTS: Final[dict[str, Callable[[Any], Any]]] = {
     "views": lambda e: e.count(where=_is(e, "view")),
@@ -55,9 +64,9 @@ USER_COMPONENTS: Final[dict[str, Callable[[Any], Any]]] = {
     "watch_ratio_sum": lambda e: e.watch_ratio.sum(where=_is(e, "view")),
     "views_with_length": lambda e: e.watch_ratio.count(where=_is(e, "view")),
     "complete_views": lambda e: e.count(where=_is(e, "view") & (e.watch_ratio >= COMPLETION_THRESHOLD)),
-    "interactions": lambda e: e.count(where=e.event_type.isin(list(INTERACTION_TYPES))),
-    "follows": lambda e: e.count(where=_is(e, "follow")),
-    "clicks": lambda e: e.count(where=_is(e, "click")),
+    "interactions": lambda e: e.count(where=RECORDS["interactions"](e)),
+    "follows": lambda e: e.count(where=RECORDS["follows"](e)),
+    "clicks": lambda e: e.count(where=RECORDS["clicks"](e)),
     "orders": lambda e: e.count(where=_is(e, "purchase")),
     "refunds": lambda e: e.count(where=_is(e, "refund")),
     "gross_revenue": lambda e: e.revenue.cast("float64").sum(where=_is(e, "purchase")),
@@ -106,6 +115,13 @@ def catalog(source):
         _item_course=items.course_id.max(),
         _title=items.title.max(),
     )
+
+
+def recorded(source) -> frozenset[str]:
+    """The portable :class:`~analytics.query.layer.Recorded`: the kinds of :data:`RECORDS` of which
+    the store holds an event (each asked as one row at most: the read stops at the first)."""
+    e = source.table("events")
+    return frozenset(kind for kind, held in RECORDS.items() if len(source.execute(e.filter(held(e)).select("event_type").limit(1))))
 
 
 def item_labels(source):

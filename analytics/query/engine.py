@@ -27,6 +27,7 @@ from analytics.query.layer import (
     Components,
     FunnelEvents,
     ItemLabels,
+    Recorded,
     keeps_in_memory,
 )
 
@@ -53,6 +54,12 @@ def _labels_portable(source, q: ItemLabels):
     return item_labels(source)
 
 
+def _recorded_portable(source, q: Recorded):
+    from analytics.query.components import recorded
+
+    return recorded(source)
+
+
 def _components_accelerators() -> tuple[Accelerator, ...]:
     from analytics.query.accel.breakdown import BreakdownIndex, BreakdownTables
     from analytics.query.accel.rollup import HourlyRollup
@@ -77,6 +84,7 @@ _PORTABLE: dict[type, Callable[[Any, Any], Any]] = {
     Components: _components_portable,
     FunnelEvents: _funnel_portable,
     ItemLabels: _labels_portable,
+    Recorded: _recorded_portable,
 }
 
 #: The accelerators of each query type, fastest first (:data:`ACCELERATORS`: all of them).
@@ -84,6 +92,7 @@ _DECLARED: dict[type, Callable[[], tuple[Accelerator, ...]]] = {
     Components: _components_accelerators,
     FunnelEvents: _funnel_accelerators,
     ItemLabels: _labels_accelerators,
+    Recorded: lambda: (),  # a few reads that stop at their first row: nothing to accelerate
 }
 _loaded: dict[type, tuple[Accelerator, ...]] = {}
 _load_lock = threading.Lock()

@@ -56,6 +56,14 @@ class ItemLabels:
     filters: Filters = field(default_factory=Filters)
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """The kinds of record (:data:`analytics.query.components.RECORDS`) of which the store holds any
+    event, whatever the filters: a frozenset. ``filters`` stays empty."""
+
+    filters: Filters = field(default_factory=Filters)
+
+
 #: Catalog columns a funnel can be broken down by (the others are event columns).
 ITEM_BREAKDOWNS: tuple[str, ...] = ("category", "creator", "kind")
 

@@ -10,6 +10,8 @@ from analytics.metrics.kpis import (
     KPI_BY_NAME,
     KPIS,
     NOTE_COURSE_STILL_LEARNING,
+    NOTE_NOT_RECORDED,
+    kpis_counting,
     overview,
 )
 from analytics.query.facets import (
@@ -86,6 +88,10 @@ def _notes(notes) -> None:
     for note in notes:
         if note.startswith("external_failed:"):
             st.warning(t("ov.note.external_failed", kpi=t(f"kpi.{note.split(':', 1)[1]}")))
+        elif note.startswith(f"{NOTE_NOT_RECORDED}:"):
+            kind = note.split(":", 1)[1]
+            st.info(t("ov.note.not_recorded", what=t(f"ov.recorded.{kind}"),
+                      kpis=t("common.list_sep").join(t(f"kpi.{k}") for k in kpis_counting(kind))))
         elif note.startswith(f"{NOTE_COURSE_STILL_LEARNING}:"):
             _, recent, buyers = note.split(":")
             st.info(t("ov.note.course_still_learning", recent=count(int(recent)), buyers=count(int(buyers))))

@@ -18,6 +18,11 @@ from tests.helpers import (
 
 PAGE = "overview.py"
 DAY = 86400
+#: The notes of the fixture below, whose events hold no follow and no click.
+NOT_RECORDED = [
+    "The data holds no follows, so these are not measured (shown as –, not 0): Follow rate.",
+    "The data holds no clicks, so these are not measured (shown as –, not 0): Click-through rate.",
+]
 
 
 def _app(monkeypatch, db, lang: str | None = None):
@@ -71,9 +76,10 @@ def test_an_incomplete_day_is_named_and_not_drawn_as_a_full_day(monkeypatch, db)
     at.query_params["to"] = "2026-01-06"
     at.run()
     assert not at.exception
-    # spend was uploaded for the 5th only
+    # spend was uploaded for the 5th only; the data holds no follow and no click at all
     assert [i.value for i in at.main.info] == [
-        "No spend uploaded for this period: spend, CAC and ROAS are not available (not zero). Upload spend on the Data page."
+        "No spend uploaded for this period: spend, CAC and ROAS are not available (not zero). Upload spend on the Data page.",
+        *NOT_RECORDED,
     ]
     metrics = {m.label: m for m in at.main.metric}
     assert metrics["Views"].value == "2"  # bob's and carol's views on the 6th
@@ -143,6 +149,7 @@ def test_overview_breakdown_by_video_and_rate_ranking(monkeypatch, db):
     assert list(table["video"]) == ["v1", "v2"]
     assert [i.value for i in at.main.info] == [
         "No earlier data to compare with: the data starts on 2026-01-05, so the cards show no change.",
+        *NOT_RECORDED,
         "Spend is split only by channel and campaign; this breakdown leaves spend, CAC and ROAS empty.",
         "No video has enough views to rank on this KPI.",
     ]
@@ -205,3 +212,17 @@ def test_all_data_says_in_chinese_that_there_is_nothing_earlier(monkeypatch, db)
     assert at.main.caption[0].value == "统计周期 2026-01-05 至 2026-01-06，对比上一周期 2026-01-03 至 2026-01-04。"
     assert at.main.info[0].value == "没有更早的数据可供对比：数据从 2026-01-05 开始，因此指标卡不显示变化。"
     assert all(m.proto.delta == "" for m in at.main.metric)
+
+
+def test_what_the_data_never_records_shows_no_value_and_says_why(monkeypatch, db):
+    # the fixture's events hold views, a like and a purchase: no follow and no click anywhere
+    at = _app(monkeypatch, db)
+    at.run()
+    assert not at.exception
+    infos = [i.value for i in at.main.info]
+    assert all(note in infos for note in NOT_RECORDED)
+    metrics = {m.label: m.value for m in at.main.metric}
+    assert metrics["Follow rate"] == "–" and metrics["Interaction rate"] != "–"
+    zh = _app(monkeypatch, db, lang="zh")
+    zh.run()
+    assert "数据中没有关注，因此以下指标无法计算（显示为 –，不是 0）：关注率。" in [i.value for i in zh.main.info]

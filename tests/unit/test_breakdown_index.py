@@ -117,7 +117,7 @@ def test_a_breakdown_from_the_persisted_tables_builds_no_frame_and_no_catalog_ex
     assert isinstance(engine.ask(shop, Components(period, ("video",))), pa.Table)
     result = breakdown(shop, period, "video")
     assert isinstance(result.rows, pa.Table) and result.rows.num_rows > 0
-    assert set(asked) <= {"meta", "events"}
+    assert set(asked) <= {"meta", "events"}, asked
     assert breakdown_index.nbytes() == 0
 
 

@@ -245,7 +245,8 @@ def test_every_note_of_the_kpi_report_is_worded_in_the_text():
 
     notes = [getattr(kpis, n) for n in dir(kpis) if n.startswith("NOTE_")]
     notes += [f"external_failed:{k.name}" for k in kpis.EXTERNAL_KPIS]
-    notes = [f"{n}:3:8" if n == kpis.NOTE_COURSE_STILL_LEARNING else n for n in notes]
+    notes = [f"{n}:3:8" if n == kpis.NOTE_COURSE_STILL_LEARNING else n for n in notes if n != kpis.NOTE_NOT_RECORDED]
+    notes += [f"{kpis.NOTE_NOT_RECORDED}:{kind}" for kind in kpis.RECORDED_BY]
     assert len(notes) >= 7
     for note in notes:
         text = _note_text(note)

@@ -428,3 +428,49 @@ def test_a_table_of_groups_evaluates_like_each_group_alone(rows):
             if value is not None:
                 assert got == pytest.approx(value) and type(got) is type(value), name
                 assert math.isfinite(value)
+
+
+def test_what_the_data_never_records_is_not_measured_as_zero(store):
+    """An order export beside a log of plain views (no likes, follows, clicks nor watch times, as many
+    exports have): those KPIs have no value, with a note naming what is missing; the others stand."""
+    from analytics.metrics.kpis import (
+        NOTE_NOT_RECORDED,
+        RECORDED_BY,
+        kpis_counting,
+        not_recorded,
+    )
+    from analytics.query import engine
+    from analytics.query.layer import Recorded
+
+    insert_events(store, {
+        "u1": [("view", 0), ("purchase", 60, {"item_id": "c1", "revenue": 50})],
+        "u2": [("view", 3 * H, {"watch_seconds": 0})],  # a watch time of zero records no watching
+    })
+    assert engine.ask(store, Recorded()) == frozenset()
+    assert not_recorded(store) == tuple(RECORDED_BY)
+    report = kpi_report(store, PERIOD)
+    unmeasured = {k for kind in RECORDED_BY for k in kpis_counting(kind)}
+    assert unmeasured == {"interaction_rate", "follow_rate", "ctr", "watch_hours", "avg_watch_ratio", "completion_rate"}
+    assert all(report.values[k] is None and report.previous[k] is None for k in unmeasured)
+    assert all(v is None for k in unmeasured for v in report.series[k])
+    assert (report.values["views"], report.values["orders"], report.values["conversion"]) == (2, 1, 0.5)
+    assert [n for n in report.notes if n.startswith(NOTE_NOT_RECORDED)] == [f"{NOTE_NOT_RECORDED}:{k}" for k in RECORDED_BY]
+    table = breakdown(store, PERIOD, "channel")
+    assert table.table["follow_rate"].tolist() == [None] and table.table["views"].tolist() == [2]
+    assert f"{NOTE_NOT_RECORDED}:follows" in table.notes
+    assert top_bottom_videos(store, PERIOD, "ctr", min_views=0).status == "no_data"
+
+    # one follow anywhere in the data, even outside the period, and follows are measured: zero is a value
+    insert_events(store, {"u3": [("follow", 30 * DAY), ("view", 30 * DAY, {"watch_seconds": 4})]})
+    assert not_recorded(store) == ("interactions", "clicks")
+    report = kpi_report(store, PERIOD)
+    assert (report.values["follow_rate"], report.values["watch_hours"]) == (0.0, 0.0)
+    assert report.values["ctr"] is None and f"{NOTE_NOT_RECORDED}:follows" not in report.notes
+
+
+def test_each_kind_of_record_is_found_by_the_events_that_count_it(store):
+    from analytics.query import engine
+    from analytics.query.layer import Recorded
+
+    insert_events(store, {"u1": [("comment", 0), ("click", 1), ("view", 2, {"watch_seconds": 3})]})
+    assert engine.ask(store, Recorded()) == frozenset({"interactions", "clicks", "watch_time"})

@@ -16,9 +16,11 @@ from analytics.metrics.kpis import (
     DIMENSIONS,
     KPI_BY_NAME,
     NOTE_COURSE_STILL_LEARNING,
+    NOTE_NOT_RECORDED,
     breakdown,
     check_dimension,
     kpi_report,
+    kpis_counting,
     resolve_period,
 )
 from analytics.query.facets import (
@@ -103,17 +105,23 @@ _NOTES = {
     "spend_not_by_category": "spend has no category: with a category filter, spend, CAC and ROAS are not available",
     "spend_not_split": "spend is split only by channel and campaign: this breakdown leaves spend, CAC and ROAS empty",
     "external_failed": "{kpi} could not be computed; `reelytics {command}` shows the details",
+    NOTE_NOT_RECORDED: "the data holds no {what}, so these are not measured (–, not 0): {kpis}",
     NOTE_COURSE_STILL_LEARNING: "course completion: {recent:,} of the period's {buyers:,} course buyers bought less than "
     "the time most completers took before the data ends; some are still learning, so the rate may still rise "
     "(`reelytics completion --courses`)",
 }
 _NOTE_COMMANDS = {"course_completion": "completion --courses"}
+#: What the data may not record (:data:`analytics.metrics.kpis.RECORDED_BY`), in words.
+_RECORDED_WORDS = {"interactions": "likes, comments or shares", "follows": "follows", "clicks": "clicks",
+                   "watch_time": "watch times"}
 
 
 def _note_text(note: str) -> str:
     code, _, rest = note.partition(":")
     if code == "external_failed":
         return _NOTES[code].format(kpi=rest, command=_NOTE_COMMANDS.get(rest, "retention"))
+    if code == NOTE_NOT_RECORDED:
+        return _NOTES[code].format(what=_RECORDED_WORDS[rest], kpis=", ".join(header(k) for k in kpis_counting(rest)))
     if code == NOTE_COURSE_STILL_LEARNING:
         recent, _, buyers = rest.partition(":")
         return _NOTES[code].format(recent=int(recent), buyers=int(buyers))
