@@ -58,8 +58,10 @@ from analytics.metrics.kpis import (
     check_dimension,
     event_components,
     event_sums,
+    not_recorded,
     resolve_period,
     spend_components,
+    unrecorded_components,
 )
 from analytics.query.filters import Filters
 from analytics.store.storage import Store
@@ -348,11 +350,13 @@ def _components(store: Store, filters: Filters, kpi: Kpi, by: tuple[str, ...]) -
 
 
 def _total(store: Store, filters: Filters, kpi: Kpi) -> tuple[float, float | None, float | None]:
-    """``(numerator, denominator, value)`` of the KPI over the whole of ``filters``."""
+    """``(numerator, denominator, value)`` of the KPI over the whole of ``filters`` (no value where
+    the data never records what it counts, :func:`analytics.metrics.kpis.not_recorded`)."""
     comps = _components(store, filters, kpi, ())
     num = float(comps[kpi.numerator].iloc[0]) if comps is not None and len(comps) else math.nan
     den = float(comps[kpi.denominator].iloc[0]) if kpi.denominator and comps is not None and len(comps) else None
-    value = kpi.column({kpi.numerator: [num], **({kpi.denominator: [den]} if kpi.denominator else {})})[0]
+    missing = unrecorded_components(not_recorded(store))
+    value = kpi.column({kpi.numerator: [num], **({kpi.denominator: [den]} if kpi.denominator else {})}, 1, missing)[0]
     return num, den, (None if math.isnan(value) else float(value))
 
 

@@ -474,3 +474,11 @@ def test_each_kind_of_record_is_found_by_the_events_that_count_it(store):
 
     insert_events(store, {"u1": [("comment", 0), ("click", 1), ("view", 2, {"watch_seconds": 3})]})
     assert engine.ask(store, Recorded()) == frozenset({"interactions", "clicks", "watch_time"})
+
+
+def test_a_kpi_the_data_never_records_has_no_change_to_explain(store):
+    from analytics.metrics.explain import explain
+
+    insert_events(store, {"u1": [("view", 0)], "u2": [("view", DAY), ("view", DAY + 60)]})
+    assert explain(store, "follow_rate", Filters(JAN6, JAN6), Filters(JAN5, JAN5)).status == "no_data"
+    assert explain(store, "views", Filters(JAN6, JAN6), Filters(JAN5, JAN5)).status == "ok"
