@@ -76,13 +76,15 @@ def _bad_json(path: Path, exc: Exception) -> BadInput:
     )
 
 
-def read_head(path: Path, rows: int) -> tuple[list[tuple[str, ...]], list[tuple[str | None, ...]], int]:
+def read_head(path: Path, rows: int, deadline) -> tuple[list[tuple[str, ...]], list[tuple[str | None, ...]], int]:
     """The leaves of the records (key paths, over the whole file), the first ``rows`` records as text,
-    and the number of records."""
-    from analytics.store.storage import BadData, file_reader
+    and the number of records; a read running past ``deadline`` (:class:`analytics.ingest.readers.Deadline`)
+    is stopped with its error."""
+    from analytics.store.storage import BadData, Interrupted, file_reader
 
+    deadline.check()
     try:
-        with file_reader(path) as con:
+        with file_reader(path, seconds=deadline.remaining()) as con:
             con.register("r", _records(con, path))
             found = con.execute("SELECT json_group_structure(json), count(*) FROM r").fetchone()
             structure = json.loads(found[0]) if found[0] else None
@@ -92,19 +94,24 @@ def read_head(path: Path, rows: int) -> tuple[list[tuple[str, ...]], list[tuple[
             sample = con.execute(_select(paths) + f" LIMIT {int(rows)}").fetchall() if paths else []
     except BadData as exc:
         raise _bad_json(path, exc) from exc
+    except Interrupted as exc:
+        raise deadline.error() from exc
     return paths, [tuple(row) for row in sample], int(found[1])
 
 
-def write_csv(path: Path, paths: list[tuple[str, ...]], out: Path) -> None:
+def write_csv(path: Path, paths: list[tuple[str, ...]], out: Path, deadline) -> None:
     """Write every record of ``path`` into ``out`` as a UTF-8 CSV, one column per leaf of ``paths``
-    (:func:`read_head`) under one header row."""
-    from analytics.store.storage import BadData, file_reader
+    (:func:`read_head`) under one header row; stopped with ``deadline``'s error when it runs past it."""
+    from analytics.store.storage import BadData, Interrupted, file_reader
 
+    deadline.check()
     try:
-        with file_reader(path, out) as con:
+        with file_reader(path, out, deadline.remaining()) as con:
             con.register("r", _records(con, path))
             # written in place (the staged file exists already: no temporary file beside it, which the
             # connection could not write)
             con.execute(f"COPY ({_select(paths)}) TO $out (FORMAT csv, HEADER, USE_TMP_FILE false)", {"out": str(out)})
     except BadData as exc:
         raise _bad_json(path, exc) from exc
+    except Interrupted as exc:
+        raise deadline.error() from exc

@@ -436,7 +436,7 @@ def _open_workbook(path: Path, limits: Limits):
         raise BadInput(f"{path.name} is not a readable .xlsx workbook", code="bad_excel") from exc
 
 
-def _data_rows(ws, deadline: _Deadline):
+def _data_rows(ws, deadline: Deadline):
     """The non-empty rows of a sheet, as text; a sheet of endless empty rows runs into ``deadline``.
 
     A part that turns out broken while it is read (bad XML, a size or checksum that does not match
@@ -461,7 +461,7 @@ def _data_rows(ws, deadline: _Deadline):
 def sheet_heads(path: Path, limits: Limits | None = None) -> tuple[tuple[str, list[str] | None], ...]:
     """Every sheet of a workbook with its first non-empty row as text (None: the sheet holds no data)."""
     limits = limits or Limits.from_env()
-    deadline = _Deadline(path.name, limits)
+    deadline = Deadline(path.name, limits)
     wb = _open_workbook(path, limits)
     try:
         return tuple((ws.title, next(_data_rows(ws, deadline), None)) for ws in wb.worksheets)
@@ -503,7 +503,7 @@ def sheet_parts(heads, reference: str) -> tuple[SheetPart, ...]:
 def _sheet_rows(path: Path, sheet: str, limits: Limits):
     wb = _open_workbook(path, limits)
     try:
-        yield from _data_rows(wb[sheet], _Deadline(path.name, limits))
+        yield from _data_rows(wb[sheet], Deadline(path.name, limits))
     finally:
         wb.close()
 
@@ -613,7 +613,7 @@ def _sniff_parquet(path: Path, columns: list[str] | None, limits: Limits) -> Sni
 
 def _sniff_json(path: Path, columns: list[str] | None, limits: Limits) -> Sniffed:
     """JSON records (:mod:`analytics.ingest.json_records`): one column per leaf, named by its keys."""
-    paths, sample, records = json_records.read_head(path, SAMPLE_ROWS)
+    paths, sample, records = json_records.read_head(path, SAMPLE_ROWS, Deadline(path.name, limits))
     if not records or not paths:
         raise BadInput(f"{path.name} has no records", code="no_rows")
     names = [json_records.header(p) for p in paths]
@@ -623,7 +623,7 @@ def _sniff_json(path: Path, columns: list[str] | None, limits: Limits) -> Sniffe
     return Sniffed(path, "json", None, ",", True, tuple(_unique(names)), tuple(sample), 0, json_paths=tuple(paths))
 
 
-class _Deadline:
+class Deadline:
     """Raises :class:`BadInput` once a conversion has run longer than the limit."""
 
     def __init__(self, name: str, limits: Limits) -> None:
@@ -631,14 +631,21 @@ class _Deadline:
         self.seconds = limits.max_convert_seconds
         self.end = time.monotonic() + self.seconds
 
+    def remaining(self) -> float:
+        """Seconds left (none or less: past the deadline)."""
+        return self.end - time.monotonic()
+
+    def error(self) -> BadInput:
+        return BadInput(
+            f"converting {self.name} took longer than {self.seconds:,} s (REELYTICS_MAX_CONVERT_SECONDS); "
+            "save it as a UTF-8 CSV and upload that",
+            code="conversion_too_slow",
+            limit_seconds=self.seconds,
+        )
+
     def check(self) -> None:
-        if time.monotonic() > self.end:
-            raise BadInput(
-                f"converting {self.name} took longer than {self.seconds:,} s (REELYTICS_MAX_CONVERT_SECONDS); "
-                "save it as a UTF-8 CSV and upload that",
-                code="conversion_too_slow",
-                limit_seconds=self.seconds,
-            )
+        if self.remaining() < 0:
+            raise self.error()
 
 
 def _staging_file(staging_dir: Path) -> tuple[int, Path]:
@@ -661,14 +668,14 @@ def convert_to_utf8_csv(
     use is one chunk (text) or one row (Excel).
     """
     limits = limits or Limits()
-    deadline = _Deadline(sniffed.path.name, limits)
+    deadline = Deadline(sniffed.path.name, limits)
     fd, out = _staging_file(staging_dir)
     try:
         if sniffed.format == "json":
             os.close(fd)
             if progress:
                 progress(0.0, "reading JSON records")
-            json_records.write_csv(sniffed.path, list(sniffed.json_paths), out)
+            json_records.write_csv(sniffed.path, list(sniffed.json_paths), out, deadline)
         elif sniffed.format == "xlsx":
             rows = (
                 _combined_rows(sniffed, limits, sheet_rows if sheet_rows is not None else [])

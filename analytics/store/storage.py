@@ -417,6 +417,7 @@ PermissionDenied = duckdb.PermissionException
 OutOfMemory = duckdb.OutOfMemoryException
 MissingTable = duckdb.CatalogException
 BadData = duckdb.InvalidInputException
+Interrupted = duckdb.InterruptException
 
 
 def _throwaway(allowed: Sequence[Path] = ()) -> duckdb.DuckDBPyConnection:
@@ -445,15 +446,23 @@ def scratch(tables: dict[str, Any]) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @contextmanager
-def file_reader(read: Path, write: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def file_reader(read: Path, write: Path | None = None, seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A throw-away in-memory DuckDB that may read the file ``read`` (and write the file ``write``) and
-    no other: for turning a file into one an upload reads (JSON records into a CSV). DuckDB's own
-    errors pass through: the caller words what a bad file is."""
+    no other: for turning a file into one an upload reads (JSON records into a CSV). After ``seconds``
+    the statement running is interrupted (:data:`Interrupted`). DuckDB's own errors pass through:
+    the caller words what a bad file is."""
     con = _throwaway([p for p in (read, write) if p is not None])
+    timer = None
+    if seconds is not None:
+        timer = threading.Timer(max(seconds, 0.0), con.interrupt)
+        timer.daemon = True
+        timer.start()
     try:
         con.execute("SET enable_progress_bar = false")
         yield con
     finally:
+        if timer is not None:
+            timer.cancel()
         con.close()
 
 

@@ -80,3 +80,22 @@ def test_json_is_told_apart_from_text(tmp_path, name, content, fmt):
     path = tmp_path / name
     path.write_bytes(content)
     assert readers.detect_format(path, content) == fmt
+
+
+def test_reading_and_converting_json_run_into_the_time_limit(store):
+    from analytics.ingest.limits import Limits
+
+    path = _ndjson(store.data_dir / "late.jsonl", [{"event": "view", "uid": "u1", "vid": "v1", "ts": 1709280000}])
+    with pytest.raises(BadInput) as err:
+        ingest_file(store, path, limits=Limits(max_convert_seconds=-1))
+    assert err.value.code == "conversion_too_slow"
+    assert list(store.staging_dir.iterdir()) == []
+
+
+def test_a_file_readers_statement_is_interrupted_after_its_seconds(tmp_path):
+    from analytics.store.storage import Interrupted, file_reader
+
+    path = tmp_path / "any.json"
+    path.write_text("{}\n")
+    with pytest.raises(Interrupted), file_reader(path, seconds=0.05) as con:
+        con.execute("SELECT count(*) FROM range(1000000000000000) a")  # hours of work, stopped at once
