@@ -313,7 +313,7 @@ def sniff(
         )
     delim = sniff_delimiter([ln for ln in lines[:200] if len(ln) <= limits.max_line_bytes])
     rows = _parse(lines, delim, limits)
-    titles = () if columns else _titles(rows)
+    titles = () if columns else _titles(rows, known)
     rows = rows[len(titles):]
     if columns:
         headers = _unique(columns)
@@ -342,20 +342,31 @@ def sniff(
 MAX_TITLE_LINES = 10
 
 
-def title_rows(rows: list[list[str | None]]) -> int:
+def title_rows(rows: list[list[str | None]], known: Callable[[str], bool] = lambda _: False) -> int:
     """How many leading ``rows`` are title lines above the header (:func:`_titles`)."""
-    return len(_titles(rows))
+    return len(_titles(rows, known))
 
 
-def _titles(rows: list[list[str | None]]) -> tuple[str, ...]:
-    """The text of each title line above the header, cut to 200 characters: leading rows with at most
-    one non-empty cell (a report's title, an export date, a blank line), on one line each, before the
-    first row with two or more -- at most :data:`MAX_TITLE_LINES`. None in a file of one column (no row
-    has two cells)."""
+def _filled(row: list[str | None]) -> list[str]:
+    return [str(c).strip() for c in row if c is not None and str(c).strip()]
+
+
+def _groups_columns(row: list[str | None], below: list[str | None], known: Callable[[str], bool]) -> bool:
+    """Whether ``row`` groups the columns of the header ``below`` (a report's merged cells, such as
+    基础数据 over some columns and 转化数据 over others): it names no known column, ``below`` two or more."""
+    return not any(known(c) for c in _filled(row)) and sum(1 for c in _filled(below) if known(c)) >= 2
+
+
+def _titles(rows: list[list[str | None]], known: Callable[[str], bool] = lambda _: False) -> tuple[str, ...]:
+    """The text of each line above the header, cut to 200 characters: leading rows with at most one
+    non-empty cell (a report's title, an export date, a blank line), on one line each, and a row
+    grouping the header's columns (:func:`_groups_columns`; ``known``: whether a name is a column's),
+    before the header -- at most :data:`MAX_TITLE_LINES`. None in a file of one column (no row has two
+    cells)."""
     texts = []
-    for row in rows[: MAX_TITLE_LINES + 1]:
-        filled = [str(c).strip() for c in row if c is not None and str(c).strip()]
-        if len(filled) >= 2:
+    for i, row in enumerate(rows[: MAX_TITLE_LINES + 1]):
+        filled = _filled(row)
+        if len(filled) >= 2 and not (i < MAX_TITLE_LINES and i + 1 < len(rows) and _groups_columns(row, rows[i + 1], known)):
             return tuple(texts)
         if any("\n" in c or "\r" in c for c in filled):
             return ()
@@ -563,7 +574,7 @@ def _sniff_xlsx(
         rows.append(cells)
         if len(rows) > SAMPLE_ROWS:
             break
-    titles = () if columns else _titles(rows)
+    titles = () if columns else _titles(rows, known)
     rows = rows[len(titles):]
     first = [c or "" for c in rows[0]]
     if columns:

@@ -249,8 +249,8 @@ TEXT = {
         "zh": "文件没有表头行；已根据各列的值为其命名：{columns}",
     },
     "ingest.issue.title_lines_skipped": {
-        "en": "{lines} line(s) above the header row were skipped as a title: {title}",
-        "zh": "表头行上方的 {lines} 行作为标题跳过：{title}",
+        "en": "{lines} line(s) above the header row were skipped (a title, or a row grouping the columns): {title}",
+        "zh": "表头行上方的 {lines} 行已跳过（标题，或对列分组的行）：{title}",
     },
     "ingest.issue.user_id_or_visitor": {
         "en": "Rows without a user id take the visitor id in {column} as their user ({used} is the user id); {column} is also kept as a property",

@@ -86,6 +86,38 @@ def test_title_rows(rows, titles):
     assert title_rows(rows) == titles
 
 
+def test_a_row_grouping_the_columns_above_the_header_is_skipped_with_the_title(store):
+    import openpyxl
+
+    from analytics.ingest.readers import title_rows
+
+    known = {"用户id", "视频id", "行为类型", "时间"}.__contains__
+    grouped = [["巨量引擎 数据报表"], ["基础数据", "", "行为数据", ""], ["用户ID", "视频ID", "行为类型", "时间"], ["u1", "v1", "播放", "x"]]
+    assert title_rows(grouped, lambda c: known(c.lower())) == 2
+    assert title_rows([["a", "b"], ["用户ID", "视频ID"]], lambda c: c.lower() in {"a", "用户id", "视频id"}) == 0  # it names a column
+    assert title_rows([["基础数据", "行为数据"], ["u1", "v1"]], lambda c: known(c.lower())) == 0  # no header below it
+
+    path = write(store, "grouped.csv", """
+        基础数据,,行为数据,
+        用户ID,视频ID,行为类型,时间
+        u1,v1,播放,2026-01-05 20:00
+        u1,v1,点赞,not a time
+        """)
+    report = ingest_file(store, path, timezone="UTC")
+    assert (report.rows_accepted, report.rows_rejected) == (1, 1)
+    assert report.issue("bad_time").lines == (4,)
+    assert report.issue("title_lines_skipped").params == {"lines": 1, "title": "基础数据 行为数据"}
+
+    wb = openpyxl.Workbook()
+    for row in (["抖音 数据导出"], ["基础数据", None, "行为数据", None], ["用户ID", "视频ID", "行为类型", "时间"],
+                ["u2", "v2", "播放", dt.datetime(2026, 1, 5, 20, 0)]):
+        wb.active.append(row)
+    book = store.data_dir / "grouped.xlsx"
+    wb.save(book)
+    report = ingest_file(store, book, timezone="UTC")
+    assert report.rows_accepted == 1 and report.issue("title_lines_skipped").params["lines"] == 2
+
+
 def test_parquet_with_typed_columns(store):
     table = pa.table(
         {

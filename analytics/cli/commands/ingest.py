@@ -53,7 +53,7 @@ ISSUE_TEXT = {
     "(map another column as event_type to change it)",
     "columns_named_by_values": "the file has no header row; its columns were named by their values: {columns} "
     "(give --columns a,b,c to name them yourself)",
-    "title_lines_skipped": "{lines} line(s) above the header row were skipped as a title: {title!r}",
+    "title_lines_skipped": "{lines} line(s) above the header row were skipped (a title, or a row grouping the columns): {title!r}",
     "user_id_or_visitor": "rows without a user id take the visitor id in {column!r} as their user ({used!r} is the user "
     "id); {column!r} is also kept in props",
     "course_id_as_item_id": "the catalog names no item id: {column!r}, a course id, is read as each row's item id",
