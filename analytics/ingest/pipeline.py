@@ -15,13 +15,14 @@
    cannot fail are left out of the transform (:func:`_stage_sql`).
 3. **Insert as it streams**, in one transaction: the rows arrive in Arrow batches of
    :data:`BATCH_ROWS`, in file order (a row's position is its line); each batch's accepted rows whose
-   hash is surely new (not in the table, not earlier in the file: a Bloom filter of the 8-byte hashes,
-   :class:`_SeenFilter`) go straight into the table by a second cursor, planned without DuckDB's insertion order so that each
-   row group is compressed as it is written (the table holds each batch's rows in file order, the
-   batches in the order the insert took them); ``props`` travels only when the file keeps columns
-   there, and DuckDB runs one worker thread (:data:`INGEST_THREADS`); the rejected rows (with their reason and raw line) and
-   the accepted rows whose hash may have been seen before are kept aside. Nothing is written and read back, and
-   no inserted row is ever deleted (DuckDB would rewrite every row of the transaction at commit).
+   hash is surely new (not in the table, not earlier in the file: a Bloom filter of the 8-byte
+   hashes, :class:`_SeenFilter`) go straight into the table by a second cursor, planned without
+   DuckDB's insertion order so that each row group is compressed as it is written (the table holds
+   each batch's rows in file order, the batches in the order the insert took them); ``props``
+   travels only when the file keeps columns there, and DuckDB runs one worker thread
+   (:data:`INGEST_THREADS`); the rejected rows (with their reason and raw line) and the accepted rows
+   whose hash may have been seen before are kept aside. Nothing is written and read back, and no
+   inserted row is ever deleted (DuckDB would rewrite every row of the transaction at commit).
 4. **Check**: after the pass, the rows kept aside are compared column by column with the stored rows
    and each other: exact duplicates (within the file and against earlier uploads) are skipped and
    counted, the others inserted; counts, reasons and warnings (:mod:`analytics.ingest.quality`); the

@@ -499,10 +499,12 @@ def period_days(filters: Filters) -> tuple[dt.date, ...]:
 
 
 def daily_series(
-    source: Source, filters: Filters, kinds: Sequence[str] = ()
+    source: Source, filters: Filters, kinds: Sequence[str] | None = None
 ) -> tuple[tuple[dt.date, ...], dict[str, tuple[float | None, ...]]]:
     """Every KPI per local day of the (closed) period; days without events have counts 0, rates None
-    (``kinds``: what the data does not record, :func:`not_recorded`: those KPIs have no value)."""
+    (``kinds``: what the data does not record, default :func:`not_recorded`: those KPIs have no value)."""
+    if kinds is None:
+        kinds = not_recorded(source)
     days = period_days(filters)
     comps = event_components(source, filters, ("day",))
     comps["day"] = pd.to_datetime(comps["day"]).dt.date

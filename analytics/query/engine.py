@@ -79,6 +79,12 @@ def _labels_accelerators() -> tuple[Accelerator, ...]:
     return (CatalogLabels(),)
 
 
+def _recorded_accelerators() -> tuple[Accelerator, ...]:
+    from analytics.query.accel.recorded import RecordedSql
+
+    return (RecordedSql(),)
+
+
 #: The meaning of each query type: its portable path (runs on every engine).
 _PORTABLE: dict[type, Callable[[Any, Any], Any]] = {
     Components: _components_portable,
@@ -92,7 +98,7 @@ _DECLARED: dict[type, Callable[[], tuple[Accelerator, ...]]] = {
     Components: _components_accelerators,
     FunnelEvents: _funnel_accelerators,
     ItemLabels: _labels_accelerators,
-    Recorded: lambda: (),  # a few reads that stop at their first row: nothing to accelerate
+    Recorded: _recorded_accelerators,
 }
 _loaded: dict[type, tuple[Accelerator, ...]] = {}
 _load_lock = threading.Lock()

@@ -24,7 +24,7 @@ from analytics.metrics.funnels import FunnelSpec, compute_funnel, parse_steps
 from analytics.query import engine
 from analytics.query.components import DIMENSIONS, USER_COMPONENTS
 from analytics.query.filters import FIELDS, Filters
-from analytics.query.layer import Components, FunnelEvents, ItemLabels
+from analytics.query.layer import Components, FunnelEvents, ItemLabels, Recorded
 from analytics.store.storage import Store
 from tests.helpers import T0, by_path, insert_events, insert_items
 
@@ -190,9 +190,18 @@ def test_every_accelerator_meets_the_contract_cases():
                 seen |= set(engine.paths_for(store, Components(Filters(T0.date(), T0.date()), by, sums_only)))
         for steps in FUNNELS:
             seen |= set(engine.paths_for(store, FunnelEvents(FunnelSpec(parse_steps(steps)), Filters())))
-        return seen | set(engine.paths_for(store, ItemLabels()))
+        return seen | set(engine.paths_for(store, ItemLabels())) | set(engine.paths_for(store, Recorded()))
 
     assert _with_log(events, check) == {a.name for a in engine.ACCELERATORS} | {engine.PORTABLE}
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(EVENT, min_size=0, max_size=12))
+def test_every_path_gives_the_portable_record_kinds(events):
+    def check(store):
+        return _recorded_paths(store)
+
+    assert _with_log(events, check) == {"recorded_sql"}
 
 
 def test_every_path_gives_the_portable_item_labels():
@@ -241,7 +250,16 @@ def _sweep(store: Store, cases, groupings=GROUPINGS, funnels=FUNNELS) -> set[str
                 used.add(path)
                 got = by_path(path, compute_funnel, store, spec, filters)
                 assert got.steps == want.steps and got.entries.equals(want.entries), (path, filters, steps)
-    return used | _labels_paths(store)
+    return used | _labels_paths(store) | _recorded_paths(store)
+
+
+def _recorded_paths(store: Store) -> set[str]:
+    """Every path of what the data records, checked against the portable one; their names."""
+    want = engine.answer_by(engine.PORTABLE, store, Recorded())
+    paths = set(engine.paths_for(store, Recorded())[:-1])
+    for path in paths:
+        assert engine.answer_by(path, store, Recorded()) == want, path
+    return paths
 
 
 def _labels_paths(store: Store) -> set[str]:
