@@ -25,6 +25,7 @@ TEXT = {
     "common.no_rows": {"en": "Nothing matches the current filters.", "zh": "当前筛选条件下没有数据。"},
     "common.working": {"en": "Computing…", "zh": "正在计算…"},
     "common.list_sep": {"en": ", ", "zh": "、"},
+    "common.group_sep": {"en": "; ", "zh": "；"},
     "common.as_of": {
         "en": "Shown as of {when}, before the latest upload: the update is being computed. Open the page again in a moment for the new figures.",
         "zh": "当前显示的是 {when} 的结果（最近一次上传之前）：新结果正在计算，请稍后重新打开本页查看。",

@@ -85,18 +85,22 @@ def _daily(report) -> None:
 
 
 def _notes(notes) -> None:
+    notes = list(notes)
+    unrecorded = [n.split(":", 1)[1] for n in notes if n.startswith(f"{NOTE_NOT_RECORDED}:")]
     for note in notes:
         if note.startswith("external_failed:"):
             st.warning(t("ov.note.external_failed", kpi=t(f"kpi.{note.split(':', 1)[1]}")))
         elif note.startswith(f"{NOTE_NOT_RECORDED}:"):
-            kind = note.split(":", 1)[1]
-            st.info(t("ov.note.not_recorded", what=t(f"ov.recorded.{kind}"),
-                      kpis=t("common.list_sep").join(t(f"kpi.{k}") for k in kpis_counting(kind))))
+            continue  # all in one note, below
         elif note.startswith(f"{NOTE_COURSE_STILL_LEARNING}:"):
             _, recent, buyers = note.split(":")
             st.info(t("ov.note.course_still_learning", recent=count(int(recent)), buyers=count(int(buyers))))
         else:
             st.info(t(f"ov.note.{note}"))
+    if unrecorded:  # one note for every kind of record the data lacks: each with the KPIs it leaves without a value
+        groups = (t("ov.recorded.group", what=t(f"ov.recorded.{kind}"),
+                    kpis=t("common.list_sep").join(t(f"kpi.{k}") for k in kpis_counting(kind))) for kind in unrecorded)
+        st.info(t("ov.note.not_recorded", groups=t("common.group_sep").join(groups)))
 
 
 def _period(period: Filters, prev: Filters, is_default: bool) -> None:

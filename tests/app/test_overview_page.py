@@ -18,10 +18,12 @@ from tests.helpers import (
 
 PAGE = "overview.py"
 DAY = 86400
-#: The notes of the fixture below, whose events hold no follow and no click.
+#: The note of the fixture below, whose events hold no follow and no click.
 NOT_RECORDED = [
-    "The data holds no follows, so these are not measured (shown as –, not 0): Follow rate.",
-    "The data holds no clicks, so these are not measured (shown as –, not 0): Click-through rate.",
+    (
+        "Not measured (shown as –, not 0), because the data holds none of what they count: "
+        "Follow rate (follows); Click-through rate (clicks)."
+    ),
 ]
 
 
@@ -225,4 +227,4 @@ def test_what_the_data_never_records_shows_no_value_and_says_why(monkeypatch, db
     assert metrics["Follow rate"] == "–" and metrics["Interaction rate"] != "–"
     zh = _app(monkeypatch, db, lang="zh")
     zh.run()
-    assert "数据中没有关注，因此以下指标无法计算（显示为 –，不是 0）：关注率。" in [i.value for i in zh.main.info]
+    assert "以下指标无法计算（显示为 –，不是 0），因为数据中没有它们统计的记录：关注率（关注）；点击率（点击）。" in [i.value for i in zh.main.info]

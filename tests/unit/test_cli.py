@@ -251,3 +251,11 @@ def test_every_note_of_the_kpi_report_is_worded_in_the_text():
     for note in notes:
         text = _note_text(note)
         assert " " in text and "_failed" not in text and text != note, note
+
+
+def test_what_the_data_does_not_record_is_said_in_one_line():
+    from analytics.cli.commands.kpis import _note_lines
+
+    lines = _note_lines(("not_recorded:follows", "no_spend", "not_recorded:clicks"))
+    assert len(lines) == 2 and lines[0].startswith("  note: no spend uploaded")
+    assert lines[1].endswith("what they count: Follow rate (follows); Click-through rate (clicks)")

@@ -94,7 +94,7 @@ def run(args, ctx) -> Output:
         # a previous period the data does not reach has no figures: "–", not a zero that reads as measured
         previous = MISSING if coverage == "none" else write(kind, card.previous)
         lines.append(f"  {header(card.kpi.name):<26} {write(kind, card.value):>16}  prev {previous:>12}{change}")
-    lines += [f"  note: {_note_text(note)}" for note in report.notes]
+    lines += _note_lines(report.notes)
     return Output(payload, "\n".join(lines))
 
 
@@ -105,7 +105,7 @@ _NOTES = {
     "spend_not_by_category": "spend has no category: with a category filter, spend, CAC and ROAS are not available",
     "spend_not_split": "spend is split only by channel and campaign: this breakdown leaves spend, CAC and ROAS empty",
     "external_failed": "{kpi} could not be computed; `reelytics {command}` shows the details",
-    NOTE_NOT_RECORDED: "the data holds no {what}, so these are not measured (–, not 0): {kpis}",
+    NOTE_NOT_RECORDED: "not measured (–, not 0), because the data holds none of what they count: {groups}",
     NOTE_COURSE_STILL_LEARNING: "course completion: {recent:,} of the period's {buyers:,} course buyers bought less than "
     "the time most completers took before the data ends; some are still learning, so the rate may still rise "
     "(`reelytics completion --courses`)",
@@ -116,12 +116,24 @@ _RECORDED_WORDS = {"interactions": "likes, comments or shares", "follows": "foll
                    "watch_time": "watch times"}
 
 
+def _unrecorded_groups(kinds: list[str]) -> str:
+    """Each kind of record the data lacks with the KPIs it leaves without a value: ``Follow rate (follows); ...``."""
+    return "; ".join(f"{', '.join(header(k) for k in kpis_counting(kind))} ({_RECORDED_WORDS[kind]})" for kind in kinds)
+
+
+def _note_lines(notes) -> list[str]:
+    """The notes in words, one line each; those on what the data does not record in one line, last."""
+    unrecorded = [n.split(":", 1)[1] for n in notes if n.startswith(f"{NOTE_NOT_RECORDED}:")]
+    lines = [f"  note: {_note_text(note)}" for note in notes if not note.startswith(f"{NOTE_NOT_RECORDED}:")]
+    return lines + ([f"  note: {_note_text(NOTE_NOT_RECORDED + ':' + ','.join(unrecorded))}"] if unrecorded else [])
+
+
 def _note_text(note: str) -> str:
     code, _, rest = note.partition(":")
     if code == "external_failed":
         return _NOTES[code].format(kpi=rest, command=_NOTE_COMMANDS.get(rest, "retention"))
     if code == NOTE_NOT_RECORDED:
-        return _NOTES[code].format(what=_RECORDED_WORDS[rest], kpis=", ".join(header(k) for k in kpis_counting(rest)))
+        return _NOTES[code].format(groups=_unrecorded_groups(rest.split(",")))
     if code == NOTE_COURSE_STILL_LEARNING:
         recent, _, buyers = rest.partition(":")
         return _NOTES[code].format(recent=int(recent), buyers=int(buyers))
@@ -138,7 +150,7 @@ def _breakdown(args, ctx, filters, default: bool, facets) -> Output:
     payload = {**result.to_dict(), "default_period": default}
 
     def text() -> str:
-        notes = [f"  note: {_note_text(note)}" for note in result.notes]
+        notes = _note_lines(result.notes)
         return "\n".join([period_line(period, default), *period_notes_lines(period, facets), *notes, "", table(result.table)])
 
     return Output(payload, text)
