@@ -349,13 +349,13 @@ def _components(store: Store, filters: Filters, kpi: Kpi, by: tuple[str, ...]) -
     return out
 
 
-def _total(store: Store, filters: Filters, kpi: Kpi) -> tuple[float, float | None, float | None]:
+def _total(store: Store, filters: Filters, kpi: Kpi, missing: frozenset[str]) -> tuple[float, float | None, float | None]:
     """``(numerator, denominator, value)`` of the KPI over the whole of ``filters`` (no value where
-    the data never records what it counts, :func:`analytics.metrics.kpis.not_recorded`)."""
+    its numerator is among the ``missing`` components: what the data never records,
+    :func:`analytics.metrics.kpis.not_recorded`)."""
     comps = _components(store, filters, kpi, ())
     num = float(comps[kpi.numerator].iloc[0]) if comps is not None and len(comps) else math.nan
     den = float(comps[kpi.denominator].iloc[0]) if kpi.denominator and comps is not None and len(comps) else None
-    missing = unrecorded_components(not_recorded(store))
     value = kpi.column({kpi.numerator: [num], **({kpi.denominator: [den]} if kpi.denominator else {})}, 1, missing)[0]
     return num, den, (None if math.isnan(value) else float(value))
 
@@ -387,8 +387,9 @@ def explain(
     before_period = previous if previous is not None else period.previous_period()
     if before_period.date_from is None or before_period.date_to is None:
         raise BadInput("the period compared with needs both a start and an end date", code="no_period")
-    n0, den0, value0 = _total(store, before_period, k)
-    n1, den1, value1 = _total(store, period, k)
+    missing = unrecorded_components(not_recorded(store))
+    n0, den0, value0 = _total(store, before_period, k, missing)
+    n1, den1, value1 = _total(store, period, k, missing)
     if value0 is None or value1 is None:
         return Explanation("no_data", k, period, before_period, value1, value0)
     change = value1 - value0

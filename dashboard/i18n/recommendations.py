@@ -39,7 +39,6 @@ TEXT = {
     "rec.nothing_left": {"en": "Every candidate item is filtered out; relax the filters above.", "zh": "所有候选内容都被筛掉了，请放宽上面的筛选条件。"},
     "rec.because": {"en": "because this user engaged with {items}", "zh": "因为该用户看过或互动过：{items}"},
     "rec.because_none": {"en": "liked by users with similar histories", "zh": "与该用户行为相似的用户也喜欢"},
-    "rec.list_sep": {"en": "; ", "zh": "；"},
     "rec.mode": {"en": "Parameters", "zh": "参数"},
     "rec.mode.auto": {"en": "tuned automatically (recommended)", "zh": "自动调优（推荐）"},
     "rec.mode.manual": {"en": "the values below", "zh": "使用下面的数值"},

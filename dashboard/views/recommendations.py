@@ -49,7 +49,7 @@ st.caption(t("rec.intro"))
 def _because(rec) -> str:
     """The distinct history items behind a recommendation."""
     names = rec.reason_names()
-    return t("rec.because", items=t("rec.list_sep").join(names)) if names else t("rec.because_none")
+    return t("rec.because", items=t("common.group_sep").join(names)) if names else t("rec.because_none")
 
 
 def _settings_form() -> tuple[AlsParams, bool]:

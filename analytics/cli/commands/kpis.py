@@ -111,21 +111,22 @@ _NOTES = {
     "(`reelytics completion --courses`)",
 }
 _NOTE_COMMANDS = {"course_completion": "completion --courses"}
-#: What the data may not record (:data:`analytics.metrics.kpis.RECORDED_BY`), in words.
-_RECORDED_WORDS = {"interactions": "likes, comments or shares", "follows": "follows", "clicks": "clicks",
-                   "watch_time": "watch times"}
 
 
-def _unrecorded_groups(kinds: list[str]) -> str:
-    """Each kind of record the data lacks with the KPIs it leaves without a value: ``Follow rate (follows); ...``."""
-    return "; ".join(f"{', '.join(header(k) for k in kpis_counting(kind))} ({_RECORDED_WORDS[kind]})" for kind in kinds)
+def _unrecorded_text(kinds: list[str]) -> str:
+    """The KPIs without a value because the data records none of ``kinds``, each with what it counts
+    (the Overview's words for a kind): ``... Follow rate (follows); ...``."""
+    from dashboard.i18n import t
+
+    groups = (f"{', '.join(header(k) for k in kpis_counting(kind))} ({t(f'ov.recorded.{kind}', 'en')})" for kind in kinds)
+    return _NOTES[NOTE_NOT_RECORDED].format(groups="; ".join(groups))
 
 
 def _note_lines(notes) -> list[str]:
     """The notes in words, one line each; those on what the data does not record in one line, last."""
     unrecorded = [n.split(":", 1)[1] for n in notes if n.startswith(f"{NOTE_NOT_RECORDED}:")]
     lines = [f"  note: {_note_text(note)}" for note in notes if not note.startswith(f"{NOTE_NOT_RECORDED}:")]
-    return lines + ([f"  note: {_note_text(NOTE_NOT_RECORDED + ':' + ','.join(unrecorded))}"] if unrecorded else [])
+    return lines + ([f"  note: {_unrecorded_text(unrecorded)}"] if unrecorded else [])
 
 
 def _note_text(note: str) -> str:
@@ -133,7 +134,7 @@ def _note_text(note: str) -> str:
     if code == "external_failed":
         return _NOTES[code].format(kpi=rest, command=_NOTE_COMMANDS.get(rest, "retention"))
     if code == NOTE_NOT_RECORDED:
-        return _NOTES[code].format(groups=_unrecorded_groups(rest.split(",")))
+        return _unrecorded_text([rest])
     if code == NOTE_COURSE_STILL_LEARNING:
         recent, _, buyers = rest.partition(":")
         return _NOTES[code].format(recent=int(recent), buyers=int(buyers))
