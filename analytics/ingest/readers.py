@@ -786,12 +786,16 @@ def text_facts(path: Path, max_line_bytes: int, digest=None, progress: Callable[
         arr = np.frombuffer(chunk, dtype=np.uint8)
         has_nul = has_nul or b"\0" in chunk
         ascii_only = ascii_only and chunk.isascii()
-        if not spaced:
-            spaced = _space_at_an_edge(arr, last, edge)
+        if spaced:
+            ends = np.flatnonzero(arr == 10)
+        else:  # the line ends and the spaces from one pass over the bytes
+            low = np.flatnonzero(arr <= 32)
+            kinds = arr[low]
+            ends = low[kinds == 10]
+            spaced = _space_at_an_edge(arr, low[kinds == 32], last, edge)
         if not formula:
             formula = _formula_start(chunk, arr, last, before_formula)
         last = int(arr[-1])
-        ends = np.flatnonzero(arr == 10)
         if len(ends) == 0:
             length += len(chunk)
             continue
@@ -821,12 +825,10 @@ def _formula_start(chunk: bytes, arr, before_first: int, before) -> bool:
     return False
 
 
-def _space_at_an_edge(arr, before_first: int, edge) -> bool:
-    """Whether a space in the bytes ``arr`` touches a cell's edge (``edge``: a lookup table of bytes);
-    ``before_first`` is the byte before them. A space ending the chunk counts (its next byte is unseen)."""
-    import numpy as np
-
-    at = np.flatnonzero(arr == 32)
+def _space_at_an_edge(arr, at, before_first: int, edge) -> bool:
+    """Whether a space in the bytes ``arr`` (``at``: the positions of every space, ascending) touches a
+    cell's edge (``edge``: a lookup table of bytes); ``before_first`` is the byte before them. A space
+    ending the chunk counts (its next byte is unseen)."""
     if not len(at):
         return False
     if at[-1] == len(arr) - 1:
