@@ -1,6 +1,6 @@
 """Benchmark: the validated ingest of a CSV against DuckDB's own ``read_csv`` of the same file.
 
-    OPENBLAS_NUM_THREADS=1 python bench/ingest.py --db SAMPLE.duckdb [--repeat 2]
+    OPENBLAS_NUM_THREADS=1 python bench/ingest.py --db SAMPLE.duckdb [--repeat 3]
 
 The CSV is the events table of a sample database (``--db``; built with :mod:`analytics.sample` from
 ``--users --days --seed`` when the file does not exist yet, 55,000 x 60 days being about 10M events;
@@ -214,7 +214,7 @@ def main() -> None:
     from _sample_db import add_sample_args
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_sample_args(ap, repeat=2)
+    add_sample_args(ap, repeat=3)
     ap.add_argument("--csv-dir", type=Path, default=Path(tempfile.gettempdir()) / "reelytics-bench")
     ap.add_argument("--rules", action="store_true", help="also price each part of the validation")
     args = ap.parse_args()

@@ -631,6 +631,25 @@ def test_the_rows_the_filter_catches_only_decide_what_is_compared_never_the_answ
     assert load("every_row") == plain
 
 
+def test_rows_alike_but_for_their_attribution_are_all_stored_and_their_repeats_are_not(store):
+    """The duplicate filter's key leaves out channel, campaign, variant and course: rows that differ
+    only there share a key and are told apart column by column, in the file and against the table."""
+    header = "user_id,item_id,event_type,event_time,channel,campaign,variant,course_id\n"
+    rows = [
+        "u1,v1,view,2026-01-05 10:00,douyin,c1,A,k1",
+        "u1,v1,view,2026-01-05 10:00,kuaishou,c1,A,k1",
+        "u1,v1,view,2026-01-05 10:00,douyin,c2,A,k1",
+        "u1,v1,view,2026-01-05 10:00,douyin,c1,B,k1",
+        "u1,v1,view,2026-01-05 10:00,douyin,c1,A,k2",
+        "u1,v1,view,2026-01-05 10:00,douyin,c1,A,",
+    ]
+    first = ingest_file(store, write(store, "a.csv", header + "\n".join(rows + rows[:2]) + "\n"))
+    assert (first.rows_accepted, first.rows_duplicate) == (6, 2)
+    again = ingest_file(store, write(store, "b.csv", header + "\n".join([rows[3], "u1,v1,view,2026-01-05 10:00,bilibili,c1,A,k1"]) + "\n"))
+    assert (again.rows_accepted, again.rows_duplicate) == (1, 1)
+    assert store.query("SELECT count(DISTINCT (channel, campaign, variant, course_id)) FROM events").rows[0][0] == 7
+
+
 def test_a_platforms_name_in_either_language_is_stored_as_its_channel_code(store):
     from analytics.ingest.mapping import CHANNELS
     from dashboard.i18n.format import _CHANNELS
