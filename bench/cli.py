@@ -16,8 +16,9 @@ run is a fresh process; its wall time, CPU time (user + system, all threads) and
   *as sampled* (no persisted accelerator structure: whatever other benchmarks persisted in the
   shared sample is forgotten in the copy; each run gets a fresh copy, so a run pays for what
   the command itself builds and stores, such as the hourly rollup), and *persisted* (the hourly
-  rollup and the breakdown by video built beforehand, as the dashboard's first views leave them;
-  the build is measured once and printed);
+  rollup, the breakdown by video and the funnel order built beforehand by ``reelytics prepare``
+  from the database as sampled, as the dashboard's first views leave them; the build is one
+  one-shot run, reported without a target);
 * ``reelytics --json funnel --steps view,click,purchase --window 7d`` (the funnel of bench/funnel.py)
   against chDB in a one-shot process reading the Parquet file with ``windowFunnel`` (target <= 1.0x
   chDB's CPU time), in both states: as sampled (the command reads the events) and persisted (it
@@ -79,31 +80,6 @@ def _forget_child(db: str) -> None:
     store.close()
 
 
-def _build_child(db: str) -> None:
-    """Build the structures the dashboard's first views leave in the database (hourly rollup, the
-    breakdown by video in the default zone, the funnel order); print the CPU time of the build and the state."""
-    import resource
-
-    from analytics.config import default_timezone
-    from analytics.query import engine
-    from analytics.query.accel import funnel_order
-    from analytics.query.filters import Filters
-    from analytics.query.layer import Components
-    from analytics.store.storage import Store
-
-    store = Store(db)
-    everything = Filters(timezone=default_timezone())
-    before = resource.getrusage(resource.RUSAGE_SELF)
-    engine.keep_in_memory(True)  # as the dashboard process asks
-    engine.ask(store, Components(everything, ()))
-    engine.ask(store, Components(everything, ("video",)))
-    funnel_order.event_index(store)  # the dashboard's first funnel
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    print(json.dumps({"cpu": cpu, "state": _state(store)}))
-    store.close()
-
-
 def _state(store) -> list[str]:
     """The persisted accelerator structures current in ``store`` (their ``meta`` keys)."""
     version = store.content_version()
@@ -137,13 +113,10 @@ def main(argv: list[str] | None = None) -> None:
     add_sample_args(ap, repeat=3)
     ap.add_argument("--chdb-child", help=argparse.SUPPRESS)
     ap.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--build-child", help=argparse.SUPPRESS)
     ap.add_argument("--forget-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.chdb_child:
         return _chdb_child(args.chdb_child)
-    if args.build_child:
-        return _build_child(args.build_child)
     if args.forget_child:
         return _forget_child(args.forget_child)
     if args.prepare:
@@ -170,14 +143,16 @@ def main(argv: list[str] | None = None) -> None:
                                 check=True)
         setup["state"] = json.loads(forgot.stdout.strip().splitlines()[-1])["state"]  # as sampled: none
         shutil.copy(sampled, copy)
-        shutil.copy(db, built)
-        _, build_cpu, build_rss, said = one_shot([sys.executable, SCRIPT, "--build-child", str(built)], ROOT)
-        build = json.loads(said)
-        print(f"persisted state: {', '.join(build['state'])}; built in {build['cpu']:.2f} s CPU "
-              f"(process {build_cpu:.2f} s CPU, peak RSS {build_rss:.0f} MiB), as the dashboard's first views build them")
+        shutil.copy(sampled, built)
 
         def cli(path: Path) -> list[str]:
             return [sys.executable, "-m", "analytics", "--db", str(path)]
+
+        # the structures the dashboard's first views build, built as a CLI user builds them, once
+        build_wall, build_cpu, build_rss, said = one_shot([*cli(built), "--json", "prepare"], ROOT)
+        build = {"state": json.loads(said)["prepared"], "figures": side(build_wall, build_cpu, build_rss)}
+        print(f"persisted state: {', '.join(build['state'])}; `reelytics prepare` took {build_wall:.1f} s, "
+              f"{build_cpu:.2f} s CPU, peak RSS {build_rss:.0f} MiB")
 
         cases = {  # name: (the database to copy afresh before each run, or None; the command)
             "help": (None, [sys.executable, "-m", "analytics", "--help"]),
@@ -217,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     emit("cli", "reelytics --help", med["help"], target=("cpu_s", 0.5), note="one-shot process")
     sampled = f"as sampled: {', '.join(setup['state']) or 'no persisted accelerator table'}"
     persisted = f"persisted: {', '.join(build['state'])}"
+    emit("cli", "reelytics prepare (once; every upload then keeps the structures current)", build["figures"],
+         note=f"one-shot process, one run; {note}; builds {', '.join(build['state'])} from the database as sampled")
     emit("cli", "reelytics --json kpis", med["kpis"], note=f"one-shot process; {note}; {sampled}")
     emit("cli", "reelytics --json kpis (persisted structures)", med["kpis_persisted"],
          note=f"one-shot process; {note}; {persisted}")

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from analytics.errors import BadInput
 from analytics.progress import Progress, no_progress
 from analytics.query.layer import (
     _KEEP,
@@ -216,6 +217,38 @@ def removing(source, upload_id: int, progress: Progress = no_progress) -> Iterat
     yield
     if kind is not None:
         _upkeep(source, Change(upload_id, kind, True, before), progress)
+
+
+def prepare(source, timezone: str, dimensions: tuple[str, ...], progress: Progress = no_progress) -> tuple[str, ...]:
+    """Build now every structure the accelerators persist (the breakdowns of ``dimensions`` in
+    ``timezone``), so that no page and no command pays for a build later: from then on ingest keeps
+    them current. Nothing is loaded into this process. Returns the structures' names; none on an
+    engine without persisted accelerators (Spark). A dimension no structure is built for is refused
+    before anything is built."""
+    kept = [acc for acc in _every_accelerator() if source.engine in acc.engines]
+    known = tuple(dict.fromkeys(d for acc in _every_accelerator() for d in acc.prepared_dimensions))
+    for d in dimensions:
+        if d not in known:
+            raise BadInput(
+                f"cannot prepare a breakdown by {d!r}: only {', '.join(known)} have a structure of their own "
+                "(channel, campaign, variant and day come from the hourly rollup, other columns from the events)",
+                code="bad_dimension", value=d,
+            )
+    names: list[str] = []
+    for done, acc in enumerate(kept):
+        progress(done / len(kept), "")
+        names += acc.prepare(source, timezone, dimensions)
+    progress(1.0, "")
+    return tuple(dict.fromkeys(names))
+
+
+def structures(source) -> dict[str, bool]:
+    """Every structure the accelerators keep in the database and whether it is current."""
+    found: dict[str, bool] = {}
+    for acc in _every_accelerator():
+        if source.engine in acc.engines:
+            found.update(acc.structures(source))
+    return found
 
 
 def _upkeep(source, change: Change, progress: Progress) -> None:

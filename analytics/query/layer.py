@@ -118,6 +118,8 @@ class Accelerator:
     engines: ClassVar[frozenset[str]] = frozenset({"duckdb"})
     filter_fields: ClassVar[frozenset[FilterField]] = frozenset()
     in_memory: ClassVar[bool] = False
+    #: The breakdown dimensions whose structures :meth:`prepare` builds (one per dimension).
+    prepared_dimensions: ClassVar[tuple[str, ...]] = ()
 
     def answers(self, source, query) -> bool:
         """Whether this accelerator answers ``query`` exactly (beyond engine and filter fields)."""
@@ -130,6 +132,18 @@ class Accelerator:
 
     def upkeep(self, source, change: Change) -> None:
         """Bring every persisted structure that exists up to date after ``change`` (DuckDB only)."""
+
+    def prepare(self, source, timezone: str, dimensions: tuple[str, ...]) -> tuple[str, ...]:
+        """Build the structures this accelerator persists for the data as it is now (for breakdowns,
+        those of ``dimensions`` in ``timezone``), without loading them into this process; a structure
+        already current is left as it is. Returns their names (their ``meta`` keys). From then on
+        :meth:`upkeep` keeps them current at every upload."""
+        return ()
+
+    def structures(self, source) -> dict[str, bool]:
+        """The structures this accelerator keeps in the database (their ``meta`` keys) and whether
+        each is current, that is answers the data as it is now."""
+        return {}
 
     def answer(self, source, query):
         raise NotImplementedError

@@ -545,6 +545,7 @@ class BreakdownIndex(Accelerator):
     name = "breakdown"
     query = Components
     in_memory = True
+    prepared_dimensions = INDEX_DIMENSIONS
 
     def answers(self, source, query: Components) -> bool:
         return len(query.by) == 1 and query.by[0] in INDEX_DIMENSIONS
@@ -554,6 +555,21 @@ class BreakdownIndex(Accelerator):
 
     def upkeep(self, source, change: Change) -> None:
         upkeep(source, change)
+
+    def prepare(self, source, timezone: str, dimensions: tuple[str, ...]) -> tuple[str, ...]:
+        lo, hi = source.span()
+        if not _midnight_safe(timezone, lo, hi):  # local days would not answer exactly: never read
+            return ()
+        built = []
+        for by in dict.fromkeys(d for d in dimensions if d in self.prepared_dimensions):
+            with _LOCK:
+                _ensure_persisted(source, by, timezone, source.content_version())
+            built.append(_meta_key(by, timezone))
+        return tuple(built)
+
+    def structures(self, source) -> dict[str, bool]:
+        current = _stamp(source.content_version())
+        return {key: held == current for key, held in source.meta_like(META_PREFIX).items()}
 
     def answer(self, source, query: Components) -> pa.Table | None:
         return (sums if query.sums_only else components)(source, query.filters, query.by[0])
@@ -571,6 +587,14 @@ class BreakdownTables(BreakdownIndex):
 
     def upkeep(self, source, change: Change) -> None:
         """Nothing: the tables are the index's, kept by :class:`BreakdownIndex`."""
+
+    prepared_dimensions = ()  # the index's tables, built by BreakdownIndex
+
+    def prepare(self, source, timezone: str, dimensions: tuple[str, ...]) -> tuple[str, ...]:
+        return ()
+
+    def structures(self, source) -> dict[str, bool]:
+        return {}  # the index's, listed by BreakdownIndex
 
     def answer(self, source, query: Components) -> pa.Table | None:
         return from_tables(source, query.filters, query.by[0], query.sums_only)

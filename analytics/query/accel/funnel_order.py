@@ -309,6 +309,14 @@ def is_current(store: Store) -> bool:
     return held is not None and held == store.content_version()
 
 
+def persist(store: Store) -> None:
+    """Build the persisted tables for the data as it is now, unless they are current (nothing is loaded)."""
+    with _LOCK:
+        key = store.content_version()
+        if store.get_meta(META_KEY) != key:
+            _persist(store, key)
+
+
 def is_held(store: Store) -> bool:
     """Whether this process holds the index of the data as it is now (loaded or built)."""
     with _LOCK:
@@ -489,6 +497,14 @@ class FunnelOrder(Accelerator):
 
     def upkeep(self, source, change: Change) -> None:
         upkeep(source, change)
+
+    def prepare(self, source, timezone: str, dimensions: tuple[str, ...]) -> tuple[str, ...]:
+        persist(source)  # times in UTC: one order for every zone
+        return (META_KEY,)
+
+    def structures(self, source) -> dict[str, bool]:
+        held = source.get_meta(META_KEY)
+        return {} if held is None else {META_KEY: held == source.content_version()}
 
     def answer(self, source, query: FunnelEvents) -> UnitRows:
         # A process that keeps accelerators (the dashboard) loads the index whole once per data

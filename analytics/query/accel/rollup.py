@@ -90,6 +90,14 @@ class HourlyRollup(Accelerator):
     def upkeep(self, source, change: Change) -> None:
         upkeep(source, change)
 
+    def prepare(self, source, timezone: str, dimensions: tuple[str, ...]) -> tuple[str, ...]:
+        refresh(source)  # one rollup in UTC hours serves every zone of whole-hour offsets
+        return (ROLLUP_META_KEY,)
+
+    def structures(self, source) -> dict[str, bool]:
+        held = source.get_meta(ROLLUP_META_KEY)
+        return {} if held is None else {ROLLUP_META_KEY: held == source.content_version()}
+
     def answers(self, source, query: Components) -> bool:
         if any(b not in ROLLUP_DIMENSIONS for b in query.by):
             return False
