@@ -1041,7 +1041,7 @@ def load_sample(
     progress = progress or no_progress
     counts = {"events": 0, "items": 0, "spend": 0}
     if if_empty and store.counts()["events"] > 0:
-        progress(1.0, "store already has events")
+        progress(1.0, "sample_present")
         return counts
     name = sample_name(users, days, seed, start, incidents)
     sha = sample_sha256(users, days, seed, start, incidents)
@@ -1050,7 +1050,7 @@ def load_sample(
     with store.transaction() as cur:
         missing = [kind for kind in counts if find_by_sha(cur, kind, sha) is None]
         if not missing:
-            progress(1.0, "already loaded")
+            progress(1.0, "already_uploaded")
             return counts
         world = _build_world(users, days, seed, start or DEFAULT_START, incidents)
         ids = {
@@ -1067,11 +1067,11 @@ def load_sample(
                 events = _chunk(world, index).events
                 counts["events"] += insert_canonical(cur, "events", events, ids["events"])
                 del events  # free this block before the next one is generated
-                progress((index + 1) / n_chunks, f"{counts['events']:,} events")
+                progress((index + 1) / n_chunks, "sample_events", events=counts["events"])
         for kind, upload_id in ids.items():
             cur.execute("UPDATE uploads SET rows_accepted = ? WHERE upload_id = ?", [counts[kind], upload_id])
     if "events" not in ids:
-        progress(1.0, "loaded")
+        progress(1.0, "done")
     return counts
 
 

@@ -29,6 +29,7 @@ from dashboard.format import (
     TABLE_DATE,
     count,
     local_moment,
+    progress_bar,
     value,
 )
 from dashboard.i18n import LANGUAGES, t
@@ -417,6 +418,17 @@ _MODELS: OrderedDict[tuple, tuple[str, dt.datetime, object]] = OrderedDict()
 _MODELS_KEPT = 4
 
 
+#: The breakdowns whose structures an upload prepares: the Overview's ranking of videos.
+PREPARED_BREAKDOWNS = ("video",)
+
+
+def prepare_pages(store, progress) -> None:
+    """After an events upload, build the persisted structures the pages read that do not exist yet
+    (the first upload into a database; later uploads find them current, kept so by the upload
+    itself), so that no page waits for a build when first opened."""
+    engine.prepare(store, settings().timezone, PREPARED_BREAKDOWNS, progress)
+
+
 def trained_model(params, filters: Filters, force: bool = False):
     """The recommender model for ``params`` and ``filters``: reused when saved, else trained with a
     progress bar; the device it trained on and a summary are shown. After an upload the model of
@@ -424,9 +436,7 @@ def trained_model(params, filters: Filters, force: bool = False):
     from analytics.recsys.models import get_model
 
     slot = st.empty()
-
-    def show_progress(fraction: float, message: str = "") -> None:
-        slot.progress(min(max(fraction, 0.0), 1.0), text=f"{t('model.training')} {message}")
+    show_progress = progress_bar(slot, t("model.training"))
 
     store, tune, who, version = get_store(), model_tune(), actor(), data_version()
     call = (str(store.path), repr(params), repr(filters), repr(tune))

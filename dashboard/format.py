@@ -110,6 +110,26 @@ VALUE_DOMAINS: dict[str, str] = {
 _SNAKE = re.compile(r"[a-z0-9]+(_[a-z0-9]+)+")
 
 
+def step_words(step: str, values: Mapping[str, object]) -> str:
+    """A step of long work (:data:`analytics.progress.STEPS`) with its values, in the session's
+    language (a step without text: nothing)."""
+    key = f"step.{step}"
+    if key not in TEXT:
+        return ""
+    return t(key, **{k: value(k, v) if k == "model" else v for k, v in values.items()})
+
+
+def progress_bar(slot, prefix: str = ""):
+    """A :class:`~analytics.progress.Progress` drawing on the Streamlit element ``slot`` (an
+    ``st.progress`` or ``st.empty``): the share done, ``prefix`` and the step in words."""
+
+    def show(fraction: float, step: str = "", **values: object) -> None:
+        text = " · ".join(w for w in (prefix, step_words(step, values)) if w)
+        slot.progress(min(max(fraction, 0.0), 1.0), text=text or None)
+
+    return show
+
+
 def is_code_name(header: str) -> bool:
     """True for a header that is a machine name (``snake_case``), which no person should read."""
     return bool(_SNAKE.fullmatch(header))

@@ -48,7 +48,7 @@ from analytics.config import (
     parse_timezone,
 )
 from analytics.errors import BadInput, ReelyticsError
-from analytics.progress import end_open_line
+from analytics.cli.progress_bar import end_open_line
 from analytics.query.filters import FIELDS, Filters, parse_date
 
 if TYPE_CHECKING:

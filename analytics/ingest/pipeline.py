@@ -91,7 +91,7 @@ from analytics.ingest.timestamps import (
     infer_reading,
     time_sql,
 )
-from analytics.progress import Progress, no_progress
+from analytics.progress import Progress, no_progress, scaled
 from analytics.store import privacy
 from analytics.store.schema import TABLE_COLUMNS
 from analytics.store.storage import (
@@ -832,7 +832,7 @@ def ingest_file(
     with _ingest_lock(store), store.cursor() as cur:
         existing = find_by_sha(cur, kind, sha)
         if existing is not None:
-            progress(1.0, "already uploaded")
+            progress(1.0, "already_uploaded")
             return _already(existing, started, base)
         cur.execute("SET enable_progress_bar = true")
         cur.execute("SET enable_progress_bar_print = false")
@@ -856,7 +856,7 @@ def ingest_file(
         if report.status == "ok":
             from analytics.query.engine import after_upload
 
-            after_upload(store, report.upload_id, kind, lambda f, m="": progress(0.98 + 0.019 * f, m))
+            after_upload(store, report.upload_id, kind, scaled(progress, 0.98, 0.999))
     progress(1.0, "done")
     return replace(report, seconds=time.monotonic() - started)
 
@@ -874,7 +874,7 @@ def _readable_copy(
     readable = path
     if sniffed.needs_conversion:
         readable = readers.convert_to_utf8_csv(
-            sniffed, store.staging_dir, lambda f, m="": progress(0.05 + 0.2 * f, m), prep.limits, sheet_rows
+            sniffed, store.staging_dir, scaled(progress, 0.05, 0.25), prep.limits, sheet_rows
         )
         made.append(readable)
         facts = None

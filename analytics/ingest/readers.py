@@ -685,7 +685,7 @@ def convert_to_utf8_csv(
         if sniffed.format == "json":
             os.close(fd)
             if progress:
-                progress(0.0, "reading JSON records")
+                progress(0.0, "reading_json")
             json_records.write_csv(sniffed.path, list(sniffed.json_paths), out, deadline)
         elif sniffed.format == "xlsx":
             rows = (
@@ -698,7 +698,7 @@ def convert_to_utf8_csv(
                 for i, cells in enumerate(rows):
                     writer.writerow(["" if c is None else c for c in cells])
                     if progress and i % 20000 == 0:
-                        progress(0.0, f"Excel row {i:,}")
+                        progress(0.0, "reading_excel", row=i)
         else:
             total = max(sniffed.path.stat().st_size, 1)
             decoder = codecs.getincrementaldecoder(sniffed.encoding or "utf-8")(errors="strict")
@@ -718,7 +718,7 @@ def convert_to_utf8_csv(
                             byte=done - len(chunk) + exc.start,
                         ) from exc
                     if progress:
-                        progress(done / total, "converting to UTF-8")
+                        progress(done / total, "converting")
                 dst.write(decoder.decode(b"", final=True))
     except BaseException:
         out.unlink(missing_ok=True)

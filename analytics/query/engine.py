@@ -236,9 +236,9 @@ def prepare(source, timezone: str, dimensions: tuple[str, ...], progress: Progre
             )
     names: list[str] = []
     for done, acc in enumerate(kept):
-        progress(done / len(kept), "")
+        progress(done / len(kept), "preparing")
         names += acc.prepare(source, timezone, dimensions)
-    progress(1.0, "")
+    progress(1.0, "preparing")
     return tuple(dict.fromkeys(names))
 
 

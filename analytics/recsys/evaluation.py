@@ -64,7 +64,7 @@ import scipy.sparse as sp
 
 from analytics.access import Principal, require
 from analytics.errors import BadInput
-from analytics.progress import Progress, no_progress
+from analytics.progress import Progress, no_progress, scaled
 from analytics.query.filters import Filters
 from analytics.recsys.ranking import (
     USER_METRICS,
@@ -468,12 +468,12 @@ def evaluate(store: Store, k: int = 10, split: SplitSettings = SplitSettings(), 
     if tune is not None and "als" in models:
         from analytics.recsys.tuning import search
 
-        found = search(outer.train, params, tune, progress=lambda f, m="": progress(0.05 + 0.45 * f, m))
+        found = search(outer.train, params, tune, progress=scaled(progress, 0.05, 0.5))
         params = found.params
     test = sample_users(outer.test, max_users, seed)
     results, skipped, lam = [], {}, None
     for n, name in enumerate(models):
-        progress(0.5 + 0.5 * n / len(models), f"evaluating {name}")
+        progress(0.5 + 0.5 * n / len(models), "evaluating", model=name)
         if name == "als":
             scorer = als_scorer(outer.train, params)
         elif name == "popularity":

@@ -4,7 +4,7 @@ trained and saved (the entry point of the CLI, the pages and the audiences)."""
 from __future__ import annotations
 
 from analytics.access import Principal, require
-from analytics.progress import Progress, no_progress
+from analytics.progress import Progress, no_progress, scaled
 from analytics.query.filters import Filters
 from analytics.recsys.recommend import (
     AlsParams,
@@ -38,7 +38,7 @@ def get_model(store: Store, params: AlsParams = AlsParams(), progress: Progress 
     resolve_device(params.gpu)  # fail early and clearly, even when a saved model exists
     tuning = None
     if tune is not None:
-        found = tuned_params(store, params, tune, filters, progress=lambda f, m="": progress(0.8 * f, m), actor=actor)
+        found = tuned_params(store, params, tune, filters, progress=scaled(progress, 0.0, 0.8), actor=actor)
         params, tuning = found.params, found.to_dict()
     if not force:
         model = saved_model(store, params, filters)
@@ -50,9 +50,9 @@ def get_model(store: Store, params: AlsParams = AlsParams(), progress: Progress 
             return model
     require(actor, "train")
     fp = data_fingerprint(store, params, filters)
-    progress(0.8 if tune else 0.0, "building the interaction matrix")
+    progress(0.8 if tune else 0.0, "building_matrix")
     matrix = build_matrix(store, params, filters)
-    model = train(matrix, params, progress if tune is None else lambda f, m="": progress(0.8 + 0.2 * f, m),
+    model = train(matrix, params, progress if tune is None else scaled(progress, 0.8, 1.0),
                   fingerprint=fp, tuning=tuning)
     save_model(model, store.data_dir / "models")
     return _remember(store, (str(store.path), fp), model)

@@ -391,7 +391,7 @@ def fit_als(user_items: sp.csr_matrix, params: AlsParams, device: str, progress:
     threads = threads_for(params, user_items.nnz)
 
     def callback(iteration: int, elapsed: float, loss: Any) -> None:
-        progress((iteration + 1) / n, f"ALS iteration {iteration + 1}/{n}")
+        progress((iteration + 1) / n, "als_iteration", iteration=iteration + 1, iterations=n)
 
     with threadpool_limits(1, "blas"):  # implicit checks the BLAS threads when the model is built
         model = _new_als(params, use_gpu=device == "gpu", num_threads=threads)

@@ -26,7 +26,7 @@ import time
 from typing import Literal
 
 from analytics.errors import BadInput, StorageError
-from analytics.progress import Progress, no_progress
+from analytics.progress import Progress, no_progress, scaled
 from analytics.query.filters import Filters
 from analytics.recsys.recommend import (
     AlsParams,
@@ -69,11 +69,11 @@ def train_on_source(source, params: AlsParams | None = None, kind: ModelKind = "
     """
     params = params or AlsParams()
     if check_model_kind(kind) == "als":
-        progress(0.0, "building the interaction matrix")
+        progress(0.0, "building_matrix")
         matrix = build_matrix(source, params, filters)
         tuning = None
         if tune is not None:
-            found = search(matrix, params, tune, lambda f, m="": progress(0.8 * f, m))
+            found = search(matrix, params, tune, scaled(progress, 0.0, 0.8))
             params, tuning = found.params, found.to_dict()
         return _serving(source, train(matrix, params, progress, tuning=tuning))
     if params.weighting != "none":
@@ -83,7 +83,7 @@ def train_on_source(source, params: AlsParams | None = None, kind: ModelKind = "
         raise BadInput("Spark ML ALS is trained with the given values (its regularization is scaled per user and "
                        "item, so a search made with implicit does not carry over): use --no-tune",
                        code="bad_tune")
-    progress(0.0, "training Spark ML ALS")
+    progress(0.0, "training_spark")
     start = time.perf_counter()
     weights = interaction_weights(source, source_events(source, filters), params)
     fitted = fit_spark_als(source, weights, rank=params.factors, iterations=params.iterations,

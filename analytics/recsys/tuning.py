@@ -211,7 +211,7 @@ def search(matrix: InteractionMatrix, base: AlsParams = AlsParams(), settings: T
         per_factor_seconds.append(seconds / f)
         trials.append(Trial(int(f), float(reg), float(alpha), weighting, float(m.ndcg_at_k), seconds))
         progress(min(len(trials) / settings.max_trials, (time.perf_counter() - start) / settings.budget),
-                 f"tuning: trial {len(trials)}, best NDCG@{settings.k} {max(t.ndcg for t in trials):.4f}")
+                 "tuning", trial=len(trials), k=settings.k, best=max(t.ndcg for t in trials))
     f, reg, alpha, weighting = best()
     chosen = replace(base, factors=f, regularization=reg, alpha=alpha, weighting=weighting)
     progress(1.0, "tuned")
@@ -249,10 +249,10 @@ def tuned_params(store: Store, base: AlsParams = AlsParams(), settings: TuneSett
         except (OSError, ValueError, KeyError, TypeError):
             saved = None
         if saved is not None and (settings.budget_seconds is None or saved.budget_seconds == settings.budget):
-            progress(1.0, "reused the saved search")
+            progress(1.0, "reused_search")
             return saved
     require(actor, "train")
-    progress(0.0, "building the interaction matrix")
+    progress(0.0, "building_matrix")
     result = search(build_matrix(store, base, filters), base, settings, progress)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")

@@ -38,9 +38,10 @@ from dashboard.common import (
     duckdb_only,
     get_store,
     guarded,
+    prepare_pages,
     settings,
 )
-from dashboard.format import MISSING, column_label, count, table, value
+from dashboard.format import MISSING, column_label, count, progress_bar, table, value
 from dashboard.i18n import TEXT, t
 from dashboard.markdown_text import plain
 
@@ -423,8 +424,10 @@ with _guarded(t("data.next_step")):
             bar = st.progress(0.0, text=t("data.importing", name=plain(shown)))
             report = ingest_file(
                 store, path, **options, mapping=overrides or None, file_name=shown, actor=actor(),
-                progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=f"{plain(shown)}: {m}"), **expect,
+                progress=progress_bar(bar, plain(shown)), **expect,
             )
+            if report.status == "ok" and report.kind == "events":
+                prepare_pages(store, progress_bar(bar, plain(shown)))
             bar.empty()
             data_changed()
             st.session_state["data_report"] = report

@@ -28,7 +28,7 @@ from dashboard.common import (  # noqa: E402
     shared,
     trained_model,
 )
-from dashboard.format import chart, column_label, count, table, value  # noqa: E402
+from dashboard.format import chart, column_label, count, progress_bar, table, value  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 
 
@@ -107,7 +107,7 @@ def _evaluation(store, model, params, filters, may_train: bool) -> None:
         bar = st.progress(0.0)
         st.session_state["rec_eval"] = model.fingerprint, evaluate(
             store, k=eval_k, split=SplitSettings(split_mode), params=params, filters=filters, tune=model_tune(),
-            progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=m), actor=actor(),
+            progress=progress_bar(bar), actor=actor(),
         )
         bar.empty()
     kept = st.session_state.get("rec_eval")

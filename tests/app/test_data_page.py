@@ -55,6 +55,12 @@ def test_preview_import_and_report_through_a_data_folder_file(monkeypatch, db):
     assert [m.value for m in at.metric] == ["3", "2", "1", "0"]
     assert any(m.startswith("#2  new.csv") for m in _texts(at))
     assert open_store(db).query("SELECT count(*) FROM events WHERE upload_id = 2").scalar() == 2
+    # the pages' structures were built with the upload (the first one made in the dashboard), so no page builds them
+    from analytics.query import engine
+
+    assert engine.structures(open_store(db)) == {
+        "kpi_rollup_key": True, "accel_breakdown|video|Asia/Shanghai": True, "accel_funnel_order": True,
+    }
 
 
 @pytest.mark.parametrize("lang,detected", [

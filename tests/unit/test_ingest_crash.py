@@ -28,9 +28,9 @@ CHILD = textwrap.dedent(
     db, path, step = sys.argv[1:4]
     store = Store(db)
 
-    def progress(fraction, message=""):
-        if step in message:
-            print("at", message, flush=True)
+    def progress(fraction, at="", **values):
+        if at == step:
+            print("at", at, flush=True)
             threading.Event().wait()
 
     ingest_file(store, path, progress=progress)

@@ -441,7 +441,7 @@ def test_remove_upload_and_rejected_rows(store):
 def test_progress_reaches_one_and_never_goes_back(store):
     seen = []
     path = write(store, "p.csv", "user_id,item_id,event_type,event_time\n" + "".join(f"u{i},v1,view,2026-01-05\n" for i in range(500)))
-    ingest_file(store, path, progress=lambda f, m="": seen.append(f))
+    ingest_file(store, path, progress=lambda f, step="", **values: seen.append(f))
     assert seen[-1] == 1.0 and seen == sorted(seen)
 
 
@@ -499,7 +499,7 @@ def test_a_killed_process_leaves_earlier_data_exactly_as_it_was(tmp_path):
         (data / "a.csv").write_text("user_id,item_id,event_type,event_time\\nu1,v1,view,2026-01-05\\n")
         ingest_file(store, data / "a.csv")
         (data / "b.csv").write_text("user_id,item_id,event_type,event_time\\n" + "".join(f"u{{i}},v1,view,2026-01-05\\n" for i in range(2000)))
-        def die(fraction, message=""):
+        def die(fraction, step="", **values):
             if fraction >= 0.98:  # rows inserted, registry written, not committed
                 os.kill(os.getpid(), signal.SIGKILL)
         ingest_file(store, data / "b.csv", progress=die)

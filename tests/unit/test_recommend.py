@@ -234,9 +234,10 @@ def test_training_is_deterministic_with_the_seed(board):
 
 def test_progress_is_reported_per_iteration(board):
     seen = []
-    get_model(board, SMALL, progress=lambda f, m="": seen.append((f, m)))
-    iterations = [m for f, m in seen if m.startswith("ALS iteration")]
-    assert len(iterations) == SMALL.iterations and seen[-1][0] == 1.0
+    get_model(board, SMALL, progress=lambda f, step="", **values: seen.append((f, step, values)))
+    iterations = [values for f, step, values in seen if step == "als_iteration"]
+    assert iterations == [{"iteration": i, "iterations": SMALL.iterations} for i in range(1, SMALL.iterations + 1)]
+    assert seen[-1][0] == 1.0
 
 
 def test_filters_on_recommendations(board):

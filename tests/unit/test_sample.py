@@ -375,7 +375,7 @@ def test_chunked_loading_gives_the_same_rows_as_generate(store, monkeypatch):
     monkeypatch.setattr(S, "CHUNK_USERS", 25)
     data = S.generate(users=60, days=5, seed=3)
     reported = []
-    S.load_sample(store, users=60, days=5, seed=3, progress=lambda f, m="": reported.append(f))
+    S.load_sample(store, users=60, days=5, seed=3, progress=lambda f, step="", **values: reported.append(f))
     assert reported[-1] == 1.0 and reported == sorted(reported) and len(reported) == 3
     cols = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
     stored = store.arrow(f"SELECT {cols} FROM events ORDER BY event_time, user_id, event_type, item_id").to_pandas()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics.cli.main import Output
-from analytics.progress import StderrProgress
+from analytics.cli.progress_bar import StderrProgress
 from analytics.query.filters import parse_date
 
 #: English text of each issue code; ``{n}`` is the issue's count, the rest its parameters.

@@ -11,9 +11,10 @@ import sys
 
 from analytics.access import require
 from analytics.cli.main import Output, add_filter_args, filters_from_args
+from analytics.cli.progress_bar import StderrProgress
 from analytics.errors import BadInput
 from analytics.export import csv_text
-from analytics.progress import StderrProgress, no_progress
+from analytics.progress import no_progress
 
 
 def positive_int(text: str) -> int:

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from analytics.cli.main import Output
-from analytics.progress import StderrProgress, no_progress
+from analytics.cli.progress_bar import StderrProgress
+from analytics.progress import no_progress
 
 _ROWS = {"events": "events", "items": "catalog items", "spend": "spend rows"}
 

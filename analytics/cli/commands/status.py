@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from analytics.cli.main import Output
-from analytics.progress import StderrProgress
+from analytics.cli.progress_bar import StderrProgress
 
 
 def register(sub) -> None:
