@@ -60,6 +60,10 @@ TEXT = {
     "data.first_rows_zone": {"en": "Times in {zone}, the zone the file's local times are read in.", "zh": "时间按 {zone} 时区显示（文件中的本地时间按此时区读取）。"},
     "data.import": {"en": "Import", "zh": "导入"},
     "data.importing": {"en": "Importing {name} ...", "zh": "正在导入 {name} ……"},
+    "data.prepare_failed": {
+        "en": "The upload is stored, but preparing the pages failed ({error}): each page builds what it needs when first opened.",
+        "zh": "上传已保存，但准备页面失败（{error}）：各页面会在首次打开时自行构建所需数据。",
+    },
     "data.imported": {"en": "Imported {n:,} rows from {name} (upload {id}).", "zh": "已导入 {n:,} 行，来自 {name}（上传 {id}）。"},
     "data.already": {
         "en": "{name} was already uploaded (upload {id}); nothing was added.",

@@ -426,14 +426,17 @@ with _guarded(t("data.next_step")):
                 store, path, **options, mapping=overrides or None, file_name=shown, actor=actor(),
                 progress=progress_bar(bar, plain(shown)), **expect,
             )
-            if report.status == "ok" and report.kind == "events":
-                prepare_pages(store, progress_bar(bar, plain(shown)))
-            bar.empty()
             data_changed()
             st.session_state["data_report"] = report
             if staged:
                 path.unlink(missing_ok=True)
                 st.session_state.pop("data_staged", None)
+            if report.status == "ok" and report.kind == "events":
+                try:
+                    prepare_pages(store, progress_bar(bar, plain(shown)))
+                except ReelyticsError as exc:  # the upload is stored; each page builds what it needs instead
+                    st.warning(t("data.prepare_failed", error=plain(exc.message)))
+            bar.empty()
     report = st.session_state.get("data_report")
     if report is not None:
         _show_report(report)

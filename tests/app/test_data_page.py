@@ -63,6 +63,23 @@ def test_preview_import_and_report_through_a_data_folder_file(monkeypatch, db):
     }
 
 
+def test_an_upload_whose_page_preparation_fails_is_still_reported_with_a_warning(monkeypatch, db):
+    from analytics.errors import StorageError
+    from analytics.query import engine
+
+    def fail(*args, **kwargs):
+        raise StorageError("the disk is full")
+
+    monkeypatch.setattr(engine, "prepare", fail)
+    at = _app(monkeypatch, db)
+    at.run()
+    at.text_input(key="data_path").input("new.csv").run()
+    at.button(key="data_import").click().run()
+    assert not at.exception
+    assert at.success[0].value == "Imported 2 rows from new.csv (upload 2)."
+    assert at.warning[0].value.startswith("The upload is stored, but preparing the pages failed (the disk is full)")
+
+
 @pytest.mark.parametrize("lang,detected", [
     ("en", "Detected: JSON records (one column per key path)."), ("zh", "识别结果：JSON 记录（每个键路径一列）。"),
 ])

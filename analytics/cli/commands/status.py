@@ -7,6 +7,7 @@ import time
 
 from analytics.cli.main import Output
 from analytics.cli.progress_bar import StderrProgress
+from analytics.progress import no_progress
 
 
 def register(sub) -> None:
@@ -16,7 +17,7 @@ def register(sub) -> None:
         "prepare",
         description="Build the structures that answer KPIs, breakdowns and funnels fast (the hourly "
         "rollup, the breakdown tables, the funnels' event order) for the data as it is now, as the "
-        "dashboard's first views would. Every upload keeps them current from then on; a database "
+        "dashboard does with an upload. Every upload keeps them current from then on; a database "
         "filled and read by the CLI alone otherwise never has them.",
     )
     p.add_argument("--by", default="video", metavar="DIM[,DIM]",
@@ -49,9 +50,9 @@ def run_prepare(args, ctx) -> Output:
 
     dimensions = tuple(d.strip() for d in args.by.split(",") if d.strip())
     store = ctx.store
-    progress = None if args.json else StderrProgress("prepare")
+    progress = no_progress if args.json else StderrProgress("prepare")
     t0 = time.perf_counter()
-    names = engine.prepare(store, ctx.settings.timezone, dimensions, progress or (lambda *_: None))
+    names = engine.prepare(store, ctx.settings.timezone, dimensions, progress)
     seconds = time.perf_counter() - t0
     structures = engine.structures(store)
     payload = {"prepared": list(names), "seconds": round(seconds, 3), "structures": structures}

@@ -581,6 +581,7 @@ class BreakdownTables(BreakdownIndex):
     only where the engine builds in-memory structures (they are the index's)."""
 
     name = "breakdown_tables"
+    prepared_dimensions = ()  # the index's tables, built by BreakdownIndex
 
     def is_ready(self, source, query: Components) -> bool:
         return _persisted(source, query.by[0], query.filters.timezone)
@@ -588,13 +589,13 @@ class BreakdownTables(BreakdownIndex):
     def upkeep(self, source, change: Change) -> None:
         """Nothing: the tables are the index's, kept by :class:`BreakdownIndex`."""
 
-    prepared_dimensions = ()  # the index's tables, built by BreakdownIndex
-
     def prepare(self, source, timezone: str, dimensions: tuple[str, ...]) -> tuple[str, ...]:
+        """Nothing: the tables are the index's, built by :class:`BreakdownIndex`."""
         return ()
 
     def structures(self, source) -> dict[str, bool]:
-        return {}  # the index's, listed by BreakdownIndex
+        """None of its own: the index's tables, listed by :class:`BreakdownIndex`."""
+        return {}
 
     def answer(self, source, query: Components) -> pa.Table | None:
         return from_tables(source, query.filters, query.by[0], query.sums_only)
