@@ -353,8 +353,11 @@ class Store(Source):
         return ("", []) if upload_id is None else (" WHERE upload_id <> ?", [upload_id])
 
     def meta_like(self, prefix: str) -> dict[str, str]:
-        """Every ``meta`` entry whose key starts with ``prefix``."""
-        return dict(self.query("SELECT key, value FROM meta WHERE starts_with(key, ?)", [prefix]).rows)
+        """Every ``meta`` entry whose key starts with ``prefix`` (read like :meth:`get_meta`, without
+        a bound parameter, which would import pandas)."""
+        if prefix and not _META_KEY.fullmatch(prefix):
+            raise ValueError(f"not a meta key prefix: {prefix!r}")
+        return {str(k): str(v) for k, v in self._rows(f"SELECT key, value FROM meta WHERE starts_with(key, '{prefix}')")}
 
     @staticmethod
     def set_meta(cur, key: str, value: str | None) -> None:

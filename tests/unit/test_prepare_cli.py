@@ -102,3 +102,24 @@ def test_a_breakdown_that_needs_no_structure_is_refused_with_one_line(db, capsys
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "only creator, category, video, course have a structure" in err
     assert json.loads(run(db, capsys, "--json", "status")[1])["structures"] == {}  # nothing was built
+
+
+def test_status_lists_the_structures_without_importing_pandas_or_ibis(db, capsys):
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    ingest(db, capsys, "a.csv", ROWS)
+    assert run(db, capsys, "--json", "prepare")[0] == 0
+    code = (
+        "import sys, json\n"
+        "from analytics.cli.main import main\n"
+        f"main(['--db', {str(db)!r}, '--json', 'status'])\n"
+        "print(json.dumps(sorted(m for m in ('pandas', 'ibis') if m in sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    status, imported = done.stdout.strip().splitlines()
+    assert json.loads(status)["structures"] == {"accel_breakdown|video|UTC": True, "kpi_rollup_key": True,
+                                                "accel_funnel_order": True}
+    assert json.loads(imported) == []
