@@ -422,9 +422,10 @@ with _guarded(t("data.next_step")):
         table(rows, key="data_preview_table")
         if st.button(t("data.import"), key="data_import", type="primary"):
             bar = st.progress(0.0, text=t("data.importing", name=plain(shown)))
+            progress = progress_bar(bar, plain(shown))
             report = ingest_file(
                 store, path, **options, mapping=overrides or None, file_name=shown, actor=actor(),
-                progress=progress_bar(bar, plain(shown)), **expect,
+                progress=progress, **expect,
             )
             data_changed()
             st.session_state["data_report"] = report
@@ -433,7 +434,7 @@ with _guarded(t("data.next_step")):
                 st.session_state.pop("data_staged", None)
             if report.status == "ok" and report.kind == "events":
                 try:
-                    prepare_pages(store, progress_bar(bar, plain(shown)))
+                    prepare_pages(store, progress)
                 except ReelyticsError as exc:  # the upload is stored; each page builds what it needs instead
                     st.warning(t("data.prepare_failed", error=plain(exc.message)))
             bar.empty()

@@ -171,10 +171,15 @@ def _sort_order(unit: np.ndarray, p: np.ndarray) -> np.ndarray | None:
     return np.lexsort((p, unit)) if packed is None else np.argsort(packed[0], kind="stable")
 
 
+def _ensure_persisted(store: Store, key: str) -> None:
+    """Build the persisted tables for data version ``key`` unless they are its (under ``_LOCK``)."""
+    if store.get_meta(META_KEY) != key:
+        _persist(store, key)
+
+
 def _build(store: Store, token: tuple[Any, ...]) -> EventIndex:
     """Load the persisted tables (built first when not current): users, packed times and types."""
-    if store.get_meta(META_KEY) != token[0]:
-        _persist(store, token[0])
+    _ensure_persisted(store, token[0])
     rows = store.numpy(f"SELECT u, p FROM {EVENTS_TABLE}")
     return _load(token, _persisted_users(store), rows["u"], rows["p"])
 
@@ -312,9 +317,7 @@ def is_current(store: Store) -> bool:
 def persist(store: Store) -> None:
     """Build the persisted tables for the data as it is now, unless they are current (nothing is loaded)."""
     with _LOCK:
-        key = store.content_version()
-        if store.get_meta(META_KEY) != key:
-            _persist(store, key)
+        _ensure_persisted(store, store.content_version())
 
 
 def is_held(store: Store) -> bool:
